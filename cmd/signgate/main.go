@@ -1,0 +1,53 @@
+// Command signgate verifies container image signatures at the runtime: as a
+// containerd NRI plugin (signgate run) and as a one-shot check (signgate verify).
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// Exit codes shared by the subcommands.
+const (
+	exitOK     = 0
+	exitDenied = 1
+	exitUsage  = 2
+)
+
+const usage = `usage: signgate <command> [flags]
+
+commands:
+  run           run the daemon: an NRI plugin that denies untrusted images
+  verify IMAGE  decide one image as the daemon would, and explain why
+  check-config  validate the config and summarise its policies and keys
+  version       print the version
+
+Run 'signgate <command> -h' for a command's flags.
+`
+
+var version = "dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(exitUsage)
+	}
+	args := os.Args[2:]
+	var code int
+	switch os.Args[1] {
+	case "run":
+		code = runDaemon(args)
+	case "verify":
+		code = runVerify(args)
+	case "check-config":
+		code = runCheckConfig(args)
+	case "version", "--version":
+		fmt.Println("signgate", version)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "signgate: unknown command %q\n\n%s", os.Args[1], usage)
+		code = exitUsage
+	}
+	os.Exit(code)
+}

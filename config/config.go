@@ -1,0 +1,320 @@
+// Package config reads signgate's TOML configuration strictly: an unknown
+// key, a bad duration or glob, an unreadable key or a policy naming a key that
+// does not exist is an error naming the file and the key path.
+package config
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/signgate/signgate/keystore"
+	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/verify"
+)
+
+// DefaultPath is where the daemon looks for its config.
+const DefaultPath = "/etc/signgate/config.toml"
+
+// file mirrors the TOML layout.
+type file struct {
+	Daemon   daemonSection          `toml:"daemon"`
+	Registry registrySection        `toml:"registry"`
+	Cache    cacheSection           `toml:"cache"`
+	Keys     map[string]keySection  `toml:"keys"`
+	Policy   []policySection        `toml:"policy"`
+}
+
+type daemonSection struct {
+	NRISocket           string `toml:"nri_socket"`
+	PluginName          string `toml:"plugin_name"`
+	PluginIndex         string `toml:"plugin_index"`
+	ContainerdSocket    string `toml:"containerd_socket"`
+	ContainerdNamespace string `toml:"containerd_namespace"`
+	DecisionDeadline    string `toml:"decision_deadline"`
+	StateDir            string `toml:"state_dir"`
+}
+
+type registrySection struct {
+	HostsDir         string `toml:"hosts_dir"`
+	DockerConfig     string `toml:"docker_config"`
+	VerifyTimeout    string `toml:"verify_timeout"`
+	MaxManifestBytes int64  `toml:"max_manifest_bytes"`
+	MaxBlobBytes     int64  `toml:"max_blob_bytes"`
+}
+
+type cacheSection struct {
+	AllowTTL   string `toml:"allow_ttl"`
+	DenyTTL    string `toml:"deny_ttl"`
+	MaxEntries int    `toml:"max_entries"`
+}
+
+type keySection struct {
+	PEM  string `toml:"pem"`
+	Path string `toml:"path"`
+}
+
+type policySection struct {
+	Name       string         `toml:"name"`
+	Scopes     []string       `toml:"scopes"`
+	Mode       string         `toml:"mode"`
+	Namespaces []string       `toml:"namespaces"`
+	Cosign     *cosignSection `toml:"cosign"`
+}
+
+type cosignSection struct {
+	Keys           []string `toml:"keys"`
+	Require        string   `toml:"require"`
+	EverySignature bool     `toml:"every_signature"`
+}
+
+// Daemon settings, parsed.
+type Daemon struct {
+	NRISocket           string
+	PluginName          string
+	PluginIndex         string
+	ContainerdSocket    string
+	ContainerdNamespace string
+	DecisionDeadline    time.Duration
+	StateDir            string
+}
+
+// Config is a validated configuration.
+type Config struct {
+	Path     string
+	Daemon   Daemon
+	Registry registry.Config
+	Engine   verify.Options
+	Keys     keystore.Static
+	Policies verify.Policies
+	// Digest identifies the file's content, so verdicts can be bound to it.
+	Digest string
+}
+
+// Load reads and validates path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse validates data, read from path (for messages and relative key paths).
+func Parse(path string, data []byte) (*Config, error) {
+	var f file
+	md, err := toml.Decode(string(data), &f)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("%s: unknown key(s): %s", path, strings.Join(keys, ", "))
+	}
+	v := &validator{path: path}
+	c := &Config{Path: path}
+	sum := sha256.Sum256(data)
+	c.Digest = hex.EncodeToString(sum[:8])
+
+	d := f.Daemon
+	c.Daemon = Daemon{
+		NRISocket:           or(d.NRISocket, "/var/run/nri/nri.sock"),
+		PluginName:          or(d.PluginName, "signgate"),
+		PluginIndex:         or(d.PluginIndex, "10"),
+		ContainerdSocket:    or(d.ContainerdSocket, "/run/containerd/containerd.sock"),
+		ContainerdNamespace: or(d.ContainerdNamespace, "k8s.io"),
+		DecisionDeadline:    v.duration("daemon.decision_deadline", d.DecisionDeadline, 1500*time.Millisecond),
+		StateDir:            or(d.StateDir, "/var/lib/signgate"),
+	}
+	if len(c.Daemon.PluginIndex) != 2 || c.Daemon.PluginIndex[0] < '0' || c.Daemon.PluginIndex[0] > '9' || c.Daemon.PluginIndex[1] < '0' || c.Daemon.PluginIndex[1] > '9' {
+		v.errorf("daemon.plugin_index = %q: NRI wants two digits, e.g. \"10\"", c.Daemon.PluginIndex)
+	}
+	if c.Daemon.DecisionDeadline >= 2*time.Second {
+		v.errorf("daemon.decision_deadline = %s: must be shorter than containerd's NRI request timeout (2s by default), or containerd drops signgate and creates the container anyway", c.Daemon.DecisionDeadline)
+	}
+
+	r := f.Registry
+	c.Registry = registry.Config{
+		HostsDir:         r.HostsDir,
+		DockerConfig:     r.DockerConfig,
+		MaxManifestBytes: v.positive("registry.max_manifest_bytes", r.MaxManifestBytes, registry.DefaultMaxManifestBytes),
+		MaxBlobBytes:     v.positive("registry.max_blob_bytes", r.MaxBlobBytes, registry.DefaultMaxBlobBytes),
+	}
+	if r.DockerConfig != "" {
+		if _, err := os.Stat(r.DockerConfig); err != nil {
+			v.errorf("registry.docker_config: %v", err)
+		}
+	}
+	c.Engine = verify.Options{
+		VerifyTimeout: v.duration("registry.verify_timeout", r.VerifyTimeout, 10*time.Second),
+		AllowTTL:      v.duration("cache.allow_ttl", f.Cache.AllowTTL, 10*time.Minute),
+		DenyTTL:       v.duration("cache.deny_ttl", f.Cache.DenyTTL, 10*time.Second),
+		MaxCached:     int(v.positive("cache.max_entries", int64(f.Cache.MaxEntries), 10000)),
+	}
+
+	names := make([]string, 0, len(f.Keys))
+	for n := range f.Keys {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		k := f.Keys[n]
+		p := k.Path
+		if p != "" && !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(path), p)
+		}
+		sk := keystore.StaticKey{Name: n, PEM: k.PEM, Path: p}
+		// Parse now so a bad key is a config error, not a denial at runtime.
+		if _, err := (keystore.Static{sk}).Load(context.Background()); err != nil {
+			v.errorf("keys.%s: %v", n, err)
+			continue
+		}
+		c.Keys = append(c.Keys, sk)
+	}
+
+	if len(f.Policy) == 0 {
+		v.errorf("no [[policy]] is defined, so every image would be denied")
+	}
+	seen := map[string]bool{}
+	for i, ps := range f.Policy {
+		at := fmt.Sprintf("policy[%d]", i)
+		if ps.Name != "" {
+			at = fmt.Sprintf("policy[%d] %q", i, ps.Name)
+		}
+		if p, ok := v.policy(at, ps, f.Keys); ok {
+			if seen[p.Name] {
+				v.errorf("%s: the name is used by an earlier policy", at)
+			}
+			seen[p.Name] = true
+			c.Policies = append(c.Policies, p)
+		}
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (v *validator) policy(at string, ps policySection, keys map[string]keySection) (verify.Policy, bool) {
+	n := len(v.errs)
+	p := verify.Policy{Name: ps.Name, Mode: verify.Mode(or(ps.Mode, string(verify.Enforce))), Namespaces: ps.Namespaces}
+	if p.Name == "" {
+		v.errorf("%s: name is required", at)
+	}
+	if len(ps.Scopes) == 0 {
+		v.errorf("%s: scopes is required (e.g. [\"registry.example.com/team/*\"])", at)
+	}
+	for _, s := range ps.Scopes {
+		sc, err := verify.ParseScope(s)
+		if err != nil {
+			v.errorf("%s.scopes: %v", at, err)
+			continue
+		}
+		p.Scopes = append(p.Scopes, sc)
+	}
+	switch p.Mode {
+	case verify.Enforce, verify.Audit:
+		if ps.Cosign == nil {
+			v.errorf("%s: mode %q verifies, so it needs a [policy.cosign] requirement (or use mode = \"allow\")", at, p.Mode)
+		}
+	case verify.Allow:
+		if ps.Cosign != nil {
+			v.errorf("%s: mode \"allow\" skips verification, so [policy.cosign] would be ignored; remove one of them", at)
+		}
+	default:
+		v.errorf("%s.mode = %q: want \"enforce\", \"audit\" or \"allow\"", at, ps.Mode)
+	}
+	if cs := ps.Cosign; cs != nil {
+		if len(cs.Keys) == 0 {
+			v.errorf("%s.cosign.keys: list at least one key", at)
+		}
+		dup := map[string]bool{}
+		for _, k := range cs.Keys {
+			if _, ok := keys[k]; !ok {
+				v.errorf("%s.cosign.keys: key %q is not defined under [keys]", at, k)
+			}
+			if dup[k] {
+				v.errorf("%s.cosign.keys: key %q is listed twice", at, k)
+			}
+			dup[k] = true
+		}
+		th, err := verify.ParseThreshold(cs.Require, len(cs.Keys))
+		if err != nil && len(cs.Keys) > 0 {
+			v.errorf("%s.cosign.%v", at, err)
+		}
+		p.Cosign = &verify.CosignRequirement{Keys: cs.Keys, Threshold: th, EverySignature: cs.EverySignature}
+	}
+	return p, len(v.errs) == n
+}
+
+type validator struct {
+	path string
+	errs []string
+}
+
+func (v *validator) errorf(format string, args ...any) {
+	v.errs = append(v.errs, fmt.Sprintf(format, args...))
+}
+
+func (v *validator) err() error {
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %s", v.path, strings.Join(v.errs, "\n  "+v.path+": "))
+}
+
+func (v *validator) duration(key, s string, def time.Duration) time.Duration {
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		v.errorf("%s = %q: want a positive duration such as \"1500ms\" or \"10s\"", key, s)
+		return def
+	}
+	return d
+}
+
+func (v *validator) positive(key string, n, def int64) int64 {
+	if n == 0 {
+		return def
+	}
+	if n < 0 {
+		v.errorf("%s = %d: must be positive", key, n)
+		return def
+	}
+	return n
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// Snapshot loads the keys and builds the engine snapshot for this config.
+func (c *Config) Snapshot(ctx context.Context) (*verify.Snapshot, error) {
+	store, err := keystore.Load(ctx, c.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Path, err)
+	}
+	sum := sha256.Sum256([]byte(c.Digest + "|" + store.Fingerprint()))
+	return &verify.Snapshot{ID: hex.EncodeToString(sum[:8]), Policies: c.Policies, Keys: store}, nil
+}

@@ -1,0 +1,174 @@
+// Package registry gives signgate's verifiers their view of OCI registries:
+// the same mirrors, CAs and plain-HTTP settings as the node's containerd
+// (hosts.toml), credentials from a docker config file that signgate's config
+// names, every request bound to the caller's deadline, and caps on response
+// sizes so a hostile registry cannot exhaust the daemon's memory.
+package registry
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Config says how to reach registries.
+type Config struct {
+	HostsDir         string // containerd's certs.d directory; "" for none
+	DockerConfig     string // a docker config.json for credentials; "" for anonymous
+	MaxManifestBytes int64  // largest manifest or index accepted
+	MaxBlobBytes     int64  // largest blob (signature layer, bundle) accepted
+	UserAgent        string
+}
+
+// Defaults for the size caps: signatures and their manifests are small; real
+// ones are a few KiB.
+const (
+	DefaultMaxManifestBytes = 4 << 20
+	DefaultMaxBlobBytes     = 4 << 20
+)
+
+// Client builds remote options per repository.
+type Client struct {
+	cfg      Config
+	keychain authn.Keychain
+	base     *http.Transport
+
+	mu     sync.Mutex
+	routes map[string]http.RoundTripper // by registry host
+}
+
+// New checks cfg and loads the credentials file.
+func New(cfg Config) (*Client, error) {
+	if cfg.MaxManifestBytes <= 0 {
+		cfg.MaxManifestBytes = DefaultMaxManifestBytes
+	}
+	if cfg.MaxBlobBytes <= 0 {
+		cfg.MaxBlobBytes = DefaultMaxBlobBytes
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "signgate"
+	}
+	kc, err := loadKeychain(cfg.DockerConfig)
+	if err != nil {
+		return nil, err
+	}
+	base := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: 10 * time.Second,
+	}
+	return &Client{cfg: cfg, keychain: kc, base: base, routes: map[string]http.RoundTripper{}}, nil
+}
+
+// Options returns the go-containerregistry options for talking to repo under
+// ctx. A fresh Puller per call shares one token exchange among the requests of
+// a verification without caching a failure beyond it.
+func (c *Client) Options(ctx context.Context, repo name.Repository) ([]remote.Option, error) {
+	rt, err := c.route(repo.RegistryStr())
+	if err != nil {
+		return nil, err
+	}
+	opts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithTransport(rt),
+		remote.WithAuthFromKeychain(c.keychain),
+		remote.WithUserAgent(c.cfg.UserAgent),
+	}
+	p, err := remote.NewPuller(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, remote.Reuse(p)), nil
+}
+
+func (c *Client) route(registry string) (http.RoundTripper, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rt, ok := c.routes[registry]; ok {
+		return rt, nil
+	}
+	eps, err := loadHosts(c.cfg.HostsDir, registry, c.base)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", registry, err)
+	}
+	var rt http.RoundTripper = c.base
+	if len(eps) > 0 {
+		rt = &routeTransport{registry: registry, endpoints: eps, fallback: c.base}
+	}
+	rt = &capTransport{next: rt, manifest: c.cfg.MaxManifestBytes, blob: c.cfg.MaxBlobBytes}
+	c.routes[registry] = rt
+	return rt, nil
+}
+
+// capTransport refuses responses larger than the caps, whether the registry
+// announces the size or not.
+type capTransport struct {
+	next           http.RoundTripper
+	manifest, blob int64
+}
+
+// ErrTooLarge is returned when a registry response exceeds a cap.
+type ErrTooLarge struct {
+	URL   string
+	Limit int64
+}
+
+func (e *ErrTooLarge) Error() string {
+	return fmt.Sprintf("registry response from %s exceeds the %d-byte limit", e.URL, e.Limit)
+}
+
+func (t *capTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || resp.Body == nil {
+		return resp, err
+	}
+	limit := t.blob
+	if strings.Contains(req.URL.Path, "/manifests/") || strings.Contains(req.URL.Path, "/referrers/") {
+		limit = t.manifest
+	}
+	u := req.URL.Redacted()
+	if resp.ContentLength > limit {
+		resp.Body.Close()
+		return nil, &ErrTooLarge{URL: u, Limit: limit}
+	}
+	resp.Body = &cappedBody{rc: resp.Body, left: limit, url: u, limit: limit}
+	return resp, nil
+}
+
+type cappedBody struct {
+	rc          io.ReadCloser
+	left, limit int64
+	url         string
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells a body of exactly the limit from a longer one.
+		var one [1]byte
+		if n, _ := b.rc.Read(one[:]); n > 0 {
+			return 0, &ErrTooLarge{URL: b.url, Limit: b.limit}
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *cappedBody) Close() error { return b.rc.Close() }

@@ -1,0 +1,242 @@
+package registry
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// endpoint is one place to send a registry's requests, from containerd's
+// hosts.toml: a mirror ([host."..."]) or the upstream server.
+type endpoint struct {
+	url          *url.URL
+	overridePath bool
+	header       http.Header
+	transport    http.RoundTripper
+}
+
+// hostsFile is the part of containerd's hosts.toml signgate honours.
+// https://github.com/containerd/containerd/blob/main/docs/hosts.md
+type hostsFile struct {
+	Server       string                 `toml:"server"`
+	Capabilities []string               `toml:"capabilities"`
+	CA           any                    `toml:"ca"`
+	SkipVerify   bool                   `toml:"skip_verify"`
+	OverridePath bool                   `toml:"override_path"`
+	Header       map[string]any         `toml:"header"`
+	Client       any                    `toml:"client"`
+	Host         map[string]hostsFileEP `toml:"host"`
+}
+
+type hostsFileEP struct {
+	Capabilities []string       `toml:"capabilities"`
+	CA           any            `toml:"ca"`
+	SkipVerify   bool           `toml:"skip_verify"`
+	OverridePath bool           `toml:"override_path"`
+	Header       map[string]any `toml:"header"`
+	Client       any            `toml:"client"`
+}
+
+// loadHosts reads <dir>/<registry>/hosts.toml (or <dir>/_default/hosts.toml)
+// and returns the endpoints to try in order, as containerd would: mirrors with
+// the pull capability first, then the server. It returns nil, nil when no file
+// applies, meaning "talk to the registry directly".
+func loadHosts(dir, registry string, base *http.Transport) ([]endpoint, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	var path string
+	for _, d := range []string{hostDirName(registry), "_default"} {
+		p := filepath.Join(dir, d, "hosts.toml")
+		if _, err := os.Stat(p); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		return nil, nil
+	}
+	var hf hostsFile
+	if _, err := toml.DecodeFile(path, &hf); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if hf.Client != nil {
+		return nil, fmt.Errorf("%s: client certificates are not supported by signgate yet", path)
+	}
+	var eps []endpoint
+	// Mirrors in file order. BurntSushi's map loses order, so read it from the
+	// file's key order via a second decode with MetaData.
+	order, err := hostOrder(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range order {
+		ep := hf.Host[h]
+		if ep.Client != nil {
+			return nil, fmt.Errorf("%s: host %q: client certificates are not supported by signgate yet", path, h)
+		}
+		if len(ep.Capabilities) > 0 && !contains(ep.Capabilities, "pull") {
+			continue
+		}
+		e, err := newEndpoint(path, h, ep.CA, ep.SkipVerify, ep.OverridePath, ep.Header, base)
+		if err != nil {
+			return nil, err
+		}
+		eps = append(eps, e)
+	}
+	server := hf.Server
+	if server == "" {
+		server = "https://" + registry
+		if registry == "docker.io" {
+			server = "https://registry-1.docker.io"
+		}
+	}
+	e, err := newEndpoint(path, server, hf.CA, hf.SkipVerify, hf.OverridePath, hf.Header, base)
+	if err != nil {
+		return nil, err
+	}
+	return append(eps, e), nil
+}
+
+func hostDirName(registry string) string {
+	if registry == "index.docker.io" {
+		return "docker.io"
+	}
+	return registry
+}
+
+func hostOrder(path string) ([]string, error) {
+	var raw map[string]any
+	md, err := toml.DecodeFile(path, &raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var order []string
+	seen := map[string]bool{}
+	for _, k := range md.Keys() {
+		if len(k) >= 2 && k[0] == "host" && !seen[k[1]] {
+			seen[k[1]] = true
+			order = append(order, k[1])
+		}
+	}
+	return order, nil
+}
+
+func newEndpoint(file, raw string, ca any, skipVerify, overridePath bool, header map[string]any, base *http.Transport) (endpoint, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return endpoint{}, fmt.Errorf("%s: %q is not an http(s) URL", file, raw)
+	}
+	t := base.Clone()
+	if u.Scheme == "https" && (skipVerify || ca != nil) {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if t.TLSClientConfig != nil {
+			cfg = t.TLSClientConfig.Clone()
+		}
+		cfg.InsecureSkipVerify = skipVerify //nolint:gosec // the operator asked for it in hosts.toml, as for containerd
+		if ca != nil {
+			pool, err := loadCAs(file, ca)
+			if err != nil {
+				return endpoint{}, err
+			}
+			cfg.RootCAs = pool
+		}
+		t.TLSClientConfig = cfg
+	}
+	h := http.Header{}
+	for k, v := range header {
+		switch vv := v.(type) {
+		case string:
+			h.Add(k, vv)
+		case []any:
+			for _, x := range vv {
+				h.Add(k, fmt.Sprint(x))
+			}
+		}
+	}
+	return endpoint{url: u, overridePath: overridePath, header: h, transport: t}, nil
+}
+
+func loadCAs(file string, ca any) (*x509.CertPool, error) {
+	var paths []string
+	switch v := ca.(type) {
+	case string:
+		paths = []string{v}
+	case []any:
+		for _, p := range v {
+			paths = append(paths, fmt.Sprint(p))
+		}
+	default:
+		return nil, fmt.Errorf("%s: ca must be a path or a list of paths", file)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	for _, p := range paths {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(file), p)
+		}
+		pem, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: ca: %w", file, err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: ca %s: no certificates found", file, p)
+		}
+	}
+	return pool, nil
+}
+
+// routeTransport sends requests for one registry to its endpoints in order,
+// moving to the next only when an endpoint cannot be reached.
+type routeTransport struct {
+	registry  string
+	endpoints []endpoint
+	fallback  http.RoundTripper
+}
+
+func (rt *routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host != rt.registry || len(rt.endpoints) == 0 {
+		return rt.fallback.RoundTrip(req) // e.g. a token server
+	}
+	var errs []error
+	for _, ep := range rt.endpoints {
+		r := req.Clone(req.Context())
+		r.URL.Scheme = ep.url.Scheme
+		r.URL.Host = ep.url.Host
+		r.Host = ep.url.Host
+		if ep.overridePath {
+			r.URL.Path = strings.TrimSuffix(ep.url.Path, "/") + strings.TrimPrefix(req.URL.Path, "/v2")
+		}
+		for k, v := range ep.header {
+			r.Header[k] = v
+		}
+		resp, err := ep.transport.RoundTrip(r)
+		if err == nil {
+			return resp, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", ep.url.Host, err))
+		if req.Context().Err() != nil {
+			break
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

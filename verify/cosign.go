@@ -1,0 +1,331 @@
+package verify
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/cosign/v3/pkg/cosign"
+	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
+	"github.com/sigstore/cosign/v3/pkg/oci/static"
+	"github.com/sigstore/cosign/v3/pkg/types"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+
+	"github.com/signgate/signgate/keystore"
+)
+
+// Where cosign keeps signatures.
+const (
+	FormatLegacy = "legacy" // the sha256-<hex>.sig tag (cosign v2, v3 --new-bundle-format=false)
+	FormatBundle = "bundle" // a Sigstore bundle stored as an OCI 1.1 referrer (cosign v3)
+)
+
+const (
+	bundleArtifactPrefix = "application/vnd.dev.sigstore.bundle"
+	emptyConfigType      = "application/vnd.oci.empty.v1+json"
+)
+
+// CosignSignature is what signgate learned about one signature.
+type CosignSignature struct {
+	Format     string            `json:"format"`
+	Location   string            `json:"location"`              // the tag and layer, or the referrer digest
+	VerifiedBy []string          `json:"verified_by,omitempty"` // listed keys that verified it
+	Rejections map[string]string `json:"rejections,omitempty"`  // listed key -> why it did not verify
+	Problem    string            `json:"problem,omitempty"`     // unreadable, whatever the key
+}
+
+// CosignResult is the outcome of a cosign requirement.
+type CosignResult struct {
+	Requirement  string            `json:"requirement"`
+	Signatures   []CosignSignature `json:"signatures"`
+	KeysVerified []string          `json:"keys_verified"`
+	Satisfied    bool              `json:"satisfied"`
+	Reason       string            `json:"reason"`
+}
+
+// CosignVerifier checks cosign signatures with keys from the keystore.
+type CosignVerifier struct {
+	Registry RemoteOptions
+}
+
+// RemoteOptions is the registry access a verifier needs; registry.Client
+// provides it.
+type RemoteOptions interface {
+	Options(ctx context.Context, repo name.Repository) ([]remote.Option, error)
+}
+
+// Verify fetches every cosign signature of img, in both formats, and checks
+// it against the requirement's keys. An error means the signatures could not
+// be read (registry down, too large); a result means they were read and judged.
+func (v *CosignVerifier) Verify(ctx context.Context, img name.Digest, req *CosignRequirement, keys []*keystore.Key) (*CosignResult, error) {
+	ropts, err := v.Registry.Options(ctx, img.Context())
+	if err != nil {
+		return nil, err
+	}
+	opts := []ociremote.Option{ociremote.WithRemoteOptions(ropts...)}
+	h, err := v1.NewHash(img.DigestStr())
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", img, err)
+	}
+
+	legacy, err := v.legacy(ctx, img, h, keys, opts)
+	if err != nil {
+		return nil, err
+	}
+	bundles, err := v.bundles(ctx, img, h, keys, opts)
+	if err != nil {
+		return nil, err
+	}
+	res := &CosignResult{Requirement: req.Rule(), Signatures: append(legacy, bundles...)}
+	judge(res, req)
+	return res, nil
+}
+
+func (v *CosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, opts []ociremote.Option) ([]CosignSignature, error) {
+	tag, err := ociremote.SignatureTag(img, opts...)
+	if err != nil {
+		return nil, err
+	}
+	sigs, err := ociremote.Signatures(tag, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("reading signatures of %s from %s: %w", img, tag, err)
+	}
+	list, err := sigs.Get()
+	if err != nil {
+		return nil, fmt.Errorf("reading signatures of %s from %s: %w", img, tag, err)
+	}
+	out := make([]CosignSignature, 0, len(list))
+	for i, s := range list {
+		cs := CosignSignature{Format: FormatLegacy, Location: fmt.Sprintf("%s layer %d", tag.TagStr(), i)}
+		// Read the layer once, not once per key.
+		sig, err := static.Copy(s)
+		if err != nil {
+			if isFetchError(err) {
+				return nil, fmt.Errorf("reading signature %s of %s: %w", cs.Location, img, err)
+			}
+			cs.Problem = "unreadable: " + err.Error()
+			out = append(out, cs)
+			continue
+		}
+		if b64, err := sig.Base64Signature(); err != nil || b64 == "" {
+			cs.Problem = "malformed: the layer carries no signature annotation"
+			out = append(out, cs)
+			continue
+		} else if _, err := base64.StdEncoding.DecodeString(b64); err != nil {
+			cs.Problem = "malformed: the signature annotation is not base64"
+			out = append(out, cs)
+			continue
+		}
+		for _, k := range keys {
+			co := &cosign.CheckOpts{
+				SigVerifier: k.Verifier,
+				IgnoreTlog:  true, // no transparency log yet; keys are pinned locally
+				// Without a claim verifier cosign does not compare the signed
+				// payload's digest with the image: a signature copied from
+				// another image would pass.
+				ClaimVerifier: cosign.SimpleClaimVerifier,
+			}
+			if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
+				cs.reject(k.Name, legacyReason(err, sig))
+				continue
+			}
+			cs.VerifiedBy = append(cs.VerifiedBy, k.Name)
+		}
+		out = append(out, cs)
+	}
+	return out, nil
+}
+
+// legacyReason says why a legacy signature did not verify with a key.
+func legacyReason(err error, sig interface{ Payload() ([]byte, error) }) string {
+	if strings.Contains(err.Error(), "invalid or missing digest in claim") {
+		p, _ := sig.Payload()
+		var claim struct {
+			Critical struct {
+				Image struct {
+					Digest string `json:"docker-manifest-digest"`
+				} `json:"image"`
+			} `json:"critical"`
+		}
+		_ = json.Unmarshal(p, &claim)
+		return fmt.Sprintf("signed by this key, but for another image (payload names %q)", claim.Critical.Image.Digest)
+	}
+	return "signature does not verify with this key"
+}
+
+func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, opts []ociremote.Option) ([]CosignSignature, error) {
+	idx, err := ociremote.Referrers(img, "", opts...)
+	if err != nil {
+		return nil, fmt.Errorf("listing referrers of %s: %w", img, err)
+	}
+	digestBytes, err := hex.DecodeString(h.Hex)
+	if err != nil {
+		return nil, err
+	}
+	var out []CosignSignature
+	for _, desc := range idx.Manifests {
+		claimsBundle := strings.HasPrefix(desc.ArtifactType, bundleArtifactPrefix)
+		// Some registries report the config media type (the empty
+		// descriptor) instead of the manifest's artifactType: look inside
+		// those. Skip only what declares another kind (SBOMs, notation).
+		if !claimsBundle && desc.ArtifactType != "" && desc.ArtifactType != emptyConfigType {
+			continue
+		}
+		// The annotation is unsigned, so it only saves fetching attestations
+		// of other kinds; the signed statement is checked below.
+		if pt, ok := desc.Annotations[ociremote.BundlePredicateType]; ok && pt != types.CosignSignPredicateType {
+			continue
+		}
+		cs := CosignSignature{Format: FormatBundle, Location: "referrer " + desc.Digest.String()}
+		b, err := ociremote.Bundle(img.Context().Digest(desc.Digest.String()), opts...)
+		if err != nil {
+			if isFetchError(err) {
+				return nil, fmt.Errorf("reading bundle %s of %s: %w", desc.Digest, img, err)
+			}
+			if !claimsBundle {
+				continue // some other artifact with an empty config
+			}
+			cs.Problem = "malformed bundle: " + err.Error()
+			out = append(out, cs)
+			continue
+		}
+		if problem := checkStatement(b, h); problem != "" {
+			cs.Problem = problem
+			out = append(out, cs)
+			continue
+		}
+		for _, k := range keys {
+			co := &cosign.CheckOpts{SigVerifier: k.Verifier, IgnoreTlog: true}
+			if _, err := cosign.VerifyNewBundle(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, digestBytes), b); err != nil {
+				cs.reject(k.Name, "signature does not verify with this key")
+				continue
+			}
+			cs.VerifiedBy = append(cs.VerifiedBy, k.Name)
+		}
+		out = append(out, cs)
+	}
+	return out, nil
+}
+
+// checkStatement makes sure a bundle is a cosign signature of exactly this
+// digest: a DSSE envelope holding an in-toto statement with cosign's sign
+// predicate type and the digest as its subject. sigstore-go checks the
+// signature over the envelope; this checks what was signed.
+func checkStatement(b *sgbundle.Bundle, h v1.Hash) string {
+	env, ok := b.Content.(*protobundle.Bundle_DsseEnvelope)
+	if !ok || env.DsseEnvelope == nil {
+		return "not a DSSE bundle, so not a cosign image signature"
+	}
+	if env.DsseEnvelope.PayloadType != "application/vnd.in-toto+json" {
+		return fmt.Sprintf("payload type %q is not an in-toto statement", env.DsseEnvelope.PayloadType)
+	}
+	var st struct {
+		PredicateType string `json:"predicateType"`
+		Subject       []struct {
+			Digest map[string]string `json:"digest"`
+		} `json:"subject"`
+	}
+	if err := json.Unmarshal(env.DsseEnvelope.Payload, &st); err != nil {
+		return "malformed in-toto statement: " + err.Error()
+	}
+	if st.PredicateType != types.CosignSignPredicateType {
+		return fmt.Sprintf("an attestation of type %q, not a cosign signature", st.PredicateType)
+	}
+	for _, s := range st.Subject {
+		if s.Digest[h.Algorithm] == h.Hex {
+			return ""
+		}
+	}
+	return "signs another image: no subject names " + h.String()
+}
+
+func (cs *CosignSignature) reject(key, why string) {
+	if cs.Rejections == nil {
+		cs.Rejections = map[string]string{}
+	}
+	cs.Rejections[key] = why
+}
+
+// judge applies the requirement to what was found.
+func judge(res *CosignResult, req *CosignRequirement) {
+	verified := map[string]bool{}
+	var stray []string
+	for _, s := range res.Signatures {
+		for _, k := range s.VerifiedBy {
+			verified[k] = true
+		}
+		if len(s.VerifiedBy) == 0 {
+			stray = append(stray, s.Location)
+		}
+	}
+	for _, k := range req.Keys {
+		if verified[k] {
+			res.KeysVerified = append(res.KeysVerified, k)
+		}
+	}
+	sort.Strings(res.KeysVerified)
+	switch {
+	case len(res.Signatures) == 0:
+		res.Reason = "no cosign signatures found (looked for the .sig tag and Sigstore bundle referrers)"
+	case len(res.KeysVerified) < req.Threshold:
+		var missing []string
+		for _, k := range req.Keys {
+			if !verified[k] {
+				missing = append(missing, k)
+			}
+		}
+		res.Reason = fmt.Sprintf("requires %s; %d signature(s) found, verified by %s, not by %s",
+			req.Rule(), len(res.Signatures), listOrNone(res.KeysVerified), strings.Join(missing, ", "))
+		if why := commonRejection(res.Signatures); why != "" {
+			res.Reason += " (" + why + ")"
+		}
+	case req.EverySignature && len(stray) > 0:
+		res.Reason = fmt.Sprintf("every signature must verify with a listed key, but %s does not", strings.Join(stray, ", "))
+	default:
+		res.Satisfied = true
+		res.Reason = fmt.Sprintf("requires %s; verified by %s", req.Rule(), strings.Join(res.KeysVerified, ", "))
+	}
+}
+
+// commonRejection surfaces the most telling rejection: a signature for
+// another image or a malformed one says more than "does not verify".
+func commonRejection(sigs []CosignSignature) string {
+	for _, s := range sigs {
+		for _, why := range s.Rejections {
+			if strings.Contains(why, "another image") {
+				return s.Location + ": " + why
+			}
+		}
+	}
+	for _, s := range sigs {
+		if s.Problem != "" {
+			return s.Location + ": " + s.Problem
+		}
+	}
+	return ""
+}
+
+func listOrNone(l []string) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	return strings.Join(l, ", ")
+}
+
+// isFetchError tells a registry that could not be read (deny: we do not know)
+// from content that was read and is bad (judge it as such).
+func isFetchError(err error) bool {
+	var ue interface{ Timeout() bool }
+	return errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "exceeds the")
+}

@@ -1,0 +1,268 @@
+// Package verify decides whether an image, named by the digest that will run,
+// may run under the node's policy.
+package verify
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/signgate/signgate/keystore"
+)
+
+// Snapshot is one immutable generation of policy and keys. Reloading swaps the
+// whole snapshot; verdicts are bound to the snapshot ID that produced them.
+type Snapshot struct {
+	ID       string
+	Policies Policies
+	Keys     *keystore.Store
+}
+
+// Request asks about one image.
+type Request struct {
+	Image     name.Digest // repository and the digest that will run
+	Namespace string      // the pod's Kubernetes namespace, if known
+}
+
+// Verdict is the engine's answer, with enough detail to explain it.
+type Verdict struct {
+	Image    string        `json:"image"`
+	Digest   string        `json:"digest"`
+	Policy   string        `json:"policy,omitempty"`
+	Mode     Mode          `json:"mode,omitempty"`
+	Allowed  bool          `json:"allowed"`
+	Verified bool          `json:"verified"` // the policy's requirements were met
+	Pending  bool          `json:"pending,omitempty"`
+	Cached   bool          `json:"cached,omitempty"`
+	Reason   string        `json:"reason"`
+	Cosign   *CosignResult `json:"cosign,omitempty"`
+	Snapshot string        `json:"snapshot"`
+	Took     time.Duration `json:"took_ns"`
+}
+
+// Decision is "allow" or "deny", for logs.
+func (v *Verdict) Decision() string {
+	if v.Allowed {
+		return "allow"
+	}
+	return "deny"
+}
+
+// Options tune the engine.
+type Options struct {
+	// VerifyTimeout bounds one verification, however long callers wait.
+	VerifyTimeout time.Duration
+	AllowTTL      time.Duration // how long an allow verdict is reused
+	DenyTTL       time.Duration // how long a deny verdict is reused: short, so a fixed image is picked up
+	MaxCached     int
+}
+
+// Engine decides. It is safe for concurrent use.
+type Engine struct {
+	snap   atomic.Pointer[Snapshot]
+	cosign *CosignVerifier
+	opts   Options
+	cache  *cache
+
+	// Verifications counts verifications actually run (not cache hits), for
+	// tests and metrics.
+	Verifications atomic.Int64
+}
+
+// NewEngine builds an engine over a first snapshot.
+func NewEngine(snap *Snapshot, reg RemoteOptions, opts Options) *Engine {
+	if opts.VerifyTimeout <= 0 {
+		opts.VerifyTimeout = 10 * time.Second
+	}
+	if opts.AllowTTL <= 0 {
+		opts.AllowTTL = 10 * time.Minute
+	}
+	if opts.DenyTTL <= 0 {
+		opts.DenyTTL = 10 * time.Second
+	}
+	if opts.MaxCached <= 0 {
+		opts.MaxCached = 10000
+	}
+	e := &Engine{cosign: &CosignVerifier{Registry: reg}, opts: opts, cache: newCache(opts.MaxCached)}
+	e.snap.Store(snap)
+	return e
+}
+
+// Swap installs a new snapshot. Verdicts made under the old one are not reused.
+func (e *Engine) Swap(snap *Snapshot) {
+	old := e.snap.Swap(snap)
+	if old == nil || old.ID != snap.ID {
+		e.cache.purge()
+	}
+}
+
+// Snapshot returns the snapshot in force.
+func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
+
+// Decide answers req. It returns by ctx's deadline at the latest: a
+// verification still running then goes on in the background and fills the
+// cache, and the caller gets a pending denial (or, under an audit policy, an
+// allow) saying so.
+func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
+	start := time.Now()
+	snap := e.snap.Load()
+	repo := RepoName(req.Image.Context())
+	base := Verdict{Image: repo, Digest: req.Image.DigestStr(), Snapshot: snap.ID}
+
+	p := snap.Policies.Match(repo, req.Namespace)
+	if p == nil {
+		v := base
+		v.Reason = fmt.Sprintf("no policy matches %s, and unmatched images are denied", repo)
+		v.Took = time.Since(start)
+		return &v
+	}
+	base.Policy, base.Mode = p.Name, p.Mode
+	if p.Mode == Allow {
+		v := base
+		v.Allowed = true
+		v.Reason = fmt.Sprintf("policy %q allows %s without verification", p.Name, repo)
+		v.Took = time.Since(start)
+		return &v
+	}
+
+	key := snap.ID + "\x00" + p.Name + "\x00" + req.Image.String()
+	if v, ok := e.cache.get(key); ok {
+		out := *v
+		out.Cached = true
+		out.Took = time.Since(start)
+		return &out
+	}
+	c, leader := e.cache.join(key)
+	if leader {
+		go e.run(c, key, snap, p, req.Image, base)
+	}
+	select {
+	case <-c.done:
+		out := *c.v
+		out.Took = time.Since(start)
+		return &out
+	case <-ctx.Done():
+		v := base
+		v.Pending = true
+		v.Reason = fmt.Sprintf("verification of %s is still in progress (%v); retry shortly", req.Image, ctx.Err())
+		v.Allowed = p.Mode == Audit
+		v.Took = time.Since(start)
+		return &v
+	}
+}
+
+// run performs one verification, detached from any caller's deadline.
+func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Digest, base Verdict) {
+	e.Verifications.Add(1)
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
+	defer cancel()
+	v := base
+	v.Verified, v.Reason, v.Cosign = e.check(ctx, snap, p, img)
+	v.Allowed = v.Verified || p.Mode == Audit
+	if !v.Verified && p.Mode == Audit {
+		v.Reason = "audit: would deny: " + v.Reason
+	}
+	ttl := e.opts.DenyTTL
+	if v.Verified {
+		ttl = e.opts.AllowTTL
+	}
+	e.cache.finish(key, c, &v, ttl)
+}
+
+func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) (bool, string, *CosignResult) {
+	if p.Cosign == nil {
+		// Config validation refuses a verifying policy with no requirement;
+		// deny rather than assume.
+		return false, fmt.Sprintf("policy %q requires no signature kind", p.Name), nil
+	}
+	keys := make([]*keystore.Key, 0, len(p.Cosign.Keys))
+	var missing []string
+	for _, n := range p.Cosign.Keys {
+		if k, ok := snap.Keys.Get(n); ok {
+			keys = append(keys, k)
+		} else {
+			missing = append(missing, n)
+		}
+	}
+	res, err := e.cosign.Verify(ctx, img, p.Cosign, keys)
+	if err != nil {
+		return false, fmt.Sprintf("policy %q: cannot read signatures: %v", p.Name, err), nil
+	}
+	reason := fmt.Sprintf("policy %q: cosign: %s", p.Name, res.Reason)
+	if len(missing) > 0 {
+		reason += fmt.Sprintf(" (keys not in the keystore: %v)", missing)
+	}
+	return res.Satisfied, reason, res
+}
+
+// cache holds verdicts with expiry and the verifications in flight.
+type cache struct {
+	mu       sync.Mutex
+	max      int
+	entries  map[string]entry
+	inflight map[string]*call
+}
+
+type entry struct {
+	v       *Verdict
+	expires time.Time
+}
+
+type call struct {
+	done chan struct{}
+	v    *Verdict
+}
+
+func newCache(max int) *cache {
+	return &cache{max: max, entries: map[string]entry{}, inflight: map[string]*call{}}
+}
+
+func (c *cache) get(key string) (*Verdict, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || time.Now().After(e.expires) {
+		return nil, false
+	}
+	return e.v, true
+}
+
+// join returns the call in flight for key, starting one if there is none;
+// leader is true for the caller that must run it.
+func (c *cache) join(key string) (cl *call, leader bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl, ok := c.inflight[key]; ok {
+		return cl, false
+	}
+	cl = &call{done: make(chan struct{})}
+	c.inflight[key] = cl
+	return cl, true
+}
+
+func (c *cache) finish(key string, cl *call, v *Verdict, ttl time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl.v = v
+	delete(c.inflight, key)
+	if len(c.entries) >= c.max {
+		now := time.Now()
+		for k, e := range c.entries {
+			if now.After(e.expires) || len(c.entries) >= c.max {
+				delete(c.entries, k)
+			}
+		}
+	}
+	c.entries[key] = entry{v: v, expires: time.Now().Add(ttl)}
+	close(cl.done)
+}
+
+func (c *cache) purge() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries = map[string]entry{}
+}

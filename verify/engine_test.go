@@ -1,0 +1,432 @@
+package verify_test
+
+import (
+	"context"
+	"io"
+	"log"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/sigstore/cosign/v3/pkg/types"
+
+	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/keystore"
+	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/verify"
+)
+
+type env struct {
+	t       *testing.T
+	host    string
+	srv     *httptest.Server
+	signers map[string]*sigtest.Signer
+	store   *keystore.Store
+}
+
+// newEnv starts an in-memory OCI registry and makes keys k1..kn.
+func newEnv(t *testing.T, referrers bool, nkeys int) *env {
+	t.Helper()
+	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.WithReferrersSupport(referrers), ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, srv: srv, host: strings.TrimPrefix(srv.URL, "http://"), signers: map[string]*sigtest.Signer{}}
+	var keys []*keystore.Key
+	for i := 1; i <= nkeys; i++ {
+		s, err := sigtest.NewSigner()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := fmt.Sprintf("k%d", i)
+		e.signers[n] = s
+		k, err := keystore.ParsePublicKeyPEM(n, "inline", []byte(s.PublicPEM()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	st, err := keystore.NewStore(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.store = st
+	return e
+}
+
+func (e *env) image(repo string) name.Digest {
+	e.t.Helper()
+	d, err := sigtest.PushImage(e.host + "/" + repo + ":latest")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return d
+}
+
+func (e *env) engine(policies verify.Policies, reg registry.Config, opts verify.Options) *verify.Engine {
+	e.t.Helper()
+	c, err := registry.New(reg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return verify.NewEngine(&verify.Snapshot{ID: "test", Policies: policies, Keys: e.store}, c, opts)
+}
+
+func policy(t *testing.T, mode verify.Mode, rule string, every bool, keys ...string) verify.Policies {
+	t.Helper()
+	sc, err := verify.ParseScope("**")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := verify.Policy{Name: "test", Scopes: []verify.Scope{sc}, Mode: mode}
+	if mode != verify.Allow {
+		th, err := verify.ParseThreshold(rule, len(keys))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Cosign = &verify.CosignRequirement{Keys: keys, Threshold: th, EverySignature: every}
+	}
+	return verify.Policies{p}
+}
+
+func decide(t *testing.T, eng *verify.Engine, img name.Digest) *verify.Verdict {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return eng.Decide(ctx, verify.Request{Image: img})
+}
+
+func want(t *testing.T, v *verify.Verdict, allowed bool, reason string) {
+	t.Helper()
+	if v.Allowed != allowed || !strings.Contains(v.Reason, reason) {
+		t.Fatalf("got allowed=%v reason=%q; want allowed=%v and a reason containing %q", v.Allowed, v.Reason, allowed, reason)
+	}
+}
+
+func TestSignatureFormats(t *testing.T) {
+	for _, referrers := range []bool{true, false} {
+		t.Run(fmt.Sprintf("referrersAPI=%v", referrers), func(t *testing.T) {
+			e := newEnv(t, referrers, 1)
+			eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{})
+
+			legacy := e.image("legacy")
+			if err := e.signers["k1"].SignLegacy(legacy); err != nil {
+				t.Fatal(err)
+			}
+			v := decide(t, eng, legacy)
+			want(t, v, true, "verified by k1")
+			if got := v.Cosign.Signatures[0].Format; got != verify.FormatLegacy {
+				t.Errorf("format = %s, want legacy", got)
+			}
+
+			bundle := e.image("bundle")
+			if err := e.signers["k1"].SignBundle(bundle); err != nil {
+				t.Fatal(err)
+			}
+			v = decide(t, eng, bundle)
+			want(t, v, true, "verified by k1")
+			if got := v.Cosign.Signatures[0].Format; got != verify.FormatBundle {
+				t.Errorf("format = %s, want bundle", got)
+			}
+
+			want(t, decide(t, eng, e.image("unsigned")), false, "no cosign signatures found")
+		})
+	}
+}
+
+func TestRejections(t *testing.T) {
+	e := newEnv(t, true, 2)
+	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{})
+	k1, k2 := e.signers["k1"], e.signers["k2"]
+
+	t.Run("wrong key", func(t *testing.T) {
+		img := e.image("wrongkey")
+		if err := k2.SignLegacy(img); err != nil {
+			t.Fatal(err)
+		}
+		if err := k2.SignBundle(img); err != nil {
+			t.Fatal(err)
+		}
+		v := decide(t, eng, img)
+		want(t, v, false, "verified by none, not by k1")
+		if len(v.Cosign.Signatures) != 2 {
+			t.Fatalf("want both signatures reported, got %+v", v.Cosign.Signatures)
+		}
+	})
+	t.Run("legacy signature copied from another image", func(t *testing.T) {
+		other, img := e.image("copied-src"), e.image("copied")
+		if err := k1.SignLegacyClaiming(img, other); err != nil {
+			t.Fatal(err)
+		}
+		want(t, decide(t, eng, img), false, "for another image (payload names \""+other.DigestStr())
+	})
+	t.Run("bundle for another image", func(t *testing.T) {
+		other, img := e.image("bcopied-src"), e.image("bcopied")
+		if err := k1.SignBundleStatement(img, other, types.CosignSignPredicateType); err != nil {
+			t.Fatal(err)
+		}
+		want(t, decide(t, eng, img), false, "signs another image")
+	})
+	t.Run("attestation is not a signature", func(t *testing.T) {
+		img := e.image("attested")
+		// The referrer's annotation claims a signature; the signed statement
+		// is an SLSA provenance made with the same key.
+		if err := k1.SignBundleStatement(img, img, "https://slsa.dev/provenance/v1"); err != nil {
+			t.Fatal(err)
+		}
+		v := decide(t, eng, img)
+		if v.Allowed {
+			t.Fatalf("an attestation was accepted as a signature: %+v", v)
+		}
+	})
+	t.Run("malformed signature layer", func(t *testing.T) {
+		img := e.image("malformed")
+		if err := sigtest.AttachRaw(img, []byte(`{"not":"a payload"}`), "!!!not base64"); err != nil {
+			t.Fatal(err)
+		}
+		v := decide(t, eng, img)
+		want(t, v, false, "malformed")
+		// A good signature beside it still counts.
+		if err := k1.SignLegacy(img); err != nil {
+			t.Fatal(err)
+		}
+		eng2 := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{})
+		want(t, decide(t, eng2, img), true, "verified by k1")
+	})
+	t.Run("tag moved to an unsigned digest", func(t *testing.T) {
+		signed := e.image("moved")
+		if err := k1.SignLegacy(signed); err != nil {
+			t.Fatal(err)
+		}
+		unsigned := e.image("moved") // same tag, new content
+		if unsigned == signed {
+			t.Fatal("random images collided")
+		}
+		want(t, decide(t, eng, signed), true, "verified by k1")
+		want(t, decide(t, eng, unsigned), false, "no cosign signatures found")
+	})
+}
+
+func TestEnforcementRules(t *testing.T) {
+	e := newEnv(t, true, 3)
+	// Each image is signed by the keys named; bundles and legacy mixed so
+	// that counting spans both formats.
+	signedBy := func(keys ...string) name.Digest {
+		img := e.image("rules")
+		for i, k := range keys {
+			var err error
+			if i%2 == 0 {
+				err = e.signers[k].SignLegacy(img)
+			} else {
+				err = e.signers[k].SignBundle(img)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return img
+	}
+	imgs := map[string]name.Digest{
+		"k1":       signedBy("k1"),
+		"k1,k2":    signedBy("k1", "k2"),
+		"k1,k2,k3": signedBy("k1", "k2", "k3"),
+		"k3":       signedBy("k3"),
+	}
+	cases := []struct {
+		keys   []string
+		rule   string
+		every  bool
+		image  string
+		allows bool
+	}{
+		{[]string{"k1"}, "any", false, "k1", true},
+		{[]string{"k1"}, "all", false, "k3", false},
+		{[]string{"k1", "k2"}, "any", false, "k1", true},
+		{[]string{"k1", "k2"}, "all", false, "k1", false},
+		{[]string{"k1", "k2"}, "all", false, "k1,k2", true},
+		{[]string{"k1", "k2", "k3"}, "2", false, "k1", false},
+		{[]string{"k1", "k2", "k3"}, "2", false, "k1,k2", true},
+		{[]string{"k1", "k2", "k3"}, "2", false, "k3", false},
+		{[]string{"k1", "k2", "k3"}, "all", false, "k1,k2", false},
+		{[]string{"k1", "k2", "k3"}, "all", false, "k1,k2,k3", true},
+		{[]string{"k1", "k2", "k3"}, "3", false, "k1,k2,k3", true},
+		// every_signature: a signature from an unlisted key denies.
+		{[]string{"k1", "k2"}, "any", true, "k1,k2", true},
+		{[]string{"k1", "k2"}, "any", true, "k1,k2,k3", false},
+		{[]string{"k1", "k2"}, "any", false, "k1,k2,k3", true},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%s_of_%s_every=%v_signedby_%s", c.rule, strings.Join(c.keys, "+"), c.every, c.image), func(t *testing.T) {
+			eng := e.engine(policy(t, verify.Enforce, c.rule, c.every, c.keys...), registry.Config{}, verify.Options{})
+			v := decide(t, eng, imgs[c.image])
+			if v.Allowed != c.allows {
+				t.Fatalf("allowed = %v, want %v: %s", v.Allowed, c.allows, v.Reason)
+			}
+		})
+	}
+}
+
+func TestIndexDigest(t *testing.T) {
+	e := newEnv(t, true, 1)
+	idx, err := sigtest.PushIndex(e.host + "/multiarch:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{})
+	want(t, decide(t, eng, idx), false, "no cosign signatures")
+	if err := e.signers["k1"].SignLegacy(idx); err != nil {
+		t.Fatal(err)
+	}
+	eng = e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{})
+	want(t, decide(t, eng, idx), true, "verified by k1")
+}
+
+func TestOversizedManifest(t *testing.T) {
+	e := newEnv(t, true, 1)
+	img := e.image("big")
+	for i := 0; i < 8; i++ { // eight signature layers: a .sig manifest of a few KiB
+		if err := e.signers["k1"].SignLegacy(img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{MaxManifestBytes: 1024}, verify.Options{})
+	want(t, decide(t, eng, img), false, "exceeds the 1024-byte limit")
+}
+
+func TestRegistryDown(t *testing.T) {
+	e := newEnv(t, true, 1)
+	img := e.image("down")
+	if err := e.signers["k1"].SignLegacy(img); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Close()
+	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{})
+	want(t, decide(t, eng, img), false, "cannot read signatures")
+}
+
+// hangingRegistry accepts connections and never answers, until released.
+func hangingRegistry(t *testing.T) (host string, release func()) {
+	t.Helper()
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+		http.Error(w, "gone", http.StatusServiceUnavailable)
+	}))
+	var once sync.Once
+	release = func() { once.Do(func() { close(stop) }) }
+	t.Cleanup(func() { release(); srv.Close() })
+	return strings.TrimPrefix(srv.URL, "http://"), release
+}
+
+func TestDeadlineAnswersPendingAndFinishesInBackground(t *testing.T) {
+	e := newEnv(t, true, 1)
+	host, release := hangingRegistry(t)
+	img, _ := name.NewDigest(host + "/hang@sha256:" + strings.Repeat("a", 64))
+	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{VerifyTimeout: 5 * time.Second})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	v := eng.Decide(ctx, verify.Request{Image: img})
+	if v.Allowed || !v.Pending || !strings.Contains(v.Reason, "still in progress") {
+		t.Fatalf("want a pending denial, got %+v", v)
+	}
+	// The verification goes on; once the registry answers it completes and
+	// the next request gets its (cached) verdict without a second verification.
+	release()
+	v = decide(t, eng, img)
+	if v.Pending || v.Allowed {
+		t.Fatalf("want a final denial, got %+v", v)
+	}
+	if n := eng.Verifications.Load(); n != 1 {
+		t.Errorf("verifications = %d, want 1", n)
+	}
+	// An audit policy never blocks, even on its deadline.
+	audit := e.engine(policy(t, verify.Audit, "any", false, "k1"), registry.Config{}, verify.Options{})
+	host2, _ := hangingRegistry(t)
+	img2, _ := name.NewDigest(host2 + "/hang@sha256:" + strings.Repeat("b", 64))
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if v := audit.Decide(ctx2, verify.Request{Image: img2}); !v.Allowed || !v.Pending {
+		t.Fatalf("audit policy at its deadline: want pending allow, got %+v", v)
+	}
+}
+
+func TestConcurrentRequestsShareOneVerification(t *testing.T) {
+	e := newEnv(t, true, 1)
+	imgs := make([]name.Digest, 5)
+	for i := range imgs {
+		imgs[i] = e.image(fmt.Sprintf("conc%d", i))
+		if err := e.signers["k1"].SignBundle(imgs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{})
+	var wg sync.WaitGroup
+	errs := make(chan string, 50)
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func(img name.Digest) {
+			defer wg.Done()
+			if v := decide(t, eng, img); !v.Allowed {
+				errs <- v.Reason
+			}
+		}(imgs[i%5])
+	}
+	wg.Wait()
+	close(errs)
+	for r := range errs {
+		t.Error(r)
+	}
+	if n := eng.Verifications.Load(); n != 5 {
+		t.Errorf("verifications = %d, want 5 (one per image)", n)
+	}
+}
+
+func TestCacheIsBoundToSnapshot(t *testing.T) {
+	e := newEnv(t, true, 2)
+	img := e.image("cache")
+	if err := e.signers["k1"].SignLegacy(img); err != nil {
+		t.Fatal(err)
+	}
+	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{})
+	if v := decide(t, eng, img); !v.Allowed || v.Cached {
+		t.Fatalf("first decision: %+v", v)
+	}
+	if v := decide(t, eng, img); !v.Allowed || !v.Cached {
+		t.Fatalf("second decision should be cached: %+v", v)
+	}
+	// A new policy requiring k2: the cached allow must not be reused.
+	eng.Swap(&verify.Snapshot{ID: "test2", Policies: policy(t, verify.Enforce, "any", false, "k2"), Keys: e.store})
+	want(t, decide(t, eng, img), false, "not by k2")
+
+	// Denials expire quickly, so a fixed image is picked up.
+	eng = e.engine(policy(t, verify.Enforce, "any", false, "k2"), registry.Config{}, verify.Options{DenyTTL: 50 * time.Millisecond})
+	want(t, decide(t, eng, img), false, "not by k2")
+	if err := e.signers["k2"].SignLegacy(img); err != nil {
+		t.Fatal(err)
+	}
+	want(t, decide(t, eng, img), false, "not by k2") // still the cached denial
+	time.Sleep(60 * time.Millisecond)
+	want(t, decide(t, eng, img), true, "verified by k2")
+}
+
+func TestPolicyModes(t *testing.T) {
+	e := newEnv(t, true, 1)
+	img := e.image("modes")
+	want(t, decide(t, e.engine(policy(t, verify.Allow, "", false), registry.Config{}, verify.Options{}), img), true, "without verification")
+	v := decide(t, e.engine(policy(t, verify.Audit, "any", false, "k1"), registry.Config{}, verify.Options{}), img)
+	want(t, v, true, "audit: would deny")
+	if v.Verified {
+		t.Error("audit verdict claims the image verified")
+	}
+	sc, _ := verify.ParseScope("other.example.com/**")
+	eng := e.engine(verify.Policies{{Name: "other", Scopes: []verify.Scope{sc}, Mode: verify.Allow}}, registry.Config{}, verify.Options{})
+	want(t, decide(t, eng, img), false, "no policy matches")
+}

@@ -1,0 +1,160 @@
+package verify
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// Mode says what a policy does with an image it governs.
+type Mode string
+
+const (
+	// Enforce verifies and denies an image that does not meet the requirements.
+	Enforce Mode = "enforce"
+	// Audit verifies and logs the verdict, but always allows.
+	Audit Mode = "audit"
+	// Allow admits the image without verification (the sandbox image, say).
+	Allow Mode = "allow"
+)
+
+// Policy governs the images whose repository matches one of its scopes.
+type Policy struct {
+	Name   string
+	Scopes []Scope
+	Mode   Mode
+	// Namespaces, when set, limits the policy to pods in these Kubernetes
+	// namespaces; images outside them fall through to later policies.
+	Namespaces []string
+	Cosign     *CosignRequirement
+}
+
+// CosignRequirement says which cosign signatures an image must carry.
+type CosignRequirement struct {
+	Keys []string // names in the keystore
+	// Threshold is how many distinct listed keys must each verify at least one
+	// signature: 1 for "any", len(Keys) for "all", N for a count.
+	Threshold int
+	// EverySignature additionally requires that every cosign signature found on
+	// the image verifies with some listed key: one stray signature denies.
+	EverySignature bool
+}
+
+// ParseThreshold turns "any", "all" or a count into a threshold for nkeys keys.
+func ParseThreshold(rule string, nkeys int) (int, error) {
+	switch rule {
+	case "", "any":
+		return 1, nil
+	case "all":
+		return nkeys, nil
+	}
+	n, err := strconv.Atoi(rule)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("require = %q: want \"any\", \"all\" or a count of keys from 1 up", rule)
+	}
+	if n > nkeys {
+		return 0, fmt.Errorf("require = %d but only %d keys are listed, so no image could pass", n, nkeys)
+	}
+	return n, nil
+}
+
+// Rule describes the threshold the way a user wrote it.
+func (r *CosignRequirement) Rule() string {
+	switch {
+	case r.Threshold == len(r.Keys) && len(r.Keys) > 1:
+		return fmt.Sprintf("all of %s", strings.Join(r.Keys, ", "))
+	case r.Threshold == 1:
+		return fmt.Sprintf("any of %s", strings.Join(r.Keys, ", "))
+	}
+	return fmt.Sprintf("%d of %s", r.Threshold, strings.Join(r.Keys, ", "))
+}
+
+// Scope is a repository glob: "*" matches within one path segment, "**"
+// matches across segments. "registry.example.com/team/*" matches
+// registry.example.com/team/app but not registry.example.com/team/a/b;
+// "*.example.com/**" matches any repository on any subdomain of example.com.
+type Scope struct {
+	Pattern string
+	re      *regexp.Regexp
+}
+
+// ParseScope compiles a scope pattern.
+func ParseScope(pattern string) (Scope, error) {
+	switch {
+	case pattern == "":
+		return Scope{}, fmt.Errorf("empty scope")
+	case strings.ContainsAny(pattern, "@?[]{}\\ "):
+		return Scope{}, fmt.Errorf("scope %q: only '*' and '**' are special; tags, digests and other glob syntax are not allowed", pattern)
+	case strings.Contains(pattern, "***"):
+		return Scope{}, fmt.Errorf("scope %q: '***' is ambiguous; use '*' or '**'", pattern)
+	}
+	if !strings.HasPrefix(pattern, "*") && !strings.Contains(pattern, "/") && pattern != "**" {
+		return Scope{}, fmt.Errorf("scope %q: give the registry and repository, e.g. %q", pattern, "registry.example.com/"+pattern)
+	}
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(pattern); i++ {
+		switch {
+		case strings.HasPrefix(pattern[i:], "**"):
+			b.WriteString(".*")
+			i++
+		case pattern[i] == '*':
+			b.WriteString("[^/]*")
+		default:
+			b.WriteString(regexp.QuoteMeta(pattern[i : i+1]))
+		}
+	}
+	b.WriteString("$")
+	re, err := regexp.Compile(b.String())
+	if err != nil {
+		return Scope{}, fmt.Errorf("scope %q: %w", pattern, err)
+	}
+	return Scope{Pattern: pattern, re: re}, nil
+}
+
+// Matches reports whether repo (as from RepoName) is in the scope.
+func (s Scope) Matches(repo string) bool { return s.re.MatchString(repo) }
+
+// RepoName is the repository name scopes are matched against: the registry as
+// containerd names it (docker.io, not index.docker.io) and the repository path.
+func RepoName(r name.Repository) string {
+	reg := r.RegistryStr()
+	if reg == name.DefaultRegistry {
+		reg = "docker.io"
+	}
+	return reg + "/" + r.RepositoryStr()
+}
+
+// Policies is the ordered policy list. The first policy, in file order, with a
+// scope matching the image (and, if it names namespaces, the pod's namespace)
+// governs it, like firewall rules: put narrow policies before broad ones. An
+// image no policy matches is denied.
+type Policies []Policy
+
+// Match returns the governing policy, or nil.
+func (ps Policies) Match(repo, namespace string) *Policy {
+	for i := range ps {
+		p := &ps[i]
+		if len(p.Namespaces) > 0 && !contains(p.Namespaces, namespace) {
+			continue
+		}
+		for _, s := range p.Scopes {
+			if s.Matches(repo) {
+				return p
+			}
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
