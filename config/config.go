@@ -27,11 +27,11 @@ const DefaultPath = "/etc/signgate/config.toml"
 
 // file mirrors the TOML layout.
 type file struct {
-	Daemon   daemonSection          `toml:"daemon"`
-	Registry registrySection        `toml:"registry"`
-	Cache    cacheSection           `toml:"cache"`
-	Keys     map[string]keySection  `toml:"keys"`
-	Policy   []policySection        `toml:"policy"`
+	Daemon   daemonSection         `toml:"daemon"`
+	Registry registrySection       `toml:"registry"`
+	Cache    cacheSection          `toml:"cache"`
+	Keys     map[string]keySection `toml:"keys"`
+	Policy   []policySection       `toml:"policy"`
 }
 
 type daemonSection struct {

@@ -162,4 +162,3 @@ func (s *Signer) SignBundleStatement(target, subject name.Digest, predicateType 
 	}
 	return ociremote.WriteAttestationNewBundleFormat(target, b, predicateType, ociremote.WithRemoteOptions(opts...))
 }
-
