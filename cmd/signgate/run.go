@@ -1,11 +1,51 @@
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/daemon"
 )
 
 func runDaemon(args []string) int {
-	fmt.Fprintln(os.Stderr, "signgate run: not yet implemented")
-	return exitUsage
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	cfgPath := fs.String("config", config.DefaultPath, "config file")
+	debug := fs.Bool("debug", false, "log debug messages")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+		return exitUsage
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+
+	d, err := daemon.New(*cfgPath, log, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			_ = d.Reload()
+		}
+	}()
+	log.Info("signgate starting", "version", version, "config", *cfgPath, "snapshot", d.Engine().Snapshot().ID)
+	if err := d.Run(ctx); err != nil {
+		log.Error("signgate stopped", "err", err)
+		return 1
+	}
+	log.Info("signgate stopped")
+	return exitOK
 }

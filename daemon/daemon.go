@@ -1,0 +1,164 @@
+// Package daemon runs signgate: it loads the config and keys, serves NRI with
+// reconnection, and reloads on request without ever leaving the node without
+// a policy.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/journal"
+
+	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/imagestore"
+	"github.com/signgate/signgate/nri"
+	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/verify"
+)
+
+// Daemon is a running signgate.
+type Daemon struct {
+	path   string
+	log    *slog.Logger
+	store  *imagestore.Store
+	engine atomic.Pointer[verify.Engine]
+	plugin *nri.Plugin
+
+	mu  sync.Mutex // serialises reloads
+	cfg *config.Config
+
+	// Connected is called each time the NRI connection is up (readiness).
+	Connected func()
+}
+
+// New loads the config at path and prepares the daemon. Recorder may be nil:
+// decisions then go to journald when it is there, else to the logger.
+func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	engine, err := buildEngine(cfg)
+	if err != nil {
+		return nil, err
+	}
+	store, err := imagestore.Dial(cfg.Daemon.ContainerdSocket, cfg.Daemon.ContainerdNamespace)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{path: path, log: log, store: store, cfg: cfg}
+	d.engine.Store(engine)
+	if rec == nil {
+		if journal.Enabled() {
+			rec = JournalRecorder{}
+		} else {
+			rec = SlogRecorder{Logger: log}
+		}
+	}
+	d.plugin = &nri.Plugin{Resolver: store, Decider: d, Recorder: rec, Deadline: cfg.Daemon.DecisionDeadline}
+	return d, nil
+}
+
+func buildEngine(cfg *config.Config) (*verify.Engine, error) {
+	snap, err := cfg.Snapshot(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	reg, err := registry.New(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return verify.NewEngine(snap, reg, cfg.Engine), nil
+}
+
+// Decide passes to the engine in force.
+func (d *Daemon) Decide(ctx context.Context, req verify.Request) *verify.Verdict {
+	return d.engine.Load().Decide(ctx, req)
+}
+
+// Engine returns the engine in force.
+func (d *Daemon) Engine() *verify.Engine { return d.engine.Load() }
+
+// Plugin returns the NRI plugin, for setting its heartbeat.
+func (d *Daemon) Plugin() *nri.Plugin { return d.plugin }
+
+// Reload re-reads the config and keys. A config that does not load is
+// refused and the one in force stays; a new one replaces the engine, so no
+// verdict made under the old policy is reused.
+func (d *Daemon) Reload() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cfg, err := config.Load(d.path)
+	if err == nil {
+		var engine *verify.Engine
+		if engine, err = buildEngine(cfg); err == nil {
+			if cfg.Daemon != d.cfg.Daemon {
+				d.log.Warn("reload: [daemon] settings change only on restart", "config", d.path)
+			}
+			d.engine.Store(engine)
+			d.cfg = cfg
+			d.log.Info("reloaded config", "config", d.path, "snapshot", engine.Snapshot().ID, "policies", len(cfg.Policies), "keys", len(engine.Snapshot().Keys.Keys()))
+			return nil
+		}
+	}
+	d.log.Error("reload refused; the previous config stays in force", "config", d.path, "err", err)
+	return err
+}
+
+// Run serves NRI until ctx ends, reconnecting with backoff whenever
+// containerd goes away.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.store.Close()
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		closed := make(chan struct{})
+		var once sync.Once
+		start := time.Now()
+		errc := make(chan error, 1)
+		go func() {
+			errc <- d.plugin.Run(ctx, d.cfg.Daemon.PluginName, d.cfg.Daemon.PluginIndex, d.cfg.Daemon.NRISocket, func() { once.Do(func() { close(closed) }) })
+		}()
+		// The stub registers, then serves; "connected" is reported once it has
+		// stayed up briefly or NRI has called Configure.
+		var err error
+		select {
+		case err = <-errc:
+		case <-closed:
+			err = <-errc
+		case <-time.After(300 * time.Millisecond):
+			d.log.Info("connected to NRI", "socket", d.cfg.Daemon.NRISocket, "plugin", d.cfg.Daemon.PluginIndex+"-"+d.cfg.Daemon.PluginName)
+			if d.Connected != nil {
+				d.Connected()
+			}
+			err = <-errc
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		d.log.Warn("NRI connection lost; reconnecting", "socket", d.cfg.Daemon.NRISocket, "err", errOr(err, "closed by containerd"), "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+	return nil
+}
+
+func errOr(err error, s string) any {
+	if err == nil {
+		return s
+	}
+	if errors.Is(err, context.Canceled) {
+		return "canceled"
+	}
+	return fmt.Sprint(err)
+}

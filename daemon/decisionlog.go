@@ -1,0 +1,100 @@
+package daemon
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/coreos/go-systemd/v22/journal"
+
+	"github.com/signgate/signgate/nri"
+)
+
+// DecisionMessageID marks signgate's decision records in the journal:
+// journalctl MESSAGE_ID=4e1b6f0a9c2d4e8fb7a35c1d2e6f8a90
+const DecisionMessageID = "4e1b6f0a9c2d4e8fb7a35c1d2e6f8a90"
+
+// Decision values in logs: "audit" is an image allowed only because its
+// policy audits.
+const (
+	DecisionAllow = "allow"
+	DecisionDeny  = "deny"
+	DecisionAudit = "audit"
+)
+
+func decisionOf(d nri.Decision) string {
+	switch {
+	case !d.Verdict.Allowed:
+		return DecisionDeny
+	case d.Verdict.Mode == "audit" && !d.Verdict.Verified:
+		return DecisionAudit
+	}
+	return DecisionAllow
+}
+
+func fields(d nri.Decision) map[string]string {
+	v := d.Verdict
+	return map[string]string{
+		"SIGNGATE_DECISION":   decisionOf(d),
+		"SIGNGATE_IMAGE":      d.Ref,
+		"SIGNGATE_REPOSITORY": v.Image,
+		"SIGNGATE_DIGEST":     v.Digest,
+		"SIGNGATE_POLICY":     v.Policy,
+		"SIGNGATE_MODE":       string(v.Mode),
+		"SIGNGATE_REASON":     v.Reason,
+		"SIGNGATE_POD":        d.Pod,
+		"SIGNGATE_NAMESPACE":  d.Namespace,
+		"SIGNGATE_CONTAINER":  d.Container,
+		"SIGNGATE_CACHED":     strconv.FormatBool(v.Cached),
+		"SIGNGATE_TOOK_US":    strconv.FormatInt(d.Took.Microseconds(), 10),
+	}
+}
+
+// JournalRecorder writes each decision to journald with structured fields,
+// so `journalctl SIGNGATE_DECISION=deny` lists denials. Denials and audit
+// would-be denials are warnings; allows are informational.
+type JournalRecorder struct{}
+
+// Record sends d to the journal.
+func (JournalRecorder) Record(d nri.Decision) {
+	f := fields(d)
+	f["MESSAGE_ID"] = DecisionMessageID
+	f["SYSLOG_IDENTIFIER"] = "signgate"
+	prio := journal.PriInfo
+	if f["SIGNGATE_DECISION"] != DecisionAllow {
+		prio = journal.PriWarning
+	}
+	if err := journal.Send(summary(d), prio, f); err != nil {
+		slog.Warn("journald write failed; decision follows on stderr", "err", err)
+		SlogRecorder{Logger: slog.Default()}.Record(d)
+	}
+}
+
+// SlogRecorder writes decisions as structured log lines, where journald is absent.
+type SlogRecorder struct{ Logger *slog.Logger }
+
+// Record logs d.
+func (r SlogRecorder) Record(d nri.Decision) {
+	f := fields(d)
+	level := slog.LevelInfo
+	if f["SIGNGATE_DECISION"] != DecisionAllow {
+		level = slog.LevelWarn
+	}
+	r.Logger.Log(nil, level, summary(d), //nolint:staticcheck // no context to carry
+		"decision", f["SIGNGATE_DECISION"], "image", d.Ref, "digest", d.Verdict.Digest,
+		"policy", d.Verdict.Policy, "reason", d.Verdict.Reason, "pod", d.Pod, "namespace", d.Namespace,
+		"container", d.Container, "cached", d.Verdict.Cached, "took", d.Took)
+}
+
+func summary(d nri.Decision) string {
+	return fmt.Sprintf("signgate %s %s", decisionOf(d), d.Ref)
+}
+
+// multiRecorder fans a decision out.
+type multiRecorder []nri.Recorder
+
+func (m multiRecorder) Record(d nri.Decision) {
+	for _, r := range m {
+		r.Record(d)
+	}
+}

@@ -1,0 +1,139 @@
+// Package imagestore asks containerd's own image store which digest an image
+// name points to on this node: the digest that will run, not what a registry
+// says the tag means now.
+package imagestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	imagesapi "github.com/containerd/containerd/api/services/images/v1"
+	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// Store resolves image references through containerd.
+type Store struct {
+	conn      *grpc.ClientConn
+	images    imagesapi.ImagesClient
+	namespace string
+}
+
+// Dial connects to containerd's API socket. The connection is lazy: a
+// containerd that is restarting is reached again on the next call.
+func Dial(socket, namespace string) (*Store, error) {
+	conn, err := grpc.NewClient("unix://"+socket,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("containerd socket %s: %w", socket, err)
+	}
+	return &Store{conn: conn, images: imagesapi.NewImagesClient(conn), namespace: namespace}, nil
+}
+
+// Close releases the connection.
+func (s *Store) Close() error { return s.conn.Close() }
+
+// Resolve returns the repository and the manifest (or index) digest that ref
+// names in containerd's store. ref may be a tag ("busybox",
+// "reg.io/app:v1"), a digest reference ("reg.io/app@sha256:...") or an image ID
+// ("sha256:<config digest>", as the kubelet passes it).
+func (s *Store) Resolve(ctx context.Context, ref string) (name.Digest, error) {
+	ctx = metadata.AppendToOutgoingContext(ctx, "containerd-namespace", s.namespace)
+	if isImageID(ref) {
+		return s.resolveID(ctx, ref)
+	}
+	named, err := reference.ParseDockerRef(ref)
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("image %q is not a valid reference: %w", ref, err)
+	}
+	resp, err := s.images.Get(ctx, &imagesapi.GetImageRequest{Name: named.String()})
+	if err != nil {
+		return name.Digest{}, describe(ref, err)
+	}
+	d := resp.GetImage().GetTarget().GetDigest()
+	if cd, ok := named.(reference.Canonical); ok && cd.Digest().String() != d {
+		// containerd stores digest references under their own digest; a
+		// mismatch would mean a corrupt store. Never paper over it.
+		return name.Digest{}, fmt.Errorf("image %q: containerd's record points to %s", ref, d)
+	}
+	return toDigest(reference.TrimNamed(named).String(), d)
+}
+
+// resolveID finds the image whose ID is id (CRI stores an image record under
+// its ID) and a repository name that points to the same target.
+func (s *Store) resolveID(ctx context.Context, id string) (name.Digest, error) {
+	resp, err := s.images.Get(ctx, &imagesapi.GetImageRequest{Name: id})
+	if err != nil {
+		return name.Digest{}, describe(id, err)
+	}
+	target := resp.GetImage().GetTarget().GetDigest()
+	list, err := s.images.List(ctx, &imagesapi.ListImagesRequest{Filters: []string{fmt.Sprintf(`target.digest==%q`, target)}})
+	if err != nil {
+		return name.Digest{}, describe(id, err)
+	}
+	var repos []string
+	for _, img := range list.GetImages() {
+		if isImageID(img.GetName()) {
+			continue
+		}
+		if n, err := reference.ParseNormalizedNamed(img.GetName()); err == nil {
+			repos = append(repos, reference.TrimNamed(n).String())
+		}
+	}
+	sort.Strings(repos)
+	if len(repos) == 0 {
+		return name.Digest{}, fmt.Errorf("image %s: containerd knows it by ID only, so its repository (and the policy that governs it) is unknown", id)
+	}
+	// Every repository name holds the same content; the first, in sorted
+	// order, keeps the choice deterministic.
+	return toDigest(repos[0], target)
+}
+
+func toDigest(repo, d string) (name.Digest, error) {
+	if _, err := digest.Parse(d); err != nil {
+		return name.Digest{}, fmt.Errorf("image %s: containerd returned a bad digest %q", repo, d)
+	}
+	return name.NewDigest(repo + "@" + d)
+}
+
+func isImageID(ref string) bool {
+	if !strings.HasPrefix(ref, "sha256:") {
+		return false
+	}
+	_, err := digest.Parse(ref)
+	return err == nil
+}
+
+func describe(ref string, err error) error {
+	switch status.Code(err) {
+	case codes.NotFound:
+		return fmt.Errorf("image %s is not in containerd's image store", ref)
+	case codes.Unavailable:
+		return fmt.Errorf("image %s: containerd is unreachable: %v", ref, status.Convert(err).Message())
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("image %s: containerd did not answer in time", ref)
+	}
+	return fmt.Errorf("image %s: %w", ref, err)
+}
+
+// Ping checks that containerd answers, for readiness.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "containerd-namespace", s.namespace)
+	_, err := s.images.List(ctx, &imagesapi.ListImagesRequest{Filters: []string{`name=="signgate-ping"`}})
+	return err
+}

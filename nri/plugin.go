@@ -1,0 +1,137 @@
+// Package nri is signgate's containerd NRI plugin: on CreateContainer it
+// resolves the image the container will run to its digest, asks the
+// verification engine, and fails the creation when the image is not trusted.
+package nri
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/containerd/nri/pkg/api"
+	"github.com/containerd/nri/pkg/stub"
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/signgate/signgate/verify"
+)
+
+// ImageNameAnnotation is where containerd's CRI puts the image reference.
+const ImageNameAnnotation = "io.kubernetes.cri.image-name"
+
+// Resolver finds the digest an image reference points to on this node.
+type Resolver interface {
+	Resolve(ctx context.Context, ref string) (name.Digest, error)
+}
+
+// Decider is the verification engine.
+type Decider interface {
+	Decide(ctx context.Context, req verify.Request) *verify.Verdict
+}
+
+// Decision is one CreateContainer's outcome, for the log.
+type Decision struct {
+	Verdict   *verify.Verdict
+	Ref       string // the image reference as the container names it
+	Pod       string
+	Namespace string
+	Container string
+	Took      time.Duration
+}
+
+// Recorder receives every decision (journald, metrics, tests).
+type Recorder interface {
+	Record(Decision)
+}
+
+// Plugin implements the NRI handlers signgate subscribes to.
+type Plugin struct {
+	Resolver Resolver
+	Decider  Decider
+	Recorder Recorder
+	// Deadline bounds each answer; it must be shorter than containerd's NRI
+	// request timeout, or containerd drops the plugin and creates the container.
+	Deadline time.Duration
+	// Beat is called on every request, so a watchdog sees the decision loop alive.
+	Beat func()
+}
+
+// Configure subscribes to CreateContainer only: that is where a container
+// can still be refused, and what makes NRI's validator count signgate present.
+func (p *Plugin) Configure(_ context.Context, _, runtime, version string) (api.EventMask, error) {
+	return api.MustParseEventMask("CreateContainer"), nil
+}
+
+// CreateContainer admits or refuses the container.
+func (p *Plugin) CreateContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
+	start := time.Now()
+	if p.Beat != nil {
+		p.Beat()
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.Deadline)
+	defer cancel()
+
+	d := Decision{Ref: ctr.GetAnnotations()[ImageNameAnnotation], Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName()}
+	d.Verdict = p.decide(ctx, d.Ref, d.Namespace)
+	d.Took = time.Since(start)
+	if p.Recorder != nil {
+		p.Recorder.Record(d)
+	}
+	if !d.Verdict.Allowed {
+		return nil, nil, errors.New(DenialMessage(d))
+	}
+	return nil, nil, nil
+}
+
+func (p *Plugin) decide(ctx context.Context, ref, namespace string) *verify.Verdict {
+	if ref == "" {
+		return &verify.Verdict{Reason: "the container carries no " + ImageNameAnnotation + " annotation, so its image cannot be determined"}
+	}
+	img, err := p.Resolver.Resolve(ctx, ref)
+	if err != nil {
+		return &verify.Verdict{Image: ref, Reason: "cannot determine the digest that will run: " + err.Error()}
+	}
+	return p.Decider.Decide(ctx, verify.Request{Image: img, Namespace: namespace})
+}
+
+// DenialMessage is what the CRI client (crictl, the kubelet's event) shows.
+func DenialMessage(d Decision) string {
+	v := d.Verdict
+	img := d.Ref
+	if v.Digest != "" {
+		img = fmt.Sprintf("%s (%s@%s)", d.Ref, v.Image, v.Digest)
+	}
+	return fmt.Sprintf("signgate denied image %s: %s", img, v.Reason)
+}
+
+// Run connects to the NRI socket and serves until ctx ends or the connection
+// drops (containerd restarted): the caller reconnects.
+func (p *Plugin) Run(ctx context.Context, pluginName, index, socket string, onClose func()) error {
+	opts := []stub.Option{stub.WithOnClose(onClose), stub.WithLogger(nriLogger{})}
+	// Started by containerd as a pre-installed plugin, the name, index and
+	// connection come from the environment.
+	if os.Getenv(api.PluginNameEnvVar) == "" {
+		opts = append(opts, stub.WithPluginName(pluginName), stub.WithPluginIdx(index))
+	}
+	if socket != "" {
+		opts = append(opts, stub.WithSocketPath(socket))
+	}
+	s, err := stub.New(p, opts...)
+	if err != nil {
+		return fmt.Errorf("nri: %w", err)
+	}
+	stop := context.AfterFunc(ctx, s.Stop)
+	defer stop()
+	return s.Run(ctx)
+}
+
+// nriLogger sends the NRI stub's chatter to slog, at debug level for the
+// routine messages so the daemon stays quiet.
+type nriLogger struct{}
+
+func (nriLogger) Debugf(_ context.Context, f string, a ...any) { slog.Debug(fmt.Sprintf(f, a...)) }
+func (nriLogger) Infof(_ context.Context, f string, a ...any)  { slog.Debug(fmt.Sprintf(f, a...)) }
+func (nriLogger) Warnf(_ context.Context, f string, a ...any)  { slog.Warn(fmt.Sprintf(f, a...)) }
+func (nriLogger) Errorf(_ context.Context, f string, a ...any) { slog.Error(fmt.Sprintf(f, a...)) }
