@@ -43,7 +43,8 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	engine, err := buildEngine(cfg)
+	d := &Daemon{path: path, log: log, cfg: cfg}
+	engine, err := d.buildEngine(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +52,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{path: path, log: log, store: store, cfg: cfg}
+	d.store = store
 	d.engine.Store(engine)
 	if rec == nil {
 		if journal.Enabled() {
@@ -64,7 +65,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	return d, nil
 }
 
-func buildEngine(cfg *config.Config) (*verify.Engine, error) {
+func (d *Daemon) buildEngine(cfg *config.Config) (*verify.Engine, error) {
 	snap, err := cfg.Snapshot(context.Background())
 	if err != nil {
 		return nil, err
@@ -73,7 +74,12 @@ func buildEngine(cfg *config.Config) (*verify.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return verify.NewEngine(snap, reg, cfg.Engine), nil
+	opts := cfg.Engine
+	opts.Observe = func(v *verify.Verdict) {
+		d.log.Info("verification finished", "image", v.Image, "digest", v.Digest, "policy", v.Policy,
+			"verified", v.Verified, "took", v.Took.Round(time.Microsecond))
+	}
+	return verify.NewEngine(snap, reg, opts), nil
 }
 
 // Decide passes to the engine in force.
@@ -96,7 +102,7 @@ func (d *Daemon) Reload() error {
 	cfg, err := config.Load(d.path)
 	if err == nil {
 		var engine *verify.Engine
-		if engine, err = buildEngine(cfg); err == nil {
+		if engine, err = d.buildEngine(cfg); err == nil {
 			if cfg.Daemon != d.cfg.Daemon {
 				d.log.Warn("reload: [daemon] settings change only on restart", "config", d.path)
 			}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -80,7 +81,7 @@ func (r SlogRecorder) Record(d nri.Decision) {
 	if f["SIGNGATE_DECISION"] != DecisionAllow {
 		level = slog.LevelWarn
 	}
-	r.Logger.Log(nil, level, summary(d), //nolint:staticcheck // no context to carry
+	r.Logger.Log(context.Background(), level, summary(d),
 		"decision", f["SIGNGATE_DECISION"], "image", d.Ref, "digest", d.Verdict.Digest,
 		"policy", d.Verdict.Policy, "reason", d.Verdict.Reason, "pod", d.Pod, "namespace", d.Namespace,
 		"container", d.Container, "cached", d.Verdict.Cached, "took", d.Took)

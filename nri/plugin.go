@@ -58,10 +58,41 @@ type Plugin struct {
 	Beat func()
 }
 
-// Configure subscribes to CreateContainer only: that is where a container
-// can still be refused, and what makes NRI's validator count signgate present.
+// Configure subscribes to two events.
+//
+// CreateContainer is where NRI counts a plugin "present" for the default
+// validator's required_plugins, and where signgate refuses an untrusted image
+// early with a clear message.
+//
+// ValidateContainerAdjustment closes a hole: NRI (v0.11) lists a plugin as
+// present before calling it, and a plugin whose CreateContainer call fails
+// fatally (its connection closed as signgate died, or the call timed out) is
+// dropped with the container created anyway. A validator that fails or times
+// out instead fails the creation. The verdict is cached by then, so the
+// second look costs microseconds.
 func (p *Plugin) Configure(_ context.Context, _, runtime, version string) (api.EventMask, error) {
-	return api.MustParseEventMask("CreateContainer"), nil
+	slog.Info("NRI runtime", "runtime", runtime, "version", version)
+	return api.MustParseEventMask("CreateContainer", "ValidateContainerAdjustment"), nil
+}
+
+// ValidateContainerAdjustment refuses the container unless its image is
+// trusted. Only refusals are recorded here: CreateContainer records every
+// decision it made.
+func (p *Plugin) ValidateContainerAdjustment(ctx context.Context, req *api.ValidateContainerAdjustmentRequest) error {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, p.Deadline)
+	defer cancel()
+	ctr, pod := req.GetContainer(), req.GetPod()
+	d := Decision{Ref: ctr.GetAnnotations()[ImageNameAnnotation], Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName()}
+	d.Verdict = p.decide(ctx, d.Ref, d.Namespace)
+	d.Took = time.Since(start)
+	if d.Verdict.Allowed {
+		return nil
+	}
+	if p.Recorder != nil {
+		p.Recorder.Record(d)
+	}
+	return errors.New(DenialMessage(d))
 }
 
 // CreateContainer admits or refuses the container.

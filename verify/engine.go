@@ -59,6 +59,9 @@ type Options struct {
 	AllowTTL      time.Duration // how long an allow verdict is reused
 	DenyTTL       time.Duration // how long a deny verdict is reused: short, so a fixed image is picked up
 	MaxCached     int
+	// Observe, if set, is called once per verification actually run (not for
+	// cache hits), with its verdict.
+	Observe func(*Verdict)
 }
 
 // Engine decides. It is safe for concurrent use.
@@ -158,6 +161,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 // run performs one verification, detached from any caller's deadline.
 func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Digest, base Verdict) {
 	e.Verifications.Add(1)
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
 	defer cancel()
 	v := base
@@ -170,7 +174,11 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Di
 	if v.Verified {
 		ttl = e.opts.AllowTTL
 	}
+	v.Took = time.Since(start)
 	e.cache.finish(key, c, &v, ttl)
+	if e.opts.Observe != nil {
+		e.opts.Observe(&v)
+	}
 }
 
 func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) (bool, string, *CosignResult) {

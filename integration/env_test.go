@@ -1,0 +1,431 @@
+// Package integration runs signgate against the real parts: containerd 2.2
+// with NRI and its default validator requiring signgate, runc, the Debian
+// distribution registry, crictl as the CRI client, signgate as its own
+// process, and images signed by the real cosign CLI and by library code.
+//
+// The binaries come from SIGNGATE_TEST_BIN (make test builds them into
+// _output/bin); runc, docker-registry and busybox from the system.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type env struct {
+	dir      string
+	bin      string
+	regHost  string // the proxy in front of the registry: what images are named by
+	proxy    *hangProxy
+	sgLog    *lockedBuffer
+	sg       *exec.Cmd
+	ctd      *exec.Cmd
+	ctdSock  string
+	nriSock  string
+	cosignKy string // real cosign CLI key pair (cosign.key / cosign.pub)
+	procs    []*exec.Cmd
+}
+
+var E *env
+
+func TestMain(m *testing.M) {
+	bin := os.Getenv("SIGNGATE_TEST_BIN")
+	if bin == "" {
+		fmt.Println("integration: SIGNGATE_TEST_BIN is not set; run `make test` (it builds containerd, crictl, cosign and signgate)")
+		os.Exit(m.Run()) // tests skip themselves
+	}
+	e, err := setup(bin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration setup:", err)
+		if e != nil {
+			e.dump()
+			e.teardown()
+		}
+		os.Exit(1)
+	}
+	E = e
+	code := m.Run()
+	if code != 0 {
+		e.dump()
+	}
+	e.teardown()
+	os.Exit(code)
+}
+
+func need(t *testing.T) *env {
+	t.Helper()
+	if E == nil {
+		t.Skip("SIGNGATE_TEST_BIN not set")
+	}
+	return E
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func setup(bin string) (*env, error) {
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		return nil, err
+	}
+	// Short path: unix socket paths are limited to 108 bytes.
+	dir, err := os.MkdirTemp("/tmp", "sg-it-")
+	if err != nil {
+		return nil, err
+	}
+	e := &env{dir: dir, bin: abs, sgLog: &lockedBuffer{}}
+	e.ctdSock = filepath.Join(dir, "containerd.sock")
+	e.nriSock = filepath.Join(dir, "nri.sock")
+
+	// The distribution registry, behind a proxy that can be told to hang.
+	regPort, err := freePort()
+	if err != nil {
+		return e, err
+	}
+	regCfg := fmt.Sprintf("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s/registry\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:%d\nlog:\n  level: error\n", dir, regPort)
+	if err := os.WriteFile(filepath.Join(dir, "registry.yml"), []byte(regCfg), 0o600); err != nil {
+		return e, err
+	}
+	if _, err := e.start("registry", "docker-registry", "serve", filepath.Join(dir, "registry.yml")); err != nil {
+		return e, err
+	}
+	if e.proxy, err = newHangProxy(fmt.Sprintf("127.0.0.1:%d", regPort)); err != nil {
+		return e, err
+	}
+	e.regHost = e.proxy.host
+	if err := waitFor(10*time.Second, func() error {
+		r, err := http.Get("http://" + e.regHost + "/v2/")
+		if err == nil {
+			r.Body.Close()
+		}
+		return err
+	}); err != nil {
+		return e, fmt.Errorf("registry did not come up: %w", err)
+	}
+
+	// The sandbox image, pinned, built here: busybox sleeping forever.
+	if _, err := pushBusybox(e.regHost+"/pause:1.0", "sleep", "infinity"); err != nil {
+		return e, fmt.Errorf("pushing sandbox image: %w", err)
+	}
+
+	// A real cosign key pair, for the CLI-signed cases.
+	e.cosignKy = filepath.Join(dir, "cosign")
+	if err := os.MkdirAll(e.cosignKy, 0o700); err != nil {
+		return e, err
+	}
+	if out, err := e.cosign(e.cosignKy, "generate-key-pair"); err != nil {
+		return e, fmt.Errorf("cosign generate-key-pair: %v: %s", err, out)
+	}
+	if err := writeKeys(e); err != nil {
+		return e, err
+	}
+
+	// containerd reads the registry as plain HTTP through hosts.toml; signgate
+	// is pointed at the same directory.
+	hosts := filepath.Join(dir, "certs.d", e.regHost)
+	if err := os.MkdirAll(hosts, 0o755); err != nil {
+		return e, err
+	}
+	if err := os.WriteFile(filepath.Join(hosts, "hosts.toml"), []byte(fmt.Sprintf("server = \"http://%s\"\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", e.regHost, e.regHost)), 0o644); err != nil {
+		return e, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "containerd.toml"), []byte(containerdConfig(e)), 0o644); err != nil {
+		return e, err
+	}
+	if e.ctd, err = e.start("containerd", filepath.Join(abs, "containerd"), "--config", filepath.Join(dir, "containerd.toml")); err != nil {
+		return e, err
+	}
+	if err := waitFor(30*time.Second, func() error {
+		_, err := e.crictl("version")
+		return err
+	}); err != nil {
+		return e, fmt.Errorf("containerd did not come up: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "signgate.toml"), []byte(signgateConfig(e)), 0o644); err != nil {
+		return e, err
+	}
+	if err := e.startSigngate(); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+func containerdConfig(e *env) string {
+	return fmt.Sprintf(`version = 3
+root = "%[1]s/root"
+state = "%[1]s/state"
+
+[grpc]
+  address = "%[2]s"
+
+[plugins.'io.containerd.cri.v1.runtime']
+  restrict_oom_score_adj = true
+  [plugins.'io.containerd.cri.v1.runtime'.containerd]
+    default_runtime_name = "runc"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+        BinaryName = "runc"
+
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+    sandbox = "%[4]s/pause:1.0"
+  [plugins.'io.containerd.cri.v1.images'.registry]
+    config_path = "%[1]s/certs.d"
+
+[plugins.'io.containerd.grpc.v1.cri']
+  disable_tcp_service = true
+
+[plugins.'io.containerd.nri.v1.nri']
+  disable = false
+  socket_path = "%[3]s"
+  plugin_path = "%[1]s/nri-plugins"
+  plugin_config_path = "%[1]s/nri-conf"
+  plugin_registration_timeout = "5s"
+  plugin_request_timeout = "2s"
+  [plugins.'io.containerd.nri.v1.nri'.default_validator]
+    enable = true
+    required_plugins = ["signgate"]
+`, e.dir, e.ctdSock, e.nriSock, e.regHost)
+}
+
+func signgateConfig(e *env) string {
+	k := func(n string) string { return filepath.Join(e.dir, "keys", n+".pub") }
+	return fmt.Sprintf(`[daemon]
+nri_socket = %[1]q
+containerd_socket = %[2]q
+decision_deadline = "1s"
+
+[registry]
+hosts_dir = %[3]q
+verify_timeout = "4s"
+
+[cache]
+deny_ttl = "1s"
+
+[keys.k1]
+path = %[4]q
+[keys.k2]
+path = %[5]q
+[keys.cli]
+path = %[6]q
+
+[[policy]]
+name = "sandbox"
+scopes = ["%[7]s/pause"]
+mode = "allow"
+
+[[policy]]
+name = "audit"
+scopes = ["%[7]s/audit/*"]
+mode = "audit"
+  [policy.cosign]
+  keys = ["k1"]
+
+[[policy]]
+name = "dual"
+scopes = ["%[7]s/dual/*"]
+  [policy.cosign]
+  keys = ["k1", "k2"]
+  require = "all"
+
+[[policy]]
+name = "two-of-three"
+scopes = ["%[7]s/count/*"]
+  [policy.cosign]
+  keys = ["k1", "k2", "cli"]
+  require = "2"
+
+[[policy]]
+name = "apps"
+scopes = ["%[7]s/**"]
+  [policy.cosign]
+  keys = ["k1", "cli"]
+  require = "any"
+`, e.nriSock, e.ctdSock, filepath.Join(e.dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.cosignKy, "cosign.pub"), e.regHost)
+}
+
+func (e *env) startSigngate() error {
+	e.sgLog.Write([]byte("--- signgate start ---\n"))
+	cmd := exec.Command(filepath.Join(e.bin, "signgate"), "run", "--config", filepath.Join(e.dir, "signgate.toml"))
+	cmd.Stdout, cmd.Stderr = e.sgLog, e.sgLog
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	e.sg = cmd
+	go func() { _ = cmd.Wait() }()
+	return waitFor(15*time.Second, func() error {
+		if !strings.Contains(e.sgLog.String()[strings.LastIndex(e.sgLog.String(), "--- signgate start"):], "connected to NRI") {
+			return fmt.Errorf("signgate not connected yet")
+		}
+		return nil
+	})
+}
+
+func (e *env) killSigngate() {
+	if e.sg != nil && e.sg.Process != nil {
+		_ = e.sg.Process.Kill()
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// start runs a helper process for the whole suite, its output in dir/NAME.log.
+func (e *env) start(name, bin string, args ...string) (*exec.Cmd, error) {
+	f, err := os.Create(filepath.Join(e.dir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Env = append(os.Environ(), "PATH="+e.bin+":"+os.Getenv("PATH"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	e.procs = append(e.procs, cmd)
+	go func() { _ = cmd.Wait(); f.Close() }()
+	return cmd, nil
+}
+
+func (e *env) teardown() {
+	// Pods first, so runc leaves no containers behind.
+	if out, err := e.crictl("rmp", "-fa"); err != nil {
+		fmt.Fprintf(os.Stderr, "crictl rmp: %v %s\n", err, out)
+	}
+	e.killSigngate()
+	for i := len(e.procs) - 1; i >= 0; i-- {
+		if p := e.procs[i].Process; p != nil {
+			_ = p.Signal(syscall.SIGTERM)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	for _, c := range e.procs {
+		if c.Process != nil {
+			_ = c.Process.Kill()
+		}
+	}
+	if e.proxy != nil {
+		e.proxy.srv.Close()
+	}
+	// overlay mounts under root/ must go before the directory can.
+	_ = exec.Command("sh", "-c", "grep "+e.dir+" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l").Run()
+	if os.Getenv("SIGNGATE_KEEP") == "" {
+		_ = os.RemoveAll(e.dir)
+	}
+}
+
+func (e *env) dump() {
+	fmt.Fprintf(os.Stderr, "=== signgate log ===\n%s\n", e.sgLog.String())
+	if b, err := os.ReadFile(filepath.Join(e.dir, "containerd.log")); err == nil {
+		lines := strings.Split(string(b), "\n")
+		if len(lines) > 60 {
+			lines = lines[len(lines)-60:]
+		}
+		fmt.Fprintf(os.Stderr, "=== containerd log (tail) ===\n%s\n", strings.Join(lines, "\n"))
+	}
+}
+
+func (e *env) crictl(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	full := append([]string{"--runtime-endpoint", "unix://" + e.ctdSock, "--image-endpoint", "unix://" + e.ctdSock, "--timeout", "30s"}, args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(e.bin, "crictl"), full...)
+	cmd.Env = append(os.Environ(), "CRI_CONFIG_FILE=/dev/null")
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+func (e *env) cosign(dir string, args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(e.bin, "cosign"), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=", "HOME="+e.dir, "TUF_ROOT="+filepath.Join(e.dir, "tuf"))
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func waitFor(d time.Duration, f func() error) error {
+	deadline := time.Now().Add(d)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// hangProxy forwards to the registry, except that requests for a chosen
+// repository hang until the client gives up: a registry that accepts
+// connections and never answers.
+type hangProxy struct {
+	host string
+	srv  *http.Server
+	hang atomic.Pointer[string] // repository path prefix, e.g. "/v2/slow/"
+}
+
+func newHangProxy(target string) (*hangProxy, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse("http://" + target)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	p := &hangProxy{host: l.Addr().String()}
+	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := p.hang.Load(); h != nil && strings.HasPrefix(r.URL.Path, *h) {
+			<-r.Context().Done()
+			return
+		}
+		rp.ServeHTTP(w, r)
+	})}
+	go func() { _ = p.srv.Serve(l) }()
+	return p, nil
+}
+
+func (p *hangProxy) hangRepo(repo string) {
+	if repo == "" {
+		p.hang.Store(nil)
+		return
+	}
+	s := "/v2/" + repo + "/"
+	p.hang.Store(&s)
+}
