@@ -1,11 +1,12 @@
-// Package integration runs signgate against the real parts: containerd 2.2
-// with NRI and its default validator requiring signgate, runc, the Debian
-// distribution registry, crictl as the CRI client, signgate as its own
-// process, and images signed by the real cosign CLI and by library code.
+// Package harness brings up the real parts signgate works with, for the
+// integration suite and `make demo`: the Debian distribution registry (behind a
+// proxy that can be made to hang), containerd 2.2 with NRI and its default
+// validator requiring signgate, runc, crictl as the CRI client, and signgate
+// as its own process.
 //
-// The binaries come from SIGNGATE_TEST_BIN (make test builds them into
-// _output/bin); runc, docker-registry and busybox from the system.
-package integration
+// The binaries come from a directory (make builds them into _output/bin);
+// runc, docker-registry and busybox from the system.
+package harness
 
 import (
 	"bytes"
@@ -22,56 +23,26 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"testing"
 	"time"
+
+	"github.com/signgate/signgate/internal/sigtest"
 )
 
-type env struct {
-	dir      string
-	bin      string
-	regHost  string // the proxy in front of the registry: what images are named by
-	proxy    *hangProxy
-	sgLog    *lockedBuffer
-	sg       *exec.Cmd
-	ctd      *exec.Cmd
-	ctdSock  string
-	nriSock  string
-	cosignKy string // real cosign CLI key pair (cosign.key / cosign.pub)
-	procs    []*exec.Cmd
-}
+// Env is a running environment.
+type Env struct {
+	Dir            string
+	Bin            string
+	Registry       string // host:port images are named by (the proxy in front of the registry)
+	Proxy          *HangProxy
+	SigngateLog    *LockedBuffer // signgate's stderr
+	ContainerdSock string
+	NRISock        string
+	CosignDir      string                     // the real cosign CLI's key pair: cosign.key, cosign.pub
+	Signers        map[string]*sigtest.Signer // library signers k1, k2, stranger; public keys in Dir/keys
 
-var E *env
-
-func TestMain(m *testing.M) {
-	bin := os.Getenv("SIGNGATE_TEST_BIN")
-	if bin == "" {
-		fmt.Println("integration: SIGNGATE_TEST_BIN is not set; run `make test` (it builds containerd, crictl, cosign and signgate)")
-		os.Exit(m.Run()) // tests skip themselves
-	}
-	e, err := setup(bin)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "integration setup:", err)
-		if e != nil {
-			e.dump()
-			e.teardown()
-		}
-		os.Exit(1)
-	}
-	E = e
-	code := m.Run()
-	if code != 0 {
-		e.dump()
-	}
-	e.teardown()
-	os.Exit(code)
-}
-
-func need(t *testing.T) *env {
-	t.Helper()
-	if E == nil {
-		t.Skip("SIGNGATE_TEST_BIN not set")
-	}
-	return E
+	sg    *exec.Cmd
+	ctd   *exec.Cmd
+	procs []*exec.Cmd
 }
 
 func freePort() (int, error) {
@@ -83,7 +54,18 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func setup(bin string) (*env, error) {
+// Options shape the environment.
+type Options struct {
+	Bin string // containerd, containerd-shim-runc-v2, crictl, cosign, signgate
+	// SigngateConfig renders signgate's config for this environment; nil for
+	// the suite's default.
+	SigngateConfig func(*Env) string
+}
+
+// Start brings everything up. On error the returned Env (if any) must still
+// be torn down.
+func Start(o Options) (*Env, error) {
+	bin := o.Bin
 	abs, err := filepath.Abs(bin)
 	if err != nil {
 		return nil, err
@@ -93,9 +75,9 @@ func setup(bin string) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{dir: dir, bin: abs, sgLog: &lockedBuffer{}}
-	e.ctdSock = filepath.Join(dir, "containerd.sock")
-	e.nriSock = filepath.Join(dir, "nri.sock")
+	e := &Env{Dir: dir, Bin: abs, SigngateLog: &LockedBuffer{}, Signers: map[string]*sigtest.Signer{}}
+	e.ContainerdSock = filepath.Join(dir, "containerd.sock")
+	e.NRISock = filepath.Join(dir, "nri.sock")
 
 	// The distribution registry, behind a proxy that can be told to hang.
 	regPort, err := freePort()
@@ -109,12 +91,12 @@ func setup(bin string) (*env, error) {
 	if _, err := e.start("registry", "docker-registry", "serve", filepath.Join(dir, "registry.yml")); err != nil {
 		return e, err
 	}
-	if e.proxy, err = newHangProxy(fmt.Sprintf("127.0.0.1:%d", regPort)); err != nil {
+	if e.Proxy, err = newHangProxy(fmt.Sprintf("127.0.0.1:%d", regPort)); err != nil {
 		return e, err
 	}
-	e.regHost = e.proxy.host
-	if err := waitFor(10*time.Second, func() error {
-		r, err := http.Get("http://" + e.regHost + "/v2/")
+	e.Registry = e.Proxy.host
+	if err := WaitFor(10*time.Second, func() error {
+		r, err := http.Get("http://" + e.Registry + "/v2/")
 		if err == nil {
 			r.Body.Close()
 		}
@@ -124,29 +106,29 @@ func setup(bin string) (*env, error) {
 	}
 
 	// The sandbox image, pinned, built here: busybox sleeping forever.
-	if _, err := pushBusybox(e.regHost+"/pause:1.0", "sleep", "infinity"); err != nil {
+	if _, err := PushBusybox(e.Registry+"/pause:1.0", "sleep", "infinity"); err != nil {
 		return e, fmt.Errorf("pushing sandbox image: %w", err)
 	}
 
 	// A real cosign key pair, for the CLI-signed cases.
-	e.cosignKy = filepath.Join(dir, "cosign")
-	if err := os.MkdirAll(e.cosignKy, 0o700); err != nil {
+	e.CosignDir = filepath.Join(dir, "cosign")
+	if err := os.MkdirAll(e.CosignDir, 0o700); err != nil {
 		return e, err
 	}
-	if out, err := e.cosign(e.cosignKy, "generate-key-pair"); err != nil {
+	if out, err := e.Cosign(e.CosignDir, "generate-key-pair"); err != nil {
 		return e, fmt.Errorf("cosign generate-key-pair: %v: %s", err, out)
 	}
-	if err := writeKeys(e); err != nil {
+	if err := e.writeKeys(); err != nil {
 		return e, err
 	}
 
 	// containerd reads the registry as plain HTTP through hosts.toml; signgate
 	// is pointed at the same directory.
-	hosts := filepath.Join(dir, "certs.d", e.regHost)
+	hosts := filepath.Join(dir, "certs.d", e.Registry)
 	if err := os.MkdirAll(hosts, 0o755); err != nil {
 		return e, err
 	}
-	if err := os.WriteFile(filepath.Join(hosts, "hosts.toml"), []byte(fmt.Sprintf("server = \"http://%s\"\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", e.regHost, e.regHost)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(hosts, "hosts.toml"), []byte(fmt.Sprintf("server = \"http://%s\"\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", e.Registry, e.Registry)), 0o644); err != nil {
 		return e, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "containerd.toml"), []byte(containerdConfig(e)), 0o644); err != nil {
@@ -155,22 +137,26 @@ func setup(bin string) (*env, error) {
 	if e.ctd, err = e.start("containerd", filepath.Join(abs, "containerd"), "--config", filepath.Join(dir, "containerd.toml")); err != nil {
 		return e, err
 	}
-	if err := waitFor(30*time.Second, func() error {
-		_, err := e.crictl("version")
+	if err := WaitFor(30*time.Second, func() error {
+		_, err := e.Crictl("version")
 		return err
 	}); err != nil {
 		return e, fmt.Errorf("containerd did not come up: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "signgate.toml"), []byte(signgateConfig(e)), 0o644); err != nil {
+	render := o.SigngateConfig
+	if render == nil {
+		render = DefaultSigngateConfig
+	}
+	if err := os.WriteFile(filepath.Join(dir, "signgate.toml"), []byte(render(e)), 0o644); err != nil {
 		return e, err
 	}
-	if err := e.startSigngate(); err != nil {
+	if err := e.StartSigngate(); err != nil {
 		return e, err
 	}
 	return e, nil
 }
 
-func containerdConfig(e *env) string {
+func containerdConfig(e *Env) string {
 	return fmt.Sprintf(`version = 3
 root = "%[1]s/root"
 state = "%[1]s/state"
@@ -207,11 +193,12 @@ state = "%[1]s/state"
   [plugins.'io.containerd.nri.v1.nri'.default_validator]
     enable = true
     required_plugins = ["signgate"]
-`, e.dir, e.ctdSock, e.nriSock, e.regHost)
+`, e.Dir, e.ContainerdSock, e.NRISock, e.Registry)
 }
 
-func signgateConfig(e *env) string {
-	k := func(n string) string { return filepath.Join(e.dir, "keys", n+".pub") }
+// DefaultSigngateConfig is the integration suite's policy set.
+func DefaultSigngateConfig(e *Env) string {
+	k := func(n string) string { return filepath.Join(e.Dir, "keys", n+".pub") }
 	return fmt.Sprintf(`[daemon]
 nri_socket = %[1]q
 containerd_socket = %[2]q
@@ -263,28 +250,28 @@ scopes = ["%[7]s/**"]
   [policy.cosign]
   keys = ["k1", "cli"]
   require = "any"
-`, e.nriSock, e.ctdSock, filepath.Join(e.dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.cosignKy, "cosign.pub"), e.regHost)
+`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry)
 }
 
-func (e *env) startSigngate() error {
-	e.sgLog.Write([]byte("--- signgate start ---\n"))
-	cmd := exec.Command(filepath.Join(e.bin, "signgate"), "run", "--config", filepath.Join(e.dir, "signgate.toml"))
-	cmd.Stdout, cmd.Stderr = e.sgLog, e.sgLog
+func (e *Env) StartSigngate() error {
+	e.SigngateLog.Write([]byte("--- signgate start ---\n"))
+	cmd := exec.Command(filepath.Join(e.Bin, "signgate"), "run", "--config", filepath.Join(e.Dir, "signgate.toml"))
+	cmd.Stdout, cmd.Stderr = e.SigngateLog, e.SigngateLog
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	e.sg = cmd
 	go func() { _ = cmd.Wait() }()
-	return waitFor(15*time.Second, func() error {
-		if !strings.Contains(e.sgLog.String()[strings.LastIndex(e.sgLog.String(), "--- signgate start"):], "connected to NRI") {
+	return WaitFor(15*time.Second, func() error {
+		if !strings.Contains(e.SigngateLog.String()[strings.LastIndex(e.SigngateLog.String(), "--- signgate start"):], "connected to NRI") {
 			return fmt.Errorf("signgate not connected yet")
 		}
 		return nil
 	})
 }
 
-func (e *env) killSigngate() {
+func (e *Env) KillSigngate() {
 	if e.sg != nil && e.sg.Process != nil {
 		_ = e.sg.Process.Kill()
 		time.Sleep(200 * time.Millisecond)
@@ -292,14 +279,14 @@ func (e *env) killSigngate() {
 }
 
 // start runs a helper process for the whole suite, its output in dir/NAME.log.
-func (e *env) start(name, bin string, args ...string) (*exec.Cmd, error) {
-	f, err := os.Create(filepath.Join(e.dir, name+".log"))
+func (e *Env) start(name, bin string, args ...string) (*exec.Cmd, error) {
+	f, err := os.Create(filepath.Join(e.Dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), "PATH="+e.bin+":"+os.Getenv("PATH"))
+	cmd.Env = append(os.Environ(), "PATH="+e.Bin+":"+os.Getenv("PATH"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
@@ -309,12 +296,12 @@ func (e *env) start(name, bin string, args ...string) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
-func (e *env) teardown() {
+func (e *Env) Stop() {
 	// Pods first, so runc leaves no containers behind.
-	if out, err := e.crictl("rmp", "-fa"); err != nil {
+	if out, err := e.Crictl("rmp", "-fa"); err != nil {
 		fmt.Fprintf(os.Stderr, "crictl rmp: %v %s\n", err, out)
 	}
-	e.killSigngate()
+	e.KillSigngate()
 	for i := len(e.procs) - 1; i >= 0; i-- {
 		if p := e.procs[i].Process; p != nil {
 			_ = p.Signal(syscall.SIGTERM)
@@ -326,19 +313,19 @@ func (e *env) teardown() {
 			_ = c.Process.Kill()
 		}
 	}
-	if e.proxy != nil {
-		e.proxy.srv.Close()
+	if e.Proxy != nil {
+		e.Proxy.srv.Close()
 	}
 	// overlay mounts under root/ must go before the directory can.
-	_ = exec.Command("sh", "-c", "grep "+e.dir+" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l").Run()
+	_ = exec.Command("sh", "-c", "grep "+e.Dir+" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l").Run()
 	if os.Getenv("SIGNGATE_KEEP") == "" {
-		_ = os.RemoveAll(e.dir)
+		_ = os.RemoveAll(e.Dir)
 	}
 }
 
-func (e *env) dump() {
-	fmt.Fprintf(os.Stderr, "=== signgate log ===\n%s\n", e.sgLog.String())
-	if b, err := os.ReadFile(filepath.Join(e.dir, "containerd.log")); err == nil {
+func (e *Env) Dump() {
+	fmt.Fprintf(os.Stderr, "=== signgate log ===\n%s\n", e.SigngateLog.String())
+	if b, err := os.ReadFile(filepath.Join(e.Dir, "containerd.log")); err == nil {
 		lines := strings.Split(string(b), "\n")
 		if len(lines) > 60 {
 			lines = lines[len(lines)-60:]
@@ -347,25 +334,25 @@ func (e *env) dump() {
 	}
 }
 
-func (e *env) crictl(args ...string) (string, error) {
+func (e *Env) Crictl(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	full := append([]string{"--runtime-endpoint", "unix://" + e.ctdSock, "--image-endpoint", "unix://" + e.ctdSock, "--timeout", "30s"}, args...)
-	cmd := exec.CommandContext(ctx, filepath.Join(e.bin, "crictl"), full...)
+	full := append([]string{"--runtime-endpoint", "unix://" + e.ContainerdSock, "--image-endpoint", "unix://" + e.ContainerdSock, "--timeout", "30s"}, args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(e.Bin, "crictl"), full...)
 	cmd.Env = append(os.Environ(), "CRI_CONFIG_FILE=/dev/null")
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }
 
-func (e *env) cosign(dir string, args ...string) (string, error) {
-	cmd := exec.Command(filepath.Join(e.bin, "cosign"), args...)
+func (e *Env) Cosign(dir string, args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(e.Bin, "cosign"), args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=", "HOME="+e.dir, "TUF_ROOT="+filepath.Join(e.dir, "tuf"))
+	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=", "HOME="+e.Dir, "TUF_ROOT="+filepath.Join(e.Dir, "tuf"))
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
-func waitFor(d time.Duration, f func() error) error {
+func WaitFor(d time.Duration, f func() error) error {
 	deadline := time.Now().Add(d)
 	for {
 		err := f()
@@ -376,18 +363,19 @@ func waitFor(d time.Duration, f func() error) error {
 	}
 }
 
-type lockedBuffer struct {
+// LockedBuffer is a bytes.Buffer safe for concurrent writers.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -396,20 +384,20 @@ func (l *lockedBuffer) String() string {
 // hangProxy forwards to the registry, except that requests for a chosen
 // repository hang until the client gives up: a registry that accepts
 // connections and never answers.
-type hangProxy struct {
+type HangProxy struct {
 	host string
 	srv  *http.Server
 	hang atomic.Pointer[string] // repository path prefix, e.g. "/v2/slow/"
 }
 
-func newHangProxy(target string) (*hangProxy, error) {
+func newHangProxy(target string) (*HangProxy, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	u, _ := url.Parse("http://" + target)
 	rp := httputil.NewSingleHostReverseProxy(u)
-	p := &hangProxy{host: l.Addr().String()}
+	p := &HangProxy{host: l.Addr().String()}
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h := p.hang.Load(); h != nil && strings.HasPrefix(r.URL.Path, *h) {
 			<-r.Context().Done()
@@ -421,7 +409,7 @@ func newHangProxy(target string) (*hangProxy, error) {
 	return p, nil
 }
 
-func (p *hangProxy) hangRepo(repo string) {
+func (p *HangProxy) Hang(repo string) {
 	if repo == "" {
 		p.hang.Store(nil)
 		return

@@ -1,4 +1,4 @@
-package integration
+package harness
 
 import (
 	"archive/tar"
@@ -52,7 +52,7 @@ func tarLayer(files map[string][]byte, mode int64) (v1.Layer, error) {
 
 // pushBusybox pushes a busybox image running args to ref; each call makes
 // distinct content (and so a distinct digest), like a new build.
-func pushBusybox(ref string, args ...string) (name.Digest, error) {
+func PushBusybox(ref string, args ...string) (name.Digest, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return name.Digest{}, err

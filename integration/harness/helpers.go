@@ -1,0 +1,119 @@
+package harness
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/signgate/signgate/internal/sigtest"
+)
+
+func (e *Env) writeKeys() error {
+	if err := os.MkdirAll(filepath.Join(e.Dir, "keys"), 0o755); err != nil {
+		return err
+	}
+	for _, n := range []string{"k1", "k2", "stranger"} {
+		s, err := sigtest.NewSigner()
+		if err != nil {
+			return err
+		}
+		e.Signers[n] = s
+		if err := os.WriteFile(filepath.Join(e.Dir, "keys", n+".pub"), []byte(s.PublicPEM()), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var podSeq, ctrSeq atomic.Int64
+
+// Pod starts a host-network pod sandbox (there is no CNI here) and returns
+// its ID and the config file crictl needs again for create.
+func (e *Env) Pod(namespace string) (id, cfgPath string, err error) {
+	n := podSeq.Add(1)
+	cfg := map[string]any{
+		"metadata":      map[string]any{"name": fmt.Sprintf("pod%d", n), "namespace": namespace, "uid": fmt.Sprintf("uid-%d", n)},
+		"log_directory": filepath.Join(e.Dir, "logs", fmt.Sprint(n)),
+		"linux":         map[string]any{"security_context": map[string]any{"namespace_options": map[string]any{"network": 2}}},
+	}
+	p := filepath.Join(e.Dir, fmt.Sprintf("pod%d.json", n))
+	if err := writeJSON(p, cfg); err != nil {
+		return "", "", err
+	}
+	out, err := e.Crictl("runp", p)
+	if err != nil {
+		return "", "", fmt.Errorf("crictl runp: %w: %s", err, out)
+	}
+	return lastLine(out), p, nil
+}
+
+// Create asks containerd, through the CRI, to create a container of image in
+// the pod. It returns the container ID, or crictl's error output.
+func (e *Env) Create(podID, podCfg, image string) (string, error) {
+	n := ctrSeq.Add(1)
+	cfg := map[string]any{
+		"metadata": map[string]any{"name": fmt.Sprintf("c%d", n)},
+		"image":    map[string]any{"image": image},
+		"log_path": fmt.Sprintf("c%d.log", n),
+	}
+	p := filepath.Join(e.Dir, fmt.Sprintf("ctr%d.json", n))
+	if err := writeJSON(p, cfg); err != nil {
+		return "", err
+	}
+	out, err := e.Crictl("create", podID, p, podCfg)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", err, out)
+	}
+	return lastLine(out), nil
+}
+
+// Pull pulls image into containerd.
+func (e *Env) Pull(image string) error {
+	if out, err := e.Crictl("pull", image); err != nil {
+		return fmt.Errorf("crictl pull %s: %w: %s", image, err, out)
+	}
+	return nil
+}
+
+// Image pushes a fresh busybox image to repo:v1, signs it with the named
+// library keys (legacy and bundle formats alternating) and pulls it into
+// containerd.
+func (e *Env) Image(repo string, keys ...string) (name.Digest, error) {
+	d, err := PushBusybox(e.Registry+"/"+repo+":v1", "sleep", "3600")
+	if err != nil {
+		return d, err
+	}
+	for i, k := range keys {
+		s, ok := e.Signers[k]
+		if !ok {
+			return d, fmt.Errorf("no signer %q", k)
+		}
+		if i%2 == 0 {
+			err = s.SignLegacy(d)
+		} else {
+			err = s.SignBundle(d)
+		}
+		if err != nil {
+			return d, err
+		}
+	}
+	return d, e.Pull(e.Registry + "/" + repo + ":v1")
+}
+
+func writeJSON(p string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(p, b, 0o644)
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
