@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 		fmt.Println("integration: SIGNGATE_TEST_BIN is not set; run `make test`, which builds containerd, crictl, cosign and signgate")
 		os.Exit(m.Run()) // the tests skip themselves
 	}
-	e, err := harness.Start(harness.Options{Bin: bin})
+	e, err := harness.Start(harness.Options{Bin: bin, DropIn: "../packaging/containerd/signgate.toml"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration setup:", err)
 		if e != nil {

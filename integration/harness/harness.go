@@ -40,6 +40,7 @@ type Env struct {
 	CosignDir      string                     // the real cosign CLI's key pair: cosign.key, cosign.pub
 	Signers        map[string]*sigtest.Signer // library signers k1, k2, stranger; public keys in Dir/keys
 
+	dropIn string
 	sg    *exec.Cmd
 	ctd   *exec.Cmd
 	procs []*exec.Cmd
@@ -60,6 +61,9 @@ type Options struct {
 	// SigngateConfig renders signgate's config for this environment; nil for
 	// the suite's default.
 	SigngateConfig func(*Env) string
+	// DropIn is the containerd drop-in that makes the gate fail closed
+	// (packaging/containerd/signgate.toml).
+	DropIn string
 }
 
 // Start brings everything up. On error the returned Env (if any) must still
@@ -76,6 +80,9 @@ func Start(o Options) (*Env, error) {
 		return nil, err
 	}
 	e := &Env{Dir: dir, Bin: abs, SigngateLog: &LockedBuffer{}, Signers: map[string]*sigtest.Signer{}}
+	if e.dropIn, err = filepath.Abs(o.DropIn); err != nil || o.DropIn == "" {
+		return e, fmt.Errorf("the containerd drop-in is required (Options.DropIn)")
+	}
 	e.ContainerdSock = filepath.Join(dir, "containerd.sock")
 	e.NRISock = filepath.Join(dir, "nri.sock")
 
@@ -158,6 +165,8 @@ func Start(o Options) (*Env, error) {
 
 func containerdConfig(e *Env) string {
 	return fmt.Sprintf(`version = 3
+# The drop-in signgate ships: NRI on, the validator requiring signgate.
+imports = [%[5]q]
 root = "%[1]s/root"
 state = "%[1]s/state"
 
@@ -189,11 +198,7 @@ state = "%[1]s/state"
   plugin_path = "%[1]s/nri-plugins"
   plugin_config_path = "%[1]s/nri-conf"
   plugin_registration_timeout = "5s"
-  plugin_request_timeout = "2s"
-  [plugins.'io.containerd.nri.v1.nri'.default_validator]
-    enable = true
-    required_plugins = ["signgate"]
-`, e.Dir, e.ContainerdSock, e.NRISock, e.Registry)
+`, e.Dir, e.ContainerdSock, e.NRISock, e.Registry, e.dropIn)
 }
 
 // DefaultSigngateConfig is the integration suite's policy set.
