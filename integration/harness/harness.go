@@ -12,6 +12,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -41,9 +43,9 @@ type Env struct {
 	Signers        map[string]*sigtest.Signer // library signers k1, k2, stranger; public keys in Dir/keys
 
 	dropIn string
-	sg    *exec.Cmd
-	ctd   *exec.Cmd
-	procs []*exec.Cmd
+	sg     *exec.Cmd
+	ctd    *exec.Cmd
+	procs  []*exec.Cmd
 }
 
 func freePort() (int, error) {
@@ -402,6 +404,7 @@ func newHangProxy(target string) (*HangProxy, error) {
 	}
 	u, _ := url.Parse("http://" + target)
 	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = log.New(io.Discard, "", 0) // the registry is probed before it listens
 	p := &HangProxy{host: l.Addr().String()}
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h := p.hang.Load(); h != nil && strings.HasPrefix(r.URL.Path, *h) {

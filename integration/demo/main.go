@@ -1,0 +1,140 @@
+// Command demo shows signgate working end to end on this machine: a real
+// registry, containerd with NRI requiring signgate, one image signed by the
+// real cosign CLI and one left unsigned. The signed one runs; the unsigned one
+// is refused, and signgate says why. Run it with `make demo`.
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/signgate/signgate/integration/harness"
+)
+
+func demoConfig(e *harness.Env) string {
+	return fmt.Sprintf(`# The demo's policy: the sandbox image runs unverified; everything else
+# from the local registry must carry a cosign signature by the "ci" key.
+[daemon]
+nri_socket = %q
+containerd_socket = %q
+
+[registry]
+hosts_dir = %q
+
+[keys.ci]
+path = %q
+
+[[policy]]
+name = "sandbox"
+scopes = ["%s/pause"]
+mode = "allow"
+
+[[policy]]
+name = "local-registry"
+scopes = ["%s/**"]
+  [policy.cosign]
+  keys = ["ci"]
+`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.Registry)
+}
+
+func main() {
+	bin := os.Getenv("SIGNGATE_TEST_BIN")
+	if bin == "" {
+		fail("run this with `make demo`")
+	}
+	step("Starting a registry, containerd (NRI on, validator requiring signgate) and signgate")
+	e, err := harness.Start(harness.Options{Bin: bin, DropIn: "packaging/containerd/signgate.toml", SigngateConfig: demoConfig})
+	if err != nil {
+		if e != nil {
+			e.Dump()
+			e.Stop()
+		}
+		fail(err.Error())
+	}
+	defer e.Stop()
+	fmt.Printf("   registry %s, containerd %s, signgate config %s\n", e.Registry, e.ContainerdSock, filepath.Join(e.Dir, "signgate.toml"))
+
+	step("Pushing two images; signing one with the real cosign CLI")
+	signed, err := harness.PushBusybox(e.Registry+"/demo/signed:v1", "sleep", "3600")
+	check(err)
+	unsigned, err := harness.PushBusybox(e.Registry+"/demo/unsigned:v1", "sleep", "3600")
+	check(err)
+	show(e.Bin+"/cosign", e.CosignDir, "sign", "--key", "cosign.key", "--yes", "--use-signing-config=false", "--tlog-upload=false", signed.String())
+	check(e.Pull(e.Registry + "/demo/signed:v1"))
+	check(e.Pull(e.Registry + "/demo/unsigned:v1"))
+
+	step("What signgate thinks of each (signgate verify)")
+	for _, img := range []string{signed.String(), unsigned.String()} {
+		show(e.Bin+"/signgate", "", "verify", "--config", filepath.Join(e.Dir, "signgate.toml"), img)
+	}
+
+	step("crictl create + start: the signed image")
+	pod, podCfg, err := e.Pod("default")
+	check(err)
+	id, err := e.Create(pod, podCfg, e.Registry+"/demo/signed:v1")
+	check(err)
+	out, err := e.Crictl("start", id)
+	check(err)
+	time.Sleep(500 * time.Millisecond)
+	out, _ = e.Crictl("ps", "--id", id)
+	fmt.Println(indent(out))
+
+	step("crictl create: the unsigned image")
+	_, err = e.Create(pod, podCfg, e.Registry+"/demo/unsigned:v1")
+	if err == nil {
+		fail("the unsigned image was admitted")
+	}
+	fmt.Println(indent(crictlError(err.Error())))
+
+	step("signgate's decision log (journald when present, else stderr)")
+	for _, l := range strings.Split(e.SigngateLog.String(), "\n") {
+		if strings.Contains(l, "msg=\"signgate allow") || strings.Contains(l, "msg=\"signgate deny") {
+			fmt.Println(indent(l))
+		}
+	}
+
+	step("Stopping signgate: containerd now refuses every new container")
+	e.KillSigngate()
+	_, _ = e.Create(pod, podCfg, e.Registry+"/demo/signed:v1") // may race the closing connection; refused either way
+	_, err = e.Create(pod, podCfg, e.Registry+"/demo/signed:v1")
+	if err == nil {
+		fail("a container was created without signgate")
+	}
+	fmt.Println(indent(crictlError(err.Error())))
+	fmt.Println("\nDemo complete: signed ran, unsigned refused, and no signgate means no containers.")
+}
+
+// crictlError keeps the runtime's message from crictl's output.
+func crictlError(s string) string {
+	if i := strings.LastIndex(s, "desc = "); i >= 0 {
+		s = s[i+len("desc = "):]
+	}
+	return strings.TrimSuffix(strings.ReplaceAll(s, `\"`, `"`), `"`)
+}
+
+func step(s string) { fmt.Printf("\n==> %s\n", s) }
+
+func show(bin, dir string, args ...string) {
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=")
+	out, _ := cmd.CombinedOutput()
+	fmt.Printf("   $ %s %s\n%s\n", filepath.Base(bin), strings.Join(args, " "), indent(strings.TrimSpace(string(out))))
+}
+
+func indent(s string) string { return "   " + strings.ReplaceAll(s, "\n", "\n   ") }
+
+func check(err error) {
+	if err != nil {
+		fail(err.Error())
+	}
+}
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, "demo:", msg)
+	os.Exit(1)
+}
