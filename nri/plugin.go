@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/containerd/nri/pkg/api"
@@ -56,6 +57,48 @@ type Plugin struct {
 	Deadline time.Duration
 	// Beat is called on every request, so a watchdog sees the decision loop alive.
 	Beat func()
+
+	admitted admittedSet // containers CreateContainer allowed, for the validator
+}
+
+// admittedSet remembers, briefly, which containers CreateContainer allowed
+// and for which image reference, so ValidateContainerAdjustment for the same
+// container need not resolve and decide again. An entry is used once.
+type admittedSet struct {
+	mu sync.Mutex
+	m  map[string]admittedEntry
+}
+
+type admittedEntry struct {
+	ref string
+	at  time.Time
+}
+
+const admittedTTL = 30 * time.Second
+
+func (a *admittedSet) add(id, ref string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = map[string]admittedEntry{}
+	}
+	now := time.Now()
+	if len(a.m) > 1024 {
+		for k, e := range a.m {
+			if now.Sub(e.at) > admittedTTL {
+				delete(a.m, k)
+			}
+		}
+	}
+	a.m[id] = admittedEntry{ref: ref, at: now}
+}
+
+func (a *admittedSet) take(id, ref string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.m[id]
+	delete(a.m, id)
+	return ok && e.ref == ref && time.Since(e.at) < admittedTTL
 }
 
 // Configure subscribes to two events.
@@ -76,14 +119,18 @@ func (p *Plugin) Configure(_ context.Context, _, runtime, version string) (api.E
 }
 
 // ValidateContainerAdjustment refuses the container unless its image is
-// trusted. Only refusals are recorded here: CreateContainer records every
-// decision it made.
+// trusted. A container CreateContainer just admitted passes at once; any
+// other (CreateContainer timed out, or never reached signgate) is decided
+// here. Only refusals are recorded: CreateContainer records its decisions.
 func (p *Plugin) ValidateContainerAdjustment(ctx context.Context, req *api.ValidateContainerAdjustmentRequest) error {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.Deadline)
 	defer cancel()
 	ctr, pod := req.GetContainer(), req.GetPod()
 	d := Decision{Ref: ctr.GetAnnotations()[ImageNameAnnotation], Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName()}
+	if p.admitted.take(ctr.GetId(), d.Ref) {
+		return nil // decided moments ago in CreateContainer, for this container and image
+	}
 	d.Verdict = p.decide(ctx, d.Ref, d.Namespace)
 	d.Took = time.Since(start)
 	if d.Verdict.Allowed {
@@ -113,6 +160,7 @@ func (p *Plugin) CreateContainer(ctx context.Context, pod *api.PodSandbox, ctr *
 	if !d.Verdict.Allowed {
 		return nil, nil, errors.New(DenialMessage(d))
 	}
+	p.admitted.add(ctr.GetId(), d.Ref)
 	return nil, nil, nil
 }
 

@@ -78,13 +78,23 @@ func (v *CosignVerifier) Verify(ctx context.Context, img name.Digest, req *Cosig
 		return nil, fmt.Errorf("image %s: %w", img, err)
 	}
 
+	// The two storage formats are independent lookups: do them at once.
+	var (
+		bundles []CosignSignature
+		berr    error
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		bundles, berr = v.bundles(ctx, img, h, keys, opts)
+	}()
 	legacy, err := v.legacy(ctx, img, h, keys, opts)
+	<-done
 	if err != nil {
 		return nil, err
 	}
-	bundles, err := v.bundles(ctx, img, h, keys, opts)
-	if err != nil {
-		return nil, err
+	if berr != nil {
+		return nil, berr
 	}
 	res := &CosignResult{Requirement: req.Rule(), Signatures: append(legacy, bundles...)}
 	judge(res, req)

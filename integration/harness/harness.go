@@ -35,6 +35,7 @@ type Env struct {
 	Dir            string
 	Bin            string
 	Registry       string // host:port images are named by (the proxy in front of the registry)
+	Upstream       string // host:port of the registry itself, without the proxy
 	Proxy          *HangProxy
 	SigngateLog    *LockedBuffer // signgate's stderr
 	ContainerdSock string
@@ -43,6 +44,8 @@ type Env struct {
 	Signers        map[string]*sigtest.Signer // library signers k1, k2, stranger; public keys in Dir/keys
 
 	dropIn string
+	noGate bool
+	noNRI  bool
 	sg     *exec.Cmd
 	ctd    *exec.Cmd
 	procs  []*exec.Cmd
@@ -66,6 +69,11 @@ type Options struct {
 	// DropIn is the containerd drop-in that makes the gate fail closed
 	// (packaging/containerd/signgate.toml).
 	DropIn string
+	// NoGate runs containerd without signgate and without the drop-in
+	// requiring it: a baseline for measuring what signgate adds. NRI stays on
+	// unless NoNRI is set too.
+	NoGate bool
+	NoNRI  bool
 }
 
 // Start brings everything up. On error the returned Env (if any) must still
@@ -82,7 +90,8 @@ func Start(o Options) (*Env, error) {
 		return nil, err
 	}
 	e := &Env{Dir: dir, Bin: abs, SigngateLog: &LockedBuffer{}, Signers: map[string]*sigtest.Signer{}}
-	if e.dropIn, err = filepath.Abs(o.DropIn); err != nil || o.DropIn == "" {
+	e.noGate, e.noNRI = o.NoGate, o.NoNRI
+	if e.dropIn, err = filepath.Abs(o.DropIn); (err != nil || o.DropIn == "") && !o.NoGate {
 		return e, fmt.Errorf("the containerd drop-in is required (Options.DropIn)")
 	}
 	e.ContainerdSock = filepath.Join(dir, "containerd.sock")
@@ -100,7 +109,8 @@ func Start(o Options) (*Env, error) {
 	if _, err := e.start("registry", "docker-registry", "serve", filepath.Join(dir, "registry.yml")); err != nil {
 		return e, err
 	}
-	if e.Proxy, err = newHangProxy(fmt.Sprintf("127.0.0.1:%d", regPort)); err != nil {
+	e.Upstream = fmt.Sprintf("127.0.0.1:%d", regPort)
+	if e.Proxy, err = newHangProxy(e.Upstream); err != nil {
 		return e, err
 	}
 	e.Registry = e.Proxy.host
@@ -159,6 +169,9 @@ func Start(o Options) (*Env, error) {
 	if err := os.WriteFile(filepath.Join(dir, "signgate.toml"), []byte(render(e)), 0o644); err != nil {
 		return e, err
 	}
+	if e.noGate {
+		return e, nil
+	}
 	if err := e.StartSigngate(); err != nil {
 		return e, err
 	}
@@ -166,6 +179,17 @@ func Start(o Options) (*Env, error) {
 }
 
 func containerdConfig(e *Env) string {
+	if e.noGate {
+		c := strings.Replace(containerdConfigGated(e), "imports = ", "# imports = ", 1)
+		if e.noNRI {
+			c = strings.Replace(c, "disable = false", "disable = true", 1)
+		}
+		return c
+	}
+	return containerdConfigGated(e)
+}
+
+func containerdConfigGated(e *Env) string {
 	return fmt.Sprintf(`version = 3
 # The drop-in signgate ships: NRI on, the validator requiring signgate.
 imports = [%[5]q]
