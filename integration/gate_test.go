@@ -271,6 +271,53 @@ func TestConcurrentCreatesShareVerifications(t *testing.T) {
 	}
 }
 
+func TestNamespaceScopedPolicy(t *testing.T) {
+	e := need(t)
+	e.image("system/agent")
+	sysPod, sysCfg := e.pod("kube-system")
+	id, err := e.Create(sysPod, sysCfg, e.Registry+"/system/agent:v1")
+	mustAllow(t, id, err)
+	// The same image in another namespace falls through to "apps".
+	pod, cfg := e.pod("default")
+	_, err = e.Create(pod, cfg, e.Registry+"/system/agent:v1")
+	mustDeny(t, err, `policy "apps"`)
+}
+
+func TestReload(t *testing.T) {
+	e := need(t)
+	pod, cfg := e.pod("default")
+	e.image("reload/app", "k1")
+	id, err := e.Create(pod, cfg, e.Registry+"/reload/app:v1")
+	mustAllow(t, id, err)
+
+	good := e.SigngateConfig()
+	defer func() {
+		if ok, err := e.ReloadSigngate(good); !ok || err != nil {
+			t.Errorf("restoring the config: %v %v", ok, err)
+		}
+	}()
+
+	// A broken config is refused; the old one stays in force.
+	broken := strings.Replace(good, `keys = ["k1", "cli"]`, `keys = ["k1", "nosuchkey"]`, 1)
+	if ok, err := e.ReloadSigngate(broken); ok || err != nil {
+		t.Fatalf("a config naming an undefined key was accepted (ok=%v, err=%v)", ok, err)
+	}
+	if !strings.Contains(e.SigngateLog.String(), `key \"nosuchkey\" is not defined`) {
+		t.Error("the refusal does not say what is wrong")
+	}
+	id, err = e.Create(pod, cfg, e.Registry+"/reload/app:v1")
+	mustAllow(t, id, err)
+
+	// A new policy requiring k2: the allow cached under the old policy is
+	// not reused.
+	stricter := strings.Replace(good, `keys = ["k1", "cli"]`, `keys = ["k2"]`, 1)
+	if ok, err := e.ReloadSigngate(stricter); !ok || err != nil {
+		t.Fatalf("a valid config was not taken (ok=%v, err=%v)", ok, err)
+	}
+	_, err = e.Create(pod, cfg, e.Registry+"/reload/app:v1")
+	mustDeny(t, err, "requires any of k2")
+}
+
 // This test kills signgate, so it runs last (Go runs tests in file order,
 // and this file's tests after env_test.go's none).
 func TestZZFailClosedWithoutSigngate(t *testing.T) {

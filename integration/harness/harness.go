@@ -255,6 +255,12 @@ scopes = ["%[7]s/pause"]
 mode = "allow"
 
 [[policy]]
+name = "system"
+scopes = ["%[7]s/system/*"]
+namespaces = ["kube-system"]
+mode = "allow"
+
+[[policy]]
 name = "audit"
 scopes = ["%[7]s/audit/*"]
 mode = "audit"
@@ -300,6 +306,41 @@ func (e *Env) StartSigngate() error {
 		}
 		return nil
 	})
+}
+
+// ReloadSigngate writes config as signgate's config, sends SIGHUP and waits
+// for signgate to say whether it took it. It reports whether it did.
+func (e *Env) ReloadSigngate(config string) (bool, error) {
+	if err := os.WriteFile(filepath.Join(e.Dir, "signgate.toml"), []byte(config), 0o644); err != nil {
+		return false, err
+	}
+	count := func() (int, int) {
+		l := e.SigngateLog.String()
+		return strings.Count(l, `msg="reloaded config"`), strings.Count(l, `msg="reload refused`)
+	}
+	ok0, bad0 := count()
+	if err := e.sg.Process.Signal(syscall.SIGHUP); err != nil {
+		return false, err
+	}
+	var took bool
+	err := WaitFor(10*time.Second, func() error {
+		ok, bad := count()
+		switch {
+		case ok > ok0:
+			took = true
+			return nil
+		case bad > bad0:
+			return nil
+		}
+		return fmt.Errorf("signgate did not report on the reload")
+	})
+	return took, err
+}
+
+// SigngateConfig returns the config signgate runs with now.
+func (e *Env) SigngateConfig() string {
+	b, _ := os.ReadFile(filepath.Join(e.Dir, "signgate.toml"))
+	return string(b)
 }
 
 func (e *Env) KillSigngate() {

@@ -1,0 +1,111 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/binary"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signgate/signgate/nri"
+	"github.com/signgate/signgate/verify"
+)
+
+const journalSocket = "/run/systemd/journal/socket"
+
+// parseJournal decodes journald's native protocol: KEY=value lines, or KEY,
+// a little-endian length and the raw value for values with newlines.
+func parseJournal(b []byte) map[string]string {
+	f := map[string]string{}
+	for len(b) > 0 {
+		nl := bytes.IndexByte(b, '\n')
+		if nl < 0 {
+			break
+		}
+		line := b[:nl]
+		if k, v, ok := bytes.Cut(line, []byte("=")); ok {
+			f[string(k)] = string(v)
+			b = b[nl+1:]
+			continue
+		}
+		n := binary.LittleEndian.Uint64(b[nl+1 : nl+9])
+		f[string(line)] = string(b[nl+9 : nl+9+int(n)])
+		b = b[nl+9+int(n)+1:]
+	}
+	return f
+}
+
+func TestJournalRecordsDenialsWithStructuredFields(t *testing.T) {
+	if _, err := os.Stat(journalSocket); err == nil {
+		t.Skip("a real journald owns " + journalSocket)
+	}
+	if err := os.MkdirAll("/run/systemd/journal", 0o755); err != nil {
+		t.Skipf("cannot stand in for journald: %v", err)
+	}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: journalSocket, Net: "unixgram"})
+	if err != nil {
+		t.Skipf("cannot stand in for journald: %v", err)
+	}
+	defer os.Remove(journalSocket)
+	defer conn.Close()
+
+	d := nri.Decision{
+		Ref: "reg.io/team/app:v1", Pod: "web-1", Namespace: "prod", Container: "app", Took: 1500 * time.Microsecond,
+		Verdict: &verify.Verdict{Image: "reg.io/team/app", Digest: "sha256:abc", Policy: "prod", Mode: verify.Enforce,
+			Reason: "policy \"prod\": cosign: no cosign signatures found\nsecond line"},
+	}
+	JournalRecorder{}.Record(d)
+
+	buf := make([]byte, 64<<10)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := parseJournal(buf[:n])
+	want := map[string]string{
+		"MESSAGE_ID":         DecisionMessageID,
+		"PRIORITY":           "4",
+		"SYSLOG_IDENTIFIER":  "signgate",
+		"SIGNGATE_DECISION":  "deny",
+		"SIGNGATE_IMAGE":     "reg.io/team/app:v1",
+		"SIGNGATE_DIGEST":    "sha256:abc",
+		"SIGNGATE_POLICY":    "prod",
+		"SIGNGATE_POD":       "web-1",
+		"SIGNGATE_NAMESPACE": "prod",
+		"SIGNGATE_CONTAINER": "app",
+		"SIGNGATE_TOOK_US":   "1500",
+		"SIGNGATE_REASON":    d.Verdict.Reason,
+	}
+	for k, v := range want {
+		if f[k] != v {
+			t.Errorf("%s = %q, want %q", k, f[k], v)
+		}
+	}
+	if !strings.Contains(f["MESSAGE"], "deny reg.io/team/app:v1") {
+		t.Errorf("MESSAGE = %q", f["MESSAGE"])
+	}
+}
+
+func TestDecisionKinds(t *testing.T) {
+	var buf bytes.Buffer
+	r := SlogRecorder{Logger: slog.New(slog.NewTextHandler(&buf, nil))}
+	for _, c := range []struct {
+		v    verify.Verdict
+		want string
+	}{
+		{verify.Verdict{Allowed: true, Verified: true, Mode: verify.Enforce}, "level=INFO msg=\"signgate allow img\" decision=allow"},
+		{verify.Verdict{Allowed: true, Verified: false, Mode: verify.Audit}, "level=WARN msg=\"signgate audit img\" decision=audit"},
+		{verify.Verdict{Allowed: false, Mode: verify.Enforce}, "level=WARN msg=\"signgate deny img\" decision=deny"},
+	} {
+		buf.Reset()
+		v := c.v
+		r.Record(nri.Decision{Ref: "img", Verdict: &v})
+		if !strings.Contains(buf.String(), c.want) {
+			t.Errorf("got %q, want %q", buf.String(), c.want)
+		}
+	}
+}

@@ -1,0 +1,163 @@
+package registry_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/registry"
+)
+
+func quietRegistry() http.Handler {
+	return ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+}
+
+func head(t *testing.T, c *registry.Client, ref string) error {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := c.Options(context.Background(), r.Context())
+	if err != nil {
+		return err
+	}
+	_, err = remote.Head(r, opts...)
+	return err
+}
+
+func TestCredentialsFromTheNamedDockerConfig(t *testing.T) {
+	reg := quietRegistry()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "node" || p != "s3cret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	if _, err := sigtest.PushImage(host+"/app/x:v1", remote.WithAuth(&basic{"node", "s3cret"})); err != nil {
+		t.Fatal(err)
+	}
+
+	anon, _ := registry.New(registry.Config{})
+	if err := head(t, anon, host+"/app/x:v1"); err == nil {
+		t.Fatal("anonymous access succeeded against an authenticated registry")
+	}
+	// Even with credentials in the daemon user's own docker config, signgate
+	// stays anonymous unless its config names a file.
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("DOCKER_CONFIG", home)
+	dc := filepath.Join(home, "config.json")
+	auth := base64.StdEncoding.EncodeToString([]byte("node:s3cret"))
+	if err := os.WriteFile(dc, []byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, auth)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := head(t, anon, host+"/app/x:v1"); err == nil {
+		t.Fatal("the daemon user's docker config was used")
+	}
+	named, err := registry.New(registry.Config{DockerConfig: dc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := head(t, named, host+"/app/x:v1"); err != nil {
+		t.Fatalf("with the named docker config: %v", err)
+	}
+	if _, err := registry.New(registry.Config{DockerConfig: filepath.Join(home, "missing.json")}); err == nil || !strings.Contains(err.Error(), "missing.json") {
+		t.Fatalf("a missing docker config should be an error naming it, got %v", err)
+	}
+}
+
+type basic struct{ u, p string }
+
+func (b *basic) Authorization() (*authn.AuthConfig, error) {
+	return &authn.AuthConfig{Username: b.u, Password: b.p}, nil
+}
+
+func TestHostsTomlMirrorAndCA(t *testing.T) {
+	// The mirror speaks TLS with a certificate only hosts.toml's CA trusts.
+	mirror := httptest.NewTLSServer(quietRegistry())
+	defer mirror.Close()
+	mhost := strings.TrimPrefix(mirror.URL, "https://")
+	// Push through the mirror under its own name; signgate then reads
+	// "upstream.invalid/app/y" (a name that resolves nowhere) via the mirror.
+	if _, err := sigtest.PushImage(mhost+"/app/y:v1", remote.WithTransport(mirror.Client().Transport)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "mirror-ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: mirror.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hosts := filepath.Join(dir, "upstream.invalid")
+	if err := os.MkdirAll(hosts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(body string) {
+		if err := os.WriteFile(filepath.Join(hosts, "hosts.toml"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(fmt.Sprintf("server = \"https://upstream.invalid\"\n[host.\"https://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = %q\n", mhost, ca))
+	c, err := registry.New(registry.Config{HostsDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := head(t, c, "upstream.invalid/app/y:v1"); err != nil {
+		t.Fatalf("through the mirror: %v", err)
+	}
+
+	// Without the CA the mirror's certificate is refused, and the upstream
+	// does not exist: the read fails rather than skipping verification.
+	write(fmt.Sprintf("server = \"https://upstream.invalid\"\n[host.\"https://%s\"]\n  capabilities = [\"pull\"]\n", mhost))
+	c, _ = registry.New(registry.Config{HostsDir: dir})
+	if err := head(t, c, "upstream.invalid/app/y:v1"); err == nil {
+		t.Fatal("a mirror with an untrusted certificate was used")
+	}
+
+	write("server = \"ftp://upstream.invalid\"\n")
+	c, _ = registry.New(registry.Config{HostsDir: dir})
+	if err := head(t, c, "upstream.invalid/app/y:v1"); err == nil || !strings.Contains(err.Error(), "hosts.toml") {
+		t.Fatalf("a bad hosts.toml should be an error naming it, got %v", err)
+	}
+}
+
+func TestBlobSizeCap(t *testing.T) {
+	srv := httptest.NewServer(quietRegistry())
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	d, err := sigtest.PushImage(host + "/app/z:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := registry.New(registry.Config{MaxBlobBytes: 64})
+	opts, err := c.Options(context.Background(), d.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(d, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := img.ConfigFile(); err == nil || !strings.Contains(err.Error(), "exceeds the 64-byte limit") {
+		t.Fatalf("want the blob refused for its size, got %v", err)
+	}
+}
