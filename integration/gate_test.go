@@ -1,8 +1,11 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -271,6 +274,74 @@ func TestConcurrentCreatesShareVerifications(t *testing.T) {
 	}
 }
 
+func TestImageIDReference(t *testing.T) {
+	e := need(t)
+	pod, cfg := e.pod("default")
+	for _, c := range []struct {
+		repo  string
+		keys  []string
+		allow bool
+	}{{"byid/signed", []string{"k1"}, true}, {"byid/unsigned", nil, false}} {
+		d := e.image(c.repo, c.keys...)
+		id, err := e.Crictl("inspecti", "-o", "go-template", "--template", "{{.status.id}}", e.Registry+"/"+c.repo+":v1")
+		if err != nil || !strings.HasPrefix(id, "sha256:") {
+			t.Fatalf("image ID of %s: %q %v", c.repo, id, err)
+		}
+		// The kubelet names images by ID: signgate finds the repository and
+		// the manifest digest behind it in containerd's store.
+		ctr, err := e.Create(pod, cfg, id)
+		if c.allow {
+			mustAllow(t, ctr, err)
+		} else {
+			mustDeny(t, err, d.DigestStr(), "no cosign signatures found")
+		}
+	}
+}
+
+func TestVerifyCommand(t *testing.T) {
+	e := need(t)
+	signed := e.image("cli/verify-signed", "k1")
+	unsigned := e.image("cli/verify-unsigned")
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(filepath.Join(e.Bin, "signgate"), append([]string{"verify", "--config", filepath.Join(e.Dir, "signgate.toml")}, args...)...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	// By tag: resolved to the digest it names now.
+	out, code := run(e.Registry + "/cli/verify-signed:v1")
+	if code != 0 || !strings.Contains(out, "ALLOW") || !strings.Contains(out, signed.DigestStr()) || !strings.Contains(out, "verified by k1") {
+		t.Errorf("signed: exit %d\n%s", code, out)
+	}
+	out, code = run("--output", "json", unsigned.String())
+	var v struct {
+		Allowed bool   `json:"allowed"`
+		Digest  string `json:"digest"`
+		Policy  string `json:"policy"`
+		Reason  string `json:"reason"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("json output: %v\n%s", err, out)
+	}
+	if code != 1 || v.Allowed || v.Digest != unsigned.DigestStr() || v.Policy != "apps" || !strings.Contains(v.Reason, "no cosign signatures found") {
+		t.Errorf("unsigned: exit %d %+v", code, v)
+	}
+	bad := filepath.Join(e.Dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("[daemon]\nnri_sokcet = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(e.Bin, "signgate"), "verify", "--config", bad, signed.String())
+	o, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(o), "bad.toml") || !strings.Contains(string(o), "daemon.nri_sokcet") {
+		t.Errorf("bad config: %v\n%s", err, o)
+	}
+}
+
 func TestNamespaceScopedPolicy(t *testing.T) {
 	e := need(t)
 	e.image("system/agent")
@@ -316,6 +387,29 @@ func TestReload(t *testing.T) {
 	}
 	_, err = e.Create(pod, cfg, e.Registry+"/reload/app:v1")
 	mustDeny(t, err, "requires any of k2")
+}
+
+func TestZYContainerdRestart(t *testing.T) {
+	e := need(t)
+	before := strings.Count(e.SigngateLog.String(), "connected to NRI")
+	if err := e.RestartContainerd(); err != nil {
+		t.Fatal(err)
+	}
+	if err := harness.WaitFor(15*time.Second, func() error {
+		if strings.Count(e.SigngateLog.String(), "connected to NRI") <= before {
+			return fmt.Errorf("signgate has not reconnected")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pod, cfg := e.pod("default")
+	e.image("restart/app", "k1")
+	id, err := e.Create(pod, cfg, e.Registry+"/restart/app:v1")
+	mustAllow(t, id, err)
+	e.image("restart/unsigned")
+	_, err = e.Create(pod, cfg, e.Registry+"/restart/unsigned:v1")
+	mustDeny(t, err, "no cosign signatures found")
 }
 
 // This test kills signgate, so it runs last (Go runs tests in file order,

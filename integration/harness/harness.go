@@ -337,6 +337,29 @@ func (e *Env) ReloadSigngate(config string) (bool, error) {
 	return took, err
 }
 
+// RestartContainerd stops containerd and starts it again, leaving signgate
+// to notice and reconnect by itself.
+func (e *Env) RestartContainerd() error {
+	if err := e.ctd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for e.ctd.ProcessState == nil && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		if err := e.ctd.Process.Signal(syscall.Signal(0)); err != nil {
+			break
+		}
+	}
+	var err error
+	if e.ctd, err = e.start("containerd", filepath.Join(e.Bin, "containerd"), "--config", filepath.Join(e.Dir, "containerd.toml")); err != nil {
+		return err
+	}
+	return WaitFor(30*time.Second, func() error {
+		_, err := e.Crictl("version")
+		return err
+	})
+}
+
 // SigngateConfig returns the config signgate runs with now.
 func (e *Env) SigngateConfig() string {
 	b, _ := os.ReadFile(filepath.Join(e.Dir, "signgate.toml"))
@@ -352,7 +375,7 @@ func (e *Env) KillSigngate() {
 
 // start runs a helper process for the whole suite, its output in dir/NAME.log.
 func (e *Env) start(name, bin string, args ...string) (*exec.Cmd, error) {
-	f, err := os.Create(filepath.Join(e.Dir, name+".log"))
+	f, err := os.OpenFile(filepath.Join(e.Dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
