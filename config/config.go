@@ -35,13 +35,14 @@ type file struct {
 }
 
 type daemonSection struct {
-	NRISocket           string `toml:"nri_socket"`
-	PluginName          string `toml:"plugin_name"`
-	PluginIndex         string `toml:"plugin_index"`
-	ContainerdSocket    string `toml:"containerd_socket"`
-	ContainerdNamespace string `toml:"containerd_namespace"`
-	DecisionDeadline    string `toml:"decision_deadline"`
-	StateDir            string `toml:"state_dir"`
+	NRISocket           string   `toml:"nri_socket"`
+	PluginName          string   `toml:"plugin_name"`
+	PluginIndex         string   `toml:"plugin_index"`
+	ContainerdSocket    string   `toml:"containerd_socket"`
+	ContainerdNamespace string   `toml:"containerd_namespace"`
+	DecisionDeadline    string   `toml:"decision_deadline"`
+	StateDir            string   `toml:"state_dir"`
+	Snapshotters        []string `toml:"snapshotters"`
 }
 
 type registrySection struct {
@@ -86,6 +87,7 @@ type Daemon struct {
 	ContainerdNamespace string
 	DecisionDeadline    time.Duration
 	StateDir            string
+	Snapshotters        []string
 }
 
 // Config is a validated configuration.
@@ -141,6 +143,10 @@ func Parse(path string, data []byte) (*Config, error) {
 		ContainerdNamespace: or(d.ContainerdNamespace, "k8s.io"),
 		DecisionDeadline:    v.duration("daemon.decision_deadline", d.DecisionDeadline, 1500*time.Millisecond),
 		StateDir:            or(d.StateDir, "/var/lib/signgate"),
+		Snapshotters:        d.Snapshotters,
+	}
+	if len(c.Daemon.Snapshotters) == 0 {
+		c.Daemon.Snapshotters = []string{"overlayfs"}
 	}
 	if len(c.Daemon.PluginIndex) != 2 || c.Daemon.PluginIndex[0] < '0' || c.Daemon.PluginIndex[0] > '9' || c.Daemon.PluginIndex[1] < '0' || c.Daemon.PluginIndex[1] > '9' {
 		v.errorf("daemon.plugin_index = %q: NRI wants two digits, e.g. \"10\"", c.Daemon.PluginIndex)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,7 +49,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := imagestore.Dial(cfg.Daemon.ContainerdSocket, cfg.Daemon.ContainerdNamespace)
+	store, err := imagestore.Dial(cfg.Daemon.ContainerdSocket, cfg.Daemon.ContainerdNamespace, cfg.Daemon.Snapshotters)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +104,7 @@ func (d *Daemon) Reload() error {
 	if err == nil {
 		var engine *verify.Engine
 		if engine, err = d.buildEngine(cfg); err == nil {
-			if cfg.Daemon != d.cfg.Daemon {
+			if !reflect.DeepEqual(cfg.Daemon, d.cfg.Daemon) {
 				d.log.Warn("reload: [daemon] settings change only on restart", "config", d.path)
 			}
 			d.engine.Store(engine)

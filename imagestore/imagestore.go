@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	contentapi "github.com/containerd/containerd/api/services/content/v1"
 	imagesapi "github.com/containerd/containerd/api/services/images/v1"
+	snapshotsapi "github.com/containerd/containerd/api/services/snapshots/v1"
 	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
@@ -24,14 +26,19 @@ import (
 
 // Store resolves image references through containerd.
 type Store struct {
-	conn      *grpc.ClientConn
-	images    imagesapi.ImagesClient
-	namespace string
+	conn         *grpc.ClientConn
+	images       imagesapi.ImagesClient
+	snapshots    snapshotsapi.SnapshotsClient
+	content      contentapi.ContentClient
+	namespace    string
+	snapshotters []string
+	chains       chainCache
 }
 
 // Dial connects to containerd's API socket. The connection is lazy: a
 // containerd that is restarting is reached again on the next call.
-func Dial(socket, namespace string) (*Store, error) {
+// snapshotters are where containers' root filesystems are looked for.
+func Dial(socket, namespace string, snapshotters []string) (*Store, error) {
 	conn, err := grpc.NewClient("unix://"+socket,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)),
@@ -39,7 +46,17 @@ func Dial(socket, namespace string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("containerd socket %s: %w", socket, err)
 	}
-	return &Store{conn: conn, images: imagesapi.NewImagesClient(conn), namespace: namespace}, nil
+	if len(snapshotters) == 0 {
+		snapshotters = []string{"overlayfs"}
+	}
+	return &Store{
+		conn:         conn,
+		images:       imagesapi.NewImagesClient(conn),
+		snapshots:    snapshotsapi.NewSnapshotsClient(conn),
+		content:      contentapi.NewContentClient(conn),
+		namespace:    namespace,
+		snapshotters: snapshotters,
+	}, nil
 }
 
 // Close releases the connection.

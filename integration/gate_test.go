@@ -298,6 +298,31 @@ func TestImageIDReference(t *testing.T) {
 	}
 }
 
+// A CRI client chooses the image-name annotation (user_specified_image): it
+// may name a signed image while asking for an unsigned one by ID. signgate
+// binds the verdict to the container's root filesystem instead.
+func TestAnnotationNamingAnotherImageIsDenied(t *testing.T) {
+	e := need(t)
+	pod, cfg := e.pod("default")
+	e.image("spoof/signed", "k1")
+	e.image("spoof/unsigned")
+	id, err := e.Crictl("inspecti", "-o", "go-template", "--template", "{{.status.id}}", e.Registry+"/spoof/unsigned:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := fmt.Sprintf(`{"metadata":{"name":"spoof"},"image":{"image":%q,"user_specified_image":%q},"log_path":"spoof.log"}`,
+		strings.TrimSpace(id), e.Registry+"/spoof/signed:v1")
+	p := filepath.Join(e.Dir, "spoof.json")
+	if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.Crictl("create", pod, p, cfg)
+	if err == nil {
+		t.Fatalf("a container of an unsigned image was created under a signed image's name: %s", out)
+	}
+	mustDeny(t, fmt.Errorf("%s", out), "is not built from", "the image it names is not the image it runs")
+}
+
 func TestVerifyCommand(t *testing.T) {
 	e := need(t)
 	signed := e.image("cli/verify-signed", "k1")

@@ -22,9 +22,11 @@ import (
 // ImageNameAnnotation is where containerd's CRI puts the image reference.
 const ImageNameAnnotation = "io.kubernetes.cri.image-name"
 
-// Resolver finds the digest an image reference points to on this node.
+// Resolver finds the digest an image reference points to on this node, and
+// checks that a container's root filesystem was made from that image.
 type Resolver interface {
 	Resolve(ctx context.Context, ref string) (name.Digest, error)
+	CheckRootFS(ctx context.Context, containerID string, img name.Digest) error
 }
 
 // Decider is the verification engine.
@@ -131,7 +133,7 @@ func (p *Plugin) ValidateContainerAdjustment(ctx context.Context, req *api.Valid
 	if p.admitted.take(ctr.GetId(), d.Ref) {
 		return nil // decided moments ago in CreateContainer, for this container and image
 	}
-	d.Verdict = p.decide(ctx, d.Ref, d.Namespace)
+	d.Verdict = p.decide(ctx, ctr.GetId(), d.Ref, d.Namespace)
 	d.Took = time.Since(start)
 	if d.Verdict.Allowed {
 		return nil
@@ -152,7 +154,7 @@ func (p *Plugin) CreateContainer(ctx context.Context, pod *api.PodSandbox, ctr *
 	defer cancel()
 
 	d := Decision{Ref: ctr.GetAnnotations()[ImageNameAnnotation], Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName()}
-	d.Verdict = p.decide(ctx, d.Ref, d.Namespace)
+	d.Verdict = p.decide(ctx, ctr.GetId(), d.Ref, d.Namespace)
 	d.Took = time.Since(start)
 	if p.Recorder != nil {
 		p.Recorder.Record(d)
@@ -164,13 +166,17 @@ func (p *Plugin) CreateContainer(ctx context.Context, pod *api.PodSandbox, ctr *
 	return nil, nil, nil
 }
 
-func (p *Plugin) decide(ctx context.Context, ref, namespace string) *verify.Verdict {
+func (p *Plugin) decide(ctx context.Context, containerID, ref, namespace string) *verify.Verdict {
 	if ref == "" {
 		return &verify.Verdict{Reason: "the container carries no " + ImageNameAnnotation + " annotation, so its image cannot be determined"}
 	}
 	img, err := p.Resolver.Resolve(ctx, ref)
 	if err != nil {
 		return &verify.Verdict{Image: ref, Reason: "cannot determine the digest that will run: " + err.Error()}
+	}
+	// The annotation is the CRI client's word; the root filesystem is not.
+	if err := p.Resolver.CheckRootFS(ctx, containerID, img); err != nil {
+		return &verify.Verdict{Image: verify.RepoName(img.Context()), Digest: img.DigestStr(), Reason: err.Error()}
 	}
 	return p.Decider.Decide(ctx, verify.Request{Image: img, Namespace: namespace})
 }

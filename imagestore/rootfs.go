@@ -1,0 +1,176 @@
+package imagestore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	contentapi "github.com/containerd/containerd/api/services/content/v1"
+	snapshotsapi "github.com/containerd/containerd/api/services/snapshots/v1"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/identity"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// maxContentBytes caps an index, manifest or config read from containerd.
+const maxContentBytes = 4 << 20
+
+// CheckRootFS makes sure the container's root filesystem was made from img.
+//
+// The image reference signgate resolves comes from an annotation that a CRI
+// client controls (user_specified_image). The root filesystem does not lie:
+// containerd prepares the container's snapshot, keyed by the container ID,
+// on top of the image's layer chain before NRI is asked. The container is
+// bound to img when the snapshot's parent is the chain ID of img's manifest,
+// or of one of the manifests img's index names (they are covered by the
+// index's signature).
+func (s *Store) CheckRootFS(ctx context.Context, containerID string, img name.Digest) error {
+	ctx = metadata.AppendToOutgoingContext(ctx, "containerd-namespace", s.namespace)
+	parent, err := s.rootfsParent(ctx, containerID)
+	if err != nil {
+		return err
+	}
+	chains, err := s.chainIDs(ctx, digest.Digest(img.DigestStr()))
+	if err != nil {
+		return fmt.Errorf("image %s: reading its layers from containerd's content store: %w", img, err)
+	}
+	for _, c := range chains {
+		if c == parent {
+			return nil
+		}
+	}
+	return fmt.Errorf("the container's root filesystem (layer chain %s) is not built from %s: the image it names is not the image it runs", parent, img)
+}
+
+func (s *Store) rootfsParent(ctx context.Context, containerID string) (digest.Digest, error) {
+	for _, sn := range s.snapshotters {
+		resp, err := s.snapshots.Stat(ctx, &snapshotsapi.StatSnapshotRequest{Snapshotter: sn, Key: containerID})
+		if status.Code(err) == codes.NotFound {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("container %s: reading its root filesystem snapshot (%s): %w", containerID, sn, err)
+		}
+		p, err := digest.Parse(resp.GetInfo().GetParent())
+		if err != nil {
+			return "", fmt.Errorf("container %s: its root filesystem's parent %q is not an image layer chain (user-namespace remapping is not supported yet)", containerID, resp.GetInfo().GetParent())
+		}
+		return p, nil
+	}
+	return "", fmt.Errorf("container %s: no root filesystem snapshot in snapshotters %v (set daemon.snapshotters to the ones containerd's runtimes use)", containerID, s.snapshotters)
+}
+
+// chainIDs returns the layer chain IDs of the manifest d, or of every
+// manifest of the index d. Content is immutable, so results are cached.
+func (s *Store) chainIDs(ctx context.Context, d digest.Digest) ([]digest.Digest, error) {
+	if c, ok := s.chains.get(d); ok {
+		return c, nil
+	}
+	var out []digest.Digest
+	var walk func(d digest.Digest, depth int) error
+	walk = func(d digest.Digest, depth int) error {
+		if depth > 2 {
+			return errors.New("index nested too deeply")
+		}
+		b, err := s.read(ctx, d)
+		if err != nil {
+			return err
+		}
+		var m struct {
+			MediaType string               `json:"mediaType"`
+			Manifests []ocispec.Descriptor `json:"manifests"`
+			Config    *ocispec.Descriptor  `json:"config"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("%s: %w", d, err)
+		}
+		if m.Config == nil {
+			for _, child := range m.Manifests {
+				if child.Platform == nil && child.ArtifactType != "" {
+					continue // an attestation or signature, not an image
+				}
+				if err := walk(child.Digest, depth+1); err != nil {
+					if status.Code(errors.Unwrap(err)) == codes.NotFound || status.Code(err) == codes.NotFound {
+						continue // a platform this node did not pull
+					}
+					return err
+				}
+			}
+			return nil
+		}
+		cb, err := s.read(ctx, m.Config.Digest)
+		if err != nil {
+			return err
+		}
+		var cfg ocispec.Image
+		if err := json.Unmarshal(cb, &cfg); err != nil {
+			return fmt.Errorf("config %s: %w", m.Config.Digest, err)
+		}
+		if len(cfg.RootFS.DiffIDs) > 0 {
+			out = append(out, identity.ChainID(cfg.RootFS.DiffIDs))
+		}
+		return nil
+	}
+	if err := walk(d, 0); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s has no image layers in containerd's content store", d)
+	}
+	s.chains.put(d, out)
+	return out, nil
+}
+
+func (s *Store) read(ctx context.Context, d digest.Digest) ([]byte, error) {
+	stream, err := s.content.Read(ctx, &contentapi.ReadContentRequest{Digest: d.String()})
+	if err != nil {
+		return nil, err
+	}
+	var buf []byte
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		buf = append(buf, resp.GetData()...)
+		if len(buf) > maxContentBytes {
+			return nil, fmt.Errorf("%s is larger than %d bytes", d, maxContentBytes)
+		}
+	}
+	if digest.FromBytes(buf) != d {
+		return nil, fmt.Errorf("content %s does not match its digest", d)
+	}
+	return buf, nil
+}
+
+// chainCache maps image digests to their layer chains, bounded.
+type chainCache struct {
+	mu sync.Mutex
+	m  map[digest.Digest][]digest.Digest
+}
+
+func (c *chainCache) get(d digest.Digest) ([]digest.Digest, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[d]
+	return v, ok
+}
+
+func (c *chainCache) put(d digest.Digest, v []digest.Digest) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 4096 {
+		c.m = map[digest.Digest][]digest.Digest{}
+	}
+	c.m[d] = v
+}
