@@ -45,7 +45,7 @@ unit:
 
 # Needs root: it runs containerd and runc.
 integration: deps build tools
-	SIGNGATE_TEST_BIN=$(BIN) $(GO) test -count=1 -p 1 -v ./integration/...
+	SIGNGATE_TEST_BIN=$(BIN) $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/...
 
 test: check unit integration
 

@@ -25,6 +25,9 @@ import (
 // DefaultPath is where the daemon looks for its config.
 const DefaultPath = "/etc/signgate/config.toml"
 
+// DefaultAPISocket is where the daemon answers the image verifier.
+const DefaultAPISocket = "/run/signgate/signgate.sock"
+
 // file mirrors the TOML layout.
 type file struct {
 	Daemon   daemonSection         `toml:"daemon"`
@@ -43,6 +46,9 @@ type daemonSection struct {
 	DecisionDeadline    string   `toml:"decision_deadline"`
 	StateDir            string   `toml:"state_dir"`
 	Snapshotters        []string `toml:"snapshotters"`
+	APISocket           string   `toml:"api_socket"`
+	Preverify           *bool    `toml:"preverify"`
+	PreverifyWorkers    int      `toml:"preverify_workers"`
 }
 
 type registrySection struct {
@@ -88,6 +94,9 @@ type Daemon struct {
 	DecisionDeadline    time.Duration
 	StateDir            string
 	Snapshotters        []string
+	APISocket           string // where the image verifier asks; "" for none
+	Preverify           bool   // verify images as containerd pulls them
+	PreverifyWorkers    int
 }
 
 // Config is a validated configuration.
@@ -144,6 +153,9 @@ func Parse(path string, data []byte) (*Config, error) {
 		DecisionDeadline:    v.duration("daemon.decision_deadline", d.DecisionDeadline, 1500*time.Millisecond),
 		StateDir:            or(d.StateDir, "/var/lib/signgate"),
 		Snapshotters:        d.Snapshotters,
+		APISocket:           or(d.APISocket, DefaultAPISocket),
+		Preverify:           d.Preverify == nil || *d.Preverify,
+		PreverifyWorkers:    int(v.positive("daemon.preverify_workers", int64(d.PreverifyWorkers), 2)),
 	}
 	if len(c.Daemon.Snapshotters) == 0 {
 		c.Daemon.Snapshotters = []string{"overlayfs"}

@@ -31,7 +31,7 @@ type Daemon struct {
 	plugin *nri.Plugin
 
 	mu  sync.Mutex // serialises reloads
-	cfg *config.Config
+	cfg atomic.Pointer[config.Config]
 
 	// Connected is called each time the NRI connection is up (readiness).
 	Connected func()
@@ -44,7 +44,8 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{path: path, log: log, cfg: cfg}
+	d := &Daemon{path: path, log: log}
+	d.cfg.Store(cfg)
 	engine, err := d.buildEngine(cfg)
 	if err != nil {
 		return nil, err
@@ -83,6 +84,9 @@ func (d *Daemon) buildEngine(cfg *config.Config) (*verify.Engine, error) {
 	return verify.NewEngine(snap, reg, opts), nil
 }
 
+// config returns the config in force.
+func (d *Daemon) config() *config.Config { return d.cfg.Load() }
+
 // Decide passes to the engine in force.
 func (d *Daemon) Decide(ctx context.Context, req verify.Request) *verify.Verdict {
 	return d.engine.Load().Decide(ctx, req)
@@ -104,11 +108,11 @@ func (d *Daemon) Reload() error {
 	if err == nil {
 		var engine *verify.Engine
 		if engine, err = d.buildEngine(cfg); err == nil {
-			if !reflect.DeepEqual(cfg.Daemon, d.cfg.Daemon) {
+			if !reflect.DeepEqual(cfg.Daemon, d.config().Daemon) {
 				d.log.Warn("reload: [daemon] settings change only on restart", "config", d.path)
 			}
 			d.engine.Store(engine)
-			d.cfg = cfg
+			d.cfg.Store(cfg)
 			d.log.Info("reloaded config", "config", d.path, "snapshot", engine.Snapshot().ID, "policies", len(cfg.Policies), "keys", len(engine.Snapshot().Keys.Keys()))
 			return nil
 		}
@@ -121,6 +125,14 @@ func (d *Daemon) Reload() error {
 // containerd goes away.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.store.Close()
+	if d.config().Daemon.APISocket != "" {
+		if err := d.serveAPI(ctx, d.config().Daemon.APISocket); err != nil {
+			return err
+		}
+	}
+	if d.config().Daemon.Preverify {
+		go d.preverify(ctx)
+	}
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		closed := make(chan struct{})
@@ -128,7 +140,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		start := time.Now()
 		errc := make(chan error, 1)
 		go func() {
-			errc <- d.plugin.Run(ctx, d.cfg.Daemon.PluginName, d.cfg.Daemon.PluginIndex, d.cfg.Daemon.NRISocket, func() { once.Do(func() { close(closed) }) })
+			errc <- d.plugin.Run(ctx, d.config().Daemon.PluginName, d.config().Daemon.PluginIndex, d.config().Daemon.NRISocket, func() { once.Do(func() { close(closed) }) })
 		}()
 		// The stub registers, then serves; "connected" is reported once it has
 		// stayed up briefly or NRI has called Configure.
@@ -138,7 +150,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-closed:
 			err = <-errc
 		case <-time.After(300 * time.Millisecond):
-			d.log.Info("connected to NRI", "socket", d.cfg.Daemon.NRISocket, "plugin", d.cfg.Daemon.PluginIndex+"-"+d.cfg.Daemon.PluginName)
+			d.log.Info("connected to NRI", "socket", d.config().Daemon.NRISocket, "plugin", d.config().Daemon.PluginIndex+"-"+d.config().Daemon.PluginName)
 			if d.Connected != nil {
 				d.Connected()
 			}
@@ -150,7 +162,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if time.Since(start) > 10*time.Second {
 			backoff = 100 * time.Millisecond
 		}
-		d.log.Warn("NRI connection lost; reconnecting", "socket", d.cfg.Daemon.NRISocket, "err", errOr(err, "closed by containerd"), "retry_in", backoff)
+		d.log.Warn("NRI connection lost; reconnecting", "socket", d.config().Daemon.NRISocket, "err", errOr(err, "closed by containerd"), "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):

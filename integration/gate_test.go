@@ -132,11 +132,18 @@ func TestGate(t *testing.T) {
 	})
 	t.Run("signature copied from another image is denied", func(t *testing.T) {
 		src := e.image("copysrc/app", "k1")
-		d := e.image("copy/app")
+		// Sign before the pull: a pull starts a verification at once.
+		d, err := harness.PushBusybox(e.Registry+"/copy/app:v1", "sleep", "3600")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := e.Signers["k1"].SignLegacyClaiming(d, src); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.Create(podID, podCfg, e.Registry+"/copy/app:v1")
+		if err := e.Pull(e.Registry + "/copy/app:v1"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.Create(podID, podCfg, e.Registry+"/copy/app:v1")
 		mustDeny(t, err, "for another image", src.DigestStr())
 	})
 	t.Run("tag re-pointed to an unsigned image is denied for the new digest", func(t *testing.T) {
@@ -212,9 +219,11 @@ func TestRealCosignCLI(t *testing.T) {
 func TestHangingRegistryIsDeniedWithinDeadline(t *testing.T) {
 	e := need(t)
 	podID, podCfg := e.pod("default")
-	e.image("slow/app", "k1")
+	// Hang signgate's lookups before the pull, so the verification started
+	// by the pull (pre-verification) is still running at create time.
 	e.Proxy.Hang("slow/app")
 	defer e.Proxy.Hang("")
+	e.image("slow/app", "k1")
 
 	start := time.Now()
 	_, err := e.Create(podID, podCfg, e.Registry+"/slow/app:v1")
@@ -437,8 +446,8 @@ func TestZYContainerdRestart(t *testing.T) {
 	mustDeny(t, err, "no cosign signatures found")
 }
 
-// This test kills signgate, so it runs last (Go runs tests in file order,
-// and this file's tests after env_test.go's none).
+// This test kills signgate and starts it again; tests after it (in file
+// order) run against the restarted one.
 func TestZZFailClosedWithoutSigngate(t *testing.T) {
 	e := need(t)
 	podID, podCfg := e.pod("default")

@@ -158,6 +158,41 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	}
 }
 
+// DecideAnyNamespace answers whether img may run in some namespace: for a
+// pull, or a verification ahead of any container, when the pod is not known
+// yet. It tries the policies that ignore namespaces, then each namespace a
+// matching policy is limited to, and allows if any would. CreateContainer
+// still decides for the pod's own namespace.
+func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest) *Verdict {
+	repo := RepoName(img.Context())
+	namespaces := []string{""}
+	seen := map[string]bool{"": true}
+	for _, p := range e.snap.Load().Policies {
+		for _, s := range p.Scopes {
+			if !s.Matches(repo) {
+				continue
+			}
+			for _, ns := range p.Namespaces {
+				if !seen[ns] {
+					seen[ns] = true
+					namespaces = append(namespaces, ns)
+				}
+			}
+		}
+	}
+	var first *Verdict
+	for _, ns := range namespaces {
+		v := e.Decide(ctx, Request{Image: img, Namespace: ns})
+		if v.Allowed {
+			return v
+		}
+		if first == nil {
+			first = v
+		}
+	}
+	return first
+}
+
 // run performs one verification, detached from any caller's deadline.
 func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Digest, base Verdict) {
 	e.Verifications.Add(1)

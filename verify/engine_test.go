@@ -430,3 +430,28 @@ func TestPolicyModes(t *testing.T) {
 	eng := e.engine(verify.Policies{{Name: "other", Scopes: []verify.Scope{sc}, Mode: verify.Allow}}, registry.Config{}, verify.Options{})
 	want(t, decide(t, eng, img), false, "no policy matches")
 }
+
+func TestDecideAnyNamespace(t *testing.T) {
+	e := newEnv(t, true, 1)
+	img := e.image("anyns")
+	sysScope, _ := verify.ParseScope("**/anyns")
+	all, _ := verify.ParseScope("**")
+	th, _ := verify.ParseThreshold("any", 1)
+	pols := verify.Policies{
+		{Name: "system", Scopes: []verify.Scope{sysScope}, Namespaces: []string{"kube-system"}, Mode: verify.Allow},
+		{Name: "rest", Scopes: []verify.Scope{all}, Mode: verify.Enforce, Cosign: &verify.CosignRequirement{Keys: []string{"k1"}, Threshold: th}},
+	}
+	eng := e.engine(pols, registry.Config{}, verify.Options{})
+	ctx := context.Background()
+	if v := eng.Decide(ctx, verify.Request{Image: img, Namespace: "default"}); v.Allowed {
+		t.Fatal("unsigned image allowed in default")
+	}
+	// It may run in kube-system, so a pull must not be refused.
+	if v := eng.DecideAnyNamespace(ctx, img); !v.Allowed || v.Policy != "system" {
+		t.Fatalf("any namespace: %+v", v)
+	}
+	other := e.image("other")
+	if v := eng.DecideAnyNamespace(ctx, other); v.Allowed || v.Policy != "rest" {
+		t.Fatalf("an image no policy would admit anywhere: %+v", v)
+	}
+}

@@ -20,6 +20,9 @@ commands:
   run           run the daemon: an NRI plugin that denies untrusted images
   verify IMAGE  decide one image as the daemon would, and explain why
   check-config  validate the config and summarise its policies and keys
+  image-verifier -name N -digest D
+                the pull-time gate, run by containerd from its image verifier
+                directory (a link to this binary there is enough)
   version       print the version
 
 Run 'signgate <command> -h' for a command's flags.
@@ -34,6 +37,10 @@ func main() {
 	}
 	args := os.Args[2:]
 	var code int
+	// containerd runs image verifiers as `<binary> -name ... -digest ...`.
+	if os.Args[1] == "-name" {
+		os.Exit(runImageVerifier(os.Args[1:]))
+	}
 	switch os.Args[1] {
 	case "run":
 		code = runDaemon(args)
@@ -41,6 +48,8 @@ func main() {
 		code = runVerify(args)
 	case "check-config":
 		code = runCheckConfig(args)
+	case "image-verifier":
+		code = runImageVerifier(args)
 	case "version", "--version":
 		fmt.Println("signgate", version)
 	case "-h", "--help", "help":

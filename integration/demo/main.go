@@ -21,6 +21,7 @@ func demoConfig(e *harness.Env) string {
 [daemon]
 nri_socket = %q
 containerd_socket = %q
+api_socket = %q
 
 [registry]
 hosts_dir = %q
@@ -38,7 +39,7 @@ name = "local-registry"
 scopes = ["%s/**"]
   [policy.cosign]
   keys = ["ci"]
-`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.Registry)
+`, e.NRISock, e.ContainerdSock, e.APISocket(), filepath.Join(e.Dir, "certs.d"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.Registry)
 }
 
 func main() {

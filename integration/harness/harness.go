@@ -153,6 +153,9 @@ func Start(o Options) (*Env, error) {
 	if err := os.WriteFile(filepath.Join(dir, "containerd.toml"), []byte(containerdConfig(e)), 0o644); err != nil {
 		return e, err
 	}
+	if err := os.MkdirAll(filepath.Join(dir, "verifiers"), 0o755); err != nil {
+		return e, err
+	}
 	if e.ctd, err = e.start("containerd", filepath.Join(abs, "containerd"), "--config", filepath.Join(dir, "containerd.toml")); err != nil {
 		return e, err
 	}
@@ -218,6 +221,12 @@ state = "%[1]s/state"
 [plugins.'io.containerd.grpc.v1.cri']
   disable_tcp_service = true
 
+# The pull-time gate: containerd runs what is in bin_dir on every pull
+# (empty until a test links signgate there).
+[plugins.'io.containerd.image-verifier.v1.bindir']
+  bin_dir = "%[1]s/verifiers"
+  per_verifier_timeout = "10s"
+
 [plugins.'io.containerd.nri.v1.nri']
   disable = false
   socket_path = "%[3]s"
@@ -233,6 +242,7 @@ func DefaultSigngateConfig(e *Env) string {
 	return fmt.Sprintf(`[daemon]
 nri_socket = %[1]q
 containerd_socket = %[2]q
+api_socket = %[8]q
 decision_deadline = "1s"
 
 [registry]
@@ -287,7 +297,7 @@ scopes = ["%[7]s/**"]
   [policy.cosign]
   keys = ["k1", "cli"]
   require = "any"
-`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry)
+`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.APISocket())
 }
 
 func (e *Env) StartSigngate() error {
@@ -360,6 +370,26 @@ func (e *Env) RestartContainerd() error {
 	})
 }
 
+// APISocket is where signgate answers the image verifier.
+func (e *Env) APISocket() string { return filepath.Join(e.Dir, "signgate-api.sock") }
+
+// PullGate installs (or removes) signgate as containerd's image verifier:
+// a link to the binary in the verifier directory, as a package would.
+// containerd lists the directory on every pull.
+func (e *Env) PullGate(on bool) error {
+	link := filepath.Join(e.Dir, "verifiers", "signgate")
+	_ = os.Remove(link)
+	if !on {
+		return nil
+	}
+	return os.Symlink(filepath.Join(e.Bin, "signgate"), link)
+}
+
+// PauseSigngate stops signgate's process in its tracks (SIGSTOP), as a
+// wedged daemon would be; ResumeSigngate lets it go on.
+func (e *Env) PauseSigngate() error  { return e.sg.Process.Signal(syscall.SIGSTOP) }
+func (e *Env) ResumeSigngate() error { return e.sg.Process.Signal(syscall.SIGCONT) }
+
 // SigngateConfig returns the config signgate runs with now.
 func (e *Env) SigngateConfig() string {
 	b, _ := os.ReadFile(filepath.Join(e.Dir, "signgate.toml"))
@@ -381,7 +411,8 @@ func (e *Env) start(name, bin string, args ...string) (*exec.Cmd, error) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), "PATH="+e.Bin+":"+os.Getenv("PATH"))
+	// SIGNGATE_API_SOCKET reaches the image verifier containerd runs.
+	cmd.Env = append(os.Environ(), "PATH="+e.Bin+":"+os.Getenv("PATH"), "SIGNGATE_API_SOCKET="+e.APISocket())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
@@ -476,9 +507,10 @@ func (l *LockedBuffer) String() string {
 	return l.b.String()
 }
 
-// hangProxy forwards to the registry, except that requests for a chosen
-// repository hang until the client gives up: a registry that accepts
-// connections and never answers.
+// HangProxy forwards to the registry, except that signgate's requests (by
+// their User-Agent) for a chosen repository hang until signgate gives up: a
+// registry that accepts connections and never answers signgate, while
+// containerd still pulls and tests still push.
 type HangProxy struct {
 	host string
 	srv  *http.Server
@@ -495,7 +527,7 @@ func newHangProxy(target string) (*HangProxy, error) {
 	rp.ErrorLog = log.New(io.Discard, "", 0) // the registry is probed before it listens
 	p := &HangProxy{host: l.Addr().String()}
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h := p.hang.Load(); h != nil && strings.HasPrefix(r.URL.Path, *h) {
+		if h := p.hang.Load(); h != nil && strings.HasPrefix(r.URL.Path, *h) && strings.Contains(r.UserAgent(), "signgate") {
 			<-r.Context().Done()
 			return
 		}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/daemon"
+)
+
+// runImageVerifier is the pull-time gate: containerd (2.1+) runs every
+// executable in its image verifier directory on transfer-service pulls with
+// -name, -digest and the descriptor on stdin; exit 0 allows the pull and
+// anything else blocks it, with stdout as the reason. signgate asks the
+// running daemon, over its root-only socket, and blocks when it cannot.
+func runImageVerifier(args []string) int {
+	fs := flag.NewFlagSet("image-verifier", flag.ContinueOnError)
+	imageName := fs.String("name", "", "image name being pulled (set by containerd)")
+	digest := fs.String("digest", "", "digest the name resolved to (set by containerd)")
+	_ = fs.String("stdin-media-type", "", "media type of the descriptor on stdin (set by containerd)")
+	socket := fs.String("socket", envOr("SIGNGATE_API_SOCKET", config.DefaultAPISocket), "the daemon's API socket")
+	timeout := fs.Duration("timeout", 9*time.Second, "how long to wait for the daemon (containerd's default per-verifier timeout is 10s)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *imageName == "" || *digest == "" {
+		fmt.Println("signgate image-verifier: -name and -digest are required")
+		return exitUsage
+	}
+	// The descriptor must be the digest we are told about.
+	var desc struct {
+		Digest string `json:"digest"`
+	}
+	if b, err := io.ReadAll(io.LimitReader(os.Stdin, 64<<10)); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		if json.Unmarshal(b, &desc) != nil || desc.Digest != *digest {
+			fmt.Printf("signgate: the descriptor on stdin does not match -digest %s; blocking the pull\n", *digest)
+			return exitDenied
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	resp, err := askDaemon(ctx, *socket, daemon.VerifyRequest{Image: *imageName, Digest: *digest})
+	if err != nil {
+		fmt.Printf("signgate: cannot reach the signgate daemon at %s (%v); blocking the pull of %s\n", *socket, err, *imageName)
+		return exitDenied
+	}
+	if !resp.Allowed {
+		fmt.Printf("signgate denied image %s@%s: %s\n", *imageName, *digest, resp.Reason)
+		return exitDenied
+	}
+	fmt.Printf("signgate: %s\n", resp.Reason)
+	return exitOK
+}
+
+func askDaemon(ctx context.Context, socket string, req daemon.VerifyRequest) (*daemon.VerifyResponse, error) {
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+		},
+	}}
+	body, _ := json.Marshal(req)
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://signgate/v1/verify", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(hreq)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	var out daemon.VerifyResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
