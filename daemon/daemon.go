@@ -33,8 +33,8 @@ type Daemon struct {
 	mu  sync.Mutex // serialises reloads
 	cfg atomic.Pointer[config.Config]
 
-	// Connected is called each time the NRI connection is up (readiness).
-	Connected func()
+	connected atomic.Bool // the NRI connection is up
+	readyOnce sync.Once
 }
 
 // New loads the config at path and prepares the daemon. Recorder may be nil:
@@ -104,6 +104,8 @@ func (d *Daemon) Plugin() *nri.Plugin { return d.plugin }
 func (d *Daemon) Reload() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.notify("RELOADING=1")
+	defer d.notify("READY=1")
 	cfg, err := config.Load(d.path)
 	if err == nil {
 		var engine *verify.Engine
@@ -133,6 +135,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.config().Daemon.Preverify {
 		go d.preverify(ctx)
 	}
+	go d.watchdog(ctx)
+	defer d.notify("STOPPING=1")
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		closed := make(chan struct{})
@@ -151,10 +155,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 			err = <-errc
 		case <-time.After(300 * time.Millisecond):
 			d.log.Info("connected to NRI", "socket", d.config().Daemon.NRISocket, "plugin", d.config().Daemon.PluginIndex+"-"+d.config().Daemon.PluginName)
-			if d.Connected != nil {
-				d.Connected()
-			}
+			d.connected.Store(true)
+			// READY only once the keystore is loaded (it is, since New) and
+			// NRI is up: systemd orders units after signgate on this.
+			d.readyOnce.Do(func() { d.notify("READY=1\nSTATUS=gating container creation") })
 			err = <-errc
+			d.connected.Store(false)
 		}
 		if ctx.Err() != nil {
 			break

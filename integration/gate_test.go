@@ -388,6 +388,26 @@ func TestNamespaceScopedPolicy(t *testing.T) {
 	mustDeny(t, err, `policy "apps"`)
 }
 
+func TestSystemdNotify(t *testing.T) {
+	e := need(t)
+	// READY=1 went out once signgate was connected to NRI.
+	if !strings.Contains(e.Notifications.String(), "READY=1") {
+		t.Fatalf("no READY=1; got %q", e.Notifications.String())
+	}
+	before := strings.Count(e.Notifications.String(), "RELOADING=1")
+	if ok, err := e.ReloadSigngate(e.SigngateConfig()); !ok || err != nil {
+		t.Fatalf("reload: %v %v", ok, err)
+	}
+	if err := harness.WaitFor(5*time.Second, func() error {
+		if strings.Count(e.Notifications.String(), "RELOADING=1") <= before {
+			return fmt.Errorf("no RELOADING=1 after SIGHUP")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestReload(t *testing.T) {
 	e := need(t)
 	pod, cfg := e.pod("default")

@@ -74,6 +74,7 @@ type Engine struct {
 	// Verifications counts verifications actually run (not cache hits), for
 	// tests and metrics.
 	Verifications atomic.Int64
+	inflight      atomic.Int64
 }
 
 // NewEngine builds an engine over a first snapshot.
@@ -158,6 +159,27 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	}
 }
 
+// Probe checks that the decision path answers: the snapshot is loaded and
+// the verdict cache is not wedged. It makes no registry request.
+func (e *Engine) Probe(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if e.snap.Load() != nil {
+			e.cache.get("\x00probe")
+		}
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("the decision path did not answer: %w", ctx.Err())
+	}
+}
+
+// InFlight is how many verifications are running now.
+func (e *Engine) InFlight() int64 { return e.inflight.Load() }
+
 // DecideAnyNamespace answers whether img may run in some namespace: for a
 // pull, or a verification ahead of any container, when the pod is not known
 // yet. It tries the policies that ignore namespaces, then each namespace a
@@ -196,6 +218,8 @@ func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest) *Verdi
 // run performs one verification, detached from any caller's deadline.
 func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Digest, base Verdict) {
 	e.Verifications.Add(1)
+	e.inflight.Add(1)
+	defer e.inflight.Add(-1)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
 	defer cancel()

@@ -38,12 +38,14 @@ type Env struct {
 	Upstream       string // host:port of the registry itself, without the proxy
 	Proxy          *HangProxy
 	SigngateLog    *LockedBuffer // signgate's stderr
+	Notifications  *LockedBuffer // what signgate sent to systemd's NOTIFY_SOCKET, one line each
 	ContainerdSock string
 	NRISock        string
 	CosignDir      string                     // the real cosign CLI's key pair: cosign.key, cosign.pub
 	Signers        map[string]*sigtest.Signer // library signers k1, k2, stranger; public keys in Dir/keys
 
 	dropIn string
+	notify *net.UnixConn
 	noGate bool
 	noNRI  bool
 	sg     *exec.Cmd
@@ -89,7 +91,7 @@ func Start(o Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{Dir: dir, Bin: abs, SigngateLog: &LockedBuffer{}, Signers: map[string]*sigtest.Signer{}}
+	e := &Env{Dir: dir, Bin: abs, SigngateLog: &LockedBuffer{}, Notifications: &LockedBuffer{}, Signers: map[string]*sigtest.Signer{}}
 	e.noGate, e.noNRI = o.NoGate, o.NoNRI
 	if e.dropIn, err = filepath.Abs(o.DropIn); (err != nil || o.DropIn == "") && !o.NoGate {
 		return e, fmt.Errorf("the containerd drop-in is required (Options.DropIn)")
@@ -302,8 +304,12 @@ scopes = ["%[7]s/**"]
 
 func (e *Env) StartSigngate() error {
 	e.SigngateLog.Write([]byte("--- signgate start ---\n"))
+	if err := e.listenNotify(); err != nil {
+		return err
+	}
 	cmd := exec.Command(filepath.Join(e.Bin, "signgate"), "run", "--config", filepath.Join(e.Dir, "signgate.toml"))
 	cmd.Stdout, cmd.Stderr = e.SigngateLog, e.SigngateLog
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(e.Dir, "notify.sock"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return err
@@ -368,6 +374,30 @@ func (e *Env) RestartContainerd() error {
 		_, err := e.Crictl("version")
 		return err
 	})
+}
+
+// listenNotify plays systemd's side of Type=notify: a unixgram socket at
+// Dir/notify.sock, its messages appended to Notifications.
+func (e *Env) listenNotify() error {
+	if e.notify != nil {
+		return nil
+	}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(e.Dir, "notify.sock"), Net: "unixgram"})
+	if err != nil {
+		return err
+	}
+	e.notify = conn
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			e.Notifications.Write(append(append([]byte{}, buf[:n]...), '\n'))
+		}
+	}()
+	return nil
 }
 
 // APISocket is where signgate answers the image verifier.
