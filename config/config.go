@@ -25,6 +25,9 @@ import (
 // DefaultPath is where the daemon looks for its config.
 const DefaultPath = "/etc/signgate/config.toml"
 
+// DefaultMetricsAddress serves metrics and health on loopback only.
+const DefaultMetricsAddress = "127.0.0.1:9464"
+
 // DefaultAPISocket is where the daemon answers the image verifier.
 const DefaultAPISocket = "/run/signgate/signgate.sock"
 
@@ -49,6 +52,7 @@ type daemonSection struct {
 	APISocket           string   `toml:"api_socket"`
 	Preverify           *bool    `toml:"preverify"`
 	PreverifyWorkers    int      `toml:"preverify_workers"`
+	MetricsAddress      *string  `toml:"metrics_address"`
 }
 
 type registrySection struct {
@@ -97,6 +101,7 @@ type Daemon struct {
 	APISocket           string // where the image verifier asks; "" for none
 	Preverify           bool   // verify images as containerd pulls them
 	PreverifyWorkers    int
+	MetricsAddress      string // /metrics, /healthz, /readyz; "" for none
 }
 
 // Config is a validated configuration.
@@ -156,6 +161,10 @@ func Parse(path string, data []byte) (*Config, error) {
 		APISocket:           or(d.APISocket, DefaultAPISocket),
 		Preverify:           d.Preverify == nil || *d.Preverify,
 		PreverifyWorkers:    int(v.positive("daemon.preverify_workers", int64(d.PreverifyWorkers), 2)),
+		MetricsAddress:      DefaultMetricsAddress,
+	}
+	if d.MetricsAddress != nil {
+		c.Daemon.MetricsAddress = *d.MetricsAddress
 	}
 	if len(c.Daemon.Snapshotters) == 0 {
 		c.Daemon.Snapshotters = []string{"overlayfs"}

@@ -35,7 +35,11 @@ type Daemon struct {
 
 	connected atomic.Bool // the NRI connection is up
 	readyOnce sync.Once
+	metrics   *metrics
+	keysTime  atomic.Int64 // unix nanos the keys in force were loaded
 }
+
+func (d *Daemon) keysAt() time.Time { return time.Unix(0, d.keysTime.Load()) }
 
 // New loads the config at path and prepares the daemon. Recorder may be nil:
 // decisions then go to journald when it is there, else to the logger.
@@ -46,6 +50,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	}
 	d := &Daemon{path: path, log: log}
 	d.cfg.Store(cfg)
+	d.metrics = newMetrics(d)
 	engine, err := d.buildEngine(cfg)
 	if err != nil {
 		return nil, err
@@ -56,6 +61,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	}
 	d.store = store
 	d.engine.Store(engine)
+	d.keysTime.Store(time.Now().UnixNano())
 	if rec == nil {
 		if journal.Enabled() {
 			rec = JournalRecorder{}
@@ -63,7 +69,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 			rec = SlogRecorder{Logger: log}
 		}
 	}
-	d.plugin = &nri.Plugin{Resolver: store, Decider: d, Recorder: rec, Deadline: cfg.Daemon.DecisionDeadline}
+	d.plugin = &nri.Plugin{Resolver: store, Decider: d, Recorder: multiRecorder{rec, d.metrics}, Deadline: cfg.Daemon.DecisionDeadline}
 	return d, nil
 }
 
@@ -78,6 +84,7 @@ func (d *Daemon) buildEngine(cfg *config.Config) (*verify.Engine, error) {
 	}
 	opts := cfg.Engine
 	opts.Observe = func(v *verify.Verdict) {
+		d.metrics.verified(v)
 		d.log.Info("verification finished", "image", v.Image, "digest", v.Digest, "policy", v.Policy,
 			"verified", v.Verified, "took", v.Took.Round(time.Microsecond))
 	}
@@ -115,10 +122,14 @@ func (d *Daemon) Reload() error {
 			}
 			d.engine.Store(engine)
 			d.cfg.Store(cfg)
+			d.keysTime.Store(time.Now().UnixNano())
+			d.metrics.keysLoaded.Set(float64(time.Now().Unix()))
+			d.metrics.reloads.WithLabelValues("ok").Inc()
 			d.log.Info("reloaded config", "config", d.path, "snapshot", engine.Snapshot().ID, "policies", len(cfg.Policies), "keys", len(engine.Snapshot().Keys.Keys()))
 			return nil
 		}
 	}
+	d.metrics.reloads.WithLabelValues("refused").Inc()
 	d.log.Error("reload refused; the previous config stays in force", "config", d.path, "err", err)
 	return err
 }
@@ -127,6 +138,11 @@ func (d *Daemon) Reload() error {
 // containerd goes away.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.store.Close()
+	if addr := d.config().Daemon.MetricsAddress; addr != "" {
+		if err := d.serveMetrics(ctx, addr); err != nil {
+			return err
+		}
+	}
 	if d.config().Daemon.APISocket != "" {
 		if err := d.serveAPI(ctx, d.config().Daemon.APISocket); err != nil {
 			return err

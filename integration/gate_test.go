@@ -3,6 +3,8 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -405,6 +407,53 @@ func TestSystemdNotify(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestMetricsAndHealth(t *testing.T) {
+	e := need(t)
+	pod, cfg := e.pod("default")
+	e.image("metrics/signed", "k1")
+	e.image("metrics/unsigned")
+	id, err := e.Create(pod, cfg, e.Registry+"/metrics/signed:v1")
+	mustAllow(t, id, err)
+	_, err = e.Create(pod, cfg, e.Registry+"/metrics/unsigned:v1")
+	mustDeny(t, err, "no cosign signatures")
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + e.MetricsAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/readyz"); code != 200 {
+		t.Fatalf("/readyz: %d %s", code, body)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Fatalf("/healthz: %d", code)
+	}
+	_, m := get("/metrics")
+	for _, want := range []string{
+		`signgate_decisions_total{decision="allow",policy="apps"}`,
+		`signgate_decisions_total{decision="deny",policy="apps"}`,
+		`signgate_verifications_total{result="verified"}`,
+		`signgate_verifications_total{result="rejected"}`,
+		`signgate_verdict_cache_total{result="hit"}`,
+		"signgate_verification_duration_seconds_bucket",
+		"signgate_nri_connected 1",
+		"signgate_keystore_keys 3",
+		"signgate_verifications_in_flight",
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	out, err := exec.Command(filepath.Join(e.Bin, "signgate"), "healthcheck", "--address", e.MetricsAddr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("signgate healthcheck: %v %s", err, out)
 	}
 }
 

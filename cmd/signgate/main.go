@@ -23,7 +23,8 @@ commands:
   image-verifier -name N -digest D
                 the pull-time gate, run by containerd from its image verifier
                 directory (a link to this binary there is enough)
-  version       print the version
+  healthcheck   exit 0 if a running daemon is ready (for probes)
+  version       print the version and build information
 
 Run 'signgate <command> -h' for a command's flags.
 `
@@ -50,6 +51,8 @@ func main() {
 		code = runCheckConfig(args)
 	case "image-verifier":
 		code = runImageVerifier(args)
+	case "healthcheck":
+		code = runHealthcheck(args)
 	case "version", "--version":
 		fmt.Println("signgate", version)
 	case "-h", "--help", "help":

@@ -22,6 +22,7 @@ func demoConfig(e *harness.Env) string {
 nri_socket = %q
 containerd_socket = %q
 api_socket = %q
+metrics_address = %q
 
 [registry]
 hosts_dir = %q
@@ -39,7 +40,7 @@ name = "local-registry"
 scopes = ["%s/**"]
   [policy.cosign]
   keys = ["ci"]
-`, e.NRISock, e.ContainerdSock, e.APISocket(), filepath.Join(e.Dir, "certs.d"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.Registry)
+`, e.NRISock, e.ContainerdSock, e.APISocket(), e.MetricsAddr, filepath.Join(e.Dir, "certs.d"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.Registry)
 }
 
 func main() {

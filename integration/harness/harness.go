@@ -36,6 +36,7 @@ type Env struct {
 	Bin            string
 	Registry       string // host:port images are named by (the proxy in front of the registry)
 	Upstream       string // host:port of the registry itself, without the proxy
+	MetricsAddr    string // signgate's metrics and health listener
 	Proxy          *HangProxy
 	SigngateLog    *LockedBuffer // signgate's stderr
 	Notifications  *LockedBuffer // what signgate sent to systemd's NOTIFY_SOCKET, one line each
@@ -112,6 +113,11 @@ func Start(o Options) (*Env, error) {
 		return e, err
 	}
 	e.Upstream = fmt.Sprintf("127.0.0.1:%d", regPort)
+	metricsPort, err := freePort()
+	if err != nil {
+		return e, err
+	}
+	e.MetricsAddr = fmt.Sprintf("127.0.0.1:%d", metricsPort)
 	if e.Proxy, err = newHangProxy(e.Upstream); err != nil {
 		return e, err
 	}
@@ -245,6 +251,7 @@ func DefaultSigngateConfig(e *Env) string {
 nri_socket = %[1]q
 containerd_socket = %[2]q
 api_socket = %[8]q
+metrics_address = %[9]q
 decision_deadline = "1s"
 
 [registry]
@@ -299,7 +306,7 @@ scopes = ["%[7]s/**"]
   [policy.cosign]
   keys = ["k1", "cli"]
   require = "any"
-`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.APISocket())
+`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.APISocket(), e.MetricsAddr)
 }
 
 func (e *Env) StartSigngate() error {

@@ -1,0 +1,135 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/signgate/signgate/nri"
+	"github.com/signgate/signgate/verify"
+)
+
+// metrics are signgate's Prometheus metrics, on their own registry.
+type metrics struct {
+	reg           *prometheus.Registry
+	decisions     *prometheus.CounterVec
+	cache         *prometheus.CounterVec
+	verifications *prometheus.CounterVec
+	verifyTime    prometheus.Histogram
+	reloads       *prometheus.CounterVec
+	keysLoaded    prometheus.Gauge
+}
+
+func newMetrics(d *Daemon) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "signgate_decisions_total", Help: "CreateContainer decisions, by decision (allow, deny, audit) and policy.",
+		}, []string{"decision", "policy"}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "signgate_verdict_cache_total", Help: "CreateContainer decisions answered from the verdict cache (hit) or not (miss).",
+		}, []string{"result"}),
+		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "signgate_verifications_total", Help: "Verifications run, by result: verified, rejected, or registry_error (signatures could not be read).",
+		}, []string{"result"}),
+		verifyTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "signgate_verification_duration_seconds", Help: "Time to verify one image (not cache hits).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "signgate_config_reloads_total", Help: "Config and keystore reloads, by result (ok, refused).",
+		}, []string{"result"}),
+		keysLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "signgate_keystore_loaded_timestamp_seconds", Help: "When the keys in force were loaded.",
+		}),
+	}
+	m.reg.MustRegister(m.decisions, m.cache, m.verifications, m.verifyTime, m.reloads, m.keysLoaded,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "signgate_verifications_in_flight", Help: "Verifications running now.",
+		}, func() float64 { return float64(d.Engine().InFlight()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "signgate_keystore_keys", Help: "Keys in the keystore in force.",
+		}, func() float64 { return float64(len(d.Engine().Snapshot().Keys.Keys())) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "signgate_nri_connected", Help: "1 while signgate is connected to containerd's NRI socket.",
+		}, func() float64 {
+			if d.connected.Load() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "signgate_keystore_age_seconds", Help: "Seconds since the keys in force were loaded.",
+		}, func() float64 { return time.Since(d.keysAt()).Seconds() }),
+	)
+	m.keysLoaded.Set(float64(time.Now().Unix()))
+	return m
+}
+
+// verified observes one finished verification.
+func (m *metrics) verified(v *verify.Verdict) {
+	result := "rejected"
+	switch {
+	case v.Verified:
+		result = "verified"
+	case strings.Contains(v.Reason, "cannot read signatures"):
+		result = "registry_error"
+	}
+	m.verifications.WithLabelValues(result).Inc()
+	m.verifyTime.Observe(v.Took.Seconds())
+}
+
+// Record counts a CreateContainer decision (it is an nri.Recorder).
+func (m *metrics) Record(d nri.Decision) {
+	m.decisions.WithLabelValues(decisionOf(d), d.Verdict.Policy).Inc()
+	if d.Verdict.Cached {
+		m.cache.WithLabelValues("hit").Inc()
+	} else {
+		m.cache.WithLabelValues("miss").Inc()
+	}
+}
+
+// serveMetrics serves /metrics, /healthz and /readyz on addr (loopback by
+// default). /healthz: the process and its decision path answer. /readyz:
+// also connected to NRI, so containers on this node can be created.
+func (d *Daemon) serveMetrics(ctx context.Context, addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics_address %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := d.Engine().Probe(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := d.Healthy(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("metrics server stopped", "address", addr, "err", err)
+		}
+	}()
+	d.log.Info("serving metrics and health", "address", l.Addr().String())
+	return nil
+}
