@@ -7,14 +7,17 @@ GO    ?= go
 # The external programs the integration suite and the demo run, built from
 # the Go module proxy in their own tools modules (integration/tools/*).
 TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/cosign
-DEBS  := runc docker-registry busybox-static
+DEBS  := runc docker-registry busybox-static systemd
 
-.PHONY: all build test unit integration demo bench deps tools check clean
+.PHONY: all build test unit integration packaging demo bench deps tools check clean deb
 
 all: build
 
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
 build:
-	$(GO) build -o $(BIN)/signgate ./cmd/signgate
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/signgate ./cmd/signgate
 
 tools: $(TOOLS)
 
@@ -26,12 +29,24 @@ $(BIN)/containerd $(BIN)/containerd-shim-runc-v2:
 $(BIN)/crictl:
 	cd integration/tools/crictl && $(GO) build -o $(BIN)/ sigs.k8s.io/cri-tools/cmd/crictl
 
+$(BIN)/nfpm:
+	cd packaging/tools && $(GO) build -o $(BIN)/ github.com/goreleaser/nfpm/v2/cmd/nfpm
+
+# The Debian package: a static binary, the unit, the config (a conffile), the
+# containerd drop-in and the state directory.
+DEB_VERSION ?= 0.1.0~git$(shell git rev-parse --short HEAD 2>/dev/null || echo 0)
+DEB := _output/signgate_$(DEB_VERSION)_$(shell $(GO) env GOARCH).deb
+deb: $(BIN)/nfpm
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/signgate ./cmd/signgate
+	GOARCH=$$($(GO) env GOARCH) SIGNGATE_VERSION=$(DEB_VERSION) $(BIN)/nfpm package \
+		--config packaging/deb/nfpm.yaml --packager deb --target $(DEB)
+
 $(BIN)/cosign:
 	cd integration/tools/cosign && $(GO) build -o $(BIN)/ github.com/sigstore/cosign/v3/cmd/cosign
 
 # Debian packages: runc, the distribution registry, a static busybox for images.
 deps:
-	@if ! command -v runc >/dev/null || ! command -v docker-registry >/dev/null || ! test -x /bin/busybox; then \
+	@if ! command -v runc >/dev/null || ! command -v docker-registry >/dev/null || ! test -x /bin/busybox || ! command -v systemd-analyze >/dev/null; then \
 		echo "installing $(DEBS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS); \
 	fi
@@ -47,7 +62,11 @@ unit:
 integration: deps build tools
 	SIGNGATE_TEST_BIN=$(BIN) $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/...
 
-test: check unit integration
+# Installs the package on this machine with dpkg, checks it, and purges it.
+packaging: deps deb
+	SIGNGATE_TEST_DEB=$(CURDIR)/$(DEB) $(GO) test -count=1 -v ./packaging/...
+
+test: check unit integration packaging
 
 demo: deps build tools
 	SIGNGATE_TEST_BIN=$(BIN) $(GO) run ./integration/demo

@@ -60,7 +60,8 @@ type Plugin struct {
 	// Beat is called on every request, so a watchdog sees the decision loop alive.
 	Beat func()
 
-	admitted admittedSet // containers CreateContainer allowed, for the validator
+	admitted admittedSet    // containers CreateContainer allowed, for the validator
+	inflight sync.WaitGroup // requests being answered, for a clean stop
 }
 
 // admittedSet remembers, briefly, which containers CreateContainer allowed
@@ -125,6 +126,8 @@ func (p *Plugin) Configure(_ context.Context, _, runtime, version string) (api.E
 // other (CreateContainer timed out, or never reached signgate) is decided
 // here. Only refusals are recorded: CreateContainer records its decisions.
 func (p *Plugin) ValidateContainerAdjustment(ctx context.Context, req *api.ValidateContainerAdjustmentRequest) error {
+	p.inflight.Add(1)
+	defer p.inflight.Done()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.Deadline)
 	defer cancel()
@@ -146,6 +149,8 @@ func (p *Plugin) ValidateContainerAdjustment(ctx context.Context, req *api.Valid
 
 // CreateContainer admits or refuses the container.
 func (p *Plugin) CreateContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
+	p.inflight.Add(1)
+	defer p.inflight.Done()
 	start := time.Now()
 	if p.Beat != nil {
 		p.Beat()
@@ -207,9 +212,19 @@ func (p *Plugin) Run(ctx context.Context, pluginName, index, socket string, onCl
 	if err != nil {
 		return fmt.Errorf("nri: %w", err)
 	}
-	stop := context.AfterFunc(ctx, s.Stop)
+	// On shutdown, answer the requests already in hand (each is bounded by
+	// the deadline) before closing the connection.
+	stop := context.AfterFunc(ctx, func() {
+		done := make(chan struct{})
+		go func() { p.inflight.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(p.Deadline + 100*time.Millisecond):
+		}
+		s.Stop()
+	})
 	defer stop()
-	return s.Run(ctx)
+	return s.Run(context.WithoutCancel(ctx))
 }
 
 // nriLogger sends the NRI stub's chatter to slog, at debug level for the

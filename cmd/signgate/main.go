@@ -29,8 +29,6 @@ commands:
 Run 'signgate <command> -h' for a command's flags.
 `
 
-var version = "dev"
-
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
@@ -54,7 +52,7 @@ func main() {
 	case "healthcheck":
 		code = runHealthcheck(args)
 	case "version", "--version":
-		fmt.Println("signgate", version)
+		printVersion()
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:

@@ -1,0 +1,93 @@
+// Package packaging_test installs the Debian package on this machine with
+// dpkg, checks what it put where, and purges it again.
+package packaging_test
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func mode(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode()
+}
+
+func TestDebianPackage(t *testing.T) {
+	deb := os.Getenv("SIGNGATE_TEST_DEB")
+	if deb == "" {
+		t.Skip("SIGNGATE_TEST_DEB is not set; run `make packaging`")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("dpkg -i needs root")
+	}
+	run(t, "dpkg", "-i", deb)
+	t.Cleanup(func() { _ = exec.Command("dpkg", "--purge", "signgate").Run() })
+
+	if out := run(t, "/usr/bin/signgate", "version"); !strings.HasPrefix(out, "signgate ") {
+		t.Errorf("signgate version: %q", out)
+	}
+	for path, want := range map[string]os.FileMode{
+		"/usr/bin/signgate":                           0o755,
+		"/lib/systemd/system/signgate.service":        0o644,
+		"/etc/signgate/config.toml":                   0o600,
+		"/etc/containerd/conf.d/signgate.toml":        0o644,
+		"/usr/share/doc/signgate/config.example.toml": 0o644,
+	} {
+		if got := mode(t, path).Perm(); got != want {
+			t.Errorf("%s: mode %v, want %v", path, got, want)
+		}
+	}
+	if m := mode(t, "/var/lib/signgate"); !m.IsDir() || m.Perm() != 0o700 {
+		t.Errorf("/var/lib/signgate: %v", m)
+	}
+
+	// The config is a conffile; the drop-in is not (removing the package must
+	// not leave containerd requiring a plugin that is gone).
+	conffiles := run(t, "dpkg-query", "-W", "-f=${Conffiles}", "signgate")
+	if !strings.Contains(conffiles, "/etc/signgate/config.toml") || strings.Contains(conffiles, "conf.d/signgate.toml") {
+		t.Errorf("conffiles: %q", conffiles)
+	}
+	// What it installs works: the config is valid and the unit verifies.
+	run(t, "/usr/bin/signgate", "check-config", "--config", "/etc/signgate/config.toml")
+	run(t, "systemd-analyze", "verify", "/lib/systemd/system/signgate.service")
+
+	// An upgrade (here: installing again) keeps the operator's config.
+	edited := "# edited by the operator\n" + string(must(os.ReadFile("/etc/signgate/config.toml")))
+	if err := os.WriteFile("/etc/signgate/config.toml", []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "dpkg", "-i", "--force-confold", deb)
+	if got := string(must(os.ReadFile("/etc/signgate/config.toml"))); got != edited {
+		t.Error("reinstalling overwrote /etc/signgate/config.toml")
+	}
+
+	// Purge removes everything, the drop-in included.
+	run(t, "dpkg", "--purge", "signgate")
+	for _, p := range []string{"/usr/bin/signgate", "/etc/containerd/conf.d/signgate.toml", "/etc/signgate/config.toml"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s is still there after purge", p)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
