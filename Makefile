@@ -9,7 +9,7 @@ GO    ?= go
 TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/cosign
 DEBS  := runc docker-registry busybox-static systemd
 
-.PHONY: all build test unit integration packaging demo bench deps tools check clean deb
+.PHONY: all build test unit integration packaging demo bench deps tools check clean deb image
 
 all: build
 
@@ -62,9 +62,15 @@ unit:
 integration: deps build tools
 	SIGNGATE_TEST_BIN=$(BIN) $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/...
 
-# Installs the package on this machine with dpkg, checks it, and purges it.
-packaging: deps deb
+# The container image, as an OCI layout (no Docker engine needed).
+image: deb
+	$(GO) run ./packaging/image -binary $(BIN)/signgate -out _output/image -tag ghcr.io/signgate/signgate:$(VERSION)
+
+# Installs the package on this machine with dpkg, checks it, and purges it;
+# builds the image; validates the Kubernetes manifests.
+packaging: deps deb image
 	SIGNGATE_TEST_DEB=$(CURDIR)/$(DEB) $(GO) test -count=1 -v ./packaging/...
+	cd packaging/tools && SIGNGATE_BIN=$(BIN)/signgate $(GO) test -count=1 -v ./kubecheck/
 
 test: check unit integration packaging
 
