@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	nriapi "github.com/containerd/nri/pkg/api"
 	"github.com/coreos/go-systemd/v22/journal"
 
 	"github.com/signgate/signgate/config"
@@ -180,6 +182,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			break
+		}
+		// Started by containerd as a pre-installed plugin, the connection was
+		// handed over and cannot be dialled again: exit, and containerd
+		// starts signgate anew with itself.
+		if os.Getenv(nriapi.PluginSocketEnvVar) != "" {
+			return fmt.Errorf("NRI connection closed: %v", errOr(err, "closed by containerd"))
 		}
 		if time.Since(start) > 10*time.Second {
 			backoff = 100 * time.Millisecond

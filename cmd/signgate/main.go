@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/containerd/nri/pkg/api"
 )
 
 // Exit codes shared by the subcommands.
@@ -31,6 +33,11 @@ Run 'signgate <command> -h' for a command's flags.
 
 func main() {
 	if len(os.Args) < 2 {
+		// containerd starts pre-installed NRI plugins (/opt/nri/plugins/
+		// 10-signgate) without arguments, handing over the connection.
+		if os.Getenv(api.PluginSocketEnvVar) != "" {
+			os.Exit(runDaemon(nil))
+		}
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(exitUsage)
 	}

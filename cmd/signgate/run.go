@@ -15,7 +15,7 @@ import (
 
 func runDaemon(args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	cfgPath := fs.String("config", config.DefaultPath, "config file")
+	cfgPath := fs.String("config", envOr("SIGNGATE_CONFIG", config.DefaultPath), "config file (or $SIGNGATE_CONFIG)")
 	debug := fs.Bool("debug", false, "log debug messages")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return exitUsage

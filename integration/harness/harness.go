@@ -45,13 +45,14 @@ type Env struct {
 	CosignDir      string                     // the real cosign CLI's key pair: cosign.key, cosign.pub
 	Signers        map[string]*sigtest.Signer // library signers k1, k2, stranger; public keys in Dir/keys
 
-	dropIn string
-	notify *net.UnixConn
-	noGate bool
-	noNRI  bool
-	sg     *exec.Cmd
-	ctd    *exec.Cmd
-	procs  []*exec.Cmd
+	dropIn       string
+	notify       *net.UnixConn
+	noGate       bool
+	noNRI        bool
+	preInstalled bool
+	sg           *exec.Cmd
+	ctd          *exec.Cmd
+	procs        []*exec.Cmd
 }
 
 func freePort() (int, error) {
@@ -77,6 +78,9 @@ type Options struct {
 	// unless NoNRI is set too.
 	NoGate bool
 	NoNRI  bool
+	// PreInstalled lets containerd start signgate itself, as a pre-installed
+	// NRI plugin (plugin_path/10-signgate), instead of running it apart.
+	PreInstalled bool
 }
 
 // Start brings everything up. On error the returned Env (if any) must still
@@ -164,6 +168,27 @@ func Start(o Options) (*Env, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "verifiers"), 0o755); err != nil {
 		return e, err
 	}
+	render := o.SigngateConfig
+	if render == nil {
+		render = DefaultSigngateConfig
+	}
+	if err := os.WriteFile(filepath.Join(dir, "signgate.toml"), []byte(render(e)), 0o644); err != nil {
+		return e, err
+	}
+	if o.PreInstalled {
+		// containerd starts NRI plugins it finds in plugin_path itself.
+		if err := os.MkdirAll(filepath.Join(dir, "nri-plugins"), 0o755); err != nil {
+			return e, err
+		}
+		// containerd gives a plugin only NRI's own variables, so the config
+		// path travels in a wrapper (a plain link uses /etc/signgate/config.toml).
+		wrapper := fmt.Sprintf("#!/bin/sh\nexec %s run --config %s \"$@\" 2>>%s\n",
+			filepath.Join(abs, "signgate"), filepath.Join(dir, "signgate.toml"), filepath.Join(dir, "signgate.log"))
+		if err := os.WriteFile(filepath.Join(dir, "nri-plugins", "10-signgate"), []byte(wrapper), 0o755); err != nil {
+			return e, err
+		}
+		e.preInstalled = true
+	}
 	if e.ctd, err = e.start("containerd", filepath.Join(abs, "containerd"), "--config", filepath.Join(dir, "containerd.toml")); err != nil {
 		return e, err
 	}
@@ -173,14 +198,7 @@ func Start(o Options) (*Env, error) {
 	}); err != nil {
 		return e, fmt.Errorf("containerd did not come up: %w", err)
 	}
-	render := o.SigngateConfig
-	if render == nil {
-		render = DefaultSigngateConfig
-	}
-	if err := os.WriteFile(filepath.Join(dir, "signgate.toml"), []byte(render(e)), 0o644); err != nil {
-		return e, err
-	}
-	if e.noGate {
+	if e.noGate || e.preInstalled {
 		return e, nil
 	}
 	if err := e.StartSigngate(); err != nil {
