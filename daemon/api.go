@@ -47,17 +47,22 @@ func (d *Daemon) serveAPI(ctx context.Context, path string) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/verify", d.handleVerify)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	d.serve(ctx, l, mux, "api")
+	return nil
+}
+
+// serve serves h on l until ctx ends.
+func (d *Daemon) serve(ctx context.Context, l net.Listener, h http.Handler, what string) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("api server stopped", "socket", path, "err", err)
+			d.log.Error(what+" server stopped", "address", l.Addr().String(), "err", err)
 		}
 	}()
-	return nil
 }
 
 func (d *Daemon) handleVerify(w http.ResponseWriter, r *http.Request) {

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -120,16 +119,7 @@ func (d *Daemon) serveMetrics(ctx context.Context, addr string) error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("metrics server stopped", "address", addr, "err", err)
-		}
-	}()
+	d.serve(ctx, l, mux, "metrics")
 	d.log.Info("serving metrics and health", "address", l.Addr().String())
 	return nil
 }

@@ -26,16 +26,13 @@ type endpoint struct {
 // hostsFile is the part of containerd's hosts.toml signgate honours.
 // https://github.com/containerd/containerd/blob/main/docs/hosts.md
 type hostsFile struct {
-	Server       string                 `toml:"server"`
-	Capabilities []string               `toml:"capabilities"`
-	CA           any                    `toml:"ca"`
-	SkipVerify   bool                   `toml:"skip_verify"`
-	OverridePath bool                   `toml:"override_path"`
-	Header       map[string]any         `toml:"header"`
-	Client       any                    `toml:"client"`
-	Host         map[string]hostsFileEP `toml:"host"`
+	Server string `toml:"server"`
+	hostsFileEP
+	Host map[string]hostsFileEP `toml:"host"`
 }
 
+// hostsFileEP is one endpoint's settings, at the top level (the server) or
+// under [host."..."] (a mirror).
 type hostsFileEP struct {
 	Capabilities []string       `toml:"capabilities"`
 	CA           any            `toml:"ca"`
