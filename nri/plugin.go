@@ -57,9 +57,6 @@ type Plugin struct {
 	// Deadline bounds each answer; it must be shorter than containerd's NRI
 	// request timeout, or containerd drops the plugin and creates the container.
 	Deadline time.Duration
-	// Beat is called on every request, so a watchdog sees the decision loop alive.
-	Beat func()
-
 	admitted admittedSet    // containers CreateContainer allowed, for the validator
 	inflight sync.WaitGroup // requests being answered, for a clean stop
 }
@@ -152,9 +149,6 @@ func (p *Plugin) CreateContainer(ctx context.Context, pod *api.PodSandbox, ctr *
 	p.inflight.Add(1)
 	defer p.inflight.Done()
 	start := time.Now()
-	if p.Beat != nil {
-		p.Beat()
-	}
 	ctx, cancel := context.WithTimeout(ctx, p.Deadline)
 	defer cancel()
 
