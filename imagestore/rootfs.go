@@ -22,21 +22,23 @@ import (
 // maxContentBytes caps an index, manifest or config read from containerd.
 const maxContentBytes = 4 << 20
 
-// CheckRootFS makes sure the container's root filesystem was made from img.
+// RootFS returns the layer chain the container's root filesystem is built on.
 //
 // The image reference signgate resolves comes from an annotation that a CRI
 // client controls (user_specified_image). The root filesystem does not lie:
 // containerd prepares the container's snapshot, keyed by the container ID,
-// on top of the image's layer chain before NRI is asked. The container is
-// bound to img when the snapshot's parent is the chain ID of img's manifest,
-// or of one of the manifests img's index names (they are covered by the
+// on top of the image's layer chain before NRI is asked. A container is
+// bound to an image when the snapshot's parent is the chain ID of its manifest,
+// or of one of the manifests its index names (they are covered by the
 // index's signature).
-func (s *Store) CheckRootFS(ctx context.Context, containerID string, img name.Digest) error {
+func (s *Store) RootFS(ctx context.Context, containerID string) (digest.Digest, error) {
+	return s.rootfsParent(metadata.AppendToOutgoingContext(ctx, "containerd-namespace", s.namespace), containerID)
+}
+
+// BuiltFrom checks that the layer chain parent is img's (or, for an index,
+// one of its manifests').
+func (s *Store) BuiltFrom(ctx context.Context, parent digest.Digest, img name.Digest) error {
 	ctx = metadata.AppendToOutgoingContext(ctx, "containerd-namespace", s.namespace)
-	parent, err := s.rootfsParent(ctx, containerID)
-	if err != nil {
-		return err
-	}
 	chains, err := s.chainIDs(ctx, digest.Digest(img.DigestStr()))
 	if err != nil {
 		return fmt.Errorf("image %s: reading its layers from containerd's content store: %w", img, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/containerd/nri/pkg/api"
 	"github.com/containerd/nri/pkg/stub"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/signgate/signgate/verify"
 )
@@ -23,10 +24,13 @@ import (
 const ImageNameAnnotation = "io.kubernetes.cri.image-name"
 
 // Resolver finds the digest an image reference points to on this node, and
-// checks that a container's root filesystem was made from that image.
+// what a container's root filesystem is built from.
 type Resolver interface {
 	Resolve(ctx context.Context, ref string) (name.Digest, error)
-	CheckRootFS(ctx context.Context, containerID string, img name.Digest) error
+	// RootFS is the layer chain the container's root filesystem is built on.
+	RootFS(ctx context.Context, containerID string) (digest.Digest, error)
+	// BuiltFrom checks that the layer chain is img's.
+	BuiltFrom(ctx context.Context, chain digest.Digest, img name.Digest) error
 }
 
 // Decider is the verification engine.
@@ -169,13 +173,27 @@ func (p *Plugin) decide(ctx context.Context, containerID, ref, namespace string)
 	if ref == "" {
 		return &verify.Verdict{Reason: "the container carries no " + ImageNameAnnotation + " annotation, so its image cannot be determined"}
 	}
+	// Two independent lookups in containerd: at once, to keep the NRI lock short.
+	var (
+		chain    digest.Digest
+		chainErr error
+		done     = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		chain, chainErr = p.Resolver.RootFS(ctx, containerID)
+	}()
 	img, err := p.Resolver.Resolve(ctx, ref)
+	<-done
 	if err != nil {
 		return &verify.Verdict{Image: ref, Reason: "cannot determine the digest that will run: " + err.Error()}
 	}
 	// The annotation is the CRI client's word; the root filesystem is not.
-	if err := p.Resolver.CheckRootFS(ctx, containerID, img); err != nil {
-		return &verify.Verdict{Image: verify.RepoName(img.Context()), Digest: img.DigestStr(), Reason: err.Error()}
+	if chainErr == nil {
+		chainErr = p.Resolver.BuiltFrom(ctx, chain, img)
+	}
+	if chainErr != nil {
+		return &verify.Verdict{Image: verify.RepoName(img.Context()), Digest: img.DigestStr(), Reason: chainErr.Error()}
 	}
 	return p.Decider.Decide(ctx, verify.Request{Image: img, Namespace: namespace})
 }
