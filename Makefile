@@ -56,11 +56,16 @@ check:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
 
-# Needs root: it runs containerd and runc.
-integration: deps build tools
-	SIGNGATE_TEST_BIN=$(BIN) $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/...
+# Needs root: it runs containerd and runc. signgate runs with the race
+# detector, and halts on a race, so concurrency bugs fail the suite.
+RACEBIN := $(CURDIR)/_output/race
+integration: deps tools
+	mkdir -p $(RACEBIN)
+	for t in containerd containerd-shim-runc-v2 crictl cosign; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
+	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(RACEBIN)/signgate ./cmd/signgate
+	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/...
 
 # The container image, as an OCI layout (no Docker engine needed).
 image: deb
