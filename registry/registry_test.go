@@ -161,3 +161,39 @@ func TestBlobSizeCap(t *testing.T) {
 		t.Fatalf("want the blob refused for its size, got %v", err)
 	}
 }
+
+// A credential helper named in the docker config is run to get credentials,
+// as docker and containerd's CRI would.
+func TestCredentialHelperNamedInDockerConfig(t *testing.T) {
+	reg := quietRegistry()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "helper-user" || p != "helper-secret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	if _, err := sigtest.PushImage(host+"/app/h:v1", remote.WithAuth(&basic{"helper-user", "helper-secret"})); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	helper := "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\necho '{\"ServerURL\":\"'$server'\",\"Username\":\"helper-user\",\"Secret\":\"helper-secret\"}'\n"
+	if err := os.WriteFile(filepath.Join(dir, "docker-credential-sgtest"), []byte(helper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
+	dc := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(dc, []byte(fmt.Sprintf(`{"credHelpers":{%q:"sgtest"}}`, host)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := registry.New(registry.Config{DockerConfig: dc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := head(t, c, host+"/app/h:v1"); err != nil {
+		t.Fatalf("with the credential helper: %v", err)
+	}
+}
