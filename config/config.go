@@ -33,11 +33,12 @@ const DefaultAPISocket = "/run/signgate/signgate.sock"
 
 // file mirrors the TOML layout.
 type file struct {
-	Daemon   daemonSection         `toml:"daemon"`
-	Registry registrySection       `toml:"registry"`
-	Cache    cacheSection          `toml:"cache"`
-	Keys     map[string]keySection `toml:"keys"`
-	Policy   []policySection       `toml:"policy"`
+	Daemon   daemonSection          `toml:"daemon"`
+	Registry registrySection        `toml:"registry"`
+	Cache    cacheSection           `toml:"cache"`
+	Keys     map[string]keySection  `toml:"keys"`
+	Certs    map[string]certSection `toml:"certs"`
+	Policy   []policySection        `toml:"policy"`
 }
 
 type daemonSection struct {
@@ -74,12 +75,28 @@ type keySection struct {
 	Path string `toml:"path"`
 }
 
+type certSection struct {
+	Kind string `toml:"kind"`
+	PEM  string `toml:"pem"`
+	Path string `toml:"path"`
+}
+
 type policySection struct {
-	Name       string         `toml:"name"`
-	Scopes     []string       `toml:"scopes"`
-	Mode       string         `toml:"mode"`
-	Namespaces []string       `toml:"namespaces"`
-	Cosign     *cosignSection `toml:"cosign"`
+	Name       string           `toml:"name"`
+	Scopes     []string         `toml:"scopes"`
+	Mode       string           `toml:"mode"`
+	Namespaces []string         `toml:"namespaces"`
+	Signatures string           `toml:"signatures"`
+	Cosign     *cosignSection   `toml:"cosign"`
+	Notation   *notationSection `toml:"notation"`
+}
+
+type notationSection struct {
+	Certs      []string `toml:"certs"`
+	TSA        []string `toml:"tsa"`
+	Identities []string `toml:"identities"`
+	Level      string   `toml:"level"`
+	Require    string   `toml:"require"`
 }
 
 type cosignSection struct {
@@ -111,6 +128,7 @@ type Config struct {
 	Registry registry.Config
 	Engine   verify.Options
 	Keys     keystore.Static
+	Certs    []keystore.StaticCert
 	Policies verify.Policies
 	// Digest identifies the file's content, so verdicts can be bound to it.
 	Digest string
@@ -215,6 +233,28 @@ func Parse(path string, data []byte) (*Config, error) {
 		c.Keys = append(c.Keys, sk)
 	}
 
+	certNames := make([]string, 0, len(f.Certs))
+	for n := range f.Certs {
+		certNames = append(certNames, n)
+	}
+	sort.Strings(certNames)
+	certKinds := map[string]string{}
+	for _, n := range certNames {
+		cs := f.Certs[n]
+		p := cs.Path
+		if p != "" && !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(path), p)
+		}
+		sc := keystore.StaticCert{Name: n, Kind: or(cs.Kind, keystore.CertCA), PEM: cs.PEM, Path: p}
+		// Parse now: a malformed, non-CA or expired certificate is a config error.
+		if _, err := sc.Load(time.Now()); err != nil {
+			v.errorf("certs.%s: %v", n, err)
+			continue
+		}
+		certKinds[n] = sc.Kind
+		c.Certs = append(c.Certs, sc)
+	}
+
 	if len(f.Policy) == 0 {
 		v.errorf("no [[policy]] is defined, so every image would be denied")
 	}
@@ -224,7 +264,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		if ps.Name != "" {
 			at = fmt.Sprintf("policy[%d] %q", i, ps.Name)
 		}
-		if p, ok := v.policy(at, ps, f.Keys); ok {
+		if p, ok := v.policy(at, ps, f.Keys, certKinds); ok {
 			if seen[p.Name] {
 				v.errorf("%s: the name is used by an earlier policy", at)
 			}
@@ -238,7 +278,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	return c, nil
 }
 
-func (v *validator) policy(at string, ps policySection, keys map[string]keySection) (verify.Policy, bool) {
+func (v *validator) policy(at string, ps policySection, keys map[string]keySection, certs map[string]string) (verify.Policy, bool) {
 	n := len(v.errs)
 	p := verify.Policy{Name: ps.Name, Mode: verify.Mode(or(ps.Mode, string(verify.Enforce))), Namespaces: ps.Namespaces}
 	if p.Name == "" {
@@ -257,12 +297,12 @@ func (v *validator) policy(at string, ps policySection, keys map[string]keySecti
 	}
 	switch p.Mode {
 	case verify.Enforce, verify.Audit:
-		if ps.Cosign == nil {
-			v.errorf("%s: mode %q verifies, so it needs a [policy.cosign] requirement (or use mode = \"allow\")", at, p.Mode)
+		if ps.Cosign == nil && ps.Notation == nil {
+			v.errorf("%s: mode %q verifies, so it needs a [policy.cosign] or [policy.notation] requirement (or use mode = \"allow\")", at, p.Mode)
 		}
 	case verify.Allow:
-		if ps.Cosign != nil {
-			v.errorf("%s: mode \"allow\" skips verification, so [policy.cosign] would be ignored; remove one of them", at)
+		if ps.Cosign != nil || ps.Notation != nil {
+			v.errorf("%s: mode \"allow\" skips verification, so its signature requirements would be ignored; remove one of them", at)
 		}
 	default:
 		v.errorf("%s.mode = %q: want \"enforce\", \"audit\" or \"allow\"", at, ps.Mode)
@@ -287,7 +327,58 @@ func (v *validator) policy(at string, ps policySection, keys map[string]keySecti
 		}
 		p.Cosign = &verify.CosignRequirement{Keys: cs.Keys, Threshold: th, EverySignature: cs.EverySignature}
 	}
+	if ns := ps.Notation; ns != nil {
+		p.Notation = v.notation(at, ns, certs)
+	}
+	switch verify.Combine(ps.Signatures) {
+	case "":
+		p.Signatures = verify.Both
+	case verify.Both, verify.Either:
+		p.Signatures = verify.Combine(ps.Signatures)
+		if ps.Cosign == nil || ps.Notation == nil {
+			v.errorf("%s.signatures = %q combines kinds, but the policy requires only one; give both [policy.cosign] and [policy.notation]", at, ps.Signatures)
+		}
+	default:
+		v.errorf("%s.signatures = %q: want \"both\" or \"either\"", at, ps.Signatures)
+	}
 	return p, len(v.errs) == n
+}
+
+func (v *validator) notation(at string, ns *notationSection, certs map[string]string) *verify.NotationRequirement {
+	req := &verify.NotationRequirement{Roots: ns.Certs, TSA: ns.TSA, Identities: ns.Identities, Level: or(ns.Level, "strict")}
+	if len(req.Identities) == 0 {
+		req.Identities = []string{"*"}
+	}
+	if len(ns.Certs) == 0 {
+		v.errorf("%s.notation.certs: list at least one root certificate", at)
+	}
+	for _, c := range ns.Certs {
+		if kind, ok := certs[c]; !ok {
+			v.errorf("%s.notation.certs: certificate %q is not defined under [certs]", at, c)
+		} else if kind != keystore.CertCA {
+			v.errorf("%s.notation.certs: certificate %q is a %s certificate, not a ca", at, c, kind)
+		}
+	}
+	for _, c := range ns.TSA {
+		if kind, ok := certs[c]; !ok {
+			v.errorf("%s.notation.tsa: certificate %q is not defined under [certs]", at, c)
+		} else if kind != keystore.CertTSA {
+			v.errorf("%s.notation.tsa: certificate %q is a %s certificate, not a tsa", at, c, kind)
+		}
+	}
+	th, err := verify.ParseThreshold(ns.Require, len(ns.Certs))
+	if err != nil && len(ns.Certs) > 0 {
+		v.errorf("%s.notation.%v", at, err)
+	}
+	req.Threshold = th
+	// notation-go's own validation of level and identities, per root.
+	for _, c := range ns.Certs {
+		if err := verify.TrustPolicy(req, c).Validate(); err != nil {
+			v.errorf("%s.notation: %v", at, err)
+			break
+		}
+	}
+	return req
 }
 
 type validator struct {
@@ -340,6 +431,17 @@ func or(s, def string) string {
 func (c *Config) Snapshot(ctx context.Context) (*verify.Snapshot, error) {
 	store, err := keystore.Load(ctx, c.Keys)
 	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Path, err)
+	}
+	certs := make([]*keystore.Cert, 0, len(c.Certs))
+	for _, sc := range c.Certs {
+		cert, err := sc.Load(time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Path, err)
+		}
+		certs = append(certs, cert)
+	}
+	if store, err = store.WithCerts(certs...); err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Path, err)
 	}
 	sum := sha256.Sum256([]byte(c.Digest + "|" + store.Fingerprint()))

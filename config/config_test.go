@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,8 +85,15 @@ func TestConfigErrorsNameTheFault(t *testing.T) {
 		{"missing key file", "[keys.k]\npath = \"/nonexistent/k.pub\"\n", `keys.k: key "k": open /nonexistent/k.pub`},
 		{"count above keys", "[keys.a]\npem = \"\"\"" + good + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.cosign]\nkeys = [\"a\"]\nrequire = \"2\"\n", "require = 2 but only 1 keys"},
 		{"bad mode", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\nmode = \"warn\"\n", `mode = "warn"`},
-		{"verifying policy without requirement", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n", `needs a [policy.cosign] requirement`},
+		{"verifying policy without requirement", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n", `needs a [policy.cosign] or [policy.notation] requirement`},
 		{"no policy", "", "no [[policy]] is defined"},
+		{"cert not a CA", "[certs.leaf]\npem = \"\"\"" + leafPEM(t) + "\"\"\"\n", `certs.leaf: certificate "leaf" (inline): "CN=signer,O=signgate test,ST=WA,C=US" is not a CA`},
+		{"expired cert", "[certs.old]\npem = \"\"\"" + sigtest.ExpiredRootPEM() + "\"\"\"\n", `certs.old: certificate "old" (inline): "CN=expired root" expired on`},
+		{"undefined cert", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"nope\"]\n", `policy[0] "p".notation.certs: certificate "nope" is not defined`},
+		{"tsa as root", "[certs.t]\nkind = \"tsa\"\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"t\"]\n", `certificate "t" is a tsa certificate, not a ca`},
+		{"bad identity", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nidentities = [\"x509.subject: CN=only\"]\n", `policy[0] "p".notation: trust policy`},
+		{"bad level", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nlevel = \"lenient\"\n", `policy[0] "p".notation:`},
+		{"either with one kind", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\nsignatures = \"either\"\n[policy.notation]\ncerts = [\"r\"]\n", `signatures = "either" combines kinds`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -98,6 +106,56 @@ func TestConfigErrorsNameTheFault(t *testing.T) {
 				t.Fatalf("error %q does not contain %q and the file name", err, c.want)
 			}
 		})
+	}
+}
+
+func rootPEM(t *testing.T) string {
+	p, err := sigtest.NewPKI("signer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.RootPEM()
+}
+
+func leafPEM(t *testing.T) string {
+	p, err := sigtest.NewPKI("signer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Leaf.Raw}))
+}
+
+func TestNotationPolicy(t *testing.T) {
+	p := write(t, t.TempDir(), "config.toml", `
+[keys.k]
+pem = """`+pub(t)+`"""
+[certs.root]
+pem = """`+rootPEM(t)+`"""
+[[policy]]
+name = "dual"
+scopes = ["reg.io/**"]
+signatures = "either"
+  [policy.cosign]
+  keys = ["k"]
+  [policy.notation]
+  certs = ["root"]
+  identities = ["x509.subject: C=US, ST=WA, O=signgate test, CN=signer"]
+  level = "permissive"
+`)
+	c, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := c.Policies[0]
+	if pol.Signatures != "either" || pol.Notation == nil || pol.Notation.Level != "permissive" || pol.Notation.Threshold != 1 {
+		t.Fatalf("parsed: %+v %+v", pol, pol.Notation)
+	}
+	snap, err := c.Snapshot(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert, ok := snap.Keys.Cert("root"); !ok || cert.Kind != "ca" {
+		t.Fatalf("cert: %+v", cert)
 	}
 }
 

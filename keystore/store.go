@@ -15,9 +15,10 @@ type Source interface {
 	Load(ctx context.Context) ([]*Key, error)
 }
 
-// Store is an immutable set of named keys.
+// Store is an immutable set of named keys and certificates.
 type Store struct {
-	keys map[string]*Key
+	keys  map[string]*Key
+	certs map[string]*Cert
 }
 
 // NewStore builds a store from keys; a name given twice is an error.
@@ -67,6 +68,9 @@ func (s *Store) Fingerprint() string {
 	var b strings.Builder
 	for _, k := range s.Keys() {
 		fmt.Fprintf(&b, "%s=%s;", k.Name, k.Fingerprint)
+	}
+	for _, c := range s.Certs() {
+		fmt.Fprintf(&b, "cert:%s=%s;", c.Name, c.Fingerprint)
 	}
 	return b.String()
 }

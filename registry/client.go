@@ -44,6 +44,7 @@ type Client struct {
 
 	mu     sync.Mutex
 	routes map[string]http.RoundTripper // by registry host
+	routed map[string]bool              // the registry has a hosts.toml
 }
 
 // New checks cfg and loads the credentials file.
@@ -70,7 +71,7 @@ func New(cfg Config) (*Client, error) {
 		TLSHandshakeTimeout:   5 * time.Second,
 		ResponseHeaderTimeout: 10 * time.Second,
 	}
-	return &Client{cfg: cfg, keychain: kc, base: base, routes: map[string]http.RoundTripper{}}, nil
+	return &Client{cfg: cfg, keychain: kc, base: base, routes: map[string]http.RoundTripper{}, routed: map[string]bool{}}, nil
 }
 
 // Options returns the go-containerregistry options for talking to repo under
@@ -107,6 +108,7 @@ func (c *Client) route(registry string) (http.RoundTripper, error) {
 	var rt http.RoundTripper = c.base
 	if len(eps) > 0 {
 		rt = &routeTransport{registry: registry, endpoints: eps, fallback: c.base}
+		c.routed[registry] = true
 	}
 	rt = &capTransport{next: rt, manifest: c.cfg.MaxManifestBytes, blob: c.cfg.MaxBlobBytes}
 	c.routes[registry] = rt

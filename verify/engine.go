@@ -5,6 +5,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,18 +31,19 @@ type Request struct {
 
 // Verdict is the engine's answer, with enough detail to explain it.
 type Verdict struct {
-	Image    string        `json:"image"`
-	Digest   string        `json:"digest"`
-	Policy   string        `json:"policy,omitempty"`
-	Mode     Mode          `json:"mode,omitempty"`
-	Allowed  bool          `json:"allowed"`
-	Verified bool          `json:"verified"` // the policy's requirements were met
-	Pending  bool          `json:"pending,omitempty"`
-	Cached   bool          `json:"cached,omitempty"`
-	Reason   string        `json:"reason"`
-	Cosign   *CosignResult `json:"cosign,omitempty"`
-	Snapshot string        `json:"snapshot"`
-	Took     time.Duration `json:"took_ns"`
+	Image    string          `json:"image"`
+	Digest   string          `json:"digest"`
+	Policy   string          `json:"policy,omitempty"`
+	Mode     Mode            `json:"mode,omitempty"`
+	Allowed  bool            `json:"allowed"`
+	Verified bool            `json:"verified"` // the policy's requirements were met
+	Pending  bool            `json:"pending,omitempty"`
+	Cached   bool            `json:"cached,omitempty"`
+	Reason   string          `json:"reason"`
+	Cosign   *CosignResult   `json:"cosign,omitempty"`
+	Notation *NotationResult `json:"notation,omitempty"`
+	Snapshot string          `json:"snapshot"`
+	Took     time.Duration   `json:"took_ns"`
 }
 
 // Decision is "allow" or "deny", for logs.
@@ -66,10 +68,11 @@ type Options struct {
 
 // Engine decides. It is safe for concurrent use.
 type Engine struct {
-	snap   atomic.Pointer[Snapshot]
-	cosign *CosignVerifier
-	opts   Options
-	cache  *cache
+	snap     atomic.Pointer[Snapshot]
+	cosign   *CosignVerifier
+	notation *NotationVerifier
+	opts     Options
+	cache    *cache
 
 	// Verifications counts verifications actually run (not cache hits), for
 	// tests and metrics.
@@ -77,8 +80,15 @@ type Engine struct {
 	inflight      atomic.Int64
 }
 
+// Registry is the registry access both verifiers need; registry.Client
+// provides it.
+type Registry interface {
+	RemoteOptions
+	Repositories
+}
+
 // NewEngine builds an engine over a first snapshot.
-func NewEngine(snap *Snapshot, reg RemoteOptions, opts Options) *Engine {
+func NewEngine(snap *Snapshot, reg Registry, opts Options) *Engine {
 	if opts.VerifyTimeout <= 0 {
 		opts.VerifyTimeout = 10 * time.Second
 	}
@@ -91,7 +101,7 @@ func NewEngine(snap *Snapshot, reg RemoteOptions, opts Options) *Engine {
 	if opts.MaxCached <= 0 {
 		opts.MaxCached = 10000
 	}
-	e := &Engine{cosign: &CosignVerifier{Registry: reg}, opts: opts, cache: newCache(opts.MaxCached)}
+	e := &Engine{cosign: &CosignVerifier{Registry: reg}, notation: &NotationVerifier{Registry: reg}, opts: opts, cache: newCache(opts.MaxCached)}
 	e.snap.Store(snap)
 	return e
 }
@@ -224,7 +234,7 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Di
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
 	defer cancel()
 	v := base
-	v.Verified, v.Reason, v.Cosign = e.check(ctx, snap, p, img)
+	v.Verified, v.Reason, v.Cosign, v.Notation = e.check(ctx, snap, p, img)
 	v.Allowed = v.Verified || p.Mode == Audit
 	if !v.Verified && p.Mode == Audit {
 		v.Reason = "audit: would deny: " + v.Reason
@@ -240,12 +250,66 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Di
 	}
 }
 
-func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) (bool, string, *CosignResult) {
-	if p.Cosign == nil {
+func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) (bool, string, *CosignResult, *NotationResult) {
+	if p.Cosign == nil && p.Notation == nil {
 		// Config validation refuses a verifying policy with no requirement;
 		// deny rather than assume.
-		return false, fmt.Sprintf("policy %q requires no signature kind", p.Name), nil
+		return false, fmt.Sprintf("policy %q requires no signature kind", p.Name), nil, nil
 	}
+	var (
+		cres, nres     = (*CosignResult)(nil), (*NotationResult)(nil)
+		cok, nok       bool
+		creason, nreas string
+		done           = make(chan struct{})
+	)
+	// The two kinds are independent lookups: do them at once.
+	go func() {
+		defer close(done)
+		if p.Notation == nil {
+			return
+		}
+		res, err := e.notation.Verify(ctx, img, p.Notation, snap.Keys)
+		if err != nil {
+			nreas = "notation: cannot read signatures: " + err.Error()
+			return
+		}
+		nres, nok, nreas = res, res.Satisfied, "notation: "+res.Reason
+	}()
+	if p.Cosign != nil {
+		cok, creason, cres = e.checkCosign(ctx, snap, p, img)
+	}
+	<-done
+
+	var ok bool
+	var parts []string
+	switch {
+	case p.Cosign != nil && p.Notation != nil:
+		if p.Signatures == Either {
+			ok = cok || nok
+		} else {
+			ok = cok && nok
+		}
+		parts = []string{creason, nreas}
+	case p.Cosign != nil:
+		ok, parts = cok, []string{creason}
+	default:
+		ok, parts = nok, []string{nreas}
+	}
+	reason := fmt.Sprintf("policy %q: %s", p.Name, strings.Join(parts, "; "))
+	if p.Cosign != nil && p.Notation != nil {
+		reason = fmt.Sprintf("policy %q (%s of cosign and notation): %s", p.Name, orBoth(p.Signatures), strings.Join(parts, "; "))
+	}
+	return ok, reason, cres, nres
+}
+
+func orBoth(c Combine) Combine {
+	if c == "" {
+		return Both
+	}
+	return c
+}
+
+func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) (bool, string, *CosignResult) {
 	keys := make([]*keystore.Key, 0, len(p.Cosign.Keys))
 	var missing []string
 	for _, n := range p.Cosign.Keys {
@@ -257,9 +321,9 @@ func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.
 	}
 	res, err := e.cosign.Verify(ctx, img, p.Cosign, keys)
 	if err != nil {
-		return false, fmt.Sprintf("policy %q: cannot read signatures: %v", p.Name, err), nil
+		return false, "cosign: cannot read signatures: " + err.Error(), nil
 	}
-	reason := fmt.Sprintf("policy %q: cosign: %s", p.Name, res.Reason)
+	reason := "cosign: " + res.Reason
 	if len(missing) > 0 {
 		reason += fmt.Sprintf(" (keys not in the keystore: %v)", missing)
 	}

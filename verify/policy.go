@@ -30,7 +30,34 @@ type Policy struct {
 	// namespaces; images outside them fall through to later policies.
 	Namespaces []string
 	Cosign     *CosignRequirement
+	Notation   *NotationRequirement
+	// Signatures says how the kinds combine when both are required: Both
+	// (the default) or Either.
+	Signatures Combine
 }
+
+// Combine says how a policy's signature kinds combine.
+type Combine string
+
+// How kinds combine.
+const (
+	Both   Combine = "both"
+	Either Combine = "either"
+)
+
+// NotationRequirement says which Notary Project signatures an image must carry.
+type NotationRequirement struct {
+	Roots      []string // certificate names (kind "ca") signing chains must end in
+	TSA        []string // certificate names (kind "tsa") for RFC 3161 timestamps
+	Identities []string // trusted identities: "x509.subject: C=US, O=..." or "*"
+	Level      string   // strict, permissive, audit or skip (notation's levels)
+	// Threshold is how many distinct listed roots must each verify at least
+	// one signature: 1 for "any", len(Roots) for "all", N for a count.
+	Threshold int
+}
+
+// Rule describes the threshold the way a user wrote it.
+func (r *NotationRequirement) Rule() string { return rule(r.Threshold, r.Roots) }
 
 // CosignRequirement says which cosign signatures an image must carry.
 type CosignRequirement struct {
@@ -62,14 +89,16 @@ func ParseThreshold(rule string, nkeys int) (int, error) {
 }
 
 // Rule describes the threshold the way a user wrote it.
-func (r *CosignRequirement) Rule() string {
+func (r *CosignRequirement) Rule() string { return rule(r.Threshold, r.Keys) }
+
+func rule(threshold int, names []string) string {
 	switch {
-	case r.Threshold == len(r.Keys) && len(r.Keys) > 1:
-		return fmt.Sprintf("all of %s", strings.Join(r.Keys, ", "))
-	case r.Threshold == 1:
-		return fmt.Sprintf("any of %s", strings.Join(r.Keys, ", "))
+	case threshold == len(names) && len(names) > 1:
+		return fmt.Sprintf("all of %s", strings.Join(names, ", "))
+	case threshold == 1:
+		return fmt.Sprintf("any of %s", strings.Join(names, ", "))
 	}
-	return fmt.Sprintf("%d of %s", r.Threshold, strings.Join(r.Keys, ", "))
+	return fmt.Sprintf("%d of %s", threshold, strings.Join(names, ", "))
 }
 
 // Scope is a repository glob: "*" matches within one path segment, "**"

@@ -35,6 +35,12 @@ func runCheckConfig(args []string) int {
 	for _, k := range snap.Keys.Keys() {
 		fmt.Printf("  %-16s %-11s %s  %s\n", k.Name, k.Algorithm, k.Fingerprint, k.Source)
 	}
+	if certs := snap.Keys.Certs(); len(certs) > 0 {
+		fmt.Println("\ncertificates:")
+		for _, c := range certs {
+			fmt.Printf("  %-16s %-4s %s  %s (expires %s)\n", c.Name, c.Kind, c.Fingerprint, c.Certs[0].Subject, c.Certs[0].NotAfter.Format("2006-01-02"))
+		}
+	}
 	fmt.Println("\npolicies (first match wins; unmatched images are denied):")
 	for i, p := range cfg.Policies {
 		scopes := make([]string, len(p.Scopes))
@@ -51,6 +57,12 @@ func runCheckConfig(args []string) int {
 				every = "; every signature must verify"
 			}
 			fmt.Printf("     cosign: %s%s\n", p.Cosign.Rule(), every)
+		}
+		if n := p.Notation; n != nil {
+			fmt.Printf("     notation: %s, level %s, identities %s\n", n.Rule(), n.Level, strings.Join(n.Identities, "; "))
+		}
+		if p.Cosign != nil && p.Notation != nil {
+			fmt.Printf("     signatures: %s\n", p.Signatures)
 		}
 	}
 	return exitOK

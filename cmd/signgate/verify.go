@@ -109,6 +109,26 @@ func printVerdict(w io.Writer, v *verify.Verdict) {
 		}
 		tw.Flush()
 	}
+	if n := v.Notation; n != nil {
+		fmt.Fprintf(w, "  notation: requires %s (level %s); roots verified: %s\n", n.Requirement, n.Level, orNone(n.RootsVerified))
+		roots := make([]string, 0, len(n.Signers)+len(n.Rejections))
+		for r := range n.Signers {
+			roots = append(roots, r)
+		}
+		for r := range n.Rejections {
+			roots = append(roots, r)
+		}
+		sort.Strings(roots)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, r := range roots {
+			if s, ok := n.Signers[r]; ok {
+				fmt.Fprintf(tw, "    root %s\tverified, signed by %s\n", r, s)
+			} else {
+				fmt.Fprintf(tw, "    root %s\t%s\n", r, n.Rejections[r])
+			}
+		}
+		tw.Flush()
+	}
 	fmt.Fprintf(w, "  took:     %s\n", v.Took.Round(time.Microsecond))
 }
 

@@ -1,0 +1,106 @@
+package sigtest
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/notaryproject/notation-go"
+	notationregistry "github.com/notaryproject/notation-go/registry"
+	"github.com/notaryproject/notation-go/signer"
+	"oras.land/oras-go/v2/registry/remote"
+)
+
+// Envelope types notation signs with.
+const (
+	JWS  = "application/jose+json"
+	COSE = "application/cose"
+)
+
+// PKI is a root CA and a code-signing certificate it issued, as an
+// enterprise PKI (or `notation cert generate-test`) would make.
+type PKI struct {
+	Root    *x509.Certificate
+	Leaf    *x509.Certificate
+	leafKey crypto.Signer
+}
+
+// NewPKI makes a root CA and a leaf whose subject is "CN=<cn>,O=signgate test".
+func NewPKI(cn string) (*PKI, error) {
+	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	rootTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: cn + " root", Organization: []string{"signgate test"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
+	if err != nil {
+		return nil, err
+	}
+	root, _ := x509.ParseCertificate(rootDER)
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: cn, Organization: []string{"signgate test"}, Country: []string{"US"}, Province: []string{"WA"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(12 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, root, &leafKey.PublicKey, rootKey)
+	if err != nil {
+		return nil, err
+	}
+	leaf, _ := x509.ParseCertificate(leafDER)
+	return &PKI{Root: root, Leaf: leaf, leafKey: leafKey}, nil
+}
+
+// RootPEM is the root certificate, for signgate's [certs].
+func (p *PKI) RootPEM() string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Root.Raw}))
+}
+
+// SignNotation signs img with notation-go's own signer, storing the signature
+// the way the notation CLI does (an OCI referrer, or the referrers tag).
+func (p *PKI) SignNotation(ctx context.Context, repo *remote.Repository, img name.Digest, envelope string) error {
+	s, err := signer.New(p.leafKey, []*x509.Certificate{p.Leaf, p.Root})
+	if err != nil {
+		return err
+	}
+	_, err = notation.Sign(ctx, s, notationregistry.NewRepository(repo), notation.SignOptions{
+		SignerSignOptions: notation.SignerSignOptions{SignatureMediaType: envelope},
+		ArtifactReference: img.String(),
+	})
+	return err
+}
+
+// ExpiredRootPEM is a CA certificate that expired yesterday.
+func ExpiredRootPEM() string {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "expired root"},
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}

@@ -1,0 +1,158 @@
+package verify
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/notaryproject/notation-go"
+	notationregistry "github.com/notaryproject/notation-go/registry"
+	"github.com/notaryproject/notation-go/verifier"
+	"github.com/notaryproject/notation-go/verifier/trustpolicy"
+	"github.com/notaryproject/notation-go/verifier/truststore"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/signgate/signgate/keystore"
+)
+
+// NotationResult is the outcome of a Notary Project requirement.
+type NotationResult struct {
+	Requirement   string            `json:"requirement"`
+	Level         string            `json:"level"`
+	RootsVerified []string          `json:"roots_verified"`
+	Signers       map[string]string `json:"signers,omitempty"`    // root -> subject of the certificate that signed
+	Rejections    map[string]string `json:"rejections,omitempty"` // root -> why no signature verified
+	Satisfied     bool              `json:"satisfied"`
+	Reason        string            `json:"reason"`
+}
+
+// Repositories gives notation-go its view of a registry; registry.Client
+// provides it.
+type Repositories interface {
+	Repository(repo name.Repository) (*remote.Repository, error)
+}
+
+// NotationVerifier checks Notary Project signatures in-process with
+// notation-go. The trust store is built in memory from the keystore; no
+// plugin manager is given, so no plugin binary ever runs.
+type NotationVerifier struct {
+	Registry Repositories
+}
+
+// maxNotationSignatures bounds how many signatures are tried per root.
+const maxNotationSignatures = 50
+
+// TrustPolicy builds the notation trust policy for one root: the policy's
+// level and identities, trusting only that root (and the listed TSA roots).
+func TrustPolicy(req *NotationRequirement, root string) *trustpolicy.Document {
+	stores := []string{string(truststore.TypeCA) + ":" + root}
+	for _, t := range req.TSA {
+		stores = append(stores, string(truststore.TypeTSA)+":"+t)
+	}
+	return &trustpolicy.Document{
+		Version: "1.0",
+		TrustPolicies: []trustpolicy.TrustPolicy{{
+			Name:                  "signgate",
+			RegistryScopes:        []string{"*"},
+			SignatureVerification: trustpolicy.SignatureVerification{VerificationLevel: req.Level},
+			TrustStores:           stores,
+			TrustedIdentities:     req.Identities,
+		}},
+	}
+}
+
+// Verify checks img's Notary Project signatures against each listed root.
+// An error means the signatures could not be read.
+func (v *NotationVerifier) Verify(ctx context.Context, img name.Digest, req *NotationRequirement, keys *keystore.Store) (*NotationResult, error) {
+	repo, err := v.Registry.Repository(img.Context())
+	if err != nil {
+		return nil, err
+	}
+	res := &NotationResult{Requirement: req.Rule(), Level: req.Level, Signers: map[string]string{}, Rejections: map[string]string{}}
+	store := memTrustStore{keys: keys}
+	noSignatures := false
+	for _, root := range req.Roots {
+		if _, ok := keys.Cert(root); !ok {
+			res.Rejections[root] = "not in the keystore"
+			continue
+		}
+		vf, err := verifier.NewWithOptions(TrustPolicy(req, root), store, nil, verifier.VerifierOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("notation trust policy for root %q: %w", root, err)
+		}
+		_, outcomes, err := notation.Verify(ctx, vf, notationregistry.NewRepository(repo), notation.VerifyOptions{
+			ArtifactReference:    img.String(),
+			MaxSignatureAttempts: maxNotationSignatures,
+		})
+		var retrieval notation.ErrorSignatureRetrievalFailed
+		switch {
+		case err == nil:
+			res.RootsVerified = append(res.RootsVerified, root)
+			if len(outcomes) > 0 && outcomes[0].EnvelopeContent != nil && len(outcomes[0].EnvelopeContent.SignerInfo.CertificateChain) > 0 {
+				res.Signers[root] = outcomes[0].EnvelopeContent.SignerInfo.CertificateChain[0].Subject.String()
+			}
+		case errors.As(err, &retrieval) && strings.Contains(err.Error(), "no signature is associated"):
+			noSignatures = true
+		case errors.As(err, &retrieval):
+			return nil, fmt.Errorf("reading notation signatures of %s: %w", img, err)
+		default:
+			res.Rejections[root] = notationReason(err)
+		}
+		if noSignatures {
+			break
+		}
+	}
+	sort.Strings(res.RootsVerified)
+	switch {
+	case noSignatures:
+		res.Reason = "no Notary Project signatures found"
+	case len(res.RootsVerified) < req.Threshold:
+		res.Reason = fmt.Sprintf("requires %s; verified by %s", req.Rule(), listOrNone(res.RootsVerified))
+		if why := firstRejection(res.Rejections, req.Roots); why != "" {
+			res.Reason += " (" + why + ")"
+		}
+	default:
+		res.Satisfied = true
+		res.Reason = fmt.Sprintf("requires %s; verified by %s", req.Rule(), strings.Join(res.RootsVerified, ", "))
+	}
+	return res, nil
+}
+
+// notationReason turns notation-go's joined error into one line.
+func notationReason(err error) string {
+	var parts []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" && l != "signature verification failed" {
+			parts = append(parts, l)
+		}
+	}
+	if len(parts) == 0 {
+		return err.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func firstRejection(rej map[string]string, order []string) string {
+	for _, r := range order {
+		if why, ok := rej[r]; ok {
+			return r + ": " + why
+		}
+	}
+	return ""
+}
+
+// memTrustStore serves the keystore's certificates to notation-go as the
+// named trust stores "ca:<name>" and "tsa:<name>".
+type memTrustStore struct{ keys *keystore.Store }
+
+func (s memTrustStore) GetCertificates(_ context.Context, t truststore.Type, named string) ([]*x509.Certificate, error) {
+	c, ok := s.keys.Cert(named)
+	if !ok || c.Kind != string(t) {
+		return nil, fmt.Errorf("no %s certificate %q in signgate's keystore", t, named)
+	}
+	return c.Certs, nil
+}

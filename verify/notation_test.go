@@ -1,0 +1,154 @@
+package verify_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/keystore"
+	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/verify"
+)
+
+type notaryEnv struct {
+	*env
+	pki   map[string]*sigtest.PKI
+	store *keystore.Store
+	reg   *registry.Client
+}
+
+// newNotaryEnv: a registry without the referrers API (notation then uses
+// the referrers tag, as with Debian's distribution registry), cosign key k1,
+// and two PKIs, "a" and "b", whose roots are in the keystore.
+func newNotaryEnv(t *testing.T) *notaryEnv {
+	e := newEnv(t, false, 1)
+	n := &notaryEnv{env: e, pki: map[string]*sigtest.PKI{}}
+	var certs []*keystore.Cert
+	for _, name := range []string{"a", "b"} {
+		p, err := sigtest.NewPKI("signer " + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.pki[name] = p
+		c, err := keystore.ParseCertsPEM(name, "inline", keystore.CertCA, []byte(p.RootPEM()), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		certs = append(certs, c)
+	}
+	st, err := e.store.WithCerts(certs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.store = st
+	if n.reg, err = registry.New(registry.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (n *notaryEnv) sign(img name.Digest, pki, envelope string) {
+	n.t.Helper()
+	repo, err := n.reg.Repository(img.Context())
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if err := n.pki[pki].SignNotation(context.Background(), repo, img, envelope); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+func (n *notaryEnv) decide(p verify.Policy, img name.Digest) *verify.Verdict {
+	n.t.Helper()
+	sc, _ := verify.ParseScope("**")
+	p.Name, p.Scopes = "test", []verify.Scope{sc}
+	if p.Mode == "" {
+		p.Mode = verify.Enforce
+	}
+	eng := verify.NewEngine(&verify.Snapshot{ID: "n", Policies: verify.Policies{p}, Keys: n.store}, n.reg, verify.Options{})
+	return decide(n.t, eng, img)
+}
+
+func notaryReq(level, rule string, identities []string, roots ...string) *verify.NotationRequirement {
+	th, _ := verify.ParseThreshold(rule, len(roots))
+	if identities == nil {
+		identities = []string{"*"}
+	}
+	return &verify.NotationRequirement{Roots: roots, Identities: identities, Level: level, Threshold: th}
+}
+
+func TestNotation(t *testing.T) {
+	n := newNotaryEnv(t)
+	for _, env := range []string{sigtest.JWS, sigtest.COSE} {
+		img := n.image("notary/" + strings.NewReplacer("/", "-", "+", "-").Replace(env))
+		n.sign(img, "a", env)
+		v := n.decide(verify.Policy{Notation: notaryReq("strict", "any", nil, "a")}, img)
+		want(t, v, true, "notation: requires any of a; verified by a")
+		if !strings.Contains(v.Notation.Signers["a"], "CN=signer a") {
+			t.Errorf("%s: signer not reported: %+v", env, v.Notation)
+		}
+	}
+
+	t.Run("untrusted root", func(t *testing.T) {
+		img := n.image("notary/untrusted")
+		n.sign(img, "b", sigtest.JWS)
+		v := n.decide(verify.Policy{Notation: notaryReq("strict", "any", nil, "a")}, img)
+		want(t, v, false, "verified by none")
+		if v.Notation.Rejections["a"] == "" {
+			t.Fatalf("no explanation for root a: %+v", v.Notation)
+		}
+	})
+	t.Run("identity mismatch", func(t *testing.T) {
+		img := n.image("notary/identity")
+		n.sign(img, "a", sigtest.JWS)
+		v := n.decide(verify.Policy{Notation: notaryReq("strict", "any", []string{"x509.subject: C=US, ST=WA, O=signgate test, CN=someone else"}, "a")}, img)
+		want(t, v, false, "verified by none")
+		if !strings.Contains(strings.ToLower(v.Notation.Rejections["a"]), "identit") {
+			t.Errorf("the rejection does not mention the identity: %q", v.Notation.Rejections["a"])
+		}
+		v = n.decide(verify.Policy{Notation: notaryReq("strict", "any", []string{"x509.subject: C=US, ST=WA, O=signgate test, CN=signer a"}, "a")}, img)
+		want(t, v, true, "verified by a")
+	})
+	t.Run("unsigned", func(t *testing.T) {
+		want(t, n.decide(verify.Policy{Notation: notaryReq("strict", "any", nil, "a")}, n.image("notary/unsigned")), false, "no Notary Project signatures found")
+	})
+	t.Run("all of two roots", func(t *testing.T) {
+		img := n.image("notary/two")
+		n.sign(img, "a", sigtest.JWS)
+		p := verify.Policy{Notation: notaryReq("strict", "all", nil, "a", "b")}
+		want(t, n.decide(p, img), false, "requires all of a, b; verified by a")
+		n.sign(img, "b", sigtest.COSE)
+		want(t, n.decide(p, img), true, "verified by a, b")
+	})
+}
+
+func TestCosignAndNotationTogether(t *testing.T) {
+	n := newNotaryEnv(t)
+	th, _ := verify.ParseThreshold("any", 1)
+	cosignReq := &verify.CosignRequirement{Keys: []string{"k1"}, Threshold: th}
+	onlyCosign := n.image("mixed/cosign")
+	if err := n.signers["k1"].SignBundle(onlyCosign); err != nil {
+		t.Fatal(err)
+	}
+	dual := n.image("mixed/dual")
+	if err := n.signers["k1"].SignLegacy(dual); err != nil {
+		t.Fatal(err)
+	}
+	n.sign(dual, "a", sigtest.JWS)
+
+	both := verify.Policy{Cosign: cosignReq, Notation: notaryReq("strict", "any", nil, "a"), Signatures: verify.Both}
+	either := both
+	either.Signatures = verify.Either
+
+	want(t, n.decide(both, onlyCosign), false, "(both of cosign and notation)")
+	want(t, n.decide(either, onlyCosign), true, "(either of cosign and notation)")
+	v := n.decide(both, dual)
+	want(t, v, true, "cosign: requires any of k1; verified by k1; notation: requires any of a; verified by a")
+	if v.Cosign == nil || v.Notation == nil {
+		t.Fatal("a dual-signed image should be explained per kind")
+	}
+}
