@@ -44,6 +44,7 @@ type Env struct {
 	NRISock        string
 	CosignDir      string                     // the real cosign CLI's key pair: cosign.key, cosign.pub
 	Signers        map[string]*sigtest.Signer // library signers k1, k2, stranger; public keys in Dir/keys
+	Notary         *sigtest.PKI               // a Notary Project PKI whose root is signgate's [certs.n1]
 
 	dropIn       string
 	notify       *net.UnixConn
@@ -286,6 +287,9 @@ path = %[5]q
 [keys.cli]
 path = %[6]q
 
+[certs.n1]
+path = %[10]q
+
 [[policy]]
 name = "sandbox"
 scopes = ["%[7]s/pause"]
@@ -319,12 +323,27 @@ scopes = ["%[7]s/count/*"]
   require = "2"
 
 [[policy]]
+name = "notary"
+scopes = ["%[7]s/notary/*"]
+  [policy.notation]
+  certs = ["n1"]
+
+[[policy]]
+name = "dualsig"
+scopes = ["%[7]s/dualsig/*"]
+signatures = "both"
+  [policy.cosign]
+  keys = ["k1"]
+  [policy.notation]
+  certs = ["n1"]
+
+[[policy]]
 name = "apps"
 scopes = ["%[7]s/**"]
   [policy.cosign]
   keys = ["k1", "cli"]
   require = "any"
-`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.APISocket(), e.MetricsAddr)
+`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.APISocket(), e.MetricsAddr, filepath.Join(e.Dir, "keys", "n1.pem"))
 }
 
 func (e *Env) StartSigngate() error {

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,10 +12,19 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/registry"
 )
 
 func (e *Env) writeKeys() error {
 	if err := os.MkdirAll(filepath.Join(e.Dir, "keys"), 0o755); err != nil {
+		return err
+	}
+	pki, err := sigtest.NewPKI("signgate integration")
+	if err != nil {
+		return err
+	}
+	e.Notary = pki
+	if err := os.WriteFile(filepath.Join(e.Dir, "keys", "n1.pem"), []byte(pki.RootPEM()), 0o644); err != nil {
 		return err
 	}
 	for _, n := range []string{"k1", "k2", "stranger"} {
@@ -70,6 +80,20 @@ func (e *Env) Create(podID, podCfg, image string) (string, error) {
 		return "", fmt.Errorf("%w: %s", err, out)
 	}
 	return lastLine(out), nil
+}
+
+// SignNotation signs img with the environment's Notary Project PKI,
+// through the same registry access signgate uses.
+func (e *Env) SignNotation(img name.Digest, envelope string) error {
+	c, err := registry.New(registry.Config{})
+	if err != nil {
+		return err
+	}
+	repo, err := c.Repository(img.Context())
+	if err != nil {
+		return err
+	}
+	return e.Notary.SignNotation(context.Background(), repo, img, envelope)
 }
 
 // Pull pulls image into containerd.
