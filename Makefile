@@ -6,7 +6,7 @@ BIN   := $(CURDIR)/_output/bin
 GO    ?= go
 # The external programs the integration suite and the demo run, built from
 # the Go module proxy in their own tools modules (integration/tools/*).
-TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/cosign
+TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/cosign $(BIN)/notation
 DEBS  := runc docker-registry busybox-static systemd
 
 .PHONY: all build test unit integration packaging demo bench deps tools check clean deb image
@@ -28,6 +28,9 @@ $(BIN)/containerd $(BIN)/containerd-shim-runc-v2:
 
 $(BIN)/crictl:
 	cd integration/tools/crictl && $(GO) build -o $(BIN)/ sigs.k8s.io/cri-tools/cmd/crictl
+
+$(BIN)/notation:
+	cd integration/tools/notation && $(GO) build -o $(BIN)/ github.com/notaryproject/notation/cmd/notation
 
 $(BIN)/nfpm:
 	cd packaging/tools && $(GO) build -o $(BIN)/ github.com/goreleaser/nfpm/v2/cmd/nfpm
@@ -63,7 +66,7 @@ unit:
 RACEBIN := $(CURDIR)/_output/race
 integration: deps tools
 	mkdir -p $(RACEBIN)
-	for t in containerd containerd-shim-runc-v2 crictl cosign; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
+	for t in containerd containerd-shim-runc-v2 crictl cosign notation; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
 	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(RACEBIN)/signgate ./cmd/signgate
 	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/...
 

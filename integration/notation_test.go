@@ -1,6 +1,11 @@
 package integration
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -52,4 +57,57 @@ func TestNotationSignedContainers(t *testing.T) {
 	e.pushSigned("dualsig/cosignonly", "k1", false)
 	_, err = e.Create(pod, cfg, e.Registry+"/dualsig/cosignonly:v1")
 	mustDeny(t, err, "(both of cosign and notation)", "cosign: requires any of k1; verified by k1", "notation: no Notary Project signatures found")
+}
+
+// Signatures made by the real notation CLI (v1.3.2), with the test key and
+// self-signed certificate it generates, both envelope formats.
+func TestRealNotationCLI(t *testing.T) {
+	e := need(t)
+	home := filepath.Join(e.Dir, "notation-home")
+	notation := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(e.Bin, "notation"), args...)
+		cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("notation %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	notation("cert", "generate-test", "--default", "signgate-cli")
+	crt := filepath.Join(home, ".config", "notation", "localkeys", "signgate-cli.crt")
+
+	var imgs []string
+	for _, format := range []string{"jws", "cose"} {
+		repo := "notary-cli/" + format
+		d, err := harness.PushBusybox(e.Registry+"/"+repo+":v1", "sleep", "3600")
+		if err != nil {
+			t.Fatal(err)
+		}
+		notation("sign", "--insecure-registry", "--signature-format", format, d.String())
+		if err := e.Pull(e.Registry + "/" + repo + ":v1"); err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, e.Registry+"/"+repo+":v1")
+	}
+
+	good := e.SigngateConfig()
+	defer e.ReloadSigngate(good)
+	cfg := strings.Replace(good, "[[policy]]\nname = \"apps\"", fmt.Sprintf(`[[policy]]
+name = "notary-cli"
+scopes = ["%s/notary-cli/*"]
+  [policy.notation]
+  certs = ["notation-cli"]
+  identities = ["x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=signgate-cli"]
+
+[[policy]]
+name = "apps"`, e.Registry), 1) + fmt.Sprintf("\n[certs.notation-cli]\npath = %q\n", crt)
+	if ok, err := e.ReloadSigngate(cfg); !ok || err != nil {
+		t.Fatalf("reload with the notation CLI's certificate: %v %v\n%s", ok, err, e.SigngateLog.String())
+	}
+	pod, podCfg := e.pod("default")
+	for _, img := range imgs {
+		id, err := e.Create(pod, podCfg, img)
+		mustAllow(t, id, err)
+	}
 }

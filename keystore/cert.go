@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -29,7 +30,7 @@ type Cert struct {
 }
 
 // ParseCertsPEM parses one or more PEM CERTIFICATE blocks and checks them: the
-// first must be a CA, and none may be expired.
+// first must be a CA or self-signed, and none may be expired.
 func ParseCertsPEM(name, source, kind string, data []byte, now time.Time) (*Cert, error) {
 	if kind != CertCA && kind != CertTSA {
 		return nil, fmt.Errorf("certificate %q (%s): kind %q: want %q or %q", name, source, kind, CertCA, CertTSA)
@@ -53,8 +54,11 @@ func ParseCertsPEM(name, source, kind string, data []byte, now time.Time) (*Cert
 	if len(certs) == 0 {
 		return nil, fmt.Errorf("certificate %q (%s): no PEM certificate found", name, source)
 	}
-	if !certs[0].BasicConstraintsValid || !certs[0].IsCA {
-		return nil, fmt.Errorf("certificate %q (%s): %q is not a CA certificate; trust a root CA, not a signing certificate", name, source, certs[0].Subject)
+	// A trust anchor is a CA, or a self-signed certificate pinned as its own
+	// root (what `notation cert generate-test` makes). A certificate some
+	// other CA issued can anchor nothing.
+	if root := certs[0]; !(root.BasicConstraintsValid && root.IsCA) && !selfSigned(root) {
+		return nil, fmt.Errorf("certificate %q (%s): %q is neither a CA nor self-signed; trust its issuing root CA instead", name, source, root.Subject)
 	}
 	for _, c := range certs {
 		if now.After(c.NotAfter) {
@@ -63,6 +67,12 @@ func ParseCertsPEM(name, source, kind string, data []byte, now time.Time) (*Cert
 	}
 	sum := sha256.Sum256(certs[0].Raw)
 	return &Cert{Name: name, Source: source, Kind: kind, Certs: certs, Fingerprint: "sha256:" + hex.EncodeToString(sum[:])}, nil
+}
+
+// selfSigned: issued by itself and signed by its own key. (CheckSignatureFrom
+// would insist the issuer be a CA.)
+func selfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 // StaticCert is a certificate declared in the config: inline PEM or a file.

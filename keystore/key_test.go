@@ -7,9 +7,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
+	"math/big"
 	"strings"
 	"testing"
+	"time"
 )
 
 func pemOf(t *testing.T, pub any) []byte {
@@ -49,5 +52,25 @@ func TestStoreRejectsDuplicateNames(t *testing.T) {
 	k, _ := NewKey("a", "inline", "", ed)
 	if _, err := NewStore(k, k); err == nil {
 		t.Fatal("duplicate accepted")
+	}
+}
+
+func TestSelfSignedLeafIsAnAnchorButAnIssuedLeafIsNot(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "self"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	}
+	self, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if _, err := ParseCertsPEM("self", "inline", CertCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: self}), time.Now()); err != nil {
+		t.Fatalf("a self-signed signing certificate: %v", err)
+	}
+	issuerKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	issuer := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "issuer"}, NotBefore: tmpl.NotBefore, NotAfter: tmpl.NotAfter, IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	tmpl.Subject.CommonName = "issued"
+	issued, _ := x509.CreateCertificate(rand.Reader, tmpl, issuer, &key.PublicKey, issuerKey)
+	if _, err := ParseCertsPEM("issued", "inline", CertCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: issued}), time.Now()); err == nil || !strings.Contains(err.Error(), "neither a CA nor self-signed") {
+		t.Fatalf("a certificate another CA issued was accepted as a root: %v", err)
 	}
 }
