@@ -11,6 +11,7 @@ import (
 	"log"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -178,6 +179,7 @@ func verification(e *harness.Env) []row {
 		c.note = fmt.Sprintf("%.1fx faster than the CLI (target >= 10x; cold target <= 5ms)", float64(l.median)/float64(c.median))
 		rows = append(rows, c, l)
 	}
+	rows = append(rows, notationRows(e, hostsDir)...)
 	rows = append(rows, inMemory(e))
 	warm := make([]time.Duration, warmRuns)
 	for i := range warm {
@@ -186,6 +188,74 @@ func verification(e *harness.Env) []row {
 		warm[i] = time.Since(start)
 	}
 	return append(rows, summarize("decide warm (cached verdict)", warm, "target <= 50µs"))
+}
+
+// notationRows measures Notary Project verification: the engine cold and
+// warm, and the real notation CLI on the same images.
+func notationRows(e *harness.Env, hostsDir string) []row {
+	root, err := keystore.ParseCertsPEM("n1", "inline", keystore.CertCA, []byte(e.Notary.RootPEM()), time.Now())
+	check(err)
+	base, err := keystore.NewStore()
+	check(err)
+	store, err := base.WithCerts(root)
+	check(err)
+	scope, err := verify.ParseScope(e.Upstream + "/**")
+	check(err)
+	snap := &verify.Snapshot{ID: "notation", Keys: store, Policies: verify.Policies{{
+		Name: "bench", Scopes: []verify.Scope{scope}, Mode: verify.Enforce,
+		Notation: &verify.NotationRequirement{Roots: []string{"n1"}, Identities: []string{"*"}, Level: "strict", Threshold: 1},
+	}}}
+	imgs := make([]name.Digest, imagesPerFormat)
+	for i := range imgs {
+		d, err := harness.PushBusybox(fmt.Sprintf("%s/bench/notation%d:v1", e.Upstream, i), "sleep", "1")
+		check(err)
+		check(e.SignNotation(d, "application/jose+json"))
+		imgs[i] = d
+	}
+	var cold []time.Duration
+	var eng *verify.Engine
+	for _, d := range imgs {
+		reg, err := registry.New(registry.Config{HostsDir: hostsDir})
+		check(err)
+		eng = verify.NewEngine(snap, reg, verify.Options{})
+		start := time.Now()
+		v := eng.Decide(context.Background(), verify.Request{Image: d})
+		cold = append(cold, time.Since(start))
+		if !v.Allowed {
+			fail("notation bench image denied: " + v.Reason)
+		}
+	}
+	warm := make([]time.Duration, warmRuns/10)
+	for i := range warm {
+		start := time.Now()
+		eng.Decide(context.Background(), verify.Request{Image: imgs[len(imgs)-1]})
+		warm[i] = time.Since(start)
+	}
+
+	// The notation CLI, with the same root in its trust store.
+	home := filepath.Join(e.Dir, "bench-notation")
+	notation := func(args ...string) {
+		cmd := exec.Command(filepath.Join(e.Bin, "notation"), args...)
+		cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fail(fmt.Sprintf("notation %s: %v\n%s", strings.Join(args, " "), err, out))
+		}
+	}
+	rootFile := filepath.Join(e.Dir, "keys", "n1.pem")
+	notation("cert", "add", "--type", "ca", "--store", "signgate", rootFile)
+	policy := filepath.Join(e.Dir, "bench-trustpolicy.json")
+	check(os.WriteFile(policy, []byte(`{"version":"1.0","trustPolicies":[{"name":"all","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:signgate"],"trustedIdentities":["*"]}]}`), 0o644))
+	notation("policy", "import", "--force", policy)
+	var cli []time.Duration
+	for i := 0; i < cliRuns; i++ {
+		start := time.Now()
+		notation("verify", "--insecure-registry", imgs[i%len(imgs)].String())
+		cli = append(cli, time.Since(start))
+	}
+	c := summarize("verify cold, notation JWS signature (signgate engine)", cold, "")
+	l := summarize("verify, notation JWS signature (notation verify CLI)", cli, "")
+	c.note = fmt.Sprintf("%.1fx faster than the CLI", float64(l.median)/float64(c.median))
+	return []row{c, l, summarize("decide warm, notation (cached verdict)", warm, "")}
 }
 
 // inMemory measures the engine against go-containerregistry's in-memory
