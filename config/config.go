@@ -96,6 +96,7 @@ type notationSection struct {
 	TSA        []string `toml:"tsa"`
 	Identities []string `toml:"identities"`
 	Level      string   `toml:"level"`
+	Revocation string   `toml:"revocation"`
 	Require    string   `toml:"require"`
 }
 
@@ -345,7 +346,12 @@ func (v *validator) policy(at string, ps policySection, keys map[string]keySecti
 }
 
 func (v *validator) notation(at string, ns *notationSection, certs map[string]string) *verify.NotationRequirement {
-	req := &verify.NotationRequirement{Roots: ns.Certs, TSA: ns.TSA, Identities: ns.Identities, Level: or(ns.Level, "strict")}
+	req := &verify.NotationRequirement{Roots: ns.Certs, TSA: ns.TSA, Identities: ns.Identities, Level: or(ns.Level, "strict"), Revocation: ns.Revocation}
+	switch ns.Revocation {
+	case "", "enforce", "log":
+	default:
+		v.errorf("%s.notation.revocation = %q: want \"enforce\" or \"log\"", at, ns.Revocation)
+	}
 	if len(req.Identities) == 0 {
 		req.Identities = []string{"*"}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/notaryproject/notation-go"
@@ -41,6 +42,10 @@ type Repositories interface {
 // plugin manager is given, so no plugin binary ever runs.
 type NotationVerifier struct {
 	Registry Repositories
+
+	once    sync.Once
+	options verifier.VerifierOptions
+	optErr  error
 }
 
 // maxNotationSignatures bounds how many signatures are tried per root.
@@ -58,11 +63,21 @@ func TrustPolicy(req *NotationRequirement, root string) *trustpolicy.Document {
 		TrustPolicies: []trustpolicy.TrustPolicy{{
 			Name:                  "signgate",
 			RegistryScopes:        []string{"*"},
-			SignatureVerification: trustpolicy.SignatureVerification{VerificationLevel: req.Level},
+			SignatureVerification: signatureVerification(req),
 			TrustStores:           stores,
 			TrustedIdentities:     req.Identities,
 		}},
 	}
+}
+
+func signatureVerification(req *NotationRequirement) trustpolicy.SignatureVerification {
+	sv := trustpolicy.SignatureVerification{VerificationLevel: req.Level}
+	if req.Revocation != "" {
+		sv.Override = map[trustpolicy.ValidationType]trustpolicy.ValidationAction{
+			trustpolicy.TypeRevocation: trustpolicy.ValidationAction(req.Revocation),
+		}
+	}
+	return sv
 }
 
 // Verify checks img's Notary Project signatures against each listed root.
@@ -72,6 +87,10 @@ func (v *NotationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 	if err != nil {
 		return nil, err
 	}
+	v.once.Do(func() { v.options, v.optErr = revocationOptions() })
+	if v.optErr != nil {
+		return nil, v.optErr
+	}
 	res := &NotationResult{Requirement: req.Rule(), Level: req.Level, Signers: map[string]string{}, Rejections: map[string]string{}}
 	store := memTrustStore{keys: keys}
 	noSignatures := false
@@ -80,7 +99,7 @@ func (v *NotationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 			res.Rejections[root] = "not in the keystore"
 			continue
 		}
-		vf, err := verifier.NewWithOptions(TrustPolicy(req, root), store, nil, verifier.VerifierOptions{})
+		vf, err := verifier.NewWithOptions(TrustPolicy(req, root), store, nil, v.options)
 		if err != nil {
 			return nil, fmt.Errorf("notation trust policy for root %q: %w", root, err)
 		}

@@ -2,7 +2,10 @@ package verify_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,4 +154,63 @@ func TestCosignAndNotationTogether(t *testing.T) {
 	if v.Cosign == nil || v.Notation == nil {
 		t.Fatal("a dual-signed image should be explained per kind")
 	}
+}
+
+func TestNotationRevocation(t *testing.T) {
+	n := newNotaryEnv(t)
+	// A CRL responder whose answer the test chooses.
+	var revoked atomic.Bool
+	var pki *sigtest.PKI
+	crlSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		der, err := pki.CRL(revoked.Load())
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Write(der)
+	}))
+	defer crlSrv.Close()
+	var err error
+	if pki, err = sigtest.NewPKIWithCRL("crl signer", crlSrv.URL+"/root.crl"); err != nil {
+		t.Fatal(err)
+	}
+	// An unreachable responder: a port nothing listens on.
+	deadPKI, err := sigtest.NewPKIWithCRL("dead crl signer", "http://127.0.0.1:1/root.crl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var certs []*keystore.Cert
+	for name, p := range map[string]*sigtest.PKI{"crl": pki, "dead": deadPKI} {
+		c, err := keystore.ParseCertsPEM(name, "inline", keystore.CertCA, []byte(p.RootPEM()), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		certs = append(certs, c)
+	}
+	if n.store, err = n.store.WithCerts(certs...); err != nil {
+		t.Fatal(err)
+	}
+	n.pki["crl"], n.pki["dead"] = pki, deadPKI
+
+	good := n.image("revocation/good")
+	n.sign(good, "crl", sigtest.JWS)
+	want(t, n.decide(verify.Policy{Notation: notaryReq("strict", "any", nil, "crl")}, good), true, "verified by crl")
+
+	revoked.Store(true)
+	bad := n.image("revocation/revoked")
+	n.sign(bad, "crl", sigtest.JWS)
+	// A fresh engine: the CRL cache belongs to the engine, as a reload would.
+	v := n.decide(verify.Policy{Notation: notaryReq("strict", "any", nil, "crl")}, bad)
+	want(t, v, false, "verified by none")
+	if !strings.Contains(v.Notation.Rejections["crl"], "revoked") {
+		t.Fatalf("the rejection does not say revoked: %q", v.Notation.Rejections["crl"])
+	}
+
+	dead := n.image("revocation/unreachable")
+	n.sign(dead, "dead", sigtest.JWS)
+	enforce := notaryReq("strict", "any", nil, "dead")
+	want(t, n.decide(verify.Policy{Notation: enforce}, dead), false, "verified by none")
+	logOnly := notaryReq("strict", "any", nil, "dead")
+	logOnly.Revocation = "log"
+	want(t, n.decide(verify.Policy{Notation: logOnly}, dead), true, "verified by dead")
 }

@@ -51,6 +51,10 @@ type NotationRequirement struct {
 	TSA        []string // certificate names (kind "tsa") for RFC 3161 timestamps
 	Identities []string // trusted identities: "x509.subject: C=US, O=..." or "*"
 	Level      string   // strict, permissive, audit or skip (notation's levels)
+	// Revocation overrides what the level does with revocation checks:
+	// "enforce" (a revoked certificate, or a responder that cannot be
+	// reached, fails) or "log" (logged and accepted). "" keeps the level's.
+	Revocation string
 	// Threshold is how many distinct listed roots must each verify at least
 	// one signature: 1 for "any", len(Roots) for "all", N for a count.
 	Threshold int

@@ -31,10 +31,15 @@ type PKI struct {
 	Root    *x509.Certificate
 	Leaf    *x509.Certificate
 	leafKey crypto.Signer
+	rootKey crypto.Signer
 }
 
 // NewPKI makes a root CA and a leaf whose subject is "CN=<cn>,O=signgate test".
-func NewPKI(cn string) (*PKI, error) {
+func NewPKI(cn string) (*PKI, error) { return NewPKIWithCRL(cn, "") }
+
+// NewPKIWithCRL is NewPKI with the leaf naming crlURL as its CRL
+// distribution point, so verifiers check its revocation there.
+func NewPKIWithCRL(cn, crlURL string) (*PKI, error) {
 	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -66,12 +71,26 @@ func NewPKI(cn string) (*PKI, error) {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 	}
+	if crlURL != "" {
+		leafTmpl.CRLDistributionPoints = []string{crlURL}
+	}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, root, &leafKey.PublicKey, rootKey)
 	if err != nil {
 		return nil, err
 	}
 	leaf, _ := x509.ParseCertificate(leafDER)
-	return &PKI{Root: root, Leaf: leaf, leafKey: leafKey}, nil
+	return &PKI{Root: root, Leaf: leaf, leafKey: leafKey, rootKey: rootKey}, nil
+}
+
+// CRL is the root's certificate revocation list (DER), listing the leaf when
+// revoked is true.
+func (p *PKI) CRL(revoked bool) ([]byte, error) {
+	now := time.Now()
+	rl := &x509.RevocationList{Number: big.NewInt(now.UnixNano()), ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(time.Hour)}
+	if revoked {
+		rl.RevokedCertificateEntries = []x509.RevocationListEntry{{SerialNumber: p.Leaf.SerialNumber, RevocationTime: now.Add(-time.Minute)}}
+	}
+	return x509.CreateRevocationList(rand.Reader, rl, p.Root, p.rootKey)
 }
 
 // RootPEM is the root certificate, for signgate's [certs].
