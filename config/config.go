@@ -92,12 +92,13 @@ type policySection struct {
 }
 
 type notationSection struct {
-	Certs      []string `toml:"certs"`
-	TSA        []string `toml:"tsa"`
-	Identities []string `toml:"identities"`
-	Level      string   `toml:"level"`
-	Revocation string   `toml:"revocation"`
-	Require    string   `toml:"require"`
+	Certs           []string `toml:"certs"`
+	TSA             []string `toml:"tsa"`
+	Identities      []string `toml:"identities"`
+	Level           string   `toml:"level"`
+	Revocation      string   `toml:"revocation"`
+	VerifyTimestamp string   `toml:"verify_timestamp"`
+	Require         string   `toml:"require"`
 }
 
 type cosignSection struct {
@@ -351,6 +352,13 @@ func (v *validator) notation(at string, ns *notationSection, certs map[string]st
 	case "", "enforce", "log":
 	default:
 		v.errorf("%s.notation.revocation = %q: want \"enforce\" or \"log\"", at, ns.Revocation)
+	}
+	switch ns.VerifyTimestamp {
+	case "", "always":
+	case "after_cert_expiry":
+		req.AfterCertExpiry = true
+	default:
+		v.errorf("%s.notation.verify_timestamp = %q: want \"always\" or \"after_cert_expiry\"", at, ns.VerifyTimestamp)
 	}
 	if len(req.Identities) == 0 {
 		req.Identities = []string{"*"}

@@ -71,7 +71,10 @@ func TrustPolicy(req *NotationRequirement, root string) *trustpolicy.Document {
 }
 
 func signatureVerification(req *NotationRequirement) trustpolicy.SignatureVerification {
-	sv := trustpolicy.SignatureVerification{VerificationLevel: req.Level}
+	sv := trustpolicy.SignatureVerification{VerificationLevel: req.Level, VerifyTimestamp: trustpolicy.OptionAlways}
+	if req.AfterCertExpiry {
+		sv.VerifyTimestamp = trustpolicy.OptionAfterCertExpiry
+	}
 	if req.Revocation != "" {
 		sv.Override = map[trustpolicy.ValidationType]trustpolicy.ValidationAction{
 			trustpolicy.TypeRevocation: trustpolicy.ValidationAction(req.Revocation),

@@ -214,3 +214,70 @@ func TestNotationRevocation(t *testing.T) {
 	logOnly.Revocation = "log"
 	want(t, n.decide(verify.Policy{Notation: logOnly}, dead), true, "verified by dead")
 }
+
+// A signature made while its certificate was valid stays valid after the
+// certificate expires, when a trusted TSA timestamped it; without a
+// timestamp, it does not.
+func TestNotationTimestamps(t *testing.T) {
+	n := newNotaryEnv(t)
+	tsa, err := sigtest.NewTSA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tsa.Close()
+	const lifetime = 4 * time.Second
+	pki, err := sigtest.NewShortLivedPKI("short-lived signer", lifetime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := time.Now().Add(lifetime)
+	root, err := keystore.ParseCertsPEM("short", "inline", keystore.CertCA, []byte(pki.RootPEM()), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsaRoot, err := keystore.ParseCertsPEM("tsa", "inline", keystore.CertTSA, []byte(tsa.RootPEM()), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.store, err = n.store.WithCerts(root, tsaRoot); err != nil {
+		t.Fatal(err)
+	}
+	stamped, plain := n.image("timestamp/stamped"), n.image("timestamp/plain")
+	repo, err := n.reg.Repository(stamped.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.SignNotationTimestamped(context.Background(), repo, stamped, sigtest.JWS, tsa); err != nil {
+		t.Fatal(err)
+	}
+	n.pki["short"] = pki
+	n.sign(plain, "short", sigtest.JWS)
+
+	always := notaryReq("strict", "any", nil, "short")
+	always.TSA = []string{"tsa"}
+	afterExpiry := notaryReq("strict", "any", nil, "short")
+	afterExpiry.TSA, afterExpiry.AfterCertExpiry = []string{"tsa"}, true
+
+	// "always": with TSA roots listed, a signature must carry a timestamp.
+	want(t, n.decide(verify.Policy{Notation: always}, stamped), true, "verified by short")
+	v := n.decide(verify.Policy{Notation: always}, plain)
+	want(t, v, false, "no timestamp countersignature")
+	// "after_cert_expiry": while the certificate is valid, none is needed.
+	want(t, n.decide(verify.Policy{Notation: afterExpiry}, plain), true, "verified by short")
+
+	time.Sleep(time.Until(expires) + time.Second)
+	want(t, n.decide(verify.Policy{Notation: always}, stamped), true, "verified by short")
+	want(t, n.decide(verify.Policy{Notation: afterExpiry}, stamped), true, "verified by short")
+	// Expired, and nothing proves it signed in time.
+	v = n.decide(verify.Policy{Notation: afterExpiry}, plain)
+	want(t, v, false, "verified by none")
+	if !strings.Contains(v.Notation.Rejections["short"], "no timestamp countersignature") {
+		t.Fatalf("the rejection does not say why: %q", v.Notation.Rejections["short"])
+	}
+	// And with no TSA roots at all, the expired certificate is simply expired.
+	v = n.decide(verify.Policy{Notation: notaryReq("strict", "any", nil, "short")}, plain)
+	want(t, v, false, "verified by none")
+	if !strings.Contains(v.Notation.Rejections["short"], "expired") {
+		t.Fatalf("the rejection does not say expired: %q", v.Notation.Rejections["short"])
+	}
+}

@@ -55,6 +55,10 @@ type NotationRequirement struct {
 	// "enforce" (a revoked certificate, or a responder that cannot be
 	// reached, fails) or "log" (logged and accepted). "" keeps the level's.
 	Revocation string
+	// AfterCertExpiry checks timestamps only once the signing certificate
+	// has expired; otherwise (notation's "always"), with TSA roots listed,
+	// every signature must carry a trusted timestamp.
+	AfterCertExpiry bool
 	// Threshold is how many distinct listed roots must each verify at least
 	// one signature: 1 for "any", len(Roots) for "all", N for a count.
 	Threshold int

@@ -35,11 +35,18 @@ type PKI struct {
 }
 
 // NewPKI makes a root CA and a leaf whose subject is "CN=<cn>,O=signgate test".
-func NewPKI(cn string) (*PKI, error) { return NewPKIWithCRL(cn, "") }
+func NewPKI(cn string) (*PKI, error) { return newPKI(cn, "", 12*time.Hour) }
+
+// NewShortLivedPKI is NewPKI with a leaf that expires after lifetime.
+func NewShortLivedPKI(cn string, lifetime time.Duration) (*PKI, error) {
+	return newPKI(cn, "", lifetime)
+}
 
 // NewPKIWithCRL is NewPKI with the leaf naming crlURL as its CRL
 // distribution point, so verifiers check its revocation there.
-func NewPKIWithCRL(cn, crlURL string) (*PKI, error) {
+func NewPKIWithCRL(cn, crlURL string) (*PKI, error) { return newPKI(cn, crlURL, 12*time.Hour) }
+
+func newPKI(cn, crlURL string, lifetime time.Duration) (*PKI, error) {
 	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -67,7 +74,7 @@ func NewPKIWithCRL(cn, crlURL string) (*PKI, error) {
 		SerialNumber: big.NewInt(2),
 		Subject:      pkix.Name{CommonName: cn, Organization: []string{"signgate test"}, Country: []string{"US"}, Province: []string{"WA"}},
 		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(12 * time.Hour),
+		NotAfter:     now.Add(lifetime),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 	}
