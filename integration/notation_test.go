@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/signgate/signgate/integration/harness"
 	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/registry"
 )
 
 // pushSigned pushes a fresh image, signs it as asked (before the pull, which
@@ -109,5 +111,52 @@ name = "apps"`, e.Registry), 1) + fmt.Sprintf("\n[certs.notation-cli]\npath = %q
 	for _, img := range imgs {
 		id, err := e.Create(pod, podCfg, img)
 		mustAllow(t, id, err)
+	}
+}
+
+// signgate verify explains notation-signed, dual-signed and untrusted images.
+func TestVerifyCommandExplainsNotation(t *testing.T) {
+	e := need(t)
+	signed := e.pushSigned("notary/explain-signed", "", true)
+	dual := e.pushSigned("dualsig/explain", "k1", true)
+	untrusted, err := harness.PushBusybox(e.Registry+"/notary/explain-untrusted:v1", "sleep", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := sigtest.NewPKI("someone else")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := registry.New(registry.Config{})
+	repo, _ := c.Repository(untrusted.Context())
+	if err := other.SignNotation(context.Background(), repo, untrusted, sigtest.COSE); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(img name.Digest) (string, int) {
+		out, err := exec.Command(filepath.Join(e.Bin, "signgate"), "verify", "--config", filepath.Join(e.Dir, "signgate.toml"), img.String()).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return string(out), code
+	}
+	for _, c := range []struct {
+		img   name.Digest
+		code  int
+		parts []string
+	}{
+		{signed, 0, []string{"ALLOW", `policy "notary"`, "notation: requires any of n1 (level strict); roots verified: n1", "root n1", "signed by CN=signgate integration"}},
+		{dual, 0, []string{"ALLOW", "(both of cosign and notation)", "cosign:   requires any of k1; keys verified: k1", "notation: requires any of n1"}},
+		{untrusted, 1, []string{"DENY", "roots verified: none", "root n1", "certificate chain does not contain any trusted certificate"}},
+	} {
+		out, code := verify(c.img)
+		if code != c.code {
+			t.Errorf("%s: exit %d, want %d\n%s", c.img, code, c.code, out)
+		}
+		for _, p := range c.parts {
+			if !strings.Contains(out, p) {
+				t.Errorf("%s: output lacks %q\n%s", c.img, p, out)
+			}
+		}
 	}
 }

@@ -281,3 +281,16 @@ func TestNotationTimestamps(t *testing.T) {
 		t.Fatalf("the rejection does not say expired: %q", v.Notation.Rejections["short"])
 	}
 }
+
+// notation's levels keep their documented meaning: "audit" enforces
+// integrity but only logs authenticity (an untrusted signer passes), and
+// "skip" verifies nothing.
+func TestNotationLevels(t *testing.T) {
+	n := newNotaryEnv(t)
+	untrusted := n.image("levels/untrusted")
+	n.sign(untrusted, "b", sigtest.JWS)
+	want(t, n.decide(verify.Policy{Notation: notaryReq("strict", "any", nil, "a")}, untrusted), false, "verified by none")
+	want(t, n.decide(verify.Policy{Notation: notaryReq("permissive", "any", nil, "a")}, untrusted), false, "verified by none")
+	want(t, n.decide(verify.Policy{Notation: notaryReq("audit", "any", nil, "a")}, untrusted), true, "verified by a")
+	want(t, n.decide(verify.Policy{Notation: &verify.NotationRequirement{Level: "skip"}}, n.image("levels/unsigned")), true, "level skip: Notary Project signatures are not verified")
+}
