@@ -41,21 +41,29 @@ func head(t *testing.T, c *registry.Client, ref string) error {
 	return err
 }
 
-func TestCredentialsFromTheNamedDockerConfig(t *testing.T) {
+// authRegistry serves an in-memory registry behind basic auth, with one
+// image pushed as repo, and returns its host.
+func authRegistry(t *testing.T, user, pass, repo string) string {
+	t.Helper()
 	reg := quietRegistry()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != "node" || p != "s3cret" {
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
 			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
 		reg.ServeHTTP(w, r)
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	if _, err := sigtest.PushImage(host+"/app/x:v1", remote.WithAuth(&basic{"node", "s3cret"})); err != nil {
+	if _, err := sigtest.PushImage(host+"/"+repo, remote.WithAuth(&basic{user, pass})); err != nil {
 		t.Fatal(err)
 	}
+	return host
+}
+
+func TestCredentialsFromTheNamedDockerConfig(t *testing.T) {
+	host := authRegistry(t, "node", "s3cret", "app/x:v1")
 
 	anon, _ := registry.New(registry.Config{})
 	if err := head(t, anon, host+"/app/x:v1"); err == nil {
@@ -165,20 +173,7 @@ func TestBlobSizeCap(t *testing.T) {
 // A credential helper named in the docker config is run to get credentials,
 // as docker and containerd's CRI would.
 func TestCredentialHelperNamedInDockerConfig(t *testing.T) {
-	reg := quietRegistry()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != "helper-user" || p != "helper-secret" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		reg.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	if _, err := sigtest.PushImage(host+"/app/h:v1", remote.WithAuth(&basic{"helper-user", "helper-secret"})); err != nil {
-		t.Fatal(err)
-	}
+	host := authRegistry(t, "helper-user", "helper-secret", "app/h:v1")
 	dir := t.TempDir()
 	helper := "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\necho '{\"ServerURL\":\"'$server'\",\"Username\":\"helper-user\",\"Secret\":\"helper-secret\"}'\n"
 	if err := os.WriteFile(filepath.Join(dir, "docker-credential-sgtest"), []byte(helper), 0o755); err != nil {
