@@ -257,28 +257,31 @@ func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.
 		return false, fmt.Sprintf("policy %q requires no signature kind", p.Name), nil, nil
 	}
 	var (
-		cres, nres     = (*CosignResult)(nil), (*NotationResult)(nil)
+		cres           *CosignResult
+		nres           *NotationResult
 		cok, nok       bool
 		creason, nreas string
-		done           = make(chan struct{})
 	)
-	// The two kinds are independent lookups: do them at once.
-	go func() {
-		defer close(done)
-		if p.Notation == nil {
-			return
-		}
+	checkNotation := func() {
 		res, err := e.notation.Verify(ctx, img, p.Notation, snap.Keys)
 		if err != nil {
 			nreas = "notation: cannot read signatures: " + err.Error()
 			return
 		}
 		nres, nok, nreas = res, res.Satisfied, "notation: "+res.Reason
-	}()
-	if p.Cosign != nil {
-		cok, creason, cres = e.checkCosign(ctx, snap, p, img)
 	}
-	<-done
+	switch {
+	case p.Cosign != nil && p.Notation != nil:
+		// Independent lookups: do them at once.
+		done := make(chan struct{})
+		go func() { defer close(done); checkNotation() }()
+		cok, creason, cres = e.checkCosign(ctx, snap, p, img)
+		<-done
+	case p.Cosign != nil:
+		cok, creason, cres = e.checkCosign(ctx, snap, p, img)
+	default:
+		checkNotation()
+	}
 
 	var ok bool
 	var parts []string

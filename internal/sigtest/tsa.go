@@ -34,21 +34,11 @@ type TSA struct {
 
 // NewTSA starts a timestamping authority; Close stops it.
 func NewTSA() (*TSA, error) {
-	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
 	now := time.Now()
-	rootTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(10), Subject: pkix.Name{CommonName: "signgate test TSA root", Organization: []string{"signgate test"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
+	root, rootKey, err := newRootCA("signgate test TSA root", 10, now.Add(-time.Hour), now.Add(24*time.Hour))
 	if err != nil {
 		return nil, err
 	}
-	root, _ := x509.ParseCertificate(rootDER)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
