@@ -88,7 +88,7 @@ func TestConfigErrorsNameTheFault(t *testing.T) {
 		{"verifying policy without requirement", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n", `needs a [policy.cosign] or [policy.notation] requirement`},
 		{"no policy", "", "no [[policy]] is defined"},
 		{"cert not a CA", "[certs.leaf]\npem = \"\"\"" + leafPEM(t) + "\"\"\"\n", `certs.leaf: certificate "leaf" (inline): "CN=signer,O=signgate test,ST=WA,C=US" is neither a CA nor self-signed`},
-		{"expired cert", "[certs.old]\npem = \"\"\"" + sigtest.ExpiredRootPEM() + "\"\"\"\n", `certs.old: certificate "old" (inline): "CN=expired root" expired on`},
+		{"expired cert", "[certs.old]\npem = \"\"\"" + sigtest.ExpiredRootPEM() + "\"\"\"\n", `certs.old: certificate "old" (inline): "CN=expired root,O=signgate test" expired on`},
 		{"undefined cert", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"nope\"]\n", `policy[0] "p".notation.certs: certificate "nope" is not defined`},
 		{"tsa as root", "[certs.t]\nkind = \"tsa\"\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"t\"]\n", `certificate "t" is a tsa certificate, not a ca`},
 		{"bad identity", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nidentities = [\"x509.subject: CN=only\"]\n", `policy[0] "p".notation: trust policy`},
