@@ -18,6 +18,8 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/signgate/signgate/keystore"
+	"github.com/signgate/signgate/keystore/keysync"
+	"github.com/signgate/signgate/keystore/kms"
 	"github.com/signgate/signgate/registry"
 	"github.com/signgate/signgate/verify"
 )
@@ -36,6 +38,7 @@ type file struct {
 	Daemon   daemonSection          `toml:"daemon"`
 	Registry registrySection        `toml:"registry"`
 	Cache    cacheSection           `toml:"cache"`
+	KMS      kmsSection             `toml:"kms"`
 	Keys     map[string]keySection  `toml:"keys"`
 	Certs    map[string]certSection `toml:"certs"`
 	Policy   []policySection        `toml:"policy"`
@@ -71,8 +74,53 @@ type cacheSection struct {
 }
 
 type keySection struct {
-	PEM  string `toml:"pem"`
-	Path string `toml:"path"`
+	PEM         string `toml:"pem"`
+	Path        string `toml:"path"`
+	KMS         string `toml:"kms"`
+	Version     string `toml:"version"`
+	GracePeriod string `toml:"grace_period"`
+}
+
+type kmsSection struct {
+	SyncInterval   string          `toml:"sync_interval"`
+	GracePeriod    string          `toml:"grace_period"`
+	MaxStaleness   string          `toml:"max_staleness"`
+	RequestTimeout string          `toml:"request_timeout"`
+	AWS            kmsAWSSection   `toml:"aws"`
+	GCP            kmsGCPSection   `toml:"gcp"`
+	Azure          kmsAzureSection `toml:"azure"`
+	Vault          kmsVaultSection `toml:"vault"`
+}
+
+type kmsAWSSection struct {
+	Endpoint string `toml:"endpoint"`
+	Region   string `toml:"region"`
+	CAFile   string `toml:"ca_file"`
+}
+
+type kmsGCPSection struct {
+	Endpoint string `toml:"endpoint"`
+	CAFile   string `toml:"ca_file"`
+	Insecure bool   `toml:"insecure"`
+}
+
+type kmsAzureSection struct {
+	CAFile string `toml:"ca_file"`
+}
+
+type kmsVaultSection struct {
+	Address     string `toml:"address"`
+	TokenFile   string `toml:"token_file"`
+	TransitPath string `toml:"transit_path"`
+	CAFile      string `toml:"ca_file"`
+}
+
+// KMS settings, parsed.
+type KMS struct {
+	SyncInterval   time.Duration
+	MaxStaleness   time.Duration // 0: no limit
+	RequestTimeout time.Duration
+	Settings       map[string]kms.Settings // by scheme
 }
 
 type certSection struct {
@@ -130,6 +178,8 @@ type Config struct {
 	Registry registry.Config
 	Engine   verify.Options
 	Keys     keystore.Static
+	KMSKeys  []keysync.Spec // keys synced from a KMS
+	KMS      KMS
 	Certs    []keystore.StaticCert
 	Policies verify.Policies
 	// Digest identifies the file's content, so verdicts can be bound to it.
@@ -215,6 +265,28 @@ func Parse(path string, data []byte) (*Config, error) {
 		MaxCached:     int(v.positive("cache.max_entries", int64(f.Cache.MaxEntries), 10000)),
 	}
 
+	km := f.KMS
+	c.KMS = KMS{
+		SyncInterval:   v.duration("kms.sync_interval", km.SyncInterval, 5*time.Minute),
+		RequestTimeout: v.duration("kms.request_timeout", km.RequestTimeout, 10*time.Second),
+		Settings: map[string]kms.Settings{
+			"awskms":     {Endpoint: km.AWS.Endpoint, Region: km.AWS.Region, CAFile: v.file("kms.aws.ca_file", km.AWS.CAFile)},
+			"gcpkms":     {Endpoint: km.GCP.Endpoint, CAFile: v.file("kms.gcp.ca_file", km.GCP.CAFile), Insecure: km.GCP.Insecure},
+			"azurekms":   {CAFile: v.file("kms.azure.ca_file", km.Azure.CAFile)},
+			"hashivault": {Endpoint: km.Vault.Address, TokenFile: v.file("kms.vault.token_file", km.Vault.TokenFile), TransitPath: km.Vault.TransitPath, CAFile: v.file("kms.vault.ca_file", km.Vault.CAFile)},
+		},
+	}
+	if km.MaxStaleness != "" {
+		c.KMS.MaxStaleness = v.duration("kms.max_staleness", km.MaxStaleness, 0)
+	}
+	if c.KMS.SyncInterval < 10*time.Second {
+		v.errorf("kms.sync_interval = %q: at least 10s, or every node hammers the KMS", km.SyncInterval)
+	}
+	if c.KMS.MaxStaleness > 0 && c.KMS.MaxStaleness < 2*c.KMS.SyncInterval {
+		v.errorf("kms.max_staleness = %q: must be at least twice kms.sync_interval (%s), or one slow sync takes every key away", km.MaxStaleness, c.KMS.SyncInterval)
+	}
+	defaultGrace := v.nonNegative("kms.grace_period", km.GracePeriod, 24*time.Hour)
+
 	names := make([]string, 0, len(f.Keys))
 	for n := range f.Keys {
 		names = append(names, n)
@@ -222,6 +294,23 @@ func Parse(path string, data []byte) (*Config, error) {
 	sort.Strings(names)
 	for _, n := range names {
 		k := f.Keys[n]
+		if k.KMS != "" {
+			if k.PEM != "" || k.Path != "" {
+				v.errorf("keys.%s: give kms, pem or path, only one", n)
+				continue
+			}
+			ref, err := kms.Parse(k.KMS, k.Version)
+			if err != nil {
+				v.errorf("keys.%s.kms: %v", n, err)
+				continue
+			}
+			c.KMSKeys = append(c.KMSKeys, keysync.Spec{Name: n, Ref: ref, Grace: v.nonNegative("keys."+n+".grace_period", k.GracePeriod, defaultGrace)})
+			continue
+		}
+		if k.Version != "" || k.GracePeriod != "" {
+			v.errorf("keys.%s: version and grace_period apply only to kms keys", n)
+			continue
+		}
 		p := k.Path
 		if p != "" && !filepath.IsAbs(p) {
 			p = filepath.Join(filepath.Dir(path), p)
@@ -429,6 +518,33 @@ func (v *validator) duration(key, s string, def time.Duration) time.Duration {
 	return d
 }
 
+// nonNegative is a duration where "0s" is meaningful (no grace period).
+func (v *validator) nonNegative(key, s string, def time.Duration) time.Duration {
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		v.errorf("%s = %q: want a duration such as \"24h\" (or \"0s\" for none)", key, s)
+		return def
+	}
+	return d
+}
+
+// file checks that a named file can be read.
+func (v *validator) file(key, path string) string {
+	if path == "" {
+		return ""
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(v.path), path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		v.errorf("%s: %v", key, err)
+	}
+	return path
+}
+
 func (v *validator) positive(key string, n, def int64) int64 {
 	if n == 0 {
 		return def
@@ -447,9 +563,10 @@ func or(s, def string) string {
 	return s
 }
 
-// Snapshot loads the keys and builds the engine snapshot for this config.
-func (c *Config) Snapshot(ctx context.Context) (*verify.Snapshot, error) {
-	store, err := keystore.Load(ctx, c.Keys)
+// Snapshot loads the static keys and builds the engine snapshot for this
+// config, with the trusted versions of KMS keys given by the syncer.
+func (c *Config) Snapshot(ctx context.Context, kmsKeys ...*keystore.Key) (*verify.Snapshot, error) {
+	store, err := keystore.Load(ctx, c.Keys, keystore.Loaded(kmsKeys))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Path, err)
 	}

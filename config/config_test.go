@@ -66,8 +66,8 @@ require = "all"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k, ok := snap.Keys.Get("release"); !ok || !strings.HasPrefix(k.Source, "file:") {
-		t.Fatalf("release key: %+v", k)
+	if ks := snap.Keys.Versions("release"); len(ks) != 1 || !strings.HasPrefix(ks[0].Source, "file:") {
+		t.Fatalf("release key: %+v", ks)
 	}
 }
 

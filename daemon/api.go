@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/signgate/signgate/keystore/keysync"
 )
 
 // VerifyRequest asks the daemon about an image being pulled.
@@ -29,7 +31,7 @@ type VerifyResponse struct {
 }
 
 // serveAPI answers local questions on a unix socket only root can reach:
-// today the image verifier's "may this pull proceed?".
+// the image verifier's "may this pull proceed?", and the keys.
 func (d *Daemon) serveAPI(ctx context.Context, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("api socket %s: %w", path, err)
@@ -47,6 +49,8 @@ func (d *Daemon) serveAPI(ctx context.Context, path string) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/verify", d.handleVerify)
+	mux.HandleFunc("GET /v1/keys", d.handleKeys)
+	mux.HandleFunc("POST /v1/keys/sync", d.handleKeysSync)
 	d.serve(ctx, l, mux, "api")
 	return nil
 }
@@ -93,4 +97,84 @@ func (d *Daemon) verifyPull(ctx context.Context, req VerifyRequest) VerifyRespon
 		d.log.Warn("signgate refused pull", "image", req.Image, "digest", req.Digest, "policy", v.Policy, "reason", v.Reason)
 	}
 	return VerifyResponse{Allowed: v.Allowed, Reason: v.Reason, Policy: v.Policy}
+}
+
+// KeyInfo describes one trusted key version, or a KMS key with none, for
+// `signgate keys list`.
+type KeyInfo struct {
+	Name        string    `json:"name"`
+	Source      string    `json:"source"`
+	Version     string    `json:"version,omitempty"`
+	Fingerprint string    `json:"fingerprint,omitempty"`
+	Algorithm   string    `json:"algorithm,omitempty"`
+	LastSync    time.Time `json:"last_sync,omitzero"`
+	// State: "static", "current", "grace until <time>", "stale", or
+	// "untrusted: <why>".
+	State     string `json:"state"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// KeysResponse answers GET /v1/keys and POST /v1/keys/sync.
+type KeysResponse struct {
+	Keys    []KeyInfo        `json:"keys"`
+	Changes []keysync.Change `json:"changes,omitempty"` // sync only
+	Error   string           `json:"error,omitempty"`   // sync only: keys that could not be synced
+}
+
+// Keys lists every key the daemon knows: static ones from the snapshot in
+// force, and each KMS key's trusted versions (or why it has none).
+func (d *Daemon) Keys() []KeyInfo {
+	var out []KeyInfo
+	for _, k := range d.Engine().Snapshot().Keys.Keys() {
+		if k.Version == "" {
+			out = append(out, KeyInfo{Name: k.Name, Source: k.Source, Fingerprint: k.Fingerprint, Algorithm: k.Algorithm, State: "static"})
+		}
+	}
+	s := d.syncer.Load()
+	for _, st := range s.Statuses() {
+		base := KeyInfo{Name: st.Name, Source: st.Source, LastSync: st.LastSync, LastError: st.LastError}
+		if len(st.Versions) == 0 {
+			why := st.Problem
+			if st.LastError != "" {
+				why = "not synced: " + st.LastError
+			}
+			base.State = "untrusted: " + why
+			out = append(out, base)
+			continue
+		}
+		for _, t := range st.Versions {
+			ki := base
+			ki.Version, ki.Fingerprint, ki.Algorithm = t.Version, t.Fingerprint, t.Algorithm
+			switch {
+			case s.IsStale(st.Name):
+				ki.State = "stale: not trusted (not synced within kms.max_staleness)"
+			case !t.GraceUntil.IsZero():
+				ki.State = "grace until " + t.GraceUntil.UTC().Format(time.RFC3339)
+			default:
+				ki.State = "current"
+			}
+			if st.FromState && st.LastError != "" {
+				ki.State += " (last-known-good)"
+			}
+			out = append(out, ki)
+		}
+	}
+	return out
+}
+
+func (d *Daemon) handleKeys(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(KeysResponse{Keys: d.Keys()})
+}
+
+func (d *Daemon) handleKeysSync(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), d.config().KMS.RequestTimeout+time.Second)
+	defer cancel()
+	changes, err := d.SyncKeys(ctx)
+	resp := KeysResponse{Keys: d.Keys(), Changes: changes}
+	if err != nil {
+		resp.Error = err.Error()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(resp)
 }

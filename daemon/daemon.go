@@ -19,6 +19,7 @@ import (
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/imagestore"
+	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
 	"github.com/signgate/signgate/registry"
 	"github.com/signgate/signgate/verify"
@@ -39,6 +40,8 @@ type Daemon struct {
 	readyOnce sync.Once
 	metrics   *metrics
 	keysTime  atomic.Int64 // unix nanos the keys in force were loaded
+	syncer    atomic.Pointer[keysync.Syncer]
+	journal   bool // key changes go to journald
 }
 
 func (d *Daemon) keysAt() time.Time { return time.Unix(0, d.keysTime.Load()) }
@@ -50,10 +53,16 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{path: path, log: log}
+	d := &Daemon{path: path, log: log, journal: rec == nil}
 	d.cfg.Store(cfg)
 	d.metrics = newMetrics(d)
-	engine, err := d.buildEngine(cfg)
+	syncer, err := NewSyncer(context.Background(), cfg, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	d.syncer.Store(syncer)
+	d.startKeys(syncer)
+	engine, err := d.buildEngine(cfg, syncer)
 	if err != nil {
 		return nil, err
 	}
@@ -75,8 +84,8 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	return d, nil
 }
 
-func (d *Daemon) buildEngine(cfg *config.Config) (*verify.Engine, error) {
-	snap, err := cfg.Snapshot(context.Background())
+func (d *Daemon) buildEngine(cfg *config.Config, syncer *keysync.Syncer) (*verify.Engine, error) {
+	snap, err := cfg.Snapshot(context.Background(), syncer.Keys()...)
 	if err != nil {
 		return nil, err
 	}
@@ -107,29 +116,41 @@ func (d *Daemon) Engine() *verify.Engine { return d.engine.Load() }
 // Plugin returns the NRI plugin, for setting its heartbeat.
 func (d *Daemon) Plugin() *nri.Plugin { return d.plugin }
 
-// Reload re-reads the config and keys. A config that does not load is
-// refused and the one in force stays; a new one replaces the engine, so no
-// verdict made under the old policy is reused.
+// Reload re-reads the config and keys, and syncs KMS keys. A config that
+// does not load is refused and the one in force stays; a new one replaces
+// the engine, so no verdict made under the old policy is reused.
 func (d *Daemon) Reload() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.notify("RELOADING=1")
 	defer d.notify("READY=1")
 	cfg, err := config.Load(d.path)
+	var syncer *keysync.Syncer
 	if err == nil {
+		syncer, err = NewSyncer(context.Background(), cfg, d.syncer.Load(), false)
+	}
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.KMS.RequestTimeout)
+		changes, serr := syncer.Sync(ctx)
+		cancel()
+		d.reportSync(syncer, changes, serr)
 		var engine *verify.Engine
-		if engine, err = d.buildEngine(cfg); err == nil {
+		if engine, err = d.buildEngine(cfg, syncer); err == nil {
 			if !reflect.DeepEqual(cfg.Daemon, d.config().Daemon) {
 				d.log.Warn("reload: [daemon] settings change only on restart", "config", d.path)
 			}
 			d.engine.Store(engine)
 			d.cfg.Store(cfg)
+			d.syncer.Swap(syncer).Close()
 			d.keysTime.Store(time.Now().UnixNano())
 			d.metrics.keysLoaded.Set(float64(time.Now().Unix()))
 			d.metrics.reloads.WithLabelValues("ok").Inc()
 			d.log.Info("reloaded config", "config", d.path, "snapshot", engine.Snapshot().ID, "policies", len(cfg.Policies), "keys", len(engine.Snapshot().Keys.Keys()))
 			return nil
 		}
+	}
+	if syncer != nil {
+		syncer.Close()
 	}
 	d.metrics.reloads.WithLabelValues("refused").Inc()
 	d.log.Error("reload refused; the previous config stays in force", "config", d.path, "err", err)
@@ -154,6 +175,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go d.preverify(ctx)
 	}
 	go d.watchdog(ctx)
+	go d.syncLoop(ctx)
 	defer d.notify("STOPPING=1")
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {

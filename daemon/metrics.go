@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
 	"github.com/signgate/signgate/verify"
 )
@@ -24,6 +25,10 @@ type metrics struct {
 	verifyTime    prometheus.Histogram
 	reloads       *prometheus.CounterVec
 	keysLoaded    prometheus.Gauge
+	kmsSyncs      *prometheus.CounterVec
+	kmsLastSync   *prometheus.GaugeVec
+	kmsVersions   *prometheus.GaugeVec
+	kmsStale      *prometheus.GaugeVec
 }
 
 func newMetrics(d *Daemon) *metrics {
@@ -48,8 +53,21 @@ func newMetrics(d *Daemon) *metrics {
 		keysLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "signgate_keystore_loaded_timestamp_seconds", Help: "When the keys in force were loaded.",
 		}),
+		kmsSyncs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "signgate_kms_syncs_total", Help: "KMS key syncs, by result (ok, error: at least one key could not be synced).",
+		}, []string{"result"}),
+		kmsLastSync: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "signgate_kms_key_last_sync_timestamp_seconds", Help: "When each KMS key was last synced successfully.",
+		}, []string{"key"}),
+		kmsVersions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "signgate_kms_key_trusted_versions", Help: "Versions of each KMS key trusted now (0: images needing it are denied).",
+		}, []string{"key"}),
+		kmsStale: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "signgate_kms_key_stale", Help: "1 while a KMS key is past kms.max_staleness and not trusted.",
+		}, []string{"key"}),
 	}
 	m.reg.MustRegister(m.decisions, m.cache, m.verifications, m.verifyTime, m.reloads, m.keysLoaded,
+		m.kmsSyncs, m.kmsLastSync, m.kmsVersions, m.kmsStale,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "signgate_verifications_in_flight", Help: "Verifications running now.",
 		}, func() float64 { return float64(d.Engine().InFlight()) }),
@@ -70,6 +88,30 @@ func newMetrics(d *Daemon) *metrics {
 	)
 	m.keysLoaded.Set(float64(time.Now().Unix()))
 	return m
+}
+
+// synced observes a KMS sync round.
+func (m *metrics) synced(s *keysync.Syncer, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.kmsSyncs.WithLabelValues(result).Inc()
+	m.kmsLastSync.Reset()
+	m.kmsVersions.Reset()
+	m.kmsStale.Reset()
+	for _, st := range s.Statuses() {
+		if !st.LastSync.IsZero() {
+			m.kmsLastSync.WithLabelValues(st.Name).Set(float64(st.LastSync.Unix()))
+		}
+		stale := 0.0
+		n := float64(len(st.Versions))
+		if s.IsStale(st.Name) {
+			stale, n = 1, 0
+		}
+		m.kmsVersions.WithLabelValues(st.Name).Set(n)
+		m.kmsStale.WithLabelValues(st.Name).Set(stale)
+	}
 }
 
 // verified observes one finished verification.

@@ -102,3 +102,12 @@ func describe(pub crypto.PublicKey) (string, crypto.Hash, error) {
 	}
 	return "", 0, fmt.Errorf("unsupported public key type %T", pub)
 }
+
+// MarshalPublicKeyPEM encodes pub as a PEM "PUBLIC KEY" block.
+func MarshalPublicKeyPEM(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), nil
+}

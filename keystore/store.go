@@ -15,20 +15,25 @@ type Source interface {
 	Load(ctx context.Context) ([]*Key, error)
 }
 
-// Store is an immutable set of named keys and certificates.
+// Store is an immutable set of named keys and certificates. A name may hold
+// several versions of a key (a KMS key during a rotation's grace period);
+// a signature made with any of them counts for the name.
 type Store struct {
-	keys  map[string]*Key
+	keys  map[string][]*Key
 	certs map[string]*Cert
 }
 
-// NewStore builds a store from keys; a name given twice is an error.
+// NewStore builds a store from keys; a name and version given twice, or a
+// name from two sources, is an error.
 func NewStore(keys ...*Key) (*Store, error) {
-	s := &Store{keys: make(map[string]*Key, len(keys))}
+	s := &Store{keys: make(map[string][]*Key, len(keys))}
 	for _, k := range keys {
-		if _, dup := s.keys[k.Name]; dup {
-			return nil, fmt.Errorf("key %q is defined twice", k.Name)
+		for _, o := range s.keys[k.Name] {
+			if o.Version == k.Version || o.Source != k.Source {
+				return nil, fmt.Errorf("key %q is defined twice", k.Name)
+			}
 		}
-		s.keys[k.Name] = k
+		s.keys[k.Name] = append(s.keys[k.Name], k)
 	}
 	return s, nil
 }
@@ -46,19 +51,24 @@ func Load(ctx context.Context, sources ...Source) (*Store, error) {
 	return NewStore(all...)
 }
 
-// Get returns the key called name.
-func (s *Store) Get(name string) (*Key, bool) {
-	k, ok := s.keys[name]
-	return k, ok
+// Versions returns the trusted versions of the key called name; none if
+// the store has no such key (or a KMS key has no trusted version now).
+func (s *Store) Versions(name string) []*Key {
+	return s.keys[name]
 }
 
-// Keys returns every key, sorted by name.
+// Keys returns every key version, sorted by name and version.
 func (s *Store) Keys() []*Key {
 	out := make([]*Key, 0, len(s.keys))
-	for _, k := range s.keys {
-		out = append(out, k)
+	for _, vs := range s.keys {
+		out = append(out, vs...)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Version < out[j].Version
+	})
 	return out
 }
 
@@ -67,13 +77,19 @@ func (s *Store) Keys() []*Key {
 func (s *Store) Fingerprint() string {
 	var b strings.Builder
 	for _, k := range s.Keys() {
-		fmt.Fprintf(&b, "%s=%s;", k.Name, k.Fingerprint)
+		fmt.Fprintf(&b, "%s@%s=%s;", k.Name, k.Version, k.Fingerprint)
 	}
 	for _, c := range s.Certs() {
 		fmt.Fprintf(&b, "cert:%s=%s;", c.Name, c.Fingerprint)
 	}
 	return b.String()
 }
+
+// Loaded is a Source of keys already loaded elsewhere (a KMS syncer's).
+type Loaded []*Key
+
+// Load returns the keys.
+func (l Loaded) Load(context.Context) ([]*Key, error) { return l, nil }
 
 // StaticKey is a key declared in the config: inline PEM or a file path.
 type StaticKey struct {

@@ -40,6 +40,7 @@ type CosignSignature struct {
 	Format     string            `json:"format"`
 	Location   string            `json:"location"`              // the tag and layer, or the referrer digest
 	VerifiedBy []string          `json:"verified_by,omitempty"` // listed keys that verified it
+	Versions   map[string]string `json:"versions,omitempty"`    // key -> the version that verified it, for KMS keys
 	Rejections map[string]string `json:"rejections,omitempty"`  // listed key -> why it did not verify
 	Problem    string            `json:"problem,omitempty"`     // unreadable, whatever the key
 }
@@ -137,6 +138,9 @@ func (v *CosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash,
 			continue
 		}
 		for _, k := range keys {
+			if cs.verifiedBy(k.Name) {
+				continue
+			}
 			co := &cosign.CheckOpts{
 				SigVerifier: k.Verifier,
 				IgnoreTlog:  true, // no transparency log yet; keys are pinned locally
@@ -149,7 +153,7 @@ func (v *CosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash,
 				cs.reject(k.Name, legacyReason(err, sig))
 				continue
 			}
-			cs.VerifiedBy = append(cs.VerifiedBy, k.Name)
+			cs.accept(k)
 		}
 		out = append(out, cs)
 	}
@@ -215,12 +219,15 @@ func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash
 			continue
 		}
 		for _, k := range keys {
+			if cs.verifiedBy(k.Name) {
+				continue
+			}
 			co := &cosign.CheckOpts{SigVerifier: k.Verifier, IgnoreTlog: true}
 			if _, err := cosign.VerifyNewBundle(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, digestBytes), b); err != nil {
 				cs.reject(k.Name, "signature does not verify with this key")
 				continue
 			}
-			cs.VerifiedBy = append(cs.VerifiedBy, k.Name)
+			cs.accept(k)
 		}
 		out = append(out, cs)
 	}
@@ -264,6 +271,32 @@ func (cs *CosignSignature) reject(key, why string) {
 		cs.Rejections = map[string]string{}
 	}
 	cs.Rejections[key] = why
+}
+
+// accept records that k verified the signature. keys may hold several
+// versions of one name (a KMS key in a rotation's grace period): one that
+// verifies is enough, and clears another version's rejection.
+func (cs *CosignSignature) accept(k *keystore.Key) {
+	cs.VerifiedBy = append(cs.VerifiedBy, k.Name)
+	delete(cs.Rejections, k.Name)
+	if len(cs.Rejections) == 0 {
+		cs.Rejections = nil
+	}
+	if k.Version != "" {
+		if cs.Versions == nil {
+			cs.Versions = map[string]string{}
+		}
+		cs.Versions[k.Name] = k.Version
+	}
+}
+
+func (cs *CosignSignature) verifiedBy(name string) bool {
+	for _, n := range cs.VerifiedBy {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }
 
 // judge applies the requirement to what was found.

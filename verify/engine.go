@@ -316,8 +316,8 @@ func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img
 	keys := make([]*keystore.Key, 0, len(p.Cosign.Keys))
 	var missing []string
 	for _, n := range p.Cosign.Keys {
-		if k, ok := snap.Keys.Get(n); ok {
-			keys = append(keys, k)
+		if vs := snap.Keys.Versions(n); len(vs) > 0 {
+			keys = append(keys, vs...)
 		} else {
 			missing = append(missing, n)
 		}
@@ -328,7 +328,7 @@ func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img
 	}
 	reason := "cosign: " + res.Reason
 	if len(missing) > 0 {
-		reason += fmt.Sprintf(" (keys not in the keystore: %v)", missing)
+		reason += fmt.Sprintf(" (keys with no trusted version in the keystore: %v)", missing)
 	}
 	return res.Satisfied, reason, res
 }

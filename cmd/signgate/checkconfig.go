@@ -35,6 +35,13 @@ func runCheckConfig(args []string) int {
 	for _, k := range snap.Keys.Keys() {
 		fmt.Printf("  %-16s %-11s %s  %s\n", k.Name, k.Algorithm, k.Fingerprint, k.Source)
 	}
+	for _, sp := range cfg.KMSKeys {
+		pin := "follows the current version, grace " + sp.Grace.String()
+		if sp.Ref.Pin != "" {
+			pin = "pinned to version " + sp.Ref.Pin
+		}
+		fmt.Printf("  %-16s %-11s %s (%s; synced by the daemon)\n", sp.Name, "kms", sp.Ref.URI, pin)
+	}
 	if certs := snap.Keys.Certs(); len(certs) > 0 {
 		fmt.Println("\ncertificates:")
 		for _, c := range certs {

@@ -22,6 +22,8 @@ commands:
   run           run the daemon: an NRI plugin that denies untrusted images
   verify IMAGE  decide one image as the daemon would, and explain why
   check-config  validate the config and summarise its policies and keys
+  keys list|sync
+                show the daemon's keys; sync KMS keys now and report changes
   image-verifier -name N -digest D
                 the pull-time gate, run by containerd from its image verifier
                 directory (a link to this binary there is enough)
@@ -54,6 +56,8 @@ func main() {
 		code = runVerify(args)
 	case "check-config":
 		code = runCheckConfig(args)
+	case "keys":
+		code = runKeys(args)
 	case "image-verifier":
 		code = runImageVerifier(args)
 	case "healthcheck":

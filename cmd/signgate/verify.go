@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/daemon"
 	"github.com/signgate/signgate/registry"
 	"github.com/signgate/signgate/verify"
 )
@@ -43,7 +44,21 @@ func runVerify(args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout)
 	defer cancel()
-	snap, err := cfg.Snapshot(ctx)
+	// KMS keys as the daemon would have them: synced now, else the daemon's
+	// last-known-good state (read, never written, from here).
+	syncer, err := daemon.NewSyncer(ctx, cfg, nil, true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	defer syncer.Close()
+	if syncer.Len() > 0 {
+		_, _, _ = syncer.LoadState()
+		if _, err := syncer.Sync(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "signgate: warning:", err)
+		}
+	}
+	snap, err := cfg.Snapshot(ctx, syncer.Keys()...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signgate:", err)
 		return exitUsage

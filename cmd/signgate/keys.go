@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/daemon"
+)
+
+const keysUsage = `usage: signgate keys list|sync [flags]
+
+  list   show every key the running daemon trusts: name, source, version,
+         fingerprint, algorithm, last sync and state
+  sync   make the daemon sync its KMS keys now, and report what changed
+`
+
+// runKeys asks the running daemon about its keys over the API socket.
+func runKeys(args []string) int {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "sync") {
+		fmt.Fprint(os.Stderr, keysUsage)
+		return exitUsage
+	}
+	cmd := args[0]
+	fs := flag.NewFlagSet("keys "+cmd, flag.ContinueOnError)
+	cfgPath := fs.String("config", envOr("SIGNGATE_CONFIG", config.DefaultPath), "config file, for the API socket's path (or $SIGNGATE_CONFIG)")
+	socket := fs.String("socket", os.Getenv("SIGNGATE_API_SOCKET"), "the daemon's API socket (default: the config's daemon.api_socket)")
+	output := fs.String("output", "text", "text or json")
+	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the daemon")
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 || (*output != "text" && *output != "json") {
+		return exitUsage
+	}
+	if *socket == "" {
+		*socket = config.DefaultAPISocket
+		if cfg, err := config.Load(*cfgPath); err == nil && cfg.Daemon.APISocket != "" {
+			*socket = cfg.Daemon.APISocket
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	method, path := http.MethodGet, "/v1/keys"
+	if cmd == "sync" {
+		method, path = http.MethodPost, "/v1/keys/sync"
+	}
+	var resp daemon.KeysResponse
+	if err := callDaemon(ctx, *socket, method, path, nil, &resp); err != nil {
+		fmt.Fprintf(os.Stderr, "signgate: cannot reach the signgate daemon at %s: %v\n", *socket, err)
+		return exitUsage
+	}
+	if *output == "json" {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(resp)
+	} else {
+		if cmd == "sync" {
+			if len(resp.Changes) == 0 {
+				fmt.Println("no changes")
+			}
+			for _, c := range resp.Changes {
+				fmt.Println(c.String())
+			}
+			fmt.Println()
+		}
+		printKeys(os.Stdout, resp.Keys)
+	}
+	if resp.Error != "" {
+		fmt.Fprintln(os.Stderr, "signgate: some keys could not be synced:", resp.Error)
+		return exitDenied
+	}
+	return exitOK
+}
+
+func printKeys(w io.Writer, keys []daemon.KeyInfo) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSOURCE\tVERSION\tFINGERPRINT\tALGORITHM\tLAST SYNC\tSTATE")
+	for _, k := range keys {
+		last := "-"
+		if !k.LastSync.IsZero() {
+			last = k.LastSync.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, k.Source, or(k.Version, "-"), or(k.Fingerprint, "-"), or(k.Algorithm, "-"), last, k.State)
+	}
+	_ = tw.Flush()
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// callDaemon makes one request to the daemon's API socket.
+func callDaemon(ctx context.Context, socket, method, path string, body, out any) error {
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+		},
+	}}
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://signgate"+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(out)
+}

@@ -1,0 +1,170 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/journal"
+
+	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/keystore/keysync"
+	"github.com/signgate/signgate/keystore/kms"
+)
+
+// KeyMessageID marks changes to the trusted keys in the journal:
+// journalctl MESSAGE_ID=7c3a9e1d5b2f4a6c8e0d2b4f6a8c0e13
+const KeyMessageID = "7c3a9e1d5b2f4a6c8e0d2b4f6a8c0e13"
+
+// NewSyncer builds the KMS key syncer for cfg, with a provider for each
+// scheme its keys use. It adopts what prev knew of unchanged keys.
+func NewSyncer(ctx context.Context, cfg *config.Config, prev *keysync.Syncer, readOnly bool) (*keysync.Syncer, error) {
+	providers := map[string]kms.Provider{}
+	for _, sp := range cfg.KMSKeys {
+		if providers[sp.Ref.Scheme] != nil {
+			continue
+		}
+		f, ok := kms.Lookup(sp.Ref.Scheme)
+		if !ok {
+			return nil, fmt.Errorf("%s: keys.%s: KMS scheme %q is not in this build", cfg.Path, sp.Name, sp.Ref.Scheme)
+		}
+		p, err := f.New(ctx, cfg.KMS.Settings[sp.Ref.Scheme])
+		if err != nil {
+			return nil, fmt.Errorf("%s: keys.%s: %w", cfg.Path, sp.Name, err)
+		}
+		providers[sp.Ref.Scheme] = p
+	}
+	s, err := keysync.New(cfg.KMSKeys, providers, keysync.Options{
+		Interval:     cfg.KMS.SyncInterval,
+		MaxStaleness: cfg.KMS.MaxStaleness,
+		StateDir:     cfg.Daemon.StateDir,
+		ReadOnly:     readOnly,
+		Timeout:      cfg.KMS.RequestTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
+	}
+	s.Adopt(prev)
+	return s, nil
+}
+
+// startKeys brings KMS keys up at start: the last-known-good state first,
+// then a sync. A KMS that cannot be reached leaves the state's keys in
+// force, and says so.
+func (d *Daemon) startKeys(s *keysync.Syncer) {
+	if s.Len() == 0 {
+		return
+	}
+	n, written, err := s.LoadState()
+	switch {
+	case errors.Is(err, keysync.ErrNoState):
+		d.log.Info("no last-known-good KMS keys yet", "state_dir", d.config().Daemon.StateDir)
+	case err != nil:
+		d.keyEvent(keysync.Change{Kind: "state_ignored", Detail: err.Error()}, true)
+	default:
+		d.log.Info("loaded last-known-good KMS keys", "keys", n, "written", written.UTC().Format(time.RFC3339))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.config().KMS.RequestTimeout)
+	defer cancel()
+	changes, err := s.Sync(ctx)
+	d.reportSync(s, changes, err)
+	for _, st := range s.Statuses() {
+		switch {
+		case st.LastError != "" && st.FromState && len(st.Versions) > 0:
+			d.keyEvent(keysync.Change{Key: st.Name, Kind: "last_known_good", Detail: fmt.Sprintf("the KMS cannot be reached (%s); using the last-known-good versions synced at %s", st.LastError, st.LastSync.UTC().Format(time.RFC3339))}, true)
+		case len(st.Versions) == 0:
+			why := st.Problem
+			if st.LastError != "" {
+				why = st.LastError
+			}
+			d.keyEvent(keysync.Change{Key: st.Name, Kind: "untrusted", Detail: "no trusted version, so policies that need this key deny: " + why}, true)
+		}
+	}
+}
+
+// SyncKeys asks the KMS now and puts any change in force.
+func (d *Daemon) SyncKeys(ctx context.Context) ([]keysync.Change, error) {
+	s := d.syncer.Load()
+	if s.Len() == 0 {
+		return nil, nil
+	}
+	changes, err := s.Sync(ctx)
+	d.reportSync(s, changes, err)
+	d.refreshKeys(s)
+	return changes, err
+}
+
+// syncLoop syncs KMS keys on the configured schedule until ctx ends.
+func (d *Daemon) syncLoop(ctx context.Context) {
+	var pacer keysync.Pacer
+	var err error
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pacer.Next(d.config().KMS.SyncInterval, err)):
+		}
+		_, err = d.SyncKeys(ctx)
+	}
+}
+
+// refreshKeys rebuilds the snapshot with the syncer's keys and swaps it in
+// if the keys changed; the engine then reuses no verdict made with the old
+// keys.
+func (d *Daemon) refreshKeys(s *keysync.Syncer) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.syncer.Load() != s {
+		return // a reload replaced the syncer and built its own snapshot
+	}
+	snap, err := d.config().Snapshot(context.Background(), s.Keys()...)
+	if err != nil {
+		d.log.Error("the keystore could not be rebuilt; the keys in force stay", "err", err)
+		return
+	}
+	e := d.Engine()
+	if snap.ID == e.Snapshot().ID {
+		return
+	}
+	e.Swap(snap)
+	d.keysTime.Store(time.Now().UnixNano())
+	d.metrics.keysLoaded.Set(float64(time.Now().Unix()))
+	d.log.Info("keystore updated from the KMS; cached verdicts dropped", "snapshot", snap.ID, "keys", len(snap.Keys.Keys()))
+}
+
+func (d *Daemon) reportSync(s *keysync.Syncer, changes []keysync.Change, err error) {
+	for _, c := range changes {
+		d.keyEvent(c, c.Warning())
+	}
+	d.metrics.synced(s, err)
+	if err != nil {
+		d.log.Warn("KMS sync failed; the keys in force stay", "err", err)
+	}
+}
+
+// keyEvent records a change to the trusted keys: in the journal with
+// structured fields when it is there, else in the log.
+func (d *Daemon) keyEvent(c keysync.Change, warn bool) {
+	msg := "signgate key change: " + c.String()
+	if journal.Enabled() && d.journal {
+		pri := journal.PriInfo
+		if warn {
+			pri = journal.PriWarning
+		}
+		_ = journal.Send(msg, pri, map[string]string{
+			"MESSAGE_ID":               KeyMessageID,
+			"SIGNGATE_KEY":             c.Key,
+			"SIGNGATE_KEY_CHANGE":      string(c.Kind),
+			"SIGNGATE_KEY_VERSION":     c.Version,
+			"SIGNGATE_KEY_FINGERPRINT": c.Fingerprint,
+		})
+		return
+	}
+	level := slog.LevelInfo
+	if warn {
+		level = slog.LevelWarn
+	}
+	d.log.Log(context.Background(), level, "key change", "key", c.Key, "change", string(c.Kind), "version", c.Version, "fingerprint", c.Fingerprint, "detail", c.Detail)
+}

@@ -1,0 +1,136 @@
+package keysync
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/signgate/signgate/keystore"
+)
+
+// StateFile is the last-known-good file's name in the state directory.
+const StateFile = "kms-keys.json"
+
+const stateFormat = 1
+
+// stateEnvelope is the file: the keys, and a checksum of their exact bytes.
+type stateEnvelope struct {
+	Format   int             `json:"format"`
+	Written  time.Time       `json:"written"`
+	Checksum string          `json:"checksum"` // "sha256:<hex>" of Keys as stored
+	Keys     json.RawMessage `json:"keys"`
+}
+
+// WriteState persists statuses atomically: a temporary file in the same
+// directory, fsynced, renamed over the old one, and the directory fsynced,
+// so a crash leaves either the old file or the new one, never a mix.
+func WriteState(dir string, statuses []Status, now time.Time) error {
+	keys, err := json.Marshal(statuses)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(keys)
+	data, err := json.MarshalIndent(stateEnvelope{Format: stateFormat, Written: now.UTC(), Checksum: "sha256:" + hex.EncodeToString(sum[:]), Keys: keys}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	path := filepath.Join(dir, StateFile)
+	tmp, err := os.CreateTemp(dir, "."+StateFile+".*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("writing %s: syncing the directory: %w", path, err)
+	}
+	return nil
+}
+
+// ErrNoState means there is no state file yet.
+var ErrNoState = errors.New("no last-known-good state yet")
+
+// ReadState loads and checks the state file. Nothing in a file that fails a
+// check is used: a wrong checksum (corrupt or edited), a file others may
+// write, an unknown format, or a key whose PEM does not match its recorded
+// fingerprint.
+func ReadState(dir string) ([]Status, time.Time, error) {
+	path := filepath.Join(dir, StateFile)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, time.Time{}, ErrNoState
+	}
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("state file %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return nil, time.Time{}, fmt.Errorf("state file %s is writable by others (mode %v); not trusted", path, fi.Mode().Perm())
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(f); err != nil {
+		return nil, time.Time{}, fmt.Errorf("state file %s: %w", path, err)
+	}
+	var env stateEnvelope
+	if err := json.Unmarshal(buf.Bytes(), &env); err != nil {
+		return nil, time.Time{}, fmt.Errorf("state file %s is corrupt: %v", path, err)
+	}
+	if env.Format != stateFormat {
+		return nil, time.Time{}, fmt.Errorf("state file %s has format %d; this signgate reads %d", path, env.Format, stateFormat)
+	}
+	sum := sha256.Sum256(env.Keys)
+	if env.Checksum != "sha256:"+hex.EncodeToString(sum[:]) {
+		return nil, time.Time{}, fmt.Errorf("state file %s is corrupt or was edited: its checksum does not match", path)
+	}
+	var statuses []Status
+	if err := json.Unmarshal(env.Keys, &statuses); err != nil {
+		return nil, time.Time{}, fmt.Errorf("state file %s is corrupt: %v", path, err)
+	}
+	for i := range statuses {
+		s := &statuses[i]
+		for j := range s.Versions {
+			t := &s.Versions[j]
+			k, err := keystore.ParsePublicKeyPEM(s.Name, s.Source, []byte(t.PublicKey))
+			if err != nil {
+				return nil, time.Time{}, fmt.Errorf("state file %s: %v", path, err)
+			}
+			if k.Fingerprint != t.Fingerprint {
+				return nil, time.Time{}, fmt.Errorf("state file %s: key %q version %s does not match its fingerprint", path, s.Name, t.Version)
+			}
+			k.Version = t.Version
+			t.key = k
+		}
+	}
+	return statuses, env.Written, nil
+}

@@ -1,0 +1,219 @@
+// Package azurekms reads signing keys from Azure Key Vault.
+package azurekms
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+	sigazure "github.com/sigstore/sigstore/pkg/signature/kms/azure"
+
+	signkms "github.com/signgate/signgate/keystore/kms"
+	"github.com/signgate/signgate/keystore/kms/internal/tlsconf"
+)
+
+// Scheme is the reference scheme, as sigstore and cosign spell it:
+// azurekms://VAULT.vault.azure.net/KEY[/VERSION].
+const Scheme = "azurekms"
+
+func init() {
+	signkms.Register(Scheme, signkms.Factory{Check: check, New: New})
+}
+
+var refRE = regexp.MustCompile(`^azurekms://([^/]+)/([^/]+)(?:/([a-z0-9]*))?$`)
+
+func check(uri, pin string) (signkms.Ref, error) {
+	m := refRE.FindStringSubmatch(uri)
+	if err := sigazure.ValidReference(uri); err != nil || m == nil {
+		return signkms.Ref{}, errors.New("want azurekms://VAULT.vault.azure.net/KEY[/VERSION]")
+	}
+	switch {
+	case m[3] != "" && pin != "" && m[3] != pin:
+		return signkms.Ref{}, fmt.Errorf("the reference pins version %s and version says %s", m[3], pin)
+	case m[3] != "":
+		pin = m[3]
+	}
+	return signkms.Ref{Pin: pin}, nil
+}
+
+// Provider reads Azure Key Vault.
+type Provider struct {
+	cred    azcore.TokenCredential
+	options *azkeys.ClientOptions
+}
+
+// New builds a provider. Credentials come from the environment
+// (AZURE_CLIENT_ID and a secret or certificate), workload identity, or the
+// managed identity, in that order. Unlike azidentity's default chain it
+// never runs the az or azd programs.
+func New(_ context.Context, s signkms.Settings) (signkms.Provider, error) {
+	opts := &azkeys.ClientOptions{}
+	if s.CAFile != "" {
+		tc, err := tlsconf.FromCAFile(s.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		opts.Transport = &http.Client{Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
+	}
+	var creds []azcore.TokenCredential
+	if c, err := azidentity.NewEnvironmentCredential(nil); err == nil {
+		creds = append(creds, c)
+	}
+	if c, err := azidentity.NewWorkloadIdentityCredential(nil); err == nil {
+		creds = append(creds, c)
+	}
+	if c, err := azidentity.NewManagedIdentityCredential(nil); err == nil {
+		creds = append(creds, c)
+	}
+	cred, err := azidentity.NewChainedTokenCredential(creds, nil)
+	if err != nil {
+		return nil, fmt.Errorf("azure credentials: %w", err)
+	}
+	return NewWithCredential(cred, opts), nil
+}
+
+// NewWithCredential builds a provider with a given credential and client
+// options (a custom transport, for instance).
+func NewWithCredential(cred azcore.TokenCredential, opts *azkeys.ClientOptions) *Provider {
+	if opts == nil {
+		opts = &azkeys.ClientOptions{}
+	}
+	// Our own deadline and backoff govern; the SDK's retries would outlast them.
+	opts.Retry = policy.RetryOptions{MaxRetries: -1}
+	return &Provider{cred: cred, options: opts}
+}
+
+// Versions lists the key's versions. The current one is the version Key
+// Vault serves for the key without a version.
+func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string) ([]signkms.Version, error) {
+	m := refRE.FindStringSubmatch(ref.URI)
+	if m == nil {
+		return nil, fmt.Errorf("malformed reference %s", ref.URI)
+	}
+	vaultURL, name := "https://"+m[1]+"/", m[2]
+	c, err := azkeys.NewClient(vaultURL, p.cred, p.options)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := c.GetKey(ctx, name, "", nil)
+	if notFound(err) {
+		return gone(known), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key vault %s key %s: %w", vaultURL, name, err)
+	}
+	currentID := cur.Key.KID.Version()
+	var out []signkms.Version
+	pager := c.NewListKeyPropertiesVersionsPager(name, nil)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("key vault %s key %s: listing versions: %w", vaultURL, name, err)
+		}
+		for _, kp := range page.Value {
+			if kp.KID == nil {
+				continue
+			}
+			v := signkms.Version{ID: kp.KID.Version(), State: state(kp.Attributes, time.Now())}
+			if kp.Attributes != nil && kp.Attributes.Created != nil {
+				v.Created = *kp.Attributes.Created
+			}
+			v.Current = v.ID == currentID
+			if v.State.Usable() {
+				kb := cur.KeyBundle
+				if !v.Current {
+					r, err := c.GetKey(ctx, name, v.ID, nil)
+					if err != nil {
+						return nil, fmt.Errorf("key vault %s key %s version %s: %w", vaultURL, name, v.ID, err)
+					}
+					kb = r.KeyBundle
+				}
+				if v.Public, err = publicKey(kb.Key); err != nil {
+					return nil, fmt.Errorf("key vault %s key %s version %s: %w", vaultURL, name, v.ID, err)
+				}
+			}
+			out = append(out, v)
+		}
+	}
+	listed := map[string]bool{}
+	for _, v := range out {
+		listed[v.ID] = true
+	}
+	for _, k := range known {
+		if !listed[k] {
+			out = append(out, signkms.Version{ID: k, State: signkms.Deleted})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}
+
+func notFound(err error) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
+}
+
+func gone(known []string) []signkms.Version {
+	out := make([]signkms.Version, 0, len(known))
+	for _, k := range known {
+		out = append(out, signkms.Version{ID: k, State: signkms.Deleted})
+	}
+	return out
+}
+
+// state: a disabled, expired or not-yet-valid version cannot be used.
+func state(a *azkeys.KeyAttributes, now time.Time) signkms.State {
+	if a == nil || a.Enabled == nil || !*a.Enabled {
+		return signkms.Disabled
+	}
+	if (a.Expires != nil && now.After(*a.Expires)) || (a.NotBefore != nil && now.Before(*a.NotBefore)) {
+		return signkms.Disabled
+	}
+	return signkms.Enabled
+}
+
+// publicKey converts Key Vault's JSON web key.
+func publicKey(k *azkeys.JSONWebKey) (any, error) {
+	if k == nil || k.Kty == nil {
+		return nil, errors.New("no key material")
+	}
+	switch *k.Kty {
+	case azkeys.KeyTypeEC, azkeys.KeyTypeECHSM:
+		var curve elliptic.Curve
+		switch {
+		case k.Crv == nil:
+			return nil, errors.New("EC key without a curve")
+		case *k.Crv == azkeys.CurveNameP256:
+			curve = elliptic.P256()
+		case *k.Crv == azkeys.CurveNameP384:
+			curve = elliptic.P384()
+		case *k.Crv == azkeys.CurveNameP521:
+			curve = elliptic.P521()
+		default:
+			return nil, fmt.Errorf("unsupported curve %s", *k.Crv)
+		}
+		pub := &ecdsa.PublicKey{Curve: curve, X: new(big.Int).SetBytes(k.X), Y: new(big.Int).SetBytes(k.Y)}
+		if !curve.IsOnCurve(pub.X, pub.Y) {
+			return nil, errors.New("EC point is not on its curve")
+		}
+		return pub, nil
+	case azkeys.KeyTypeRSA, azkeys.KeyTypeRSAHSM:
+		if len(k.N) == 0 || len(k.E) == 0 || len(k.E) > 4 {
+			return nil, errors.New("malformed RSA key")
+		}
+		return &rsa.PublicKey{N: new(big.Int).SetBytes(k.N), E: int(new(big.Int).SetBytes(k.E).Int64())}, nil
+	}
+	return nil, fmt.Errorf("key type %s cannot verify signatures", *k.Kty)
+}

@@ -1,0 +1,186 @@
+// Package vaultkms reads signing keys from HashiCorp Vault's (or OpenBao's)
+// transit secrets engine.
+package vaultkms
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	vault "github.com/hashicorp/vault/api"
+	sigvault "github.com/sigstore/sigstore/pkg/signature/kms/hashivault"
+
+	signkms "github.com/signgate/signgate/keystore/kms"
+)
+
+// Scheme is the reference scheme, as sigstore and cosign spell it:
+// hashivault://KEYNAME.
+const Scheme = "hashivault"
+
+func init() {
+	signkms.Register(Scheme, signkms.Factory{Check: check, New: New})
+}
+
+func check(uri, pin string) (signkms.Ref, error) {
+	if err := sigvault.ValidReference(uri); err != nil || !strings.HasPrefix(uri, Scheme+"://") {
+		return signkms.Ref{}, errors.New("want hashivault://KEYNAME")
+	}
+	if pin != "" {
+		if n, err := strconv.Atoi(pin); err != nil || n < 1 {
+			return signkms.Ref{}, fmt.Errorf("version %q: Vault transit versions are positive integers", pin)
+		}
+	}
+	return signkms.Ref{Pin: pin}, nil
+}
+
+// Provider reads one Vault server.
+type Provider struct {
+	client  *vault.Client
+	transit string
+}
+
+// New builds a provider. The address comes from Settings.Endpoint or
+// VAULT_ADDR; the token from Settings.TokenFile, VAULT_TOKEN or
+// ~/.vault-token, as the vault CLI finds it.
+func New(_ context.Context, s signkms.Settings) (signkms.Provider, error) {
+	cfg := vault.DefaultConfig()
+	if cfg.Error != nil {
+		return nil, fmt.Errorf("vault: %w", cfg.Error)
+	}
+	if s.Endpoint != "" {
+		cfg.Address = s.Endpoint
+	}
+	if s.CAFile != "" {
+		if err := cfg.ConfigureTLS(&vault.TLSConfig{CACert: s.CAFile}); err != nil {
+			return nil, fmt.Errorf("vault ca_file: %w", err)
+		}
+	}
+	// No retries of its own: the sync loop backs off, and the deadline is ours.
+	cfg.MaxRetries = 0
+	c, err := vault.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	token := os.Getenv("VAULT_TOKEN")
+	tokenFile := s.TokenFile
+	if tokenFile == "" && token == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			tokenFile = home + "/.vault-token"
+		}
+	}
+	if tokenFile != "" {
+		data, err := os.ReadFile(tokenFile)
+		switch {
+		case err == nil:
+			token = strings.TrimSpace(string(data))
+		case s.TokenFile != "":
+			return nil, fmt.Errorf("vault token_file: %w", err)
+		}
+	}
+	c.SetToken(token)
+	transit := strings.Trim(s.TransitPath, "/")
+	if transit == "" {
+		transit = "transit"
+	}
+	return &Provider{client: c, transit: transit}, nil
+}
+
+type transitKey struct {
+	Type                 string                     `json:"type"`
+	LatestVersion        int                        `json:"latest_version"`
+	MinDecryptionVersion int                        `json:"min_decryption_version"`
+	MinAvailableVersion  int                        `json:"min_available_version"`
+	Keys                 map[string]json.RawMessage `json:"keys"`
+}
+
+type transitVersion struct {
+	PublicKey    string    `json:"public_key"`
+	CreationTime time.Time `json:"creation_time"`
+}
+
+// Versions reads /<transit>/keys/<name>. Versions below
+// min_decryption_version are refused by Vault for verification, so they
+// count as disabled; versions trimmed below min_available_version, or a
+// deleted key, as deleted.
+func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string) ([]signkms.Version, error) {
+	name := strings.TrimPrefix(ref.URI, Scheme+"://")
+	secret, err := p.client.Logical().ReadWithContext(ctx, p.transit+"/keys/"+name)
+	if err != nil {
+		return nil, fmt.Errorf("vault %s: %w", p.client.Address(), err)
+	}
+	if secret == nil || secret.Data == nil {
+		out := make([]signkms.Version, 0, len(known))
+		for _, k := range known {
+			out = append(out, signkms.Version{ID: k, State: signkms.Deleted})
+		}
+		return out, nil
+	}
+	raw, _ := json.Marshal(secret.Data)
+	var tk transitKey
+	if err := json.Unmarshal(raw, &tk); err != nil {
+		return nil, fmt.Errorf("vault key %s: unexpected response: %w", name, err)
+	}
+	var out []signkms.Version
+	seen := map[string]bool{}
+	for id, rv := range tk.Keys {
+		n, err := strconv.Atoi(id)
+		if err != nil {
+			return nil, fmt.Errorf("vault key %s: version %q is not a number", name, id)
+		}
+		var tv transitVersion
+		if err := json.Unmarshal(rv, &tv); err != nil || tv.PublicKey == "" {
+			return nil, fmt.Errorf("vault key %s is of type %q, which has no public key to verify with", name, tk.Type)
+		}
+		v := signkms.Version{ID: id, State: signkms.Enabled, Created: tv.CreationTime, Current: n == tk.LatestVersion}
+		switch {
+		case n < tk.MinAvailableVersion:
+			v.State = signkms.Deleted
+		case n < tk.MinDecryptionVersion:
+			v.State = signkms.Disabled
+		default:
+			if v.Public, err = publicKey(tk.Type, tv.PublicKey); err != nil {
+				return nil, fmt.Errorf("vault key %s version %s: %w", name, id, err)
+			}
+		}
+		seen[id] = true
+		out = append(out, v)
+	}
+	for _, k := range known {
+		if !seen[k] {
+			out = append(out, signkms.Version{ID: k, State: signkms.Deleted})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, _ := strconv.Atoi(out[i].ID)
+		b, _ := strconv.Atoi(out[j].ID)
+		return a < b
+	})
+	return out, nil
+}
+
+// publicKey decodes transit's public_key: PEM for ECDSA and RSA keys, base64
+// of the raw key for Ed25519.
+func publicKey(typ, s string) (any, error) {
+	if typ == "ed25519" {
+		raw, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(raw) != ed25519.PublicKeySize {
+			return nil, errors.New("malformed ed25519 public key")
+		}
+		return ed25519.PublicKey(raw), nil
+	}
+	b, _ := pem.Decode([]byte(s))
+	if b == nil {
+		return nil, errors.New("public key is not PEM")
+	}
+	return x509.ParsePKIXPublicKey(b.Bytes)
+}
