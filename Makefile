@@ -6,7 +6,7 @@ BIN   := $(CURDIR)/_output/bin
 GO    ?= go
 # The external programs the integration suite and the demo run, built from
 # the Go module proxy in their own tools modules (integration/tools/*).
-TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/cosign $(BIN)/notation
+TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/cosign $(BIN)/notation $(BIN)/local-kms
 DEBS  := runc docker-registry busybox-static systemd
 
 .PHONY: all build test unit integration packaging demo bench deps tools check clean deb image
@@ -31,6 +31,10 @@ $(BIN)/crictl:
 
 $(BIN)/notation:
 	cd integration/tools/notation && $(GO) build -o $(BIN)/ github.com/notaryproject/notation/cmd/notation
+
+# The AWS KMS emulator (nsmithuk/local-kms), for the KMS key tests.
+$(BIN)/local-kms:
+	cd integration/tools/localkms && $(GO) build -o $(BIN)/ github.com/nsmithuk/local-kms
 
 $(BIN)/nfpm:
 	cd packaging/tools && $(GO) build -o $(BIN)/ github.com/goreleaser/nfpm/v2/cmd/nfpm
@@ -58,15 +62,18 @@ check:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 
-unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
+# The KMS tests run the AWS KMS emulator; make requires it, so they cannot
+# skip silently.
+unit: $(BIN)/local-kms
+	SIGNGATE_LOCAL_KMS=$(BIN)/local-kms SIGNGATE_REQUIRE_EMULATORS=1 \
+		$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
 
 # Needs root: it runs containerd and runc. signgate runs with the race
 # detector, and halts on a race, so concurrency bugs fail the suite.
 RACEBIN := $(CURDIR)/_output/race
 integration: deps tools
 	mkdir -p $(RACEBIN)
-	for t in containerd containerd-shim-runc-v2 crictl cosign notation; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
+	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
 	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(RACEBIN)/signgate ./cmd/signgate
 	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/...
 

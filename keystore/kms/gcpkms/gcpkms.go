@@ -87,6 +87,9 @@ func New(ctx context.Context, s signkms.Settings) (signkms.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cloud KMS client: %w", err)
 	}
+	// No retries of the client's own (up to 60s on UNAVAILABLE): the sync's
+	// deadline and backoff govern.
+	*c.CallOptions = gkms.KeyManagementCallOptions{}
 	return &Provider{client: c}, nil
 }
 

@@ -1,0 +1,79 @@
+package gcpkms_test
+
+import (
+	"context"
+	"testing"
+
+	"cloud.google.com/go/kms/apiv1/kmspb"
+
+	"github.com/signgate/signgate/internal/kmstest"
+	"github.com/signgate/signgate/keystore/kms"
+	"github.com/signgate/signgate/keystore/kms/gcpkms"
+)
+
+// Through the real Cloud KMS gRPC client, against a server speaking its API.
+func TestVersions(t *testing.T) {
+	g := kmstest.NewGCP(t)
+	ctx := context.Background()
+	p, err := gcpkms.New(ctx, kms.Settings{Endpoint: g.Endpoint, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.CreateKey(t, "release")
+	g.AddVersion(t, "release")
+	ref, err := kms.Parse("gcpkms://"+kmstest.KeyName("release"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := p.Versions(ctx, ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, ok := kms.Current(vs)
+	if len(vs) != 2 || !ok || cur.ID != "2" || vs[0].Public == nil || vs[0].Current {
+		t.Fatalf("versions: %+v", vs)
+	}
+
+	// Disabling the newest makes the one before current again, as cosign
+	// would then sign with it; a version scheduled for destruction is revoked.
+	g.SetState("release", 2, kmspb.CryptoKeyVersion_DISABLED)
+	vs, _ = p.Versions(ctx, ref, nil)
+	if cur, ok := kms.Current(vs); !ok || cur.ID != "1" || vs[1].State != kms.Disabled {
+		t.Fatalf("after disabling 2: %+v", vs)
+	}
+	g.SetState("release", 1, kmspb.CryptoKeyVersion_DESTROY_SCHEDULED)
+	vs, _ = p.Versions(ctx, ref, nil)
+	if _, ok := kms.Current(vs); ok || vs[0].State != kms.PendingDeletion {
+		t.Fatalf("after scheduling 1 for destruction: %+v", vs)
+	}
+
+	missing, _ := kms.Parse("gcpkms://"+kmstest.KeyName("never"), "")
+	if vs, err := p.Versions(ctx, missing, []string{"1"}); err != nil || len(vs) != 1 || vs[0].State != kms.Deleted {
+		t.Fatalf("missing key: %+v, %v", vs, err)
+	}
+	g.SetDown(true)
+	if _, err := p.Versions(ctx, ref, nil); err == nil {
+		t.Fatal("an unavailable KMS gave no error")
+	}
+}
+
+func TestReferences(t *testing.T) {
+	base := "gcpkms://" + kmstest.KeyName("release")
+	for _, c := range []struct {
+		uri, pin, want string
+		ok             bool
+	}{
+		{base, "", "", true},
+		{base + "/versions/3", "", "3", true},
+		{base + "/cryptoKeyVersions/3", "3", "3", true},
+		{base, "4", "4", true},
+		{base + "/versions/3", "4", "", false},
+		{base, "latest", "", false},
+		{"gcpkms://projects/p/keyRings/r", "", "", false},
+	} {
+		ref, err := kms.Parse(c.uri, c.pin)
+		if (err == nil) != c.ok || (err == nil && ref.Pin != c.want) {
+			t.Errorf("%s pin %q: %+v, %v", c.uri, c.pin, ref, err)
+		}
+	}
+}
