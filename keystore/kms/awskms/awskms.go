@@ -159,4 +159,3 @@ func state(s types.KeyState) signkms.State {
 	// Creating, Updating, PendingImport, Unavailable: not usable now.
 	return signkms.Disabled
 }
-
