@@ -5,6 +5,7 @@
 package sigtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/sigstore/cosign/v3/pkg/types"
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/sign"
+	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 	"google.golang.org/protobuf/encoding/protojson"
 )
@@ -110,6 +112,24 @@ func (s *Signer) SignLegacyClaiming(target, claimed name.Digest, opts ...remote.
 		return err
 	}
 	return attach(target, sig, opts...)
+}
+
+// SignLegacyWith signs img as SignLegacy does, with any sigstore signer: a
+// KMS key through sigstore's KMS signers, as `cosign sign --key awskms://...`.
+func SignLegacyWith(signer signature.Signer, img name.Digest, opts ...remote.Option) error {
+	p, err := (&payload.Cosign{Image: img}).MarshalJSON()
+	if err != nil {
+		return err
+	}
+	raw, err := signer.SignMessage(bytes.NewReader(p))
+	if err != nil {
+		return err
+	}
+	sig, err := static.NewSignature(p, base64.StdEncoding.EncodeToString(raw))
+	if err != nil {
+		return err
+	}
+	return attach(img, sig, opts...)
 }
 
 // AttachRaw stores an arbitrary layer as a legacy signature (for malformed cases).

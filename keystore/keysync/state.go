@@ -23,7 +23,7 @@ const stateFormat = 1
 type stateEnvelope struct {
 	Format   int             `json:"format"`
 	Written  time.Time       `json:"written"`
-	Checksum string          `json:"checksum"` // "sha256:<hex>" of Keys as stored
+	Checksum string          `json:"checksum"` // "sha256:<hex>" of Keys, compacted
 	Keys     json.RawMessage `json:"keys"`
 }
 
@@ -109,7 +109,12 @@ func ReadState(dir string) ([]Status, time.Time, error) {
 	if env.Format != stateFormat {
 		return nil, time.Time{}, fmt.Errorf("state file %s has format %d; this signgate reads %d", path, env.Format, stateFormat)
 	}
-	sum := sha256.Sum256(env.Keys)
+	// The file is indented for people; the checksum is over the compact form.
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, env.Keys); err != nil {
+		return nil, time.Time{}, fmt.Errorf("state file %s is corrupt: %v", path, err)
+	}
+	sum := sha256.Sum256(compact.Bytes())
 	if env.Checksum != "sha256:"+hex.EncodeToString(sum[:]) {
 		return nil, time.Time{}, fmt.Errorf("state file %s is corrupt or was edited: its checksum does not match", path)
 	}

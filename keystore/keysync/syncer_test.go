@@ -1,0 +1,289 @@
+package keysync_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/signgate/signgate/internal/kmstest"
+	"github.com/signgate/signgate/keystore/keysync"
+	"github.com/signgate/signgate/keystore/kms"
+	"github.com/signgate/signgate/keystore/kms/vaultkms"
+)
+
+// clock is a settable time for staleness and grace periods.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type fixture struct {
+	vault *kmstest.Vault
+	dir   string
+	clock *clock
+	prov  kms.Provider
+	specs []keysync.Spec
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	v := kmstest.NewVault(t)
+	t.Setenv("VAULT_TOKEN", v.Token)
+	p, err := vaultkms.New(context.Background(), kms.Settings{Endpoint: v.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.CreateKey(t, "release")
+	ref, err := kms.Parse("hashivault://release", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{vault: v, dir: t.TempDir(), clock: &clock{t: time.Now()}, prov: p,
+		specs: []keysync.Spec{{Name: "release", Ref: ref, Grace: time.Hour}}}
+}
+
+func (f *fixture) syncer(t *testing.T, staleness time.Duration) *keysync.Syncer {
+	t.Helper()
+	s, err := keysync.New(f.specs, map[string]kms.Provider{"hashivault": f.prov},
+		keysync.Options{StateDir: f.dir, MaxStaleness: staleness, Now: f.clock.Now, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func versions(s *keysync.Syncer) string {
+	var out []string
+	for _, k := range s.Keys() {
+		out = append(out, k.Name+"@"+k.Version)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestKMSDownAtStartUsesLastKnownGood(t *testing.T) {
+	f := newFixture(t)
+	first := f.syncer(t, 0)
+	if _, err := first.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.vault.Rotate(t, "release")
+	if _, err := first.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := versions(first); got != "release@2,release@1" {
+		t.Fatalf("before restart: %s", got)
+	}
+	fi, err := os.Stat(filepath.Join(f.dir, keysync.StateFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("state file: %v %v", fi, err)
+	}
+
+	// Restart while Vault is down.
+	f.vault.SetDown(true)
+	second := f.syncer(t, 0)
+	n, _, err := second.LoadState()
+	if err != nil || n != 1 {
+		t.Fatalf("LoadState: %d, %v", n, err)
+	}
+	if _, err := second.Sync(context.Background()); err == nil || !strings.Contains(err.Error(), `key "release"`) {
+		t.Fatalf("sync against a sealed Vault: %v", err)
+	}
+	if got := versions(second); got != "release@2,release@1" {
+		t.Fatalf("last-known-good: %s", got)
+	}
+	st := second.Statuses()[0]
+	if !st.FromState || st.LastError == "" || st.Versions[1].GraceUntil.IsZero() {
+		t.Fatalf("status: %+v", st)
+	}
+	// The failed sync did not overwrite the state with nothing.
+	third := f.syncer(t, 0)
+	if n, _, err := third.LoadState(); err != nil || n != 1 || versions(third) != "release@2,release@1" {
+		t.Fatalf("state after a failed sync: %d %v %s", n, err, versions(third))
+	}
+}
+
+func TestCorruptOrTamperedStateIsIgnored(t *testing.T) {
+	f := newFixture(t)
+	s := f.syncer(t, 0)
+	if _, err := s.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(f.dir, keysync.StateFile)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		mutate func([]byte) []byte
+		mode   os.FileMode
+		want   string
+	}{
+		"truncated": {func(b []byte) []byte { return b[:len(b)/2] }, 0o600, "corrupt"},
+		"bit flip": {func(b []byte) []byte {
+			i := strings.Index(string(b), `"sha256:`) + len(`"sha256:`)
+			c := append([]byte(nil), b...)
+			c[i] ^= 1
+			return c
+		}, 0o600, "checksum does not match"},
+		"fingerprint swapped, checksum fixed": {func(b []byte) []byte {
+			return reseal(t, b, func(keys []map[string]any) {
+				v := keys[0]["versions"].([]any)[0].(map[string]any)
+				v["fingerprint"] = "sha256:" + strings.Repeat("0", 64)
+			})
+		}, 0o600, "does not match its fingerprint"},
+		"world-writable": {func(b []byte) []byte { return b }, 0o666, "writable by others"},
+		"not json":       {func([]byte) []byte { return []byte("\x00\x01garbage") }, 0o600, "corrupt"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(path, c.mutate(good), c.mode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, c.mode); err != nil {
+				t.Fatal(err)
+			}
+			f.vault.SetDown(true)
+			defer f.vault.SetDown(false)
+			s := f.syncer(t, 0)
+			if _, _, err := s.LoadState(); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("LoadState: %v, want %q naming the file", err, c.want)
+			}
+			_, _ = s.Sync(context.Background())
+			if got := versions(s); got != "" {
+				t.Fatalf("keys from a bad state file: %s", got)
+			}
+		})
+	}
+}
+
+// reseal edits the keys in a state file and recomputes its checksum, as an
+// attacker who knows the format would.
+func reseal(t *testing.T, b []byte, edit func([]map[string]any)) []byte {
+	t.Helper()
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(b, &env); err != nil {
+		t.Fatal(err)
+	}
+	var keys []map[string]any
+	if err := json.Unmarshal(env["keys"], &keys); err != nil {
+		t.Fatal(err)
+	}
+	edit(keys)
+	raw, _ := json.Marshal(keys)
+	var statuses []keysync.Status
+	if err := json.Unmarshal(raw, &statuses); err != nil {
+		t.Fatal(err)
+	}
+	// WriteState computes the checksum of what it is given.
+	dir := t.TempDir()
+	if err := keysync.WriteState(dir, statuses, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.ReadFile(filepath.Join(dir, keysync.StateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestStateForAnotherReferenceIsNotAdopted(t *testing.T) {
+	f := newFixture(t)
+	s := f.syncer(t, 0)
+	if _, err := s.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The config now names a different Vault key under the same name.
+	ref, _ := kms.Parse("hashivault://other", "")
+	f.specs[0].Ref = ref
+	f.vault.SetDown(true)
+	s2 := f.syncer(t, 0)
+	if n, _, err := s2.LoadState(); err != nil || n != 0 || versions(s2) != "" {
+		t.Fatalf("adopted state of another reference: %d %v %s", n, err, versions(s2))
+	}
+}
+
+func TestMaxStaleness(t *testing.T) {
+	f := newFixture(t)
+	s := f.syncer(t, time.Hour)
+	if _, err := s.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.vault.SetDown(true)
+	f.clock.Add(50 * time.Minute)
+	if _, err := s.Sync(context.Background()); err == nil {
+		t.Fatal("sync against a sealed Vault succeeded")
+	}
+	if versions(s) != "release@1" {
+		t.Fatalf("within max_staleness: %q", versions(s))
+	}
+	f.clock.Add(11 * time.Minute)
+	changes := s.CheckStaleness()
+	if len(changes) != 1 || changes[0].Kind != keysync.Stale || !changes[0].Warning() || versions(s) != "" {
+		t.Fatalf("past max_staleness: %+v, keys %q", changes, versions(s))
+	}
+	f.vault.SetDown(false)
+	changes, err := s.Sync(context.Background())
+	if err != nil || len(changes) != 1 || changes[0].Kind != keysync.Fresh || versions(s) != "release@1" {
+		t.Fatalf("synced again: %+v %v, keys %q", changes, err, versions(s))
+	}
+}
+
+func TestWriteStateIsAtomic(t *testing.T) {
+	f := newFixture(t)
+	s := f.syncer(t, 0)
+	if _, err := s.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A crash mid-write leaves a temporary file beside the good one; it is
+	// never read, and the next write replaces the state whole.
+	if err := os.WriteFile(filepath.Join(f.dir, "."+keysync.StateFile+".123"), []byte(`{"format":1,"keys":[`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s2 := f.syncer(t, 0)
+	if n, _, err := s2.LoadState(); err != nil || n != 1 {
+		t.Fatalf("LoadState beside a torn temporary file: %d %v", n, err)
+	}
+	f.vault.Rotate(t, "release")
+	if _, err := s2.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(f.dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Count(strings.Join(names, " "), keysync.StateFile) != 2 { // the file and the old torn temp
+		t.Fatalf("files: %v", names)
+	}
+}
+
+func TestPacerBacksOffAndJitters(t *testing.T) {
+	var p keysync.Pacer
+	interval := time.Minute
+	if d := p.Next(interval, nil); d < 54*time.Second || d > 66*time.Second {
+		t.Fatalf("interval with jitter: %s", d)
+	}
+	fail := os.ErrDeadlineExceeded
+	var prev time.Duration
+	for i := 0; i < 6; i++ {
+		d := p.Next(interval, fail)
+		if d > 66*time.Second || (i > 0 && i < 3 && d <= prev) {
+			t.Fatalf("backoff %d: %s after %s", i, d, prev)
+		}
+		prev = d
+	}
+	if d := p.Next(interval, nil); d < 54*time.Second {
+		t.Fatalf("after recovery: %s", d)
+	}
+}
