@@ -75,7 +75,7 @@ integration: deps tools
 	mkdir -p $(RACEBIN)
 	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
 	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(RACEBIN)/signgate ./cmd/signgate
-	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/...
+	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_LOCAL_KMS=$(BIN)/local-kms SIGNGATE_REQUIRE_EMULATORS=1 $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/...
 
 # The container image, as an OCI layout (no Docker engine needed).
 image: deb

@@ -6,9 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/signgate/signgate/config"
+	// The KMS providers, as signgate is built.
 	"github.com/signgate/signgate/internal/sigtest"
+	_ "github.com/signgate/signgate/keystore/kms/awskms"
+	_ "github.com/signgate/signgate/keystore/kms/azurekms"
+	_ "github.com/signgate/signgate/keystore/kms/gcpkms"
+	_ "github.com/signgate/signgate/keystore/kms/vaultkms"
 )
 
 func write(t *testing.T, dir, name, body string) string {
@@ -93,6 +99,16 @@ func TestConfigErrorsNameTheFault(t *testing.T) {
 		{"tsa as root", "[certs.t]\nkind = \"tsa\"\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"t\"]\n", `certificate "t" is a tsa certificate, not a ca`},
 		{"bad identity", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nidentities = [\"x509.subject: CN=only\"]\n", `policy[0] "p".notation: trust policy`},
 		{"bad level", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nlevel = \"lenient\"\n", `policy[0] "p".notation:`},
+		{"kms scheme not allowed", "[keys.k]\nkms = \"sigstore-kms-evil://key\"\n", `keys.k.kms: KMS scheme "sigstore-kms-evil" is not supported by this build (supported: awskms, azurekms, gcpkms, hashivault); signgate never runs external KMS plugins`},
+		{"kms reference malformed", "[keys.k]\nkms = \"gcpkms://projects/p/keyRings/r\"\n", `keys.k.kms: gcpkms://projects/p/keyRings/r: want gcpkms://`},
+		{"kms and pem", "[keys.k]\nkms = \"hashivault://k\"\npem = \"x\"\n", `keys.k: give kms, pem or path, only one`},
+		{"aws version pin", "[keys.k]\nkms = \"awskms:///alias/k\"\nversion = \"2\"\n", `keys.k.kms: awskms:///alias/k: AWS KMS has no versions`},
+		{"version on a static key", "[keys.a]\npem = \"\"\"" + good + "\"\"\"\nversion = \"2\"\n", `keys.a: version and grace_period apply only to kms keys`},
+		{"bad grace", "[keys.k]\nkms = \"hashivault://k\"\ngrace_period = \"-1h\"\n", `keys.k.grace_period = "-1h"`},
+		{"staleness below two syncs", "[kms]\nsync_interval = \"5m\"\nmax_staleness = \"6m\"\n", `kms.max_staleness = "6m": must be at least twice kms.sync_interval`},
+		{"sync too often", "[kms]\nsync_interval = \"1s\"\n", `kms.sync_interval = "1s": at least 10s`},
+		{"vault token file missing", "[kms.vault]\ntoken_file = \"/nonexistent/token\"\n", `kms.vault.token_file: stat /nonexistent/token`},
+		{"unknown kms setting", "[kms.aws]\nsecret_access_key = \"x\"\n", `unknown key(s): kms.aws.secret_access_key`},
 		{"either with one kind", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\nsignatures = \"either\"\n[policy.notation]\ncerts = [\"r\"]\n", `signatures = "either" combines kinds`},
 	}
 	for _, c := range cases {
@@ -106,6 +122,40 @@ func TestConfigErrorsNameTheFault(t *testing.T) {
 				t.Fatalf("error %q does not contain %q and the file name", err, c.want)
 			}
 		})
+	}
+}
+
+func TestKMSKeys(t *testing.T) {
+	p := write(t, t.TempDir(), "config.toml", `
+[kms]
+grace_period = "48h"
+max_staleness = "24h"
+[keys.release]
+kms = "awskms:///alias/release"
+[keys.pinned]
+kms = "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k/versions/3"
+grace_period = "0s"
+[[policy]]
+name = "p"
+scopes = ["reg.io/**"]
+[policy.cosign]
+keys = ["release", "pinned"]
+`)
+	c, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.KMSKeys) != 2 || c.KMS.MaxStaleness != 24*time.Hour || c.KMS.SyncInterval != 5*time.Minute {
+		t.Fatalf("kms: %+v %+v", c.KMSKeys, c.KMS)
+	}
+	pinned, release := c.KMSKeys[0], c.KMSKeys[1]
+	if pinned.Ref.Pin != "3" || pinned.Grace != 0 || release.Ref.Scheme != "awskms" || release.Grace != 48*time.Hour {
+		t.Fatalf("specs: %+v", c.KMSKeys)
+	}
+	// KMS keys are not in the static snapshot until synced.
+	snap, err := c.Snapshot(t.Context())
+	if err != nil || len(snap.Keys.Keys()) != 0 {
+		t.Fatalf("snapshot: %v %v", snap, err)
 	}
 }
 

@@ -41,7 +41,8 @@ type Daemon struct {
 	metrics   *metrics
 	keysTime  atomic.Int64 // unix nanos the keys in force were loaded
 	syncer    atomic.Pointer[keysync.Syncer]
-	journal   bool // key changes go to journald
+	journal   bool        // key changes go to journald
+	syncSoon  atomic.Bool // start left the first KMS sync to the sync loop
 }
 
 func (d *Daemon) keysAt() time.Time { return time.Unix(0, d.keysTime.Load()) }

@@ -51,8 +51,11 @@ func NewSyncer(ctx context.Context, cfg *config.Config, prev *keysync.Syncer, re
 }
 
 // startKeys brings KMS keys up at start: the last-known-good state first,
-// then a sync. A KMS that cannot be reached leaves the state's keys in
-// force, and says so.
+// then a sync. When the state holds every key, signgate starts on it at
+// once and syncs in the background (a KMS that is down must not hold up
+// container creation on the node); otherwise it syncs first, within
+// kms.request_timeout. A KMS that cannot be reached leaves the state's keys
+// in force, and says so.
 func (d *Daemon) startKeys(s *keysync.Syncer) {
 	if s.Len() == 0 {
 		return
@@ -66,10 +69,20 @@ func (d *Daemon) startKeys(s *keysync.Syncer) {
 	default:
 		d.log.Info("loaded last-known-good KMS keys", "keys", n, "written", written.UTC().Format(time.RFC3339))
 	}
+	if n == s.Len() {
+		d.syncSoon.Store(true)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.config().KMS.RequestTimeout)
 	defer cancel()
 	changes, err := s.Sync(ctx)
 	d.reportSync(s, changes, err)
+	d.reportStart(s)
+}
+
+// reportStart says, after the first sync, which keys run on last-known-good
+// versions and which have none.
+func (d *Daemon) reportStart(s *keysync.Syncer) {
 	for _, st := range s.Statuses() {
 		switch {
 		case st.LastError != "" && st.FromState && len(st.Versions) > 0:
@@ -96,8 +109,14 @@ func (d *Daemon) SyncKeys(ctx context.Context) ([]keysync.Change, error) {
 	return changes, err
 }
 
-// syncLoop syncs KMS keys on the configured schedule until ctx ends.
+// syncLoop syncs KMS keys on the configured schedule until ctx ends; at
+// once if start left the first sync to it.
 func (d *Daemon) syncLoop(ctx context.Context) {
+	if d.syncSoon.Load() {
+		s := d.syncer.Load()
+		_, _ = d.SyncKeys(ctx)
+		d.reportStart(s)
+	}
 	var pacer keysync.Pacer
 	var err error
 	for {
@@ -166,5 +185,11 @@ func (d *Daemon) keyEvent(c keysync.Change, warn bool) {
 	if warn {
 		level = slog.LevelWarn
 	}
-	d.log.Log(context.Background(), level, "key change", "key", c.Key, "change", string(c.Kind), "version", c.Version, "fingerprint", c.Fingerprint, "detail", c.Detail)
+	attrs := []any{"change", string(c.Kind)}
+	for _, kv := range [][2]string{{"key", c.Key}, {"version", c.Version}, {"fingerprint", c.Fingerprint}} {
+		if kv[1] != "" {
+			attrs = append(attrs, kv[0], kv[1])
+		}
+	}
+	d.log.Log(context.Background(), level, "key change", append(attrs, "detail", c.Detail)...)
 }

@@ -272,6 +272,7 @@ containerd_socket = %[2]q
 api_socket = %[8]q
 metrics_address = %[9]q
 decision_deadline = "1s"
+state_dir = %[11]q
 
 [registry]
 hosts_dir = %[3]q
@@ -343,7 +344,7 @@ scopes = ["%[7]s/**"]
   [policy.cosign]
   keys = ["k1", "cli"]
   require = "any"
-`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.APISocket(), e.MetricsAddr, filepath.Join(e.Dir, "keys", "n1.pem"))
+`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.APISocket(), e.MetricsAddr, filepath.Join(e.Dir, "keys", "n1.pem"), filepath.Join(e.Dir, "state"))
 }
 
 func (e *Env) StartSigngate() error {
@@ -469,6 +470,19 @@ func (e *Env) SigngateConfig() string {
 	b, _ := os.ReadFile(filepath.Join(e.Dir, "signgate.toml"))
 	return string(b)
 }
+
+// RestartSigngate writes config as signgate's config and starts signgate
+// anew with it, and with the test process's environment as it is now.
+func (e *Env) RestartSigngate(config string) error {
+	e.KillSigngate()
+	if err := os.WriteFile(filepath.Join(e.Dir, "signgate.toml"), []byte(config), 0o644); err != nil {
+		return err
+	}
+	return e.StartSigngate()
+}
+
+// StateDir is signgate's state directory.
+func (e *Env) StateDir() string { return filepath.Join(e.Dir, "state") }
 
 func (e *Env) KillSigngate() {
 	if e.sg != nil && e.sg.Process != nil {

@@ -1,0 +1,192 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/signgate/signgate/daemon"
+	"github.com/signgate/signgate/integration/harness"
+	"github.com/signgate/signgate/internal/kmstest"
+	"github.com/signgate/signgate/keystore/keysync"
+)
+
+// kmsConfig is the suite's config with a KMS-backed key "release" (an AWS
+// KMS alias in the local-kms emulator) that a policy for release/* needs.
+func kmsConfig(e *env, endpoint string) string {
+	policy := fmt.Sprintf(`[[policy]]
+name = "release"
+scopes = ["%s/release/*"]
+  [policy.cosign]
+  keys = ["release"]
+
+[[policy]]
+name = "apps"`, e.Registry)
+	cfg := strings.Replace(harness.DefaultSigngateConfig(e.Env), "[[policy]]\nname = \"apps\"", policy, 1)
+	return fmt.Sprintf(`[kms]
+grace_period = "1h"
+request_timeout = "3s"
+[kms.aws]
+endpoint = %q
+
+[keys.release]
+kms = "awskms:///alias/release"
+
+`, endpoint) + cfg
+}
+
+// signKMS pushes a busybox image to repo, signs it with the real cosign CLI
+// and the KMS key behind alias/release, and pulls it.
+func (e *env) signKMS(repo string) name.Digest {
+	e.t.Helper()
+	d, err := harness.PushBusybox(e.Registry+"/"+repo+":v1", "sleep", "3600")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if out, err := e.Cosign(e.Dir, "sign", "--key", "awskms:///alias/release", "--yes", "--use-signing-config=false", "--tlog-upload=false", d.String()); err != nil {
+		e.t.Fatalf("cosign sign --key awskms: %v\n%s", err, out)
+	}
+	if err := e.Pull(e.Registry + "/" + repo + ":v1"); err != nil {
+		e.t.Fatal(err)
+	}
+	return d
+}
+
+func (e *env) keys(cmd string) daemon.KeysResponse {
+	e.t.Helper()
+	out, err := exec.Command(filepath.Join(e.Bin, "signgate"), "keys", cmd, "--socket", e.APISocket(), "--output", "json").Output()
+	if err != nil {
+		e.t.Fatalf("signgate keys %s: %v\n%s", cmd, err, out)
+	}
+	var r daemon.KeysResponse
+	if err := json.Unmarshal(out, &r); err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+func changed(r daemon.KeysResponse, kind keysync.ChangeKind, version string) bool {
+	for _, c := range r.Changes {
+		if c.Key == "release" && c.Kind == kind && c.Version == version {
+			return true
+		}
+	}
+	return false
+}
+
+// A key rotated and then disabled in the KMS, followed by a running
+// signgate without a restart; then a restart with the KMS unreachable,
+// from the last-known-good state, and with that state corrupted.
+func TestKMSKeyRotationRevocationAndLastKnownGood(t *testing.T) {
+	e := need(t)
+	l := kmstest.StartLocalKMS(t) // and AWS_* in this process's environment, which signgate and cosign inherit
+	t.Cleanup(func() {
+		if err := e.RestartSigngate(harness.DefaultSigngateConfig(e.Env)); err != nil {
+			t.Error(err)
+		}
+	})
+	k1 := l.CreateKey(t)
+	l.PointAlias(t, "alias/release", k1)
+	if err := e.RestartSigngate(kmsConfig(e, l.URL)); err != nil {
+		t.Fatal(err)
+	}
+	podID, podCfg := e.pod("default")
+	old := e.signKMS("release/old")
+	id, err := e.Create(podID, podCfg, old.String())
+	mustAllow(t, id, err)
+
+	// Rotation: the alias moves to a new key, which signs the next image.
+	k2 := l.CreateKey(t)
+	l.PointAlias(t, "alias/release", k2)
+	fresh := e.signKMS("release/new")
+	r := e.keys("sync")
+	if !changed(r, keysync.Added, k2) || !changed(r, keysync.Rotated, k1) {
+		t.Fatalf("keys sync after rotation: %+v", r)
+	}
+	id, err = e.Create(podID, podCfg, fresh.String())
+	mustAllow(t, id, err)
+	// Signed just before the rotation: still trusted in the grace period.
+	id, err = e.Create(podID, podCfg, old.String())
+	mustAllow(t, id, err)
+
+	// Revocation: the old key is disabled. The next sync drops it, and its
+	// image is denied although an allow verdict for it was cached.
+	l.DisableKey(t, k1)
+	r = e.keys("sync")
+	if !changed(r, keysync.Revoked, k1) {
+		t.Fatalf("keys sync after disabling: %+v", r)
+	}
+	_, err = e.Create(podID, podCfg, old.String())
+	mustDeny(t, err, "signgate", "release", "not by release")
+	id, err = e.Create(podID, podCfg, fresh.String())
+	mustAllow(t, id, err)
+	if log := e.SigngateLog.String(); !strings.Contains(log, `level=WARN msg="key change" change=revoked key=release version=`+k1) {
+		t.Fatalf("no warning for the revoked key in the log:\n%s", log)
+	}
+	list := e.keys("list")
+	var versions []string
+	for _, k := range list.Keys {
+		if k.Name == "release" {
+			versions = append(versions, k.Version+" "+k.State)
+			if !strings.HasPrefix(k.Fingerprint, "sha256:") || k.Algorithm != "ecdsa-p256" || k.LastSync.IsZero() || k.Source != "awskms:///alias/release" {
+				t.Fatalf("keys list: %+v", k)
+			}
+		}
+	}
+	if strings.Join(versions, ",") != k2+" current" {
+		t.Fatalf("keys list: %v", versions)
+	}
+	text, err := exec.Command(filepath.Join(e.Bin, "signgate"), "keys", "list", "--socket", e.APISocket()).Output()
+	if err != nil || !strings.Contains(string(text), "NAME") || !strings.Contains(string(text), k2) {
+		t.Fatalf("keys list (text): %v\n%s", err, text)
+	}
+
+	// Restart with the KMS unreachable: the last-known-good keys decide.
+	if err := e.RestartSigngate(kmsConfig(e, "http://127.0.0.1:1")); err != nil {
+		t.Fatal(err)
+	}
+	// It starts on them at once, syncs in the background, and says so when
+	// that sync fails.
+	id, err = e.Create(podID, podCfg, fresh.String())
+	mustAllow(t, id, err)
+	if err := harness.WaitFor(15*time.Second, func() error {
+		if !strings.Contains(e.SigngateLog.String(), "change=last_known_good") {
+			return fmt.Errorf("signgate did not say it runs on the last-known-good keys")
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("%v:\n%s", err, e.SigngateLog.String())
+	}
+	id, err = e.Create(podID, podCfg, fresh.String())
+	mustAllow(t, id, err)
+	_, err = e.Create(podID, podCfg, old.String())
+	mustDeny(t, err, "not by release")
+
+	// A corrupted state file is not trusted: with the KMS unreachable, the
+	// key has no trusted version and its images are denied.
+	state := filepath.Join(e.StateDir(), keysync.StateFile)
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.LastIndex(string(b), "sha256:") + len("sha256:")
+	b[i] ^= 1
+	if err := os.WriteFile(state, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.RestartSigngate(kmsConfig(e, "http://127.0.0.1:1")); err != nil {
+		t.Fatal(err)
+	}
+	if log := e.SigngateLog.String(); !strings.Contains(log, "change=state_ignored") || !strings.Contains(log, "checksum does not match") {
+		t.Fatalf("signgate did not report the corrupt state file:\n%s", log)
+	}
+	_, err = e.Create(podID, podCfg, fresh.String())
+	mustDeny(t, err, "keys with no trusted version in the keystore: [release]")
+}
