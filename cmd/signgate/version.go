@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"runtime/debug"
+	"strings"
+
+	"github.com/signgate/signgate/keystore/kms"
 )
 
 // version is set at build time: -ldflags "-X main.version=..." (make does).
@@ -10,6 +13,11 @@ var version = "dev"
 
 func printVersion() {
 	fmt.Println("signgate", version)
+	schemes := strings.Join(kms.Schemes(), ", ")
+	if schemes == "" {
+		schemes = "none"
+	}
+	fmt.Println("  kms:     ", schemes)
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return

@@ -127,7 +127,11 @@ func Parse(uri, pin string) (Ref, error) {
 	}
 	f, ok := Lookup(u.Scheme)
 	if !ok {
-		return Ref{}, fmt.Errorf("KMS scheme %q is not supported by this build (supported: %s); signgate never runs external KMS plugins", u.Scheme, strings.Join(Schemes(), ", "))
+		supported := strings.Join(Schemes(), ", ")
+		if supported == "" {
+			supported = "none: built with the no_*kms tags"
+		}
+		return Ref{}, fmt.Errorf("KMS scheme %q is not supported by this build (supported: %s); signgate never runs external KMS plugins", u.Scheme, supported)
 	}
 	ref, err := f.Check(uri, pin)
 	if err != nil {
