@@ -3,6 +3,8 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -149,6 +151,26 @@ func TestKMSKeyRotationRevocationAndLastKnownGood(t *testing.T) {
 	text, err := exec.Command(filepath.Join(e.Bin, "signgate"), "keys", "list", "--socket", e.APISocket()).Output()
 	if err != nil || !strings.Contains(string(text), "NAME") || !strings.Contains(string(text), k2) {
 		t.Fatalf("keys list (text): %v\n%s", err, text)
+	}
+	resp, err := http.Get("http://" + e.MetricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{`signgate_kms_key_trusted_versions{key="release"} 1`, `signgate_kms_key_stale{key="release"} 0`, `signgate_kms_syncs_total{result="ok"}`} {
+		if !strings.Contains(string(metrics), m) {
+			t.Fatalf("metrics lack %s", m)
+		}
+	}
+	// The one-shot command syncs the KMS key itself (never writing the
+	// daemon's state) and decides as the daemon does.
+	for img, code := range map[name.Digest]int{fresh: 0, old: 1} {
+		cmd := exec.Command(filepath.Join(e.Bin, "signgate"), "verify", "--config", filepath.Join(e.Dir, "signgate.toml"), img.String())
+		out, _ := cmd.CombinedOutput()
+		if cmd.ProcessState.ExitCode() != code {
+			t.Fatalf("signgate verify %s: exit %d, want %d\n%s", img, cmd.ProcessState.ExitCode(), code, out)
+		}
 	}
 
 	// Restart with the KMS unreachable: the last-known-good keys decide.

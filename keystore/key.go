@@ -2,8 +2,8 @@
 //
 // A Key is immutable once loaded; a Store is a versioned snapshot of keys that
 // is swapped whole on reload, so a verification never sees half a rotation.
-// Where keys come from is a Source: inline PEM and files today, a KMS later,
-// without the verifiers knowing the difference.
+// Where keys come from is a Source: inline PEM and files, or the versions a
+// KMS syncer trusts now, without the verifiers knowing the difference.
 package keystore
 
 import (
@@ -25,7 +25,7 @@ import (
 // Key is one trusted public key.
 type Key struct {
 	Name        string           // the name policies refer to
-	Source      string           // where it came from: "inline", "file:/path", later a KMS URI
+	Source      string           // where it came from: "inline", "file:/path", or a KMS reference
 	Version     string           // the source's version of the key, if it has versions
 	Algorithm   string           // e.g. "ecdsa-p256", "rsa-3072", "ed25519"
 	Fingerprint string           // "sha256:<hex>" of the DER SubjectPublicKeyInfo

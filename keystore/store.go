@@ -8,9 +8,9 @@ import (
 	"strings"
 )
 
-// Source yields keys. The static source reads the TOML config's keys; a KMS
-// source (later) fetches them remotely. Load must return every key it owns, or
-// an error naming the key that failed.
+// Source yields keys. The static source reads the TOML config's keys; KMS
+// keys arrive as Loaded, from the syncer (package keysync). Load must return
+// every key it owns, or an error naming the key that failed.
 type Source interface {
 	Load(ctx context.Context) ([]*Key, error)
 }

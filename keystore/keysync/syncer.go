@@ -182,9 +182,10 @@ func (s *Syncer) status(name string) Status {
 	return *s.statuses[name]
 }
 
-// CheckStaleness notes keys that crossed the maximum staleness, either way.
-// The sync loop calls it on every tick, so keys lapse on time even while
-// the KMS stays down.
+// CheckStaleness reports keys that crossed the maximum staleness, either
+// way, since it last looked. Sync calls it; the daemon rebuilds its keystore
+// after every sync round, so keys lapse within a round of the limit even
+// while the KMS stays down. Keys and IsStale do not wait for it.
 func (s *Syncer) CheckStaleness() []Change {
 	if s.opts.MaxStaleness <= 0 {
 		return nil
@@ -195,31 +196,39 @@ func (s *Syncer) CheckStaleness() []Change {
 	var changes []Change
 	for _, sp := range s.specs {
 		st := s.statuses[sp.Name]
-		stale := st.LastSync.IsZero() || now.Sub(st.LastSync) > s.opts.MaxStaleness
+		stale := s.isStale(st, now)
 		if stale == s.stale[sp.Name] {
 			continue
 		}
 		s.stale[sp.Name] = stale
-		if stale && len(st.Versions) > 0 {
+		if stale {
 			changes = append(changes, Change{Key: sp.Name, Kind: Stale, Detail: fmt.Sprintf("not synced since %s, longer than max_staleness %s; its %d version(s) are no longer trusted", fmtTime(st.LastSync), s.opts.MaxStaleness, len(st.Versions))})
-		} else if !stale {
+		} else {
 			changes = append(changes, Change{Key: sp.Name, Kind: Fresh, Detail: "synced again; trusted"})
 		}
 	}
 	return changes
 }
 
+// isStale: synced once, but not within the maximum staleness. A key never
+// synced has no versions to distrust.
+func (s *Syncer) isStale(st *Status, now time.Time) bool {
+	return s.opts.MaxStaleness > 0 && !st.LastSync.IsZero() && now.Sub(st.LastSync) > s.opts.MaxStaleness
+}
+
 // Keys returns every trusted version of every key that is not stale, in
 // config order and then by version.
 func (s *Syncer) Keys() []*keystore.Key {
+	now := s.opts.Now()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []*keystore.Key
 	for _, sp := range s.specs {
-		if s.stale[sp.Name] {
+		st := s.statuses[sp.Name]
+		if s.isStale(st, now) {
 			continue
 		}
-		for _, t := range s.statuses[sp.Name].Versions {
+		for _, t := range st.Versions {
 			out = append(out, t.key)
 		}
 	}
@@ -242,9 +251,11 @@ func (s *Syncer) Statuses() []Status {
 
 // IsStale reports whether a key is past the maximum staleness.
 func (s *Syncer) IsStale(name string) bool {
+	now := s.opts.Now()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.stale[name]
+	st, ok := s.statuses[name]
+	return ok && s.isStale(st, now)
 }
 
 // Pacer spaces syncs: every interval with ±10% jitter, so nodes do not ask

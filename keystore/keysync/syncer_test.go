@@ -232,6 +232,12 @@ func TestMaxStaleness(t *testing.T) {
 	if len(changes) != 1 || changes[0].Kind != keysync.Stale || !changes[0].Warning() || versions(s) != "" {
 		t.Fatalf("past max_staleness: %+v, keys %q", changes, versions(s))
 	}
+	// A restart on a state file older than max_staleness does not trust it,
+	// even before any sync.
+	restarted := f.syncer(t, time.Hour)
+	if n, _, err := restarted.LoadState(); err != nil || n != 1 || versions(restarted) != "" || !restarted.IsStale("release") {
+		t.Fatalf("stale state at start: %d %v, keys %q", n, err, versions(restarted))
+	}
 	f.vault.SetDown(false)
 	changes, err := s.Sync(context.Background())
 	if err != nil || len(changes) != 1 || changes[0].Kind != keysync.Fresh || versions(s) != "release@1" {

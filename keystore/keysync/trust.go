@@ -188,7 +188,6 @@ func apply(prev Status, spec Spec, vs []kms.Version, now time.Time) (Status, []C
 			if err := keep(v, until); err != nil {
 				return prev, nil, err
 			}
-			next.Versions[len(next.Versions)-1].Since = o.Since
 			changes = append(changes, Change{Key: spec.Name, Kind: Rotated, Version: o.Version, Fingerprint: o.Fingerprint,
 				Detail: fmt.Sprintf("no longer current (now %s); trusted until %s", cur.ID, until.UTC().Format(time.RFC3339))})
 		case now.Before(o.GraceUntil):
