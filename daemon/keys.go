@@ -18,6 +18,13 @@ import (
 // journalctl MESSAGE_ID=7c3a9e1d5b2f4a6c8e0d2b4f6a8c0e13
 const KeyMessageID = "7c3a9e1d5b2f4a6c8e0d2b4f6a8c0e13"
 
+// What start says of KMS keys, beside keysync's own changes.
+const (
+	keyStateIgnored  keysync.ChangeKind = "state_ignored"   // the state file failed a check
+	keyLastKnownGood keysync.ChangeKind = "last_known_good" // the KMS is down; the state file's versions decide
+	keyUntrusted     keysync.ChangeKind = "untrusted"       // no version can be trusted: images that need it are denied
+)
+
 // NewSyncer builds the KMS key syncer for cfg, with a provider for each
 // scheme its keys use. It adopts what prev knew of unchanged keys.
 func NewSyncer(ctx context.Context, cfg *config.Config, prev *keysync.Syncer, readOnly bool) (*keysync.Syncer, error) {
@@ -65,7 +72,7 @@ func (d *Daemon) startKeys(s *keysync.Syncer) {
 	case errors.Is(err, keysync.ErrNoState):
 		d.log.Info("no last-known-good KMS keys yet", "state_dir", d.config().Daemon.StateDir)
 	case err != nil:
-		d.keyEvent(keysync.Change{Kind: "state_ignored", Detail: err.Error()}, true)
+		d.keyEvent(keysync.Change{Kind: keyStateIgnored, Detail: err.Error()}, true)
 	default:
 		d.log.Info("loaded last-known-good KMS keys", "keys", n, "written", written.UTC().Format(time.RFC3339))
 	}
@@ -84,15 +91,17 @@ func (d *Daemon) startKeys(s *keysync.Syncer) {
 // versions and which have none.
 func (d *Daemon) reportStart(s *keysync.Syncer) {
 	for _, st := range s.Statuses() {
+		why := st.Problem
+		if st.LastError != "" {
+			why = st.LastError
+		}
 		switch {
-		case st.LastError != "" && st.FromState && len(st.Versions) > 0:
-			d.keyEvent(keysync.Change{Key: st.Name, Kind: "last_known_good", Detail: fmt.Sprintf("the KMS cannot be reached (%s); using the last-known-good versions synced at %s", st.LastError, st.LastSync.UTC().Format(time.RFC3339))}, true)
 		case len(st.Versions) == 0:
-			why := st.Problem
-			if st.LastError != "" {
-				why = st.LastError
-			}
-			d.keyEvent(keysync.Change{Key: st.Name, Kind: "untrusted", Detail: "no trusted version, so policies that need this key deny: " + why}, true)
+			d.keyEvent(keysync.Change{Key: st.Name, Kind: keyUntrusted, Detail: "no trusted version, so policies that need this key deny: " + why}, true)
+		case s.IsStale(st.Name):
+			d.keyEvent(keysync.Change{Key: st.Name, Kind: keyUntrusted, Detail: fmt.Sprintf("the last-known-good versions were synced at %s, longer ago than kms.max_staleness, and the KMS cannot be reached (%s); policies that need this key deny", st.LastSync.UTC().Format(time.RFC3339), why)}, true)
+		case st.LastError != "" && st.FromState:
+			d.keyEvent(keysync.Change{Key: st.Name, Kind: keyLastKnownGood, Detail: fmt.Sprintf("the KMS cannot be reached (%s); using the last-known-good versions synced at %s", st.LastError, st.LastSync.UTC().Format(time.RFC3339))}, true)
 		}
 	}
 }
