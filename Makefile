@@ -92,7 +92,7 @@ packaging: deps deb image
 test: check unit integration packaging
 
 demo: deps build tools
-	SIGNGATE_TEST_BIN=$(BIN) $(GO) run ./integration/demo
+	SIGNGATE_TEST_BIN=$(BIN) SIGNGATE_LOCAL_KMS=$(BIN)/local-kms $(GO) run ./integration/demo
 
 bench: deps build tools
 	SIGNGATE_TEST_BIN=$(BIN) $(GO) run ./integration/bench

@@ -1,7 +1,8 @@
 // Command demo shows signgate working end to end on this machine: a real
 // registry, containerd with NRI requiring signgate, one image signed by the
 // real cosign CLI and one left unsigned. The signed one runs; the unsigned one
-// is refused, and signgate says why. Run it with `make demo`.
+// is refused, and signgate says why. Then a key kept in a KMS (the AWS KMS
+// emulator) is trusted, and disabled. Run it with `make demo`.
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/integration/harness"
+	"github.com/signgate/signgate/internal/kmstest"
 )
 
 func demoConfig(e *harness.Env) string {
@@ -23,6 +25,7 @@ nri_socket = %q
 containerd_socket = %q
 api_socket = %q
 metrics_address = %q
+state_dir = %q
 
 [registry]
 hosts_dir = %q
@@ -40,7 +43,7 @@ name = "local-registry"
 scopes = ["%s/**"]
   [policy.cosign]
   keys = ["ci"]
-`, e.NRISock, e.ContainerdSock, e.APISocket(), e.MetricsAddr, filepath.Join(e.Dir, "certs.d"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.Registry)
+`, e.NRISock, e.ContainerdSock, e.APISocket(), e.MetricsAddr, e.StateDir(), filepath.Join(e.Dir, "certs.d"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.Registry)
 }
 
 func main() {
@@ -99,6 +102,8 @@ func main() {
 		}
 	}
 
+	kmsDemo(e, pod, podCfg)
+
 	step("Stopping signgate: containerd now refuses every new container")
 	e.KillSigngate()
 	_, _ = e.Create(pod, podCfg, e.Registry+"/demo/signed:v1") // may race the closing connection; refused either way
@@ -107,8 +112,49 @@ func main() {
 		fail("a container was created without signgate")
 	}
 	fmt.Println(indent(crictlError(err.Error())))
-	fmt.Println("\nDemo complete: signed ran, unsigned refused, and no signgate means no containers.")
+	fmt.Println("\nDemo complete: signed ran, unsigned refused, a key disabled in the KMS stopped its images, and no signgate means no containers.")
 }
+
+// kmsDemo trusts a key kept in AWS KMS (the local-kms emulator): an image
+// signed with it runs until the key is disabled, and after the next sync it
+// does not.
+func kmsDemo(e *harness.Env, pod, podCfg string) {
+	step("A key kept in a KMS: AWS KMS (the local-kms emulator), alias/demo")
+	l, err := kmstest.RunLocalKMS(kmstest.LocalKMSBinary(), e.Dir)
+	check(err)
+	defer l.Stop()
+	for k, v := range l.Env() {
+		check(os.Setenv(k, v)) // for signgate and cosign, started below
+	}
+	key := l.CreateKey(fatal{})
+	l.PointAlias(fatal{}, "alias/demo", key)
+	cfg := strings.Replace(demoConfig(e), "[keys.ci]", "[keys.release]\nkms = \"awskms:///alias/demo\"\n\n[keys.ci]", 1)
+	cfg = strings.Replace(cfg, "[[policy]]\nname = \"local-registry\"", fmt.Sprintf("[[policy]]\nname = \"release\"\nscopes = [\"%s/release/*\"]\n  [policy.cosign]\n  keys = [\"release\"]\n\n[[policy]]\nname = \"local-registry\"", e.Registry), 1)
+	check(e.RestartSigngate(cfg))
+	img, err := harness.PushBusybox(e.Registry+"/release/app:v1", "sleep", "3600")
+	check(err)
+	show(e.Bin+"/cosign", e.Dir, "sign", "--key", "awskms:///alias/demo", "--yes", "--use-signing-config=false", "--tlog-upload=false", img.String())
+	check(e.Pull(e.Registry + "/release/app:v1"))
+	show(e.Bin+"/signgate", "", "keys", "list", "--socket", e.APISocket())
+	_, err = e.Create(pod, podCfg, e.Registry+"/release/app:v1")
+	check(err)
+	fmt.Println("   crictl create release/app:v1: created")
+
+	step("Disabling the key in the KMS; signgate keys sync (it also syncs every kms.sync_interval)")
+	l.DisableKey(fatal{}, key)
+	show(e.Bin+"/signgate", "", "keys", "sync", "--socket", e.APISocket())
+	_, err = e.Create(pod, podCfg, e.Registry+"/release/app:v1")
+	if err == nil {
+		fail("an image signed by a disabled KMS key was admitted")
+	}
+	fmt.Println(indent(crictlError(err.Error())))
+}
+
+// fatal ends the demo on a helper's failure.
+type fatal struct{}
+
+func (fatal) Helper()           {}
+func (fatal) Fatal(args ...any) { fail(fmt.Sprint(args...)) }
 
 // crictlError keeps the runtime's message from crictl's output.
 func crictlError(s string) string {

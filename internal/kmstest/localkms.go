@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -24,6 +25,7 @@ import (
 type LocalKMS struct {
 	URL    string
 	Client *kms.Client
+	cmd    *exec.Cmd
 }
 
 // LocalKMSBinary finds the emulator: $SIGNGATE_LOCAL_KMS, or
@@ -45,9 +47,16 @@ func LocalKMSBinary() string {
 	return ""
 }
 
-// StartLocalKMS runs the emulator for the test. Without the binary the test
-// is skipped, unless SIGNGATE_REQUIRE_EMULATORS=1 (make sets it) makes
-// that a failure.
+// TB is what the helpers need of a test: TB, or a program's
+// adapter (the demo's).
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+}
+
+// StartLocalKMS runs the emulator for the test, with the AWS SDK's
+// environment pointing at it. Without the binary the test is skipped,
+// unless SIGNGATE_REQUIRE_EMULATORS=1 (make sets it) makes that a failure.
 func StartLocalKMS(t *testing.T) *LocalKMS {
 	t.Helper()
 	bin := LocalKMSBinary()
@@ -57,24 +66,37 @@ func StartLocalKMS(t *testing.T) *LocalKMS {
 		}
 		t.Skip("local-kms not found (make tools builds it)")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := RunLocalKMS(bin, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port), "KMS_DATA_PATH="+t.TempDir(), "KMS_SEED_PATH=/nonexistent", "KMS_REGION=eu-west-2")
-	log, err := os.Create(filepath.Join(t.TempDir(), "local-kms.log"))
+	t.Cleanup(l.Stop)
+	for k, v := range l.Env() {
+		t.Setenv(k, v)
+	}
+	return l
+}
+
+// RunLocalKMS starts the emulator with its data and log in dir. The AWS SDK
+// finds it through the variables Env returns.
+func RunLocalKMS(bin, dir string) (*LocalKMS, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port), "KMS_DATA_PATH="+dir, "KMS_SEED_PATH=/nonexistent", "KMS_REGION=eu-west-2")
+	log, err := os.Create(filepath.Join(dir, "local-kms.log"))
+	if err != nil {
+		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	l := &LocalKMS{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
 	for i := 0; ; i++ {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err == nil {
@@ -82,27 +104,40 @@ func StartLocalKMS(t *testing.T) *LocalKMS {
 			break
 		}
 		if i > 100 {
+			l.Stop()
 			b, _ := os.ReadFile(log.Name())
-			t.Fatalf("local-kms did not start: %v\n%s", err, b)
+			return nil, fmt.Errorf("local-kms did not start: %v\n%s", err, b)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_KMS": url, "AWS_REGION": "eu-west-2",
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion("eu-west-2"),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKIDLOCALKMS", "local-kms-secret", "")))
+	if err != nil {
+		l.Stop()
+		return nil, err
+	}
+	l.Client = kms.NewFromConfig(cfg, func(o *kms.Options) { o.BaseEndpoint = aws.String(l.URL) })
+	return l, nil
+}
+
+// Env is the environment that points the AWS SDK (and so signgate and the
+// cosign CLI) at the emulator, with dummy credentials and no shared files.
+func (l *LocalKMS) Env() map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT_URL_KMS": l.URL, "AWS_REGION": "eu-west-2",
 		"AWS_ACCESS_KEY_ID": "AKIDLOCALKMS", "AWS_SECRET_ACCESS_KEY": "local-kms-secret",
 		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		t.Setenv(k, v)
 	}
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &LocalKMS{URL: url, Client: kms.NewFromConfig(cfg)}
+}
+
+// Stop ends the emulator.
+func (l *LocalKMS) Stop() {
+	_ = l.cmd.Process.Kill()
+	_ = l.cmd.Wait()
 }
 
 // CreateKey makes an ECC_NIST_P256 signing key and returns its ID.
-func (l *LocalKMS) CreateKey(t testing.TB) string {
+func (l *LocalKMS) CreateKey(t TB) string {
 	out, err := l.Client.CreateKey(context.Background(), &kms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +147,7 @@ func (l *LocalKMS) CreateKey(t testing.TB) string {
 
 // PointAlias creates alias (e.g. "alias/release") or moves it to keyID: a
 // rotation, for AWS.
-func (l *LocalKMS) PointAlias(t testing.TB, alias, keyID string) {
+func (l *LocalKMS) PointAlias(t TB, alias, keyID string) {
 	ctx := context.Background()
 	if _, err := l.Client.UpdateAlias(ctx, &kms.UpdateAliasInput{AliasName: aws.String(alias), TargetKeyId: aws.String(keyID)}); err == nil {
 		return
@@ -123,14 +158,14 @@ func (l *LocalKMS) PointAlias(t testing.TB, alias, keyID string) {
 }
 
 // DisableKey disables a key.
-func (l *LocalKMS) DisableKey(t testing.TB, keyID string) {
+func (l *LocalKMS) DisableKey(t TB, keyID string) {
 	if _, err := l.Client.DisableKey(context.Background(), &kms.DisableKeyInput{KeyId: aws.String(keyID)}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // ScheduleDeletion schedules a key for deletion in 7 days.
-func (l *LocalKMS) ScheduleDeletion(t testing.TB, keyID string) {
+func (l *LocalKMS) ScheduleDeletion(t TB, keyID string) {
 	if _, err := l.Client.ScheduleKeyDeletion(context.Background(), &kms.ScheduleKeyDeletionInput{KeyId: aws.String(keyID), PendingWindowInDays: aws.Int32(7)}); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +173,7 @@ func (l *LocalKMS) ScheduleDeletion(t testing.TB, keyID string) {
 
 // Signer signs with the key in the emulator, through sigstore's AWS KMS
 // signer, as `cosign sign --key awskms:///...` does.
-func (l *LocalKMS) Signer(t testing.TB, ref string) signature.Signer {
+func (l *LocalKMS) Signer(t TB, ref string) signature.Signer {
 	sv, err := sigaws.LoadSignerVerifier(context.Background(), ref)
 	if err != nil {
 		t.Fatal(err)
