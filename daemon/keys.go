@@ -168,7 +168,7 @@ func (d *Daemon) reportSync(s *keysync.Syncer, changes []keysync.Change, err err
 	}
 	d.metrics.synced(s, err)
 	if err != nil {
-		d.log.Warn("KMS sync failed; the keys in force stay", "err", err)
+		d.log.Warn("KMS sync incomplete; keys that could not be synced keep the versions in force", "err", err)
 	}
 }
 

@@ -143,7 +143,7 @@ func (s *Syncer) Sync(ctx context.Context) ([]Change, error) {
 	changes = append(changes, s.CheckStaleness()...)
 	if synced && s.opts.StateDir != "" && !s.opts.ReadOnly {
 		if err := WriteState(s.opts.StateDir, s.Statuses(), s.opts.Now()); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("saving the last-known-good keys: %w", err))
 		}
 	}
 	return changes, errors.Join(errs...)
