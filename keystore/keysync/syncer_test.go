@@ -324,3 +324,20 @@ func BenchmarkSync(b *testing.B) {
 		}
 	}
 }
+
+func TestUnwritableStateStillUpdatesKeys(t *testing.T) {
+	f := newFixture(t)
+	// A file where the state directory should be: writing fails.
+	f.dir = filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(f.dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := f.syncer(t, 0)
+	_, err := s.Sync(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "saving the last-known-good keys") {
+		t.Fatalf("sync with an unwritable state directory: %v", err)
+	}
+	if versions(s) != "release@1" {
+		t.Fatalf("keys: %q", versions(s))
+	}
+}
