@@ -173,6 +173,12 @@ func TestKMSKeyRotationRevocationAndLastKnownGood(t *testing.T) {
 		}
 	}
 
+	// check-config --kms asks the KMS with the caller's credentials.
+	out, err := exec.Command(filepath.Join(e.Bin, "signgate"), "check-config", "--kms", "--config", filepath.Join(e.Dir, "signgate.toml")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), k2+" ecdsa-p256 sha256:") {
+		t.Fatalf("check-config --kms: %v\n%s", err, out)
+	}
+
 	// Restart with the KMS unreachable: the last-known-good keys decide.
 	if err := e.RestartSigngate(kmsConfig(e, "http://127.0.0.1:1")); err != nil {
 		t.Fatal(err)
@@ -193,6 +199,19 @@ func TestKMSKeyRotationRevocationAndLastKnownGood(t *testing.T) {
 	mustAllow(t, id, err)
 	_, err = e.Create(podID, podCfg, old.String())
 	mustDeny(t, err, "not by release")
+
+	// With signgate stopped, keys list shows what it would start on, and
+	// check-config --kms says the KMS cannot be reached.
+	e.KillSigngate()
+	out, err = exec.Command(filepath.Join(e.Bin, "signgate"), "keys", "list", "--socket", e.APISocket(), "--config", filepath.Join(e.Dir, "signgate.toml")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "last-known-good KMS keys in "+e.StateDir()) || !strings.Contains(string(out), k2) {
+		t.Fatalf("keys list without a daemon: %v\n%s", err, out)
+	}
+	cmd := exec.Command(filepath.Join(e.Bin, "signgate"), "check-config", "--kms", "--config", filepath.Join(e.Dir, "signgate.toml"))
+	out, _ = cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "release          cannot sync") {
+		t.Fatalf("check-config --kms with the KMS down: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+	}
 
 	// A corrupted state file is not trusted: with the KMS unreachable, the
 	// key has no trusted version and its images are denied.

@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/daemon"
 	"github.com/signgate/signgate/registry"
 )
 
 func runCheckConfig(args []string) int {
 	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
 	cfgPath := fs.String("config", config.DefaultPath, "config file")
+	syncKMS := fs.Bool("kms", false, "also ask the KMS for each KMS key's versions, with this process's credentials (read-only: the daemon's state is not written)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return exitUsage
 	}
@@ -41,6 +44,10 @@ func runCheckConfig(args []string) int {
 			pin = "pinned to version " + sp.Ref.Pin
 		}
 		fmt.Printf("  %-16s %-11s %s (%s; synced by the daemon)\n", sp.Name, "kms", sp.Ref.URI, pin)
+	}
+	kmsFailed := false
+	if *syncKMS && len(cfg.KMSKeys) > 0 {
+		kmsFailed = !checkKMS(cfg)
 	}
 	if certs := snap.Keys.Certs(); len(certs) > 0 {
 		fmt.Println("\ncertificates:")
@@ -72,5 +79,40 @@ func runCheckConfig(args []string) int {
 			fmt.Printf("     signatures: %s\n", p.Signatures)
 		}
 	}
+	if kmsFailed {
+		return exitDenied
+	}
 	return exitOK
+}
+
+// checkKMS syncs the config's KMS keys once, as the daemon would, and says
+// what each would trust. It reports whether every key synced.
+func checkKMS(cfg *config.Config) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.KMS.RequestTimeout+time.Second)
+	defer cancel()
+	s, err := daemon.NewSyncer(ctx, cfg, nil, true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return false
+	}
+	defer s.Close()
+	_, err = s.Sync(ctx)
+	fmt.Println("\nKMS keys, synced now:")
+	for _, st := range s.Statuses() {
+		if st.LastError != "" {
+			fmt.Printf("  %-16s cannot sync: %s\n", st.Name, st.LastError)
+			continue
+		}
+		if len(st.Versions) == 0 {
+			fmt.Printf("  %-16s no trusted version: %s\n", st.Name, st.Problem)
+		}
+		for _, v := range st.Versions {
+			state := "current"
+			if !v.GraceUntil.IsZero() {
+				state = "grace until " + v.GraceUntil.UTC().Format(time.RFC3339)
+			}
+			fmt.Printf("  %-16s %s %s %s (%s)\n", st.Name, v.Version, v.Algorithm, v.Fingerprint, state)
+		}
+	}
+	return err == nil
 }

@@ -15,12 +15,14 @@ import (
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/daemon"
+	"github.com/signgate/signgate/keystore/keysync"
 )
 
 const keysUsage = `usage: signgate keys list|sync [flags]
 
   list   show every key the running daemon trusts: name, source, version,
-         fingerprint, algorithm, last sync and state
+         fingerprint, algorithm, last sync and state (when the daemon is not
+         running: the last-known-good KMS keys it would start on)
   sync   make the daemon sync its KMS keys now, and report what changed
 `
 
@@ -54,6 +56,9 @@ func runKeys(args []string) int {
 	var resp daemon.KeysResponse
 	if err := callDaemon(ctx, *socket, method, path, nil, &resp); err != nil {
 		fmt.Fprintf(os.Stderr, "signgate: cannot reach the signgate daemon at %s: %v\n", *socket, err)
+		if cmd == "list" {
+			return listState(*cfgPath)
+		}
 		return exitUsage
 	}
 	if *output == "json" {
@@ -76,6 +81,34 @@ func runKeys(args []string) int {
 		fmt.Fprintln(os.Stderr, "signgate: some keys could not be synced:", resp.Error)
 		return exitDenied
 	}
+	return exitOK
+}
+
+// listState shows the last-known-good KMS keys when the daemon is not
+// running: what it would start on.
+func listState(cfgPath string) int {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	statuses, written, err := keysync.ReadState(cfg.Daemon.StateDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	fmt.Fprintf(os.Stderr, "signgate: showing the last-known-good KMS keys in %s, written %s\n", cfg.Daemon.StateDir, written.UTC().Format(time.RFC3339))
+	var keys []daemon.KeyInfo
+	for _, st := range statuses {
+		for _, v := range st.Versions {
+			state := "last-known-good"
+			if !v.GraceUntil.IsZero() {
+				state += ", grace until " + v.GraceUntil.UTC().Format(time.RFC3339)
+			}
+			keys = append(keys, daemon.KeyInfo{Name: st.Name, Source: st.Source, Version: v.Version, Fingerprint: v.Fingerprint, Algorithm: v.Algorithm, LastSync: st.LastSync, State: state})
+		}
+	}
+	printKeys(os.Stdout, keys)
 	return exitOK
 }
 
