@@ -153,7 +153,14 @@ func describeSig(s verify.CosignSignature) string {
 	}
 	var parts []string
 	if len(s.VerifiedBy) > 0 {
-		parts = append(parts, "verified by "+strings.Join(s.VerifiedBy, ", "))
+		by := make([]string, len(s.VerifiedBy))
+		for i, k := range s.VerifiedBy {
+			by[i] = k
+			if v := s.Versions[k]; v != "" {
+				by[i] += " (version " + v + ")"
+			}
+		}
+		parts = append(parts, "verified by "+strings.Join(by, ", "))
 	}
 	keys := make([]string, 0, len(s.Rejections))
 	for k := range s.Rejections {
