@@ -145,7 +145,7 @@ func (a *Azure) serve(w http.ResponseWriter, r *http.Request) {
 	base := "https://" + a.Host + "/keys/" + parts[1] + "/"
 	switch {
 	case len(parts) == 2: // the current version
-		_ = json.NewEncoder(w).Encode(a.bundle(base, vs[len(vs)-1]))
+		a.serveVersion(w, base, vs[len(vs)-1])
 	case parts[2] == "versions":
 		var list []any
 		for _, v := range vs {
@@ -155,13 +155,23 @@ func (a *Azure) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		for _, v := range vs {
 			if v.id == parts[2] {
-				_ = json.NewEncoder(w).Encode(a.bundle(base, v))
+				a.serveVersion(w, base, v)
 				return
 			}
 		}
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write([]byte(`{"error":{"code":"KeyNotFound","message":"no such version"}}`))
 	}
+}
+
+// serveVersion answers for one version; Key Vault refuses a disabled one.
+func (a *Azure) serveVersion(w http.ResponseWriter, base string, v *azureVersion) {
+	if !v.enabled {
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"error":{"code":"Forbidden","message":"Operation get is not allowed on a disabled key.","innererror":{"code":"KeyDisabled"}}}`))
+		return
+	}
+	_ = json.NewEncoder(w).Encode(a.bundle(base, v))
 }
 
 func attributes(v *azureVersion) map[string]any {

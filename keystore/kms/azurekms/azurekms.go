@@ -95,8 +95,10 @@ func NewWithCredential(cred azcore.TokenCredential, opts *azkeys.ClientOptions) 
 	return &Provider{cred: cred, options: opts}
 }
 
-// Versions lists the key's versions. The current one is the version Key
-// Vault serves for the key without a version.
+// Versions lists the key's versions. The current one is the newest, as
+// Key Vault serves it for the key without a version; it is found from the
+// listing because Key Vault refuses to serve a disabled key at all, and a
+// disabled current version must read as revoked, not as an error.
 func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string) ([]signkms.Version, error) {
 	m := refRE.FindStringSubmatch(ref.URI)
 	if m == nil {
@@ -107,18 +109,13 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 	if err != nil {
 		return nil, err
 	}
-	cur, err := c.GetKey(ctx, name, "", nil)
-	if notFound(err) {
-		return gone(known), nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("key vault %s key %s: %w", vaultURL, name, err)
-	}
-	currentID := cur.Key.KID.Version()
 	var out []signkms.Version
 	pager := c.NewListKeyPropertiesVersionsPager(name, nil)
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
+		if notFound(err) {
+			return gone(known), nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("key vault %s key %s: listing versions: %w", vaultURL, name, err)
 		}
@@ -130,21 +127,25 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 			if kp.Attributes != nil && kp.Attributes.Created != nil {
 				v.Created = *kp.Attributes.Created
 			}
-			v.Current = v.ID == currentID
-			if v.State.Usable() {
-				kb := cur.KeyBundle
-				if !v.Current {
-					r, err := c.GetKey(ctx, name, v.ID, nil)
-					if err != nil {
-						return nil, fmt.Errorf("key vault %s key %s version %s: %w", vaultURL, name, v.ID, err)
-					}
-					kb = r.KeyBundle
-				}
-				if v.Public, err = publicKey(kb.Key); err != nil {
-					return nil, fmt.Errorf("key vault %s key %s version %s: %w", vaultURL, name, v.ID, err)
-				}
-			}
 			out = append(out, v)
+		}
+	}
+	if len(out) == 0 {
+		return gone(known), nil
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	out[len(out)-1].Current = true
+	for i := range out {
+		v := &out[i]
+		if !v.State.Usable() {
+			continue
+		}
+		r, err := c.GetKey(ctx, name, v.ID, nil)
+		if err != nil {
+			return nil, fmt.Errorf("key vault %s key %s version %s: %w", vaultURL, name, v.ID, err)
+		}
+		if v.Public, err = publicKey(r.Key); err != nil {
+			return nil, fmt.Errorf("key vault %s key %s version %s: %w", vaultURL, name, v.ID, err)
 		}
 	}
 	listed := map[string]bool{}
@@ -156,7 +157,6 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 			out = append(out, signkms.Version{ID: k, State: signkms.Deleted})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, nil
 }
 

@@ -34,6 +34,16 @@ func TestVersions(t *testing.T) {
 	if vs[0].State != kms.Disabled {
 		t.Fatalf("after disabling %s: %+v", v1, vs)
 	}
+	// Key Vault refuses to serve a disabled key: disabling the current
+	// version must read as a revocation, not as an outage.
+	a.SetEnabled("release", v2, false)
+	vs, err = p.Versions(ctx, ref, nil)
+	if err != nil || len(vs) != 2 || vs[1].State != kms.Disabled || !vs[1].Current {
+		t.Fatalf("after disabling the current version: %+v, %v", vs, err)
+	}
+	if _, ok := kms.Current(vs); ok {
+		t.Fatalf("a disabled current version is current: %+v", vs)
+	}
 	a.Delete("release")
 	vs, err = p.Versions(ctx, ref, []string{v1, v2})
 	if err != nil || len(vs) != 2 || vs[0].State != kms.Deleted {
