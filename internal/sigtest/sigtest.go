@@ -99,11 +99,26 @@ func (s *Signer) SignLegacy(img name.Digest, opts ...remote.Option) error {
 // SignLegacyClaiming stores, on target's .sig tag, a signature whose payload
 // names claimed: a signature copied from another image when they differ.
 func (s *Signer) SignLegacyClaiming(target, claimed name.Digest, opts ...remote.Option) error {
+	return signLegacy(target, claimed, func(p []byte) ([]byte, error) {
+		raw, _, err := s.kp.SignData(context.Background(), p)
+		return raw, err
+	}, opts...)
+}
+
+// SignLegacyWith signs img as SignLegacy does, with any sigstore signer: a
+// KMS key through sigstore's KMS signers, as `cosign sign --key awskms://...`.
+func SignLegacyWith(signer signature.Signer, img name.Digest, opts ...remote.Option) error {
+	return signLegacy(img, img, func(p []byte) ([]byte, error) { return signer.SignMessage(bytes.NewReader(p)) }, opts...)
+}
+
+// signLegacy makes the simple-signing payload naming claimed, signs it, and
+// stores it on target's .sig tag.
+func signLegacy(target, claimed name.Digest, sign func([]byte) ([]byte, error), opts ...remote.Option) error {
 	p, err := (&payload.Cosign{Image: claimed}).MarshalJSON()
 	if err != nil {
 		return err
 	}
-	raw, _, err := s.kp.SignData(context.Background(), p)
+	raw, err := sign(p)
 	if err != nil {
 		return err
 	}
@@ -112,24 +127,6 @@ func (s *Signer) SignLegacyClaiming(target, claimed name.Digest, opts ...remote.
 		return err
 	}
 	return attach(target, sig, opts...)
-}
-
-// SignLegacyWith signs img as SignLegacy does, with any sigstore signer: a
-// KMS key through sigstore's KMS signers, as `cosign sign --key awskms://...`.
-func SignLegacyWith(signer signature.Signer, img name.Digest, opts ...remote.Option) error {
-	p, err := (&payload.Cosign{Image: img}).MarshalJSON()
-	if err != nil {
-		return err
-	}
-	raw, err := signer.SignMessage(bytes.NewReader(p))
-	if err != nil {
-		return err
-	}
-	sig, err := static.NewSignature(p, base64.StdEncoding.EncodeToString(raw))
-	if err != nil {
-		return err
-	}
-	return attach(img, sig, opts...)
 }
 
 // AttachRaw stores an arbitrary layer as a legacy signature (for malformed cases).

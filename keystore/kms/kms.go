@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -157,4 +158,46 @@ func Current(vs []Version) (Version, bool) {
 		}
 	}
 	return best, found
+}
+
+// Helpers for providers.
+
+// MarkMissing appends, as deleted, each known version a listing lacks: a
+// version the KMS no longer lists is gone.
+func MarkMissing(listed []Version, known []string) []Version {
+	seen := make(map[string]bool, len(listed))
+	for _, v := range listed {
+		seen[v.ID] = true
+	}
+	for _, k := range known {
+		if !seen[k] {
+			listed = append(listed, Version{ID: k, State: Deleted})
+		}
+	}
+	return listed
+}
+
+// NumberedPin checks a pin for a KMS whose versions are numbered, and merges
+// it with a version the reference itself names ("" if none).
+func NumberedPin(kmsName, inRef, pin string) (string, error) {
+	p, err := MergePin(inRef, pin)
+	if err != nil || p == "" {
+		return p, err
+	}
+	if n, err := strconv.Atoi(p); err != nil || n < 1 {
+		return "", fmt.Errorf("version %q: %s versions are positive integers", p, kmsName)
+	}
+	return p, nil
+}
+
+// MergePin merges the version a reference names with the config's version
+// setting: either may pin, but they must not disagree.
+func MergePin(inRef, pin string) (string, error) {
+	switch {
+	case inRef != "" && pin != "" && inRef != pin:
+		return "", fmt.Errorf("the reference pins version %s and version says %s", inRef, pin)
+	case inRef != "":
+		return inRef, nil
+	}
+	return pin, nil
 }

@@ -39,13 +39,8 @@ func check(uri, pin string) (signkms.Ref, error) {
 	if err := sigazure.ValidReference(uri); err != nil || m == nil {
 		return signkms.Ref{}, errors.New("want azurekms://VAULT.vault.azure.net/KEY[/VERSION]")
 	}
-	switch {
-	case m[3] != "" && pin != "" && m[3] != pin:
-		return signkms.Ref{}, fmt.Errorf("the reference pins version %s and version says %s", m[3], pin)
-	case m[3] != "":
-		pin = m[3]
-	}
-	return signkms.Ref{Pin: pin}, nil
+	pin, err := signkms.MergePin(m[3], pin)
+	return signkms.Ref{Pin: pin}, err
 }
 
 // Provider reads Azure Key Vault.
@@ -114,7 +109,7 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if notFound(err) {
-			return gone(known), nil
+			return signkms.MarkMissing(nil, known), nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("key vault %s key %s: listing versions: %w", vaultURL, name, err)
@@ -131,7 +126,7 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 		}
 	}
 	if len(out) == 0 {
-		return gone(known), nil
+		return signkms.MarkMissing(nil, known), nil
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	out[len(out)-1].Current = true
@@ -148,29 +143,12 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 			return nil, fmt.Errorf("key vault %s key %s version %s: %w", vaultURL, name, v.ID, err)
 		}
 	}
-	listed := map[string]bool{}
-	for _, v := range out {
-		listed[v.ID] = true
-	}
-	for _, k := range known {
-		if !listed[k] {
-			out = append(out, signkms.Version{ID: k, State: signkms.Deleted})
-		}
-	}
-	return out, nil
+	return signkms.MarkMissing(out, known), nil
 }
 
 func notFound(err error) bool {
 	var re *azcore.ResponseError
 	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
-}
-
-func gone(known []string) []signkms.Version {
-	out := make([]signkms.Version, 0, len(known))
-	for _, k := range known {
-		out = append(out, signkms.Version{ID: k, State: signkms.Deleted})
-	}
-	return out
 }
 
 // state: a disabled, expired or not-yet-valid version cannot be used.

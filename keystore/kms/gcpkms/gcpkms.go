@@ -46,18 +46,8 @@ func check(uri, pin string) (signkms.Ref, error) {
 	if m == nil {
 		return signkms.Ref{}, errors.New("want gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K[/versions/N]")
 	}
-	switch {
-	case m[2] != "" && pin != "" && m[2] != pin:
-		return signkms.Ref{}, fmt.Errorf("the reference pins version %s and version says %s", m[2], pin)
-	case m[2] != "":
-		pin = m[2]
-	}
-	if pin != "" {
-		if n, err := strconv.Atoi(pin); err != nil || n < 1 {
-			return signkms.Ref{}, fmt.Errorf("version %q: Cloud KMS versions are positive integers", pin)
-		}
-	}
-	return signkms.Ref{Pin: pin}, nil
+	pin, err := signkms.NumberedPin("Cloud KMS", m[2], pin)
+	return signkms.Ref{Pin: pin}, err
 }
 
 // Provider reads Cloud KMS with Application Default Credentials.
@@ -103,7 +93,7 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 	parent := m[1]
 	key, err := p.client.GetCryptoKey(ctx, &kmspb.GetCryptoKeyRequest{Name: parent})
 	if status.Code(err) == codes.NotFound {
-		return gone(known), nil
+		return signkms.MarkMissing(nil, known), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cloud KMS %s: %w", parent, err)
@@ -145,18 +135,12 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 		}
 		out = append(out, v)
 	}
-	listed := map[string]bool{}
 	for i := range out {
-		listed[out[i].ID] = true
 		if n, _ := strconv.Atoi(out[i].ID); n == newest && out[i].State.Usable() {
 			out[i].Current = true
 		}
 	}
-	for _, k := range known {
-		if !listed[k] {
-			out = append(out, signkms.Version{ID: k, State: signkms.Deleted})
-		}
-	}
+	out = signkms.MarkMissing(out, known)
 	sort.Slice(out, func(i, j int) bool {
 		a, _ := strconv.Atoi(out[i].ID)
 		b, _ := strconv.Atoi(out[j].ID)
@@ -167,14 +151,6 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 
 // Close releases the client's connection.
 func (p *Provider) Close() error { return p.client.Close() }
-
-func gone(known []string) []signkms.Version {
-	out := make([]signkms.Version, 0, len(known))
-	for _, k := range known {
-		out = append(out, signkms.Version{ID: k, State: signkms.Deleted})
-	}
-	return out
-}
 
 func state(s kmspb.CryptoKeyVersion_CryptoKeyVersionState) signkms.State {
 	switch s {

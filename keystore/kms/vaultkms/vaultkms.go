@@ -35,12 +35,8 @@ func check(uri, pin string) (signkms.Ref, error) {
 	if err := sigvault.ValidReference(uri); err != nil || !strings.HasPrefix(uri, Scheme+"://") {
 		return signkms.Ref{}, errors.New("want hashivault://KEYNAME")
 	}
-	if pin != "" {
-		if n, err := strconv.Atoi(pin); err != nil || n < 1 {
-			return signkms.Ref{}, fmt.Errorf("version %q: Vault transit versions are positive integers", pin)
-		}
-	}
-	return signkms.Ref{Pin: pin}, nil
+	pin, err := signkms.NumberedPin("Vault transit", "", pin)
+	return signkms.Ref{Pin: pin}, err
 }
 
 // Provider reads one Vault server.
@@ -119,11 +115,7 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 		return nil, fmt.Errorf("vault %s: %w", p.client.Address(), err)
 	}
 	if secret == nil || secret.Data == nil {
-		out := make([]signkms.Version, 0, len(known))
-		for _, k := range known {
-			out = append(out, signkms.Version{ID: k, State: signkms.Deleted})
-		}
-		return out, nil
+		return signkms.MarkMissing(nil, known), nil
 	}
 	raw, _ := json.Marshal(secret.Data)
 	var tk transitKey
@@ -131,7 +123,6 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 		return nil, fmt.Errorf("vault key %s: unexpected response: %w", name, err)
 	}
 	var out []signkms.Version
-	seen := map[string]bool{}
 	for id, rv := range tk.Keys {
 		n, err := strconv.Atoi(id)
 		if err != nil {
@@ -152,14 +143,9 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 				return nil, fmt.Errorf("vault key %s version %s: %w", name, id, err)
 			}
 		}
-		seen[id] = true
 		out = append(out, v)
 	}
-	for _, k := range known {
-		if !seen[k] {
-			out = append(out, signkms.Version{ID: k, State: signkms.Deleted})
-		}
-	}
+	out = signkms.MarkMissing(out, known)
 	sort.Slice(out, func(i, j int) bool {
 		a, _ := strconv.Atoi(out[i].ID)
 		b, _ := strconv.Atoi(out[j].ID)
