@@ -582,5 +582,5 @@ func (c *Config) Snapshot(ctx context.Context, kmsKeys ...*keystore.Key) (*verif
 		return nil, fmt.Errorf("%s: %w", c.Path, err)
 	}
 	sum := sha256.Sum256([]byte(c.Digest + "|" + store.Fingerprint()))
-	return &verify.Snapshot{ID: hex.EncodeToString(sum[:8]), Policies: c.Policies, Keys: store}, nil
+	return &verify.Snapshot{ID: hex.EncodeToString(sum[:8]), Policies: c.Policies, Keys: store, Config: c.Digest}, nil
 }

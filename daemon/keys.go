@@ -139,8 +139,8 @@ func (d *Daemon) syncLoop(ctx context.Context) {
 }
 
 // refreshKeys rebuilds the snapshot with the syncer's keys and swaps it in
-// if the keys changed; the engine then reuses no verdict made with the old
-// keys.
+// if the keys changed; the engine then reuses no verdict of a policy whose
+// keys changed.
 func (d *Daemon) refreshKeys(s *keysync.Syncer) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -159,7 +159,7 @@ func (d *Daemon) refreshKeys(s *keysync.Syncer) {
 	e.Swap(snap)
 	d.keysTime.Store(time.Now().UnixNano())
 	d.metrics.keysLoaded.Set(float64(time.Now().Unix()))
-	d.log.Info("keystore updated from the KMS; cached verdicts dropped", "snapshot", snap.ID, "keys", len(snap.Keys.Keys()))
+	d.log.Info("keystore updated from the KMS; cached verdicts of the policies that trust the changed keys dropped", "snapshot", snap.ID, "keys", len(snap.Keys.Keys()))
 }
 
 func (d *Daemon) reportSync(s *keysync.Syncer, changes []keysync.Change, err error) {

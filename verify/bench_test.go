@@ -46,7 +46,7 @@ func BenchmarkDecideWarm(b *testing.B) {
 		b.Fatal(err)
 	}
 	reg, _ := registry.New(registry.Config{})
-	eng := verify.NewEngine(&verify.Snapshot{ID: "b", Policies: policy(&testing.T{}, verify.Enforce, "any", false, "k1"), Keys: e.store}, reg, verify.Options{})
+	eng := verify.NewEngine(&verify.Snapshot{ID: "b", Config: "bench", Policies: policy(&testing.T{}, verify.Enforce, "any", false, "k1"), Keys: e.store}, reg, verify.Options{})
 	req := verify.Request{Image: d}
 	eng.Decide(context.Background(), req)
 	b.ReportAllocs()

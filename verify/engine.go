@@ -4,6 +4,8 @@ package verify
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
@@ -16,11 +18,59 @@ import (
 )
 
 // Snapshot is one immutable generation of policy and keys. Reloading swaps the
-// whole snapshot; verdicts are bound to the snapshot ID that produced them.
+// whole snapshot. A verdict is bound to what produced it: with Config set, to
+// the config and the exact key and certificate versions its policy trusts, so
+// a rotated or revoked KMS key drops only the verdicts of policies that name
+// it; without, to the whole snapshot ID.
 type Snapshot struct {
 	ID       string
 	Policies Policies
 	Keys     *keystore.Store
+	// Config identifies everything but the keys (the config file's content).
+	Config string
+
+	bindOnce sync.Once
+	binds    map[string]string // policy name -> what its verdicts are bound to
+}
+
+// binding is what p's verdicts under this snapshot are bound to.
+func (s *Snapshot) binding(p *Policy) string {
+	if s.Config == "" {
+		return s.ID + "\x00" + p.Name
+	}
+	s.bindOnce.Do(func() {
+		s.binds = make(map[string]string, len(s.Policies))
+		for i := range s.Policies {
+			q := &s.Policies[i]
+			h := sha256.New()
+			fmt.Fprintf(h, "%s\x00%s\x00", s.Config, q.Name)
+			if q.Cosign != nil {
+				for _, n := range q.Cosign.Keys {
+					for _, k := range s.Keys.Versions(n) {
+						fmt.Fprintf(h, "key:%s@%s=%s;", n, k.Version, k.Fingerprint)
+					}
+				}
+			}
+			if q.Notation != nil {
+				for _, n := range append(append([]string(nil), q.Notation.Roots...), q.Notation.TSA...) {
+					if c, ok := s.Keys.Cert(n); ok {
+						fmt.Fprintf(h, "cert:%s=%s;", n, c.Fingerprint)
+					}
+				}
+			}
+			s.binds[q.Name] = hex.EncodeToString(h.Sum(nil)[:12])
+		}
+	})
+	return s.binds[p.Name]
+}
+
+// bindings lists every binding of the snapshot.
+func (s *Snapshot) bindings() map[string]bool {
+	out := make(map[string]bool, len(s.Policies))
+	for i := range s.Policies {
+		out[s.binding(&s.Policies[i])] = true
+	}
+	return out
 }
 
 // Request asks about one image.
@@ -106,12 +156,19 @@ func NewEngine(snap *Snapshot, reg Registry, opts Options) *Engine {
 	return e
 }
 
-// Swap installs a new snapshot. Verdicts made under the old one are not reused.
+// Swap installs a new snapshot. Verdicts made under the old one are reused
+// only where the new one binds them the same way: same config, and the same
+// versions of the keys and certificates their policy trusts.
 func (e *Engine) Swap(snap *Snapshot) {
 	old := e.snap.Swap(snap)
-	if old == nil || old.ID != snap.ID {
-		e.cache.purge()
+	if old != nil && old.ID == snap.ID {
+		return
 	}
+	keep := snap.bindings()
+	e.cache.retain(func(key string) bool {
+		b, _, _ := strings.Cut(key, "\x01")
+		return keep[b]
+	})
 }
 
 // Snapshot returns the snapshot in force.
@@ -143,7 +200,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 		return &v
 	}
 
-	key := snap.ID + "\x00" + p.Name + "\x00" + req.Image.String()
+	key := snap.binding(p) + "\x01" + req.Image.String()
 	if v, ok := e.cache.get(key); ok {
 		out := *v
 		out.Cached = true
@@ -395,8 +452,13 @@ func (c *cache) finish(key string, cl *call, v *Verdict, ttl time.Duration) {
 	close(cl.done)
 }
 
-func (c *cache) purge() {
+// retain drops every verdict whose key keep refuses.
+func (c *cache) retain(keep func(key string) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.entries = map[string]entry{}
+	for k := range c.entries {
+		if !keep(k) {
+			delete(c.entries, k)
+		}
+	}
 }

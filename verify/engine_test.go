@@ -455,3 +455,66 @@ func TestDecideAnyNamespace(t *testing.T) {
 		t.Fatalf("an image no policy would admit anywhere: %+v", v)
 	}
 }
+
+// A key change drops only the verdicts of policies that trust that key; a
+// config change drops them all.
+func TestVerdictsAreBoundToThePolicysOwnKeys(t *testing.T) {
+	e := newEnv(t, false, 3)
+	imgA, imgB := e.image("team-a/app"), e.image("team-b/app")
+	if err := e.signers["k1"].SignLegacy(imgA); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.signers["k2"].SignLegacy(imgB); err != nil {
+		t.Fatal(err)
+	}
+	key := func(name, signer, version string) *keystore.Key {
+		k, err := keystore.ParsePublicKeyPEM(name, "kms", []byte(e.signers[signer].PublicPEM()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.Version = version
+		return k
+	}
+	pol := func(name, scope, keyName string) verify.Policy {
+		sc, err := verify.ParseScope(e.host + "/" + scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return verify.Policy{Name: name, Scopes: []verify.Scope{sc}, Mode: verify.Enforce, Cosign: &verify.CosignRequirement{Keys: []string{keyName}, Threshold: 1}}
+	}
+	policies := verify.Policies{pol("a", "team-a/*", "a"), pol("b", "team-b/*", "b")}
+	snap := func(id, config string, keys ...*keystore.Key) *verify.Snapshot {
+		st, err := keystore.NewStore(keys...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &verify.Snapshot{ID: id, Config: config, Policies: policies, Keys: st}
+	}
+	c, err := registry.New(registry.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := verify.NewEngine(snap("1", "cfg1", key("a", "k1", "1"), key("b", "k2", "1")), c, verify.Options{})
+	for _, img := range []name.Digest{imgA, imgB} {
+		want(t, decide(t, eng, img), true, "verified by")
+	}
+	// Key a rotates: version 2 current, version 1 in grace.
+	eng.Swap(snap("2", "cfg1", key("a", "k3", "2"), key("a", "k1", "1"), key("b", "k2", "1")))
+	if v := decide(t, eng, imgB); !v.Allowed || !v.Cached {
+		t.Fatalf("team b's verdict was dropped by team a's rotation: %+v", v)
+	}
+	if v := decide(t, eng, imgA); !v.Allowed || v.Cached {
+		t.Fatalf("team a's verdict survived its key's rotation: %+v", v)
+	}
+	// Key a's version 1 revoked: team a's image is denied at once.
+	eng.Swap(snap("3", "cfg1", key("a", "k3", "2"), key("b", "k2", "1")))
+	want(t, decide(t, eng, imgA), false, "not by a")
+	if v := decide(t, eng, imgB); !v.Cached {
+		t.Fatalf("team b's verdict was dropped: %+v", v)
+	}
+	// A config change drops everything.
+	eng.Swap(snap("4", "cfg2", key("a", "k3", "2"), key("b", "k2", "1")))
+	if v := decide(t, eng, imgB); v.Cached {
+		t.Fatalf("a verdict survived a config change: %+v", v)
+	}
+}
