@@ -57,7 +57,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d := &Daemon{path: path, log: log, journal: rec == nil}
 	d.cfg.Store(cfg)
 	d.metrics = newMetrics(d)
-	syncer, err := NewSyncer(context.Background(), cfg, nil, false)
+	syncer, err := NewSyncer(cfg, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (d *Daemon) Reload() error {
 	cfg, err := config.Load(d.path)
 	var syncer *keysync.Syncer
 	if err == nil {
-		syncer, err = NewSyncer(context.Background(), cfg, d.syncer.Load(), false)
+		syncer, err = NewSyncer(cfg, d.syncer.Load(), false)
 	}
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.KMS.RequestTimeout)

@@ -26,8 +26,9 @@ const (
 )
 
 // NewSyncer builds the KMS key syncer for cfg, with a provider for each
-// scheme its keys use. It adopts what prev knew of unchanged keys.
-func NewSyncer(ctx context.Context, cfg *config.Config, prev *keysync.Syncer, readOnly bool) (*keysync.Syncer, error) {
+// scheme its keys use, built on first use. It adopts what prev knew of
+// unchanged keys.
+func NewSyncer(cfg *config.Config, prev *keysync.Syncer, readOnly bool) (*keysync.Syncer, error) {
 	providers := map[string]kms.Provider{}
 	for _, sp := range cfg.KMSKeys {
 		if providers[sp.Ref.Scheme] != nil {
@@ -37,11 +38,7 @@ func NewSyncer(ctx context.Context, cfg *config.Config, prev *keysync.Syncer, re
 		if !ok {
 			return nil, fmt.Errorf("%s: keys.%s: KMS scheme %q is not in this build", cfg.Path, sp.Name, sp.Ref.Scheme)
 		}
-		p, err := f.New(ctx, cfg.KMS.Settings[sp.Ref.Scheme])
-		if err != nil {
-			return nil, fmt.Errorf("%s: keys.%s: %w", cfg.Path, sp.Name, err)
-		}
-		providers[sp.Ref.Scheme] = p
+		providers[sp.Ref.Scheme] = kms.Lazy(sp.Ref.Scheme, f, cfg.KMS.Settings[sp.Ref.Scheme])
 	}
 	s, err := keysync.New(cfg.KMSKeys, providers, keysync.Options{
 		Interval:     cfg.KMS.SyncInterval,

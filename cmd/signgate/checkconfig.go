@@ -90,7 +90,7 @@ func runCheckConfig(args []string) int {
 func checkKMS(cfg *config.Config) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.KMS.RequestTimeout+time.Second)
 	defer cancel()
-	s, err := daemon.NewSyncer(ctx, cfg, nil, true)
+	s, err := daemon.NewSyncer(cfg, nil, true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signgate:", err)
 		return false

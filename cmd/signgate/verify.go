@@ -46,7 +46,7 @@ func runVerify(args []string) int {
 	defer cancel()
 	// KMS keys as the daemon would have them: synced now, else the daemon's
 	// last-known-good state (read, never written, from here).
-	syncer, err := daemon.NewSyncer(ctx, cfg, nil, true)
+	syncer, err := daemon.NewSyncer(cfg, nil, true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signgate:", err)
 		return exitUsage

@@ -34,11 +34,11 @@ type Vault struct {
 	Token string
 	Mount string
 
-	srv   *httptest.Server
-	mu    sync.Mutex
-	keys  map[string]*vaultKey
-	down  atomic.Bool
-	Reads atomic.Int64
+	srv      *httptest.Server
+	mu       sync.Mutex
+	keys     map[string]*vaultKey
+	down     atomic.Bool
+	Requests atomic.Int64 // every request, answered or not
 }
 
 type vaultKey struct {
@@ -65,6 +65,7 @@ func vaultError(w http.ResponseWriter, code int, msg string) {
 }
 
 func (v *Vault) serve(w http.ResponseWriter, r *http.Request) {
+	v.Requests.Add(1)
 	if v.down.Load() {
 		vaultError(w, http.StatusServiceUnavailable, "Vault is sealed")
 		return
@@ -78,7 +79,6 @@ func (v *Vault) serve(w http.ResponseWriter, r *http.Request) {
 		vaultError(w, http.StatusNotFound, "unsupported path")
 		return
 	}
-	v.Reads.Add(1)
 	name := strings.TrimPrefix(r.URL.Path, prefix)
 	v.mu.Lock()
 	defer v.mu.Unlock()

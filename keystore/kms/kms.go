@@ -201,3 +201,51 @@ func MergePin(inRef, pin string) (string, error) {
 	}
 	return pin, nil
 }
+
+// Lazy builds a provider on first use, and again after a failed build, so a
+// credential problem at start is a sync error (keys fall back to their
+// last-known-good versions) rather than a daemon that cannot start and so
+// blocks every container on the node.
+func Lazy(scheme string, f Factory, s Settings) Provider {
+	return &lazy{scheme: scheme, f: f, s: s}
+}
+
+type lazy struct {
+	scheme string
+	f      Factory
+	s      Settings
+	mu     sync.Mutex
+	p      Provider
+}
+
+func (l *lazy) provider(ctx context.Context) (Provider, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.p == nil {
+		p, err := l.f.New(ctx, l.s)
+		if err != nil {
+			return nil, fmt.Errorf("%s provider: %w", l.scheme, err)
+		}
+		l.p = p
+	}
+	return l.p, nil
+}
+
+// Versions builds the provider if need be, then asks it.
+func (l *lazy) Versions(ctx context.Context, ref Ref, known []string) ([]Version, error) {
+	p, err := l.provider(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.Versions(ctx, ref, known)
+}
+
+// Close closes the provider, if it was built and holds connections.
+func (l *lazy) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c, ok := l.p.(interface{ Close() error }); ok {
+		return c.Close()
+	}
+	return nil
+}

@@ -1,6 +1,8 @@
 package kms
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +59,32 @@ func TestHelpers(t *testing.T) {
 		if got != c.want || (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
 			t.Errorf("NumberedPin(%q, %q) = %q, %v", c.inRef, c.pin, got, err)
 		}
+	}
+}
+
+type versionsFunc func() ([]Version, error)
+
+func (f versionsFunc) Versions(context.Context, Ref, []string) ([]Version, error) { return f() }
+
+func TestLazyRetriesAFailedBuild(t *testing.T) {
+	builds := 0
+	f := Factory{New: func(context.Context, Settings) (Provider, error) {
+		builds++
+		if builds == 1 {
+			return nil, errors.New("no credentials")
+		}
+		return versionsFunc(func() ([]Version, error) { return []Version{{ID: "1"}}, nil }), nil
+	}}
+	p := Lazy("testkms", f, Settings{})
+	if _, err := p.Versions(context.Background(), Ref{}, nil); err == nil || !strings.Contains(err.Error(), "testkms provider: no credentials") {
+		t.Fatalf("first call: %v", err)
+	}
+	for range 2 {
+		if vs, err := p.Versions(context.Background(), Ref{}, nil); err != nil || len(vs) != 1 {
+			t.Fatalf("after the retry: %v %v", vs, err)
+		}
+	}
+	if builds != 2 {
+		t.Fatalf("built %d times, want 2", builds)
 	}
 }
