@@ -99,7 +99,7 @@ func TestConfigErrorsNameTheFault(t *testing.T) {
 		{"tsa as root", "[certs.t]\nkind = \"tsa\"\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"t\"]\n", `certificate "t" is a tsa certificate, not a ca`},
 		{"bad identity", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nidentities = [\"x509.subject: CN=only\"]\n", `policy[0] "p".notation: trust policy`},
 		{"bad level", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nlevel = \"lenient\"\n", `policy[0] "p".notation:`},
-		{"kms scheme not allowed", "[keys.k]\nkms = \"sigstore-kms-evil://key\"\n", `keys.k.kms: KMS scheme "sigstore-kms-evil" is not supported by this build (supported: awskms, azurekms, gcpkms, hashivault); signgate never runs external KMS plugins`},
+		{"kms scheme not allowed", "[keys.k]\nkms = \"sigstore-kms-evil://key\"\n", `keys.k.kms: KMS scheme "sigstore-kms-evil" is not supported by this build (supported: awskms, azurekms, gcpkms, hashivault, openbao); signgate never runs external KMS plugins`},
 		{"kms reference malformed", "[keys.k]\nkms = \"gcpkms://projects/p/keyRings/r\"\n", `keys.k.kms: gcpkms://projects/p/keyRings/r: want gcpkms://`},
 		{"kms and pem", "[keys.k]\nkms = \"hashivault://k\"\npem = \"x\"\n", `keys.k: give kms, pem or path, only one`},
 		{"aws version pin", "[keys.k]\nkms = \"awskms:///alias/k\"\nversion = \"2\"\n", `keys.k.kms: awskms:///alias/k: AWS KMS has no versions`},

@@ -24,16 +24,27 @@ import (
 )
 
 // Scheme is the reference scheme, as sigstore and cosign spell it:
-// hashivault://KEYNAME.
-const Scheme = "hashivault"
+// hashivault://KEYNAME. OpenBao, which keeps Vault's transit API, is
+// openbao://KEYNAME, as in sigstore.
+const (
+	Scheme        = "hashivault"
+	OpenBaoScheme = "openbao"
+)
 
 func init() {
 	signkms.Register(Scheme, signkms.Factory{Check: check, New: New})
+	signkms.Register(OpenBaoScheme, signkms.Factory{Check: check, New: New})
+}
+
+// keyName is the transit key a reference names.
+func keyName(uri string) string {
+	_, name, _ := strings.Cut(uri, "://")
+	return name
 }
 
 func check(uri, pin string) (signkms.Ref, error) {
-	if err := sigvault.ValidReference(uri); err != nil || !strings.HasPrefix(uri, Scheme+"://") {
-		return signkms.Ref{}, errors.New("want hashivault://KEYNAME")
+	if err := sigvault.ValidReference(uri); err != nil {
+		return signkms.Ref{}, errors.New("want hashivault://KEYNAME (or openbao://KEYNAME)")
 	}
 	pin, err := signkms.NumberedPin("Vault transit", "", pin)
 	return signkms.Ref{Pin: pin}, err
@@ -109,7 +120,7 @@ type transitVersion struct {
 // count as disabled; versions trimmed below min_available_version, or a
 // deleted key, as deleted.
 func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string) ([]signkms.Version, error) {
-	name := strings.TrimPrefix(ref.URI, Scheme+"://")
+	name := keyName(ref.URI)
 	secret, err := p.client.Logical().ReadWithContext(ctx, p.transit+"/keys/"+name)
 	if err != nil {
 		return nil, fmt.Errorf("vault %s: %w", p.client.Address(), err)

@@ -82,6 +82,7 @@ func TestReferences(t *testing.T) {
 		{"hashivault://release", "3", true},
 		{"hashivault://release", "latest", false},
 		{"hashivault://a/b", "", false},
+		{"openbao://release", "2", true},
 	} {
 		ref, err := kms.Parse(c.uri, c.pin)
 		if (err == nil) != c.ok {
