@@ -107,12 +107,7 @@ func (s *Syncer) adopt(statuses []Status, fromState bool) int {
 func (s *Syncer) Sync(ctx context.Context) ([]Change, error) {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
-	type result struct {
-		st      Status
-		changes []Change
-		err     error
-	}
-	results := make([]result, len(s.specs))
+	results := make([]syncResult, len(s.specs))
 	var wg sync.WaitGroup
 	for i, sp := range s.specs {
 		prev := s.status(sp.Name)
@@ -149,11 +144,15 @@ func (s *Syncer) Sync(ctx context.Context) ([]Change, error) {
 	return changes, errors.Join(errs...)
 }
 
-func (s *Syncer) syncOne(ctx context.Context, sp Spec, prev Status) (r struct {
+// syncResult is one key's sync: its new status, what changed, or why it
+// could not be synced (and then st is the previous status).
+type syncResult struct {
 	st      Status
 	changes []Change
 	err     error
-}) {
+}
+
+func (s *Syncer) syncOne(ctx context.Context, sp Spec, prev Status) (r syncResult) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	now := s.opts.Now()
