@@ -43,6 +43,8 @@ type Daemon struct {
 	syncer    atomic.Pointer[keysync.Syncer]
 	journal   bool        // key changes go to journald
 	syncSoon  atomic.Bool // start left the first KMS sync to the sync loop
+	// keysChanged asks pre-verification to verify the node's images again.
+	keysChanged chan struct{}
 }
 
 func (d *Daemon) keysAt() time.Time { return time.Unix(0, d.keysTime.Load()) }
@@ -54,7 +56,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{path: path, log: log, journal: rec == nil}
+	d := &Daemon{path: path, log: log, journal: rec == nil, keysChanged: make(chan struct{}, 1)}
 	d.cfg.Store(cfg)
 	d.metrics = newMetrics(d)
 	syncer, err := NewSyncer(cfg, nil, false)
@@ -143,6 +145,10 @@ func (d *Daemon) Reload() error {
 			d.engine.Store(engine)
 			d.cfg.Store(cfg)
 			d.syncer.Swap(syncer).Close()
+			select {
+			case d.keysChanged <- struct{}{}: // the new engine starts with no verdicts
+			default:
+			}
 			d.keysTime.Store(time.Now().UnixNano())
 			d.metrics.keysLoaded.Set(float64(time.Now().Unix()))
 			d.metrics.reloads.WithLabelValues("ok").Inc()

@@ -157,6 +157,10 @@ func (d *Daemon) refreshKeys(s *keysync.Syncer) {
 	d.keysTime.Store(time.Now().UnixNano())
 	d.metrics.keysLoaded.Set(float64(time.Now().Unix()))
 	d.log.Info("keystore updated from the KMS; cached verdicts of the policies that trust the changed keys dropped", "snapshot", snap.ID, "keys", len(snap.Keys.Keys()))
+	select {
+	case d.keysChanged <- struct{}{}:
+	default: // a re-verification is already due
+	}
 }
 
 func (d *Daemon) reportSync(s *keysync.Syncer, changes []keysync.Change, err error) {

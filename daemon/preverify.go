@@ -9,29 +9,64 @@ import (
 // CreateContainer nearly always finds a cached verdict and NRI's lock (which
 // serialises container creation on the node) is held for microseconds.
 // Requests for the same digest share one verification with CreateContainer's.
+// After a key change, it verifies the node's images again, so the verdicts
+// the change dropped are back before the next containers ask.
 func (d *Daemon) preverify(ctx context.Context) {
-	workers := d.config().Daemon.PreverifyWorkers
-	sem := make(chan struct{}, workers)
-	d.store.WatchImages(ctx, func(name string) {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		go func() {
-			defer func() { <-sem }()
-			timeout := d.config().Engine.VerifyTimeout + time.Second
-			vctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			img, err := d.store.Resolve(vctx, name)
-			if err != nil {
-				d.log.Debug("pre-verification: cannot resolve image", "image", name, "err", err)
+	sem := make(chan struct{}, d.config().Daemon.PreverifyWorkers)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
 				return
+			case <-d.keysChanged:
 			}
-			v := d.Engine().DecideAnyNamespace(vctx, img)
-			d.log.Debug("pre-verified", "image", name, "digest", v.Digest, "decision", v.Decision(), "cached", v.Cached)
-		}()
+			names, err := d.store.Images(ctx)
+			if err != nil {
+				d.log.Warn("re-verification after a key change: cannot list images", "err", err)
+				continue
+			}
+			done := make(chan struct{}, len(names))
+			for _, name := range names {
+				d.verifyAhead(ctx, sem, name, func() { done <- struct{}{} })
+			}
+			for range names {
+				select {
+				case <-done:
+				case <-ctx.Done():
+					return
+				}
+			}
+			d.log.Info("re-verified the node's images after a key change", "images", len(names))
+		}
+	}()
+	d.store.WatchImages(ctx, func(name string) {
+		d.verifyAhead(ctx, sem, name, nil)
 	}, func(err error, retry time.Duration) {
 		d.log.Warn("image events: subscription lost; resubscribing", "err", err, "retry_in", retry)
 	})
+}
+
+// verifyAhead decides name for any namespace on one of the workers sem
+// admits, and calls done (if set) when it has.
+func (d *Daemon) verifyAhead(ctx context.Context, sem chan struct{}, name string, done func()) {
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	go func() {
+		defer func() { <-sem }()
+		if done != nil {
+			defer done()
+		}
+		vctx, cancel := context.WithTimeout(ctx, d.config().Engine.VerifyTimeout+time.Second)
+		defer cancel()
+		img, err := d.store.Resolve(vctx, name)
+		if err != nil {
+			d.log.Debug("pre-verification: cannot resolve image", "image", name, "err", err)
+			return
+		}
+		v := d.Engine().DecideAnyNamespace(vctx, img)
+		d.log.Debug("pre-verified", "image", name, "digest", v.Digest, "decision", v.Decision(), "cached", v.Cached)
+	}()
 }

@@ -96,6 +96,27 @@ func (s *Store) Resolve(ctx context.Context, ref string) (name.Digest, error) {
 	return toDigest(reference.TrimNamed(named).String(), d)
 }
 
+// Images lists the distinct images in the namespace, one name per target
+// digest (skipping the ID records CRI keeps beside the names).
+func (s *Store) Images(ctx context.Context) ([]string, error) {
+	ctx = metadata.AppendToOutgoingContext(ctx, "containerd-namespace", s.namespace)
+	resp, err := s.images.List(ctx, &imagesapi.ListImagesRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("listing images: %w", err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, img := range resp.GetImages() {
+		target := img.GetTarget().GetDigest()
+		if isImageID(img.GetName()) || seen[target] {
+			continue
+		}
+		seen[target] = true
+		out = append(out, img.GetName())
+	}
+	return out, nil
+}
+
 // resolveID finds the image whose ID is id (CRI stores an image record under
 // its ID) and a repository name that points to the same target.
 func (s *Store) resolveID(ctx context.Context, id string) (name.Digest, error) {

@@ -108,15 +108,33 @@ func TestKMSKeyRotationRevocationAndLastKnownGood(t *testing.T) {
 	k2 := l.CreateKey(t)
 	l.PointAlias(t, "alias/release", k2)
 	fresh := e.signKMS("release/new")
+	reverified := strings.Count(e.SigngateLog.String(), "re-verified the node's images")
 	r := e.keys("sync")
 	if !changed(r, keysync.Added, k2) || !changed(r, keysync.Rotated, k1) {
 		t.Fatalf("keys sync after rotation: %+v", r)
 	}
+	// The rotation dropped the release policy's verdicts; signgate verifies
+	// the node's images again at once, so the creates below find verdicts
+	// ready instead of verifying under NRI's lock.
+	if err := harness.WaitFor(15*time.Second, func() error {
+		if strings.Count(e.SigngateLog.String(), "re-verified the node's images") == reverified {
+			return fmt.Errorf("no re-verification after the key change")
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("%v:\n%s", err, e.SigngateLog.String())
+	}
+	mark := len(e.SigngateLog.String())
 	id, err = e.Create(podID, podCfg, fresh.String())
 	mustAllow(t, id, err)
 	// Signed just before the rotation: still trusted in the grace period.
 	id, err = e.Create(podID, podCfg, old.String())
 	mustAllow(t, id, err)
+	for _, l := range strings.Split(e.SigngateLog.String()[mark:], "\n") {
+		if strings.Contains(l, `msg="signgate allow`) && !strings.Contains(l, "cached=true") {
+			t.Fatalf("a create after the key change verified under NRI's lock: %s", l)
+		}
+	}
 
 	// Revocation: the old key is disabled. The next sync (here the one a
 	// reload makes) drops it, and its image is denied although an allow
