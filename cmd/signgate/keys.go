@@ -57,7 +57,7 @@ func runKeys(args []string) int {
 	if err := callDaemon(ctx, *socket, method, path, nil, &resp); err != nil {
 		fmt.Fprintf(os.Stderr, "signgate: cannot reach the signgate daemon at %s: %v\n", *socket, err)
 		if cmd == "list" {
-			return listState(*cfgPath)
+			return listState(*cfgPath, *output)
 		}
 		return exitUsage
 	}
@@ -86,7 +86,7 @@ func runKeys(args []string) int {
 
 // listState shows the last-known-good KMS keys when the daemon is not
 // running: what it would start on.
-func listState(cfgPath string) int {
+func listState(cfgPath, output string) int {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signgate:", err)
@@ -107,6 +107,12 @@ func listState(cfgPath string) int {
 			}
 			keys = append(keys, daemon.KeyInfo{Name: st.Name, Source: st.Source, Version: v.Version, Fingerprint: v.Fingerprint, Algorithm: v.Algorithm, LastSync: st.LastSync, State: state})
 		}
+	}
+	if output == "json" {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(daemon.KeysResponse{Keys: keys})
+		return exitOK
 	}
 	printKeys(os.Stdout, keys)
 	return exitOK
