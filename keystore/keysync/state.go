@@ -98,6 +98,10 @@ func ReadState(dir string) ([]Status, time.Time, error) {
 	if fi.Mode().Perm()&0o022 != 0 {
 		return nil, time.Time{}, fmt.Errorf("state file %s is writable by others (mode %v); not trusted", path, fi.Mode().Perm())
 	}
+	// Nor one in a directory where others could have swapped it in.
+	if di, err := os.Stat(dir); err == nil && di.Mode().Perm()&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
+		return nil, time.Time{}, fmt.Errorf("state file %s is in a directory writable by others (mode %v); not trusted", path, di.Mode().Perm())
+	}
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(f); err != nil {
 		return nil, time.Time{}, fmt.Errorf("state file %s: %w", path, err)

@@ -146,8 +146,15 @@ func TestCorruptOrTamperedStateIsIgnored(t *testing.T) {
 		}, 0o600, "does not match its fingerprint"},
 		"world-writable": {func(b []byte) []byte { return b }, 0o666, "writable by others"},
 		"not json":       {func([]byte) []byte { return []byte("\x00\x01garbage") }, 0o600, "corrupt"},
+		"directory writable by others": {func(b []byte) []byte {
+			if err := os.Chmod(f.dir, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}, 0o600, "directory writable by others"},
 	} {
 		t.Run(name, func(t *testing.T) {
+			defer os.Chmod(f.dir, 0o700)
 			if err := os.WriteFile(path, c.mutate(good), c.mode); err != nil {
 				t.Fatal(err)
 			}
