@@ -111,7 +111,11 @@ func (d *Daemon) SyncKeys(ctx context.Context) ([]keysync.Change, error) {
 	}
 	changes, err := s.Sync(ctx)
 	d.reportSync(s, changes, err)
-	d.refreshKeys(s)
+	if len(changes) > 0 {
+		// Only a change (a version added or dropped, a key going stale or
+		// fresh) alters the trusted keys; a quiet round rebuilds nothing.
+		d.refreshKeys(s)
+	}
 	return changes, err
 }
 

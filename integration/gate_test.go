@@ -77,6 +77,20 @@ func (e *env) image(repo string, keys ...string) name.Digest {
 	return d
 }
 
+// waitForMore waits until what appears in out more often than the before
+// times it had.
+func (e *env) waitForMore(out *harness.LockedBuffer, what string, before int, within time.Duration) {
+	e.t.Helper()
+	if err := harness.WaitFor(within, func() error {
+		if strings.Count(out.String(), what) <= before {
+			return fmt.Errorf("no new %q within %s", what, within)
+		}
+		return nil
+	}); err != nil {
+		e.t.Fatalf("%v; output:\n%s", err, out.String())
+	}
+}
+
 func mustAllow(t *testing.T, id string, err error) {
 	t.Helper()
 	if err != nil {
@@ -400,14 +414,7 @@ func TestSystemdNotify(t *testing.T) {
 	if ok, err := e.ReloadSigngate(e.SigngateConfig()); !ok || err != nil {
 		t.Fatalf("reload: %v %v", ok, err)
 	}
-	if err := harness.WaitFor(5*time.Second, func() error {
-		if strings.Count(e.Notifications.String(), "RELOADING=1") <= before {
-			return fmt.Errorf("no RELOADING=1 after SIGHUP")
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.waitForMore(e.Notifications, "RELOADING=1", before, 5*time.Second)
 }
 
 func TestMetricsAndHealth(t *testing.T) {
@@ -498,14 +505,7 @@ func TestZYContainerdRestart(t *testing.T) {
 	if err := e.RestartContainerd(); err != nil {
 		t.Fatal(err)
 	}
-	if err := harness.WaitFor(15*time.Second, func() error {
-		if strings.Count(e.SigngateLog.String(), "connected to NRI") <= before {
-			return fmt.Errorf("signgate has not reconnected")
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.waitForMore(e.SigngateLog, "connected to NRI", before, 15*time.Second)
 	pod, cfg := e.pod("default")
 	e.image("restart/app", "k1")
 	id, err := e.Create(pod, cfg, e.Registry+"/restart/app:v1")

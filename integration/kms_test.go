@@ -116,14 +116,7 @@ func TestKMSKeyRotationRevocationAndLastKnownGood(t *testing.T) {
 	// The rotation dropped the release policy's verdicts; signgate verifies
 	// the node's images again at once, so the creates below find verdicts
 	// ready instead of verifying under NRI's lock.
-	if err := harness.WaitFor(15*time.Second, func() error {
-		if strings.Count(e.SigngateLog.String(), "re-verified the node's images") == reverified {
-			return fmt.Errorf("no re-verification after the key change")
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("%v:\n%s", err, e.SigngateLog.String())
-	}
+	e.waitForMore(e.SigngateLog, "re-verified the node's images", reverified, 15*time.Second)
 	mark := len(e.SigngateLog.String())
 	id, err = e.Create(podID, podCfg, fresh.String())
 	mustAllow(t, id, err)
@@ -198,6 +191,7 @@ func TestKMSKeyRotationRevocationAndLastKnownGood(t *testing.T) {
 	}
 
 	// Restart with the KMS unreachable: the last-known-good keys decide.
+	lkg := strings.Count(e.SigngateLog.String(), "change=last_known_good")
 	if err := e.RestartSigngate(kmsConfig(e, "http://127.0.0.1:1")); err != nil {
 		t.Fatal(err)
 	}
@@ -205,14 +199,7 @@ func TestKMSKeyRotationRevocationAndLastKnownGood(t *testing.T) {
 	// that sync fails.
 	id, err = e.Create(podID, podCfg, fresh.String())
 	mustAllow(t, id, err)
-	if err := harness.WaitFor(15*time.Second, func() error {
-		if !strings.Contains(e.SigngateLog.String(), "change=last_known_good") {
-			return fmt.Errorf("signgate did not say it runs on the last-known-good keys")
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("%v:\n%s", err, e.SigngateLog.String())
-	}
+	e.waitForMore(e.SigngateLog, "change=last_known_good", lkg, 15*time.Second)
 	id, err = e.Create(podID, podCfg, fresh.String())
 	mustAllow(t, id, err)
 	_, err = e.Create(podID, podCfg, old.String())

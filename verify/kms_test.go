@@ -21,7 +21,6 @@ import (
 	"github.com/signgate/signgate/keystore/kms/awskms"
 	"github.com/signgate/signgate/keystore/kms/azurekms"
 	"github.com/signgate/signgate/keystore/kms/gcpkms"
-	"github.com/signgate/signgate/keystore/kms/vaultkms"
 	"github.com/signgate/signgate/registry"
 	"github.com/signgate/signgate/verify"
 )
@@ -56,15 +55,10 @@ func awsKey(t *testing.T) kmsKey {
 
 func vaultKey(t *testing.T) kmsKey {
 	v := kmstest.NewVault(t)
-	t.Setenv("VAULT_TOKEN", v.Token)
-	p, err := vaultkms.New(context.Background(), kms.Settings{Endpoint: v.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
 	v.CreateKey(t, "release")
 	cur := 1
 	return kmsKey{
-		ref: "hashivault://release", provider: p,
+		ref: "hashivault://release", provider: v.Provider(t),
 		signer:   func() signature.Signer { return v.Signer(t, "release", cur) },
 		rotate:   func() { cur = v.Rotate(t, "release") },
 		revoke:   func() { v.SetMinDecryptionVersion("release", 2) },

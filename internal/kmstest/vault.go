@@ -6,6 +6,7 @@
 package kmstest
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -15,6 +16,8 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +26,9 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/signgate/signgate/keystore/kms"
+	"github.com/signgate/signgate/keystore/kms/vaultkms"
 )
 
 // Vault speaks the parts of Vault's HTTP API that signgate reads: GET
@@ -110,6 +116,20 @@ func (v *Vault) serve(w http.ResponseWriter, r *http.Request) {
 			"deletion_allowed": false, "exportable": false, "supports_signing": true, "keys": versions,
 		},
 	})
+}
+
+// Provider is signgate's Vault provider pointed at this server, with the
+// token in a file as kms.vault.token_file gives it.
+func (v *Vault) Provider(t testing.TB) kms.Provider {
+	tokenFile := filepath.Join(t.TempDir(), "vault-token")
+	if err := os.WriteFile(tokenFile, []byte(v.Token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := vaultkms.New(context.Background(), kms.Settings{Endpoint: v.URL, TokenFile: tokenFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // CreateKey makes an ECDSA P-256 key with version 1.

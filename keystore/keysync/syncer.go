@@ -68,6 +68,7 @@ func (s *Syncer) Adopt(prev *Syncer) {
 		return
 	}
 	s.adopt(prev.Statuses(), false)
+	_ = s.CheckStaleness() // prev reported these; note them so freshening is reported
 }
 
 // LoadState adopts the last-known-good file. It returns how many keys it
@@ -81,7 +82,12 @@ func (s *Syncer) LoadState() (int, time.Time, error) {
 	if err != nil {
 		return 0, time.Time{}, err
 	}
-	return s.adopt(statuses, true), written, nil
+	n := s.adopt(statuses, true)
+	// Note keys already stale, so the sync that freshens them reports it
+	// (and the daemon rebuilds its keystore). The daemon says at start
+	// which keys are stale.
+	_ = s.CheckStaleness()
+	return n, written, nil
 }
 
 func (s *Syncer) adopt(statuses []Status, fromState bool) int {

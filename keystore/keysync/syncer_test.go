@@ -14,7 +14,6 @@ import (
 	"github.com/signgate/signgate/internal/kmstest"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/keystore/kms"
-	"github.com/signgate/signgate/keystore/kms/vaultkms"
 )
 
 // clock is a settable time for staleness and grace periods.
@@ -41,11 +40,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	v := kmstest.NewVault(t)
-	t.Setenv("VAULT_TOKEN", v.Token)
-	p, err := vaultkms.New(context.Background(), kms.Settings{Endpoint: v.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := v.Provider(t)
 	v.CreateKey(t, "release")
 	ref, err := kms.Parse("hashivault://release", "")
 	if err != nil {
@@ -247,6 +242,11 @@ func TestMaxStaleness(t *testing.T) {
 		t.Fatalf("stale state at start: %d %v, keys %q", n, err, versions(restarted))
 	}
 	f.vault.SetDown(false)
+	// Synced again, it says so: that change is what makes the daemon put
+	// the key back into its keystore.
+	if changes, err := restarted.Sync(context.Background()); err != nil || len(changes) != 1 || changes[0].Kind != keysync.Fresh || versions(restarted) != "release@1" {
+		t.Fatalf("stale state synced again: %+v %v, keys %q", changes, err, versions(restarted))
+	}
 	changes, err := s.Sync(context.Background())
 	if err != nil || len(changes) != 1 || changes[0].Kind != keysync.Fresh || versions(s) != "release@1" {
 		t.Fatalf("synced again: %+v %v, keys %q", changes, err, versions(s))
@@ -307,11 +307,7 @@ func TestPacerBacksOffAndJitters(t *testing.T) {
 // which it pays every sync_interval, never on the decision path.
 func BenchmarkSync(b *testing.B) {
 	v := kmstest.NewVault(b)
-	b.Setenv("VAULT_TOKEN", v.Token)
-	p, err := vaultkms.New(context.Background(), kms.Settings{Endpoint: v.URL})
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := v.Provider(b)
 	var specs []keysync.Spec
 	for i := range 10 {
 		n := fmt.Sprintf("key%d", i)

@@ -177,6 +177,15 @@ func MarkMissing(listed []Version, known []string) []Version {
 	return listed
 }
 
+// SortNumbered orders versions whose IDs are numbers (GCP's, Vault's).
+func SortNumbered(vs []Version) {
+	sort.Slice(vs, func(i, j int) bool {
+		a, _ := strconv.Atoi(vs[i].ID)
+		b, _ := strconv.Atoi(vs[j].ID)
+		return a < b
+	})
+}
+
 // NumberedPin checks a pin for a KMS whose versions are numbered, and merges
 // it with a version the reference itself names ("" if none).
 func NumberedPin(kmsName, inRef, pin string) (string, error) {

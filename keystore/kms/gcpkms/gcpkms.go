@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -141,11 +140,7 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 		}
 	}
 	out = signkms.MarkMissing(out, known)
-	sort.Slice(out, func(i, j int) bool {
-		a, _ := strconv.Atoi(out[i].ID)
-		b, _ := strconv.Atoi(out[j].ID)
-		return a < b
-	})
+	signkms.SortNumbered(out)
 	return out, nil
 }
 

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -157,11 +156,7 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 		out = append(out, v)
 	}
 	out = signkms.MarkMissing(out, known)
-	sort.Slice(out, func(i, j int) bool {
-		a, _ := strconv.Atoi(out[i].ID)
-		b, _ := strconv.Atoi(out[j].ID)
-		return a < b
-	})
+	signkms.SortNumbered(out)
 	return out, nil
 }
 
