@@ -287,6 +287,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	defaultGrace := v.nonNegative("kms.grace_period", km.GracePeriod, 24*time.Hour)
 
+	material := map[string]string{} // key or certificate name -> fingerprint
 	names := make([]string, 0, len(f.Keys))
 	for n := range f.Keys {
 		names = append(names, n)
@@ -317,10 +318,12 @@ func Parse(path string, data []byte) (*Config, error) {
 		}
 		sk := keystore.StaticKey{Name: n, PEM: k.PEM, Path: p}
 		// Parse now so a bad key is a config error, not a denial at runtime.
-		if _, err := (keystore.Static{sk}).Load(context.Background()); err != nil {
+		loaded, err := (keystore.Static{sk}).Load(context.Background())
+		if err != nil {
 			v.errorf("keys.%s: %v", n, err)
 			continue
 		}
+		material[n] = loaded[0].Fingerprint
 		c.Keys = append(c.Keys, sk)
 	}
 
@@ -330,6 +333,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	sort.Strings(certNames)
 	certKinds := map[string]string{}
+	certMaterial := map[string]string{}
 	for _, n := range certNames {
 		cs := f.Certs[n]
 		p := cs.Path
@@ -338,10 +342,12 @@ func Parse(path string, data []byte) (*Config, error) {
 		}
 		sc := keystore.StaticCert{Name: n, Kind: or(cs.Kind, keystore.CertCA), PEM: cs.PEM, Path: p}
 		// Parse now: a malformed, non-CA or expired certificate is a config error.
-		if _, err := sc.Load(time.Now()); err != nil {
+		cert, err := sc.Load(time.Now())
+		if err != nil {
 			v.errorf("certs.%s: %v", n, err)
 			continue
 		}
+		certMaterial[n] = cert.Fingerprint
 		certKinds[n] = sc.Kind
 		c.Certs = append(c.Certs, sc)
 	}
@@ -360,6 +366,12 @@ func Parse(path string, data []byte) (*Config, error) {
 				v.errorf("%s: the name is used by an earlier policy", at)
 			}
 			seen[p.Name] = true
+			if p.Cosign != nil {
+				v.sameMaterial(at+".cosign.keys", p.Cosign.Keys, material, "key")
+			}
+			if p.Notation != nil {
+				v.sameMaterial(at+".notation.certs", p.Notation.Roots, certMaterial, "certificate")
+			}
 			c.Policies = append(c.Policies, p)
 		}
 	}
@@ -452,10 +464,9 @@ func (v *validator) notation(at string, ns *notationSection, certs map[string]st
 	if len(req.Identities) == 0 {
 		req.Identities = []string{"*"}
 	}
-	if req.Level == "skip" {
-		if len(ns.Certs) > 0 || len(ns.TSA) > 0 {
-			v.errorf("%s.notation: level \"skip\" verifies nothing, so certs and tsa would be ignored; remove them", at)
-		}
+	switch req.Level {
+	case "audit", "skip":
+		v.errorf("%s.notation.level = %q %v", at, req.Level, verify.ErrLevelNotVerifying)
 		return req
 	}
 	if len(ns.Certs) == 0 {
@@ -488,6 +499,24 @@ func (v *validator) notation(at string, ns *notationSection, certs map[string]st
 		}
 	}
 	return req
+}
+
+// sameMaterial refuses a list naming one key twice under two names: its
+// threshold would count one signature as two signers. (KMS keys are known
+// only after a sync; the verifier counts distinct material for them too.)
+func (v *validator) sameMaterial(at string, names []string, material map[string]string, what string) {
+	first := map[string]string{}
+	for _, n := range names {
+		fp, ok := material[n]
+		if !ok {
+			continue
+		}
+		if prev, dup := first[fp]; dup {
+			v.errorf("%s: %ss %q and %q hold the same %s (%s), so one signature would count as two; list it once", at, what, prev, n, what, fp)
+			continue
+		}
+		first[fp] = n
+	}
 }
 
 type validator struct {

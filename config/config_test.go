@@ -79,6 +79,7 @@ require = "all"
 
 func TestConfigErrorsNameTheFault(t *testing.T) {
 	good := pub(t)
+	root := rootPEM(t)
 	cases := []struct{ name, body, want string }{
 		{"unknown key", "[daemon]\nnri_sokcet = \"x\"\n", "unknown key(s): daemon.nri_sokcet"},
 		{"syntax", "[daemon]\nnri_socket = \"x\"\n[daemon\n", "config.toml:4"},
@@ -109,6 +110,10 @@ func TestConfigErrorsNameTheFault(t *testing.T) {
 		{"sync too often", "[kms]\nsync_interval = \"1s\"\n", `kms.sync_interval = "1s": at least 10s`},
 		{"vault token file missing", "[kms.vault]\ntoken_file = \"/nonexistent/token\"\n", `kms.vault.token_file: stat /nonexistent/token`},
 		{"unknown kms setting", "[kms.aws]\nsecret_access_key = \"x\"\n", `unknown key(s): kms.aws.secret_access_key`},
+		{"notation level audit", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nlevel = \"audit\"\n", `policy[0] "p".notation.level = "audit" does not establish who signed the image`},
+		{"notation level skip", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\nmode = \"audit\"\n[policy.notation]\nlevel = \"skip\"\n", `policy[0] "p".notation.level = "skip" does not establish who signed the image`},
+		{"one key, two names", "[keys.build]\npem = \"\"\"" + good + "\"\"\"\n[keys.release]\npem = \"\"\"" + good + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.cosign]\nkeys = [\"build\", \"release\"]\nrequire = \"all\"\n", `policy[0] "p".cosign.keys: keys "build" and "release" hold the same key (sha256:`},
+		{"one root, two names", "[certs.a]\npem = \"\"\"" + root + "\"\"\"\n[certs.b]\npem = \"\"\"" + root + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"a\", \"b\"]\n", `policy[0] "p".notation.certs: certificates "a" and "b" hold the same certificate`},
 		{"either with one kind", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\nsignatures = \"either\"\n[policy.notation]\ncerts = [\"r\"]\n", `signatures = "either" combines kinds`},
 	}
 	for _, c := range cases {

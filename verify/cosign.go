@@ -43,6 +43,10 @@ type CosignSignature struct {
 	Versions   map[string]string `json:"versions,omitempty"`    // key -> the version that verified it, for KMS keys
 	Rejections map[string]string `json:"rejections,omitempty"`  // listed key -> why it did not verify
 	Problem    string            `json:"problem,omitempty"`     // unreadable, whatever the key
+	// material maps each key name that verified the signature to the
+	// fingerprint of the key material that did, so thresholds count keys,
+	// not names.
+	material map[string]string
 }
 
 // CosignResult is the outcome of a cosign requirement.
@@ -278,6 +282,10 @@ func (cs *CosignSignature) reject(key, why string) {
 // verifies is enough, and clears another version's rejection.
 func (cs *CosignSignature) accept(k *keystore.Key) {
 	cs.VerifiedBy = append(cs.VerifiedBy, k.Name)
+	if cs.material == nil {
+		cs.material = map[string]string{}
+	}
+	cs.material[k.Name] = k.Fingerprint
 	delete(cs.Rejections, k.Name)
 	if len(cs.Rejections) == 0 {
 		cs.Rejections = nil
@@ -299,13 +307,20 @@ func (cs *CosignSignature) verifiedBy(name string) bool {
 	return false
 }
 
-// judge applies the requirement to what was found.
+// judge applies the requirement to what was found. A threshold counts
+// distinct key material: two names for one public key (or two KMS aliases
+// that came to point at one key) verify one signature once, not twice.
 func judge(res *CosignResult, req *CosignRequirement) {
 	verified := map[string]bool{}
+	material := map[string]map[string]bool{} // key name -> fingerprints that verified for it
 	var stray []string
 	for _, s := range res.Signatures {
 		for _, k := range s.VerifiedBy {
 			verified[k] = true
+			if material[k] == nil {
+				material[k] = map[string]bool{}
+			}
+			material[k][s.material[k]] = true
 		}
 		if len(s.VerifiedBy) == 0 {
 			stray = append(stray, s.Location)
@@ -317,6 +332,7 @@ func judge(res *CosignResult, req *CosignRequirement) {
 		}
 	}
 	sort.Strings(res.KeysVerified)
+	distinct := DistinctSigners(res.KeysVerified, material)
 	switch {
 	case len(res.Signatures) == 0:
 		res.Reason = "no cosign signatures found (looked for the .sig tag and Sigstore bundle referrers)"
@@ -332,12 +348,81 @@ func judge(res *CosignResult, req *CosignRequirement) {
 		if why := commonRejection(res.Signatures); why != "" {
 			res.Reason += " (" + why + ")"
 		}
+	case distinct < req.Threshold:
+		res.Reason = fmt.Sprintf("requires %s; verified by %s, but they are %d distinct key(s): %s",
+			req.Rule(), strings.Join(res.KeysVerified, ", "), distinct, SharedMaterial(res.KeysVerified, material))
 	case req.EverySignature && len(stray) > 0:
 		res.Reason = fmt.Sprintf("every signature must verify with a listed key, but %s does not", strings.Join(stray, ", "))
 	default:
 		res.Satisfied = true
 		res.Reason = fmt.Sprintf("requires %s; verified by %s", req.Rule(), strings.Join(res.KeysVerified, ", "))
 	}
+}
+
+// DistinctSigners counts how many of names can each be credited to key
+// material no other counted name is credited to: a maximum matching between
+// names and the fingerprints that verified for them. One fingerprint behind
+// two names counts once; one name verified by two versions counts once.
+func DistinctSigners(names []string, material map[string]map[string]bool) int {
+	owner := map[string]string{} // fingerprint -> name it is credited to
+	var try func(n string, seen map[string]bool) bool
+	try = func(n string, seen map[string]bool) bool {
+		fps := make([]string, 0, len(material[n]))
+		for fp := range material[n] {
+			fps = append(fps, fp)
+		}
+		sort.Strings(fps)
+		for _, fp := range fps {
+			if seen[fp] {
+				continue
+			}
+			seen[fp] = true
+			if o, taken := owner[fp]; !taken || try(o, seen) {
+				owner[fp] = n
+				return true
+			}
+		}
+		return false
+	}
+	count := 0
+	for _, n := range names {
+		if try(n, map[string]bool{}) {
+			count++
+		}
+	}
+	return count
+}
+
+// SharedMaterial names the names that share key material, for messages:
+// "build and release are one key (sha256:1a2b3c4d5e6f)".
+func SharedMaterial(names []string, material map[string]map[string]bool) string {
+	byFP := map[string][]string{}
+	for _, n := range names {
+		for fp := range material[n] {
+			byFP[fp] = append(byFP[fp], n)
+		}
+	}
+	fps := make([]string, 0, len(byFP))
+	for fp, ns := range byFP {
+		if len(ns) > 1 {
+			fps = append(fps, fp)
+		}
+	}
+	sort.Strings(fps)
+	var parts []string
+	for _, fp := range fps {
+		ns := byFP[fp]
+		sort.Strings(ns)
+		parts = append(parts, fmt.Sprintf("%s are one key (%s)", strings.Join(ns, " and "), shortFP(fp)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func shortFP(fp string) string {
+	if len(fp) > len("sha256:")+12 {
+		return fp[:len("sha256:")+12]
+	}
+	return fp
 }
 
 // commonRejection surfaces the most telling rejection: a signature for

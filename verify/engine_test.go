@@ -518,3 +518,60 @@ func TestVerdictsAreBoundToThePolicysOwnKeys(t *testing.T) {
 		t.Fatalf("a verdict survived a config change: %+v", v)
 	}
 }
+
+// One public key under two names is one signer: require = "all" over both
+// names is not met by its one signature (issue 11, item 2), while two
+// distinct keys still meet it.
+func TestThresholdCountsKeyMaterialNotNames(t *testing.T) {
+	e := newEnv(t, true, 2)
+	alias, err := keystore.ParsePublicKeyPEM("k1-again", "inline", []byte(e.signers["k1"].PublicPEM()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := append(e.store.Keys(), alias)
+	if e.store, err = keystore.NewStore(keys...); err != nil {
+		t.Fatal(err)
+	}
+	img := e.image("material")
+	if err := e.signers["k1"].SignBundle(img); err != nil {
+		t.Fatal(err)
+	}
+	for _, rule := range []string{"all", "2"} {
+		v := decide(t, e.engine(policy(t, verify.Enforce, rule, false, "k1", "k1-again"), registry.Config{}, verify.Options{}), img)
+		want(t, v, false, "but they are 1 distinct key(s): k1 and k1-again are one key (sha256:")
+	}
+	if err := e.signers["k2"].SignLegacy(img); err != nil {
+		t.Fatal(err)
+	}
+	want(t, decide(t, e.engine(policy(t, verify.Enforce, "2", false, "k1", "k1-again", "k2"), registry.Config{}, verify.Options{}), img), true, "verified by k1, k1-again, k2")
+}
+
+func TestDistinctSigners(t *testing.T) {
+	m := func(fps ...string) map[string]bool {
+		out := map[string]bool{}
+		for _, f := range fps {
+			out[f] = true
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name     string
+		material map[string]map[string]bool
+		want     int
+	}{
+		{"two names, one key", map[string]map[string]bool{"a": m("x"), "b": m("x")}, 1},
+		{"two keys", map[string]map[string]bool{"a": m("x"), "b": m("y")}, 2},
+		{"one name, two versions", map[string]map[string]bool{"a": m("x", "y")}, 1},
+		// a's versions x and y; b was moved to x: a can be credited to y.
+		{"an alias moved onto another key's old version", map[string]map[string]bool{"a": m("x", "y"), "b": m("x")}, 2},
+		{"three names, two keys", map[string]map[string]bool{"a": m("x"), "b": m("x"), "c": m("y")}, 2},
+	} {
+		names := make([]string, 0, len(c.material))
+		for n := range c.material {
+			names = append(names, n)
+		}
+		if got := verify.DistinctSigners(names, c.material); got != c.want {
+			t.Errorf("%s: %d distinct signers, want %d", c.name, got, c.want)
+		}
+	}
+}

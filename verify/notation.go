@@ -51,6 +51,29 @@ type NotationVerifier struct {
 // maxNotationSignatures bounds how many signatures are tried per root.
 const maxNotationSignatures = 50
 
+// ErrLevelNotVerifying is why a requirement with notation's "audit" or
+// "skip" level is refused: those levels do not establish that a trusted root
+// signed the image, so a signature from anyone would count as verified.
+var ErrLevelNotVerifying = errors.New(`does not establish who signed the image; use level "strict" or "permissive", and mode = "audit" on the policy to observe without enforcing`)
+
+// Validate checks the requirement on its own, as the verifier relies on it.
+func (r *NotationRequirement) Validate() error {
+	switch r.Level {
+	case "strict", "permissive":
+	case "audit", "skip":
+		return fmt.Errorf("notation level %q %w", r.Level, ErrLevelNotVerifying)
+	default:
+		return fmt.Errorf("notation level %q: want \"strict\" or \"permissive\"", r.Level)
+	}
+	if len(r.Roots) == 0 {
+		return errors.New("notation: no root certificate is listed")
+	}
+	if r.Threshold < 1 || r.Threshold > len(r.Roots) {
+		return fmt.Errorf("notation: require %d of %d roots can never be met", r.Threshold, len(r.Roots))
+	}
+	return nil
+}
+
 // TrustPolicy builds the notation trust policy for one root: the policy's
 // level and identities, trusting only that root (and the listed TSA roots).
 func TrustPolicy(req *NotationRequirement, root string) *trustpolicy.Document {
@@ -86,9 +109,8 @@ func signatureVerification(req *NotationRequirement) trustpolicy.SignatureVerifi
 // Verify checks img's Notary Project signatures against each listed root.
 // An error means the signatures could not be read.
 func (v *NotationVerifier) Verify(ctx context.Context, img name.Digest, req *NotationRequirement, keys *keystore.Store) (*NotationResult, error) {
-	if req.Level == "skip" {
-		// notation's "skip": no verification at all, by the policy's choice.
-		return &NotationResult{Requirement: "none", Level: "skip", Satisfied: true, Reason: "level skip: Notary Project signatures are not verified"}, nil
+	if err := req.Validate(); err != nil {
+		return nil, err
 	}
 	repo, err := v.Registry.Repository(img.Context())
 	if err != nil {
@@ -133,6 +155,13 @@ func (v *NotationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 		}
 	}
 	sort.Strings(res.RootsVerified)
+	material := map[string]map[string]bool{}
+	for _, r := range res.RootsVerified {
+		if c, ok := keys.Cert(r); ok {
+			material[r] = map[string]bool{c.Fingerprint: true}
+		}
+	}
+	distinct := DistinctSigners(res.RootsVerified, material)
 	switch {
 	case noSignatures:
 		res.Reason = "no Notary Project signatures found"
@@ -141,6 +170,9 @@ func (v *NotationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 		if why := firstRejection(res.Rejections, req.Roots); why != "" {
 			res.Reason += " (" + why + ")"
 		}
+	case distinct < req.Threshold:
+		res.Reason = fmt.Sprintf("requires %s; verified by %s, but they are %d distinct root(s): %s",
+			req.Rule(), strings.Join(res.RootsVerified, ", "), distinct, SharedMaterial(res.RootsVerified, material))
 	default:
 		res.Satisfied = true
 		res.Reason = fmt.Sprintf("requires %s; verified by %s", req.Rule(), strings.Join(res.RootsVerified, ", "))

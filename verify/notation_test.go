@@ -282,15 +282,45 @@ func TestNotationTimestamps(t *testing.T) {
 	}
 }
 
-// notation's levels keep their documented meaning: "audit" enforces
-// integrity but only logs authenticity (an untrusted signer passes), and
-// "skip" verifies nothing.
+// notation's "audit" and "skip" levels do not establish who signed: under
+// them an untrusted signer would be reported as "verified by a" and counted
+// (issue 11, item 3). The verifier refuses them; a signature from another
+// root is never counted.
 func TestNotationLevels(t *testing.T) {
 	n := newNotaryEnv(t)
 	untrusted := n.image("levels/untrusted")
 	n.sign(untrusted, "b", sigtest.JWS)
 	want(t, n.decide(verify.Policy{Notation: notaryReq("strict", "any", nil, "a")}, untrusted), false, "verified by none")
 	want(t, n.decide(verify.Policy{Notation: notaryReq("permissive", "any", nil, "a")}, untrusted), false, "verified by none")
-	want(t, n.decide(verify.Policy{Notation: notaryReq("audit", "any", nil, "a")}, untrusted), true, "verified by a")
-	want(t, n.decide(verify.Policy{Notation: &verify.NotationRequirement{Level: "skip"}}, n.image("levels/unsigned")), true, "level skip: Notary Project signatures are not verified")
+	for _, level := range []string{"audit", "skip"} {
+		for _, mode := range []verify.Mode{verify.Enforce, verify.Audit} {
+			v := n.decide(verify.Policy{Mode: mode, Notation: notaryReq(level, "any", nil, "a")}, untrusted)
+			if v.Verified || strings.Contains(v.Reason, "verified by a") || !strings.Contains(v.Reason, "does not establish who signed") {
+				t.Errorf("level %s, mode %s: verified=%v reason %q; want unverified, naming the level", level, mode, v.Verified, v.Reason)
+			}
+			if v.Allowed != (mode == verify.Audit) {
+				t.Errorf("level %s, mode %s: allowed=%v", level, mode, v.Allowed)
+			}
+		}
+	}
+}
+
+// Two certificate names for one root count once toward a threshold.
+func TestNotationRootsCountByMaterial(t *testing.T) {
+	n := newNotaryEnv(t)
+	alias, err := keystore.ParseCertsPEM("a-again", "inline", keystore.CertCA, []byte(n.pki["a"].RootPEM()), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := n.store.Cert("a")
+	b, _ := n.store.Cert("b")
+	if n.store, err = n.store.WithCerts(a, b, alias); err != nil {
+		t.Fatal(err)
+	}
+	img := n.image("material/one-root")
+	n.sign(img, "a", sigtest.JWS)
+	v := n.decide(verify.Policy{Notation: notaryReq("strict", "all", nil, "a", "a-again")}, img)
+	want(t, v, false, "but they are 1 distinct root(s): a and a-again are one key")
+	n.sign(img, "b", sigtest.JWS)
+	want(t, n.decide(verify.Policy{Notation: notaryReq("strict", "all", nil, "a", "b")}, img), true, "verified by a, b")
 }
