@@ -131,6 +131,8 @@ func ParseScope(pattern string) (Scope, error) {
 	if !strings.HasPrefix(pattern, "*") && !strings.Contains(pattern, "/") && pattern != "**" {
 		return Scope{}, fmt.Errorf("scope %q: give the registry and repository, e.g. %q", pattern, "registry.example.com/"+pattern)
 	}
+	written := pattern
+	pattern = normalizeScope(pattern)
 	var b strings.Builder
 	b.WriteString("^")
 	for i := 0; i < len(pattern); i++ {
@@ -147,22 +149,52 @@ func ParseScope(pattern string) (Scope, error) {
 	b.WriteString("$")
 	re, err := regexp.Compile(b.String())
 	if err != nil {
-		return Scope{}, fmt.Errorf("scope %q: %w", pattern, err)
+		return Scope{}, fmt.Errorf("scope %q: %w", written, err)
 	}
-	return Scope{Pattern: pattern, re: re}, nil
+	return Scope{Pattern: written, re: re}, nil
 }
 
 // Matches reports whether repo (as from RepoName) is in the scope.
 func (s Scope) Matches(repo string) bool { return s.re.MatchString(repo) }
 
-// RepoName is the repository name scopes are matched against: the registry as
-// containerd names it (docker.io, not index.docker.io) and the repository path.
+// RepoName is the repository name scopes are matched against, normalized
+// so that no spelling of a name escapes the policy that governs it: the
+// registry host in lower case, without the default HTTPS port, and Docker
+// Hub as containerd names it (docker.io, never index.docker.io or
+// registry-1.docker.io), with its "library/" for official images.
 func RepoName(r name.Repository) string {
-	reg := r.RegistryStr()
-	if reg == name.DefaultRegistry {
-		reg = "docker.io"
+	reg := NormalizeRegistry(r.RegistryStr())
+	repo := r.RepositoryStr()
+	if reg == "docker.io" && !strings.Contains(repo, "/") {
+		repo = "library/" + repo
 	}
-	return reg + "/" + r.RepositoryStr()
+	return reg + "/" + repo
+}
+
+// NormalizeRegistry is the one spelling of a registry host that scopes and
+// names are compared in.
+func NormalizeRegistry(host string) string {
+	host = strings.ToLower(host)
+	host = strings.TrimSuffix(host, ":443")
+	switch host {
+	case name.DefaultRegistry, "registry-1.docker.io", "docker.io":
+		return "docker.io"
+	}
+	return host
+}
+
+// normalizeScope spells a scope's registry as RepoName does, when the
+// registry part is literal.
+func normalizeScope(pattern string) string {
+	reg, rest, ok := strings.Cut(pattern, "/")
+	if !ok || strings.Contains(reg, "*") {
+		return pattern
+	}
+	reg = NormalizeRegistry(reg)
+	if reg == "docker.io" && !strings.Contains(rest, "/") && !strings.Contains(rest, "*") {
+		rest = "library/" + rest
+	}
+	return reg + "/" + rest
 }
 
 // Policies is the ordered policy list. The first policy, in file order, with a

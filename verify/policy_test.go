@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -44,6 +45,52 @@ func TestRepoNameUsesContainerdSpelling(t *testing.T) {
 	r, _ := name.ParseReference("busybox:latest")
 	if got := RepoName(r.Context()); got != "docker.io/library/busybox" {
 		t.Fatalf("got %s", got)
+	}
+}
+
+// No spelling of a name escapes the policy that governs it into a looser
+// one (issue 11, item 7): registry case, the default port and Docker Hub's
+// aliases all name the same repository.
+func TestSpellingsDoNotEscapeAPolicy(t *testing.T) {
+	scope := func(p string) Scope {
+		s, err := ParseScope(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	ps := Policies{
+		{Name: "team", Scopes: []Scope{scope("registry.example.com/team/**")}},
+		{Name: "hub", Scopes: []Scope{scope("docker.io/busybox"), scope("INDEX.docker.io/library/alpine")}},
+		{Name: "rest", Scopes: []Scope{scope("**")}},
+	}
+	for ref, want := range map[string]string{
+		"registry.example.com/team/app":            "team",
+		"REGISTRY.Example.COM/team/app":            "team",
+		"registry.example.com:443/team/app":        "team",
+		"Registry.Example.com:443/team/a/b":        "team",
+		"registry.example.com:5000/team/app":       "rest", // another port is another registry
+		"busybox":                                  "hub",
+		"docker.io/busybox":                        "hub",
+		"Docker.io/busybox":                        "hub",
+		"DOCKER.IO/library/busybox":                "hub",
+		"index.docker.io/library/busybox":          "hub",
+		"registry-1.docker.io/busybox":             "hub",
+		"registry-1.docker.io:443/library/busybox": "hub",
+		"alpine":                    "hub",
+		"docker.io/library/alpine":  "hub",
+		"docker.io/someone/busybox": "rest",
+	} {
+		r, err := name.ParseReference(ref + "@sha256:" + strings.Repeat("a", 64))
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		if p := ps.Match(RepoName(r.Context()), ""); p == nil || p.Name != want {
+			t.Errorf("%s (%s) is governed by %v, want %s", ref, RepoName(r.Context()), p, want)
+		}
+	}
+	if got := scope("INDEX.docker.io/library/alpine").Pattern; got != "INDEX.docker.io/library/alpine" {
+		t.Errorf("the scope is shown as %q, not as written", got)
 	}
 }
 
