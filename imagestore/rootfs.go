@@ -52,21 +52,30 @@ func (s *Store) BuiltFrom(ctx context.Context, parent digest.Digest, img name.Di
 }
 
 func (s *Store) rootfsParent(ctx context.Context, containerID string) (digest.Digest, error) {
+	p, err := s.snapshotParent(ctx, containerID)
+	if err != nil {
+		return "", fmt.Errorf("container %s: %w", containerID, err)
+	}
+	return p, nil
+}
+
+// snapshotParent is the image layer chain the snapshot key is prepared on.
+func (s *Store) snapshotParent(ctx context.Context, key string) (digest.Digest, error) {
 	for _, sn := range s.snapshotters {
-		resp, err := s.snapshots.Stat(ctx, &snapshotsapi.StatSnapshotRequest{Snapshotter: sn, Key: containerID})
+		resp, err := s.snapshots.Stat(ctx, &snapshotsapi.StatSnapshotRequest{Snapshotter: sn, Key: key})
 		if status.Code(err) == codes.NotFound {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("container %s: reading its root filesystem snapshot (%s): %w", containerID, sn, err)
+			return "", fmt.Errorf("reading its snapshot (%s): %w", sn, err)
 		}
 		p, err := digest.Parse(resp.GetInfo().GetParent())
 		if err != nil {
-			return "", fmt.Errorf("container %s: its root filesystem's parent %q is not an image layer chain (user-namespace remapping is not supported yet)", containerID, resp.GetInfo().GetParent())
+			return "", fmt.Errorf("its snapshot's parent %q is not an image layer chain (user-namespace remapping is not supported yet)", resp.GetInfo().GetParent())
 		}
 		return p, nil
 	}
-	return "", fmt.Errorf("container %s: no root filesystem snapshot in snapshotters %v (set daemon.snapshotters to the ones containerd's runtimes use)", containerID, s.snapshotters)
+	return "", fmt.Errorf("no snapshot %s in snapshotters %v (set daemon.snapshotters to the ones containerd's runtimes use)", key, s.snapshotters)
 }
 
 // chainIDs returns the layer chain IDs of the manifest d, or of every

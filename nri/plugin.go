@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/signgate/signgate/imagestore"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -31,6 +32,11 @@ type Resolver interface {
 	RootFS(ctx context.Context, containerID string) (digest.Digest, error)
 	// BuiltFrom checks that the layer chain is img's.
 	BuiltFrom(ctx context.Context, chain digest.Digest, img name.Digest) error
+	// VolumeImages names the image a CRI image volume was made from, under
+	// every repository containerd knows it by.
+	VolumeImages(ctx context.Context, v imagestore.ImageVolume) ([]name.Digest, error)
+	// VolumeLayers is the layer chain actually mounted as the image volume.
+	VolumeLayers(ctx context.Context, v imagestore.ImageVolume) (digest.Digest, error)
 }
 
 // Decider is the verification engine.
@@ -62,6 +68,7 @@ type Plugin struct {
 	// request timeout, or containerd drops the plugin and creates the container.
 	Deadline time.Duration
 	admitted admittedSet    // containers CreateContainer allowed, for the validator
+	created  createdSet     // what each created container runs, re-checked at start
 	inflight sync.WaitGroup // requests being answered, for a clean stop
 }
 
@@ -105,6 +112,38 @@ func (a *admittedSet) take(id, ref string) bool {
 	return ok && e.ref == ref && time.Since(e.at) < admittedTTL
 }
 
+// createdSet remembers what each created container runs and mounts, until
+// it is removed, for the check at start. It is bounded: a container
+// forgotten is judged in full at start.
+type createdSet struct {
+	mu sync.Mutex
+	m  map[string][]checked
+}
+
+const maxCreated = 16384
+
+func (c *createdSet) add(id string, reqs []checked) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCreated {
+		c.m = map[string][]checked{}
+	}
+	c.m[id] = reqs
+}
+
+func (c *createdSet) get(id string) ([]checked, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.m[id]
+	return r, ok
+}
+
+func (c *createdSet) remove(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}
+
 // Configure subscribes to two events.
 //
 // CreateContainer is where NRI counts a plugin "present" for the default
@@ -117,61 +156,194 @@ func (a *admittedSet) take(id, ref string) bool {
 // dropped with the container created anyway. A validator that fails or times
 // out instead fails the creation. The verdict is cached by then, so the
 // second look costs microseconds.
+//
+// StartContainer looks again, from the verdict cache, so a container created
+// before a key was revoked does not start after it; its error fails the
+// start. RemoveContainer forgets what a container ran.
 func (p *Plugin) Configure(_ context.Context, _, runtime, version string) (api.EventMask, error) {
 	slog.Info("NRI runtime", "runtime", runtime, "version", version)
-	return api.MustParseEventMask("CreateContainer", "ValidateContainerAdjustment"), nil
+	return api.MustParseEventMask("CreateContainer", "ValidateContainerAdjustment", "StartContainer", "RemoveContainer"), nil
 }
 
-// ValidateContainerAdjustment refuses the container unless its image is
-// trusted. A container CreateContainer just admitted passes at once; any
-// other (CreateContainer timed out, or never reached signgate) is decided
-// here. Only refusals are recorded: CreateContainer records its decisions.
+var (
+	_ stub.ConfigureInterface                   = (*Plugin)(nil)
+	_ stub.CreateContainerInterface             = (*Plugin)(nil)
+	_ stub.ValidateContainerAdjustmentInterface = (*Plugin)(nil)
+	_ stub.StartContainerInterface              = (*Plugin)(nil)
+	_ stub.RemoveContainerInterface             = (*Plugin)(nil)
+)
+
+// ValidateContainerAdjustment refuses the container unless its image, and
+// every image it mounts, is trusted. A container CreateContainer just
+// admitted passes at once; any other (CreateContainer timed out, or never
+// reached signgate) is decided here. Only refusals are recorded:
+// CreateContainer records its decisions.
 func (p *Plugin) ValidateContainerAdjustment(ctx context.Context, req *api.ValidateContainerAdjustmentRequest) error {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
-	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.Deadline)
 	defer cancel()
 	ctr, pod := req.GetContainer(), req.GetPod()
-	d := Decision{Ref: ctr.GetAnnotations()[ImageNameAnnotation], Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName()}
-	if p.admitted.take(ctr.GetId(), d.Ref) {
+	if p.admitted.take(ctr.GetId(), ctr.GetAnnotations()[ImageNameAnnotation]) {
 		return nil // decided moments ago in CreateContainer, for this container and image
 	}
-	d.Verdict = p.decide(ctx, ctr.GetId(), d.Ref, d.Namespace)
-	d.Took = time.Since(start)
-	if d.Verdict.Allowed {
-		return nil
+	ds, _ := p.judge(ctx, pod, ctr)
+	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
+		p.record(last)
+		return errors.New(DenialMessage(last))
 	}
-	if p.Recorder != nil {
-		p.Recorder.Record(d)
-	}
-	return errors.New(DenialMessage(d))
+	return nil
 }
 
 // CreateContainer admits or refuses the container.
 func (p *Plugin) CreateContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
-	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.Deadline)
 	defer cancel()
 
-	d := Decision{Ref: ctr.GetAnnotations()[ImageNameAnnotation], Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName()}
-	d.Verdict = p.decide(ctx, ctr.GetId(), d.Ref, d.Namespace)
-	d.Took = time.Since(start)
-	if p.Recorder != nil {
-		p.Recorder.Record(d)
+	ds, reqs := p.judge(ctx, pod, ctr)
+	for _, d := range ds {
+		p.record(d)
 	}
-	if !d.Verdict.Allowed {
-		return nil, nil, errors.New(DenialMessage(d))
+	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
+		return nil, nil, errors.New(DenialMessage(last))
 	}
-	p.admitted.add(ctr.GetId(), d.Ref)
+	p.admitted.add(ctr.GetId(), ctr.GetAnnotations()[ImageNameAnnotation])
+	p.created.add(ctr.GetId(), reqs)
 	return nil, nil, nil
 }
 
-func (p *Plugin) decide(ctx context.Context, containerID, ref, namespace string) *verify.Verdict {
+// StartContainer refuses to start a container whose images are no longer
+// trusted (a key revoked, a policy tightened since it was created). The
+// images were resolved and bound at creation, so this asks only the engine,
+// whose cache answers in microseconds; a container created before signgate
+// started is judged in full.
+func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) error {
+	p.inflight.Add(1)
+	defer p.inflight.Done()
+	ctx, cancel := context.WithTimeout(ctx, p.Deadline)
+	defer cancel()
+	reqs, ok := p.created.get(ctr.GetId())
+	if !ok {
+		ds, _ := p.judge(ctx, pod, ctr)
+		if last := ds[len(ds)-1]; !last.Verdict.Allowed {
+			p.record(last)
+			return errors.New("at start: " + DenialMessage(last))
+		}
+		return nil
+	}
+	for _, r := range reqs {
+		start := time.Now()
+		v := p.Decider.Decide(ctx, r.Request)
+		if v.Allowed {
+			continue
+		}
+		d := Decision{Verdict: v, Ref: r.ref, Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), Took: time.Since(start)}
+		p.record(d)
+		return errors.New("at start: " + DenialMessage(d))
+	}
+	return nil
+}
+
+// RemoveContainer forgets the container.
+func (p *Plugin) RemoveContainer(_ context.Context, _ *api.PodSandbox, ctr *api.Container) error {
+	p.created.remove(ctr.GetId())
+	return nil
+}
+
+func (p *Plugin) record(d Decision) {
+	if p.Recorder != nil {
+		p.Recorder.Record(d)
+	}
+}
+
+// checked is one image a container runs or mounts, as decided, so that
+// StartContainer can ask again without resolving it again.
+type checked struct {
+	verify.Request
+	ref string // how the decision names it
+}
+
+// judge decides the container's image and then each image it mounts as a
+// CRI image volume, stopping at the first refusal. It returns the decisions
+// (the last one is the outcome) and, when all are allowed, the requests they
+// answered.
+func (p *Plugin) judge(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) ([]Decision, []checked) {
+	start := time.Now()
+	d := Decision{Ref: ctr.GetAnnotations()[ImageNameAnnotation], Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName()}
+	var req *verify.Request
+	d.Verdict, req = p.decide(ctx, ctr.GetId(), d.Ref, d.Namespace)
+	d.Took = time.Since(start)
+	ds := []Decision{d}
+	if !d.Verdict.Allowed {
+		return ds, nil
+	}
+	reqs := []checked{{Request: *req, ref: d.Ref}}
+	for _, m := range ctr.GetMounts() {
+		v, ok := imagestore.ImageVolumeOf(m.GetDestination(), m.GetSource())
+		if !ok {
+			continue
+		}
+		start := time.Now()
+		vd := d
+		var vreq *verify.Request
+		vd.Ref, vd.Verdict, vreq = p.decideVolume(ctx, v, d.Namespace)
+		vd.Took = time.Since(start)
+		ds = append(ds, vd)
+		if !vd.Verdict.Allowed {
+			return ds, nil
+		}
+		reqs = append(reqs, checked{Request: *vreq, ref: vd.Ref})
+	}
+	return ds, reqs
+}
+
+// decideVolume decides an image volume the way a root filesystem is
+// decided: bound to the layers actually mounted, under the policy that
+// governs the image. An image known under several names is allowed when one
+// of them is (they are one content digest), trying them in sorted order, so
+// the verdict never depends on which name was pulled last.
+func (p *Plugin) decideVolume(ctx context.Context, v imagestore.ImageVolume, namespace string) (string, *verify.Verdict, *verify.Request) {
+	where := "the image volume at " + v.Destination
+	deny := func(img, dig, why string) (string, *verify.Verdict, *verify.Request) {
+		return img, &verify.Verdict{Image: img, Digest: dig, Reason: why}, nil
+	}
+	imgs, err := p.Resolver.VolumeImages(ctx, v)
+	if err != nil {
+		return deny(where, v.Target.String(), "cannot determine the image mounted: "+err.Error())
+	}
+	first := imgs[0]
+	chain, err := p.Resolver.VolumeLayers(ctx, v)
+	if err == nil {
+		err = p.Resolver.BuiltFrom(ctx, chain, first)
+	}
+	if err != nil {
+		return deny(verify.RepoName(first.Context()), first.DigestStr(), where+": "+err.Error())
+	}
+	var denied *verify.Verdict
+	var deniedReq verify.Request
+	for _, img := range imgs {
+		r := verify.Request{Image: img, Namespace: namespace}
+		vd := p.Decider.Decide(ctx, r)
+		if vd.Allowed {
+			return vd.Image, vd, &r
+		}
+		if denied == nil {
+			denied, deniedReq = vd, r
+		}
+	}
+	out := *denied
+	out.Reason = "mounted as " + where + ": " + out.Reason
+	if len(imgs) > 1 {
+		out.Reason += fmt.Sprintf(" (no name of this digest is allowed: %d names tried)", len(imgs))
+	}
+	return verify.RepoName(deniedReq.Image.Context()), &out, nil
+}
+
+func (p *Plugin) decide(ctx context.Context, containerID, ref, namespace string) (*verify.Verdict, *verify.Request) {
 	if ref == "" {
-		return &verify.Verdict{Reason: "the container carries no " + ImageNameAnnotation + " annotation, so its image cannot be determined"}
+		return &verify.Verdict{Reason: "the container carries no " + ImageNameAnnotation + " annotation, so its image cannot be determined"}, nil
 	}
 	// Two independent lookups in containerd: at once, to keep the NRI lock short.
 	var (
@@ -186,16 +358,17 @@ func (p *Plugin) decide(ctx context.Context, containerID, ref, namespace string)
 	img, err := p.Resolver.Resolve(ctx, ref)
 	<-done
 	if err != nil {
-		return &verify.Verdict{Image: ref, Reason: "cannot determine the digest that will run: " + err.Error()}
+		return &verify.Verdict{Image: ref, Reason: "cannot determine the digest that will run: " + err.Error()}, nil
 	}
 	// The annotation is the CRI client's word; the root filesystem is not.
 	if chainErr == nil {
 		chainErr = p.Resolver.BuiltFrom(ctx, chain, img)
 	}
 	if chainErr != nil {
-		return &verify.Verdict{Image: verify.RepoName(img.Context()), Digest: img.DigestStr(), Reason: chainErr.Error()}
+		return &verify.Verdict{Image: verify.RepoName(img.Context()), Digest: img.DigestStr(), Reason: chainErr.Error()}, nil
 	}
-	return p.Decider.Decide(ctx, verify.Request{Image: img, Namespace: namespace})
+	req := verify.Request{Image: img, Namespace: namespace}
+	return p.Decider.Decide(ctx, req), &req
 }
 
 // DenialMessage is what the CRI client (crictl, the kubelet's event) shows.

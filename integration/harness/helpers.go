@@ -62,14 +62,34 @@ func (e *Env) Pod(namespace string) (id, cfgPath string, err error) {
 	return lastLine(out), p, nil
 }
 
+// CtrOption shapes a container's CRI config.
+type CtrOption func(cfg map[string]any)
+
+// WithImageVolume mounts image read-only at path, as Kubernetes'
+// `volumes: - image:` does.
+func WithImageVolume(path, image string) CtrOption {
+	return func(cfg map[string]any) {
+		mounts, _ := cfg["mounts"].([]any)
+		cfg["mounts"] = append(mounts, map[string]any{"container_path": path, "image": map[string]any{"image": image}, "readonly": true})
+	}
+}
+
+// WithCommand runs args instead of the image's command.
+func WithCommand(args ...string) CtrOption {
+	return func(cfg map[string]any) { cfg["command"] = args }
+}
+
 // Create asks containerd, through the CRI, to create a container of image in
 // the pod. It returns the container ID, or crictl's error output.
-func (e *Env) Create(podID, podCfg, image string) (string, error) {
+func (e *Env) Create(podID, podCfg, image string, opts ...CtrOption) (string, error) {
 	n := ctrSeq.Add(1)
 	cfg := map[string]any{
 		"metadata": map[string]any{"name": fmt.Sprintf("c%d", n)},
 		"image":    map[string]any{"image": image},
 		"log_path": fmt.Sprintf("c%d.log", n),
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	p := filepath.Join(e.Dir, fmt.Sprintf("ctr%d.json", n))
 	if err := writeJSON(p, cfg); err != nil {

@@ -1,0 +1,158 @@
+package integration
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signgate/signgate/integration/harness"
+)
+
+// The paths around the gate that issue 11 names, each closed and proven
+// here through real containerd, runc and crictl.
+
+// mustRun starts a created container and waits until it runs.
+func (e *env) mustRun(id string) {
+	e.t.Helper()
+	if out, err := e.Crictl("start", id); err != nil {
+		e.t.Fatalf("start: %v %s", err, out)
+	}
+	if err := harness.WaitFor(10*time.Second, func() error {
+		out, err := e.Crictl("inspect", "-o", "go-template", "--template", "{{.status.state}}", id)
+		if err != nil || !strings.Contains(out, "CONTAINER_RUNNING") {
+			return fmt.Errorf("state %q %v", out, err)
+		}
+		return nil
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// withConfig runs signgate with config changed by edit for the rest of the
+// test, and restores the suite's config after it.
+func (e *env) withConfig(edit func(string) string) {
+	e.t.Helper()
+	good := e.SigngateConfig()
+	e.t.Cleanup(func() {
+		if ok, err := e.ReloadSigngate(good); !ok || err != nil {
+			e.t.Errorf("restoring the config: %v %v", ok, err)
+		}
+	})
+	changed := edit(good)
+	if changed == good {
+		e.t.Fatal("the edit changed nothing")
+	}
+	if ok, err := e.ReloadSigngate(changed); !ok || err != nil {
+		e.t.Fatalf("the edited config was not taken (ok=%v, err=%v)", ok, err)
+	}
+}
+
+// Item 1: an image mounted as a CRI image volume is code the container can
+// run (the mount is read-only, not noexec): it is verified like the root
+// filesystem, bound to what is mounted.
+func TestImageVolumes(t *testing.T) {
+	e := need(t)
+	pod, cfg := e.pod("default")
+	e.image("signed/vol-root", "k1")
+	root := e.Registry + "/signed/vol-root:v1"
+	run := harness.WithCommand("/vol/bin/busybox", "sleep", "3600")
+
+	t.Run("a signed image volume is mounted and its binary runs", func(t *testing.T) {
+		e.image("signed/vol-ok", "k1")
+		id, err := e.Create(pod, cfg, root, harness.WithImageVolume("/vol", e.Registry+"/signed/vol-ok:v1"), run)
+		mustAllow(t, id, err)
+		e.mustRun(id)
+	})
+	t.Run("an image volume a policy only audits runs its binary too", func(t *testing.T) {
+		// What an unverified image volume could do before: exec from it.
+		e.image("audit/vol")
+		id, err := e.Create(pod, cfg, root, harness.WithImageVolume("/vol", e.Registry+"/audit/vol:v1"), run)
+		mustAllow(t, id, err)
+		e.mustRun(id)
+		if !strings.Contains(e.SigngateLog.String(), "audit: would deny: policy \\\"audit\\\"") {
+			t.Errorf("the audited volume's verdict was not logged:\n%s", e.SigngateLog.String())
+		}
+	})
+	t.Run("an unsigned image volume is refused, naming it", func(t *testing.T) {
+		d := e.image("unsigned/vol")
+		_, err := e.Create(pod, cfg, root, harness.WithImageVolume("/vol", e.Registry+"/unsigned/vol:v1"), run)
+		mustDeny(t, err, "signgate denied image "+e.Registry+"/unsigned/vol", d.DigestStr(), "mounted as the image volume at /vol", "no cosign signatures found")
+	})
+	t.Run("one unsigned volume among signed ones is refused", func(t *testing.T) {
+		e.image("unsigned/vol2")
+		_, err := e.Create(pod, cfg, root,
+			harness.WithImageVolume("/a", e.Registry+"/signed/vol-ok:v1"),
+			harness.WithImageVolume("/b", e.Registry+"/unsigned/vol2:v1"), run)
+		mustDeny(t, err, "unsigned/vol2", "image volume at /b")
+	})
+}
+
+// Item 6: a container created before its key was dropped does not start
+// after it; the start is refused with signgate's reason.
+func TestStartRechecks(t *testing.T) {
+	e := need(t)
+	pod, cfg := e.pod("default")
+	e.image("startcheck/app", "k1")
+	id, err := e.Create(pod, cfg, e.Registry+"/startcheck/app:v1")
+	mustAllow(t, id, err)
+	kept, err := e.Create(pod, cfg, e.Registry+"/startcheck/app:v1")
+	mustAllow(t, kept, err)
+	e.mustRun(kept)
+
+	// k1 is no longer trusted for "apps".
+	e.withConfig(func(c string) string { return strings.Replace(c, `keys = ["k1", "cli"]`, `keys = ["cli"]`, 1) })
+	out, err := e.Crictl("start", id)
+	if err == nil {
+		t.Fatalf("a container whose key is no longer trusted started: %s", out)
+	}
+	msg := strings.ReplaceAll(out+err.Error(), `\`, "")
+	for _, want := range []string{"at start: signgate denied image " + e.Registry + "/startcheck/app:v1", "requires any of cli"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the refused start does not say %q: %s", want, msg)
+		}
+	}
+}
+
+// Items 2 and 3: configs that would count one signature twice, or count a
+// signature whose signer was not established, are refused by check-config
+// and by a reload, naming what is wrong; the config in force stays.
+func TestConfigsThatWouldMiscount(t *testing.T) {
+	e := need(t)
+	pod, cfg := e.pod("default")
+	e.image("miscount/app", "k1")
+	k1 := filepath.Join(e.Dir, "keys", "k1.pub")
+	for _, c := range []struct {
+		name, add, want string
+	}{
+		{"one key under two names", fmt.Sprintf("[keys.k1again]\npath = %q\n[[policy]]\nname = \"twice\"\nscopes = [\"x.example/*\"]\n  [policy.cosign]\n  keys = [\"k1\", \"k1again\"]\n  require = \"all\"\n", k1),
+			`keys \"k1\" and \"k1again\" hold the same key`},
+		{"notation audit level", "[[policy]]\nname = \"lenient\"\nscopes = [\"x.example/*\"]\n  [policy.notation]\n  certs = [\"n1\"]\n  level = \"audit\"\n",
+			`notation.level = \"audit\" does not establish who signed the image`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			good := e.SigngateConfig()
+			bad := strings.Replace(good, "[[policy]]", c.add+"\n[[policy]]", 1)
+			if !strings.Contains(bad, c.add) {
+				t.Fatal("edit failed")
+			}
+			if ok, err := e.ReloadSigngate(bad); ok || err != nil {
+				t.Fatalf("reload taken (ok=%v, err=%v)", ok, err)
+			}
+			if !strings.Contains(e.SigngateLog.String(), c.want) {
+				t.Errorf("the refused reload does not say %s", c.want)
+			}
+			out, err := exec.Command(filepath.Join(e.Bin, "signgate"), "check-config", "--config", filepath.Join(e.Dir, "signgate.toml")).CombinedOutput()
+			if err == nil || !strings.Contains(string(out), strings.ReplaceAll(c.want, `\"`, `"`)) {
+				t.Errorf("check-config: %v\n%s", err, out)
+			}
+			if ok, err := e.ReloadSigngate(good); !ok || err != nil {
+				t.Fatalf("restoring: %v %v", ok, err)
+			}
+		})
+	}
+	id, err := e.Create(pod, cfg, e.Registry+"/miscount/app:v1")
+	mustAllow(t, id, err)
+}
