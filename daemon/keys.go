@@ -113,10 +113,27 @@ func (d *Daemon) SyncKeys(ctx context.Context) ([]keysync.Change, error) {
 	d.reportSync(s, changes, err)
 	if len(changes) > 0 {
 		// Only a change (a version added or dropped, a key going stale or
-		// fresh) alters the trusted keys; a quiet round rebuilds nothing.
+		// fresh) alters the trusted keys; a quiet round rebuilds nothing,
+		// but extends how long the synced keys stay trusted.
 		d.refreshKeys(s)
+	} else {
+		d.renewKeys(s)
 	}
 	return changes, err
+}
+
+// renewKeys carries the syncer's trust deadlines (max_staleness counted
+// from this sync) into the keys in force, keeping the snapshot's identity
+// and its verdicts.
+func (d *Daemon) renewKeys(s *keysync.Syncer) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.syncer.Load() != s {
+		return
+	}
+	e := d.Engine()
+	cur := e.Snapshot()
+	e.Swap(cur.WithKeys(cur.Keys.Renew(s.Keys())))
 }
 
 // syncLoop syncs KMS keys on the configured schedule until ctx ends; at

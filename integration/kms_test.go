@@ -239,3 +239,38 @@ func TestKMSKeyRotationRevocationAndLastKnownGood(t *testing.T) {
 	_, err = e.Create(podID, podCfg, fresh.String())
 	mustDeny(t, err, "keys with no trusted version in the keystore: [release]")
 }
+
+// A rotated-out version is trusted for its grace period and not after it,
+// although the KMS is unreachable then and no sync round says so (issue 11,
+// item 4): grace is judged when a container is created.
+func TestKMSGraceEndsWithoutASync(t *testing.T) {
+	e := need(t)
+	l := kmstest.StartLocalKMS(t)
+	t.Cleanup(func() {
+		if err := e.RestartSigngate(harness.DefaultSigngateConfig(e.Env)); err != nil {
+			t.Error(err)
+		}
+	})
+	k1 := l.CreateKey(t)
+	l.PointAlias(t, "alias/release", k1)
+	grace := 4 * time.Second
+	if err := e.RestartSigngate(strings.Replace(kmsConfig(e, l.URL), `grace_period = "1h"`, fmt.Sprintf("grace_period = %q", grace), 1)); err != nil {
+		t.Fatal(err)
+	}
+	pod, cfg := e.pod("default")
+	old := e.signKMS("release/grace-old")
+	id, err := e.Create(pod, cfg, old.String())
+	mustAllow(t, id, err)
+
+	l.PointAlias(t, "alias/release", l.CreateKey(t))
+	if r := e.keys("sync"); !changed(r, keysync.Rotated, k1) {
+		t.Fatalf("keys sync after rotation: %+v", r)
+	}
+	rotated := time.Now()
+	l.Stop()
+	id, err = e.Create(pod, cfg, old.String())
+	mustAllow(t, id, err) // within the grace period
+	time.Sleep(time.Until(rotated.Add(grace + 500*time.Millisecond)))
+	_, err = e.Create(pod, cfg, old.String())
+	mustDeny(t, err, "release/grace-old", `policy "release"`)
+}

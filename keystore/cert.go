@@ -102,7 +102,7 @@ func (sc StaticCert) Load(now time.Time) (*Cert, error) {
 
 // WithCerts returns a store holding s's keys and certs.
 func (s *Store) WithCerts(certs ...*Cert) (*Store, error) {
-	out := &Store{keys: s.keys, certs: make(map[string]*Cert, len(certs))}
+	out := &Store{keys: s.keys, expires: s.expires, certs: make(map[string]*Cert, len(certs))}
 	for _, c := range certs {
 		if _, dup := out.certs[c.Name]; dup {
 			return nil, fmt.Errorf("certificate %q is defined twice", c.Name)

@@ -18,6 +18,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sigstore/sigstore/pkg/signature"
 )
@@ -31,6 +32,11 @@ type Key struct {
 	Fingerprint string           // "sha256:<hex>" of the DER SubjectPublicKeyInfo
 	Public      crypto.PublicKey // the key itself
 	Verifier    signature.Verifier
+	// NotAfter is when this version stops being trusted unless renewed: a
+	// rotated-out KMS version's grace end, or its last sync plus
+	// max_staleness. Zero for never. It is judged when keys are used, not
+	// only when a sync succeeds.
+	NotAfter time.Time
 }
 
 // ParsePublicKeyPEM parses one PEM "PUBLIC KEY" block (PKIX) and builds a

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Source yields keys. The static source reads the TOML config's keys; KMS
@@ -19,8 +20,9 @@ type Source interface {
 // several versions of a key (a KMS key during a rotation's grace period);
 // a signature made with any of them counts for the name.
 type Store struct {
-	keys  map[string][]*Key
-	certs map[string]*Cert
+	keys    map[string][]*Key
+	certs   map[string]*Cert
+	expires time.Time // the earliest NotAfter of its keys; zero for none
 }
 
 // NewStore builds a store from keys; a name and version given twice, or a
@@ -34,8 +36,49 @@ func NewStore(keys ...*Key) (*Store, error) {
 			}
 		}
 		s.keys[k.Name] = append(s.keys[k.Name], k)
+		if !k.NotAfter.IsZero() && (s.expires.IsZero() || k.NotAfter.Before(s.expires)) {
+			s.expires = k.NotAfter
+		}
 	}
 	return s, nil
+}
+
+// Expires is when the first of the store's keys stops being trusted; zero
+// if none ever does.
+func (s *Store) Expires() time.Time { return s.expires }
+
+// Prune returns the store without the keys no longer trusted at now.
+func (s *Store) Prune(now time.Time) *Store {
+	var keep []*Key
+	for _, k := range s.Keys() {
+		if k.NotAfter.IsZero() || now.Before(k.NotAfter) {
+			keep = append(keep, k)
+		}
+	}
+	out, _ := NewStore(keep...) // a subset of a valid store is valid
+	out.certs = s.certs
+	return out
+}
+
+// Renew returns the store with each key's NotAfter taken from fresh, where
+// fresh holds the same version of the same key material: a sync that
+// changed nothing but extended how long the keys are trusted.
+func (s *Store) Renew(fresh []*Key) *Store {
+	by := make(map[string]*Key, len(fresh))
+	for _, k := range fresh {
+		by[k.Name+"@"+k.Version+"="+k.Fingerprint] = k
+	}
+	keys := s.Keys()
+	for i, k := range keys {
+		if f, ok := by[k.Name+"@"+k.Version+"="+k.Fingerprint]; ok && !f.NotAfter.Equal(k.NotAfter) {
+			c := *k
+			c.NotAfter = f.NotAfter
+			keys[i] = &c
+		}
+	}
+	out, _ := NewStore(keys...)
+	out.certs = s.certs
+	return out
 }
 
 // Load builds a store from every source, in order.

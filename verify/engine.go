@@ -164,6 +164,10 @@ func (e *Engine) Swap(snap *Snapshot) {
 	if old != nil && old.ID == snap.ID {
 		return
 	}
+	e.retain(snap)
+}
+
+func (e *Engine) retain(snap *Snapshot) {
 	keep := snap.bindings()
 	e.cache.retain(func(key string) bool {
 		b, _, _ := strings.Cut(key, "\x01")
@@ -172,7 +176,38 @@ func (e *Engine) Swap(snap *Snapshot) {
 }
 
 // Snapshot returns the snapshot in force.
-func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
+func (e *Engine) Snapshot() *Snapshot { return e.live(time.Now()) }
+
+// live is the snapshot in force at now: when a key in it has stopped being
+// trusted (a grace period ended, or its KMS has not been synced within
+// max_staleness) it is dropped here, on the decision path, without waiting
+// for a sync round that may never come while the KMS is unreachable.
+func (e *Engine) live(now time.Time) *Snapshot {
+	for {
+		s := e.snap.Load()
+		if exp := s.Keys.Expires(); exp.IsZero() || now.Before(exp) {
+			return s
+		}
+		p := s.pruned(now)
+		if e.snap.CompareAndSwap(s, p) {
+			e.retain(p)
+			return p
+		}
+	}
+}
+
+// pruned is the snapshot without the keys no longer trusted at now.
+func (s *Snapshot) pruned(now time.Time) *Snapshot {
+	keys := s.Keys.Prune(now)
+	sum := sha256.Sum256([]byte(s.ID + "|" + keys.Fingerprint()))
+	return &Snapshot{ID: hex.EncodeToString(sum[:8]), Policies: s.Policies, Keys: keys, Config: s.Config}
+}
+
+// WithKeys is the snapshot with keys renewed (the same versions, trusted
+// for longer); it keeps the snapshot's ID, so no verdict is dropped.
+func (s *Snapshot) WithKeys(keys *keystore.Store) *Snapshot {
+	return &Snapshot{ID: s.ID, Policies: s.Policies, Keys: keys, Config: s.Config}
+}
 
 // Decide answers req. It returns by ctx's deadline at the latest: a
 // verification still running then goes on in the background and fills the
@@ -180,7 +215,7 @@ func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
 // allow) saying so.
 func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	start := time.Now()
-	snap := e.snap.Load()
+	snap := e.live(start)
 	repo := RepoName(req.Image.Context())
 	base := Verdict{Image: repo, Digest: req.Image.DigestStr(), Snapshot: snap.ID}
 
@@ -256,7 +291,7 @@ func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest) *Verdi
 	repo := RepoName(img.Context())
 	namespaces := []string{""}
 	seen := map[string]bool{"": true}
-	for _, p := range e.snap.Load().Policies {
+	for _, p := range e.live(time.Now()).Policies {
 		for _, s := range p.Scopes {
 			if !s.Matches(repo) {
 				continue

@@ -575,3 +575,32 @@ func TestDistinctSigners(t *testing.T) {
 		}
 	}
 }
+
+// A key whose trust ends (a grace period, max_staleness) stops verifying at
+// that moment, on the decision path: the verdict it made is not reused and
+// no sync round is needed (issue 11, item 4).
+func TestKeyTrustEndsAtDecisionTime(t *testing.T) {
+	e := newEnv(t, true, 1)
+	k := *e.store.Versions("k1")[0]
+	k.NotAfter = time.Now().Add(300 * time.Millisecond)
+	st, err := keystore.NewStore(&k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.store = st
+	img := e.image("expiring")
+	if err := e.signers["k1"].SignBundle(img); err != nil {
+		t.Fatal(err)
+	}
+	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{})
+	want(t, decide(t, eng, img), true, "verified by k1")
+	if v := decide(t, eng, img); !v.Cached {
+		t.Fatal("the second decision was not a cache hit")
+	}
+	time.Sleep(time.Until(k.NotAfter) + 10*time.Millisecond)
+	v := decide(t, eng, img)
+	want(t, v, false, "keys with no trusted version in the keystore: [k1]")
+	if len(eng.Snapshot().Keys.Keys()) != 0 {
+		t.Fatal("the expired key is still in the snapshot")
+	}
+}

@@ -221,8 +221,11 @@ func (s *Syncer) isStale(st *Status, now time.Time) bool {
 	return s.opts.MaxStaleness > 0 && !st.LastSync.IsZero() && now.Sub(st.LastSync) > s.opts.MaxStaleness
 }
 
-// Keys returns every trusted version of every key that is not stale, in
-// config order and then by version.
+// Keys returns every version of every key trusted now, in config order and
+// then by version: not stale, and not a rotated-out version past its grace
+// period, whether or not a sync has said so yet (the KMS may be down). Each
+// key carries when it stops being trusted, so the engine drops it then even
+// if no sync round comes.
 func (s *Syncer) Keys() []*keystore.Key {
 	now := s.opts.Now()
 	s.mu.RLock()
@@ -233,11 +236,31 @@ func (s *Syncer) Keys() []*keystore.Key {
 		if s.isStale(st, now) {
 			continue
 		}
+		var staleAt time.Time
+		if s.opts.MaxStaleness > 0 && !st.LastSync.IsZero() {
+			staleAt = st.LastSync.Add(s.opts.MaxStaleness)
+		}
 		for _, t := range st.Versions {
-			out = append(out, t.key)
+			if !t.GraceUntil.IsZero() && !now.Before(t.GraceUntil) {
+				continue
+			}
+			k := *t.key
+			k.NotAfter = earliest(t.GraceUntil, staleAt)
+			out = append(out, &k)
 		}
 	}
 	return out
+}
+
+// earliest of two times, where zero means never.
+func earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Before(b):
+		return a
+	}
+	return b
 }
 
 // Statuses returns a copy of what is known of each key, sorted by name.

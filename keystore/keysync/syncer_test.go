@@ -344,3 +344,55 @@ func TestUnwritableStateStillUpdatesKeys(t *testing.T) {
 		t.Fatalf("keys: %q", versions(s))
 	}
 }
+
+// A rotated-out version stops being trusted when its grace period ends,
+// also while the KMS cannot be reached and no sync round says so, and also
+// when signgate starts from the state file after it ended (issue 11,
+// item 4). Each key says when it stops being trusted, for the engine.
+func TestGraceEndsWhileTheKMSIsDown(t *testing.T) {
+	f := newFixture(t)
+	s := f.syncer(t, 0)
+	if _, err := s.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.vault.Rotate(t, "release")
+	if _, err := s.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := versions(s); got != "release@2,release@1" {
+		t.Fatalf("after rotation: %s", got)
+	}
+	for _, k := range s.Keys() {
+		if k.Version == "1" && !k.NotAfter.Equal(f.clock.Now().Add(time.Hour)) {
+			t.Errorf("the rotated-out version is trusted until %v, want the grace end", k.NotAfter)
+		}
+		if k.Version == "2" && !k.NotAfter.IsZero() {
+			t.Errorf("the current version expires at %v", k.NotAfter)
+		}
+	}
+	f.vault.SetDown(true)
+	f.clock.Add(time.Hour + time.Second)
+	if got := versions(s); got != "release@2" {
+		t.Fatalf("past the grace period with the KMS down, trusted: %s", got)
+	}
+	restarted := f.syncer(t, 0)
+	if _, _, err := restarted.LoadState(); err != nil {
+		t.Fatal(err)
+	}
+	if got := versions(restarted); got != "release@2" {
+		t.Fatalf("at start, past the grace period, trusted: %s", got)
+	}
+}
+
+// Each key carries its staleness deadline, counted from its last sync.
+func TestKeysCarryTheirStalenessDeadline(t *testing.T) {
+	f := newFixture(t)
+	s := f.syncer(t, time.Hour)
+	if _, err := s.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	synced := f.clock.Now()
+	if k := s.Keys(); len(k) != 1 || !k[0].NotAfter.Equal(synced.Add(time.Hour)) {
+		t.Fatalf("keys %+v: want one trusted until an hour after the sync", k)
+	}
+}
