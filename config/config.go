@@ -184,6 +184,8 @@ type Config struct {
 	Policies verify.Policies
 	// Digest identifies the file's content, so verdicts can be bound to it.
 	Digest string
+
+	placeholders []string // static keys that are the packaged placeholder
 }
 
 // Load reads and validates path.
@@ -324,6 +326,9 @@ func Parse(path string, data []byte) (*Config, error) {
 			continue
 		}
 		material[n] = loaded[0].Fingerprint
+		if loaded[0].Fingerprint == PlaceholderFingerprint {
+			c.placeholders = append(c.placeholders, n)
+		}
 		c.Keys = append(c.Keys, sk)
 	}
 
@@ -590,6 +595,41 @@ func or(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// PlaceholderFingerprint is the key the Debian package and the DaemonSet
+// ship in their first config, whose private half was discarded: nothing can
+// sign for it.
+const PlaceholderFingerprint = "sha256:2514bbdd80b21798188d7b7d838837d445213e74f9cf709db55de746b52949ec"
+
+// Warnings are what a valid config should still tell its operator loudly:
+// that no policy enforces anything, or that a placeholder key is in use.
+// check-config prints them; the daemon logs them at start and reload and
+// exports signgate_enforcing_policies.
+func (c *Config) Warnings() []string {
+	var out []string
+	if c.EnforcingPolicies() == 0 {
+		names := make([]string, len(c.Policies))
+		for i, p := range c.Policies {
+			names[i] = fmt.Sprintf("%s (%s)", p.Name, p.Mode)
+		}
+		out = append(out, fmt.Sprintf("no policy enforces: every image is admitted, whatever its signatures (policies: %s); set mode = \"enforce\" on at least one", strings.Join(names, ", ")))
+	}
+	for _, n := range c.placeholders {
+		out = append(out, fmt.Sprintf("keys.%s is the packaged placeholder key, whose private half was discarded, so no image is signed by it: replace it with your own key", n))
+	}
+	return out
+}
+
+// EnforcingPolicies counts the policies in mode "enforce".
+func (c *Config) EnforcingPolicies() int {
+	n := 0
+	for _, p := range c.Policies {
+		if p.Mode == verify.Enforce {
+			n++
+		}
+	}
+	return n
 }
 
 // Snapshot loads the static keys and builds the engine snapshot for this

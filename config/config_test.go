@@ -223,3 +223,27 @@ func TestExampleConfigIsValid(t *testing.T) {
 		t.Fatal("example has no policies")
 	}
 }
+
+// A valid config that enforces nothing, or trusts the packaged placeholder
+// key, says so (issue 11, item 9); one that enforces says nothing.
+func TestWarnings(t *testing.T) {
+	placeholder := "[keys.placeholder]\npem = \"\"\"\n-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEip53JySHT8hwUR6ot9pwBMSX1WW9\nVFj7mmWaDAGuM2ZBFHrt23YyEjHWGbgYonFQUPLD94TL45mg4o64PCwqzQ==\n-----END PUBLIC KEY-----\n\"\"\"\n"
+	audit := placeholder + "[[policy]]\nname = \"audit-everything\"\nscopes = [\"**\"]\nmode = \"audit\"\n[policy.cosign]\nkeys = [\"placeholder\"]\n"
+	c, err := config.Parse("config.toml", []byte(audit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(c.Warnings(), "\n")
+	for _, want := range []string{"no policy enforces: every image is admitted", "audit-everything (audit)", "keys.placeholder is the packaged placeholder key"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings %q lack %q", w, want)
+		}
+	}
+	enforcing := "[keys.k]\npem = \"\"\"" + pub(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\n[policy.cosign]\nkeys = [\"k\"]\n"
+	if c, err = config.Parse("config.toml", []byte(enforcing)); err != nil {
+		t.Fatal(err)
+	}
+	if w := c.Warnings(); len(w) != 0 || c.EnforcingPolicies() != 1 {
+		t.Errorf("an enforcing config warns %q (enforcing: %d)", w, c.EnforcingPolicies())
+	}
+}

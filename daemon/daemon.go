@@ -83,6 +83,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 			rec = SlogRecorder{Logger: log}
 		}
 	}
+	d.warnConfig(cfg)
 	d.plugin = &nri.Plugin{Resolver: store, Decider: d, Recorder: multiRecorder{rec, d.metrics}, Deadline: cfg.Daemon.DecisionDeadline}
 	return d, nil
 }
@@ -103,6 +104,14 @@ func (d *Daemon) buildEngine(cfg *config.Config, syncer *keysync.Syncer) (*verif
 			"verified", v.Verified, "took", v.Took.Round(time.Microsecond))
 	}
 	return verify.NewEngine(snap, reg, opts), nil
+}
+
+// warnConfig says loudly, at start and on every reload, what a valid config
+// leaves open: no enforcing policy, a placeholder key.
+func (d *Daemon) warnConfig(cfg *config.Config) {
+	for _, w := range cfg.Warnings() {
+		d.log.Warn("config warning", "config", cfg.Path, "warning", w)
+	}
 }
 
 // config returns the config in force.
@@ -152,6 +161,7 @@ func (d *Daemon) Reload() error {
 			d.keysTime.Store(time.Now().UnixNano())
 			d.metrics.keysLoaded.Set(float64(time.Now().Unix()))
 			d.metrics.reloads.WithLabelValues("ok").Inc()
+			d.warnConfig(cfg)
 			d.log.Info("reloaded config", "config", d.path, "snapshot", engine.Snapshot().ID, "policies", len(cfg.Policies), "keys", len(engine.Snapshot().Keys.Keys()))
 			return nil
 		}

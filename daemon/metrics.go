@@ -72,6 +72,9 @@ func newMetrics(d *Daemon) *metrics {
 			Name: "signgate_verifications_in_flight", Help: "Verifications running now.",
 		}, func() float64 { return float64(d.Engine().InFlight()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "signgate_enforcing_policies", Help: "Policies in mode enforce in the config in force (0: no image is ever refused for its signatures).",
+		}, func() float64 { return float64(d.config().EnforcingPolicies()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "signgate_keystore_keys", Help: "Keys in the keystore in force.",
 		}, func() float64 { return float64(len(d.Engine().Snapshot().Keys.Keys())) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

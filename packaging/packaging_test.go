@@ -63,7 +63,13 @@ func TestDebianPackage(t *testing.T) {
 		t.Errorf("conffiles: %q", conffiles)
 	}
 	// What it installs works: the config is valid and the unit verifies.
-	run(t, "/usr/bin/signgate", "check-config", "--config", "/etc/signgate/config.toml")
+	checked := run(t, "/usr/bin/signgate", "check-config", "--config", "/etc/signgate/config.toml")
+	// It audits only, with a placeholder key: valid, but said loudly.
+	for _, want := range []string{"WARNING: no policy enforces", "WARNING: keys.placeholder is the packaged placeholder key"} {
+		if !strings.Contains(checked, want) {
+			t.Errorf("check-config on the packaged config does not warn %q:\n%s", want, checked)
+		}
+	}
 	run(t, "systemd-analyze", "verify", "/lib/systemd/system/signgate.service")
 
 	// An upgrade (here: installing again) keeps the operator's config.

@@ -34,7 +34,11 @@ func runCheckConfig(args []string) int {
 		fmt.Fprintln(os.Stderr, "signgate:", err)
 		return exitUsage
 	}
-	fmt.Printf("%s: OK (snapshot %s)\n\nkeys:\n", cfg.Path, snap.ID)
+	fmt.Printf("%s: OK (snapshot %s)\n", cfg.Path, snap.ID)
+	for _, w := range cfg.Warnings() {
+		fmt.Printf("WARNING: %s\n", w)
+	}
+	fmt.Printf("\nkeys:\n")
 	for _, k := range snap.Keys.Keys() {
 		fmt.Printf("  %-16s %-11s %s  %s\n", k.Name, k.Algorithm, k.Fingerprint, k.Source)
 	}
