@@ -156,3 +156,20 @@ func TestConfigsThatWouldMiscount(t *testing.T) {
 	id, err := e.Create(pod, cfg, e.Registry+"/miscount/app:v1")
 	mustAllow(t, id, err)
 }
+
+// Item 8: a registry that redirects to itself is refused at once, naming
+// the loop, instead of looping for the whole verification timeout.
+func TestRedirectLoopIsRefused(t *testing.T) {
+	e := need(t)
+	pod, cfg := e.pod("default")
+	// Before the pull, so no verification made ahead of the create (the
+	// pull-time pre-verification) gets through either.
+	e.Proxy.Loop("loop/app")
+	t.Cleanup(func() { e.Proxy.Loop("") })
+	e.image("loop/app", "k1")
+	_, err := e.Create(pod, cfg, e.Registry+"/loop/app:v1")
+	mustDeny(t, err, "loop/app", "more than 5 redirects")
+	if n := e.Proxy.Looped.Load(); n > 100 {
+		t.Fatalf("signgate followed %d redirects", n)
+	}
+}

@@ -217,6 +217,11 @@ func (rt *routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		for k, v := range ep.header {
 			r.Header[k] = v
 		}
+		if ep.url.Host != rt.server() {
+			// A mirror is another party: the registry's credentials are
+			// not its to see.
+			r.Header.Del("Authorization")
+		}
 		resp, err := ep.transport.RoundTrip(r)
 		if err == nil {
 			return resp, nil
@@ -228,6 +233,9 @@ func (rt *routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return nil, errors.Join(errs...)
 }
+
+// server is the host of the registry's own endpoint (the last).
+func (rt *routeTransport) server() string { return rt.endpoints[len(rt.endpoints)-1].url.Host }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

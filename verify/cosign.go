@@ -67,6 +67,8 @@ type CosignVerifier struct {
 // provides it.
 type RemoteOptions interface {
 	Options(ctx context.Context, repo name.Repository) ([]remote.Option, error)
+	// Referrers lists every referrer of the digest, across all pages.
+	Referrers(ctx context.Context, d name.Digest) ([]v1.Descriptor, error)
 }
 
 // Verify fetches every cosign signature of img, in both formats, and checks
@@ -182,16 +184,16 @@ func legacyReason(err error, sig interface{ Payload() ([]byte, error) }) string 
 }
 
 func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, opts []ociremote.Option) ([]CosignSignature, error) {
-	idx, err := ociremote.Referrers(img, "", opts...)
+	refs, err := v.Registry.Referrers(ctx, img)
 	if err != nil {
-		return nil, fmt.Errorf("listing referrers of %s: %w", img, err)
+		return nil, err
 	}
 	digestBytes, err := hex.DecodeString(h.Hex)
 	if err != nil {
 		return nil, err
 	}
 	var out []CosignSignature
-	for _, desc := range idx.Manifests {
+	for _, desc := range refs {
 		claimsBundle := strings.HasPrefix(desc.ArtifactType, bundleArtifactPrefix)
 		// Some registries report the config media type (the empty
 		// descriptor) instead of the manifest's artifactType: look inside

@@ -357,7 +357,7 @@ func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.
 	checkNotation := func() {
 		res, err := e.notation.Verify(ctx, img, p.Notation, snap.Keys)
 		if err != nil {
-			nreas = "notation: cannot read signatures: " + err.Error()
+			nreas = "notation: cannot read signatures: " + Excerpt(err)
 			return
 		}
 		nres, nok, nreas = res, res.Satisfied, "notation: "+res.Reason
@@ -416,13 +416,42 @@ func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img
 	}
 	res, err := e.cosign.Verify(ctx, img, p.Cosign, keys)
 	if err != nil {
-		return false, "cosign: cannot read signatures: " + err.Error(), nil
+		return false, "cosign: cannot read signatures: " + Excerpt(err), nil
 	}
 	reason := "cosign: " + res.Reason
 	if len(missing) > 0 {
 		reason += fmt.Sprintf(" (keys with no trusted version in the keystore: %v)", missing)
 	}
 	return res.Satisfied, reason, res
+}
+
+// maxExcerpt bounds what of an error, which may quote a registry's response
+// body, reaches a denial message and the log.
+const maxExcerpt = 600
+
+// Excerpt is err as one short, printable line: a registry chooses its error
+// bodies, and they end up in kubectl events and journald.
+func Excerpt(err error) string {
+	var b strings.Builder
+	space := false
+	for _, r := range err.Error() {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\uFFFD' {
+			r = ' '
+		}
+		if r == ' ' {
+			if space {
+				continue
+			}
+			space = true
+		} else {
+			space = false
+		}
+		if b.Len() >= maxExcerpt {
+			return strings.TrimSpace(b.String()) + "…"
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // cache holds verdicts with expiry and the verifications in flight.

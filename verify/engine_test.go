@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -603,4 +604,92 @@ func TestKeyTrustEndsAtDecisionTime(t *testing.T) {
 	if len(eng.Snapshot().Keys.Keys()) != 0 {
 		t.Fatal("the expired key is still in the snapshot")
 	}
+}
+
+// A registry's error body reaches the denial only as a short, printable
+// excerpt (issue 11, item 8).
+func TestRegistryErrorBodyIsExcerpted(t *testing.T) {
+	body := "\x1b[31mboom\x1b[0m\r\n" + strings.Repeat("A", 32<<10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		http.Error(w, body, http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	e := newEnv(t, true, 1)
+	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{})
+	img, _ := name.NewDigest(strings.TrimPrefix(srv.URL, "http://") + "/app@sha256:" + strings.Repeat("a", 64))
+	v := decide(t, eng, img)
+	if v.Allowed || !strings.Contains(v.Reason, "cannot read signatures") || !strings.Contains(v.Reason, "boom") {
+		t.Fatalf("verdict %+v", v)
+	}
+	if len(v.Reason) > 800 || strings.ContainsAny(v.Reason, "\x1b\r\n") {
+		t.Fatalf("the denial carries the registry's body: %d bytes: %q", len(v.Reason), v.Reason)
+	}
+}
+
+// paginated serves the referrers API one descriptor per page, linked by
+// Link headers, or (endless) always links a next page.
+func paginated(t *testing.T, endless bool) *env {
+	t.Helper()
+	inner := ggcrregistry.New(ggcrregistry.WithReferrersSupport(true), ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.URL.Path, "/referrers/") || r.Method != http.MethodGet {
+			inner.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		inner.ServeHTTP(rec, r.Clone(r.Context()))
+		var idx struct {
+			SchemaVersion int               `json:"schemaVersion"`
+			MediaType     string            `json:"mediaType"`
+			Manifests     []json.RawMessage `json:"manifests"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &idx); err != nil {
+			t.Errorf("referrers: %v", err)
+		}
+		page := 0
+		fmt.Sscan(r.URL.Query().Get("page"), &page)
+		all := idx.Manifests
+		idx.Manifests = nil
+		if page < len(all) {
+			idx.Manifests = all[page : page+1]
+		}
+		if endless || page+1 < len(all) {
+			w.Header().Set("Link", fmt.Sprintf(`<%s?page=%d>; rel="next"`, r.URL.Path, page+1))
+		}
+		w.Header().Set("Content-Type", "application/vnd.oci.image.index.v1+json")
+		_ = json.NewEncoder(w).Encode(idx)
+	}))
+	t.Cleanup(srv.Close)
+	e := newEnv(t, true, 2)
+	e.srv, e.host = srv, strings.TrimPrefix(srv.URL, "http://")
+	return e
+}
+
+// every_signature sees every page of the referrers API (go-containerregistry
+// reads only the first), and a registry that pages without end is refused,
+// not read in part (issue 11, item 8).
+func TestReferrersPages(t *testing.T) {
+	e := paginated(t, false)
+	img := e.image("paged")
+	for _, k := range []string{"k1", "k2"} {
+		if err := e.signers[k].SignBundle(img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := decide(t, e.engine(policy(t, verify.Enforce, "any", true, "k1"), registry.Config{}, verify.Options{}), img)
+	want(t, v, false, "every signature must verify with a listed key, but referrer sha256:")
+	if n := len(v.Cosign.Signatures); n != 2 {
+		t.Fatalf("%d signatures seen across two pages, want 2", n)
+	}
+	want(t, decide(t, e.engine(policy(t, verify.Enforce, "all", true, "k1", "k2"), registry.Config{}, verify.Options{}), img), true, "verified by k1, k2")
+
+	endless := paginated(t, true)
+	img = endless.image("endless")
+	if err := endless.signers["k1"].SignBundle(img); err != nil {
+		t.Fatal(err)
+	}
+	want(t, decide(t, endless.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{}), img), false, "more than 16 pages of referrers")
 }

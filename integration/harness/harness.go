@@ -603,6 +603,9 @@ type HangProxy struct {
 	host string
 	srv  *http.Server
 	hang atomic.Pointer[string] // repository path prefix, e.g. "/v2/slow/"
+	loop atomic.Pointer[string] // likewise, for requests redirected to themselves
+	// Looped counts the requests answered with a redirect loop.
+	Looped atomic.Int64
 }
 
 func newHangProxy(target string) (*HangProxy, error) {
@@ -619,10 +622,26 @@ func newHangProxy(target string) (*HangProxy, error) {
 			<-r.Context().Done()
 			return
 		}
+		if l := p.loop.Load(); l != nil && strings.HasPrefix(r.URL.Path, *l) && strings.Contains(r.UserAgent(), "signgate") {
+			n := p.Looped.Add(1)
+			http.Redirect(w, r, fmt.Sprintf("%s?again=%d", r.URL.Path, n), http.StatusFound)
+			return
+		}
 		rp.ServeHTTP(w, r)
 	})}
 	go func() { _ = p.srv.Serve(l) }()
 	return p, nil
+}
+
+// Loop makes signgate's requests for repo redirect to themselves forever;
+// "" stops it.
+func (p *HangProxy) Loop(repo string) {
+	if repo == "" {
+		p.loop.Store(nil)
+		return
+	}
+	s := "/v2/" + repo + "/"
+	p.loop.Store(&s)
 }
 
 func (p *HangProxy) Hang(repo string) {
