@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/signgate/signgate/integration/harness"
 )
 
@@ -171,5 +174,35 @@ func TestRedirectLoopIsRefused(t *testing.T) {
 	mustDeny(t, err, "loop/app", "more than 5 redirects")
 	if n := e.Proxy.Looped.Load(); n > 100 {
 		t.Fatalf("signgate followed %d redirects", n)
+	}
+}
+
+// Item 5: the pod sandbox image never reaches CreateContainer; it is
+// verified at RunPodSandbox, whose error fails the sandbox.
+func TestSandboxImageIsVerified(t *testing.T) {
+	e := need(t)
+	// The suite allows its pause image by name; here "apps" governs it.
+	e.withConfig(func(c string) string {
+		return strings.Replace(c, fmt.Sprintf("scopes = [\"%s/pause\"]\nmode = \"allow\"", e.Registry), "scopes = [\"nothing.example/pause\"]\nmode = \"allow\"", 1)
+	})
+	_, _, err := e.Pod("default")
+	mustDeny(t, err, "pod sandbox: signgate denied image "+e.Registry+"/pause:1.0", `policy "apps"`, "no cosign signatures found")
+
+	ref, err := name.ParseReference(e.Registry + "/pause:1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Signers["k1"].SignLegacy(ref.Context().Digest(desc.Digest.String())); err != nil {
+		t.Fatal(err)
+	}
+	if err := harness.WaitFor(5*time.Second, func() error {
+		_, _, err := e.Pod("default")
+		return err
+	}); err != nil {
+		t.Fatalf("a pod whose sandbox image is signed: %v", err)
 	}
 }

@@ -37,6 +37,9 @@ type Resolver interface {
 	VolumeImages(ctx context.Context, v imagestore.ImageVolume) ([]name.Digest, error)
 	// VolumeLayers is the layer chain actually mounted as the image volume.
 	VolumeLayers(ctx context.Context, v imagestore.ImageVolume) (digest.Digest, error)
+	// Sandbox is the image a pod sandbox's own container was created from,
+	// and the layer chain its root filesystem is built on.
+	Sandbox(ctx context.Context, sandboxID string) (string, digest.Digest, error)
 }
 
 // Decider is the verification engine.
@@ -162,11 +165,12 @@ func (c *createdSet) remove(id string) {
 // start. RemoveContainer forgets what a container ran.
 func (p *Plugin) Configure(_ context.Context, _, runtime, version string) (api.EventMask, error) {
 	slog.Info("NRI runtime", "runtime", runtime, "version", version)
-	return api.MustParseEventMask("CreateContainer", "ValidateContainerAdjustment", "StartContainer", "RemoveContainer"), nil
+	return api.MustParseEventMask("RunPodSandbox", "CreateContainer", "ValidateContainerAdjustment", "StartContainer", "RemoveContainer"), nil
 }
 
 var (
 	_ stub.ConfigureInterface                   = (*Plugin)(nil)
+	_ stub.RunPodInterface                      = (*Plugin)(nil)
 	_ stub.CreateContainerInterface             = (*Plugin)(nil)
 	_ stub.ValidateContainerAdjustmentInterface = (*Plugin)(nil)
 	_ stub.StartContainerInterface              = (*Plugin)(nil)
@@ -191,6 +195,33 @@ func (p *Plugin) ValidateContainerAdjustment(ctx context.Context, req *api.Valid
 	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
 		p.record(last)
 		return errors.New(DenialMessage(last))
+	}
+	return nil
+}
+
+// RunPodSandbox verifies the pod sandbox ("pause") image, which never
+// passes through CreateContainer. containerd has created and started the
+// sandbox's container by then; an error here fails RunPodSandbox, and CRI
+// tears the sandbox down, so no container of the pod is ever created in it.
+func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
+	p.inflight.Add(1)
+	defer p.inflight.Done()
+	ctx, cancel := context.WithTimeout(ctx, p.Deadline)
+	defer cancel()
+	start := time.Now()
+	d := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: "(sandbox)"}
+	ref, chain, err := p.Resolver.Sandbox(ctx, pod.GetId())
+	d.Ref = ref
+	switch {
+	case err != nil:
+		d.Verdict = &verify.Verdict{Image: ref, Reason: "cannot determine the pod sandbox image: " + err.Error()}
+	default:
+		d.Verdict = p.decideBound(ctx, ref, chain, nil, d.Namespace)
+	}
+	d.Took = time.Since(start)
+	p.record(d)
+	if !d.Verdict.Allowed {
+		return errors.New("pod sandbox: " + DenialMessage(d))
 	}
 	return nil
 }
@@ -360,7 +391,23 @@ func (p *Plugin) decide(ctx context.Context, containerID, ref, namespace string)
 	if err != nil {
 		return &verify.Verdict{Image: ref, Reason: "cannot determine the digest that will run: " + err.Error()}, nil
 	}
-	// The annotation is the CRI client's word; the root filesystem is not.
+	return p.bound(ctx, img, chain, chainErr, namespace)
+}
+
+// decideBound resolves ref and decides it, bound to the layer chain that
+// runs.
+func (p *Plugin) decideBound(ctx context.Context, ref string, chain digest.Digest, chainErr error, namespace string) *verify.Verdict {
+	img, err := p.Resolver.Resolve(ctx, ref)
+	if err != nil {
+		return &verify.Verdict{Image: ref, Reason: "cannot determine the digest that will run: " + err.Error()}
+	}
+	v, _ := p.bound(ctx, img, chain, chainErr, namespace)
+	return v
+}
+
+// bound decides img once the layer chain that runs is shown to be its own:
+// the name is the CRI client's word; the root filesystem is not.
+func (p *Plugin) bound(ctx context.Context, img name.Digest, chain digest.Digest, chainErr error, namespace string) (*verify.Verdict, *verify.Request) {
 	if chainErr == nil {
 		chainErr = p.Resolver.BuiltFrom(ctx, chain, img)
 	}
