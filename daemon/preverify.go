@@ -61,12 +61,14 @@ func (d *Daemon) verifyAhead(ctx context.Context, sem chan struct{}, name string
 		}
 		vctx, cancel := context.WithTimeout(ctx, d.config().Engine.VerifyTimeout+time.Second)
 		defer cancel()
-		img, err := d.store.Resolve(vctx, name)
+		imgs, err := d.store.Resolve(vctx, name)
 		if err != nil {
 			d.log.Debug("pre-verification: cannot resolve image", "image", name, "err", err)
 			return
 		}
-		v := d.Engine().DecideAnyNamespace(vctx, img)
-		d.log.Debug("pre-verified", "image", name, "digest", v.Digest, "decision", v.Decision(), "cached", v.Cached)
+		for _, img := range imgs {
+			v := d.Engine().DecideAnyNamespace(vctx, img)
+			d.log.Debug("pre-verified", "image", name, "digest", v.Digest, "decision", v.Decision(), "cached", v.Cached)
+		}
 	}()
 }

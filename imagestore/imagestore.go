@@ -72,13 +72,22 @@ func (s *Store) Close() error { return s.conn.Close() }
 
 // Resolve returns the repository and the manifest (or index) digest that ref
 // names in containerd's store. ref may be a tag ("busybox",
-// "reg.io/app:v1"), a digest reference ("reg.io/app@sha256:...") or an image ID
-// ("sha256:<config digest>", as the kubelet passes it).
-func (s *Store) Resolve(ctx context.Context, ref string) (name.Digest, error) {
+// "reg.io/app:v1"), a digest reference ("reg.io/app@sha256:...") or an image
+// ID ("sha256:<config digest>"); an ID may be known by several names, and
+// all are returned, sorted.
+func (s *Store) Resolve(ctx context.Context, ref string) ([]name.Digest, error) {
 	ctx = metadata.AppendToOutgoingContext(ctx, "containerd-namespace", s.namespace)
 	if isImageID(ref) {
-		return s.resolveID(ctx, ref)
+		return s.resolveIDs(ctx, ref)
 	}
+	d, err := s.resolveName(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return []name.Digest{d}, nil
+}
+
+func (s *Store) resolveName(ctx context.Context, ref string) (name.Digest, error) {
 	named, err := reference.ParseDockerRef(ref)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("image %q is not a valid reference: %w", ref, err)
@@ -117,34 +126,55 @@ func (s *Store) Images(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// resolveID finds the image whose ID is id (CRI stores an image record under
-// its ID) and a repository name that points to the same target.
-func (s *Store) resolveID(ctx context.Context, id string) (name.Digest, error) {
-	resp, err := s.images.Get(ctx, &imagesapi.GetImageRequest{Name: id})
-	if err != nil {
-		return name.Digest{}, describe(id, err)
+// resolveID finds every name the image whose ID (config digest) is id is
+// known by: each name whose manifest, or an index's manifest, has that
+// config. CRI keeps one ID record, pointing at whichever of an index or a
+// plain manifest was pulled last; judging only the names beside that record
+// made the verdict depend on pull order. The result is sorted.
+func (s *Store) resolveIDs(ctx context.Context, id string) ([]name.Digest, error) {
+	if _, err := s.images.Get(ctx, &imagesapi.GetImageRequest{Name: id}); err != nil {
+		return nil, describe(id, err)
 	}
-	target := resp.GetImage().GetTarget().GetDigest()
-	list, err := s.images.List(ctx, &imagesapi.ListImagesRequest{Filters: []string{fmt.Sprintf(`target.digest==%q`, target)}})
+	list, err := s.images.List(ctx, &imagesapi.ListImagesRequest{})
 	if err != nil {
-		return name.Digest{}, describe(id, err)
+		return nil, describe(id, err)
 	}
-	var repos []string
+	byTarget := map[string][]string{}
 	for _, img := range list.GetImages() {
 		if isImageID(img.GetName()) {
 			continue
 		}
 		if n, err := reference.ParseNormalizedNamed(img.GetName()); err == nil {
-			repos = append(repos, reference.TrimNamed(n).String())
+			t := img.GetTarget().GetDigest()
+			byTarget[t] = append(byTarget[t], reference.TrimNamed(n).String())
 		}
 	}
-	sort.Strings(repos)
-	if len(repos) == 0 {
-		return name.Digest{}, fmt.Errorf("image %s: containerd knows it by ID only, so its repository (and the policy that governs it) is unknown", id)
+	seen := map[string]bool{}
+	var out []name.Digest
+	for target, repos := range byTarget {
+		ls, err := s.layouts(ctx, digest.Digest(target))
+		if err != nil {
+			continue // not this image's content (or not on this node)
+		}
+		for _, l := range ls {
+			if l.config.String() != id {
+				continue
+			}
+			for _, r := range repos {
+				d, err := toDigest(r, target)
+				if err == nil && !seen[d.String()] {
+					seen[d.String()] = true
+					out = append(out, d)
+				}
+			}
+			break
+		}
 	}
-	// Every repository name holds the same content; the first, in sorted
-	// order, keeps the choice deterministic.
-	return toDigest(repos[0], target)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("image %s: containerd knows it by ID only, so its repository (and the policy that governs it) is unknown", id)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out, nil
 }
 
 func toDigest(repo, d string) (name.Digest, error) {

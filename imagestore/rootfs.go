@@ -78,13 +78,39 @@ func (s *Store) snapshotParent(ctx context.Context, key string) (digest.Digest, 
 	return "", fmt.Errorf("no snapshot %s in snapshotters %v (set daemon.snapshotters to the ones containerd's runtimes use)", key, s.snapshotters)
 }
 
+// layout is one image manifest's config digest and layer chain.
+type layout struct {
+	config digest.Digest
+	chain  digest.Digest
+}
+
 // chainIDs returns the layer chain IDs of the manifest d, or of every
-// manifest of the index d. Content is immutable, so results are cached.
+// manifest of the index d.
 func (s *Store) chainIDs(ctx context.Context, d digest.Digest) ([]digest.Digest, error) {
+	ls, err := s.layouts(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]digest.Digest, 0, len(ls))
+	for _, l := range ls {
+		if l.chain != "" {
+			out = append(out, l.chain)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s has no image layers in containerd's content store", d)
+	}
+	return out, nil
+}
+
+// layouts returns the config and layer chain of the manifest d, or of every
+// manifest of the index d that this node holds. Content is immutable, so
+// results are cached.
+func (s *Store) layouts(ctx context.Context, d digest.Digest) ([]layout, error) {
 	if c, ok := s.chains.get(d); ok {
 		return c, nil
 	}
-	var out []digest.Digest
+	var out []layout
 	var walk func(d digest.Digest, depth int) error
 	walk = func(d digest.Digest, depth int) error {
 		if depth > 2 {
@@ -124,16 +150,15 @@ func (s *Store) chainIDs(ctx context.Context, d digest.Digest) ([]digest.Digest,
 		if err := json.Unmarshal(cb, &cfg); err != nil {
 			return fmt.Errorf("config %s: %w", m.Config.Digest, err)
 		}
+		l := layout{config: m.Config.Digest}
 		if len(cfg.RootFS.DiffIDs) > 0 {
-			out = append(out, identity.ChainID(cfg.RootFS.DiffIDs))
+			l.chain = identity.ChainID(cfg.RootFS.DiffIDs)
 		}
+		out = append(out, l)
 		return nil
 	}
 	if err := walk(d, 0); err != nil {
 		return nil, err
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s has no image layers in containerd's content store", d)
 	}
 	s.chains.put(d, out)
 	return out, nil
@@ -164,24 +189,24 @@ func (s *Store) read(ctx context.Context, d digest.Digest) ([]byte, error) {
 	return buf, nil
 }
 
-// chainCache maps image digests to their layer chains, bounded.
+// chainCache maps image digests to their layouts, bounded.
 type chainCache struct {
 	mu sync.Mutex
-	m  map[digest.Digest][]digest.Digest
+	m  map[digest.Digest][]layout
 }
 
-func (c *chainCache) get(d digest.Digest) ([]digest.Digest, bool) {
+func (c *chainCache) get(d digest.Digest) ([]layout, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v, ok := c.m[d]
 	return v, ok
 }
 
-func (c *chainCache) put(d digest.Digest, v []digest.Digest) {
+func (c *chainCache) put(d digest.Digest, v []layout) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) > 4096 {
-		c.m = map[digest.Digest][]digest.Digest{}
+		c.m = map[digest.Digest][]layout{}
 	}
 	c.m[d] = v
 }

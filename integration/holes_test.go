@@ -206,3 +206,49 @@ func TestSandboxImageIsVerified(t *testing.T) {
 		t.Fatalf("a pod whose sandbox image is signed: %v", err)
 	}
 }
+
+// Item 10: one image ID known under two names, an index signed in one
+// repository and its plain manifest unsigned in another. A container
+// created by the ID gets the same verdict whichever was pulled last
+// (before, CRI's ID record followed the last pull, and so did the verdict).
+func TestImageIDVerdictDoesNotDependOnPullOrder(t *testing.T) {
+	e := need(t)
+	pod, cfg := e.pod("default")
+	m, err := harness.PushBusybox(e.Registry+"/pullorder/a:manifest", "sleep", "3600")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := harness.PushIndexOf(e.Registry+"/pullorder/a:v1", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Signers["k1"].SignLegacy(idx); err != nil {
+		t.Fatal(err)
+	}
+	if err := harness.CopyImage(m, e.Registry+"/pullorder/b:v1"); err != nil {
+		t.Fatal(err)
+	}
+	a, b := e.Registry+"/pullorder/a:v1", e.Registry+"/pullorder/b:v1"
+	for _, order := range [][]string{{a, b}, {b, a}} {
+		t.Run("last pulled "+order[1][len(e.Registry)+1:], func(t *testing.T) {
+			for _, ref := range order {
+				if err := e.Pull(ref); err != nil {
+					t.Fatal(err)
+				}
+			}
+			id, err := e.Crictl("inspecti", "-o", "go-template", "--template", "{{.status.id}}", a)
+			if err != nil {
+				t.Fatalf("inspecti: %v %s", err, id)
+			}
+			id = strings.TrimSpace(id)
+			ctr, err := e.Create(pod, cfg, id, harness.WithUserSpecifiedImage(id))
+			mustAllow(t, ctr, err)
+			if out, err := e.Crictl("rm", ctr); err != nil {
+				t.Fatalf("rm: %v %s", err, out)
+			}
+			if out, err := e.Crictl("rmi", id); err != nil {
+				t.Fatalf("rmi: %v %s", err, out)
+			}
+		})
+	}
+}

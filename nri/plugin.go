@@ -27,13 +27,15 @@ const ImageNameAnnotation = "io.kubernetes.cri.image-name"
 // Resolver finds the digest an image reference points to on this node, and
 // what a container's root filesystem is built from.
 type Resolver interface {
-	Resolve(ctx context.Context, ref string) (name.Digest, error)
+	// Resolve names the content ref points to: one digest for a name, and
+	// every name containerd knows an image ID by, sorted.
+	Resolve(ctx context.Context, ref string) ([]name.Digest, error)
 	// RootFS is the layer chain the container's root filesystem is built on.
 	RootFS(ctx context.Context, containerID string) (digest.Digest, error)
 	// BuiltFrom checks that the layer chain is img's.
 	BuiltFrom(ctx context.Context, chain digest.Digest, img name.Digest) error
 	// VolumeImages names the image a CRI image volume was made from, under
-	// every repository containerd knows it by.
+	// every repository containerd knows it by, sorted.
 	VolumeImages(ctx context.Context, v imagestore.ImageVolume) ([]name.Digest, error)
 	// VolumeLayers is the layer chain actually mounted as the image volume.
 	VolumeLayers(ctx context.Context, v imagestore.ImageVolume) (digest.Digest, error)
@@ -332,44 +334,21 @@ func (p *Plugin) judge(ctx context.Context, pod *api.PodSandbox, ctr *api.Contai
 
 // decideVolume decides an image volume the way a root filesystem is
 // decided: bound to the layers actually mounted, under the policy that
-// governs the image. An image known under several names is allowed when one
-// of them is (they are one content digest), trying them in sorted order, so
-// the verdict never depends on which name was pulled last.
+// governs the image.
 func (p *Plugin) decideVolume(ctx context.Context, v imagestore.ImageVolume, namespace string) (string, *verify.Verdict, *verify.Request) {
 	where := "the image volume at " + v.Destination
-	deny := func(img, dig, why string) (string, *verify.Verdict, *verify.Request) {
-		return img, &verify.Verdict{Image: img, Digest: dig, Reason: why}, nil
-	}
 	imgs, err := p.Resolver.VolumeImages(ctx, v)
 	if err != nil {
-		return deny(where, v.Target.String(), "cannot determine the image mounted: "+err.Error())
+		return where, &verify.Verdict{Image: where, Digest: v.Target.String(), Reason: "cannot determine the image mounted: " + err.Error()}, nil
 	}
-	first := imgs[0]
 	chain, err := p.Resolver.VolumeLayers(ctx, v)
-	if err == nil {
-		err = p.Resolver.BuiltFrom(ctx, chain, first)
+	vd, req := p.bound(ctx, imgs, chain, err, namespace)
+	if vd.Allowed {
+		return vd.Image, vd, req
 	}
-	if err != nil {
-		return deny(verify.RepoName(first.Context()), first.DigestStr(), where+": "+err.Error())
-	}
-	var denied *verify.Verdict
-	var deniedReq verify.Request
-	for _, img := range imgs {
-		r := verify.Request{Image: img, Namespace: namespace}
-		vd := p.Decider.Decide(ctx, r)
-		if vd.Allowed {
-			return vd.Image, vd, &r
-		}
-		if denied == nil {
-			denied, deniedReq = vd, r
-		}
-	}
-	out := *denied
+	out := *vd
 	out.Reason = "mounted as " + where + ": " + out.Reason
-	if len(imgs) > 1 {
-		out.Reason += fmt.Sprintf(" (no name of this digest is allowed: %d names tried)", len(imgs))
-	}
-	return verify.RepoName(deniedReq.Image.Context()), &out, nil
+	return out.Image, &out, nil
 }
 
 func (p *Plugin) decide(ctx context.Context, containerID, ref, namespace string) (*verify.Verdict, *verify.Request) {
@@ -386,36 +365,55 @@ func (p *Plugin) decide(ctx context.Context, containerID, ref, namespace string)
 		defer close(done)
 		chain, chainErr = p.Resolver.RootFS(ctx, containerID)
 	}()
-	img, err := p.Resolver.Resolve(ctx, ref)
+	imgs, err := p.Resolver.Resolve(ctx, ref)
 	<-done
 	if err != nil {
 		return &verify.Verdict{Image: ref, Reason: "cannot determine the digest that will run: " + err.Error()}, nil
 	}
-	return p.bound(ctx, img, chain, chainErr, namespace)
+	return p.bound(ctx, imgs, chain, chainErr, namespace)
 }
 
 // decideBound resolves ref and decides it, bound to the layer chain that
 // runs.
 func (p *Plugin) decideBound(ctx context.Context, ref string, chain digest.Digest, chainErr error, namespace string) *verify.Verdict {
-	img, err := p.Resolver.Resolve(ctx, ref)
+	imgs, err := p.Resolver.Resolve(ctx, ref)
 	if err != nil {
 		return &verify.Verdict{Image: ref, Reason: "cannot determine the digest that will run: " + err.Error()}
 	}
-	v, _ := p.bound(ctx, img, chain, chainErr, namespace)
+	v, _ := p.bound(ctx, imgs, chain, chainErr, namespace)
 	return v
 }
 
-// bound decides img once the layer chain that runs is shown to be its own:
-// the name is the CRI client's word; the root filesystem is not.
-func (p *Plugin) bound(ctx context.Context, img name.Digest, chain digest.Digest, chainErr error, namespace string) (*verify.Verdict, *verify.Request) {
-	if chainErr == nil {
-		chainErr = p.Resolver.BuiltFrom(ctx, chain, img)
+// bound decides what runs once the layer chain is shown to be the image's
+// own: the name is the CRI client's word; the root filesystem is not. One
+// content may be known under several names (an image ID, a digest pulled
+// under two repositories): each is tried, in sorted order, and the first
+// allowed wins, so the verdict never depends on which was pulled last.
+func (p *Plugin) bound(ctx context.Context, imgs []name.Digest, chain digest.Digest, chainErr error, namespace string) (*verify.Verdict, *verify.Request) {
+	var denied *verify.Verdict
+	for _, img := range imgs {
+		err := chainErr
+		if err == nil {
+			err = p.Resolver.BuiltFrom(ctx, chain, img)
+		}
+		if err != nil {
+			return &verify.Verdict{Image: verify.RepoName(img.Context()), Digest: img.DigestStr(), Reason: err.Error()}, nil
+		}
+		req := verify.Request{Image: img, Namespace: namespace}
+		v := p.Decider.Decide(ctx, req)
+		if v.Allowed {
+			return v, &req
+		}
+		if denied == nil {
+			denied = v
+		}
 	}
-	if chainErr != nil {
-		return &verify.Verdict{Image: verify.RepoName(img.Context()), Digest: img.DigestStr(), Reason: chainErr.Error()}, nil
+	if len(imgs) > 1 {
+		out := *denied
+		out.Reason += fmt.Sprintf(" (and no other name of this content is allowed: %d names tried)", len(imgs))
+		return &out, nil
 	}
-	req := verify.Request{Image: img, Namespace: namespace}
-	return p.Decider.Decide(ctx, req), &req
+	return denied, nil
 }
 
 // DenialMessage is what the CRI client (crictl, the kubelet's event) shows.

@@ -74,6 +74,13 @@ func WithImageVolume(path, image string) CtrOption {
 	}
 }
 
+// WithUserSpecifiedImage sets the image as the CRI client says the user
+// named it (the kubelet passes the pod spec's image here); containerd puts
+// it in the image-name annotation.
+func WithUserSpecifiedImage(ref string) CtrOption {
+	return func(cfg map[string]any) { cfg["image"].(map[string]any)["user_specified_image"] = ref }
+}
+
 // WithCommand runs args instead of the image's command.
 func WithCommand(args ...string) CtrOption {
 	return func(cfg map[string]any) { cfg["command"] = args }

@@ -93,3 +93,41 @@ func PushBusybox(ref string, args ...string) (name.Digest, error) {
 	}
 	return r.Context().Digest(d.String()), nil
 }
+
+// PushIndexOf pushes, to ref, an OCI index whose one manifest (for this
+// node's platform) is the image m, copying m into ref's repository.
+func PushIndexOf(ref string, m name.Digest) (name.Digest, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return name.Digest{}, err
+	}
+	img, err := remote.Image(m)
+	if err != nil {
+		return name.Digest{}, err
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), mutate.IndexAddendum{
+		Add:        img,
+		Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}},
+	})
+	if err := remote.WriteIndex(r, idx); err != nil {
+		return name.Digest{}, err
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		return name.Digest{}, err
+	}
+	return r.Context().Digest(d.String()), nil
+}
+
+// CopyImage writes the image m to ref as it is (same manifest digest).
+func CopyImage(m name.Digest, ref string) error {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return err
+	}
+	img, err := remote.Image(m)
+	if err != nil {
+		return err
+	}
+	return remote.Write(r, img)
+}
