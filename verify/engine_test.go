@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -652,6 +653,8 @@ func paginated(t *testing.T, endless bool) *env {
 		page := 0
 		fmt.Sscan(r.URL.Query().Get("page"), &page)
 		all := idx.Manifests
+		// The registry lists referrers in no fixed order; pages need one.
+		sort.Slice(all, func(i, j int) bool { return string(all[i]) < string(all[j]) })
 		idx.Manifests = nil
 		if page < len(all) {
 			idx.Manifests = all[page : page+1]
