@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 
 	imagesapi "github.com/containerd/containerd/api/services/images/v1"
 	"github.com/distribution/reference"
@@ -31,6 +32,9 @@ type ImageVolume struct {
 
 // ImageVolumeOf tells whether a bind mount's source is a CRI image volume.
 func ImageVolumeOf(destination, source string) (ImageVolume, bool) {
+	if !strings.Contains(source, "/image-volumes/") {
+		return ImageVolume{}, false // most mounts; no regexp on the hot path
+	}
 	m := imageVolumePath.FindStringSubmatch(source)
 	if m == nil {
 		return ImageVolume{}, false

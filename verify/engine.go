@@ -185,6 +185,9 @@ func (e *Engine) Snapshot() *Snapshot { return e.live(time.Now()) }
 func (e *Engine) live(now time.Time) *Snapshot {
 	for {
 		s := e.snap.Load()
+		if s.Keys == nil {
+			return s
+		}
 		if exp := s.Keys.Expires(); exp.IsZero() || now.Before(exp) {
 			return s
 		}
