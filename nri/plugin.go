@@ -149,7 +149,10 @@ func (c *createdSet) remove(id string) {
 	delete(c.m, id)
 }
 
-// Configure subscribes to two events.
+// Configure subscribes to the events signgate judges.
+//
+// RunPodSandbox verifies the pod sandbox image, which CreateContainer never
+// sees.
 //
 // CreateContainer is where NRI counts a plugin "present" for the default
 // validator's required_plugins, and where signgate refuses an untrusted image
