@@ -120,7 +120,7 @@ type KMS struct {
 	SyncInterval   time.Duration
 	MaxStaleness   time.Duration // 0: no limit
 	RequestTimeout time.Duration
-	Settings       map[string]kms.Settings // by scheme
+	Settings       map[string]kms.Settings // by section under [kms]: "aws", "gcp", "azure", "vault"
 }
 
 type certSection struct {
@@ -272,10 +272,10 @@ func Parse(path string, data []byte) (*Config, error) {
 		SyncInterval:   v.duration("kms.sync_interval", km.SyncInterval, 5*time.Minute),
 		RequestTimeout: v.duration("kms.request_timeout", km.RequestTimeout, 10*time.Second),
 		Settings: map[string]kms.Settings{
-			"awskms":     {Endpoint: km.AWS.Endpoint, Region: km.AWS.Region, CAFile: v.file("kms.aws.ca_file", km.AWS.CAFile)},
-			"gcpkms":     {Endpoint: km.GCP.Endpoint, CAFile: v.file("kms.gcp.ca_file", km.GCP.CAFile), Insecure: km.GCP.Insecure},
-			"azurekms":   {CAFile: v.file("kms.azure.ca_file", km.Azure.CAFile)},
-			"hashivault": {Endpoint: km.Vault.Address, TokenFile: v.file("kms.vault.token_file", km.Vault.TokenFile), TransitPath: km.Vault.TransitPath, CAFile: v.file("kms.vault.ca_file", km.Vault.CAFile)},
+			"aws":   {Endpoint: km.AWS.Endpoint, Region: km.AWS.Region, CAFile: v.file("kms.aws.ca_file", km.AWS.CAFile)},
+			"gcp":   {Endpoint: km.GCP.Endpoint, CAFile: v.file("kms.gcp.ca_file", km.GCP.CAFile), Insecure: km.GCP.Insecure},
+			"azure": {CAFile: v.file("kms.azure.ca_file", km.Azure.CAFile)},
+			"vault": {Endpoint: km.Vault.Address, TokenFile: v.file("kms.vault.token_file", km.Vault.TokenFile), TransitPath: km.Vault.TransitPath, CAFile: v.file("kms.vault.ca_file", km.Vault.CAFile)},
 		},
 	}
 	if km.MaxStaleness != "" {

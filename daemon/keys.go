@@ -38,7 +38,7 @@ func NewSyncer(cfg *config.Config, prev *keysync.Syncer, readOnly bool) (*keysyn
 		if !ok {
 			return nil, fmt.Errorf("%s: keys.%s: KMS scheme %q is not in this build", cfg.Path, sp.Name, sp.Ref.Scheme)
 		}
-		providers[sp.Ref.Scheme] = kms.Lazy(sp.Ref.Scheme, f, cfg.KMS.Settings[sp.Ref.Scheme])
+		providers[sp.Ref.Scheme] = kms.Lazy(sp.Ref.Scheme, f, cfg.KMS.Settings[f.Section])
 	}
 	s, err := keysync.New(cfg.KMSKeys, providers, keysync.Options{
 		Interval:     cfg.KMS.SyncInterval,

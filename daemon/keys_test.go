@@ -36,6 +36,12 @@ func (s *syncedBuffer) String() string {
 // whose policy needs the Vault key "release".
 func kmsDaemon(t *testing.T, dir, extra string) (*Daemon, *syncedBuffer, string) {
 	t.Helper()
+	return kmsDaemonFor(t, dir, extra, "hashivault://release")
+}
+
+// kmsDaemonFor is kmsDaemon with the key "release" at ref.
+func kmsDaemonFor(t *testing.T, dir, extra, ref string) (*Daemon, *syncedBuffer, string) {
+	t.Helper()
 	cfg := filepath.Join(dir, "config.toml")
 	body := fmt.Sprintf(`[daemon]
 containerd_socket = %q
@@ -46,13 +52,13 @@ metrics_address = ""
 request_timeout = "2s"
 %s
 [keys.release]
-kms = "hashivault://release"
+kms = %q
 [[policy]]
 name = "release"
 scopes = ["**"]
 [policy.cosign]
 keys = ["release"]
-`, filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state"), extra)
+`, filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state"), extra, ref)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -141,5 +147,21 @@ func TestReloadAndSyncFollowTheKMS(t *testing.T) {
 	d2.reportStart(d2.syncer.Load())
 	if !strings.Contains(log.String(), "change=last_known_good key=release") {
 		t.Fatalf("log:\n%s", log)
+	}
+}
+
+// An openbao:// key is read with the [kms.vault] settings, as a
+// hashivault:// one is: both schemes are the Vault provider's.
+func TestOpenBaoKeysGetTheVaultSettings(t *testing.T) {
+	v := kmstest.NewVault(t)
+	t.Setenv("VAULT_TOKEN", v.Token)
+	t.Setenv("VAULT_ADDR", "http://127.0.0.1:1") // where the SDK would go without the settings
+	v.CreateKey(t, "release")
+	d, _, _ := kmsDaemonFor(t, t.TempDir(), fmt.Sprintf("[kms.vault]\naddress = %q\n", v.URL), "openbao://release")
+	if _, err := d.SyncKeys(t.Context()); err != nil {
+		t.Fatalf("sync of an openbao:// key: %v", err)
+	}
+	if got := states(d); got != "1 current" {
+		t.Fatalf("openbao:// key: %s", got)
 	}
 }

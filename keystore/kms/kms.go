@@ -81,6 +81,9 @@ type Settings struct {
 
 // Factory builds a provider from its settings.
 type Factory struct {
+	// Section is the provider's settings section under [kms] ("aws",
+	// "vault", ...): every scheme a provider answers to reads the same one.
+	Section string
 	// Check validates a reference's syntax (sigstore's grammar for the
 	// scheme) and returns it parsed, without network access.
 	Check func(uri, pin string) (Ref, error)

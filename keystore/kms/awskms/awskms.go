@@ -27,7 +27,7 @@ import (
 const Scheme = "awskms"
 
 func init() {
-	signkms.Register(Scheme, signkms.Factory{Check: check, New: New})
+	signkms.Register(Scheme, signkms.Factory{Section: "aws", Check: check, New: New})
 }
 
 func check(uri, pin string) (signkms.Ref, error) {

@@ -29,7 +29,7 @@ import (
 const Scheme = "azurekms"
 
 func init() {
-	signkms.Register(Scheme, signkms.Factory{Check: check, New: New})
+	signkms.Register(Scheme, signkms.Factory{Section: "azure", Check: check, New: New})
 }
 
 var refRE = regexp.MustCompile(`^azurekms://([^/]+)/([^/]+)(?:/([a-z0-9]*))?$`)

@@ -31,7 +31,7 @@ import (
 const Scheme = "gcpkms"
 
 func init() {
-	signkms.Register(Scheme, signkms.Factory{Check: check, New: New})
+	signkms.Register(Scheme, signkms.Factory{Section: "gcp", Check: check, New: New})
 }
 
 // sigstore's grammar, to split off the version.

@@ -31,8 +31,8 @@ const (
 )
 
 func init() {
-	signkms.Register(Scheme, signkms.Factory{Check: check, New: New})
-	signkms.Register(OpenBaoScheme, signkms.Factory{Check: check, New: New})
+	signkms.Register(Scheme, signkms.Factory{Section: "vault", Check: check, New: New})
+	signkms.Register(OpenBaoScheme, signkms.Factory{Section: "vault", Check: check, New: New})
 }
 
 // keyName is the transit key a reference names.
