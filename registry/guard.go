@@ -83,10 +83,16 @@ func (g *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Header.Del("Authorization")
 	}
 	resp, err := g.next.RoundTrip(req)
-	if err == nil && resp.StatusCode == http.StatusUnauthorized && req.URL.Host == g.registry && req.Response == nil {
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized && req.URL.Host == g.registry && req.Response == nil {
 		g.learnRealm(resp)
 	}
-	return resp, err
+	if isReferrersPage(req, resp) {
+		return allPages(req, resp, g.next)
+	}
+	return resp, nil
 }
 
 // mayAuthenticate: credentials go to the registry itself, or to a token

@@ -1,21 +1,14 @@
 package registry
 
 import (
-	"context"
+	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
-
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // MaxReferrerPages bounds how many pages of the referrers API one listing
@@ -26,78 +19,80 @@ const MaxReferrerPages = 16
 // ErrTooManyReferrerPages is returned past MaxReferrerPages.
 var ErrTooManyReferrerPages = fmt.Errorf("more than %d pages of referrers", MaxReferrerPages)
 
-// Referrers lists what refers to d: every page of the OCI referrers API
-// (following Link headers, which go-containerregistry does not), or the
-// referrers tag where the registry has no such API.
-func (c *Client) Referrers(ctx context.Context, d name.Digest) ([]v1.Descriptor, error) {
-	repo := d.Context()
-	rt, err := c.route(repo.RegistryStr())
-	if err != nil {
-		return nil, err
-	}
-	auth, err := authn.Resolve(ctx, c.keychain, repo)
-	if err != nil {
-		return nil, fmt.Errorf("credentials for %s: %w", repo, err)
-	}
-	tr, err := transport.NewWithContext(ctx, repo.Registry, auth, rt, []string{repo.Scope(transport.PullScope)})
-	if err != nil {
-		return nil, err
-	}
-	client := &http.Client{Transport: tr}
-	next := &url.URL{Scheme: repo.Scheme(), Host: repo.RegistryStr(), Path: fmt.Sprintf("/v2/%s/referrers/%s", repo.RepositoryStr(), d.DigestStr())}
-	var out []v1.Descriptor
-	for page := 0; next != nil; page++ {
-		if page == MaxReferrerPages {
-			return nil, fmt.Errorf("listing referrers of %s: %w", d, ErrTooManyReferrerPages)
-		}
-		m, link, supported, err := referrersPage(ctx, client, next)
+// isReferrersPage tells a referrers API response that links a next page.
+func isReferrersPage(req *http.Request, resp *http.Response) bool {
+	return req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/referrers/") &&
+		resp.StatusCode == http.StatusOK && resp.Header.Get("Link") != ""
+}
+
+// allPages follows the Link headers of a referrers listing (RFC 8288,
+// rel="next", on the same registry) and returns one response holding every
+// page's descriptors. go-containerregistry reads only the first page; doing
+// it here, under the same credentials, serves every client of the
+// transport at no extra round trip.
+func allPages(req *http.Request, first *http.Response, next http.RoundTripper) (*http.Response, error) {
+	var merged map[string]json.RawMessage
+	var manifests []json.RawMessage
+	resp, u := first, req.URL
+	for page := 1; ; page++ {
+		b, err := io.ReadAll(resp.Body) // each page capped by the transport
+		resp.Body.Close()
 		if err != nil {
-			return nil, fmt.Errorf("listing referrers of %s: %w", d, err)
+			return nil, err
 		}
-		if !supported {
-			if page > 0 {
-				return nil, fmt.Errorf("listing referrers of %s: page %d of the referrers API is missing", d, page+1)
-			}
-			return c.referrersTag(ctx, d)
+		var idx map[string]json.RawMessage
+		var ms []json.RawMessage
+		if err := json.Unmarshal(b, &idx); err == nil && idx["manifests"] != nil {
+			err = json.Unmarshal(idx["manifests"], &ms)
 		}
-		out = append(out, m...)
-		if next, err = nextPage(next, link); err != nil {
-			return nil, fmt.Errorf("listing referrers of %s: %w", d, err)
+		if err != nil || idx == nil {
+			return nil, fmt.Errorf("a malformed referrers page from %s", u.Redacted())
 		}
+		if merged == nil {
+			merged = idx
+		}
+		manifests = append(manifests, ms...)
+		nu, err := nextPage(u, resp.Header.Get("Link"))
+		if err != nil {
+			return nil, err
+		}
+		if nu == nil {
+			break
+		}
+		if page == MaxReferrerPages {
+			return nil, fmt.Errorf("listing %s: %w", req.URL.Redacted(), ErrTooManyReferrerPages)
+		}
+		r := req.Clone(req.Context())
+		r.URL, r.Host = nu, nu.Host
+		if resp, err = next.RoundTrip(r); err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return nil, fmt.Errorf("page %d of %s: %s", page+1, nu.Redacted(), resp.Status)
+		}
+		u = nu
 	}
-	return out, nil
+	all, err := json.Marshal(manifests)
+	if err != nil {
+		return nil, err
+	}
+	merged["manifests"] = all
+	body, err := json.Marshal(merged)
+	if err != nil {
+		return nil, err
+	}
+	out := *first
+	out.Header = first.Header.Clone()
+	out.Header.Del("Link")
+	out.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	out.ContentLength = int64(len(body))
+	out.Body = io.NopCloser(bytes.NewReader(body))
+	return &out, nil
 }
 
-func referrersPage(ctx context.Context, client *http.Client, u *url.URL) ([]v1.Descriptor, string, bool, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, "", false, err
-	}
-	req.Header.Set("Accept", string(types.OCIImageIndex))
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, "", false, err
-	}
-	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable); err != nil {
-		return nil, "", false, err
-	}
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), string(types.OCIImageIndex)) {
-		return nil, "", false, nil
-	}
-	b, err := io.ReadAll(resp.Body) // capped by the transport
-	if err != nil {
-		return nil, "", false, err
-	}
-	var idx v1.IndexManifest
-	if err := json.Unmarshal(b, &idx); err != nil {
-		return nil, "", false, fmt.Errorf("a malformed referrers page from %s: %w", u.Redacted(), err)
-	}
-	return idx.Manifests, resp.Header.Get("Link"), true, nil
-}
-
-// nextPage follows an RFC 8288 Link header with rel="next", on the same
-// registry only.
+// nextPage resolves a Link header's rel="next" target against cur; nil when
+// there is none. The next page must be on the same registry.
 func nextPage(cur *url.URL, link string) (*url.URL, error) {
 	for _, part := range strings.Split(link, ",") {
 		target, params, ok := strings.Cut(strings.TrimSpace(part), ";")
@@ -115,27 +110,4 @@ func nextPage(cur *url.URL, link string) (*url.URL, error) {
 		return u, nil
 	}
 	return nil, nil
-}
-
-// referrersTag reads the referrers tag (sha256-<hex>) some registries keep
-// instead of the API; none means no referrers.
-func (c *Client) referrersTag(ctx context.Context, d name.Digest) ([]v1.Descriptor, error) {
-	opts, err := c.Options(ctx, d.Context())
-	if err != nil {
-		return nil, err
-	}
-	tag := d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1))
-	idx, err := remote.Index(tag, opts...)
-	var terr *transport.Error
-	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the referrers tag %s: %w", tag, err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading the referrers tag %s: %w", tag, err)
-	}
-	return m.Manifests, nil
 }

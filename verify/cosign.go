@@ -67,8 +67,6 @@ type CosignVerifier struct {
 // provides it.
 type RemoteOptions interface {
 	Options(ctx context.Context, repo name.Repository) ([]remote.Option, error)
-	// Referrers lists every referrer of the digest, across all pages.
-	Referrers(ctx context.Context, d name.Digest) ([]v1.Descriptor, error)
 }
 
 // Verify fetches every cosign signature of img, in both formats, and checks
@@ -184,16 +182,18 @@ func legacyReason(err error, sig interface{ Payload() ([]byte, error) }) string 
 }
 
 func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, opts []ociremote.Option) ([]CosignSignature, error) {
-	refs, err := v.Registry.Referrers(ctx, img)
+	// The registry client reads every page of the referrers API (up to a
+	// bound), so every_signature judges the whole list.
+	idx, err := ociremote.Referrers(img, "", opts...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing referrers of %s: %w", img, err)
 	}
 	digestBytes, err := hex.DecodeString(h.Hex)
 	if err != nil {
 		return nil, err
 	}
 	var out []CosignSignature
-	for _, desc := range refs {
+	for _, desc := range idx.Manifests {
 		claimsBundle := strings.HasPrefix(desc.ArtifactType, bundleArtifactPrefix)
 		// Some registries report the config media type (the empty
 		// descriptor) instead of the manifest's artifactType: look inside
