@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -146,12 +147,29 @@ type notationSection struct {
 	Level           string   `toml:"level"`
 	Revocation      string   `toml:"revocation"`
 	VerifyTimestamp string   `toml:"verify_timestamp"`
-	Require         string   `toml:"require"`
+	Require         rule     `toml:"require"`
+}
+
+// rule is a threshold as written: "any", "all", or a count, which the docs
+// call "a number N" and so may be a TOML integer (require = 2) or a string.
+type rule string
+
+// UnmarshalTOML takes a string or an integer.
+func (r *rule) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case string:
+		*r = rule(x)
+	case int64:
+		*r = rule(strconv.FormatInt(x, 10))
+	default:
+		return fmt.Errorf(`require = %v: want "any", "all" or a count such as 2`, v)
+	}
+	return nil
 }
 
 type cosignSection struct {
 	Keys           []string `toml:"keys"`
-	Require        string   `toml:"require"`
+	Require        rule     `toml:"require"`
 	EverySignature bool     `toml:"every_signature"`
 }
 
@@ -429,7 +447,7 @@ func (v *validator) policy(at string, ps policySection, keys map[string]keySecti
 			}
 			dup[k] = true
 		}
-		th, err := verify.ParseThreshold(cs.Require, len(cs.Keys))
+		th, err := verify.ParseThreshold(string(cs.Require), len(cs.Keys))
 		if err != nil && len(cs.Keys) > 0 {
 			v.errorf("%s.cosign.%v", at, err)
 		}
@@ -491,7 +509,7 @@ func (v *validator) notation(at string, ns *notationSection, certs map[string]st
 			v.errorf("%s.notation.tsa: certificate %q is a %s certificate, not a tsa", at, c, kind)
 		}
 	}
-	th, err := verify.ParseThreshold(ns.Require, len(ns.Certs))
+	th, err := verify.ParseThreshold(string(ns.Require), len(ns.Certs))
 	if err != nil && len(ns.Certs) > 0 {
 		v.errorf("%s.notation.%v", at, err)
 	}

@@ -247,3 +247,21 @@ func TestWarnings(t *testing.T) {
 		t.Errorf("an enforcing config warns %q (enforcing: %d)", w, c.EnforcingPolicies())
 	}
 }
+
+// require = 2, a TOML integer, is the count the docs describe, as "2" is.
+func TestRequireAsAnInteger(t *testing.T) {
+	k := "[keys.a]\npem = \"\"\"" + pub(t) + "\"\"\"\n[keys.b]\npem = \"\"\"" + pub(t) + "\"\"\"\n"
+	for _, req := range []string{"2", `"2"`} {
+		c, err := config.Parse("config.toml", []byte(k+"[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.cosign]\nkeys = [\"a\", \"b\"]\nrequire = "+req+"\n"))
+		if err != nil {
+			t.Fatalf("require = %s: %v", req, err)
+		}
+		if th := c.Policies[0].Cosign.Threshold; th != 2 {
+			t.Fatalf("require = %s: threshold %d", req, th)
+		}
+	}
+	_, err := config.Parse("config.toml", []byte(k+"[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.cosign]\nkeys = [\"a\", \"b\"]\nrequire = 1.5\n"))
+	if err == nil || !strings.Contains(err.Error(), `want "any", "all" or a count`) || !strings.Contains(err.Error(), "config.toml") {
+		t.Fatalf("require = 1.5: %v", err)
+	}
+}
