@@ -42,6 +42,7 @@ func fields(d nri.Decision) map[string]string {
 		"SIGNGATE_DIGEST":     v.Digest,
 		"SIGNGATE_POLICY":     v.Policy,
 		"SIGNGATE_MODE":       string(v.Mode),
+		"SIGNGATE_CAUSE":      string(v.Cause),
 		"SIGNGATE_REASON":     v.Reason,
 		"SIGNGATE_POD":        d.Pod,
 		"SIGNGATE_NAMESPACE":  d.Namespace,
@@ -83,7 +84,7 @@ func (r SlogRecorder) Record(d nri.Decision) {
 	}
 	r.Logger.Log(context.Background(), level, summary(d),
 		"decision", f["SIGNGATE_DECISION"], "image", d.Ref, "digest", d.Verdict.Digest,
-		"policy", d.Verdict.Policy, "reason", d.Verdict.Reason, "pod", d.Pod, "namespace", d.Namespace,
+		"policy", d.Verdict.Policy, "cause", d.Verdict.Cause, "reason", d.Verdict.Reason, "pod", d.Pod, "namespace", d.Namespace,
 		"container", d.Container, "cached", d.Verdict.Cached, "took", d.Took)
 }
 

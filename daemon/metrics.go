@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -120,10 +119,10 @@ func (m *metrics) synced(s *keysync.Syncer, err error) {
 // verified observes one finished verification.
 func (m *metrics) verified(v *verify.Verdict) {
 	result := "rejected"
-	switch {
-	case v.Verified:
+	switch v.Cause {
+	case verify.CauseVerified:
 		result = "verified"
-	case strings.Contains(v.Reason, "cannot read signatures"):
+	case verify.CauseRegistryError:
 		result = "registry_error"
 	}
 	m.verifications.WithLabelValues(result).Inc()

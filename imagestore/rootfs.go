@@ -48,8 +48,11 @@ func (s *Store) BuiltFrom(ctx context.Context, parent digest.Digest, img name.Di
 			return nil
 		}
 	}
-	return fmt.Errorf("the container's root filesystem (layer chain %s) is not built from %s: the image it names is not the image it runs", parent, img)
+	return fmt.Errorf("the container's root filesystem (layer chain %s) is not built from %s: %w", parent, img, ErrNotBuiltFrom)
 }
+
+// ErrNotBuiltFrom: the layers that run are not the named image's.
+var ErrNotBuiltFrom = errors.New("the image it names is not the image it runs")
 
 func (s *Store) rootfsParent(ctx context.Context, containerID string) (digest.Digest, error) {
 	p, err := s.snapshotParent(ctx, containerID)

@@ -219,7 +219,7 @@ func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 	d.Ref = ref
 	switch {
 	case err != nil:
-		d.Verdict = &verify.Verdict{Image: ref, Reason: "cannot determine the pod sandbox image: " + err.Error()}
+		d.Verdict = &verify.Verdict{Image: ref, Cause: verify.CauseImageUnknown, Reason: "cannot determine the pod sandbox image: " + err.Error()}
 	default:
 		d.Verdict = p.decideBound(ctx, ref, chain, nil, d.Namespace)
 	}
@@ -342,7 +342,7 @@ func (p *Plugin) decideVolume(ctx context.Context, v imagestore.ImageVolume, nam
 	where := "the image volume at " + v.Destination
 	imgs, err := p.Resolver.VolumeImages(ctx, v)
 	if err != nil {
-		return where, &verify.Verdict{Image: where, Digest: v.Target.String(), Reason: "cannot determine the image mounted: " + err.Error()}, nil
+		return where, &verify.Verdict{Image: where, Digest: v.Target.String(), Cause: verify.CauseImageUnknown, Reason: "cannot determine the image mounted: " + err.Error()}, nil
 	}
 	chain, err := p.Resolver.VolumeLayers(ctx, v)
 	vd, req := p.bound(ctx, imgs, chain, err, namespace)
@@ -356,7 +356,7 @@ func (p *Plugin) decideVolume(ctx context.Context, v imagestore.ImageVolume, nam
 
 func (p *Plugin) decide(ctx context.Context, containerID, ref, namespace string) (*verify.Verdict, *verify.Request) {
 	if ref == "" {
-		return &verify.Verdict{Reason: "the container carries no " + ImageNameAnnotation + " annotation, so its image cannot be determined"}, nil
+		return &verify.Verdict{Cause: verify.CauseImageUnknown, Reason: "the container carries no " + ImageNameAnnotation + " annotation, so its image cannot be determined"}, nil
 	}
 	// Two independent lookups in containerd: at once, to keep the NRI lock short.
 	var (
@@ -371,7 +371,7 @@ func (p *Plugin) decide(ctx context.Context, containerID, ref, namespace string)
 	imgs, err := p.Resolver.Resolve(ctx, ref)
 	<-done
 	if err != nil {
-		return &verify.Verdict{Image: ref, Reason: "cannot determine the digest that will run: " + err.Error()}, nil
+		return &verify.Verdict{Image: ref, Cause: verify.CauseImageUnknown, Reason: "cannot determine the digest that will run: " + err.Error()}, nil
 	}
 	return p.bound(ctx, imgs, chain, chainErr, namespace)
 }
@@ -381,7 +381,7 @@ func (p *Plugin) decide(ctx context.Context, containerID, ref, namespace string)
 func (p *Plugin) decideBound(ctx context.Context, ref string, chain digest.Digest, chainErr error, namespace string) *verify.Verdict {
 	imgs, err := p.Resolver.Resolve(ctx, ref)
 	if err != nil {
-		return &verify.Verdict{Image: ref, Reason: "cannot determine the digest that will run: " + err.Error()}
+		return &verify.Verdict{Image: ref, Cause: verify.CauseImageUnknown, Reason: "cannot determine the digest that will run: " + err.Error()}
 	}
 	v, _ := p.bound(ctx, imgs, chain, chainErr, namespace)
 	return v
@@ -400,7 +400,11 @@ func (p *Plugin) bound(ctx context.Context, imgs []name.Digest, chain digest.Dig
 			err = p.Resolver.BuiltFrom(ctx, chain, img)
 		}
 		if err != nil {
-			return &verify.Verdict{Image: verify.RepoName(img.Context()), Digest: img.DigestStr(), Reason: err.Error()}, nil
+			cause := verify.CauseImageUnknown // the layers could not be read
+			if errors.Is(err, imagestore.ErrNotBuiltFrom) {
+				cause = verify.CauseRootFSMismatch
+			}
+			return &verify.Verdict{Image: verify.RepoName(img.Context()), Digest: img.DigestStr(), Cause: cause, Reason: err.Error()}, nil
 		}
 		req := verify.Request{Image: img, Namespace: namespace}
 		v := p.Decider.Decide(ctx, req)

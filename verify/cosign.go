@@ -58,6 +58,16 @@ type CosignResult struct {
 	Reason       string            `json:"reason"`
 }
 
+func (r *CosignResult) cause() Cause {
+	switch {
+	case r.Satisfied:
+		return CauseVerified
+	case len(r.Signatures) == 0:
+		return CauseNoSignatures
+	}
+	return CauseUntrusted
+}
+
 // CosignVerifier checks cosign signatures with keys from the keystore.
 type CosignVerifier struct {
 	Registry RemoteOptions

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -79,6 +80,25 @@ type Request struct {
 	Namespace string      // the pod's Kubernetes namespace, if known
 }
 
+// Cause says, in a word a program can switch on, why a verdict is what it
+// is; Reason explains it to a person and may be reworded at any time.
+// Metrics, the decision log and tests use the cause.
+type Cause string
+
+// The causes. An audit policy's verdict is allowed whatever its cause.
+const (
+	CauseVerified        Cause = "verified"          // the policy's requirements were met
+	CauseAllowedByPolicy Cause = "allowed_by_policy" // mode "allow": not verified, by choice
+	CauseNoPolicy        Cause = "no_policy"         // no policy governs the image
+	CauseNoSignatures    Cause = "no_signatures"     // none of the kinds required was found
+	CauseUntrusted       Cause = "untrusted"         // signatures found, but not enough by trusted keys
+	CauseRegistryError   Cause = "registry_error"    // signatures could not be read: we do not know
+	CausePending         Cause = "pending"           // still verifying at the deadline
+	CauseMisconfigured   Cause = "misconfigured"     // the policy cannot be applied as written
+	CauseImageUnknown    Cause = "image_unknown"     // the digest that will run could not be determined
+	CauseRootFSMismatch  Cause = "rootfs_mismatch"   // what runs is not the image named
+)
+
 // Verdict is the engine's answer, with enough detail to explain it.
 type Verdict struct {
 	Image    string          `json:"image"`
@@ -86,6 +106,7 @@ type Verdict struct {
 	Policy   string          `json:"policy,omitempty"`
 	Mode     Mode            `json:"mode,omitempty"`
 	Allowed  bool            `json:"allowed"`
+	Cause    Cause           `json:"cause"`
 	Verified bool            `json:"verified"` // the policy's requirements were met
 	Pending  bool            `json:"pending,omitempty"`
 	Cached   bool            `json:"cached,omitempty"`
@@ -225,6 +246,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	p := snap.Policies.Match(repo, req.Namespace)
 	if p == nil {
 		v := base
+		v.Cause = CauseNoPolicy
 		v.Reason = fmt.Sprintf("no policy matches %s, and unmatched images are denied", repo)
 		v.Took = time.Since(start)
 		return &v
@@ -233,6 +255,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	if p.Mode == Allow {
 		v := base
 		v.Allowed = true
+		v.Cause = CauseAllowedByPolicy
 		v.Reason = fmt.Sprintf("policy %q allows %s without verification", p.Name, repo)
 		v.Took = time.Since(start)
 		return &v
@@ -257,6 +280,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	case <-ctx.Done():
 		v := base
 		v.Pending = true
+		v.Cause = CausePending
 		v.Reason = fmt.Sprintf("verification of %s is still in progress (%v); retry shortly", req.Image, ctx.Err())
 		v.Allowed = p.Mode == Audit
 		v.Took = time.Since(start)
@@ -329,7 +353,8 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Di
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
 	defer cancel()
 	v := base
-	v.Verified, v.Reason, v.Cosign, v.Notation = e.check(ctx, snap, p, img)
+	o := e.check(ctx, snap, p, img)
+	v.Verified, v.Cause, v.Reason, v.Cosign, v.Notation = o.cause == CauseVerified, o.cause, o.reason, o.cosign, o.notation
 	v.Allowed = v.Verified || p.Mode == Audit
 	if !v.Verified && p.Mode == Audit {
 		v.Reason = "audit: would deny: " + v.Reason
@@ -345,59 +370,83 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Di
 	}
 }
 
-func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) (bool, string, *CosignResult, *NotationResult) {
+// outcome is one verification's result before the policy's mode applies.
+type outcome struct {
+	cause    Cause
+	reason   string
+	cosign   *CosignResult
+	notation *NotationResult
+}
+
+// part is one signature kind's result.
+type part struct {
+	cause  Cause
+	reason string
+}
+
+func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) outcome {
 	if p.Cosign == nil && p.Notation == nil {
 		// Config validation refuses a verifying policy with no requirement;
 		// deny rather than assume.
-		return false, fmt.Sprintf("policy %q requires no signature kind", p.Name), nil, nil
+		return outcome{cause: CauseMisconfigured, reason: fmt.Sprintf("policy %q requires no signature kind", p.Name)}
 	}
 	var (
-		cres           *CosignResult
-		nres           *NotationResult
-		cok, nok       bool
-		creason, nreas string
+		o    outcome
+		c, n part
 	)
 	checkNotation := func() {
 		res, err := e.notation.Verify(ctx, img, p.Notation, snap.Keys)
-		if err != nil {
-			nreas = "notation: cannot read signatures: " + Excerpt(err)
-			return
+		switch {
+		case errors.Is(err, ErrLevelNotVerifying):
+			n = part{CauseMisconfigured, "notation: " + err.Error()}
+		case err != nil:
+			n = part{CauseRegistryError, "notation: cannot read signatures: " + Excerpt(err)}
+		default:
+			o.notation, n = res, part{res.cause(), "notation: " + res.Reason}
 		}
-		nres, nok, nreas = res, res.Satisfied, "notation: "+res.Reason
 	}
 	switch {
 	case p.Cosign != nil && p.Notation != nil:
 		// Independent lookups: do them at once.
 		done := make(chan struct{})
 		go func() { defer close(done); checkNotation() }()
-		cok, creason, cres = e.checkCosign(ctx, snap, p, img)
+		c, o.cosign = e.checkCosign(ctx, snap, p, img)
 		<-done
 	case p.Cosign != nil:
-		cok, creason, cres = e.checkCosign(ctx, snap, p, img)
+		c, o.cosign = e.checkCosign(ctx, snap, p, img)
 	default:
 		checkNotation()
 	}
 
-	var ok bool
-	var parts []string
 	switch {
 	case p.Cosign != nil && p.Notation != nil:
-		if p.Signatures == Either {
-			ok = cok || nok
-		} else {
-			ok = cok && nok
-		}
-		parts = []string{creason, nreas}
+		o.cause = combine(p.Signatures, c.cause, n.cause)
+		o.reason = fmt.Sprintf("policy %q (%s of cosign and notation): %s; %s", p.Name, orBoth(p.Signatures), c.reason, n.reason)
 	case p.Cosign != nil:
-		ok, parts = cok, []string{creason}
+		o.cause, o.reason = c.cause, fmt.Sprintf("policy %q: %s", p.Name, c.reason)
 	default:
-		ok, parts = nok, []string{nreas}
+		o.cause, o.reason = n.cause, fmt.Sprintf("policy %q: %s", p.Name, n.reason)
 	}
-	reason := fmt.Sprintf("policy %q: %s", p.Name, strings.Join(parts, "; "))
-	if p.Cosign != nil && p.Notation != nil {
-		reason = fmt.Sprintf("policy %q (%s of cosign and notation): %s", p.Name, orBoth(p.Signatures), strings.Join(parts, "; "))
+	return o
+}
+
+// combine is the cause of two kinds' results: verified as the policy
+// combines them; otherwise the failing kinds' most telling cause (not
+// knowing beats a wrong config, which beats untrusted, which beats none).
+func combine(how Combine, a, b Cause) Cause {
+	ok := a == CauseVerified && b == CauseVerified
+	if how == Either {
+		ok = a == CauseVerified || b == CauseVerified
 	}
-	return ok, reason, cres, nres
+	if ok {
+		return CauseVerified
+	}
+	for _, c := range []Cause{CauseRegistryError, CauseMisconfigured, CauseUntrusted} {
+		if a == c || b == c {
+			return c
+		}
+	}
+	return CauseNoSignatures
 }
 
 func orBoth(c Combine) Combine {
@@ -407,7 +456,7 @@ func orBoth(c Combine) Combine {
 	return c
 }
 
-func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) (bool, string, *CosignResult) {
+func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) (part, *CosignResult) {
 	keys := make([]*keystore.Key, 0, len(p.Cosign.Keys))
 	var missing []string
 	for _, n := range p.Cosign.Keys {
@@ -419,13 +468,13 @@ func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img
 	}
 	res, err := e.cosign.Verify(ctx, img, p.Cosign, keys)
 	if err != nil {
-		return false, "cosign: cannot read signatures: " + Excerpt(err), nil
+		return part{CauseRegistryError, "cosign: cannot read signatures: " + Excerpt(err)}, nil
 	}
 	reason := "cosign: " + res.Reason
 	if len(missing) > 0 {
 		reason += fmt.Sprintf(" (keys with no trusted version in the keystore: %v)", missing)
 	}
-	return res.Satisfied, reason, res
+	return part{res.cause(), reason}, res
 }
 
 // maxExcerpt bounds what of an error, which may quote a registry's response

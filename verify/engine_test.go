@@ -696,3 +696,43 @@ func TestReferrersPages(t *testing.T) {
 	}
 	want(t, decide(t, endless.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{}), img), false, "more than 16 pages of referrers")
 }
+
+// Every verdict carries a cause a program can switch on; metrics and the
+// decision log use it, so rewording a reason never breaks them (issue 12).
+func TestVerdictCauses(t *testing.T) {
+	e := newEnv(t, true, 2)
+	signed := e.image("causes/signed")
+	if err := e.signers["k1"].SignBundle(signed); err != nil {
+		t.Fatal(err)
+	}
+	wrongKey := e.image("causes/wrong")
+	if err := e.signers["k2"].SignLegacy(wrongKey); err != nil {
+		t.Fatal(err)
+	}
+	unsigned := e.image("causes/unsigned")
+	k1 := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{})
+	audit := e.engine(policy(t, verify.Audit, "any", false, "k1"), registry.Config{}, verify.Options{})
+	allow := e.engine(policy(t, verify.Allow, "", false), registry.Config{}, verify.Options{})
+	none := e.engine(verify.Policies{}, registry.Config{}, verify.Options{})
+	for _, c := range []struct {
+		name    string
+		v       *verify.Verdict
+		cause   verify.Cause
+		allowed bool
+	}{
+		{"signed", decide(t, k1, signed), verify.CauseVerified, true},
+		{"unsigned", decide(t, k1, unsigned), verify.CauseNoSignatures, false},
+		{"wrong key", decide(t, k1, wrongKey), verify.CauseUntrusted, false},
+		{"audited, unsigned", decide(t, audit, unsigned), verify.CauseNoSignatures, true},
+		{"allowed by policy", decide(t, allow, unsigned), verify.CauseAllowedByPolicy, true},
+		{"no policy", decide(t, none, unsigned), verify.CauseNoPolicy, false},
+	} {
+		if c.v.Cause != c.cause || c.v.Allowed != c.allowed {
+			t.Errorf("%s: cause %q allowed %v; want %q %v (%s)", c.name, c.v.Cause, c.v.Allowed, c.cause, c.allowed, c.v.Reason)
+		}
+	}
+	e.srv.Close()
+	if v := decide(t, e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{}), signed); v.Cause != verify.CauseRegistryError {
+		t.Errorf("registry down: cause %q (%s)", v.Cause, v.Reason)
+	}
+}

@@ -29,6 +29,18 @@ type NotationResult struct {
 	Rejections    map[string]string `json:"rejections,omitempty"` // root -> why no signature verified
 	Satisfied     bool              `json:"satisfied"`
 	Reason        string            `json:"reason"`
+
+	none bool // no signature was found at all
+}
+
+func (r *NotationResult) cause() Cause {
+	switch {
+	case r.Satisfied:
+		return CauseVerified
+	case r.none:
+		return CauseNoSignatures
+	}
+	return CauseUntrusted
 }
 
 // Repositories gives notation-go its view of a registry; registry.Client
@@ -164,6 +176,7 @@ func (v *NotationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 	distinct := DistinctSigners(res.RootsVerified, material)
 	switch {
 	case noSignatures:
+		res.none = true
 		res.Reason = "no Notary Project signatures found"
 	case len(res.RootsVerified) < req.Threshold:
 		res.Reason = fmt.Sprintf("requires %s; verified by %s", req.Rule(), listOrNone(res.RootsVerified))

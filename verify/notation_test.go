@@ -298,6 +298,9 @@ func TestNotationLevels(t *testing.T) {
 			if v.Verified || strings.Contains(v.Reason, "verified by a") || !strings.Contains(v.Reason, "does not establish who signed") {
 				t.Errorf("level %s, mode %s: verified=%v reason %q; want unverified, naming the level", level, mode, v.Verified, v.Reason)
 			}
+			if v.Cause != verify.CauseMisconfigured {
+				t.Errorf("level %s, mode %s: cause %q", level, mode, v.Cause)
+			}
 			if v.Allowed != (mode == verify.Audit) {
 				t.Errorf("level %s, mode %s: allowed=%v", level, mode, v.Allowed)
 			}
