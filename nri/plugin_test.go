@@ -1,0 +1,313 @@
+package nri
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/containerd/nri/pkg/api"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/signgate/signgate/imagestore"
+	"github.com/signgate/signgate/verify"
+)
+
+// fakeStore stands for containerd's image store: names to digests, the
+// layer chain of each digest, each container's and volume's snapshot.
+type fakeStore struct {
+	names    map[string][]name.Digest // ref -> what it resolves to
+	chains   map[string]digest.Digest // image digest -> its layer chain
+	rootfs   map[string]digest.Digest // container ID -> parent chain
+	volumes  map[digest.Digest][]name.Digest
+	mounted  map[string]digest.Digest // snapshot key -> parent chain
+	sandbox  map[string]string        // sandbox ID -> image name
+	resolves int
+}
+
+func (f *fakeStore) Resolve(_ context.Context, ref string) ([]name.Digest, error) {
+	f.resolves++
+	if d, ok := f.names[ref]; ok {
+		return d, nil
+	}
+	return nil, fmt.Errorf("image %s is not in containerd's image store", ref)
+}
+
+func (f *fakeStore) RootFS(_ context.Context, id string) (digest.Digest, error) {
+	if c, ok := f.rootfs[id]; ok {
+		return c, nil
+	}
+	return "", fmt.Errorf("container %s: no snapshot", id)
+}
+
+func (f *fakeStore) BuiltFrom(_ context.Context, chain digest.Digest, img name.Digest) error {
+	if f.chains[img.DigestStr()] == chain {
+		return nil
+	}
+	return fmt.Errorf("not built from %s: %w", img, imagestore.ErrNotBuiltFrom)
+}
+
+func (f *fakeStore) VolumeImages(_ context.Context, v imagestore.ImageVolume) ([]name.Digest, error) {
+	if d, ok := f.volumes[v.Target]; ok {
+		return d, nil
+	}
+	return nil, errors.New("unknown volume image")
+}
+
+func (f *fakeStore) VolumeLayers(_ context.Context, v imagestore.ImageVolume) (digest.Digest, error) {
+	return f.mounted[v.SnapshotKey], nil
+}
+
+func (f *fakeStore) Sandbox(_ context.Context, id string) (string, digest.Digest, error) {
+	ref, ok := f.sandbox[id]
+	if !ok {
+		return "", "", errors.New("no such sandbox")
+	}
+	return ref, f.rootfs[id], nil
+}
+
+// fakeEngine allows the repositories in trusted; it blocks on the ones in
+// slow until the caller's deadline, as the engine answers "pending".
+type fakeEngine struct {
+	mu      sync.Mutex
+	trusted map[string]bool
+	slow    map[string]bool
+	asked   []string
+}
+
+func (f *fakeEngine) Decide(ctx context.Context, req verify.Request) *verify.Verdict {
+	f.mu.Lock()
+	f.asked = append(f.asked, req.Image.String())
+	trusted, slow := f.trusted[req.Image.Context().String()], f.slow[req.Image.Context().String()]
+	f.mu.Unlock()
+	v := &verify.Verdict{Image: verify.RepoName(req.Image.Context()), Digest: req.Image.DigestStr(), Policy: "p", Mode: verify.Enforce}
+	switch {
+	case slow:
+		<-ctx.Done()
+		v.Cause, v.Pending, v.Reason = verify.CausePending, true, "still in progress"
+	case trusted:
+		v.Allowed, v.Verified, v.Cause, v.Reason = true, true, verify.CauseVerified, "verified by k1"
+	default:
+		v.Cause, v.Reason = verify.CauseNoSignatures, "no cosign signatures found"
+	}
+	return v
+}
+
+func (f *fakeEngine) setTrusted(repo string, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.trusted[repo] = ok
+}
+
+type recorded struct {
+	mu sync.Mutex
+	ds []Decision
+}
+
+func (r *recorded) Record(d Decision) { r.mu.Lock(); r.ds = append(r.ds, d); r.mu.Unlock() }
+
+func dig(t *testing.T, ref string) name.Digest {
+	t.Helper()
+	d, err := name.NewDigest(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func hexOf(c byte) string { return strings.Repeat(string(c), 64) }
+
+type fixture struct {
+	store *fakeStore
+	eng   *fakeEngine
+	rec   *recorded
+	p     *Plugin
+	pod   *api.PodSandbox
+}
+
+// newFixture: reg.io/good (trusted) and reg.io/bad (not), each with its own
+// layer chain; containers "c-good" and "c-bad" built from them.
+func newFixture(t *testing.T) *fixture {
+	good, bad := dig(t, "reg.io/good@sha256:"+hexOf('1')), dig(t, "reg.io/bad@sha256:"+hexOf('2'))
+	chainGood, chainBad := digest.Digest("sha256:"+hexOf('a')), digest.Digest("sha256:"+hexOf('b'))
+	f := &fixture{
+		store: &fakeStore{
+			names:   map[string][]name.Digest{"reg.io/good:v1": {good}, "reg.io/bad:v1": {bad}},
+			chains:  map[string]digest.Digest{good.DigestStr(): chainGood, bad.DigestStr(): chainBad},
+			rootfs:  map[string]digest.Digest{"c-good": chainGood, "c-bad": chainBad, "sb-good": chainGood},
+			volumes: map[digest.Digest][]name.Digest{digest.Digest(good.DigestStr()): {good}, digest.Digest(bad.DigestStr()): {bad}},
+			mounted: map[string]digest.Digest{},
+			sandbox: map[string]string{"sb-good": "reg.io/good:v1"},
+		},
+		eng: &fakeEngine{trusted: map[string]bool{"reg.io/good": true}, slow: map[string]bool{}},
+		rec: &recorded{},
+		pod: &api.PodSandbox{Id: "sb-good", Name: "pod", Namespace: "default"},
+	}
+	f.p = &Plugin{Resolver: f.store, Decider: f.eng, Recorder: f.rec, Deadline: 200 * time.Millisecond}
+	return f
+}
+
+func ctr(id, image string, mounts ...*api.Mount) *api.Container {
+	return &api.Container{Id: id, Name: id, Annotations: map[string]string{ImageNameAnnotation: image}, Mounts: mounts}
+}
+
+// volume mounts the image with digest hex d at dest, as containerd's CRI does.
+func (f *fixture) volume(dest string, d digest.Digest, chain digest.Digest) *api.Mount {
+	key := "/run/containerd/io.containerd.grpc.v1.cri/image-volumes/sb-good/" + d.Encoded()
+	f.store.mounted[key] = chain
+	return &api.Mount{Destination: dest, Source: key, Type: "bind", Options: []string{"rbind", "ro"}}
+}
+
+func TestCreateContainer(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, _, err := f.p.CreateContainer(ctx, f.pod, ctr("c-good", "reg.io/good:v1")); err != nil {
+		t.Fatalf("trusted image refused: %v", err)
+	}
+	for _, c := range []struct {
+		name  string
+		c     *api.Container
+		cause verify.Cause
+		want  string
+	}{
+		{"untrusted", ctr("c-bad", "reg.io/bad:v1"), verify.CauseNoSignatures, "signgate denied image reg.io/bad:v1 (reg.io/bad@sha256:2222"},
+		{"no annotation", &api.Container{Id: "c-good"}, verify.CauseImageUnknown, "carries no io.kubernetes.cri.image-name annotation"},
+		{"unknown image", ctr("c-good", "reg.io/nope:v1"), verify.CauseImageUnknown, "cannot determine the digest that will run"},
+		{"names a trusted image, runs another", ctr("c-bad", "reg.io/good:v1"), verify.CauseRootFSMismatch, "the image it names is not the image it runs"},
+	} {
+		_, _, err := f.p.CreateContainer(ctx, f.pod, c.c)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want a refusal saying %q", c.name, err, c.want)
+		}
+		if last := f.rec.ds[len(f.rec.ds)-1]; last.Verdict.Cause != c.cause {
+			t.Errorf("%s: recorded cause %q, want %q", c.name, last.Verdict.Cause, c.cause)
+		}
+	}
+}
+
+// The decision never outlasts the deadline: a verification still running
+// is a denial saying so, not a late answer that containerd would drop.
+func TestDeadline(t *testing.T) {
+	f := newFixture(t)
+	f.eng.slow["reg.io/good"] = true
+	start := time.Now()
+	_, _, err := f.p.CreateContainer(context.Background(), f.pod, ctr("c-good", "reg.io/good:v1"))
+	if took := time.Since(start); err == nil || !strings.Contains(err.Error(), "still in progress") || took > f.p.Deadline+100*time.Millisecond {
+		t.Fatalf("after %s: %v", took, err)
+	}
+}
+
+// The validator reuses CreateContainer's allow once, for the same
+// container and image; otherwise it decides again.
+func TestValidatorReusesTheAdmissionOnce(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	c := ctr("c-good", "reg.io/good:v1")
+	if _, _, err := f.p.CreateContainer(ctx, f.pod, c); err != nil {
+		t.Fatal(err)
+	}
+	asked := len(f.eng.asked)
+	req := &api.ValidateContainerAdjustmentRequest{Pod: f.pod, Container: c}
+	if err := f.p.ValidateContainerAdjustment(ctx, req); err != nil || len(f.eng.asked) != asked {
+		t.Fatalf("the admitted container was decided again (%v, %d asks)", err, len(f.eng.asked)-asked)
+	}
+	if err := f.p.ValidateContainerAdjustment(ctx, req); err != nil || len(f.eng.asked) != asked+1 {
+		t.Fatalf("the admission was reused twice (%v, %d asks)", err, len(f.eng.asked)-asked)
+	}
+	// Admitted for one image, validated naming another: decided afresh.
+	if _, _, err := f.p.CreateContainer(ctx, f.pod, c); err != nil {
+		t.Fatal(err)
+	}
+	other := ctr("c-good", "reg.io/bad:v1")
+	if err := f.p.ValidateContainerAdjustment(ctx, &api.ValidateContainerAdjustmentRequest{Pod: f.pod, Container: other}); err == nil {
+		t.Fatal("the validator reused an admission made for another image")
+	}
+	// An admission older than its TTL is not reused.
+	f.p.admitted.add("c-old", "reg.io/good:v1")
+	f.p.admitted.m["c-old"] = admittedEntry{ref: "reg.io/good:v1", at: time.Now().Add(-admittedTTL - time.Second)}
+	if f.p.admitted.take("c-old", "reg.io/good:v1") {
+		t.Fatal("an expired admission was reused")
+	}
+}
+
+func TestImageVolumes(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	good, bad := digest.Digest("sha256:"+hexOf('1')), digest.Digest("sha256:"+hexOf('2'))
+	chainGood, chainBad := f.store.chains[good.String()], f.store.chains[bad.String()]
+	if _, _, err := f.p.CreateContainer(ctx, f.pod, ctr("c-good", "reg.io/good:v1", f.volume("/vol", good, chainGood))); err != nil {
+		t.Fatalf("a trusted image volume was refused: %v", err)
+	}
+	_, _, err := f.p.CreateContainer(ctx, f.pod, ctr("c-good", "reg.io/good:v1", f.volume("/data", bad, chainBad)))
+	if err == nil || !strings.Contains(err.Error(), "signgate denied image reg.io/bad") || !strings.Contains(err.Error(), "mounted as the image volume at /data") {
+		t.Fatalf("an untrusted image volume: %v", err)
+	}
+	// The volume's snapshot holds other layers than its image's.
+	_, _, err = f.p.CreateContainer(ctx, f.pod, ctr("c-good", "reg.io/good:v1", f.volume("/x", good, chainBad)))
+	if err == nil || !strings.Contains(err.Error(), "the image it names is not the image it runs") {
+		t.Fatalf("a volume whose layers are not its image's: %v", err)
+	}
+}
+
+func TestStartContainerRechecksFromTheCache(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	c := ctr("c-good", "reg.io/good:v1")
+	if _, _, err := f.p.CreateContainer(ctx, f.pod, c); err != nil {
+		t.Fatal(err)
+	}
+	resolves := f.store.resolves
+	if err := f.p.StartContainer(ctx, f.pod, c); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if f.store.resolves != resolves {
+		t.Fatal("the start resolved the image again instead of asking the engine")
+	}
+	f.eng.setTrusted("reg.io/good", false) // revoked
+	if err := f.p.StartContainer(ctx, f.pod, c); err == nil || !strings.HasPrefix(err.Error(), "at start: signgate denied image reg.io/good:v1") {
+		t.Fatalf("start after the revocation: %v", err)
+	}
+	// Removed, then seen at start only (created before signgate ran): judged in full.
+	if err := f.p.RemoveContainer(ctx, f.pod, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.p.StartContainer(ctx, f.pod, c); err == nil || f.store.resolves == resolves {
+		t.Fatalf("an unknown container at start: %v (resolved: %v)", err, f.store.resolves != resolves)
+	}
+}
+
+func TestRunPodSandbox(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if err := f.p.RunPodSandbox(ctx, f.pod); err != nil {
+		t.Fatalf("a trusted sandbox image: %v", err)
+	}
+	f.eng.setTrusted("reg.io/good", false)
+	if err := f.p.RunPodSandbox(ctx, f.pod); err == nil || !strings.HasPrefix(err.Error(), "pod sandbox: signgate denied image reg.io/good:v1") {
+		t.Fatalf("an untrusted sandbox image: %v", err)
+	}
+	if err := f.p.RunPodSandbox(ctx, &api.PodSandbox{Id: "unknown"}); err == nil || !strings.Contains(err.Error(), "cannot determine the pod sandbox image") {
+		t.Fatalf("an unknown sandbox: %v", err)
+	}
+}
+
+// An image known by several names is allowed when one of them is, tried in
+// sorted order, whatever order containerd lists them in.
+func TestSeveralNamesOfOneContent(t *testing.T) {
+	f := newFixture(t)
+	id := "sha256:" + hexOf('9')
+	good, alias := dig(t, "reg.io/good@sha256:"+hexOf('1')), dig(t, "reg.io/alias@sha256:"+hexOf('1'))
+	f.store.names[id] = []name.Digest{alias, good}
+	if _, _, err := f.p.CreateContainer(context.Background(), f.pod, ctr("c-good", id)); err != nil {
+		t.Fatalf("one of the names is trusted: %v", err)
+	}
+	f.eng.setTrusted("reg.io/good", false)
+	_, _, err := f.p.CreateContainer(context.Background(), f.pod, ctr("c-good", id))
+	if err == nil || !strings.Contains(err.Error(), "2 names tried") {
+		t.Fatalf("no name trusted: %v", err)
+	}
+}
