@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/integration/harness"
+	"github.com/signgate/signgate/internal/testenv"
 )
 
 var E *harness.Env
@@ -54,7 +55,7 @@ type env struct {
 func need(t *testing.T) *env {
 	t.Helper()
 	if E == nil {
-		t.Skip("SIGNGATE_TEST_BIN not set")
+		testenv.Skip(t, "SIGNGATE_TEST_BIN is not set")
 	}
 	return &env{Env: E, t: t}
 }

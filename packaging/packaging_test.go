@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/signgate/signgate/internal/testenv"
 )
 
 func run(t *testing.T, name string, args ...string) string {
@@ -30,10 +32,10 @@ func mode(t *testing.T, path string) os.FileMode {
 func TestDebianPackage(t *testing.T) {
 	deb := os.Getenv("SIGNGATE_TEST_DEB")
 	if deb == "" {
-		t.Skip("SIGNGATE_TEST_DEB is not set; run `make packaging`")
+		testenv.Skip(t, "SIGNGATE_TEST_DEB is not set; run `make packaging`")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("dpkg -i needs root")
+		testenv.Skip(t, "dpkg -i needs root")
 	}
 	run(t, "dpkg", "-i", deb)
 	t.Cleanup(func() { _ = exec.Command("dpkg", "--purge", "signgate").Run() })

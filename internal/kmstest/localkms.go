@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/sigstore/sigstore/pkg/signature"
 	sigaws "github.com/sigstore/sigstore/pkg/signature/kms/aws"
+
+	"github.com/signgate/signgate/internal/testenv"
 )
 
 // LocalKMS is a running nsmithuk/local-kms, the AWS KMS emulator, with the
@@ -55,16 +57,13 @@ type TB interface {
 }
 
 // StartLocalKMS runs the emulator for the test, with the AWS SDK's
-// environment pointing at it. Without the binary the test is skipped,
-// unless SIGNGATE_REQUIRE_EMULATORS=1 (make sets it) makes that a failure.
+// environment pointing at it. Without the binary the test is skipped, or
+// fails under make (see testenv).
 func StartLocalKMS(t *testing.T) *LocalKMS {
 	t.Helper()
 	bin := LocalKMSBinary()
 	if bin == "" {
-		if os.Getenv("SIGNGATE_REQUIRE_EMULATORS") == "1" {
-			t.Fatal("local-kms not found: run make tools, or set SIGNGATE_LOCAL_KMS")
-		}
-		t.Skip("local-kms not found (make tools builds it)")
+		testenv.Skip(t, "local-kms not found: run make tools, or set SIGNGATE_LOCAL_KMS")
 	}
 	l, err := RunLocalKMS(bin, t.TempDir())
 	if err != nil {
