@@ -370,17 +370,27 @@ func TestVerifyCommand(t *testing.T) {
 		t.Errorf("signed: exit %d\n%s", code, out)
 	}
 	out, code = run("--output", "json", unsigned.String())
-	var v struct {
+	type result struct {
+		Schema  string `json:"schema"`
 		Allowed bool   `json:"allowed"`
+		Cause   string `json:"cause"`
 		Digest  string `json:"digest"`
 		Policy  string `json:"policy"`
 		Reason  string `json:"reason"`
+		Error   string `json:"error"`
 	}
+	var v result
 	if err := json.Unmarshal([]byte(out), &v); err != nil {
 		t.Fatalf("json output: %v\n%s", err, out)
 	}
-	if code != 1 || v.Allowed || v.Digest != unsigned.DigestStr() || v.Policy != "apps" || !strings.Contains(v.Reason, "no cosign signatures found") {
+	if code != 1 || v.Allowed || v.Digest != unsigned.DigestStr() || v.Policy != "apps" || v.Cause != "no_signatures" || v.Schema != "signgate.dev/verify/v1" || !strings.Contains(v.Reason, "no cosign signatures found") {
 		t.Errorf("unsigned: exit %d %+v", code, v)
+	}
+	// Every outcome prints JSON: a tag that does not exist, a broken config.
+	out, code = run("--output", "json", e.Registry+"/cli/verify-signed:nosuchtag")
+	v = result{}
+	if err := json.Unmarshal([]byte(out), &v); err != nil || code != 1 || v.Cause != "image_unknown" || !strings.Contains(v.Reason, "cannot resolve to a digest") {
+		t.Errorf("missing tag: exit %d, %v, %+v\n%s", code, err, v, out)
 	}
 	bad := filepath.Join(e.Dir, "bad.toml")
 	if err := os.WriteFile(bad, []byte("[daemon]\nnri_sokcet = 1\n"), 0o644); err != nil {
@@ -390,6 +400,11 @@ func TestVerifyCommand(t *testing.T) {
 	o, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(o), "bad.toml") || !strings.Contains(string(o), "daemon.nri_sokcet") {
 		t.Errorf("bad config: %v\n%s", err, o)
+	}
+	o, err = exec.Command(filepath.Join(e.Bin, "signgate"), "verify", "--output", "json", "--config", bad, signed.String()).Output()
+	v = result{}
+	if jerr := json.Unmarshal(o, &v); jerr != nil || v.Schema != "signgate.dev/verify/v1" || !strings.Contains(v.Error, "daemon.nri_sokcet") {
+		t.Errorf("bad config, json: %v %v\n%s", err, jerr, o)
 	}
 }
 

@@ -21,6 +21,17 @@ import (
 	"github.com/signgate/signgate/verify"
 )
 
+// VerifySchema versions signgate verify's JSON output.
+const VerifySchema = "signgate.dev/verify/v1"
+
+// verifyOutput is what --output json prints, whatever the outcome: the
+// verdict's fields, or error for a usage or config problem.
+type verifyOutput struct {
+	Schema string `json:"schema"`
+	*verify.Verdict
+	Error string `json:"error,omitempty"`
+}
+
 func runVerify(args []string) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	cfgPath := fs.String("config", config.DefaultPath, "config file")
@@ -37,10 +48,32 @@ func runVerify(args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	cfg, err := config.Load(*cfgPath)
+	v, code, err := decideOnce(*cfgPath, fs.Arg(0), *namespace)
+	if *output == "json" {
+		out := verifyOutput{Schema: VerifySchema, Verdict: v}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(out)
+		return code
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return code
+	}
+	printVerdict(os.Stdout, v)
+	return code
+}
+
+// decideOnce decides image as the daemon would, from this process. A
+// verdict comes with exit 0 (allowed) or 1 (denied, including an image that
+// cannot be resolved); an error with exit 2 (usage or config).
+func decideOnce(cfgPath, image, namespace string) (*verify.Verdict, int, error) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, exitUsage, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout)
 	defer cancel()
@@ -48,8 +81,7 @@ func runVerify(args []string) int {
 	// last-known-good state (read, never written, from here).
 	syncer, err := daemon.NewSyncer(cfg, nil, true)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return nil, exitUsage, err
 	}
 	defer syncer.Close()
 	if syncer.Len() > 0 {
@@ -60,37 +92,34 @@ func runVerify(args []string) int {
 	}
 	snap, err := cfg.Snapshot(ctx, syncer.Keys()...)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return nil, exitUsage, err
 	}
 	reg, err := registry.New(cfg.Registry)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return nil, exitUsage, err
 	}
-	ref, err := name.ParseReference(fs.Arg(0))
+	ref, err := name.ParseReference(image)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "signgate: image %q: %v\n", fs.Arg(0), err)
-		return exitUsage
+		return nil, exitUsage, fmt.Errorf("image %q: %w", image, err)
 	}
 	img, err := resolve(ctx, reg, ref)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "signgate: image %s: cannot resolve to a digest: %v\n", ref, err)
-		return exitDenied
+		return &verify.Verdict{Image: ref.String(), Cause: verify.CauseImageUnknown, Reason: "cannot resolve to a digest: " + verify.Excerpt(err)}, exitDenied, nil
 	}
-	engine := verify.NewEngine(snap, reg, cfg.Engine)
-	v := engine.Decide(ctx, verify.Request{Image: img, Namespace: *namespace})
-	if *output == "json" {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(v)
-	} else {
-		printVerdict(os.Stdout, v)
+	// The engine bounds the verification by registry.verify_timeout; wait a
+	// little longer, so its own answer comes back rather than "pending".
+	dctx, dcancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout+2*time.Second)
+	defer dcancel()
+	v := verify.NewEngine(snap, reg, cfg.Engine).Decide(dctx, verify.Request{Image: img, Namespace: namespace})
+	if v.Pending {
+		// "retry shortly" is the daemon's word to the kubelet; a one-shot
+		// command has simply run out of time.
+		v.Reason = fmt.Sprintf("verification did not finish within registry.verify_timeout (%s)", cfg.Engine.VerifyTimeout)
 	}
 	if v.Allowed {
-		return exitOK
+		return v, exitOK, nil
 	}
-	return exitDenied
+	return v, exitDenied, nil
 }
 
 // resolve turns a tag into the digest it names now. Only the CLI does this;
