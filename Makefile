@@ -9,17 +9,20 @@ GO    ?= go
 TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/cosign $(BIN)/notation $(BIN)/local-kms
 DEBS  := runc docker-registry busybox-static systemd
 
-.PHONY: all build test unit integration packaging demo bench deps tools check clean deb image
+.PHONY: all help build test unit integration packaging demo bench deps tools check clean deb image
 
 all: build
+
+help: ## this list
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## (.*)/\1\t\2/' | expand -t 14
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-build:
+build: ## the signgate binary into _output/bin
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/signgate ./cmd/signgate
 
-tools: $(TOOLS)
+tools: $(TOOLS) ## containerd, crictl, cosign, notation and local-kms from the module proxy
 
 $(BIN)/containerd $(BIN)/containerd-shim-runc-v2:
 	cd integration/tools/containerd && $(GO) build -tags no_btrfs -o $(BIN)/ \
@@ -43,7 +46,7 @@ $(BIN)/nfpm:
 # containerd drop-in and the state directory.
 DEB_VERSION ?= 0.1.0~git$(shell git rev-parse --short HEAD 2>/dev/null || echo 0)
 DEB := _output/signgate_$(DEB_VERSION)_$(shell $(GO) env GOARCH).deb
-deb: $(BIN)/nfpm
+deb: $(BIN)/nfpm ## the Debian package
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/signgate ./cmd/signgate
 	GOARCH=$$($(GO) env GOARCH) SIGNGATE_VERSION=$(DEB_VERSION) $(BIN)/nfpm package \
 		--config packaging/deb/nfpm.yaml --packager deb --target $(DEB)
@@ -52,13 +55,13 @@ $(BIN)/cosign:
 	cd integration/tools/cosign && $(GO) build -o $(BIN)/ github.com/sigstore/cosign/v3/cmd/cosign
 
 # Debian packages: runc, the distribution registry, a static busybox for images.
-deps:
+deps: ## the Debian packages the tests and demo need (runc, registry, busybox, systemd)
 	@if ! command -v runc >/dev/null || ! command -v docker-registry >/dev/null || ! test -x /bin/busybox || ! command -v systemd-analyze >/dev/null; then \
 		echo "installing $(DEBS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS); \
 	fi
 
-check:
+check: ## gofmt, go vet and the lean build
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 	@# A lean build without any KMS provider must still compile.
@@ -67,36 +70,36 @@ check:
 # SIGNGATE_NO_SKIP=1: under make a test that lacks what it needs (a tool,
 # root, the KMS emulator) fails instead of skipping (internal/testenv).
 # The package test (./packaging) runs in `make packaging`, on the .deb.
-unit: $(BIN)/local-kms
+unit: $(BIN)/local-kms ## unit tests (race detector); no root needed
 	SIGNGATE_LOCAL_KMS=$(BIN)/local-kms SIGNGATE_NO_SKIP=1 \
 		$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /integration -e '/packaging$$')
 
 # Needs root: it runs containerd and runc. signgate runs with the race
 # detector, and halts on a race, so concurrency bugs fail the suite.
 RACEBIN := $(CURDIR)/_output/race
-integration: deps tools
+integration: deps tools ## the end-to-end suite: real containerd, runc, crictl, registry, signatures (root)
 	mkdir -p $(RACEBIN)
 	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
 	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(RACEBIN)/signgate ./cmd/signgate
 	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_LOCAL_KMS=$(BIN)/local-kms SIGNGATE_NO_SKIP=1 $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/...
 
 # The container image, as an OCI layout (no Docker engine needed).
-image: deb
+image: deb ## the container image, as an OCI layout
 	$(GO) run ./packaging/image -binary $(BIN)/signgate -out _output/image -tag ghcr.io/signgate/signgate:$(VERSION)
 
 # Installs the package on this machine with dpkg, checks it, and purges it;
 # builds the image; validates the Kubernetes manifests.
-packaging: deps deb image
+packaging: deps deb image ## install the .deb with dpkg, check it, purge it; check the manifests
 	SIGNGATE_NO_SKIP=1 SIGNGATE_TEST_DEB=$(CURDIR)/$(DEB) $(GO) test -count=1 -v ./packaging/...
 	cd packaging/tools && SIGNGATE_NO_SKIP=1 SIGNGATE_BIN=$(BIN)/signgate $(GO) test -count=1 -v ./kubecheck/
 
-test: check unit integration packaging
+test: check unit integration packaging ## everything: check, unit, integration, packaging (the README's test command)
 
-demo: deps build tools
+demo: deps build tools ## the gate end to end (the README's first command)
 	SIGNGATE_TEST_BIN=$(BIN) SIGNGATE_LOCAL_KMS=$(BIN)/local-kms $(GO) run ./integration/demo
 
-bench: deps build tools
+bench: deps build tools ## the benchmark table
 	SIGNGATE_TEST_BIN=$(BIN) $(GO) run ./integration/bench
 
-clean:
+clean: ## remove _output
 	rm -rf _output
