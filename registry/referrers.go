@@ -42,7 +42,8 @@ func allPages(req *http.Request, first *http.Response, next http.RoundTripper) (
 		}
 		var idx map[string]json.RawMessage
 		var ms []json.RawMessage
-		if err := json.Unmarshal(b, &idx); err == nil && idx["manifests"] != nil {
+		err = json.Unmarshal(b, &idx)
+		if err == nil && idx["manifests"] != nil {
 			err = json.Unmarshal(idx["manifests"], &ms)
 		}
 		if err != nil || idx == nil {

@@ -148,7 +148,7 @@ func (v *NotationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 			ArtifactReference:    img.String(),
 			MaxSignatureAttempts: maxNotationSignatures,
 		})
-		var retrieval notation.ErrorSignatureRetrievalFailed
+		var retrieval notation.SignatureRetrievalFailedError
 		switch {
 		case err == nil:
 			res.RootsVerified = append(res.RootsVerified, root)

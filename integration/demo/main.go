@@ -82,10 +82,10 @@ func main() {
 	check(err)
 	id, err := e.Create(pod, podCfg, e.Registry+"/demo/signed:v1")
 	check(err)
-	out, err := e.Crictl("start", id)
+	_, err = e.Crictl("start", id)
 	check(err)
 	time.Sleep(500 * time.Millisecond)
-	out, _ = e.Crictl("ps", "--id", id)
+	out, _ := e.Crictl("ps", "--id", id)
 	fmt.Println(indent(out))
 
 	step("crictl create: the unsigned image")

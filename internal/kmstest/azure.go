@@ -180,10 +180,13 @@ func attributes(v *azureVersion) map[string]any {
 
 func (a *Azure) bundle(base string, v *azureVersion) map[string]any {
 	b64 := base64.RawURLEncoding.EncodeToString
-	pub := v.priv.PublicKey
+	point, err := v.priv.PublicKey.Bytes() // 0x04||X||Y
+	if err != nil {
+		panic(err)
+	}
 	return map[string]any{
 		"key": map[string]any{"kid": base + v.id, "kty": "EC", "crv": "P-256", "key_ops": []string{"sign", "verify"},
-			"x": b64(pub.X.FillBytes(make([]byte, 32))), "y": b64(pub.Y.FillBytes(make([]byte, 32)))},
+			"x": b64(point[1:33]), "y": b64(point[33:])},
 		"attributes": attributes(v),
 	}
 }

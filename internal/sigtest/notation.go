@@ -94,7 +94,7 @@ func (p *PKI) RootPEM() string {
 // SignNotation signs img with notation-go's own signer, storing the signature
 // the way the notation CLI does (an OCI referrer, or the referrers tag).
 func (p *PKI) SignNotation(ctx context.Context, repo *remote.Repository, img name.Digest, envelope string) error {
-	s, err := signer.New(p.leafKey, []*x509.Certificate{p.Leaf, p.Root})
+	s, err := signer.NewGenericSigner(p.leafKey, []*x509.Certificate{p.Leaf, p.Root})
 	if err != nil {
 		return err
 	}

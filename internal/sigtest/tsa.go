@@ -92,7 +92,7 @@ func (t *TSA) RootPEM() string {
 // SignNotationTimestamped signs img and has tsa countersign the signature
 // with the time, as `notation sign --timestamp-url` does.
 func (p *PKI) SignNotationTimestamped(ctx context.Context, repo *remote.Repository, img name.Digest, envelope string, tsa *TSA) error {
-	s, err := signer.New(p.leafKey, []*x509.Certificate{p.Leaf, p.Root})
+	s, err := signer.NewGenericSigner(p.leafKey, []*x509.Certificate{p.Leaf, p.Root})
 	if err != nil {
 		return err
 	}

@@ -182,9 +182,19 @@ func publicKey(k *azkeys.JSONWebKey) (any, error) {
 		default:
 			return nil, fmt.Errorf("unsupported curve %s", *k.Crv)
 		}
-		pub := &ecdsa.PublicKey{Curve: curve, X: new(big.Int).SetBytes(k.X), Y: new(big.Int).SetBytes(k.Y)}
-		if !curve.IsOnCurve(pub.X, pub.Y) {
-			return nil, errors.New("EC point is not on its curve")
+		// The uncompressed point 0x04||X||Y, each coordinate at the curve's
+		// size; parsing checks that the point is on the curve.
+		size := (curve.Params().BitSize + 7) / 8
+		if len(k.X) > size || len(k.Y) > size {
+			return nil, errors.New("EC coordinates longer than the curve's")
+		}
+		point := make([]byte, 1+2*size)
+		point[0] = 4
+		copy(point[1+size-len(k.X):1+size], k.X)
+		copy(point[1+2*size-len(k.Y):], k.Y)
+		pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
+		if err != nil {
+			return nil, fmt.Errorf("EC point: %w", err)
 		}
 		return pub, nil
 	case azkeys.KeyTypeRSA, azkeys.KeyTypeRSAHSM:
