@@ -84,7 +84,7 @@ func TestConfigErrorsNameTheFault(t *testing.T) {
 		{"unknown key", "[daemon]\nnri_sokcet = \"x\"\n", "unknown key(s): daemon.nri_sokcet"},
 		{"syntax", "[daemon]\nnri_socket = \"x\"\n[daemon\n", "config.toml:4"},
 		{"bad duration", "[cache]\nallow_ttl = \"ten minutes\"\n", "cache.allow_ttl = \"ten minutes\""},
-		{"deadline too long", "[daemon]\ndecision_deadline = \"3s\"\n", "shorter than containerd's NRI request timeout"},
+		{"deadline absurd", "[daemon]\ndecision_deadline = \"2m\"\n", "daemon.decision_deadline = 2m0s: at most 1m"},
 		{"bad glob", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/a/[ab]\"]\nmode = \"allow\"\n", `policy[0] "p".scopes: scope "reg.io/a/[ab]"`},
 		{"undefined key", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.cosign]\nkeys = [\"nope\"]\n", `policy[0] "p".cosign.keys: key "nope" is not defined`},
 		{"malformed pem", "[keys.k]\npem = \"-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----\\n\"\n", `keys.k: key "k" (inline): malformed public key`},

@@ -200,18 +200,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 		var once sync.Once
 		start := time.Now()
 		errc := make(chan error, 1)
+		started := make(chan time.Duration, 1)
 		go func() {
-			errc <- d.plugin.Run(ctx, d.config().Daemon.PluginName, d.config().Daemon.PluginIndex, d.config().Daemon.NRISocket, func() { once.Do(func() { close(closed) }) })
+			errc <- d.plugin.Run(ctx, d.config().Daemon.PluginName, d.config().Daemon.PluginIndex, d.config().Daemon.NRISocket,
+				func(t time.Duration) { started <- t }, func() { once.Do(func() { close(closed) }) })
 		}()
-		// The stub registers, then serves; "connected" is reported once it has
-		// stayed up briefly or NRI has called Configure.
+		// "connected" once containerd has registered and configured the
+		// plugin: the NRI stub's Start returns then.
 		var err error
 		select {
 		case err = <-errc:
 		case <-closed:
 			err = <-errc
-		case <-time.After(300 * time.Millisecond):
-			d.log.Info("connected to NRI", "socket", d.config().Daemon.NRISocket, "plugin", d.config().Daemon.PluginIndex+"-"+d.config().Daemon.PluginName)
+		case t := <-started:
+			d.log.Info("connected to NRI", "socket", d.config().Daemon.NRISocket, "plugin", d.config().Daemon.PluginIndex+"-"+d.config().Daemon.PluginName, "request_timeout", t)
 			d.connected.Store(true)
 			// READY only once the keystore is loaded (it is, since New) and
 			// NRI is up: systemd orders units after signgate on this.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/nri/pkg/api"
@@ -69,12 +70,38 @@ type Plugin struct {
 	Resolver Resolver
 	Decider  Decider
 	Recorder Recorder
-	// Deadline bounds each answer; it must be shorter than containerd's NRI
-	// request timeout, or containerd drops the plugin and creates the container.
+	// Deadline bounds each answer (decision_deadline). It must be shorter
+	// than containerd's NRI request timeout, or containerd drops the plugin
+	// and creates the container: once connected, the plugin learns that
+	// timeout and answers within three quarters of it if Deadline is longer.
 	Deadline time.Duration
+	ceiling  atomic.Int64   // from the NRI request timeout, once connected
 	admitted admittedSet    // containers CreateContainer allowed, for the validator
 	created  createdSet     // what each created container runs, re-checked at start
 	inflight sync.WaitGroup // requests being answered, for a clean stop
+}
+
+// deadline is how long an answer may take: Deadline, capped by what the
+// runtime's NRI request timeout allows.
+func (p *Plugin) deadline() time.Duration {
+	if c := time.Duration(p.ceiling.Load()); c > 0 && c < p.Deadline {
+		return c
+	}
+	return p.Deadline
+}
+
+// setRequestTimeout caps answers at three quarters of the runtime's NRI
+// request timeout, leaving the rest for the round trip and containerd.
+func (p *Plugin) setRequestTimeout(t time.Duration) {
+	if t <= 0 {
+		return
+	}
+	c := t * 3 / 4
+	p.ceiling.Store(int64(c))
+	if p.Deadline > c {
+		slog.Warn("decision_deadline is too close to containerd's NRI request timeout; answering sooner",
+			"decision_deadline", p.Deadline, "nri_request_timeout", t, "answering_within", c)
+	}
 }
 
 // admittedSet remembers, briefly, which containers CreateContainer allowed
@@ -190,7 +217,7 @@ var (
 func (p *Plugin) ValidateContainerAdjustment(ctx context.Context, req *api.ValidateContainerAdjustmentRequest) error {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
-	ctx, cancel := context.WithTimeout(ctx, p.Deadline)
+	ctx, cancel := context.WithTimeout(ctx, p.deadline())
 	defer cancel()
 	ctr, pod := req.GetContainer(), req.GetPod()
 	if p.admitted.take(ctr.GetId(), ctr.GetAnnotations()[ImageNameAnnotation]) {
@@ -211,7 +238,7 @@ func (p *Plugin) ValidateContainerAdjustment(ctx context.Context, req *api.Valid
 func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
-	ctx, cancel := context.WithTimeout(ctx, p.Deadline)
+	ctx, cancel := context.WithTimeout(ctx, p.deadline())
 	defer cancel()
 	start := time.Now()
 	d := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: "(sandbox)"}
@@ -235,7 +262,7 @@ func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 func (p *Plugin) CreateContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
-	ctx, cancel := context.WithTimeout(ctx, p.Deadline)
+	ctx, cancel := context.WithTimeout(ctx, p.deadline())
 	defer cancel()
 
 	ds, reqs := p.judge(ctx, pod, ctr)
@@ -258,7 +285,7 @@ func (p *Plugin) CreateContainer(ctx context.Context, pod *api.PodSandbox, ctr *
 func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) error {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
-	ctx, cancel := context.WithTimeout(ctx, p.Deadline)
+	ctx, cancel := context.WithTimeout(ctx, p.deadline())
 	defer cancel()
 	reqs, ok := p.created.get(ctr.GetId())
 	if !ok {
@@ -433,9 +460,15 @@ func DenialMessage(d Decision) string {
 	return fmt.Sprintf("signgate denied image %s: %s", img, v.Reason)
 }
 
+// startTimeout bounds registration: containerd's own registration timeout
+// is 5s by default.
+const startTimeout = 30 * time.Second
+
 // Run connects to the NRI socket and serves until ctx ends or the connection
-// drops (containerd restarted): the caller reconnects.
-func (p *Plugin) Run(ctx context.Context, pluginName, index, socket string, onClose func()) error {
+// drops (containerd restarted): the caller reconnects. onStarted is called
+// once containerd has registered and configured the plugin (the stub's own
+// Start returns then), with the NRI request timeout it uses.
+func (p *Plugin) Run(ctx context.Context, pluginName, index, socket string, onStarted func(requestTimeout time.Duration), onClose func()) error {
 	opts := []stub.Option{stub.WithOnClose(onClose), stub.WithLogger(nriLogger{})}
 	// Started by containerd as a pre-installed plugin, the name, index and
 	// connection come from the environment.
@@ -456,12 +489,32 @@ func (p *Plugin) Run(ctx context.Context, pluginName, index, socket string, onCl
 		go func() { p.inflight.Wait(); close(done) }()
 		select {
 		case <-done:
-		case <-time.After(p.Deadline + 100*time.Millisecond):
+		case <-time.After(p.deadline() + 100*time.Millisecond):
 		}
 		s.Stop()
 	})
 	defer stop()
-	return s.Run(context.WithoutCancel(ctx))
+	// The stub's Start waits for containerd to configure the plugin, and
+	// never returns if the connection drops in between (it holds its lock
+	// while waiting); give up on it then, and let the caller reconnect.
+	startErr := make(chan error, 1)
+	go func() { startErr <- s.Start(context.WithoutCancel(ctx)) }()
+	select {
+	case err := <-startErr:
+		if err != nil {
+			return fmt.Errorf("nri: %w", err)
+		}
+	case <-time.After(startTimeout):
+		return fmt.Errorf("nri: containerd did not configure the plugin within %s", startTimeout)
+	case <-ctx.Done():
+		return nil
+	}
+	p.setRequestTimeout(s.RequestTimeout())
+	if onStarted != nil {
+		onStarted(s.RequestTimeout())
+	}
+	s.Wait()
+	return nil
 }
 
 // nriLogger sends the NRI stub's chatter to slog, at debug level for the

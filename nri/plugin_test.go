@@ -311,3 +311,21 @@ func TestSeveralNamesOfOneContent(t *testing.T) {
 		t.Fatalf("no name trusted: %v", err)
 	}
 }
+
+// The answer's deadline is capped by what containerd's NRI request timeout
+// allows, learnt at connection, whatever decision_deadline says.
+func TestDeadlineCeilingFromTheRequestTimeout(t *testing.T) {
+	p := &Plugin{Deadline: 3 * time.Second}
+	if p.deadline() != 3*time.Second {
+		t.Fatalf("before connecting: %s", p.deadline())
+	}
+	p.setRequestTimeout(2 * time.Second)
+	if p.deadline() != 1500*time.Millisecond {
+		t.Fatalf("with a 2s request timeout: %s", p.deadline())
+	}
+	p = &Plugin{Deadline: time.Second}
+	p.setRequestTimeout(10 * time.Second)
+	if p.deadline() != time.Second {
+		t.Fatalf("a shorter decision_deadline is kept: %s", p.deadline())
+	}
+}

@@ -60,7 +60,7 @@ func FuzzExcerpt(f *testing.F) {
 // this digest.
 func FuzzStatement(f *testing.F) {
 	h := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}
-	f.Add([]byte(`{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://sigstore.dev/cosign/sign/v1","subject":[{"digest":{"sha256":"` + h.Hex + `"}}]}`), "application/vnd.in-toto+json")
+	f.Add([]byte(`{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://sigstore.dev/cosign/sign/v1","subject":[{"digest":{"sha256":"`+h.Hex+`"}}]}`), "application/vnd.in-toto+json")
 	f.Add([]byte(`{"subject":[{"digest":{"sha256":1}}]}`), "application/vnd.in-toto+json")
 	f.Fuzz(func(t *testing.T, payload []byte, payloadType string) {
 		b := &sgbundle.Bundle{Bundle: &protobundle.Bundle{Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{Payload: payload, PayloadType: payloadType}}}}
