@@ -214,21 +214,39 @@ var (
 // admitted passes at once; any other (CreateContainer timed out, or never
 // reached signgate) is decided here. Only refusals are recorded:
 // CreateContainer records its decisions.
-func (p *Plugin) ValidateContainerAdjustment(ctx context.Context, req *api.ValidateContainerAdjustmentRequest) error {
+func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.ValidateContainerAdjustmentRequest) error {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
-	ctx, cancel := context.WithTimeout(ctx, p.deadline())
-	defer cancel()
 	ctr, pod := req.GetContainer(), req.GetPod()
+	if err := abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(in, p.deadline())
+	defer cancel()
 	if p.admitted.take(ctr.GetId(), ctr.GetAnnotations()[ImageNameAnnotation]) {
 		return nil // decided moments ago in CreateContainer, for this container and image
 	}
 	ds, _ := p.judge(ctx, pod, ctr)
 	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
+		if err := abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
+			return err
+		}
 		p.record(last)
 		return errors.New(DenialMessage(last))
 	}
 	return nil
+}
+
+// abandoned reports a request containerd no longer waits for: its own
+// deadline passed (signgate was stopped, or the host stalled), so the
+// container was already refused or created without this answer. It is
+// logged as such, not recorded as a decision whose reason would mislead.
+func abandoned(in context.Context, what, id string) error {
+	if in.Err() == nil {
+		return nil
+	}
+	slog.Info("request abandoned by containerd before signgate answered", "request", what, "id", id, "err", in.Err())
+	return fmt.Errorf("signgate: %s for %s arrived after containerd stopped waiting (%v)", what, id, in.Err())
 }
 
 // RunPodSandbox verifies the pod sandbox ("pause") image, which never
@@ -259,13 +277,19 @@ func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 }
 
 // CreateContainer admits or refuses the container.
-func (p *Plugin) CreateContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
+func (p *Plugin) CreateContainer(in context.Context, pod *api.PodSandbox, ctr *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
-	ctx, cancel := context.WithTimeout(ctx, p.deadline())
+	if err := abandoned(in, "CreateContainer", ctr.GetId()); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(in, p.deadline())
 	defer cancel()
 
 	ds, reqs := p.judge(ctx, pod, ctr)
+	if err := abandoned(in, "CreateContainer", ctr.GetId()); err != nil {
+		return nil, nil, err
+	}
 	for _, d := range ds {
 		p.record(d)
 	}

@@ -329,3 +329,21 @@ func TestDeadlineCeilingFromTheRequestTimeout(t *testing.T) {
 		t.Fatalf("a shorter decision_deadline is kept: %s", p.deadline())
 	}
 }
+
+// A request containerd already gave up on (signgate was stopped, then
+// resumed) is answered with an error but not recorded as a denial.
+func TestAbandonedRequestIsNotRecordedAsADenial(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := f.p.CreateContainer(ctx, f.pod, ctr("c-bad", "reg.io/bad:v1"))
+	if err == nil || !strings.Contains(err.Error(), "after containerd stopped waiting") {
+		t.Fatalf("abandoned request: %v", err)
+	}
+	if err := f.p.ValidateContainerAdjustment(ctx, &api.ValidateContainerAdjustmentRequest{Pod: f.pod, Container: ctr("c-bad", "reg.io/bad:v1")}); err == nil {
+		t.Fatal("an abandoned validation succeeded")
+	}
+	if len(f.rec.ds) != 0 {
+		t.Fatalf("abandoned requests were recorded as decisions: %+v", f.rec.ds[0].Verdict)
+	}
+}

@@ -226,7 +226,9 @@ func (rt *routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err == nil {
 			return resp, nil
 		}
-		errs = append(errs, fmt.Errorf("%s: %w", ep.url.Host, err))
+		// Name the URL actually used: hosts.toml may have changed the host
+		// and the scheme the caller's URL names.
+		errs = append(errs, fmt.Errorf("%s: %w", r.URL.Redacted(), err))
 		if req.Context().Err() != nil {
 			break
 		}

@@ -422,6 +422,10 @@ func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.
 	case p.Cosign != nil && p.Notation != nil:
 		o.cause = combine(p.Signatures, c.cause, n.cause)
 		o.reason = fmt.Sprintf("policy %q (%s of cosign and notation): %s; %s", p.Name, orBoth(p.Signatures), c.reason, n.reason)
+		if c.cause == CauseRegistryError && n.cause == CauseRegistryError {
+			// One unreachable registry, said once.
+			o.reason = fmt.Sprintf("policy %q (%s of cosign and notation): %s (notation too)", p.Name, orBoth(p.Signatures), c.reason)
+		}
 	case p.Cosign != nil:
 		o.cause, o.reason = c.cause, fmt.Sprintf("policy %q: %s", p.Name, c.reason)
 	default:
