@@ -407,15 +407,12 @@ func Parse(path string, data []byte) (*Config, error) {
 	return c, nil
 }
 
+// policy builds a policy from its section: what only the file can tell
+// (scope syntax, keys and certificates defined, how require is written),
+// then the policy's own rules (verify.Policy.Validate).
 func (v *validator) policy(at string, ps policySection, keys map[string]keySection, certs map[string]string) (verify.Policy, bool) {
 	n := len(v.errs)
-	p := verify.Policy{Name: ps.Name, Mode: verify.Mode(or(ps.Mode, string(verify.Enforce))), Namespaces: ps.Namespaces}
-	if p.Name == "" {
-		v.errorf("%s: name is required", at)
-	}
-	if len(ps.Scopes) == 0 {
-		v.errorf("%s: scopes is required (e.g. [\"registry.example.com/team/*\"])", at)
-	}
+	p := verify.Policy{Name: ps.Name, Mode: verify.Mode(or(ps.Mode, string(verify.Enforce))), Namespaces: ps.Namespaces, Signatures: verify.Combine(ps.Signatures)}
 	for _, s := range ps.Scopes {
 		sc, err := verify.ParseScope(s)
 		if err != nil {
@@ -424,51 +421,30 @@ func (v *validator) policy(at string, ps policySection, keys map[string]keySecti
 		}
 		p.Scopes = append(p.Scopes, sc)
 	}
-	switch p.Mode {
-	case verify.Enforce, verify.Audit:
-		if ps.Cosign == nil && ps.Notation == nil {
-			v.errorf("%s: mode %q verifies, so it needs a [policy.cosign] or [policy.notation] requirement (or use mode = \"allow\")", at, p.Mode)
-		}
-	case verify.Allow:
-		if ps.Cosign != nil || ps.Notation != nil {
-			v.errorf("%s: mode \"allow\" skips verification, so its signature requirements would be ignored; remove one of them", at)
-		}
-	default:
-		v.errorf("%s.mode = %q: want \"enforce\", \"audit\" or \"allow\"", at, ps.Mode)
-	}
 	if cs := ps.Cosign; cs != nil {
-		if len(cs.Keys) == 0 {
-			v.errorf("%s.cosign.keys: list at least one key", at)
-		}
-		dup := map[string]bool{}
 		for _, k := range cs.Keys {
 			if _, ok := keys[k]; !ok {
 				v.errorf("%s.cosign.keys: key %q is not defined under [keys]", at, k)
 			}
-			if dup[k] {
-				v.errorf("%s.cosign.keys: key %q is listed twice", at, k)
-			}
-			dup[k] = true
 		}
 		th, err := verify.ParseThreshold(string(cs.Require), len(cs.Keys))
 		if err != nil && len(cs.Keys) > 0 {
 			v.errorf("%s.cosign.%v", at, err)
+			th = 1
 		}
 		p.Cosign = &verify.CosignRequirement{Keys: cs.Keys, Threshold: th, EverySignature: cs.EverySignature}
 	}
 	if ns := ps.Notation; ns != nil {
 		p.Notation = v.notation(at, ns, certs)
 	}
-	switch verify.Combine(ps.Signatures) {
-	case "":
+	for _, err := range p.Validate() {
+		v.errorf("%s%v", at, err)
+	}
+	if ps.Signatures == string(verify.Both) && (ps.Cosign == nil || ps.Notation == nil) {
+		v.errorf("%s.signatures = %q: combines kinds, but the policy requires only one; give both [policy.cosign] and [policy.notation]", at, ps.Signatures)
+	}
+	if p.Signatures == "" {
 		p.Signatures = verify.Both
-	case verify.Both, verify.Either:
-		p.Signatures = verify.Combine(ps.Signatures)
-		if ps.Cosign == nil || ps.Notation == nil {
-			v.errorf("%s.signatures = %q combines kinds, but the policy requires only one; give both [policy.cosign] and [policy.notation]", at, ps.Signatures)
-		}
-	default:
-		v.errorf("%s.signatures = %q: want \"both\" or \"either\"", at, ps.Signatures)
 	}
 	return p, len(v.errs) == n
 }
@@ -490,14 +466,6 @@ func (v *validator) notation(at string, ns *notationSection, certs map[string]st
 	if len(req.Identities) == 0 {
 		req.Identities = []string{"*"}
 	}
-	switch req.Level {
-	case "audit", "skip":
-		v.errorf("%s.notation.level = %q %v", at, req.Level, verify.ErrLevelNotVerifying)
-		return req
-	}
-	if len(ns.Certs) == 0 {
-		v.errorf("%s.notation.certs: list at least one root certificate", at)
-	}
 	for _, c := range ns.Certs {
 		if kind, ok := certs[c]; !ok {
 			v.errorf("%s.notation.certs: certificate %q is not defined under [certs]", at, c)
@@ -512,16 +480,13 @@ func (v *validator) notation(at string, ns *notationSection, certs map[string]st
 			v.errorf("%s.notation.tsa: certificate %q is a %s certificate, not a tsa", at, c, kind)
 		}
 	}
-	th, err := verify.ParseThreshold(string(ns.Require), len(ns.Certs))
-	if err != nil && len(ns.Certs) > 0 {
-		v.errorf("%s.notation.%v", at, err)
-	}
-	req.Threshold = th
-	// notation-go's own validation of level and identities, per root.
-	for _, c := range ns.Certs {
-		if err := verify.TrustPolicy(req, c).Validate(); err != nil {
-			v.errorf("%s.notation: %v", at, err)
-			break
+	req.Threshold = 1
+	if len(ns.Certs) > 0 {
+		th, err := verify.ParseThreshold(string(ns.Require), len(ns.Certs))
+		if err != nil {
+			v.errorf("%s.notation.%v", at, err)
+		} else {
+			req.Threshold = th
 		}
 	}
 	return req

@@ -99,7 +99,7 @@ func TestConfigErrorsNameTheFault(t *testing.T) {
 		{"undefined cert", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"nope\"]\n", `policy[0] "p".notation.certs: certificate "nope" is not defined`},
 		{"tsa as root", "[certs.t]\nkind = \"tsa\"\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"t\"]\n", `certificate "t" is a tsa certificate, not a ca`},
 		{"bad identity", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nidentities = [\"x509.subject: CN=only\"]\n", `policy[0] "p".notation: trust policy`},
-		{"bad level", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nlevel = \"lenient\"\n", `policy[0] "p".notation:`},
+		{"bad level", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nlevel = \"lenient\"\n", `policy[0] "p".notation.level = "lenient": want "strict" or "permissive"`},
 		{"kms scheme not allowed", "[keys.k]\nkms = \"sigstore-kms-evil://key\"\n", `keys.k.kms: KMS scheme "sigstore-kms-evil" is not supported by this build (supported: awskms, azurekms, gcpkms, hashivault, openbao); signgate never runs external KMS plugins`},
 		{"kms reference malformed", "[keys.k]\nkms = \"gcpkms://projects/p/keyRings/r\"\n", `keys.k.kms: gcpkms://projects/p/keyRings/r: want gcpkms://`},
 		{"kms and pem", "[keys.k]\nkms = \"hashivault://k\"\npem = \"x\"\n", `keys.k: give kms, pem or path, only one`},
@@ -110,11 +110,11 @@ func TestConfigErrorsNameTheFault(t *testing.T) {
 		{"sync too often", "[kms]\nsync_interval = \"1s\"\n", `kms.sync_interval = "1s": at least 10s`},
 		{"vault token file missing", "[kms.vault]\ntoken_file = \"/nonexistent/token\"\n", `kms.vault.token_file: stat /nonexistent/token`},
 		{"unknown kms setting", "[kms.aws]\nsecret_access_key = \"x\"\n", `unknown key(s): kms.aws.secret_access_key`},
-		{"notation level audit", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nlevel = \"audit\"\n", `policy[0] "p".notation.level = "audit" does not establish who signed the image`},
-		{"notation level skip", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\nmode = \"audit\"\n[policy.notation]\nlevel = \"skip\"\n", `policy[0] "p".notation.level = "skip" does not establish who signed the image`},
+		{"notation level audit", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nlevel = \"audit\"\n", `policy[0] "p".notation.level = "audit": it does not establish who signed the image`},
+		{"notation level skip", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\nmode = \"audit\"\n[policy.notation]\nlevel = \"skip\"\n", `policy[0] "p".notation.level = "skip": it does not establish who signed the image`},
 		{"one key, two names", "[keys.build]\npem = \"\"\"" + good + "\"\"\"\n[keys.release]\npem = \"\"\"" + good + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.cosign]\nkeys = [\"build\", \"release\"]\nrequire = \"all\"\n", `policy[0] "p".cosign.keys: keys "build" and "release" hold the same key (sha256:`},
 		{"one root, two names", "[certs.a]\npem = \"\"\"" + root + "\"\"\"\n[certs.b]\npem = \"\"\"" + root + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"a\", \"b\"]\n", `policy[0] "p".notation.certs: certificates "a" and "b" hold the same certificate`},
-		{"either with one kind", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\nsignatures = \"either\"\n[policy.notation]\ncerts = [\"r\"]\n", `signatures = "either" combines kinds`},
+		{"either with one kind", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\nsignatures = \"either\"\n[policy.notation]\ncerts = [\"r\"]\n", `signatures = "either": combines kinds`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -133,7 +133,7 @@ func TestConfigsThatWouldMiscount(t *testing.T) {
 		{"one key under two names", fmt.Sprintf("[keys.k1again]\npath = %q\n[[policy]]\nname = \"twice\"\nscopes = [\"x.example/*\"]\n  [policy.cosign]\n  keys = [\"k1\", \"k1again\"]\n  require = \"all\"\n", k1),
 			`keys \"k1\" and \"k1again\" hold the same key`},
 		{"notation audit level", "[[policy]]\nname = \"lenient\"\nscopes = [\"x.example/*\"]\n  [policy.notation]\n  certs = [\"n1\"]\n  level = \"audit\"\n",
-			`notation.level = \"audit\" does not establish who signed the image`},
+			`notation.level = \"audit\": it does not establish who signed the image`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			good := e.SigngateConfig()

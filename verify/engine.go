@@ -385,10 +385,11 @@ type part struct {
 }
 
 func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) outcome {
-	if p.Cosign == nil && p.Notation == nil {
-		// Config validation refuses a verifying policy with no requirement;
-		// deny rather than assume.
-		return outcome{cause: CauseMisconfigured, reason: fmt.Sprintf("policy %q requires no signature kind", p.Name)}
+	// The config loader refuses such policies; a policy built any other way
+	// is denied under rather than assumed.
+	if errs := p.Validate(); len(errs) > 0 {
+		why := strings.TrimPrefix(strings.TrimPrefix(errs[0].Error(), "."), ": ")
+		return outcome{cause: CauseMisconfigured, reason: fmt.Sprintf("policy %q is invalid: %s", p.Name, why)}
 	}
 	var (
 		o    outcome
@@ -397,8 +398,8 @@ func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.
 	checkNotation := func() {
 		res, err := e.notation.Verify(ctx, img, p.Notation, snap.Keys)
 		switch {
-		case errors.Is(err, ErrLevelNotVerifying):
-			n = part{CauseMisconfigured, "notation: " + err.Error()}
+		case errors.Is(err, ErrInvalidPolicy):
+			n = part{CauseMisconfigured, "notation: " + strings.TrimPrefix(err.Error(), ".")}
 		case err != nil:
 			n = part{CauseRegistryError, "notation: cannot read signatures: " + Excerpt(err)}
 		default:

@@ -66,22 +66,27 @@ const maxNotationSignatures = 50
 // ErrLevelNotVerifying is why a requirement with notation's "audit" or
 // "skip" level is refused: those levels do not establish that a trusted root
 // signed the image, so a signature from anyone would count as verified.
-var ErrLevelNotVerifying = errors.New(`does not establish who signed the image; use level "strict" or "permissive", and mode = "audit" on the policy to observe without enforcing`)
+var ErrLevelNotVerifying = errors.New(`it does not establish who signed the image; use level "strict" or "permissive", and mode = "audit" on the policy to observe without enforcing`)
 
-// Validate checks the requirement on its own, as the verifier relies on it.
+// Validate checks the requirement on its own, as the verifier relies on it:
+// a *PolicyError naming the field (relative to the notation requirement).
 func (r *NotationRequirement) Validate() error {
 	switch r.Level {
 	case "strict", "permissive":
 	case "audit", "skip":
-		return fmt.Errorf("notation level %q %w", r.Level, ErrLevelNotVerifying)
+		return &PolicyError{Field: fmt.Sprintf("level = %q", r.Level), Problem: ErrLevelNotVerifying.Error(), Err: ErrLevelNotVerifying}
 	default:
-		return fmt.Errorf("notation level %q: want \"strict\" or \"permissive\"", r.Level)
+		return &PolicyError{Field: fmt.Sprintf("level = %q", r.Level), Problem: `want "strict" or "permissive"`}
 	}
 	if len(r.Roots) == 0 {
-		return errors.New("notation: no root certificate is listed")
+		return &PolicyError{Field: "certs", Problem: "list at least one root certificate"}
 	}
 	if r.Threshold < 1 || r.Threshold > len(r.Roots) {
-		return fmt.Errorf("notation: require %d of %d roots can never be met", r.Threshold, len(r.Roots))
+		return &PolicyError{Field: "require", Problem: fmt.Sprintf("%d of %d roots can never be met", r.Threshold, len(r.Roots))}
+	}
+	// notation-go's own validation of the identities.
+	if err := TrustPolicy(r, r.Roots[0]).Validate(); err != nil {
+		return &PolicyError{Problem: err.Error(), Err: err}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -226,4 +227,97 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// ErrInvalidPolicy is the family of a policy's own problems, each a
+// *PolicyError naming the field.
+var ErrInvalidPolicy = errors.New("invalid policy")
+
+// PolicyError is one problem with a policy, at a field ("mode",
+// "cosign.keys"); "" for the policy as a whole.
+type PolicyError struct {
+	Field   string
+	Problem string
+	Err     error // a more specific cause, if any (ErrLevelNotVerifying)
+}
+
+// Error reads as a suffix to where the policy is ("policy[0] \"p\""), so a
+// config can prefix it with the file and the policy.
+func (e *PolicyError) Error() string {
+	if e.Field == "" {
+		return ": " + e.Problem
+	}
+	return "." + e.Field + ": " + e.Problem
+}
+
+// Unwrap makes errors.Is(err, ErrInvalidPolicy) true, and the cause's.
+func (e *PolicyError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrInvalidPolicy, e.Err}
+	}
+	return []error{ErrInvalidPolicy}
+}
+
+// Validate checks the policy on its own terms, as the engine relies on
+// them: the config loader reports these with the file and the policy, and
+// the engine denies under a policy that fails them. It returns every
+// problem found.
+func (p *Policy) Validate() []error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &PolicyError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+	if p.Name == "" {
+		bad("", "name is required")
+	}
+	if len(p.Scopes) == 0 {
+		bad("", `scopes is required (e.g. ["registry.example.com/team/*"])`)
+	}
+	switch p.Mode {
+	case Enforce, Audit:
+		if p.Cosign == nil && p.Notation == nil {
+			bad("", `mode %q verifies, so it needs a [policy.cosign] or [policy.notation] requirement (or use mode = "allow")`, p.Mode)
+		}
+	case Allow:
+		if p.Cosign != nil || p.Notation != nil {
+			bad("", `mode "allow" skips verification, so its signature requirements would be ignored; remove one of them`)
+		}
+	default:
+		bad(fmt.Sprintf("mode = %q", p.Mode), `want "enforce", "audit" or "allow"`)
+	}
+	if c := p.Cosign; c != nil {
+		if len(c.Keys) == 0 {
+			bad("cosign.keys", "list at least one key")
+		}
+		seen := map[string]bool{}
+		for _, k := range c.Keys {
+			if seen[k] {
+				bad("cosign.keys", "key %q is listed twice", k)
+			}
+			seen[k] = true
+		}
+		if len(c.Keys) > 0 && (c.Threshold < 1 || c.Threshold > len(c.Keys)) {
+			bad("cosign.require", "%d of %d keys can never be met", c.Threshold, len(c.Keys))
+		}
+	}
+	if n := p.Notation; n != nil {
+		if err := n.Validate(); err != nil {
+			var pe *PolicyError
+			if errors.As(err, &pe) {
+				errs = append(errs, &PolicyError{Field: strings.TrimSuffix("notation."+pe.Field, "."), Problem: pe.Problem, Err: pe.Err})
+			} else {
+				bad("notation", "%v", err)
+			}
+		}
+	}
+	switch p.Signatures {
+	case "", Both, Either:
+		// Both is also the default, so only Either says something false.
+		if p.Signatures == Either && (p.Cosign == nil || p.Notation == nil) {
+			bad(fmt.Sprintf("signatures = %q", p.Signatures), "combines kinds, but the policy requires only one; give both [policy.cosign] and [policy.notation]")
+		}
+	default:
+		bad(fmt.Sprintf("signatures = %q", p.Signatures), `want "both" or "either"`)
+	}
+	return errs
 }

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -127,5 +128,33 @@ func TestThreshold(t *testing.T) {
 		if (err == nil) != c.ok || got != c.want {
 			t.Errorf("%q of %d: got %d, %v", c.rule, c.n, got, err)
 		}
+	}
+}
+
+// A policy validates itself; the engine denies under one that does not,
+// whoever built it.
+func TestPolicyValidates(t *testing.T) {
+	sc, _ := ParseScope("**")
+	for _, c := range []struct {
+		p    Policy
+		want string
+	}{
+		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: Enforce}, "needs a [policy.cosign] or [policy.notation] requirement"},
+		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: "warn"}, `.mode = "warn": want`},
+		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: Allow, Cosign: &CosignRequirement{Keys: []string{"k"}, Threshold: 1}}, `mode "allow" skips verification`},
+		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: Enforce, Cosign: &CosignRequirement{Keys: []string{"k", "k"}, Threshold: 1}}, `key "k" is listed twice`},
+		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: Enforce, Cosign: &CosignRequirement{Keys: []string{"k"}, Threshold: 2}}, ".cosign.require: 2 of 1 keys can never be met"},
+		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: Enforce, Notation: &NotationRequirement{Roots: []string{"r"}, Identities: []string{"*"}, Level: "audit", Threshold: 1}}, `.notation.level = "audit": it does not establish`},
+		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: Enforce, Signatures: Either, Cosign: &CosignRequirement{Keys: []string{"k"}, Threshold: 1}}, `.signatures = "either": combines kinds`},
+		{Policy{Scopes: []Scope{sc}, Mode: Allow}, ": name is required"},
+	} {
+		errs := c.p.Validate()
+		if len(errs) == 0 || !strings.Contains(errs[0].Error(), c.want) || !errors.Is(errs[0], ErrInvalidPolicy) {
+			t.Errorf("%+v: %v; want %q", c.p, errs, c.want)
+		}
+	}
+	ok := Policy{Name: "p", Scopes: []Scope{sc}, Mode: Enforce, Cosign: &CosignRequirement{Keys: []string{"k"}, Threshold: 1}}
+	if errs := ok.Validate(); len(errs) != 0 {
+		t.Errorf("a valid policy: %v", errs)
 	}
 }
