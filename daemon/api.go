@@ -14,21 +14,16 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/signgate/signgate/keystore/keysync"
+	"github.com/signgate/signgate/localapi"
 )
 
-// VerifyRequest asks the daemon about an image being pulled.
-type VerifyRequest struct {
-	Image  string `json:"image"`  // the reference being pulled
-	Digest string `json:"digest"` // the manifest or index digest it resolved to
-}
-
-// VerifyResponse is the daemon's answer.
-type VerifyResponse struct {
-	Allowed bool   `json:"allowed"`
-	Reason  string `json:"reason"`
-	Policy  string `json:"policy,omitempty"`
-}
+// The local API's types, as its clients use them.
+type (
+	VerifyRequest  = localapi.VerifyRequest
+	VerifyResponse = localapi.VerifyResponse
+	KeyInfo        = localapi.KeyInfo
+	KeysResponse   = localapi.KeysResponse
+)
 
 // serveAPI answers local questions on a unix socket only root can reach:
 // the image verifier's "may this pull proceed?", and the keys.
@@ -48,9 +43,9 @@ func (d *Daemon) serveAPI(ctx context.Context, path string) error {
 		return fmt.Errorf("api socket %s: %w", path, err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/verify", d.handleVerify)
-	mux.HandleFunc("GET /v1/keys", d.handleKeys)
-	mux.HandleFunc("POST /v1/keys/sync", d.handleKeysSync)
+	mux.HandleFunc("POST "+localapi.PathVerify, d.handleVerify)
+	mux.HandleFunc("GET "+localapi.PathKeys, d.handleKeys)
+	mux.HandleFunc("POST "+localapi.PathKeysSync, d.handleKeysSync)
 	d.serve(ctx, l, mux, "api")
 	return nil
 }
@@ -97,28 +92,6 @@ func (d *Daemon) verifyPull(ctx context.Context, req VerifyRequest) VerifyRespon
 		d.log.Warn("signgate refused pull", "image", req.Image, "digest", req.Digest, "policy", v.Policy, "reason", v.Reason)
 	}
 	return VerifyResponse{Allowed: v.Allowed, Reason: v.Reason, Policy: v.Policy}
-}
-
-// KeyInfo describes one trusted key version, or a KMS key with none, for
-// `signgate keys list`.
-type KeyInfo struct {
-	Name        string    `json:"name"`
-	Source      string    `json:"source"`
-	Version     string    `json:"version,omitempty"`
-	Fingerprint string    `json:"fingerprint,omitempty"`
-	Algorithm   string    `json:"algorithm,omitempty"`
-	LastSync    time.Time `json:"last_sync,omitzero"`
-	// State: "static", "current", "grace until <time>", "stale", or
-	// "untrusted: <why>".
-	State     string `json:"state"`
-	LastError string `json:"last_error,omitempty"`
-}
-
-// KeysResponse answers GET /v1/keys and POST /v1/keys/sync.
-type KeysResponse struct {
-	Keys    []KeyInfo        `json:"keys"`
-	Changes []keysync.Change `json:"changes,omitempty"` // sync only
-	Error   string           `json:"error,omitempty"`   // sync only: keys that could not be synced
 }
 
 // Keys lists every key the daemon knows: static ones from the snapshot in

@@ -21,7 +21,7 @@ import (
 	"github.com/signgate/signgate/imagestore"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
-	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -89,21 +89,12 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 }
 
 func (d *Daemon) buildEngine(cfg *config.Config, syncer *keysync.Syncer) (*verify.Engine, error) {
-	snap, err := cfg.Snapshot(context.Background(), syncer.Keys()...)
-	if err != nil {
-		return nil, err
-	}
-	reg, err := registry.New(cfg.Registry)
-	if err != nil {
-		return nil, err
-	}
-	opts := cfg.Engine
-	opts.Observe = func(v *verify.Verdict) {
+	engine, _, err := setup.Engine(cfg, syncer, func(v *verify.Verdict) {
 		d.metrics.verified(v)
 		d.log.Info("verification finished", "image", v.Image, "digest", v.Digest, "policy", v.Policy,
-			"verified", v.Verified, "took", v.Took.Round(time.Microsecond))
-	}
-	return verify.NewEngine(snap, reg, opts), nil
+			"verified", v.Verified, "cause", v.Cause, "took", v.Took.Round(time.Microsecond))
+	})
+	return engine, err
 }
 
 // warnConfig says loudly, at start and on every reload, what a valid config

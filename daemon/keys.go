@@ -11,7 +11,7 @@ import (
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore/keysync"
-	"github.com/signgate/signgate/keystore/kms"
+	"github.com/signgate/signgate/setup"
 )
 
 // KeyMessageID marks changes to the trusted keys in the journal:
@@ -25,33 +25,9 @@ const (
 	keyUntrusted     keysync.ChangeKind = "untrusted"       // no version can be trusted: images that need it are denied
 )
 
-// NewSyncer builds the KMS key syncer for cfg, with a provider for each
-// scheme its keys use, built on first use. It adopts what prev knew of
-// unchanged keys.
+// NewSyncer builds the KMS key syncer for cfg (see setup.Syncer).
 func NewSyncer(cfg *config.Config, prev *keysync.Syncer, readOnly bool) (*keysync.Syncer, error) {
-	providers := map[string]kms.Provider{}
-	for _, sp := range cfg.KMSKeys {
-		if providers[sp.Ref.Scheme] != nil {
-			continue
-		}
-		f, ok := kms.Lookup(sp.Ref.Scheme)
-		if !ok {
-			return nil, fmt.Errorf("%s: keys.%s: KMS scheme %q is not in this build", cfg.Path, sp.Name, sp.Ref.Scheme)
-		}
-		providers[sp.Ref.Scheme] = kms.Lazy(sp.Ref.Scheme, f, cfg.KMS.Settings[f.Section])
-	}
-	s, err := keysync.New(cfg.KMSKeys, providers, keysync.Options{
-		Interval:     cfg.KMS.SyncInterval,
-		MaxStaleness: cfg.KMS.MaxStaleness,
-		StateDir:     cfg.Daemon.StateDir,
-		ReadOnly:     readOnly,
-		Timeout:      cfg.KMS.RequestTimeout,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
-	}
-	s.Adopt(prev)
-	return s, nil
+	return setup.Syncer(cfg, prev, readOnly)
 }
 
 // startKeys brings KMS keys up at start: the last-known-good state first,

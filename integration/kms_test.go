@@ -14,10 +14,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/signgate/signgate/daemon"
 	"github.com/signgate/signgate/integration/harness"
 	"github.com/signgate/signgate/internal/kmstest"
 	"github.com/signgate/signgate/keystore/keysync"
+	"github.com/signgate/signgate/localapi"
 )
 
 // kmsConfig is the suite's config with a KMS-backed key "release" (an AWS
@@ -61,20 +61,20 @@ func (e *env) signKMS(repo string) name.Digest {
 	return d
 }
 
-func (e *env) keys(cmd string) daemon.KeysResponse {
+func (e *env) keys(cmd string) localapi.KeysResponse {
 	e.t.Helper()
 	out, err := exec.Command(filepath.Join(e.Bin, "signgate"), "keys", cmd, "--socket", e.APISocket(), "--output", "json").Output()
 	if err != nil {
 		e.t.Fatalf("signgate keys %s: %v\n%s", cmd, err, out)
 	}
-	var r daemon.KeysResponse
+	var r localapi.KeysResponse
 	if err := json.Unmarshal(out, &r); err != nil {
 		e.t.Fatal(err)
 	}
 	return r
 }
 
-func changed(r daemon.KeysResponse, kind keysync.ChangeKind, version string) bool {
+func changed(r localapi.KeysResponse, kind keysync.ChangeKind, version string) bool {
 	for _, c := range r.Changes {
 		if c.Key == "release" && c.Kind == kind && c.Version == version {
 			return true

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/config"
-	"github.com/signgate/signgate/daemon"
 	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/setup"
 )
 
 func runCheckConfig(args []string) int {
@@ -94,7 +94,7 @@ func runCheckConfig(args []string) int {
 func checkKMS(cfg *config.Config) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.KMS.RequestTimeout+time.Second)
 	defer cancel()
-	s, err := daemon.NewSyncer(cfg, nil, true)
+	s, err := setup.Syncer(cfg, nil, true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signgate:", err)
 		return false

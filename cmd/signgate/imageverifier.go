@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/config"
-	"github.com/signgate/signgate/daemon"
+	"github.com/signgate/signgate/localapi"
 )
 
 // runImageVerifier is the pull-time gate: containerd (2.1+) runs every
@@ -45,7 +45,7 @@ func runImageVerifier(args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	resp, err := askDaemon(ctx, *socket, daemon.VerifyRequest{Image: *imageName, Digest: *digest})
+	resp, err := askDaemon(ctx, *socket, localapi.VerifyRequest{Image: *imageName, Digest: *digest})
 	if err != nil {
 		fmt.Printf("signgate: cannot reach the signgate daemon at %s (%v); blocking the pull of %s\n", *socket, err, *imageName)
 		return exitDenied
@@ -58,9 +58,9 @@ func runImageVerifier(args []string) int {
 	return exitOK
 }
 
-func askDaemon(ctx context.Context, socket string, req daemon.VerifyRequest) (*daemon.VerifyResponse, error) {
-	var out daemon.VerifyResponse
-	if err := callDaemon(ctx, socket, "POST", "/v1/verify", req, &out); err != nil {
+func askDaemon(ctx context.Context, socket string, req localapi.VerifyRequest) (*localapi.VerifyResponse, error) {
+	var out localapi.VerifyResponse
+	if err := localapi.Call(ctx, socket, "POST", localapi.PathVerify, req, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -1,21 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/signgate/signgate/config"
-	"github.com/signgate/signgate/daemon"
 	"github.com/signgate/signgate/keystore/keysync"
+	"github.com/signgate/signgate/localapi"
 )
 
 const keysUsage = `usage: signgate keys list|sync [flags]
@@ -49,12 +47,12 @@ func runKeys(args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	method, path := http.MethodGet, "/v1/keys"
+	method, path := http.MethodGet, localapi.PathKeys
 	if cmd == "sync" {
-		method, path = http.MethodPost, "/v1/keys/sync"
+		method, path = http.MethodPost, localapi.PathKeysSync
 	}
-	var resp daemon.KeysResponse
-	if err := callDaemon(ctx, *socket, method, path, nil, &resp); err != nil {
+	var resp localapi.KeysResponse
+	if err := localapi.Call(ctx, *socket, method, path, nil, &resp); err != nil {
 		fmt.Fprintf(os.Stderr, "signgate: cannot reach the signgate daemon at %s: %v\n", *socket, err)
 		if cmd == "list" {
 			return listState(*cfgPath, *output)
@@ -98,27 +96,27 @@ func listState(cfgPath, output string) int {
 		return exitUsage
 	}
 	fmt.Fprintf(os.Stderr, "signgate: showing the last-known-good KMS keys in %s, written %s\n", cfg.Daemon.StateDir, written.UTC().Format(time.RFC3339))
-	var keys []daemon.KeyInfo
+	var keys []localapi.KeyInfo
 	for _, st := range statuses {
 		for _, v := range st.Versions {
 			state := "last-known-good"
 			if !v.GraceUntil.IsZero() {
 				state += ", grace until " + v.GraceUntil.UTC().Format(time.RFC3339)
 			}
-			keys = append(keys, daemon.KeyInfo{Name: st.Name, Source: st.Source, Version: v.Version, Fingerprint: v.Fingerprint, Algorithm: v.Algorithm, LastSync: st.LastSync, State: state})
+			keys = append(keys, localapi.KeyInfo{Name: st.Name, Source: st.Source, Version: v.Version, Fingerprint: v.Fingerprint, Algorithm: v.Algorithm, LastSync: st.LastSync, State: state})
 		}
 	}
 	if output == "json" {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(daemon.KeysResponse{Keys: keys})
+		_ = enc.Encode(localapi.KeysResponse{Keys: keys})
 		return exitOK
 	}
 	printKeys(os.Stdout, keys)
 	return exitOK
 }
 
-func printKeys(w io.Writer, keys []daemon.KeyInfo) {
+func printKeys(w io.Writer, keys []localapi.KeyInfo) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSOURCE\tVERSION\tFINGERPRINT\tALGORITHM\tLAST SYNC\tSTATE")
 	for _, k := range keys {
@@ -136,35 +134,4 @@ func or(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// callDaemon makes one request to the daemon's API socket.
-func callDaemon(ctx context.Context, socket, method, path string, body, out any) error {
-	client := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", socket)
-		},
-	}}
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://signgate"+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(out)
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/signgate/signgate/config"
-	"github.com/signgate/signgate/daemon"
 	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -79,7 +79,7 @@ func decideOnce(cfgPath, image, namespace string) (*verify.Verdict, int, error) 
 	defer cancel()
 	// KMS keys as the daemon would have them: synced now, else the daemon's
 	// last-known-good state (read, never written, from here).
-	syncer, err := daemon.NewSyncer(cfg, nil, true)
+	syncer, err := setup.Syncer(cfg, nil, true)
 	if err != nil {
 		return nil, exitUsage, err
 	}
@@ -90,11 +90,7 @@ func decideOnce(cfgPath, image, namespace string) (*verify.Verdict, int, error) 
 			fmt.Fprintln(os.Stderr, "signgate: warning:", err)
 		}
 	}
-	snap, err := cfg.Snapshot(ctx, syncer.Keys()...)
-	if err != nil {
-		return nil, exitUsage, err
-	}
-	reg, err := registry.New(cfg.Registry)
+	engine, reg, err := setup.Engine(cfg, syncer, nil)
 	if err != nil {
 		return nil, exitUsage, err
 	}
@@ -110,7 +106,7 @@ func decideOnce(cfgPath, image, namespace string) (*verify.Verdict, int, error) 
 	// little longer, so its own answer comes back rather than "pending".
 	dctx, dcancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout+2*time.Second)
 	defer dcancel()
-	v := verify.NewEngine(snap, reg, cfg.Engine).Decide(dctx, verify.Request{Image: img, Namespace: namespace})
+	v := engine.Decide(dctx, verify.Request{Image: img, Namespace: namespace})
 	if v.Pending {
 		// "retry shortly" is the daemon's word to the kubelet; a one-shot
 		// command has simply run out of time.
