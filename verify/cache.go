@@ -1,0 +1,79 @@
+package verify
+
+import (
+	"sync"
+	"time"
+)
+
+// cache holds verdicts with expiry and the verifications in flight.
+type cache struct {
+	mu       sync.Mutex
+	max      int
+	entries  map[string]entry
+	inflight map[string]*call
+}
+
+type entry struct {
+	v       *Verdict
+	expires time.Time
+}
+
+type call struct {
+	done chan struct{}
+	v    *Verdict
+}
+
+func newCache(max int) *cache {
+	return &cache{max: max, entries: map[string]entry{}, inflight: map[string]*call{}}
+}
+
+func (c *cache) get(key string) (*Verdict, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || time.Now().After(e.expires) {
+		return nil, false
+	}
+	return e.v, true
+}
+
+// join returns the call in flight for key, starting one if there is none;
+// leader is true for the caller that must run it.
+func (c *cache) join(key string) (cl *call, leader bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl, ok := c.inflight[key]; ok {
+		return cl, false
+	}
+	cl = &call{done: make(chan struct{})}
+	c.inflight[key] = cl
+	return cl, true
+}
+
+func (c *cache) finish(key string, cl *call, v *Verdict, ttl time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl.v = v
+	delete(c.inflight, key)
+	if len(c.entries) >= c.max {
+		now := time.Now()
+		for k, e := range c.entries {
+			if now.After(e.expires) || len(c.entries) >= c.max {
+				delete(c.entries, k)
+			}
+		}
+	}
+	c.entries[key] = entry{v: v, expires: time.Now().Add(ttl)}
+	close(cl.done)
+}
+
+// retain drops every verdict whose key keep refuses.
+func (c *cache) retain(keep func(key string) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.entries {
+		if !keep(k) {
+			delete(c.entries, k)
+		}
+	}
+}

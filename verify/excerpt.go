@@ -1,0 +1,34 @@
+package verify
+
+import (
+	"strings"
+)
+
+// maxExcerpt bounds what of an error, which may quote a registry's response
+// body, reaches a denial message and the log.
+const maxExcerpt = 600
+
+// Excerpt is err as one short, printable line: a registry chooses its error
+// bodies, and they end up in kubectl events and journald.
+func Excerpt(err error) string {
+	var b strings.Builder
+	space := false
+	for _, r := range err.Error() {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\uFFFD' {
+			r = ' '
+		}
+		if r == ' ' {
+			if space {
+				continue
+			}
+			space = true
+		} else {
+			space = false
+		}
+		if b.Len() >= maxExcerpt {
+			return strings.TrimSpace(b.String()) + "…"
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimSpace(b.String())
+}

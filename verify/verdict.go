@@ -1,0 +1,48 @@
+package verify
+
+import "time"
+
+// Cause says, in a word a program can switch on, why a verdict is what it
+// is; Reason explains it to a person and may be reworded at any time.
+// Metrics, the decision log and tests use the cause.
+type Cause string
+
+// The causes. An audit policy's verdict is allowed whatever its cause.
+const (
+	CauseVerified        Cause = "verified"          // the policy's requirements were met
+	CauseAllowedByPolicy Cause = "allowed_by_policy" // mode "allow": not verified, by choice
+	CauseNoPolicy        Cause = "no_policy"         // no policy governs the image
+	CauseNoSignatures    Cause = "no_signatures"     // none of the kinds required was found
+	CauseUntrusted       Cause = "untrusted"         // signatures found, but not enough by trusted keys
+	CauseRegistryError   Cause = "registry_error"    // signatures could not be read: we do not know
+	CausePending         Cause = "pending"           // still verifying at the deadline
+	CauseMisconfigured   Cause = "misconfigured"     // the policy cannot be applied as written
+	CauseImageUnknown    Cause = "image_unknown"     // the digest that will run could not be determined
+	CauseRootFSMismatch  Cause = "rootfs_mismatch"   // what runs is not the image named
+)
+
+// Verdict is the engine's answer, with enough detail to explain it.
+type Verdict struct {
+	Image    string          `json:"image"`
+	Digest   string          `json:"digest"`
+	Policy   string          `json:"policy,omitempty"`
+	Mode     Mode            `json:"mode,omitempty"`
+	Allowed  bool            `json:"allowed"`
+	Cause    Cause           `json:"cause"`
+	Verified bool            `json:"verified"` // the policy's requirements were met
+	Pending  bool            `json:"pending,omitempty"`
+	Cached   bool            `json:"cached,omitempty"`
+	Reason   string          `json:"reason"`
+	Cosign   *CosignResult   `json:"cosign,omitempty"`
+	Notation *NotationResult `json:"notation,omitempty"`
+	Snapshot string          `json:"snapshot"`
+	Took     time.Duration   `json:"took_ns"`
+}
+
+// Decision is "allow" or "deny", for logs.
+func (v *Verdict) Decision() string {
+	if v.Allowed {
+		return "allow"
+	}
+	return "deny"
+}
