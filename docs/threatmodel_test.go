@@ -24,15 +24,9 @@ func TestThreatModelCitesRealTests(t *testing.T) {
 	}
 	defined := map[string]bool{}
 	decl := regexp.MustCompile(`(?m)^func (Test[A-Za-z0-9_]+)\(`)
-	err = filepath.WalkDir("..", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == "_output" || strings.HasPrefix(d.Name(), ".")) && p != ".." {
-			return filepath.SkipDir
-		}
-		if strings.HasSuffix(p, "_test.go") {
-			b, err := os.ReadFile(p)
+	walkTree(t, func(rel string, d fs.DirEntry) error {
+		if strings.HasSuffix(rel, "_test.go") {
+			b, err := os.ReadFile(filepath.Join("..", rel))
 			if err != nil {
 				return err
 			}
@@ -42,12 +36,29 @@ func TestThreatModelCitesRealTests(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range cited {
 		if !defined[c[1]] {
 			t.Errorf("docs/threat-model.md cites %s, which no test file defines", c[1])
 		}
+	}
+}
+
+// walkTree calls fn for each file and directory of the repository (paths
+// relative to its root), leaving out hidden directories, _output and
+// testdata.
+func walkTree(t *testing.T, fn func(rel string, d fs.DirEntry) error) {
+	t.Helper()
+	err := filepath.WalkDir("..", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel("..", p)
+		if d.IsDir() && rel != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "_output" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		return fn(rel, d)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -124,18 +124,7 @@ func TestGate(t *testing.T) {
 		e.image("signed/app", "k1")
 		id, err := e.Create(podID, podCfg, e.Registry+"/signed/app:v1")
 		mustAllow(t, id, err)
-		if out, err := e.Crictl("start", id); err != nil {
-			t.Fatalf("start: %v %s", err, out)
-		}
-		if err := harness.WaitFor(10*time.Second, func() error {
-			out, err := e.Crictl("inspect", "-o", "go-template", "--template", "{{.status.state}}", id)
-			if err != nil || !strings.Contains(out, "CONTAINER_RUNNING") {
-				return fmt.Errorf("state %q %v", out, err)
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		(&env{Env: e.Env, t: t}).mustRun(id)
 	})
 	t.Run("unsigned image is denied", func(t *testing.T) {
 		d := e.image("unsigned/app")
