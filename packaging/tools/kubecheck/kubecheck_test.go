@@ -95,6 +95,9 @@ func checkDaemonSet(t *testing.T, ds *appsv1.DaemonSet) {
 			t.Errorf("selector %s=%s does not match the pod template", k, v)
 		}
 	}
+	if !spec.HostNetwork {
+		t.Error("the DaemonSet is not hostNetwork: its sandbox would wait for the CNI, whose pod waits for signgate")
+	}
 	if spec.PriorityClassName != "system-node-critical" {
 		t.Errorf("priorityClassName = %q", spec.PriorityClassName)
 	}
