@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -117,4 +118,20 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+// A redirect from HTTPS down to plain HTTP is refused before it is sent.
+func TestNoRedirectDownToPlainHTTP(t *testing.T) {
+	next := &noCall{}
+	g := newGuard("reg.example.com", nil, next)
+	first, _ := http.NewRequest("GET", "https://reg.example.com/v2/a/manifests/v1", nil)
+	down, _ := http.NewRequest("GET", "http://cdn.example.net/blob", nil)
+	down.Response = &http.Response{Request: first}
+	_, err := g.RoundTrip(down)
+	if !errors.Is(err, ErrRedirects) || next.called {
+		t.Fatalf("HTTPS to HTTP redirect: %v (sent: %v)", err, next.called)
+	}
+	if !strings.Contains(err.Error(), "https://reg.example.com/v2/a/manifests/v1 -> http://cdn.example.net/blob") {
+		t.Fatalf("the refusal does not name the chain: %v", err)
+	}
 }
