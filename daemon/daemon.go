@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,13 +37,14 @@ type Daemon struct {
 	mu  sync.Mutex // serialises reloads
 	cfg atomic.Pointer[config.Config]
 
-	connected atomic.Bool // the NRI connection is up
-	readyOnce sync.Once
-	metrics   *metrics
-	keysTime  atomic.Int64 // unix nanos the keys in force were loaded
-	syncer    atomic.Pointer[keysync.Syncer]
-	journal   bool        // key changes go to journald
-	syncSoon  atomic.Bool // start left the first KMS sync to the sync loop
+	connected  atomic.Bool  // the NRI connection is up
+	sharedKeys atomic.Value // what warnSharedKeys last said
+	readyOnce  sync.Once
+	metrics    *metrics
+	keysTime   atomic.Int64 // unix nanos the keys in force were loaded
+	syncer     atomic.Pointer[keysync.Syncer]
+	journal    bool        // key changes go to journald
+	syncSoon   atomic.Bool // start left the first KMS sync to the sync loop
 	// keysChanged asks pre-verification to verify the node's images again.
 	keysChanged chan struct{}
 }
@@ -84,6 +86,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 		}
 	}
 	d.warnConfig(cfg)
+	d.warnSharedKeys(engine.Snapshot())
 	d.plugin = &nri.Plugin{Resolver: store, Decider: d, Recorder: multiRecorder{rec, d.metrics}, Deadline: cfg.Daemon.DecisionDeadline}
 	return d, nil
 }
@@ -102,6 +105,21 @@ func (d *Daemon) buildEngine(cfg *config.Config, syncer *keysync.Syncer) (*verif
 func (d *Daemon) warnConfig(cfg *config.Config) {
 	for _, w := range cfg.Warnings() {
 		d.log.Warn("config warning", "config", cfg.Path, "warning", w)
+	}
+}
+
+// warnSharedKeys says when key names share key material (two names for one
+// key, or a KMS alias moved onto another name's key): thresholds count them
+// once. Said when the set changes, so a quiet sync stays quiet.
+func (d *Daemon) warnSharedKeys(snap *verify.Snapshot) {
+	shared := snap.Keys.Shared()
+	key := fmt.Sprint(shared)
+	if prev, _ := d.sharedKeys.Swap(key).(string); prev == key {
+		return
+	}
+	for _, g := range shared {
+		d.log.Warn("config warning", "config", d.path, "warning",
+			fmt.Sprintf("keys %s hold the same key material; a threshold counts them as one key", strings.Join(g, ", ")))
 	}
 }
 
@@ -153,6 +171,7 @@ func (d *Daemon) Reload() error {
 			d.metrics.keysLoaded.Set(float64(time.Now().Unix()))
 			d.metrics.reloads.WithLabelValues("ok").Inc()
 			d.warnConfig(cfg)
+			d.warnSharedKeys(engine.Snapshot())
 			d.log.Info("reloaded config", "config", d.path, "snapshot", engine.Snapshot().ID, "policies", len(cfg.Policies), "keys", len(engine.Snapshot().Keys.Keys()))
 			return nil
 		}

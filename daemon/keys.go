@@ -151,6 +151,7 @@ func (d *Daemon) refreshKeys(s *keysync.Syncer) {
 		return
 	}
 	e.Swap(snap)
+	d.warnSharedKeys(snap)
 	d.keysTime.Store(time.Now().UnixNano())
 	d.metrics.keysLoaded.Set(float64(time.Now().Unix()))
 	d.log.Info("keystore updated from the KMS; cached verdicts of the policies that trust the changed keys dropped", "snapshot", snap.ID, "keys", len(snap.Keys.Keys()))

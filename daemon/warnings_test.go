@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/signgate/signgate/internal/kmstest"
 )
 
 // A config that enforces nothing is logged as a warning at start and on
@@ -38,5 +40,36 @@ func TestAuditOnlyConfigIsWarnedOf(t *testing.T) {
 	}
 	if n := strings.Count(log.String(), `msg="config warning"`); n != 2 {
 		t.Fatalf("reload did not warn again:\n%s", log)
+	}
+}
+
+// Two KMS key names that resolve to one key are warned of once, and again
+// only when that changes (issue 11: one signature must not count twice;
+// the engine counts such keys once, and the operator hears why).
+func TestSharedKeyMaterialIsWarnedOf(t *testing.T) {
+	v := kmstest.NewVault(t)
+	t.Setenv("VAULT_TOKEN", v.Token)
+	v.CreateKey(t, "release")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.toml")
+	body := fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nstate_dir = %q\nmetrics_address = \"\"\n[kms.vault]\naddress = %q\n[keys.build]\nkms = \"hashivault://release\"\n[keys.release]\nkms = \"hashivault://release\"\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\n[policy.cosign]\nkeys = [\"build\", \"release\"]\nrequire = \"all\"\n",
+		filepath.Join(dir, "none.sock"), filepath.Join(dir, "state"), v.URL)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := &syncedBuffer{}
+	d, err := New(cfg, slog.New(slog.NewTextHandler(log, nil)), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const warning = "keys build, release hold the same key material"
+	if n := strings.Count(log.String(), warning); n != 1 {
+		t.Fatalf("warned %d times at start:\n%s", n, log)
+	}
+	if _, err := d.SyncKeys(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(log.String(), warning); n != 1 {
+		t.Fatalf("a quiet sync warned again (%d):\n%s", n, log)
 	}
 }

@@ -172,3 +172,35 @@ func (sk StaticKey) load() (*Key, error) {
 	}
 	return nil, fmt.Errorf("key %q: neither pem nor path is set", sk.Name)
 }
+
+// Shared lists the groups of key names that hold the same key material in
+// some version: two names for one public key, or two KMS aliases that came
+// to point at one key. A threshold counts such a group once, which is
+// rarely what whoever wrote the policy meant.
+func (s *Store) Shared() [][]string {
+	byFP := map[string]map[string]bool{}
+	for _, k := range s.Keys() {
+		if byFP[k.Fingerprint] == nil {
+			byFP[k.Fingerprint] = map[string]bool{}
+		}
+		byFP[k.Fingerprint][k.Name] = true
+	}
+	seen := map[string]bool{}
+	var out [][]string
+	for _, names := range byFP {
+		if len(names) < 2 {
+			continue
+		}
+		g := make([]string, 0, len(names))
+		for n := range names {
+			g = append(g, n)
+		}
+		sort.Strings(g)
+		if key := strings.Join(g, "\x00"); !seen[key] {
+			seen[key] = true
+			out = append(out, g)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return strings.Join(out[i], ",") < strings.Join(out[j], ",") })
+	return out
+}

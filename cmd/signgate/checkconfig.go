@@ -11,6 +11,7 @@ import (
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/registry"
 	"github.com/signgate/signgate/setup"
+	"github.com/signgate/signgate/verify"
 )
 
 func runCheckConfig(args []string) int {
@@ -38,6 +39,7 @@ func runCheckConfig(args []string) int {
 	for _, w := range cfg.Warnings() {
 		fmt.Printf("WARNING: %s\n", w)
 	}
+	warnShared(snap)
 	fmt.Printf("\nkeys:\n")
 	for _, k := range snap.Keys.Keys() {
 		fmt.Printf("  %-16s %-11s %s  %s\n", k.Name, k.Algorithm, k.Fingerprint, k.Source)
@@ -101,6 +103,14 @@ func checkKMS(cfg *config.Config) bool {
 	}
 	defer s.Close()
 	_, err = s.Sync(ctx)
+	// KMS versions can share material with other names only once synced.
+	if snap, serr := cfg.Snapshot(ctx, s.Keys()...); serr == nil {
+		for _, g := range snap.Keys.Shared() {
+			if hasKMSKey(cfg, g) {
+				fmt.Printf("WARNING: keys %s hold the same key material; a threshold counts them as one key\n", strings.Join(g, ", "))
+			}
+		}
+	}
 	fmt.Println("\nKMS keys, synced now:")
 	for _, st := range s.Statuses() {
 		if st.LastError != "" {
@@ -119,4 +129,24 @@ func checkKMS(cfg *config.Config) bool {
 		}
 	}
 	return err == nil
+}
+
+// warnShared names static keys that hold the same key material.
+func warnShared(snap *verify.Snapshot) {
+	for _, g := range snap.Keys.Shared() {
+		fmt.Printf("WARNING: keys %s hold the same key material; a threshold counts them as one key\n", strings.Join(g, ", "))
+	}
+}
+
+// hasKMSKey reports whether a group names a KMS key (static-only groups
+// were said already).
+func hasKMSKey(cfg *config.Config, names []string) bool {
+	for _, n := range names {
+		for _, sp := range cfg.KMSKeys {
+			if sp.Name == n {
+				return true
+			}
+		}
+	}
+	return false
 }
