@@ -106,7 +106,8 @@ func TestHostsTomlMirrorAndCA(t *testing.T) {
 	defer mirror.Close()
 	mhost := strings.TrimPrefix(mirror.URL, "https://")
 	// Push through the mirror under its own name; signgate then reads
-	// "upstream.invalid/app/y" (a name that resolves nowhere) via the mirror.
+	// "upstream.invalid/app/y" via the mirror. The upstream server itself is
+	// a loopback port nothing listens on, so no name lookup leaves the host.
 	if _, err := sigtest.PushImage(mhost+"/app/y:v1", remote.WithTransport(mirror.Client().Transport)); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestHostsTomlMirrorAndCA(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write(fmt.Sprintf("server = \"https://upstream.invalid\"\n[host.\"https://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = %q\n", mhost, ca))
+	write(fmt.Sprintf("server = \"https://127.0.0.1:1\"\n[host.\"https://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = %q\n", mhost, ca))
 	c, err := registry.New(registry.Config{HostsDir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +136,7 @@ func TestHostsTomlMirrorAndCA(t *testing.T) {
 
 	// Without the CA the mirror's certificate is refused, and the upstream
 	// does not exist: the read fails rather than skipping verification.
-	write(fmt.Sprintf("server = \"https://upstream.invalid\"\n[host.\"https://%s\"]\n  capabilities = [\"pull\"]\n", mhost))
+	write(fmt.Sprintf("server = \"https://127.0.0.1:1\"\n[host.\"https://%s\"]\n  capabilities = [\"pull\"]\n", mhost))
 	c, _ = registry.New(registry.Config{HostsDir: dir})
 	if err := head(t, c, "upstream.invalid/app/y:v1"); err == nil {
 		t.Fatal("a mirror with an untrusted certificate was used")
