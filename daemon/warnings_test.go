@@ -50,18 +50,8 @@ func TestSharedKeyMaterialIsWarnedOf(t *testing.T) {
 	v := kmstest.NewVault(t)
 	t.Setenv("VAULT_TOKEN", v.Token)
 	v.CreateKey(t, "release")
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.toml")
-	body := fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nstate_dir = %q\nmetrics_address = \"\"\n[kms.vault]\naddress = %q\n[keys.build]\nkms = \"hashivault://release\"\n[keys.release]\nkms = \"hashivault://release\"\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\n[policy.cosign]\nkeys = [\"build\", \"release\"]\nrequire = \"all\"\n",
-		filepath.Join(dir, "none.sock"), filepath.Join(dir, "state"), v.URL)
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	log := &syncedBuffer{}
-	d, err := New(cfg, slog.New(slog.NewTextHandler(log, nil)), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// "build" names the same Vault key as the helper's "release".
+	d, log, _ := kmsDaemon(t, t.TempDir(), fmt.Sprintf("[kms.vault]\naddress = %q\n[keys.build]\nkms = \"hashivault://release\"\n", v.URL))
 	const warning = "keys build, release hold the same key material"
 	if n := strings.Count(log.String(), warning); n != 1 {
 		t.Fatalf("warned %d times at start:\n%s", n, log)
