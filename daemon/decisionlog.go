@@ -36,19 +36,20 @@ func decisionOf(d nri.Decision) string {
 func fields(d nri.Decision) map[string]string {
 	v := d.Verdict
 	return map[string]string{
-		"SIGNGATE_DECISION":   decisionOf(d),
-		"SIGNGATE_IMAGE":      d.Ref,
-		"SIGNGATE_REPOSITORY": v.Image,
-		"SIGNGATE_DIGEST":     v.Digest,
-		"SIGNGATE_POLICY":     v.Policy,
-		"SIGNGATE_MODE":       string(v.Mode),
-		"SIGNGATE_CAUSE":      string(v.Cause),
-		"SIGNGATE_REASON":     v.Reason,
-		"SIGNGATE_POD":        d.Pod,
-		"SIGNGATE_NAMESPACE":  d.Namespace,
-		"SIGNGATE_CONTAINER":  d.Container,
-		"SIGNGATE_CACHED":     strconv.FormatBool(v.Cached),
-		"SIGNGATE_TOOK_US":    strconv.FormatInt(d.Took.Microseconds(), 10),
+		"SIGNGATE_DECISION":      decisionOf(d),
+		"SIGNGATE_IMAGE":         d.Ref,
+		"SIGNGATE_REPOSITORY":    v.Image,
+		"SIGNGATE_DIGEST":        v.Digest,
+		"SIGNGATE_POLICY":        v.Policy,
+		"SIGNGATE_MODE":          string(v.Mode),
+		"SIGNGATE_CAUSE":         string(v.Cause),
+		"SIGNGATE_REASON":        v.Reason,
+		"SIGNGATE_POD":           d.Pod,
+		"SIGNGATE_NAMESPACE":     d.Namespace,
+		"SIGNGATE_CONTAINER":     d.Container,
+		"SIGNGATE_CACHED":        strconv.FormatBool(v.Cached),
+		"SIGNGATE_RUNTIME_IMAGE": strconv.FormatBool(d.RuntimeImage),
+		"SIGNGATE_TOOK_US":       strconv.FormatInt(d.Took.Microseconds(), 10),
 	}
 }
 
@@ -85,7 +86,7 @@ func (r SlogRecorder) Record(d nri.Decision) {
 	r.Logger.Log(context.Background(), level, summary(d),
 		"decision", f["SIGNGATE_DECISION"], "image", d.Ref, "digest", d.Verdict.Digest,
 		"policy", d.Verdict.Policy, "cause", d.Verdict.Cause, "reason", d.Verdict.Reason, "pod", d.Pod, "namespace", d.Namespace,
-		"container", d.Container, "cached", d.Verdict.Cached, "took", d.Took)
+		"container", d.Container, "cached", d.Verdict.Cached, "runtime_image", d.RuntimeImage, "took", d.Took)
 }
 
 func summary(d nri.Decision) string {

@@ -64,7 +64,7 @@ func (s *Store) watch(ctx context.Context, client eventsapi.EventsClient, fn fun
 				name = ev.GetName()
 			}
 		}
-		if name != "" && !isImageID(name) {
+		if name != "" && !IsImageID(name) {
 			fn(name)
 		}
 	}

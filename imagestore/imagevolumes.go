@@ -54,7 +54,7 @@ func (s *Store) VolumeImages(ctx context.Context, v ImageVolume) ([]name.Digest,
 	seen := map[string]bool{}
 	var repos []string
 	for _, img := range list.GetImages() {
-		if isImageID(img.GetName()) {
+		if IsImageID(img.GetName()) {
 			continue
 		}
 		if n, err := reference.ParseNormalizedNamed(img.GetName()); err == nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/containerd/nri/pkg/stub"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/mod/semver"
 
 	"github.com/signgate/signgate/imagestore"
 	"github.com/signgate/signgate/verify"
@@ -58,6 +60,9 @@ type Decision struct {
 	Namespace string
 	Container string
 	Took      time.Duration
+	// RuntimeImage: containerd reported the image itself (NRI's
+	// Container.Image, 2.4+) and the decision checked it.
+	RuntimeImage bool
 }
 
 // Recorder receives every decision (journald, metrics, tests).
@@ -79,6 +84,8 @@ type Plugin struct {
 	admitted admittedSet    // containers CreateContainer allowed, for the validator
 	created  createdSet     // what each created container runs, re-checked at start
 	inflight sync.WaitGroup // requests being answered, for a clean stop
+	// runtimeNRI is the runtime's NRI version, once connected.
+	runtimeNRI func() string
 }
 
 // deadline is how long an answer may take: Deadline, capped by what the
@@ -195,9 +202,62 @@ func (c *createdSet) remove(id string) {
 // StartContainer looks again, from the verdict cache, so a container created
 // before a key was revoked does not start after it; its error fails the
 // start. RemoveContainer forgets what a container ran.
+//
+// A runtime whose NRI predates the validator (containerd 1.7 to 2.1, NRI
+// v0.8) refuses a plugin that subscribes to an event it does not know, so
+// ValidateContainerAdjustment is asked for only where the runtime has it.
 func (p *Plugin) Configure(_ context.Context, _, runtime, version string) (api.EventMask, error) {
-	slog.Info("NRI runtime", "runtime", runtime, "version", version)
-	return api.MustParseEventMask("RunPodSandbox", "CreateContainer", "ValidateContainerAdjustment", "StartContainer", "RemoveContainer"), nil
+	nriVersion := api.UnknownVersion
+	if p.runtimeNRI != nil {
+		nriVersion = p.runtimeNRI()
+	}
+	events, validates := Events(nriVersion, runtime, version)
+	slog.Info("NRI runtime", "runtime", runtime, "version", version, "nri_version", nriVersion, "validator", validates)
+	if !validates {
+		slog.Warn("this runtime's NRI has no validator: containers are refused while signgate runs, but created when it is absent or too slow (fails open); containerd 2.2 or newer fails closed",
+			"runtime", runtime, "version", version, "nri_version", nriVersion)
+	}
+	return events, nil
+}
+
+// validatorSince is the NRI release that added ValidateContainerAdjustment.
+const validatorSince = "v0.10.0"
+
+// containerdValidatorSince is the containerd release that shipped it.
+const containerdValidatorSince = "v2.2.0"
+
+// Events is what signgate subscribes to on a runtime, and whether that
+// includes the validator. The runtime's NRI version decides (runtimes from
+// NRI v0.12 report it; the stub infers it for releases it knows); failing
+// that, containerd's own version does. A runtime known by neither is taken
+// to have the validator: one too new to be known is likelier than one too
+// old, and a wrong guess shows as a connection refused at once.
+func Events(nriVersion, runtime, runtimeVersion string) (api.EventMask, bool) {
+	names := []string{"RunPodSandbox", "CreateContainer", "StartContainer", "RemoveContainer"}
+	validates := true
+	if v, ok := release(nriVersion); ok {
+		validates = semver.Compare(v, validatorSince) >= 0
+	} else if v, ok := release(runtimeVersion); ok && runtime == "containerd" {
+		validates = semver.Compare(v, containerdValidatorSince) >= 0
+	}
+	if validates {
+		names = append(names, "ValidateContainerAdjustment")
+	}
+	return api.MustParseEventMask(names...), validates
+}
+
+// release is version as a semver release ("v2.1.9" from "2.1.9+unknown"),
+// or false when it names none: NRI spells "unknown" and "development build"
+// as 0.0.0 pre-releases.
+func release(version string) (string, bool) {
+	v := version
+	if !strings.HasPrefix(v, "v") {
+		v = "v" + v
+	}
+	if !semver.IsValid(v) || semver.MajorMinor(v) == "v0.0" {
+		return "", false
+	}
+	return semver.Canonical(v), true
 }
 
 var (
@@ -358,9 +418,9 @@ type checked struct {
 // answered.
 func (p *Plugin) judge(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) ([]Decision, []checked) {
 	start := time.Now()
-	d := Decision{Ref: ctr.GetAnnotations()[ImageNameAnnotation], Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName()}
+	d := Decision{Ref: ctr.GetAnnotations()[ImageNameAnnotation], Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), RuntimeImage: ctr.GetImage().GetDigest() != ""}
 	var req *verify.Request
-	d.Verdict, req = p.decide(ctx, ctr.GetId(), d.Ref, d.Namespace)
+	d.Verdict, req = p.decide(ctx, ctr.GetId(), d.Ref, ctr.GetImage(), d.Namespace)
 	d.Took = time.Since(start)
 	ds := []Decision{d}
 	if !d.Verdict.Allowed {
@@ -374,6 +434,7 @@ func (p *Plugin) judge(ctx context.Context, pod *api.PodSandbox, ctr *api.Contai
 		}
 		start := time.Now()
 		vd := d
+		vd.RuntimeImage = false // the runtime reports only the root filesystem's image
 		var vreq *verify.Request
 		vd.Ref, vd.Verdict, vreq = p.decideVolume(ctx, v, d.Namespace)
 		vd.Took = time.Since(start)
@@ -405,7 +466,11 @@ func (p *Plugin) decideVolume(ctx context.Context, v imagestore.ImageVolume, nam
 	return out.Image, &out, nil
 }
 
-func (p *Plugin) decide(ctx context.Context, containerID, ref, namespace string) (*verify.Verdict, *verify.Request) {
+// decide resolves what the container runs and decides it. rt is the
+// runtime's own record of the image (containerd 2.4+ fills it; nil before):
+// the digest it names must be the one the image store resolves ref to, and
+// the layers bound below must be that digest's.
+func (p *Plugin) decide(ctx context.Context, containerID, ref string, rt *api.Image, namespace string) (*verify.Verdict, *verify.Request) {
 	if ref == "" {
 		return &verify.Verdict{Cause: verify.CauseImageUnknown, Reason: "the container carries no " + ImageNameAnnotation + " annotation, so its image cannot be determined"}, nil
 	}
@@ -424,7 +489,53 @@ func (p *Plugin) decide(ctx context.Context, containerID, ref, namespace string)
 	if err != nil {
 		return &verify.Verdict{Image: ref, Cause: verify.CauseImageUnknown, Reason: "cannot determine the digest that will run: " + err.Error()}, nil
 	}
+	if rt.GetDigest() != "" {
+		if imgs, err = agreeWithRuntime(ref, imgs, rt); err != nil {
+			return &verify.Verdict{Image: ref, Cause: verify.CauseImageMismatch, Reason: err.Error()}, nil
+		}
+	}
 	return p.bound(ctx, imgs, chain, chainErr, namespace)
+}
+
+// agreeWithRuntime keeps the names of the content the runtime says the
+// container was created from (NRI's Container.Image), and fails, naming
+// both, when the runtime and the image store disagree: on the digest, on
+// the config (the image ID), or when the runtime's name is not one of the
+// content's. The names kept are still all tried in sorted order, so the
+// verdict does not depend on which of them containerd chose to report.
+func agreeWithRuntime(ref string, imgs []name.Digest, rt *api.Image) ([]name.Digest, error) {
+	said := rt.GetDigest()
+	if rt.GetName() != "" {
+		said = rt.GetName() + " (" + rt.GetDigest() + ")"
+	}
+	var found []string
+	var kept []name.Digest
+	for _, img := range imgs {
+		found = append(found, img.String())
+		if img.DigestStr() == rt.GetDigest() {
+			kept = append(kept, img)
+		}
+	}
+	if len(kept) == 0 {
+		return nil, fmt.Errorf("the runtime reports the container's image as %s, but its image store resolves %s to %s", said, ref, strings.Join(found, ", "))
+	}
+	if cfg := rt.GetConfigDigest(); cfg != "" && imagestore.IsImageID(ref) && ref != cfg {
+		return nil, fmt.Errorf("the runtime reports the container's image config as %s, but it was created from image ID %s", cfg, ref)
+	}
+	if rt.GetName() != "" {
+		n, err := name.ParseReference(rt.GetName())
+		if err != nil {
+			return nil, fmt.Errorf("the runtime reports the container's image as %q, which is not a valid reference: %v", rt.GetName(), err)
+		}
+		repo := verify.RepoName(n.Context())
+		for _, img := range kept {
+			if verify.RepoName(img.Context()) == repo {
+				return kept, nil
+			}
+		}
+		return nil, fmt.Errorf("the runtime reports the container's image as %s, but its image store resolves %s to %s", said, ref, strings.Join(found, ", "))
+	}
+	return kept, nil
 }
 
 // decideBound resolves ref and decides it, bound to the layer chain that
@@ -506,6 +617,9 @@ func (p *Plugin) Run(ctx context.Context, pluginName, index, socket string, onSt
 	if err != nil {
 		return fmt.Errorf("nri: %w", err)
 	}
+	// Known to the stub before it calls Configure: reported by the runtime,
+	// or inferred from its name and version.
+	p.runtimeNRI = s.RuntimeNRIVersion
 	// On shutdown, answer the requests already in hand (each is bounded by
 	// the deadline) before closing the connection.
 	stop := context.AfterFunc(ctx, func() {

@@ -347,3 +347,82 @@ func TestAbandonedRequestIsNotRecordedAsADenial(t *testing.T) {
 		t.Fatalf("abandoned requests were recorded as decisions: %+v", f.rec.ds[0].Verdict)
 	}
 }
+
+// containerd 2.4+ reports the image itself (NRI's Container.Image): it must
+// agree with the image store, or the container is refused naming both.
+func TestRuntimeImageMustAgreeWithTheStore(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	good := "sha256:" + hexOf('1')
+	withImage := func(c *api.Container, img *api.Image) *api.Container { c.Image = img; return c }
+	if _, _, err := f.p.CreateContainer(ctx, f.pod, withImage(ctr("c-good", "reg.io/good:v1"), &api.Image{Name: "reg.io/good:v1", Digest: good, ConfigDigest: "sha256:" + hexOf('c')})); err != nil {
+		t.Fatalf("runtime and store agree, yet refused: %v", err)
+	}
+	// An image ID known under two repositories whose manifests differ: the
+	// runtime's digest picks the content; the other name is not tried.
+	other := dig(t, "reg.io/bad@sha256:"+hexOf('2'))
+	f.store.names["sha256:"+hexOf('c')] = []name.Digest{other, dig(t, "reg.io/good@"+good)}
+	f.eng.asked = nil
+	if _, _, err := f.p.CreateContainer(ctx, f.pod, withImage(ctr("c-good", "sha256:"+hexOf('c')), &api.Image{Name: "reg.io/good:v1", Digest: good, ConfigDigest: "sha256:" + hexOf('c')})); err != nil {
+		t.Fatalf("image ID: %v", err)
+	}
+	if len(f.eng.asked) != 1 || !strings.HasPrefix(f.eng.asked[0], "reg.io/good@") {
+		t.Fatalf("asked about %v; want only the runtime's content", f.eng.asked)
+	}
+	for _, c := range []struct {
+		name string
+		c    *api.Container
+		want []string
+	}{
+		{"another digest", withImage(ctr("c-good", "reg.io/good:v1"), &api.Image{Name: "reg.io/good:v1", Digest: "sha256:" + hexOf('9')}),
+			[]string{"reg.io/good:v1 (sha256:9999", "resolves reg.io/good:v1 to reg.io/good@sha256:1111"}},
+		{"another name", withImage(ctr("c-good", "reg.io/good:v1"), &api.Image{Name: "reg.io/elsewhere:v1", Digest: good}),
+			[]string{"reg.io/elsewhere:v1", "resolves reg.io/good:v1 to reg.io/good@sha256:1111"}},
+		{"another config", withImage(ctr("c-good", "sha256:"+hexOf('c')), &api.Image{Name: "reg.io/good:v1", Digest: good, ConfigDigest: "sha256:" + hexOf('d')}),
+			[]string{"config as sha256:dddd", "image ID sha256:cccc"}},
+		{"unparsable name", withImage(ctr("c-good", "reg.io/good:v1"), &api.Image{Name: "UPPER CASE", Digest: good}),
+			[]string{`"UPPER CASE", which is not a valid reference`}},
+	} {
+		_, _, err := f.p.CreateContainer(ctx, f.pod, c.c)
+		if err == nil {
+			t.Fatalf("%s: created", c.name)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %v; want it to say %q", c.name, err, w)
+			}
+		}
+		if last := f.rec.ds[len(f.rec.ds)-1]; last.Verdict.Cause != verify.CauseImageMismatch {
+			t.Errorf("%s: cause %q", c.name, last.Verdict.Cause)
+		}
+	}
+}
+
+// A runtime whose NRI lacks the validator (containerd 1.7-2.1, NRI v0.8)
+// closes the connection of a plugin that subscribes to it.
+func TestEventsFitTheRuntime(t *testing.T) {
+	validate := api.MustParseEventMask("ValidateContainerAdjustment")
+	for _, c := range []struct {
+		version, runtime, runtimeVersion string
+		want                             bool
+	}{
+		{"v0.3.0", "containerd", "v1.7.0", false}, {"v0.8.0", "containerd", "v2.1.5", false}, {"0.8.0", "", "", false}, {"v0.9.2", "", "", false},
+		{"v0.10.0", "", "", true}, {"v0.11.0", "", "", true}, {"v0.12.3", "containerd", "2.4.2", true},
+		// Unknown to the stub: containerd's version decides.
+		{api.UnknownVersion, "containerd", "2.1.9+unknown", false}, {"", "containerd", "1.7.35", false}, {"", "containerd", "v2.0.14", false},
+		{api.UnknownVersion, "containerd", "2.2.9+unknown", true}, {"", "containerd", "v2.5.0-beta.1", true},
+		// Known by neither: assumed new.
+		{api.UnknownVersion, "cri-o", "1.99.0", true}, {"", "", "", true}, {api.DevelVersion, "containerd", "devel", true},
+	} {
+		events, validates := Events(c.version, c.runtime, c.runtimeVersion)
+		if validates != c.want || (events&validate != 0) != c.want {
+			t.Errorf("NRI %q: validator %v (mask %v), want %v", c.version, validates, events, c.want)
+		}
+		if !events.IsSet(api.Event_CREATE_CONTAINER) || !events.IsSet(api.Event_RUN_POD_SANDBOX) {
+			t.Errorf("NRI %q: CreateContainer or RunPodSandbox missing", c.version)
+		}
+		if extra := events &^ api.EventMask((1<<(11))-1); !c.want && extra != 0 {
+			t.Errorf("NRI %q: events beyond NRI v0.8's: 0x%x", c.version, extra)
+		}
+	}
+}

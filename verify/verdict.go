@@ -19,6 +19,7 @@ const (
 	CauseMisconfigured   Cause = "misconfigured"     // the policy cannot be applied as written
 	CauseImageUnknown    Cause = "image_unknown"     // the digest that will run could not be determined
 	CauseRootFSMismatch  Cause = "rootfs_mismatch"   // what runs is not the image named
+	CauseImageMismatch   Cause = "image_mismatch"    // the runtime's own record of the image disagrees with its image store
 )
 
 // Verdict is the engine's answer, with enough detail to explain it.
