@@ -10,10 +10,10 @@ GO    ?= go
 export GOTOOLCHAIN := go1.26.10
 # The external programs the integration suite and the demo run, built from
 # the Go module proxy in their own tools modules (integration/tools/*).
-TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/cosign $(BIN)/notation $(BIN)/local-kms
+TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/cosign $(BIN)/notation $(BIN)/local-kms $(BIN)/olareg
 DEBS  := runc docker-registry busybox-static systemd
 
-.PHONY: all help build test unit integration packaging demo bench deps tools check clean deb image fuzz lint vuln
+.PHONY: all help build test unit integration matrix racebin packaging demo bench deps tools check clean deb image fuzz lint vuln
 
 all: build
 
@@ -29,9 +29,27 @@ build: ## the signgate binary into _output/bin
 tools: $(TOOLS) ## containerd, crictl, cosign, notation and local-kms from the module proxy
 
 $(BIN)/containerd $(BIN)/containerd-shim-runc-v2:
-	cd integration/tools/containerd && $(GO) build -tags no_btrfs -o $(BIN)/ \
+	cd integration/tools/containerd-2.2 && $(GO) build -tags no_btrfs -o $(BIN)/ \
 		github.com/containerd/containerd/v2/cmd/containerd \
 		github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2
+
+# Every containerd minor release people run, each in a tools module of its
+# own (integration/tools/containerd-X.Y), built into _output/containerd/X.Y.
+# make test runs the suite against CONTAINERD_TEST, make matrix against
+# CONTAINERD_MATRIX. 2.2 is also the one in $(BIN), for the demo and bench.
+CTD := $(CURDIR)/_output/containerd
+CONTAINERD_TEST   := 2.2 2.4
+CONTAINERD_MATRIX := 2.1 2.0 1.7
+ctd_module = github.com/containerd/containerd$(if $(filter 1.%,$(1)),,/v2)
+$(CTD)/2.2/containerd: $(BIN)/containerd $(BIN)/containerd-shim-runc-v2
+	mkdir -p $(CTD)/2.2 && ln -sf $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(CTD)/2.2/
+$(CTD)/%/containerd:
+	cd integration/tools/containerd-$* && $(GO) build -tags no_btrfs -o $(CTD)/$*/ \
+		$(call ctd_module,$*)/cmd/containerd $(call ctd_module,$*)/cmd/containerd-shim-runc-v2
+
+# olareg: a registry that serves the OCI referrers API (Debian's 2.8 does not).
+$(BIN)/olareg:
+	cd integration/tools/olareg && $(GO) build -o $(BIN)/ github.com/olareg/olareg/cmd/olareg
 
 $(BIN)/crictl:
 	cd integration/tools/crictl && $(GO) build -o $(BIN)/ sigs.k8s.io/cri-tools/cmd/crictl
@@ -81,11 +99,20 @@ unit: $(BIN)/local-kms ## unit tests (race detector); no root needed
 # Needs root: it runs containerd and runc. signgate runs with the race
 # detector, and halts on a race, so concurrency bugs fail the suite.
 RACEBIN := $(CURDIR)/_output/race
-integration: deps tools ## the end-to-end suite: real containerd, runc, crictl, registry, signatures (root)
+racebin: deps tools
 	mkdir -p $(RACEBIN)
-	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
+	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms olareg; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
 	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(RACEBIN)/signgate ./cmd/signgate
-	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_LOCAL_KMS=$(BIN)/local-kms SIGNGATE_NO_SKIP=1 $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/...
+# suite runs the integration suite once per containerd version given.
+suite = for v in $(1); do echo "=== integration suite on containerd $$v"; \
+	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_CONTAINERD=$(CTD)/$$v SIGNGATE_LOCAL_KMS=$(BIN)/local-kms SIGNGATE_NO_SKIP=1 \
+	$(GO) test -count=1 -p 1 -timeout 20m -v ./integration/ || exit 1; done
+
+integration: racebin $(foreach v,$(CONTAINERD_TEST),$(CTD)/$(v)/containerd) ## the end-to-end suite on containerd 2.2 and 2.4: real runc, crictl, registries, signatures (root)
+	$(call suite,$(CONTAINERD_TEST))
+
+matrix: racebin $(foreach v,$(CONTAINERD_MATRIX),$(CTD)/$(v)/containerd) ## the end-to-end suite on containerd 2.1, 2.0 and 1.7 (root)
+	$(call suite,$(CONTAINERD_MATRIX))
 
 # The container image, as an OCI layout (no Docker engine needed).
 image: deb ## the container image, as an OCI layout

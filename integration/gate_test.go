@@ -28,7 +28,8 @@ func TestMain(m *testing.M) {
 		fmt.Println("integration: SIGNGATE_TEST_BIN is not set; run `make test`, which builds containerd, crictl, cosign and signgate")
 		os.Exit(m.Run()) // the tests skip themselves
 	}
-	e, err := harness.Start(harness.Options{Bin: bin, DropIn: "../packaging/containerd/signgate.toml"})
+	// SIGNGATE_CONTAINERD: another containerd to test against (make matrix).
+	e, err := harness.Start(harness.Options{Bin: bin, Containerd: os.Getenv("SIGNGATE_CONTAINERD"), DropIn: "../packaging/containerd/signgate.toml"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration setup:", err)
 		if e != nil {
@@ -38,6 +39,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	E = e
+	fmt.Printf("integration: containerd %s (%s)\n", e.Containerd.Version, e.Containerd.Dir)
 	code := m.Run()
 	if code != 0 {
 		e.Dump()
@@ -201,24 +203,49 @@ func TestGate(t *testing.T) {
 	})
 }
 
+// The real cosign CLI signs, in both formats, on both registries: Debian's
+// distribution 2.8 (no referrers API: cosign writes fallback tags) and
+// olareg (the referrers API: bundles are found through it, no tag).
 func TestRealCosignCLI(t *testing.T) {
 	e := need(t)
 	podID, podCfg := e.pod("default")
-	for _, bundle := range []bool{true, false} {
-		t.Run(fmt.Sprintf("new-bundle-format=%v", bundle), func(t *testing.T) {
-			repo := fmt.Sprintf("cli/bundle-%v", bundle)
-			d := e.image(repo)
-			_, err := e.Create(podID, podCfg, e.Registry+"/"+repo+":v1")
-			mustDeny(t, err, "no cosign signatures found")
-			out, err := e.Cosign(e.CosignDir, "sign", "--key", "cosign.key", "--yes",
-				"--use-signing-config=false", "--tlog-upload=false", fmt.Sprintf("--new-bundle-format=%v", bundle), d.String())
-			if err != nil {
-				t.Fatalf("cosign sign: %v: %s", err, out)
-			}
-			time.Sleep(1100 * time.Millisecond) // the cached denial expires (deny_ttl = 1s)
-			id, err := e.Create(podID, podCfg, e.Registry+"/"+repo+":v1")
-			mustAllow(t, id, err)
-		})
+	for _, reg := range []struct{ name, host string }{{"distribution", e.Registry}, {"referrers-api", e.Referrers}} {
+		for _, bundle := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/new-bundle-format=%v", reg.name, bundle), func(t *testing.T) {
+				ref := fmt.Sprintf("%s/cli/bundle-%v:v1", reg.host, bundle)
+				d, err := harness.PushBusybox(ref, "sleep", "3600")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := e.Pull(ref); err != nil {
+					t.Fatal(err)
+				}
+				_, err = e.Create(podID, podCfg, ref)
+				mustDeny(t, err, "no cosign signatures found")
+				out, err := e.Cosign(e.CosignDir, "sign", "--key", "cosign.key", "--yes",
+					"--use-signing-config=false", "--tlog-upload=false", fmt.Sprintf("--new-bundle-format=%v", bundle), d.String())
+				if err != nil {
+					t.Fatalf("cosign sign: %v: %s", err, out)
+				}
+				referrers, tags, err := harness.Stored(d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch {
+				case bundle && reg.host == e.Referrers:
+					if len(referrers) != 1 || len(tags) != 0 {
+						t.Fatalf("want the bundle as a referrer and no fallback tag; referrers %q, tags %q", referrers, tags)
+					}
+				case reg.host == e.Registry && referrers != nil:
+					t.Fatalf("distribution 2.8 answered the referrers API: %q", referrers)
+				case len(tags) != 1:
+					t.Fatalf("want the signature under one tag; referrers %q, tags %q", referrers, tags)
+				}
+				time.Sleep(1100 * time.Millisecond) // the cached denial expires (deny_ttl = 1s)
+				id, err := e.Create(podID, podCfg, ref)
+				mustAllow(t, id, err)
+			})
+		}
 	}
 }
 
@@ -526,19 +553,38 @@ func TestZZFailClosedWithoutSigngate(t *testing.T) {
 	e := need(t)
 	podID, podCfg := e.pod("default")
 	e.image("failclosed/app", "k1")
+	e.image("failclosed/unsigned")
 
 	e.KillSigngate()
-	// The first request may still find signgate listed: it is refused
-	// because signgate is also a validator, and a validator that fails
-	// fails the creation (see nri.Plugin.Configure).
-	_, err := e.Create(podID, podCfg, e.Registry+"/failclosed/app:v1")
-	if err == nil || !(strings.Contains(err.Error(), "validator plugin 10-signgate failed") || strings.Contains(err.Error(), `required plugin \"signgate\" not present`)) {
-		t.Fatalf("first create without signgate: %v", err)
+	t.Cleanup(func() {
+		if t.Failed() { // so that the tests after this one still have a gate
+			e.KillSigngate()
+			_ = e.StartSigngate()
+		}
+	})
+	if !e.Containerd.HasValidator() {
+		// containerd before 2.2 has no NRI validator: with signgate gone,
+		// even an unsigned image runs. The README's table says so; this
+		// keeps it true.
+		if err := harness.WaitFor(5*time.Second, func() error {
+			_, err := e.Create(podID, podCfg, e.Registry+"/failclosed/unsigned:v1")
+			return err
+		}); err != nil {
+			t.Fatalf("containerd %s without signgate: the documented fail-open did not happen: %v", e.Containerd.Version, err)
+		}
+	} else {
+		// The first request may still find signgate listed: it is refused
+		// because signgate is also a validator, and a validator that fails
+		// fails the creation (see nri.Plugin.Configure).
+		_, err := e.Create(podID, podCfg, e.Registry+"/failclosed/app:v1")
+		if err == nil || !(strings.Contains(err.Error(), "validator plugin 10-signgate failed") || strings.Contains(err.Error(), `required plugin \"signgate\" not present`)) {
+			t.Fatalf("first create without signgate: %v", err)
+		}
+		// By then containerd has dropped the plugin; the default validator
+		// refuses because a required plugin is absent.
+		_, err = e.Create(podID, podCfg, e.Registry+"/failclosed/app:v1")
+		mustDeny(t, err, `required plugin "signgate" not present`)
 	}
-	// By then containerd has dropped the plugin; the default validator
-	// refuses because a required plugin is absent.
-	_, err = e.Create(podID, podCfg, e.Registry+"/failclosed/app:v1")
-	mustDeny(t, err, `required plugin "signgate" not present`)
 
 	// Restarted, signgate registers again without restarting containerd.
 	if err := e.StartSigngate(); err != nil {
@@ -550,7 +596,6 @@ func TestZZFailClosedWithoutSigngate(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("after restart: %v", err)
 	}
-	e.image("failclosed/unsigned")
-	_, err = e.Create(podID, podCfg, e.Registry+"/failclosed/unsigned:v1")
+	_, err := e.Create(podID, podCfg, e.Registry+"/failclosed/unsigned:v1")
 	mustDeny(t, err, "signgate denied image")
 }

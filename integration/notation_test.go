@@ -79,31 +79,46 @@ func TestRealNotationCLI(t *testing.T) {
 	notation("cert", "generate-test", "--default", "signgate-cli")
 	crt := filepath.Join(home, ".config", "notation", "localkeys", "signgate-cli.crt")
 
+	// notation writes the referrers tag schema unless told to use the
+	// referrers API: that is how distribution 2.8 gets it; on olareg it is
+	// told to, and the signature is a referrer.
 	var imgs []string
-	for _, format := range []string{"jws", "cose"} {
-		repo := "notary-cli/" + format
-		d, err := harness.PushBusybox(e.Registry+"/"+repo+":v1", "sleep", "3600")
-		if err != nil {
-			t.Fatal(err)
+	for _, reg := range []string{e.Registry, e.Referrers} {
+		for _, format := range []string{"jws", "cose"} {
+			ref := reg + "/notary-cli/" + format + ":v1"
+			d, err := harness.PushBusybox(ref, "sleep", "3600")
+			if err != nil {
+				t.Fatal(err)
+			}
+			notation("sign", "--insecure-registry", "--signature-format", format, fmt.Sprintf("--force-referrers-tag=%v", reg == e.Registry), d.String())
+			referrers, tags, err := harness.Stored(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reg == e.Referrers && (len(referrers) != 1 || referrers[0] != "application/vnd.cncf.notary.signature" || len(tags) != 0) {
+				t.Fatalf("%s: want one notation referrer and no tag; referrers %q, tags %q", ref, referrers, tags)
+			}
+			if reg == e.Registry && (referrers != nil || len(tags) != 1) {
+				t.Fatalf("%s: want the fallback tag; referrers %q, tags %q", ref, referrers, tags)
+			}
+			if err := e.Pull(ref); err != nil {
+				t.Fatal(err)
+			}
+			imgs = append(imgs, ref)
 		}
-		notation("sign", "--insecure-registry", "--signature-format", format, d.String())
-		if err := e.Pull(e.Registry + "/" + repo + ":v1"); err != nil {
-			t.Fatal(err)
-		}
-		imgs = append(imgs, e.Registry+"/"+repo+":v1")
 	}
 
 	good := e.SigngateConfig()
 	defer e.ReloadSigngate(good)
 	cfg := strings.Replace(good, "[[policy]]\nname = \"apps\"", fmt.Sprintf(`[[policy]]
 name = "notary-cli"
-scopes = ["%s/notary-cli/*"]
+scopes = ["%s/notary-cli/*", "%s/notary-cli/*"]
   [policy.notation]
   certs = ["notation-cli"]
   identities = ["x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=signgate-cli"]
 
 [[policy]]
-name = "apps"`, e.Registry), 1) + fmt.Sprintf("\n[certs.notation-cli]\npath = %q\n", crt)
+name = "apps"`, e.Registry, e.Referrers), 1) + fmt.Sprintf("\n[certs.notation-cli]\npath = %q\n", crt)
 	if ok, err := e.ReloadSigngate(cfg); !ok || err != nil {
 		t.Fatalf("reload with the notation CLI's certificate: %v %v\n%s", ok, err, e.SigngateLog.String())
 	}

@@ -1,8 +1,9 @@
 // Package harness brings up the real parts signgate works with, for the
 // integration suite and `make demo`: the Debian distribution registry (behind a
-// proxy that can be made to hang), containerd 2.2 with NRI and its default
-// validator requiring signgate, runc, crictl as the CRI client, and signgate
-// as its own process.
+// proxy that can be made to hang), containerd (2.2 by default, or any
+// version from 1.7 on: see Containerd) with NRI and, where it has one, its
+// default validator requiring signgate, runc, crictl as the CRI client, and
+// signgate as its own process.
 //
 // The binaries come from a directory (make builds them into _output/bin);
 // runc, docker-registry and busybox from the system.
@@ -32,16 +33,21 @@ import (
 
 // Env is a running environment.
 type Env struct {
-	Dir            string
-	Bin            string
-	Registry       string // host:port images are named by (the proxy in front of the registry)
-	Upstream       string // host:port of the registry itself, without the proxy
+	Dir      string
+	Bin      string
+	Registry string // host:port images are named by (the proxy in front of the registry)
+	Upstream string // host:port of the registry itself, without the proxy
+	// Referrers is a second registry, olareg, that serves the OCI referrers
+	// API (Debian's distribution 2.8 does not, so signatures there live
+	// under fallback tags).
+	Referrers      string
 	MetricsAddr    string // signgate's metrics and health listener
 	Proxy          *HangProxy
 	SigngateLog    *LockedBuffer // signgate's stderr
 	Notifications  *LockedBuffer // what signgate sent to systemd's NOTIFY_SOCKET, one line each
 	ContainerdSock string
 	NRISock        string
+	Containerd     Containerd                 // the runtime under test and what it offers
 	CosignDir      string                     // the real cosign CLI's key pair: cosign.key, cosign.pub
 	Signers        map[string]*sigtest.Signer // library signers k1, k2, stranger; public keys in Dir/keys
 	Notary         *sigtest.PKI               // a Notary Project PKI whose root is signgate's [certs.n1]
@@ -68,6 +74,9 @@ func freePort() (int, error) {
 // Options shape the environment.
 type Options struct {
 	Bin string // containerd, containerd-shim-runc-v2, crictl, cosign, signgate
+	// Containerd is a directory holding another containerd and its runc
+	// shim to run instead of Bin's.
+	Containerd string
 	// SigngateConfig renders signgate's config for this environment; nil for
 	// the suite's default.
 	SigngateConfig func(*Env) string
@@ -99,7 +108,16 @@ func Start(o Options) (*Env, error) {
 	}
 	e := &Env{Dir: dir, Bin: abs, SigngateLog: &LockedBuffer{}, Notifications: &LockedBuffer{}, Signers: map[string]*sigtest.Signer{}}
 	e.noGate, e.noNRI = o.NoGate, o.NoNRI
-	if e.dropIn, err = filepath.Abs(o.DropIn); (err != nil || o.DropIn == "") && !o.NoGate {
+	ctdDir := abs
+	if o.Containerd != "" {
+		if ctdDir, err = filepath.Abs(o.Containerd); err != nil {
+			return e, err
+		}
+	}
+	if e.Containerd, err = DetectContainerd(ctdDir); err != nil {
+		return e, err
+	}
+	if e.dropIn, err = filepath.Abs(DropInFor(o.DropIn, e.Containerd)); (err != nil || o.DropIn == "") && !o.NoGate {
 		return e, fmt.Errorf("the containerd drop-in is required (Options.DropIn)")
 	}
 	e.ContainerdSock = filepath.Join(dir, "containerd.sock")
@@ -118,6 +136,14 @@ func Start(o Options) (*Env, error) {
 		return e, err
 	}
 	e.Upstream = fmt.Sprintf("127.0.0.1:%d", regPort)
+	olaPort, err := freePort()
+	if err != nil {
+		return e, err
+	}
+	if _, err := e.start("olareg", filepath.Join(abs, "olareg"), "serve", "--addr", "127.0.0.1", "--port", fmt.Sprint(olaPort), "--store-type", "mem", "--api-delete"); err != nil {
+		return e, err
+	}
+	e.Referrers = fmt.Sprintf("127.0.0.1:%d", olaPort)
 	metricsPort, err := freePort()
 	if err != nil {
 		return e, err
@@ -135,6 +161,15 @@ func Start(o Options) (*Env, error) {
 		return err
 	}); err != nil {
 		return e, fmt.Errorf("registry did not come up: %w", err)
+	}
+	if err := WaitFor(10*time.Second, func() error {
+		r, err := http.Get("http://" + e.Referrers + "/v2/")
+		if err == nil {
+			r.Body.Close()
+		}
+		return err
+	}); err != nil {
+		return e, fmt.Errorf("olareg did not come up: %w", err)
 	}
 
 	// The sandbox image, pinned, built here: busybox sleeping forever.
@@ -156,12 +191,14 @@ func Start(o Options) (*Env, error) {
 
 	// containerd reads the registry as plain HTTP through hosts.toml; signgate
 	// is pointed at the same directory.
-	hosts := filepath.Join(dir, "certs.d", e.Registry)
-	if err := os.MkdirAll(hosts, 0o755); err != nil {
-		return e, err
-	}
-	if err := os.WriteFile(filepath.Join(hosts, "hosts.toml"), []byte(fmt.Sprintf("server = \"http://%s\"\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", e.Registry, e.Registry)), 0o644); err != nil {
-		return e, err
+	for _, reg := range []string{e.Registry, e.Referrers} {
+		hosts := filepath.Join(dir, "certs.d", reg)
+		if err := os.MkdirAll(hosts, 0o755); err != nil {
+			return e, err
+		}
+		if err := os.WriteFile(filepath.Join(hosts, "hosts.toml"), []byte(fmt.Sprintf("server = \"http://%s\"\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", reg, reg)), 0o644); err != nil {
+			return e, err
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "containerd.toml"), []byte(containerdConfig(e)), 0o644); err != nil {
 		return e, err
@@ -190,7 +227,7 @@ func Start(o Options) (*Env, error) {
 		}
 		e.preInstalled = true
 	}
-	if e.ctd, err = e.start("containerd", filepath.Join(abs, "containerd"), "--config", filepath.Join(dir, "containerd.toml")); err != nil {
+	if e.ctd, err = e.start("containerd", filepath.Join(e.Containerd.Dir, "containerd"), "--config", filepath.Join(dir, "containerd.toml")); err != nil {
 		return e, err
 	}
 	if err := WaitFor(30*time.Second, func() error {
@@ -209,14 +246,62 @@ func Start(o Options) (*Env, error) {
 }
 
 func containerdConfig(e *Env) string {
+	gated := containerdConfigGated
+	if !e.Containerd.configV3() {
+		gated = containerdConfigV2
+	}
 	if e.noGate {
-		c := strings.Replace(containerdConfigGated(e), "imports = ", "# imports = ", 1)
+		c := strings.Replace(gated(e), "imports = ", "# imports = ", 1)
 		if e.noNRI {
 			c = strings.Replace(c, "disable = false", "disable = true", 1)
 		}
 		return c
 	}
-	return containerdConfigGated(e)
+	return gated(e)
+}
+
+// DropInFor is the drop-in signgate ships for this containerd: the 1.x
+// configuration format (version 2) has its own, next to the 2.x one.
+func DropInFor(dropIn string, c Containerd) string {
+	if dropIn == "" || c.configV3() {
+		return dropIn
+	}
+	return filepath.Join(filepath.Dir(dropIn), "signgate-1.7.toml")
+}
+
+// containerdConfigV2 is containerdConfigGated in containerd 1.7's format:
+// one CRI plugin, the sandbox image by name, no image verifier.
+func containerdConfigV2(e *Env) string {
+	return fmt.Sprintf(`version = 2
+# The drop-in signgate ships for 1.7: NRI on.
+imports = [%[5]q]
+root = "%[1]s/root"
+state = "%[1]s/state"
+
+[grpc]
+  address = "%[2]s"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  disable_tcp_service = true
+  restrict_oom_score_adj = true
+  sandbox_image = "%[4]s/pause:1.0"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        BinaryName = "runc"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "%[1]s/certs.d"
+
+[plugins."io.containerd.nri.v1.nri"]
+  disable = false
+  socket_path = "%[3]s"
+  plugin_path = "%[1]s/nri-plugins"
+  plugin_config_path = "%[1]s/nri-conf"
+  plugin_registration_timeout = "5s"
+`, e.Dir, e.ContainerdSock, e.NRISock, e.Registry, e.dropIn)
 }
 
 func containerdConfigGated(e *Env) string {
@@ -344,7 +429,15 @@ scopes = ["%[7]s/**"]
   [policy.cosign]
   keys = ["k1", "cli"]
   require = "any"
-`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.APISocket(), e.MetricsAddr, filepath.Join(e.Dir, "keys", "n1.pem"), filepath.Join(e.Dir, "state"))
+
+# olareg, the registry with the referrers API.
+[[policy]]
+name = "referrers"
+scopes = ["%[12]s/**"]
+  [policy.cosign]
+  keys = ["k1", "cli"]
+  require = "any"
+`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.APISocket(), e.MetricsAddr, filepath.Join(e.Dir, "keys", "n1.pem"), filepath.Join(e.Dir, "state"), e.Referrers)
 }
 
 func (e *Env) StartSigngate() error {
@@ -412,7 +505,7 @@ func (e *Env) RestartContainerd() error {
 		}
 	}
 	var err error
-	if e.ctd, err = e.start("containerd", filepath.Join(e.Bin, "containerd"), "--config", filepath.Join(e.Dir, "containerd.toml")); err != nil {
+	if e.ctd, err = e.start("containerd", filepath.Join(e.Containerd.Dir, "containerd"), "--config", filepath.Join(e.Dir, "containerd.toml")); err != nil {
 		return err
 	}
 	return WaitFor(30*time.Second, func() error {
@@ -500,7 +593,7 @@ func (e *Env) start(name, bin string, args ...string) (*exec.Cmd, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	// SIGNGATE_API_SOCKET reaches the image verifier containerd runs.
-	cmd.Env = append(os.Environ(), "PATH="+e.Bin+":"+os.Getenv("PATH"), "SIGNGATE_API_SOCKET="+e.APISocket())
+	cmd.Env = append(os.Environ(), "PATH="+e.Containerd.Dir+":"+e.Bin+":"+os.Getenv("PATH"), "SIGNGATE_API_SOCKET="+e.APISocket())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,4 +168,49 @@ func writeJSON(p string, v any) error {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// Stored says where a registry keeps what refers to the image d (its
+// signatures): the manifests its OCI referrers API lists, with their
+// artifact types (nil when the registry has no such API), and the fallback
+// tags ("sha256-<hex>", "sha256-<hex>.sig") in the repository.
+func Stored(d name.Digest) (referrers []string, fallbackTags []string, err error) {
+	base := "http://" + d.RegistryStr() + "/v2/" + d.RepositoryStr()
+	resp, err := http.Get(base + "/referrers/" + d.DigestStr())
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		var idx struct {
+			Manifests []struct {
+				ArtifactType string `json:"artifactType"`
+			} `json:"manifests"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&idx); err != nil {
+			return nil, nil, fmt.Errorf("referrers of %s: %w", d, err)
+		}
+		referrers = []string{}
+		for _, m := range idx.Manifests {
+			referrers = append(referrers, m.ArtifactType)
+		}
+	}
+	tresp, err := http.Get(base + "/tags/list")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tresp.Body.Close()
+	var tags struct {
+		Tags []string `json:"tags"`
+	}
+	if err := json.NewDecoder(tresp.Body).Decode(&tags); err != nil {
+		return nil, nil, fmt.Errorf("tags of %s: %w", d.Context(), err)
+	}
+	prefix := strings.Replace(d.DigestStr(), ":", "-", 1)
+	for _, t := range tags.Tags {
+		if strings.HasPrefix(t, prefix) {
+			fallbackTags = append(fallbackTags, t)
+		}
+	}
+	return referrers, fallbackTags, nil
 }

@@ -1,4 +1,4 @@
-module github.com/signgate/signgate/integration/tools/containerd
+module github.com/signgate/signgate/integration/tools/containerd-2.2
 
 go 1.26
 
