@@ -490,23 +490,29 @@ func (p *Plugin) decide(ctx context.Context, containerID, ref string, rt *api.Im
 		return &verify.Verdict{Image: ref, Cause: verify.CauseImageUnknown, Reason: "cannot determine the digest that will run: " + err.Error()}, nil
 	}
 	if rt.GetDigest() != "" {
-		if imgs, err = agreeWithRuntime(ref, imgs, rt); err != nil {
+		if imgs, err = p.agreeWithRuntime(ctx, ref, imgs, rt, chain, chainErr); err != nil {
 			return &verify.Verdict{Image: ref, Cause: verify.CauseImageMismatch, Reason: err.Error()}, nil
 		}
 	}
 	return p.bound(ctx, imgs, chain, chainErr, namespace)
 }
 
-// agreeWithRuntime keeps the names of the content the runtime says the
-// container was created from (NRI's Container.Image), and fails, naming
-// both, when the runtime and the image store disagree: on the digest, on
-// the config (the image ID), or when the runtime's name is not one of the
-// content's. The names kept are still all tried in sorted order, so the
-// verdict does not depend on which of them containerd chose to report.
-func agreeWithRuntime(ref string, imgs []name.Digest, rt *api.Image) ([]name.Digest, error) {
+// agreeWithRuntime checks the store's answer against the runtime's own
+// record of what the container was created from (NRI's Container.Image),
+// and returns the names to decide. When the runtime's digest is one the
+// store resolves ref to, those names are kept (all of them, tried in
+// sorted order, so the verdict does not depend on which name containerd
+// reports). When they name different manifests, that is allowed only if
+// both are the layers that run (one image pushed as two manifests, say);
+// otherwise the container is refused, naming both. An image ID must also
+// be the runtime's config digest.
+func (p *Plugin) agreeWithRuntime(ctx context.Context, ref string, imgs []name.Digest, rt *api.Image, chain digest.Digest, chainErr error) ([]name.Digest, error) {
 	said := rt.GetDigest()
 	if rt.GetName() != "" {
 		said = rt.GetName() + " (" + rt.GetDigest() + ")"
+	}
+	if cfg := rt.GetConfigDigest(); cfg != "" && imagestore.IsImageID(ref) && ref != cfg {
+		return nil, fmt.Errorf("the runtime reports the container's image config as %s, but it was created from image ID %s", cfg, ref)
 	}
 	var found []string
 	var kept []name.Digest
@@ -516,26 +522,27 @@ func agreeWithRuntime(ref string, imgs []name.Digest, rt *api.Image) ([]name.Dig
 			kept = append(kept, img)
 		}
 	}
-	if len(kept) == 0 {
-		return nil, fmt.Errorf("the runtime reports the container's image as %s, but its image store resolves %s to %s", said, ref, strings.Join(found, ", "))
+	if len(kept) > 0 {
+		return kept, nil
 	}
-	if cfg := rt.GetConfigDigest(); cfg != "" && imagestore.IsImageID(ref) && ref != cfg {
-		return nil, fmt.Errorf("the runtime reports the container's image config as %s, but it was created from image ID %s", cfg, ref)
+	disagree := fmt.Errorf("the runtime reports the container's image as %s, but its image store resolves %s to %s", said, ref, strings.Join(found, ", "))
+	if chainErr != nil || len(imgs) == 0 {
+		return nil, disagree
 	}
-	if rt.GetName() != "" {
-		n, err := name.ParseReference(rt.GetName())
-		if err != nil {
-			return nil, fmt.Errorf("the runtime reports the container's image as %q, which is not a valid reference: %v", rt.GetName(), err)
+	repo := imgs[0].Context()
+	if n, err := name.ParseReference(rt.GetName()); err == nil {
+		repo = n.Context()
+	}
+	theirs, err := name.NewDigest(repo.Name() + "@" + rt.GetDigest())
+	if err != nil || p.Resolver.BuiltFrom(ctx, chain, theirs) != nil {
+		return nil, disagree
+	}
+	for _, img := range imgs {
+		if p.Resolver.BuiltFrom(ctx, chain, img) != nil {
+			return nil, disagree
 		}
-		repo := verify.RepoName(n.Context())
-		for _, img := range kept {
-			if verify.RepoName(img.Context()) == repo {
-				return kept, nil
-			}
-		}
-		return nil, fmt.Errorf("the runtime reports the container's image as %s, but its image store resolves %s to %s", said, ref, strings.Join(found, ", "))
 	}
-	return kept, nil
+	return imgs, nil
 }
 
 // decideBound resolves ref and decides it, bound to the layer chain that
