@@ -21,6 +21,7 @@ import (
 	"github.com/signgate/signgate/keystore"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/keystore/kms"
+	"github.com/signgate/signgate/localapi"
 	"github.com/signgate/signgate/registry"
 	"github.com/signgate/signgate/verify"
 )
@@ -32,7 +33,7 @@ const DefaultPath = "/etc/signgate/config.toml"
 const DefaultMetricsAddress = "127.0.0.1:9464"
 
 // DefaultAPISocket is where the daemon answers the image verifier.
-const DefaultAPISocket = "/run/signgate/signgate.sock"
+const DefaultAPISocket = localapi.DefaultSocket
 
 // file mirrors the TOML layout.
 type file struct {

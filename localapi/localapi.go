@@ -17,6 +17,9 @@ import (
 	"github.com/signgate/signgate/keystore/keysync"
 )
 
+// DefaultSocket is where the daemon answers, unless configured otherwise.
+const DefaultSocket = "/run/signgate/signgate.sock"
+
 // The routes.
 const (
 	PathVerify   = "/v1/verify"    // POST VerifyRequest -> VerifyResponse
