@@ -27,6 +27,8 @@ commands:
   image-verifier -name N -digest D
                 the pull-time gate, run by containerd from its image verifier
                 directory (a link to this binary there is enough)
+  doctor        read this node's containerd (version, config) and say which
+                of signgate's guarantees hold here, and what to change
   healthcheck   exit 0 if a running daemon is ready (for probes)
   version       print the version and build information
 
@@ -60,6 +62,8 @@ func main() {
 		code = runKeys(args)
 	case "image-verifier":
 		code = runImageVerifier(args)
+	case "doctor":
+		code = runDoctor(args)
 	case "healthcheck":
 		code = runHealthcheck(args)
 	case "version", "--version":

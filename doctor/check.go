@@ -1,0 +1,149 @@
+package doctor
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Finding is one guarantee and whether it holds on the node.
+type Finding struct {
+	Guarantee string
+	Holds     bool
+	// Optional: a defence in depth signgate works without (the pull-time
+	// gate, the runtime's own digest); the others are the gate itself.
+	Optional bool
+	// Detail says why, and for one that does not hold, what to change.
+	Detail string
+}
+
+// Node is what Check looks at.
+type Node struct {
+	Version  string        // containerd's, as its version service reports it
+	Config   *Containerd   // nil when the configuration could not be read
+	Deadline time.Duration // signgate's decision_deadline
+	Plugin   string        // the name signgate registers with NRI ("signgate")
+}
+
+// DefaultVerifierDir is containerd's image verifier directory by default.
+const DefaultVerifierDir = "/opt/containerd/image-verifier/bin"
+
+// defaultNRIRequestTimeout is containerd's plugin_request_timeout default.
+const defaultNRIRequestTimeout = 2 * time.Second
+
+var versionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)`)
+
+// Check says, guarantee by guarantee, what holds on the node.
+func Check(n Node) []Finding {
+	m := versionRE.FindStringSubmatch(n.Version)
+	if m == nil {
+		return []Finding{{Guarantee: "containerd's version is known", Detail: fmt.Sprintf("cannot read a version from %q", n.Version)}}
+	}
+	major, _ := strconv.Atoi(m[1])
+	minor, _ := strconv.Atoi(m[2])
+	atLeast := func(ma, mi int) bool { return major > ma || major == ma && minor >= mi }
+	cfg := n.Config
+	if cfg == nil {
+		cfg = &Containerd{}
+	}
+	drop := "packaging/containerd/signgate.toml (installed as /etc/containerd/conf.d/signgate.toml)"
+	if major < 2 {
+		drop = "the 1.7 drop-in (/usr/share/signgate/containerd-1.7.toml) in config.toml's NRI table"
+	}
+	var out []Finding
+
+	// NRI itself: off by default in 1.x, on in 2.x.
+	nriOn := atLeast(2, 0)
+	if cfg.NRIDisable != nil {
+		nriOn = !*cfg.NRIDisable
+	}
+	f := Finding{Guarantee: "NRI is on, so signgate sees every container creation", Holds: nriOn}
+	switch {
+	case nriOn:
+		f.Detail = "plugins.\"io.containerd.nri.v1.nri\".disable is false or containerd's default"
+	case major < 2:
+		f.Detail = "containerd 1.x ships NRI turned off: set disable = false in plugins.\"io.containerd.nri.v1.nri\" (" + drop + ")"
+	default:
+		f.Detail = "plugins.\"io.containerd.nri.v1.nri\".disable = true: remove it or set it to false"
+	}
+	out = append(out, f)
+
+	// Failing closed needs NRI's validator requiring signgate.
+	f = Finding{Guarantee: "fails closed: no container is created while signgate is absent, killed or too slow"}
+	switch {
+	case !atLeast(2, 2):
+		f.Detail = fmt.Sprintf("containerd %d.%d has no NRI validator (containerd 2.2 added it): the gate fails open when signgate is not answering. Upgrade containerd to 2.2 or newer and install %s", major, minor, drop)
+	case !cfg.Validator || !slices.Contains(cfg.RequiredPlugins, n.Plugin):
+		f.Detail = fmt.Sprintf("the default validator must be enabled and require %q: install %s", n.Plugin, drop)
+	default:
+		f.Holds, f.Detail = true, fmt.Sprintf("the default validator requires %q", n.Plugin)
+	}
+	out = append(out, f)
+
+	if atLeast(2, 2) {
+		f = Finding{Guarantee: "no pod can opt out of the gate", Holds: cfg.TolerateAnnotation == ""}
+		f.Detail = "tolerate_missing_plugins_annotation is not set"
+		if !f.Holds {
+			f.Detail = fmt.Sprintf("tolerate_missing_plugins_annotation = %q lets any pod carrying that annotation run without signgate: remove it", cfg.TolerateAnnotation)
+		}
+		out = append(out, f)
+	}
+
+	timeout := cfg.NRIRequestTimeout
+	if timeout == 0 {
+		timeout = defaultNRIRequestTimeout
+	}
+	f = Finding{Guarantee: "signgate answers before containerd stops waiting", Holds: n.Deadline < timeout}
+	f.Detail = fmt.Sprintf("decision_deadline %s < plugin_request_timeout %s", n.Deadline, timeout)
+	if !f.Holds {
+		f.Detail = fmt.Sprintf("decision_deadline %s is not below containerd's plugin_request_timeout %s: signgate answers within three quarters of the timeout instead; lower decision_deadline or raise the timeout", n.Deadline, timeout)
+	}
+	out = append(out, f)
+
+	f = Finding{Guarantee: "pull-time gate: untrusted images are not even pulled", Optional: true}
+	dir := cfg.VerifierDir
+	if dir == "" {
+		dir = DefaultVerifierDir
+	}
+	switch {
+	case !atLeast(2, 1):
+		f.Detail = fmt.Sprintf("containerd %d.%d's CRI pulls do not consult image verifiers (2.1 and newer do); the gate is at container creation only", major, minor)
+	case !hasVerifier(dir):
+		f.Detail = fmt.Sprintf("no signgate verifier in %s: ln -s /usr/bin/signgate-image-verifier %s", dir, filepath.Join(dir, "signgate"))
+	default:
+		f.Holds, f.Detail = true, "signgate's verifier is in "+dir
+	}
+	out = append(out, f)
+
+	f = Finding{Guarantee: "image volumes are verified like root filesystems", Holds: true}
+	f.Detail = "signgate verifies each image mounted as a CRI image volume"
+	if !atLeast(2, 1) {
+		f.Detail = fmt.Sprintf("containerd %d.%d cannot mount image volumes at all", major, minor)
+	}
+	out = append(out, f)
+
+	f = Finding{Guarantee: "containerd itself reports each container's image digest", Holds: atLeast(2, 4), Optional: true}
+	f.Detail = "NRI's Container.Image is checked against the image store"
+	if !f.Holds {
+		f.Detail = "containerd 2.4 and newer report it; until then signgate relies on the image store and the root filesystem binding alone"
+	}
+	return append(out, f)
+}
+
+func hasVerifier(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "signgate") {
+			return true
+		}
+	}
+	return false
+}

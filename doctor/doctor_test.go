@@ -1,0 +1,131 @@
+package doctor
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func shipped(t *testing.T, name string) string {
+	b, err := os.ReadFile(filepath.Join("..", "packaging", "containerd", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// The drop-in signgate ships, imported by a 2.x config, makes every
+// guarantee hold on 2.4 with the verifier installed; on older versions the
+// findings say what the version lacks.
+func TestShippedDropIn(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "conf.d/signgate.toml", shipped(t, "signgate.toml"))
+	verifiers := filepath.Join(dir, "verifiers")
+	write(t, verifiers, "signgate", "")
+	main := write(t, dir, "config.toml", `version = 3
+imports = ["conf.d/*.toml"]
+[plugins.'io.containerd.nri.v1.nri']
+  socket_path = "/run/nri/nri.sock"
+[plugins.'io.containerd.image-verifier.v1.bindir']
+  bin_dir = "`+verifiers+`"
+`)
+	c, err := ReadContainerd(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Validator || len(c.RequiredPlugins) != 1 || c.RequiredPlugins[0] != "signgate" || c.NRIRequestTimeout != 2*time.Second || len(c.Files) != 2 {
+		t.Fatalf("read %+v", c)
+	}
+	holds := func(version string) map[string]Finding {
+		m := map[string]Finding{}
+		for _, f := range Check(Node{Version: version, Config: c, Deadline: 1500 * time.Millisecond, Plugin: "signgate"}) {
+			m[strings.SplitN(f.Guarantee, ":", 2)[0]] = f
+		}
+		return m
+	}
+	for _, f := range holds("v2.4.2") {
+		if !f.Holds {
+			t.Errorf("2.4.2: %s: %s", f.Guarantee, f.Detail)
+		}
+	}
+	h := holds("2.2.9+unknown")
+	if f := h["containerd itself reports each container's image digest"]; f.Holds {
+		t.Errorf("2.2 reports Container.Image?")
+	}
+	if f := h["fails closed"]; !f.Holds {
+		t.Errorf("2.2: %s", f.Detail)
+	}
+	h = holds("2.1.9")
+	if f := h["fails closed"]; f.Holds || !strings.Contains(f.Detail, "has no NRI validator") {
+		t.Errorf("2.1 fails closed? %+v", f)
+	}
+	if f := h["pull-time gate"]; !f.Holds {
+		t.Errorf("2.1 pull gate: %+v", f)
+	}
+	if f := holds("2.0.14")["pull-time gate"]; f.Holds {
+		t.Errorf("2.0 pull gate? %+v", f)
+	}
+}
+
+// containerd 1.x: NRI is off unless turned on, and an import replaces a
+// plugin's whole table.
+func TestContainerd17(t *testing.T) {
+	dir := t.TempDir()
+	main := write(t, dir, "config.toml", `version = 2
+[plugins."io.containerd.nri.v1.nri"]
+  socket_path = "/run/nri/nri.sock"
+`)
+	c, err := ReadContainerd(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Check(Node{Version: "1.7.35", Config: c, Deadline: time.Second, Plugin: "signgate"})[0]
+	if f.Holds || !strings.Contains(f.Detail, "ships NRI turned off") {
+		t.Fatalf("NRI off by default on 1.7: %+v", f)
+	}
+	write(t, dir, "conf.d/signgate.toml", shipped(t, "signgate-1.7.toml"))
+	write(t, dir, "config.toml", "version = 2\nimports = [\"conf.d/*.toml\"]\n[plugins.\"io.containerd.nri.v1.nri\"]\n  disable = true\n  socket_path = \"/x\"\n")
+	if c, err = ReadContainerd(main); err != nil {
+		t.Fatal(err)
+	}
+	if c.NRIDisable == nil || *c.NRIDisable || c.NRIRequestTimeout != 2*time.Second {
+		t.Fatalf("the 1.7 drop-in did not replace the table: %+v", c)
+	}
+	// The same files read as 2.x merge instead.
+	write(t, dir, "config.toml", "version = 3\nimports = [\"conf.d/*.toml\"]\n[plugins.'io.containerd.nri.v1.nri']\n  plugin_request_timeout = \"9s\"\n  [plugins.'io.containerd.nri.v1.nri'.default_validator]\n    tolerate_missing_plugins_annotation = \"skip\"\n")
+	write(t, dir, "conf.d/signgate.toml", shipped(t, "signgate.toml"))
+	if c, err = ReadContainerd(main); err != nil {
+		t.Fatal(err)
+	}
+	if c.TolerateAnnotation != "skip" || !c.Validator || c.NRIRequestTimeout != 2*time.Second {
+		t.Fatalf("2.x merge: %+v", c)
+	}
+	for _, f := range Check(Node{Version: "2.2.9", Config: c, Deadline: time.Second, Plugin: "signgate"}) {
+		if strings.HasPrefix(f.Guarantee, "no pod can opt out") && (f.Holds || !strings.Contains(f.Detail, `"skip"`)) {
+			t.Errorf("the opt-out annotation went unnoticed: %+v", f)
+		}
+	}
+}
+
+func TestBadConfigIsNamed(t *testing.T) {
+	dir := t.TempDir()
+	main := write(t, dir, "config.toml", "version = 3\nimports = [\"bad.toml\"]\n")
+	write(t, dir, "bad.toml", "[plugins\n")
+	if _, err := ReadContainerd(main); err == nil || !strings.Contains(err.Error(), "bad.toml") {
+		t.Fatalf("%v", err)
+	}
+}
