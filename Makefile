@@ -23,8 +23,8 @@ help: ## this list
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-build: ## the signgate binary into _output/bin
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/signgate ./cmd/signgate
+build: ## signgate and signgate-image-verifier into _output/bin
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/signgate ./cmd/signgate-image-verifier
 
 tools: $(TOOLS) ## containerd, crictl, cosign, notation and local-kms from the module proxy
 
@@ -69,7 +69,7 @@ $(BIN)/nfpm:
 DEB_VERSION ?= 0.1.0~git$(shell git rev-parse --short HEAD 2>/dev/null || echo 0)
 DEB := _output/signgate_$(DEB_VERSION)_$(shell $(GO) env GOARCH).deb
 deb: $(BIN)/nfpm ## the Debian package
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/signgate ./cmd/signgate
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/signgate ./cmd/signgate-image-verifier
 	GOARCH=$$($(GO) env GOARCH) SIGNGATE_VERSION=$(DEB_VERSION) $(BIN)/nfpm package \
 		--config packaging/deb/nfpm.yaml --packager deb --target $(DEB)
 
@@ -102,7 +102,7 @@ RACEBIN := $(CURDIR)/_output/race
 racebin: deps tools
 	mkdir -p $(RACEBIN)
 	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms olareg; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
-	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(RACEBIN)/signgate ./cmd/signgate
+	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(RACEBIN)/ ./cmd/signgate ./cmd/signgate-image-verifier
 # suite runs the integration suite once per containerd version given.
 suite = for v in $(1); do echo "=== integration suite on containerd $$v"; \
 	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_CONTAINERD=$(CTD)/$$v SIGNGATE_LOCAL_KMS=$(BIN)/local-kms SIGNGATE_NO_SKIP=1 \

@@ -50,11 +50,17 @@ func (c Containerd) HasValidator() bool { return c.AtLeast(2, 2) }
 // HasImageVolumes: CRI image volumes (containerd 2.1+).
 func (c Containerd) HasImageVolumes() bool { return c.AtLeast(2, 1) }
 
-// HasPullGate: the image-verifier plugin consulted on CRI pulls (2.0+).
-func (c Containerd) HasPullGate() bool { return c.AtLeast(2, 0) }
+// HasPullGate: CRI pulls go through the transfer service, which consults
+// the image verifiers (2.1+; 2.0 has the plugin, but CRI pulls bypass it).
+func (c Containerd) HasPullGate() bool { return c.AtLeast(2, 1) }
 
 // FillsContainerImage: NRI's Container.Image (containerd 2.4+, NRI v0.12.3).
 func (c Containerd) FillsContainerImage() bool { return c.AtLeast(2, 4) }
+
+// HonorsUserSpecifiedImage: CRI names the image by the client's
+// user_specified_image in the container's annotations (2.0+; 1.7 names the
+// image it resolved).
+func (c Containerd) HonorsUserSpecifiedImage() bool { return c.AtLeast(2, 0) }
 
 // configV3: the 2.x configuration format (CRI split into runtime and images).
 func (c Containerd) configV3() bool { return c.Major >= 2 }

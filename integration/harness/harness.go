@@ -153,23 +153,16 @@ func Start(o Options) (*Env, error) {
 		return e, err
 	}
 	e.Registry = e.Proxy.host
-	if err := WaitFor(10*time.Second, func() error {
-		r, err := http.Get("http://" + e.Registry + "/v2/")
-		if err == nil {
-			r.Body.Close()
+	for reg, what := range map[string]string{e.Registry: "registry", e.Referrers: "olareg"} {
+		if err := WaitFor(10*time.Second, func() error {
+			r, err := http.Get("http://" + reg + "/v2/")
+			if err == nil {
+				r.Body.Close()
+			}
+			return err
+		}); err != nil {
+			return e, fmt.Errorf("%s did not come up: %w", what, err)
 		}
-		return err
-	}); err != nil {
-		return e, fmt.Errorf("registry did not come up: %w", err)
-	}
-	if err := WaitFor(10*time.Second, func() error {
-		r, err := http.Get("http://" + e.Referrers + "/v2/")
-		if err == nil {
-			r.Body.Close()
-		}
-		return err
-	}); err != nil {
-		return e, fmt.Errorf("olareg did not come up: %w", err)
 	}
 
 	// The sandbox image, pinned, built here: busybox sleeping forever.
@@ -270,11 +263,27 @@ func DropInFor(dropIn string, c Containerd) string {
 }
 
 // containerdConfigV2 is containerdConfigGated in containerd 1.7's format:
-// one CRI plugin, the sandbox image by name, no image verifier.
+// one CRI plugin, the sandbox image by name, no image verifier. containerd
+// 1.x lets an imported file replace a plugin's whole table, so the shipped
+// drop-in's NRI table cannot be imported beside one naming the test's own
+// socket: its lines are copied into this file's table instead.
 func containerdConfigV2(e *Env) string {
+	var dropIn []string
+	if b, err := os.ReadFile(e.dropIn); err == nil && !e.noGate {
+		in := false
+		for _, l := range strings.Split(string(b), "\n") {
+			t := strings.TrimSpace(l)
+			switch {
+			case strings.HasPrefix(t, "[plugins.\"io.containerd.nri.v1.nri\"]"):
+				in = true
+			case strings.HasPrefix(t, "["):
+				in = false
+			case in && t != "" && !strings.HasPrefix(t, "#") && !strings.HasPrefix(t, "disable "):
+				dropIn = append(dropIn, "  "+t)
+			}
+		}
+	}
 	return fmt.Sprintf(`version = 2
-# The drop-in signgate ships for 1.7: NRI on.
-imports = [%[5]q]
 root = "%[1]s/root"
 state = "%[1]s/state"
 
@@ -301,7 +310,9 @@ state = "%[1]s/state"
   plugin_path = "%[1]s/nri-plugins"
   plugin_config_path = "%[1]s/nri-conf"
   plugin_registration_timeout = "5s"
-`, e.Dir, e.ContainerdSock, e.NRISock, e.Registry, e.dropIn)
+  # from the drop-in (packaging/containerd/signgate-1.7.toml)
+%[5]s
+`, e.Dir, e.ContainerdSock, e.NRISock, e.Registry, strings.Join(dropIn, "\n"))
 }
 
 func containerdConfigGated(e *Env) string {
@@ -541,16 +552,16 @@ func (e *Env) listenNotify() error {
 // APISocket is where signgate answers the image verifier.
 func (e *Env) APISocket() string { return filepath.Join(e.Dir, "signgate-api.sock") }
 
-// PullGate installs (or removes) signgate as containerd's image verifier:
-// a link to the binary in the verifier directory, as a package would.
-// containerd lists the directory on every pull.
+// PullGate installs (or removes) signgate's image verifier in containerd's
+// verifier directory: a link named signgate to signgate-image-verifier, as
+// docs/install.md has it. containerd lists the directory on every pull.
 func (e *Env) PullGate(on bool) error {
 	link := filepath.Join(e.Dir, "verifiers", "signgate")
 	_ = os.Remove(link)
 	if !on {
 		return nil
 	}
-	return os.Symlink(filepath.Join(e.Bin, "signgate"), link)
+	return os.Symlink(filepath.Join(e.Bin, "signgate-image-verifier"), link)
 }
 
 // PauseSigngate stops signgate's process in its tracks (SIGSTOP), as a
@@ -744,4 +755,12 @@ func (p *HangProxy) Hang(repo string) {
 	}
 	s := "/v2/" + repo + "/"
 	p.hang.Store(&s)
+}
+
+// SigngatePID is the running signgate's process ID (0 when none).
+func (e *Env) SigngatePID() int {
+	if e.sg == nil || e.sg.Process == nil {
+		return 0
+	}
+	return e.sg.Process.Pid
 }
