@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/localapi"
+
+	"golang.org/x/net/netutil"
 )
 
 // The local API's types, as its clients use them.
@@ -50,9 +52,18 @@ func (d *Daemon) serveAPI(ctx context.Context, path string) error {
 	return nil
 }
 
+// Limits on the daemon's listeners (the local API and metrics): a client
+// that keeps connections open, idle or many at once, must not grow the
+// daemon until the node kills it, and with it every container creation.
+var (
+	maxConns    = 32
+	idleTimeout = 30 * time.Second
+)
+
 // serve serves h on l until ctx ends.
 func (d *Daemon) serve(ctx context.Context, l net.Listener, h http.Handler, what string) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	l = netutil.LimitListener(l, maxConns)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: idleTimeout, MaxHeaderBytes: 16 << 10}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()

@@ -65,10 +65,13 @@ type KeysResponse struct {
 // Call sends body (if any) to the daemon at socket and decodes its answer
 // into out.
 func Call(ctx context.Context, socket, method, path string, body, out any) error {
+	// One request per connection: the transport is the call's own, so a
+	// kept-alive connection would only idle in both processes.
 	client := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", socket)
 		},
+		DisableKeepAlives: true,
 	}}
 	var rd io.Reader
 	if body != nil {
