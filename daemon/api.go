@@ -155,7 +155,10 @@ func (d *Daemon) handleKeysSync(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), d.config().KMS.RequestTimeout+time.Second)
 	defer cancel()
 	changes, err := d.SyncKeys(ctx)
-	resp := KeysResponse{Keys: d.Keys(), Changes: changes}
+	resp := KeysResponse{Keys: d.Keys()}
+	for _, c := range changes {
+		resp.Changes = append(resp.Changes, localapi.KeyChange{Key: c.Key, Kind: string(c.Kind), Version: c.Version, Fingerprint: c.Fingerprint, Detail: c.Detail})
+	}
 	if err != nil {
 		resp.Error = err.Error()
 	}

@@ -8,13 +8,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
+	"os"
 	"time"
-
-	"github.com/signgate/signgate/keystore/keysync"
 )
 
 // DefaultSocket is where the daemon answers, unless configured otherwise.
@@ -57,45 +56,99 @@ type KeyInfo struct {
 
 // KeysResponse answers GET /v1/keys and POST /v1/keys/sync.
 type KeysResponse struct {
-	Keys    []KeyInfo        `json:"keys"`
-	Changes []keysync.Change `json:"changes,omitempty"` // sync only
-	Error   string           `json:"error,omitempty"`   // sync only: keys that could not be synced
+	Keys    []KeyInfo   `json:"keys"`
+	Changes []KeyChange `json:"changes,omitempty"` // sync only
+	Error   string      `json:"error,omitempty"`   // sync only: keys that could not be synced
+}
+
+// KeyChange is one change a sync made to a key's trusted versions (as
+// keysync.Change has it; this package stays free of the daemon's
+// dependencies, so the pull-time verifier that links it starts fast).
+type KeyChange struct {
+	Key         string `json:"key"`
+	Kind        string `json:"change"`
+	Version     string `json:"version,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Detail      string `json:"detail"`
 }
 
 // Call sends body (if any) to the daemon at socket and decodes its answer
 // into out.
+//
+// It speaks HTTP/1.0 by hand, one request per connection, rather than
+// through net/http: the pull-time verifier links this package and runs once
+// per pull, and net/http (with TLS and its certificate machinery) would
+// more than double its size and start-up time. The server is the daemon's
+// own net/http server, which answers a 1.0 request with a plain body and
+// closes the connection.
 func Call(ctx context.Context, socket, method, path string, body, out any) error {
-	// One request per connection: the transport is the call's own, so a
-	// kept-alive connection would only idle in both processes.
-	client := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", socket)
-		},
-		DisableKeepAlives: true,
-	}}
-	var rd io.Reader
+	var payload []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://signgate"+path, rd)
+	conn, err := (&net.Dialer{}).DialContext(ctx, "unix", socket)
 	if err != nil {
 		return err
 	}
+	defer conn.Close()
+	if d, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var req bytes.Buffer
+	fmt.Fprintf(&req, "%s %s HTTP/1.0\r\nHost: signgate\r\n", method, path)
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		fmt.Fprintf(&req, "Content-Type: application/json\r\nContent-Length: %d\r\n", len(payload))
 	}
-	resp, err := client.Do(req)
+	req.WriteString("\r\n")
+	req.Write(payload)
+	if _, err := conn.Write(req.Bytes()); err != nil {
+		return callErr(ctx, err)
+	}
+	resp, err := io.ReadAll(io.LimitReader(conn, maxResponse+1))
 	if err != nil {
-		return err
+		return callErr(ctx, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))
+	if len(resp) > maxResponse {
+		return fmt.Errorf("the daemon's answer is larger than %d bytes", maxResponse)
 	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(out)
+	head, content, ok := bytes.Cut(resp, []byte("\r\n\r\n"))
+	if !ok {
+		return fmt.Errorf("the daemon's answer has no end of headers: %q", excerpt(resp))
+	}
+	status, _, _ := bytes.Cut(head, []byte("\r\n"))
+	// "HTTP/1.0 200 OK"
+	if f := bytes.Fields(status); len(f) < 2 || !bytes.HasPrefix(f[0], []byte("HTTP/1.")) {
+		return fmt.Errorf("the daemon's answer is not HTTP: %q", excerpt(status))
+	} else if string(f[1]) != "200" {
+		return fmt.Errorf("%s: %s", bytes.TrimPrefix(status, f[0]), bytes.TrimSpace([]byte(excerpt(content))))
+	}
+	return json.Unmarshal(content, out)
+}
+
+// maxResponse caps what Call reads from the daemon.
+const maxResponse = 8 << 20
+
+// callErr names the context's end when it is what cut the call short (the
+// connection's deadline is the context's, and may fire first).
+func callErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("%w (%v)", cerr, err)
+	}
+	if _, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
+	}
+	return err
+}
+
+func excerpt(b []byte) string {
+	const n = 4096
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
 }

@@ -69,7 +69,7 @@ func runKeys(args []string) int {
 				fmt.Println("no changes")
 			}
 			for _, c := range resp.Changes {
-				fmt.Println(c.String())
+				fmt.Println(keysync.Change{Key: c.Key, Kind: keysync.ChangeKind(c.Kind), Version: c.Version, Fingerprint: c.Fingerprint, Detail: c.Detail}.String())
 			}
 			fmt.Println()
 		}
