@@ -76,7 +76,7 @@ func (e *env) keys(cmd string) localapi.KeysResponse {
 
 func changed(r localapi.KeysResponse, kind keysync.ChangeKind, version string) bool {
 	for _, c := range r.Changes {
-		if c.Key == "release" && c.Kind == kind && c.Version == version {
+		if c.Key == "release" && c.Kind == string(kind) && c.Version == version {
 			return true
 		}
 	}
