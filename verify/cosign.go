@@ -345,6 +345,11 @@ func judge(res *CosignResult, req *CosignRequirement) {
 	}
 	sort.Strings(res.KeysVerified)
 	distinct := DistinctSigners(res.KeysVerified, material)
+	// Counted: the verdict may live in the cache for hours, one of up to
+	// max_entries, and needs no more than the names.
+	for i := range res.Signatures {
+		res.Signatures[i].material = nil
+	}
 	switch {
 	case len(res.Signatures) == 0:
 		res.Reason = "no cosign signatures found (looked for the .sig tag and Sigstore bundle referrers)"
