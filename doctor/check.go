@@ -51,10 +51,8 @@ func Check(n Node) []Finding {
 	if cfg == nil {
 		cfg = &Containerd{}
 	}
-	drop := "packaging/containerd/signgate.toml (installed as /etc/containerd/conf.d/signgate.toml)"
-	if major < 2 {
-		drop = "the 1.7 drop-in (/usr/share/signgate/containerd-1.7.toml) in config.toml's NRI table"
-	}
+	const drop = "packaging/containerd/signgate.toml (installed as /etc/containerd/conf.d/signgate.toml)"
+	const drop17 = "the 1.7 drop-in (/usr/share/signgate/containerd-1.7.toml) in config.toml's NRI table"
 	var out []Finding
 
 	// NRI itself: off by default in 1.x, on in 2.x.
@@ -67,7 +65,7 @@ func Check(n Node) []Finding {
 	case nriOn:
 		f.Detail = "plugins.\"io.containerd.nri.v1.nri\".disable is false or containerd's default"
 	case major < 2:
-		f.Detail = "containerd 1.x ships NRI turned off: set disable = false in plugins.\"io.containerd.nri.v1.nri\" (" + drop + ")"
+		f.Detail = "containerd 1.x ships NRI turned off: set disable = false in plugins.\"io.containerd.nri.v1.nri\" (" + drop17 + ")"
 	default:
 		f.Detail = "plugins.\"io.containerd.nri.v1.nri\".disable = true: remove it or set it to false"
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/containerd/nri/pkg/api"
@@ -75,6 +74,6 @@ func roundTrips(e *harness.Env, ref, containerID string) []row {
 	return []row{
 		summarize("  containerd round trip: image store (images.Get)", resolve, ""),
 		summarize("  containerd round trip: snapshot (snapshots.Stat)", rootfs, ""),
-		summarize("  both at once, as the plugin makes them", both, fmt.Sprintf("the floor of a decision that asks containerd")),
+		summarize("  both at once, as the plugin makes them", both, "the floor of a decision that asks containerd"),
 	}
 }

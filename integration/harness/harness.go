@@ -434,17 +434,10 @@ signatures = "both"
   [policy.notation]
   certs = ["n1"]
 
+# Both registries: distribution 2.8, and olareg (the referrers API).
 [[policy]]
 name = "apps"
-scopes = ["%[7]s/**"]
-  [policy.cosign]
-  keys = ["k1", "cli"]
-  require = "any"
-
-# olareg, the registry with the referrers API.
-[[policy]]
-name = "referrers"
-scopes = ["%[12]s/**"]
+scopes = ["%[7]s/**", "%[12]s/**"]
   [policy.cosign]
   keys = ["k1", "cli"]
   require = "any"
