@@ -29,7 +29,7 @@ build: ## signgate and signgate-image-verifier into _output/bin
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/signgate
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/signgate-image-verifier
 
-tools: $(TOOLS) ## containerd, crictl, cosign, notation and local-kms from the module proxy
+tools: $(TOOLS) ## containerd 2.2, crictl, cosign, notation, olareg and local-kms from the module proxy
 
 $(BIN)/containerd $(BIN)/containerd-shim-runc-v2:
 	cd integration/tools/containerd-2.2 && $(GO) build -tags no_btrfs -o $(BIN)/ \
