@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -36,17 +34,12 @@ const DefaultVerifierDir = "/opt/containerd/image-verifier/bin"
 // defaultNRIRequestTimeout is containerd's plugin_request_timeout default.
 const defaultNRIRequestTimeout = 2 * time.Second
 
-var versionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)`)
-
 // Check says, guarantee by guarantee, what holds on the node.
 func Check(n Node) []Finding {
-	m := versionRE.FindStringSubmatch(n.Version)
-	if m == nil {
-		return []Finding{{Guarantee: "containerd's version is known", Detail: fmt.Sprintf("cannot read a version from %q", n.Version)}}
+	r, err := ParseRelease(n.Version)
+	if err != nil {
+		return []Finding{{Guarantee: "containerd's version is known", Detail: err.Error()}}
 	}
-	major, _ := strconv.Atoi(m[1])
-	minor, _ := strconv.Atoi(m[2])
-	atLeast := func(ma, mi int) bool { return major > ma || major == ma && minor >= mi }
 	cfg := n.Config
 	if cfg == nil {
 		cfg = &Containerd{}
@@ -56,7 +49,7 @@ func Check(n Node) []Finding {
 	var out []Finding
 
 	// NRI itself: off by default in 1.x, on in 2.x.
-	nriOn := atLeast(2, 0)
+	nriOn := r.NRIOnByDefault()
 	if cfg.NRIDisable != nil {
 		nriOn = !*cfg.NRIDisable
 	}
@@ -64,7 +57,7 @@ func Check(n Node) []Finding {
 	switch {
 	case nriOn:
 		f.Detail = "plugins.\"io.containerd.nri.v1.nri\".disable is false or containerd's default"
-	case major < 2:
+	case !r.NRIOnByDefault():
 		f.Detail = "containerd 1.x ships NRI turned off: set disable = false in plugins.\"io.containerd.nri.v1.nri\" (" + drop17 + ")"
 	default:
 		f.Detail = "plugins.\"io.containerd.nri.v1.nri\".disable = true: remove it or set it to false"
@@ -74,8 +67,8 @@ func Check(n Node) []Finding {
 	// Failing closed needs NRI's validator requiring signgate.
 	f = Finding{Guarantee: "fails closed: no container is created while signgate is absent, killed or too slow"}
 	switch {
-	case !atLeast(2, 2):
-		f.Detail = fmt.Sprintf("containerd %d.%d has no NRI validator (containerd 2.2 added it): the gate fails open when signgate is not answering. Upgrade containerd to 2.2 or newer and install %s", major, minor, drop)
+	case !r.HasValidator():
+		f.Detail = fmt.Sprintf("containerd %s has no NRI validator (containerd 2.2 added it): the gate fails open when signgate is not answering. Upgrade containerd to 2.2 or newer and install %s", r, drop)
 	case !cfg.Validator || !slices.Contains(cfg.RequiredPlugins, n.Plugin):
 		f.Detail = fmt.Sprintf("the default validator must be enabled and require %q: install %s", n.Plugin, drop)
 	default:
@@ -83,7 +76,7 @@ func Check(n Node) []Finding {
 	}
 	out = append(out, f)
 
-	if atLeast(2, 2) {
+	if r.HasValidator() {
 		f = Finding{Guarantee: "no pod can opt out of the gate", Holds: cfg.TolerateAnnotation == ""}
 		f.Detail = "tolerate_missing_plugins_annotation is not set"
 		if !f.Holds {
@@ -109,8 +102,8 @@ func Check(n Node) []Finding {
 		dir = DefaultVerifierDir
 	}
 	switch {
-	case !atLeast(2, 1):
-		f.Detail = fmt.Sprintf("containerd %d.%d's CRI pulls do not consult image verifiers (2.1 and newer do); the gate is at container creation only", major, minor)
+	case !r.HasPullGate():
+		f.Detail = fmt.Sprintf("containerd %s's CRI pulls do not consult image verifiers (2.1 and newer do); the gate is at container creation only", r)
 	case !hasVerifier(dir):
 		f.Detail = fmt.Sprintf("no signgate verifier in %s: ln -s /usr/bin/signgate-image-verifier %s", dir, filepath.Join(dir, "signgate"))
 	default:
@@ -120,12 +113,12 @@ func Check(n Node) []Finding {
 
 	f = Finding{Guarantee: "image volumes are verified like root filesystems", Holds: true}
 	f.Detail = "signgate verifies each image mounted as a CRI image volume"
-	if !atLeast(2, 1) {
-		f.Detail = fmt.Sprintf("containerd %d.%d cannot mount image volumes at all", major, minor)
+	if !r.HasImageVolumes() {
+		f.Detail = fmt.Sprintf("containerd %s cannot mount image volumes at all", r)
 	}
 	out = append(out, f)
 
-	f = Finding{Guarantee: "containerd itself reports each container's image digest", Holds: atLeast(2, 4), Optional: true}
+	f = Finding{Guarantee: "containerd itself reports each container's image digest", Holds: r.FillsContainerImage(), Optional: true}
 	f.Detail = "NRI's Container.Image is checked against the image store"
 	if !f.Holds {
 		f.Detail = "containerd 2.4 and newer report it; until then signgate relies on the image store and the root filesystem binding alone"

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -80,7 +81,8 @@ func ReadContainerd(path string) (*Containerd, error) {
 	}
 	if s, ok := nri["plugin_request_timeout"].(string); ok {
 		if c.NRIRequestTimeout, err = time.ParseDuration(s); err != nil {
-			return nil, fmt.Errorf("%s: plugins.%q.plugin_request_timeout: %w", path, nriPlugin, err)
+			// The value may come from an import: name every file read.
+			return nil, fmt.Errorf("%s: plugins.%q.plugin_request_timeout: %w", strings.Join(c.Files, ", "), nriPlugin, err)
 		}
 	}
 	val := table(nri, "default_validator")

@@ -129,3 +129,26 @@ func TestBadConfigIsNamed(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// A bad value names the files it may have come from.
+func TestBadTimeoutNamesTheFiles(t *testing.T) {
+	dir := t.TempDir()
+	main := write(t, dir, "config.toml", "version = 3\nimports = [\"conf.d/*.toml\"]\n")
+	write(t, dir, "conf.d/x.toml", "version = 3\n[plugins.'io.containerd.nri.v1.nri']\n  plugin_request_timeout = \"soon\"\n")
+	_, err := ReadContainerd(main)
+	if err == nil || !strings.Contains(err.Error(), "conf.d/x.toml") || !strings.Contains(err.Error(), "plugin_request_timeout") {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestParseRelease(t *testing.T) {
+	for in, want := range map[string]string{"2.1.9": "2.1", "v2.4.2": "2.4", "2.2.9+unknown": "2.2", "containerd github.com/containerd/containerd 1.7.35+unknown": "1.7"} {
+		r, err := ParseRelease(in)
+		if err != nil || r.String() != want {
+			t.Errorf("%q: %v %v", in, r, err)
+		}
+	}
+	if _, err := ParseRelease("devel"); err == nil {
+		t.Error("devel parsed")
+	}
+}
