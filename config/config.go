@@ -59,6 +59,7 @@ type daemonSection struct {
 	Preverify           *bool    `toml:"preverify"`
 	PreverifyWorkers    int      `toml:"preverify_workers"`
 	MetricsAddress      *string  `toml:"metrics_address"`
+	WatchConfig         string   `toml:"watch_config"`
 }
 
 type registrySection struct {
@@ -188,6 +189,9 @@ type Daemon struct {
 	Preverify           bool   // verify images as containerd pulls them
 	PreverifyWorkers    int
 	MetricsAddress      string // /metrics, /healthz, /readyz; "" for none
+	// WatchConfig: how often to look for a changed config or key file and
+	// reload; 0 for never (reload on SIGHUP only).
+	WatchConfig time.Duration
 }
 
 // Config is a validated configuration.
@@ -253,6 +257,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		Preverify:           d.Preverify == nil || *d.Preverify,
 		PreverifyWorkers:    int(v.positive("daemon.preverify_workers", int64(d.PreverifyWorkers), 2)),
 		MetricsAddress:      DefaultMetricsAddress,
+		WatchConfig:         v.duration("daemon.watch_config", d.WatchConfig, 0),
 	}
 	if d.MetricsAddress != nil {
 		c.Daemon.MetricsAddress = *d.MetricsAddress
@@ -266,6 +271,9 @@ func Parse(path string, data []byte) (*Config, error) {
 	// The ceiling that matters is containerd's NRI request timeout, which
 	// signgate learns when it connects (and answers within 3/4 of); this
 	// only refuses the absurd.
+	if c.Daemon.WatchConfig > 0 && c.Daemon.WatchConfig < time.Second {
+		v.errorf("daemon.watch_config = %s: at least 1s", c.Daemon.WatchConfig)
+	}
 	if c.Daemon.DecisionDeadline > time.Minute {
 		v.errorf("daemon.decision_deadline = %s: at most 1m; NRI serialises container creation, so every pod on the node would wait this long behind one slow registry", c.Daemon.DecisionDeadline)
 	}

@@ -36,6 +36,9 @@ type Daemon struct {
 
 	mu  sync.Mutex // serialises reloads
 	cfg atomic.Pointer[config.Config]
+	// loaded fingerprints the files as the last load (or refused reload)
+	// read them, for watch_config: a change from then on is seen.
+	loaded atomic.Value
 
 	connected  atomic.Bool  // the NRI connection is up
 	sharedKeys atomic.Value // what warnSharedKeys last said
@@ -60,6 +63,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	}
 	d := &Daemon{path: path, log: log, journal: rec == nil, keysChanged: make(chan struct{}, 1)}
 	d.cfg.Store(cfg)
+	d.loaded.Store(fingerprint(cfg))
 	d.metrics = newMetrics(d)
 	syncer, err := NewSyncer(cfg, nil, false)
 	if err != nil {
@@ -146,6 +150,9 @@ func (d *Daemon) Reload() error {
 	d.notify("RELOADING=1")
 	defer d.notify("READY=1")
 	cfg, err := config.Load(d.path)
+	// Against the config in force after this reload (it may name new files);
+	// a refused one is not tried again until the files change again.
+	defer func() { d.loaded.Store(fingerprint(d.config())) }()
 	var syncer *keysync.Syncer
 	if err == nil {
 		syncer, err = NewSyncer(cfg, d.syncer.Load(), false)
@@ -203,6 +210,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	go d.watchdog(ctx)
 	go d.syncLoop(ctx)
+	if every := d.config().Daemon.WatchConfig; every > 0 {
+		go d.watchFiles(ctx, every)
+	}
 	defer d.notify("STOPPING=1")
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
