@@ -13,12 +13,12 @@ export GOTOOLCHAIN := go1.26.10
 TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/cosign $(BIN)/notation $(BIN)/local-kms $(BIN)/olareg
 DEBS  := runc docker-registry busybox-static systemd time
 
-.PHONY: all help build test unit integration matrix racebin packaging demo bench deps tools check clean deb image fuzz lint vuln
+.PHONY: all help build test unit integration matrix racebin packaging demo bench deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
 
 all: build
 
 help: ## this list
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## (.*)/\1\t\2/' | expand -t 14
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/\1\t\2/' | expand -t 14
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
@@ -118,6 +118,28 @@ integration: racebin $(foreach v,$(CONTAINERD_TEST),$(CTD)/$(v)/containerd) ## t
 matrix: racebin $(foreach v,$(CONTAINERD_MATRIX),$(CTD)/$(v)/containerd) ## the end-to-end suite on containerd 2.1, 2.0 and 1.7 (root)
 	$(call suite,$(CONTAINERD_MATRIX))
 
+# A one-node Kubernetes cluster from the module proxy (etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubelet, kubectl: v1.34.2 in
+# integration/tools/kubernetes), on containerd CONTAINERD_K8S with the
+# DaemonSet's drop-in, running the shipped DaemonSet with the image built here.
+K8S := $(CURDIR)/_output/k8s
+K8S_CMDS := kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl
+K8S_VERSION := v1.34.2
+# The version Kubernetes' own build stamps in (nodes and kubectl show it).
+K8S_LDFLAGS := $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,-X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=34)
+CONTAINERD_K8S := 2.2
+$(K8S)/kubelet:
+	cd integration/tools/kubernetes && $(GO) build -ldflags "$(K8S_LDFLAGS)" -o $(K8S)/ $(addprefix k8s.io/kubernetes/cmd/,$(K8S_CMDS))
+	cd integration/tools/kubernetes && $(GO) build -o $(K8S)/etcd go.etcd.io/etcd/server/v3
+k8s_env = SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_K8S_BIN=$(K8S) SIGNGATE_IMAGE_LAYOUT=$(CURDIR)/_output/image \
+	SIGNGATE_CONTAINERD=$(CTD)/$(CONTAINERD_K8S)
+
+k8s-test: racebin image $(K8S)/kubelet $(CTD)/$(CONTAINERD_K8S)/containerd ## the shipped DaemonSet on a real one-node Kubernetes cluster (root)
+	$(k8s_env) SIGNGATE_NO_SKIP=1 $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/k8s/
+
+demo-k8s: racebin image $(K8S)/kubelet $(CTD)/$(CONTAINERD_K8S)/containerd ## the gate on a Kubernetes node: a signed and an unsigned Deployment (root)
+	$(k8s_env) $(GO) run ./integration/demo-k8s
+
 # The container image, as an OCI layout (no Docker engine needed).
 image: deb ## the container image, as an OCI layout
 	$(GO) run ./packaging/image -binary $(BIN)/signgate -out _output/image -tag ghcr.io/signgate/signgate:$(VERSION)
@@ -128,7 +150,7 @@ packaging: deps deb image ## install the .deb with dpkg, check it, purge it; che
 	SIGNGATE_NO_SKIP=1 SIGNGATE_TEST_DEB=$(CURDIR)/$(DEB) $(GO) test -count=1 -v ./packaging/...
 	cd packaging/tools && SIGNGATE_NO_SKIP=1 SIGNGATE_BIN=$(BIN)/signgate $(GO) test -count=1 -v ./kubecheck/
 
-test: check unit integration packaging ## everything: check, unit, integration, packaging (the README's test command)
+test: check unit integration packaging k8s-test ## everything: check, unit, integration, packaging, Kubernetes (the README's test command)
 
 demo: deps build tools ## the gate end to end (the README's first command)
 	SIGNGATE_TEST_BIN=$(BIN) SIGNGATE_LOCAL_KMS=$(BIN)/local-kms $(GO) run ./integration/demo

@@ -53,6 +53,8 @@ type Env struct {
 	Notary         *sigtest.PKI               // a Notary Project PKI whose root is signgate's [certs.n1]
 
 	dropIn       string
+	certsDir     string // registry hosts directory (hosts.toml per registry)
+	node         bool
 	notify       *net.UnixConn
 	noGate       bool
 	noNRI        bool
@@ -91,6 +93,11 @@ type Options struct {
 	// PreInstalled lets containerd start signgate itself, as a pre-installed
 	// NRI plugin (plugin_path/10-signgate), instead of running it apart.
 	PreInstalled bool
+	// Node makes containerd a Kubernetes node's: its socket, NRI socket and
+	// registry hosts directory at the paths the shipped DaemonSet mounts
+	// (/run/containerd/containerd.sock, /var/run/nri/nri.sock,
+	// /etc/containerd/certs.d), and signgate left to run as a pod.
+	Node bool
 }
 
 // Start brings everything up. On error the returned Env (if any) must still
@@ -122,6 +129,21 @@ func Start(o Options) (*Env, error) {
 	}
 	e.ContainerdSock = filepath.Join(dir, "containerd.sock")
 	e.NRISock = filepath.Join(dir, "nri.sock")
+	e.certsDir = filepath.Join(dir, "certs.d")
+	if o.Node {
+		e.node = true
+		e.ContainerdSock, e.NRISock, e.certsDir = "/run/containerd/containerd.sock", "/var/run/nri/nri.sock", "/etc/containerd/certs.d"
+		for _, s := range []string{e.ContainerdSock, e.NRISock} {
+			if err := os.MkdirAll(filepath.Dir(s), 0o711); err != nil {
+				return e, err
+			}
+			if c, err := net.Dial("unix", s); err == nil {
+				c.Close()
+				return e, fmt.Errorf("%s answers: another containerd runs on this machine", s)
+			}
+			_ = os.Remove(s)
+		}
+	}
 
 	// The distribution registry, behind a proxy that can be told to hang.
 	regPort, err := freePort()
@@ -185,7 +207,7 @@ func Start(o Options) (*Env, error) {
 	// containerd reads the registry as plain HTTP through hosts.toml; signgate
 	// is pointed at the same directory.
 	for _, reg := range []string{e.Registry, e.Referrers} {
-		hosts := filepath.Join(dir, "certs.d", reg)
+		hosts := filepath.Join(e.certsDir, reg)
 		if err := os.MkdirAll(hosts, 0o755); err != nil {
 			return e, err
 		}
@@ -229,7 +251,7 @@ func Start(o Options) (*Env, error) {
 	}); err != nil {
 		return e, fmt.Errorf("containerd did not come up: %w", err)
 	}
-	if e.noGate || e.preInstalled {
+	if e.noGate || e.preInstalled || e.node {
 		return e, nil
 	}
 	if err := e.StartSigngate(); err != nil {
@@ -327,6 +349,10 @@ state = "%[1]s/state"
 
 [plugins.'io.containerd.cri.v1.runtime']
   restrict_oom_score_adj = true
+  # No CNI plugin here: pods share the node's network. A Kubernetes node
+  # reports itself ready once a network config is in this directory.
+  [plugins.'io.containerd.cri.v1.runtime'.cni]
+    conf_dir = "%[1]s/cni/net.d"
   [plugins.'io.containerd.cri.v1.runtime'.containerd]
     default_runtime_name = "runc"
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
@@ -339,7 +365,7 @@ state = "%[1]s/state"
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "%[4]s/pause:1.0"
   [plugins.'io.containerd.cri.v1.images'.registry]
-    config_path = "%[1]s/certs.d"
+    config_path = "%[6]s"
 
 [plugins.'io.containerd.grpc.v1.cri']
   disable_tcp_service = true
@@ -356,7 +382,7 @@ state = "%[1]s/state"
   plugin_path = "%[1]s/nri-plugins"
   plugin_config_path = "%[1]s/nri-conf"
   plugin_registration_timeout = "5s"
-`, e.Dir, e.ContainerdSock, e.NRISock, e.Registry, e.dropIn)
+`, e.Dir, e.ContainerdSock, e.NRISock, e.Registry, e.dropIn, e.certsDir)
 }
 
 // DefaultSigngateConfig is the integration suite's policy set.
@@ -613,6 +639,11 @@ func (e *Env) Stop() {
 		fmt.Fprintf(os.Stderr, "crictl rmp: %v %s\n", err, out)
 	}
 	e.KillSigngate()
+	if e.node {
+		for _, reg := range []string{e.Registry, e.Referrers} {
+			_ = os.RemoveAll(filepath.Join(e.certsDir, reg))
+		}
+	}
 	for i := len(e.procs) - 1; i >= 0; i-- {
 		if p := e.procs[i].Process; p != nil {
 			_ = p.Signal(syscall.SIGTERM)
@@ -701,6 +732,7 @@ type HangProxy struct {
 	srv  *http.Server
 	hang atomic.Pointer[string] // repository path prefix, e.g. "/v2/slow/"
 	loop atomic.Pointer[string] // likewise, for requests redirected to themselves
+	slow atomic.Pointer[delay]  // likewise, for requests answered late
 	// Looped counts the requests answered with a redirect loop.
 	Looped atomic.Int64
 }
@@ -718,6 +750,13 @@ func newHangProxy(target string) (*HangProxy, error) {
 		if h := p.hang.Load(); h != nil && strings.HasPrefix(r.URL.Path, *h) && strings.Contains(r.UserAgent(), "signgate") {
 			<-r.Context().Done()
 			return
+		}
+		if d := p.slow.Load(); d != nil && strings.HasPrefix(r.URL.Path, d.prefix) && strings.Contains(r.UserAgent(), "signgate") {
+			select {
+			case <-time.After(d.by):
+			case <-r.Context().Done():
+				return
+			}
 		}
 		if l := p.loop.Load(); l != nil && strings.HasPrefix(r.URL.Path, *l) && strings.Contains(r.UserAgent(), "signgate") {
 			n := p.Looped.Add(1)
@@ -739,6 +778,21 @@ func (p *HangProxy) Loop(repo string) {
 	}
 	s := "/v2/" + repo + "/"
 	p.loop.Store(&s)
+}
+
+type delay struct {
+	prefix string
+	by     time.Duration
+}
+
+// Delay answers signgate's requests for repo only after d: a slow registry
+// that still answers. "" stops it.
+func (p *HangProxy) Delay(repo string, d time.Duration) {
+	if repo == "" {
+		p.slow.Store(nil)
+		return
+	}
+	p.slow.Store(&delay{prefix: "/v2/" + repo + "/", by: d})
 }
 
 func (p *HangProxy) Hang(repo string) {
