@@ -51,6 +51,7 @@ func TestRollingUpdateKeepsTheGateClosed(t *testing.T) {
 		done <- err
 	}()
 	tries, absent := 0, 0
+	var firstAbsent, lastAbsent time.Time
 	for rolled := false; !rolled; {
 		select {
 		case err := <-done:
@@ -67,6 +68,10 @@ func TestRollingUpdateKeepsTheGateClosed(t *testing.T) {
 			t.Fatalf("an unsigned container was created during signgate's rollout (attempt %d): %s", tries, id)
 		case strings.Contains(err.Error(), "not present") || strings.Contains(err.Error(), "validator plugin 10-signgate failed"):
 			absent++ // NRI's validator: signgate is required and not there
+			if firstAbsent.IsZero() {
+				firstAbsent = time.Now()
+			}
+			lastAbsent = time.Now()
 		case strings.Contains(err.Error(), "signgate denied image"):
 		case strings.Contains(err.Error(), "is not running") || strings.Contains(err.Error(), "not found"):
 			sandbox() // the kubelet took the probe's sandbox
@@ -75,7 +80,8 @@ func TestRollingUpdateKeepsTheGateClosed(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Logf("%d creations tried during the rollout, all refused; %d while signgate was absent", tries, absent)
+	t.Logf("%d creations tried during the rollout, all refused; %d while signgate was absent (over %s)",
+		tries, absent, lastAbsent.Sub(firstAbsent).Round(10*time.Millisecond))
 	if absent == 0 {
 		t.Error("no attempt fell between the old pod and the new one: the test did not see the gap it is about")
 	}
