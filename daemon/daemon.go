@@ -62,6 +62,9 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{path: path, log: log, journal: rec == nil, keysChanged: make(chan struct{}, 1)}
+	if err := ensureStateDir(cfg.Daemon.StateDir, log); err != nil {
+		return nil, err
+	}
 	d.cfg.Store(cfg)
 	d.loaded.Store(fingerprint(cfg))
 	d.metrics = newMetrics(d)
@@ -93,6 +96,26 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.warnSharedKeys(engine.Snapshot())
 	d.plugin = &nri.Plugin{Resolver: store, Decider: d, Recorder: multiRecorder{rec, d.metrics}, Deadline: cfg.Daemon.DecisionDeadline}
 	return d, nil
+}
+
+// ensureStateDir makes the state directory, or tightens it to 0700: it
+// holds the last-known-good keys, and whoever made it first (a DaemonSet's
+// hostPath, an older package) may have left it open to every local user.
+func ensureStateDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state_dir %s: %w", dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("state_dir %s: %w", dir, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("state_dir %s is mode %v and cannot be made 0700: %w", dir, fi.Mode().Perm(), err)
+		}
+		log.Warn("state_dir was open to other users; made it 0700", "state_dir", dir, "was", fi.Mode().Perm().String())
+	}
+	return nil
 }
 
 func (d *Daemon) buildEngine(cfg *config.Config, syncer *keysync.Syncer) (*verify.Engine, error) {

@@ -18,8 +18,8 @@ import (
 func TestWatchedConfigReloadsWhenTheKubeletSwapsIt(t *testing.T) {
 	dir := t.TempDir()
 	body := func(policy string) string {
-		return fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nwatch_config = \"1s\"\n[[policy]]\nname = %q\nscopes = [\"**\"]\nmode = \"allow\"\n",
-			filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), policy)
+		return fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nstate_dir = %q\nwatch_config = \"1s\"\n[[policy]]\nname = %q\nscopes = [\"**\"]\nmode = \"allow\"\n",
+			filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state"), policy)
 	}
 	version := 0
 	publish := func(content string) {
@@ -83,10 +83,35 @@ func TestWatchedConfigReloadsWhenTheKubeletSwapsIt(t *testing.T) {
 func TestWatchConfigTooOftenIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte("[daemon]\nwatch_config = \"10ms\"\n[[policy]]\nname = \"all\"\nscopes = [\"**\"]\nmode = \"allow\"\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte("[daemon]\nstate_dir = \""+filepath.Join(dir, "state")+"\"\nwatch_config = \"10ms\"\n[[policy]]\nname = \"all\"\nscopes = [\"**\"]\nmode = \"allow\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := New(cfg, slog.New(slog.DiscardHandler), nil); err == nil || !strings.Contains(err.Error(), "daemon.watch_config") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// The state directory holds the last-known-good keys: one left open by
+// whoever made it first (a DaemonSet's hostPath makes it 0755) is closed.
+func TestStateDirIsMadePrivate(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	if err := os.Mkdir(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.toml")
+	body := fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nstate_dir = %q\n[[policy]]\nname = \"all\"\nscopes = [\"**\"]\nmode = \"allow\"\n", filepath.Join(dir, "none.sock"), state)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Fatalf("state_dir is %v, want 0700", fi.Mode().Perm())
 	}
 }
