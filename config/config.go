@@ -43,7 +43,27 @@ type file struct {
 	KMS      kmsSection             `toml:"kms"`
 	Keys     map[string]keySection  `toml:"keys"`
 	Certs    map[string]certSection `toml:"certs"`
-	Policy   []policySection        `toml:"policy"`
+	// Keyless: Sigstore trust roots, and the identities signing under them.
+	TrustRoots map[string]trustRootSection `toml:"trust_roots"`
+	Identities map[string]identitySection  `toml:"identities"`
+	Policy     []policySection             `toml:"policy"`
+}
+
+type trustRootSection struct {
+	Path string `toml:"path"` // a trusted_root.json
+}
+
+type identitySection struct {
+	TrustRoot     string `toml:"trust_root"`
+	Issuer        string `toml:"issuer"`
+	IssuerRegexp  string `toml:"issuer_regexp"`
+	Subject       string `toml:"subject"`
+	SubjectRegexp string `toml:"subject_regexp"`
+	// Fulcio's certificate extensions, compared exactly when set.
+	SourceRepositoryURI string `toml:"source_repository_uri"`
+	SourceRepositoryRef string `toml:"source_repository_ref"`
+	BuildSignerURI      string `toml:"build_signer_uri"`
+	BuildTrigger        string `toml:"build_trigger"`
 }
 
 type daemonSection struct {
@@ -171,8 +191,10 @@ func (r *rule) UnmarshalTOML(v any) error {
 
 type cosignSection struct {
 	Keys           []string `toml:"keys"`
+	Identities     []string `toml:"identities"`
 	Require        rule     `toml:"require"`
 	EverySignature bool     `toml:"every_signature"`
+	Tlog           string   `toml:"tlog"`
 }
 
 // Daemon settings, parsed.
@@ -204,7 +226,10 @@ type Config struct {
 	KMSKeys  []keysync.Spec // keys synced from a KMS
 	KMS      KMS
 	Certs    []keystore.StaticCert
-	Policies verify.Policies
+	// TrustRoots by name, read and parsed at load; Identities name them.
+	TrustRoots map[string]*verify.TrustRoot
+	Identities []*verify.Identity
+	Policies   verify.Policies
 	// Digest identifies the file's content, so verdicts can be bound to it.
 	Digest string
 
@@ -387,6 +412,43 @@ func Parse(path string, data []byte) (*Config, error) {
 		c.Certs = append(c.Certs, sc)
 	}
 
+	c.TrustRoots = map[string]*verify.TrustRoot{}
+	for _, n := range sortedKeys(f.TrustRoots) {
+		tr := f.TrustRoots[n]
+		if tr.Path == "" {
+			v.errorf("trust_roots.%s: give path (a Sigstore trusted_root.json)", n)
+			continue
+		}
+		p := tr.Path
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(path), p)
+		}
+		root, err := verify.LoadTrustRoot(n, p)
+		if err != nil {
+			v.errorf("trust_roots.%s: %v", n, err)
+			continue
+		}
+		c.TrustRoots[n] = root
+	}
+	for _, n := range sortedKeys(f.Identities) {
+		is := f.Identities[n]
+		if _, ok := f.Keys[n]; ok {
+			v.errorf("identities.%s: a key has this name too; policies could not tell them apart", n)
+		}
+		id := &verify.Identity{Name: n, TrustRoot: is.TrustRoot, Issuer: is.Issuer, IssuerRegexp: is.IssuerRegexp,
+			Subject: is.Subject, SubjectRegexp: is.SubjectRegexp}
+		id.Extensions.SourceRepositoryURI, id.Extensions.SourceRepositoryRef = is.SourceRepositoryURI, is.SourceRepositoryRef
+		id.Extensions.BuildSignerURI, id.Extensions.BuildTrigger = is.BuildSignerURI, is.BuildTrigger
+		if _, ok := f.TrustRoots[is.TrustRoot]; !ok {
+			v.errorf("identities.%s.trust_root = %q: not defined under [trust_roots]", n, is.TrustRoot)
+		}
+		if _, err := id.Matcher(); err != nil {
+			v.errorf("%v", err)
+			continue
+		}
+		c.Identities = append(c.Identities, id)
+	}
+
 	if len(f.Policy) == 0 {
 		v.errorf("no [[policy]] is defined, so every image would be denied")
 	}
@@ -396,7 +458,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		if ps.Name != "" {
 			at = fmt.Sprintf("policy[%d] %q", i, ps.Name)
 		}
-		if p, ok := v.policy(at, ps, f.Keys, certKinds); ok {
+		if p, ok := v.policy(at, ps, f.Keys, f.Identities, certKinds); ok {
 			if seen[p.Name] {
 				v.errorf("%s: the name is used by an earlier policy", at)
 			}
@@ -419,7 +481,7 @@ func Parse(path string, data []byte) (*Config, error) {
 // policy builds a policy from its section: what only the file can tell
 // (scope syntax, keys and certificates defined, how require is written),
 // then the policy's own rules (verify.Policy.Validate).
-func (v *validator) policy(at string, ps policySection, keys map[string]keySection, certs map[string]string) (verify.Policy, bool) {
+func (v *validator) policy(at string, ps policySection, keys map[string]keySection, ids map[string]identitySection, certs map[string]string) (verify.Policy, bool) {
 	n := len(v.errs)
 	p := verify.Policy{Name: ps.Name, Mode: verify.Mode(or(ps.Mode, string(verify.Enforce))), Namespaces: ps.Namespaces, Signatures: verify.Combine(ps.Signatures)}
 	for _, s := range ps.Scopes {
@@ -436,12 +498,22 @@ func (v *validator) policy(at string, ps policySection, keys map[string]keySecti
 				v.errorf("%s.cosign.keys: key %q is not defined under [keys]", at, k)
 			}
 		}
-		th, err := verify.ParseThreshold(string(cs.Require), len(cs.Keys))
-		if err != nil && len(cs.Keys) > 0 {
+		for _, k := range cs.Identities {
+			if _, ok := ids[k]; !ok {
+				v.errorf("%s.cosign.identities: identity %q is not defined under [identities]", at, k)
+			}
+		}
+		n := len(cs.Keys) + len(cs.Identities)
+		th, err := verify.ParseThreshold(string(cs.Require), n)
+		if err != nil && n > 0 {
 			v.errorf("%s.cosign.%v", at, err)
 			th = 1
 		}
-		p.Cosign = &verify.CosignRequirement{Keys: cs.Keys, Threshold: th, EverySignature: cs.EverySignature}
+		tl, err := verify.ParseTlog(cs.Tlog)
+		if err != nil {
+			v.errorf("%s.cosign.%v", at, err)
+		}
+		p.Cosign = &verify.CosignRequirement{Keys: cs.Keys, Identities: cs.Identities, Threshold: th, EverySignature: cs.EverySignature, Tlog: tl}
 	}
 	if ns := ps.Notation; ns != nil {
 		p.Notation = v.notation(at, ns, certs)
@@ -645,6 +717,25 @@ func (c *Config) Snapshot(ctx context.Context, kmsKeys ...*keystore.Key) (*verif
 	if store, err = store.WithCerts(certs...); err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Path, err)
 	}
-	sum := sha256.Sum256([]byte(c.Digest + "|" + store.Fingerprint()))
-	return &verify.Snapshot{ID: hex.EncodeToString(sum[:8]), Policies: c.Policies, Keys: store, Config: c.Digest}, nil
+	signers := make(map[string]*verify.Signer, len(c.Identities))
+	roots := ""
+	for _, id := range c.Identities {
+		sg, err := verify.NewSigner(id, c.TrustRoots[id.TrustRoot])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Path, err)
+		}
+		signers[id.Name] = sg
+		roots += id.Name + "=" + sg.Root.Digest + ";"
+	}
+	sum := sha256.Sum256([]byte(c.Digest + "|" + store.Fingerprint() + "|" + roots))
+	return &verify.Snapshot{ID: hex.EncodeToString(sum[:8]), Policies: c.Policies, Keys: store, Signers: signers, Config: c.Digest}, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

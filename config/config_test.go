@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"context"
 	"encoding/pem"
 	"os"
 	"path/filepath"
@@ -264,4 +265,69 @@ func TestRequireAsAnInteger(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `want "any", "all" or a count`) || !strings.Contains(err.Error(), "config.toml") {
 		t.Fatalf("require = 1.5: %v", err)
 	}
+}
+
+func TestKeylessConfig(t *testing.T) {
+	dir := t.TempDir()
+	ss, err := sigtest.NewSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.WriteTrustedRoot(filepath.Join(dir, "trusted_root.json"), true); err != nil {
+		t.Fatal(err)
+	}
+	good := `[trust_roots.sigstore]
+path = "trusted_root.json"
+
+[identities.release]
+trust_root = "sigstore"
+issuer = "https://token.actions.githubusercontent.com"
+subject_regexp = 'https://github\.com/org/app/\.github/workflows/release\.yml@refs/tags/v.+'
+source_repository_uri = "https://github.com/org/app"
+
+[[policy]]
+name = "apps"
+scopes = ["reg.io/**"]
+  [policy.cosign]
+  identities = ["release"]
+  tlog = "if-present"
+`
+	c, err := config.Load(write(t, dir, "config.toml", good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Policies[0].Cosign
+	if len(p.Identities) != 1 || p.Tlog != "if-present" || p.Rule() != "any of release" {
+		t.Fatalf("parsed wrongly: %+v", p)
+	}
+	if id := c.Identities[0]; id.Extensions.SourceRepositoryURI != "https://github.com/org/app" || c.TrustRoots["sigstore"] == nil {
+		t.Fatalf("parsed wrongly: %+v", id)
+	}
+	snap, err := c.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Signers["release"] == nil || snap.Signers["release"].Root.Name != "sigstore" {
+		t.Fatalf("snapshot signers: %+v", snap.Signers)
+	}
+
+	bad := func(name, body, want string) {
+		t.Run(name, func(t *testing.T) {
+			_, err := config.Load(write(t, dir, "bad.toml", body))
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "bad.toml") {
+				t.Fatalf("error %v does not contain %q and the file name", err, want)
+			}
+		})
+	}
+	withPolicy := "\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n  [policy.cosign]\n  identities = [\"i\"]\n"
+	root := "[trust_roots.r]\npath = \"trusted_root.json\"\n"
+	bad("missing root file", "[trust_roots.r]\npath = \"nope.json\"\n", "trust_roots.r: open ")
+	bad("not a trusted root", "[trust_roots.r]\npath = \"bad.toml\"\n", "trust_roots.r: ")
+	bad("undefined root", "[identities.i]\ntrust_root = \"nope\"\nissuer = \"x\"\nsubject = \"y\"\n"+withPolicy, `identities.i.trust_root = "nope": not defined under [trust_roots]`)
+	bad("no subject", root+"[identities.i]\ntrust_root = \"r\"\nissuer = \"x\"\n"+withPolicy, "identities.i: give subject or subject_regexp")
+	bad("both subjects", root+"[identities.i]\ntrust_root = \"r\"\nissuer = \"x\"\nsubject = \"a\"\nsubject_regexp = \"b\"\n"+withPolicy, "identities.i: give subject or subject_regexp, one of them")
+	bad("bad regexp", root+"[identities.i]\ntrust_root = \"r\"\nissuer = \"x\"\nsubject_regexp = \"(\"\n"+withPolicy, "identities.i.subject_regexp: error parsing regexp")
+	bad("undefined identity", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n  [policy.cosign]\n  identities = [\"nobody\"]\n", `policy[0] "p".cosign.identities: identity "nobody" is not defined`)
+	bad("bad tlog", root+"[identities.i]\ntrust_root = \"r\"\nissuer = \"x\"\nsubject = \"y\"\n"+withPolicy+"  tlog = \"sometimes\"\n", `tlog = "sometimes"`)
+	bad("key and identity share a name", root+"[keys.i]\npem = \"\"\""+pub(t)+"\"\"\"\n[identities.i]\ntrust_root = \"r\"\nissuer = \"x\"\nsubject = \"y\"\n"+withPolicy, "identities.i: a key has this name too")
 }

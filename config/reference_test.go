@@ -33,6 +33,7 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 		"[policy.cosign]": cosignSection{}, "[policy.notation]": notationSection{},
 		"[kms]": kmsSection{}, "[kms.aws]": kmsAWSSection{}, "[kms.gcp]": kmsGCPSection{},
 		"[kms.azure]": kmsAzureSection{}, "[kms.vault]": kmsVaultSection{},
+		"[trust_roots.NAME]": trustRootSection{}, "[identities.NAME]": identitySection{},
 	}
 	doc := map[string]map[string]bool{}
 	var cur string

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/signgate/signgate/config"
@@ -33,8 +35,8 @@ func (d *Daemon) watchFiles(ctx context.Context, every time.Duration) {
 	}
 }
 
-// fingerprint hashes the config file and every key and certificate file it
-// names; a file that cannot be read counts as its error.
+// fingerprint hashes the config file and every key, certificate and trust
+// root file it names; a file that cannot be read counts as its error.
 func fingerprint(cfg *config.Config) string {
 	h := sha256.New()
 	files := []string{cfg.Path}
@@ -47,6 +49,9 @@ func fingerprint(cfg *config.Config) string {
 		if c.Path != "" {
 			files = append(files, c.Path)
 		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(cfg.TrustRoots)) {
+		files = append(files, cfg.TrustRoots[n].Source)
 	}
 	for _, p := range files {
 		io.WriteString(h, p+"\x00")

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/integration/harness"
+	"github.com/signgate/signgate/internal/sigtest"
 	"github.com/signgate/signgate/internal/testenv"
 )
 
@@ -611,4 +612,48 @@ func TestZZFailClosedWithoutSigngate(t *testing.T) {
 	}
 	_, err := e.Create(podID, podCfg, e.Registry+"/failclosed/unsigned:v1")
 	mustDeny(t, err, "signgate denied image")
+}
+
+// Keyless: an image signed by the release workflow's identity (a Fulcio
+// certificate, a Rekor entry and a timestamp from an in-memory Sigstore)
+// runs; one signed by another repository's workflow is denied, with both
+// identities named. Both storage forms, on both registries.
+func TestKeylessThroughContainerd(t *testing.T) {
+	e := need(t)
+	const (
+		issuer  = "https://token.actions.githubusercontent.com"
+		release = "https://github.com/org/app/.github/workflows/release.yml@refs/tags/v1.0.0"
+		evil    = "https://github.com/evil/app/.github/workflows/release.yml@refs/heads/main"
+	)
+	for _, reg := range []string{e.Registry, e.Referrers} {
+		for _, format := range []string{"bundle", "legacy"} {
+			t.Run(reg+"/"+format, func(t *testing.T) {
+				sign := e.Sigstore.SignKeyless
+				if format == "legacy" {
+					sign = e.Sigstore.SignKeylessLegacy
+				}
+				pod, cfg := e.pod("default")
+				for _, c := range []struct{ who, repo string }{{release, "good"}, {evil, "bad"}} {
+					ref := fmt.Sprintf("%s/keyless/%s-%s:v1", reg, c.repo, format)
+					d, err := harness.PushBusybox(ref, "sleep", "3600")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := sign(d, c.who, issuer, sigtest.KeylessOptions{}); err != nil {
+						t.Fatal(err)
+					}
+					if err := e.Pull(ref); err != nil {
+						t.Fatal(err)
+					}
+					_, err = e.Create(pod, cfg, ref)
+					if c.who == release && err != nil {
+						t.Fatalf("the release workflow's image was refused: %v", err)
+					}
+					if c.who == evil && (err == nil || !strings.Contains(err.Error(), "signed by "+evil) || !strings.Contains(err.Error(), `github\\.com/org/app`)) {
+						t.Fatalf("another identity's image: %v", err)
+					}
+				}
+			})
+		}
+	}
 }

@@ -2,6 +2,8 @@ package verify
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +11,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -43,6 +46,14 @@ type CosignSignature struct {
 	Versions   map[string]string `json:"versions,omitempty"`    // key -> the version that verified it, for KMS keys
 	Rejections map[string]string `json:"rejections,omitempty"`  // listed key -> why it did not verify
 	Problem    string            `json:"problem,omitempty"`     // unreadable, whatever the key
+	// Keyless: whom the signature's certificate names, whichever identity
+	// it was checked against; and, once an identity verified it, the
+	// trust root, log entry and time that showed it.
+	Subject   string `json:"subject,omitempty"`
+	Issuer    string `json:"issuer,omitempty"`
+	TrustRoot string `json:"trust_root,omitempty"`
+	LogIndex  *int64 `json:"log_index,omitempty"`
+	SignedAt  string `json:"signed_at,omitempty"` // RFC 3339, from the log or a timestamp authority
 	// material maps each key name that verified the signature to the
 	// fingerprint of the key material that did, so thresholds count keys,
 	// not names.
@@ -82,7 +93,7 @@ type RemoteOptions interface {
 // Verify fetches every cosign signature of img, in both formats, and checks
 // it against the requirement's keys. An error means the signatures could not
 // be read (registry down, too large); a result means they were read and judged.
-func (v *CosignVerifier) Verify(ctx context.Context, img name.Digest, req *CosignRequirement, keys []*keystore.Key) (*CosignResult, error) {
+func (v *CosignVerifier) Verify(ctx context.Context, img name.Digest, req *CosignRequirement, keys []*keystore.Key, signers []*Signer) (*CosignResult, error) {
 	ropts, err := v.Registry.Options(ctx, img.Context())
 	if err != nil {
 		return nil, err
@@ -101,9 +112,9 @@ func (v *CosignVerifier) Verify(ctx context.Context, img name.Digest, req *Cosig
 	)
 	go func() {
 		defer close(done)
-		bundles, berr = v.bundles(ctx, img, h, keys, opts)
+		bundles, berr = v.bundles(ctx, img, h, keys, signers, req.Tlog, opts)
 	}()
-	legacy, err := v.legacy(ctx, img, h, keys, opts)
+	legacy, err := v.legacy(ctx, img, h, keys, signers, req.Tlog, opts)
 	<-done
 	if err != nil {
 		return nil, err
@@ -116,7 +127,7 @@ func (v *CosignVerifier) Verify(ctx context.Context, img name.Digest, req *Cosig
 	return res, nil
 }
 
-func (v *CosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, opts []ociremote.Option) ([]CosignSignature, error) {
+func (v *CosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, signers []*Signer, mode Tlog, opts []ociremote.Option) ([]CosignSignature, error) {
 	tag, err := ociremote.SignatureTag(img, opts...)
 	if err != nil {
 		return nil, err
@@ -169,6 +180,25 @@ func (v *CosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash,
 			}
 			cs.accept(k)
 		}
+		if cert, err := sig.Cert(); err == nil && cert != nil {
+			cs.certificate(cert)
+			for _, s := range signers {
+				if why := s.verifyLegacy(ctx, sig, h, mode); why != "" {
+					cs.reject(s.Name, why)
+					continue
+				}
+				cs.acceptSigner(s, cert)
+				if rb, _ := sig.Bundle(); rb != nil && mode != TlogOff {
+					idx := rb.Payload.LogIndex
+					cs.LogIndex = &idx
+					cs.SignedAt = time.Unix(rb.Payload.IntegratedTime, 0).UTC().Format(time.RFC3339)
+				}
+			}
+		} else {
+			for _, s := range signers {
+				cs.reject(s.Name, "signed with a key, not a certificate")
+			}
+		}
 		out = append(out, cs)
 	}
 	return out, nil
@@ -191,7 +221,7 @@ func legacyReason(err error, sig interface{ Payload() ([]byte, error) }) string 
 	return "signature does not verify with this key"
 }
 
-func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, opts []ociremote.Option) ([]CosignSignature, error) {
+func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, signers []*Signer, mode Tlog, opts []ociremote.Option) ([]CosignSignature, error) {
 	// The registry client reads every page of the referrers API (up to a
 	// bound), so every_signature judges the whole list.
 	idx, err := ociremote.Referrers(img, "", opts...)
@@ -244,6 +274,25 @@ func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash
 				continue
 			}
 			cs.accept(k)
+		}
+		if vc, err := b.VerificationContent(); err == nil && vc.Certificate() != nil {
+			cs.certificate(vc.Certificate())
+		}
+		for _, s := range signers {
+			res, why := s.verifyBundle(b, h, mode)
+			if why != "" {
+				cs.reject(s.Name, why)
+				continue
+			}
+			vc, _ := b.VerificationContent()
+			cs.acceptSigner(s, vc.Certificate())
+			if entries, _ := b.TlogEntries(); len(entries) > 0 && mode != TlogOff {
+				idx := entries[0].LogIndex()
+				cs.LogIndex = &idx
+			}
+			if len(res.VerifiedTimestamps) > 0 {
+				cs.SignedAt = res.VerifiedTimestamps[0].Timestamp.UTC().Format(time.RFC3339)
+			}
 		}
 		out = append(out, cs)
 	}
@@ -310,6 +359,30 @@ func (cs *CosignSignature) accept(k *keystore.Key) {
 	}
 }
 
+// certificate records whom a keyless signature's certificate names.
+func (cs *CosignSignature) certificate(cert *x509.Certificate) {
+	if sum, err := certSummary(cert); err == nil {
+		cs.Subject, cs.Issuer = sum.SubjectAlternativeName, sum.Issuer
+	}
+}
+
+// acceptSigner records that a keyless identity verified the signature. Its
+// material is the certificate: two identities that match one certificate
+// are one signer to a threshold.
+func (cs *CosignSignature) acceptSigner(s *Signer, cert *x509.Certificate) {
+	cs.VerifiedBy = append(cs.VerifiedBy, s.Name)
+	if cs.material == nil {
+		cs.material = map[string]string{}
+	}
+	sum := sha256.Sum256(cert.Raw)
+	cs.material[s.Name] = "cert:" + hex.EncodeToString(sum[:])
+	cs.TrustRoot = s.Root.Name
+	delete(cs.Rejections, s.Name)
+	if len(cs.Rejections) == 0 {
+		cs.Rejections = nil
+	}
+}
+
 func (cs *CosignSignature) verifiedBy(name string) bool {
 	for _, n := range cs.VerifiedBy {
 		if n == name {
@@ -338,7 +411,7 @@ func judge(res *CosignResult, req *CosignRequirement) {
 			stray = append(stray, s.Location)
 		}
 	}
-	for _, k := range req.Keys {
+	for _, k := range req.Signers() {
 		if verified[k] {
 			res.KeysVerified = append(res.KeysVerified, k)
 		}
@@ -355,7 +428,7 @@ func judge(res *CosignResult, req *CosignRequirement) {
 		res.Reason = "no cosign signatures found (looked for the .sig tag and Sigstore bundle referrers)"
 	case len(res.KeysVerified) < req.Threshold:
 		var missing []string
-		for _, k := range req.Keys {
+		for _, k := range req.Signers() {
 			if !verified[k] {
 				missing = append(missing, k)
 			}
@@ -365,6 +438,7 @@ func judge(res *CosignResult, req *CosignRequirement) {
 		if why := commonRejection(res.Signatures); why != "" {
 			res.Reason += " (" + why + ")"
 		}
+		res.Reason += identityRejections(res.Signatures, req.Identities, verified)
 	case distinct < req.Threshold:
 		res.Reason = fmt.Sprintf("requires %s; verified by %s, but they are %d distinct key(s): %s",
 			req.Rule(), strings.Join(res.KeysVerified, ", "), distinct, SharedMaterial(res.KeysVerified, material))
@@ -458,6 +532,25 @@ func commonRejection(sigs []CosignSignature) string {
 		}
 	}
 	return ""
+}
+
+// identityRejections says, for each identity that verified nothing, why
+// the first signature it was checked against was not its: whom the
+// certificate names instead, or what failed.
+func identityRejections(sigs []CosignSignature, ids []string, verified map[string]bool) string {
+	var out string
+	for _, id := range ids {
+		if verified[id] {
+			continue
+		}
+		for _, s := range sigs {
+			if why, ok := s.Rejections[id]; ok {
+				out += fmt.Sprintf("; %s: %s (%s)", id, why, s.Location)
+				break
+			}
+		}
+	}
+	return out
 }
 
 func listOrNone(l []string) string {

@@ -25,6 +25,8 @@ type Snapshot struct {
 	ID       string
 	Policies Policies
 	Keys     *keystore.Store
+	// Signers are the keyless identities, each with its trust root.
+	Signers map[string]*Signer
 	// Config identifies everything but the keys (the config file's content).
 	Config string
 
@@ -47,6 +49,12 @@ func (s *Snapshot) binding(p *Policy) string {
 				for _, n := range q.Cosign.Keys {
 					for _, k := range s.Keys.Versions(n) {
 						fmt.Fprintf(h, "key:%s@%s=%s;", n, k.Version, k.Fingerprint)
+					}
+				}
+				// The trust root's content, which a refresh may change.
+				for _, n := range q.Cosign.Identities {
+					if sg := s.Signers[n]; sg != nil {
+						fmt.Fprintf(h, "identity:%s=%s@%s;", n, sg.Root.Name, sg.Root.Digest)
 					}
 				}
 			}
@@ -177,13 +185,13 @@ func (e *Engine) live(now time.Time) *Snapshot {
 func (s *Snapshot) pruned(now time.Time) *Snapshot {
 	keys := s.Keys.Prune(now)
 	sum := sha256.Sum256([]byte(s.ID + "|" + keys.Fingerprint()))
-	return &Snapshot{ID: hex.EncodeToString(sum[:8]), Policies: s.Policies, Keys: keys, Config: s.Config}
+	return &Snapshot{ID: hex.EncodeToString(sum[:8]), Policies: s.Policies, Keys: keys, Signers: s.Signers, Config: s.Config}
 }
 
 // WithKeys is the snapshot with keys renewed (the same versions, trusted
 // for longer); it keeps the snapshot's ID, so no verdict is dropped.
 func (s *Snapshot) WithKeys(keys *keystore.Store) *Snapshot {
-	return &Snapshot{ID: s.ID, Policies: s.Policies, Keys: keys, Config: s.Config}
+	return &Snapshot{ID: s.ID, Policies: s.Policies, Keys: keys, Signers: s.Signers, Config: s.Config}
 }
 
 // Decide answers req. It returns by ctx's deadline at the latest: a
@@ -424,7 +432,15 @@ func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img
 			missing = append(missing, n)
 		}
 	}
-	res, err := e.cosign.Verify(ctx, img, p.Cosign, keys)
+	signers := make([]*Signer, 0, len(p.Cosign.Identities))
+	for _, n := range p.Cosign.Identities {
+		if sg := snap.Signers[n]; sg != nil {
+			signers = append(signers, sg)
+		} else {
+			missing = append(missing, n)
+		}
+	}
+	res, err := e.cosign.Verify(ctx, img, p.Cosign, keys, signers)
 	if err != nil {
 		return part{CauseRegistryError, "cosign: cannot read signatures: " + Excerpt(err)}, nil
 	}

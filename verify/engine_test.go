@@ -408,14 +408,19 @@ func TestCacheIsBoundToSnapshot(t *testing.T) {
 	eng.Swap(&verify.Snapshot{ID: "test2", Policies: policy(t, verify.Enforce, "any", false, "k2"), Keys: e.store})
 	want(t, decide(t, eng, img), false, "not by k2")
 
-	// Denials expire quickly, so a fixed image is picked up.
-	eng = e.engine(policy(t, verify.Enforce, "any", false, "k2"), registry.Config{}, verify.Options{DenyTTL: 50 * time.Millisecond})
+	// Denials expire quickly, so a fixed image is picked up. (A TTL long
+	// enough that signing in between cannot outlast it on a loaded machine.)
+	const ttl = time.Second
+	eng = e.engine(policy(t, verify.Enforce, "any", false, "k2"), registry.Config{}, verify.Options{DenyTTL: ttl})
+	denied := time.Now()
 	want(t, decide(t, eng, img), false, "not by k2")
 	if err := e.signers["k2"].SignLegacy(img); err != nil {
 		t.Fatal(err)
 	}
-	want(t, decide(t, eng, img), false, "not by k2") // still the cached denial
-	time.Sleep(60 * time.Millisecond)
+	if time.Since(denied) < ttl {
+		want(t, decide(t, eng, img), false, "not by k2") // still the cached denial
+	}
+	time.Sleep(time.Until(denied.Add(ttl + 50*time.Millisecond)))
 	want(t, decide(t, eng, img), true, "verified by k2")
 }
 

@@ -77,6 +77,19 @@ type CosignRequirement struct {
 	// EverySignature additionally requires that every cosign signature found on
 	// the image verifies with some listed key: one stray signature denies.
 	EverySignature bool
+	// Identities are keyless signers (names of Identity); each counts
+	// toward Threshold as a key does.
+	Identities []string
+	// Tlog: what keyless signatures must show of the transparency log.
+	Tlog Tlog
+}
+
+// Signers lists the keys, then the identities: everything Threshold counts.
+func (r *CosignRequirement) Signers() []string {
+	if len(r.Identities) == 0 {
+		return r.Keys
+	}
+	return append(append(make([]string, 0, len(r.Keys)+len(r.Identities)), r.Keys...), r.Identities...)
 }
 
 // ParseThreshold turns "any", "all" or a count into a threshold for nkeys keys.
@@ -98,7 +111,7 @@ func ParseThreshold(rule string, nkeys int) (int, error) {
 }
 
 // Rule describes the threshold the way a user wrote it.
-func (r *CosignRequirement) Rule() string { return rule(r.Threshold, r.Keys) }
+func (r *CosignRequirement) Rule() string { return rule(r.Threshold, r.Signers()) }
 
 func rule(threshold int, names []string) string {
 	switch {
@@ -286,8 +299,8 @@ func (p *Policy) Validate() []error {
 		bad(fmt.Sprintf("mode = %q", p.Mode), `want "enforce", "audit" or "allow"`)
 	}
 	if c := p.Cosign; c != nil {
-		if len(c.Keys) == 0 {
-			bad("cosign.keys", "list at least one key")
+		if len(c.Keys) == 0 && len(c.Identities) == 0 {
+			bad("cosign.keys", "list at least one key (or keyless identity)")
 		}
 		seen := map[string]bool{}
 		for _, k := range c.Keys {
@@ -296,8 +309,21 @@ func (p *Policy) Validate() []error {
 			}
 			seen[k] = true
 		}
-		if len(c.Keys) > 0 && (c.Threshold < 1 || c.Threshold > len(c.Keys)) {
-			bad("cosign.require", "%d of %d keys can never be met", c.Threshold, len(c.Keys))
+		for _, k := range c.Identities {
+			if seen[k] {
+				bad("cosign.identities", "%q is listed twice (or is also a key's name)", k)
+			}
+			seen[k] = true
+		}
+		if n := len(c.Signers()); n > 0 && (c.Threshold < 1 || c.Threshold > n) {
+			what := "keys"
+			if len(c.Identities) > 0 {
+				what = "keys and identities"
+			}
+			bad("cosign.require", "%d of %d %s can never be met", c.Threshold, n, what)
+		}
+		if _, err := ParseTlog(string(c.Tlog)); err != nil {
+			bad("cosign.tlog", "%v", err)
 		}
 	}
 	if n := p.Notation; n != nil {

@@ -177,6 +177,19 @@ func describeSig(s verify.CosignSignature) string {
 		return s.Problem
 	}
 	var parts []string
+	if s.Subject != "" {
+		who := "certificate for " + s.Subject + " (issuer " + s.Issuer + ")"
+		if s.TrustRoot != "" {
+			who += " under trust root " + s.TrustRoot
+		}
+		if s.LogIndex != nil {
+			who += fmt.Sprintf(", log index %d", *s.LogIndex)
+		}
+		if s.SignedAt != "" {
+			who += ", signed at " + s.SignedAt
+		}
+		parts = append(parts, who)
+	}
 	if len(s.VerifiedBy) > 0 {
 		by := make([]string, len(s.VerifiedBy))
 		for i, k := range s.VerifiedBy {

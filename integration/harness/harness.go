@@ -51,6 +51,7 @@ type Env struct {
 	CosignDir      string                     // the real cosign CLI's key pair: cosign.key, cosign.pub
 	Signers        map[string]*sigtest.Signer // library signers k1, k2, stranger; public keys in Dir/keys
 	Notary         *sigtest.PKI               // a Notary Project PKI whose root is signgate's [certs.n1]
+	Sigstore       *sigtest.Sigstore          // a keyless Sigstore in memory; its trusted root is signgate's [trust_roots.local]
 
 	dropIn       string
 	certsDir     string // registry hosts directory (hosts.toml per registry)
@@ -413,6 +414,14 @@ path = %[6]q
 [certs.n1]
 path = %[10]q
 
+[trust_roots.local]
+path = %[13]q
+
+[identities.release]
+trust_root = "local"
+issuer = "https://token.actions.githubusercontent.com"
+subject_regexp = 'https://github\.com/org/app/\.github/workflows/release\.yml@refs/(heads|tags)/.+'
+
 [[policy]]
 name = "sandbox"
 scopes = ["%[7]s/pause"]
@@ -460,6 +469,12 @@ signatures = "both"
   [policy.notation]
   certs = ["n1"]
 
+[[policy]]
+name = "keyless"
+scopes = ["%[7]s/keyless/*", "%[12]s/keyless/*"]
+  [policy.cosign]
+  identities = ["release"]
+
 # Both registries: distribution 2.8, and olareg (the referrers API).
 [[policy]]
 name = "apps"
@@ -467,7 +482,7 @@ scopes = ["%[7]s/**", "%[12]s/**"]
   [policy.cosign]
   keys = ["k1", "cli"]
   require = "any"
-`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.APISocket(), e.MetricsAddr, filepath.Join(e.Dir, "keys", "n1.pem"), filepath.Join(e.Dir, "state"), e.Referrers)
+`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.APISocket(), e.MetricsAddr, filepath.Join(e.Dir, "keys", "n1.pem"), filepath.Join(e.Dir, "state"), e.Referrers, filepath.Join(e.Dir, "keys", "trusted_root.json"))
 }
 
 func (e *Env) StartSigngate() error {

@@ -25,6 +25,12 @@ func (e *Env) writeKeys() error {
 		return err
 	}
 	e.Notary = pki
+	if e.Sigstore, err = sigtest.NewSigstore(); err != nil {
+		return err
+	}
+	if err := e.Sigstore.WriteTrustedRoot(filepath.Join(e.Dir, "keys", "trusted_root.json"), false); err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(e.Dir, "keys", "n1.pem"), []byte(pki.RootPEM()), 0o644); err != nil {
 		return err
 	}

@@ -1,0 +1,288 @@
+package verify
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/cosign/v3/pkg/cosign"
+	"github.com/sigstore/cosign/v3/pkg/oci"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+)
+
+// TrustRoot is Sigstore trust material (a trusted_root.json): the Fulcio
+// certificate authorities, Rekor logs, certificate transparency logs and
+// timestamp authorities keyless signatures are checked against, offline.
+type TrustRoot struct {
+	Name     string
+	Source   string // where it was read from, for messages
+	Digest   string // sha256 of its JSON: verdicts are bound to it
+	Material root.TrustedMaterial
+}
+
+// LoadTrustRoot reads a trusted_root.json.
+func LoadTrustRoot(name, path string) (*TrustRoot, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := root.NewTrustedRootFromJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a Sigstore trusted root: %w", path, err)
+	}
+	if len(tr.FulcioCertificateAuthorities()) == 0 {
+		return nil, fmt.Errorf("%s: names no certificate authority, so no keyless signature could verify", path)
+	}
+	sum := sha256.Sum256(b)
+	return &TrustRoot{Name: name, Source: path, Digest: "sha256:" + hex.EncodeToString(sum[:]), Material: tr}, nil
+}
+
+// Tlog says what a policy asks of the transparency log.
+type Tlog string
+
+const (
+	// TlogRequire: every signature must carry a log entry (an inclusion
+	// promise or proof) that verifies against the trust root's logs.
+	TlogRequire Tlog = "require"
+	// TlogIfPresent: an entry, when a signature carries one, must verify;
+	// a signature without one needs a signed timestamp instead.
+	TlogIfPresent Tlog = "if-present"
+	// TlogOff: log entries are not checked; a keyless signature then needs
+	// a signed (RFC 3161) timestamp to prove when it was made.
+	TlogOff Tlog = "off"
+)
+
+// ParseTlog reads a policy's tlog setting ("" is require).
+func ParseTlog(s string) (Tlog, error) {
+	switch t := Tlog(s); t {
+	case "":
+		return TlogRequire, nil
+	case TlogRequire, TlogIfPresent, TlogOff:
+		return t, nil
+	}
+	return "", fmt.Errorf("tlog = %q: want \"require\", \"if-present\" or \"off\"", s)
+}
+
+// Identity is a keyless signer: whom a Fulcio certificate under a trust
+// root must name. Subjects and issuers are exact, or regular expressions
+// that must match the whole value. Extensions, when set, must equal the
+// certificate's (Fulcio's OIDs: source repository, ref, build trigger...).
+type Identity struct {
+	Name          string
+	TrustRoot     string
+	Issuer        string
+	IssuerRegexp  string
+	Subject       string
+	SubjectRegexp string
+	Extensions    certificate.Extensions
+}
+
+// anchor makes a user's pattern match whole values: sigstore-go (and
+// cosign) match regular expressions anywhere in the value, so
+// "https://github.com/org/" would also admit "https://evil/?https://github.com/org/".
+func anchor(re string) string {
+	if re == "" {
+		return ""
+	}
+	return "^(?:" + re + ")$"
+}
+
+// Matcher compiles the identity for sigstore-go, anchored.
+func (id *Identity) Matcher() (sgverify.CertificateIdentity, error) {
+	if (id.Subject == "") == (id.SubjectRegexp == "") {
+		return sgverify.CertificateIdentity{}, fmt.Errorf("identities.%s: give subject or subject_regexp, one of them", id.Name)
+	}
+	if (id.Issuer == "") == (id.IssuerRegexp == "") {
+		return sgverify.CertificateIdentity{}, fmt.Errorf("identities.%s: give issuer or issuer_regexp, one of them", id.Name)
+	}
+	for k, re := range map[string]string{"subject_regexp": id.SubjectRegexp, "issuer_regexp": id.IssuerRegexp} {
+		if _, err := regexp.Compile(re); err != nil {
+			return sgverify.CertificateIdentity{}, fmt.Errorf("identities.%s.%s: %v", id.Name, k, err)
+		}
+	}
+	san, err := sgverify.NewSANMatcher(id.Subject, anchor(id.SubjectRegexp))
+	if err != nil {
+		return sgverify.CertificateIdentity{}, err
+	}
+	iss, err := sgverify.NewIssuerMatcher(id.Issuer, anchor(id.IssuerRegexp))
+	if err != nil {
+		return sgverify.CertificateIdentity{}, err
+	}
+	return sgverify.NewCertificateIdentity(san, iss, id.Extensions)
+}
+
+// String is the identity as a message names it.
+func (id *Identity) String() string {
+	s, i := id.Subject, id.Issuer
+	if s == "" {
+		s = "/" + id.SubjectRegexp + "/"
+	}
+	if i == "" {
+		i = "/" + id.IssuerRegexp + "/"
+	}
+	return fmt.Sprintf("%s (issuer %s)", s, i)
+}
+
+// Signer is an identity ready to verify: its matcher and its trust root.
+type Signer struct {
+	*Identity
+	Root  *TrustRoot
+	match sgverify.CertificateIdentity
+}
+
+// NewSigner resolves id against its trust root.
+func NewSigner(id *Identity, tr *TrustRoot) (*Signer, error) {
+	if tr == nil || tr.Material == nil {
+		return nil, fmt.Errorf("identities.%s: trust root %q is not loaded", id.Name, id.TrustRoot)
+	}
+	m, err := id.Matcher()
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{Identity: id, Root: tr, match: m}, nil
+}
+
+// certSummary is what a certificate says of its holder.
+func certSummary(cert *x509.Certificate) (certificate.Summary, error) {
+	return certificate.SummarizeCertificate(cert)
+}
+
+// mismatch says why cert is not this identity, naming both.
+func (s *Signer) mismatch(cert *x509.Certificate) string {
+	sum, err := certSummary(cert)
+	if err != nil {
+		return "the certificate's identity cannot be read: " + err.Error()
+	}
+	if err := s.match.Verify(sum); err != nil {
+		return fmt.Sprintf("signed by %s (issuer %s), not by %s: %v", sum.SubjectAlternativeName, sum.Issuer, s.Identity, err)
+	}
+	return ""
+}
+
+// needSCT: a trust root that names certificate transparency logs says its
+// CA's certificates are logged, so a certificate must carry an SCT from one
+// of them. A root with no CT log (a private CA) cannot ask that.
+func (s *Signer) needSCT() bool { return len(s.Root.Material.CTLogs()) > 0 }
+
+// verifierOptions are sigstore-go's checks for a keyless signature under
+// mode, given what the signature carries: an SCT where the trust root has
+// CT logs, a log entry as mode says, and a time the certificate was valid
+// at from the log or a signed timestamp, never the clock (Fulcio
+// certificates live ten minutes).
+func verifierOptions(mode Tlog, hasTlog, needSCT bool) []sgverify.VerifierOption {
+	opts := []sgverify.VerifierOption{sgverify.WithObserverTimestamps(1)}
+	if needSCT {
+		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
+	}
+	if mode == TlogRequire || (mode == TlogIfPresent && hasTlog) {
+		opts = append(opts, sgverify.WithTransparencyLog(1))
+	}
+	return opts
+}
+
+// ErrNoObserverTime: a keyless signature with no log entry and no signed
+// timestamp cannot show when it was made.
+var ErrNoObserverTime = errors.New("no transparency log entry or signed timestamp proves when the certificate was used")
+
+// verifyBundle checks a Sigstore bundle against the signer. The statement
+// (what was signed) is checked apart (checkStatement).
+func (s *Signer) verifyBundle(b *sgbundle.Bundle, h v1.Hash, mode Tlog) (*sgverify.VerificationResult, string) {
+	vc, err := b.VerificationContent()
+	if err != nil {
+		return nil, "malformed bundle: " + err.Error()
+	}
+	cert := vc.Certificate()
+	if cert == nil {
+		return nil, "signed with a key, not a certificate"
+	}
+	if why := s.mismatch(cert); why != "" {
+		return nil, why
+	}
+	entries, _ := b.TlogEntries()
+	if mode == TlogOff {
+		entries = nil
+	}
+	ts, _ := b.Timestamps()
+	if len(entries) == 0 && len(ts) == 0 {
+		return nil, ErrNoObserverTime.Error()
+	}
+	v, err := sgverify.NewVerifier(s.Root.Material, verifierOptions(mode, len(entries) > 0, s.needSCT())...)
+	if err != nil {
+		return nil, err.Error()
+	}
+	digest, err := hex.DecodeString(h.Hex)
+	if err != nil {
+		return nil, err.Error()
+	}
+	res, err := v.Verify(b, sgverify.NewPolicy(sgverify.WithArtifactDigest(h.Algorithm, digest), sgverify.WithCertificateIdentity(s.match)))
+	if err != nil {
+		return nil, keylessReason(err, s)
+	}
+	return res, ""
+}
+
+// verifyLegacy checks a signature from the .sig tag (certificate, chain,
+// Rekor bundle and RFC 3161 annotations) against the signer, with cosign.
+func (s *Signer) verifyLegacy(ctx context.Context, sig oci.Signature, h v1.Hash, mode Tlog) string {
+	cert, err := sig.Cert()
+	if err != nil || cert == nil {
+		return "signed with a key, not a certificate"
+	}
+	if why := s.mismatch(cert); why != "" {
+		return why
+	}
+	rb, _ := sig.Bundle()
+	ts, _ := sig.RFC3161Timestamp()
+	hasTlog := rb != nil && mode != TlogOff
+	if !hasTlog && ts == nil {
+		return ErrNoObserverTime.Error()
+	}
+	co := &cosign.CheckOpts{
+		TrustedMaterial: s.Root.Material,
+		Identities: []cosign.Identity{{
+			Issuer: s.Issuer, IssuerRegExp: anchor(s.IssuerRegexp),
+			Subject: s.Subject, SubjectRegExp: anchor(s.SubjectRegexp),
+		}},
+		ClaimVerifier:       cosign.SimpleClaimVerifier,
+		Offline:             true, // never ask Rekor: the bundle annotation is the proof
+		IgnoreTlog:          !hasTlog,
+		IgnoreSCT:           !s.needSCT(),
+		UseSignedTimestamps: ts != nil,
+	}
+	if mode == TlogRequire && rb == nil {
+		return "carries no transparency log entry, and the policy requires one (tlog = \"require\")"
+	}
+	if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
+		return keylessReason(err, s)
+	}
+	// Fulcio extensions (source repository, ref, trigger), which cosign
+	// checks only in their deprecated GitHub form.
+	if why := s.mismatch(cert); why != "" {
+		return why
+	}
+	return ""
+}
+
+// keylessReason shortens a verification error for a denial.
+func keylessReason(err error, s *Signer) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "certificate signed by unknown authority") || strings.Contains(msg, "x509: certificate"):
+		return fmt.Sprintf("the certificate does not chain to trust root %q: %s", s.Root.Name, Excerpt(err))
+	case strings.Contains(msg, "signed certificate timestamp") || strings.Contains(msg, "SCT"):
+		return fmt.Sprintf("the certificate carries no valid SCT from a CT log of trust root %q: %s", s.Root.Name, Excerpt(err))
+	case strings.Contains(msg, "invalid or missing digest in claim"):
+		return "signed by this identity, but for another image"
+	}
+	return fmt.Sprintf("does not verify under trust root %q: %s", s.Root.Name, Excerpt(err))
+}
