@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -21,6 +22,7 @@ import (
 	"github.com/signgate/signgate/keystore"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/keystore/kms"
+	"github.com/signgate/signgate/keystore/tufroot"
 	"github.com/signgate/signgate/localapi"
 	"github.com/signgate/signgate/registry"
 	"github.com/signgate/signgate/verify"
@@ -50,7 +52,10 @@ type file struct {
 }
 
 type trustRootSection struct {
-	Path string `toml:"path"` // a trusted_root.json
+	Path      string `toml:"path"`       // a trusted_root.json
+	TUFMirror string `toml:"tuf_mirror"` // or a TUF repository publishing one
+	TUFRoot   string `toml:"tuf_root"`   // the repository's pinned initial root.json
+	Refresh   string `toml:"refresh"`    // how often to update from it
 }
 
 type identitySection struct {
@@ -197,6 +202,12 @@ type cosignSection struct {
 	Tlog           string   `toml:"tlog"`
 }
 
+// TUFSource is a trust root kept from a TUF repository, and how often.
+type TUFSource struct {
+	tufroot.Source
+	Every time.Duration // refresh
+}
+
 // Daemon settings, parsed.
 type Daemon struct {
 	NRISocket           string
@@ -228,6 +239,10 @@ type Config struct {
 	Certs    []keystore.StaticCert
 	// TrustRoots by name, read and parsed at load; Identities name them.
 	TrustRoots map[string]*verify.TrustRoot
+	// TUF lists the trust roots kept from TUF repositories; their
+	// TrustRoots entry is the last-known-good copy, or has no Material
+	// before the first update.
+	TUF        []TUFSource
 	Identities []*verify.Identity
 	Policies   verify.Policies
 	// Digest identifies the file's content, so verdicts can be bound to it.
@@ -415,18 +430,55 @@ func Parse(path string, data []byte) (*Config, error) {
 	c.TrustRoots = map[string]*verify.TrustRoot{}
 	for _, n := range sortedKeys(f.TrustRoots) {
 		tr := f.TrustRoots[n]
-		if tr.Path == "" {
-			v.errorf("trust_roots.%s: give path (a Sigstore trusted_root.json)", n)
+		rel := func(p string) string {
+			if p != "" && !filepath.IsAbs(p) {
+				return filepath.Join(filepath.Dir(path), p)
+			}
+			return p
+		}
+		switch {
+		case (tr.Path == "") == (tr.TUFMirror == ""):
+			v.errorf("trust_roots.%s: give path (a Sigstore trusted_root.json) or tuf_mirror (a TUF repository publishing one), one of them", n)
+			continue
+		case tr.Path != "":
+			if tr.TUFRoot != "" || tr.Refresh != "" {
+				v.errorf("trust_roots.%s: tuf_root and refresh apply only with tuf_mirror", n)
+			}
+			root, err := verify.LoadTrustRoot(n, rel(tr.Path))
+			if err != nil {
+				v.errorf("trust_roots.%s: %v", n, err)
+				continue
+			}
+			c.TrustRoots[n] = root
 			continue
 		}
-		p := tr.Path
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(path), p)
-		}
-		root, err := verify.LoadTrustRoot(n, p)
-		if err != nil {
-			v.errorf("trust_roots.%s: %v", n, err)
+		if tr.TUFRoot == "" {
+			v.errorf("trust_roots.%s: tuf_mirror needs tuf_root, the repository's root.json to trust first", n)
 			continue
+		}
+		if u, err := url.Parse(tr.TUFMirror); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			v.errorf("trust_roots.%s.tuf_mirror = %q: want an http(s) URL", n, tr.TUFMirror)
+			continue
+		}
+		if _, err := os.Stat(rel(tr.TUFRoot)); err != nil {
+			v.errorf("trust_roots.%s.tuf_root: %v", n, err)
+			continue
+		}
+		every := v.duration("trust_roots."+n+".refresh", tr.Refresh, 24*time.Hour)
+		if every < time.Minute {
+			v.errorf("trust_roots.%s.refresh = %s: at least 1m", n, every)
+		}
+		src := TUFSource{Source: tufroot.Source{Name: n, Mirror: tr.TUFMirror, RootFile: rel(tr.TUFRoot), StateDir: c.Daemon.StateDir}, Every: every}
+		c.TUF = append(c.TUF, src)
+		// The last-known-good copy, if a refresh has made one.
+		root := &verify.TrustRoot{Name: n, Source: src.Path()}
+		if _, err := os.Stat(src.Path()); err == nil {
+			loaded, err := verify.LoadTrustRoot(n, src.Path())
+			if err != nil {
+				v.errorf("trust_roots.%s: the last-known-good copy: %v", n, err)
+				continue
+			}
+			root = loaded
 		}
 		c.TrustRoots[n] = root
 	}
@@ -682,6 +734,11 @@ func (c *Config) Warnings() []string {
 		}
 		out = append(out, fmt.Sprintf("no policy enforces: every image is admitted, whatever its signatures (policies: %s); set mode = \"enforce\" on at least one", strings.Join(names, ", ")))
 	}
+	for _, src := range c.TUF {
+		if c.TrustRoots[src.Name].Material == nil {
+			out = append(out, fmt.Sprintf("trust_roots.%s has not been fetched from %s yet: identities under it verify nothing until it is", src.Name, src.Mirror))
+		}
+	}
 	for _, n := range c.placeholders {
 		out = append(out, fmt.Sprintf("keys.%s is the packaged placeholder key, whose private half was discarded, so no image is signed by it: replace it with your own key", n))
 	}
@@ -720,6 +777,9 @@ func (c *Config) Snapshot(ctx context.Context, kmsKeys ...*keystore.Key) (*verif
 	signers := make(map[string]*verify.Signer, len(c.Identities))
 	roots := ""
 	for _, id := range c.Identities {
+		if tr := c.TrustRoots[id.TrustRoot]; tr == nil || tr.Material == nil {
+			continue // not fetched yet: the identity verifies nothing
+		}
 		sg, err := verify.NewSigner(id, c.TrustRoots[id.TrustRoot])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.Path, err)

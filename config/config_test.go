@@ -329,5 +329,10 @@ scopes = ["reg.io/**"]
 	bad("bad regexp", root+"[identities.i]\ntrust_root = \"r\"\nissuer = \"x\"\nsubject_regexp = \"(\"\n"+withPolicy, "identities.i.subject_regexp: error parsing regexp")
 	bad("undefined identity", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n  [policy.cosign]\n  identities = [\"nobody\"]\n", `policy[0] "p".cosign.identities: identity "nobody" is not defined`)
 	bad("bad tlog", root+"[identities.i]\ntrust_root = \"r\"\nissuer = \"x\"\nsubject = \"y\"\n"+withPolicy+"  tlog = \"sometimes\"\n", `tlog = "sometimes"`)
+	bad("path and mirror", "[trust_roots.r]\npath = \"trusted_root.json\"\ntuf_mirror = \"https://tuf.example\"\n", "trust_roots.r: give path (a Sigstore trusted_root.json) or tuf_mirror")
+	bad("mirror without root", "[trust_roots.r]\ntuf_mirror = \"https://tuf.example\"\n", "trust_roots.r: tuf_mirror needs tuf_root")
+	bad("mirror not a URL", "[trust_roots.r]\ntuf_mirror = \"tuf.example\"\ntuf_root = \"trusted_root.json\"\n", `trust_roots.r.tuf_mirror = "tuf.example": want an http(s) URL`)
+	bad("refresh too often", "[trust_roots.r]\ntuf_mirror = \"https://tuf.example\"\ntuf_root = \"trusted_root.json\"\nrefresh = \"10s\"\n", "trust_roots.r.refresh = 10s: at least 1m")
+	bad("missing tuf root", "[trust_roots.r]\ntuf_mirror = \"https://tuf.example\"\ntuf_root = \"nope.json\"\n", "trust_roots.r.tuf_root: stat ")
 	bad("key and identity share a name", root+"[keys.i]\npem = \"\"\""+pub(t)+"\"\"\"\n[identities.i]\ntrust_root = \"r\"\nissuer = \"x\"\nsubject = \"y\"\n"+withPolicy, "identities.i: a key has this name too")
 }

@@ -236,6 +236,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if every := d.config().Daemon.WatchConfig; every > 0 {
 		go d.watchFiles(ctx, every)
 	}
+	go d.trustRootLoop(ctx)
 	defer d.notify("STOPPING=1")
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {

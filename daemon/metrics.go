@@ -28,6 +28,8 @@ type metrics struct {
 	kmsLastSync   *prometheus.GaugeVec
 	kmsVersions   *prometheus.GaugeVec
 	kmsStale      *prometheus.GaugeVec
+	rootRefresh   *prometheus.CounterVec
+	rootLast      *prometheus.GaugeVec
 }
 
 func newMetrics(d *Daemon) *metrics {
@@ -64,9 +66,15 @@ func newMetrics(d *Daemon) *metrics {
 		kmsStale: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "signgate_kms_key_stale", Help: "1 while a KMS key is past kms.max_staleness and not trusted.",
 		}, []string{"key"}),
+		rootRefresh: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "signgate_trust_root_refreshes_total", Help: "TUF updates of trust roots, by trust root and result (updated, unchanged, error: the last-known-good stays).",
+		}, []string{"trust_root", "result"}),
+		rootLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "signgate_trust_root_last_refresh_timestamp_seconds", Help: "When each TUF trust root was last verified from its repository.",
+		}, []string{"trust_root"}),
 	}
 	m.reg.MustRegister(m.decisions, m.cache, m.verifications, m.verifyTime, m.reloads, m.keysLoaded,
-		m.kmsSyncs, m.kmsLastSync, m.kmsVersions, m.kmsStale,
+		m.kmsSyncs, m.kmsLastSync, m.kmsVersions, m.kmsStale, m.rootRefresh, m.rootLast,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "signgate_verifications_in_flight", Help: "Verifications running now.",
 		}, func() float64 { return float64(d.Engine().InFlight()) }),

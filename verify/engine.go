@@ -433,11 +433,12 @@ func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img
 		}
 	}
 	signers := make([]*Signer, 0, len(p.Cosign.Identities))
+	var rootless []string
 	for _, n := range p.Cosign.Identities {
 		if sg := snap.Signers[n]; sg != nil {
 			signers = append(signers, sg)
 		} else {
-			missing = append(missing, n)
+			rootless = append(rootless, n)
 		}
 	}
 	res, err := e.cosign.Verify(ctx, img, p.Cosign, keys, signers)
@@ -447,6 +448,9 @@ func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img
 	reason := "cosign: " + res.Reason
 	if len(missing) > 0 {
 		reason += fmt.Sprintf(" (keys with no trusted version in the keystore: %v)", missing)
+	}
+	if len(rootless) > 0 {
+		reason += fmt.Sprintf(" (identities whose trust root is not loaded yet: %v)", rootless)
 	}
 	return part{res.cause(), reason}, res
 }

@@ -417,7 +417,7 @@ path = %[10]q
 [trust_roots.local]
 path = %[13]q
 
-[identities.release]
+[identities.release-workflow]
 trust_root = "local"
 issuer = "https://token.actions.githubusercontent.com"
 subject_regexp = 'https://github\.com/org/app/\.github/workflows/release\.yml@refs/(heads|tags)/.+'
@@ -473,7 +473,7 @@ signatures = "both"
 name = "keyless"
 scopes = ["%[7]s/keyless/*", "%[12]s/keyless/*"]
   [policy.cosign]
-  identities = ["release"]
+  identities = ["release-workflow"]
 
 # Both registries: distribution 2.8, and olareg (the referrers API).
 [[policy]]

@@ -1,0 +1,131 @@
+package daemon
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/internal/tuftest"
+	"github.com/signgate/signgate/keystore/tufroot"
+)
+
+// A trust root kept from a TUF repository: fetched, reloaded into the
+// engine, updated when the repository publishes a new one, kept when the
+// repository fails, and used last-known-good by the next start.
+func TestTrustRootFromTUF(t *testing.T) {
+	dir := t.TempDir()
+	repo, err := tuftest.New(filepath.Join(dir, "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(repo.Dir)))
+	defer srv.Close()
+	publish := func() {
+		t.Helper()
+		ss, err := sigtest.NewSigstore()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ss.TrustedRootJSON(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := repo.SetTarget(tufroot.Target, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish()
+	pinned, _ := repo.RootJSON()
+	if err := os.WriteFile(filepath.Join(dir, "root.json"), pinned, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.toml")
+	body := fmt.Sprintf(`[daemon]
+containerd_socket = %q
+state_dir = %q
+[trust_roots.mirror]
+tuf_mirror = %q
+tuf_root = "root.json"
+refresh = "1h"
+[identities.release]
+trust_root = "mirror"
+issuer = "https://token.actions.githubusercontent.com"
+subject = "https://github.com/org/app/.github/workflows/release.yml@refs/heads/main"
+[[policy]]
+name = "apps"
+scopes = ["**"]
+  [policy.cosign]
+  identities = ["release"]
+`, filepath.Join(dir, "none.sock"), filepath.Join(dir, "state"), srv.URL)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	d, err := New(cfg, slog.New(slog.NewTextHandler(&log, nil)), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Engine().Snapshot().Signers["release"] != nil || !strings.Contains(log.String(), "has not been fetched") {
+		t.Fatalf("before the first update the identity must verify nothing, and the log say so:\n%s", log.String())
+	}
+	src := d.config().TUF[0]
+	fails := map[string]int{}
+	inForce := func() string {
+		if s := d.Engine().Snapshot().Signers["release"]; s != nil {
+			return s.Root.Digest
+		}
+		return ""
+	}
+
+	if next := d.refreshTrustRoot(src, fails); next < 54*time.Minute || next > 66*time.Minute {
+		t.Fatalf("next update in %s, want about refresh = 1h", next)
+	}
+	first := inForce()
+	if first == "" {
+		t.Fatalf("the fetched trust root is not in force:\n%s", log.String())
+	}
+	d.refreshTrustRoot(src, fails)
+	if inForce() != first || testutil.ToFloat64(d.metrics.rootRefresh.WithLabelValues("mirror", "unchanged")) != 1 {
+		t.Fatal("an unchanged repository changed the trust root in force")
+	}
+
+	publish()
+	d.refreshTrustRoot(src, fails)
+	second := inForce()
+	if second == "" || second == first {
+		t.Fatal("the newly published trust root is not in force")
+	}
+
+	// The repository fails: the last-known-good stays, retried soon.
+	if err := repo.ExpireTimestamp(); err != nil {
+		t.Fatal(err)
+	}
+	if next := d.refreshTrustRoot(src, fails); next != 5*time.Second {
+		t.Fatalf("retry in %s, want 5s", next)
+	}
+	if next := d.refreshTrustRoot(src, fails); next != 10*time.Second {
+		t.Fatalf("then in %s, want 10s", next)
+	}
+	if inForce() != second || !strings.Contains(log.String(), "the last-known-good stays in force") {
+		t.Fatalf("after a failed update the trust root in force changed, or the log did not say:\n%s", log.String())
+	}
+
+	// A restart with the repository down starts on the last-known-good.
+	srv.Close()
+	d2, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := d2.Engine().Snapshot().Signers["release"]; s == nil || s.Root.Digest != second {
+		t.Fatal("a restart did not start on the last-known-good trust root")
+	}
+}
