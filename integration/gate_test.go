@@ -645,6 +645,13 @@ func TestKeylessThroughContainerd(t *testing.T) {
 					if err := e.Pull(ref); err != nil {
 						t.Fatal(err)
 					}
+					// The real cosign CLI, offline against the same trusted
+					// root, agrees (the in-memory Sigstore has no CT log).
+					out, cliErr := e.Cosign(e.Dir, "verify", "--certificate-identity-regexp", `^https://github\.com/org/app/\.github/workflows/release\.yml@refs/(heads|tags)/.+$`,
+						"--certificate-oidc-issuer", issuer, "--trusted-root", filepath.Join(e.Dir, "keys", "trusted_root.json"), "--insecure-ignore-sct", d.String())
+					if (cliErr == nil) != (c.who == release) {
+						t.Errorf("cosign verify on %s's signature: %v\n%s", c.who, cliErr, out)
+					}
 					_, err = e.Create(pod, cfg, ref)
 					if c.who == release && err != nil {
 						t.Fatalf("the release workflow's image was refused: %v", err)

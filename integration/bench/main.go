@@ -24,6 +24,7 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/signgate/signgate/integration/harness"
+	"github.com/signgate/signgate/internal/sigtest"
 	"github.com/signgate/signgate/keystore"
 	"github.com/signgate/signgate/registry"
 	"github.com/signgate/signgate/verify"
@@ -201,6 +202,7 @@ func verification(e *harness.Env) []row {
 		rows = append(rows, c, l)
 	}
 	rows = append(rows, notationRows(e, hostsDir)...)
+	rows = append(rows, keylessRows(e, hostsDir)...)
 	rows = append(rows, inMemory(e))
 	warm := make([]time.Duration, warmRuns)
 	for i := range warm {
@@ -414,4 +416,69 @@ func check(err error) {
 func fail(msg string) {
 	fmt.Fprintln(os.Stderr, "bench:", strings.TrimSpace(msg))
 	os.Exit(1)
+}
+
+// keylessRows measures keyless verification (a Fulcio certificate, a Rekor
+// entry and a timestamp, from the suite's in-memory Sigstore): the engine
+// cold and warm, and `cosign verify --certificate-identity ...` offline
+// against the same trusted root on the same images.
+func keylessRows(e *harness.Env, hostsDir string) []row {
+	const (
+		issuer   = "https://token.actions.githubusercontent.com"
+		identity = "https://github.com/org/app/.github/workflows/release.yml@refs/heads/main"
+	)
+	rootFile := filepath.Join(e.Dir, "keys", "trusted_root.json")
+	tr, err := verify.LoadTrustRoot("local", rootFile)
+	check(err)
+	signer, err := verify.NewSigner(&verify.Identity{Name: "release", TrustRoot: "local", Issuer: issuer, Subject: identity}, tr)
+	check(err)
+	store, err := keystore.NewStore()
+	check(err)
+	scope, err := verify.ParseScope(e.Upstream + "/**")
+	check(err)
+	snap := &verify.Snapshot{ID: "keyless", Keys: store, Signers: map[string]*verify.Signer{"release": signer}, Policies: verify.Policies{{
+		Name: "bench", Scopes: []verify.Scope{scope}, Mode: verify.Enforce,
+		Cosign: &verify.CosignRequirement{Identities: []string{"release"}, Threshold: 1, Tlog: verify.TlogRequire},
+	}}}
+	imgs := make([]name.Digest, imagesPerFormat)
+	for i := range imgs {
+		d, err := harness.PushBusybox(fmt.Sprintf("%s/bench/keyless%d:v1", e.Upstream, i), "sleep", "1")
+		check(err)
+		check(e.Sigstore.SignKeylessLegacy(d, identity, issuer, sigtest.KeylessOptions{}))
+		imgs[i] = d
+	}
+	var cold []time.Duration
+	var eng *verify.Engine
+	for _, d := range imgs {
+		reg, err := registry.New(registry.Config{HostsDir: hostsDir})
+		check(err)
+		eng = verify.NewEngine(snap, reg, verify.Options{})
+		start := time.Now()
+		v := eng.Decide(context.Background(), verify.Request{Image: d})
+		cold = append(cold, time.Since(start))
+		if !v.Allowed {
+			fail("keyless bench image denied: " + v.Reason)
+		}
+	}
+	warm := make([]time.Duration, warmRuns/10)
+	for i := range warm {
+		start := time.Now()
+		eng.Decide(context.Background(), verify.Request{Image: imgs[len(imgs)-1]})
+		warm[i] = time.Since(start)
+	}
+	var cli []time.Duration
+	for i := 0; i < cliRuns; i++ {
+		start := time.Now()
+		// The in-memory Sigstore has no CT log, so neither side asks for SCTs.
+		out, err := e.Cosign(e.Dir, "verify", "--certificate-identity", identity, "--certificate-oidc-issuer", issuer,
+			"--trusted-root", rootFile, "--insecure-ignore-sct", imgs[i%len(imgs)].String())
+		cli = append(cli, time.Since(start))
+		if err != nil {
+			fail("cosign verify (keyless): " + out)
+		}
+	}
+	c := summarize("verify cold, keyless legacy signature (signgate engine)", cold, "")
+	l := summarize("verify, keyless (cosign verify --certificate-identity CLI, offline)", cli, "")
+	c.note = fmt.Sprintf("%.1fx faster than the CLI (target >= 5x)", float64(l.median)/float64(c.median))
+	return []row{c, l, summarize("decide warm, keyless (cached verdict)", warm, "target: as keys")}
 }
