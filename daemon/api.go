@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -142,6 +144,39 @@ func (d *Daemon) Keys() []KeyInfo {
 			}
 			out = append(out, ki)
 		}
+	}
+	return append(out, d.keylessInfos()...)
+}
+
+// keylessInfos lists the trust roots and the identities under them.
+func (d *Daemon) keylessInfos() []KeyInfo {
+	cfg := d.config()
+	var out []KeyInfo
+	for _, n := range slices.Sorted(maps.Keys(cfg.TrustRoots)) {
+		tr := cfg.TrustRoots[n]
+		ki := KeyInfo{Name: n, Source: "trust root " + tr.Source, Fingerprint: tr.Digest, Algorithm: "sigstore trusted root", State: "current"}
+		for _, src := range cfg.TUF {
+			if src.Name == n {
+				ki.Source = "trust root from TUF " + src.Mirror
+				if st, ok := d.rootStatus.Load(n); ok {
+					ki.LastSync, ki.LastError = st.(rootStatus).last, st.(rootStatus).err
+				}
+			}
+		}
+		switch {
+		case tr.Material == nil:
+			ki.State = "untrusted: not fetched yet"
+		case ki.LastError != "":
+			ki.State = "current (last-known-good)"
+		}
+		out = append(out, ki)
+	}
+	for _, id := range cfg.Identities {
+		ki := KeyInfo{Name: id.Name, Source: "keyless " + id.String() + " under trust root " + id.TrustRoot, Algorithm: "fulcio certificate", State: "current"}
+		if d.Engine().Snapshot().Signers[id.Name] == nil {
+			ki.State = "untrusted: its trust root is not loaded"
+		}
+		out = append(out, ki)
 	}
 	return out
 }

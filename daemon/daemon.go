@@ -48,6 +48,7 @@ type Daemon struct {
 	syncer     atomic.Pointer[keysync.Syncer]
 	journal    bool        // key changes go to journald
 	syncSoon   atomic.Bool // start left the first KMS sync to the sync loop
+	rootStatus sync.Map    // trust root name -> rootStatus, for keys list
 	// keysChanged asks pre-verification to verify the node's images again.
 	keysChanged chan struct{}
 }

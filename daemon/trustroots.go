@@ -37,6 +37,12 @@ func (d *Daemon) trustRootLoop(ctx context.Context) {
 	}
 }
 
+// rootStatus is what `signgate keys list` shows of a TUF trust root.
+type rootStatus struct {
+	last time.Time // last verified from the repository
+	err  string    // the last update's failure, if it failed
+}
+
 // refreshTrustRoot updates one trust root and says when to try next.
 func (d *Daemon) refreshTrustRoot(src config.TUFSource, fails map[string]int) time.Duration {
 	_, err := src.Refresh()
@@ -53,6 +59,9 @@ func (d *Daemon) refreshTrustRoot(src config.TUFSource, fails map[string]int) ti
 		}
 		d.log.Warn("trust root update failed; the last-known-good stays in force", "trust_root", src.Name,
 			"mirror", src.Mirror, "err", err, "in_force", lkg, "retry_in", retry)
+		st, _ := d.rootStatus.Load(src.Name)
+		last, _ := st.(rootStatus)
+		d.rootStatus.Store(src.Name, rootStatus{last: last.last, err: err.Error()})
 		return retry
 	default:
 		d.metrics.rootRefresh.WithLabelValues(src.Name, "updated").Inc()
@@ -61,5 +70,6 @@ func (d *Daemon) refreshTrustRoot(src config.TUFSource, fails map[string]int) ti
 	}
 	fails[src.Name] = 0
 	d.metrics.rootLast.WithLabelValues(src.Name).SetToCurrentTime()
+	d.rootStatus.Store(src.Name, rootStatus{last: time.Now()})
 	return time.Duration(float64(src.Every) * (0.9 + 0.2*rand.Float64()))
 }

@@ -118,6 +118,15 @@ scopes = ["**"]
 	if inForce() != second || !strings.Contains(log.String(), "the last-known-good stays in force") {
 		t.Fatalf("after a failed update the trust root in force changed, or the log did not say:\n%s", log.String())
 	}
+	// signgate keys list shows both, and why.
+	var listed []string
+	for _, k := range d.Keys() {
+		listed = append(listed, fmt.Sprintf("%s|%s|%s|%s", k.Name, k.Fingerprint, k.State, k.LastError))
+	}
+	got := strings.Join(listed, "\n")
+	if !strings.Contains(got, "mirror|"+second+"|current (last-known-good)|") || !strings.Contains(got, "expired") || !strings.Contains(got, "release||current|") {
+		t.Fatalf("keys list:\n%s", got)
+	}
 
 	// A restart with the repository down starts on the last-known-good.
 	srv.Close()

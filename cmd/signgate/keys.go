@@ -19,8 +19,9 @@ import (
 const keysUsage = `usage: signgate keys list|sync [flags]
 
   list   show every key the running daemon trusts: name, source, version,
-         fingerprint, algorithm, last sync and state (when the daemon is not
-         running: the last-known-good KMS keys it would start on)
+         fingerprint, algorithm, last sync and state, then its keyless trust
+         roots and identities (when the daemon is not running: the
+         last-known-good KMS keys it would start on)
   sync   make the daemon sync its KMS keys now, and report what changed
 `
 
