@@ -10,7 +10,8 @@ GO    ?= go
 export GOTOOLCHAIN := go1.26.10
 # The external programs the integration suite and the demo run, built from
 # the Go module proxy in their own tools modules (integration/tools/*).
-TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/cosign $(BIN)/notation $(BIN)/local-kms $(BIN)/olareg
+TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/cosign $(BIN)/notation $(BIN)/local-kms $(BIN)/olareg \
+	$(BIN)/fulcio $(BIN)/timestamp-server
 DEBS  := runc docker-registry busybox-static systemd time
 
 .PHONY: all help build test unit integration matrix racebin packaging demo bench deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
@@ -29,7 +30,7 @@ build: ## signgate and signgate-image-verifier into _output/bin
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/signgate
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/signgate-image-verifier
 
-tools: $(TOOLS) ## containerd 2.2, crictl, cosign, notation, olareg and local-kms from the module proxy
+tools: $(TOOLS) ## containerd 2.2, crictl, cosign, notation, olareg, local-kms, fulcio and the timestamp authority from the module proxy
 
 $(BIN)/containerd $(BIN)/containerd-shim-runc-v2:
 	cd integration/tools/containerd-2.2 && $(GO) build -tags no_btrfs -o $(BIN)/ \
@@ -53,6 +54,13 @@ $(CTD)/%/containerd:
 # olareg: a registry that serves the OCI referrers API (Debian's 2.8 does not).
 $(BIN)/olareg:
 	cd integration/tools/olareg && $(GO) build -o $(BIN)/ github.com/olareg/olareg/cmd/olareg
+
+# Sigstore's certificate authority and timestamp authority, for keyless
+# signing with the real cosign CLI on loopback (TestRealCosignKeyless).
+$(BIN)/fulcio:
+	cd integration/tools/fulcio && $(GO) build -o $(BIN)/ github.com/sigstore/fulcio
+$(BIN)/timestamp-server:
+	cd integration/tools/tsa && $(GO) build -o $(BIN)/ github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server
 
 $(BIN)/crictl:
 	cd integration/tools/crictl && $(GO) build -o $(BIN)/ sigs.k8s.io/cri-tools/cmd/crictl
@@ -104,7 +112,7 @@ unit: $(BIN)/local-kms ## unit tests (race detector); no root needed
 RACEBIN := $(CURDIR)/_output/race
 racebin: deps tools
 	mkdir -p $(RACEBIN)
-	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms olareg; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
+	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms olareg fulcio timestamp-server; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
 	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(RACEBIN)/ ./cmd/signgate
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(RACEBIN)/ ./cmd/signgate-image-verifier
 # suite runs the integration suite once per containerd version given.

@@ -65,6 +65,9 @@ type Env struct {
 	procs        []*exec.Cmd
 }
 
+// FreePort is a loopback TCP port free now, for a helper to listen on.
+func FreePort() (int, error) { return freePort() }
+
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -627,6 +630,12 @@ func (e *Env) KillSigngate() {
 		_ = e.sg.Process.Kill()
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// StartProcess runs a helper for the rest of the suite (stopped by Stop),
+// its output in Dir/NAME.log.
+func (e *Env) StartProcess(name, bin string, args ...string) (*exec.Cmd, error) {
+	return e.start(name, bin, args...)
 }
 
 // start runs a helper process for the whole suite, its output in dir/NAME.log.

@@ -1,0 +1,156 @@
+package integration
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signgate/signgate/integration/harness"
+	"github.com/signgate/signgate/internal/sigtest"
+)
+
+// Keyless as users sign: the real cosign v3 CLI, an ID token from an OIDC
+// issuer, a certificate from a real Fulcio (github.com/sigstore/fulcio,
+// ephemeral CA, no CT log) and an RFC 3161 timestamp from a real
+// timestamp authority (github.com/sigstore/timestamp-authority), all on
+// loopback; the trusted root made by `cosign trusted-root create`. No
+// Rekor runs here (see the note in docs/config.md), so the policy says
+// tlog = "off" and the timestamp proves the signing time. Through real
+// containerd, in both storage forms.
+func TestRealCosignKeyless(t *testing.T) {
+	e := need(t)
+	oidc, err := sigtest.NewOIDCIssuer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oidc.Close()
+	dir := filepath.Join(e.Dir, "keyless-cli")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	port := func() int {
+		p, err := harness.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	fulcioCfg := filepath.Join(dir, "fulcio.json")
+	if err := os.WriteFile(fulcioCfg, []byte(fmt.Sprintf(`{"OIDCIssuers": {%q: {"IssuerURL": %q, "ClientID": "sigstore", "Type": "email"}}}`, oidc.URL, oidc.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fulcio := fmt.Sprintf("http://127.0.0.1:%d", port())
+	if _, err := e.StartProcess("fulcio", filepath.Join(e.Bin, "fulcio"), "serve", "--ca", "ephemeralca", "--config-path", fulcioCfg,
+		"--host", "127.0.0.1", "--port", strings.TrimPrefix(fulcio, "http://127.0.0.1:"), "--grpc-host", "127.0.0.1", "--grpc-port", fmt.Sprint(port()),
+		"--metrics-port", fmt.Sprint(port()), "--ct-log-url", "", "--legacy-unix-domain-socket", filepath.Join(dir, "fulcio-legacy.sock")); err != nil {
+		t.Fatal(err)
+	}
+	tsa := fmt.Sprintf("http://127.0.0.1:%d", port())
+	if _, err := e.StartProcess("timestamp-server", filepath.Join(e.Bin, "timestamp-server"), "serve", "--host", "127.0.0.1",
+		"--port", strings.TrimPrefix(tsa, "http://127.0.0.1:"), "--timestamp-signer", "memory"); err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(url, file string) {
+		t.Helper()
+		if err := harness.WaitFor(30*time.Second, func() error {
+			r, err := http.Get(url)
+			if err != nil {
+				return err
+			}
+			defer r.Body.Close()
+			if r.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s: %s", url, r.Status)
+			}
+			f, err := os.Create(file)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = f.ReadFrom(r.Body)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fetch(fulcio+"/api/v1/rootCert", filepath.Join(dir, "fulcio.pem"))
+	fetch(tsa+"/api/v1/timestamp/certchain", filepath.Join(dir, "tsa.pem"))
+	root := filepath.Join(dir, "trusted_root.json")
+	if out, err := e.Cosign(dir, "trusted-root", "create", "--fulcio", "url="+fulcio+",certificate-chain=fulcio.pem",
+		"--tsa", "url="+tsa+"/api/v1/timestamp,certificate-chain=tsa.pem", "--out", root); err != nil {
+		t.Fatalf("cosign trusted-root create: %v: %s", err, out)
+	}
+	signing := filepath.Join(dir, "signing_config.json")
+	service := func(url string) string {
+		return fmt.Sprintf(`[{"url": %q, "majorApiVersion": 1, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "test"}]`, url)
+	}
+	if err := os.WriteFile(signing, []byte(fmt.Sprintf(`{"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+  "caUrls": %s, "oidcUrls": %s, "rekorTlogUrls": [], "tsaUrls": %s,
+  "rekorTlogConfig": {"selector": "ANY"}, "tsaConfig": {"selector": "ANY"}}`, service(fulcio), service(oidc.URL+"/auth"), service(tsa+"/api/v1/timestamp"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// signgate: the trust root cosign made, the release identity, a policy.
+	cfg := harness.DefaultSigngateConfig(e.Env)
+	cfg = strings.Replace(cfg, "# Both registries: distribution 2.8", fmt.Sprintf(`[[policy]]
+name = "cli-keyless"
+scopes = ["%s/clikeyless/*"]
+  [policy.cosign]
+  identities = ["releaser"]
+  tlog = "off"
+
+# Both registries: distribution 2.8`, e.Registry), 1)
+	cfg += fmt.Sprintf("\n[trust_roots.cli]\npath = %q\n\n[identities.releaser]\ntrust_root = \"cli\"\nissuer = %q\nsubject = \"release@example.com\"\n", root, oidc.URL)
+	if err := e.RestartSigngate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.RestartSigngate(harness.DefaultSigngateConfig(e.Env)); err != nil {
+			t.Error(err)
+		}
+	})
+
+	pod, podCfg := e.pod("default")
+	for _, bundle := range []bool{true, false} {
+		for _, who := range []string{"release@example.com", "intruder@example.com"} {
+			ref := fmt.Sprintf("%s/clikeyless/%s-%v:v1", e.Registry, strings.Split(who, "@")[0], bundle)
+			d, err := harness.PushBusybox(ref, "sleep", "3600")
+			if err != nil {
+				t.Fatal(err)
+			}
+			token, err := oidc.Token(who)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The bundle format takes the services from a signing config;
+			// the .sig tag form only from cosign's older, deprecated flags.
+			args := []string{"sign", "--yes", "--trusted-root", root, "--identity-token", token}
+			if bundle {
+				args = append(args, "--signing-config", signing)
+			} else {
+				args = append(args, "--use-signing-config=false", "--new-bundle-format=false", "--tlog-upload=false",
+					"--fulcio-url", fulcio, "--timestamp-server-url", tsa+"/api/v1/timestamp")
+			}
+			if out, err := e.Cosign(dir, append(args, d.String())...); err != nil {
+				t.Fatalf("cosign sign as %s: %v: %s", who, err, out)
+			}
+			if err := e.Pull(ref); err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.Create(pod, podCfg, ref)
+			switch who {
+			case "release@example.com":
+				if err != nil {
+					t.Fatalf("new-bundle-format=%v: the release identity's image was refused: %v", bundle, err)
+				}
+			default:
+				if err == nil || !strings.Contains(err.Error(), "signed by intruder@example.com") || !strings.Contains(err.Error(), "release@example.com") {
+					t.Fatalf("new-bundle-format=%v: another identity's image: %v", bundle, err)
+				}
+			}
+		}
+	}
+}
