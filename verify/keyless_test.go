@@ -371,3 +371,25 @@ func TestKeylessLegacyFormat(t *testing.T) {
 	}
 	want(t, decide(t, ifPresent, neither), false, verify.ErrNoObserverTime.Error())
 }
+
+// A Rekor v2 (tiles) entry: an inclusion proof against a signed
+// checkpoint, no promise; the signing time comes from the timestamp.
+func TestKeylessRekorV2Entry(t *testing.T) {
+	k := newKeyless(t)
+	eng := k.engine(t, nil, []*verify.Identity{releaseWorkflow()}, "any", verify.TlogRequire)
+	img := k.image("rekor-v2")
+	if err := k.sigstore.SignKeyless(img, release, ghIssuer, sigtest.KeylessOptions{RekorV2: true}); err != nil {
+		t.Fatal(err)
+	}
+	v := decide(t, eng, img)
+	want(t, v, true, "verified by release")
+	if s := v.Cosign.Signatures[0]; s.LogIndex == nil || s.SignedAt == "" {
+		t.Fatalf("want the log index and the timestamp: %+v", s)
+	}
+	// Without the timestamp a v2 entry proves no time.
+	bare := k.image("rekor-v2-bare")
+	if err := k.sigstore.SignKeyless(bare, release, ghIssuer, sigtest.KeylessOptions{RekorV2: true, NoTimestamp: true}); err != nil {
+		t.Fatal(err)
+	}
+	want(t, decide(t, eng, bare), false, "release")
+}

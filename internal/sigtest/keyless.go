@@ -87,6 +87,7 @@ func rawIDs(logs map[string]*root.TransparencyLog) map[string]*root.Transparency
 type KeylessOptions struct {
 	NoTlog      bool // no transparency log entry
 	NoTimestamp bool // no RFC 3161 timestamp
+	RekorV2     bool // a Rekor v2 (tiles) entry: an inclusion proof and checkpoint, no promise
 }
 
 // Bundle signs subject's digest as identity (the certificate's subject)
@@ -100,7 +101,13 @@ func (s *Sigstore) Bundle(subject name.Digest, identity, issuer string, o Keyles
 	}
 	stmt := fmt.Sprintf(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{%q:%q}}],"predicateType":%q,"predicate":{}}`, alg, hex, types.CosignSignPredicateType)
 	// The virtual Sigstore's certificates start five minutes ahead.
-	ent, err := s.vs.AttestAtTime(identity, issuer, []byte(stmt), time.Now().Add(5*time.Minute), true)
+	var ent *ca.TestEntity
+	var err error
+	if o.RekorV2 {
+		ent, err = s.vs.AttestAtTimeHashedRekordV2(identity, issuer, []byte(stmt), time.Now().Add(5*time.Minute))
+	} else {
+		ent, err = s.vs.AttestAtTime(identity, issuer, []byte(stmt), time.Now().Add(5*time.Minute), true)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -127,9 +134,11 @@ func (s *Sigstore) Bundle(subject name.Digest, identity, issuer string, o Keyles
 	}
 	if !o.NoTlog {
 		entries, _ := ent.TlogEntries()
-		tle, err := s.withPromise(entries[0])
-		if err != nil {
-			return nil, err
+		tle := entries[0].TransparencyLogEntry()
+		if !o.RekorV2 {
+			if tle, err = s.withPromise(entries[0]); err != nil {
+				return nil, err
+			}
 		}
 		vm.TlogEntries = []*protorekor.TransparencyLogEntry{tle}
 	}
