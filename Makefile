@@ -10,8 +10,10 @@ GO    ?= go
 export GOTOOLCHAIN := go1.26.10
 # The external programs the integration suite and the demo run, built from
 # the Go module proxy in their own tools modules (integration/tools/*).
-TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/cosign $(BIN)/notation $(BIN)/local-kms $(BIN)/olareg \
-	$(BIN)/fulcio $(BIN)/timestamp-server
+TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/cosign $(BIN)/notation $(BIN)/local-kms $(BIN)/olareg
+# Only the integration suite signs keyless with the real CLI (make demo
+# need not wait for these).
+KEYLESS_TOOLS := $(BIN)/fulcio $(BIN)/timestamp-server
 DEBS  := runc docker-registry busybox-static systemd time
 
 .PHONY: all help build test unit integration matrix racebin packaging demo bench deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
@@ -30,7 +32,7 @@ build: ## signgate and signgate-image-verifier into _output/bin
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/signgate
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/signgate-image-verifier
 
-tools: $(TOOLS) ## containerd 2.2, crictl, cosign, notation, olareg, local-kms, fulcio and the timestamp authority from the module proxy
+tools: $(TOOLS) ## containerd 2.2, crictl, cosign, notation, olareg and local-kms from the module proxy
 
 $(BIN)/containerd $(BIN)/containerd-shim-runc-v2:
 	cd integration/tools/containerd-2.2 && $(GO) build -tags no_btrfs -o $(BIN)/ \
@@ -110,7 +112,7 @@ unit: $(BIN)/local-kms ## unit tests (race detector); no root needed
 # Needs root: it runs containerd and runc. signgate runs with the race
 # detector, and halts on a race, so concurrency bugs fail the suite.
 RACEBIN := $(CURDIR)/_output/race
-racebin: deps tools
+racebin: deps tools $(KEYLESS_TOOLS)
 	mkdir -p $(RACEBIN)
 	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms olareg fulcio timestamp-server; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
 	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(RACEBIN)/ ./cmd/signgate
