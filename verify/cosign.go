@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -112,7 +113,7 @@ func (v *CosignVerifier) Verify(ctx context.Context, img name.Digest, req *Cosig
 	)
 	go func() {
 		defer close(done)
-		bundles, berr = v.bundles(ctx, img, h, keys, signers, req.Tlog, opts)
+		bundles, berr = v.bundles(ctx, img, h, keys, signers, req.Tlog, opts, ropts)
 	}()
 	legacy, err := v.legacy(ctx, img, h, keys, signers, req.Tlog, opts)
 	<-done
@@ -152,6 +153,14 @@ func (v *CosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash,
 			cs.Problem = "unreadable: " + err.Error()
 			out = append(out, cs)
 			continue
+		}
+		// Before anything parses the log entry a signature carries.
+		if rb, err := sig.Bundle(); err == nil && rb != nil {
+			if err := checkLegacyLogKind(rb.Payload.Body); err != nil {
+				cs.Problem = err.Error()
+				out = append(out, cs)
+				continue
+			}
 		}
 		if b64, err := sig.Base64Signature(); err != nil || b64 == "" {
 			cs.Problem = "malformed: the layer carries no signature annotation"
@@ -221,7 +230,7 @@ func legacyReason(err error, sig interface{ Payload() ([]byte, error) }) string 
 	return "signature does not verify with this key"
 }
 
-func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, signers []*Signer, mode Tlog, opts []ociremote.Option) ([]CosignSignature, error) {
+func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, signers []*Signer, mode Tlog, opts []ociremote.Option, ropts []remote.Option) ([]CosignSignature, error) {
 	// The registry client reads every page of the referrers API (up to a
 	// bound), so every_signature judges the whole list.
 	idx, err := ociremote.Referrers(img, "", opts...)
@@ -247,12 +256,12 @@ func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash
 			continue
 		}
 		cs := CosignSignature{Format: FormatBundle, Location: "referrer " + desc.Digest.String()}
-		b, err := ociremote.Bundle(img.Context().Digest(desc.Digest.String()), opts...)
+		b, err := fetchBundle(img.Context().Digest(desc.Digest.String()), append(slices.Clip(ropts), remote.WithContext(ctx)))
 		if err != nil {
 			if isFetchError(err) {
 				return nil, fmt.Errorf("reading bundle %s of %s: %w", desc.Digest, img, err)
 			}
-			if !claimsBundle {
+			if !claimsBundle && !errors.Is(err, errLogKind) {
 				continue // some other artifact with an empty config
 			}
 			cs.Problem = "malformed bundle: " + err.Error()

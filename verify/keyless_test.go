@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
+	"github.com/sigstore/cosign/v3/pkg/types"
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 
 	"github.com/signgate/signgate/internal/sigtest"
@@ -392,4 +394,36 @@ func TestKeylessRekorV2Entry(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(t, decide(t, eng, bare), false, "release")
+}
+
+// A log entry of a kind no cosign signature uses (rekord, whose PGP form
+// Rekor parses with the frozen x/crypto/openpgp) is refused unparsed.
+func TestLogEntryOfAnotherKindIsRefusedUnparsed(t *testing.T) {
+	k := newKeyless(t)
+	eng := k.engine(t, []string{"k1"}, []*verify.Identity{releaseWorkflow()}, "any", verify.TlogRequire)
+	img := k.image("rekord-kind")
+	raw, err := k.sigstore.Bundle(img, release, ghIssuer, sigtest.KeylessOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	entry := m["verificationMaterial"].(map[string]any)["tlogEntries"].([]any)[0].(map[string]any)
+	entry["canonicalizedBody"] = base64.StdEncoding.EncodeToString([]byte(`{"apiVersion":"0.0.1","kind":"rekord","spec":{"signature":{"format":"pgp"}}}`))
+	if raw, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := ociremote.WriteAttestationNewBundleFormat(img, raw, types.CosignSignPredicateType); err != nil {
+		t.Fatal(err)
+	}
+	want(t, decide(t, eng, img), false, `transparency log entry of a kind no cosign signature uses: "rekord"`)
+
+	// The same in the .sig tag's Rekor bundle annotation.
+	legacy := k.image("rekord-kind-legacy")
+	if err := k.sigstore.SignKeylessLegacy(legacy, release, ghIssuer, sigtest.KeylessOptions{LogKind: "rekord"}); err != nil {
+		t.Fatal(err)
+	}
+	want(t, decide(t, eng, legacy), false, `transparency log entry of a kind no cosign signature uses: "rekord"`)
 }

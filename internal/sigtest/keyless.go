@@ -88,6 +88,9 @@ type KeylessOptions struct {
 	NoTlog      bool // no transparency log entry
 	NoTimestamp bool // no RFC 3161 timestamp
 	RekorV2     bool // a Rekor v2 (tiles) entry: an inclusion proof and checkpoint, no promise
+	// LogKind replaces the .sig form's log entry with an empty one of
+	// this kind (for the cases where a registry sends another kind).
+	LogKind string
 }
 
 // Bundle signs subject's digest as identity (the certificate's subject)
@@ -231,9 +234,13 @@ func (s *Sigstore) SignKeylessLegacy(img name.Digest, identity, issuer string, o
 		if err != nil {
 			return err
 		}
+		body := tle.CanonicalizedBody
+		if o.LogKind != "" {
+			body = []byte(fmt.Sprintf(`{"apiVersion":"0.0.1","kind":%q,"spec":{}}`, o.LogKind))
+		}
 		sopts = append(sopts, static.WithBundle(&cbundle.RekorBundle{
 			SignedEntryTimestamp: tle.InclusionPromise.SignedEntryTimestamp,
-			Payload: cbundle.RekorPayload{Body: base64.StdEncoding.EncodeToString(tle.CanonicalizedBody),
+			Payload: cbundle.RekorPayload{Body: base64.StdEncoding.EncodeToString(body),
 				IntegratedTime: tle.IntegratedTime, LogIndex: tle.LogIndex, LogID: logID},
 		}))
 	}
