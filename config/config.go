@@ -200,6 +200,7 @@ type cosignSection struct {
 	Require        rule     `toml:"require"`
 	EverySignature bool     `toml:"every_signature"`
 	Tlog           string   `toml:"tlog"`
+	TlogRoot       string   `toml:"tlog_root"`
 }
 
 // TUFSource is a trust root kept from a TUF repository, and how often.
@@ -510,7 +511,11 @@ func Parse(path string, data []byte) (*Config, error) {
 		if ps.Name != "" {
 			at = fmt.Sprintf("policy[%d] %q", i, ps.Name)
 		}
-		if p, ok := v.policy(at, ps, f.Keys, f.Identities, certKinds); ok {
+		roots := map[string]bool{}
+		for n := range f.TrustRoots {
+			roots[n] = true
+		}
+		if p, ok := v.policy(at, ps, f.Keys, f.Identities, roots, certKinds); ok {
 			if seen[p.Name] {
 				v.errorf("%s: the name is used by an earlier policy", at)
 			}
@@ -533,7 +538,7 @@ func Parse(path string, data []byte) (*Config, error) {
 // policy builds a policy from its section: what only the file can tell
 // (scope syntax, keys and certificates defined, how require is written),
 // then the policy's own rules (verify.Policy.Validate).
-func (v *validator) policy(at string, ps policySection, keys map[string]keySection, ids map[string]identitySection, certs map[string]string) (verify.Policy, bool) {
+func (v *validator) policy(at string, ps policySection, keys map[string]keySection, ids map[string]identitySection, roots map[string]bool, certs map[string]string) (verify.Policy, bool) {
 	n := len(v.errs)
 	p := verify.Policy{Name: ps.Name, Mode: verify.Mode(or(ps.Mode, string(verify.Enforce))), Namespaces: ps.Namespaces, Signatures: verify.Combine(ps.Signatures)}
 	for _, s := range ps.Scopes {
@@ -565,7 +570,10 @@ func (v *validator) policy(at string, ps policySection, keys map[string]keySecti
 		if err != nil {
 			v.errorf("%s.cosign.%v", at, err)
 		}
-		p.Cosign = &verify.CosignRequirement{Keys: cs.Keys, Identities: cs.Identities, Threshold: th, EverySignature: cs.EverySignature, Tlog: tl}
+		if cs.TlogRoot != "" && !roots[cs.TlogRoot] {
+			v.errorf("%s.cosign.tlog_root = %q: not defined under [trust_roots]", at, cs.TlogRoot)
+		}
+		p.Cosign = &verify.CosignRequirement{Keys: cs.Keys, Identities: cs.Identities, Threshold: th, EverySignature: cs.EverySignature, Tlog: tl, TlogRoot: cs.TlogRoot}
 	}
 	if ns := ps.Notation; ns != nil {
 		p.Notation = v.notation(at, ns, certs)
@@ -787,8 +795,11 @@ func (c *Config) Snapshot(ctx context.Context, kmsKeys ...*keystore.Key) (*verif
 		signers[id.Name] = sg
 		roots += id.Name + "=" + sg.Root.Digest + ";"
 	}
+	for _, n := range sortedKeys(c.TrustRoots) {
+		roots += n + "=" + c.TrustRoots[n].Digest + ";"
+	}
 	sum := sha256.Sum256([]byte(c.Digest + "|" + store.Fingerprint() + "|" + roots))
-	return &verify.Snapshot{ID: hex.EncodeToString(sum[:8]), Policies: c.Policies, Keys: store, Signers: signers, Config: c.Digest}, nil
+	return &verify.Snapshot{ID: hex.EncodeToString(sum[:8]), Policies: c.Policies, Keys: store, Signers: signers, TrustRoots: c.TrustRoots, Config: c.Digest}, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -334,5 +334,6 @@ scopes = ["reg.io/**"]
 	bad("mirror not a URL", "[trust_roots.r]\ntuf_mirror = \"tuf.example\"\ntuf_root = \"trusted_root.json\"\n", `trust_roots.r.tuf_mirror = "tuf.example": want an http(s) URL`)
 	bad("refresh too often", "[trust_roots.r]\ntuf_mirror = \"https://tuf.example\"\ntuf_root = \"trusted_root.json\"\nrefresh = \"10s\"\n", "trust_roots.r.refresh = 10s: at least 1m")
 	bad("missing tuf root", "[trust_roots.r]\ntuf_mirror = \"https://tuf.example\"\ntuf_root = \"nope.json\"\n", "trust_roots.r.tuf_root: stat ")
+	bad("undefined tlog root", "[keys.k]\npem = \"\"\""+pub(t)+"\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n  [policy.cosign]\n  keys = [\"k\"]\n  tlog_root = \"nope\"\n", `policy[0] "p".cosign.tlog_root = "nope": not defined under [trust_roots]`)
 	bad("key and identity share a name", root+"[keys.i]\npem = \"\"\""+pub(t)+"\"\"\"\n[identities.i]\ntrust_root = \"r\"\nissuer = \"x\"\nsubject = \"y\"\n"+withPolicy, "identities.i: a key has this name too")
 }

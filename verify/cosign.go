@@ -94,7 +94,9 @@ type RemoteOptions interface {
 // Verify fetches every cosign signature of img, in both formats, and checks
 // it against the requirement's keys. An error means the signatures could not
 // be read (registry down, too large); a result means they were read and judged.
-func (v *CosignVerifier) Verify(ctx context.Context, img name.Digest, req *CosignRequirement, keys []*keystore.Key, signers []*Signer) (*CosignResult, error) {
+// keyLog, when not nil, is the trust root whose Rekor logs key signatures'
+// log entries are checked against, as req.Tlog says.
+func (v *CosignVerifier) Verify(ctx context.Context, img name.Digest, req *CosignRequirement, keys []*keystore.Key, signers []*Signer, keyLog *TrustRoot) (*CosignResult, error) {
 	ropts, err := v.Registry.Options(ctx, img.Context())
 	if err != nil {
 		return nil, err
@@ -113,9 +115,9 @@ func (v *CosignVerifier) Verify(ctx context.Context, img name.Digest, req *Cosig
 	)
 	go func() {
 		defer close(done)
-		bundles, berr = v.bundles(ctx, img, h, keys, signers, req.Tlog, opts, ropts)
+		bundles, berr = v.bundles(ctx, img, h, keys, signers, req.Tlog, keyLog, ropts)
 	}()
-	legacy, err := v.legacy(ctx, img, h, keys, signers, req.Tlog, opts)
+	legacy, err := v.legacy(ctx, img, h, keys, signers, req.Tlog, keyLog, opts)
 	<-done
 	if err != nil {
 		return nil, err
@@ -128,7 +130,7 @@ func (v *CosignVerifier) Verify(ctx context.Context, img name.Digest, req *Cosig
 	return res, nil
 }
 
-func (v *CosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, signers []*Signer, mode Tlog, opts []ociremote.Option) ([]CosignSignature, error) {
+func (v *CosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, signers []*Signer, mode Tlog, keyLog *TrustRoot, opts []ociremote.Option) ([]CosignSignature, error) {
 	tag, err := ociremote.SignatureTag(img, opts...)
 	if err != nil {
 		return nil, err
@@ -177,11 +179,21 @@ func (v *CosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash,
 			}
 			co := &cosign.CheckOpts{
 				SigVerifier: k.Verifier,
-				IgnoreTlog:  true, // no transparency log yet; keys are pinned locally
+				IgnoreTlog:  true, // keys are pinned locally, unless the policy names a log (below)
 				// Without a claim verifier cosign does not compare the signed
 				// payload's digest with the image: a signature copied from
 				// another image would pass.
 				ClaimVerifier: cosign.SimpleClaimVerifier,
+			}
+			if keyLog != nil {
+				rb, _ := sig.Bundle()
+				if rb == nil && mode == TlogRequire {
+					cs.reject(k.Name, noLogEntry)
+					continue
+				}
+				if rb != nil && mode != TlogOff {
+					co.IgnoreTlog, co.TrustedMaterial, co.Offline = false, keyLog.Material, true
+				}
 			}
 			if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
 				cs.reject(k.Name, legacyReason(err, sig))
@@ -213,6 +225,9 @@ func (v *CosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash,
 	return out, nil
 }
 
+// noLogEntry: a signature the policy requires a log entry of carries none.
+const noLogEntry = "carries no transparency log entry, and the policy requires one (tlog = \"require\")"
+
 // legacyReason says why a legacy signature did not verify with a key.
 func legacyReason(err error, sig interface{ Payload() ([]byte, error) }) string {
 	if strings.Contains(err.Error(), "invalid or missing digest in claim") {
@@ -230,7 +245,8 @@ func legacyReason(err error, sig interface{ Payload() ([]byte, error) }) string 
 	return "signature does not verify with this key"
 }
 
-func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, signers []*Signer, mode Tlog, opts []ociremote.Option, ropts []remote.Option) ([]CosignSignature, error) {
+func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, signers []*Signer, mode Tlog, keyLog *TrustRoot, ropts []remote.Option) ([]CosignSignature, error) {
+	opts := []ociremote.Option{ociremote.WithRemoteOptions(ropts...)}
 	// The registry client reads every page of the referrers API (up to a
 	// bound), so every_signature judges the whole list.
 	idx, err := ociremote.Referrers(img, "", opts...)
@@ -278,6 +294,16 @@ func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash
 				continue
 			}
 			co := &cosign.CheckOpts{SigVerifier: k.Verifier, IgnoreTlog: true}
+			if keyLog != nil {
+				entries, _ := b.TlogEntries()
+				if len(entries) == 0 && mode == TlogRequire {
+					cs.reject(k.Name, noLogEntry)
+					continue
+				}
+				if len(entries) > 0 && mode != TlogOff {
+					co.IgnoreTlog, co.TrustedMaterial = false, keyLog.Material
+				}
+			}
 			if _, err := cosign.VerifyNewBundle(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, digestBytes), b); err != nil {
 				cs.reject(k.Name, "signature does not verify with this key")
 				continue
@@ -530,7 +556,7 @@ func shortFP(fp string) string {
 func commonRejection(sigs []CosignSignature) string {
 	for _, s := range sigs {
 		for _, why := range s.Rejections {
-			if strings.Contains(why, "another image") {
+			if strings.Contains(why, "another image") || why == noLogEntry {
 				return s.Location + ": " + why
 			}
 		}

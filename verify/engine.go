@@ -27,6 +27,9 @@ type Snapshot struct {
 	Keys     *keystore.Store
 	// Signers are the keyless identities, each with its trust root.
 	Signers map[string]*Signer
+	// TrustRoots by name, for policies that check key signatures' log
+	// entries (tlog_root).
+	TrustRoots map[string]*TrustRoot
 	// Config identifies everything but the keys (the config file's content).
 	Config string
 
@@ -51,7 +54,10 @@ func (s *Snapshot) binding(p *Policy) string {
 						fmt.Fprintf(h, "key:%s@%s=%s;", n, k.Version, k.Fingerprint)
 					}
 				}
-				// The trust root's content, which a refresh may change.
+				// The trust roots' content, which a refresh may change.
+				if tr := s.TrustRoots[q.Cosign.TlogRoot]; tr != nil {
+					fmt.Fprintf(h, "tlog_root:%s=%s;", tr.Name, tr.Digest)
+				}
 				for _, n := range q.Cosign.Identities {
 					if sg := s.Signers[n]; sg != nil {
 						fmt.Fprintf(h, "identity:%s=%s@%s;", n, sg.Root.Name, sg.Root.Digest)
@@ -185,13 +191,13 @@ func (e *Engine) live(now time.Time) *Snapshot {
 func (s *Snapshot) pruned(now time.Time) *Snapshot {
 	keys := s.Keys.Prune(now)
 	sum := sha256.Sum256([]byte(s.ID + "|" + keys.Fingerprint()))
-	return &Snapshot{ID: hex.EncodeToString(sum[:8]), Policies: s.Policies, Keys: keys, Signers: s.Signers, Config: s.Config}
+	return &Snapshot{ID: hex.EncodeToString(sum[:8]), Policies: s.Policies, Keys: keys, Signers: s.Signers, TrustRoots: s.TrustRoots, Config: s.Config}
 }
 
 // WithKeys is the snapshot with keys renewed (the same versions, trusted
 // for longer); it keeps the snapshot's ID, so no verdict is dropped.
 func (s *Snapshot) WithKeys(keys *keystore.Store) *Snapshot {
-	return &Snapshot{ID: s.ID, Policies: s.Policies, Keys: keys, Signers: s.Signers, Config: s.Config}
+	return &Snapshot{ID: s.ID, Policies: s.Policies, Keys: keys, Signers: s.Signers, TrustRoots: s.TrustRoots, Config: s.Config}
 }
 
 // Decide answers req. It returns by ctx's deadline at the latest: a
@@ -441,7 +447,13 @@ func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img
 			rootless = append(rootless, n)
 		}
 	}
-	res, err := e.cosign.Verify(ctx, img, p.Cosign, keys, signers)
+	var keyLog *TrustRoot
+	if n := p.Cosign.TlogRoot; n != "" {
+		if keyLog = snap.TrustRoots[n]; keyLog == nil || keyLog.Material == nil {
+			return part{CauseMisconfigured, fmt.Sprintf("cosign: trust root %q, whose log key signatures must be in, is not loaded yet", n)}, nil
+		}
+	}
+	res, err := e.cosign.Verify(ctx, img, p.Cosign, keys, signers, keyLog)
 	if err != nil {
 		return part{CauseRegistryError, "cosign: cannot read signatures: " + Excerpt(err)}, nil
 	}

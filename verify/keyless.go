@@ -260,7 +260,7 @@ func (s *Signer) verifyLegacy(ctx context.Context, sig oci.Signature, h v1.Hash,
 		UseSignedTimestamps: ts != nil,
 	}
 	if mode == TlogRequire && rb == nil {
-		return "carries no transparency log entry, and the policy requires one (tlog = \"require\")"
+		return noLogEntry
 	}
 	if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
 		return keylessReason(err, s)

@@ -427,3 +427,47 @@ func TestLogEntryOfAnotherKindIsRefusedUnparsed(t *testing.T) {
 	}
 	want(t, decide(t, eng, legacy), false, `transparency log entry of a kind no cosign signature uses: "rekord"`)
 }
+
+// tlog_root: key signatures' log entries, checked against a trust root's
+// Rekor logs, as tlog says.
+func TestKeySignaturesLogEntries(t *testing.T) {
+	k := newKeyless(t)
+	engine := func(mode verify.Tlog) *verify.Engine {
+		sc, err := verify.ParseScope("**")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := verify.Policy{Name: "logged-keys", Scopes: []verify.Scope{sc}, Mode: verify.Enforce,
+			Cosign: &verify.CosignRequirement{Keys: []string{"k1"}, Threshold: 1, Tlog: mode, TlogRoot: "local"}}
+		if errs := p.Validate(); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		c, err := registry.New(registry.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return verify.NewEngine(&verify.Snapshot{ID: "logged", Policies: verify.Policies{p}, Keys: k.store,
+			TrustRoots: map[string]*verify.TrustRoot{"local": k.root}}, c, verify.Options{})
+	}
+	logged, plain, elsewhere := k.image("logged"), k.image("plain"), k.image("elsewhere")
+	if err := k.sigstore.SignLegacyLogged(logged, k.signers["k1"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.signers["k1"].SignLegacy(plain); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sigtest.NewSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.SignLegacyLogged(elsewhere, k.signers["k1"]); err != nil {
+		t.Fatal(err)
+	}
+	require, ifPresent := engine(verify.TlogRequire), engine(verify.TlogIfPresent)
+	want(t, decide(t, require, logged), true, "verified by k1")
+	want(t, decide(t, require, plain), false, "carries no transparency log entry")
+	want(t, decide(t, ifPresent, plain), true, "verified by k1")
+	// An entry in a log the trust root does not name does not count.
+	want(t, decide(t, require, elsewhere), false, "not by k1")
+	want(t, decide(t, ifPresent, elsewhere), false, "not by k1")
+}

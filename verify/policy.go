@@ -80,8 +80,12 @@ type CosignRequirement struct {
 	// Identities are keyless signers (names of Identity); each counts
 	// toward Threshold as a key does.
 	Identities []string
-	// Tlog: what keyless signatures must show of the transparency log.
+	// Tlog: what keyless signatures must show of the transparency log,
+	// and key signatures too when TlogRoot names whose log.
 	Tlog Tlog
+	// TlogRoot is the trust root whose Rekor logs key signatures' entries
+	// are checked against; "" checks key signatures against the key alone.
+	TlogRoot string
 }
 
 // Signers lists the keys, then the identities: everything Threshold counts.
@@ -324,6 +328,9 @@ func (p *Policy) Validate() []error {
 		}
 		if _, err := ParseTlog(string(c.Tlog)); err != nil {
 			bad("cosign.tlog", "%v", err)
+		}
+		if c.TlogRoot != "" && len(c.Keys) == 0 {
+			bad("cosign.tlog_root", "checks key signatures' log entries, but the policy lists no keys")
 		}
 	}
 	if n := p.Notation; n != nil {

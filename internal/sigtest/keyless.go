@@ -1,8 +1,11 @@
 package sigtest
 
 import (
+	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -249,6 +252,47 @@ func (s *Sigstore) SignKeylessLegacy(img name.Digest, identity, issuer string, o
 		sopts = append(sopts, static.WithRFC3161Timestamp(&cbundle.RFC3161Timestamp{SignedRFC3161Timestamp: ts[0]}))
 	}
 	sig, err := static.NewSignature(p, base64.StdEncoding.EncodeToString(sc.Signature()), sopts...)
+	if err != nil {
+		return err
+	}
+	return attach(img, sig, opts...)
+}
+
+// SignLegacyLogged signs img with a key, as `cosign sign --key` does with
+// the transparency log on: the .sig tag's layer carries the Rekor bundle of
+// a hashedrekord entry (this Sigstore's log) naming the key.
+func (s *Sigstore) SignLegacyLogged(img name.Digest, k *Signer, opts ...remote.Option) error {
+	p, err := (&payload.Cosign{Image: img}).MarshalJSON()
+	if err != nil {
+		return err
+	}
+	raw, _, err := k.kp.SignData(context.Background(), p)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(p)
+	// Rekor's canonical form: JSON with sorted keys and no spaces, which
+	// encoding/json writes for maps.
+	body, err := json.Marshal(map[string]any{"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": map[string]any{
+		"data":      map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": hex.EncodeToString(sum[:])}},
+		"signature": map[string]any{"content": base64.StdEncoding.EncodeToString(raw), "publicKey": map[string]any{"content": base64.StdEncoding.EncodeToString([]byte(k.PublicPEM()))}},
+	}})
+	if err != nil {
+		return err
+	}
+	logID, err := s.vs.RekorLogID()
+	if err != nil {
+		return err
+	}
+	rp := tlog.RekorPayload{Body: base64.StdEncoding.EncodeToString(body), IntegratedTime: time.Now().Unix(), LogIndex: 7, LogID: logID}
+	set, err := s.vs.RekorSignPayload(rp)
+	if err != nil {
+		return err
+	}
+	sig, err := static.NewSignature(p, base64.StdEncoding.EncodeToString(raw), static.WithBundle(&cbundle.RekorBundle{
+		SignedEntryTimestamp: set,
+		Payload:              cbundle.RekorPayload{Body: rp.Body, IntegratedTime: rp.IntegratedTime, LogIndex: rp.LogIndex, LogID: logID},
+	}))
 	if err != nil {
 		return err
 	}
