@@ -13,7 +13,7 @@ export GOTOOLCHAIN := go1.26.10
 TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/cosign $(BIN)/notation $(BIN)/local-kms $(BIN)/olareg
 # Only the integration suite signs keyless with the real CLI (make demo
 # need not wait for these).
-KEYLESS_TOOLS := $(BIN)/fulcio $(BIN)/timestamp-server
+KEYLESS_TOOLS := $(BIN)/fulcio $(BIN)/timestamp-server $(BIN)/rekor-server-posix
 DEBS  := runc docker-registry busybox-static systemd time
 
 .PHONY: all help build test unit integration matrix racebin packaging demo bench deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
@@ -57,12 +57,15 @@ $(CTD)/%/containerd:
 $(BIN)/olareg:
 	cd integration/tools/olareg && $(GO) build -o $(BIN)/ github.com/olareg/olareg/cmd/olareg
 
-# Sigstore's certificate authority and timestamp authority, for keyless
+# Sigstore's certificate authority, timestamp authority and log, for keyless
 # signing with the real cosign CLI on loopback (TestRealCosignKeyless).
 $(BIN)/fulcio:
 	cd integration/tools/fulcio && $(GO) build -o $(BIN)/ github.com/sigstore/fulcio
 $(BIN)/timestamp-server:
 	cd integration/tools/tsa && $(GO) build -o $(BIN)/ github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server
+# Rekor v2 (rekor-tiles) on the local filesystem.
+$(BIN)/rekor-server-posix:
+	cd integration/tools/rekor && $(GO) build -o $(BIN)/rekor-server-posix github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix
 
 $(BIN)/crictl:
 	cd integration/tools/crictl && $(GO) build -o $(BIN)/ sigs.k8s.io/cri-tools/cmd/crictl
@@ -114,7 +117,7 @@ unit: $(BIN)/local-kms ## unit tests (race detector); no root needed
 RACEBIN := $(CURDIR)/_output/race
 racebin: deps tools $(KEYLESS_TOOLS)
 	mkdir -p $(RACEBIN)
-	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms olareg fulcio timestamp-server; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
+	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms olareg fulcio timestamp-server rekor-server-posix; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
 	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(RACEBIN)/ ./cmd/signgate
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(RACEBIN)/ ./cmd/signgate-image-verifier
 # suite runs the integration suite once per containerd version given.

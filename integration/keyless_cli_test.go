@@ -1,6 +1,11 @@
 package integration
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,12 +20,14 @@ import (
 
 // Keyless as users sign: the real cosign v3 CLI, an ID token from an OIDC
 // issuer, a certificate from a real Fulcio (github.com/sigstore/fulcio,
-// ephemeral CA, no CT log) and an RFC 3161 timestamp from a real
-// timestamp authority (github.com/sigstore/timestamp-authority), all on
-// loopback; the trusted root made by `cosign trusted-root create`. No
-// Rekor runs here (see the note in docs/config.md), so the policy says
-// tlog = "off" and the timestamp proves the signing time. Through real
-// containerd, in both storage forms.
+// ephemeral CA, no CT log), an RFC 3161 timestamp from a real timestamp
+// authority (github.com/sigstore/timestamp-authority) and, for bundles, an
+// entry in a real Rekor v2 log (github.com/sigstore/rekor-tiles, POSIX
+// storage), all on loopback; the trusted root made by `cosign trusted-root
+// create`. Bundles must be in the log (tlog = "require"). The .sig tag form
+// can only be logged in a Rekor v1, which does not run here, so its policy
+// says tlog = "off" and the timestamp proves the signing time. Through
+// real containerd.
 func TestRealCosignKeyless(t *testing.T) {
 	e := need(t)
 	oidc, err := sigtest.NewOIDCIssuer()
@@ -54,6 +61,32 @@ func TestRealCosignKeyless(t *testing.T) {
 		"--port", strings.TrimPrefix(tsa, "http://127.0.0.1:"), "--timestamp-signer", "memory"); err != nil {
 		t.Fatal(err)
 	}
+	// Rekor v2: its checkpoints name the log by host, as clients find it.
+	rekorKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(rekorKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&rekorKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rekor.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rekor.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rekor := fmt.Sprintf("http://127.0.0.1:%d", port())
+	if _, err := e.StartProcess("rekor", filepath.Join(e.Bin, "rekor-server-posix"), "serve", "--storage-dir", filepath.Join(dir, "rekor"),
+		"--signer-filepath", filepath.Join(dir, "rekor.key"), "--hostname", "127.0.0.1", "--http-address", "127.0.0.1",
+		"--http-port", strings.TrimPrefix(rekor, "http://127.0.0.1:"), "--grpc-address", "127.0.0.1", "--grpc-port", fmt.Sprint(port()),
+		"--http-metrics-port", fmt.Sprint(port()), "--checkpoint-interval", "1s"); err != nil {
+		t.Fatal(err)
+	}
 	fetch := func(url, file string) {
 		t.Helper()
 		if err := harness.WaitFor(30*time.Second, func() error {
@@ -78,26 +111,35 @@ func TestRealCosignKeyless(t *testing.T) {
 	}
 	fetch(fulcio+"/api/v1/rootCert", filepath.Join(dir, "fulcio.pem"))
 	fetch(tsa+"/api/v1/timestamp/certchain", filepath.Join(dir, "tsa.pem"))
+	fetch(rekor+"/healthz", filepath.Join(dir, "rekor-health"))
 	root := filepath.Join(dir, "trusted_root.json")
 	if out, err := e.Cosign(dir, "trusted-root", "create", "--fulcio", "url="+fulcio+",certificate-chain=fulcio.pem",
-		"--tsa", "url="+tsa+"/api/v1/timestamp,certificate-chain=tsa.pem", "--out", root); err != nil {
+		"--tsa", "url="+tsa+"/api/v1/timestamp,certificate-chain=tsa.pem",
+		"--rekor", "url="+rekor+",public-key=rekor.pub,start-time=2020-01-01T00:00:00Z", "--out", root); err != nil {
 		t.Fatalf("cosign trusted-root create: %v: %s", err, out)
 	}
 	signing := filepath.Join(dir, "signing_config.json")
-	service := func(url string) string {
-		return fmt.Sprintf(`[{"url": %q, "majorApiVersion": 1, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "test"}]`, url)
+	service := func(url string, version int) string {
+		return fmt.Sprintf(`[{"url": %q, "majorApiVersion": %d, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "test"}]`, url, version)
 	}
 	if err := os.WriteFile(signing, []byte(fmt.Sprintf(`{"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
-  "caUrls": %s, "oidcUrls": %s, "rekorTlogUrls": [], "tsaUrls": %s,
-  "rekorTlogConfig": {"selector": "ANY"}, "tsaConfig": {"selector": "ANY"}}`, service(fulcio), service(oidc.URL+"/auth"), service(tsa+"/api/v1/timestamp"))), 0o644); err != nil {
+  "caUrls": %s, "oidcUrls": %s, "rekorTlogUrls": %s, "tsaUrls": %s,
+  "rekorTlogConfig": {"selector": "ANY"}, "tsaConfig": {"selector": "ANY"}}`, service(fulcio, 1), service(oidc.URL+"/auth", 1), service(rekor, 2), service(tsa+"/api/v1/timestamp", 1))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
 	// signgate: the trust root cosign made, the release identity, a policy.
 	cfg := harness.DefaultSigngateConfig(e.Env)
 	cfg = strings.Replace(cfg, "# Both registries: distribution 2.8", fmt.Sprintf(`[[policy]]
-name = "cli-keyless"
-scopes = ["%s/clikeyless/*"]
+name = "cli-keyless-logged"
+scopes = ["%[1]s/clikeyless/bundle/*"]
+  [policy.cosign]
+  identities = ["releaser"]
+  tlog = "require"
+
+[[policy]]
+name = "cli-keyless-timestamped"
+scopes = ["%[1]s/clikeyless/legacy/*"]
   [policy.cosign]
   identities = ["releaser"]
   tlog = "off"
@@ -116,7 +158,8 @@ scopes = ["%s/clikeyless/*"]
 	pod, podCfg := e.pod("default")
 	for _, bundle := range []bool{true, false} {
 		for _, who := range []string{"release@example.com", "intruder@example.com"} {
-			ref := fmt.Sprintf("%s/clikeyless/%s-%v:v1", e.Registry, strings.Split(who, "@")[0], bundle)
+			form := map[bool]string{true: "bundle", false: "legacy"}[bundle]
+			ref := fmt.Sprintf("%s/clikeyless/%s/%s:v1", e.Registry, form, strings.Split(who, "@")[0])
 			d, err := harness.PushBusybox(ref, "sleep", "3600")
 			if err != nil {
 				t.Fatal(err)
