@@ -31,11 +31,7 @@ func TestTrustRootFromTUF(t *testing.T) {
 	defer srv.Close()
 	publish := func() {
 		t.Helper()
-		ss, err := sigtest.NewSigstore()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := ss.TrustedRootJSON(true)
+		b, err := sigtest.NewTrustedRootJSON()
 		if err != nil {
 			t.Fatal(err)
 		}

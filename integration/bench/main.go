@@ -235,25 +235,7 @@ func notationRows(e *harness.Env, hostsDir string) []row {
 		check(e.SignNotation(d, "application/jose+json"))
 		imgs[i] = d
 	}
-	var cold []time.Duration
-	var eng *verify.Engine
-	for _, d := range imgs {
-		reg, err := registry.New(registry.Config{HostsDir: hostsDir})
-		check(err)
-		eng = verify.NewEngine(snap, reg, verify.Options{})
-		start := time.Now()
-		v := eng.Decide(context.Background(), verify.Request{Image: d})
-		cold = append(cold, time.Since(start))
-		if !v.Allowed {
-			fail("notation bench image denied: " + v.Reason)
-		}
-	}
-	warm := make([]time.Duration, warmRuns/10)
-	for i := range warm {
-		start := time.Now()
-		eng.Decide(context.Background(), verify.Request{Image: imgs[len(imgs)-1]})
-		warm[i] = time.Since(start)
-	}
+	cold, warm := coldAndWarm(snap, hostsDir, imgs, "notation")
 
 	// The notation CLI, with the same root in its trust store.
 	home := filepath.Join(e.Dir, "bench-notation")
@@ -418,6 +400,30 @@ func fail(msg string) {
 	os.Exit(1)
 }
 
+// coldAndWarm decides each image with a new engine (no cache, no
+// connections), then the last one again and again from the cache.
+func coldAndWarm(snap *verify.Snapshot, hostsDir string, imgs []name.Digest, what string) (cold, warm []time.Duration) {
+	var eng *verify.Engine
+	for _, d := range imgs {
+		reg, err := registry.New(registry.Config{HostsDir: hostsDir})
+		check(err)
+		eng = verify.NewEngine(snap, reg, verify.Options{})
+		start := time.Now()
+		v := eng.Decide(context.Background(), verify.Request{Image: d})
+		cold = append(cold, time.Since(start))
+		if !v.Allowed {
+			fail(what + " bench image denied: " + v.Reason)
+		}
+	}
+	warm = make([]time.Duration, warmRuns/10)
+	for i := range warm {
+		start := time.Now()
+		eng.Decide(context.Background(), verify.Request{Image: imgs[len(imgs)-1]})
+		warm[i] = time.Since(start)
+	}
+	return cold, warm
+}
+
 // keylessRows measures keyless verification (a Fulcio certificate, a Rekor
 // entry and a timestamp, from the suite's in-memory Sigstore): the engine
 // cold and warm, and `cosign verify --certificate-identity ...` offline
@@ -447,25 +453,7 @@ func keylessRows(e *harness.Env, hostsDir string) []row {
 		check(e.Sigstore.SignKeylessLegacy(d, identity, issuer, sigtest.KeylessOptions{}))
 		imgs[i] = d
 	}
-	var cold []time.Duration
-	var eng *verify.Engine
-	for _, d := range imgs {
-		reg, err := registry.New(registry.Config{HostsDir: hostsDir})
-		check(err)
-		eng = verify.NewEngine(snap, reg, verify.Options{})
-		start := time.Now()
-		v := eng.Decide(context.Background(), verify.Request{Image: d})
-		cold = append(cold, time.Since(start))
-		if !v.Allowed {
-			fail("keyless bench image denied: " + v.Reason)
-		}
-	}
-	warm := make([]time.Duration, warmRuns/10)
-	for i := range warm {
-		start := time.Now()
-		eng.Decide(context.Background(), verify.Request{Image: imgs[len(imgs)-1]})
-		warm[i] = time.Since(start)
-	}
+	cold, warm := coldAndWarm(snap, hostsDir, imgs, "keyless")
 	var cli []time.Duration
 	for i := 0; i < cliRuns; i++ {
 		start := time.Now()

@@ -84,14 +84,7 @@ func PushBusybox(ref string, args ...string) (name.Digest, error) {
 	if err != nil {
 		return name.Digest{}, err
 	}
-	if err := remote.Write(r, img); err != nil {
-		return name.Digest{}, err
-	}
-	d, err := img.Digest()
-	if err != nil {
-		return name.Digest{}, err
-	}
-	return r.Context().Digest(d.String()), nil
+	return pushImage(img, r.String())
 }
 
 // PushIndexOf pushes, to ref, an OCI index whose one manifest (for this

@@ -298,3 +298,13 @@ func (s *Sigstore) SignLegacyLogged(img name.Digest, k *Signer, opts ...remote.O
 	}
 	return attach(img, sig, opts...)
 }
+
+// NewTrustedRootJSON is the trusted_root.json of a new in-memory Sigstore:
+// a trust root no other test shares.
+func NewTrustedRootJSON() ([]byte, error) {
+	s, err := NewSigstore()
+	if err != nil {
+		return nil, err
+	}
+	return s.TrustedRootJSON(true)
+}

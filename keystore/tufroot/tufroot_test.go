@@ -16,11 +16,7 @@ import (
 
 func trustedRoot(t *testing.T) []byte {
 	t.Helper()
-	ss, err := sigtest.NewSigstore()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := ss.TrustedRootJSON(true)
+	b, err := sigtest.NewTrustedRootJSON()
 	if err != nil {
 		t.Fatal(err)
 	}
