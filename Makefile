@@ -133,25 +133,25 @@ matrix: racebin $(foreach v,$(CONTAINERD_MATRIX),$(CTD)/$(v)/containerd) ## the 
 
 # A one-node Kubernetes cluster from the module proxy (etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubelet, kubectl: v1.34.2 in
-# integration/tools/kubernetes), on containerd CONTAINERD_K8S with the
+# integration/tools/kubernetes), on each containerd in CONTAINERD_K8S with the
 # DaemonSet's drop-in, running the shipped DaemonSet with the image built here.
 K8S := $(CURDIR)/_output/k8s
 K8S_CMDS := kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl
 K8S_VERSION := v1.34.2
 # The version Kubernetes' own build stamps in (nodes and kubectl show it).
 K8S_LDFLAGS := $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,-X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=34)
-CONTAINERD_K8S := 2.2
+CONTAINERD_K8S := 2.2 2.4
 $(K8S)/kubelet:
 	cd integration/tools/kubernetes && $(GO) build -ldflags "$(K8S_LDFLAGS)" -o $(K8S)/ $(addprefix k8s.io/kubernetes/cmd/,$(K8S_CMDS))
 	cd integration/tools/kubernetes && $(GO) build -o $(K8S)/etcd go.etcd.io/etcd/server/v3
-k8s_env = SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_K8S_BIN=$(K8S) SIGNGATE_IMAGE_LAYOUT=$(CURDIR)/_output/image \
-	SIGNGATE_CONTAINERD=$(CTD)/$(CONTAINERD_K8S)
+k8s_env = SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_K8S_BIN=$(K8S) SIGNGATE_IMAGE_LAYOUT=$(CURDIR)/_output/image
 
-k8s-test: racebin image $(K8S)/kubelet $(CTD)/$(CONTAINERD_K8S)/containerd ## the shipped DaemonSet on a real one-node Kubernetes cluster (root)
-	$(k8s_env) SIGNGATE_NO_SKIP=1 $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/k8s/
+k8s-test: racebin image $(K8S)/kubelet $(foreach v,$(CONTAINERD_K8S),$(CTD)/$(v)/containerd) ## the shipped DaemonSet on a real one-node Kubernetes cluster, on containerd 2.2 and 2.4 (root)
+	for v in $(CONTAINERD_K8S); do echo "=== Kubernetes on containerd $$v"; \
+		$(k8s_env) SIGNGATE_CONTAINERD=$(CTD)/$$v SIGNGATE_NO_SKIP=1 $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/k8s/ || exit 1; done
 
-demo-k8s: racebin image $(K8S)/kubelet $(CTD)/$(CONTAINERD_K8S)/containerd ## the gate on a Kubernetes node: a signed and an unsigned Deployment (root)
-	$(k8s_env) $(GO) run ./integration/demo-k8s
+demo-k8s: racebin image $(K8S)/kubelet $(CTD)/2.2/containerd ## the gate on a Kubernetes node: a signed and an unsigned Deployment (root)
+	$(k8s_env) SIGNGATE_CONTAINERD=$(CTD)/2.2 $(GO) run ./integration/demo-k8s
 
 # The container image, as an OCI layout (no Docker engine needed).
 image: deb ## the container image, as an OCI layout

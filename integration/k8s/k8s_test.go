@@ -208,11 +208,19 @@ func TestSignedDeploymentRunsUnsignedIsRefused(t *testing.T) {
 // verdict it then has. Nobody does anything.
 func TestSlowFirstVerificationIsAdmittedOnTheKubeletsRetry(t *testing.T) {
 	need(t)
-	// Slow from the start, so the verification the pull sets off
-	// (pre-verification) is still going when the kubelet creates.
+	// Slow from the start, and pulled by the kubelet itself: the
+	// verification the pull sets off (pre-verification) is still going
+	// when the kubelet creates, a moment later. (Pulled ahead of time, a
+	// fast runtime could finish it first.)
 	E.Proxy.Delay("slow/app", time.Second)
 	defer E.Proxy.Delay("", 0)
-	img := image(t, "slow/app", "k1")
+	img, err := harness.PushBusybox(E.Registry+"/slow/app:v1", "sleep", "3600")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := E.Signers["k1"].SignLegacy(img); err != nil {
+		t.Fatal(err)
+	}
 	apply(t, deployment("slow", img.Context().Tag("v1").String()))
 	if out, err := C.Kubectl("rollout", "status", "deployment/slow", "--timeout=120s"); err != nil {
 		t.Fatalf("the slow Deployment: %v: %s", err, out)
