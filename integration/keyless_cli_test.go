@@ -5,10 +5,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/signgate/signgate/integration/harness"
 	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/verify"
 )
 
 // Keyless as users sign: the real cosign v3 CLI, an ID token from an OIDC
@@ -182,6 +185,25 @@ scopes = ["%[1]s/clikeyless/legacy/*"]
 			}
 			if err := e.Pull(ref); err != nil {
 				t.Fatal(err)
+			}
+			// signgate inspect lists what cosign stored, verified or not.
+			cmd := exec.Command(filepath.Join(e.Bin, "signgate"), "inspect", "--config", filepath.Join(e.Dir, "signgate.toml"), "--output", "json", ref)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("signgate inspect %s: %v: %s", ref, err, out)
+			}
+			var listed struct {
+				Image     string
+				Artifacts []verify.Artifact
+			}
+			if err := json.Unmarshal(out, &listed); err != nil {
+				t.Fatal(err)
+			}
+			if len(listed.Artifacts) != 1 || listed.Image != d.String() {
+				t.Fatalf("signgate inspect %s: %s", ref, out)
+			}
+			if a := listed.Artifacts[0]; a.Kind != verify.KindCosignSignature || a.Subject != who || a.Issuer != oidc.URL || !a.Timestamped || (a.LogIndex != nil) != bundle {
+				t.Fatalf("signgate inspect %s: %+v", ref, a)
 			}
 			_, err = e.Create(pod, podCfg, ref)
 			switch who {

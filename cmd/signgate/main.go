@@ -21,6 +21,8 @@ const usage = `usage: signgate <command> [flags]
 commands:
   run           run the daemon: an NRI plugin that denies untrusted images
   verify IMAGE  decide one image as the daemon would, and explain why
+  inspect IMAGE list every signature and attestation an image carries,
+                whether or not a policy uses it
   check-config  validate the config and summarise its policies and keys
   keys list|sync
                 show the daemon's keys; sync KMS keys now and report changes
@@ -56,6 +58,8 @@ func main() {
 		code = runDaemon(args)
 	case "verify":
 		code = runVerify(args)
+	case "inspect":
+		code = runInspect(args)
 	case "check-config":
 		code = runCheckConfig(args)
 	case "keys":

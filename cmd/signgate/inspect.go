@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/verify"
+)
+
+// InspectSchema versions signgate inspect's JSON output.
+const InspectSchema = "signgate.dev/inspect/v1"
+
+type inspectOutput struct {
+	Schema    string            `json:"schema"`
+	Image     string            `json:"image"`
+	Artifacts []verify.Artifact `json:"artifacts"`
+	Error     string            `json:"error,omitempty"`
+}
+
+// runInspect lists what an image carries, whether or not a policy uses it:
+// for writing a policy, and for finding why one does not match.
+func runInspect(args []string) int {
+	f := flag.NewFlagSet("inspect", flag.ContinueOnError)
+	cfgPath := f.String("config", config.DefaultPath, "config file, for registry access (hosts_dir, credentials); defaults are used when it does not exist")
+	output := f.String("output", "text", "output format: text or json")
+	f.Usage = func() {
+		fmt.Fprintln(f.Output(), "usage: signgate inspect [--config F] [--output text|json] IMAGE\n\nLists every cosign signature and attestation (the .sig and .att tags, Sigstore bundles) and every other referrer (notation signatures) of IMAGE, verified or not. Exit 0: listed; 1: the image or its artifacts could not be read; 2: usage or config error.")
+		f.PrintDefaults()
+	}
+	if err := f.Parse(args); err != nil {
+		return exitUsage
+	}
+	if f.NArg() != 1 || (*output != "text" && *output != "json") {
+		f.Usage()
+		return exitUsage
+	}
+	regCfg := registry.Config{}
+	switch cfg, err := config.Load(*cfgPath); {
+	case err == nil:
+		regCfg = cfg.Registry
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	reg, err := registry.New(regCfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	ref, err := name.ParseReference(f.Arg(0))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "signgate: image %q: %v\n", f.Arg(0), err)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out := inspectOutput{Schema: InspectSchema, Image: ref.String()}
+	img, err := resolve(ctx, reg, ref)
+	if err == nil {
+		out.Image = img.String()
+		out.Artifacts, err = verify.Inspect(ctx, reg, img)
+	}
+	if err != nil {
+		out.Error = fmt.Sprintf("%s: %v", ref, err)
+	}
+	if *output == "json" {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(out)
+	} else {
+		printArtifacts(os.Stdout, out)
+	}
+	if err != nil {
+		return exitDenied
+	}
+	return exitOK
+}
+
+func printArtifacts(w io.Writer, out inspectOutput) {
+	fmt.Fprintln(w, out.Image)
+	if out.Error != "" {
+		fmt.Fprintln(w, "  error:", out.Error)
+		return
+	}
+	if len(out.Artifacts) == 0 {
+		fmt.Fprintln(w, "  no signatures, attestations or other referrers")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  KIND\tLOCATION\tSIGNER\tLOG\tDETAIL")
+	for _, a := range out.Artifacts {
+		signer := "-"
+		switch {
+		case a.Subject != "":
+			signer = a.Subject + " (" + a.Issuer + ")"
+		case a.Key:
+			signer = "a key"
+		}
+		log := "-"
+		if a.LogIndex != nil {
+			log = fmt.Sprintf("index %d", *a.LogIndex)
+		}
+		detail := a.PredicateType
+		if a.Kind == verify.KindOther {
+			detail = a.ArtifactType
+		}
+		if a.Timestamped {
+			detail += " (timestamped)"
+		}
+		if a.Problem != "" {
+			detail = a.Problem
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", a.Kind, a.Location, signer, log, detail)
+	}
+	_ = tw.Flush()
+}
