@@ -511,11 +511,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		if ps.Name != "" {
 			at = fmt.Sprintf("policy[%d] %q", i, ps.Name)
 		}
-		roots := map[string]bool{}
-		for n := range f.TrustRoots {
-			roots[n] = true
-		}
-		if p, ok := v.policy(at, ps, f.Keys, f.Identities, roots, certKinds); ok {
+		if p, ok := v.policy(at, ps, f.Keys, f.Identities, f.TrustRoots, certKinds); ok {
 			if seen[p.Name] {
 				v.errorf("%s: the name is used by an earlier policy", at)
 			}
@@ -538,7 +534,7 @@ func Parse(path string, data []byte) (*Config, error) {
 // policy builds a policy from its section: what only the file can tell
 // (scope syntax, keys and certificates defined, how require is written),
 // then the policy's own rules (verify.Policy.Validate).
-func (v *validator) policy(at string, ps policySection, keys map[string]keySection, ids map[string]identitySection, roots map[string]bool, certs map[string]string) (verify.Policy, bool) {
+func (v *validator) policy(at string, ps policySection, keys map[string]keySection, ids map[string]identitySection, roots map[string]trustRootSection, certs map[string]string) (verify.Policy, bool) {
 	n := len(v.errs)
 	p := verify.Policy{Name: ps.Name, Mode: verify.Mode(or(ps.Mode, string(verify.Enforce))), Namespaces: ps.Namespaces, Signatures: verify.Combine(ps.Signatures)}
 	for _, s := range ps.Scopes {
@@ -570,7 +566,7 @@ func (v *validator) policy(at string, ps policySection, keys map[string]keySecti
 		if err != nil {
 			v.errorf("%s.cosign.%v", at, err)
 		}
-		if cs.TlogRoot != "" && !roots[cs.TlogRoot] {
+		if _, ok := roots[cs.TlogRoot]; cs.TlogRoot != "" && !ok {
 			v.errorf("%s.cosign.tlog_root = %q: not defined under [trust_roots]", at, cs.TlogRoot)
 		}
 		p.Cosign = &verify.CosignRequirement{Keys: cs.Keys, Identities: cs.Identities, Threshold: th, EverySignature: cs.EverySignature, Tlog: tl, TlogRoot: cs.TlogRoot}

@@ -265,11 +265,8 @@ func (s *Signer) verifyLegacy(ctx context.Context, sig oci.Signature, h v1.Hash,
 	if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
 		return keylessReason(err, s)
 	}
-	// Fulcio extensions (source repository, ref, trigger), which cosign
-	// checks only in their deprecated GitHub form.
-	if why := s.mismatch(cert); why != "" {
-		return why
-	}
+	// The identity, Fulcio's extensions included (which cosign checks only
+	// in their deprecated GitHub form), was matched above.
 	return ""
 }
 

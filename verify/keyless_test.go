@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
 	"github.com/sigstore/cosign/v3/pkg/types"
@@ -470,4 +471,24 @@ func TestKeySignaturesLogEntries(t *testing.T) {
 	// An entry in a log the trust root does not name does not count.
 	want(t, decide(t, require, elsewhere), false, "not by k1")
 	want(t, decide(t, ifPresent, elsewhere), false, "not by k1")
+}
+
+// An identity's Fulcio extensions must match too: a certificate for the
+// right subject and issuer but without the required source repository
+// does not count, in either form.
+func TestKeylessExtensionsMustMatch(t *testing.T) {
+	k := newKeyless(t)
+	id := releaseWorkflow()
+	id.Extensions.SourceRepositoryURI = "https://github.com/org/app"
+	eng := k.engine(t, nil, []*verify.Identity{id}, "any", verify.TlogRequire)
+	bundle, legacy := k.image("ext-bundle"), k.image("ext-legacy")
+	if err := k.sigstore.SignKeyless(bundle, release, ghIssuer, sigtest.KeylessOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.sigstore.SignKeylessLegacy(legacy, release, ghIssuer, sigtest.KeylessOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range []name.Digest{bundle, legacy} {
+		want(t, decide(t, eng, img), false, "SourceRepositoryURI")
+	}
 }
