@@ -18,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/cosign/v3/pkg/cosign"
+	"github.com/sigstore/cosign/v3/pkg/oci"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
 	"github.com/sigstore/cosign/v3/pkg/oci/static"
 	"github.com/sigstore/cosign/v3/pkg/types"
@@ -55,6 +56,10 @@ type CosignSignature struct {
 	TrustRoot string `json:"trust_root,omitempty"`
 	LogIndex  *int64 `json:"log_index,omitempty"`
 	SignedAt  string `json:"signed_at,omitempty"` // RFC 3339, from the log or a timestamp authority
+	// Attestations: the statement's predicate type, and the conditions
+	// it failed once verified.
+	PredicateType string   `json:"predicate_type,omitempty"`
+	Failed        []string `json:"failed_conditions,omitempty"`
 	// material maps each key name that verified the signature to the
 	// fingerprint of the key material that did, so thresholds count keys,
 	// not names.
@@ -173,56 +178,67 @@ func (v *CosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash,
 			out = append(out, cs)
 			continue
 		}
-		for _, k := range keys {
-			if cs.verifiedBy(k.Name) {
-				continue
-			}
-			co := &cosign.CheckOpts{
-				SigVerifier: k.Verifier,
-				IgnoreTlog:  true, // keys are pinned locally, unless the policy names a log (below)
-				// Without a claim verifier cosign does not compare the signed
-				// payload's digest with the image: a signature copied from
-				// another image would pass.
-				ClaimVerifier: cosign.SimpleClaimVerifier,
-			}
-			if keyLog != nil {
-				rb, _ := sig.Bundle()
-				if rb == nil && mode == TlogRequire {
-					cs.reject(k.Name, noLogEntry)
-					continue
-				}
-				if rb != nil && mode != TlogOff {
-					co.IgnoreTlog, co.TrustedMaterial, co.Offline = false, keyLog.Material, true
-				}
-			}
-			if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
-				cs.reject(k.Name, legacyReason(err, sig))
-				continue
-			}
-			cs.accept(k)
-		}
-		if cert, err := sig.Cert(); err == nil && cert != nil {
-			cs.certificate(cert)
-			for _, s := range signers {
-				if why := s.verifyLegacy(ctx, sig, h, mode); why != "" {
-					cs.reject(s.Name, why)
-					continue
-				}
-				cs.acceptSigner(s, cert)
-				if rb, _ := sig.Bundle(); rb != nil && mode != TlogOff {
-					idx := rb.Payload.LogIndex
-					cs.LogIndex = &idx
-					cs.SignedAt = time.Unix(rb.Payload.IntegratedTime, 0).UTC().Format(time.RFC3339)
-				}
-			}
-		} else {
-			for _, s := range signers {
-				cs.reject(s.Name, "signed with a key, not a certificate")
-			}
-		}
+		verifyLegacyWith(ctx, &cs, sig, h, keys, signers, mode, keyLog, false)
 		out = append(out, cs)
 	}
 	return out, nil
+}
+
+// verifyLegacyWith checks one signature (or, with attestation, one DSSE
+// attestation) of the .sig/.att tag against every key and identity, and
+// records which verified it.
+func verifyLegacyWith(ctx context.Context, cs *CosignSignature, sig oci.Signature, h v1.Hash, keys []*keystore.Key, signers []*Signer, mode Tlog, keyLog *TrustRoot, attestation bool) {
+	check, claims := cosign.VerifyImageSignature, cosign.SimpleClaimVerifier
+	if attestation {
+		check, claims = cosign.VerifyBlobAttestation, cosign.IntotoSubjectClaimVerifier
+	}
+	for _, k := range keys {
+		if cs.verifiedBy(k.Name) {
+			continue
+		}
+		co := &cosign.CheckOpts{
+			SigVerifier: k.Verifier,
+			IgnoreTlog:  true, // keys are pinned locally, unless the policy names a log (below)
+			// Without a claim verifier cosign does not compare the signed
+			// payload's digest with the image: a signature copied from
+			// another image would pass.
+			ClaimVerifier: claims,
+		}
+		if keyLog != nil {
+			rb, _ := sig.Bundle()
+			if rb == nil && mode == TlogRequire {
+				cs.reject(k.Name, noLogEntry)
+				continue
+			}
+			if rb != nil && mode != TlogOff {
+				co.IgnoreTlog, co.TrustedMaterial, co.Offline = false, keyLog.Material, true
+			}
+		}
+		if _, err := check(ctx, sig, h, co); err != nil {
+			cs.reject(k.Name, legacyReason(err, sig))
+			continue
+		}
+		cs.accept(k)
+	}
+	if cert, err := sig.Cert(); err == nil && cert != nil {
+		cs.certificate(cert)
+		for _, s := range signers {
+			if why := s.verifyLegacy(ctx, sig, h, mode, attestation); why != "" {
+				cs.reject(s.Name, why)
+				continue
+			}
+			cs.acceptSigner(s, cert)
+			if rb, _ := sig.Bundle(); rb != nil && mode != TlogOff {
+				idx := rb.Payload.LogIndex
+				cs.LogIndex = &idx
+				cs.SignedAt = time.Unix(rb.Payload.IntegratedTime, 0).UTC().Format(time.RFC3339)
+			}
+		}
+	} else {
+		for _, s := range signers {
+			cs.reject(s.Name, "signed with a key, not a certificate")
+		}
+	}
 }
 
 // noLogEntry: a signature the policy requires a log entry of carries none.
@@ -284,55 +300,67 @@ func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash
 			out = append(out, cs)
 			continue
 		}
-		if problem := checkStatement(b, h); problem != "" {
+		if problem := checkStatement(b, h); problem == errAttestation {
+			continue // an attestation, which no signature requirement counts
+		} else if problem != "" {
 			cs.Problem = problem
 			out = append(out, cs)
 			continue
 		}
-		for _, k := range keys {
-			if cs.verifiedBy(k.Name) {
-				continue
-			}
-			co := &cosign.CheckOpts{SigVerifier: k.Verifier, IgnoreTlog: true}
-			if keyLog != nil {
-				entries, _ := b.TlogEntries()
-				if len(entries) == 0 && mode == TlogRequire {
-					cs.reject(k.Name, noLogEntry)
-					continue
-				}
-				if len(entries) > 0 && mode != TlogOff {
-					co.IgnoreTlog, co.TrustedMaterial = false, keyLog.Material
-				}
-			}
-			if _, err := cosign.VerifyNewBundle(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, digestBytes), b); err != nil {
-				cs.reject(k.Name, "signature does not verify with this key")
-				continue
-			}
-			cs.accept(k)
-		}
-		if vc, err := b.VerificationContent(); err == nil && vc.Certificate() != nil {
-			cs.certificate(vc.Certificate())
-		}
-		for _, s := range signers {
-			res, why := s.verifyBundle(b, h, mode)
-			if why != "" {
-				cs.reject(s.Name, why)
-				continue
-			}
-			vc, _ := b.VerificationContent()
-			cs.acceptSigner(s, vc.Certificate())
-			if entries, _ := b.TlogEntries(); len(entries) > 0 && mode != TlogOff {
-				idx := entries[0].LogIndex()
-				cs.LogIndex = &idx
-			}
-			if len(res.VerifiedTimestamps) > 0 {
-				cs.SignedAt = res.VerifiedTimestamps[0].Timestamp.UTC().Format(time.RFC3339)
-			}
-		}
+		verifyBundleWith(ctx, &cs, b, h, digestBytes, keys, signers, mode, keyLog)
 		out = append(out, cs)
 	}
 	return out, nil
 }
+
+// verifyBundleWith checks one Sigstore bundle (a signature or an
+// attestation: sigstore-go checks the statement's subject either way)
+// against every key and identity, and records which verified it.
+func verifyBundleWith(ctx context.Context, cs *CosignSignature, b *sgbundle.Bundle, h v1.Hash, digestBytes []byte, keys []*keystore.Key, signers []*Signer, mode Tlog, keyLog *TrustRoot) {
+	for _, k := range keys {
+		if cs.verifiedBy(k.Name) {
+			continue
+		}
+		co := &cosign.CheckOpts{SigVerifier: k.Verifier, IgnoreTlog: true}
+		if keyLog != nil {
+			entries, _ := b.TlogEntries()
+			if len(entries) == 0 && mode == TlogRequire {
+				cs.reject(k.Name, noLogEntry)
+				continue
+			}
+			if len(entries) > 0 && mode != TlogOff {
+				co.IgnoreTlog, co.TrustedMaterial = false, keyLog.Material
+			}
+		}
+		if _, err := cosign.VerifyNewBundle(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, digestBytes), b); err != nil {
+			cs.reject(k.Name, "signature does not verify with this key")
+			continue
+		}
+		cs.accept(k)
+	}
+	if vc, err := b.VerificationContent(); err == nil && vc.Certificate() != nil {
+		cs.certificate(vc.Certificate())
+	}
+	for _, s := range signers {
+		res, why := s.verifyBundle(b, h, mode)
+		if why != "" {
+			cs.reject(s.Name, why)
+			continue
+		}
+		vc, _ := b.VerificationContent()
+		cs.acceptSigner(s, vc.Certificate())
+		if entries, _ := b.TlogEntries(); len(entries) > 0 && mode != TlogOff {
+			idx := entries[0].LogIndex()
+			cs.LogIndex = &idx
+		}
+		if len(res.VerifiedTimestamps) > 0 {
+			cs.SignedAt = res.VerifiedTimestamps[0].Timestamp.UTC().Format(time.RFC3339)
+		}
+	}
+}
+
+// errAttestation: checkStatement found an attestation, not a signature.
+const errAttestation = "an attestation, not a cosign signature"
 
 // checkStatement makes sure a bundle is a cosign signature of exactly this
 // digest: a DSSE envelope holding an in-toto statement with cosign's sign
@@ -356,7 +384,7 @@ func checkStatement(b *sgbundle.Bundle, h v1.Hash) string {
 		return "malformed in-toto statement: " + err.Error()
 	}
 	if st.PredicateType != types.CosignSignPredicateType {
-		return fmt.Sprintf("an attestation of type %q, not a cosign signature", st.PredicateType)
+		return errAttestation
 	}
 	for _, s := range st.Subject {
 		if s.Digest[h.Algorithm] == h.Hex {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,20 +50,11 @@ func (s *Snapshot) binding(p *Policy) string {
 			h := sha256.New()
 			fmt.Fprintf(h, "%s\x00%s\x00", s.Config, q.Name)
 			if q.Cosign != nil {
-				for _, n := range q.Cosign.Keys {
-					for _, k := range s.Keys.Versions(n) {
-						fmt.Fprintf(h, "key:%s@%s=%s;", n, k.Version, k.Fingerprint)
-					}
-				}
-				// The trust roots' content, which a refresh may change.
-				if tr := s.TrustRoots[q.Cosign.TlogRoot]; tr != nil {
-					fmt.Fprintf(h, "tlog_root:%s=%s;", tr.Name, tr.Digest)
-				}
-				for _, n := range q.Cosign.Identities {
-					if sg := s.Signers[n]; sg != nil {
-						fmt.Fprintf(h, "identity:%s=%s@%s;", n, sg.Root.Name, sg.Root.Digest)
-					}
-				}
+				s.bindSigners(h, q.Cosign)
+			}
+			for _, a := range q.Attestations {
+				fmt.Fprintf(h, "attestation:%s;", a.Name)
+				s.bindSigners(h, &a.Signers)
 			}
 			if q.Notation != nil {
 				for _, n := range append(append([]string(nil), q.Notation.Roots...), q.Notation.TSA...) {
@@ -75,6 +67,24 @@ func (s *Snapshot) binding(p *Policy) string {
 		}
 	})
 	return s.binds[p.Name]
+}
+
+// bindSigners writes the versions of the keys and trust roots req trusts.
+func (s *Snapshot) bindSigners(h io.Writer, req *CosignRequirement) {
+	for _, n := range req.Keys {
+		for _, k := range s.Keys.Versions(n) {
+			fmt.Fprintf(h, "key:%s@%s=%s;", n, k.Version, k.Fingerprint)
+		}
+	}
+	// The trust roots' content, which a refresh may change.
+	if tr := s.TrustRoots[req.TlogRoot]; tr != nil {
+		fmt.Fprintf(h, "tlog_root:%s=%s;", tr.Name, tr.Digest)
+	}
+	for _, n := range req.Identities {
+		if sg := s.Signers[n]; sg != nil {
+			fmt.Fprintf(h, "identity:%s=%s@%s;", n, sg.Root.Name, sg.Root.Digest)
+		}
+	}
 }
 
 // bindings lists every binding of the snapshot.
@@ -321,7 +331,7 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Di
 	defer cancel()
 	v := base
 	o := e.check(ctx, snap, p, img)
-	v.Verified, v.Cause, v.Reason, v.Cosign, v.Notation = o.cause == CauseVerified, o.cause, o.reason, o.cosign, o.notation
+	v.Verified, v.Cause, v.Reason, v.Cosign, v.Notation, v.Attestations = o.cause == CauseVerified, o.cause, o.reason, o.cosign, o.notation, o.attestations
 	v.Allowed = v.Verified || p.Mode == Audit
 	if !v.Verified && p.Mode == Audit {
 		v.Reason = "audit: would deny: " + v.Reason
@@ -329,6 +339,10 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Di
 	ttl := e.opts.DenyTTL
 	if v.Verified {
 		ttl = e.opts.AllowTTL
+		// An attestation's max_age may run out sooner.
+		if !o.until.IsZero() {
+			ttl = min(ttl, max(time.Until(o.until), time.Millisecond))
+		}
 	}
 	v.Took = time.Since(start)
 	e.cache.finish(key, c, &v, ttl)
@@ -339,10 +353,12 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Di
 
 // outcome is one verification's result before the policy's mode applies.
 type outcome struct {
-	cause    Cause
-	reason   string
-	cosign   *CosignResult
-	notation *NotationResult
+	cause        Cause
+	reason       string
+	cosign       *CosignResult
+	notation     *NotationResult
+	attestations []*AttestationResult
+	until        time.Time // when a verified outcome stops being true; zero for never
 }
 
 // part is one signature kind's result.
@@ -358,6 +374,40 @@ func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.
 		why := strings.TrimPrefix(strings.TrimPrefix(errs[0].Error(), "."), ": ")
 		return outcome{cause: CauseMisconfigured, reason: fmt.Sprintf("policy %q is invalid: %s", p.Name, why)}
 	}
+	var (
+		a            part
+		attestations []*AttestationResult
+		until        time.Time
+		attested     = make(chan struct{})
+	)
+	if len(p.Attestations) > 0 {
+		// Independent of the signatures: read them at the same time.
+		go func() { defer close(attested); a, attestations, until = e.checkAttestations(ctx, snap, p, img) }()
+	} else {
+		close(attested)
+	}
+	var o outcome
+	if p.Cosign != nil || p.Notation != nil {
+		o = e.checkSignatures(ctx, snap, p, img)
+	}
+	<-attested
+	if len(p.Attestations) == 0 {
+		return o
+	}
+	o.attestations, o.until = attestations, until
+	switch {
+	case p.Cosign == nil && p.Notation == nil:
+		o.cause, o.reason = a.cause, fmt.Sprintf("policy %q: %s", p.Name, a.reason)
+	case o.cause == CauseVerified:
+		o.cause, o.reason = a.cause, o.reason+"; "+a.reason
+	default:
+		o.cause, o.reason = worse(o.cause, a.cause), o.reason+"; "+a.reason
+	}
+	return o
+}
+
+// checkSignatures judges the policy's signature kinds, as it combines them.
+func (e *Engine) checkSignatures(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) outcome {
 	var (
 		o    outcome
 		c, n part
@@ -429,40 +479,13 @@ func orBoth(c Combine) Combine {
 }
 
 func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) (part, *CosignResult) {
-	keys := make([]*keystore.Key, 0, len(p.Cosign.Keys))
-	var missing []string
-	for _, n := range p.Cosign.Keys {
-		if vs := snap.Keys.Versions(n); len(vs) > 0 {
-			keys = append(keys, vs...)
-		} else {
-			missing = append(missing, n)
-		}
+	by, bad := snap.resolveSigners(p.Cosign)
+	if bad != "" {
+		return part{CauseMisconfigured, "cosign: " + bad}, nil
 	}
-	signers := make([]*Signer, 0, len(p.Cosign.Identities))
-	var rootless []string
-	for _, n := range p.Cosign.Identities {
-		if sg := snap.Signers[n]; sg != nil {
-			signers = append(signers, sg)
-		} else {
-			rootless = append(rootless, n)
-		}
-	}
-	var keyLog *TrustRoot
-	if n := p.Cosign.TlogRoot; n != "" {
-		if keyLog = snap.TrustRoots[n]; keyLog == nil || keyLog.Material == nil {
-			return part{CauseMisconfigured, fmt.Sprintf("cosign: trust root %q, whose log key signatures must be in, is not loaded yet", n)}, nil
-		}
-	}
-	res, err := e.cosign.Verify(ctx, img, p.Cosign, keys, signers, keyLog)
+	res, err := e.cosign.Verify(ctx, img, p.Cosign, by.keys, by.signers, by.keyLog)
 	if err != nil {
 		return part{CauseRegistryError, "cosign: cannot read signatures: " + Excerpt(err)}, nil
 	}
-	reason := "cosign: " + res.Reason
-	if len(missing) > 0 {
-		reason += fmt.Sprintf(" (keys with no trusted version in the keystore: %v)", missing)
-	}
-	if len(rootless) > 0 {
-		reason += fmt.Sprintf(" (identities whose trust root is not loaded yet: %v)", rootless)
-	}
-	return part{res.cause(), reason}, res
+	return part{res.cause(), "cosign: " + res.Reason + by.note}, res
 }

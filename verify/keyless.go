@@ -233,7 +233,7 @@ func (s *Signer) verifyBundle(b *sgbundle.Bundle, h v1.Hash, mode Tlog) (*sgveri
 
 // verifyLegacy checks a signature from the .sig tag (certificate, chain,
 // Rekor bundle and RFC 3161 annotations) against the signer, with cosign.
-func (s *Signer) verifyLegacy(ctx context.Context, sig oci.Signature, h v1.Hash, mode Tlog) string {
+func (s *Signer) verifyLegacy(ctx context.Context, sig oci.Signature, h v1.Hash, mode Tlog, attestation bool) string {
 	cert, err := sig.Cert()
 	if err != nil || cert == nil {
 		return "signed with a key, not a certificate"
@@ -262,7 +262,11 @@ func (s *Signer) verifyLegacy(ctx context.Context, sig oci.Signature, h v1.Hash,
 	if mode == TlogRequire && rb == nil {
 		return noLogEntry
 	}
-	if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
+	check := cosign.VerifyImageSignature
+	if attestation {
+		check, co.ClaimVerifier = cosign.VerifyBlobAttestation, cosign.IntotoSubjectClaimVerifier
+	}
+	if _, err := check(ctx, sig, h, co); err != nil {
 		return keylessReason(err, s)
 	}
 	// The identity, Fulcio's extensions included (which cosign checks only

@@ -35,6 +35,9 @@ type Policy struct {
 	// Signatures says how the kinds combine when both are required: Both
 	// (the default) or Either.
 	Signatures Combine
+	// Attestations are required on top of the signatures: every one of
+	// them, whatever Signatures says.
+	Attestations []*AttestationRequirement
 }
 
 // Combine says how a policy's signature kinds combine.
@@ -292,45 +295,43 @@ func (p *Policy) Validate() []error {
 	}
 	switch p.Mode {
 	case Enforce, Audit:
-		if p.Cosign == nil && p.Notation == nil {
-			bad("", `mode %q verifies, so it needs a [policy.cosign] or [policy.notation] requirement (or use mode = "allow")`, p.Mode)
+		if p.Cosign == nil && p.Notation == nil && len(p.Attestations) == 0 {
+			bad("", `mode %q verifies, so it needs a [policy.cosign], [policy.notation] or [[policy.attestation]] requirement (or use mode = "allow")`, p.Mode)
 		}
 	case Allow:
-		if p.Cosign != nil || p.Notation != nil {
+		if p.Cosign != nil || p.Notation != nil || len(p.Attestations) > 0 {
 			bad("", `mode "allow" skips verification, so its signature requirements would be ignored; remove one of them`)
 		}
 	default:
 		bad(fmt.Sprintf("mode = %q", p.Mode), `want "enforce", "audit" or "allow"`)
 	}
 	if c := p.Cosign; c != nil {
-		if len(c.Keys) == 0 && len(c.Identities) == 0 {
-			bad("cosign.keys", "list at least one key (or keyless identity)")
-		}
-		seen := map[string]bool{}
-		for _, k := range c.Keys {
-			if seen[k] {
-				bad("cosign.keys", "key %q is listed twice", k)
-			}
-			seen[k] = true
-		}
-		for _, k := range c.Identities {
-			if seen[k] {
-				bad("cosign.identities", "%q is listed twice (or is also a key's name)", k)
-			}
-			seen[k] = true
-		}
-		if n := len(c.Signers()); n > 0 && (c.Threshold < 1 || c.Threshold > n) {
-			what := "keys"
-			if len(c.Identities) > 0 {
-				what = "keys and identities"
-			}
-			bad("cosign.require", "%d of %d %s can never be met", c.Threshold, n, what)
-		}
-		if _, err := ParseTlog(string(c.Tlog)); err != nil {
-			bad("cosign.tlog", "%v", err)
-		}
+		errs = append(errs, c.validate("cosign")...)
 		if c.TlogRoot != "" && len(c.Keys) == 0 {
 			bad("cosign.tlog_root", "checks key signatures' log entries, but the policy lists no keys")
+		}
+	}
+	names := map[string]bool{}
+	for i, a := range p.Attestations {
+		at := fmt.Sprintf("attestation[%d]", i)
+		switch {
+		case a == nil:
+			bad(at, "empty")
+			continue
+		case a.PredicateType == "":
+			bad(at+".type", "is required (e.g. \"slsaprovenance1\" or a predicate type URI)")
+		case a.Name == "":
+			bad(at+".name", "is required")
+		case names[a.Name]:
+			bad(at+".name", "%q names two attestations; give each its own name", a.Name)
+		}
+		names[a.Name] = true
+		errs = append(errs, a.Signers.validate(at)...)
+		if a.Signers.EverySignature {
+			bad(at+".every_signature", "applies to signatures only")
+		}
+		if a.Signers.TlogRoot != "" && len(a.Signers.Keys) == 0 {
+			bad(at+".tlog_root", "checks key signatures' log entries, but the attestation lists no keys")
 		}
 	}
 	if n := p.Notation; n != nil {
@@ -351,6 +352,42 @@ func (p *Policy) Validate() []error {
 		}
 	default:
 		bad(fmt.Sprintf("signatures = %q", p.Signatures), `want "both" or "either"`)
+	}
+	return errs
+}
+
+// validate checks who must sign (a signature, or an attestation at
+// field) on its own terms.
+func (c *CosignRequirement) validate(field string) []error {
+	var errs []error
+	bad := func(f, format string, args ...any) {
+		errs = append(errs, &PolicyError{Field: field + "." + f, Problem: fmt.Sprintf(format, args...)})
+	}
+	if len(c.Keys) == 0 && len(c.Identities) == 0 {
+		bad("keys", "list at least one key (or keyless identity)")
+	}
+	seen := map[string]bool{}
+	for _, k := range c.Keys {
+		if seen[k] {
+			bad("keys", "key %q is listed twice", k)
+		}
+		seen[k] = true
+	}
+	for _, k := range c.Identities {
+		if seen[k] {
+			bad("identities", "%q is listed twice (or is also a key's name)", k)
+		}
+		seen[k] = true
+	}
+	if n := len(c.Signers()); n > 0 && (c.Threshold < 1 || c.Threshold > n) {
+		what := "keys"
+		if len(c.Identities) > 0 {
+			what = "keys and identities"
+		}
+		bad("require", "%d of %d %s can never be met", c.Threshold, n, what)
+	}
+	if _, err := ParseTlog(string(c.Tlog)); err != nil {
+		bad("tlog", "%v", err)
 	}
 	return errs
 }

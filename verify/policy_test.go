@@ -139,7 +139,7 @@ func TestPolicyValidates(t *testing.T) {
 		p    Policy
 		want string
 	}{
-		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: Enforce}, "needs a [policy.cosign] or [policy.notation] requirement"},
+		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: Enforce}, "needs a [policy.cosign], [policy.notation] or [[policy.attestation]] requirement"},
 		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: "warn"}, `.mode = "warn": want`},
 		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: Allow, Cosign: &CosignRequirement{Keys: []string{"k"}, Threshold: 1}}, `mode "allow" skips verification`},
 		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: Enforce, Cosign: &CosignRequirement{Keys: []string{"k", "k"}, Threshold: 1}}, `key "k" is listed twice`},

@@ -9,17 +9,19 @@ type Cause string
 
 // The causes. An audit policy's verdict is allowed whatever its cause.
 const (
-	CauseVerified        Cause = "verified"          // the policy's requirements were met
-	CauseAllowedByPolicy Cause = "allowed_by_policy" // mode "allow": not verified, by choice
-	CauseNoPolicy        Cause = "no_policy"         // no policy governs the image
-	CauseNoSignatures    Cause = "no_signatures"     // none of the kinds required was found
-	CauseUntrusted       Cause = "untrusted"         // signatures found, but not enough by trusted keys
-	CauseRegistryError   Cause = "registry_error"    // signatures could not be read: we do not know
-	CausePending         Cause = "pending"           // still verifying at the deadline
-	CauseMisconfigured   Cause = "misconfigured"     // the policy cannot be applied as written
-	CauseImageUnknown    Cause = "image_unknown"     // the digest that will run could not be determined
-	CauseRootFSMismatch  Cause = "rootfs_mismatch"   // what runs is not the image named
-	CauseImageMismatch   Cause = "image_mismatch"    // the runtime's own record of the image disagrees with its image store
+	CauseVerified          Cause = "verified"           // the policy's requirements were met
+	CauseAllowedByPolicy   Cause = "allowed_by_policy"  // mode "allow": not verified, by choice
+	CauseNoPolicy          Cause = "no_policy"          // no policy governs the image
+	CauseNoSignatures      Cause = "no_signatures"      // none of the kinds required was found
+	CauseUntrusted         Cause = "untrusted"          // signatures found, but not enough by trusted keys
+	CauseNoAttestation     Cause = "no_attestation"     // an attestation the policy requires was not found
+	CauseAttestationFailed Cause = "attestation_failed" // attestations found, but none trusted that passes the conditions
+	CauseRegistryError     Cause = "registry_error"     // signatures could not be read: we do not know
+	CausePending           Cause = "pending"            // still verifying at the deadline
+	CauseMisconfigured     Cause = "misconfigured"      // the policy cannot be applied as written
+	CauseImageUnknown      Cause = "image_unknown"      // the digest that will run could not be determined
+	CauseRootFSMismatch    Cause = "rootfs_mismatch"    // what runs is not the image named
+	CauseImageMismatch     Cause = "image_mismatch"     // the runtime's own record of the image disagrees with its image store
 )
 
 // Verdict is the engine's answer, with enough detail to explain it.
@@ -36,8 +38,10 @@ type Verdict struct {
 	Reason   string          `json:"reason"`
 	Cosign   *CosignResult   `json:"cosign,omitempty"`
 	Notation *NotationResult `json:"notation,omitempty"`
-	Snapshot string          `json:"snapshot"`
-	Took     time.Duration   `json:"took_ns"`
+	// Attestations: one result per attestation the policy requires.
+	Attestations []*AttestationResult `json:"attestations,omitempty"`
+	Snapshot     string               `json:"snapshot"`
+	Took         time.Duration        `json:"took_ns"`
 }
 
 // Decision is "allow" or "deny", for logs.

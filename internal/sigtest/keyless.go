@@ -94,6 +94,9 @@ type KeylessOptions struct {
 	// LogKind replaces the .sig form's log entry with an empty one of
 	// this kind (for the cases where a registry sends another kind).
 	LogKind string
+	// Statement, when set, is signed in place of cosign's sign statement:
+	// an attestation.
+	Statement []byte
 }
 
 // Bundle signs subject's digest as identity (the certificate's subject)
@@ -106,6 +109,9 @@ func (s *Sigstore) Bundle(subject name.Digest, identity, issuer string, o Keyles
 		return nil, fmt.Errorf("bad digest %s", subject)
 	}
 	stmt := fmt.Sprintf(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{%q:%q}}],"predicateType":%q,"predicate":{}}`, alg, hex, types.CosignSignPredicateType)
+	if o.Statement != nil {
+		stmt = string(o.Statement)
+	}
 	// The virtual Sigstore's certificates start five minutes ahead.
 	var ent *ca.TestEntity
 	var err error
@@ -202,6 +208,16 @@ func (s *Sigstore) SignKeylessFor(target, subject name.Digest, identity, issuer 
 		return err
 	}
 	return ociremote.WriteAttestationNewBundleFormat(target, b, types.CosignSignPredicateType, ociremote.WithRemoteOptions(opts...))
+}
+
+// AttestKeyless stores o.Statement, signed keyless as identity, on img's
+// referrers the way `cosign attest` (v3) does.
+func (s *Sigstore) AttestKeyless(img name.Digest, predicateType, identity, issuer string, o KeylessOptions, opts ...remote.Option) error {
+	b, err := s.Bundle(img, identity, issuer, o)
+	if err != nil {
+		return err
+	}
+	return ociremote.WriteAttestationNewBundleFormat(img, b, predicateType, ociremote.WithRemoteOptions(opts...))
 }
 
 // SignKeylessLegacy signs img as `cosign sign --new-bundle-format=false`

@@ -1,0 +1,394 @@
+package verify
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/cosign/v3/pkg/oci"
+	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
+	"github.com/sigstore/cosign/v3/pkg/oci/static"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
+
+	"github.com/signgate/signgate/keystore"
+)
+
+// AttestationRequirement is an in-toto attestation an image must carry: of
+// one predicate type, signed as a cosign signature would be (Signers: keys,
+// KMS keys, keyless identities, a require count), for this digest, and
+// passing every condition.
+type AttestationRequirement struct {
+	// Name is how messages and the decision log name it; by default the
+	// type as written in the config.
+	Name          string
+	PredicateType string // the statement's predicateType, a URI
+	Signers       CosignRequirement
+	Conditions    []*Condition
+	// MaxAge, when set, is also among Conditions; kept here so a verdict
+	// resting on the attestation expires with it.
+	MaxAge time.Duration
+}
+
+// Rule describes the requirement for messages.
+func (r *AttestationRequirement) Rule() string {
+	s := fmt.Sprintf("a %s attestation signed by %s", r.Name, r.Signers.Rule())
+	if len(r.Conditions) > 0 {
+		s += fmt.Sprintf(" passing %d condition(s)", len(r.Conditions))
+	}
+	return s
+}
+
+// AttestationResult is the outcome of one attestation requirement.
+type AttestationResult struct {
+	Name          string `json:"name"`
+	PredicateType string `json:"predicate_type"`
+	Requirement   string `json:"requirement"`
+	// Attestations of the type found on the image, each with who verified
+	// it and the conditions it failed.
+	Attestations []CosignSignature `json:"attestations"`
+	KeysVerified []string          `json:"keys_verified"`
+	Satisfied    bool              `json:"satisfied"`
+	Reason       string            `json:"reason"`
+	// validUntil is when the verdict stops being true (a max_age runs
+	// out); zero for never.
+	validUntil time.Time
+}
+
+func (r *AttestationResult) cause() Cause {
+	switch {
+	case r.Satisfied:
+		return CauseVerified
+	case len(r.Attestations) == 0:
+		return CauseNoAttestation
+	}
+	return CauseAttestationFailed
+}
+
+// attestation is one in-toto attestation read from the registry, before
+// any key is tried.
+type attestation struct {
+	format, location string
+	legacy           oci.Signature    // the .att tag's layer, or
+	bundle           *sgbundle.Bundle // a Sigstore bundle referrer
+	predicateType    string
+	input            attestationInput
+	problem          string // unreadable, or about another image
+}
+
+// statement is the part of an in-toto statement signgate reads.
+type statement struct {
+	PredicateType string          `json:"predicateType"`
+	Subject       []any           `json:"subject"`
+	Predicate     json.RawMessage `json:"predicate"`
+}
+
+// parseStatement reads an in-toto statement and checks it is about h.
+func parseStatement(raw []byte, h v1.Hash) (string, attestationInput, string) {
+	var st statement
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return "", attestationInput{}, "malformed in-toto statement: " + err.Error()
+	}
+	in := attestationInput{predicateType: st.PredicateType, subject: st.Subject}
+	if len(st.Predicate) > 0 {
+		if err := json.Unmarshal(st.Predicate, &in.predicate); err != nil {
+			return st.PredicateType, in, "malformed predicate: " + err.Error()
+		}
+	}
+	for _, s := range st.Subject {
+		if d, ok := lookup(s, "digest").(map[string]any); ok && d[h.Algorithm] == h.Hex {
+			return st.PredicateType, in, ""
+		}
+	}
+	return st.PredicateType, in, "attests another image: no subject names " + h.String()
+}
+
+// readAttestations reads every attestation of img whose predicate type is
+// in types, from the .att tag and from Sigstore bundle referrers. An error
+// means the registry could not be read.
+func readAttestations(ctx context.Context, img name.Digest, h v1.Hash, types map[string]bool, ropts []remote.Option) ([]*attestation, error) {
+	opts := []ociremote.Option{ociremote.WithRemoteOptions(ropts...)}
+	var (
+		bundles []*attestation
+		berr    error
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		bundles, berr = readAttestationBundles(ctx, img, h, types, ropts)
+	}()
+	legacy, err := readAttestationTag(img, h, types, opts)
+	<-done
+	if err != nil {
+		return nil, err
+	}
+	if berr != nil {
+		return nil, berr
+	}
+	return append(legacy, bundles...), nil
+}
+
+func readAttestationTag(img name.Digest, h v1.Hash, types map[string]bool, opts []ociremote.Option) ([]*attestation, error) {
+	tag, err := ociremote.AttestationTag(img, opts...)
+	if err != nil {
+		return nil, err
+	}
+	sigs, err := ociremote.Signatures(tag, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("reading attestations of %s from %s: %w", img, tag, err)
+	}
+	list, err := sigs.Get()
+	if err != nil {
+		return nil, fmt.Errorf("reading attestations of %s from %s: %w", img, tag, err)
+	}
+	var out []*attestation
+	for i, s := range list {
+		a := &attestation{format: FormatLegacy, location: fmt.Sprintf("%s layer %d", tag.TagStr(), i)}
+		sig, err := static.Copy(s)
+		if err != nil {
+			if isFetchError(err) {
+				return nil, fmt.Errorf("reading attestation %s of %s: %w", a.location, img, err)
+			}
+			continue // unreadable: no type to file it under
+		}
+		a.legacy = sig
+		if rb, err := sig.Bundle(); err == nil && rb != nil {
+			if err := checkLegacyLogKind(rb.Payload.Body); err != nil {
+				a.problem = err.Error()
+			}
+		}
+		p, err := sig.Payload()
+		if err != nil {
+			continue
+		}
+		var env struct {
+			PayloadType string `json:"payloadType"`
+			Payload     string `json:"payload"`
+		}
+		if json.Unmarshal(p, &env) != nil || env.PayloadType != "application/vnd.in-toto+json" {
+			continue
+		}
+		raw, err := base64.StdEncoding.DecodeString(env.Payload)
+		if err != nil {
+			continue
+		}
+		pt, in, problem := parseStatement(raw, h)
+		if !types[pt] {
+			continue
+		}
+		a.predicateType, a.input = pt, in
+		if a.problem == "" {
+			a.problem = problem
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func readAttestationBundles(ctx context.Context, img name.Digest, h v1.Hash, types map[string]bool, ropts []remote.Option) ([]*attestation, error) {
+	idx, err := ociremote.Referrers(img, "", ociremote.WithRemoteOptions(ropts...))
+	if err != nil {
+		return nil, fmt.Errorf("listing referrers of %s: %w", img, err)
+	}
+	var out []*attestation
+	for _, desc := range idx.Manifests {
+		if !strings.HasPrefix(desc.ArtifactType, bundleArtifactPrefix) && desc.ArtifactType != "" && desc.ArtifactType != emptyConfigType {
+			continue
+		}
+		// The annotation is unsigned: it only saves fetching other kinds
+		// (a lie can hide an attestation, which denies, never admit one).
+		if pt, ok := desc.Annotations[ociremote.BundlePredicateType]; ok && !types[pt] {
+			continue
+		}
+		b, err := fetchBundle(img.Context().Digest(desc.Digest.String()), append(slices.Clip(ropts), remote.WithContext(ctx)))
+		if err != nil {
+			if isFetchError(err) {
+				return nil, fmt.Errorf("reading bundle %s of %s: %w", desc.Digest, img, err)
+			}
+			continue
+		}
+		env, ok := b.Content.(*protobundle.Bundle_DsseEnvelope)
+		if !ok || env.DsseEnvelope == nil || env.DsseEnvelope.PayloadType != "application/vnd.in-toto+json" {
+			continue
+		}
+		pt, in, problem := parseStatement(env.DsseEnvelope.Payload, h)
+		if !types[pt] {
+			continue
+		}
+		out = append(out, &attestation{format: FormatBundle, location: "referrer " + desc.Digest.String(), bundle: b, predicateType: pt, input: in, problem: problem})
+	}
+	return out, nil
+}
+
+// attestationSigners is what one requirement's signers resolve to in a
+// snapshot.
+type attestationSigners struct {
+	keys    []*keystore.Key
+	signers []*Signer
+	keyLog  *TrustRoot
+	note    string // keys or identities not loaded, for the reason
+}
+
+// judgeAttestations verifies the attestations of req's type with its
+// signers, applies its conditions to those that verify, and judges the
+// count.
+func judgeAttestations(ctx context.Context, req *AttestationRequirement, found []*attestation, by attestationSigners, h v1.Hash, now time.Time) *AttestationResult {
+	res := &AttestationResult{Name: req.Name, PredicateType: req.PredicateType, Requirement: req.Rule(), Attestations: []CosignSignature{}}
+	digestBytes, _ := hex.DecodeString(h.Hex)
+	var failures []string
+	cs := CosignResult{Requirement: req.Signers.Rule()}
+	for _, a := range found {
+		if a.predicateType != req.PredicateType {
+			continue
+		}
+		s := CosignSignature{Format: a.format, Location: a.location, PredicateType: a.predicateType, Problem: a.problem}
+		if a.problem == "" {
+			if a.legacy != nil {
+				verifyLegacyWith(ctx, &s, a.legacy, h, by.keys, by.signers, req.Signers.Tlog, by.keyLog, true)
+			} else {
+				verifyBundleWith(ctx, &s, a.bundle, h, digestBytes, by.keys, by.signers, req.Signers.Tlog, by.keyLog)
+			}
+		}
+		if len(s.VerifiedBy) > 0 {
+			in := a.input
+			in.now = now
+			if s.SignedAt != "" {
+				in.signedAt, _ = time.Parse(time.RFC3339, s.SignedAt)
+			}
+			for _, c := range req.Conditions {
+				if why := c.eval(&in); why != "" {
+					s.Failed = append(s.Failed, why)
+				}
+			}
+			if len(s.Failed) > 0 {
+				for _, k := range s.VerifiedBy {
+					s.reject(k, "verified, but fails "+s.Failed[0])
+				}
+				s.VerifiedBy, s.Versions, s.material = nil, nil, nil
+				failures = append(failures, fmt.Sprintf("%s fails %s", a.location, strings.Join(s.Failed, "; ")))
+			} else if req.MaxAge > 0 {
+				if at, _ := attestedAt(&in); !at.IsZero() {
+					if until := at.Add(req.MaxAge); res.validUntil.IsZero() || until.Before(res.validUntil) {
+						res.validUntil = until
+					}
+				}
+			}
+		}
+		cs.Signatures = append(cs.Signatures, s)
+	}
+	judge(&cs, &req.Signers)
+	res.Attestations, res.KeysVerified, res.Satisfied = cs.Signatures, cs.KeysVerified, cs.Satisfied
+	if res.Attestations == nil {
+		res.Attestations = []CosignSignature{}
+	}
+	switch {
+	case res.Satisfied:
+		res.Reason = fmt.Sprintf("%s: verified by %s", req.Name, strings.Join(res.KeysVerified, ", "))
+	case len(res.Attestations) == 0:
+		res.Reason = fmt.Sprintf("%s: no attestation of type %s found (looked in the .att tag and Sigstore bundle referrers)", req.Name, req.PredicateType)
+	case len(failures) > 0:
+		res.Reason = fmt.Sprintf("%s: requires %s; %s", req.Name, req.Signers.Rule(), strings.Join(failures, "; "))
+	default:
+		res.Reason = fmt.Sprintf("%s: %s", req.Name, strings.Replace(cs.Reason, "signature(s) found", "attestation(s) found", 1))
+	}
+	if !res.Satisfied {
+		res.validUntil = time.Time{}
+	}
+	res.Reason += by.note
+	return res
+}
+
+// checkAttestations reads img's attestations once and judges every
+// requirement of p against them.
+func (e *Engine) checkAttestations(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) (part, []*AttestationResult, time.Time) {
+	ropts, err := e.cosign.Registry.Options(ctx, img.Context())
+	if err != nil {
+		return part{CauseRegistryError, "attestations: cannot read: " + Excerpt(err)}, nil, time.Time{}
+	}
+	h, err := v1.NewHash(img.DigestStr())
+	if err != nil {
+		return part{CauseMisconfigured, fmt.Sprintf("attestations: image %s: %v", img, err)}, nil, time.Time{}
+	}
+	types := map[string]bool{}
+	for _, r := range p.Attestations {
+		types[r.PredicateType] = true
+	}
+	found, err := readAttestations(ctx, img, h, types, ropts)
+	if err != nil {
+		return part{CauseRegistryError, "attestations: cannot read: " + Excerpt(err)}, nil, time.Time{}
+	}
+	now := time.Now()
+	var (
+		results []*AttestationResult
+		reasons []string
+		cause   = CauseVerified
+		until   time.Time
+	)
+	for _, r := range p.Attestations {
+		by, bad := snap.resolveSigners(&r.Signers)
+		if bad != "" {
+			res := &AttestationResult{Name: r.Name, PredicateType: r.PredicateType, Requirement: r.Rule(), Attestations: []CosignSignature{}, Reason: r.Name + ": " + bad}
+			results, reasons, cause = append(results, res), append(reasons, res.Reason), worse(cause, CauseMisconfigured)
+			continue
+		}
+		res := judgeAttestations(ctx, r, found, by, h, now)
+		results, reasons = append(results, res), append(reasons, res.Reason)
+		cause = worse(cause, res.cause())
+		if !res.validUntil.IsZero() && (until.IsZero() || res.validUntil.Before(until)) {
+			until = res.validUntil
+		}
+	}
+	return part{cause, "attestations: " + strings.Join(reasons, "; ")}, results, until
+}
+
+// worse is the more telling of two causes: not knowing beats a wrong
+// config, which beats a failed attestation, which beats a missing one.
+func worse(a, b Cause) Cause {
+	for _, c := range []Cause{CauseRegistryError, CauseMisconfigured, CauseAttestationFailed, CauseNoAttestation, CauseUntrusted, CauseNoSignatures} {
+		if a == c || b == c {
+			return c
+		}
+	}
+	return a
+}
+
+// resolveSigners finds a requirement's keys and identities in the
+// snapshot; a tlog_root not loaded yet is a reason to deny.
+func (s *Snapshot) resolveSigners(req *CosignRequirement) (attestationSigners, string) {
+	var by attestationSigners
+	var missing, rootless []string
+	for _, n := range req.Keys {
+		if vs := s.Keys.Versions(n); len(vs) > 0 {
+			by.keys = append(by.keys, vs...)
+		} else {
+			missing = append(missing, n)
+		}
+	}
+	for _, n := range req.Identities {
+		if sg := s.Signers[n]; sg != nil {
+			by.signers = append(by.signers, sg)
+		} else {
+			rootless = append(rootless, n)
+		}
+	}
+	if n := req.TlogRoot; n != "" {
+		if by.keyLog = s.TrustRoots[n]; by.keyLog == nil || by.keyLog.Material == nil {
+			return by, fmt.Sprintf("trust root %q, whose log key signatures must be in, is not loaded yet", n)
+		}
+	}
+	if len(missing) > 0 {
+		by.note += fmt.Sprintf(" (keys with no trusted version in the keystore: %v)", missing)
+	}
+	if len(rootless) > 0 {
+		by.note += fmt.Sprintf(" (identities whose trust root is not loaded yet: %v)", rootless)
+	}
+	return by, ""
+}
