@@ -165,6 +165,22 @@ type policySection struct {
 	Signatures string           `toml:"signatures"`
 	Cosign     *cosignSection   `toml:"cosign"`
 	Notation   *notationSection `toml:"notation"`
+	// Attestation is written [[policy.attestation]], one table each.
+	Attestation []attestationSection `toml:"attestation"`
+}
+
+type attestationSection struct {
+	Name               string   `toml:"name"`
+	Type               string   `toml:"type"`
+	Keys               []string `toml:"keys"`
+	Identities         []string `toml:"identities"`
+	Require            rule     `toml:"require"`
+	Tlog               string   `toml:"tlog"`
+	TlogRoot           string   `toml:"tlog_root"`
+	Builders           []string `toml:"builders"`
+	SourceRepositories []string `toml:"source_repositories"`
+	MaxAge             string   `toml:"max_age"`
+	Conditions         []string `toml:"conditions"`
 }
 
 type notationSection struct {
@@ -546,30 +562,11 @@ func (v *validator) policy(at string, ps policySection, keys map[string]keySecti
 		p.Scopes = append(p.Scopes, sc)
 	}
 	if cs := ps.Cosign; cs != nil {
-		for _, k := range cs.Keys {
-			if _, ok := keys[k]; !ok {
-				v.errorf("%s.cosign.keys: key %q is not defined under [keys]", at, k)
-			}
-		}
-		for _, k := range cs.Identities {
-			if _, ok := ids[k]; !ok {
-				v.errorf("%s.cosign.identities: identity %q is not defined under [identities]", at, k)
-			}
-		}
-		n := len(cs.Keys) + len(cs.Identities)
-		th, err := verify.ParseThreshold(string(cs.Require), n)
-		if err != nil && n > 0 {
-			v.errorf("%s.cosign.%v", at, err)
-			th = 1
-		}
-		tl, err := verify.ParseTlog(cs.Tlog)
-		if err != nil {
-			v.errorf("%s.cosign.%v", at, err)
-		}
-		if _, ok := roots[cs.TlogRoot]; cs.TlogRoot != "" && !ok {
-			v.errorf("%s.cosign.tlog_root = %q: not defined under [trust_roots]", at, cs.TlogRoot)
-		}
-		p.Cosign = &verify.CosignRequirement{Keys: cs.Keys, Identities: cs.Identities, Threshold: th, EverySignature: cs.EverySignature, Tlog: tl, TlogRoot: cs.TlogRoot}
+		p.Cosign = v.signers(at+".cosign", cs.Keys, cs.Identities, cs.Require, cs.Tlog, cs.TlogRoot, keys, ids, roots)
+		p.Cosign.EverySignature = cs.EverySignature
+	}
+	for i, as := range ps.Attestation {
+		p.Attestations = append(p.Attestations, v.attestation(fmt.Sprintf("%s.attestation[%d]", at, i), as, keys, ids, roots))
 	}
 	if ns := ps.Notation; ns != nil {
 		p.Notation = v.notation(at, ns, certs)
@@ -584,6 +581,87 @@ func (v *validator) policy(at string, ps policySection, keys map[string]keySecti
 		p.Signatures = verify.Both
 	}
 	return p, len(v.errs) == n
+}
+
+// signers reads who must sign, for a signature or an attestation at at.
+func (v *validator) signers(at string, keyNames, idNames []string, require rule, tlog, tlogRoot string, keys map[string]keySection, ids map[string]identitySection, roots map[string]trustRootSection) *verify.CosignRequirement {
+	for _, k := range keyNames {
+		if _, ok := keys[k]; !ok {
+			v.errorf("%s.keys: key %q is not defined under [keys]", at, k)
+		}
+	}
+	for _, k := range idNames {
+		if _, ok := ids[k]; !ok {
+			v.errorf("%s.identities: identity %q is not defined under [identities]", at, k)
+		}
+	}
+	n := len(keyNames) + len(idNames)
+	th, err := verify.ParseThreshold(string(require), n)
+	if err != nil && n > 0 {
+		v.errorf("%s.%v", at, err)
+		th = 1
+	}
+	tl, err := verify.ParseTlog(tlog)
+	if err != nil {
+		v.errorf("%s.%v", at, err)
+	}
+	if _, ok := roots[tlogRoot]; tlogRoot != "" && !ok {
+		v.errorf("%s.tlog_root = %q: not defined under [trust_roots]", at, tlogRoot)
+	}
+	return &verify.CosignRequirement{Keys: keyNames, Identities: idNames, Threshold: th, Tlog: tl, TlogRoot: tlogRoot}
+}
+
+// attestation reads one [[policy.attestation]]: its type, signers, and
+// conditions, each compiled now so that a mistake names the file, policy
+// and expression at load rather than denying at run time.
+func (v *validator) attestation(at string, as attestationSection, keys map[string]keySection, ids map[string]identitySection, roots map[string]trustRootSection) *verify.AttestationRequirement {
+	req := &verify.AttestationRequirement{Name: or(as.Name, as.Type)}
+	req.Signers = *v.signers(at, as.Keys, as.Identities, as.Require, as.Tlog, as.TlogRoot, keys, ids, roots)
+	if as.Type == "" {
+		return req // the policy's own validation says so
+	}
+	pt, err := verify.ParsePredicateType(as.Type)
+	if err != nil {
+		v.errorf("%s.%v", at, err)
+		req.PredicateType = as.Type
+		return req
+	}
+	req.PredicateType = pt
+	slsa := pt == verify.PredicateSLSA1 || pt == verify.PredicateSLSA02
+	if len(as.Builders) > 0 {
+		if !slsa {
+			v.errorf("%s.builders: reads SLSA provenance, but type = %q is not SLSA provenance", at, as.Type)
+		}
+		req.Conditions = append(req.Conditions, verify.BuildersCondition(as.Builders))
+	}
+	if len(as.SourceRepositories) > 0 {
+		if !slsa {
+			v.errorf("%s.source_repositories: reads SLSA provenance, but type = %q is not SLSA provenance", at, as.Type)
+		}
+		req.Conditions = append(req.Conditions, verify.SourceRepositoriesCondition(as.SourceRepositories))
+	}
+	if as.MaxAge != "" {
+		d, err := time.ParseDuration(as.MaxAge)
+		if err != nil || d <= 0 {
+			v.errorf("%s.max_age = %q: want a positive duration such as \"168h\"", at, as.MaxAge)
+		} else {
+			req.MaxAge = d
+			req.Conditions = append(req.Conditions, verify.MaxAgeCondition(d))
+		}
+	}
+	for i, expr := range as.Conditions {
+		c, err := verify.CompileCondition(expr)
+		if err != nil {
+			var ce *verify.ConditionError
+			if errors.As(err, &ce) {
+				err = errors.New(ce.Problem)
+			}
+			v.errorf("%s.conditions[%d] %q: %v", at, i, expr, err)
+			continue
+		}
+		req.Conditions = append(req.Conditions, c)
+	}
+	return req
 }
 
 func (v *validator) notation(at string, ns *notationSection, certs map[string]string) *verify.NotationRequirement {

@@ -93,7 +93,7 @@ func TestConfigErrorsNameTheFault(t *testing.T) {
 		{"missing key file", "[keys.k]\npath = \"/nonexistent/k.pub\"\n", `keys.k: key "k": open /nonexistent/k.pub`},
 		{"count above keys", "[keys.a]\npem = \"\"\"" + good + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.cosign]\nkeys = [\"a\"]\nrequire = \"2\"\n", "require = 2 but only 1 keys"},
 		{"bad mode", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\nmode = \"warn\"\n", `mode = "warn"`},
-		{"verifying policy without requirement", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n", `needs a [policy.cosign] or [policy.notation] requirement`},
+		{"verifying policy without requirement", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n", `needs a [policy.cosign], [policy.notation] or [[policy.attestation]] requirement`},
 		{"no policy", "", "no [[policy]] is defined"},
 		{"cert not a CA", "[certs.leaf]\npem = \"\"\"" + leafPEM(t) + "\"\"\"\n", `certs.leaf: certificate "leaf" (inline): "CN=signer,O=signgate test,ST=WA,C=US" is neither a CA nor self-signed`},
 		{"expired cert", "[certs.old]\npem = \"\"\"" + sigtest.ExpiredRootPEM() + "\"\"\"\n", `certs.old: certificate "old" (inline): "CN=expired root,O=signgate test" expired on`},

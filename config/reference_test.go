@@ -31,6 +31,7 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 		"[daemon]": daemonSection{}, "[registry]": registrySection{}, "[cache]": cacheSection{},
 		"[keys.NAME]": keySection{}, "[certs.NAME]": certSection{}, "[[policy]]": policySection{},
 		"[policy.cosign]": cosignSection{}, "[policy.notation]": notationSection{},
+		"[[policy.attestation]]": attestationSection{},
 		"[kms]": kmsSection{}, "[kms.aws]": kmsAWSSection{}, "[kms.gcp]": kmsGCPSection{},
 		"[kms.azure]": kmsAzureSection{}, "[kms.vault]": kmsVaultSection{},
 		"[trust_roots.NAME]": trustRootSection{}, "[identities.NAME]": identitySection{},
@@ -57,7 +58,7 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 	}
 	for s, v := range sections {
 		for _, k := range tomlKeys(v) {
-			if k == "cosign" || k == "notation" || (s == "[kms]" && (k == "aws" || k == "gcp" || k == "azure" || k == "vault")) {
+			if k == "cosign" || k == "notation" || k == "attestation" || (s == "[kms]" && (k == "aws" || k == "gcp" || k == "azure" || k == "vault")) {
 				continue // sub-tables, documented on their own
 			}
 			if !doc[s][k] {

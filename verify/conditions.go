@@ -6,10 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/cel-go/cel"
-	"github.com/google/cel-go/checker"
-	"github.com/google/cel-go/common/types"
-	"github.com/google/cel-go/ext"
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/checker"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/ext"
 )
 
 // Conditions over an attestation's predicate are CEL expressions written
@@ -26,7 +26,7 @@ import (
 // (about one per operation): at load, for the worst case with every list,
 // map and string of the predicate conditionSizeModel long; at evaluation, for
 // the real data. Two loops nested pass; three do not.
-const MaxConditionCost = 10_000_000
+const MaxConditionCost = 1_000_000
 
 // conditionSizeModel is the length the load-time estimate gives each list,
 // map and string whose length it cannot know.
