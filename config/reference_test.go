@@ -32,7 +32,7 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 		"[keys.NAME]": keySection{}, "[certs.NAME]": certSection{}, "[[policy]]": policySection{},
 		"[policy.cosign]": cosignSection{}, "[policy.notation]": notationSection{},
 		"[[policy.attestation]]": attestationSection{},
-		"[kms]": kmsSection{}, "[kms.aws]": kmsAWSSection{}, "[kms.gcp]": kmsGCPSection{},
+		"[kms]":                  kmsSection{}, "[kms.aws]": kmsAWSSection{}, "[kms.gcp]": kmsGCPSection{},
 		"[kms.azure]": kmsAzureSection{}, "[kms.vault]": kmsVaultSection{},
 		"[trust_roots.NAME]": trustRootSection{}, "[identities.NAME]": identitySection{},
 	}

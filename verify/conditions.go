@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/checker"
+	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
 )
@@ -121,11 +121,11 @@ func CompileCondition(expr string) (*Condition, error) {
 // expression reaches is at most conditionSizeModel long.
 type sizeModel struct{}
 
-func (sizeModel) EstimateSize(checker.AstNode) *checker.SizeEstimate {
-	return &checker.SizeEstimate{Min: 0, Max: conditionSizeModel}
+func (sizeModel) EstimateSize(cost.AstNode) *cost.SizeEstimate {
+	return &cost.SizeEstimate{Min: 0, Max: conditionSizeModel}
 }
 
-func (sizeModel) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+func (sizeModel) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
 	return nil
 }
 
@@ -197,8 +197,6 @@ func ParsePredicateType(t string) (string, error) {
 	}
 	return "", fmt.Errorf("type = %q: want a predicate type URI or one of cosign's names (slsaprovenance1, slsaprovenance02, spdxjson, cyclonedx, vuln, openvex, link, custom)", t)
 }
-
-func isSLSA(t string) bool { return t == PredicateSLSA1 || t == PredicateSLSA02 }
 
 // BuildersCondition requires an SLSA provenance whose builder is one of ids
 // (runDetails.builder.id in v1, builder.id in v0.2).
@@ -306,16 +304,6 @@ func attestedAt(in *attestationInput) (time.Time, string) {
 		}
 	}
 	return in.signedAt, "signed at"
-}
-
-// expiry is when a verdict resting on the attestation stops being true
-// under cond, if cond is a max_age; zero otherwise.
-func (c *Condition) expiry(in *attestationInput, max time.Duration) time.Time {
-	at, _ := attestedAt(in)
-	if at.IsZero() {
-		return time.Time{}
-	}
-	return at.Add(max)
 }
 
 func lookup(v any, path ...string) any {
