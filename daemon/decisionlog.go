@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/coreos/go-systemd/v22/journal"
 
@@ -35,7 +36,7 @@ func decisionOf(d nri.Decision) string {
 
 func fields(d nri.Decision) map[string]string {
 	v := d.Verdict
-	return map[string]string{
+	f := map[string]string{
 		"SIGNGATE_DECISION":      decisionOf(d),
 		"SIGNGATE_IMAGE":         d.Ref,
 		"SIGNGATE_REPOSITORY":    v.Image,
@@ -51,6 +52,15 @@ func fields(d nri.Decision) map[string]string {
 		"SIGNGATE_RUNTIME_IMAGE": strconv.FormatBool(d.RuntimeImage),
 		"SIGNGATE_TOOK_US":       strconv.FormatInt(d.Took.Microseconds(), 10),
 	}
+	// Which attestation condition failed, on its own field (the reason
+	// says it too, among everything else).
+	if fc := v.FailedConditions(); len(fc) > 0 {
+		f["SIGNGATE_FAILED_CONDITIONS"] = strings.Join(fc, "\n")
+	}
+	if by := v.VerifiedBy(); len(by) > 0 {
+		f["SIGNGATE_VERIFIED_BY"] = strings.Join(by, "; ")
+	}
+	return f
 }
 
 // JournalRecorder writes each decision to journald with structured fields,
@@ -83,10 +93,16 @@ func (r SlogRecorder) Record(d nri.Decision) {
 	if f["SIGNGATE_DECISION"] != DecisionAllow {
 		level = slog.LevelWarn
 	}
-	r.Logger.Log(context.Background(), level, summary(d),
-		"decision", f["SIGNGATE_DECISION"], "image", d.Ref, "digest", d.Verdict.Digest,
+	args := []any{"decision", f["SIGNGATE_DECISION"], "image", d.Ref, "digest", d.Verdict.Digest,
 		"policy", d.Verdict.Policy, "cause", d.Verdict.Cause, "reason", d.Verdict.Reason, "pod", d.Pod, "namespace", d.Namespace,
-		"container", d.Container, "cached", d.Verdict.Cached, "runtime_image", d.RuntimeImage, "took", d.Took)
+		"container", d.Container, "cached", d.Verdict.Cached, "runtime_image", d.RuntimeImage, "took", d.Took}
+	if by, ok := f["SIGNGATE_VERIFIED_BY"]; ok {
+		args = append(args, "verified_by", by)
+	}
+	if fc, ok := f["SIGNGATE_FAILED_CONDITIONS"]; ok {
+		args = append(args, "failed_conditions", fc)
+	}
+	r.Logger.Log(context.Background(), level, summary(d), args...)
 }
 
 func summary(d nri.Decision) string {

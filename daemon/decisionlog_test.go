@@ -69,7 +69,9 @@ func TestJournalRecordsDenialsWithStructuredFields(t *testing.T) {
 	d := nri.Decision{
 		Ref: "reg.io/team/app:v1", Pod: "web-1", Namespace: "prod", Container: "app", Took: 1500 * time.Microsecond,
 		Verdict: &verify.Verdict{Image: "reg.io/team/app", Digest: "sha256:abc", Policy: "prod", Mode: verify.Enforce,
-			Reason: "policy \"prod\": cosign: no cosign signatures found\nsecond line"},
+			Reason: "policy \"prod\": cosign: no cosign signatures found\nsecond line",
+			Attestations: []*verify.AttestationResult{{Name: "provenance", Attestations: []verify.CosignSignature{
+				{Failed: []string{`builders = ["b"]: built by "x"`, "max_age = 1h0m0s: made 2h0m0s ago"}}}}}},
 	}
 	JournalRecorder{}.Record(d)
 
@@ -93,6 +95,8 @@ func TestJournalRecordsDenialsWithStructuredFields(t *testing.T) {
 		"SIGNGATE_CONTAINER": "app",
 		"SIGNGATE_TOOK_US":   "1500",
 		"SIGNGATE_REASON":    d.Verdict.Reason,
+		// Which attestation condition failed, one per line.
+		"SIGNGATE_FAILED_CONDITIONS": "provenance: builders = [\"b\"]: built by \"x\"\nprovenance: max_age = 1h0m0s: made 2h0m0s ago",
 	}
 	for k, v := range want {
 		if f[k] != v {

@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/nri/pkg/api"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/signgate/signgate/imagestore"
 	"github.com/signgate/signgate/verify"
@@ -91,6 +92,7 @@ func (f *fakeEngine) Decide(ctx context.Context, req verify.Request) *verify.Ver
 		v.Cause, v.Pending, v.Reason = verify.CausePending, true, "still in progress"
 	case trusted:
 		v.Allowed, v.Verified, v.Cause, v.Reason = true, true, verify.CauseVerified, "verified by k1"
+		v.Cosign = &verify.CosignResult{Satisfied: true, KeysVerified: []string{"k1"}}
 	default:
 		v.Cause, v.Reason = verify.CauseNoSignatures, "no cosign signatures found"
 	}
@@ -165,8 +167,23 @@ func (f *fixture) volume(dest string, d digest.Digest, chain digest.Digest) *api
 func TestCreateContainer(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	if _, _, err := f.p.CreateContainer(ctx, f.pod, ctr("c-good", "reg.io/good:v1")); err != nil {
+	adj, _, err := f.p.CreateContainer(ctx, f.pod, ctr("c-good", "reg.io/good:v1"))
+	if err != nil {
 		t.Fatalf("trusted image refused: %v", err)
+	}
+	// The admitted container says which policy admitted which digest, and
+	// what verified it; nothing else is adjusted.
+	got := map[string]string{}
+	for k, v := range adj.GetAnnotations() {
+		got[k] = v
+	}
+	want := map[string]string{AnnotationPolicy: "p", AnnotationDigest: "sha256:" + hexOf('1'), AnnotationDecision: "verified", AnnotationVerifiedBy: "cosign: k1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("annotations %v, want %v", got, want)
+	}
+	adj.Annotations = nil
+	if !proto.Equal(adj, &api.ContainerAdjustment{}) {
+		t.Errorf("adjusted more than annotations: %v", adj)
 	}
 	for _, c := range []struct {
 		name  string

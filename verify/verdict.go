@@ -1,6 +1,9 @@
 package verify
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Cause says, in a word a program can switch on, why a verdict is what it
 // is; Reason explains it to a person and may be reworded at any time.
@@ -50,4 +53,40 @@ func (v *Verdict) Decision() string {
 		return "allow"
 	}
 	return "deny"
+}
+
+// VerifiedBy names what verified the image, kind by kind: "cosign: k1",
+// "notation: root", "attestation provenance: k2". Empty unless verified.
+func (v *Verdict) VerifiedBy() []string {
+	if !v.Verified {
+		return nil
+	}
+	var out []string
+	if v.Cosign != nil && v.Cosign.Satisfied {
+		out = append(out, "cosign: "+strings.Join(v.Cosign.KeysVerified, ", "))
+	}
+	if v.Notation != nil && v.Notation.Satisfied {
+		out = append(out, "notation: "+strings.Join(v.Notation.RootsVerified, ", "))
+	}
+	for _, a := range v.Attestations {
+		if a.Satisfied {
+			out = append(out, "attestation "+a.Name+": "+strings.Join(a.KeysVerified, ", "))
+		}
+	}
+	return out
+}
+
+// FailedConditions lists, for each required attestation, the conditions
+// its verified attestations failed: "provenance: builders = [...]: built
+// by ...".
+func (v *Verdict) FailedConditions() []string {
+	var out []string
+	for _, a := range v.Attestations {
+		for _, s := range a.Attestations {
+			for _, f := range s.Failed {
+				out = append(out, a.Name+": "+f)
+			}
+		}
+	}
+	return out
 }
