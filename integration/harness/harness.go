@@ -478,6 +478,38 @@ scopes = ["%[7]s/keyless/*", "%[12]s/keyless/*"]
   [policy.cosign]
   identities = ["release-workflow"]
 
+# A release signature and five attestations, as cosign attest makes them.
+[[policy]]
+name = "attested"
+scopes = ["%[7]s/attested/*", "%[12]s/attested/*"]
+  [policy.cosign]
+  keys = ["cli"]
+  [[policy.attestation]]
+  name = "provenance"
+  type = "slsaprovenance1"
+  keys = ["cli"]
+  builders = ["https://github.com/org/app/.github/workflows/build.yml@refs/heads/main"]
+  source_repositories = ["https://github.com/org/app"]
+  [[policy.attestation]]
+  name = "cyclonedx"
+  type = "cyclonedx"
+  keys = ["cli"]
+  [[policy.attestation]]
+  name = "spdx"
+  type = "spdxjson"
+  keys = ["cli"]
+  [[policy.attestation]]
+  name = "scan"
+  type = "vuln"
+  keys = ["cli"]
+  max_age = "24h"
+  conditions = ['predicate.scanner.result.Results.all(r, !has(r.Vulnerabilities) || r.Vulnerabilities.all(v, v.Severity != "CRITICAL"))']
+  [[policy.attestation]]
+  name = "review"
+  type = "custom"
+  keys = ["cli"]
+  conditions = ['predicate.Data.startsWith("approved by ")']
+
 # Both registries: distribution 2.8, and olareg (the referrers API).
 [[policy]]
 name = "apps"
