@@ -23,6 +23,9 @@ commands:
   verify IMAGE  decide one image as the daemon would, and explain why
   inspect IMAGE list every signature and attestation an image carries,
                 whether or not a policy uses it
+  preview --config NEW (--images FILE | --node) [--compare CURRENT]
+                decide many images under a new config before installing it;
+                with --compare, list only what changes
   check-config  validate the config and summarise its policies and keys
   keys list|sync
                 show the daemon's keys; sync KMS keys now and report changes
@@ -60,6 +63,8 @@ func main() {
 		code = runVerify(args)
 	case "inspect":
 		code = runInspect(args)
+	case "preview":
+		code = runPreview(args)
 	case "check-config":
 		code = runCheckConfig(args)
 	case "keys":

@@ -71,29 +71,13 @@ func runVerify(args []string) int {
 // verdict comes with exit 0 (allowed) or 1 (denied, including an image that
 // cannot be resolved); an error with exit 2 (usage or config).
 func decideOnce(cfgPath, image, namespace string) (*verify.Verdict, int, error) {
-	cfg, err := config.Load(cfgPath)
+	cfg, engine, reg, closeKeys, err := loadEngine(cfgPath)
 	if err != nil {
 		return nil, exitUsage, err
 	}
+	defer closeKeys()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout)
 	defer cancel()
-	// KMS keys as the daemon would have them: synced now, else the daemon's
-	// last-known-good state (read, never written, from here).
-	syncer, err := setup.Syncer(cfg, nil, true)
-	if err != nil {
-		return nil, exitUsage, err
-	}
-	defer syncer.Close()
-	if syncer.Len() > 0 {
-		_, _, _ = syncer.LoadState()
-		if _, err := syncer.Sync(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "signgate: warning:", err)
-		}
-	}
-	engine, reg, err := setup.Engine(cfg, syncer, nil)
-	if err != nil {
-		return nil, exitUsage, err
-	}
 	ref, err := name.ParseReference(image)
 	if err != nil {
 		return nil, exitUsage, fmt.Errorf("image %q: %w", image, err)
@@ -102,20 +86,54 @@ func decideOnce(cfgPath, image, namespace string) (*verify.Verdict, int, error) 
 	if err != nil {
 		return &verify.Verdict{Image: ref.String(), Cause: verify.CauseImageUnknown, Reason: "cannot resolve to a digest: " + verify.Excerpt(err)}, exitDenied, nil
 	}
-	// The engine bounds the verification by registry.verify_timeout; wait a
-	// little longer, so its own answer comes back rather than "pending".
-	dctx, dcancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout+2*time.Second)
-	defer dcancel()
-	v := engine.Decide(dctx, verify.Request{Image: img, Namespace: namespace})
+	v := decideNow(cfg, engine, img, namespace)
+	if v.Allowed {
+		return v, exitOK, nil
+	}
+	return v, exitDenied, nil
+}
+
+// loadEngine builds, in this process, the engine the daemon would run
+// under the config at cfgPath. KMS keys are as the daemon would have them:
+// synced now, else the daemon's last-known-good state (read, never written,
+// from here).
+func loadEngine(cfgPath string) (*config.Config, *verify.Engine, *registry.Client, func(), error) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	syncer, err := setup.Syncer(cfg, nil, true)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if syncer.Len() > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout)
+		_, _, _ = syncer.LoadState()
+		if _, err := syncer.Sync(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "signgate: warning:", err)
+		}
+		cancel()
+	}
+	engine, reg, err := setup.Engine(cfg, syncer, nil)
+	if err != nil {
+		syncer.Close()
+		return nil, nil, nil, nil, err
+	}
+	return cfg, engine, reg, func() { syncer.Close() }, nil
+}
+
+// decideNow waits for the engine's own answer: it bounds a verification by
+// registry.verify_timeout, so wait a little longer than that.
+func decideNow(cfg *config.Config, engine *verify.Engine, img name.Digest, namespace string) *verify.Verdict {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout+2*time.Second)
+	defer cancel()
+	v := engine.Decide(ctx, verify.Request{Image: img, Namespace: namespace})
 	if v.Pending {
 		// "retry shortly" is the daemon's word to the kubelet; a one-shot
 		// command has simply run out of time.
 		v.Reason = fmt.Sprintf("verification did not finish within registry.verify_timeout (%s)", cfg.Engine.VerifyTimeout)
 	}
-	if v.Allowed {
-		return v, exitOK, nil
-	}
-	return v, exitDenied, nil
+	return v
 }
 
 // resolve turns a tag into the digest it names now. Only the CLI does this;
@@ -169,6 +187,14 @@ func printVerdict(w io.Writer, v *verify.Verdict) {
 		}
 		tw.Flush()
 	}
+	for _, a := range v.Attestations {
+		fmt.Fprintf(w, "  attestation %s: requires %s; verified by: %s\n", a.Name, a.Requirement, orNone(a.KeysVerified))
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, s := range a.Attestations {
+			fmt.Fprintf(tw, "    %s\t%s\t%s\n", s.Format, s.Location, describeSig(s))
+		}
+		tw.Flush()
+	}
 	fmt.Fprintf(w, "  took:     %s\n", v.Took.Round(time.Microsecond))
 }
 
@@ -207,6 +233,9 @@ func describeSig(s verify.CosignSignature) string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		parts = append(parts, k+": "+s.Rejections[k])
+	}
+	if len(s.Failed) > 1 {
+		parts = append(parts, "also fails "+strings.Join(s.Failed[1:], "; "))
 	}
 	return strings.Join(parts, "; ")
 }
