@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -70,7 +71,9 @@ type attestationInput struct {
 	now           time.Time
 }
 
-var conditionEnv = func() *cel.Env {
+// conditionEnv is built on first use: CEL's standard library costs a few
+// MiB of heap, which a node whose policies use no condition never pays.
+var conditionEnv = sync.OnceValue(func() *cel.Env {
 	env, err := cel.NewEnv(
 		cel.Variable("predicate", cel.DynType),
 		cel.Variable("predicateType", cel.StringType),
@@ -84,7 +87,7 @@ var conditionEnv = func() *cel.Env {
 		panic("verify: the CEL environment does not build: " + err.Error())
 	}
 	return env
-}()
+})
 
 // CompileCondition compiles and type-checks expr, and refuses it if its
 // worst-case cost exceeds MaxConditionCost.
@@ -95,14 +98,14 @@ func CompileCondition(expr string) (*Condition, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, bad("empty expression")
 	}
-	ast, iss := conditionEnv.Compile(expr)
+	ast, iss := conditionEnv().Compile(expr)
 	if iss.Err() != nil {
 		return nil, bad("%s", strings.TrimSpace(strings.ReplaceAll(iss.Err().Error(), "\n", " ")))
 	}
 	if t := ast.OutputType(); !t.IsExactType(types.BoolType) && !t.IsExactType(types.DynType) {
 		return nil, bad("yields %s, but a condition must yield a bool", t)
 	}
-	est, err := conditionEnv.EstimateCost(ast, sizeModel{})
+	est, err := conditionEnv().EstimateCost(ast, sizeModel{})
 	if err != nil {
 		return nil, bad("cannot estimate its cost: %v", err)
 	}
@@ -110,7 +113,7 @@ func CompileCondition(expr string) (*Condition, error) {
 		return nil, bad("may cost up to %d CEL units with lists of %d items, over the limit of %d; loop over fewer nested lists",
 			est.Max, conditionSizeModel, MaxConditionCost)
 	}
-	prg, err := conditionEnv.Program(ast, cel.CostLimit(MaxConditionCost), cel.InterruptCheckFrequency(1000))
+	prg, err := conditionEnv().Program(ast, cel.CostLimit(MaxConditionCost), cel.InterruptCheckFrequency(1000))
 	if err != nil {
 		return nil, bad("%v", err)
 	}

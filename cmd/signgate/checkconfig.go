@@ -84,6 +84,12 @@ func runCheckConfig(args []string) int {
 		if p.Cosign != nil && p.Notation != nil {
 			fmt.Printf("     signatures: %s\n", p.Signatures)
 		}
+		for _, a := range p.Attestations {
+			fmt.Printf("     attestation %s: %s, signed by %s\n", a.Name, a.PredicateType, a.Signers.Rule())
+			for _, c := range a.Conditions {
+				fmt.Printf("       - %s\n", c.Name)
+			}
+		}
 	}
 	if kmsFailed {
 		return exitDenied

@@ -203,6 +203,7 @@ func verification(e *harness.Env) []row {
 	}
 	rows = append(rows, notationRows(e, hostsDir)...)
 	rows = append(rows, keylessRows(e, hostsDir)...)
+	rows = append(rows, attestationRows(e, hostsDir)...)
 	rows = append(rows, inMemory(e))
 	warm := make([]time.Duration, warmRuns)
 	for i := range warm {
