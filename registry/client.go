@@ -111,7 +111,7 @@ func (c *Client) route(registry string) (http.RoundTripper, error) {
 		c.routed[registry] = true
 	}
 	rt = &capTransport{next: rt, manifest: c.cfg.MaxManifestBytes, blob: c.cfg.MaxBlobBytes}
-	rt = newGuard(registry, eps, rt)
+	rt = &referrersMemo{next: newGuard(registry, eps, rt)}
 	c.routes[registry] = rt
 	return rt, nil
 }

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // MaxReferrerPages bounds how many pages of the referrers API one listing
@@ -111,4 +113,49 @@ func nextPage(cur *url.URL, link string) (*url.URL, error) {
 		return u, nil
 	}
 	return nil, nil
+}
+
+// NoReferrersAPIMemory is how long a registry that answered a referrers
+// request as an unknown route (distribution 2.8: a plain-text 404) is
+// taken not to have the API: its later listings go straight to the
+// fallback tag, saving a round trip per verification. A registry that
+// gains the API within it is read through the fallback tag meanwhile,
+// which can only miss signatures (deny), never invent them.
+const NoReferrersAPIMemory = 5 * time.Minute
+
+// referrersMemo remembers that one registry has no referrers API.
+type referrersMemo struct {
+	next  http.RoundTripper
+	mu    sync.Mutex
+	until time.Time
+}
+
+func isReferrersRequest(req *http.Request) bool {
+	return req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/referrers/")
+}
+
+func (m *referrersMemo) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !isReferrersRequest(req) {
+		return m.next.RoundTrip(req)
+	}
+	m.mu.Lock()
+	known := time.Now().Before(m.until)
+	m.mu.Unlock()
+	if known {
+		// What the registry said last time; go-containerregistry then reads
+		// the fallback tag.
+		return &http.Response{
+			Status: "404 Not Found", StatusCode: http.StatusNotFound, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Content-Type": {"text/plain; charset=utf-8"}}, Body: http.NoBody, Request: req,
+		}, nil
+	}
+	resp, err := m.next.RoundTrip(req)
+	// An OCI error body (JSON) is the registry speaking about this
+	// subject; anything else is a route it does not have.
+	if err == nil && resp.StatusCode == http.StatusNotFound && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		m.mu.Lock()
+		m.until = time.Now().Add(NoReferrersAPIMemory)
+		m.mu.Unlock()
+	}
+	return resp, err
 }

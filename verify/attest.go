@@ -194,7 +194,7 @@ func readAttestationTag(img name.Digest, h v1.Hash, types map[string]bool, opts 
 }
 
 func readAttestationBundles(ctx context.Context, img name.Digest, h v1.Hash, types map[string]bool, ropts []remote.Option) ([]*attestation, error) {
-	idx, err := ociremote.Referrers(img, "", ociremote.WithRemoteOptions(ropts...))
+	idx, err := referrers(ctx, img, ociremote.WithRemoteOptions(ropts...))
 	if err != nil {
 		return nil, fmt.Errorf("listing referrers of %s: %w", img, err)
 	}

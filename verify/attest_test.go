@@ -2,11 +2,17 @@ package verify_test
 
 import (
 	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/signgate/signgate/internal/sigtest"
 	"github.com/signgate/signgate/registry"
@@ -304,5 +310,33 @@ func TestConditionsAreCheckedAtLoad(t *testing.T) {
 	// Two loops nested are within the limit.
 	if _, err := verify.CompileCondition(`predicate.a.all(x, predicate.b.exists(y, x == y))`); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The signature and the attestations of one verification share one
+// listing of the image's referrers.
+func TestOneReferrersListingPerVerification(t *testing.T) {
+	reg := ggcrregistry.New(ggcrregistry.WithReferrersSupport(true), ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	var listings atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/referrers/") {
+			listings.Add(1)
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	e := newEnv(t, true, 1)
+	e.host = strings.TrimPrefix(srv.URL, "http://")
+	eng := e.attestEngine(t, true, attestation(t, "provenance", "slsaprovenance1", []string{"k1"}), attestation(t, "sbom", "cyclonedx", []string{"k1"}))
+	img := e.image("app")
+	if err := e.signers["k1"].SignBundle(img); err != nil {
+		t.Fatal(err)
+	}
+	e.attest(img, "k1", "slsaprovenance1", provenance(appRepo, builderID, time.Now()), true)
+	e.attest(img, "k1", "cyclonedx", map[string]any{"bomFormat": "CycloneDX"}, true)
+	listings.Store(0)
+	want(t, decide(t, eng, img), true, "sbom: verified by k1")
+	if n := listings.Load(); n != 1 {
+		t.Fatalf("%d referrers listings for one verification, want 1", n)
 	}
 }

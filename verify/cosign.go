@@ -265,7 +265,7 @@ func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash
 	opts := []ociremote.Option{ociremote.WithRemoteOptions(ropts...)}
 	// The registry client reads every page of the referrers API (up to a
 	// bound), so every_signature judges the whole list.
-	idx, err := ociremote.Referrers(img, "", opts...)
+	idx, err := referrers(ctx, img, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("listing referrers of %s: %w", img, err)
 	}

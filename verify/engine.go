@@ -374,6 +374,8 @@ func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.
 		why := strings.TrimPrefix(strings.TrimPrefix(errs[0].Error(), "."), ": ")
 		return outcome{cause: CauseMisconfigured, reason: fmt.Sprintf("policy %q is invalid: %s", p.Name, why)}
 	}
+	// The signatures and the attestations share one listing of referrers.
+	ctx = withLookups(ctx)
 	var (
 		a            part
 		attestations []*AttestationResult
