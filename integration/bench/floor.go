@@ -38,10 +38,11 @@ func (quiet) Infof(context.Context, string, ...any)  {}
 func (quiet) Warnf(context.Context, string, ...any)  {}
 func (quiet) Errorf(context.Context, string, ...any) {}
 
-// startNoop connects the no-op plugin to e's NRI socket, in this process.
-func startNoop(ctx context.Context, e *harness.Env) {
+// startNoop connects the no-op plugin, named name, to e's NRI socket, in
+// this process.
+func startNoop(ctx context.Context, e *harness.Env, name string) {
 	nrilog.Set(quiet{})
-	s, err := stub.New(noopPlugin{}, stub.WithSocketPath(e.NRISock), stub.WithPluginName("noop"), stub.WithPluginIdx("10"))
+	s, err := stub.New(noopPlugin{}, stub.WithSocketPath(e.NRISock), stub.WithPluginName(name), stub.WithPluginIdx("10"))
 	check(err)
 	check(s.Start(ctx))
 }

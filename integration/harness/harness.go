@@ -58,6 +58,7 @@ type Env struct {
 	node         bool
 	notify       *net.UnixConn
 	noGate       bool
+	standIn      bool
 	noNRI        bool
 	preInstalled bool
 	sg           *exec.Cmd
@@ -94,6 +95,10 @@ type Options struct {
 	// unless NoNRI is set too.
 	NoGate bool
 	NoNRI  bool
+	// StandIn keeps the drop-in but starts no signgate: a plugin in the
+	// caller's process connects under signgate's name (for the bench's
+	// floor under signgate's own containerd configuration).
+	StandIn bool
 	// PreInstalled lets containerd start signgate itself, as a pre-installed
 	// NRI plugin (plugin_path/10-signgate), instead of running it apart.
 	PreInstalled bool
@@ -118,7 +123,7 @@ func Start(o Options) (*Env, error) {
 		return nil, err
 	}
 	e := &Env{Dir: dir, Bin: abs, SigngateLog: &LockedBuffer{}, Notifications: &LockedBuffer{}, Signers: map[string]*sigtest.Signer{}}
-	e.noGate, e.noNRI = o.NoGate, o.NoNRI
+	e.noGate, e.noNRI, e.standIn = o.NoGate, o.NoNRI, o.StandIn
 	ctdDir := abs
 	if o.Containerd != "" {
 		if ctdDir, err = filepath.Abs(o.Containerd); err != nil {
@@ -255,7 +260,7 @@ func Start(o Options) (*Env, error) {
 	}); err != nil {
 		return e, fmt.Errorf("containerd did not come up: %w", err)
 	}
-	if e.noGate || e.preInstalled || e.node {
+	if e.noGate || e.preInstalled || e.node || e.standIn {
 		return e, nil
 	}
 	if err := e.StartSigngate(); err != nil {
