@@ -37,14 +37,7 @@ func TestPreviewCommand(t *testing.T) {
 	}
 	run := func(args ...string) (string, int) {
 		t.Helper()
-		out, err := exec.Command(filepath.Join(e.Bin, "signgate"), append([]string{"preview", "--config", next}, args...)...).Output()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
+		return runSigngate(t, e.Bin, append([]string{"preview", "--config", next}, args...)...)
 	}
 	type row struct {
 		Image   string `json:"image"`
@@ -106,15 +99,20 @@ func TestPreviewCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "allow (apps)") || !strings.Contains(out, "deny (apps)") || strings.Contains(out, "nosuchtag") {
 		t.Fatalf("compare: exit %d\n%s", code, out)
 	}
-	if out, code := runPreviewWith(e.Bin, current, list); code != 1 || !strings.Contains(out, "allow") {
+	if out, code := runSigngate(t, e.Bin, "preview", "--config", current, "--images", list); code != 1 || !strings.Contains(out, "allow") {
 		t.Fatalf("the current config: exit %d\n%s", code, out)
 	}
 }
 
-func runPreviewWith(bin, cfg, list string) (string, int) {
-	out, err := exec.Command(filepath.Join(bin, "signgate"), "preview", "--config", cfg, "--images", list).Output()
+// runSigngate runs the signgate CLI and returns its standard output and
+// exit code.
+func runSigngate(t *testing.T, bin string, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(bin, "signgate"), args...).Output()
 	if ee, ok := err.(*exec.ExitError); ok {
 		return string(out), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
 	}
 	return string(out), 0
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/sigstore/cosign/v3/pkg/oci/mutate"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
 	"github.com/sigstore/cosign/v3/pkg/oci/static"
 	"github.com/sigstore/cosign/v3/pkg/types"
@@ -54,16 +53,7 @@ func (s *Signer) AttestLegacy(target name.Digest, statement []byte, opts ...remo
 	if err != nil {
 		return err
 	}
-	oo := []ociremote.Option{ociremote.WithRemoteOptions(opts...)}
-	se, err := ociremote.SignedEntity(target, oo...)
-	if err != nil {
-		return err
-	}
-	se, err = mutate.AttachAttestationToEntity(se, att)
-	if err != nil {
-		return err
-	}
-	return ociremote.WriteAttestations(target.Repository, se, oo...)
+	return attachAs(target, att, true, opts...)
 }
 
 // AttestBundle stores statement on target the way `cosign attest` (v3)

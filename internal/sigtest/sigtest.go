@@ -139,16 +139,25 @@ func AttachRaw(target name.Digest, payloadBytes []byte, b64sig string, opts ...r
 }
 
 func attach(target name.Digest, sig oci.Signature, opts ...remote.Option) error {
+	return attachAs(target, sig, false, opts...)
+}
+
+// attachAs adds sig to target's .sig tag, or its .att tag as an attestation.
+func attachAs(target name.Digest, sig oci.Signature, attestation bool, opts ...remote.Option) error {
+	add, write := mutate.AttachSignatureToEntity, ociremote.WriteSignatures
+	if attestation {
+		add, write = mutate.AttachAttestationToEntity, ociremote.WriteAttestations
+	}
 	oo := []ociremote.Option{ociremote.WithRemoteOptions(opts...)}
 	se, err := ociremote.SignedEntity(target, oo...)
 	if err != nil {
 		return err
 	}
-	se, err = mutate.AttachSignatureToEntity(se, sig)
+	se, err = add(se, sig)
 	if err != nil {
 		return err
 	}
-	return ociremote.WriteSignatures(target.Repository, se, oo...)
+	return write(target.Repository, se, oo...)
 }
 
 // SignBundle signs img the way `cosign sign` (v3, new bundle format) does: a
