@@ -340,3 +340,26 @@ func TestOneReferrersListingPerVerification(t *testing.T) {
 		t.Fatalf("%d referrers listings for one verification, want 1", n)
 	}
 }
+
+// A cached allow keeps what decisions, logs and annotations read, not each
+// signature's detail: the first answer has it, later ones say who verified.
+func TestCachedAllowIsCompact(t *testing.T) {
+	e := newEnv(t, true, 1)
+	eng := e.attestEngine(t, true, attestation(t, "sbom", "cyclonedx", []string{"k1"}))
+	img := e.image("app")
+	if err := e.signers["k1"].SignBundle(img); err != nil {
+		t.Fatal(err)
+	}
+	e.attest(img, "k1", "cyclonedx", map[string]any{"bomFormat": "CycloneDX"}, true)
+	first := decide(t, eng, img)
+	if !first.Allowed || len(first.Cosign.Signatures) != 1 || len(first.Attestations[0].Attestations) != 1 {
+		t.Fatalf("first answer: %+v", first)
+	}
+	again := decide(t, eng, img)
+	if !again.Cached || again.Cosign.Signatures != nil || again.Attestations[0].Attestations != nil {
+		t.Fatalf("the cached allow keeps every signature: %+v", again)
+	}
+	if by := strings.Join(again.VerifiedBy(), "; "); by != "cosign: k1; attestation sbom: k1" || again.Reason != first.Reason {
+		t.Fatalf("the cached allow lost who verified it: %q, %q", by, again.Reason)
+	}
+}

@@ -50,7 +50,9 @@ func (c *cache) join(key string) (cl *call, leader bool) {
 	return cl, true
 }
 
-func (c *cache) finish(key string, cl *call, v *Verdict, ttl time.Duration) {
+// finish hands v to the callers waiting on cl, and keeps kept (v, or a
+// smaller form of it) for later ones.
+func (c *cache) finish(key string, cl *call, v, kept *Verdict, ttl time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cl.v = v
@@ -63,7 +65,7 @@ func (c *cache) finish(key string, cl *call, v *Verdict, ttl time.Duration) {
 			}
 		}
 	}
-	c.entries[key] = entry{v: v, expires: time.Now().Add(ttl)}
+	c.entries[key] = entry{v: kept, expires: time.Now().Add(ttl)}
 	close(cl.done)
 }
 

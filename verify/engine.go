@@ -345,7 +345,11 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Di
 		}
 	}
 	v.Took = time.Since(start)
-	e.cache.finish(key, c, &v, ttl)
+	kept := &v
+	if v.Verified {
+		kept = v.compact()
+	}
+	e.cache.finish(key, c, &v, kept, ttl)
 	if e.opts.Observe != nil {
 		e.opts.Observe(&v)
 	}

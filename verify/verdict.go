@@ -90,3 +90,26 @@ func (v *Verdict) FailedConditions() []string {
 	}
 	return out
 }
+
+// compact is an allow verdict as the cache keeps it, possibly for hours
+// and by the ten thousand: what decisions, logs and annotations read (each
+// kind's requirement, who verified, the reasons), without each signature's
+// and attestation's own detail, which the verification that made it
+// reported.
+func (v *Verdict) compact() *Verdict {
+	c := *v
+	if v.Cosign != nil {
+		cs := *v.Cosign
+		cs.Signatures = nil
+		c.Cosign = &cs
+	}
+	if len(v.Attestations) > 0 {
+		c.Attestations = make([]*AttestationResult, len(v.Attestations))
+		for i, a := range v.Attestations {
+			ca := *a
+			ca.Attestations = nil
+			c.Attestations[i] = &ca
+		}
+	}
+	return &c
+}
