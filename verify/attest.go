@@ -349,17 +349,6 @@ func (e *Engine) checkAttestations(ctx context.Context, snap *Snapshot, p *Polic
 	return part{cause, "attestations: " + strings.Join(reasons, "; ")}, results, until
 }
 
-// worse is the more telling of two causes: not knowing beats a wrong
-// config, which beats a failed attestation, which beats a missing one.
-func worse(a, b Cause) Cause {
-	for _, c := range []Cause{CauseRegistryError, CauseMisconfigured, CauseAttestationFailed, CauseNoAttestation, CauseUntrusted, CauseNoSignatures} {
-		if a == c || b == c {
-			return c
-		}
-	}
-	return a
-}
-
 // resolveSigners finds a requirement's keys and identities in the
 // snapshot; a tlog_root not loaded yet is a reason to deny.
 func (s *Snapshot) resolveSigners(req *CosignRequirement) (attestationSigners, string) {

@@ -469,12 +469,18 @@ func combine(how Combine, a, b Cause) Cause {
 	if ok {
 		return CauseVerified
 	}
-	for _, c := range []Cause{CauseRegistryError, CauseMisconfigured, CauseUntrusted} {
+	return worse(a, b)
+}
+
+// worse is the more telling of two causes: not knowing beats a wrong
+// config, which beats a failed attestation, which beats a missing one.
+func worse(a, b Cause) Cause {
+	for _, c := range []Cause{CauseRegistryError, CauseMisconfigured, CauseAttestationFailed, CauseNoAttestation, CauseUntrusted, CauseNoSignatures} {
 		if a == c || b == c {
 			return c
 		}
 	}
-	return CauseNoSignatures
+	return a
 }
 
 func orBoth(c Combine) Combine {
