@@ -229,9 +229,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	var onImage func(string)
 	if d.config().Daemon.Preverify {
-		go d.preverify(ctx)
+		onImage = d.preverify(ctx)
 	}
+	// containerd's image and snapshot events: what lets most creations be
+	// decided without asking containerd, and what pre-verification hears.
+	go d.store.Follow(ctx, onImage, func(err error, retry time.Duration) {
+		d.log.Warn("containerd events: subscription lost; resubscribing", "err", err, "retry_in", retry)
+	})
 	go d.watchdog(ctx)
 	go d.syncLoop(ctx)
 	if every := d.config().Daemon.WatchConfig; every > 0 {

@@ -50,6 +50,7 @@ func fields(d nri.Decision) map[string]string {
 		"SIGNGATE_CONTAINER":     d.Container,
 		"SIGNGATE_CACHED":        strconv.FormatBool(v.Cached),
 		"SIGNGATE_RUNTIME_IMAGE": strconv.FormatBool(d.RuntimeImage),
+		"SIGNGATE_FROM_MEMORY":   strconv.FormatBool(d.FromMemory),
 		"SIGNGATE_TOOK_US":       strconv.FormatInt(d.Took.Microseconds(), 10),
 	}
 	// Which attestation condition failed, on its own field (the reason
@@ -95,7 +96,7 @@ func (r SlogRecorder) Record(d nri.Decision) {
 	}
 	args := []any{"decision", f["SIGNGATE_DECISION"], "image", d.Ref, "digest", d.Verdict.Digest,
 		"policy", d.Verdict.Policy, "cause", d.Verdict.Cause, "reason", d.Verdict.Reason, "pod", d.Pod, "namespace", d.Namespace,
-		"container", d.Container, "cached", d.Verdict.Cached, "runtime_image", d.RuntimeImage, "took", d.Took}
+		"container", d.Container, "cached", d.Verdict.Cached, "runtime_image", d.RuntimeImage, "from_memory", d.FromMemory, "took", d.Took}
 	if by, ok := f["SIGNGATE_VERIFIED_BY"]; ok {
 		args = append(args, "verified_by", by)
 	}

@@ -11,7 +11,10 @@ import (
 // Requests for the same digest share one verification with CreateContainer's.
 // After a key change, it verifies the node's images again, so the verdicts
 // the change dropped are back before the next containers ask.
-func (d *Daemon) preverify(ctx context.Context) {
+//
+// It returns what to call with each image name containerd creates or
+// updates.
+func (d *Daemon) preverify(ctx context.Context) func(name string) {
 	sem := make(chan struct{}, d.config().Daemon.PreverifyWorkers)
 	go func() {
 		for {
@@ -39,11 +42,9 @@ func (d *Daemon) preverify(ctx context.Context) {
 			d.log.Info("re-verified the node's images after a key change", "images", len(names))
 		}
 	}()
-	d.store.WatchImages(ctx, func(name string) {
+	return func(name string) {
 		d.verifyAhead(ctx, sem, name, nil)
-	}, func(err error, retry time.Duration) {
-		d.log.Warn("image events: subscription lost; resubscribing", "err", err, "retry_in", retry)
-	})
+	}
 }
 
 // verifyAhead decides name for any namespace on one of the workers sem

@@ -10,15 +10,18 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// WatchImages calls fn with the name of every image created or updated in
-// the store's namespace (a pull, a re-tag), until ctx ends. When containerd
-// goes away it subscribes again, with backoff; onError hears why.
-func (s *Store) WatchImages(ctx context.Context, fn func(name string), onError func(err error, retryIn time.Duration)) {
+// Follow keeps the store's memory of images and snapshots in step with
+// containerd's events in its namespace (see memory), and calls onImage, if
+// set, with the name of every image created or updated (a pull, a
+// re-tag), until ctx ends. When containerd goes away it subscribes again,
+// with backoff, forgetting what it remembered; onError hears why.
+func (s *Store) Follow(ctx context.Context, onImage func(name string), onError func(err error, retryIn time.Duration)) {
 	client := eventsapi.NewEventsClient(s.conn)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		start := time.Now()
-		err := s.watch(ctx, client, fn)
+		err := s.follow(ctx, client, onImage)
+		s.mem.lost()
 		if ctx.Err() != nil {
 			return
 		}
@@ -37,12 +40,20 @@ func (s *Store) WatchImages(ctx context.Context, fn func(name string), onError f
 	}
 }
 
-func (s *Store) watch(ctx context.Context, client eventsapi.EventsClient, fn func(string)) error {
+// followedTopics: image changes, and the snapshots containers are
+// prepared on (commit and removal only to forget them).
+var followedTopics = []string{"/images/create", "/images/update", "/images/delete", "/snapshot/prepare", "/snapshot/commit", "/snapshot/remove"}
+
+func (s *Store) follow(ctx context.Context, client eventsapi.EventsClient, onImage func(string)) error {
 	ns := fmt.Sprintf("namespace==%q", s.namespace)
-	stream, err := client.Subscribe(ctx, &eventsapi.SubscribeRequest{Filters: []string{
-		ns + `,topic=="/images/create"`,
-		ns + `,topic=="/images/update"`,
-	}})
+	var filters []string
+	for _, t := range followedTopics {
+		filters = append(filters, fmt.Sprintf("%s,topic==%q", ns, t))
+	}
+	s.mem.subscribed()
+	// One subscription for all topics: containerd delivers its events in
+	// the order they were published, which memory relies on.
+	stream, err := client.Subscribe(ctx, &eventsapi.SubscribeRequest{Filters: filters})
 	if err != nil {
 		return err
 	}
@@ -51,21 +62,46 @@ func (s *Store) watch(ctx context.Context, client eventsapi.EventsClient, fn fun
 		if err != nil {
 			return err
 		}
+		s.apply(env.GetTopic(), env.GetEvent().GetValue(), onImage)
+	}
+}
+
+// apply takes one event into memory. An event that does not decode still
+// counts as a change: for an image topic, every name is forgotten.
+func (s *Store) apply(topic string, value []byte, onImage func(string)) {
+	switch topic {
+	case "/images/create", "/images/update", "/images/delete":
+		s.mem.imageChanged()
 		var name string
-		switch env.GetTopic() {
+		switch topic {
 		case "/images/create":
 			var ev eventtypes.ImageCreate
-			if proto.Unmarshal(env.GetEvent().GetValue(), &ev) == nil {
+			if proto.Unmarshal(value, &ev) == nil {
 				name = ev.GetName()
 			}
 		case "/images/update":
 			var ev eventtypes.ImageUpdate
-			if proto.Unmarshal(env.GetEvent().GetValue(), &ev) == nil {
+			if proto.Unmarshal(value, &ev) == nil {
 				name = ev.GetName()
 			}
 		}
-		if name != "" && !IsImageID(name) {
-			fn(name)
+		if name != "" && !IsImageID(name) && onImage != nil {
+			onImage(name)
+		}
+	case "/snapshot/prepare":
+		var ev eventtypes.SnapshotPrepare
+		if proto.Unmarshal(value, &ev) == nil {
+			s.mem.snapshotPrepared(ev.GetKey(), ev.GetParent(), ev.GetSnapshotter())
+		}
+	case "/snapshot/commit":
+		var ev eventtypes.SnapshotCommit
+		if proto.Unmarshal(value, &ev) == nil {
+			s.mem.snapshotGone(ev.GetKey())
+		}
+	case "/snapshot/remove":
+		var ev eventtypes.SnapshotRemove
+		if proto.Unmarshal(value, &ev) == nil {
+			s.mem.snapshotGone(ev.GetKey())
 		}
 	}
 }

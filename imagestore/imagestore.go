@@ -34,6 +34,7 @@ type Store struct {
 	namespace    string
 	snapshotters []string
 	chains       chainCache
+	mem          *memory // what Follow has learnt from containerd's events
 }
 
 // Dial connects to containerd's API socket. The connection is lazy: a
@@ -64,6 +65,7 @@ func Dial(socket, namespace string, snapshotters []string) (*Store, error) {
 		content:      contentapi.NewContentClient(conn),
 		namespace:    namespace,
 		snapshotters: snapshotters,
+		mem:          newMemory(snapshotters),
 	}, nil
 }
 
@@ -92,6 +94,7 @@ func (s *Store) resolveName(ctx context.Context, ref string) (name.Digest, error
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("image %q is not a valid reference: %w", ref, err)
 	}
+	t := s.mem.ticket()
 	resp, err := s.images.Get(ctx, &imagesapi.GetImageRequest{Name: named.String()})
 	if err != nil {
 		return name.Digest{}, describe(ref, err)
@@ -102,7 +105,38 @@ func (s *Store) resolveName(ctx context.Context, ref string) (name.Digest, error
 		// mismatch would mean a corrupt store. Never paper over it.
 		return name.Digest{}, fmt.Errorf("image %q: containerd's record points to %s", ref, d)
 	}
-	return toDigest(reference.TrimNamed(named).String(), d)
+	out, err := toDigest(reference.TrimNamed(named).String(), d)
+	if err == nil {
+		s.mem.remember(t, named.String(), d)
+	}
+	return out, err
+}
+
+// Known answers from memory, without asking containerd, what a container
+// being created runs: the layer chain its snapshot was prepared on, and the
+// digest ref names (as Resolve would answer for a name). Either is empty
+// when it is not known: the container's snapshot event has not arrived, ref
+// has not been resolved since the last image change, or ref is an image ID.
+// The name is answered only with the chain, whose event orders it after
+// every pull that preceded the creation (see memory).
+func (s *Store) Known(containerID, ref string) ([]name.Digest, digest.Digest) {
+	named, err := reference.ParseDockerRef(ref)
+	if err != nil || IsImageID(ref) {
+		chain, _ := s.mem.parent(containerID)
+		return nil, chain
+	}
+	chain, target, chainKnown, nameKnown := s.mem.container(containerID, named.String())
+	if !chainKnown {
+		return nil, ""
+	}
+	if !nameKnown {
+		return nil, chain
+	}
+	d, err := toDigest(reference.TrimNamed(named).String(), target)
+	if err != nil {
+		return nil, chain
+	}
+	return []name.Digest{d}, chain
 }
 
 // Images lists the distinct images in the namespace, one name per target

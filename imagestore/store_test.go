@@ -32,6 +32,8 @@ type fakeContainerd struct {
 	snapshots  map[string]string // key -> parent
 	containers map[string]*containersapi.Container
 	namespaces []string // namespace of each request, to check it is sent
+	onGet      func()   // runs inside images.Get, after it read, before it answers
+	gets       int
 }
 
 func (f *fakeContainerd) ns(ctx context.Context) {
@@ -41,7 +43,11 @@ func (f *fakeContainerd) ns(ctx context.Context) {
 
 func (f *imagesSrv) Get(ctx context.Context, r *imagesapi.GetImageRequest) (*imagesapi.GetImageResponse, error) {
 	f.ns(ctx)
+	f.gets++
 	t, ok := f.images[r.GetName()]
+	if f.onGet != nil {
+		f.onGet()
+	}
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "image %q: not found", r.GetName())
 	}

@@ -42,6 +42,11 @@ type Resolver interface {
 	VolumeImages(ctx context.Context, v imagestore.ImageVolume) ([]name.Digest, error)
 	// VolumeLayers is the layer chain actually mounted as the image volume.
 	VolumeLayers(ctx context.Context, v imagestore.ImageVolume) (digest.Digest, error)
+	// Known answers, from memory only, what a container being created
+	// runs: what Resolve(ref) would return, and RootFS(containerID).
+	// Either is empty when not known; the names only ever with the chain,
+	// and only when as current as containerd's answer would be.
+	Known(containerID, ref string) ([]name.Digest, digest.Digest)
 	// Sandbox is the image a pod sandbox's own container was created from,
 	// and the layer chain its root filesystem is built on.
 	Sandbox(ctx context.Context, sandboxID string) (string, digest.Digest, error)
@@ -63,6 +68,9 @@ type Decision struct {
 	// RuntimeImage: containerd reported the image itself (NRI's
 	// Container.Image, 2.4+) and the decision checked it.
 	RuntimeImage bool
+	// FromMemory: containerd was not asked what runs; its events had
+	// told signgate already (see imagestore.Store.Known).
+	FromMemory bool
 }
 
 // Recorder receives every decision (journald, metrics, tests).
@@ -445,7 +453,7 @@ func (p *Plugin) judge(ctx context.Context, pod *api.PodSandbox, ctr *api.Contai
 	start := time.Now()
 	d := Decision{Ref: ctr.GetAnnotations()[ImageNameAnnotation], Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), RuntimeImage: ctr.GetImage().GetDigest() != ""}
 	var req *verify.Request
-	d.Verdict, req = p.decide(ctx, ctr.GetId(), d.Ref, ctr.GetImage(), d.Namespace)
+	d.Verdict, req, d.FromMemory = p.decide(ctx, ctr.GetId(), d.Ref, ctr.GetImage(), d.Namespace)
 	d.Took = time.Since(start)
 	ds := []Decision{d}
 	if !d.Verdict.Allowed {
@@ -460,6 +468,7 @@ func (p *Plugin) judge(ctx context.Context, pod *api.PodSandbox, ctr *api.Contai
 		start := time.Now()
 		vd := d
 		vd.RuntimeImage = false // the runtime reports only the root filesystem's image
+		vd.FromMemory = false
 		var vreq *verify.Request
 		vd.Ref, vd.Verdict, vreq = p.decideVolume(ctx, v, d.Namespace)
 		vd.Took = time.Since(start)
@@ -494,32 +503,58 @@ func (p *Plugin) decideVolume(ctx context.Context, v imagestore.ImageVolume, nam
 // decide resolves what the container runs and decides it. rt is the
 // runtime's own record of the image (containerd 2.4+ fills it; nil before):
 // the digest it names must be the one the image store resolves ref to, and
-// the layers bound below must be that digest's.
-func (p *Plugin) decide(ctx context.Context, containerID, ref string, rt *api.Image, namespace string) (*verify.Verdict, *verify.Request) {
+// the layers bound below must be that digest's. fromMemory says containerd
+// was not asked: both lookups were answered from its events.
+func (p *Plugin) decide(ctx context.Context, containerID, ref string, rt *api.Image, namespace string) (v *verify.Verdict, req *verify.Request, fromMemory bool) {
 	if ref == "" {
-		return &verify.Verdict{Cause: verify.CauseImageUnknown, Reason: "the container carries no " + ImageNameAnnotation + " annotation, so its image cannot be determined"}, nil
+		return &verify.Verdict{Cause: verify.CauseImageUnknown, Reason: "the container carries no " + ImageNameAnnotation + " annotation, so its image cannot be determined"}, nil, false
 	}
-	// Two independent lookups in containerd: at once, to keep the NRI lock short.
+	imgs, chain := p.Resolver.Known(containerID, ref)
+	fromMemory = imgs != nil && chain != ""
+	if fromMemory && rt.GetDigest() != "" && !names(imgs, rt.GetDigest()) {
+		// The runtime disagrees with what was remembered: the store's
+		// own answer decides, as if nothing had been remembered.
+		imgs, fromMemory = nil, false
+	}
+	// What memory did not answer, containerd does: both lookups at once,
+	// to keep the NRI lock short.
 	var (
-		chain    digest.Digest
 		chainErr error
 		done     = make(chan struct{})
 	)
-	go func() {
-		defer close(done)
-		chain, chainErr = p.Resolver.RootFS(ctx, containerID)
-	}()
-	imgs, err := p.Resolver.Resolve(ctx, ref)
+	if chain == "" {
+		go func() {
+			defer close(done)
+			chain, chainErr = p.Resolver.RootFS(ctx, containerID)
+		}()
+	} else {
+		close(done)
+	}
+	var err error
+	if imgs == nil {
+		imgs, err = p.Resolver.Resolve(ctx, ref)
+	}
 	<-done
 	if err != nil {
-		return &verify.Verdict{Image: ref, Cause: verify.CauseImageUnknown, Reason: "cannot determine the digest that will run: " + err.Error()}, nil
+		return &verify.Verdict{Image: ref, Cause: verify.CauseImageUnknown, Reason: "cannot determine the digest that will run: " + err.Error()}, nil, false
 	}
 	if rt.GetDigest() != "" {
 		if imgs, err = p.agreeWithRuntime(ctx, ref, imgs, rt, chain, chainErr); err != nil {
-			return &verify.Verdict{Image: ref, Cause: verify.CauseImageMismatch, Reason: err.Error()}, nil
+			return &verify.Verdict{Image: ref, Cause: verify.CauseImageMismatch, Reason: err.Error()}, nil, false
 		}
 	}
-	return p.bound(ctx, imgs, chain, chainErr, namespace)
+	v, req = p.bound(ctx, imgs, chain, chainErr, namespace)
+	return v, req, fromMemory
+}
+
+// names reports whether one of imgs has digest d.
+func names(imgs []name.Digest, d string) bool {
+	for _, img := range imgs {
+		if img.DigestStr() == d {
+			return true
+		}
+	}
+	return false
 }
 
 // agreeWithRuntime checks the store's answer against the runtime's own

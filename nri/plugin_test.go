@@ -28,6 +28,9 @@ type fakeStore struct {
 	mounted  map[string]digest.Digest // snapshot key -> parent chain
 	sandbox  map[string]string        // sandbox ID -> image name
 	resolves int
+	// known and knownChain: what the real store would answer from memory.
+	known      map[string][]name.Digest
+	knownChain map[string]digest.Digest
 }
 
 func (f *fakeStore) Resolve(_ context.Context, ref string) ([]name.Digest, error) {
@@ -43,6 +46,12 @@ func (f *fakeStore) RootFS(_ context.Context, id string) (digest.Digest, error) 
 		return c, nil
 	}
 	return "", fmt.Errorf("container %s: no snapshot", id)
+}
+
+// Known remembers nothing unless the test says so: memory is the real
+// store's, tested against containerd.
+func (f *fakeStore) Known(id, ref string) ([]name.Digest, digest.Digest) {
+	return f.known[ref], f.knownChain[id]
 }
 
 func (f *fakeStore) BuiltFrom(_ context.Context, chain digest.Digest, img name.Digest) error {
@@ -453,5 +462,45 @@ func TestEventsFitTheRuntime(t *testing.T) {
 		if extra := events &^ api.EventMask((1<<(11))-1); !c.want && extra != 0 {
 			t.Errorf("NRI %q: events beyond NRI v0.8's: 0x%x", c.version, extra)
 		}
+	}
+}
+
+// What the store remembers from containerd's events spares the lookups,
+// and only where containerd would have answered the same.
+func TestDecidedFromMemory(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	good, bad := f.store.names["reg.io/good:v1"], f.store.names["reg.io/bad:v1"]
+	f.store.known = map[string][]name.Digest{"reg.io/good:v1": good}
+	f.store.knownChain = map[string]digest.Digest{"c-good": f.store.rootfs["c-good"], "c-bad": f.store.rootfs["c-bad"]}
+
+	if _, _, err := f.p.CreateContainer(ctx, f.pod, ctr("c-good", "reg.io/good:v1")); err != nil {
+		t.Fatalf("trusted image refused: %v", err)
+	}
+	if d := f.rec.ds[len(f.rec.ds)-1]; !d.FromMemory || f.store.resolves != 0 {
+		t.Fatalf("from_memory=%v after %d lookups; want a decision from memory", d.FromMemory, f.store.resolves)
+	}
+	// The name remembered is still bound to the layers that run: another
+	// image's snapshot is refused, as containerd's own answer would be.
+	f.store.knownChain["c-other"] = f.store.rootfs["c-bad"]
+	if _, _, err := f.p.CreateContainer(ctx, f.pod, ctr("c-other", "reg.io/good:v1")); err == nil || !strings.Contains(err.Error(), "not built from") {
+		t.Fatalf("remembered name on another image's layers: %v", err)
+	}
+	// A name not remembered is asked of the store.
+	if _, _, err := f.p.CreateContainer(ctx, f.pod, ctr("c-bad", "reg.io/bad:v1")); err == nil {
+		t.Fatal("untrusted image admitted")
+	}
+	if d := f.rec.ds[len(f.rec.ds)-1]; d.FromMemory || f.store.resolves != 1 {
+		t.Fatalf("from_memory=%v after %d lookups; want the store asked once", d.FromMemory, f.store.resolves)
+	}
+	// The runtime (containerd 2.4) reports another digest than memory
+	// holds: the store's answer decides, and it agrees with the runtime.
+	f.store.known["reg.io/bad:v1"] = good
+	f.store.knownChain["c-bad2"] = f.store.rootfs["c-bad"]
+	c := ctr("c-bad2", "reg.io/bad:v1")
+	c.Image = &api.Image{Name: "reg.io/bad:v1", Digest: bad[0].DigestStr()}
+	_, _, err := f.p.CreateContainer(ctx, f.pod, c)
+	if d := f.rec.ds[len(f.rec.ds)-1]; err == nil || d.FromMemory || f.store.resolves != 2 || d.Verdict.Cause != verify.CauseNoSignatures {
+		t.Fatalf("memory disagreeing with the runtime: err %v, from_memory=%v, %d lookups, cause %s; want the store asked and the image judged", err, d.FromMemory, f.store.resolves, d.Verdict.Cause)
 	}
 }
