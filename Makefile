@@ -16,7 +16,7 @@ TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/c
 KEYLESS_TOOLS := $(BIN)/fulcio $(BIN)/timestamp-server $(BIN)/rekor-server-posix
 DEBS  := runc docker-registry busybox-static systemd time
 
-.PHONY: all help build test unit integration matrix racebin packaging demo bench deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
+.PHONY: all help build test unit integration matrix racebin packaging demo bench profile deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
 
 all: build
 
@@ -170,6 +170,15 @@ demo: deps build tools ## the gate end to end (the README's first command)
 
 bench: deps build tools ## the benchmark table
 	SIGNGATE_TEST_BIN=$(BIN) $(GO) run ./integration/bench
+
+# profile: signgate built with its profiler (-tags profile), under the
+# bench's create loop for 30 s; the CPU profile lands in _output/cpu.pprof.
+PROFBIN := $(CURDIR)/_output/profile
+profile: deps build tools ## CPU profile of signgate while containers are created
+	mkdir -p $(PROFBIN)
+	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms olareg signgate-image-verifier; do ln -sf $(BIN)/$$t $(PROFBIN)/$$t; done
+	$(GO) build -tags profile -ldflags "$(LDFLAGS)" -o $(PROFBIN)/ ./cmd/signgate
+	SIGNGATE_TEST_BIN=$(PROFBIN) SIGNGATE_PROFILE=$(CURDIR)/_output/cpu.pprof $(GO) run ./integration/bench
 
 # staticcheck, from its own tools module.
 $(BIN)/staticcheck:

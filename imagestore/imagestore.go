@@ -107,7 +107,7 @@ func (s *Store) resolveName(ctx context.Context, ref string) (name.Digest, error
 	}
 	out, err := toDigest(reference.TrimNamed(named).String(), d)
 	if err == nil {
-		s.mem.remember(t, named.String(), d)
+		s.mem.remember(t, out, ref, named.String())
 	}
 	return out, err
 }
@@ -120,20 +120,13 @@ func (s *Store) resolveName(ctx context.Context, ref string) (name.Digest, error
 // The name is answered only with the chain, whose event orders it after
 // every pull that preceded the creation (see memory).
 func (s *Store) Known(containerID, ref string) ([]name.Digest, digest.Digest) {
-	named, err := reference.ParseDockerRef(ref)
-	if err != nil || IsImageID(ref) {
-		chain, _ := s.mem.parent(containerID)
-		return nil, chain
-	}
-	chain, target, chainKnown, nameKnown := s.mem.container(containerID, named.String())
+	// Names are remembered as Resolve was given them (every spelling is
+	// dropped on any image event), so nothing is parsed here.
+	chain, d, chainKnown, nameKnown := s.mem.container(containerID, ref)
 	if !chainKnown {
 		return nil, ""
 	}
 	if !nameKnown {
-		return nil, chain
-	}
-	d, err := toDigest(reference.TrimNamed(named).String(), target)
-	if err != nil {
 		return nil, chain
 	}
 	return []name.Digest{d}, chain

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -27,10 +28,10 @@ import (
 type memory struct {
 	mu           sync.Mutex
 	snapshotters map[string]bool
-	live         bool   // an event has arrived on the current subscription
-	epoch        uint64 // bumped on each subscription
-	imageEvents  uint64 // bumped on each image event
-	names        map[string]string
+	live         bool                   // an event has arrived on the current subscription
+	epoch        uint64                 // bumped on each subscription
+	imageEvents  uint64                 // bumped on each image event
+	names        map[string]name.Digest // by the reference as given to Resolve
 	snaps        map[string]prepared
 }
 
@@ -128,19 +129,22 @@ func (m *memory) ticket() ticket {
 	return ticket{ok: m.live, epoch: m.epoch, imageEvents: m.imageEvents}
 }
 
-// remember keeps containerd's answer for name unless an image event, or a
-// new subscription, came between the ticket and now: the answer may then
-// predate a change whose event was already applied.
-func (m *memory) remember(t ticket, name, target string) {
+// remember keeps containerd's answer for a name, under each spelling
+// given, unless an image event or a new subscription came between the
+// ticket and now: the answer may then predate a change whose event was
+// already applied.
+func (m *memory) remember(t ticket, d name.Digest, refs ...string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !t.ok || t.epoch != m.epoch || t.imageEvents != m.imageEvents {
 		return
 	}
 	if m.names == nil || len(m.names) >= maxNames {
-		m.names = map[string]string{}
+		m.names = map[string]name.Digest{}
 	}
-	m.names[name] = target
+	for _, r := range refs {
+		m.names[r] = d
+	}
 }
 
 // parent is the layer chain the container's snapshot was prepared on,
@@ -161,17 +165,17 @@ func (m *memory) parent(key string) (digest.Digest, bool) {
 }
 
 // container answers both lookups of a container's creation from memory:
-// the snapshot's parent, and the digest name pointed to as of that
+// the snapshot's parent, and the digest ref pointed to as of that
 // snapshot's preparation. chainKnown says the parent is (it is then taken);
 // nameKnown needs it: only the prepare event orders the name after the
 // pulls that preceded the creation.
-func (m *memory) container(key, name string) (chain digest.Digest, target string, chainKnown, nameKnown bool) {
+func (m *memory) container(key, ref string) (chain digest.Digest, d name.Digest, chainKnown, nameKnown bool) {
 	chain, chainKnown = m.parent(key)
 	if !chainKnown {
-		return "", "", false, false
+		return "", name.Digest{}, false, false
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	target, nameKnown = m.names[name]
-	return chain, target, true, nameKnown
+	d, nameKnown = m.names[ref]
+	return chain, d, true, nameKnown
 }

@@ -27,6 +27,19 @@ type Config struct {
 	MaxManifestBytes int64  // largest manifest or index accepted
 	MaxBlobBytes     int64  // largest blob (signature layer, bundle) accepted
 	UserAgent        string
+	// Observe, if set, hears of every HTTP exchange with a registry
+	// (token requests and redirect hops included) once its body is
+	// closed: for the bench, which sets a verification's time beside the
+	// registry's.
+	Observe func(Exchange)
+}
+
+// Exchange is one HTTP request to a registry and how long it took, from
+// sending it to closing its response body.
+type Exchange struct {
+	Method, URL string
+	Status      int // 0 when no response came
+	Took        time.Duration
 }
 
 // Defaults for the size caps: signatures and their manifests are small; real
@@ -111,6 +124,9 @@ func (c *Client) route(registry string) (http.RoundTripper, error) {
 		c.routed[registry] = true
 	}
 	rt = &capTransport{next: rt, manifest: c.cfg.MaxManifestBytes, blob: c.cfg.MaxBlobBytes}
+	if c.cfg.Observe != nil {
+		rt = &observed{next: rt, observe: c.cfg.Observe}
+	}
 	rt = &referrersMemo{next: newGuard(registry, eps, rt)}
 	c.routes[registry] = rt
 	return rt, nil

@@ -193,3 +193,45 @@ func TestCredentialHelperNamedInDockerConfig(t *testing.T) {
 		t.Fatalf("with the credential helper: %v", err)
 	}
 }
+
+// Observe hears every exchange, timed to the closing of its body.
+func TestObserveHearsEachExchange(t *testing.T) {
+	srv := httptest.NewServer(quietRegistry())
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	d, err := sigtest.PushImage(host + "/app/o:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []registry.Exchange
+	c, _ := registry.New(registry.Config{Observe: func(x registry.Exchange) { seen = append(seen, x) }})
+	opts, err := c.Options(context.Background(), d.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(d, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := img.ConfigFile(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, x := range seen {
+		if x.Took <= 0 {
+			t.Errorf("exchange %+v: not timed", x)
+		}
+		got = append(got, x.Method+" "+x.URL)
+	}
+	// The HTTPS attempt go-containerregistry makes first at a loopback
+	// registry, then the ping, the manifest and the config blob.
+	want := []string{"GET https://" + host + "/v2/", "GET " + srv.URL + "/v2/", "GET " + srv.URL + "/v2/app/o/manifests/" + d.DigestStr(), "GET " + srv.URL + "/v2/app/o/blobs/"}
+	if len(got) != len(want) {
+		t.Fatalf("heard %v; want %v", got, want)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Fatalf("heard %v; want %v", got, want)
+		}
+	}
+}
