@@ -58,6 +58,8 @@ type Client struct {
 	mu     sync.Mutex
 	routes map[string]http.RoundTripper // by registry host
 	routed map[string]bool              // the registry has a hosts.toml
+
+	handshakes handshakes
 }
 
 // New checks cfg and loads the credentials file.
@@ -100,6 +102,19 @@ func (c *Client) Options(ctx context.Context, repo name.Repository) ([]remote.Op
 		remote.WithTransport(rt),
 		remote.WithAuthFromKeychain(c.keychain),
 		remote.WithUserAgent(c.cfg.UserAgent),
+	}
+	// The repository's handshake, kept from an earlier verification or
+	// made now. One that fails is not kept, and go-containerregistry tries
+	// it again, so the failure reads as it always did.
+	shaken, ok := c.handshakes.get(repo.String())
+	if !ok {
+		if shaken, err = c.shake(ctx, repo, rt); err == nil {
+			c.handshakes.put(repo.String(), shaken)
+			ok = true
+		}
+	}
+	if ok {
+		opts = []remote.Option{remote.WithContext(ctx), remote.WithTransport(shaken)}
 	}
 	p, err := remote.NewPuller(opts...)
 	if err != nil {

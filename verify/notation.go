@@ -58,6 +58,37 @@ type NotationVerifier struct {
 	once    sync.Once
 	options verifier.VerifierOptions
 	optErr  error
+
+	// verifiers: notation-go's verifier validates its trust policy when
+	// built (compiling regular expressions), a quarter of a cold
+	// verification's own time; one is built per requirement, root and
+	// keystore, and kept.
+	mu        sync.Mutex
+	verifiers map[verifierKey]notation.Verifier
+}
+
+type verifierKey struct {
+	req  *NotationRequirement
+	root string
+	keys *keystore.Store
+}
+
+func (v *NotationVerifier) verifier(req *NotationRequirement, root string, keys *keystore.Store) (notation.Verifier, error) {
+	k := verifierKey{req, root, keys}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if vf, ok := v.verifiers[k]; ok {
+		return vf, nil
+	}
+	vf, err := verifier.NewWithOptions(TrustPolicy(req, root), memTrustStore{keys: keys}, nil, v.options)
+	if err != nil {
+		return nil, err
+	}
+	if v.verifiers == nil || len(v.verifiers) >= 256 {
+		v.verifiers = map[verifierKey]notation.Verifier{} // keystores replaced by syncs, say
+	}
+	v.verifiers[k] = vf
+	return vf, nil
 }
 
 // maxNotationSignatures bounds how many signatures are tried per root.
@@ -138,14 +169,13 @@ func (v *NotationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 		return nil, v.optErr
 	}
 	res := &NotationResult{Requirement: req.Rule(), Level: req.Level, Signers: map[string]string{}, Rejections: map[string]string{}}
-	store := memTrustStore{keys: keys}
 	noSignatures := false
 	for _, root := range req.Roots {
 		if _, ok := keys.Cert(root); !ok {
 			res.Rejections[root] = "not in the keystore"
 			continue
 		}
-		vf, err := verifier.NewWithOptions(TrustPolicy(req, root), store, nil, v.options)
+		vf, err := v.verifier(req, root, keys)
 		if err != nil {
 			return nil, fmt.Errorf("notation trust policy for root %q: %w", root, err)
 		}

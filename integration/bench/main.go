@@ -33,7 +33,7 @@ const (
 	imagesPerFormat = 20
 	cliRuns         = 10
 	warmRuns        = 20000
-	createRuns      = 60
+	createRuns      = 200 // the create rows differ by less than their noise at 60
 	afterPullRuns   = 100
 )
 

@@ -1,0 +1,126 @@
+package registry_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/registry"
+)
+
+// tokenRegistry asks for a bearer token from its own token service, as
+// most registries do, and counts pings and tokens issued.
+type tokenRegistry struct {
+	mu           sync.Mutex
+	pings        int
+	tokens       int
+	valid        string // the token accepted now
+	failNextPing bool
+	next         http.Handler
+	url          string
+}
+
+func (r *tokenRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	challenge := func() {
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="%s/token",service="test"`, r.url))
+		w.WriteHeader(http.StatusUnauthorized)
+	}
+	switch {
+	case req.URL.Path == "/token":
+		r.tokens++
+		r.valid = fmt.Sprintf("t%d", r.tokens)
+		fmt.Fprintf(w, `{"token":%q}`, r.valid)
+	case req.URL.Path == "/v2/":
+		r.pings++
+		if r.failNextPing {
+			r.failNextPing = false
+			http.Error(w, "flake", http.StatusInternalServerError)
+			return
+		}
+		challenge()
+	case req.Header.Get("Authorization") != "Bearer "+r.valid:
+		challenge()
+	default:
+		r.next.ServeHTTP(w, req)
+	}
+}
+
+func (r *tokenRegistry) counts() (pings, tokens int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pings, r.tokens
+}
+
+// A verification no longer begins with the registry's handshake: it is
+// kept per repository, its token refreshed on the registry's challenge,
+// and one that failed is not kept.
+func TestHandshakeIsKept(t *testing.T) {
+	inner := httptest.NewServer(quietRegistry())
+	defer inner.Close()
+	host := strings.TrimPrefix(inner.URL, "http://")
+	d, err := sigtest.PushImage(host + "/app/h:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same content behind a token-checking front.
+	u, _ := url.Parse(inner.URL)
+	reg := &tokenRegistry{next: httputil.NewSingleHostReverseProxy(u)}
+	front := httptest.NewServer(reg)
+	defer front.Close()
+	reg.url = front.URL
+	img, _ := name.NewDigest(strings.TrimPrefix(front.URL, "http://") + "/app/h@" + d.DigestStr())
+
+	c, _ := registry.New(registry.Config{})
+	fetch := func() {
+		t.Helper()
+		opts, err := c.Options(context.Background(), img.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, err := remote.Image(img, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := i.ConfigFile(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fetch()
+	fetch()
+	fetch()
+	if p, tk := reg.counts(); p != 1 || tk != 1 {
+		t.Fatalf("three verifications: %d pings and %d tokens; want one handshake", p, tk)
+	}
+	// The token expires: the registry challenges, and it is refreshed.
+	reg.mu.Lock()
+	reg.valid = "expired"
+	reg.mu.Unlock()
+	fetch()
+	if p, tk := reg.counts(); p != 1 || tk != 2 {
+		t.Fatalf("after expiry: %d pings and %d tokens; want the token refreshed without a ping", p, tk)
+	}
+
+	// A handshake that fails is not kept: the next verification makes its own.
+	c, _ = registry.New(registry.Config{})
+	reg.mu.Lock()
+	reg.failNextPing = true
+	reg.mu.Unlock()
+	fetch() // signgate's handshake fails, go-containerregistry's succeeds
+	fetch() // and this one makes, and keeps, its own
+	fetch()
+	if p, _ := reg.counts(); p != 1+3 {
+		t.Fatalf("after a failed handshake: %d pings, want 4 (1 before, the failed one, go-containerregistry's, the kept one)", p)
+	}
+}
