@@ -106,13 +106,7 @@ func (c *Client) Options(ctx context.Context, repo name.Repository) ([]remote.Op
 	// The repository's handshake, kept from an earlier verification or
 	// made now. One that fails is not kept, and go-containerregistry tries
 	// it again, so the failure reads as it always did.
-	shaken, ok := c.handshakes.get(repo.String())
-	if !ok {
-		if shaken, err = c.shake(ctx, repo, rt); err == nil {
-			c.handshakes.put(repo.String(), shaken)
-			ok = true
-		}
-	}
+	shaken, ok := c.handshake(ctx, repo, rt)
 	if ok {
 		opts = []remote.Option{remote.WithContext(ctx), remote.WithTransport(shaken)}
 	}

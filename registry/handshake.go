@@ -17,19 +17,22 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
-// handshakeTTL is how long a repository's handshake is kept. A token that
-// expires sooner is refreshed on the registry's challenge; a registry that
-// changes its scheme or token service is followed after this long.
+// handshakeTTL is how long a handshake is kept. A token that expires
+// sooner is refreshed on the registry's challenge; a registry that changes
+// its scheme or token service is followed after this long.
 const handshakeTTL = 5 * time.Minute
 
-// handshakes keeps go-containerregistry's handshake with each repository
-// (a ping for the scheme and the auth challenge, then, for a bearer
-// registry, a pull token) so that a verification does not begin with it:
-// it was one round trip in every verification, two with a token. Only a
-// handshake that succeeded is kept.
+// handshakes keeps go-containerregistry's handshake (a ping for the scheme
+// and the auth challenge, then, for a bearer registry, a pull token) so
+// that a verification does not begin with it: it was one round trip in
+// every verification, two with a token. A registry that needs no
+// credentials (anonymous, and its ping answered 200) shares one handshake
+// among its repositories; any other has one per repository, as its tokens
+// are scoped. Only a handshake that succeeded is kept.
 type handshakes struct {
-	mu sync.Mutex
-	m  map[string]handshake
+	mu   sync.Mutex
+	m    map[string]handshake // by registry (open ones) or repository
+	open map[string]openness  // by registry
 }
 
 type handshake struct {
@@ -37,23 +40,96 @@ type handshake struct {
 	at time.Time
 }
 
-func (h *handshakes) get(repo string) (http.RoundTripper, bool) {
+type openness struct {
+	open bool
+	at   time.Time
+}
+
+func (h *handshakes) get(key string) (http.RoundTripper, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	e, ok := h.m[repo]
+	e, ok := h.m[key]
 	if !ok || time.Since(e.at) > handshakeTTL {
 		return nil, false
 	}
 	return e.rt, true
 }
 
-func (h *handshakes) put(repo string, rt http.RoundTripper) {
+func (h *handshakes) put(key string, rt http.RoundTripper) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.m == nil || len(h.m) >= 1024 {
+	if h.m == nil || len(h.m) >= 256 { // more than a node verifies in five minutes
 		h.m = map[string]handshake{}
 	}
-	h.m[repo] = handshake{rt: rt, at: time.Now()}
+	h.m[key] = handshake{rt: rt, at: time.Now()}
+}
+
+// isOpen says what is known of registry: open, and whether it is known.
+func (h *handshakes) isOpen(registry string) (open, known bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	o, ok := h.open[registry]
+	if !ok || time.Since(o.at) > handshakeTTL {
+		return false, false
+	}
+	return o.open, true
+}
+
+func (h *handshakes) setOpen(registry string, open bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.open == nil || len(h.open) >= 256 {
+		h.open = map[string]openness{}
+	}
+	h.open[registry] = openness{open: open, at: time.Now()}
+}
+
+// forget drops what is known of registry and its shared handshake: it
+// asked for credentials after all.
+func (h *handshakes) forget(registry string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.open, registry)
+	delete(h.m, registry)
+}
+
+// handshake returns the repository's kept handshake, or makes one and
+// keeps it; false when it fails (go-containerregistry then makes its own).
+func (c *Client) handshake(ctx context.Context, repo name.Repository, rt http.RoundTripper) (http.RoundTripper, bool) {
+	reg := repo.RegistryStr()
+	if shaken, ok := c.handshakes.get(reg); ok {
+		return shaken, true
+	}
+	if shaken, ok := c.handshakes.get(repo.String()); ok {
+		return shaken, true
+	}
+	auth, err := authn.Resolve(ctx, c.keychain, repo)
+	if err != nil {
+		return nil, false
+	}
+	open, known := c.handshakes.isOpen(reg)
+	if !known && auth == authn.Anonymous {
+		// Once per registry: does it want credentials at all?
+		ch, err := transport.Ping(ctx, repo.Registry, rt)
+		if err != nil {
+			return nil, false
+		}
+		open = ch.Scheme == ""
+		c.handshakes.setOpen(reg, open)
+	}
+	open = open && auth == authn.Anonymous
+	key := repo.String()
+	var onUnauthorized func()
+	if open {
+		key = reg
+		onUnauthorized = func() { c.handshakes.forget(reg) }
+	}
+	shaken, err := c.shake(ctx, repo, rt, auth, onUnauthorized)
+	if err != nil {
+		return nil, false
+	}
+	c.handshakes.put(key, shaken)
+	return shaken, true
 }
 
 // shake performs the handshake over rt, wrapped as go-containerregistry
@@ -62,17 +138,13 @@ func (h *handshakes) put(repo string, rt http.RoundTripper) {
 // itself is not retried: when it fails, go-containerregistry's own one
 // follows, retried as always, and a failing registry costs one round
 // trip more, not another round of retries.
-func (c *Client) shake(ctx context.Context, repo name.Repository, rt http.RoundTripper) (http.RoundTripper, error) {
-	auth, err := authn.Resolve(ctx, c.keychain, repo)
-	if err != nil {
-		return nil, err
-	}
+func (c *Client) shake(ctx context.Context, repo name.Repository, rt http.RoundTripper, auth authn.Authenticator, onUnauthorized func()) (http.RoundTripper, error) {
 	retry := transport.NewRetry(rt,
 		transport.WithRetryBackoff(remote.Backoff{Duration: time.Second, Factor: 3, Jitter: 0.1, Steps: 3}),
 		transport.WithRetryPredicate(retryable),
 		transport.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
 			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, 499, 522))
-	armed := &retryOnceShaken{plain: rt, retry: retry}
+	armed := &afterHandshake{plain: rt, retry: retry, onUnauthorized: onUnauthorized}
 	shaken, err := transport.NewWithContext(ctx, repo.Registry, auth, transport.NewUserAgent(armed, c.cfg.UserAgent), []string{repo.Scope(transport.PullScope)})
 	if err != nil {
 		return nil, err
@@ -81,17 +153,24 @@ func (c *Client) shake(ctx context.Context, repo name.Repository, rt http.RoundT
 	return shaken, nil
 }
 
-// retryOnceShaken retries only once the handshake is done.
-type retryOnceShaken struct {
-	shaken       atomic.Bool
-	plain, retry http.RoundTripper
+// afterHandshake retries only once the handshake is done, and tells
+// onUnauthorized (if set) of a 401 then: a registry taken to be open has
+// asked for credentials.
+type afterHandshake struct {
+	shaken         atomic.Bool
+	plain, retry   http.RoundTripper
+	onUnauthorized func()
 }
 
-func (r *retryOnceShaken) RoundTrip(req *http.Request) (*http.Response, error) {
-	if r.shaken.Load() {
-		return r.retry.RoundTrip(req)
+func (a *afterHandshake) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !a.shaken.Load() {
+		return a.plain.RoundTrip(req)
 	}
-	return r.plain.RoundTrip(req)
+	resp, err := a.retry.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && a.onUnauthorized != nil {
+		a.onUnauthorized()
+	}
+	return resp, err
 }
 
 // retryable is go-containerregistry's own test for a network flake.

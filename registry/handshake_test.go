@@ -83,7 +83,7 @@ func TestHandshakeIsKept(t *testing.T) {
 	img, _ := name.NewDigest(strings.TrimPrefix(front.URL, "http://") + "/app/h@" + d.DigestStr())
 
 	c, _ := registry.New(registry.Config{})
-	fetch := func() {
+	fetchFrom := func(img name.Digest) {
 		t.Helper()
 		opts, err := c.Options(context.Background(), img.Context())
 		if err != nil {
@@ -97,10 +97,13 @@ func TestHandshakeIsKept(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	fetch := func() { t.Helper(); fetchFrom(img) }
 	fetch()
 	fetch()
 	fetch()
-	if p, tk := reg.counts(); p != 1 || tk != 1 {
+	// The first contact pings once more, to learn whether the registry
+	// wants credentials at all (it does).
+	if p, tk := reg.counts(); p != 2 || tk != 1 {
 		t.Fatalf("three verifications: %d pings and %d tokens; want one handshake", p, tk)
 	}
 	// The token expires: the registry challenges, and it is refreshed.
@@ -108,8 +111,19 @@ func TestHandshakeIsKept(t *testing.T) {
 	reg.valid = "expired"
 	reg.mu.Unlock()
 	fetch()
-	if p, tk := reg.counts(); p != 1 || tk != 2 {
+	if p, tk := reg.counts(); p != 2 || tk != 2 {
 		t.Fatalf("after expiry: %d pings and %d tokens; want the token refreshed without a ping", p, tk)
+	}
+	// Tokens are scoped to a repository: another has its own handshake.
+	other, err := sigtest.PushImage(host + "/app/other:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherImg, _ := name.NewDigest(strings.TrimPrefix(front.URL, "http://") + "/app/other@" + other.DigestStr())
+	fetchFrom(otherImg)
+	fetchFrom(otherImg)
+	if p, tk := reg.counts(); p != 3 || tk != 3 {
+		t.Fatalf("another repository: %d pings and %d tokens; want one handshake more", p, tk)
 	}
 
 	// A handshake that fails is not kept: the next verification makes its own.
@@ -120,7 +134,72 @@ func TestHandshakeIsKept(t *testing.T) {
 	fetch() // signgate's handshake fails, go-containerregistry's succeeds
 	fetch() // and this one makes, and keeps, its own
 	fetch()
-	if p, _ := reg.counts(); p != 1+3 {
-		t.Fatalf("after a failed handshake: %d pings, want 4 (1 before, the failed one, go-containerregistry's, the kept one)", p)
+	if p, _ := reg.counts(); p != 3+4 {
+		t.Fatalf("after a failed handshake: %d pings, want 4 more (the failed one, go-containerregistry's, the kept one after learning the registry anew)", p)
+	}
+}
+
+// A registry that wants no credentials shares one handshake among its
+// repositories, until it asks for credentials after all.
+func TestOpenRegistrySharesItsHandshake(t *testing.T) {
+	var mu sync.Mutex
+	pings, locked := 0, false
+	inner := quietRegistry()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if r.URL.Path == "/v2/" {
+			pings++
+		}
+		l := locked
+		mu.Unlock()
+		if l {
+			w.Header().Set("WWW-Authenticate", `Basic realm="now closed"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	c, _ := registry.New(registry.Config{})
+	fetch := func(repo string) error {
+		d, err := sigtest.PushImage(host + "/" + repo + ":v1")
+		if err != nil {
+			return err
+		}
+		opts, err := c.Options(context.Background(), d.Context())
+		if err != nil {
+			return err
+		}
+		_, err = remote.Get(d, opts...)
+		return err
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return pings }
+	for i := 0; i < 5; i++ {
+		if err := fetch(fmt.Sprintf("open/app%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := count(); p != 2+5 { // five pushes ping too; signgate: the probe and the handshake
+		t.Fatalf("five repositories of an open registry: %d pings, want 7", p)
+	}
+	// It asks for credentials: what was kept is dropped, and the next
+	// verification shakes hands anew.
+	if err := fetch("open/before"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	locked = true
+	mu.Unlock()
+	d, _ := name.NewDigest(host + "/open/before@sha256:" + strings.Repeat("0", 64))
+	opts, _ := c.Options(context.Background(), d.Context())
+	if _, err := remote.Get(d, opts...); err == nil {
+		t.Fatal("a registry that asks for credentials answered an anonymous client")
+	}
+	before := count()
+	opts, _ = c.Options(context.Background(), d.Context())
+	_, _ = remote.Get(d, opts...)
+	if count() == before {
+		t.Fatal("after a 401, the kept handshake was used again")
 	}
 }
