@@ -23,6 +23,17 @@ func prepare(t *testing.T, s *Store, key string, parent digest.Digest) {
 	event(t, s, "/snapshot/prepare", &eventtypes.SnapshotPrepare{Key: key, Parent: parent.String(), Snapshotter: "overlayfs"})
 }
 
+// appTaggedA: images a and b, app:v1 pointing at a, and a subscription
+// seen delivering.
+func appTaggedA(t *testing.T) (f *fakeContainerd, s *Store, a, b, chain digest.Digest) {
+	f, s = start(t)
+	a, _, chain = f.image("a")
+	b, _, _ = f.image("b")
+	f.images["docker.io/library/app:v1"] = a.String()
+	prepare(t, s, "warm", chain)
+	return f, s, a, b, chain
+}
+
 func TestKnownNeedsTheContainersSnapshotEvent(t *testing.T) {
 	f, s := start(t)
 	ctx := context.Background()
@@ -58,12 +69,8 @@ func TestKnownNeedsTheContainersSnapshotEvent(t *testing.T) {
 }
 
 func TestImageEventsForgetEveryName(t *testing.T) {
-	f, s := start(t)
+	f, s, a, b, chain := appTaggedA(t)
 	ctx := context.Background()
-	a, _, chain := f.image("a")
-	b, _, _ := f.image("b")
-	f.images["docker.io/library/app:v1"] = a.String()
-	prepare(t, s, "warm", chain)
 	if _, err := s.Resolve(ctx, "app:v1"); err != nil {
 		t.Fatal(err)
 	}
@@ -90,12 +97,8 @@ func TestImageEventsForgetEveryName(t *testing.T) {
 // An answer containerd gave before a change whose event arrived while it
 // was on its way is not remembered: it may predate the change.
 func TestAnswerOvertakenByAnImageEventIsNotRemembered(t *testing.T) {
-	f, s := start(t)
+	f, s, a, b, chain := appTaggedA(t)
 	ctx := context.Background()
-	a, _, chain := f.image("a")
-	b, _, _ := f.image("b")
-	f.images["docker.io/library/app:v1"] = a.String()
-	prepare(t, s, "warm", chain)
 	f.onGet = func() {
 		// containerd read the old record; the re-pull commits and its
 		// event is applied before the answer is back.

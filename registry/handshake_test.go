@@ -67,13 +67,8 @@ func (r *tokenRegistry) counts() (pings, tokens int) {
 // kept per repository, its token refreshed on the registry's challenge,
 // and one that failed is not kept.
 func TestHandshakeIsKept(t *testing.T) {
-	inner := httptest.NewServer(quietRegistry())
-	defer inner.Close()
+	inner, d := pushed(t, "app/h")
 	host := strings.TrimPrefix(inner.URL, "http://")
-	d, err := sigtest.PushImage(host + "/app/h:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The same content behind a token-checking front.
 	u, _ := url.Parse(inner.URL)
 	reg := &tokenRegistry{next: httputil.NewSingleHostReverseProxy(u)}
@@ -85,15 +80,7 @@ func TestHandshakeIsKept(t *testing.T) {
 	c, _ := registry.New(registry.Config{})
 	fetchFrom := func(img name.Digest) {
 		t.Helper()
-		opts, err := c.Options(context.Background(), img.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		i, err := remote.Image(img, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := i.ConfigFile(); err != nil {
+		if err := readConfig(c, img); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -149,24 +149,37 @@ func TestHostsTomlMirrorAndCA(t *testing.T) {
 	}
 }
 
-func TestBlobSizeCap(t *testing.T) {
+// pushed serves an in-memory registry holding one image at repo:v1.
+func pushed(t *testing.T, repo string) (*httptest.Server, name.Digest) {
+	t.Helper()
 	srv := httptest.NewServer(quietRegistry())
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	d, err := sigtest.PushImage(host + "/app/z:v1")
+	t.Cleanup(srv.Close)
+	d, err := sigtest.PushImage(strings.TrimPrefix(srv.URL, "http://") + "/" + repo + ":v1")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv, d
+}
+
+// readConfig reads img's config blob through c, as a verification reads
+// a signature.
+func readConfig(c *registry.Client, img name.Digest) error {
+	opts, err := c.Options(context.Background(), img.Context())
+	if err != nil {
+		return err
+	}
+	i, err := remote.Image(img, opts...)
+	if err != nil {
+		return err
+	}
+	_, err = i.ConfigFile()
+	return err
+}
+
+func TestBlobSizeCap(t *testing.T) {
+	_, d := pushed(t, "app/z")
 	c, _ := registry.New(registry.Config{MaxBlobBytes: 64})
-	opts, err := c.Options(context.Background(), d.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(d, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := img.ConfigFile(); err == nil || !strings.Contains(err.Error(), "exceeds the 64-byte limit") {
+	if err := readConfig(c, d); err == nil || !strings.Contains(err.Error(), "exceeds the 64-byte limit") {
 		t.Fatalf("want the blob refused for its size, got %v", err)
 	}
 }
@@ -196,24 +209,11 @@ func TestCredentialHelperNamedInDockerConfig(t *testing.T) {
 
 // Observe hears every exchange, timed to the closing of its body.
 func TestObserveHearsEachExchange(t *testing.T) {
-	srv := httptest.NewServer(quietRegistry())
-	defer srv.Close()
+	srv, d := pushed(t, "app/o")
 	host := strings.TrimPrefix(srv.URL, "http://")
-	d, err := sigtest.PushImage(host + "/app/o:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var seen []registry.Exchange
 	c, _ := registry.New(registry.Config{Observe: func(x registry.Exchange) { seen = append(seen, x) }})
-	opts, err := c.Options(context.Background(), d.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(d, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := img.ConfigFile(); err != nil {
+	if err := readConfig(c, d); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
