@@ -14,11 +14,20 @@ import (
 
 // noopPlugin subscribes to what signgate subscribes to and answers at
 // once: the cost of any NRI plugin, the floor signgate's own is measured
-// against.
-type noopPlugin struct{}
+// against. With annotate, it adjusts what signgate adjusts: four
+// annotations of the same length.
+type noopPlugin struct{ annotate bool }
 
-func (noopPlugin) CreateContainer(context.Context, *api.PodSandbox, *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
-	return nil, nil, nil
+func (p noopPlugin) CreateContainer(context.Context, *api.PodSandbox, *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
+	if !p.annotate {
+		return nil, nil, nil
+	}
+	adj := &api.ContainerAdjustment{}
+	adj.AddAnnotation("signgate.dev/policy", "apps")
+	adj.AddAnnotation("signgate.dev/digest", "sha256:0000000000000000000000000000000000000000000000000000000000000000")
+	adj.AddAnnotation("signgate.dev/decision", "verified")
+	adj.AddAnnotation("signgate.dev/verified-by", "cosign: k1")
+	return adj, nil, nil
 }
 
 func (noopPlugin) ValidateContainerAdjustment(context.Context, *api.ValidateContainerAdjustmentRequest) error {
@@ -40,9 +49,9 @@ func (quiet) Errorf(context.Context, string, ...any) {}
 
 // startNoop connects the no-op plugin, named name, to e's NRI socket, in
 // this process.
-func startNoop(ctx context.Context, e *harness.Env, name string) {
+func startNoop(ctx context.Context, e *harness.Env, name string, annotate bool) {
 	nrilog.Set(quiet{})
-	s, err := stub.New(noopPlugin{}, stub.WithSocketPath(e.NRISock), stub.WithPluginName(name), stub.WithPluginIdx("10"))
+	s, err := stub.New(noopPlugin{annotate: annotate}, stub.WithSocketPath(e.NRISock), stub.WithPluginName(name), stub.WithPluginIdx("10"))
 	check(err)
 	check(s.Start(ctx))
 }

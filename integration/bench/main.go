@@ -79,18 +79,23 @@ func main() {
 	defer stop(noopEnv)
 	noopCtx, stopNoop := context.WithCancel(context.Background())
 	defer stopNoop()
-	startNoop(noopCtx, noopEnv, "noop")
+	startNoop(noopCtx, noopEnv, "noop", false)
 	// And a fifth under signgate's own containerd drop-in (NRI's default
 	// validator, signgate required), its plugin answering at once: what
 	// containerd's side of signgate costs, without signgate's decision.
 	noopGatedEnv := start(harness.Options{StandIn: true, DropIn: "packaging/containerd/signgate.toml"})
 	defer stop(noopGatedEnv)
-	startNoop(noopCtx, noopGatedEnv, "signgate")
+	startNoop(noopCtx, noopGatedEnv, "signgate", false)
+	// And a sixth, the same stand-in adjusting what signgate adjusts (four
+	// annotations): what is left over it is signgate's own handling.
+	annotatedEnv := start(harness.Options{StandIn: true, DropIn: "packaging/containerd/signgate.toml"})
+	defer stop(annotatedEnv)
+	startNoop(noopCtx, annotatedEnv, "signgate", true)
 
 	rows = append(rows, verification(gatedEnv)...)
 
-	lat := creates([]*harness.Env{gatedEnv, nriEnv, plainEnv, noopEnv, noopGatedEnv})
-	gated, nriOnly, noNRI, noop, noopGated := lat[0], lat[1], lat[2], lat[3], lat[4]
+	lat := creates([]*harness.Env{gatedEnv, nriEnv, plainEnv, noopEnv, noopGatedEnv, annotatedEnv})
+	gated, nriOnly, noNRI, noop, noopGated, annotated := lat[0], lat[1], lat[2], lat[3], lat[4], lat[5]
 	var decision []time.Duration
 	for _, m := range tookRE.FindAllStringSubmatch(gatedEnv.SigngateLog.String(), -1) {
 		if d, err := time.ParseDuration(m[1]); err == nil {
@@ -102,8 +107,9 @@ func main() {
 		summarize("crictl create, NRI on, no plugin", nriOnly, ""),
 		summarize("crictl create, a plugin that answers at once", noop, fmt.Sprintf("NRI's cost for any plugin: %s over NRI alone", paired(noop, nriOnly))),
 		summarize("crictl create, the same under signgate's containerd drop-in", noopGated, fmt.Sprintf("default validator, plugin required: %s over the plain no-op", paired(noopGated, noop))),
-		summarize("crictl create, with signgate (cached verdict)", gated, fmt.Sprintf("adds %s over no NRI, %s over NRI alone (target <= 1ms), %s over the no-op plugin under the same drop-in",
-			paired(gated, noNRI), paired(gated, nriOnly), paired(gated, noopGated))),
+		summarize("crictl create, the same stand-in adding signgate's 4 annotations", annotated, fmt.Sprintf("the annotations cost %s", paired(annotated, noopGated))),
+		summarize("crictl create, with signgate (cached verdict)", gated, fmt.Sprintf("adds %s over no NRI, %s over NRI alone (target <= 1ms), %s over the no-op plugin under the same drop-in, %s over the annotating one",
+			paired(gated, noNRI), paired(gated, nriOnly), paired(gated, noopGated), paired(gated, annotated))),
 		summarize("  decision inside the plugin (cached)", decision, "containerd lookups + cached verdict (target <= 100µs)"),
 	)
 	// (After the create comparison, so that the containerds compared
