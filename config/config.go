@@ -82,6 +82,7 @@ type daemonSection struct {
 	Snapshotters        []string `toml:"snapshotters"`
 	APISocket           string   `toml:"api_socket"`
 	Preverify           *bool    `toml:"preverify"`
+	Annotate            *bool    `toml:"annotate"`
 	PreverifyWorkers    int      `toml:"preverify_workers"`
 	MetricsAddress      *string  `toml:"metrics_address"`
 	WatchConfig         string   `toml:"watch_config"`
@@ -237,6 +238,7 @@ type Daemon struct {
 	Snapshotters        []string
 	APISocket           string // where the image verifier asks; "" for none
 	Preverify           bool   // verify images as containerd pulls them
+	Annotate            bool   // allowed containers carry signgate.dev/ annotations
 	PreverifyWorkers    int
 	MetricsAddress      string // /metrics, /healthz, /readyz; "" for none
 	// WatchConfig: how often to look for a changed config or key file and
@@ -312,6 +314,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		Snapshotters:        d.Snapshotters,
 		APISocket:           or(d.APISocket, DefaultAPISocket),
 		Preverify:           d.Preverify == nil || *d.Preverify,
+		Annotate:            d.Annotate == nil || *d.Annotate,
 		PreverifyWorkers:    int(v.positive("daemon.preverify_workers", int64(d.PreverifyWorkers), 2)),
 		MetricsAddress:      DefaultMetricsAddress,
 		WatchConfig:         v.duration("daemon.watch_config", d.WatchConfig, 0),

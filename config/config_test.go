@@ -66,6 +66,13 @@ require = "all"
 	if len(c.Policies) != 2 || c.Policies[1].Cosign.Threshold != 2 || c.Daemon.DecisionDeadline.Milliseconds() != 1200 {
 		t.Fatalf("parsed wrongly: %+v", c)
 	}
+	if !c.Daemon.Annotate || !c.Daemon.Preverify {
+		t.Fatalf("annotate and preverify default to true: %+v", c.Daemon)
+	}
+	off := write(t, dir, "off.toml", "[daemon]\nannotate = false\n[[policy]]\nname = \"all\"\nscopes = [\"**\"]\nmode = \"allow\"\n")
+	if c, err := config.Load(off); err != nil || c.Daemon.Annotate {
+		t.Fatalf("annotate = false: %v, %+v", err, c)
+	}
 	if p := c.Policies.Match("registry.example.com/team/app", ""); p == nil || p.Name != "prod" {
 		t.Fatalf("match: %+v", p)
 	}

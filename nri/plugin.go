@@ -88,6 +88,8 @@ type Plugin struct {
 	// and creates the container: once connected, the plugin learns that
 	// timeout and answers within three quarters of it if Deadline is longer.
 	Deadline time.Duration
+	// Annotate adds the signgate.dev/ annotations to allowed containers.
+	Annotate bool
 	ceiling  atomic.Int64   // from the NRI request timeout, once connected
 	admitted admittedSet    // containers CreateContainer allowed, for the validator
 	created  createdSet     // what each created container runs, re-checked at start
@@ -366,6 +368,9 @@ func (p *Plugin) CreateContainer(in context.Context, pod *api.PodSandbox, ctr *a
 	}
 	p.admitted.add(ctr.GetId(), ctr.GetAnnotations()[ImageNameAnnotation])
 	p.created.add(ctr.GetId(), reqs)
+	if !p.Annotate {
+		return nil, nil, nil
+	}
 	return annotations(ds[0].Verdict), nil, nil
 }
 

@@ -158,7 +158,7 @@ func newFixture(t *testing.T) *fixture {
 		rec: &recorded{},
 		pod: &api.PodSandbox{Id: "sb-good", Name: "pod", Namespace: "default"},
 	}
-	f.p = &Plugin{Resolver: f.store, Decider: f.eng, Recorder: f.rec, Deadline: 200 * time.Millisecond}
+	f.p = &Plugin{Resolver: f.store, Decider: f.eng, Recorder: f.rec, Deadline: 200 * time.Millisecond, Annotate: true}
 	return f
 }
 
@@ -502,5 +502,18 @@ func TestDecidedFromMemory(t *testing.T) {
 	_, _, err := f.p.CreateContainer(ctx, f.pod, c)
 	if d := f.rec.ds[len(f.rec.ds)-1]; err == nil || d.FromMemory || f.store.resolves != 2 || d.Verdict.Cause != verify.CauseNoSignatures {
 		t.Fatalf("memory disagreeing with the runtime: err %v, from_memory=%v, %d lookups, cause %s; want the store asked and the image judged", err, d.FromMemory, f.store.resolves, d.Verdict.Cause)
+	}
+}
+
+// With annotate = false, an allowed container is not adjusted at all.
+func TestAnnotationsCanBeTurnedOff(t *testing.T) {
+	f := newFixture(t)
+	f.p.Annotate = false
+	adj, upd, err := f.p.CreateContainer(context.Background(), f.pod, ctr("c-good", "reg.io/good:v1"))
+	if err != nil || adj != nil || upd != nil {
+		t.Fatalf("CreateContainer = %v, %v, %v; want no adjustment", adj, upd, err)
+	}
+	if d := f.rec.ds[len(f.rec.ds)-1]; !d.Verdict.Allowed || len(d.Verdict.VerifiedBy()) == 0 {
+		t.Fatalf("the decision log lost what the annotations said: %+v", d.Verdict)
 	}
 }
