@@ -97,15 +97,19 @@ func (h *handshakes) forget(registry string) {
 // keeps it; false when it fails (go-containerregistry then makes its own).
 func (c *Client) handshake(ctx context.Context, repo name.Repository, rt http.RoundTripper) (http.RoundTripper, bool) {
 	reg := repo.RegistryStr()
-	if shaken, ok := c.handshakes.get(reg); ok {
-		return shaken, true
-	}
 	if shaken, ok := c.handshakes.get(repo.String()); ok {
 		return shaken, true
 	}
 	auth, err := authn.Resolve(ctx, c.keychain, repo)
 	if err != nil {
 		return nil, false
+	}
+	// A registry's shared handshake is anonymous: never for a repository
+	// the keychain has credentials for.
+	if auth == authn.Anonymous {
+		if shaken, ok := c.handshakes.get(reg); ok {
+			return shaken, true
+		}
 	}
 	open, known := c.handshakes.isOpen(reg)
 	if !known && auth == authn.Anonymous {
