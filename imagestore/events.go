@@ -16,6 +16,30 @@ import (
 // re-tag), until ctx ends. When containerd goes away it subscribes again,
 // with backoff, forgetting what it remembered; onError hears why.
 func (s *Store) Follow(ctx context.Context, onImage func(name string), onError func(err error, retryIn time.Duration)) {
+	if onImage != nil {
+		// onImage may wait (pre-verification's workers are few); the
+		// events behind it, snapshot preparations among them, must not.
+		names := make(chan string, 1024)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case n := <-names:
+					onImage(n)
+				}
+			}
+		}()
+		hear := onImage
+		onImage = func(n string) {
+			select {
+			case names <- n:
+			case <-ctx.Done():
+			default:
+				hear(n) // a burst beyond the queue: wait, as before, rather than skip it
+			}
+		}
+	}
 	client := eventsapi.NewEventsClient(s.conn)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {

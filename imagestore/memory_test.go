@@ -3,10 +3,13 @@ package imagestore
 import (
 	"context"
 	"testing"
+	"time"
 
 	eventtypes "github.com/containerd/containerd/api/events"
+	eventsapi "github.com/containerd/containerd/api/services/events/v1"
 	"github.com/opencontainers/go-digest"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // event delivers one containerd event to the store, as Follow would.
@@ -157,4 +160,31 @@ func TestSnapshotsOutsideTheGateAreNotTaken(t *testing.T) {
 			t.Fatalf("%s: removed, committed or on no image: taken as %s", k, c)
 		}
 	}
+}
+
+// Pre-verification waiting for a worker does not hold back the events
+// behind it: a container's snapshot is known while it waits.
+func TestSlowImageListenerDoesNotDelayMemory(t *testing.T) {
+	f, s := start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	release := make(chan struct{})
+	defer close(release)
+	go s.Follow(ctx, func(string) { <-release }, nil)
+	send := func(topic string, m proto.Message) {
+		b, _ := proto.Marshal(m)
+		f.events <- &eventsapi.Envelope{Topic: topic, Event: &anypb.Any{Value: b}}
+	}
+	chain := digest.FromString("chain")
+	send("/images/update", &eventtypes.ImageUpdate{Name: "docker.io/library/app:v1"})
+	send("/images/update", &eventtypes.ImageUpdate{Name: "docker.io/library/app:v2"})
+	send("/snapshot/prepare", &eventtypes.SnapshotPrepare{Key: "c1", Parent: chain.String(), Snapshotter: "overlayfs"})
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, c := s.Known("c1", "app:v1"); c == chain {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("the snapshot event waited behind the image listener")
 }

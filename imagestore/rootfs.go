@@ -32,9 +32,6 @@ const maxContentBytes = 4 << 20
 // or of one of the manifests its index names (they are covered by the
 // index's signature).
 func (s *Store) RootFS(ctx context.Context, containerID string) (digest.Digest, error) {
-	if p, ok := s.mem.parent(containerID); ok {
-		return p, nil
-	}
 	return s.rootfsParent(metadata.AppendToOutgoingContext(ctx, "containerd-namespace", s.namespace), containerID)
 }
 

@@ -12,6 +12,7 @@ import (
 
 	containersapi "github.com/containerd/containerd/api/services/containers/v1"
 	contentapi "github.com/containerd/containerd/api/services/content/v1"
+	eventsapi "github.com/containerd/containerd/api/services/events/v1"
 	imagesapi "github.com/containerd/containerd/api/services/images/v1"
 	snapshotsapi "github.com/containerd/containerd/api/services/snapshots/v1"
 	"github.com/containerd/containerd/api/types"
@@ -31,8 +32,9 @@ type fakeContainerd struct {
 	blobs      map[digest.Digest][]byte
 	snapshots  map[string]string // key -> parent
 	containers map[string]*containersapi.Container
-	namespaces []string // namespace of each request, to check it is sent
-	onGet      func()   // runs inside images.Get, after it read, before it answers
+	namespaces []string                 // namespace of each request, to check it is sent
+	onGet      func()                   // runs inside images.Get, after it read, before it answers
+	events     chan *eventsapi.Envelope // what the events service delivers
 	gets       int
 }
 
@@ -104,6 +106,19 @@ func (f *containersSrv) Get(_ context.Context, r *containersapi.GetContainerRequ
 	return &containersapi.GetContainerResponse{Container: c}, nil
 }
 
+func (f *eventsSrv) Subscribe(_ *eventsapi.SubscribeRequest, st eventsapi.Events_SubscribeServer) error {
+	for {
+		select {
+		case <-st.Context().Done():
+			return nil
+		case ev := <-f.events:
+			if err := st.Send(ev); err != nil {
+				return err
+			}
+		}
+	}
+}
+
 // One type per service, over the same state.
 type (
 	imagesSrv struct {
@@ -120,6 +135,10 @@ type (
 	}
 	containersSrv struct {
 		containersapi.UnimplementedContainersServer
+		*fakeContainerd
+	}
+	eventsSrv struct {
+		eventsapi.UnimplementedEventsServer
 		*fakeContainerd
 	}
 )
@@ -160,6 +179,8 @@ func start(t *testing.T) (*fakeContainerd, *Store) {
 	contentapi.RegisterContentServer(srv, &contentSrv{fakeContainerd: f})
 	snapshotsapi.RegisterSnapshotsServer(srv, &snapshotsSrv{fakeContainerd: f})
 	containersapi.RegisterContainersServer(srv, &containersSrv{fakeContainerd: f})
+	f.events = make(chan *eventsapi.Envelope, 16)
+	eventsapi.RegisterEventsServer(srv, &eventsSrv{fakeContainerd: f})
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(srv.Stop)
 	s, err := Dial(sock, "k8s.io", []string{"overlayfs"})
