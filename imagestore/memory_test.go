@@ -6,7 +6,7 @@ import (
 	"time"
 
 	eventtypes "github.com/containerd/containerd/api/events"
-	eventsapi "github.com/containerd/containerd/api/services/events/v1"
+	"github.com/containerd/containerd/api/types"
 	"github.com/opencontainers/go-digest"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -173,7 +173,7 @@ func TestSlowImageListenerDoesNotDelayMemory(t *testing.T) {
 	go s.Follow(ctx, func(string) { <-release }, nil)
 	send := func(topic string, m proto.Message) {
 		b, _ := proto.Marshal(m)
-		f.events <- &eventsapi.Envelope{Topic: topic, Event: &anypb.Any{Value: b}}
+		f.events <- &types.Envelope{Topic: topic, Event: &anypb.Any{Value: b}}
 	}
 	chain := digest.FromString("chain")
 	send("/images/update", &eventtypes.ImageUpdate{Name: "docker.io/library/app:v1"})

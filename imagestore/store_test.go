@@ -32,9 +32,9 @@ type fakeContainerd struct {
 	blobs      map[digest.Digest][]byte
 	snapshots  map[string]string // key -> parent
 	containers map[string]*containersapi.Container
-	namespaces []string                 // namespace of each request, to check it is sent
-	onGet      func()                   // runs inside images.Get, after it read, before it answers
-	events     chan *eventsapi.Envelope // what the events service delivers
+	namespaces []string             // namespace of each request, to check it is sent
+	onGet      func()               // runs inside images.Get, after it read, before it answers
+	events     chan *types.Envelope // what the events service delivers
 	gets       int
 }
 
@@ -179,7 +179,7 @@ func start(t *testing.T) (*fakeContainerd, *Store) {
 	contentapi.RegisterContentServer(srv, &contentSrv{fakeContainerd: f})
 	snapshotsapi.RegisterSnapshotsServer(srv, &snapshotsSrv{fakeContainerd: f})
 	containersapi.RegisterContainersServer(srv, &containersSrv{fakeContainerd: f})
-	f.events = make(chan *eventsapi.Envelope, 16)
+	f.events = make(chan *types.Envelope, 16)
 	eventsapi.RegisterEventsServer(srv, &eventsSrv{fakeContainerd: f})
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(srv.Stop)
