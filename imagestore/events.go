@@ -20,17 +20,17 @@ func (s *Store) Follow(ctx context.Context, onImage func(name string), onError f
 		// onImage may wait (pre-verification's workers are few); the
 		// events behind it, snapshot preparations among them, must not.
 		names := make(chan string, 1024)
+		hear := onImage
 		go func() {
 			for {
 				select {
 				case <-ctx.Done():
 					return
 				case n := <-names:
-					onImage(n)
+					hear(n)
 				}
 			}
 		}()
-		hear := onImage
 		onImage = func(n string) {
 			select {
 			case names <- n:

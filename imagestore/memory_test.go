@@ -169,8 +169,8 @@ func TestSlowImageListenerDoesNotDelayMemory(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	release := make(chan struct{})
-	defer close(release)
-	go s.Follow(ctx, func(string) { <-release }, nil)
+	heard := make(chan string, 2)
+	go s.Follow(ctx, func(n string) { <-release; heard <- n }, nil)
 	send := func(topic string, m proto.Message) {
 		b, _ := proto.Marshal(m)
 		f.events <- &types.Envelope{Topic: topic, Event: &anypb.Any{Value: b}}
@@ -182,9 +182,23 @@ func TestSlowImageListenerDoesNotDelayMemory(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		if _, c := s.Known("c1", "app:v1"); c == chain {
-			return
+			break
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatal("the snapshot event waited behind the image listener")
+	if time.Now().After(deadline) {
+		t.Fatal("the snapshot event waited behind the image listener")
+	}
+	// And the listener, once free, hears every name.
+	close(release)
+	for _, want := range []string{"docker.io/library/app:v1", "docker.io/library/app:v2"} {
+		select {
+		case n := <-heard:
+			if n != want {
+				t.Fatalf("heard %q, want %q", n, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the listener never heard %s", want)
+		}
+	}
 }
