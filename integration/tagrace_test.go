@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -35,12 +36,11 @@ func TestMovingTagRunsOnlySignedConfigs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := map[string]string{} // image ID (config digest) -> which image
+	// CRI reports the image a container's record names (its image ID) as
+	// that image's repo digest: the manifest digest tells which it is.
+	ids := map[string]string{}
 	for label, d := range map[string]name.Digest{"S": s, "U1": u1, "U2": u2} {
-		if err := e.Pull(d.String()); err != nil {
-			t.Fatal(err)
-		}
-		ids[strings.TrimSpace(e.crictlOut("inspecti", "-o", "go-template", "--template", "{{.status.id}}", d.String()))] = label
+		ids[d.DigestStr()] = label
 	}
 	tag, err := name.NewTag(ref)
 	if err != nil {
@@ -109,19 +109,31 @@ func TestMovingTagRunsOnlySignedConfigs(t *testing.T) {
 		out := e.crictlOut("inspect", "-o", "json", id)
 		var st struct {
 			Status struct {
-				State    string `json:"state"`
-				ImageRef string `json:"imageRef"`
+				State     string `json:"state"`
+				ImageRef  string `json:"imageRef"`
+				StartedAt string `json:"startedAt"`
 			} `json:"status"`
+			Info struct {
+				RuntimeSpec struct {
+					Process struct {
+						Env []string `json:"env"`
+					} `json:"process"`
+				} `json:"runtimeSpec"`
+			} `json:"info"`
 		}
 		if err := json.Unmarshal([]byte(out), &st); err != nil {
 			t.Fatalf("inspect %s: %v", id, err)
 		}
-		label, ok := ids[st.Status.ImageRef]
+		_, dgst, _ := strings.Cut(st.Status.ImageRef, "@")
+		label, ok := ids[dgst]
 		if !ok {
-			t.Errorf("container %s was created from an image config %s the test never pushed", id, st.Status.ImageRef)
+			t.Errorf("container %s was created from an image %s the test never pushed", id, st.Status.ImageRef)
 			continue
 		}
-		ran := st.Status.State != "CONTAINER_CREATED"
+		if evil := slices.Contains(st.Info.RuntimeSpec.Process.Env, "RACE_EVIL=1"); evil != (label == "U2") {
+			t.Errorf("container %s: recorded as %s's, but its runtime spec has RACE_EVIL=1: %v", id, label, evil)
+		}
+		ran := startedAt(t, st.Status.StartedAt)
 		byConfig[label+map[bool]string{true: " ran", false: " never started"}[ran]]++
 		if ran && label != "S" {
 			t.Errorf("container %s ran %s's config (%s), an unsigned image", id, label, st.Status.State)
@@ -132,4 +144,15 @@ func TestMovingTagRunsOnlySignedConfigs(t *testing.T) {
 	if byConfig["S ran"] == 0 {
 		t.Fatalf("no container of the signed image ran: %v", byConfig)
 	}
+}
+
+// startedAt reads crictl's startedAt: a refused start leaves a container
+// exited with no start time (the epoch), a created one has the zero time.
+func startedAt(t *testing.T, s string) bool {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatalf("startedAt %q: %v", s, err)
+	}
+	return at.Unix() > 0
 }
