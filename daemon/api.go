@@ -163,9 +163,11 @@ func (d *Daemon) keylessInfos() []KeyInfo {
 				}
 			}
 		}
-		switch {
+		switch why := tr.Stale(time.Now()); {
 		case tr.Material == nil:
 			ki.State = "untrusted: not fetched yet"
+		case why != "":
+			ki.State = "untrusted: " + why
 		case ki.LastError != "":
 			ki.State = "current (last-known-good)"
 		}
