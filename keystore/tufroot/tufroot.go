@@ -103,10 +103,15 @@ func (s *Source) Refresh(now time.Time) (kept *Kept, changed bool, err error) {
 	old, err := s.Load()
 	changed = err != nil || !bytes.Equal(old.TrustedRoot, b)
 	k := &Kept{TrustedRoot: b, Verified: now.UTC(), Expires: expires.UTC()}
-	if err := statefile.Write(s.StateDir, s.Path(), keptFormat, "trust_root", k, now); err != nil {
+	if err := s.Keep(k, now); err != nil {
 		return nil, false, err
 	}
 	return k, changed, nil
+}
+
+// Keep writes k as the last-known-good trust root, with a checksum.
+func (s *Source) Keep(k *Kept, now time.Time) error {
+	return statefile.Write(s.StateDir, s.Path(), keptFormat, "trust_root", k, now)
 }
 
 // update is a full TUF update from the pinned root: the target's bytes and
