@@ -851,8 +851,11 @@ func (c *Config) Warnings() []string {
 	}
 	out = append(out, c.refused...)
 	for _, src := range c.TUF {
-		if c.TrustRoots[src.Name].Material == nil {
+		tr := c.TrustRoots[src.Name]
+		if tr.Material == nil {
 			out = append(out, fmt.Sprintf("trust_roots.%s has not been fetched from %s yet: identities under it verify nothing until it is", src.Name, src.Mirror))
+		} else if why := tr.Stale(time.Now()); why != "" {
+			out = append(out, fmt.Sprintf("trust_roots.%s: %s; identities under it verify nothing until %s vouches for it again", src.Name, why, src.Mirror))
 		}
 	}
 	for _, n := range c.placeholders {

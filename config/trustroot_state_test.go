@@ -122,7 +122,7 @@ func TestKeptTrustRootIsChecked(t *testing.T) {
 // A kept trust root is trusted until max_staleness after the update that
 // verified it, or by default until that update's TUF metadata expires.
 func TestKeptTrustRootStaleness(t *testing.T) {
-	verified := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	verified := time.Now().Add(-30 * 24 * time.Hour).UTC().Truncate(time.Second)
 	expires := verified.Add(7 * 24 * time.Hour)
 
 	path, src := tufConfig(t, "")
@@ -137,6 +137,10 @@ func TestKeptTrustRootStaleness(t *testing.T) {
 	}
 	if tr.Stale(expires.Add(-time.Second)) != "" || tr.Stale(expires) == "" {
 		t.Fatal("not stale exactly from its metadata's expiry")
+	}
+	// Long past: check-config and the daemon's start say so.
+	if w := strings.Join(cfg.Warnings(), "\n"); !strings.Contains(w, `trust root "mirror" is stale`) {
+		t.Fatalf("warnings: %s", w)
 	}
 
 	path, src = tufConfig(t, `refresh = "1h"
@@ -180,4 +184,3 @@ func mustRead(t *testing.T, p string) string {
 	}
 	return string(b)
 }
-
