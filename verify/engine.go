@@ -40,6 +40,8 @@ type Snapshot struct {
 	// was made (see live), and why: identities under them verify nothing.
 	stale map[string]string
 
+	expOnce  sync.Once
+	exp      time.Time // see expires
 	bindOnce sync.Once
 	binds    map[string]string // policy name -> what its verdicts are bound to
 }
@@ -217,18 +219,20 @@ func (e *Engine) live(now time.Time) *Snapshot {
 }
 
 // expires is when the first of the snapshot's keys or trust roots still
-// trusted stops being trusted; zero for never.
+// trusted stops being trusted; zero for never. Worked out once: the
+// decision path asks every time.
 func (s *Snapshot) expires() time.Time {
-	var exp time.Time
-	if s.Keys != nil {
-		exp = s.Keys.Expires()
-	}
-	s.eachRoot(func(tr *TrustRoot) {
-		if _, ok := s.stale[tr.Name]; !ok && !tr.NotAfter.IsZero() && (exp.IsZero() || tr.NotAfter.Before(exp)) {
-			exp = tr.NotAfter
+	s.expOnce.Do(func() {
+		if s.Keys != nil {
+			s.exp = s.Keys.Expires()
 		}
+		s.eachRoot(func(tr *TrustRoot) {
+			if _, ok := s.stale[tr.Name]; !ok && !tr.NotAfter.IsZero() && (s.exp.IsZero() || tr.NotAfter.Before(s.exp)) {
+				s.exp = tr.NotAfter
+			}
+		})
 	})
-	return exp
+	return s.exp
 }
 
 // eachRoot calls f for every trust root the snapshot uses.
