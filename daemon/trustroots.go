@@ -16,7 +16,8 @@ import (
 // after a failure sooner, backing off from 5s. A new trust root is written
 // to the state directory and loaded by a reload (so no verdict made under
 // the old one is reused); a failed update leaves the last-known-good in
-// force. The sources are the config's in force, so a reload that adds one
+// force until it is stale (the engine judges that at decision time; this
+// loop says it in the log and the metrics). The sources are the config's in force, so a reload that adds one
 // starts it.
 func (d *Daemon) trustRootLoop(ctx context.Context) {
 	due := map[string]time.Time{}

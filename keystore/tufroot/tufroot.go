@@ -1,10 +1,12 @@
 // Package tufroot keeps a Sigstore trusted_root.json current from a TUF
 // repository (Sigstore's, or a mirror of it): every fetch is a full TUF
-// update from a pinned initial root.json (go-tuf v2, through sigstore-go's
-// client), so a rotated root, an expired or replayed role, or a tampered
-// target is refused. What verified is written atomically to the state
-// directory and used, last-known-good, when the repository cannot be
-// reached. Nothing here runs on the decision path.
+// update from a pinned initial root.json (go-tuf v2's updater, which also
+// reports the verified metadata's expiry), so a rotated root, an expired or replayed role, or a tampered
+// target is refused. What verified is kept in the state directory
+// (internal/statefile: atomic, checksummed, refused if others could have
+// written it) with when it was verified and when the metadata that vouched
+// for it expires, and used, last-known-good, when the repository cannot be
+// reached, until it is stale. Nothing here runs on the decision path.
 package tufroot
 
 import (
