@@ -293,6 +293,9 @@ func TestConcurrentCreatesShareVerifications(t *testing.T) {
 	e := need(t)
 	cfg := strings.Replace(harness.DefaultSigngateConfig(e.Env), `decision_deadline = "1s"`, "decision_deadline = \"1s\"\npreverify = false", 1)
 	cfg = strings.Replace(cfg, `verify_timeout = "4s"`, `verify_timeout = "60s"`, 1)
+	if !strings.Contains(cfg, "preverify = false") || !strings.Contains(cfg, `verify_timeout = "60s"`) {
+		t.Fatal("the suite's config no longer has the lines this test edits")
+	}
 	if err := e.RestartSigngate(cfg); err != nil {
 		t.Fatal(err)
 	}
