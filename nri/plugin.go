@@ -466,22 +466,15 @@ func (p *Plugin) judge(ctx context.Context, pod *api.PodSandbox, ctr *api.Contai
 	}
 	reqs := []checked{{Request: *req, ref: d.Ref}}
 	for _, m := range ctr.GetMounts() {
-		v, ok := imagestore.ImageVolumeOf(m.GetDestination(), m.GetSource())
-		if !ok {
+		vd, vreq, judged := p.judgeMount(ctx, d, m)
+		if !judged {
 			continue
 		}
-		start := time.Now()
-		vd := d
-		vd.RuntimeImage = false // the runtime reports only the root filesystem's image
-		vd.FromMemory = false
-		var vreq *verify.Request
-		vd.Ref, vd.Verdict, vreq = p.decideVolume(ctx, v, d.Namespace)
-		vd.Took = time.Since(start)
 		ds = append(ds, vd)
 		if !vd.Verdict.Allowed {
 			return ds, nil
 		}
-		reqs = append(reqs, checked{Request: *vreq, ref: vd.Ref})
+		reqs = append(reqs, *vreq)
 	}
 	return ds, reqs
 }
