@@ -19,9 +19,9 @@ func restored(id, base, checkpoint string) *api.Container {
 	return c
 }
 
-// TestCheckpointRestoreIsRefused: a restore runs the checkpoint's files and
+// TestRestoredContainersAreRefused: a restore runs the checkpoint's files and
 // memory, which the base image's verdict says nothing about.
-func TestCheckpointRestoreIsRefused(t *testing.T) {
+func TestRestoredContainersAreRefused(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	ckpt := "reg.io/good@sha256:" + hexOf('1') // even a trusted one
@@ -41,10 +41,10 @@ func TestCheckpointRestoreIsRefused(t *testing.T) {
 	}
 }
 
-// TestCheckpointRestoreAllowed: with allow_checkpoint_restore, a restore is
-// admitted only from a checkpoint image named by digest and allowed under
-// its own policy.
-func TestCheckpointRestoreAllowed(t *testing.T) {
+// TestRestoreOnlyFromAVerifiedCheckpointImage: with
+// allow_checkpoint_restore, a restore is admitted only from a checkpoint
+// image named by digest and allowed under its own policy.
+func TestRestoreOnlyFromAVerifiedCheckpointImage(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.p.AllowCheckpointRestore = true
