@@ -53,7 +53,7 @@ func ImageVolumeOf(destination, source string, options []string) (v ImageVolume,
 		return ImageVolume{}, false, nil // most mounts: no allocation on the hot path
 	}
 	unbound := func(why string) error {
-		return fmt.Errorf("the mount at %s from %q %s, so the image it shows cannot be verified", destination, source, why)
+		return fmt.Errorf("the mount at %s %s, so the image it shows cannot be verified", destination, why)
 	}
 	if !strings.HasPrefix(source, "/") {
 		return ImageVolume{}, false, unbound("is a relative path into containerd's image-volume or snapshot directories")

@@ -2,6 +2,7 @@ package nri
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/containerd/nri/pkg/api"
@@ -26,7 +27,7 @@ func (p *Plugin) judgeMount(ctx context.Context, base Decision, m *api.Mount) (d
 	d.RuntimeImage = false // the runtime reports only the root filesystem's image
 	d.FromMemory = false
 	if err != nil {
-		d.Ref = "the mount at " + m.GetDestination()
+		d.Ref = strconv.Quote(m.GetSource()) // the error says where it is mounted
 		d.Verdict = &verify.Verdict{Image: d.Ref, Cause: verify.CauseImageUnknown, Reason: err.Error()}
 		d.Took = time.Since(start)
 		return d, nil, true
