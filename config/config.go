@@ -56,6 +56,9 @@ type trustRootSection struct {
 	TUFMirror string `toml:"tuf_mirror"` // or a TUF repository publishing one
 	TUFRoot   string `toml:"tuf_root"`   // the repository's pinned initial root.json
 	Refresh   string `toml:"refresh"`    // how often to update from it
+	// MaxStaleness: how long after the last verified update it is trusted;
+	// by default, until the TUF metadata of that update expires.
+	MaxStaleness string `toml:"max_staleness"`
 }
 
 type identitySection struct {
@@ -226,6 +229,24 @@ type cosignSection struct {
 type TUFSource struct {
 	tufroot.Source
 	Every time.Duration // refresh
+	// MaxStaleness: how long after a verified update the trust root stays
+	// trusted; 0 for until that update's TUF metadata expires.
+	MaxStaleness time.Duration
+}
+
+// TrustRoot is what was kept, trusted until its staleness limit.
+func (s *TUFSource) TrustRoot(k *tufroot.Kept) (*verify.TrustRoot, error) {
+	tr, err := verify.ParseTrustRoot(s.Name, s.Path(), k.TrustedRoot)
+	if err != nil {
+		return nil, err
+	}
+	tr.Verified = k.Verified
+	if s.MaxStaleness > 0 {
+		tr.NotAfter, tr.Limit = k.Verified.Add(s.MaxStaleness), "trust_roots."+s.Name+".max_staleness "+s.MaxStaleness.String()
+	} else {
+		tr.NotAfter, tr.Limit = k.Expires, "the expiry of the TUF metadata that last vouched for it"
+	}
+	return tr, nil
 }
 
 // Daemon settings, parsed.
@@ -274,6 +295,7 @@ type Config struct {
 	Digest string
 
 	placeholders []string // static keys that are the packaged placeholder
+	refused      []string // last-known-good trust roots that failed a check
 }
 
 // Load reads and validates path.
@@ -468,8 +490,8 @@ func Parse(path string, data []byte) (*Config, error) {
 			v.errorf("trust_roots.%s: give path (a Sigstore trusted_root.json) or tuf_mirror (a TUF repository publishing one), one of them", n)
 			continue
 		case tr.Path != "":
-			if tr.TUFRoot != "" || tr.Refresh != "" {
-				v.errorf("trust_roots.%s: tuf_root and refresh apply only with tuf_mirror", n)
+			if tr.TUFRoot != "" || tr.Refresh != "" || tr.MaxStaleness != "" {
+				v.errorf("trust_roots.%s: tuf_root, refresh and max_staleness apply only with tuf_mirror", n)
 			}
 			root, err := verify.LoadTrustRoot(n, rel(tr.Path))
 			if err != nil {
@@ -496,16 +518,24 @@ func Parse(path string, data []byte) (*Config, error) {
 			v.errorf("trust_roots.%s.refresh = %s: at least 1m", n, every)
 		}
 		src := TUFSource{Source: tufroot.Source{Name: n, Mirror: tr.TUFMirror, RootFile: rel(tr.TUFRoot), StateDir: c.Daemon.StateDir}, Every: every}
-		c.TUF = append(c.TUF, src)
-		// The last-known-good copy, if a refresh has made one.
-		root := &verify.TrustRoot{Name: n, Source: src.Path()}
-		if _, err := os.Stat(src.Path()); err == nil {
-			loaded, err := verify.LoadTrustRoot(n, src.Path())
-			if err != nil {
-				v.errorf("trust_roots.%s: the last-known-good copy: %v", n, err)
-				continue
+		if tr.MaxStaleness != "" {
+			src.MaxStaleness = v.duration("trust_roots."+n+".max_staleness", tr.MaxStaleness, 0)
+			if src.MaxStaleness > 0 && src.MaxStaleness < 2*every {
+				v.errorf("trust_roots.%s.max_staleness = %q: must be at least twice refresh (%s), or one failed update takes the trust root away", n, tr.MaxStaleness, every)
 			}
-			root = loaded
+		}
+		c.TUF = append(c.TUF, src)
+		// The last-known-good copy, if a refresh has made one and it passes
+		// every state file's checks. One that fails them is not used, and
+		// not a config error: the next update replaces it.
+		root := &verify.TrustRoot{Name: n, Source: src.Path()}
+		if kept, err := src.Load(); err == nil {
+			if root, err = src.TrustRoot(kept); err != nil {
+				root = &verify.TrustRoot{Name: n, Source: src.Path()}
+				c.refused = append(c.refused, fmt.Sprintf("trust_roots.%s: the last-known-good copy %s is not used: %v", n, src.Path(), err))
+			}
+		} else if !errors.Is(err, tufroot.ErrNotKept) {
+			c.refused = append(c.refused, fmt.Sprintf("trust_roots.%s: the last-known-good copy is not used: %v", n, err))
 		}
 		c.TrustRoots[n] = root
 	}
@@ -826,9 +856,13 @@ func (c *Config) Warnings() []string {
 		}
 		out = append(out, fmt.Sprintf("no policy enforces: every image is admitted, whatever its signatures (policies: %s); set mode = \"enforce\" on at least one", strings.Join(names, ", ")))
 	}
+	out = append(out, c.refused...)
 	for _, src := range c.TUF {
-		if c.TrustRoots[src.Name].Material == nil {
+		tr := c.TrustRoots[src.Name]
+		if tr.Material == nil {
 			out = append(out, fmt.Sprintf("trust_roots.%s has not been fetched from %s yet: identities under it verify nothing until it is", src.Name, src.Mirror))
+		} else if why := tr.Stale(time.Now()); why != "" {
+			out = append(out, fmt.Sprintf("trust_roots.%s: %s; identities under it verify nothing until %s vouches for it again", src.Name, why, src.Mirror))
 		}
 	}
 	for _, n := range c.placeholders {

@@ -163,9 +163,11 @@ func (d *Daemon) keylessInfos() []KeyInfo {
 				}
 			}
 		}
-		switch {
+		switch why := tr.Stale(time.Now()); {
 		case tr.Material == nil:
 			ki.State = "untrusted: not fetched yet"
+		case why != "":
+			ki.State = "untrusted: " + why
 		case ki.LastError != "":
 			ki.State = "current (last-known-good)"
 		}
@@ -173,8 +175,11 @@ func (d *Daemon) keylessInfos() []KeyInfo {
 	}
 	for _, id := range cfg.Identities {
 		ki := KeyInfo{Name: id.Name, Source: "keyless " + id.String() + " under trust root " + id.TrustRoot, Algorithm: "fulcio certificate", State: "current"}
-		if d.Engine().Snapshot().Signers[id.Name] == nil {
+		switch sg := d.Engine().Snapshot().Signers[id.Name]; {
+		case sg == nil:
 			ki.State = "untrusted: its trust root is not loaded"
+		case sg.Root.Stale(time.Now()) != "":
+			ki.State = "untrusted: its trust root is stale"
 		}
 		out = append(out, ki)
 	}

@@ -49,6 +49,7 @@ type Daemon struct {
 	journal    bool        // key changes go to journald
 	syncSoon   atomic.Bool // start left the first KMS sync to the sync loop
 	rootStatus sync.Map    // trust root name -> rootStatus, for keys list
+	rootStale  sync.Map    // trust root name -> whether checkTrustRoots last found it stale
 	// keysChanged asks pre-verification to verify the node's images again.
 	keysChanged chan struct{}
 }

@@ -30,6 +30,8 @@ type metrics struct {
 	kmsStale      *prometheus.GaugeVec
 	rootRefresh   *prometheus.CounterVec
 	rootLast      *prometheus.GaugeVec
+	rootUntil     *prometheus.GaugeVec
+	rootStale     *prometheus.GaugeVec
 }
 
 func newMetrics(d *Daemon) *metrics {
@@ -72,9 +74,15 @@ func newMetrics(d *Daemon) *metrics {
 		rootLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "signgate_trust_root_last_refresh_timestamp_seconds", Help: "When each TUF trust root was last verified from its repository.",
 		}, []string{"trust_root"}),
+		rootUntil: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "signgate_trust_root_trusted_until_timestamp_seconds", Help: "When each TUF trust root goes stale unless its repository vouches for it again (max_staleness, or its TUF metadata's expiry).",
+		}, []string{"trust_root"}),
+		rootStale: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "signgate_trust_root_stale", Help: "1 while a TUF trust root is past its staleness limit: keyless identities under it verify nothing.",
+		}, []string{"trust_root"}),
 	}
 	m.reg.MustRegister(m.decisions, m.cache, m.verifications, m.verifyTime, m.reloads, m.keysLoaded,
-		m.kmsSyncs, m.kmsLastSync, m.kmsVersions, m.kmsStale, m.rootRefresh, m.rootLast,
+		m.kmsSyncs, m.kmsLastSync, m.kmsVersions, m.kmsStale, m.rootRefresh, m.rootLast, m.rootUntil, m.rootStale,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "signgate_verifications_in_flight", Help: "Verifications running now.",
 		}, func() float64 { return float64(d.Engine().InFlight()) }),

@@ -134,3 +134,97 @@ scopes = ["**"]
 		t.Fatal("a restart did not start on the last-known-good trust root")
 	}
 }
+
+// A trust root whose mirror stops vouching for it goes stale: the log says
+// so once, naming it and how stale it is, the metrics show it, and an
+// update that vouches for the same trust root again renews it in place
+// (verdicts kept) and says it is fresh.
+func TestTrustRootStalenessIsReported(t *testing.T) {
+	dir := t.TempDir()
+	repo, err := tuftest.New(filepath.Join(dir, "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(repo.Dir)))
+	defer srv.Close()
+	b, err := sigtest.NewTrustedRootJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.SetTarget(tufroot.Target, b); err != nil {
+		t.Fatal(err)
+	}
+	pinned, _ := repo.RootJSON()
+	if err := os.WriteFile(filepath.Join(dir, "root.json"), pinned, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.toml")
+	body := fmt.Sprintf(`[daemon]
+containerd_socket = %q
+state_dir = %q
+[trust_roots.mirror]
+tuf_mirror = %q
+tuf_root = "root.json"
+refresh = "1h"
+max_staleness = "3h"
+[identities.release]
+trust_root = "mirror"
+issuer = "https://token.actions.githubusercontent.com"
+subject = "https://github.com/org/app/.github/workflows/release.yml@refs/heads/main"
+[[policy]]
+name = "apps"
+scopes = ["**"]
+  [policy.cosign]
+  identities = ["release"]
+`, filepath.Join(dir, "none.sock"), filepath.Join(dir, "state"), srv.URL)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	d, err := New(cfg, slog.New(slog.NewTextHandler(&log, nil)), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := d.config().TUF[0]
+	d.refreshTrustRoot(src, map[string]int{})
+	tr := d.config().TrustRoots["mirror"]
+	if tr.Material == nil || tr.NotAfter.Sub(tr.Verified) != 3*time.Hour {
+		t.Fatalf("the fetched trust root is not trusted for max_staleness: %+v", tr)
+	}
+	stale := testutil.ToFloat64
+	d.checkTrustRoots(tr.Verified.Add(time.Hour))
+	if stale(d.metrics.rootStale.WithLabelValues("mirror")) != 0 || stale(d.metrics.rootUntil.WithLabelValues("mirror")) != float64(tr.NotAfter.Unix()) {
+		t.Fatal("a fresh trust root's metrics")
+	}
+
+	// The mirror is gone; four hours on, the trust root is stale.
+	srv.Close()
+	d.refreshTrustRoot(src, map[string]int{})
+	d.checkTrustRoots(tr.Verified.Add(4 * time.Hour))
+	d.checkTrustRoots(tr.Verified.Add(5 * time.Hour)) // said once
+	if stale(d.metrics.rootStale.WithLabelValues("mirror")) != 1 {
+		t.Fatal("signgate_trust_root_stale is not 1")
+	}
+	if n := strings.Count(log.String(), "trust root is stale"); n != 1 || !strings.Contains(log.String(), `trust root \"mirror\" is stale`) || !strings.Contains(log.String(), "4h0m0s ago") {
+		t.Fatalf("the log does not say once which trust root is stale and since when (%d):\n%s", n, log.String())
+	}
+
+	// The mirror is back and vouches for the same trust root: renewed in
+	// place, the engine's verdicts kept.
+	srv2 := httptest.NewServer(http.FileServer(http.Dir(repo.Dir)))
+	defer srv2.Close()
+	src.Mirror = srv2.URL
+	before := d.Engine().Snapshot().ID
+	d.refreshTrustRoot(src, map[string]int{})
+	renewed := d.config().TrustRoots["mirror"]
+	if !renewed.Verified.After(tr.Verified) || renewed.Digest != tr.Digest || d.Engine().Snapshot().ID != before {
+		t.Fatalf("not renewed in place: %+v (snapshot %s, was %s)", renewed, d.Engine().Snapshot().ID, before)
+	}
+	if sg := d.Engine().Snapshot().Signers["release"]; sg == nil || !sg.Root.NotAfter.Equal(renewed.NotAfter) {
+		t.Fatal("the engine's identity is not under the renewed trust root")
+	}
+	d.checkTrustRoots(renewed.Verified.Add(time.Minute))
+	if stale(d.metrics.rootStale.WithLabelValues("mirror")) != 0 || !strings.Contains(log.String(), "trust root is fresh again") {
+		t.Fatalf("fresh again is not reported:\n%s", log.String())
+	}
+}

@@ -50,8 +50,16 @@ func fingerprint(cfg *config.Config) string {
 			files = append(files, c.Path)
 		}
 	}
+	// Not the trust roots kept from TUF: the refresh loop loads them, and
+	// rewrites them on every update (their staleness counts from it).
+	tuf := map[string]bool{}
+	for _, src := range cfg.TUF {
+		tuf[src.Name] = true
+	}
 	for _, n := range slices.Sorted(maps.Keys(cfg.TrustRoots)) {
-		files = append(files, cfg.TrustRoots[n].Source)
+		if !tuf[n] {
+			files = append(files, cfg.TrustRoots[n].Source)
+		}
 	}
 	for _, p := range files {
 		io.WriteString(h, p+"\x00")

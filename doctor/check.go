@@ -26,6 +26,20 @@ type Node struct {
 	Config   *Containerd   // nil when the configuration could not be read
 	Deadline time.Duration // signgate's decision_deadline
 	Plugin   string        // the name signgate registers with NRI ("signgate")
+	// TrustRoots are the trust roots kept from TUF repositories, judged at
+	// Now.
+	TrustRoots []TrustRoot
+	Now        time.Time
+}
+
+// TrustRoot is a trust root kept from a TUF repository, as loaded.
+type TrustRoot struct {
+	Name     string
+	Mirror   string
+	Loaded   bool      // a last-known-good copy is in force
+	Verified time.Time // when an update last vouched for it
+	NotAfter time.Time // when it goes stale unless an update vouches again
+	Limit    string    // what set NotAfter
 }
 
 // DefaultVerifierDir is containerd's image verifier directory by default.
@@ -123,7 +137,28 @@ func Check(n Node) []Finding {
 	if !f.Holds {
 		f.Detail = "containerd 2.4 and newer report it; until then signgate relies on the image store and the root filesystem binding alone"
 	}
-	return append(out, f)
+	out = append(out, f)
+	for _, tr := range n.TrustRoots {
+		out = append(out, trustRootFinding(tr, n.Now))
+	}
+	return out
+}
+
+// trustRootFinding: keyless identities under a trust root from TUF verify
+// only while its repository has vouched for it within its staleness limit.
+func trustRootFinding(tr TrustRoot, now time.Time) Finding {
+	f := Finding{Guarantee: fmt.Sprintf("trust root %q is current: its TUF repository vouched for it within its staleness limit", tr.Name)}
+	switch {
+	case !tr.Loaded:
+		f.Detail = fmt.Sprintf("no usable copy has been fetched from %s (see signgate check-config): identities under it verify nothing", tr.Mirror)
+	case !now.Before(tr.NotAfter):
+		f.Detail = fmt.Sprintf("stale: last verified at %s, %s ago, trusted only until %s (%s), %s ago; identities under it verify nothing until %s can be reached",
+			tr.Verified.UTC().Format(time.RFC3339), now.Sub(tr.Verified).Round(time.Second), tr.NotAfter.UTC().Format(time.RFC3339), tr.Limit, now.Sub(tr.NotAfter).Round(time.Second), tr.Mirror)
+	default:
+		f.Holds = true
+		f.Detail = fmt.Sprintf("last verified at %s; trusted until %s (%s) unless an update vouches for it again", tr.Verified.UTC().Format(time.RFC3339), tr.NotAfter.UTC().Format(time.RFC3339), tr.Limit)
+	}
+	return f
 }
 
 func hasVerifier(dir string) bool {

@@ -152,3 +152,32 @@ func TestParseRelease(t *testing.T) {
 		t.Error("devel parsed")
 	}
 }
+
+// doctor says whether each trust root kept from TUF is current, and when a
+// frozen or unreachable mirror has let it go stale, how stale.
+func TestTrustRootStalenessFinding(t *testing.T) {
+	verified := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	tr := TrustRoot{Name: "public-good", Mirror: "https://tuf.example", Loaded: true, Verified: verified, NotAfter: verified.Add(72 * time.Hour), Limit: "trust_roots.public-good.max_staleness 72h0m0s"}
+	find := func(n Node) Finding {
+		t.Helper()
+		for _, f := range Check(n) {
+			if strings.Contains(f.Guarantee, `trust root "public-good"`) {
+				return f
+			}
+		}
+		t.Fatal("no finding for the trust root")
+		return Finding{}
+	}
+	n := Node{Version: "2.2.1", Plugin: "signgate", Deadline: time.Second, TrustRoots: []TrustRoot{tr}, Now: verified.Add(time.Hour)}
+	if f := find(n); !f.Holds || f.Optional || !strings.Contains(f.Detail, "2026-12-04T12:00:00Z") {
+		t.Fatalf("fresh: %+v", f)
+	}
+	n.Now = verified.Add(80 * time.Hour)
+	if f := find(n); f.Holds || !strings.Contains(f.Detail, "stale") || !strings.Contains(f.Detail, "80h0m0s ago") || !strings.Contains(f.Detail, "max_staleness 72h0m0s") {
+		t.Fatalf("stale: %+v", f)
+	}
+	n.TrustRoots[0].Loaded = false
+	if f := find(n); f.Holds || !strings.Contains(f.Detail, "verify nothing") {
+		t.Fatalf("not loaded: %+v", f)
+	}
+}

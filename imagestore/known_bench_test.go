@@ -15,7 +15,7 @@ func BenchmarkKnownAndBound(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_ = s.BuiltFrom(ctx, chain, imgs[0])
+	_ = s.BuiltFrom(ctx, chain, "", imgs[0])
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		s.mem.snapshotPrepared("c", chain.String(), "overlayfs")
@@ -23,7 +23,7 @@ func BenchmarkKnownAndBound(b *testing.B) {
 		if len(imgs) != 1 || c != chain {
 			b.Fatal("not known")
 		}
-		if err := s.BuiltFrom(ctx, c, imgs[0]); err != nil {
+		if err := s.BuiltFrom(ctx, c, "", imgs[0]); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -35,18 +35,34 @@ func (s *Store) RootFS(ctx context.Context, containerID string) (digest.Digest, 
 	return s.rootfsParent(metadata.AppendToOutgoingContext(ctx, "containerd-namespace", s.namespace), containerID)
 }
 
-// BuiltFrom checks that the layer chain parent is img's (or, for an index,
-// one of its manifests').
-func (s *Store) BuiltFrom(ctx context.Context, parent digest.Digest, img name.Digest) error {
+// BuiltFrom checks that img is what runs: a manifest under it (itself, or
+// one its index names) has the layer chain parent and, when config is
+// given, the image config config. Layers alone are not enough: two images
+// can share every layer and differ in the config (entrypoint, command,
+// env, user), which is as much what runs as the layers are.
+func (s *Store) BuiltFrom(ctx context.Context, parent, config digest.Digest, img name.Digest) error {
 	ctx = metadata.AppendToOutgoingContext(ctx, "containerd-namespace", s.namespace)
-	chains, err := s.chainIDs(ctx, digest.Digest(img.DigestStr()))
+	ls, err := s.layouts(ctx, digest.Digest(img.DigestStr()))
 	if err != nil {
 		return fmt.Errorf("image %s: reading its layers from containerd's content store: %w", img, err)
 	}
-	for _, c := range chains {
-		if c == parent {
+	return builtFrom(ls, parent, config, img)
+}
+
+// builtFrom is BuiltFrom on the layouts already read.
+func builtFrom(ls []layout, parent, config digest.Digest, img name.Digest) error {
+	layers := false
+	for _, l := range ls {
+		if l.chain != parent || parent == "" {
+			continue
+		}
+		layers = true
+		if config == "" || l.config == config {
 			return nil
 		}
+	}
+	if layers {
+		return fmt.Errorf("the container was created with image config %s, which is not the config of %s with the layers it runs (%s): %w", config, img, parent, ErrNotBuiltFrom)
 	}
 	return fmt.Errorf("the container's root filesystem (layer chain %s) is not built from %s: %w", parent, img, ErrNotBuiltFrom)
 }
@@ -85,25 +101,6 @@ func (s *Store) snapshotParent(ctx context.Context, key string) (digest.Digest, 
 type layout struct {
 	config digest.Digest
 	chain  digest.Digest
-}
-
-// chainIDs returns the layer chain IDs of the manifest d, or of every
-// manifest of the index d.
-func (s *Store) chainIDs(ctx context.Context, d digest.Digest) ([]digest.Digest, error) {
-	ls, err := s.layouts(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]digest.Digest, 0, len(ls))
-	for _, l := range ls {
-		if l.chain != "" {
-			out = append(out, l.chain)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s has no image layers in containerd's content store", d)
-	}
-	return out, nil
 }
 
 // layouts returns the config and layer chain of the manifest d, or of every

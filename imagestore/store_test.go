@@ -221,11 +221,11 @@ func TestResolveAndBind(t *testing.T) {
 		t.Fatalf("RootFS: %s, %v", rootfs, err)
 	}
 	img, _ := s.Resolve(ctx, "reg.io/team/app:v1")
-	if err := s.BuiltFrom(ctx, rootfs, img[0]); err != nil {
+	if err := s.BuiltFrom(ctx, rootfs, "", img[0]); err != nil {
 		t.Fatalf("BuiltFrom its own image: %v", err)
 	}
 	imgOther, _ := s.Resolve(ctx, "reg.io/team/other:v1")
-	if err := s.BuiltFrom(ctx, otherChain, img[0]); err == nil || !strings.Contains(err.Error(), ErrNotBuiltFrom.Error()) {
+	if err := s.BuiltFrom(ctx, otherChain, "", img[0]); err == nil || !strings.Contains(err.Error(), ErrNotBuiltFrom.Error()) {
 		t.Fatalf("BuiltFrom another image's layers: %v", err)
 	}
 	_ = imgOther
@@ -246,7 +246,7 @@ func TestIndexBinding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.BuiltFrom(ctx, chain, img[0]); err != nil {
+	if err := s.BuiltFrom(ctx, chain, "", img[0]); err != nil {
 		t.Fatalf("an index's manifest: %v", err)
 	}
 }
@@ -260,7 +260,7 @@ func TestCorruptContentIsRefused(t *testing.T) {
 	f.blobs[m][len(f.blobs[m])-2] ^= 1
 	f.images["reg.io/corrupt:v1"] = m.String()
 	img, _ := s.Resolve(ctx, "reg.io/corrupt:v1")
-	if err := s.BuiltFrom(ctx, chain, img[0]); err == nil || !strings.Contains(err.Error(), "does not match its digest") {
+	if err := s.BuiltFrom(ctx, chain, "", img[0]); err == nil || !strings.Contains(err.Error(), "does not match its digest") {
 		t.Fatalf("corrupt manifest: %v", err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -189,13 +188,12 @@ func TestGate(t *testing.T) {
 	})
 	t.Run("audit policy runs and logs the would-be denial", func(t *testing.T) {
 		d := e.image("audit/app")
+		mark := e.logMark()
 		id, err := e.Create(podID, podCfg, e.Registry+"/audit/app:v1")
 		mustAllow(t, id, err)
 		if err := harness.WaitFor(5*time.Second, func() error {
-			for _, l := range strings.Split(e.SigngateLog.String(), "\n") {
-				if strings.Contains(l, "decision=audit") && strings.Contains(l, d.DigestStr()) && strings.Contains(l, "audit: would deny") {
-					return nil
-				}
+			if len(e.logLines(mark, "decision=audit", d.DigestStr(), "audit: would deny")) > 0 {
+				return nil
 			}
 			return fmt.Errorf("no audit line for %s", d.DigestStr())
 		}); err != nil {
@@ -285,34 +283,108 @@ func TestHangingRegistryIsDeniedWithinDeadline(t *testing.T) {
 	}
 }
 
+// Creations of one image that arrive while its verification is in flight
+// wait for that verification instead of starting their own: the registry
+// sees one verification's requests, however many creations asked. With
+// pre-verification off, so that only creations verify, and the registry
+// held so that the verification outlasts decision_deadline: containerd
+// serialises NRI calls, so creations overlap a verification only then.
 func TestConcurrentCreatesShareVerifications(t *testing.T) {
 	e := need(t)
+	cfg := strings.Replace(harness.DefaultSigngateConfig(e.Env), `decision_deadline = "1s"`, "decision_deadline = \"1s\"\npreverify = false", 1)
+	cfg = strings.Replace(cfg, `verify_timeout = "4s"`, `verify_timeout = "60s"`, 1)
+	if !strings.Contains(cfg, "preverify = false") || !strings.Contains(cfg, `verify_timeout = "60s"`) {
+		t.Fatal("the suite's config no longer has the lines this test edits")
+	}
+	if err := e.RestartSigngate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.RestartSigngate(harness.DefaultSigngateConfig(e.Env)); err != nil {
+			t.Error(err)
+		}
+	})
 	podID, podCfg := e.pod("default")
+
+	// What one verification asks of the registry, alone (after another,
+	// so that what signgate asks once per registry is behind it).
+	var one []string
+	for _, repo := range []string{"conc/first", "conc/alone"} {
+		d := e.image(repo, "k1")
+		id, err := e.Create(podID, podCfg, d.String())
+		mustAllow(t, id, err)
+		one = e.Proxy.SigngateRequests(repo)
+	}
+	if len(one) == 0 {
+		t.Fatal("signgate made no request for conc/alone: was it verified ahead of the creation?")
+	}
+
 	var imgs []name.Digest
-	for i := 0; i < 5; i++ {
-		imgs = append(imgs, e.image(fmt.Sprintf("conc/app%d", i), "k1"))
+	for i := 0; i < 2; i++ {
+		imgs = append(imgs, e.image(fmt.Sprintf("conc/held/app%d", i), "k1"))
 	}
+	for _, d := range imgs {
+		if asked := e.Proxy.SigngateRequests(d.RepositoryStr()); len(asked) != 0 {
+			t.Fatalf("%s was looked up before any creation (%q): pre-verification is on", d, asked)
+		}
+	}
+	mark := e.logMark()
+	release := e.Proxy.Hold("conc/held")
+	defer release()
+	const creators = 5
 	var wg sync.WaitGroup
-	errs := make(chan error, 50)
-	for i := 0; i < 50; i++ {
+	errs := make(chan error, creators*len(imgs))
+	for i := 0; i < creators*len(imgs); i++ {
 		wg.Add(1)
-		go func(i int) {
+		go func(d name.Digest) {
 			defer wg.Done()
-			if _, err := e.Create(podID, podCfg, fmt.Sprintf("%s/conc/app%d:v1", e.Registry, i%5)); err != nil {
-				errs <- err
+			deadline := time.Now().Add(90 * time.Second)
+			for {
+				_, err := e.Create(podID, podCfg, d.String())
+				if err == nil {
+					return
+				}
+				if !strings.Contains(err.Error(), "still in progress") || time.Now().After(deadline) {
+					errs <- err
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
 			}
-		}(i)
+		}(imgs[i%len(imgs)])
 	}
+	// uncached counts the decisions on d that found no verdict and so
+	// waited on a verification: one leads it, the others share it.
+	uncached := func(d name.Digest) int {
+		return len(e.logLines(mark, `msg="signgate `, "digest="+d.DigestStr(), "cached=false"))
+	}
+	// Hold the registry until every image has been asked for at least
+	// twice while its verification was in flight.
+	if err := harness.WaitFor(60*time.Second, func() error {
+		for _, d := range imgs {
+			if n := uncached(d); n < 2 {
+				return fmt.Errorf("%s: %d creations found its verification in flight", d.DigestStr(), n)
+			}
+		}
+		return nil
+	}); err != nil {
+		release()
+		t.Fatalf("%v\n%s", err, e.logSince(mark))
+	}
+	release()
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
 	}
-	log := e.SigngateLog.String()
 	for _, d := range imgs {
-		n := len(regexp.MustCompile(`msg="verification finished"[^\n]*`+regexp.QuoteMeta(d.DigestStr())).FindAllString(log, -1))
+		n := len(e.waitLogLines(mark, `msg="verification finished"`, d.DigestStr()))
+		asked := e.Proxy.SigngateRequests(d.RepositoryStr())
+		t.Logf("%s: %d decisions waited on a verification, %d verification(s), registry requests %q (one verification alone: %q)", d.RepositoryStr(), uncached(d), n, asked, one)
 		if n != 1 {
 			t.Errorf("%s was verified %d times, want once", d.DigestStr(), n)
+		}
+		if len(asked) != len(one) {
+			t.Errorf("the registry saw %d requests for %s; one verification makes %d", len(asked), d.RepositoryStr(), len(one))
 		}
 	}
 }
@@ -526,10 +598,11 @@ func TestReload(t *testing.T) {
 
 	// A broken config is refused; the old one stays in force.
 	broken := strings.Replace(good, `keys = ["k1", "cli"]`, `keys = ["k1", "nosuchkey"]`, 1)
+	mark := e.logMark()
 	if ok, err := e.ReloadSigngate(broken); ok || err != nil {
 		t.Fatalf("a config naming an undefined key was accepted (ok=%v, err=%v)", ok, err)
 	}
-	if !strings.Contains(e.SigngateLog.String(), `key \"nosuchkey\" is not defined`) {
+	if !strings.Contains(e.logSince(mark), `key \"nosuchkey\" is not defined`) {
 		t.Error("the refusal does not say what is wrong")
 	}
 	id, err = e.Create(pod, cfg, e.Registry+"/reload/app:v1")

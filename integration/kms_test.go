@@ -133,6 +133,7 @@ func TestKMSKeyRotationRevocationAndLastKnownGood(t *testing.T) {
 	// reload makes) drops it, and its image is denied although an allow
 	// verdict for it was cached.
 	l.DisableKey(t, k1)
+	revokedMark := e.logMark()
 	if took, err := e.ReloadSigngate(e.SigngateConfig()); err != nil || !took {
 		t.Fatalf("reload: %v %v", took, err)
 	}
@@ -143,7 +144,7 @@ func TestKMSKeyRotationRevocationAndLastKnownGood(t *testing.T) {
 	mustDeny(t, err, "signgate", "release", "not by release")
 	id, err = e.Create(podID, podCfg, fresh.String())
 	mustAllow(t, id, err)
-	if log := e.SigngateLog.String(); !strings.Contains(log, `level=WARN msg="key change" change=revoked key=release version=`+k1) {
+	if log := e.logSince(revokedMark); !strings.Contains(log, `level=WARN msg="key change" change=revoked key=release version=`+k1) {
 		t.Fatalf("no warning for the revoked key in the log:\n%s", log)
 	}
 	list := e.keys("list")
@@ -230,10 +231,11 @@ func TestKMSKeyRotationRevocationAndLastKnownGood(t *testing.T) {
 	if err := os.WriteFile(state, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	corruptMark := e.logMark()
 	if err := e.RestartSigngate(kmsConfig(e, "http://127.0.0.1:1")); err != nil {
 		t.Fatal(err)
 	}
-	if log := e.SigngateLog.String(); !strings.Contains(log, "change=state_ignored") || !strings.Contains(log, "checksum does not match") {
+	if log := e.logSince(corruptMark); !strings.Contains(log, "change=state_ignored") || !strings.Contains(log, "checksum does not match") {
 		t.Fatalf("signgate did not report the corrupt state file:\n%s", log)
 	}
 	_, err = e.Create(podID, podCfg, fresh.String())
@@ -272,5 +274,55 @@ func TestKMSGraceEndsWithoutASync(t *testing.T) {
 	mustAllow(t, id, err) // within the grace period
 	time.Sleep(time.Until(rotated.Add(grace + 500*time.Millisecond)))
 	_, err = e.Create(pod, cfg, old.String())
-	mustDeny(t, err, "release/grace-old", `policy "release"`)
+	// Denied because the signing key's version is no longer trusted, not
+	// for any other reason (a registry error, a pending verification).
+	mustDeny(t, err, "release/grace-old", old.DigestStr(), `policy "release"`, "1 signature(s) found, verified by none, not by release")
+}
+
+// A container created while its KMS key was trusted does not start once
+// the key is disabled in the KMS: signgate's own periodic sync (no reload,
+// no command) learns of it, and the start is refused naming the key.
+func TestKMSRevocationStopsAStart(t *testing.T) {
+	e := need(t)
+	l := kmstest.StartLocalKMS(t)
+	t.Cleanup(func() {
+		if err := e.RestartSigngate(harness.DefaultSigngateConfig(e.Env)); err != nil {
+			t.Error(err)
+		}
+	})
+	k := l.CreateKey(t)
+	l.PointAlias(t, "alias/release", k)
+	const every = 10 * time.Second // the shortest kms.sync_interval allowed
+	cfg := strings.Replace(kmsConfig(e, l.URL), "[kms]\n", fmt.Sprintf("[kms]\nsync_interval = %q\n", every), 1)
+	if err := e.RestartSigngate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	pod, podCfg := e.pod("default")
+	img := e.signKMS("release/revoked")
+	ran, err := e.Create(pod, podCfg, img.String())
+	mustAllow(t, ran, err)
+	e.mustRun(ran)
+	id, err := e.Create(pod, podCfg, img.String())
+	mustAllow(t, id, err)
+
+	mark := e.logMark()
+	l.DisableKey(t, k)
+	if err := harness.WaitFor(3*every, func() error {
+		if len(e.logLines(mark, `msg="key change" change=revoked key=release version=`+k)) == 0 {
+			return fmt.Errorf("no sync has revoked %s yet", k)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("%v:\n%s", err, e.logSince(mark))
+	}
+	out, err := e.Crictl("start", id)
+	if err == nil {
+		t.Fatalf("a container whose KMS key was disabled started: %s", out)
+	}
+	msg := strings.ReplaceAll(out+err.Error(), `\`, "")
+	for _, want := range []string{"at start: signgate denied image " + img.String(), `policy "release"`, "verified by none, not by release"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the refused start does not say %q: %s", want, msg)
+		}
+	}
 }

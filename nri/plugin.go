@@ -35,8 +35,13 @@ type Resolver interface {
 	Resolve(ctx context.Context, ref string) ([]name.Digest, error)
 	// RootFS is the layer chain the container's root filesystem is built on.
 	RootFS(ctx context.Context, containerID string) (digest.Digest, error)
-	// BuiltFrom checks that the layer chain is img's.
-	BuiltFrom(ctx context.Context, chain digest.Digest, img name.Digest) error
+	// BuiltFrom checks that img is what runs: a manifest under it has the
+	// layer chain and, when config is not empty, that image config.
+	BuiltFrom(ctx context.Context, chain, config digest.Digest, img name.Digest) error
+	// CreatedFrom is containerd's record of what a created container was
+	// built from: the image config and the layer chain. The record exists
+	// by StartContainer (and by CreateContainer from containerd 2.4).
+	CreatedFrom(ctx context.Context, containerID string) (imagestore.Created, error)
 	// VolumeImages names the image a CRI image volume was made from, under
 	// every repository containerd knows it by, sorted.
 	VolumeImages(ctx context.Context, v imagestore.ImageVolume) ([]name.Digest, error)
@@ -403,23 +408,34 @@ func annotations(v *verify.Verdict) *api.ContainerAdjustment {
 }
 
 // StartContainer refuses to start a container whose images are no longer
-// trusted (a key revoked, a policy tightened since it was created). The
-// images were resolved and bound at creation, so this asks only the engine,
-// whose cache answers in microseconds; a container created before signgate
-// started is judged in full.
+// trusted (a key revoked, a policy tightened since it was created), or
+// whose record in containerd shows it was created from another image's
+// config than the one decided. The images were resolved and bound at
+// creation, so this asks the engine, whose cache answers in microseconds,
+// and containerd's record of the container, which before containerd 2.4
+// does not exist yet at CreateContainer; a container created before
+// signgate started is judged in full.
 func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) error {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
 	ctx, cancel := context.WithTimeout(ctx, p.deadline())
 	defer cancel()
+	base := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName()}
 	reqs, ok := p.created.get(ctr.GetId())
 	if !ok {
-		ds, _ := p.judge(ctx, pod, ctr)
+		var ds []Decision
+		ds, reqs = p.judge(ctx, pod, ctr)
 		if last := ds[len(ds)-1]; !last.Verdict.Allowed {
 			p.record(last)
 			return errors.New("at start: " + DenialMessage(last))
 		}
-		return nil
+	}
+	start := time.Now()
+	if v := p.asCreated(ctx, ctr.GetId(), reqs[0]); v != nil {
+		d := base
+		d.Verdict, d.Ref, d.Took = v, reqs[0].ref, time.Since(start)
+		p.record(d)
+		return errors.New("at start: " + DenialMessage(d))
 	}
 	for _, r := range reqs {
 		start := time.Now()
@@ -427,11 +443,39 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		if v.Allowed {
 			continue
 		}
-		d := Decision{Verdict: v, Ref: r.ref, Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), Took: time.Since(start)}
+		d := base
+		d.Verdict, d.Ref, d.Took = v, r.ref, time.Since(start)
 		p.record(d)
 		return errors.New("at start: " + DenialMessage(d))
 	}
 	return nil
+}
+
+// asCreated checks containerd's record of the container against the image
+// decided for its root filesystem: the config it was created with must be
+// the config of that image's manifest whose layers it runs. It returns the
+// refusal, or nil.
+func (p *Plugin) asCreated(ctx context.Context, containerID string, root checked) *verify.Verdict {
+	img := root.Image
+	c, err := p.Resolver.CreatedFrom(ctx, containerID)
+	if err == nil {
+		err = p.Resolver.BuiltFrom(ctx, c.Chain, c.Config, img)
+	} else {
+		err = fmt.Errorf("cannot read what it was created from: %w", err)
+	}
+	if err == nil {
+		return nil
+	}
+	return &verify.Verdict{Image: verify.RepoName(img.Context()), Digest: img.DigestStr(), Cause: bindingCause(err), Reason: err.Error()}
+}
+
+// bindingCause: what runs is shown not to be the image named, or it
+// could not be read (denied all the same).
+func bindingCause(err error) verify.Cause {
+	if errors.Is(err, imagestore.ErrNotBuiltFrom) {
+		return verify.CauseRootFSMismatch
+	}
+	return verify.CauseImageUnknown
 }
 
 // RemoveContainer forgets the container.
@@ -499,7 +543,7 @@ func (p *Plugin) decideVolume(ctx context.Context, v imagestore.ImageVolume, nam
 		return where, &verify.Verdict{Image: where, Digest: v.Target.String(), Cause: verify.CauseImageUnknown, Reason: "cannot determine the image mounted: " + err.Error()}, nil
 	}
 	chain, err := p.Resolver.VolumeLayers(ctx, v)
-	vd, req := p.bound(ctx, imgs, chain, err, namespace)
+	vd, req := p.bound(ctx, imgs, chain, "", err, namespace)
 	if vd.Allowed {
 		return vd.Image, vd, req
 	}
@@ -551,7 +595,9 @@ func (p *Plugin) decide(ctx context.Context, containerID, ref string, rt *api.Im
 			return &verify.Verdict{Image: ref, Cause: verify.CauseImageMismatch, Reason: err.Error()}, nil, false
 		}
 	}
-	v, req = p.bound(ctx, imgs, chain, chainErr, namespace)
+	// containerd 2.4 reports the config the container is created with:
+	// bound to it now, as every runtime's record is at start.
+	v, req = p.bound(ctx, imgs, chain, digest.Digest(rt.GetConfigDigest()), chainErr, namespace)
 	return v, req, fromMemory
 }
 
@@ -602,11 +648,12 @@ func (p *Plugin) agreeWithRuntime(ctx context.Context, ref string, imgs []name.D
 		repo = n.Context()
 	}
 	theirs, err := name.NewDigest(repo.Name() + "@" + rt.GetDigest())
-	if err != nil || p.Resolver.BuiltFrom(ctx, chain, theirs) != nil {
+	cfg := digest.Digest(rt.GetConfigDigest())
+	if err != nil || p.Resolver.BuiltFrom(ctx, chain, cfg, theirs) != nil {
 		return nil, disagree
 	}
 	for _, img := range imgs {
-		if p.Resolver.BuiltFrom(ctx, chain, img) != nil {
+		if p.Resolver.BuiltFrom(ctx, chain, cfg, img) != nil {
 			return nil, disagree
 		}
 	}
@@ -620,28 +667,25 @@ func (p *Plugin) decideBound(ctx context.Context, ref string, chain digest.Diges
 	if err != nil {
 		return &verify.Verdict{Image: ref, Cause: verify.CauseImageUnknown, Reason: "cannot determine the digest that will run: " + err.Error()}
 	}
-	v, _ := p.bound(ctx, imgs, chain, chainErr, namespace)
+	v, _ := p.bound(ctx, imgs, chain, "", chainErr, namespace)
 	return v
 }
 
-// bound decides what runs once the layer chain is shown to be the image's
-// own: the name is the CRI client's word; the root filesystem is not. One
+// bound decides what runs once the layer chain (and, when config is not
+// empty, the image config) is shown to be the image's own: the name is the
+// CRI client's word; the root filesystem and the config are not. One
 // content may be known under several names (an image ID, a digest pulled
 // under two repositories): each is tried, in sorted order, and the first
 // allowed wins, so the verdict never depends on which was pulled last.
-func (p *Plugin) bound(ctx context.Context, imgs []name.Digest, chain digest.Digest, chainErr error, namespace string) (*verify.Verdict, *verify.Request) {
+func (p *Plugin) bound(ctx context.Context, imgs []name.Digest, chain, config digest.Digest, chainErr error, namespace string) (*verify.Verdict, *verify.Request) {
 	var denied *verify.Verdict
 	for _, img := range imgs {
 		err := chainErr
 		if err == nil {
-			err = p.Resolver.BuiltFrom(ctx, chain, img)
+			err = p.Resolver.BuiltFrom(ctx, chain, config, img)
 		}
 		if err != nil {
-			cause := verify.CauseImageUnknown // the layers could not be read
-			if errors.Is(err, imagestore.ErrNotBuiltFrom) {
-				cause = verify.CauseRootFSMismatch
-			}
-			return &verify.Verdict{Image: verify.RepoName(img.Context()), Digest: img.DigestStr(), Cause: cause, Reason: err.Error()}, nil
+			return &verify.Verdict{Image: verify.RepoName(img.Context()), Digest: img.DigestStr(), Cause: bindingCause(err), Reason: err.Error()}, nil
 		}
 		req := verify.Request{Image: img, Namespace: namespace}
 		v := p.Decider.Decide(ctx, req)

@@ -31,6 +31,34 @@ type fakeStore struct {
 	// known and knownChain: what the real store would answer from memory.
 	known      map[string][]name.Digest
 	knownChain map[string]digest.Digest
+	// configs: image digest -> its config, when not configOf's default;
+	// created: containerd's record of a container, when not its rootfs
+	// chain with the config of the image that chain is.
+	configs map[string]digest.Digest
+	created map[string]imagestore.Created
+}
+
+func (f *fakeStore) configOf(img string) digest.Digest {
+	if c, ok := f.configs[img]; ok {
+		return c
+	}
+	return digest.FromString("config of " + img)
+}
+
+func (f *fakeStore) CreatedFrom(_ context.Context, id string) (imagestore.Created, error) {
+	if c, ok := f.created[id]; ok {
+		return c, nil
+	}
+	chain, ok := f.rootfs[id]
+	if !ok {
+		return imagestore.Created{}, fmt.Errorf("container %s: not found", id)
+	}
+	for img, c := range f.chains {
+		if c == chain {
+			return imagestore.Created{Chain: chain, Config: f.configOf(img)}, nil
+		}
+	}
+	return imagestore.Created{}, fmt.Errorf("container %s: no image has its chain", id)
 }
 
 func (f *fakeStore) Resolve(_ context.Context, ref string) ([]name.Digest, error) {
@@ -54,9 +82,12 @@ func (f *fakeStore) Known(id, ref string) ([]name.Digest, digest.Digest) {
 	return f.known[ref], f.knownChain[id]
 }
 
-func (f *fakeStore) BuiltFrom(_ context.Context, chain digest.Digest, img name.Digest) error {
+func (f *fakeStore) BuiltFrom(_ context.Context, chain, config digest.Digest, img name.Digest) error {
 	if f.chains[img.DigestStr()] == chain {
-		return nil
+		if config == "" || f.configOf(img.DigestStr()) == config {
+			return nil
+		}
+		return fmt.Errorf("the container was created with image config %s, not %s's: %w", config, img, imagestore.ErrNotBuiltFrom)
 	}
 	return fmt.Errorf("not built from %s: %w", img, imagestore.ErrNotBuiltFrom)
 }
@@ -380,6 +411,7 @@ func TestRuntimeImageMustAgreeWithTheStore(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	good := "sha256:" + hexOf('1')
+	f.store.configs = map[string]digest.Digest{good: digest.Digest("sha256:" + hexOf('c'))}
 	withImage := func(c *api.Container, img *api.Image) *api.Container { c.Image = img; return c }
 	if _, _, err := f.p.CreateContainer(ctx, f.pod, withImage(ctr("c-good", "reg.io/good:v1"), &api.Image{Name: "reg.io/good:v1", Digest: good, ConfigDigest: "sha256:" + hexOf('c')})); err != nil {
 		t.Fatalf("runtime and store agree, yet refused: %v", err)
@@ -432,6 +464,52 @@ func TestRuntimeImageMustAgreeWithTheStore(t *testing.T) {
 		}
 		if last := f.rec.ds[len(f.rec.ds)-1]; last.Verdict.Cause != verify.CauseImageMismatch {
 			t.Errorf("%s: cause %q", c.name, last.Verdict.Cause)
+		}
+	}
+	// A tag that moved between containerd's two lookups (issue 26, item
+	// 0): the digest is the signed image's and so are the layers (the
+	// unsigned image reuses them), but the config the container was given
+	// is another image's. Its entrypoint, env and user are what run.
+	_, _, err := f.p.CreateContainer(ctx, f.pod, withImage(ctr("c-good", "reg.io/good:v1"), &api.Image{Name: "reg.io/good:v1", Digest: good, ConfigDigest: "sha256:" + hexOf('e')}))
+	if err == nil || !strings.Contains(err.Error(), "created with image config sha256:eeee") {
+		t.Fatalf("another image's config under the signed digest: %v", err)
+	}
+	if last := f.rec.ds[len(f.rec.ds)-1]; last.Verdict.Cause != verify.CauseRootFSMismatch {
+		t.Errorf("another config: cause %q", last.Verdict.Cause)
+	}
+}
+
+// Before containerd 2.4 nothing at CreateContainer names the config; the
+// record containerd writes does, and StartContainer reads it (issue 26,
+// item 0): a container created with another image's config, on the signed
+// image's layers, never starts, whether or not its creation was seen.
+func TestStartBindsTheConfigCreatedWith(t *testing.T) {
+	ctx := context.Background()
+	for _, seen := range []bool{true, false} {
+		f := newFixture(t)
+		if seen {
+			if _, _, err := f.p.CreateContainer(ctx, f.pod, ctr("c-good", "reg.io/good:v1")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.p.StartContainer(ctx, f.pod, ctr("c-good", "reg.io/good:v1")); err != nil {
+			t.Fatalf("seen=%v: the signed image's own config refused: %v", seen, err)
+		}
+		f.store.created = map[string]imagestore.Created{"c-good": {Chain: f.store.rootfs["c-good"], Config: digest.FromString("an unsigned config")}}
+		err := f.p.StartContainer(ctx, f.pod, ctr("c-good", "reg.io/good:v1"))
+		if err == nil || !strings.Contains(err.Error(), "at start: signgate denied image reg.io/good:v1") || !strings.Contains(err.Error(), "created with image config "+digest.FromString("an unsigned config").String()) {
+			t.Fatalf("seen=%v: started with another image's config: %v", seen, err)
+		}
+		if last := f.rec.ds[len(f.rec.ds)-1]; last.Verdict.Cause != verify.CauseRootFSMismatch {
+			t.Errorf("seen=%v: cause %q", seen, last.Verdict.Cause)
+		}
+		// A record that cannot be read is a refusal too.
+		delete(f.store.created, "c-good")
+		delete(f.store.rootfs, "c-good")
+		f.p.created.remove("c-good")
+		f.store.knownChain = nil
+		if err := f.p.StartContainer(ctx, f.pod, ctr("c-good", "reg.io/good:v1")); err == nil {
+			t.Fatalf("seen=%v: started without a record", seen)
 		}
 	}
 }

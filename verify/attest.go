@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -361,17 +362,29 @@ func (s *Snapshot) resolveSigners(req *CosignRequirement) (attestationSigners, s
 			missing = append(missing, n)
 		}
 	}
+	stale := map[string][]string{} // why -> the identities it silences
 	for _, n := range req.Identities {
-		if sg := s.Signers[n]; sg != nil {
-			by.signers = append(by.signers, sg)
-		} else {
+		sg := s.Signers[n]
+		switch {
+		case sg == nil:
 			rootless = append(rootless, n)
+		case s.stale[sg.Root.Name] != "":
+			why := s.stale[sg.Root.Name]
+			stale[why] = append(stale[why], n)
+		default:
+			by.signers = append(by.signers, sg)
 		}
 	}
 	if n := req.TlogRoot; n != "" {
 		if by.keyLog = s.TrustRoots[n]; by.keyLog == nil || by.keyLog.Material == nil {
 			return by, fmt.Sprintf("trust root %q, whose log key signatures must be in, is not loaded yet", n)
 		}
+		if why := s.stale[n]; why != "" {
+			return by, fmt.Sprintf("key signatures' log entries cannot be checked: %s", why)
+		}
+	}
+	for _, why := range slices.Sorted(maps.Keys(stale)) {
+		by.note += fmt.Sprintf(" (%s: identities %v verify nothing)", why, stale[why])
 	}
 	if len(missing) > 0 {
 		by.note += fmt.Sprintf(" (keys with no trusted version in the keystore: %v)", missing)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +36,12 @@ type Snapshot struct {
 	// Config identifies everything but the keys (the config file's content).
 	Config string
 
+	// stale holds the trust roots past their NotAfter when the snapshot
+	// was made (see live), and why: identities under them verify nothing.
+	stale map[string]string
+
+	expOnce  sync.Once
+	exp      time.Time // see expires
 	bindOnce sync.Once
 	binds    map[string]string // policy name -> what its verdicts are bound to
 }
@@ -76,15 +84,23 @@ func (s *Snapshot) bindSigners(h io.Writer, req *CosignRequirement) {
 			fmt.Fprintf(h, "key:%s@%s=%s;", n, k.Version, k.Fingerprint)
 		}
 	}
-	// The trust roots' content, which a refresh may change.
+	// The trust roots' content, which a refresh may change, and whether
+	// they are stale.
 	if tr := s.TrustRoots[req.TlogRoot]; tr != nil {
-		fmt.Fprintf(h, "tlog_root:%s=%s;", tr.Name, tr.Digest)
+		fmt.Fprintf(h, "tlog_root:%s=%s%s;", tr.Name, tr.Digest, s.staleMark(tr.Name))
 	}
 	for _, n := range req.Identities {
 		if sg := s.Signers[n]; sg != nil {
-			fmt.Fprintf(h, "identity:%s=%s@%s;", n, sg.Root.Name, sg.Root.Digest)
+			fmt.Fprintf(h, "identity:%s=%s@%s%s;", n, sg.Root.Name, sg.Root.Digest, s.staleMark(sg.Root.Name))
 		}
 	}
+}
+
+func (s *Snapshot) staleMark(root string) string {
+	if _, ok := s.stale[root]; ok {
+		return "!stale"
+	}
+	return ""
 }
 
 // bindings lists every binding of the snapshot.
@@ -112,6 +128,9 @@ type Options struct {
 	// Observe, if set, is called once per verification actually run (not for
 	// cache hits), with its verdict.
 	Observe func(*Verdict)
+	// Now is the clock trust is judged by (a key's or trust root's end);
+	// time.Now when nil.
+	Now func() time.Time
 }
 
 // Engine decides. It is safe for concurrent use.
@@ -149,6 +168,9 @@ func NewEngine(snap *Snapshot, reg Registry, opts Options) *Engine {
 	if opts.MaxCached <= 0 {
 		opts.MaxCached = 10000
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	e := &Engine{cosign: &CosignVerifier{Registry: reg}, notation: &NotationVerifier{Registry: reg}, opts: opts, cache: newCache(opts.MaxCached)}
 	e.snap.Store(snap)
 	return e
@@ -174,19 +196,18 @@ func (e *Engine) retain(snap *Snapshot) {
 }
 
 // Snapshot returns the snapshot in force.
-func (e *Engine) Snapshot() *Snapshot { return e.live(time.Now()) }
+func (e *Engine) Snapshot() *Snapshot { return e.live(e.opts.Now()) }
 
 // live is the snapshot in force at now: when a key in it has stopped being
 // trusted (a grace period ended, or its KMS has not been synced within
-// max_staleness) it is dropped here, on the decision path, without waiting
-// for a sync round that may never come while the KMS is unreachable.
+// max_staleness), or a trust root has (not vouched for by its TUF
+// repository within its max_staleness), it is dropped here, on the
+// decision path, without waiting for a sync or refresh that may never come
+// while the KMS or the mirror is unreachable.
 func (e *Engine) live(now time.Time) *Snapshot {
 	for {
 		s := e.snap.Load()
-		if s.Keys == nil {
-			return s
-		}
-		if exp := s.Keys.Expires(); exp.IsZero() || now.Before(exp) {
+		if exp := s.expires(); exp.IsZero() || now.Before(exp) {
 			return s
 		}
 		p := s.pruned(now)
@@ -197,17 +218,114 @@ func (e *Engine) live(now time.Time) *Snapshot {
 	}
 }
 
-// pruned is the snapshot without the keys no longer trusted at now.
+// expires is when the first of the snapshot's keys or trust roots still
+// trusted stops being trusted; zero for never. Worked out once: the
+// decision path asks every time.
+func (s *Snapshot) expires() time.Time {
+	s.expOnce.Do(func() {
+		if s.Keys != nil {
+			s.exp = s.Keys.Expires()
+		}
+		s.eachRoot(func(tr *TrustRoot) {
+			if _, ok := s.stale[tr.Name]; !ok && !tr.NotAfter.IsZero() && (s.exp.IsZero() || tr.NotAfter.Before(s.exp)) {
+				s.exp = tr.NotAfter
+			}
+		})
+	})
+	return s.exp
+}
+
+// eachRoot calls f for every trust root the snapshot uses.
+func (s *Snapshot) eachRoot(f func(*TrustRoot)) {
+	for _, tr := range s.TrustRoots {
+		if tr != nil {
+			f(tr)
+		}
+	}
+	for _, sg := range s.Signers {
+		if sg != nil && sg.Root != nil {
+			f(sg.Root)
+		}
+	}
+}
+
+// pruned is the snapshot without the keys and trust roots no longer
+// trusted at now.
 func (s *Snapshot) pruned(now time.Time) *Snapshot {
-	keys := s.Keys.Prune(now)
-	sum := sha256.Sum256([]byte(s.ID + "|" + keys.Fingerprint()))
-	return &Snapshot{ID: hex.EncodeToString(sum[:8]), Policies: s.Policies, Keys: keys, Signers: s.Signers, TrustRoots: s.TrustRoots, Config: s.Config}
+	p := s.with(s.Keys, s.Signers, s.TrustRoots, now)
+	if s.Keys != nil {
+		p.Keys = s.Keys.Prune(now)
+	}
+	p.ID = s.derivedID(p)
+	return p
+}
+
+// with is a copy of s with other keys and trust roots, its stale roots
+// judged at now, and s's ID.
+func (s *Snapshot) with(keys *keystore.Store, signers map[string]*Signer, roots map[string]*TrustRoot, now time.Time) *Snapshot {
+	p := &Snapshot{ID: s.ID, Policies: s.Policies, Keys: keys, Signers: signers, TrustRoots: roots, Config: s.Config}
+	p.eachRoot(func(tr *TrustRoot) {
+		if why := tr.Stale(now); why != "" {
+			if p.stale == nil {
+				p.stale = map[string]string{}
+			}
+			p.stale[tr.Name] = why
+		}
+	})
+	return p
+}
+
+// derivedID identifies p, made from s: s's ID when it trusts the same.
+func (s *Snapshot) derivedID(p *Snapshot) string {
+	fp := func(x *Snapshot) string {
+		out := ""
+		if x.Keys != nil {
+			out = x.Keys.Fingerprint()
+		}
+		for _, n := range slices.Sorted(maps.Keys(x.stale)) {
+			out += "|stale:" + n
+		}
+		return out
+	}
+	if fp(p) == fp(s) {
+		return s.ID
+	}
+	sum := sha256.Sum256([]byte(s.ID + "|" + fp(p)))
+	return hex.EncodeToString(sum[:8])
 }
 
 // WithKeys is the snapshot with keys renewed (the same versions, trusted
 // for longer); it keeps the snapshot's ID, so no verdict is dropped.
 func (s *Snapshot) WithKeys(keys *keystore.Store) *Snapshot {
-	return &Snapshot{ID: s.ID, Policies: s.Policies, Keys: keys, Signers: s.Signers, TrustRoots: s.TrustRoots, Config: s.Config}
+	p := s.with(keys, s.Signers, s.TrustRoots, time.Time{})
+	p.stale = s.stale
+	return p
+}
+
+// WithRoots is the snapshot with trust roots renewed: the same content, a
+// TUF update having vouched for it again, so trusted until a later time.
+// A root whose content differs is not taken (a reload puts new content in
+// force). A root that was stale and no longer is at now gives a new ID, so
+// verdicts made while it was stale are not reused; otherwise the ID and the
+// verdicts stay.
+func (s *Snapshot) WithRoots(renewed []*TrustRoot, now time.Time) *Snapshot {
+	roots := maps.Clone(s.TrustRoots)
+	signers := maps.Clone(s.Signers)
+	for _, tr := range renewed {
+		if old := roots[tr.Name]; old != nil && old.Digest == tr.Digest {
+			roots[tr.Name] = tr
+		}
+		for n, sg := range signers {
+			if sg.Root.Name == tr.Name && sg.Root.Digest == tr.Digest {
+				c := *sg
+				c.Root = tr
+				signers[n] = &c
+			}
+		}
+	}
+	p := s.with(s.Keys, signers, roots, now)
+	p.ID = s.derivedID(p)
+	return p
 }
 
 // Decide answers req. It returns by ctx's deadline at the latest: a
@@ -216,7 +334,7 @@ func (s *Snapshot) WithKeys(keys *keystore.Store) *Snapshot {
 // allow) saying so.
 func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	start := time.Now()
-	snap := e.live(start)
+	snap := e.live(e.opts.Now())
 	repo := RepoName(req.Image.Context())
 	base := Verdict{Image: repo, Digest: req.Image.DigestStr(), Snapshot: snap.ID}
 
@@ -295,7 +413,7 @@ func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest) *Verdi
 	repo := RepoName(img.Context())
 	namespaces := []string{""}
 	seen := map[string]bool{"": true}
-	for _, p := range e.live(time.Now()).Policies {
+	for _, p := range e.live(e.opts.Now()).Policies {
 		for _, s := range p.Scopes {
 			if !s.Matches(repo) {
 				continue

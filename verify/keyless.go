@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sigstore/cosign/v3/pkg/cosign"
@@ -28,6 +29,26 @@ type TrustRoot struct {
 	Source   string // where it was read from, for messages
 	Digest   string // sha256 of its JSON: verdicts are bound to it
 	Material root.TrustedMaterial
+
+	// Verified is when a TUF update last vouched for it; zero for a file
+	// named by path, trusted for as long as the config names it.
+	Verified time.Time
+	// NotAfter is when it stops being trusted unless a TUF update vouches
+	// for it again (zero: never), so a mirror that is cut off, or frozen by
+	// an attacker, cannot keep an old trust root in force; Limit says what
+	// set it.
+	NotAfter time.Time
+	Limit    string
+}
+
+// Stale says why the trust root is no longer trusted at now; "" while it is.
+func (tr *TrustRoot) Stale(now time.Time) string {
+	if tr == nil || tr.NotAfter.IsZero() || now.Before(tr.NotAfter) {
+		return ""
+	}
+	return fmt.Sprintf("trust root %q is stale: last verified from its TUF repository at %s, %s ago, and trusted only until %s (%s), %s ago",
+		tr.Name, tr.Verified.UTC().Format(time.RFC3339), now.Sub(tr.Verified).Round(time.Second),
+		tr.NotAfter.UTC().Format(time.RFC3339), tr.Limit, now.Sub(tr.NotAfter).Round(time.Second))
 }
 
 // LoadTrustRoot reads a trusted_root.json.
@@ -36,6 +57,11 @@ func LoadTrustRoot(name, path string) (*TrustRoot, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseTrustRoot(name, path, b)
+}
+
+// ParseTrustRoot reads a trusted_root.json's content; path names it.
+func ParseTrustRoot(name, path string, b []byte) (*TrustRoot, error) {
 	tr, err := root.NewTrustedRootFromJSON(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a Sigstore trusted root: %w", path, err)

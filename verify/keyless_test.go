@@ -59,6 +59,11 @@ func releaseWorkflow() *verify.Identity {
 
 func (k *keyless) engine(t *testing.T, keys []string, ids []*verify.Identity, rule string, tlog verify.Tlog) *verify.Engine {
 	t.Helper()
+	return k.engineWith(t, verify.Options{}, keys, ids, rule, tlog)
+}
+
+func (k *keyless) engineWith(t *testing.T, opts verify.Options, keys []string, ids []*verify.Identity, rule string, tlog verify.Tlog) *verify.Engine {
+	t.Helper()
 	sc, err := verify.ParseScope("**")
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +91,7 @@ func (k *keyless) engine(t *testing.T, keys []string, ids []*verify.Identity, ru
 	if err != nil {
 		t.Fatal(err)
 	}
-	return verify.NewEngine(&verify.Snapshot{ID: "keyless", Policies: verify.Policies{p}, Keys: k.store, Signers: signers}, c, verify.Options{})
+	return verify.NewEngine(&verify.Snapshot{ID: "keyless", Policies: verify.Policies{p}, Keys: k.store, Signers: signers}, c, opts)
 }
 
 func TestKeylessIdentity(t *testing.T) {

@@ -36,7 +36,12 @@ func runDoctor(args []string) int {
 		fmt.Fprintf(os.Stderr, "signgate: asking containerd at %s for its version: %v\n", cfg.Daemon.ContainerdSocket, err)
 		return exitUsage
 	}
-	node := doctor.Node{Version: version, Deadline: cfg.Daemon.DecisionDeadline, Plugin: cfg.Daemon.PluginName}
+	node := doctor.Node{Version: version, Deadline: cfg.Daemon.DecisionDeadline, Plugin: cfg.Daemon.PluginName, Now: time.Now()}
+	for _, src := range cfg.TUF {
+		tr := cfg.TrustRoots[src.Name]
+		node.TrustRoots = append(node.TrustRoots, doctor.TrustRoot{Name: src.Name, Mirror: src.Mirror, Loaded: tr.Material != nil,
+			Verified: tr.Verified, NotAfter: tr.NotAfter, Limit: tr.Limit})
+	}
 	fmt.Printf("containerd %s at %s\n", version, cfg.Daemon.ContainerdSocket)
 	if node.Config, err = doctor.ReadContainerd(*ctdConfig); err != nil {
 		fmt.Printf("WARNING: containerd's config: %v (judging by containerd's defaults)\n", err)

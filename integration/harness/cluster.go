@@ -446,6 +446,13 @@ func PushLayout(dir, ref string) (name.Digest, error) {
 // Rebuild pushes img again to ref with one more label: the same program,
 // another digest, as a new release would be.
 func Rebuild(img name.Digest, ref, label string) (name.Digest, error) {
+	return RebuildConfig(img, ref, func(c *v1.Config) { c.Labels["dev.signgate.test.build"] = label })
+}
+
+// RebuildConfig pushes img again to ref with its config changed by edit:
+// every layer the same, another config and so another image (what a
+// registry that can move a tag but cannot sign can publish).
+func RebuildConfig(img name.Digest, ref string, edit func(*v1.Config)) (name.Digest, error) {
 	i, err := remote.Image(img)
 	if err != nil {
 		return name.Digest{}, err
@@ -455,7 +462,10 @@ func Rebuild(img name.Digest, ref, label string) (name.Digest, error) {
 		return name.Digest{}, err
 	}
 	cf = cf.DeepCopy()
-	cf.Config.Labels["dev.signgate.test.build"] = label
+	if cf.Config.Labels == nil {
+		cf.Config.Labels = map[string]string{}
+	}
+	edit(&cf.Config)
 	if i, err = mutate.ConfigFile(i, cf); err != nil {
 		return name.Digest{}, err
 	}

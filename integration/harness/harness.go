@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -805,8 +806,15 @@ type HangProxy struct {
 	hang atomic.Pointer[string] // repository path prefix, e.g. "/v2/slow/"
 	loop atomic.Pointer[string] // likewise, for requests redirected to themselves
 	slow atomic.Pointer[delay]  // likewise, for requests answered late
-	// Looped counts the requests answered with a redirect loop.
-	Looped atomic.Int64
+	held atomic.Pointer[held]   // likewise, for requests held until released
+	// Looped counts the requests answered with a redirect loop; LoopHops is
+	// the most redirects one chain of them followed (a redirect carries its
+	// chain's count as ?hop=N).
+	Looped     atomic.Int64
+	LoopHops   atomic.Int64
+	LoopChains atomic.Int64 // requests that entered the loop (followed none yet)
+	mu         sync.Mutex
+	seen       []string // the paths of signgate's requests, in order
 }
 
 func newHangProxy(target string) (*HangProxy, error) {
@@ -819,9 +827,21 @@ func newHangProxy(target string) (*HangProxy, error) {
 	rp.ErrorLog = log.New(io.Discard, "", 0) // the registry is probed before it listens
 	p := &HangProxy{host: l.Addr().String()}
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.UserAgent(), "signgate") {
+			p.mu.Lock()
+			p.seen = append(p.seen, r.URL.Path)
+			p.mu.Unlock()
+		}
 		if h := p.hang.Load(); h != nil && strings.HasPrefix(r.URL.Path, *h) && strings.Contains(r.UserAgent(), "signgate") {
 			<-r.Context().Done()
 			return
+		}
+		if h := p.held.Load(); h != nil && strings.HasPrefix(r.URL.Path, h.prefix) && strings.Contains(r.UserAgent(), "signgate") {
+			select {
+			case <-h.release:
+			case <-r.Context().Done():
+				return
+			}
 		}
 		if d := p.slow.Load(); d != nil && strings.HasPrefix(r.URL.Path, d.prefix) && strings.Contains(r.UserAgent(), "signgate") {
 			select {
@@ -831,8 +851,18 @@ func newHangProxy(target string) (*HangProxy, error) {
 			}
 		}
 		if l := p.loop.Load(); l != nil && strings.HasPrefix(r.URL.Path, *l) && strings.Contains(r.UserAgent(), "signgate") {
-			n := p.Looped.Add(1)
-			http.Redirect(w, r, fmt.Sprintf("%s?again=%d", r.URL.Path, n), http.StatusFound)
+			// Each hop says how many redirects its chain has followed.
+			p.Looped.Add(1)
+			hop, _ := strconv.ParseInt(r.URL.Query().Get("hop"), 10, 64)
+			if hop == 0 {
+				p.LoopChains.Add(1)
+			}
+			for {
+				if most := p.LoopHops.Load(); hop <= most || p.LoopHops.CompareAndSwap(most, hop) {
+					break
+				}
+			}
+			http.Redirect(w, r, fmt.Sprintf("%s?hop=%d", r.URL.Path, hop+1), http.StatusFound)
 			return
 		}
 		rp.ServeHTTP(w, r)
@@ -850,6 +880,41 @@ func (p *HangProxy) Loop(repo string) {
 	}
 	s := "/v2/" + repo + "/"
 	p.loop.Store(&s)
+}
+
+// SigngateRequests are the paths of the requests signgate (by its
+// User-Agent) has made for repo through the proxy, in order.
+func (p *HangProxy) SigngateRequests(repo string) []string {
+	prefix := "/v2/" + repo + "/"
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, s := range p.seen {
+		if strings.HasPrefix(s, prefix) {
+			out = append(out, strings.TrimPrefix(s, prefix))
+		}
+	}
+	return out
+}
+
+type held struct {
+	prefix  string
+	release chan struct{}
+}
+
+// Hold keeps signgate's requests for repo (and the repositories under it)
+// unanswered until the returned func is called, which answers them and
+// every later one: a verification kept in flight as long as a test needs.
+func (p *HangProxy) Hold(repo string) (release func()) {
+	h := &held{prefix: "/v2/" + repo + "/", release: make(chan struct{})}
+	p.held.Store(h)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.held.CompareAndSwap(h, nil)
+			close(h.release)
+		})
+	}
 }
 
 type delay struct {

@@ -175,3 +175,9 @@ func (r *Repo) ExpireTimestamp() error {
 	r.timestamp.Signed.Expires = time.Now().Add(-time.Hour)
 	return r.publish()
 }
+
+// SetTimestampExpiry publishes a timestamp that expires at t.
+func (r *Repo) SetTimestampExpiry(t time.Time) error {
+	r.timestamp.Signed.Expires = t
+	return r.publish()
+}

@@ -1,13 +1,13 @@
 package tufroot_test
 
 import (
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/signgate/signgate/internal/sigtest"
 	"github.com/signgate/signgate/internal/tuftest"
@@ -46,12 +46,14 @@ func setup(t *testing.T) (*tuftest.Repo, *tufroot.Source, *httptest.Server) {
 
 func kept(t *testing.T, s *tufroot.Source) []byte {
 	t.Helper()
-	b, err := os.ReadFile(s.Path())
+	k, err := s.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return k.TrustedRoot
 }
+
+var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
 func TestRefreshFollowsTheRepository(t *testing.T) {
 	repo, src, _ := setup(t)
@@ -59,14 +61,14 @@ func TestRefreshFollowsTheRepository(t *testing.T) {
 	if err := repo.SetTarget(tufroot.Target, first); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.Refresh(); err != nil {
-		t.Fatal(err)
+	if _, changed, err := src.Refresh(t0); err != nil || !changed {
+		t.Fatal(changed, err)
 	}
 	if string(kept(t, src)) != string(first) {
 		t.Fatal("the kept trust root is not the published one")
 	}
-	if _, err := src.Refresh(); !errors.Is(err, tufroot.ErrUnchanged) {
-		t.Fatalf("a second refresh: %v", err)
+	if _, changed, err := src.Refresh(t0); err != nil || changed {
+		t.Fatalf("a second refresh: %v %v", changed, err)
 	}
 
 	// A new trust root, published after a root key rotation: the client
@@ -78,7 +80,7 @@ func TestRefreshFollowsTheRepository(t *testing.T) {
 	if err := repo.SetTarget(tufroot.Target, second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.Refresh(); err != nil {
+	if _, _, err := src.Refresh(t0); err != nil {
 		t.Fatalf("after a root rotation: %v", err)
 	}
 	if string(kept(t, src)) != string(second) {
@@ -118,7 +120,7 @@ func TestRefreshKeepsTheLastKnownGood(t *testing.T) {
 			if err := repo.SetTarget(tufroot.Target, good); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := src.Refresh(); err != nil {
+			if _, _, err := src.Refresh(t0); err != nil {
 				t.Fatal(err)
 			}
 			if c.name == "tampered target" {
@@ -128,14 +130,43 @@ func TestRefreshKeepsTheLastKnownGood(t *testing.T) {
 				}
 			}
 			c.break_(t, repo, srv)
-			_, err := src.Refresh()
-			if err == nil || errors.Is(err, tufroot.ErrUnchanged) || !strings.Contains(err.Error(), c.want) {
+			_, _, err := src.Refresh(t0.Add(time.Hour))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("refresh: %v; want an error about %q", err, c.want)
 			}
 			t.Log(err)
-			if string(kept(t, src)) != string(good) {
-				t.Fatal("the last-known-good trust root was replaced")
+			if k, err := src.Load(); err != nil || string(k.TrustedRoot) != string(good) || !k.Verified.Equal(t0) {
+				t.Fatal("the last-known-good trust root was replaced, or its verification time moved, by a failed update")
 			}
 		})
+	}
+}
+
+// Each verified update records when it ran and until when the repository's
+// metadata vouches for the trust root: its staleness counts from these.
+func TestRefreshRecordsWhenItVerified(t *testing.T) {
+	repo, src, _ := setup(t)
+	if err := repo.SetTarget(tufroot.Target, trustedRoot(t)); err != nil {
+		t.Fatal(err)
+	}
+	// The timestamp expires first: it bounds the trust root.
+	soon := time.Now().Add(36 * time.Hour).UTC().Truncate(time.Second)
+	if err := repo.SetTimestampExpiry(soon); err != nil {
+		t.Fatal(err)
+	}
+	k, changed, err := src.Refresh(t0)
+	if err != nil || !changed {
+		t.Fatal(changed, err)
+	}
+	if !k.Verified.Equal(t0) || !k.Expires.Equal(soon) {
+		t.Fatalf("verified %v expires %v; want %v and %v", k.Verified, k.Expires, t0, soon)
+	}
+	// Unchanged content is kept again, from the later update.
+	k, changed, err = src.Refresh(t0.Add(time.Hour))
+	if err != nil || changed || !k.Verified.Equal(t0.Add(time.Hour)) {
+		t.Fatal(changed, err, k.Verified)
+	}
+	if l, err := src.Load(); err != nil || !l.Verified.Equal(t0.Add(time.Hour)) || !l.Expires.Equal(soon) {
+		t.Fatalf("kept: %+v %v", l, err)
 	}
 }
