@@ -89,6 +89,8 @@ type daemonSection struct {
 	PreverifyWorkers    int      `toml:"preverify_workers"`
 	MetricsAddress      *string  `toml:"metrics_address"`
 	WatchConfig         string   `toml:"watch_config"`
+
+	AllowCheckpointRestore bool `toml:"allow_checkpoint_restore"`
 }
 
 type registrySection struct {
@@ -265,6 +267,10 @@ type Daemon struct {
 	// WatchConfig: how often to look for a changed config or key file and
 	// reload; 0 for never (reload on SIGHUP only).
 	WatchConfig time.Duration
+	// AllowCheckpointRestore admits a container containerd restores from a
+	// checkpoint image named by digest and itself allowed; false refuses
+	// every restore.
+	AllowCheckpointRestore bool
 }
 
 // Config is a validated configuration.
@@ -344,6 +350,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	if d.MetricsAddress != nil {
 		c.Daemon.MetricsAddress = *d.MetricsAddress
 	}
+	c.Daemon.AllowCheckpointRestore = d.AllowCheckpointRestore
 	if len(c.Daemon.Snapshotters) == 0 {
 		c.Daemon.Snapshotters = []string{"overlayfs"}
 	}

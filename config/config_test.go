@@ -73,6 +73,13 @@ require = "all"
 	if c, err := config.Load(off); err != nil || c.Daemon.Annotate {
 		t.Fatalf("annotate = false: %v, %+v", err, c)
 	}
+	if c.Daemon.AllowCheckpointRestore {
+		t.Fatal("checkpoint restores are allowed by default")
+	}
+	ckpt := write(t, dir, "ckpt.toml", "[daemon]\nallow_checkpoint_restore = true\n[[policy]]\nname = \"all\"\nscopes = [\"**\"]\nmode = \"allow\"\n")
+	if c, err := config.Load(ckpt); err != nil || !c.Daemon.AllowCheckpointRestore {
+		t.Fatalf("allow_checkpoint_restore = true: %v, %+v", err, c)
+	}
 	if p := c.Policies.Match("registry.example.com/team/app", ""); p == nil || p.Name != "prod" {
 		t.Fatalf("match: %+v", p)
 	}

@@ -96,7 +96,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	}
 	d.warnConfig(cfg)
 	d.warnSharedKeys(engine.Snapshot())
-	d.plugin = &nri.Plugin{Resolver: store, Decider: d, Recorder: multiRecorder{rec, d.metrics}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate}
+	d.plugin = &nri.Plugin{Resolver: store, Decider: d, Recorder: multiRecorder{rec, d.metrics}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
 	return d, nil
 }
 

@@ -3,9 +3,7 @@ package imagestore
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"sort"
-	"strings"
 
 	imagesapi "github.com/containerd/containerd/api/services/images/v1"
 	"github.com/distribution/reference"
@@ -14,40 +12,12 @@ import (
 	"google.golang.org/grpc/metadata"
 )
 
-// imageVolumePath is how containerd's CRI (2.1 and later) lays out an image
-// volume on the host: <cri state>/image-volumes/<pod sandbox>/<manifest hex>,
-// bind-mounted into the container, perhaps at a subpath. The directory is
-// also the key of the snapshot mounted there.
-var imageVolumePath = regexp.MustCompile(`^(/.*/image-volumes/[^/]+/([0-9a-f]{64}))(?:/.*)?$`)
-
-// ImageVolume is one CRI image volume of a container.
-type ImageVolume struct {
-	Destination string // where the container sees it
-	Source      string // the host path containerd bind-mounts
-	// SnapshotKey is the snapshot mounted at the host path, so what is
-	// mounted can be checked against the image.
-	SnapshotKey string
-	Target      digest.Digest // the image's manifest or index digest
-}
-
-// ImageVolumeOf tells whether a bind mount's source is a CRI image volume.
-func ImageVolumeOf(destination, source string) (ImageVolume, bool) {
-	if !strings.Contains(source, "/image-volumes/") {
-		return ImageVolume{}, false // most mounts; no regexp on the hot path
-	}
-	m := imageVolumePath.FindStringSubmatch(source)
-	if m == nil {
-		return ImageVolume{}, false
-	}
-	return ImageVolume{Destination: destination, Source: source, SnapshotKey: m[1], Target: digest.NewDigestFromEncoded(digest.SHA256, m[2])}, true
-}
-
 // VolumeImages names the image an image volume was made from, as every
 // repository containerd knows its target digest under, sorted, so the
 // choice never depends on which name was pulled last.
 func (s *Store) VolumeImages(ctx context.Context, v ImageVolume) ([]name.Digest, error) {
 	ctx = metadata.AppendToOutgoingContext(ctx, "containerd-namespace", s.namespace)
-	list, err := s.images.List(ctx, &imagesapi.ListImagesRequest{Filters: []string{fmt.Sprintf(`target.digest==%q`, v.Target.String())}})
+	list, err := s.images.List(ctx, &imagesapi.ListImagesRequest{Filters: []string{fmt.Sprintf(`target.digest==%q`, v.Target)}})
 	if err != nil {
 		return nil, describe("mounted at "+v.Destination, err)
 	}
@@ -72,8 +42,8 @@ func (s *Store) VolumeImages(ctx context.Context, v ImageVolume) ([]name.Digest,
 	out := make([]name.Digest, 0, len(repos))
 	for _, r := range repos {
 		d, err := toDigest(r, v.Target.String())
-		if err != nil {
-			return nil, err
+		if err != nil { // sha384 and sha512: containerd has them, signgate's names do not
+			return nil, fmt.Errorf("the image volume at %s is %s@%s, which signgate cannot verify: %w", v.Destination, r, v.Target, err)
 		}
 		out = append(out, d)
 	}

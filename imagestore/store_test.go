@@ -297,9 +297,9 @@ func TestImageVolumeAndSandbox(t *testing.T) {
 	f, s := start(t)
 	m, _, chain := f.image("vol")
 	f.images["reg.io/vol:v1"] = m.String()
-	v, ok := ImageVolumeOf("/vol", "/run/containerd/io.containerd.grpc.v1.cri/image-volumes/pod/"+m.Encoded())
-	if !ok {
-		t.Fatal("not an image volume")
+	v, ok, err := ImageVolumeOf("/vol", "/run/containerd/io.containerd.grpc.v1.cri/image-volumes/pod/"+m.Encoded(), nil)
+	if !ok || err != nil {
+		t.Fatalf("not an image volume: %v", err)
 	}
 	f.snapshots["overlayfs/"+v.SnapshotKey] = chain.String()
 	imgs, err := s.VolumeImages(ctx, v)

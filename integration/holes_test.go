@@ -95,6 +95,42 @@ func TestImageVolumes(t *testing.T) {
 		_, err := e.Create(pod, cfg, root, harness.WithImageVolume("/vol", e.Registry+"/unsigned/vol:v1"), run)
 		mustDeny(t, err, "signgate denied image "+e.Registry+"/unsigned/vol", d.DigestStr(), "mounted as the image volume at /vol", "no cosign signatures found")
 	})
+	// Issue 26 item 1: containerd appends image_sub_path to the volume's
+	// directory without cleaning it; a newline in it escaped the pattern
+	// signgate matched volumes by, and the unsigned binary ran.
+	sub := "bin\nx"
+	subImage := func(t *testing.T, repo string, keys ...string) (string, name.Digest) {
+		ref := e.Registry + "/" + repo + ":v1"
+		d, err := harness.PushWithDir(ref, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if err := e.Signers[k].SignLegacy(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.Pull(ref); err != nil {
+			t.Fatal(err)
+		}
+		return ref, d
+	}
+	runSub := harness.WithCommand("/vol/busybox", "sleep", "3600")
+	t.Run("a signed image volume mounted through a sub path runs its binary", func(t *testing.T) {
+		ref, _ := subImage(t, "signed/vol-sub", "k1")
+		id, err := e.Create(pod, cfg, root, harness.WithImageSubPath("/vol", ref, sub), runSub)
+		mustAllow(t, id, err)
+		e.mustRun(id)
+	})
+	t.Run("an unsigned image volume mounted through a sub path with a newline is refused", func(t *testing.T) {
+		ref, d := subImage(t, "unsigned/vol-sub")
+		id, err := e.Create(pod, cfg, root, harness.WithImageSubPath("/vol", ref, sub), runSub)
+		if err == nil {
+			e.mustRun(id) // what an attacker gets: the unsigned busybox runs
+			t.Fatalf("container %s runs /vol/busybox from the unsigned %s", id, d)
+		}
+		mustDeny(t, err, "signgate denied image "+e.Registry+"/unsigned/vol-sub", d.DigestStr(), "mounted as the image volume at /vol", "no cosign signatures found")
+	})
 	t.Run("one unsigned volume among signed ones is refused", func(t *testing.T) {
 		e.image("unsigned/vol2")
 		_, err := e.Create(pod, cfg, root,

@@ -95,10 +95,13 @@ type Plugin struct {
 	Deadline time.Duration
 	// Annotate adds the signgate.dev/ annotations to allowed containers.
 	Annotate bool
-	ceiling  atomic.Int64   // from the NRI request timeout, once connected
-	admitted admittedSet    // containers CreateContainer allowed, for the validator
-	created  createdSet     // what each created container runs, re-checked at start
-	inflight sync.WaitGroup // requests being answered, for a clean stop
+	// AllowCheckpointRestore admits a container restored from a checkpoint
+	// image that is itself allowed (see judgeRestore); otherwise refused.
+	AllowCheckpointRestore bool
+	ceiling                atomic.Int64   // from the NRI request timeout, once connected
+	admitted               admittedSet    // containers CreateContainer allowed, for the validator
+	created                createdSet     // what each created container runs, re-checked at start
+	inflight               sync.WaitGroup // requests being answered, for a clean stop
 	// runtimeNRI is the runtime's NRI version, once connected.
 	runtimeNRI func() string
 }
@@ -509,23 +512,23 @@ func (p *Plugin) judge(ctx context.Context, pod *api.PodSandbox, ctr *api.Contai
 		return ds, nil
 	}
 	reqs := []checked{{Request: *req, ref: d.Ref}}
+	if rd, rreq, restored := p.judgeRestore(ctx, d, ctr); restored {
+		ds = append(ds, rd)
+		if !rd.Verdict.Allowed {
+			return ds, nil
+		}
+		reqs = append(reqs, *rreq)
+	}
 	for _, m := range ctr.GetMounts() {
-		v, ok := imagestore.ImageVolumeOf(m.GetDestination(), m.GetSource())
-		if !ok {
+		vd, vreq, judged := p.judgeMount(ctx, d, m)
+		if !judged {
 			continue
 		}
-		start := time.Now()
-		vd := d
-		vd.RuntimeImage = false // the runtime reports only the root filesystem's image
-		vd.FromMemory = false
-		var vreq *verify.Request
-		vd.Ref, vd.Verdict, vreq = p.decideVolume(ctx, v, d.Namespace)
-		vd.Took = time.Since(start)
 		ds = append(ds, vd)
 		if !vd.Verdict.Allowed {
 			return ds, nil
 		}
-		reqs = append(reqs, checked{Request: *vreq, ref: vd.Ref})
+		reqs = append(reqs, *vreq)
 	}
 	return ds, reqs
 }

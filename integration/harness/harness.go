@@ -359,6 +359,7 @@ state = "%[1]s/state"
 
 [plugins.'io.containerd.cri.v1.runtime']
   restrict_oom_score_adj = true
+  %[7]s
   # No CNI plugin here: pods share the node's network. A Kubernetes node
   # reports itself ready once a network config is in this directory.
   [plugins.'io.containerd.cri.v1.runtime'.cni]
@@ -392,7 +393,17 @@ state = "%[1]s/state"
   plugin_path = "%[1]s/nri-plugins"
   plugin_config_path = "%[1]s/nri-conf"
   plugin_registration_timeout = "5s"
-`, e.Dir, e.ContainerdSock, e.NRISock, e.Registry, e.dropIn, e.certsDir)
+`, e.Dir, e.ContainerdSock, e.NRISock, e.Registry, e.dropIn, e.certsDir, restoreViaCreate(e.Containerd))
+}
+
+// restoreViaCreate turns on what containerd 2.2 and 2.3 can do and a
+// cluster may have on: restoring a checkpoint through CreateContainer
+// (2.4 removed it), so that signgate's refusal is tested through it.
+func restoreViaCreate(c Containerd) string {
+	if c.AtLeast(2, 2) && !c.AtLeast(2, 4) {
+		return "enable_experimental_restore_via_create = true"
+	}
+	return ""
 }
 
 // DefaultSigngateConfig is the integration suite's policy set.

@@ -81,6 +81,15 @@ func WithImageVolume(path, image string) CtrOption {
 	}
 }
 
+// WithImageSubPath mounts the directory sub of image read-only at path,
+// as Kubernetes' `subPath` of an image volume does (CRI image_sub_path).
+func WithImageSubPath(path, image, sub string) CtrOption {
+	return func(cfg map[string]any) {
+		mounts, _ := cfg["mounts"].([]any)
+		cfg["mounts"] = append(mounts, map[string]any{"container_path": path, "image": map[string]any{"image": image}, "image_sub_path": sub, "readonly": true})
+	}
+}
+
 // WithUserSpecifiedImage sets the image as the CRI client says the user
 // named it (the kubelet passes the pod spec's image here); containerd puts
 // it in the image-name annotation.

@@ -124,3 +124,59 @@ func CopyImage(m name.Digest, ref string) error {
 	}
 	return remote.Write(r, img)
 }
+
+// PushWithDir pushes, to ref, a busybox image that also holds a static
+// busybox in the directory dir (any name a tar can hold, a newline
+// included), as an image mounted through an image_sub_path would.
+func PushWithDir(ref, dir string) (name.Digest, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return name.Digest{}, err
+	}
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		return name.Digest{}, err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: dir + "/", Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
+		return name.Digest{}, err
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: dir + "/busybox", Mode: 0o755, Size: int64(len(bb)), Typeflag: tar.TypeReg}); err != nil {
+		return name.Digest{}, err
+	}
+	if _, err := tw.Write(bb); err != nil {
+		return name.Digest{}, err
+	}
+	nonce := make([]byte, 16) // distinct content on every call
+	_, _ = rand.Read(nonce)
+	if err := tw.WriteHeader(&tar.Header{Name: dir + "/build-id", Mode: 0o644, Size: int64(len(nonce)), Typeflag: tar.TypeReg}); err != nil {
+		return name.Digest{}, err
+	}
+	if _, err := tw.Write(nonce); err != nil {
+		return name.Digest{}, err
+	}
+	if err := tw.Close(); err != nil {
+		return name.Digest{}, err
+	}
+	data := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, tarball.WithMediaType(types.OCILayer))
+	if err != nil {
+		return name.Digest{}, err
+	}
+	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	if img, err = mutate.AppendLayers(img, l); err != nil {
+		return name.Digest{}, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return name.Digest{}, err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", runtime.GOARCH
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		return name.Digest{}, err
+	}
+	return pushImage(img, r.String())
+}

@@ -1,0 +1,42 @@
+package nri
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/containerd/nri/pkg/api"
+
+	"github.com/signgate/signgate/imagestore"
+	"github.com/signgate/signgate/verify"
+)
+
+// judgeMount decides one of the container's mounts when it shows an image:
+// a CRI image volume is bound to the layers actually mounted and decided
+// under the policy that governs its image; a mount that lies where image
+// volumes or snapshots live but cannot be bound to one is refused. judged
+// is false for any other mount, which signgate does not judge. base is the
+// container's own decision, whose pod and names the volume's shares.
+func (p *Plugin) judgeMount(ctx context.Context, base Decision, m *api.Mount) (d Decision, req *checked, judged bool) {
+	v, ok, err := imagestore.ImageVolumeOf(m.GetDestination(), m.GetSource(), m.GetOptions())
+	if !ok && err == nil {
+		return Decision{}, nil, false
+	}
+	start := time.Now()
+	d = base
+	d.RuntimeImage = false // the runtime reports only the root filesystem's image
+	d.FromMemory = false
+	if err != nil {
+		d.Ref = strconv.Quote(m.GetSource()) // the error says where it is mounted
+		d.Verdict = &verify.Verdict{Image: d.Ref, Cause: verify.CauseImageUnknown, Reason: err.Error()}
+		d.Took = time.Since(start)
+		return d, nil, true
+	}
+	var vreq *verify.Request
+	d.Ref, d.Verdict, vreq = p.decideVolume(ctx, v, base.Namespace)
+	d.Took = time.Since(start)
+	if !d.Verdict.Allowed {
+		return d, nil, true
+	}
+	return d, &checked{Request: *vreq, ref: d.Ref}, true
+}
