@@ -133,9 +133,9 @@ func Check(n Node) []Finding {
 	out = append(out, f)
 
 	f = Finding{Guarantee: "containerd itself reports each container's image digest", Holds: r.FillsContainerImage(), Optional: true}
-	f.Detail = "NRI's Container.Image is checked against the image store"
+	f.Detail = "NRI's Container.Image is checked against the image store, and its config digest binds the image config at creation"
 	if !f.Holds {
-		f.Detail = "containerd 2.4 and newer report it; until then signgate relies on the image store and the root filesystem binding alone"
+		f.Detail = "containerd 2.4 and newer report it; until then signgate relies on the image store and the root filesystem binding, and binds the image config only at StartContainer, which fails open if signgate misses the start"
 	}
 	out = append(out, f)
 	for _, tr := range n.TrustRoots {
