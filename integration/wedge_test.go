@@ -183,7 +183,9 @@ func wedgeRound(t *testing.T, e *env, pod, cfg string, images map[string]string,
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	// Stopped only once the kernel says so: state T in /proc.
+	// Once kill returns, no thread of signgate runs user code again until
+	// SIGCONT; /proc confirms the stop.
+	stopped := time.Now()
 	if err := harness.WaitFor(5*time.Second, func() error {
 		if s := procState(pid); s != "T" {
 			return fmt.Errorf("signgate (pid %d) is in state %q, not stopped", pid, s)
@@ -192,7 +194,6 @@ func wedgeRound(t *testing.T, e *env, pod, cfg string, images map[string]string,
 	}); err != nil {
 		t.Fatal(err)
 	}
-	stopped := time.Now()
 	time.Sleep(3*time.Second + time.Duration(rand.IntN(1000))*time.Millisecond)
 	resumed := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
@@ -210,6 +211,13 @@ func wedgeRound(t *testing.T, e *env, pod, cfg string, images map[string]string,
 	listed := containerNames(t, e)
 	tally := wedgeTally{admitted: map[string]int{}, refusals: map[string]int{}}
 	log := e.SigngateLog.String()
+	if os.Getenv("SIGNGATE_WEDGE_DEBUG") != "" {
+		for _, l := range strings.Split(log, "\n") {
+			if strings.Contains(l, "wedge-") || strings.Contains(l, "abandoned") {
+				t.Log(l)
+			}
+		}
+	}
 	for _, c := range creates {
 		if _, ok := listed[c.name]; !ok && strings.Contains(log, "container="+c.name+" ") {
 			for _, l := range strings.Split(log, "\n") {

@@ -92,6 +92,7 @@ type Plugin struct {
 	Annotate bool
 	ceiling  atomic.Int64   // from the NRI request timeout, once connected
 	admitted admittedSet    // containers CreateContainer allowed, for the validator
+	conn     atomic.Uint64  // which NRI connection is current; admissions are bound to it
 	created  createdSet     // what each created container runs, re-checked at start
 	inflight sync.WaitGroup // requests being answered, for a clean stop
 	// runtimeNRI is the runtime's NRI version, once connected.
@@ -115,50 +116,11 @@ func (p *Plugin) setRequestTimeout(t time.Duration) {
 	}
 	c := t * 3 / 4
 	p.ceiling.Store(int64(c))
+	p.admitted.setRequestTimeout(t)
 	if p.Deadline > c {
 		slog.Warn("decision_deadline is too close to containerd's NRI request timeout; answering sooner",
 			"decision_deadline", p.Deadline, "nri_request_timeout", t, "answering_within", c)
 	}
-}
-
-// admittedSet remembers, briefly, which containers CreateContainer allowed
-// and for which image reference, so ValidateContainerAdjustment for the same
-// container need not resolve and decide again. An entry is used once.
-type admittedSet struct {
-	mu sync.Mutex
-	m  map[string]admittedEntry
-}
-
-type admittedEntry struct {
-	ref string
-	at  time.Time
-}
-
-const admittedTTL = 30 * time.Second
-
-func (a *admittedSet) add(id, ref string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.m == nil {
-		a.m = map[string]admittedEntry{}
-	}
-	now := time.Now()
-	if len(a.m) > 1024 {
-		for k, e := range a.m {
-			if now.Sub(e.at) > admittedTTL {
-				delete(a.m, k)
-			}
-		}
-	}
-	a.m[id] = admittedEntry{ref: ref, at: now}
-}
-
-func (a *admittedSet) take(id, ref string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	e, ok := a.m[id]
-	delete(a.m, id)
-	return ok && e.ref == ref && time.Since(e.at) < admittedTTL
 }
 
 // createdSet remembers what each created container runs and mounts, until
@@ -291,10 +253,11 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 	if err := abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
 		return err
 	}
+	conn := p.conn.Load()
 	ctx, cancel := context.WithTimeout(in, p.deadline())
 	defer cancel()
-	if p.admitted.take(ctr.GetId(), ctr.GetAnnotations()[ImageNameAnnotation]) {
-		return nil // decided moments ago in CreateContainer, for this container and image
+	if p.admitted.take(ctr.GetId(), admissionKey(pod, ctr), conn) {
+		return nil // decided moments ago in CreateContainer, in this same request
 	}
 	ds, _ := p.judge(ctx, pod, ctr)
 	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
@@ -353,6 +316,7 @@ func (p *Plugin) CreateContainer(in context.Context, pod *api.PodSandbox, ctr *a
 	if err := abandoned(in, "CreateContainer", ctr.GetId()); err != nil {
 		return nil, nil, err
 	}
+	conn := p.conn.Load()
 	ctx, cancel := context.WithTimeout(in, p.deadline())
 	defer cancel()
 
@@ -366,7 +330,7 @@ func (p *Plugin) CreateContainer(in context.Context, pod *api.PodSandbox, ctr *a
 	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
 		return nil, nil, errors.New(DenialMessage(last))
 	}
-	p.admitted.add(ctr.GetId(), ctr.GetAnnotations()[ImageNameAnnotation])
+	p.admitted.add(ctr.GetId(), admissionKey(pod, ctr), conn)
 	p.created.add(ctr.GetId(), reqs)
 	if !p.Annotate {
 		return nil, nil, nil
@@ -676,7 +640,16 @@ const startTimeout = 30 * time.Second
 // once containerd has registered and configured the plugin (the stub's own
 // Start returns then), with the NRI request timeout it uses.
 func (p *Plugin) Run(ctx context.Context, pluginName, index, socket string, onStarted func(requestTimeout time.Duration), onClose func()) error {
-	opts := []stub.Option{stub.WithOnClose(onClose), stub.WithLogger(nriLogger{})}
+	// A new connection: nothing admitted on an earlier one is taken on it.
+	p.connectionChanged()
+	defer p.connectionChanged()
+	closed := func() {
+		p.connectionChanged()
+		if onClose != nil {
+			onClose()
+		}
+	}
+	opts := []stub.Option{stub.WithOnClose(closed), stub.WithLogger(nriLogger{})}
 	// Started by containerd as a pre-installed plugin, the name, index and
 	// connection come from the environment.
 	if os.Getenv(api.PluginNameEnvVar) == "" {
@@ -725,6 +698,14 @@ func (p *Plugin) Run(ctx context.Context, pluginName, index, socket string, onSt
 	}
 	s.Wait()
 	return nil
+}
+
+// connectionChanged marks a connection made or lost: containerd closes it
+// when a request to signgate timed out or failed, and every admission made
+// on it goes with it.
+func (p *Plugin) connectionChanged() {
+	p.conn.Add(1)
+	p.admitted.forget()
 }
 
 // nriLogger sends the NRI stub's chatter to slog, at debug level for the
