@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/nri/pkg/api"
+	"github.com/containerd/nri/pkg/stub"
+
 	"github.com/signgate/signgate/integration/harness"
 )
 
@@ -319,4 +322,94 @@ func procState(pid int) string {
 		return ""
 	}
 	return s[i+2 : i+3]
+}
+
+// stalledPlugin registers as signgate and never answers CreateContainer
+// (nor, when it validates, ValidateContainerAdjustment) in time: what
+// containerd sees of a stopped signgate, with a chosen event mask.
+type stalledPlugin struct{ validates bool }
+
+func (s stalledPlugin) Configure(context.Context, string, string, string) (api.EventMask, error) {
+	if s.validates {
+		return api.MustParseEventMask("CreateContainer", "ValidateContainerAdjustment"), nil
+	}
+	return api.MustParseEventMask("CreateContainer"), nil
+}
+
+func (stalledPlugin) CreateContainer(ctx context.Context, _ *api.PodSandbox, _ *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
+	<-ctx.Done()
+	return nil, nil, ctx.Err()
+}
+
+func (stalledPlugin) ValidateContainerAdjustment(ctx context.Context, _ *api.ValidateContainerAdjustmentRequest) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// The mechanism a wedged gate rests on, shown on containerd itself: NRI
+// (v0.11 in 2.2, v0.12 in 2.4) lists a plugin for required_plugins before
+// calling it, and a plugin whose CreateContainer times out is closed and
+// the creation goes on without its answer. A stalled "signgate" that does
+// not validate lets an unsigned image be created; one that validates
+// fails its validator call too, and the creation is refused. signgate
+// therefore subscribes to the validator wherever the runtime has one
+// (nri.Events; TestEventsFitTheRuntime holds the pre-release case).
+func TestTimedOutPluginIsCountedPresent(t *testing.T) {
+	e := need(t)
+	if !e.Containerd.HasValidator() {
+		t.Logf("containerd %s has no NRI validator, no required_plugins", e.Containerd.Version)
+		return
+	}
+	pod, cfg := e.pod("default")
+	e.image("wedge/stalled-unsigned")
+	unsigned := e.Registry + "/wedge/stalled-unsigned:v1"
+
+	e.KillSigngate()
+	t.Cleanup(func() {
+		e.KillSigngate()
+		if err := e.StartSigngate(); err != nil {
+			t.Errorf("signgate did not start again: %v", err)
+		}
+	})
+	for _, validates := range []bool{false, true} {
+		t.Run(fmt.Sprintf("validates=%v", validates), func(t *testing.T) {
+			logPath := filepath.Join(e.Dir, "containerd.log")
+			before, _ := os.ReadFile(logPath)
+			s, err := stub.New(stalledPlugin{validates: validates}, stub.WithPluginName("signgate"), stub.WithPluginIdx("10"), stub.WithSocketPath(e.NRISock))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if err := s.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Stop()
+			if err := harness.WaitFor(15*time.Second, func() error {
+				b, _ := os.ReadFile(logPath)
+				if !strings.Contains(string(b[len(before):]), `plugin \"10-signgate\" connected and synchronized`) {
+					return fmt.Errorf("the stalled plugin is not listed by containerd yet")
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			n := fmt.Sprintf("stalled-%v-%d", validates, time.Now().UnixNano())
+			start := time.Now()
+			_, err = e.Create(pod, cfg, unsigned, func(m map[string]any) { m["metadata"] = map[string]any{"name": n} })
+			took := time.Since(start)
+			_, listed := containerNames(t, e)[n]
+			t.Logf("stalled signgate (validates=%v): created=%v after %s, crictl: %v", validates, listed, took.Round(time.Millisecond), err)
+			if validates {
+				if listed {
+					t.Fatal("a stalled signgate that validates let the unsigned container be created")
+				}
+				mustDeny(t, err, "validator plugin 10-signgate failed")
+				return
+			}
+			if !listed || err != nil {
+				t.Fatalf("containerd %s no longer creates past a stalled plugin that does not validate (created=%v, %v): NRI changed; revisit nri.Events and docs/threat-model.md", e.Containerd.Version, listed, err)
+			}
+		})
+	}
 }

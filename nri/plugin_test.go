@@ -514,6 +514,11 @@ func TestEventsFitTheRuntime(t *testing.T) {
 		// Unknown to the stub: containerd's version decides.
 		{api.UnknownVersion, "containerd", "2.1.9+unknown", false}, {"", "containerd", "1.7.35", false}, {"", "containerd", "v2.0.14", false},
 		{api.UnknownVersion, "containerd", "2.2.9+unknown", true}, {"", "containerd", "v2.5.0-beta.1", true},
+		// The stub infers a 2.2 pre-release's NRI from the release before
+		// it (v2.1.6: v0.8.0), but v2.2.0-beta.0 and rc.0 ship NRI v0.10.0
+		// and its validator: without signgate subscribed, a signgate that
+		// times out is still counted by required_plugins (issue 26, item 2).
+		{"v0.8.0", "containerd", "v2.2.0-rc.0", true}, {"v0.8.0", "containerd", "v2.2.0-beta.0-12-gabcdef0", true},
 		// Known by neither: assumed new.
 		{api.UnknownVersion, "cri-o", "1.99.0", true}, {"", "", "", true}, {api.DevelVersion, "containerd", "devel", true},
 	} {
