@@ -186,6 +186,7 @@ func wedgeRound(t *testing.T, e *env, pod, cfg string, images map[string]string,
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	defer syscall.Kill(pid, syscall.SIGCONT) // also when the round fails, for the tests after it
 	// Once kill returns, no thread of signgate runs user code again until
 	// SIGCONT; /proc confirms the stop.
 	stopped := time.Now()
