@@ -100,6 +100,7 @@ type Plugin struct {
 	AllowCheckpointRestore bool
 	ceiling                atomic.Int64   // from the NRI request timeout, once connected
 	admitted               admittedSet    // containers CreateContainer allowed, for the validator
+	conn                   atomic.Uint64  // which NRI connection is current; admissions are bound to it
 	created                createdSet     // what each created container runs, re-checked at start
 	inflight               sync.WaitGroup // requests being answered, for a clean stop
 	// runtimeNRI is the runtime's NRI version, once connected.
@@ -123,50 +124,11 @@ func (p *Plugin) setRequestTimeout(t time.Duration) {
 	}
 	c := t * 3 / 4
 	p.ceiling.Store(int64(c))
+	p.admitted.setRequestTimeout(t)
 	if p.Deadline > c {
 		slog.Warn("decision_deadline is too close to containerd's NRI request timeout; answering sooner",
 			"decision_deadline", p.Deadline, "nri_request_timeout", t, "answering_within", c)
 	}
-}
-
-// admittedSet remembers, briefly, which containers CreateContainer allowed
-// and for which image reference, so ValidateContainerAdjustment for the same
-// container need not resolve and decide again. An entry is used once.
-type admittedSet struct {
-	mu sync.Mutex
-	m  map[string]admittedEntry
-}
-
-type admittedEntry struct {
-	ref string
-	at  time.Time
-}
-
-const admittedTTL = 30 * time.Second
-
-func (a *admittedSet) add(id, ref string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.m == nil {
-		a.m = map[string]admittedEntry{}
-	}
-	now := time.Now()
-	if len(a.m) > 1024 {
-		for k, e := range a.m {
-			if now.Sub(e.at) > admittedTTL {
-				delete(a.m, k)
-			}
-		}
-	}
-	a.m[id] = admittedEntry{ref: ref, at: now}
-}
-
-func (a *admittedSet) take(id, ref string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	e, ok := a.m[id]
-	delete(a.m, id)
-	return ok && e.ref == ref && time.Since(e.at) < admittedTTL
 }
 
 // createdSet remembers what each created container runs and mounts, until
@@ -245,18 +207,27 @@ const validatorSince = "v0.10.0"
 const containerdValidatorSince = "v2.2.0"
 
 // Events is what signgate subscribes to on a runtime, and whether that
-// includes the validator. The runtime's NRI version decides (runtimes from
-// NRI v0.12 report it; the stub infers it for releases it knows); failing
-// that, containerd's own version does. A runtime known by neither is taken
-// to have the validator: one too new to be known is likelier than one too
-// old, and a wrong guess shows as a connection refused at once.
+// includes the validator. A containerd that says it is 2.2 or newer, its
+// pre-releases included, has it: the stub infers a pre-release's NRI from
+// the release before it (v2.2.0-rc.0 as v2.1.6's v0.8.0), and a validator
+// missed there fails open, since NRI counts a plugin that timed out within
+// the request as present. Otherwise the runtime's NRI version decides
+// (runtimes from NRI v0.12 report it; the stub infers it for releases it
+// knows); failing that, containerd's own version does. A runtime known by
+// neither is taken to have the validator: one too new to be known is
+// likelier than one too old, and a wrong guess shows as a connection
+// refused at once.
 func Events(nriVersion, runtime, runtimeVersion string) (api.EventMask, bool) {
 	names := []string{"RunPodSandbox", "CreateContainer", "StartContainer", "RemoveContainer"}
 	validates := true
-	if v, ok := release(nriVersion); ok {
+	ctd, ctdKnown := release(runtimeVersion)
+	ctdKnown = ctdKnown && runtime == "containerd"
+	switch v, ok := release(nriVersion); {
+	case ctdKnown && semver.Compare(semver.MajorMinor(ctd), semver.MajorMinor(containerdValidatorSince)) >= 0:
+	case ok:
 		validates = semver.Compare(v, validatorSince) >= 0
-	} else if v, ok := release(runtimeVersion); ok && runtime == "containerd" {
-		validates = semver.Compare(v, containerdValidatorSince) >= 0
+	case ctdKnown:
+		validates = false
 	}
 	if validates {
 		names = append(names, "ValidateContainerAdjustment")
@@ -299,10 +270,11 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 	if err := abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
 		return err
 	}
+	conn := p.conn.Load()
 	ctx, cancel := context.WithTimeout(in, p.deadline())
 	defer cancel()
-	if p.admitted.take(ctr.GetId(), ctr.GetAnnotations()[ImageNameAnnotation]) {
-		return nil // decided moments ago in CreateContainer, for this container and image
+	if p.admitted.take(ctr.GetId(), admissionKey(pod, ctr), conn) {
+		return nil // decided moments ago in CreateContainer, in this same request
 	}
 	ds, _ := p.judge(ctx, pod, ctr)
 	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
@@ -361,6 +333,7 @@ func (p *Plugin) CreateContainer(in context.Context, pod *api.PodSandbox, ctr *a
 	if err := abandoned(in, "CreateContainer", ctr.GetId()); err != nil {
 		return nil, nil, err
 	}
+	conn := p.conn.Load()
 	ctx, cancel := context.WithTimeout(in, p.deadline())
 	defer cancel()
 
@@ -374,7 +347,7 @@ func (p *Plugin) CreateContainer(in context.Context, pod *api.PodSandbox, ctr *a
 	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
 		return nil, nil, errors.New(DenialMessage(last))
 	}
-	p.admitted.add(ctr.GetId(), ctr.GetAnnotations()[ImageNameAnnotation])
+	p.admitted.add(ctr.GetId(), admissionKey(pod, ctr), conn)
 	p.created.add(ctr.GetId(), reqs)
 	if !p.Annotate {
 		return nil, nil, nil
@@ -723,7 +696,16 @@ const startTimeout = 30 * time.Second
 // once containerd has registered and configured the plugin (the stub's own
 // Start returns then), with the NRI request timeout it uses.
 func (p *Plugin) Run(ctx context.Context, pluginName, index, socket string, onStarted func(requestTimeout time.Duration), onClose func()) error {
-	opts := []stub.Option{stub.WithOnClose(onClose), stub.WithLogger(nriLogger{})}
+	// A new connection: nothing admitted on an earlier one is taken on it.
+	p.connectionChanged()
+	defer p.connectionChanged()
+	closed := func() {
+		p.connectionChanged()
+		if onClose != nil {
+			onClose()
+		}
+	}
+	opts := []stub.Option{stub.WithOnClose(closed), stub.WithLogger(nriLogger{})}
 	// Started by containerd as a pre-installed plugin, the name, index and
 	// connection come from the environment.
 	if os.Getenv(api.PluginNameEnvVar) == "" {
@@ -772,6 +754,14 @@ func (p *Plugin) Run(ctx context.Context, pluginName, index, socket string, onSt
 	}
 	s.Wait()
 	return nil
+}
+
+// connectionChanged marks a connection made or lost: containerd closes it
+// when a request to signgate timed out or failed, and every admission made
+// on it goes with it.
+func (p *Plugin) connectionChanged() {
+	p.conn.Add(1)
+	p.admitted.forget()
 }
 
 // nriLogger sends the NRI stub's chatter to slog, at debug level for the

@@ -284,11 +284,76 @@ func TestValidatorReusesTheAdmissionOnce(t *testing.T) {
 		t.Fatal("the validator reused an admission made for another image")
 	}
 	// An admission older than its TTL is not reused.
-	f.p.admitted.add("c-old", "reg.io/good:v1")
-	f.p.admitted.m["c-old"] = admittedEntry{ref: "reg.io/good:v1", at: time.Now().Add(-admittedTTL - time.Second)}
-	if f.p.admitted.take("c-old", "reg.io/good:v1") {
+	f.p.admitted.add("c-old", "reg.io/good:v1", 0)
+	f.p.admitted.m["c-old"] = admittedEntry{what: "reg.io/good:v1", at: time.Now().Add(-admittedTTL - time.Second)}
+	if f.p.admitted.take("c-old", "reg.io/good:v1", 0) {
 		t.Fatal("an expired admission was reused")
 	}
+}
+
+// An admission serves only the NRI request it was made in (issue 26, item
+// 2): not after the connection it was made on is gone (containerd closes
+// it when a request to signgate times out), not past twice containerd's
+// request timeout, not for the same container ID in another pod or with
+// other mounts. Each time the image's trust is withdrawn in between, so
+// a reused admission shows as an allow.
+func TestAdmissionDiesWithItsRequest(t *testing.T) {
+	ctx := context.Background()
+	c := ctr("c-good", "reg.io/good:v1")
+	validate := func(f *fixture, pod *api.PodSandbox, c *api.Container) error {
+		f.eng.setTrusted("reg.io/good", false)
+		defer f.eng.setTrusted("reg.io/good", true)
+		return f.p.ValidateContainerAdjustment(ctx, &api.ValidateContainerAdjustmentRequest{Pod: pod, Container: c})
+	}
+	admit := func(t *testing.T, f *fixture) {
+		t.Helper()
+		if _, _, err := f.p.CreateContainer(ctx, f.pod, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("connection lost", func(t *testing.T) {
+		f := newFixture(t)
+		admit(t, f)
+		f.p.connectionChanged() // containerd dropped signgate; it reconnected
+		if err := validate(f, f.pod, c); err == nil {
+			t.Fatal("an admission made on a closed connection passed the validator on the next one")
+		}
+	})
+	t.Run("request timed out", func(t *testing.T) {
+		f := newFixture(t)
+		now := time.Unix(1e9, 0)
+		f.p.admitted.now = func() time.Time { return now }
+		f.p.setRequestTimeout(2 * time.Second)
+		admit(t, f)
+		now = now.Add(4*time.Second + time.Millisecond)
+		if err := validate(f, f.pod, c); err == nil {
+			t.Fatal("an admission outlived twice containerd's request timeout")
+		}
+		admit(t, f)
+		asked := len(f.eng.asked)
+		now = now.Add(3 * time.Second)
+		if err := f.p.ValidateContainerAdjustment(ctx, &api.ValidateContainerAdjustmentRequest{Pod: f.pod, Container: c}); err != nil || len(f.eng.asked) != asked {
+			t.Fatalf("an admission within its request was not reused: %v, %d more decisions", err, len(f.eng.asked)-asked)
+		}
+	})
+	t.Run("another pod", func(t *testing.T) {
+		f := newFixture(t)
+		admit(t, f)
+		other := &api.PodSandbox{Id: "sb-other", Name: "other", Namespace: "default"}
+		if err := validate(f, other, c); err == nil {
+			t.Fatal("an admission made in one pod passed the validator in another")
+		}
+	})
+	t.Run("other mounts", func(t *testing.T) {
+		f := newFixture(t)
+		admit(t, f)
+		bad := digest.Digest("sha256:" + hexOf('2'))
+		withVolume := ctr("c-good", "reg.io/good:v1", f.volume("/data", bad, f.store.chains[bad.String()]))
+		if err := validate(f, f.pod, withVolume); err == nil {
+			t.Fatal("an admission made without an image volume passed the validator with one")
+		}
+	})
 }
 
 func TestImageVolumes(t *testing.T) {
@@ -527,6 +592,11 @@ func TestEventsFitTheRuntime(t *testing.T) {
 		// Unknown to the stub: containerd's version decides.
 		{api.UnknownVersion, "containerd", "2.1.9+unknown", false}, {"", "containerd", "1.7.35", false}, {"", "containerd", "v2.0.14", false},
 		{api.UnknownVersion, "containerd", "2.2.9+unknown", true}, {"", "containerd", "v2.5.0-beta.1", true},
+		// The stub infers a 2.2 pre-release's NRI from the release before
+		// it (v2.1.6: v0.8.0), but v2.2.0-beta.0 and rc.0 ship NRI v0.10.0
+		// and its validator: without signgate subscribed, a signgate that
+		// times out is still counted by required_plugins (issue 26, item 2).
+		{"v0.8.0", "containerd", "v2.2.0-rc.0", true}, {"v0.8.0", "containerd", "v2.2.0-beta.0-12-gabcdef0", true},
 		// Known by neither: assumed new.
 		{api.UnknownVersion, "cri-o", "1.99.0", true}, {"", "", "", true}, {api.DevelVersion, "containerd", "devel", true},
 	} {
