@@ -472,13 +472,42 @@ func combine(how Combine, a, b Cause) Cause {
 	return worse(a, b)
 }
 
+// causeRank orders every cause for worse(): the higher, the more telling.
+// Every Cause constant must be listed (TestEveryCauseIsRanked parses
+// verdict.go to check), and only CauseVerified ranks as an allow: a cause
+// missing from here ranks above all of them, so it denies.
+var causeRank = map[Cause]int{
+	CauseVerified: 0, // the only cause that lets a combination pass
+	// Verdict-level causes: never a verification's own outcome, so if one
+	// reaches a combination it is a mistake, and denies.
+	CauseAllowedByPolicy:   1,
+	CauseNoSignatures:      2,
+	CauseUntrusted:         3,
+	CauseNoAttestation:     4,
+	CauseAttestationFailed: 5,
+	CauseMisconfigured:     6,
+	CauseRegistryError:     7,
+	CausePending:           8,
+	CauseNoPolicy:          9,
+	CauseImageUnknown:      10,
+	CauseRootFSMismatch:    11,
+	CauseImageMismatch:     12,
+}
+
 // worse is the more telling of two causes: not knowing beats a wrong
-// config, which beats a failed attestation, which beats a missing one.
+// config, which beats a failed attestation, which beats a missing one. It
+// returns CauseVerified only when both are: a cause it does not know ranks
+// above every known one.
 func worse(a, b Cause) Cause {
-	for _, c := range []Cause{CauseRegistryError, CauseMisconfigured, CauseAttestationFailed, CauseNoAttestation, CauseUntrusted, CauseNoSignatures} {
-		if a == c || b == c {
-			return c
-		}
+	ra, oka := causeRank[a]
+	rb, okb := causeRank[b]
+	switch {
+	case !oka:
+		return a
+	case !okb:
+		return b
+	case rb > ra:
+		return b
 	}
 	return a
 }
