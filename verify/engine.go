@@ -217,8 +217,18 @@ func (s *Snapshot) WithKeys(keys *keystore.Store) *Snapshot {
 func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	start := time.Now()
 	snap := e.live(start)
-	repo := RepoName(req.Image.Context())
+	repo, err := CanonicalRepo(req.Image.Context())
 	base := Verdict{Image: repo, Digest: req.Image.DigestStr(), Snapshot: snap.ID}
+	if err != nil {
+		// Denied under every policy: matched by none of the scopes written
+		// for its registry, it would otherwise fall to a laxer one.
+		v := base
+		v.Image = req.Image.Context().Name()
+		v.Cause = CauseBadName
+		v.Reason = err.Error() + "; denied whatever the policies say"
+		v.Took = time.Since(start)
+		return &v
+	}
 
 	p := snap.Policies.Match(repo, req.Namespace)
 	if p == nil {
@@ -292,7 +302,7 @@ func (e *Engine) InFlight() int64 { return e.inflight.Load() }
 // matching policy is limited to, and allows if any would. CreateContainer
 // still decides for the pod's own namespace.
 func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest) *Verdict {
-	repo := RepoName(img.Context())
+	repo, _ := CanonicalRepo(img.Context()) // a bad name: Decide denies it
 	namespaces := []string{""}
 	seen := map[string]bool{"": true}
 	for _, p := range e.live(time.Now()).Policies {
@@ -492,6 +502,7 @@ var causeRank = map[Cause]int{
 	CauseImageUnknown:      10,
 	CauseRootFSMismatch:    11,
 	CauseImageMismatch:     12,
+	CauseBadName:           13,
 }
 
 // worse is the more telling of two causes: not knowing beats a wrong
