@@ -24,7 +24,9 @@ var ErrBadName = errors.New("a registry host signgate cannot tie to one registry
 //
 //   - the host's case (DNS names are case-insensitive);
 //   - the port as a number ("0443" is 443, as Go's dialer reads it), and
-//     443 dropped: containerd sends a name without a port to HTTPS on 443
+//     443 dropped where the host still reads as a registry without it (has
+//     a '.' or is localhost): containerd sends a name without a port to
+//     HTTPS on 443
 //     (port 80 is not folded: a name without a port never goes there unless
 //     hosts.toml says so, and then it says so for that spelling only);
 //   - an IPv6 address in any of its textual forms ("[0:0::1]", "[::0001]"),
@@ -33,7 +35,8 @@ var ErrBadName = errors.New("a registry host signgate cannot tie to one registry
 //     docker.io, as containerd names it.
 //
 // Anything else is refused (ErrBadName): a port that is not one (0, over
-// 65535), an empty label (a trailing dot, which the parser refuses anyway),
+// 65535), an unspecified address (0.0.0.0, [::]: the kernel takes it for
+// this node), an empty label (a trailing dot, which the parser refuses anyway),
 // a character no host has ('%', '_'), and a host made only of numbers that
 // is not a dotted quad in canonical form ("127.1", "127.0.0.01",
 // "0x7f.0.0.1", "2130706433"): the C library's resolver reads those as an
@@ -77,8 +80,12 @@ func CanonicalHost(host string) (string, error) {
 	}
 	if numeric {
 		// Only the spelling every resolver reads the same way.
-		if a, err := netip.ParseAddr(h); err != nil || !a.Is4() {
+		a, err := netip.ParseAddr(h)
+		if err != nil || !a.Is4() {
 			return "", fmt.Errorf("%w: %q reads as an IPv4 address to some resolvers and a DNS name to others; write it as a dotted quad (a.b.c.d, no leading zeros)", ErrBadName, host)
+		}
+		if a.IsUnspecified() {
+			return "", fmt.Errorf("%w: %q is no host's address (connecting to it reaches this node)", ErrBadName, host)
 		}
 	}
 	p, pChanged, err := canonicalPort(host, port, hasPort)
@@ -87,6 +94,11 @@ func CanonicalHost(host string) (string, error) {
 	}
 	if !lower {
 		h = strings.ToLower(h)
+	}
+	if hasPort && p == "" && !strings.Contains(h, ".") && h != "localhost" {
+		// Without its port, "reg:443/app" would read as Docker Hub's
+		// reg/app: the canonical spelling keeps the port.
+		p, pChanged = "443", port != "443"
 	}
 	switch h {
 	case "index.docker.io", "registry-1.docker.io":
@@ -160,6 +172,9 @@ func canonicalIPv6(host string) (string, error) {
 	a, err := netip.ParseAddr(host[1:end])
 	if err != nil || !a.Is6() || a.Zone() != "" {
 		return "", fmt.Errorf("%w: %q is not an IPv6 address", ErrBadName, host)
+	}
+	if a.Unmap().IsUnspecified() {
+		return "", fmt.Errorf("%w: %q is no host's address (connecting to it reaches this node)", ErrBadName, host)
 	}
 	rest := host[end+1:]
 	if rest != "" && rest[0] != ':' {

@@ -41,6 +41,7 @@ func TestSpellingsReachingOneRegistryGetOnePolicy(t *testing.T) {
 		{Name: "v6", Mode: Allow, Scopes: []Scope{mustScope(t, "[::1]:5000/**")}},
 		{Name: "v4", Mode: Allow, Scopes: []Scope{mustScope(t, "127.0.0.1:5000/**")}},
 		{Name: "hub", Mode: Allow, Scopes: []Scope{mustScope(t, "docker.io/busybox")}},
+		{Name: "reg443", Mode: Allow, Scopes: []Scope{mustScope(t, "reg:443/**")}},
 		{Name: "rest", Mode: Allow, Scopes: []Scope{mustScope(t, "**")}},
 	}
 	for ref, want := range map[string]string{
@@ -59,6 +60,8 @@ func TestSpellingsReachingOneRegistryGetOnePolicy(t *testing.T) {
 		"127.0.0.1:05000/app":               "v4",
 		"registry-1.docker.io:0443/busybox": "hub",
 		"index.docker.io/busybox":           "hub",
+		"reg:0443/app":                      "reg443", // not reg/app: that is Docker Hub's
+		"reg:443/app":                       "reg443",
 	} {
 		d, ok := arrive(t, ref)
 		if !ok {
@@ -87,6 +90,9 @@ func TestSpellingsReachingOneRegistryGetOnePolicy(t *testing.T) {
 		"reg.io:0/app",
 		"reg.io:70000/app",
 		"reg.io:99999999999999999999/app",
+		"0.0.0.0:5000/app",
+		"[::]:5000/app",
+		"[::ffff:0:0]:5000/app",
 		"reg_io.com/app", // containerd takes it for a path on no registry; go-containerregistry for a registry
 	} {
 		d, ok := arrive(t, ref)
