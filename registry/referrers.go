@@ -45,13 +45,24 @@ func (l *listing) charge(n int64) error {
 
 func (l *listing) uncharge(n int64) { l.budget.give(n); l.held -= n }
 
-// readPage reads one page, charging its bytes as they arrive, so a page is
-// refused before it is held, not after.
-func (l *listing) readPage(r io.Reader) ([]byte, error) {
+// readPage reads one page, charging its bytes before they are held: all
+// at once when the registry announces the size (one exact allocation),
+// else as they arrive.
+func (l *listing) readPage(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 {
+		if err := l.charge(n); err != nil {
+			return nil, err
+		}
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
 	var buf bytes.Buffer
-	chunk := make([]byte, 32<<10)
+	chunk := make([]byte, 4<<10)
 	for {
-		n, err := r.Read(chunk)
+		n, err := resp.Body.Read(chunk)
 		if n > 0 {
 			if cerr := l.charge(int64(n)); cerr != nil {
 				return nil, cerr
@@ -84,7 +95,7 @@ func readListing(req *http.Request, first *http.Response, next http.RoundTripper
 	resp, u := first, req.URL
 	var out bytes.Buffer // the merged listing, once there is a second page
 	for page := 1; ; page++ {
-		body, err := l.readPage(resp.Body) // each page also capped by the transport
+		body, err := l.readPage(resp) // each page also capped by the transport
 		resp.Body.Close()
 		if err != nil {
 			return nil, err
