@@ -94,7 +94,7 @@ type registrySection struct {
 	VerifyTimeout    string `toml:"verify_timeout"`
 	MaxManifestBytes int64  `toml:"max_manifest_bytes"`
 	MaxBlobBytes     int64  `toml:"max_blob_bytes"`
-	// What every referrers listing being read at once may hold between them.
+	// What the referrers listings of all verifications in flight may hold.
 	MaxReferrersBytes int64 `toml:"max_referrers_bytes"`
 }
 

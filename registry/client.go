@@ -26,9 +26,9 @@ type Config struct {
 	DockerConfig     string // a docker config.json for credentials; "" for anonymous
 	MaxManifestBytes int64  // largest manifest or index accepted
 	MaxBlobBytes     int64  // largest blob (signature layer, bundle) accepted
-	// MaxReferrersBytes is what all referrers listings being read at once
-	// may hold between them (one listing, all its pages, is held to
-	// MaxManifestBytes).
+	// MaxReferrersBytes is what the referrers listings of all
+	// verifications in flight may hold between them (one listing, all its
+	// pages, is held to MaxManifestBytes).
 	MaxReferrersBytes int64
 	UserAgent         string
 	// Observe, if set, hears of every HTTP exchange with a registry
