@@ -201,7 +201,7 @@ vuln: ## govulncheck, offline, against the pinned vulnerability database
 
 # Each fuzz target for FUZZTIME (go test fuzzes one target per run).
 FUZZTIME ?= 30s
-FUZZ := config:FuzzParse verify:FuzzScope verify:FuzzStatement verify:FuzzConditions verify:FuzzExcerpt registry:FuzzCappedBody registry:FuzzNextPage imagestore:FuzzImageVolumeOf nri:FuzzMountIsBoundOrDenied
+FUZZ := config:FuzzParse verify:FuzzScope verify:FuzzStatement verify:FuzzConditions verify:FuzzExcerpt verify:FuzzSpellings registry:FuzzCappedBody registry:FuzzNextPage imagestore:FuzzImageVolumeOf nri:FuzzMountIsBoundOrDenied
 fuzz: ## every fuzz target, FUZZTIME each (default 30s)
 	@set -e; for t in $(FUZZ); do \
 		pkg=$${t%%:*}; fn=$${t#*:}; echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \

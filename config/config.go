@@ -99,6 +99,8 @@ type registrySection struct {
 	VerifyTimeout    string `toml:"verify_timeout"`
 	MaxManifestBytes int64  `toml:"max_manifest_bytes"`
 	MaxBlobBytes     int64  `toml:"max_blob_bytes"`
+	// What the referrers listings of all verifications in flight may hold.
+	MaxReferrersBytes int64 `toml:"max_referrers_bytes"`
 }
 
 type cacheSection struct {
@@ -369,10 +371,11 @@ func Parse(path string, data []byte) (*Config, error) {
 
 	r := f.Registry
 	c.Registry = registry.Config{
-		HostsDir:         r.HostsDir,
-		DockerConfig:     r.DockerConfig,
-		MaxManifestBytes: v.positive("registry.max_manifest_bytes", r.MaxManifestBytes, registry.DefaultMaxManifestBytes),
-		MaxBlobBytes:     v.positive("registry.max_blob_bytes", r.MaxBlobBytes, registry.DefaultMaxBlobBytes),
+		HostsDir:          r.HostsDir,
+		DockerConfig:      r.DockerConfig,
+		MaxManifestBytes:  v.positive("registry.max_manifest_bytes", r.MaxManifestBytes, registry.DefaultMaxManifestBytes),
+		MaxBlobBytes:      v.positive("registry.max_blob_bytes", r.MaxBlobBytes, registry.DefaultMaxBlobBytes),
+		MaxReferrersBytes: v.positive("registry.max_referrers_bytes", r.MaxReferrersBytes, registry.DefaultMaxReferrersBytes),
 	}
 	if r.DockerConfig != "" {
 		if _, err := os.Stat(r.DockerConfig); err != nil {

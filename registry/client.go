@@ -26,7 +26,11 @@ type Config struct {
 	DockerConfig     string // a docker config.json for credentials; "" for anonymous
 	MaxManifestBytes int64  // largest manifest or index accepted
 	MaxBlobBytes     int64  // largest blob (signature layer, bundle) accepted
-	UserAgent        string
+	// MaxReferrersBytes is what the referrers listings of all
+	// verifications in flight may hold between them (one listing, all its
+	// pages, is held to MaxManifestBytes).
+	MaxReferrersBytes int64
+	UserAgent         string
 	// Observe, if set, hears of every HTTP exchange with a registry
 	// (token requests and redirect hops included) once its body is
 	// closed: for the bench, which sets a verification's time beside the
@@ -60,6 +64,7 @@ type Client struct {
 	routed map[string]bool              // the registry has a hosts.toml
 
 	handshakes handshakes
+	listings   *budget // shared by every registry's referrers listings
 }
 
 // New checks cfg and loads the credentials file.
@@ -69,6 +74,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.MaxBlobBytes <= 0 {
 		cfg.MaxBlobBytes = DefaultMaxBlobBytes
+	}
+	if cfg.MaxReferrersBytes <= 0 {
+		cfg.MaxReferrersBytes = DefaultMaxReferrersBytes
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "signgate"
@@ -86,7 +94,7 @@ func New(cfg Config) (*Client, error) {
 		TLSHandshakeTimeout:   5 * time.Second,
 		ResponseHeaderTimeout: 10 * time.Second,
 	}
-	return &Client{cfg: cfg, keychain: kc, base: base, routes: map[string]http.RoundTripper{}, routed: map[string]bool{}}, nil
+	return &Client{cfg: cfg, keychain: kc, base: base, routes: map[string]http.RoundTripper{}, routed: map[string]bool{}, listings: newBudget(cfg.MaxReferrersBytes)}, nil
 }
 
 // Options returns the go-containerregistry options for talking to repo under
@@ -136,7 +144,9 @@ func (c *Client) route(registry string) (http.RoundTripper, error) {
 	if c.cfg.Observe != nil {
 		rt = &observed{next: rt, observe: c.cfg.Observe}
 	}
-	rt = &referrersMemo{next: newGuard(registry, eps, rt)}
+	g := newGuard(registry, eps, rt)
+	g.maxListing, g.listings = c.cfg.MaxManifestBytes, c.listings
+	rt = &referrersMemo{next: g}
 	c.routes[registry] = rt
 	return rt, nil
 }

@@ -52,6 +52,11 @@ type guardTransport struct {
 
 	mu     sync.Mutex
 	realms map[string]bool // token service hosts the registry's own challenges named
+
+	// Referrers listings are read into memory under these caps: one
+	// listing's (all its pages), and all listings' in flight at once.
+	maxListing int64
+	listings   *budget
 }
 
 func newGuard(registry string, eps []endpoint, next http.RoundTripper) *guardTransport {
@@ -89,8 +94,8 @@ func (g *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode == http.StatusUnauthorized && req.URL.Host == g.registry && req.Response == nil {
 		g.learnRealm(resp)
 	}
-	if isReferrersPage(req, resp) {
-		return allPages(req, resp, g.next)
+	if isReferrersRequest(req) && resp.StatusCode == http.StatusOK {
+		return readListing(req, resp, g.next, g.listings, g.maxListing)
 	}
 	return resp, nil
 }

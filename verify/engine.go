@@ -335,8 +335,18 @@ func (s *Snapshot) WithRoots(renewed []*TrustRoot, now time.Time) *Snapshot {
 func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	start := time.Now()
 	snap := e.live(e.opts.Now())
-	repo := RepoName(req.Image.Context())
+	repo, err := CanonicalRepo(req.Image.Context())
 	base := Verdict{Image: repo, Digest: req.Image.DigestStr(), Snapshot: snap.ID}
+	if err != nil {
+		// Denied under every policy: matched by none of the scopes written
+		// for its registry, it would otherwise fall to a laxer one.
+		v := base
+		v.Image = req.Image.Context().Name()
+		v.Cause = CauseBadName
+		v.Reason = err.Error() + "; denied whatever the policies say"
+		v.Took = time.Since(start)
+		return &v
+	}
 
 	p := snap.Policies.Match(repo, req.Namespace)
 	if p == nil {
@@ -410,7 +420,7 @@ func (e *Engine) InFlight() int64 { return e.inflight.Load() }
 // matching policy is limited to, and allows if any would. CreateContainer
 // still decides for the pod's own namespace.
 func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest) *Verdict {
-	repo := RepoName(img.Context())
+	repo, _ := CanonicalRepo(img.Context()) // a bad name: Decide denies it
 	namespaces := []string{""}
 	seen := map[string]bool{"": true}
 	for _, p := range e.live(e.opts.Now()).Policies {
@@ -590,13 +600,43 @@ func combine(how Combine, a, b Cause) Cause {
 	return worse(a, b)
 }
 
+// causeRank orders every cause for worse(): the higher, the more telling.
+// Every Cause constant must be listed (TestEveryCauseIsRanked parses
+// verdict.go to check), and only CauseVerified ranks as an allow: a cause
+// missing from here ranks above all of them, so it denies.
+var causeRank = map[Cause]int{
+	CauseVerified: 0, // the only cause that lets a combination pass
+	// Verdict-level causes: never a verification's own outcome, so if one
+	// reaches a combination it is a mistake, and denies.
+	CauseAllowedByPolicy:   1,
+	CauseNoSignatures:      2,
+	CauseUntrusted:         3,
+	CauseNoAttestation:     4,
+	CauseAttestationFailed: 5,
+	CauseMisconfigured:     6,
+	CauseRegistryError:     7,
+	CausePending:           8,
+	CauseNoPolicy:          9,
+	CauseImageUnknown:      10,
+	CauseRootFSMismatch:    11,
+	CauseImageMismatch:     12,
+	CauseBadName:           13,
+}
+
 // worse is the more telling of two causes: not knowing beats a wrong
-// config, which beats a failed attestation, which beats a missing one.
+// config, which beats a failed attestation, which beats a missing one. It
+// returns CauseVerified only when both are: a cause it does not know ranks
+// above every known one.
 func worse(a, b Cause) Cause {
-	for _, c := range []Cause{CauseRegistryError, CauseMisconfigured, CauseAttestationFailed, CauseNoAttestation, CauseUntrusted, CauseNoSignatures} {
-		if a == c || b == c {
-			return c
-		}
+	ra, oka := causeRank[a]
+	rb, okb := causeRank[b]
+	switch {
+	case !oka:
+		return a
+	case !okb:
+		return b
+	case rb > ra:
+		return b
 	}
 	return a
 }

@@ -702,6 +702,24 @@ func TestReferrersPages(t *testing.T) {
 	want(t, decide(t, endless.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{}), img), false, "more than 16 pages of referrers")
 }
 
+// A referrers listing is capped across its pages, not page by page, and
+// the denial names the cap (issue 26, item 8).
+func TestReferrersDenialNamesTheCap(t *testing.T) {
+	e := paginated(t, false)
+	img := e.image("capped")
+	for _, k := range []string{"k1", "k2"} {
+		if err := e.signers[k].SignBundle(img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A page (one descriptor, about 300 bytes) fits; two pages do not.
+	v := decide(t, e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{MaxManifestBytes: 400}, verify.Options{}), img)
+	want(t, v, false, "(registry.max_manifest_bytes)")
+	if v.Cause != verify.CauseRegistryError {
+		t.Errorf("cause %q", v.Cause)
+	}
+}
+
 // Every verdict carries a cause a program can switch on; metrics and the
 // decision log use it, so rewording a reason never breaks them (issue 12).
 func TestVerdictCauses(t *testing.T) {

@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // Mode says what a policy does with an image it governs.
@@ -141,11 +139,18 @@ type Scope struct {
 
 // ParseScope compiles a scope pattern.
 func ParseScope(pattern string) (Scope, error) {
+	// An IPv6 registry's brackets are not glob syntax: CanonicalHost
+	// checks that registry.
+	checked := pattern
+	if reg, rest, ok := strings.Cut(pattern, "/"); ok && strings.HasPrefix(reg, "[") {
+		checked = rest
+	}
 	switch {
 	case pattern == "":
 		return Scope{}, fmt.Errorf("empty scope")
-	case strings.ContainsAny(pattern, "@?[]{}\\ "):
-		return Scope{}, fmt.Errorf("scope %q: only '*' and '**' are special; tags, digests and other glob syntax are not allowed", pattern)
+	case strings.ContainsAny(checked, "@?[]{}\\ %"):
+		// No name holds a '%' (containerd's parser refuses escapes).
+		return Scope{}, fmt.Errorf("scope %q: only '*' and '**' are special; tags, digests, escapes and other glob syntax are not allowed", pattern)
 	case strings.Contains(pattern, "***"):
 		return Scope{}, fmt.Errorf("scope %q: '***' is ambiguous; use '*' or '**'", pattern)
 	}
@@ -153,7 +158,10 @@ func ParseScope(pattern string) (Scope, error) {
 		return Scope{}, fmt.Errorf("scope %q: give the registry and repository, e.g. %q", pattern, "registry.example.com/"+pattern)
 	}
 	written := pattern
-	pattern = normalizeScope(pattern)
+	pattern, err := normalizeScope(pattern)
+	if err != nil {
+		return Scope{}, fmt.Errorf("scope %q: %w", written, err)
+	}
 	var b strings.Builder
 	b.WriteString("^")
 	for i := 0; i < len(pattern); i++ {
@@ -175,48 +183,8 @@ func ParseScope(pattern string) (Scope, error) {
 	return Scope{Pattern: written, re: re}, nil
 }
 
-// Matches reports whether repo (as from RepoName) is in the scope.
+// Matches reports whether repo (as from CanonicalRepo) is in the scope.
 func (s Scope) Matches(repo string) bool { return s.re.MatchString(repo) }
-
-// RepoName is the repository name scopes are matched against, normalized
-// so that no spelling of a name escapes the policy that governs it: the
-// registry host in lower case, without the default HTTPS port, and Docker
-// Hub as containerd names it (docker.io, never index.docker.io or
-// registry-1.docker.io), with its "library/" for official images.
-func RepoName(r name.Repository) string {
-	reg := NormalizeRegistry(r.RegistryStr())
-	repo := r.RepositoryStr()
-	if reg == "docker.io" && !strings.Contains(repo, "/") {
-		repo = "library/" + repo
-	}
-	return reg + "/" + repo
-}
-
-// NormalizeRegistry is the one spelling of a registry host that scopes and
-// names are compared in.
-func NormalizeRegistry(host string) string {
-	host = strings.ToLower(host)
-	host = strings.TrimSuffix(host, ":443")
-	switch host {
-	case name.DefaultRegistry, "registry-1.docker.io", "docker.io":
-		return "docker.io"
-	}
-	return host
-}
-
-// normalizeScope spells a scope's registry as RepoName does, when the
-// registry part is literal.
-func normalizeScope(pattern string) string {
-	reg, rest, ok := strings.Cut(pattern, "/")
-	if !ok || strings.Contains(reg, "*") {
-		return pattern
-	}
-	reg = NormalizeRegistry(reg)
-	if reg == "docker.io" && !strings.Contains(rest, "/") && !strings.Contains(rest, "*") {
-		rest = "library/" + rest
-	}
-	return reg + "/" + rest
-}
 
 // Policies is the ordered policy list. The first policy, in file order, with a
 // scope matching the image (and, if it names namespaces, the pod's namespace)

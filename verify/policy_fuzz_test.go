@@ -25,9 +25,9 @@ func FuzzScope(f *testing.F) {
 			return
 		}
 		m := s.Matches(repo)
-		// Scopes are compared in RepoName's spelling (lower-case registry,
-		// Docker Hub folded).
-		norm := normalizeScope(pattern)
+		// Scopes are compared in CanonicalRepo's spelling (lower-case
+		// registry, the port as a number, Docker Hub folded).
+		norm, _ := normalizeScope(pattern)
 		if !strings.Contains(pattern, "*") && m != (norm == repo) {
 			t.Fatalf("literal scope %q matched %q: %v", pattern, repo, m)
 		}

@@ -25,6 +25,7 @@ const (
 	CauseImageUnknown      Cause = "image_unknown"      // the digest that will run could not be determined
 	CauseRootFSMismatch    Cause = "rootfs_mismatch"    // what runs is not the image named
 	CauseImageMismatch     Cause = "image_mismatch"     // the runtime's own record of the image disagrees with its image store
+	CauseBadName           Cause = "bad_name"           // the image's registry is spelled in a way that cannot be tied to one registry
 )
 
 // Verdict is the engine's answer, with enough detail to explain it.
