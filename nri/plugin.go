@@ -314,7 +314,7 @@ func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 	d.Ref = ref
 	switch {
 	case err != nil:
-		d.Verdict = &verify.Verdict{Image: ref, Cause: verify.CauseImageUnknown, Reason: "cannot determine the pod sandbox image: " + err.Error()}
+		d.Verdict = verify.Deny(ref, "", verify.CauseImageUnknown, "cannot determine the pod sandbox image: "+err.Error())
 	default:
 		d.Verdict = p.decideBound(ctx, ref, chain, nil, d.Namespace)
 	}
@@ -439,7 +439,7 @@ func (p *Plugin) asCreated(ctx context.Context, containerID string, root checked
 	if err == nil {
 		return nil
 	}
-	return &verify.Verdict{Image: verify.RepoName(img.Context()), Digest: img.DigestStr(), Cause: bindingCause(err), Reason: err.Error()}
+	return verify.Deny(verify.RepoName(img.Context()), img.DigestStr(), bindingCause(err), err.Error())
 }
 
 // bindingCause: what runs is shown not to be the image named, or it
@@ -513,7 +513,7 @@ func (p *Plugin) decideVolume(ctx context.Context, v imagestore.ImageVolume, nam
 	where := "the image volume at " + v.Destination
 	imgs, err := p.Resolver.VolumeImages(ctx, v)
 	if err != nil {
-		return where, &verify.Verdict{Image: where, Digest: v.Target.String(), Cause: verify.CauseImageUnknown, Reason: "cannot determine the image mounted: " + err.Error()}, nil
+		return where, verify.Deny(where, v.Target.String(), verify.CauseImageUnknown, "cannot determine the image mounted: "+err.Error()), nil
 	}
 	chain, err := p.Resolver.VolumeLayers(ctx, v)
 	vd, req := p.bound(ctx, imgs, chain, "", err, namespace)
@@ -532,7 +532,7 @@ func (p *Plugin) decideVolume(ctx context.Context, v imagestore.ImageVolume, nam
 // was not asked: both lookups were answered from its events.
 func (p *Plugin) decide(ctx context.Context, containerID, ref string, rt *api.Image, namespace string) (v *verify.Verdict, req *verify.Request, fromMemory bool) {
 	if ref == "" {
-		return &verify.Verdict{Cause: verify.CauseImageUnknown, Reason: "the container carries no " + ImageNameAnnotation + " annotation, so its image cannot be determined"}, nil, false
+		return verify.Deny("", "", verify.CauseImageUnknown, "the container carries no "+ImageNameAnnotation+" annotation, so its image cannot be determined"), nil, false
 	}
 	imgs, chain := p.Resolver.Known(containerID, ref)
 	fromMemory = imgs != nil && chain != ""
@@ -561,11 +561,11 @@ func (p *Plugin) decide(ctx context.Context, containerID, ref string, rt *api.Im
 	}
 	<-done
 	if err != nil {
-		return &verify.Verdict{Image: ref, Cause: verify.CauseImageUnknown, Reason: "cannot determine the digest that will run: " + err.Error()}, nil, false
+		return verify.Deny(ref, "", verify.CauseImageUnknown, "cannot determine the digest that will run: "+err.Error()), nil, false
 	}
 	if rt.GetDigest() != "" {
 		if imgs, err = p.agreeWithRuntime(ctx, ref, imgs, rt, chain, chainErr); err != nil {
-			return &verify.Verdict{Image: ref, Cause: verify.CauseImageMismatch, Reason: err.Error()}, nil, false
+			return verify.Deny(ref, "", verify.CauseImageMismatch, err.Error()), nil, false
 		}
 	}
 	// containerd 2.4 reports the config the container is created with:
@@ -638,7 +638,7 @@ func (p *Plugin) agreeWithRuntime(ctx context.Context, ref string, imgs []name.D
 func (p *Plugin) decideBound(ctx context.Context, ref string, chain digest.Digest, chainErr error, namespace string) *verify.Verdict {
 	imgs, err := p.Resolver.Resolve(ctx, ref)
 	if err != nil {
-		return &verify.Verdict{Image: ref, Cause: verify.CauseImageUnknown, Reason: "cannot determine the digest that will run: " + err.Error()}
+		return verify.Deny(ref, "", verify.CauseImageUnknown, "cannot determine the digest that will run: "+err.Error())
 	}
 	v, _ := p.bound(ctx, imgs, chain, "", chainErr, namespace)
 	return v
@@ -658,7 +658,7 @@ func (p *Plugin) bound(ctx context.Context, imgs []name.Digest, chain, config di
 			err = p.Resolver.BuiltFrom(ctx, chain, config, img)
 		}
 		if err != nil {
-			return &verify.Verdict{Image: verify.RepoName(img.Context()), Digest: img.DigestStr(), Cause: bindingCause(err), Reason: err.Error()}, nil
+			return verify.Deny(verify.RepoName(img.Context()), img.DigestStr(), bindingCause(err), err.Error()), nil
 		}
 		req := verify.Request{Image: img, Namespace: namespace}
 		v := p.Decider.Decide(ctx, req)

@@ -45,9 +45,9 @@ func (p *Plugin) judgeRestore(ctx context.Context, base Decision, ctr *api.Conta
 		d.Ref = "an unnamed checkpoint"
 	}
 	deny := func(why string) (Decision, *checked, bool) {
-		d.Verdict = &verify.Verdict{Image: d.Ref, Cause: verify.CauseRootFSMismatch,
-			Reason: fmt.Sprintf("the container is restored from a checkpoint (annotation %s=%q, %s=%q) over the image %s: its files and process memory come from the checkpoint, not from the image verified; %s",
-				RestoredAnnotation, flag, CheckpointImageAnnotation, ckpt, base.Ref, why)}
+		d.Verdict = verify.Deny(d.Ref, "", verify.CauseRootFSMismatch,
+			fmt.Sprintf("the container is restored from a checkpoint (annotation %s=%q, %s=%q) over the image %s: its files and process memory come from the checkpoint, not from the image verified; %s",
+				RestoredAnnotation, flag, CheckpointImageAnnotation, ckpt, base.Ref, why))
 		d.Took = time.Since(start)
 		return d, nil, true
 	}

@@ -28,7 +28,7 @@ func (p *Plugin) judgeMount(ctx context.Context, base Decision, m *api.Mount) (d
 	d.FromMemory = false
 	if err != nil {
 		d.Ref = strconv.Quote(m.GetSource()) // the error says where it is mounted
-		d.Verdict = &verify.Verdict{Image: d.Ref, Cause: verify.CauseImageUnknown, Reason: err.Error()}
+		d.Verdict = verify.Deny(d.Ref, "", verify.CauseImageUnknown, err.Error())
 		d.Took = time.Since(start)
 		return d, nil, true
 	}
