@@ -40,3 +40,22 @@ func (p *Plugin) judgeMount(ctx context.Context, base Decision, m *api.Mount) (d
 	}
 	return d, &checked{Request: *vreq, ref: d.Ref}, true
 }
+
+// decideVolume decides an image volume the way a root filesystem is
+// decided: bound to the layers actually mounted, under the policy that
+// governs the image.
+func (p *Plugin) decideVolume(ctx context.Context, v imagestore.ImageVolume, namespace string) (string, *verify.Verdict, *verify.Request) {
+	where := "the image volume at " + v.Destination
+	imgs, err := p.Resolver.VolumeImages(ctx, v)
+	if err != nil {
+		return where, verify.Deny(where, v.Target.String(), verify.CauseImageUnknown, "cannot determine the image mounted: "+err.Error()), nil
+	}
+	chain, err := p.Resolver.VolumeLayers(ctx, v)
+	vd, req := p.bound(ctx, imgs, chain, "", err, namespace)
+	if vd.Allowed {
+		return vd.Image, vd, req
+	}
+	out := *vd
+	out.Reason = "mounted as " + where + ": " + out.Reason
+	return out.Image, &out, nil
+}
