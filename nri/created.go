@@ -8,7 +8,7 @@ import (
 
 // createdSet remembers what each created container runs and mounts, until
 // it is removed, for the check at start. It is bounded: a container
-// forgotten is judged in full at start.
+// forgotten is decided in full at start.
 type createdSet struct {
 	mu sync.Mutex
 	m  map[string][]checked

@@ -13,7 +13,7 @@ import (
 	"github.com/signgate/signgate/verify"
 )
 
-// Configure subscribes to the events signgate judges.
+// Configure subscribes to the events signgate decides on.
 //
 // RunPodSandbox verifies the pod sandbox image, which CreateContainer never
 // sees.
@@ -77,7 +77,7 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 	if p.admitted.take(ctr.GetId(), admissionKey(pod, ctr), conn) {
 		return nil // decided moments ago in CreateContainer, in this same request
 	}
-	ds, _ := p.judge(ctx, pod, ctr)
+	ds, _ := p.decideContainer(ctx, pod, ctr)
 	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
 		if err := abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
 			return err
@@ -117,7 +117,7 @@ func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 	case err != nil:
 		d.Verdict = verify.Deny(ref, "", verify.CauseImageUnknown, "cannot determine the pod sandbox image: "+err.Error())
 	default:
-		d.Verdict = p.decideBound(ctx, ref, chain, nil, d.Namespace)
+		d.Verdict = p.decideRef(ctx, ref, chain, nil, d.Namespace)
 	}
 	d.Took = time.Since(start)
 	p.record(d)
@@ -138,7 +138,7 @@ func (p *Plugin) CreateContainer(in context.Context, pod *api.PodSandbox, ctr *a
 	ctx, cancel := context.WithTimeout(in, p.deadline())
 	defer cancel()
 
-	ds, reqs := p.judge(ctx, pod, ctr)
+	ds, reqs := p.decideContainer(ctx, pod, ctr)
 	if err := abandoned(in, "CreateContainer", ctr.GetId()); err != nil {
 		return nil, nil, err
 	}
@@ -163,7 +163,7 @@ func (p *Plugin) CreateContainer(in context.Context, pod *api.PodSandbox, ctr *a
 // creation, so this asks the engine, whose cache answers in microseconds,
 // and containerd's record of the container, which before containerd 2.4
 // does not exist yet at CreateContainer; a container created before
-// signgate started is judged in full.
+// signgate started is decided in full.
 func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) error {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
@@ -173,14 +173,14 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 	reqs, ok := p.created.get(ctr.GetId())
 	if !ok {
 		var ds []Decision
-		ds, reqs = p.judge(ctx, pod, ctr)
+		ds, reqs = p.decideContainer(ctx, pod, ctr)
 		if last := ds[len(ds)-1]; !last.Verdict.Allowed {
 			p.record(last)
 			return errors.New("at start: " + DenialMessage(last))
 		}
 	}
 	start := time.Now()
-	if v := p.asCreated(ctx, ctr.GetId(), reqs[0]); v != nil {
+	if v := p.decideAsCreated(ctx, ctr.GetId(), reqs[0]); v != nil {
 		d := base
 		d.Verdict, d.Ref, d.Took = v, reqs[0].ref, time.Since(start)
 		p.record(d)

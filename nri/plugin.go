@@ -89,7 +89,7 @@ type Plugin struct {
 	// Annotate adds the signgate.dev/ annotations to allowed containers.
 	Annotate bool
 	// AllowCheckpointRestore admits a container restored from a checkpoint
-	// image that is itself allowed (see judgeRestore); otherwise refused.
+	// image that is itself allowed (see decideRestore); otherwise refused.
 	AllowCheckpointRestore bool
 	ceiling                atomic.Int64   // from the NRI request timeout, once connected
 	admitted               admittedSet    // containers CreateContainer allowed, for the validator

@@ -26,11 +26,11 @@ const (
 	CheckpointImageAnnotation = "checkpointImage"
 )
 
-// judgeRestore decides a container restored from a checkpoint: refused,
+// decideRestore decides a container restored from a checkpoint: refused,
 // unless daemon.allow_checkpoint_restore is set and the checkpoint image,
 // named by digest, is itself allowed under the policy that governs its
 // name. restored is false for any other container.
-func (p *Plugin) judgeRestore(ctx context.Context, base Decision, ctr *api.Container) (d Decision, req *checked, restored bool) {
+func (p *Plugin) decideRestore(ctx context.Context, base Decision, ctr *api.Container) (d Decision, req *checked, restored bool) {
 	ann := ctr.GetAnnotations()
 	flag, restored := ann[RestoredAnnotation]
 	if !restored {

@@ -15,49 +15,29 @@ import (
 	"github.com/signgate/signgate/verify"
 )
 
-// asCreated checks containerd's record of the container against the image
-// decided for its root filesystem: the config it was created with must be
-// the config of that image's manifest whose layers it runs. It returns the
-// refusal, or nil.
-func (p *Plugin) asCreated(ctx context.Context, containerID string, root checked) *verify.Verdict {
-	img := root.Image
-	c, err := p.Resolver.CreatedFrom(ctx, containerID)
-	if err == nil {
-		err = p.Resolver.BuiltFrom(ctx, c.Chain, c.Config, img)
-	} else {
-		err = fmt.Errorf("cannot read what it was created from: %w", err)
-	}
-	if err == nil {
-		return nil
-	}
-	return verify.Deny(verify.RepoName(img.Context()), img.DigestStr(), bindingCause(err), err.Error())
-}
+// What a container actually runs, worked out and decided. Whatever yields a
+// verdict is named decide...: decideContainer (the container and all it
+// mounts) calls decideRootFS (its own image), decideRestore (restore.go)
+// and decideMount (volumes.go, through decideVolume); decideRef decides a
+// reference (the pod sandbox's), decideBound the names once bound to the
+// layers that run, decideAsCreated containerd's record at start.
 
-// bindingCause: what runs is shown not to be the image named, or it
-// could not be read (denied all the same).
-func bindingCause(err error) verify.Cause {
-	if errors.Is(err, imagestore.ErrNotBuiltFrom) {
-		return verify.CauseRootFSMismatch
-	}
-	return verify.CauseImageUnknown
-}
-
-// judge decides the container's image and then each image it mounts as a
-// CRI image volume, stopping at the first refusal. It returns the decisions
+// decideContainer decides the container's image and then each image it
+// mounts as a CRI image volume, stopping at the first refusal. It returns the decisions
 // (the last one is the outcome) and, when all are allowed, the requests they
 // answered.
-func (p *Plugin) judge(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) ([]Decision, []checked) {
+func (p *Plugin) decideContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) ([]Decision, []checked) {
 	start := time.Now()
 	d := Decision{Ref: ctr.GetAnnotations()[ImageNameAnnotation], Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), RuntimeImage: ctr.GetImage().GetDigest() != ""}
 	var req *verify.Request
-	d.Verdict, req, d.FromMemory = p.decide(ctx, ctr.GetId(), d.Ref, ctr.GetImage(), d.Namespace)
+	d.Verdict, req, d.FromMemory = p.decideRootFS(ctx, ctr.GetId(), d.Ref, ctr.GetImage(), d.Namespace)
 	d.Took = time.Since(start)
 	ds := []Decision{d}
 	if !d.Verdict.Allowed {
 		return ds, nil
 	}
 	reqs := []checked{{Request: *req, ref: d.Ref}}
-	if rd, rreq, restored := p.judgeRestore(ctx, d, ctr); restored {
+	if rd, rreq, restored := p.decideRestore(ctx, d, ctr); restored {
 		ds = append(ds, rd)
 		if !rd.Verdict.Allowed {
 			return ds, nil
@@ -65,8 +45,8 @@ func (p *Plugin) judge(ctx context.Context, pod *api.PodSandbox, ctr *api.Contai
 		reqs = append(reqs, *rreq)
 	}
 	for _, m := range ctr.GetMounts() {
-		vd, vreq, judged := p.judgeMount(ctx, d, m)
-		if !judged {
+		vd, vreq, decided := p.decideMount(ctx, d, m)
+		if !decided {
 			continue
 		}
 		ds = append(ds, vd)
@@ -78,12 +58,12 @@ func (p *Plugin) judge(ctx context.Context, pod *api.PodSandbox, ctr *api.Contai
 	return ds, reqs
 }
 
-// decide resolves what the container runs and decides it. rt is the
+// decideRootFS resolves what the container runs and decides it. rt is the
 // runtime's own record of the image (containerd 2.4+ fills it; nil before):
 // the digest it names must be the one the image store resolves ref to, and
 // the layers bound below must be that digest's. fromMemory says containerd
 // was not asked: both lookups were answered from its events.
-func (p *Plugin) decide(ctx context.Context, containerID, ref string, rt *api.Image, namespace string) (v *verify.Verdict, req *verify.Request, fromMemory bool) {
+func (p *Plugin) decideRootFS(ctx context.Context, containerID, ref string, rt *api.Image, namespace string) (v *verify.Verdict, req *verify.Request, fromMemory bool) {
 	if ref == "" {
 		return verify.Deny("", "", verify.CauseImageUnknown, "the container carries no "+ImageNameAnnotation+" annotation, so its image cannot be determined"), nil, false
 	}
@@ -123,7 +103,7 @@ func (p *Plugin) decide(ctx context.Context, containerID, ref string, rt *api.Im
 	}
 	// containerd 2.4 reports the config the container is created with:
 	// bound to it now, as every runtime's record is at start.
-	v, req = p.bound(ctx, imgs, chain, digest.Digest(rt.GetConfigDigest()), chainErr, namespace)
+	v, req = p.decideBound(ctx, imgs, chain, digest.Digest(rt.GetConfigDigest()), chainErr, namespace)
 	return v, req, fromMemory
 }
 
@@ -186,24 +166,24 @@ func (p *Plugin) agreeWithRuntime(ctx context.Context, ref string, imgs []name.D
 	return imgs, nil
 }
 
-// decideBound resolves ref and decides it, bound to the layer chain that
+// decideRef resolves ref and decides it, bound to the layer chain that
 // runs.
-func (p *Plugin) decideBound(ctx context.Context, ref string, chain digest.Digest, chainErr error, namespace string) *verify.Verdict {
+func (p *Plugin) decideRef(ctx context.Context, ref string, chain digest.Digest, chainErr error, namespace string) *verify.Verdict {
 	imgs, err := p.Resolver.Resolve(ctx, ref)
 	if err != nil {
 		return verify.Deny(ref, "", verify.CauseImageUnknown, "cannot determine the digest that will run: "+err.Error())
 	}
-	v, _ := p.bound(ctx, imgs, chain, "", chainErr, namespace)
+	v, _ := p.decideBound(ctx, imgs, chain, "", chainErr, namespace)
 	return v
 }
 
-// bound decides what runs once the layer chain (and, when config is not
+// decideBound decides what runs once the layer chain (and, when config is not
 // empty, the image config) is shown to be the image's own: the name is the
 // CRI client's word; the root filesystem and the config are not. One
 // content may be known under several names (an image ID, a digest pulled
 // under two repositories): each is tried, in sorted order, and the first
 // allowed wins, so the verdict never depends on which was pulled last.
-func (p *Plugin) bound(ctx context.Context, imgs []name.Digest, chain, config digest.Digest, chainErr error, namespace string) (*verify.Verdict, *verify.Request) {
+func (p *Plugin) decideBound(ctx context.Context, imgs []name.Digest, chain, config digest.Digest, chainErr error, namespace string) (*verify.Verdict, *verify.Request) {
 	var denied *verify.Verdict
 	for _, img := range imgs {
 		err := chainErr
@@ -228,4 +208,31 @@ func (p *Plugin) bound(ctx context.Context, imgs []name.Digest, chain, config di
 		return &out, nil
 	}
 	return denied, nil
+}
+
+// decideAsCreated checks containerd's record of the container against the
+// image decided for its root filesystem: the config it was created with
+// must be the config of that image's manifest whose layers it runs. It
+// returns the refusal, or nil.
+func (p *Plugin) decideAsCreated(ctx context.Context, containerID string, root checked) *verify.Verdict {
+	img := root.Image
+	c, err := p.Resolver.CreatedFrom(ctx, containerID)
+	if err == nil {
+		err = p.Resolver.BuiltFrom(ctx, c.Chain, c.Config, img)
+	} else {
+		err = fmt.Errorf("cannot read what it was created from: %w", err)
+	}
+	if err == nil {
+		return nil
+	}
+	return verify.Deny(verify.RepoName(img.Context()), img.DigestStr(), bindingCause(err), err.Error())
+}
+
+// bindingCause: what runs is shown not to be the image named, or it
+// could not be read (denied all the same).
+func bindingCause(err error) verify.Cause {
+	if errors.Is(err, imagestore.ErrNotBuiltFrom) {
+		return verify.CauseRootFSMismatch
+	}
+	return verify.CauseImageUnknown
 }

@@ -11,13 +11,13 @@ import (
 	"github.com/signgate/signgate/verify"
 )
 
-// judgeMount decides one of the container's mounts when it shows an image:
+// decideMount decides one of the container's mounts when it shows an image:
 // a CRI image volume is bound to the layers actually mounted and decided
 // under the policy that governs its image; a mount that lies where image
-// volumes or snapshots live but cannot be bound to one is refused. judged
-// is false for any other mount, which signgate does not judge. base is the
+// volumes or snapshots live but cannot be bound to one is refused. decided
+// is false for any other mount, which signgate does not decide. base is the
 // container's own decision, whose pod and names the volume's shares.
-func (p *Plugin) judgeMount(ctx context.Context, base Decision, m *api.Mount) (d Decision, req *checked, judged bool) {
+func (p *Plugin) decideMount(ctx context.Context, base Decision, m *api.Mount) (d Decision, req *checked, decided bool) {
 	v, ok, err := imagestore.ImageVolumeOf(m.GetDestination(), m.GetSource(), m.GetOptions())
 	if !ok && err == nil {
 		return Decision{}, nil, false
@@ -51,7 +51,7 @@ func (p *Plugin) decideVolume(ctx context.Context, v imagestore.ImageVolume, nam
 		return where, verify.Deny(where, v.Target.String(), verify.CauseImageUnknown, "cannot determine the image mounted: "+err.Error()), nil
 	}
 	chain, err := p.Resolver.VolumeLayers(ctx, v)
-	vd, req := p.bound(ctx, imgs, chain, "", err, namespace)
+	vd, req := p.decideBound(ctx, imgs, chain, "", err, namespace)
 	if vd.Allowed {
 		return vd.Image, vd, req
 	}
