@@ -22,10 +22,10 @@ import (
 // reference (the pod sandbox's), decideBound the names once bound to the
 // layers that run, decideAsCreated containerd's record at start.
 
-// decideContainer decides the container's image and then each image it
-// mounts as a CRI image volume, stopping at the first refusal. It returns the decisions
-// (the last one is the outcome) and, when all are allowed, the requests they
-// answered.
+// decideContainer decides the container's image, the checkpoint it is
+// restored from if any, and each image it mounts as a CRI image volume,
+// stopping at the first refusal. It returns the decisions (the last one is
+// the outcome) and, when all are allowed, the requests they answered.
 func (p *Plugin) decideContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) ([]Decision, []checked) {
 	start := time.Now()
 	d := Decision{Ref: ctr.GetAnnotations()[ImageNameAnnotation], Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), RuntimeImage: ctr.GetImage().GetDigest() != ""}
