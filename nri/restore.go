@@ -26,11 +26,11 @@ const (
 	CheckpointImageAnnotation = "checkpointImage"
 )
 
-// judgeRestore decides a container restored from a checkpoint: refused,
+// decideRestore decides a container restored from a checkpoint: refused,
 // unless daemon.allow_checkpoint_restore is set and the checkpoint image,
 // named by digest, is itself allowed under the policy that governs its
 // name. restored is false for any other container.
-func (p *Plugin) judgeRestore(ctx context.Context, base Decision, ctr *api.Container) (d Decision, req *checked, restored bool) {
+func (p *Plugin) decideRestore(ctx context.Context, base Decision, ctr *api.Container) (d Decision, req *checked, restored bool) {
 	ann := ctr.GetAnnotations()
 	flag, restored := ann[RestoredAnnotation]
 	if !restored {
@@ -45,9 +45,9 @@ func (p *Plugin) judgeRestore(ctx context.Context, base Decision, ctr *api.Conta
 		d.Ref = "an unnamed checkpoint"
 	}
 	deny := func(why string) (Decision, *checked, bool) {
-		d.Verdict = &verify.Verdict{Image: d.Ref, Cause: verify.CauseRootFSMismatch,
-			Reason: fmt.Sprintf("the container is restored from a checkpoint (annotation %s=%q, %s=%q) over the image %s: its files and process memory come from the checkpoint, not from the image verified; %s",
-				RestoredAnnotation, flag, CheckpointImageAnnotation, ckpt, base.Ref, why)}
+		d.Verdict = verify.Deny(d.Ref, "", verify.CauseRootFSMismatch,
+			fmt.Sprintf("the container is restored from a checkpoint (annotation %s=%q, %s=%q) over the image %s: its files and process memory come from the checkpoint, not from the image verified; %s",
+				RestoredAnnotation, flag, CheckpointImageAnnotation, ckpt, base.Ref, why))
 		d.Took = time.Since(start)
 		return d, nil, true
 	}

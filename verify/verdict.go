@@ -22,11 +22,26 @@ const (
 	CauseRegistryError     Cause = "registry_error"     // signatures could not be read: we do not know
 	CausePending           Cause = "pending"            // still verifying at the deadline
 	CauseMisconfigured     Cause = "misconfigured"      // the policy cannot be applied as written
-	CauseImageUnknown      Cause = "image_unknown"      // the digest that will run could not be determined
-	CauseRootFSMismatch    Cause = "rootfs_mismatch"    // what runs is not the image named
-	CauseImageMismatch     Cause = "image_mismatch"     // the runtime's own record of the image disagrees with its image store
+	CauseImageUnknown      Cause = "image_unknown"      // the digest that will run could not be determined (made by nri and the CLI, never the engine)
+	CauseRootFSMismatch    Cause = "rootfs_mismatch"    // what runs is not the image named (made by nri, never the engine)
+	CauseImageMismatch     Cause = "image_mismatch"     // the runtime's own record of the image disagrees with its image store (made by nri, never the engine)
 	CauseBadName           Cause = "bad_name"           // the image's registry is spelled in a way that cannot be tied to one registry
 )
+
+// Deny is a refusal made before the engine is asked, or instead of it: the
+// image (a repository or whatever names it best), its digest when known, the
+// cause and the reason a person reads. Every verdict outside this package
+// is made here or by the engine.
+//
+// The engine is given a digest and decides it, so it never produces
+// image_unknown, rootfs_mismatch or image_mismatch: they come through Deny
+// from what works out which digest runs. Package nri makes all three (no image name, a lookup failed;
+// layers, config or checkpoint not the image's own; the runtime's record
+// against its image store); the signgate CLI makes image_unknown for a
+// reference that does not resolve.
+func Deny(image, digest string, cause Cause, reason string) *Verdict {
+	return &Verdict{Image: image, Digest: digest, Cause: cause, Reason: reason}
+}
 
 // Verdict is the engine's answer, with enough detail to explain it.
 type Verdict struct {

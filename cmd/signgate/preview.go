@@ -204,7 +204,7 @@ func listedImages(path string, reg *registry.Client, cfg *config.Config) ([]prev
 		t.img, err = resolve(ctx, reg, ref)
 		cancel()
 		if err != nil {
-			t.unknown = &verify.Verdict{Image: s, Cause: verify.CauseImageUnknown, Reason: "cannot resolve to a digest: " + verify.Excerpt(err)}
+			t.unknown = verify.Deny(s, "", verify.CauseImageUnknown, "cannot resolve to a digest: "+verify.Excerpt(err))
 		}
 		out = append(out, t)
 	}
@@ -236,7 +236,7 @@ func nodeImages(cfg *config.Config) ([]previewTarget, error) {
 		t := previewTarget{ref: n}
 		ds, err := store.Resolve(ctx, n)
 		if err != nil || len(ds) == 0 {
-			t.unknown = &verify.Verdict{Image: n, Cause: verify.CauseImageUnknown, Reason: fmt.Sprintf("containerd cannot resolve it: %v", err)}
+			t.unknown = verify.Deny(n, "", verify.CauseImageUnknown, fmt.Sprintf("containerd cannot resolve it: %v", err))
 		} else {
 			t.img = ds[0]
 		}

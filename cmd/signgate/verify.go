@@ -84,7 +84,7 @@ func decideOnce(cfgPath, image, namespace string) (*verify.Verdict, int, error) 
 	}
 	img, err := resolve(ctx, reg, ref)
 	if err != nil {
-		return &verify.Verdict{Image: ref.String(), Cause: verify.CauseImageUnknown, Reason: "cannot resolve to a digest: " + verify.Excerpt(err)}, exitDenied, nil
+		return verify.Deny(ref.String(), "", verify.CauseImageUnknown, "cannot resolve to a digest: "+verify.Excerpt(err)), exitDenied, nil
 	}
 	v := decideNow(cfg, engine, img, namespace)
 	if v.Allowed {

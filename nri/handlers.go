@@ -1,0 +1,207 @@
+package nri
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/containerd/nri/pkg/api"
+	"github.com/containerd/nri/pkg/stub"
+
+	"github.com/signgate/signgate/verify"
+)
+
+// Configure subscribes to the events signgate decides on.
+//
+// RunPodSandbox verifies the pod sandbox image, which CreateContainer never
+// sees.
+//
+// CreateContainer is where NRI counts a plugin "present" for the default
+// validator's required_plugins, and where signgate refuses an untrusted image
+// early with a clear message.
+//
+// ValidateContainerAdjustment closes a hole: NRI (v0.11) lists a plugin as
+// present before calling it, and a plugin whose CreateContainer call fails
+// fatally (its connection closed as signgate died, or the call timed out) is
+// dropped with the container created anyway. A validator that fails or times
+// out instead fails the creation. The verdict is cached by then, so the
+// second look costs microseconds.
+//
+// StartContainer looks again, from the verdict cache, so a container created
+// before a key was revoked does not start after it; its error fails the
+// start. RemoveContainer forgets what a container ran.
+//
+// A runtime whose NRI predates the validator (containerd 1.7 to 2.1, NRI
+// v0.8) refuses a plugin that subscribes to an event it does not know, so
+// ValidateContainerAdjustment is asked for only where the runtime has it.
+func (p *Plugin) Configure(_ context.Context, _, runtime, version string) (api.EventMask, error) {
+	nriVersion := api.UnknownVersion
+	if p.runtimeNRI != nil {
+		nriVersion = p.runtimeNRI()
+	}
+	events, validates := Events(nriVersion, runtime, version)
+	slog.Info("NRI runtime", "runtime", runtime, "version", version, "nri_version", nriVersion, "validator", validates)
+	if !validates {
+		slog.Warn("this runtime's NRI has no validator: containers are refused while signgate runs, but created when it is absent or too slow (fails open); containerd 2.2 or newer fails closed",
+			"runtime", runtime, "version", version, "nri_version", nriVersion)
+	}
+	return events, nil
+}
+
+var (
+	_ stub.ConfigureInterface                   = (*Plugin)(nil)
+	_ stub.RunPodInterface                      = (*Plugin)(nil)
+	_ stub.CreateContainerInterface             = (*Plugin)(nil)
+	_ stub.ValidateContainerAdjustmentInterface = (*Plugin)(nil)
+	_ stub.StartContainerInterface              = (*Plugin)(nil)
+	_ stub.RemoveContainerInterface             = (*Plugin)(nil)
+)
+
+// ValidateContainerAdjustment refuses the container unless its image, and
+// every image it mounts, is trusted. A container CreateContainer just
+// admitted passes at once; any other (CreateContainer timed out, or never
+// reached signgate) is decided here. Only refusals are recorded:
+// CreateContainer records its decisions.
+func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.ValidateContainerAdjustmentRequest) error {
+	p.inflight.Add(1)
+	defer p.inflight.Done()
+	ctr, pod := req.GetContainer(), req.GetPod()
+	if err := abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
+		return err
+	}
+	conn := p.conn.Load()
+	ctx, cancel := context.WithTimeout(in, p.deadline())
+	defer cancel()
+	if p.admitted.take(ctr.GetId(), admissionKey(pod, ctr), conn) {
+		return nil // decided moments ago in CreateContainer, in this same request
+	}
+	ds, _ := p.decideContainer(ctx, pod, ctr)
+	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
+		if err := abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
+			return err
+		}
+		p.record(last)
+		return errors.New(DenialMessage(last))
+	}
+	return nil
+}
+
+// abandoned reports a request containerd no longer waits for: its own
+// deadline passed (signgate was stopped, or the host stalled), so the
+// container was already refused or created without this answer. It is
+// logged as such, not recorded as a decision whose reason would mislead.
+func abandoned(in context.Context, what, id string) error {
+	if in.Err() == nil {
+		return nil
+	}
+	slog.Info("request abandoned by containerd before signgate answered", "request", what, "id", id, "err", in.Err())
+	return fmt.Errorf("signgate: %s for %s arrived after containerd stopped waiting (%v)", what, id, in.Err())
+}
+
+// RunPodSandbox verifies the pod sandbox ("pause") image, which never
+// passes through CreateContainer. containerd has created and started the
+// sandbox's container by then; an error here fails RunPodSandbox, and CRI
+// tears the sandbox down, so no container of the pod is ever created in it.
+func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
+	p.inflight.Add(1)
+	defer p.inflight.Done()
+	ctx, cancel := context.WithTimeout(ctx, p.deadline())
+	defer cancel()
+	start := time.Now()
+	d := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: "(sandbox)"}
+	ref, chain, err := p.Resolver.Sandbox(ctx, pod.GetId())
+	d.Ref = ref
+	switch {
+	case err != nil:
+		d.Verdict = verify.Deny(ref, "", verify.CauseImageUnknown, "cannot determine the pod sandbox image: "+err.Error())
+	default:
+		d.Verdict = p.decideRef(ctx, ref, chain, nil, d.Namespace)
+	}
+	d.Took = time.Since(start)
+	p.record(d)
+	if !d.Verdict.Allowed {
+		return errors.New("pod sandbox: " + DenialMessage(d))
+	}
+	return nil
+}
+
+// CreateContainer admits or refuses the container.
+func (p *Plugin) CreateContainer(in context.Context, pod *api.PodSandbox, ctr *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
+	p.inflight.Add(1)
+	defer p.inflight.Done()
+	if err := abandoned(in, "CreateContainer", ctr.GetId()); err != nil {
+		return nil, nil, err
+	}
+	conn := p.conn.Load()
+	ctx, cancel := context.WithTimeout(in, p.deadline())
+	defer cancel()
+
+	ds, reqs := p.decideContainer(ctx, pod, ctr)
+	if err := abandoned(in, "CreateContainer", ctr.GetId()); err != nil {
+		return nil, nil, err
+	}
+	for _, d := range ds {
+		p.record(d)
+	}
+	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
+		return nil, nil, errors.New(DenialMessage(last))
+	}
+	p.admitted.add(ctr.GetId(), admissionKey(pod, ctr), conn)
+	p.created.add(ctr.GetId(), reqs)
+	if !p.Annotate {
+		return nil, nil, nil
+	}
+	return annotations(ds[0].Verdict), nil, nil
+}
+
+// StartContainer refuses to start a container whose images are no longer
+// trusted (a key revoked, a policy tightened since it was created), or
+// whose record in containerd shows it was created from another image's
+// config than the one decided. The images were resolved and bound at
+// creation, so this asks the engine, whose cache answers in microseconds,
+// and containerd's record of the container, which before containerd 2.4
+// does not exist yet at CreateContainer; a container created before
+// signgate started is decided in full.
+func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) error {
+	p.inflight.Add(1)
+	defer p.inflight.Done()
+	ctx, cancel := context.WithTimeout(ctx, p.deadline())
+	defer cancel()
+	base := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName()}
+	reqs, ok := p.created.get(ctr.GetId())
+	if !ok {
+		var ds []Decision
+		ds, reqs = p.decideContainer(ctx, pod, ctr)
+		if last := ds[len(ds)-1]; !last.Verdict.Allowed {
+			p.record(last)
+			return errors.New("at start: " + DenialMessage(last))
+		}
+	}
+	start := time.Now()
+	if v := p.decideAsCreated(ctx, ctr.GetId(), reqs[0]); v != nil {
+		d := base
+		d.Verdict, d.Ref, d.Took = v, reqs[0].ref, time.Since(start)
+		p.record(d)
+		return errors.New("at start: " + DenialMessage(d))
+	}
+	for _, r := range reqs {
+		start := time.Now()
+		v := p.Decider.Decide(ctx, r.Request)
+		if v.Allowed {
+			continue
+		}
+		d := base
+		d.Verdict, d.Ref, d.Took = v, r.ref, time.Since(start)
+		p.record(d)
+		return errors.New("at start: " + DenialMessage(d))
+	}
+	return nil
+}
+
+// RemoveContainer forgets the container.
+func (p *Plugin) RemoveContainer(_ context.Context, _ *api.PodSandbox, ctr *api.Container) error {
+	p.created.remove(ctr.GetId())
+	return nil
+}
