@@ -120,6 +120,9 @@ func TestImageVolumes(t *testing.T) {
 		ref, _ := subImage(t, "signed/vol-sub", "k1")
 		id, err := e.Create(pod, cfg, root, harness.WithImageSubPath("/vol", ref, sub), runSub)
 		mustAllow(t, id, err)
+		if !e.Containerd.HasImageSubPath() {
+			return // the whole image is mounted: there is no /vol/busybox to run
+		}
 		e.mustRun(id)
 	})
 	t.Run("an unsigned image volume mounted through a sub path with a newline is refused", func(t *testing.T) {

@@ -47,5 +47,9 @@ func DetectContainerd(dir string) (Containerd, error) {
 // image it resolved). A test fact, not a guarantee.
 func (c Containerd) HonorsUserSpecifiedImage() bool { return c.AtLeast(2, 0) }
 
+// HasImageSubPath: CRI mounts only image_sub_path of an image volume (2.2
+// and newer); 2.1 ignores it and mounts the whole image.
+func (c Containerd) HasImageSubPath() bool { return c.AtLeast(2, 2) }
+
 // configV3: the 2.x configuration format (CRI split into runtime and images).
 func (c Containerd) configV3() bool { return c.Major >= 2 }
