@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -14,12 +13,23 @@ import (
 	"github.com/signgate/signgate/verify"
 )
 
+const checkConfigHelp = `usage: signgate check-config [--config F] [--kms]
+
+Validates the config as the daemon would load it (every error names the
+file, the key and the policy), then summarises its keys, certificates and
+policies in the order they match. With --kms, also asks each KMS for its
+keys' versions.
+
+Exit 0: valid; 1: valid, but a KMS key could not be synced (--kms);
+2: usage error or an invalid config.
+`
+
 func runCheckConfig(args []string) int {
-	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
-	cfgPath := fs.String("config", config.DefaultPath, "config file")
-	syncKMS := fs.Bool("kms", false, "also ask the KMS for each KMS key's versions, with this process's credentials (read-only: the daemon's state is not written)")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		return exitUsage
+	c := newCommand("check-config", checkConfigHelp)
+	cfgPath := c.configFlag(config.DefaultPath, "config file")
+	syncKMS := c.fs.Bool("kms", false, "also ask the KMS for each KMS key's versions, with this process's credentials (read-only: the daemon's state is not written)")
+	if _, code, done := c.parse(args, 0, 0); done {
+		return code
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -16,15 +15,25 @@ import (
 	"github.com/signgate/signgate/doctor"
 )
 
+const doctorHelp = `usage: signgate doctor [--config F] [--containerd-config F]
+
+Asks this node's containerd for its version, reads its configuration, and
+says which of signgate's guarantees hold here (OK), which do not (NO) and
+which optional ones are off (--), with what to change.
+
+Exit 0: every guarantee that is not optional holds; 1: one does not;
+2: usage or config error, or containerd cannot be reached.
+`
+
 // runDoctor asks the node's containerd for its version, reads its
 // configuration, and says which of signgate's guarantees hold here. It
 // exits 1 when one that is not optional does not.
 func runDoctor(args []string) int {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	cfgPath := fs.String("config", envOr("SIGNGATE_CONFIG", config.DefaultPath), "signgate's config (for containerd's socket and the decision deadline)")
-	ctdConfig := fs.String("containerd-config", "/etc/containerd/config.toml", "containerd's config file (its imports are read too)")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		return exitUsage
+	c := newCommand("doctor", doctorHelp)
+	cfgPath := c.configFlag(config.DefaultPath, "signgate's config (for containerd's socket and the decision deadline)")
+	ctdConfig := c.fs.String("containerd-config", "/etc/containerd/config.toml", "containerd's config file (its imports are read too)")
+	if _, code, done := c.parse(args, 0, 0); done {
+		return code
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,7 +15,9 @@ import (
 	"github.com/signgate/signgate/localapi"
 )
 
-const keysUsage = `usage: signgate keys list|sync [flags]
+const keysUsage = `usage: signgate keys list|sync [--config F] [--socket S] [--output text|json] [--timeout T]
+
+Shows the keys the running daemon trusts, or makes it sync its KMS keys.
 
   list   show every key the running daemon trusts: name, source, version,
          fingerprint, algorithm, last sync and state, then its keyless trust
@@ -27,18 +28,23 @@ const keysUsage = `usage: signgate keys list|sync [flags]
 
 // runKeys asks the running daemon about its keys over the API socket.
 func runKeys(args []string) int {
+	if len(args) > 0 && isHelp(args[:1]) || len(args) > 0 && args[0] == "help" {
+		fmt.Print(keysUsage)
+		return exitOK
+	}
 	if len(args) == 0 || (args[0] != "list" && args[0] != "sync") {
 		fmt.Fprint(os.Stderr, keysUsage)
 		return exitUsage
 	}
 	cmd := args[0]
-	fs := flag.NewFlagSet("keys "+cmd, flag.ContinueOnError)
-	cfgPath := fs.String("config", envOr("SIGNGATE_CONFIG", config.DefaultPath), "config file, for the API socket's path (or $SIGNGATE_CONFIG)")
-	socket := fs.String("socket", os.Getenv("SIGNGATE_API_SOCKET"), "the daemon's API socket (default: the config's daemon.api_socket)")
-	output := fs.String("output", "text", "text or json")
-	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the daemon")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 || (*output != "text" && *output != "json") {
-		return exitUsage
+	c := newCommand("keys "+cmd, keysUsage)
+	cfgPath := c.configFlag(config.DefaultPath, "config file, for the API socket's path")
+	socket := c.fs.String("socket", os.Getenv("SIGNGATE_API_SOCKET"), "the daemon's API socket (default: $SIGNGATE_API_SOCKET, else the config's daemon.api_socket)")
+	output := c.fs.String("output", "text", "text or json")
+	timeout := c.fs.Duration("timeout", 30*time.Second, "how long to wait for the daemon")
+	c.output = output
+	if _, code, done := c.parse(args[1:], 0, 0); done {
+		return code
 	}
 	if *socket == "" {
 		*socket = config.DefaultAPISocket

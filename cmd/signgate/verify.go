@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,23 +31,25 @@ type verifyOutput struct {
 	Error string `json:"error,omitempty"`
 }
 
+const verifyHelp = `usage: signgate verify [--config F] [--output text|json] [--namespace NS] IMAGE
+
+Decides one image as the daemon would, and explains why: resolves a tag to
+its digest now, then verifies it under the config's policies.
+
+Exit 0: allowed; 1: denied; 2: usage or config error.
+`
+
 func runVerify(args []string) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	cfgPath := fs.String("config", config.DefaultPath, "config file")
-	output := fs.String("output", "text", "output format: text or json")
-	namespace := fs.String("namespace", "", "Kubernetes namespace to decide for (policies may be limited to namespaces)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: signgate verify [--config F] [--output text|json] IMAGE\n\nResolves a tag to its digest, then decides as the daemon would. Exit 0: allowed; 1: denied; 2: usage or config error.")
-		fs.PrintDefaults()
+	c := newCommand("verify", verifyHelp)
+	cfgPath := c.configFlag(config.DefaultPath, "config file")
+	c.outputFlag(VerifySchema)
+	namespace := c.fs.String("namespace", "", "Kubernetes namespace to decide for (policies may be limited to namespaces)")
+	pos, code, done := c.parse(args, 1, 1)
+	if done {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() != 1 || (*output != "text" && *output != "json") {
-		fs.Usage()
-		return exitUsage
-	}
-	v, code, err := decideOnce(*cfgPath, fs.Arg(0), *namespace)
+	output := c.output
+	v, code, err := decideOnce(*cfgPath, pos[0], *namespace)
 	if *output == "json" {
 		out := verifyOutput{Schema: VerifySchema, Verdict: v}
 		if err != nil {
