@@ -77,7 +77,8 @@ func runCheckConfig(args []string) int {
 		for j, s := range p.Scopes {
 			scopes[j] = s.Pattern
 		}
-		fmt.Printf("  %d. %-14s %-8s %s\n", i+1, p.Name, p.Mode, strings.Join(scopes, ", "))
+		// Numbered as errors number them: policy[0] is the first.
+		fmt.Printf("  policy[%d] %-14s %-8s %s\n", i, p.Name, p.Mode, strings.Join(scopes, ", "))
 		if len(p.Namespaces) > 0 {
 			fmt.Printf("     namespaces: %s\n", strings.Join(p.Namespaces, ", "))
 		}
