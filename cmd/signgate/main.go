@@ -14,6 +14,9 @@ const (
 	exitOK     = 0
 	exitDenied = 1
 	exitUsage  = 2
+	// exitRegistry: the registry could not be read, or not in time, so
+	// nothing is known against the image (verify).
+	exitRegistry = 3
 )
 
 const usage = `usage: signgate <command> [flags]

@@ -202,7 +202,7 @@ func listedImages(path string, reg *registry.Client, cfg *config.Config) ([]prev
 		t.img, err = resolve(ctx, reg, ref)
 		cancel()
 		if err != nil {
-			t.unknown = &verify.Verdict{Image: s, Cause: verify.CauseImageUnknown, Reason: "cannot resolve to a digest: " + verify.Excerpt(err)}
+			t.unknown = &verify.Verdict{Image: s, Cause: unresolvedCause(err), Reason: "cannot resolve to a digest: " + verify.Excerpt(err)}
 		}
 		out = append(out, t)
 	}
