@@ -90,9 +90,9 @@ func (c *command) parse(args []string, min, max int) (pos []string, code int, do
 	}
 	switch {
 	case len(pos) < min:
-		return nil, c.usageError(args, fmt.Errorf("missing argument; usage: %s", c.usageLine())), true
+		return nil, c.usageError(args, fmt.Errorf("missing argument; %s", c.usageLine())), true
 	case max >= 0 && len(pos) > max:
-		return nil, c.usageError(args, fmt.Errorf("unexpected argument %q; usage: %s", pos[max], c.usageLine())), true
+		return nil, c.usageError(args, fmt.Errorf("unexpected argument %q; %s", pos[max], c.usageLine())), true
 	}
 	return pos, exitOK, false
 }

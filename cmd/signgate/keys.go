@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -40,9 +39,9 @@ func runKeys(args []string) int {
 	c := newCommand("keys "+cmd, keysUsage)
 	cfgPath := c.configFlag(config.DefaultPath, "config file, for the API socket's path")
 	socket := c.fs.String("socket", os.Getenv("SIGNGATE_API_SOCKET"), "the daemon's API socket (default: $SIGNGATE_API_SOCKET, else the config's daemon.api_socket)")
-	output := c.fs.String("output", "text", "text or json")
+	c.outputFlag(KeysSchema)
+	output := c.output
 	timeout := c.fs.Duration("timeout", 30*time.Second, "how long to wait for the daemon")
-	c.output = output
 	if _, code, done := c.parse(args[1:], 0, 0); done {
 		return code
 	}
@@ -60,16 +59,15 @@ func runKeys(args []string) int {
 	}
 	var resp localapi.KeysResponse
 	if err := localapi.Call(ctx, *socket, method, path, nil, &resp); err != nil {
-		fmt.Fprintf(os.Stderr, "signgate: cannot reach the signgate daemon at %s: %v\n", *socket, err)
+		err = fmt.Errorf("cannot reach the signgate daemon at %s: %w", *socket, err)
 		if cmd == "list" {
+			fmt.Fprintln(os.Stderr, "signgate:", err)
 			return listState(*cfgPath, *output)
 		}
-		return exitUsage
+		return keysFailed(*output, err)
 	}
 	if *output == "json" {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(resp)
+		_ = writeJSON(os.Stdout, keysOutput{KeysSchema, resp})
 	} else {
 		if cmd == "sync" {
 			if len(resp.Changes) == 0 {
@@ -89,18 +87,34 @@ func runKeys(args []string) int {
 	return exitOK
 }
 
+// KeysSchema versions signgate keys' JSON output.
+const KeysSchema = "signgate.dev/keys/v1"
+
+type keysOutput struct {
+	Schema string `json:"schema"`
+	localapi.KeysResponse
+}
+
+// keysFailed reports an error that leaves no keys to show.
+func keysFailed(output string, err error) int {
+	if output == "json" {
+		_ = writeJSON(os.Stdout, keysOutput{KeysSchema, localapi.KeysResponse{Keys: []localapi.KeyInfo{}, Error: err.Error()}})
+	} else {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+	}
+	return exitUsage
+}
+
 // listState shows the last-known-good KMS keys when the daemon is not
 // running: what it would start on.
 func listState(cfgPath, output string) int {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return keysFailed(output, err)
 	}
 	statuses, written, err := keysync.ReadState(cfg.Daemon.StateDir)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return keysFailed(output, fmt.Errorf("the daemon cannot be reached, and its state in %s: %w", cfg.Daemon.StateDir, err))
 	}
 	fmt.Fprintf(os.Stderr, "signgate: showing the last-known-good KMS keys in %s, written %s\n", cfg.Daemon.StateDir, written.UTC().Format(time.RFC3339))
 	var keys []localapi.KeyInfo
@@ -114,9 +128,10 @@ func listState(cfgPath, output string) int {
 		}
 	}
 	if output == "json" {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(localapi.KeysResponse{Keys: keys})
+		if keys == nil {
+			keys = []localapi.KeyInfo{}
+		}
+		_ = writeJSON(os.Stdout, keysOutput{KeysSchema, localapi.KeysResponse{Keys: keys}})
 		return exitOK
 	}
 	printKeys(os.Stdout, keys)
