@@ -49,24 +49,29 @@ func runInspect(args []string) int {
 		return code
 	}
 	output := c.output
+	failed := func(err error) int { // usage or config: JSON too when asked for
+		if *output == "json" {
+			_ = writeJSON(os.Stdout, inspectOutput{Schema: InspectSchema, Image: pos[0], Artifacts: []verify.Artifact{}, Error: err.Error()})
+		} else {
+			fmt.Fprintln(os.Stderr, "signgate:", err)
+		}
+		return exitUsage
+	}
 	regCfg := registry.Config{}
 	switch cfg, err := config.Load(*cfgPath); {
 	case err == nil:
 		regCfg = cfg.Registry
 	case errors.Is(err, fs.ErrNotExist):
 	default:
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return failed(err)
 	}
 	reg, err := registry.New(regCfg)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return failed(err)
 	}
 	ref, err := name.ParseReference(pos[0])
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "signgate: image %q: %v\n", pos[0], err)
-		return exitUsage
+		return failed(fmt.Errorf("image %q: %w", pos[0], err))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

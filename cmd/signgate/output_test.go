@@ -59,6 +59,8 @@ func TestUsageErrorsAsJSON(t *testing.T) {
 		{"signgate.dev/verify/v1", []string{"verify", "--output", "json"}, "missing argument"},
 		{"signgate.dev/inspect/v1", []string{"inspect", "--output", "json", "a", "b"}, `"b"`},
 		{"signgate.dev/preview/v1", []string{"preview", "--output", "json"}, "--images FILE or --node"},
+		{"signgate.dev/inspect/v1", []string{"inspect", "--output", "json", "--config", "/nonexistent/c.toml", "Bad Image"}, `image "Bad Image"`},
+		{"signgate.dev/verify/v1", []string{"verify", "--output", "json", "--config", writeConfig(t, allowAll), "Bad Image"}, `image "Bad Image"`},
 	} {
 		var v struct{ Error string }
 		r := signgate(t, nil, c.args...)
