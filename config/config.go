@@ -593,7 +593,7 @@ func (v *validator) policy(at string, ps policySection, keys map[string]keySecti
 		// A tag would pass as a repository named "repo:v1" that no image
 		// has: the policy would never match.
 		if i := strings.LastIndex(s, "/"); i >= 0 && strings.ContainsAny(s[i+1:], ":@") {
-			v.errorf("%s.scopes: scope %q names a tag or digest; scopes match repositories, whatever the tag or digest: write %q", at, s, s[:i+1+strings.IndexAny(s[i+1:], ":@")])
+			v.errorf("%s.scopes: scope %q names a tag or digest, so it would never match: a scope matches repositories, whatever their tags; write %q", at, s, s[:i+1+strings.IndexAny(s[i+1:], ":@")])
 			continue
 		}
 		sc, err := verify.ParseScope(s)
