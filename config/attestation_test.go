@@ -61,7 +61,7 @@ func TestAttestationErrorsNameTheFault(t *testing.T) {
 		"not a bool":       {"type = \"vuln\"\nkeys = [\"k\"]\nconditions = ['size(subject)']\n", `conditions[0] "size(subject)": yields int`},
 		"too costly":       {"type = \"vuln\"\nkeys = [\"k\"]\nconditions = ['predicate.a.all(x, predicate.a.all(y, predicate.a.all(z, x == y)))']\n", `over the limit of 1000000`},
 		"two of one name":  {"type = \"vuln\"\nkeys = [\"k\"]\n[[policy.attestation]]\ntype = \"vuln\"\nkeys = [\"k\"]\n", `policy[0] "p".attestation[1].name: "vuln" names two attestations`},
-		"every_signature":  {"type = \"vuln\"\nkeys = [\"k\"]\nevery_signature = true\n", `unknown key(s): policy.attestation.every_signature`},
+		"every_signature":  {"type = \"vuln\"\nkeys = [\"k\"]\nevery_signature = true\n", `unknown key(s): policy[0] "p".attestation[0].every_signature`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := config.Load(write(t, t.TempDir(), "config.toml", head+c.body))

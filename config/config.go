@@ -321,11 +321,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		return nil, fmt.Errorf("%s: unknown key(s): %s", path, strings.Join(keys, ", "))
+		return nil, fmt.Errorf("%s: unknown key(s): %s", path, strings.Join(unknownKeys(string(data), und), ", "))
 	}
 	v := &validator{path: path}
 	c := &Config{Path: path}
@@ -597,12 +593,23 @@ func (v *validator) policy(at string, ps policySection, keys map[string]keySecti
 	n := len(v.errs)
 	p := verify.Policy{Name: ps.Name, Mode: verify.Mode(or(ps.Mode, string(verify.Enforce))), Namespaces: ps.Namespaces, Signatures: verify.Combine(ps.Signatures)}
 	for _, s := range ps.Scopes {
+		// A tag would pass as a repository named "repo:v1" that no image
+		// has: the policy would never match.
+		if i := strings.LastIndex(s, "/"); i >= 0 && strings.ContainsAny(s[i+1:], ":@") {
+			v.errorf("%s.scopes: scope %q names a tag or digest, so it would never match: a scope matches repositories, whatever their tags; write %q", at, s, s[:i+1+strings.IndexAny(s[i+1:], ":@")])
+			continue
+		}
 		sc, err := verify.ParseScope(s)
 		if err != nil {
 			v.errorf("%s.scopes: %v", at, err)
 			continue
 		}
 		p.Scopes = append(p.Scopes, sc)
+	}
+	if len(p.Scopes) == 0 && len(ps.Scopes) > 0 {
+		// Each was refused above; do not also say scopes is missing. The
+		// policy is not kept (errors were found).
+		p.Scopes = []verify.Scope{{Pattern: ps.Scopes[0]}}
 	}
 	if cs := ps.Cosign; cs != nil {
 		p.Cosign = v.signers(at+".cosign", cs.Keys, cs.Identities, cs.Require, cs.Tlog, cs.TlogRoot, keys, ids, roots)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -11,100 +10,181 @@ import (
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/registry"
 	"github.com/signgate/signgate/setup"
-	"github.com/signgate/signgate/verify"
 )
 
+// CheckConfigSchema versions signgate check-config's JSON output.
+const CheckConfigSchema = "signgate.dev/check-config/v1"
+
+const checkConfigHelp = `usage: signgate check-config [--config F] [--kms] [--output text|json]
+
+Validates the config as the daemon would load it (every error names the
+file, the key and the policy), then summarises its keys, certificates and
+policies in the order they match. With --kms, also asks each KMS for its
+keys' versions.
+
+Exit 0: valid; 1: valid, but a KMS key could not be synced (--kms);
+2: usage error or an invalid config.
+`
+
+// checkReport is what check-config found: printed as text, or as JSON
+// with --output json (then error holds an invalid config's errors).
+type checkReport struct {
+	Schema       string        `json:"schema"`
+	Config       string        `json:"config"`
+	Valid        bool          `json:"valid"`
+	Snapshot     string        `json:"snapshot,omitempty"`
+	Warnings     []string      `json:"warnings"`
+	Keys         []checkKey    `json:"keys"`
+	Certificates []checkCert   `json:"certificates"`
+	Policies     []checkPolicy `json:"policies"`
+	// KMS: with --kms, each KMS key's versions as synced now.
+	KMS      []checkKMSVersion `json:"kms,omitempty"`
+	KMSError string            `json:"kms_error,omitempty"`
+	Error    string            `json:"error,omitempty"`
+}
+
+type checkKey struct {
+	Name        string `json:"name"`
+	Algorithm   string `json:"algorithm"` // "kms" for a KMS key before it is synced
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Source      string `json:"source"`
+	Pin         string `json:"pin,omitempty"` // a KMS key's pinned version
+	Grace       string `json:"grace,omitempty"`
+}
+
+type checkCert struct {
+	Name        string    `json:"name"`
+	Kind        string    `json:"kind"`
+	Fingerprint string    `json:"fingerprint"`
+	Subject     string    `json:"subject"`
+	Expires     time.Time `json:"expires"`
+}
+
+type checkPolicy struct {
+	At           string             `json:"at"` // as errors name it: policy[0]
+	Name         string             `json:"name"`
+	Mode         string             `json:"mode"`
+	Scopes       []string           `json:"scopes"`
+	Namespaces   []string           `json:"namespaces,omitempty"`
+	Cosign       string             `json:"cosign,omitempty"`
+	Every        bool               `json:"every_signature,omitempty"`
+	Notation     string             `json:"notation,omitempty"`
+	Signatures   string             `json:"signatures,omitempty"` // how cosign and notation combine
+	Attestations []checkAttestation `json:"attestations,omitempty"`
+}
+
+type checkAttestation struct {
+	Name          string   `json:"name"`
+	PredicateType string   `json:"predicate_type"`
+	Signers       string   `json:"signers"`
+	Conditions    []string `json:"conditions,omitempty"`
+}
+
+type checkKMSVersion struct {
+	Name        string `json:"name"`
+	Version     string `json:"version,omitempty"`
+	Algorithm   string `json:"algorithm,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	State       string `json:"state,omitempty"` // "current" or "grace until ..."
+	Error       string `json:"error,omitempty"` // cannot sync, or no trusted version
+}
+
 func runCheckConfig(args []string) int {
-	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
-	cfgPath := fs.String("config", config.DefaultPath, "config file")
-	syncKMS := fs.Bool("kms", false, "also ask the KMS for each KMS key's versions, with this process's credentials (read-only: the daemon's state is not written)")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		return exitUsage
+	c := newCommand("check-config", checkConfigHelp)
+	cfgPath := c.configFlag(config.DefaultPath, "config file")
+	syncKMS := c.fs.Bool("kms", false, "also ask the KMS for each KMS key's versions, with this process's credentials (read-only: the daemon's state is not written)")
+	c.outputFlag(CheckConfigSchema)
+	if _, code, done := c.parse(args, 0, 0); done {
+		return code
 	}
-	cfg, err := config.Load(*cfgPath)
+	rep, code := checkConfig(*cfgPath, *syncKMS)
+	switch {
+	case *c.output == "json":
+		_ = writeJSON(os.Stdout, rep)
+	case rep.Error != "":
+		fmt.Fprintln(os.Stderr, "signgate:", rep.Error)
+	default:
+		if rep.KMSError != "" {
+			fmt.Fprintln(os.Stderr, "signgate:", rep.KMSError)
+		}
+		printCheck(rep)
+	}
+	return code
+}
+
+func checkConfig(path string, syncKMS bool) (*checkReport, int) {
+	rep := &checkReport{Schema: CheckConfigSchema, Config: path, Warnings: []string{}, Keys: []checkKey{}, Certificates: []checkCert{}, Policies: []checkPolicy{}}
+	fail := func(err error) (*checkReport, int) {
+		rep.Error = err.Error()
+		return rep, exitUsage
+	}
+	cfg, err := config.Load(path)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return fail(err)
 	}
 	snap, err := cfg.Snapshot(context.Background())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return fail(err)
 	}
 	if _, err := registry.New(cfg.Registry); err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return fail(err)
 	}
-	fmt.Printf("%s: OK (snapshot %s)\n", cfg.Path, snap.ID)
-	for _, w := range cfg.Warnings() {
-		fmt.Printf("WARNING: %s\n", w)
+	rep.Valid, rep.Snapshot = true, snap.ID
+	rep.Warnings = append(rep.Warnings, cfg.Warnings()...)
+	for _, g := range snap.Keys.Shared() {
+		rep.Warnings = append(rep.Warnings, sharedWarning(g))
 	}
-	warnShared(snap)
-	fmt.Printf("\nkeys:\n")
 	for _, k := range snap.Keys.Keys() {
-		fmt.Printf("  %-16s %-11s %s  %s\n", k.Name, k.Algorithm, k.Fingerprint, k.Source)
+		rep.Keys = append(rep.Keys, checkKey{Name: k.Name, Algorithm: k.Algorithm, Fingerprint: k.Fingerprint, Source: k.Source})
 	}
 	for _, sp := range cfg.KMSKeys {
-		pin := "follows the current version, grace " + sp.Grace.String()
-		if sp.Ref.Pin != "" {
-			pin = "pinned to version " + sp.Ref.Pin
+		k := checkKey{Name: sp.Name, Algorithm: "kms", Source: sp.Ref.URI, Pin: sp.Ref.Pin}
+		if k.Pin == "" {
+			k.Grace = sp.Grace.String()
 		}
-		fmt.Printf("  %-16s %-11s %s (%s; synced by the daemon)\n", sp.Name, "kms", sp.Ref.URI, pin)
+		rep.Keys = append(rep.Keys, k)
 	}
-	kmsFailed := false
-	if *syncKMS && len(cfg.KMSKeys) > 0 {
-		kmsFailed = !checkKMS(cfg)
+	code := exitOK
+	if syncKMS && len(cfg.KMSKeys) > 0 && !checkKMS(cfg, rep) {
+		code = exitDenied
 	}
-	if certs := snap.Keys.Certs(); len(certs) > 0 {
-		fmt.Println("\ncertificates:")
-		for _, c := range certs {
-			fmt.Printf("  %-16s %-4s %s  %s (expires %s)\n", c.Name, c.Kind, c.Fingerprint, c.Certs[0].Subject, c.Certs[0].NotAfter.Format("2006-01-02"))
-		}
+	for _, c := range snap.Keys.Certs() {
+		rep.Certificates = append(rep.Certificates, checkCert{Name: c.Name, Kind: c.Kind, Fingerprint: c.Fingerprint, Subject: c.Certs[0].Subject.String(), Expires: c.Certs[0].NotAfter})
 	}
-	fmt.Println("\npolicies (first match wins; unmatched images are denied):")
 	for i, p := range cfg.Policies {
-		scopes := make([]string, len(p.Scopes))
-		for j, s := range p.Scopes {
-			scopes[j] = s.Pattern
-		}
-		fmt.Printf("  %d. %-14s %-8s %s\n", i+1, p.Name, p.Mode, strings.Join(scopes, ", "))
-		if len(p.Namespaces) > 0 {
-			fmt.Printf("     namespaces: %s\n", strings.Join(p.Namespaces, ", "))
+		cp := checkPolicy{At: fmt.Sprintf("policy[%d]", i), Name: p.Name, Mode: string(p.Mode), Namespaces: p.Namespaces}
+		for _, s := range p.Scopes {
+			cp.Scopes = append(cp.Scopes, s.Pattern)
 		}
 		if p.Cosign != nil {
-			every := ""
-			if p.Cosign.EverySignature {
-				every = "; every signature must verify"
-			}
-			fmt.Printf("     cosign: %s%s\n", p.Cosign.Rule(), every)
+			cp.Cosign, cp.Every = p.Cosign.Rule(), p.Cosign.EverySignature
 		}
 		if n := p.Notation; n != nil {
-			fmt.Printf("     notation: %s, level %s, identities %s\n", n.Rule(), n.Level, strings.Join(n.Identities, "; "))
+			cp.Notation = fmt.Sprintf("%s, level %s, identities %s", n.Rule(), n.Level, strings.Join(n.Identities, "; "))
 		}
 		if p.Cosign != nil && p.Notation != nil {
-			fmt.Printf("     signatures: %s\n", p.Signatures)
+			cp.Signatures = string(p.Signatures)
 		}
 		for _, a := range p.Attestations {
-			fmt.Printf("     attestation %s: %s, signed by %s\n", a.Name, a.PredicateType, a.Signers.Rule())
+			ca := checkAttestation{Name: a.Name, PredicateType: a.PredicateType, Signers: a.Signers.Rule()}
 			for _, c := range a.Conditions {
-				fmt.Printf("       - %s\n", c.Name)
+				ca.Conditions = append(ca.Conditions, c.Name)
 			}
+			cp.Attestations = append(cp.Attestations, ca)
 		}
+		rep.Policies = append(rep.Policies, cp)
 	}
-	if kmsFailed {
-		return exitDenied
-	}
-	return exitOK
+	return rep, code
 }
 
-// checkKMS syncs the config's KMS keys once, as the daemon would, and says
-// what each would trust. It reports whether every key synced.
-func checkKMS(cfg *config.Config) bool {
+// checkKMS syncs the config's KMS keys once, as the daemon would, and
+// records what each would trust. It reports whether every key synced.
+func checkKMS(cfg *config.Config, rep *checkReport) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.KMS.RequestTimeout+time.Second)
 	defer cancel()
 	s, err := setup.Syncer(cfg, nil, true)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
+		rep.KMSError = err.Error()
 		return false
 	}
 	defer s.Close()
@@ -113,35 +193,32 @@ func checkKMS(cfg *config.Config) bool {
 	if snap, serr := cfg.Snapshot(ctx, s.Keys()...); serr == nil {
 		for _, g := range snap.Keys.Shared() {
 			if hasKMSKey(cfg, g) {
-				fmt.Printf("WARNING: keys %s hold the same key material; a threshold counts them as one key\n", strings.Join(g, ", "))
+				rep.Warnings = append(rep.Warnings, sharedWarning(g))
 			}
 		}
 	}
-	fmt.Println("\nKMS keys, synced now:")
+	rep.KMS = []checkKMSVersion{}
 	for _, st := range s.Statuses() {
 		if st.LastError != "" {
-			fmt.Printf("  %-16s cannot sync: %s\n", st.Name, st.LastError)
+			rep.KMS = append(rep.KMS, checkKMSVersion{Name: st.Name, Error: "cannot sync: " + st.LastError})
 			continue
 		}
 		if len(st.Versions) == 0 {
-			fmt.Printf("  %-16s no trusted version: %s\n", st.Name, st.Problem)
+			rep.KMS = append(rep.KMS, checkKMSVersion{Name: st.Name, Error: "no trusted version: " + st.Problem})
 		}
 		for _, v := range st.Versions {
 			state := "current"
 			if !v.GraceUntil.IsZero() {
 				state = "grace until " + v.GraceUntil.UTC().Format(time.RFC3339)
 			}
-			fmt.Printf("  %-16s %s %s %s (%s)\n", st.Name, v.Version, v.Algorithm, v.Fingerprint, state)
+			rep.KMS = append(rep.KMS, checkKMSVersion{Name: st.Name, Version: v.Version, Algorithm: v.Algorithm, Fingerprint: v.Fingerprint, State: state})
 		}
 	}
 	return err == nil
 }
 
-// warnShared names static keys that hold the same key material.
-func warnShared(snap *verify.Snapshot) {
-	for _, g := range snap.Keys.Shared() {
-		fmt.Printf("WARNING: keys %s hold the same key material; a threshold counts them as one key\n", strings.Join(g, ", "))
-	}
+func sharedWarning(names []string) string {
+	return fmt.Sprintf("keys %s hold the same key material; a threshold counts them as one key", strings.Join(names, ", "))
 }
 
 // hasKMSKey reports whether a group names a KMS key (static-only groups

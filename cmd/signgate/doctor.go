@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -16,37 +15,93 @@ import (
 	"github.com/signgate/signgate/doctor"
 )
 
+const doctorHelp = `usage: signgate doctor [--config F] [--containerd-config F] [--output text|json]
+
+Asks this node's containerd for its version, reads its configuration, and
+says which of signgate's guarantees hold here (OK), which do not (NO) and
+which optional ones are off (--), with what to change.
+
+Exit 0: every guarantee that is not optional holds; 1: one does not;
+2: usage or config error, or containerd cannot be reached.
+`
+
 // runDoctor asks the node's containerd for its version, reads its
 // configuration, and says which of signgate's guarantees hold here. It
 // exits 1 when one that is not optional does not.
 func runDoctor(args []string) int {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	cfgPath := fs.String("config", envOr("SIGNGATE_CONFIG", config.DefaultPath), "signgate's config (for containerd's socket and the decision deadline)")
-	ctdConfig := fs.String("containerd-config", "/etc/containerd/config.toml", "containerd's config file (its imports are read too)")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		return exitUsage
+	c := newCommand("doctor", doctorHelp)
+	cfgPath := c.configFlag(config.DefaultPath, "signgate's config (for containerd's socket and the decision deadline)")
+	ctdConfig := c.fs.String("containerd-config", "/etc/containerd/config.toml", "containerd's config file (its imports are read too)")
+	c.outputFlag(DoctorSchema)
+	if _, code, done := c.parse(args, 0, 0); done {
+		return code
 	}
-	cfg, err := config.Load(*cfgPath)
+	rep, code := doctorReport(*cfgPath, *ctdConfig)
+	if *c.output == "json" {
+		_ = writeJSON(os.Stdout, rep)
+		return code
+	}
+	if rep.Error != "" {
+		fmt.Fprintln(os.Stderr, "signgate:", rep.Error)
+		return code
+	}
+	fmt.Printf("containerd %s at %s\n", rep.Containerd, rep.Socket)
+	if rep.ConfigError != "" {
+		fmt.Printf("WARNING: containerd's config: %s (judging by containerd's defaults)\n", rep.ConfigError)
+	} else {
+		fmt.Printf("config %v\n", rep.ConfigFiles)
+	}
+	for _, f := range rep.Findings {
+		fmt.Printf("%s %s: %s\n", f.Mark, f.Guarantee, f.Detail)
+	}
+	return code
+}
+
+// DoctorSchema versions signgate doctor's JSON output.
+const DoctorSchema = "signgate.dev/doctor/v1"
+
+type doctorOutput struct {
+	Schema      string          `json:"schema"`
+	Containerd  string          `json:"containerd,omitempty"` // its version
+	Socket      string          `json:"socket,omitempty"`
+	ConfigFiles []string        `json:"config_files,omitempty"` // containerd's, with imports
+	ConfigError string          `json:"config_error,omitempty"` // then containerd's defaults are assumed
+	Findings    []doctorFinding `json:"findings"`
+	Error       string          `json:"error,omitempty"`
+}
+
+type doctorFinding struct {
+	Mark      string `json:"-"`
+	Guarantee string `json:"guarantee"`
+	Holds     bool   `json:"holds"`
+	Optional  bool   `json:"optional"`
+	Detail    string `json:"detail"`
+}
+
+func doctorReport(cfgPath, ctdConfig string) (*doctorOutput, int) {
+	rep := &doctorOutput{Schema: DoctorSchema, Findings: []doctorFinding{}}
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		rep.Error = err.Error()
+		return rep, exitUsage
 	}
+	rep.Socket = cfg.Daemon.ContainerdSocket
 	version, err := containerdVersion(cfg.Daemon.ContainerdSocket)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "signgate: asking containerd at %s for its version: %v\n", cfg.Daemon.ContainerdSocket, err)
-		return exitUsage
+		rep.Error = fmt.Sprintf("asking containerd at %s for its version: %v", cfg.Daemon.ContainerdSocket, err)
+		return rep, exitUsage
 	}
+	rep.Containerd = version
 	node := doctor.Node{Version: version, Deadline: cfg.Daemon.DecisionDeadline, Plugin: cfg.Daemon.PluginName, Now: time.Now()}
 	for _, src := range cfg.TUF {
 		tr := cfg.TrustRoots[src.Name]
 		node.TrustRoots = append(node.TrustRoots, doctor.TrustRoot{Name: src.Name, Mirror: src.Mirror, Loaded: tr.Material != nil,
 			Verified: tr.Verified, NotAfter: tr.NotAfter, Limit: tr.Limit})
 	}
-	fmt.Printf("containerd %s at %s\n", version, cfg.Daemon.ContainerdSocket)
-	if node.Config, err = doctor.ReadContainerd(*ctdConfig); err != nil {
-		fmt.Printf("WARNING: containerd's config: %v (judging by containerd's defaults)\n", err)
+	if node.Config, err = doctor.ReadContainerd(ctdConfig); err != nil {
+		rep.ConfigError = err.Error()
 	} else {
-		fmt.Printf("config %v\n", node.Config.Files)
+		rep.ConfigFiles = node.Config.Files
 	}
 	code := exitOK
 	for _, f := range doctor.Check(node) {
@@ -57,9 +112,9 @@ func runDoctor(args []string) int {
 		case !f.Holds:
 			mark, code = "NO  ", exitDenied
 		}
-		fmt.Printf("%s %s: %s\n", mark, f.Guarantee, f.Detail)
+		rep.Findings = append(rep.Findings, doctorFinding{Mark: mark, Guarantee: f.Guarantee, Holds: f.Holds, Optional: f.Optional, Detail: f.Detail})
 	}
-	return code
+	return rep, code
 }
 
 func containerdVersion(socket string) (string, error) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,15 +12,24 @@ import (
 	"github.com/signgate/signgate/config"
 )
 
+const healthcheckHelp = `usage: signgate healthcheck [--address HOST:PORT] [--live]
+
+Asks a running daemon whether it is ready (connected to NRI and deciding),
+or with --live whether it is alive, over its metrics listener: for a
+container's exec probe, where distroless images have no curl.
+
+Exit 0: ready (or alive); 1: not, or not reachable; 2: usage error.
+`
+
 // runHealthcheck asks a running daemon whether it is ready (connected to NRI
 // and deciding): for a container's exec probe, where the listener is on
 // loopback and distroless images have no curl.
 func runHealthcheck(args []string) int {
-	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	addr := fs.String("address", config.DefaultMetricsAddress, "the daemon's metrics_address")
-	live := fs.Bool("live", false, "check liveness (/healthz) instead of readiness (/readyz)")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		return exitUsage
+	c := newCommand("healthcheck", healthcheckHelp)
+	addr := c.fs.String("address", config.DefaultMetricsAddress, "the daemon's metrics_address")
+	live := c.fs.Bool("live", false, "check liveness (/healthz) instead of readiness (/readyz)")
+	if _, code, done := c.parse(args, 0, 0); done {
+		return code
 	}
 	path := "/readyz"
 	if *live {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -29,21 +28,33 @@ type inspectOutput struct {
 	Error     string            `json:"error,omitempty"`
 }
 
+const inspectHelp = `usage: signgate inspect [--config F] [--output text|json] IMAGE
+
+Lists every cosign signature and attestation (the .sig and .att tags,
+Sigstore bundles) and every other referrer (notation signatures) of IMAGE,
+verified or not: for writing a policy, and for finding why one does not match.
+
+Exit 0: listed; 1: the image or its artifacts could not be read; 2: usage
+or config error.
+`
+
 // runInspect lists what an image carries, whether or not a policy uses it:
 // for writing a policy, and for finding why one does not match.
 func runInspect(args []string) int {
-	f := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	cfgPath := f.String("config", config.DefaultPath, "config file, for registry access (hosts_dir, credentials); defaults are used when it does not exist")
-	output := f.String("output", "text", "output format: text or json")
-	f.Usage = func() {
-		fmt.Fprintln(f.Output(), "usage: signgate inspect [--config F] [--output text|json] IMAGE\n\nLists every cosign signature and attestation (the .sig and .att tags, Sigstore bundles) and every other referrer (notation signatures) of IMAGE, verified or not. Exit 0: listed; 1: the image or its artifacts could not be read; 2: usage or config error.")
-		f.PrintDefaults()
+	c := newCommand("inspect", inspectHelp)
+	cfgPath := c.configFlag(config.DefaultPath, "config file, for registry access (hosts_dir, credentials); defaults are used when it does not exist")
+	c.outputFlag(InspectSchema)
+	pos, code, done := c.parse(args, 1, 1)
+	if done {
+		return code
 	}
-	if err := f.Parse(args); err != nil {
-		return exitUsage
-	}
-	if f.NArg() != 1 || (*output != "text" && *output != "json") {
-		f.Usage()
+	output := c.output
+	failed := func(err error) int { // usage or config: JSON too when asked for
+		if *output == "json" {
+			_ = writeJSON(os.Stdout, inspectOutput{Schema: InspectSchema, Image: pos[0], Artifacts: []verify.Artifact{}, Error: err.Error()})
+		} else {
+			fmt.Fprintln(os.Stderr, "signgate:", err)
+		}
 		return exitUsage
 	}
 	regCfg := registry.Config{}
@@ -52,18 +63,15 @@ func runInspect(args []string) int {
 		regCfg = cfg.Registry
 	case errors.Is(err, fs.ErrNotExist):
 	default:
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return failed(err)
 	}
 	reg, err := registry.New(regCfg)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return failed(err)
 	}
-	ref, err := name.ParseReference(f.Arg(0))
+	ref, err := name.ParseReference(pos[0])
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "signgate: image %q: %v\n", f.Arg(0), err)
-		return exitUsage
+		return failed(fmt.Errorf("image %q: %w", pos[0], err))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,7 +14,9 @@ import (
 	"github.com/signgate/signgate/localapi"
 )
 
-const keysUsage = `usage: signgate keys list|sync [flags]
+const keysUsage = `usage: signgate keys list|sync [--config F] [--socket S] [--output text|json] [--timeout T]
+
+Shows the keys the running daemon trusts, or makes it sync its KMS keys.
 
   list   show every key the running daemon trusts: name, source, version,
          fingerprint, algorithm, last sync and state, then its keyless trust
@@ -27,18 +27,23 @@ const keysUsage = `usage: signgate keys list|sync [flags]
 
 // runKeys asks the running daemon about its keys over the API socket.
 func runKeys(args []string) int {
+	if len(args) > 0 && isHelp(args[:1]) || len(args) > 0 && args[0] == "help" {
+		fmt.Print(keysUsage)
+		return exitOK
+	}
 	if len(args) == 0 || (args[0] != "list" && args[0] != "sync") {
 		fmt.Fprint(os.Stderr, keysUsage)
 		return exitUsage
 	}
 	cmd := args[0]
-	fs := flag.NewFlagSet("keys "+cmd, flag.ContinueOnError)
-	cfgPath := fs.String("config", envOr("SIGNGATE_CONFIG", config.DefaultPath), "config file, for the API socket's path (or $SIGNGATE_CONFIG)")
-	socket := fs.String("socket", os.Getenv("SIGNGATE_API_SOCKET"), "the daemon's API socket (default: the config's daemon.api_socket)")
-	output := fs.String("output", "text", "text or json")
-	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the daemon")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 || (*output != "text" && *output != "json") {
-		return exitUsage
+	c := newCommand("keys "+cmd, keysUsage)
+	cfgPath := c.configFlag(config.DefaultPath, "config file, for the API socket's path")
+	socket := c.fs.String("socket", os.Getenv("SIGNGATE_API_SOCKET"), "the daemon's API socket (default: $SIGNGATE_API_SOCKET, else the config's daemon.api_socket)")
+	c.outputFlag(KeysSchema)
+	output := c.output
+	timeout := c.fs.Duration("timeout", 30*time.Second, "how long to wait for the daemon")
+	if _, code, done := c.parse(args[1:], 0, 0); done {
+		return code
 	}
 	if *socket == "" {
 		*socket = config.DefaultAPISocket
@@ -54,16 +59,15 @@ func runKeys(args []string) int {
 	}
 	var resp localapi.KeysResponse
 	if err := localapi.Call(ctx, *socket, method, path, nil, &resp); err != nil {
-		fmt.Fprintf(os.Stderr, "signgate: cannot reach the signgate daemon at %s: %v\n", *socket, err)
+		err = fmt.Errorf("cannot reach the signgate daemon at %s: %w", *socket, err)
 		if cmd == "list" {
+			fmt.Fprintln(os.Stderr, "signgate:", err)
 			return listState(*cfgPath, *output)
 		}
-		return exitUsage
+		return keysFailed(*output, err)
 	}
 	if *output == "json" {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(resp)
+		_ = writeJSON(os.Stdout, keysOutput{KeysSchema, resp})
 	} else {
 		if cmd == "sync" {
 			if len(resp.Changes) == 0 {
@@ -83,18 +87,34 @@ func runKeys(args []string) int {
 	return exitOK
 }
 
+// KeysSchema versions signgate keys' JSON output.
+const KeysSchema = "signgate.dev/keys/v1"
+
+type keysOutput struct {
+	Schema string `json:"schema"`
+	localapi.KeysResponse
+}
+
+// keysFailed reports an error that leaves no keys to show.
+func keysFailed(output string, err error) int {
+	if output == "json" {
+		_ = writeJSON(os.Stdout, keysOutput{KeysSchema, localapi.KeysResponse{Keys: []localapi.KeyInfo{}, Error: err.Error()}})
+	} else {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+	}
+	return exitUsage
+}
+
 // listState shows the last-known-good KMS keys when the daemon is not
 // running: what it would start on.
 func listState(cfgPath, output string) int {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return keysFailed(output, err)
 	}
 	statuses, written, err := keysync.ReadState(cfg.Daemon.StateDir)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return keysFailed(output, fmt.Errorf("the daemon cannot be reached, and its state in %s: %w", cfg.Daemon.StateDir, err))
 	}
 	fmt.Fprintf(os.Stderr, "signgate: showing the last-known-good KMS keys in %s, written %s\n", cfg.Daemon.StateDir, written.UTC().Format(time.RFC3339))
 	var keys []localapi.KeyInfo
@@ -108,9 +128,10 @@ func listState(cfgPath, output string) int {
 		}
 	}
 	if output == "json" {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(localapi.KeysResponse{Keys: keys})
+		if keys == nil {
+			keys = []localapi.KeyInfo{}
+		}
+		_ = writeJSON(os.Stdout, keysOutput{KeysSchema, localapi.KeysResponse{Keys: keys}})
 		return exitOK
 	}
 	printKeys(os.Stdout, keys)

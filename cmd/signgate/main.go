@@ -14,6 +14,9 @@ const (
 	exitOK     = 0
 	exitDenied = 1
 	exitUsage  = 2
+	// exitRegistry: the registry could not be read, or not in time, so
+	// nothing is known against the image (verify).
+	exitRegistry = 3
 )
 
 const usage = `usage: signgate <command> [flags]
@@ -37,7 +40,9 @@ commands:
   healthcheck   exit 0 if a running daemon is ready (for probes)
   version       print the version and build information
 
-Run 'signgate <command> -h' for a command's flags.
+Run 'signgate <command> --help' for what a command does and its flags.
+Commands that read the config take --config, default $SIGNGATE_CONFIG,
+else /etc/signgate/config.toml.
 `
 
 func main() {
@@ -76,6 +81,10 @@ func main() {
 	case "healthcheck":
 		code = runHealthcheck(args)
 	case "version", "--version":
+		if isHelp(args) {
+			fmt.Print("usage: signgate version\n\nPrints signgate's version, the KMS schemes built in, and the Go and\ndependency versions it was built with.\n")
+			break
+		}
 		printVersion()
 	case "-h", "--help", "help":
 		fmt.Print(usage)

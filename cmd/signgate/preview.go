@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -58,20 +57,19 @@ Exit 0: no image is denied under NEW (with --compare: none that CUR allows);
 `
 
 func runPreview(args []string) int {
-	fs := flag.NewFlagSet("preview", flag.ContinueOnError)
-	newPath := fs.String("config", config.DefaultPath, "the config to preview")
-	curPath := fs.String("compare", "", "the config in force, to compare with")
-	images := fs.String("images", "", "file listing images, one per line (- for stdin)")
-	node := fs.Bool("node", false, "the images containerd holds on this node")
-	output := fs.String("output", "text", "output format: text or json")
-	namespace := fs.String("namespace", "", "Kubernetes namespace to decide for")
-	fs.Usage = func() { fmt.Fprint(fs.Output(), previewUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	c := newCommand("preview", previewUsage)
+	newPath := c.configFlag(config.DefaultPath, "the config to preview")
+	curPath := c.fs.String("compare", "", "the config in force, to compare with")
+	images := c.fs.String("images", "", "file listing images, one per line (- for stdin)")
+	node := c.fs.Bool("node", false, "the images containerd holds on this node")
+	c.outputFlag(PreviewSchema)
+	namespace := c.fs.String("namespace", "", "Kubernetes namespace to decide for")
+	if _, code, done := c.parse(args, 0, 0); done {
+		return code
 	}
-	if fs.NArg() != 0 || (*images == "") == !*node || (*output != "text" && *output != "json") {
-		fs.Usage()
-		return exitUsage
+	output := c.output
+	if (*images == "") == !*node {
+		return c.usageError(args, errors.New("give one of --images FILE or --node"))
 	}
 	rows, err := preview(*newPath, *curPath, *images, *node, *namespace)
 	if err != nil {
@@ -204,7 +202,7 @@ func listedImages(path string, reg *registry.Client, cfg *config.Config) ([]prev
 		t.img, err = resolve(ctx, reg, ref)
 		cancel()
 		if err != nil {
-			t.unknown = verify.Deny(s, "", verify.CauseImageUnknown, "cannot resolve to a digest: "+verify.Excerpt(err))
+			t.unknown = verify.Deny(s, "", unresolvedCause(err), "cannot resolve to a digest: "+verify.Excerpt(err))
 		}
 		out = append(out, t)
 	}

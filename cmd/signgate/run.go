@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,12 +13,23 @@ import (
 	"github.com/signgate/signgate/daemon"
 )
 
+const runHelp = `usage: signgate run [--config F] [--debug]
+
+Runs the daemon: a containerd NRI plugin that verifies the image of every
+container at CreateContainer and denies what its policies do not trust
+(failing closed), plus the pull-time gate's API socket and the metrics and
+health listener. SIGHUP (or daemon.watch_config) reloads the config.
+
+Exit 0: stopped by SIGTERM or SIGINT; 1: stopped on an error; 2: usage or
+config error.
+`
+
 func runDaemon(args []string) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	cfgPath := fs.String("config", envOr("SIGNGATE_CONFIG", config.DefaultPath), "config file (or $SIGNGATE_CONFIG)")
-	debug := fs.Bool("debug", false, "log debug messages")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		return exitUsage
+	c := newCommand("run", runHelp)
+	cfgPath := c.configFlag(config.DefaultPath, "config file")
+	debug := c.fs.Bool("debug", false, "log debug messages")
+	if _, code, done := c.parse(args, 0, 0); done {
+		return code
 	}
 	level := slog.LevelInfo
 	if *debug {

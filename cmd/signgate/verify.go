@@ -3,9 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/registry"
@@ -32,23 +34,29 @@ type verifyOutput struct {
 	Error string `json:"error,omitempty"`
 }
 
+const verifyHelp = `usage: signgate verify [--config F] [--output text|json] [--namespace NS] IMAGE
+
+Decides one image as the daemon would, and explains why: resolves a tag to
+its digest now, then verifies it under the config's policies.
+
+Exit 0: allowed; 1: denied (no policy, no or untrusted signatures, an image
+that does not exist, ...); 2: usage or config error; 3: denied because the
+registry could not be read or did not answer in time (cause registry_error
+or pending): the daemon would deny too, but nothing is known against the
+image, so retry.
+`
+
 func runVerify(args []string) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	cfgPath := fs.String("config", config.DefaultPath, "config file")
-	output := fs.String("output", "text", "output format: text or json")
-	namespace := fs.String("namespace", "", "Kubernetes namespace to decide for (policies may be limited to namespaces)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: signgate verify [--config F] [--output text|json] IMAGE\n\nResolves a tag to its digest, then decides as the daemon would. Exit 0: allowed; 1: denied; 2: usage or config error.")
-		fs.PrintDefaults()
+	c := newCommand("verify", verifyHelp)
+	cfgPath := c.configFlag(config.DefaultPath, "config file")
+	c.outputFlag(VerifySchema)
+	namespace := c.fs.String("namespace", "", "Kubernetes namespace to decide for (policies may be limited to namespaces)")
+	pos, code, done := c.parse(args, 1, 1)
+	if done {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() != 1 || (*output != "text" && *output != "json") {
-		fs.Usage()
-		return exitUsage
-	}
-	v, code, err := decideOnce(*cfgPath, fs.Arg(0), *namespace)
+	output := c.output
+	v, code, err := decideOnce(*cfgPath, pos[0], *namespace)
 	if *output == "json" {
 		out := verifyOutput{Schema: VerifySchema, Verdict: v}
 		if err != nil {
@@ -68,8 +76,8 @@ func runVerify(args []string) int {
 }
 
 // decideOnce decides image as the daemon would, from this process. A
-// verdict comes with exit 0 (allowed) or 1 (denied, including an image that
-// cannot be resolved); an error with exit 2 (usage or config).
+// verdict comes with exit 0 (allowed), 1 (denied) or 3 (denied: the
+// registry could not be read); an error with exit 2 (usage or config).
 func decideOnce(cfgPath, image, namespace string) (*verify.Verdict, int, error) {
 	cfg, engine, reg, closeKeys, err := loadEngine(cfgPath)
 	if err != nil {
@@ -84,13 +92,33 @@ func decideOnce(cfgPath, image, namespace string) (*verify.Verdict, int, error) 
 	}
 	img, err := resolve(ctx, reg, ref)
 	if err != nil {
-		return verify.Deny(ref.String(), "", verify.CauseImageUnknown, "cannot resolve to a digest: "+verify.Excerpt(err)), exitDenied, nil
+		v := verify.Deny(ref.String(), "", unresolvedCause(err), "cannot resolve to a digest: "+verify.Excerpt(err))
+		return v, verdictCode(v), nil
 	}
 	v := decideNow(cfg, engine, img, namespace)
-	if v.Allowed {
-		return v, exitOK, nil
+	return v, verdictCode(v), nil
+}
+
+// verdictCode tells a registry that could not be read (or not in time)
+// from an image found wanting: a script retries the one, not the other.
+func verdictCode(v *verify.Verdict) int {
+	switch {
+	case v.Allowed:
+		return exitOK
+	case v.Cause == verify.CauseRegistryError || v.Cause == verify.CausePending:
+		return exitRegistry
 	}
-	return v, exitDenied, nil
+	return exitDenied
+}
+
+// unresolvedCause: a tag the registry says does not exist is an unknown
+// image; any other failure to resolve it is the registry's.
+func unresolvedCause(err error) verify.Cause {
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		return verify.CauseImageUnknown
+	}
+	return verify.CauseRegistryError
 }
 
 // loadEngine builds, in this process, the engine the daemon would run
@@ -154,10 +182,15 @@ func resolve(ctx context.Context, reg *registry.Client, ref name.Reference) (nam
 }
 
 func printVerdict(w io.Writer, v *verify.Verdict) {
-	fmt.Fprintf(w, "%s  %s@%s\n", strings.ToUpper(v.Decision()), v.Image, v.Digest)
+	image := v.Image
+	if v.Digest != "" && !strings.Contains(image, "@") {
+		image += "@" + v.Digest
+	}
+	fmt.Fprintf(w, "%s  %s\n", strings.ToUpper(v.Decision()), image)
 	if v.Policy != "" {
 		fmt.Fprintf(w, "  policy:   %s (%s)\n", v.Policy, v.Mode)
 	}
+	fmt.Fprintf(w, "  cause:    %s\n", v.Cause)
 	fmt.Fprintf(w, "  reason:   %s\n", v.Reason)
 	if c := v.Cosign; c != nil {
 		fmt.Fprintf(w, "  cosign:   requires %s; keys verified: %s\n", c.Requirement, orNone(c.KeysVerified))
@@ -195,7 +228,9 @@ func printVerdict(w io.Writer, v *verify.Verdict) {
 		}
 		tw.Flush()
 	}
-	fmt.Fprintf(w, "  took:     %s\n", v.Took.Round(time.Microsecond))
+	if v.Took > 0 { // nothing was verified when the image did not resolve
+		fmt.Fprintf(w, "  took:     %s\n", v.Took.Round(time.Microsecond))
+	}
 }
 
 func describeSig(s verify.CosignSignature) string {

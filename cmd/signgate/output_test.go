@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	versionapi "github.com/containerd/containerd/api/services/version/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// decode parses r's stdout as one JSON object with a schema.
+func decode(t *testing.T, r result, schema string, v any) {
+	t.Helper()
+	var s struct{ Schema string }
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil || s.Schema != schema {
+		t.Fatalf("want JSON with schema %s (exit %d, %v):\n%s%s", schema, r.code, err, r.stdout, r.stderr)
+	}
+	if err := json.Unmarshal([]byte(r.stdout), v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCheckConfigJSON(t *testing.T) {
+	var rep struct {
+		Valid    bool
+		Error    string
+		Policies []struct{ At, Name, Mode string }
+	}
+	r := signgate(t, nil, "check-config", "--config", writeConfig(t, allowAll), "--output", "json")
+	decode(t, r, "signgate.dev/check-config/v1", &rep)
+	if r.code != 0 || !rep.Valid || len(rep.Policies) != 1 || rep.Policies[0].At != "policy[0]" || rep.Policies[0].Name != "all" {
+		t.Errorf("valid config: exit %d %+v", r.code, rep)
+	}
+	rep.Valid, rep.Policies = true, nil
+	r = signgate(t, nil, "check-config", "--output", "json", "--config", writeConfig(t, "[daemon]\nnri_sokcet = 1\n"))
+	decode(t, r, "signgate.dev/check-config/v1", &rep)
+	if r.code != 2 || rep.Valid || !strings.Contains(rep.Error, "daemon.nri_sokcet") {
+		t.Errorf("invalid config: exit %d %+v", r.code, rep)
+	}
+}
+
+// Usage errors come as JSON too when JSON was asked for.
+func TestUsageErrorsAsJSON(t *testing.T) {
+	for _, c := range []struct {
+		schema string
+		args   []string
+		want   string
+	}{
+		{"signgate.dev/check-config/v1", []string{"check-config", "--output", "json", "extra"}, `"extra"`},
+		{"signgate.dev/check-config/v1", []string{"check-config", "--bogus", "--output=json"}, "-bogus"},
+		{"signgate.dev/doctor/v1", []string{"doctor", "--output", "json", "--bogus"}, "-bogus"},
+		{"signgate.dev/keys/v1", []string{"keys", "list", "--output", "json", "extra"}, `"extra"`},
+		{"signgate.dev/verify/v1", []string{"verify", "--output", "json"}, "missing argument"},
+		{"signgate.dev/inspect/v1", []string{"inspect", "--output", "json", "a", "b"}, `"b"`},
+		{"signgate.dev/preview/v1", []string{"preview", "--output", "json"}, "--images FILE or --node"},
+		{"signgate.dev/inspect/v1", []string{"inspect", "--output", "json", "--config", "/nonexistent/c.toml", "Bad Image"}, `image "Bad Image"`},
+		{"signgate.dev/verify/v1", []string{"verify", "--output", "json", "--config", writeConfig(t, allowAll), "Bad Image"}, `image "Bad Image"`},
+	} {
+		var v struct{ Error string }
+		r := signgate(t, nil, c.args...)
+		decode(t, r, c.schema, &v)
+		if r.code != 2 || !strings.Contains(v.Error, c.want) {
+			t.Errorf("signgate %v: exit %d, error %q; want 2 and %s", c.args, r.code, v.Error, c.want)
+		}
+	}
+}
+
+// An --output that is neither text nor json is named, by every command
+// that reports.
+func TestUnknownOutputIsNamed(t *testing.T) {
+	for _, args := range [][]string{{"check-config"}, {"doctor"}, {"keys", "list"}, {"keys", "sync"}, {"verify", digestRef}, {"inspect", digestRef}, {"preview", "--node"}} {
+		r := signgate(t, nil, append(args, "--output", "yaml")...)
+		if r.code != 2 || !strings.Contains(r.stderr, `--output "yaml"`) {
+			t.Errorf("signgate %v --output yaml: exit %d, want 2 naming it\n%s", args, r.code, r.stderr)
+		}
+	}
+}
+
+func TestKeysListJSON(t *testing.T) {
+	cfg := writeConfig(t, allowAll)
+	var v struct {
+		Keys  []any
+		Error string
+	}
+	r := signgate(t, nil, "keys", "list", "--config", cfg, "--socket", filepath.Join(t.TempDir(), "none.sock"), "--output", "json")
+	decode(t, r, "signgate.dev/keys/v1", &v)
+	if r.code != 2 || !strings.Contains(v.Error, "/nonexistent/signgate-state") {
+		t.Errorf("keys list, no daemon and no state: exit %d %+v", r.code, v)
+	}
+}
+
+type fakeContainerd struct {
+	versionapi.UnimplementedVersionServer
+}
+
+func (fakeContainerd) Version(context.Context, *emptypb.Empty) (*versionapi.VersionResponse, error) {
+	return &versionapi.VersionResponse{Version: "v2.2.0"}, nil
+}
+
+func TestDoctorJSON(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "containerd.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	versionapi.RegisterVersionServer(srv, fakeContainerd{})
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Stop()
+	cfg := writeConfig(t, fmt.Sprintf("[daemon]\ncontainerd_socket = %q\n", sock)+allowAll[len("\n[daemon]\n"):])
+	var v struct {
+		Containerd  string
+		ConfigError string `json:"config_error"`
+		Findings    []struct {
+			Guarantee string
+			Holds     bool
+		}
+	}
+	r := signgate(t, nil, "doctor", "--config", cfg, "--containerd-config", filepath.Join(t.TempDir(), "none.toml"), "--output", "json")
+	decode(t, r, "signgate.dev/doctor/v1", &v)
+	if v.Containerd != "v2.2.0" || v.ConfigError == "" || len(v.Findings) == 0 || v.Findings[0].Guarantee == "" {
+		t.Errorf("doctor --output json: exit %d %+v", r.code, v)
+	}
+}
