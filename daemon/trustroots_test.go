@@ -44,27 +44,7 @@ func TestTrustRootFromTUF(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "root.json"), pinned, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := filepath.Join(dir, "config.toml")
-	body := fmt.Sprintf(`[daemon]
-containerd_socket = %q
-state_dir = %q
-[trust_roots.mirror]
-tuf_mirror = %q
-tuf_root = "root.json"
-refresh = "1h"
-[identities.release]
-trust_root = "mirror"
-issuer = "https://token.actions.githubusercontent.com"
-subject = "https://github.com/org/app/.github/workflows/release.yml@refs/heads/main"
-[[policy]]
-name = "apps"
-scopes = ["**"]
-  [policy.cosign]
-  identities = ["release"]
-`, filepath.Join(dir, "none.sock"), filepath.Join(dir, "state"), srv.URL)
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeTUFConfig(t, dir, srv.URL, "")
 	var log strings.Builder
 	d, err := New(cfg, slog.New(slog.NewTextHandler(&log, nil)), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -158,28 +138,7 @@ func TestTrustRootStalenessIsReported(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "root.json"), pinned, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := filepath.Join(dir, "config.toml")
-	body := fmt.Sprintf(`[daemon]
-containerd_socket = %q
-state_dir = %q
-[trust_roots.mirror]
-tuf_mirror = %q
-tuf_root = "root.json"
-refresh = "1h"
-max_staleness = "3h"
-[identities.release]
-trust_root = "mirror"
-issuer = "https://token.actions.githubusercontent.com"
-subject = "https://github.com/org/app/.github/workflows/release.yml@refs/heads/main"
-[[policy]]
-name = "apps"
-scopes = ["**"]
-  [policy.cosign]
-  identities = ["release"]
-`, filepath.Join(dir, "none.sock"), filepath.Join(dir, "state"), srv.URL)
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeTUFConfig(t, dir, srv.URL, `max_staleness = "3h"`)
 	var log strings.Builder
 	d, err := New(cfg, slog.New(slog.NewTextHandler(&log, nil)), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -227,4 +186,33 @@ scopes = ["**"]
 	if stale(d.metrics.rootStale.WithLabelValues("mirror")) != 0 || !strings.Contains(log.String(), "trust root is fresh again") {
 		t.Fatalf("fresh again is not reported:\n%s", log.String())
 	}
+}
+
+// writeTUFConfig writes a daemon config whose one identity rests on a trust
+// root from the TUF mirror at mirror; extra goes into that trust root.
+func writeTUFConfig(t *testing.T, dir, mirror, extra string) string {
+	t.Helper()
+	cfg := filepath.Join(dir, "config.toml")
+	body := fmt.Sprintf(`[daemon]
+containerd_socket = %q
+state_dir = %q
+[trust_roots.mirror]
+tuf_mirror = %q
+tuf_root = "root.json"
+refresh = "1h"
+%s
+[identities.release]
+trust_root = "mirror"
+issuer = "https://token.actions.githubusercontent.com"
+subject = "https://github.com/org/app/.github/workflows/release.yml@refs/heads/main"
+[[policy]]
+name = "apps"
+scopes = ["**"]
+  [policy.cosign]
+  identities = ["release"]
+`, filepath.Join(dir, "none.sock"), filepath.Join(dir, "state"), mirror, extra)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
