@@ -45,14 +45,20 @@ func TestCreationsDecidedFromMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first creation asks containerd (and remembers its answer); the
-	// next ones need not.
-	mark := e.logMark()
-	for i := 0; i < 3; i++ {
+	// next ones need not, once the container's snapshot event has arrived
+	// before its creation is decided (on a loaded machine it can lag, and
+	// containerd is asked instead): one of eight must come from memory.
+	fromMemory := false
+	var line string
+	for i := 0; i < 8 && !fromMemory; i++ {
+		mark := e.logMark()
 		id, err := e.Create(podID, podCfg, ref)
 		mustAllow(t, id, err)
+		line = decisionLine(e, mark, ref)
+		fromMemory = i > 0 && strings.Contains(line, "from_memory=true")
 	}
-	if line := decisionLine(e, mark, ref); !strings.Contains(line, "from_memory=true") {
-		t.Fatalf("a repeated creation asked containerd again: %q", line)
+	if !fromMemory {
+		t.Fatalf("no repeated creation was decided from memory; the last: %q", line)
 	}
 
 	// Re-point the tag at the registry and pull it through CRI, then create
@@ -80,7 +86,7 @@ func TestCreationsDecidedFromMemory(t *testing.T) {
 	creations := func(flip int, d name.Digest, allowed bool) {
 		t.Helper()
 		for try := 0; try < 4; try++ {
-			mark = e.logMark()
+			mark := e.logMark()
 			id, err := e.Create(podID, podCfg, ref)
 			if allowed {
 				if err != nil {
