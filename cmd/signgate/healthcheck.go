@@ -2,44 +2,84 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/localapi"
 )
 
 // runHealthcheck asks a running daemon whether it is ready (connected to NRI
 // and deciding): for a container's exec probe, where the listener is on
-// loopback and distroless images have no curl.
+// loopback and distroless images have no curl. It asks the API socket
+// first: readiness must reflect the gate, not whether metrics_address could
+// be bound (another process may hold it, and may even answer on it).
 func runHealthcheck(args []string) int {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	addr := fs.String("address", config.DefaultMetricsAddress, "the daemon's metrics_address")
+	def := os.Getenv("SIGNGATE_API_SOCKET")
+	if def == "" {
+		def = config.DefaultAPISocket
+	}
+	socket := fs.String("socket", def, "the daemon's api_socket, asked first (\"\" to skip)")
+	addr := fs.String("address", config.DefaultMetricsAddress, "the daemon's metrics_address, asked when the socket does not answer (\"\" to skip)")
 	live := fs.Bool("live", false, "check liveness (/healthz) instead of readiness (/readyz)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return exitUsage
 	}
-	path := "/readyz"
+	path := localapi.PathReadyz
 	if *live {
-		path = "/healthz"
+		path = localapi.PathHealthz
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+*addr+path, nil)
-	resp, err := http.DefaultClient.Do(req)
+	var tried []string
+	if *socket != "" {
+		unix := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", *socket)
+		}}}
+		code, err := healthAsk(ctx, unix, "http://signgate"+path)
+		if err == nil {
+			return code
+		}
+		tried = append(tried, fmt.Sprintf("api socket %s: %v", *socket, err))
+	}
+	if *addr != "" {
+		code, err := healthAsk(ctx, http.DefaultClient, "http://"+*addr+path)
+		if err == nil {
+			return code
+		}
+		tried = append(tried, fmt.Sprintf("metrics_address %s: %v", *addr, err))
+	}
+	fmt.Fprintln(os.Stderr, "signgate healthcheck: no answer from signgate:", strings.Join(tried, "; "))
+	return exitDenied
+}
+
+// errNotSigngate: something answered, but not signgate's health handler.
+var errNotSigngate = errors.New("answered, but not as signgate (another process holds it?)")
+
+// healthAsk returns the exit code for signgate's answer at url, or an error
+// when signgate did not answer there.
+func healthAsk(ctx context.Context, c *http.Client, url string) (int, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := c.Do(req)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate healthcheck:", err)
-		return exitDenied
+		return 0, err
 	}
 	defer resp.Body.Close()
+	if resp.Header.Get(localapi.HeaderSigngate) == "" {
+		return 0, fmt.Errorf("%w: HTTP %s", errNotSigngate, resp.Status)
+	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	fmt.Println(strings.TrimSpace(string(b)))
 	if resp.StatusCode != http.StatusOK {
-		return exitDenied
+		return exitDenied, nil
 	}
-	return exitOK
+	return exitOK, nil
 }
