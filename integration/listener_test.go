@@ -73,6 +73,16 @@ func TestMetricsPortHeldByAnotherProcess(t *testing.T) {
 		t.Fatalf("healthcheck took another process's answer on %s for signgate's: %v %s", e.MetricsAddr, err, out)
 	}
 
+	doctor := func() string {
+		out, _ := exec.Command(filepath.Join(e.Bin, "signgate"), "doctor",
+			"--config", filepath.Join(e.Dir, "signgate.toml"), "--containerd-config", filepath.Join(e.Dir, "containerd.toml")).CombinedOutput()
+		return string(out)
+	}
+	if out := doctor(); !strings.Contains(out, "--   signgate serves its metrics listener on "+e.MetricsAddr+": another process answers") ||
+		!strings.Contains(out, "OK   signgate serves its api listener") {
+		t.Errorf("doctor does not say another process holds the metrics port:\n%s", out)
+	}
+
 	release()
 	var metrics string
 	// The retry backs off from 1s, doubling: within a minute.
@@ -98,5 +108,8 @@ func TestMetricsPortHeldByAnotherProcess(t *testing.T) {
 	}
 	if out, err := healthcheck("--socket", "", "--address", e.MetricsAddr); err != nil {
 		t.Errorf("healthcheck through %s once bound: %v %s", e.MetricsAddr, err, out)
+	}
+	if out := doctor(); !strings.Contains(out, "OK   signgate serves its metrics listener on "+e.MetricsAddr) {
+		t.Errorf("doctor does not say signgate serves metrics once bound:\n%s", out)
 	}
 }

@@ -42,6 +42,7 @@ func runDoctor(args []string) int {
 		node.TrustRoots = append(node.TrustRoots, doctor.TrustRoot{Name: src.Name, Mirror: src.Mirror, Loaded: tr.Material != nil,
 			Verified: tr.Verified, NotAfter: tr.NotAfter, Limit: tr.Limit})
 	}
+	node.Listeners = probeListeners(cfg.Daemon)
 	fmt.Printf("containerd %s at %s\n", version, cfg.Daemon.ContainerdSocket)
 	if node.Config, err = doctor.ReadContainerd(*ctdConfig); err != nil {
 		fmt.Printf("WARNING: containerd's config: %v (judging by containerd's defaults)\n", err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/doctor"
 	"github.com/signgate/signgate/localapi"
 )
 
@@ -41,10 +42,7 @@ func runHealthcheck(args []string) int {
 	defer cancel()
 	var tried []string
 	if *socket != "" {
-		unix := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", *socket)
-		}}}
-		code, err := healthAsk(ctx, unix, "http://signgate"+path)
+		code, err := healthAsk(ctx, unixClient(*socket), "http://signgate"+path)
 		if err == nil {
 			return code
 		}
@@ -82,4 +80,42 @@ func healthAsk(ctx context.Context, c *http.Client, url string) (int, error) {
 		return exitDenied, nil
 	}
 	return exitOK, nil
+}
+
+// probeListeners asks each of the daemon's listeners for /healthz, for
+// doctor: signgate there, another process, or nothing.
+func probeListeners(d config.Daemon) []doctor.Listener {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var out []doctor.Listener
+	probe := func(l doctor.Listener, c *http.Client, url string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := c.Do(req)
+		switch {
+		case err != nil:
+			l.Err = err.Error()
+		case resp.Header.Get(localapi.HeaderSigngate) != "":
+			l.State = doctor.ListenerSigngate
+		default:
+			l.State = doctor.ListenerOther
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+		out = append(out, l)
+	}
+	if d.MetricsAddress != "" {
+		probe(doctor.Listener{Name: "metrics", Key: "daemon.metrics_address", Address: d.MetricsAddress}, http.DefaultClient, "http://"+d.MetricsAddress+localapi.PathHealthz)
+	}
+	if d.APISocket != "" {
+		probe(doctor.Listener{Name: "api", Key: "daemon.api_socket", Address: d.APISocket}, unixClient(d.APISocket), "http://signgate"+localapi.PathHealthz)
+	}
+	return out
+}
+
+// unixClient speaks HTTP over the unix socket at path.
+func unixClient(path string) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", path)
+	}}}
 }
