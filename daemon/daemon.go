@@ -223,11 +223,11 @@ func (d *Daemon) Reload() error {
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.store.Close()
 	// Neither listener fails the daemon: each retries until it binds.
-	if addr := d.config().Daemon.MetricsAddress; addr != "" {
-		d.serveMetrics(ctx, addr)
-	}
 	if d.config().Daemon.APISocket != "" {
 		d.serveAPI(ctx, d.config().Daemon.APISocket)
+	}
+	if addr := d.config().Daemon.MetricsAddress; addr != "" {
+		d.serveMetrics(ctx, addr)
 	}
 	var onImage func(string)
 	if d.config().Daemon.Preverify {
