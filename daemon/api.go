@@ -30,28 +30,35 @@ type (
 )
 
 // serveAPI answers local questions on a unix socket only root can reach:
-// the image verifier's "may this pull proceed?", and the keys.
-func (d *Daemon) serveAPI(ctx context.Context, path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("api socket %s: %w", path, err)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("api socket %s: %w", path, err)
-	}
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		return fmt.Errorf("api socket %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		l.Close()
-		return fmt.Errorf("api socket %s: %w", path, err)
-	}
+// the image verifier's "may this pull proceed?", the keys, and health for
+// probes that must not depend on metrics_address.
+func (d *Daemon) serveAPI(ctx context.Context, path string) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+localapi.PathVerify, d.handleVerify)
 	mux.HandleFunc("GET "+localapi.PathKeys, d.handleKeys)
 	mux.HandleFunc("POST "+localapi.PathKeysSync, d.handleKeysSync)
-	d.serve(ctx, l, mux, "api")
-	return nil
+	d.handleHealth(mux)
+	d.listen(ctx, "api", path, func() (net.Listener, error) { return listenUnix(path) },
+		func(l net.Listener) { d.serve(ctx, l, mux, "api") })
+}
+
+// listenUnix binds the API socket, replacing a stale one, mode 0600.
+func listenUnix(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("api socket %s: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("api socket %s: %w", path, err)
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("api socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("api socket %s: %w", path, err)
+	}
+	return l, nil
 }
 
 // Limits on the daemon's listeners (the local API and metrics): a client

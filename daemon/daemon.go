@@ -52,6 +52,8 @@ type Daemon struct {
 	rootStale  sync.Map    // trust root name -> whether checkTrustRoots last found it stale
 	// keysChanged asks pre-verification to verify the node's images again.
 	keysChanged chan struct{}
+	// after is time.After for the listeners' retries; tests set a clock.
+	after func(time.Duration) <-chan time.Time
 }
 
 func (d *Daemon) keysAt() time.Time { return time.Unix(0, d.keysTime.Load()) }
@@ -220,15 +222,12 @@ func (d *Daemon) Reload() error {
 // containerd goes away.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.store.Close()
-	if addr := d.config().Daemon.MetricsAddress; addr != "" {
-		if err := d.serveMetrics(ctx, addr); err != nil {
-			return err
-		}
-	}
+	// Neither listener fails the daemon: each retries until it binds.
 	if d.config().Daemon.APISocket != "" {
-		if err := d.serveAPI(ctx, d.config().Daemon.APISocket); err != nil {
-			return err
-		}
+		d.serveAPI(ctx, d.config().Daemon.APISocket)
+	}
+	if addr := d.config().Daemon.MetricsAddress; addr != "" {
+		d.serveMetrics(ctx, addr)
 	}
 	var onImage func(string)
 	if d.config().Daemon.Preverify {

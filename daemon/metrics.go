@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/signgate/signgate/keystore/keysync"
+	"github.com/signgate/signgate/localapi"
 	"github.com/signgate/signgate/nri"
 	"github.com/signgate/signgate/verify"
 )
@@ -32,6 +33,8 @@ type metrics struct {
 	rootLast      *prometheus.GaugeVec
 	rootUntil     *prometheus.GaugeVec
 	rootStale     *prometheus.GaugeVec
+	listenerUp    *prometheus.GaugeVec
+	bindFailures  *prometheus.CounterVec
 }
 
 func newMetrics(d *Daemon) *metrics {
@@ -80,8 +83,14 @@ func newMetrics(d *Daemon) *metrics {
 		rootStale: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "signgate_trust_root_stale", Help: "1 while a TUF trust root is past its staleness limit: keyless identities under it verify nothing.",
 		}, []string{"trust_root"}),
+		listenerUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "signgate_listener_up", Help: "1 while a listener (metrics, api) is bound; 0 while it cannot bind and is retried (the gate runs without it).",
+		}, []string{"listener"}),
+		bindFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "signgate_listener_bind_failures_total", Help: "Failed attempts to bind a listener (metrics, api), e.g. its address held by another process.",
+		}, []string{"listener"}),
 	}
-	m.reg.MustRegister(m.decisions, m.cache, m.verifications, m.verifyTime, m.reloads, m.keysLoaded,
+	m.reg.MustRegister(m.listenerUp, m.bindFailures, m.decisions, m.cache, m.verifications, m.verifyTime, m.reloads, m.keysLoaded,
 		m.kmsSyncs, m.kmsLastSync, m.kmsVersions, m.kmsStale, m.rootRefresh, m.rootLast, m.rootUntil, m.rootStale,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "signgate_verifications_in_flight", Help: "Verifications running now.",
@@ -157,29 +166,42 @@ func (m *metrics) Record(d nri.Decision) {
 
 // serveMetrics serves /metrics, /healthz and /readyz on addr (loopback by
 // default). /healthz: the process and its decision path answer. /readyz:
-// also connected to NRI, so containers on this node can be created.
-func (d *Daemon) serveMetrics(ctx context.Context, addr string) error {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("metrics_address %s: %w", addr, err)
-	}
+// also connected to NRI, so containers on this node can be created. The
+// local API socket serves the same two, so probes do not depend on addr.
+func (d *Daemon) serveMetrics(ctx context.Context, addr string) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	d.handleHealth(mux)
+	d.listen(ctx, "metrics", addr, func() (net.Listener, error) {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("metrics_address %s: %w", addr, err)
+		}
+		return l, nil
+	}, func(l net.Listener) {
+		d.serve(ctx, l, mux, "metrics")
+		d.log.Info("serving metrics and health", "address", l.Addr().String())
+	})
+}
+
+// handleHealth adds /healthz and /readyz to mux. Each answer carries
+// localapi.HeaderSigngate, so a probe knows it reached signgate and not whatever
+// else holds the port.
+func (d *Daemon) handleHealth(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+localapi.PathHealthz, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(localapi.HeaderSigngate, "1")
 		if err := d.Engine().Probe(r.Context()); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+localapi.PathReadyz, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(localapi.HeaderSigngate, "1")
 		if err := d.Healthy(r.Context()); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	d.serve(ctx, l, mux, "metrics")
-	d.log.Info("serving metrics and health", "address", l.Addr().String())
-	return nil
 }

@@ -30,6 +30,9 @@ type Node struct {
 	// Now.
 	TrustRoots []TrustRoot
 	Now        time.Time
+	// Listeners are the running daemon's metrics and API listeners, as
+	// probed; none when doctor was asked not to probe.
+	Listeners []Listener
 }
 
 // TrustRoot is a trust root kept from a TUF repository, as loaded.
@@ -140,6 +143,9 @@ func Check(n Node) []Finding {
 	out = append(out, f)
 	for _, tr := range n.TrustRoots {
 		out = append(out, trustRootFinding(tr, n.Now))
+	}
+	for _, l := range n.Listeners {
+		out = append(out, listenerFinding(l))
 	}
 	return out
 }

@@ -576,7 +576,7 @@ func TestMetricsAndHealth(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	out, err := exec.Command(filepath.Join(e.Bin, "signgate"), "healthcheck", "--address", e.MetricsAddr).CombinedOutput()
+	out, err := exec.Command(filepath.Join(e.Bin, "signgate"), "healthcheck", "--socket", "", "--address", e.MetricsAddr).CombinedOutput()
 	if err != nil {
 		t.Fatalf("signgate healthcheck: %v %s", err, out)
 	}

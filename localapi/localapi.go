@@ -24,7 +24,14 @@ const (
 	PathVerify   = "/v1/verify"    // POST VerifyRequest -> VerifyResponse
 	PathKeys     = "/v1/keys"      // GET -> KeysResponse
 	PathKeysSync = "/v1/keys/sync" // POST -> KeysResponse
+	// Health, also served on metrics_address: "ok", or 503 and why.
+	PathHealthz = "/healthz" // the process and its decision path answer
+	PathReadyz  = "/readyz"  // and signgate is connected to NRI
 )
+
+// HeaderSigngate is set on signgate's health answers: a probe that gets one
+// without it reached another process holding the address.
+const HeaderSigngate = "Signgate-Health"
 
 // VerifyRequest asks the daemon about an image being pulled.
 type VerifyRequest struct {

@@ -98,6 +98,7 @@ func doctorReport(cfgPath, ctdConfig string) (*doctorOutput, int) {
 		node.TrustRoots = append(node.TrustRoots, doctor.TrustRoot{Name: src.Name, Mirror: src.Mirror, Loaded: tr.Material != nil,
 			Verified: tr.Verified, NotAfter: tr.NotAfter, Limit: tr.Limit})
 	}
+	node.Listeners = probeListeners(cfg.Daemon)
 	if node.Config, err = doctor.ReadContainerd(ctdConfig); err != nil {
 		rep.ConfigError = err.Error()
 	} else {

@@ -2,52 +2,129 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/doctor"
+	"github.com/signgate/signgate/localapi"
 )
 
-const healthcheckHelp = `usage: signgate healthcheck [--address HOST:PORT] [--live]
+const healthcheckHelp = `usage: signgate healthcheck [--socket PATH] [--address HOST:PORT] [--live]
 
 Asks a running daemon whether it is ready (connected to NRI and deciding),
-or with --live whether it is alive, over its metrics listener: for a
-container's exec probe, where distroless images have no curl.
+or with --live whether it is alive: over its API socket first, then its
+metrics listener (which another process may hold). For a container's exec
+probe, where distroless images have no curl.
 
 Exit 0: ready (or alive); 1: not, or not reachable; 2: usage error.
 `
 
 // runHealthcheck asks a running daemon whether it is ready (connected to NRI
 // and deciding): for a container's exec probe, where the listener is on
-// loopback and distroless images have no curl.
+// loopback and distroless images have no curl. It asks the API socket
+// first: readiness must reflect the gate, not whether metrics_address could
+// be bound (another process may hold it, and may even answer on it).
 func runHealthcheck(args []string) int {
 	c := newCommand("healthcheck", healthcheckHelp)
-	addr := c.fs.String("address", config.DefaultMetricsAddress, "the daemon's metrics_address")
+	def := os.Getenv("SIGNGATE_API_SOCKET")
+	if def == "" {
+		def = config.DefaultAPISocket
+	}
+	socket := c.fs.String("socket", def, "the daemon's api_socket, asked first (\"\" to skip)")
+	addr := c.fs.String("address", config.DefaultMetricsAddress, "the daemon's metrics_address, asked when the socket does not answer (\"\" to skip)")
 	live := c.fs.Bool("live", false, "check liveness (/healthz) instead of readiness (/readyz)")
 	if _, code, done := c.parse(args, 0, 0); done {
 		return code
 	}
-	path := "/readyz"
+	path := localapi.PathReadyz
 	if *live {
-		path = "/healthz"
+		path = localapi.PathHealthz
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+*addr+path, nil)
-	resp, err := http.DefaultClient.Do(req)
+	var tried []string
+	if *socket != "" {
+		code, err := healthAsk(ctx, unixClient(*socket), "http://signgate"+path)
+		if err == nil {
+			return code
+		}
+		tried = append(tried, fmt.Sprintf("api socket %s: %v", *socket, err))
+	}
+	if *addr != "" {
+		code, err := healthAsk(ctx, http.DefaultClient, "http://"+*addr+path)
+		if err == nil {
+			return code
+		}
+		tried = append(tried, fmt.Sprintf("metrics_address %s: %v", *addr, err))
+	}
+	fmt.Fprintln(os.Stderr, "signgate healthcheck: no answer from signgate:", strings.Join(tried, "; "))
+	return exitDenied
+}
+
+// errNotSigngate: something answered, but not signgate's health handler.
+var errNotSigngate = errors.New("answered, but not as signgate (another process holds it?)")
+
+// healthAsk returns the exit code for signgate's answer at url, or an error
+// when signgate did not answer there.
+func healthAsk(ctx context.Context, c *http.Client, url string) (int, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := c.Do(req)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate healthcheck:", err)
-		return exitDenied
+		return 0, err
 	}
 	defer resp.Body.Close()
+	if resp.Header.Get(localapi.HeaderSigngate) == "" {
+		return 0, fmt.Errorf("%w: HTTP %s", errNotSigngate, resp.Status)
+	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	fmt.Println(strings.TrimSpace(string(b)))
 	if resp.StatusCode != http.StatusOK {
-		return exitDenied
+		return exitDenied, nil
 	}
-	return exitOK
+	return exitOK, nil
+}
+
+// probeListeners asks each of the daemon's listeners for /healthz, for
+// doctor: signgate there, another process, or nothing.
+func probeListeners(d config.Daemon) []doctor.Listener {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var out []doctor.Listener
+	probe := func(l doctor.Listener, c *http.Client, url string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := c.Do(req)
+		switch {
+		case err != nil:
+			l.Err = err.Error()
+		case resp.Header.Get(localapi.HeaderSigngate) != "":
+			l.State = doctor.ListenerSigngate
+		default:
+			l.State = doctor.ListenerOther
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+		out = append(out, l)
+	}
+	if d.MetricsAddress != "" {
+		probe(doctor.Listener{Name: "metrics", Key: "daemon.metrics_address", Address: d.MetricsAddress}, http.DefaultClient, "http://"+d.MetricsAddress+localapi.PathHealthz)
+	}
+	if d.APISocket != "" {
+		probe(doctor.Listener{Name: "api", Key: "daemon.api_socket", Address: d.APISocket}, unixClient(d.APISocket), "http://signgate"+localapi.PathHealthz)
+	}
+	return out
+}
+
+// unixClient speaks HTTP over the unix socket at path.
+func unixClient(path string) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", path)
+	}}}
 }
