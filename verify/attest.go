@@ -326,7 +326,7 @@ func (e *Engine) checkAttestations(ctx context.Context, snap *Snapshot, p *Polic
 	if err != nil {
 		return part{CauseRegistryError, "attestations: cannot read: " + Excerpt(err)}, nil, time.Time{}
 	}
-	now := time.Now()
+	now := e.opts.Now() // max_age is judged by the engine's clock
 	var (
 		results []*AttestationResult
 		reasons []string

@@ -27,11 +27,12 @@ func newCache(max int) *cache {
 	return &cache{max: max, entries: map[string]entry{}, inflight: map[string]*call{}}
 }
 
-func (c *cache) get(key string) (*Verdict, bool) {
+// get returns the verdict kept for key, unless it has expired at now.
+func (c *cache) get(key string, now time.Time) (*Verdict, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
-	if !ok || time.Now().After(e.expires) {
+	if !ok || now.After(e.expires) {
 		return nil, false
 	}
 	return e.v, true
@@ -51,21 +52,21 @@ func (c *cache) join(key string) (cl *call, leader bool) {
 }
 
 // finish hands v to the callers waiting on cl, and keeps kept (v, or a
-// smaller form of it) for later ones.
-func (c *cache) finish(key string, cl *call, v, kept *Verdict, ttl time.Duration) {
+// smaller form of it) for later ones until expires; now, by the engine's
+// clock, decides which old entries to drop when the cache is full.
+func (c *cache) finish(key string, cl *call, v, kept *Verdict, expires, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cl.v = v
 	delete(c.inflight, key)
 	if len(c.entries) >= c.max {
-		now := time.Now()
 		for k, e := range c.entries {
 			if now.After(e.expires) || len(c.entries) >= c.max {
 				delete(c.entries, k)
 			}
 		}
 	}
-	c.entries[key] = entry{v: kept, expires: time.Now().Add(ttl)}
+	c.entries[key] = entry{v: kept, expires: expires}
 	close(cl.done)
 }
 

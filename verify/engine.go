@@ -128,8 +128,9 @@ type Options struct {
 	// Observe, if set, is called once per verification actually run (not for
 	// cache hits), with its verdict.
 	Observe func(*Verdict)
-	// Now is the clock trust is judged by (a key's or trust root's end);
-	// time.Now when nil.
+	// Now is the clock every time decision is made by: a key's or trust
+	// root's end, how long a verdict is reused, an attestation's max_age, a
+	// cached CRL's freshness. time.Now when nil; tests pass a fake one.
 	Now func() time.Time
 }
 
@@ -171,7 +172,7 @@ func NewEngine(snap *Snapshot, reg Registry, opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{cosign: &CosignVerifier{Registry: reg}, notation: &NotationVerifier{Registry: reg}, opts: opts, cache: newCache(opts.MaxCached)}
+	e := &Engine{cosign: &CosignVerifier{Registry: reg}, notation: &NotationVerifier{Registry: reg, now: opts.Now}, opts: opts, cache: newCache(opts.MaxCached)}
 	e.snap.Store(snap)
 	return e
 }
@@ -333,8 +334,11 @@ func (s *Snapshot) WithRoots(renewed []*TrustRoot, now time.Time) *Snapshot {
 // cache, and the caller gets a pending denial (or, under an audit policy, an
 // allow) saying so.
 func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
+	// Took measures elapsed time for logs and metrics, not trust: it stays
+	// on the wall clock (time.Since) whatever clock decisions are made by.
 	start := time.Now()
-	snap := e.live(e.opts.Now())
+	now := e.opts.Now()
+	snap := e.live(now)
 	repo, err := CanonicalRepo(req.Image.Context())
 	base := Verdict{Image: repo, Digest: req.Image.DigestStr(), Snapshot: snap.ID}
 	if err != nil {
@@ -367,7 +371,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	}
 
 	key := snap.binding(p) + "\x01" + req.Image.String()
-	if v, ok := e.cache.get(key); ok {
+	if v, ok := e.cache.get(key, now); ok {
 		out := *v
 		out.Cached = true
 		out.Took = time.Since(start)
@@ -400,7 +404,7 @@ func (e *Engine) Probe(ctx context.Context) error {
 	go func() {
 		defer close(done)
 		if e.snap.Load() != nil {
-			e.cache.get("\x00probe")
+			e.cache.get("\x00probe", e.opts.Now())
 		}
 	}()
 	select {
@@ -454,7 +458,7 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Di
 	e.Verifications.Add(1)
 	e.inflight.Add(1)
 	defer e.inflight.Add(-1)
-	start := time.Now()
+	start := time.Now() // for Took only
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
 	defer cancel()
 	v := base
@@ -464,12 +468,13 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Di
 	if !v.Verified && p.Mode == Audit {
 		v.Reason = "audit: would deny: " + v.Reason
 	}
+	now := e.opts.Now()
 	ttl := e.opts.DenyTTL
 	if v.Verified {
 		ttl = e.opts.AllowTTL
 		// An attestation's max_age may run out sooner.
 		if !o.until.IsZero() {
-			ttl = min(ttl, max(time.Until(o.until), time.Millisecond))
+			ttl = min(ttl, max(o.until.Sub(now), time.Millisecond))
 		}
 	}
 	v.Took = time.Since(start)
@@ -477,7 +482,7 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Di
 	if v.Verified {
 		kept = v.compact()
 	}
-	e.cache.finish(key, c, &v, kept, ttl)
+	e.cache.finish(key, c, &v, kept, now.Add(ttl), now)
 	if e.opts.Observe != nil {
 		e.opts.Observe(&v)
 	}

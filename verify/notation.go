@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/notaryproject/notation-go"
@@ -55,6 +56,7 @@ type Repositories interface {
 type NotationVerifier struct {
 	Registry Repositories
 
+	now     func() time.Time // the engine's clock, for cached CRLs; time.Now when nil
 	once    sync.Once
 	options verifier.VerifierOptions
 	optErr  error
@@ -164,7 +166,13 @@ func (v *NotationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 	if err != nil {
 		return nil, err
 	}
-	v.once.Do(func() { v.options, v.optErr = revocationOptions() })
+	v.once.Do(func() {
+		now := v.now
+		if now == nil {
+			now = time.Now
+		}
+		v.options, v.optErr = revocationOptions(now)
+	})
 	if v.optErr != nil {
 		return nil, v.optErr
 	}

@@ -22,13 +22,13 @@ const (
 
 // revocationOptions builds notation-go's revocation validators once per
 // engine: fetched CRLs are cached in memory until their NextUpdate, so a
-// responder is asked once, not once per image.
-func revocationOptions() (verifier.VerifierOptions, error) {
+// responder is asked once, not once per image; now is the engine's clock.
+func revocationOptions(now func() time.Time) (verifier.VerifierOptions, error) {
 	fetcher, err := crl.NewHTTPFetcher(&http.Client{Timeout: crlTimeout})
 	if err != nil {
 		return verifier.VerifierOptions{}, err
 	}
-	fetcher.Cache = &crlCache{m: map[string]*crl.Bundle{}}
+	fetcher.Cache = &crlCache{m: map[string]*crl.Bundle{}, now: now}
 	fetcher.DiscardCacheError = true
 	codeSigning, err := revocation.NewWithOptions(revocation.Options{
 		OCSPHTTPClient:   &http.Client{Timeout: ocspTimeout},
@@ -51,15 +51,16 @@ func revocationOptions() (verifier.VerifierOptions, error) {
 
 // crlCache keeps CRL bundles in memory until their NextUpdate.
 type crlCache struct {
-	mu sync.Mutex
-	m  map[string]*crl.Bundle
+	mu  sync.Mutex
+	m   map[string]*crl.Bundle
+	now func() time.Time
 }
 
 func (c *crlCache) Get(_ context.Context, url string) (*crl.Bundle, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b, ok := c.m[url]
-	if !ok || b.BaseCRL == nil || (!b.BaseCRL.NextUpdate.IsZero() && time.Now().After(b.BaseCRL.NextUpdate)) {
+	if !ok || b.BaseCRL == nil || (!b.BaseCRL.NextUpdate.IsZero() && c.now().After(b.BaseCRL.NextUpdate)) {
 		return nil, crl.ErrCacheMiss
 	}
 	return b, nil
