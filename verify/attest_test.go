@@ -228,14 +228,19 @@ func TestAttestationMaxAgeBoundsTheCachedVerdict(t *testing.T) {
 	scan.MaxAge = time.Hour
 	ps := policy(t, verify.Enforce, "any", false, "k1")
 	ps[0].Cosign, ps[0].Attestations = nil, []*verify.AttestationRequirement{scan}
-	eng := e.engine(ps, registry.Config{}, verify.Options{AllowTTL: time.Hour})
+	clock := newTestClock()
+	eng := e.engine(ps, registry.Config{}, verify.Options{AllowTTL: time.Hour, Now: clock.Now})
 
 	img := e.image("app")
 	// The vuln predicate's times have a resolution of a second.
-	finished := time.Now().Add(-time.Hour + 3*time.Second).Truncate(time.Second)
+	finished := clock.Now().Add(-time.Hour + 3*time.Second).Truncate(time.Second)
 	e.attest(img, "k1", "vuln", vulnScan(finished), true)
 	want(t, decide(t, eng, img), true, "scan: verified by k1")
-	time.Sleep(time.Until(finished.Add(time.Hour + 500*time.Millisecond)))
+	clock.Set(finished.Add(time.Hour - time.Millisecond))
+	if v := decide(t, eng, img); !v.Allowed || !v.Cached {
+		t.Fatalf("the allow was not reused while the scan was young enough: %+v", v)
+	}
+	clock.Set(finished.Add(time.Hour + time.Millisecond))
 	v := decide(t, eng, img)
 	want(t, v, false, "max_age = 1h0m0s")
 	if v.Cached || eng.Verifications.Load() != 2 {

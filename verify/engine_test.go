@@ -408,19 +408,26 @@ func TestCacheIsBoundToSnapshot(t *testing.T) {
 	eng.Swap(&verify.Snapshot{ID: "test2", Policies: policy(t, verify.Enforce, "any", false, "k2"), Keys: e.store})
 	want(t, decide(t, eng, img), false, "not by k2")
 
-	// Denials expire quickly, so a fixed image is picked up. (A TTL long
-	// enough that signing in between cannot outlast it on a loaded machine.)
+	// Denials expire quickly, so a fixed image is picked up. The engine's
+	// clock stands still until advanced, so the cached denial is checked
+	// however slow the machine.
 	const ttl = time.Second
-	eng = e.engine(policy(t, verify.Enforce, "any", false, "k2"), registry.Config{}, verify.Options{DenyTTL: ttl})
-	denied := time.Now()
+	clock := newTestClock()
+	eng = e.engine(policy(t, verify.Enforce, "any", false, "k2"), registry.Config{}, verify.Options{DenyTTL: ttl, Now: clock.Now})
 	want(t, decide(t, eng, img), false, "not by k2")
 	if err := e.signers["k2"].SignLegacy(img); err != nil {
 		t.Fatal(err)
 	}
-	if time.Since(denied) < ttl {
-		want(t, decide(t, eng, img), false, "not by k2") // still the cached denial
+	v := decide(t, eng, img)
+	want(t, v, false, "not by k2")
+	if !v.Cached {
+		t.Fatalf("the denial was not reused within its TTL: %+v", v)
 	}
-	time.Sleep(time.Until(denied.Add(ttl + 50*time.Millisecond)))
+	clock.Advance(ttl - time.Millisecond)
+	if v := decide(t, eng, img); v.Allowed || !v.Cached {
+		t.Fatalf("the denial expired before its TTL: %+v", v)
+	}
+	clock.Advance(2 * time.Millisecond)
 	want(t, decide(t, eng, img), true, "verified by k2")
 }
 
@@ -589,7 +596,8 @@ func TestDistinctSigners(t *testing.T) {
 func TestKeyTrustEndsAtDecisionTime(t *testing.T) {
 	e := newEnv(t, true, 1)
 	k := *e.store.Versions("k1")[0]
-	k.NotAfter = time.Now().Add(300 * time.Millisecond)
+	clock := newTestClock()
+	k.NotAfter = clock.Now().Add(time.Minute)
 	st, err := keystore.NewStore(&k)
 	if err != nil {
 		t.Fatal(err)
@@ -599,12 +607,16 @@ func TestKeyTrustEndsAtDecisionTime(t *testing.T) {
 	if err := e.signers["k1"].SignBundle(img); err != nil {
 		t.Fatal(err)
 	}
-	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{})
+	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{Now: clock.Now})
 	want(t, decide(t, eng, img), true, "verified by k1")
 	if v := decide(t, eng, img); !v.Cached {
 		t.Fatal("the second decision was not a cache hit")
 	}
-	time.Sleep(time.Until(k.NotAfter) + 10*time.Millisecond)
+	clock.Set(k.NotAfter.Add(-time.Millisecond))
+	if v := decide(t, eng, img); !v.Allowed || !v.Cached {
+		t.Fatalf("a millisecond before the key's end: %+v", v)
+	}
+	clock.Set(k.NotAfter)
 	v := decide(t, eng, img)
 	want(t, v, false, "keys with no trusted version in the keystore: [k1]")
 	if len(eng.Snapshot().Keys.Keys()) != 0 {

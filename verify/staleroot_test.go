@@ -2,7 +2,6 @@ package verify_test
 
 import (
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,13 +16,15 @@ import (
 // stale it is, and a verdict made while it was fresh is not reused. A
 // later update that vouches for the same trust root again restores it.
 func TestKeylessUnderAStaleTrustRootIsDenied(t *testing.T) {
+	t.Parallel()
 	k := newKeyless(t)
 	verified := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	k.root.Verified, k.root.NotAfter, k.root.Limit = verified, verified.Add(24*time.Hour), "the expiry of the TUF metadata that last vouched for it"
-	var now atomic.Int64
-	now.Store(verified.Add(time.Hour).UnixNano())
-	clock := func() time.Time { return time.Unix(0, now.Load()).UTC() }
-	eng := k.engineWith(t, verify.Options{Now: clock}, nil, []*verify.Identity{releaseWorkflow()}, "any", verify.TlogRequire)
+	c := &testClock{now: verified.Add(time.Hour)}
+	clock := c.Now
+	// Allow verdicts outlive the trust root, by the same clock: only its
+	// staleness can end the cached allow below.
+	eng := k.engineWith(t, verify.Options{Now: clock, AllowTTL: 48 * time.Hour}, nil, []*verify.Identity{releaseWorkflow()}, "any", verify.TlogRequire)
 	img := k.image("signed")
 	if err := k.sigstore.SignKeyless(img, release, ghIssuer, sigtest.KeylessOptions{}); err != nil {
 		t.Fatal(err)
@@ -32,12 +33,12 @@ func TestKeylessUnderAStaleTrustRootIsDenied(t *testing.T) {
 	runs := eng.Verifications.Load()
 
 	// A second before the limit: still trusted, from the cache.
-	now.Store(verified.Add(24*time.Hour - time.Second).UnixNano())
+	c.Set(verified.Add(24*time.Hour - time.Second))
 	if v := decide(t, eng, img); !v.Allowed || !v.Cached {
 		t.Fatalf("before the limit: %+v", v)
 	}
 	// Past it: denied at once, no cached allow reused.
-	now.Store(verified.Add(27 * time.Hour).UnixNano())
+	c.Set(verified.Add(27 * time.Hour))
 	v := decide(t, eng, img)
 	want(t, v, false, `trust root "local" is stale`)
 	for _, s := range []string{"27h0m0s ago", "3h0m0s ago", "TUF metadata", "[release]"} {
@@ -59,7 +60,7 @@ func TestKeylessUnderAStaleTrustRootIsDenied(t *testing.T) {
 	// Another trust root's content is not taken as a renewal.
 	other := renewed
 	other.Digest, other.NotAfter = "sha256:other", clock().Add(1000*time.Hour)
-	now.Store(clock().Add(25 * time.Hour).UnixNano())
+	c.Advance(25 * time.Hour)
 	eng.Swap(eng.Snapshot().WithRoots([]*verify.TrustRoot{&other}, clock()))
 	want(t, decide(t, eng, img), false, `trust root "local" is stale`)
 }
