@@ -110,6 +110,7 @@ func (e *env) attestFor(target, subject name.Digest, key, typ string, predicate 
 }
 
 func TestAttestationPolicy(t *testing.T) {
+	t.Parallel()
 	for _, bundle := range []bool{false, true} {
 		format := map[bool]string{false: "att tag", true: "bundle"}[bundle]
 		t.Run(format, func(t *testing.T) {
@@ -194,6 +195,7 @@ func TestAttestationPolicy(t *testing.T) {
 // An SBOM required to exist, and a vulnerability scan younger than a day
 // with no critical findings, on an image with no signature requirement.
 func TestAttestationConditionsOverScans(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 1)
 	noCritical := `predicate.scanner.result.Results.all(r, !has(r.Vulnerabilities) || r.Vulnerabilities.all(v, v.Severity != "CRITICAL"))`
 	scan := attestation(t, "scan", "vuln", []string{"k1"}, verify.MaxAgeCondition(24*time.Hour), cel(t, noCritical))
@@ -223,6 +225,7 @@ func TestAttestationConditionsOverScans(t *testing.T) {
 // A verdict resting on a scan lasts only as long as the scan is young
 // enough, however long allow verdicts are cached.
 func TestAttestationMaxAgeBoundsTheCachedVerdict(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 1)
 	scan := attestation(t, "scan", "vuln", []string{"k1"}, verify.MaxAgeCondition(time.Hour))
 	scan.MaxAge = time.Hour
@@ -249,6 +252,7 @@ func TestAttestationMaxAgeBoundsTheCachedVerdict(t *testing.T) {
 }
 
 func TestKeylessAttestation(t *testing.T) {
+	t.Parallel()
 	k := newKeyless(t)
 	img := k.image("app")
 	st, err := sigtest.Statement(img, verify.PredicateSLSA1, provenance(appRepo, builderID, time.Now()))
@@ -284,6 +288,7 @@ func TestKeylessAttestation(t *testing.T) {
 }
 
 func TestAuditShowsTheFailedCondition(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 1)
 	ps := policy(t, verify.Audit, "any", false, "k1")
 	ps[0].Cosign = nil
@@ -297,6 +302,7 @@ func TestAuditShowsTheFailedCondition(t *testing.T) {
 }
 
 func TestConditionsAreCheckedAtLoad(t *testing.T) {
+	t.Parallel()
 	for expr, problem := range map[string]string{
 		`predicate.x ==`:         "Syntax error",
 		`predicateType + 1`:      "no matching overload",
@@ -321,6 +327,7 @@ func TestConditionsAreCheckedAtLoad(t *testing.T) {
 // The signature and the attestations of one verification share one
 // listing of the image's referrers.
 func TestOneReferrersListingPerVerification(t *testing.T) {
+	t.Parallel()
 	reg := ggcrregistry.New(ggcrregistry.WithReferrersSupport(true), ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	var listings atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -349,6 +356,7 @@ func TestOneReferrersListingPerVerification(t *testing.T) {
 // A cached allow keeps what decisions, logs and annotations read, not each
 // signature's detail: the first answer has it, later ones say who verified.
 func TestCachedAllowIsCompact(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 1)
 	eng := e.attestEngine(t, true, attestation(t, "sbom", "cyclonedx", []string{"k1"}))
 	img := e.image("app")

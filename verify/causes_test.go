@@ -43,6 +43,7 @@ func causes(t *testing.T) map[string]Cause {
 // verified outcomes combine to verified, whatever the other cause is, a
 // cause added later included (issue 26, item 7).
 func TestUnknownCausesDoNotCombineToVerified(t *testing.T) {
+	t.Parallel()
 	all := causes(t)
 	all["a cause from the future"] = Cause("some_future_cause")
 	for n, c := range all {
@@ -66,6 +67,7 @@ func TestUnknownCausesDoNotCombineToVerified(t *testing.T) {
 // Every cause has a deliberate rank: adding a Cause constant without
 // ranking it in causeRank fails here.
 func TestEveryCauseIsRanked(t *testing.T) {
+	t.Parallel()
 	all := causes(t)
 	ranks := map[int]Cause{}
 	for n, c := range all {

@@ -110,6 +110,7 @@ func want(t *testing.T, v *verify.Verdict, allowed bool, reason string) {
 }
 
 func TestSignatureFormats(t *testing.T) {
+	t.Parallel()
 	for _, referrers := range []bool{true, false} {
 		t.Run(fmt.Sprintf("referrersAPI=%v", referrers), func(t *testing.T) {
 			e := newEnv(t, referrers, 1)
@@ -141,6 +142,7 @@ func TestSignatureFormats(t *testing.T) {
 }
 
 func TestRejections(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 2)
 	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{})
 	k1, k2 := e.signers["k1"], e.signers["k2"]
@@ -214,6 +216,7 @@ func TestRejections(t *testing.T) {
 }
 
 func TestEnforcementRules(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 3)
 	// Each image is signed by the keys named; bundles and legacy mixed so
 	// that counting spans both formats.
@@ -273,6 +276,7 @@ func TestEnforcementRules(t *testing.T) {
 }
 
 func TestIndexDigest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 1)
 	idx, err := sigtest.PushIndex(e.host + "/multiarch:latest")
 	if err != nil {
@@ -288,6 +292,7 @@ func TestIndexDigest(t *testing.T) {
 }
 
 func TestOversizedManifest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 1)
 	img := e.image("big")
 	for i := 0; i < 8; i++ { // eight signature layers: a .sig manifest of a few KiB
@@ -300,6 +305,7 @@ func TestOversizedManifest(t *testing.T) {
 }
 
 func TestRegistryDown(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 1)
 	img := e.image("down")
 	if err := e.signers["k1"].SignLegacy(img); err != nil {
@@ -328,6 +334,7 @@ func hangingRegistry(t *testing.T) (host string, release func()) {
 }
 
 func TestDeadlineAnswersPendingAndFinishesInBackground(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 1)
 	host, release := hangingRegistry(t)
 	img, _ := name.NewDigest(host + "/hang@sha256:" + strings.Repeat("a", 64))
@@ -361,6 +368,7 @@ func TestDeadlineAnswersPendingAndFinishesInBackground(t *testing.T) {
 }
 
 func TestConcurrentRequestsShareOneVerification(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 1)
 	imgs := make([]name.Digest, 5)
 	for i := range imgs {
@@ -392,6 +400,7 @@ func TestConcurrentRequestsShareOneVerification(t *testing.T) {
 }
 
 func TestCacheIsBoundToSnapshot(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 2)
 	img := e.image("cache")
 	if err := e.signers["k1"].SignLegacy(img); err != nil {
@@ -432,6 +441,7 @@ func TestCacheIsBoundToSnapshot(t *testing.T) {
 }
 
 func TestPolicyModes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 1)
 	img := e.image("modes")
 	want(t, decide(t, e.engine(policy(t, verify.Allow, "", false), registry.Config{}, verify.Options{}), img), true, "without verification")
@@ -446,6 +456,7 @@ func TestPolicyModes(t *testing.T) {
 }
 
 func TestDecideAnyNamespace(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 1)
 	img := e.image("anyns")
 	sysScope, _ := verify.ParseScope("**/anyns")
@@ -473,6 +484,7 @@ func TestDecideAnyNamespace(t *testing.T) {
 // A key change drops only the verdicts of policies that trust that key; a
 // config change drops them all.
 func TestVerdictsAreBoundToThePolicysOwnKeys(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, false, 3)
 	imgA, imgB := e.image("team-a/app"), e.image("team-b/app")
 	if err := e.signers["k1"].SignLegacy(imgA); err != nil {
@@ -537,6 +549,7 @@ func TestVerdictsAreBoundToThePolicysOwnKeys(t *testing.T) {
 // names is not met by its one signature (issue 11, item 2), while two
 // distinct keys still meet it.
 func TestThresholdCountsKeyMaterialNotNames(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 2)
 	alias, err := keystore.ParsePublicKeyPEM("k1-again", "inline", []byte(e.signers["k1"].PublicPEM()))
 	if err != nil {
@@ -561,6 +574,7 @@ func TestThresholdCountsKeyMaterialNotNames(t *testing.T) {
 }
 
 func TestDistinctSigners(t *testing.T) {
+	t.Parallel()
 	m := func(fps ...string) map[string]bool {
 		out := map[string]bool{}
 		for _, f := range fps {
@@ -594,6 +608,7 @@ func TestDistinctSigners(t *testing.T) {
 // that moment, on the decision path: the verdict it made is not reused and
 // no sync round is needed (issue 11, item 4).
 func TestKeyTrustEndsAtDecisionTime(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 1)
 	k := *e.store.Versions("k1")[0]
 	clock := newTestClock()
@@ -627,6 +642,7 @@ func TestKeyTrustEndsAtDecisionTime(t *testing.T) {
 // A registry's error body reaches the denial only as a short, printable
 // excerpt (issue 11, item 8).
 func TestRegistryErrorBodyIsExcerpted(t *testing.T) {
+	t.Parallel()
 	body := "\x1b[31mboom\x1b[0m\r\n" + strings.Repeat("A", 32<<10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v2/" {
@@ -692,6 +708,7 @@ func paginated(t *testing.T, endless bool) *env {
 // reads only the first), and a registry that pages without end is refused,
 // not read in part (issue 11, item 8).
 func TestReferrersPages(t *testing.T) {
+	t.Parallel()
 	e := paginated(t, false)
 	img := e.image("paged")
 	for _, k := range []string{"k1", "k2"} {
@@ -717,6 +734,7 @@ func TestReferrersPages(t *testing.T) {
 // A referrers listing is capped across its pages, not page by page, and
 // the denial names the cap (issue 26, item 8).
 func TestReferrersDenialNamesTheCap(t *testing.T) {
+	t.Parallel()
 	e := paginated(t, false)
 	img := e.image("capped")
 	for _, k := range []string{"k1", "k2"} {
@@ -735,6 +753,7 @@ func TestReferrersDenialNamesTheCap(t *testing.T) {
 // Every verdict carries a cause a program can switch on; metrics and the
 // decision log use it, so rewording a reason never breaks them (issue 12).
 func TestVerdictCauses(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true, 2)
 	signed := e.image("causes/signed")
 	if err := e.signers["k1"].SignBundle(signed); err != nil {

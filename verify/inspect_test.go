@@ -13,6 +13,7 @@ import (
 // it: key and keyless signatures in both forms, an attestation, a notation
 // signature.
 func TestInspectListsEverySignatureAndAttestation(t *testing.T) {
+	t.Parallel()
 	k := newKeyless(t)
 	img := k.image("inspected")
 	check := func(err error) {

@@ -95,6 +95,7 @@ func (k *keyless) engineWith(t *testing.T, opts verify.Options, keys []string, i
 }
 
 func TestKeylessIdentity(t *testing.T) {
+	t.Parallel()
 	k := newKeyless(t)
 	eng := k.engine(t, nil, []*verify.Identity{releaseWorkflow()}, "any", verify.TlogRequire)
 
@@ -133,6 +134,7 @@ func TestKeylessIdentity(t *testing.T) {
 // for it anywhere, so an unanchored pattern admits any subject that merely
 // contains it.
 func TestKeylessPatternsAreAnchored(t *testing.T) {
+	t.Parallel()
 	k := newKeyless(t)
 	eng := k.engine(t, nil, []*verify.Identity{releaseWorkflow()}, "any", verify.TlogRequire)
 	img := k.image("sneaky")
@@ -144,6 +146,7 @@ func TestKeylessPatternsAreAnchored(t *testing.T) {
 }
 
 func TestKeylessSignatureForAnotherImageIsRefused(t *testing.T) {
+	t.Parallel()
 	k := newKeyless(t)
 	eng := k.engine(t, nil, []*verify.Identity{releaseWorkflow()}, "any", verify.TlogRequire)
 	target, other := k.image("target"), k.image("elsewhere")
@@ -154,6 +157,7 @@ func TestKeylessSignatureForAnotherImageIsRefused(t *testing.T) {
 }
 
 func TestKeylessUnderAnotherTrustRootIsRefused(t *testing.T) {
+	t.Parallel()
 	k := newKeyless(t)
 	eng := k.engine(t, nil, []*verify.Identity{releaseWorkflow()}, "any", verify.TlogRequire)
 	stranger, err := sigtest.NewSigstore()
@@ -168,6 +172,7 @@ func TestKeylessUnderAnotherTrustRootIsRefused(t *testing.T) {
 }
 
 func TestKeylessTransparencyModes(t *testing.T) {
+	t.Parallel()
 	k := newKeyless(t)
 	noTlog, neither := k.image("no-tlog"), k.image("neither")
 	if err := k.sigstore.SignKeyless(noTlog, release, ghIssuer, sigtest.KeylessOptions{NoTlog: true}); err != nil {
@@ -195,6 +200,7 @@ func TestKeylessTransparencyModes(t *testing.T) {
 // A trust root with CT logs requires each certificate to carry an SCT from
 // one (the virtual Sigstore's certificates carry none).
 func TestKeylessCertificateWithoutSCTIsRefused(t *testing.T) {
+	t.Parallel()
 	k := newKeyless(t)
 	p := filepath.Join(t.TempDir(), "with-ct.json")
 	if err := k.sigstore.WriteTrustedRoot(p, true); err != nil {
@@ -214,6 +220,7 @@ func TestKeylessCertificateWithoutSCTIsRefused(t *testing.T) {
 
 // An identity counts toward require like a key.
 func TestKeylessIdentityCountsLikeAKey(t *testing.T) {
+	t.Parallel()
 	k := newKeyless(t)
 	both := k.engine(t, []string{"k1"}, []*verify.Identity{releaseWorkflow()}, "all", verify.TlogRequire)
 	img := k.image("both")
@@ -236,6 +243,7 @@ func TestKeylessIdentityCountsLikeAKey(t *testing.T) {
 // Real data: the public-good instance's bundle for sigstore-js 1.3.0's
 // provenance, against the trusted root published then.
 func TestPublicGoodBundle(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("testdata/sigstore-go/bundle-provenance.json")
 	if err != nil {
 		t.Fatal(err)
@@ -344,6 +352,7 @@ func rewriteRoot(t *testing.T, edit func(map[string]any)) *verify.TrustRoot {
 // The .sig tag (cosign --new-bundle-format=false): the certificate and the
 // Rekor bundle ride in the layer's annotations.
 func TestKeylessLegacyFormat(t *testing.T) {
+	t.Parallel()
 	k := newKeyless(t)
 	ids := []*verify.Identity{releaseWorkflow()}
 	require := k.engine(t, nil, ids, "any", verify.TlogRequire)
@@ -383,6 +392,7 @@ func TestKeylessLegacyFormat(t *testing.T) {
 // A Rekor v2 (tiles) entry: an inclusion proof against a signed
 // checkpoint, no promise; the signing time comes from the timestamp.
 func TestKeylessRekorV2Entry(t *testing.T) {
+	t.Parallel()
 	k := newKeyless(t)
 	eng := k.engine(t, nil, []*verify.Identity{releaseWorkflow()}, "any", verify.TlogRequire)
 	img := k.image("rekor-v2")
@@ -405,6 +415,7 @@ func TestKeylessRekorV2Entry(t *testing.T) {
 // A log entry of a kind no cosign signature uses (rekord, whose PGP form
 // Rekor parses with the frozen x/crypto/openpgp) is refused unparsed.
 func TestLogEntryOfAnotherKindIsRefusedUnparsed(t *testing.T) {
+	t.Parallel()
 	k := newKeyless(t)
 	eng := k.engine(t, []string{"k1"}, []*verify.Identity{releaseWorkflow()}, "any", verify.TlogRequire)
 	img := k.image("rekord-kind")
@@ -437,6 +448,7 @@ func TestLogEntryOfAnotherKindIsRefusedUnparsed(t *testing.T) {
 // tlog_root: key signatures' log entries, checked against a trust root's
 // Rekor logs, as tlog says.
 func TestKeySignaturesLogEntries(t *testing.T) {
+	t.Parallel()
 	k := newKeyless(t)
 	engine := func(mode verify.Tlog) *verify.Engine {
 		sc, err := verify.ParseScope("**")
@@ -482,6 +494,7 @@ func TestKeySignaturesLogEntries(t *testing.T) {
 // right subject and issuer but without the required source repository
 // does not count, in either form.
 func TestKeylessExtensionsMustMatch(t *testing.T) {
+	t.Parallel()
 	k := newKeyless(t)
 	id := releaseWorkflow()
 	id.Extensions.SourceRepositoryURI = "https://github.com/org/app"

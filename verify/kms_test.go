@@ -103,6 +103,7 @@ func azureKey(t *testing.T) kmsKey {
 // emulator; the others are servers speaking their wire APIs to the real
 // client libraries.
 func TestKMSRotationAndRevocationThroughTheEngine(t *testing.T) {
+	// Not parallel: local-kms is reached through the AWS environment (t.Setenv).
 	for name, newKey := range map[string]func(*testing.T) kmsKey{"aws": awsKey, "vault": vaultKey, "gcp": gcpKey, "azure": azureKey} {
 		t.Run(name, func(t *testing.T) { rotationAndRevocation(t, newKey(t)) })
 	}

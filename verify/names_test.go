@@ -36,6 +36,7 @@ func mustScope(t testing.TB, p string) Scope {
 // registry's policy; one that might lead elsewhere is denied, never left
 // to a laxer policy (issue 26, item 6).
 func TestSpellingsReachingOneRegistryGetOnePolicy(t *testing.T) {
+	t.Parallel()
 	ps := Policies{
 		{Name: "reg", Mode: Allow, Scopes: []Scope{mustScope(t, "reg.io/**")}},
 		{Name: "v6", Mode: Allow, Scopes: []Scope{mustScope(t, "[::1]:5000/**")}},

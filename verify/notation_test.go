@@ -85,6 +85,7 @@ func notaryReq(level, rule string, identities []string, roots ...string) *verify
 }
 
 func TestNotation(t *testing.T) {
+	t.Parallel()
 	n := newNotaryEnv(t)
 	for _, env := range []string{sigtest.JWS, sigtest.COSE} {
 		img := n.image("notary/" + strings.NewReplacer("/", "-", "+", "-").Replace(env))
@@ -130,6 +131,7 @@ func TestNotation(t *testing.T) {
 }
 
 func TestCosignAndNotationTogether(t *testing.T) {
+	t.Parallel()
 	n := newNotaryEnv(t)
 	th, _ := verify.ParseThreshold("any", 1)
 	cosignReq := &verify.CosignRequirement{Keys: []string{"k1"}, Threshold: th}
@@ -157,6 +159,7 @@ func TestCosignAndNotationTogether(t *testing.T) {
 }
 
 func TestNotationRevocation(t *testing.T) {
+	t.Parallel()
 	n := newNotaryEnv(t)
 	// A CRL responder whose answer the test chooses.
 	var revoked atomic.Bool
@@ -287,6 +290,7 @@ func TestNotationTimestamps(t *testing.T) {
 // (issue 11, item 3). The verifier refuses them; a signature from another
 // root is never counted.
 func TestNotationLevels(t *testing.T) {
+	t.Parallel()
 	n := newNotaryEnv(t)
 	untrusted := n.image("levels/untrusted")
 	n.sign(untrusted, "b", sigtest.JWS)
@@ -310,6 +314,7 @@ func TestNotationLevels(t *testing.T) {
 
 // Two certificate names for one root count once toward a threshold.
 func TestNotationRootsCountByMaterial(t *testing.T) {
+	t.Parallel()
 	n := newNotaryEnv(t)
 	alias, err := keystore.ParseCertsPEM("a-again", "inline", keystore.CertCA, []byte(n.pki["a"].RootPEM()), time.Now())
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestScopes(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		pattern string
 		repo    string
@@ -43,6 +44,7 @@ func TestScopes(t *testing.T) {
 }
 
 func TestRepoNameUsesContainerdSpelling(t *testing.T) {
+	t.Parallel()
 	r, _ := name.ParseReference("busybox:latest")
 	if got := RepoName(r.Context()); got != "docker.io/library/busybox" {
 		t.Fatalf("got %s", got)
@@ -53,6 +55,7 @@ func TestRepoNameUsesContainerdSpelling(t *testing.T) {
 // one (issue 11, item 7): registry case, the default port and Docker Hub's
 // aliases all name the same repository.
 func TestSpellingsDoNotEscapeAPolicy(t *testing.T) {
+	t.Parallel()
 	scope := func(p string) Scope {
 		s, err := ParseScope(p)
 		if err != nil {
@@ -96,6 +99,7 @@ func TestSpellingsDoNotEscapeAPolicy(t *testing.T) {
 }
 
 func TestFirstMatchWins(t *testing.T) {
+	t.Parallel()
 	narrow, _ := ParseScope("reg.io/team/app")
 	broad, _ := ParseScope("reg.io/**")
 	ps := Policies{
@@ -118,6 +122,7 @@ func TestFirstMatchWins(t *testing.T) {
 }
 
 func TestThreshold(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		rule string
 		n    int
@@ -134,6 +139,7 @@ func TestThreshold(t *testing.T) {
 // A policy validates itself; the engine denies under one that does not,
 // whoever built it.
 func TestPolicyValidates(t *testing.T) {
+	t.Parallel()
 	sc, _ := ParseScope("**")
 	for _, c := range []struct {
 		p    Policy

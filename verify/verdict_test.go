@@ -13,6 +13,7 @@ import (
 )
 
 func TestDenyIsADenial(t *testing.T) {
+	t.Parallel()
 	v := verify.Deny("registry.example.com/app", "sha256:abc", verify.CauseImageUnknown, "cannot resolve")
 	if v.Allowed || v.Verified || v.Image != "registry.example.com/app" || v.Digest != "sha256:abc" ||
 		v.Cause != verify.CauseImageUnknown || v.Reason != "cannot resolve" || v.Decision() != "deny" {
@@ -23,6 +24,7 @@ func TestDenyIsADenial(t *testing.T) {
 // Verdicts are made in verify: by the engine, or by Deny. A verdict spelled
 // out elsewhere could leave a field (Allowed, a cause) wrong.
 func TestNoVerdictLiteralOutsideVerify(t *testing.T) {
+	t.Parallel()
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
