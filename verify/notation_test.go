@@ -220,20 +220,27 @@ func TestNotationRevocation(t *testing.T) {
 
 // A signature made while its certificate was valid stays valid after the
 // certificate expires, when a trusted TSA timestamped it; without a
-// timestamp, it does not.
+// timestamp, it does not. notation-go judges certificates by the wall
+// clock, which the engine's clock does not reach, so instead of waiting for
+// a certificate to expire the test signs, ten minutes back, with one of the
+// same root's that has expired since.
 func TestNotationTimestamps(t *testing.T) {
+	t.Parallel()
 	n := newNotaryEnv(t)
 	tsa, err := sigtest.NewTSA()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tsa.Close()
-	const lifetime = 4 * time.Second
-	pki, err := sigtest.NewShortLivedPKI("short-lived signer", lifetime)
+	pki, err := sigtest.NewPKI("short-lived signer")
 	if err != nil {
 		t.Fatal(err)
 	}
-	expires := time.Now().Add(lifetime)
+	signedAt := time.Now().Add(-10 * time.Minute)
+	old, err := pki.ExpiredLeaf(signedAt, time.Now().Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
 	root, err := keystore.ParseCertsPEM("short", "inline", keystore.CertCA, []byte(pki.RootPEM()), time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -245,13 +252,17 @@ func TestNotationTimestamps(t *testing.T) {
 	if n.store, err = n.store.WithCerts(root, tsaRoot); err != nil {
 		t.Fatal(err)
 	}
-	stamped, plain := n.image("timestamp/stamped"), n.image("timestamp/plain")
-	repo, err := n.reg.Repository(stamped.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pki.SignNotationTimestamped(context.Background(), repo, stamped, sigtest.JWS, tsa); err != nil {
-		t.Fatal(err)
+	// stamped and expired: signed in time by the certificate that has
+	// expired since, with a timestamp and without; plain: by the valid one.
+	stamped, expired, plain := n.image("timestamp/stamped"), n.image("timestamp/expired"), n.image("timestamp/plain")
+	for img, by := range map[name.Digest]*sigtest.TSA{stamped: tsa, expired: nil} {
+		repo, err := n.reg.Repository(img.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := old.SignNotationAt(context.Background(), repo, img, sigtest.JWS, signedAt, by); err != nil {
+			t.Fatal(err)
+		}
 	}
 	n.pki["short"] = pki
 	n.sign(plain, "short", sigtest.JWS)
@@ -262,27 +273,30 @@ func TestNotationTimestamps(t *testing.T) {
 	afterExpiry.TSA, afterExpiry.AfterCertExpiry = []string{"tsa"}, true
 
 	// "always": with TSA roots listed, a signature must carry a timestamp.
-	want(t, n.decide(verify.Policy{Notation: always}, stamped), true, "verified by short")
 	v := n.decide(verify.Policy{Notation: always}, plain)
 	want(t, v, false, "no timestamp countersignature")
 	// "after_cert_expiry": while the certificate is valid, none is needed.
 	want(t, n.decide(verify.Policy{Notation: afterExpiry}, plain), true, "verified by short")
 
-	time.Sleep(time.Until(expires) + time.Second)
+	// The timestamp proves the expired certificate signed in time.
 	want(t, n.decide(verify.Policy{Notation: always}, stamped), true, "verified by short")
 	want(t, n.decide(verify.Policy{Notation: afterExpiry}, stamped), true, "verified by short")
 	// Expired, and nothing proves it signed in time.
-	v = n.decide(verify.Policy{Notation: afterExpiry}, plain)
+	v = n.decide(verify.Policy{Notation: afterExpiry}, expired)
 	want(t, v, false, "verified by none")
 	if !strings.Contains(v.Notation.Rejections["short"], "no timestamp countersignature") {
 		t.Fatalf("the rejection does not say why: %q", v.Notation.Rejections["short"])
 	}
 	// And with no TSA roots at all, the expired certificate is simply expired.
-	v = n.decide(verify.Policy{Notation: notaryReq("strict", "any", nil, "short")}, plain)
+	v = n.decide(verify.Policy{Notation: notaryReq("strict", "any", nil, "short")}, expired)
 	want(t, v, false, "verified by none")
 	if !strings.Contains(v.Notation.Rejections["short"], "expired") {
 		t.Fatalf("the rejection does not say expired: %q", v.Notation.Rejections["short"])
 	}
+	// Without a timestamp, the expired certificate's stamped signature would
+	// not count either: the timestamp is what verified it above.
+	v = n.decide(verify.Policy{Notation: notaryReq("strict", "any", nil, "short")}, stamped)
+	want(t, v, false, "verified by none")
 }
 
 // notation's "audit" and "skip" levels do not establish who signed: under

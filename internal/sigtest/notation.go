@@ -52,27 +52,38 @@ func newPKI(cn, crlURL string, lifetime time.Duration) (*PKI, error) {
 	if err != nil {
 		return nil, err
 	}
-	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
+	p := &PKI{Root: root, rootKey: rootKey}
+	if err := p.issue(cn, crlURL, 2, now.Add(-time.Hour), now.Add(lifetime)); err != nil {
 		return nil, err
 	}
+	return p, nil
+}
+
+// issue makes p's leaf: a code-signing certificate from p's root, valid
+// from notBefore to notAfter.
+func (p *PKI) issue(cn, crlURL string, serial int64, notBefore, notAfter time.Time) error {
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
 	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
+		SerialNumber: big.NewInt(serial),
 		Subject:      pkix.Name{CommonName: cn, Organization: []string{"signgate test"}, Country: []string{"US"}, Province: []string{"WA"}},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(lifetime),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 	}
 	if crlURL != "" {
 		leafTmpl.CRLDistributionPoints = []string{crlURL}
 	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, root, &leafKey.PublicKey, rootKey)
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, p.Root, &leafKey.PublicKey, p.rootKey)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	leaf, _ := x509.ParseCertificate(leafDER)
-	return &PKI{Root: root, Leaf: leaf, leafKey: leafKey, rootKey: rootKey}, nil
+	p.Leaf, _ = x509.ParseCertificate(leafDER)
+	p.leafKey = leafKey
+	return nil
 }
 
 // CRL is the root's certificate revocation list (DER), listing the leaf when

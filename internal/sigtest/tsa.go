@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"time"
 
 	"github.com/digitorus/timestamp"
@@ -27,6 +28,7 @@ import (
 
 // TSA is an RFC 3161 timestamping authority on loopback, with its own root.
 type TSA struct {
+	at   atomic.Pointer[time.Time] // the time stamped, when set (StampAt)
 	Root *x509.Certificate
 	URL  string
 	srv  *httptest.Server
@@ -65,7 +67,7 @@ func NewTSA() (*TSA, error) {
 			return
 		}
 		ts := &timestamp.Timestamp{
-			HashAlgorithm: req.HashAlgorithm, HashedMessage: req.HashedMessage, Time: time.Now(),
+			HashAlgorithm: req.HashAlgorithm, HashedMessage: req.HashedMessage, Time: t.stampTime(),
 			Nonce: req.Nonce, Policy: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, SerialNumber: big.NewInt(time.Now().UnixNano()),
 			Accuracy: time.Second, AddTSACertificate: true, Certificates: []*x509.Certificate{root},
 		}
@@ -81,12 +83,34 @@ func NewTSA() (*TSA, error) {
 	return t, nil
 }
 
+// StampAt makes the TSA stamp at instead of the present, as if it had
+// countersigned then (within its certificate's validity: from an hour ago).
+func (t *TSA) StampAt(at time.Time) { t.at.Store(&at) }
+
+func (t *TSA) stampTime() time.Time {
+	if at := t.at.Load(); at != nil {
+		return *at
+	}
+	return time.Now()
+}
+
 // Close stops the TSA.
 func (t *TSA) Close() { t.srv.Close() }
 
 // RootPEM is the TSA's root, for signgate's [certs] (kind "tsa").
 func (t *TSA) RootPEM() string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: t.Root.Raw}))
+}
+
+// timestamper is the client notation signs with to reach t, and t's roots.
+func (t *TSA) timestamper() (tspclient.Timestamper, *x509.CertPool, error) {
+	ts, err := tspclient.NewHTTPTimestamper(nil, t.URL)
+	if err != nil {
+		return nil, nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(t.Root)
+	return ts, roots, nil
 }
 
 // SignNotationTimestamped signs img and has tsa countersign the signature
@@ -96,12 +120,10 @@ func (p *PKI) SignNotationTimestamped(ctx context.Context, repo *remote.Reposito
 	if err != nil {
 		return err
 	}
-	ts, err := tspclient.NewHTTPTimestamper(nil, tsa.URL)
+	ts, roots, err := tsa.timestamper()
 	if err != nil {
 		return err
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(tsa.Root)
 	_, err = notation.Sign(ctx, s, notationregistry.NewRepository(repo), notation.SignOptions{
 		SignerSignOptions: notation.SignerSignOptions{SignatureMediaType: envelope, Timestamper: ts, TSARootCAs: roots},
 		ArtifactReference: img.String(),
