@@ -16,12 +16,14 @@ import (
 	"github.com/signgate/signgate/localapi"
 )
 
-const healthcheckHelp = `usage: signgate healthcheck [--socket PATH] [--address HOST:PORT] [--live]
+const healthcheckHelp = `usage: signgate healthcheck [--config F] [--socket PATH] [--address HOST:PORT] [--live]
 
 Asks a running daemon whether it is ready (connected to NRI and deciding),
 or with --live whether it is alive: over its API socket first, then its
 metrics listener (which another process may hold). For a container's exec
-probe, where distroless images have no curl.
+probe, where distroless images have no curl. The socket and address are
+the flags', else the config's (when --config or $SIGNGATE_CONFIG names
+one, or the default config exists), else the defaults.
 
 Exit 0: ready (or alive); 1: not, or not reachable; 2: usage error.
 `
@@ -33,15 +35,15 @@ Exit 0: ready (or alive); 1: not, or not reachable; 2: usage error.
 // be bound (another process may hold it, and may even answer on it).
 func runHealthcheck(args []string) int {
 	c := newCommand("healthcheck", healthcheckHelp)
-	def := os.Getenv("SIGNGATE_API_SOCKET")
-	if def == "" {
-		def = config.DefaultAPISocket
-	}
-	socket := c.fs.String("socket", def, "the daemon's api_socket, asked first (\"\" to skip)")
-	addr := c.fs.String("address", config.DefaultMetricsAddress, "the daemon's metrics_address, asked when the socket does not answer (\"\" to skip)")
+	cfgPath := c.configFlag(config.DefaultPath, "config file, for daemon.api_socket and daemon.metrics_address; read if it exists or is named")
+	socket := c.fs.String("socket", config.DefaultAPISocket, "the daemon's api_socket, asked first (\"\" to skip); unset: $SIGNGATE_API_SOCKET, else the config's")
+	addr := c.fs.String("address", config.DefaultMetricsAddress, "the daemon's metrics_address, asked when the socket does not answer (\"\" to skip); unset: the config's")
 	live := c.fs.Bool("live", false, "check liveness (/healthz) instead of readiness (/readyz)")
 	if _, code, done := c.parse(args, 0, 0); done {
 		return code
+	}
+	if err := healthTargets(c, *cfgPath, socket, addr); err != nil {
+		return c.usageError(args, err)
 	}
 	path := localapi.PathReadyz
 	if *live {
