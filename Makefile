@@ -16,7 +16,7 @@ TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/c
 KEYLESS_TOOLS := $(BIN)/fulcio $(BIN)/timestamp-server $(BIN)/rekor-server-posix
 DEBS  := runc docker-registry busybox-static systemd time
 
-.PHONY: all help build test unit integration matrix racebin packaging demo bench profile deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
+.PHONY: all help build test unit integration matrix racebin packaging demo demo-keep bench profile deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
 
 all: build
 
@@ -167,6 +167,9 @@ test: check unit integration packaging k8s-test ## everything: check, unit, inte
 
 demo: deps build tools ## the gate end to end (the README's first command)
 	SIGNGATE_TEST_BIN=$(BIN) SIGNGATE_LOCAL_KMS=$(BIN)/local-kms $(GO) run ./integration/demo
+
+demo-keep: deps build tools ## the demo, then its registry, containerd and signgate left up to try verify and inspect (Ctrl-C stops them)
+	SIGNGATE_KEEP=1 SIGNGATE_TEST_BIN=$(BIN) SIGNGATE_LOCAL_KMS=$(BIN)/local-kms $(GO) run ./integration/demo
 
 bench: deps build tools ## the benchmark table
 	SIGNGATE_TEST_BIN=$(BIN) $(GO) run ./integration/bench

@@ -33,6 +33,9 @@ type Node struct {
 	// Listeners are the running daemon's metrics and API listeners, as
 	// probed; none when doctor was asked not to probe.
 	Listeners []Listener
+	// Running is what the daemon answered for readiness; nil when doctor
+	// was asked not to probe.
+	Running *Running
 }
 
 // TrustRoot is a trust root kept from a TUF repository, as loaded.
@@ -53,9 +56,13 @@ const defaultNRIRequestTimeout = 2 * time.Second
 
 // Check says, guarantee by guarantee, what holds on the node.
 func Check(n Node) []Finding {
+	var out []Finding
+	if n.Running != nil {
+		out = append(out, runningFinding(*n.Running))
+	}
 	r, err := ParseRelease(n.Version)
 	if err != nil {
-		return []Finding{{Guarantee: "containerd's version is known", Detail: err.Error()}}
+		return append(out, Finding{Guarantee: "containerd's version is known", Detail: err.Error()})
 	}
 	cfg := n.Config
 	if cfg == nil {
@@ -63,7 +70,6 @@ func Check(n Node) []Finding {
 	}
 	const drop = "packaging/containerd/signgate.toml (installed as /etc/containerd/conf.d/signgate.toml)"
 	const drop17 = "the 1.7 drop-in (/usr/share/signgate/containerd-1.7.toml) in config.toml's NRI table"
-	var out []Finding
 
 	// NRI itself: off by default in 1.x, on in 2.x.
 	nriOn := r.NRIOnByDefault()

@@ -17,8 +17,9 @@ import (
 
 const doctorHelp = `usage: signgate doctor [--config F] [--containerd-config F] [--output text|json]
 
-Asks this node's containerd for its version, reads its configuration, and
-says which of signgate's guarantees hold here (OK), which do not (NO) and
+Asks this node's containerd for its version, reads its configuration, asks
+signgate whether it is running and connected to NRI, and says which of
+signgate's guarantees hold here (OK), which do not (NO) and
 which optional ones are off (--), with what to change.
 
 Exit 0: every guarantee that is not optional holds; 1: one does not;
@@ -99,6 +100,8 @@ func doctorReport(cfgPath, ctdConfig string) (*doctorOutput, int) {
 			Verified: tr.Verified, NotAfter: tr.NotAfter, Limit: tr.Limit})
 	}
 	node.Listeners = probeListeners(cfg.Daemon)
+	running := askRunning(cfg.Daemon)
+	node.Running = &running
 	if node.Config, err = doctor.ReadContainerd(ctdConfig); err != nil {
 		rep.ConfigError = err.Error()
 	} else {

@@ -21,7 +21,7 @@ Shows the keys the running daemon trusts, or makes it sync its KMS keys.
   list   show every key the running daemon trusts: name, source, version,
          fingerprint, algorithm, last sync and state, then its keyless trust
          roots and identities (when the daemon is not running: the
-         last-known-good KMS keys it would start on)
+         config's static keys, and its KMS keys as last synced)
   sync   make the daemon sync its KMS keys now, and report what changed
 `
 
@@ -61,13 +61,12 @@ func runKeys(args []string) int {
 	if err := localapi.Call(ctx, *socket, method, path, nil, &resp); err != nil {
 		err = fmt.Errorf("cannot reach the signgate daemon at %s: %w", *socket, err)
 		if cmd == "list" {
-			fmt.Fprintln(os.Stderr, "signgate:", err)
-			return listState(*cfgPath, *output)
+			return listOffline(*cfgPath, *output, err)
 		}
 		return keysFailed(*output, err)
 	}
 	if *output == "json" {
-		_ = writeJSON(os.Stdout, keysOutput{KeysSchema, resp})
+		_ = writeJSON(os.Stdout, keysOutput{Schema: KeysSchema, KeysResponse: resp})
 	} else {
 		if cmd == "sync" {
 			if len(resp.Changes) == 0 {
@@ -93,49 +92,20 @@ const KeysSchema = "signgate.dev/keys/v1"
 type keysOutput struct {
 	Schema string `json:"schema"`
 	localapi.KeysResponse
+	// Daemon says why the keys come from the config, not the daemon: set
+	// only when the daemon could not be reached.
+	Daemon string `json:"daemon,omitempty"`
+	Config string `json:"config,omitempty"` // the config they come from
 }
 
 // keysFailed reports an error that leaves no keys to show.
 func keysFailed(output string, err error) int {
 	if output == "json" {
-		_ = writeJSON(os.Stdout, keysOutput{KeysSchema, localapi.KeysResponse{Keys: []localapi.KeyInfo{}, Error: err.Error()}})
+		_ = writeJSON(os.Stdout, keysOutput{Schema: KeysSchema, KeysResponse: localapi.KeysResponse{Keys: []localapi.KeyInfo{}, Error: err.Error()}})
 	} else {
 		fmt.Fprintln(os.Stderr, "signgate:", err)
 	}
 	return exitUsage
-}
-
-// listState shows the last-known-good KMS keys when the daemon is not
-// running: what it would start on.
-func listState(cfgPath, output string) int {
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		return keysFailed(output, err)
-	}
-	statuses, written, err := keysync.ReadState(cfg.Daemon.StateDir)
-	if err != nil {
-		return keysFailed(output, fmt.Errorf("the daemon cannot be reached, and its state in %s: %w", cfg.Daemon.StateDir, err))
-	}
-	fmt.Fprintf(os.Stderr, "signgate: showing the last-known-good KMS keys in %s, written %s\n", cfg.Daemon.StateDir, written.UTC().Format(time.RFC3339))
-	var keys []localapi.KeyInfo
-	for _, st := range statuses {
-		for _, v := range st.Versions {
-			state := "last-known-good"
-			if !v.GraceUntil.IsZero() {
-				state += ", grace until " + v.GraceUntil.UTC().Format(time.RFC3339)
-			}
-			keys = append(keys, localapi.KeyInfo{Name: st.Name, Source: st.Source, Version: v.Version, Fingerprint: v.Fingerprint, Algorithm: v.Algorithm, LastSync: st.LastSync, State: state})
-		}
-	}
-	if output == "json" {
-		if keys == nil {
-			keys = []localapi.KeyInfo{}
-		}
-		_ = writeJSON(os.Stdout, keysOutput{KeysSchema, localapi.KeysResponse{Keys: keys}})
-		return exitOK
-	}
-	printKeys(os.Stdout, keys)
-	return exitOK
 }
 
 func printKeys(w io.Writer, keys []localapi.KeyInfo) {

@@ -82,19 +82,6 @@ func TestUnknownOutputIsNamed(t *testing.T) {
 	}
 }
 
-func TestKeysListJSON(t *testing.T) {
-	cfg := writeConfig(t, allowAll)
-	var v struct {
-		Keys  []any
-		Error string
-	}
-	r := signgate(t, nil, "keys", "list", "--config", cfg, "--socket", filepath.Join(t.TempDir(), "none.sock"), "--output", "json")
-	decode(t, r, "signgate.dev/keys/v1", &v)
-	if r.code != 2 || !strings.Contains(v.Error, "/nonexistent/signgate-state") {
-		t.Errorf("keys list, no daemon and no state: exit %d %+v", r.code, v)
-	}
-}
-
 type fakeContainerd struct {
 	versionapi.UnimplementedVersionServer
 }

@@ -2,7 +2,8 @@
 // registry, containerd with NRI requiring signgate, one image signed by the
 // real cosign CLI and one left unsigned. The signed one runs; the unsigned one
 // is refused, and signgate says why. Then a key kept in a KMS (the AWS KMS
-// emulator) is trusted, and disabled. Run it with `make demo`.
+// emulator) is trusted, and disabled. Run it with `make demo`; with
+// `make demo-keep` (SIGNGATE_KEEP=1) it then leaves them up to try.
 package main
 
 import (
@@ -113,6 +114,9 @@ func main() {
 	}
 	fmt.Println(indent(crictlError(err.Error())))
 	fmt.Println("\nDemo complete: signed ran, unsigned refused, a key disabled in the KMS stopped its images, and no signgate means no containers.")
+	if os.Getenv("SIGNGATE_KEEP") != "" {
+		keepUp(e)
+	}
 }
 
 // kmsDemo trusts a key kept in AWS KMS (the local-kms emulator): an image

@@ -1,0 +1,28 @@
+package doctor
+
+import "fmt"
+
+// Running is what signgate's daemon answered when doctor asked it for
+// /readyz (ready: connected to NRI and deciding).
+type Running struct {
+	Where    string // what was asked: "api socket /run/signgate/signgate.sock"
+	Answered bool   // signgate answered there
+	Ready    bool   // and said it is ready
+	Detail   string // its answer, or why nothing (or something else) answered
+}
+
+// runningFinding: every other finding says what would hold with signgate
+// running; this one says whether it is, so doctor does not print all OK
+// beside a gate that is not there. It is never optional.
+func runningFinding(r Running) Finding {
+	f := Finding{Guarantee: "signgate is running and connected to NRI"}
+	switch {
+	case r.Ready:
+		f.Holds, f.Detail = true, fmt.Sprintf("signgate answered /readyz on its %s: %s", r.Where, r.Detail)
+	case r.Answered:
+		f.Detail = fmt.Sprintf("signgate answers on its %s but is not ready (not connected to NRI, or its decision path fails): %s", r.Where, r.Detail)
+	default:
+		f.Detail = fmt.Sprintf("signgate does not answer: %s. Start it (systemctl start signgate, or its DaemonSet), and see its log", r.Detail)
+	}
+	return f
+}
