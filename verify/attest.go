@@ -161,10 +161,8 @@ func readAttestationTag(img name.Digest, h v1.Hash, types map[string]bool, opts 
 			continue // unreadable: no type to file it under
 		}
 		a.legacy = sig
-		if rb, err := sig.Bundle(); err == nil && rb != nil {
-			if err := checkLegacyLogKind(rb.Payload.Body); err != nil {
-				a.problem = err.Error()
-			}
+		if err := checkLegacyAnnotations(sig); err != nil {
+			a.problem = err.Error()
 		}
 		p, err := sig.Payload()
 		if err != nil {
@@ -271,7 +269,7 @@ func judgeAttestations(ctx context.Context, req *AttestationRequirement, found [
 			}
 			if len(s.Failed) > 0 {
 				for _, k := range s.VerifiedBy {
-					s.reject(k, "verified, but fails "+s.Failed[0])
+					s.reject(k, fmt.Errorf("verified, but fails %s", s.Failed[0]))
 				}
 				s.VerifiedBy, s.Versions, s.material = nil, nil, nil
 				failures = append(failures, fmt.Sprintf("%s fails %s", a.location, strings.Join(s.Failed, "; ")))
