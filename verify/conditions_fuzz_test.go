@@ -36,7 +36,7 @@ func FuzzConditions(f *testing.F) {
 	}
 	conds = append(conds, BuildersCondition([]string{"b"}), SourceRepositoriesCondition([]string{"https://github.com/org/app"}), MaxAgeCondition(time.Hour))
 	f.Fuzz(func(t *testing.T, raw string) {
-		pt, in, _ := parseStatement([]byte(raw), h)
+		pt, in, _ := parseStatement([]byte(raw), h) // a bad statement is evaluated as far as it parsed
 		in.predicateType, in.now = pt, time.Now()
 		for _, c := range conds {
 			start := time.Now()
