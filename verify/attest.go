@@ -301,8 +301,8 @@ func judgeAttestations(ctx context.Context, req *AttestationRequirement, found [
 				in.signedAt, _ = time.Parse(time.RFC3339, s.SignedAt)
 			}
 			for _, c := range req.Conditions {
-				if why := c.eval(&in); why != "" {
-					s.Failed = append(s.Failed, why)
+				if err := c.eval(&in); err != nil {
+					s.Failed = append(s.Failed, err.Error())
 				}
 			}
 			if len(s.Failed) > 0 {
