@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -27,6 +28,7 @@ import (
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/signgate/signgate/keystore"
+	"github.com/signgate/signgate/registry"
 )
 
 // Where cosign keeps signatures.
@@ -660,6 +662,7 @@ func listOrNone(l []string) string {
 // from content that was read and is bad (judge it as such).
 func isFetchError(err error) bool {
 	var ue interface{ Timeout() bool }
+	var big *registry.ErrTooLarge
 	return errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "exceeds the")
+		errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &big)
 }
