@@ -155,7 +155,7 @@ func (c *Condition) eval(in *attestationInput) error {
 	})
 	if err != nil {
 		// An excerpt: CEL's messages can run long.
-		return fmt.Errorf("%s: cannot be evaluated: %s", c.Name, Excerpt(err))
+		return excerptf(err, "%s: cannot be evaluated", c.Name)
 	}
 	if b, ok := out.Value().(bool); !ok {
 		return fmt.Errorf("%s: yields %v, not a bool", c.Name, out.Type())

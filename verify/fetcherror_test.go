@@ -30,3 +30,12 @@ func TestIsFetchError(t *testing.T) {
 		}
 	}
 }
+
+// A reason that quotes an excerpt of a library's error still wraps it.
+func TestExcerptfWraps(t *testing.T) {
+	cause := fmt.Errorf("x509: %w", os.ErrDeadlineExceeded)
+	err := excerptf(cause, "does not verify under trust root %q", "local")
+	if err.Error() != `does not verify under trust root "local": x509: i/o timeout` || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("%q does not read as before or does not wrap its cause", err)
+	}
+}

@@ -135,7 +135,7 @@ func (id *Identity) Matcher() (sgverify.CertificateIdentity, error) {
 	}
 	for k, re := range map[string]string{"subject_regexp": id.SubjectRegexp, "issuer_regexp": id.IssuerRegexp} {
 		if _, err := regexp.Compile(re); err != nil {
-			return sgverify.CertificateIdentity{}, fmt.Errorf("identities.%s.%s: %v", id.Name, k, err)
+			return sgverify.CertificateIdentity{}, fmt.Errorf("identities.%s.%s: %w", id.Name, k, err)
 		}
 	}
 	san, err := sgverify.NewSANMatcher(id.Subject, anchor(id.SubjectRegexp))
@@ -334,11 +334,11 @@ func keylessReason(err error, s *Signer) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "certificate signed by unknown authority") || strings.Contains(msg, "x509: certificate"):
-		return fmt.Errorf("the certificate does not chain to trust root %q: %s", s.Root.Name, Excerpt(err))
+		return excerptf(err, "the certificate does not chain to trust root %q", s.Root.Name)
 	case strings.Contains(msg, "signed certificate timestamp") || strings.Contains(msg, "SCT"):
-		return fmt.Errorf("the certificate carries no valid SCT from a CT log of trust root %q: %s", s.Root.Name, Excerpt(err))
+		return excerptf(err, "the certificate carries no valid SCT from a CT log of trust root %q", s.Root.Name)
 	case strings.Contains(msg, "invalid or missing digest in claim"):
 		return otherImageError("signed by this identity, but for another image")
 	}
-	return fmt.Errorf("does not verify under trust root %q: %s", s.Root.Name, Excerpt(err))
+	return excerptf(err, "does not verify under trust root %q", s.Root.Name)
 }
