@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -93,23 +94,30 @@ type statement struct {
 }
 
 // parseStatement reads an in-toto statement and checks it is about h.
-func parseStatement(raw []byte, h v1.Hash) (string, attestationInput, string) {
+// The predicate type is "" when the statement does not parse.
+func parseStatement(raw []byte, h v1.Hash) (string, attestationInput, error) {
 	var st statement
 	if err := json.Unmarshal(raw, &st); err != nil {
-		return "", attestationInput{}, "malformed in-toto statement: " + err.Error()
+		return "", attestationInput{}, fmt.Errorf("malformed in-toto statement: %w", err)
 	}
 	in := attestationInput{predicateType: st.PredicateType, subject: st.Subject}
 	if len(st.Predicate) > 0 {
 		if err := json.Unmarshal(st.Predicate, &in.predicate); err != nil {
-			return st.PredicateType, in, "malformed predicate: " + err.Error()
+			return st.PredicateType, in, fmt.Errorf("malformed predicate: %w", err)
 		}
 	}
 	for _, s := range st.Subject {
 		if d, ok := lookup(s, "digest").(map[string]any); ok && d[h.Algorithm] == h.Hex {
-			return st.PredicateType, in, ""
+			return st.PredicateType, in, nil
 		}
 	}
-	return st.PredicateType, in, "attests another image: no subject names " + h.String()
+	return st.PredicateType, in, otherImageError("attests another image: no subject names " + h.String())
+}
+
+// unreadable files an attestation that could not be read far enough to
+// know its type: no requirement counts it, but a denial names it.
+func unreadable(location string, err error) *attestation {
+	return &attestation{location: location, problem: err.Error()}
 }
 
 // readAttestations reads every attestation of img whose predicate type is
@@ -158,36 +166,45 @@ func readAttestationTag(img name.Digest, h v1.Hash, types map[string]bool, opts 
 			if isFetchError(err) {
 				return nil, fmt.Errorf("reading attestation %s of %s: %w", a.location, img, err)
 			}
-			continue // unreadable: no type to file it under
+			out = append(out, unreadable(a.location, fmt.Errorf("unreadable: %w", err)))
+			continue
 		}
 		a.legacy = sig
-		if rb, err := sig.Bundle(); err == nil && rb != nil {
-			if err := checkLegacyLogKind(rb.Payload.Body); err != nil {
-				a.problem = err.Error()
-			}
+		if err := checkLegacyAnnotations(sig); err != nil {
+			a.problem = err.Error()
 		}
 		p, err := sig.Payload()
 		if err != nil {
+			out = append(out, unreadable(a.location, fmt.Errorf("unreadable payload: %w", err)))
 			continue
 		}
 		var env struct {
 			PayloadType string `json:"payloadType"`
 			Payload     string `json:"payload"`
 		}
-		if json.Unmarshal(p, &env) != nil || env.PayloadType != "application/vnd.in-toto+json" {
+		if err := json.Unmarshal(p, &env); err != nil {
+			out = append(out, unreadable(a.location, fmt.Errorf("malformed DSSE envelope: %w", err)))
 			continue
+		}
+		if env.PayloadType != "application/vnd.in-toto+json" {
+			continue // another kind of attestation
 		}
 		raw, err := base64.StdEncoding.DecodeString(env.Payload)
 		if err != nil {
+			out = append(out, unreadable(a.location, fmt.Errorf("malformed DSSE envelope: the payload is not base64: %w", err)))
 			continue
 		}
-		pt, in, problem := parseStatement(raw, h)
+		pt, in, err := parseStatement(raw, h)
+		if pt == "" && err != nil {
+			out = append(out, unreadable(a.location, err))
+			continue
+		}
 		if !types[pt] {
 			continue
 		}
 		a.predicateType, a.input = pt, in
-		if a.problem == "" {
-			a.problem = problem
+		if a.problem == "" && err != nil {
+			a.problem = err.Error()
 		}
 		out = append(out, a)
 	}
@@ -209,22 +226,37 @@ func readAttestationBundles(ctx context.Context, img name.Digest, h v1.Hash, typ
 		if pt, ok := desc.Annotations[ociremote.BundlePredicateType]; ok && !types[pt] {
 			continue
 		}
+		location := "referrer " + desc.Digest.String()
 		b, err := fetchBundle(img.Context().Digest(desc.Digest.String()), append(slices.Clip(ropts), remote.WithContext(ctx)))
 		if err != nil {
 			if isFetchError(err) {
 				return nil, fmt.Errorf("reading bundle %s of %s: %w", desc.Digest, img, err)
 			}
-			continue
+			if strings.HasPrefix(desc.ArtifactType, bundleArtifactPrefix) || errors.Is(err, errLogKind) {
+				out = append(out, unreadable(location, fmt.Errorf("malformed bundle: %w", err)))
+			}
+			continue // else some other artifact with an empty config
 		}
 		env, ok := b.Content.(*protobundle.Bundle_DsseEnvelope)
 		if !ok || env.DsseEnvelope == nil || env.DsseEnvelope.PayloadType != "application/vnd.in-toto+json" {
 			continue
 		}
-		pt, in, problem := parseStatement(env.DsseEnvelope.Payload, h)
+		pt, in, err := parseStatement(env.DsseEnvelope.Payload, h)
+		if pt == "" && err != nil {
+			out = append(out, unreadable(location, err))
+			continue
+		}
 		if !types[pt] {
 			continue
 		}
-		out = append(out, &attestation{format: FormatBundle, location: "referrer " + desc.Digest.String(), bundle: b, predicateType: pt, input: in, problem: problem})
+		a := &attestation{format: FormatBundle, location: location, bundle: b, predicateType: pt, input: in}
+		if err == nil {
+			err = checkBundleParts(b)
+		}
+		if err != nil {
+			a.problem = err.Error()
+		}
+		out = append(out, a)
 	}
 	return out, nil
 }
@@ -244,9 +276,13 @@ type attestationSigners struct {
 func judgeAttestations(ctx context.Context, req *AttestationRequirement, found []*attestation, by attestationSigners, h v1.Hash, now time.Time) *AttestationResult {
 	res := &AttestationResult{Name: req.Name, PredicateType: req.PredicateType, Requirement: req.Rule(), Attestations: []CosignSignature{}}
 	digestBytes, _ := hex.DecodeString(h.Hex)
-	var failures []string
+	var failures, unread []string
 	cs := CosignResult{Requirement: req.Signers.Rule()}
 	for _, a := range found {
+		if a.predicateType == "" {
+			unread = append(unread, a.location+": "+a.problem)
+			continue
+		}
 		if a.predicateType != req.PredicateType {
 			continue
 		}
@@ -265,13 +301,13 @@ func judgeAttestations(ctx context.Context, req *AttestationRequirement, found [
 				in.signedAt, _ = time.Parse(time.RFC3339, s.SignedAt)
 			}
 			for _, c := range req.Conditions {
-				if why := c.eval(&in); why != "" {
-					s.Failed = append(s.Failed, why)
+				if err := c.eval(&in); err != nil {
+					s.Failed = append(s.Failed, err.Error())
 				}
 			}
 			if len(s.Failed) > 0 {
 				for _, k := range s.VerifiedBy {
-					s.reject(k, "verified, but fails "+s.Failed[0])
+					s.reject(k, fmt.Errorf("verified, but fails %s", s.Failed[0]))
 				}
 				s.VerifiedBy, s.Versions, s.material = nil, nil, nil
 				failures = append(failures, fmt.Sprintf("%s fails %s", a.location, strings.Join(s.Failed, "; ")))
@@ -295,6 +331,10 @@ func judgeAttestations(ctx context.Context, req *AttestationRequirement, found [
 		res.Reason = fmt.Sprintf("%s: verified by %s", req.Name, strings.Join(res.KeysVerified, ", "))
 	case len(res.Attestations) == 0:
 		res.Reason = fmt.Sprintf("%s: no attestation of type %s found (looked in the .att tag and Sigstore bundle referrers)", req.Name, req.PredicateType)
+		if len(unread) > 0 {
+			// One of them may have been it.
+			res.Reason += fmt.Sprintf("; %d attestation(s) could not be read: %s", len(unread), strings.Join(unread, "; "))
+		}
 	case len(failures) > 0:
 		res.Reason = fmt.Sprintf("%s: requires %s; %s", req.Name, req.Signers.Rule(), strings.Join(failures, "; "))
 	default:

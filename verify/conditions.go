@@ -57,9 +57,9 @@ type Condition struct {
 	// expression as written.
 	Name string
 	prg  cel.Program
-	// helper is a built-in check; it returns "" when the attestation
+	// helper is a built-in check; it returns nil when the attestation
 	// passes, or why not.
-	helper func(in *attestationInput) string
+	helper func(in *attestationInput) error
 }
 
 // attestationInput is what a condition is evaluated on.
@@ -132,9 +132,10 @@ func (sizeModel) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode)
 	return nil
 }
 
-// eval runs the condition: "" when the attestation passes, else why not.
-// An error (a missing field, a wrong type, the cost limit) fails it.
-func (c *Condition) eval(in *attestationInput) string {
+// eval runs the condition: nil when the attestation passes, else why not,
+// naming the condition. An evaluation error (a missing field, a wrong
+// type, the cost limit) fails it.
+func (c *Condition) eval(in *attestationInput) error {
 	if c.helper != nil {
 		return c.helper(in)
 	}
@@ -153,14 +154,15 @@ func (c *Condition) eval(in *attestationInput) string {
 		"now":           in.now,
 	})
 	if err != nil {
-		return fmt.Sprintf("%s: cannot be evaluated: %s", c.Name, Excerpt(err))
+		// An excerpt: CEL's messages can run long.
+		return excerptf(err, "%s: cannot be evaluated", c.Name)
 	}
 	if b, ok := out.Value().(bool); !ok {
-		return fmt.Sprintf("%s: yields %v, not a bool", c.Name, out.Type())
+		return fmt.Errorf("%s: yields %v, not a bool", c.Name, out.Type())
 	} else if !b {
-		return c.Name + ": false"
+		return fmt.Errorf("%s: false", c.Name)
 	}
-	return ""
+	return nil
 }
 
 // Predicate types signgate knows fields of, for the helpers.
@@ -205,18 +207,18 @@ func ParsePredicateType(t string) (string, error) {
 // (runDetails.builder.id in v1, builder.id in v0.2).
 func BuildersCondition(ids []string) *Condition {
 	name := fmt.Sprintf("builders = %q", ids)
-	return &Condition{Name: name, helper: func(in *attestationInput) string {
+	return &Condition{Name: name, helper: func(in *attestationInput) error {
 		id := field(in.predicate, "runDetails", "builder", "id")
 		if in.predicateType == PredicateSLSA02 {
 			id = field(in.predicate, "builder", "id")
 		}
 		if id == "" {
-			return name + ": the provenance names no builder"
+			return errors.New(name + ": the provenance names no builder")
 		}
 		if !contains(ids, id) {
-			return fmt.Sprintf("%s: built by %q", name, id)
+			return fmt.Errorf("%s: built by %q", name, id)
 		}
-		return ""
+		return nil
 	}}
 }
 
@@ -230,7 +232,7 @@ func SourceRepositoriesCondition(repos []string) *Condition {
 	for i, r := range repos {
 		want[i] = normalizeRepo(r)
 	}
-	return &Condition{Name: name, helper: func(in *attestationInput) string {
+	return &Condition{Name: name, helper: func(in *attestationInput) error {
 		var src string
 		switch in.predicateType {
 		case PredicateSLSA02:
@@ -244,12 +246,12 @@ func SourceRepositoriesCondition(repos []string) *Condition {
 			}
 		}
 		if src == "" {
-			return name + ": the provenance names no source repository"
+			return errors.New(name + ": the provenance names no source repository")
 		}
 		if !contains(want, normalizeRepo(src)) {
-			return fmt.Sprintf("%s: built from %q", name, src)
+			return fmt.Errorf("%s: built from %q", name, src)
 		}
-		return ""
+		return nil
 	}}
 }
 
@@ -267,15 +269,15 @@ func normalizeRepo(s string) string {
 // timestamped. One with neither fails.
 func MaxAgeCondition(max time.Duration) *Condition {
 	name := fmt.Sprintf("max_age = %s", max)
-	return &Condition{Name: name, helper: func(in *attestationInput) string {
+	return &Condition{Name: name, helper: func(in *attestationInput) error {
 		at, from := attestedAt(in)
 		if at.IsZero() {
-			return name + ": the attestation states no time, and its signature carries no log entry or timestamp"
+			return errors.New(name + ": the attestation states no time, and its signature carries no log entry or timestamp")
 		}
 		if age := in.now.Sub(at); age > max {
-			return fmt.Sprintf("%s: made %s ago (%s %s)", name, age.Round(time.Minute), from, at.UTC().Format(time.RFC3339))
+			return fmt.Errorf("%s: made %s ago (%s %s)", name, age.Round(time.Minute), from, at.UTC().Format(time.RFC3339))
 		}
-		return ""
+		return nil
 	}}
 }
 

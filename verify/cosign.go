@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -27,6 +28,7 @@ import (
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/signgate/signgate/keystore"
+	"github.com/signgate/signgate/registry"
 )
 
 // Where cosign keeps signatures.
@@ -64,6 +66,8 @@ type CosignSignature struct {
 	// fingerprint of the key material that did, so thresholds count keys,
 	// not names.
 	material map[string]string
+	// telling marks the rejections a denial leads with (see telling).
+	telling map[string]bool
 }
 
 // CosignResult is the outcome of a cosign requirement.
@@ -162,12 +166,10 @@ func (v *CosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash,
 			continue
 		}
 		// Before anything parses the log entry a signature carries.
-		if rb, err := sig.Bundle(); err == nil && rb != nil {
-			if err := checkLegacyLogKind(rb.Payload.Body); err != nil {
-				cs.Problem = err.Error()
-				out = append(out, cs)
-				continue
-			}
+		if err := checkLegacyAnnotations(sig); err != nil {
+			cs.Problem = err.Error()
+			out = append(out, cs)
+			continue
 		}
 		if b64, err := sig.Base64Signature(); err != nil || b64 == "" {
 			cs.Problem = "malformed: the layer carries no signature annotation"
@@ -205,9 +207,13 @@ func verifyLegacyWith(ctx context.Context, cs *CosignSignature, sig oci.Signatur
 			ClaimVerifier: claims,
 		}
 		if keyLog != nil {
-			rb, _ := sig.Bundle()
+			rb, err := sig.Bundle()
+			if err != nil {
+				cs.reject(k.Name, fmt.Errorf("malformed Rekor bundle annotation: %w", err))
+				continue
+			}
 			if rb == nil && mode == TlogRequire {
-				cs.reject(k.Name, noLogEntry)
+				cs.reject(k.Name, errNoLogEntry)
 				continue
 			}
 			if rb != nil && mode != TlogOff {
@@ -220,15 +226,21 @@ func verifyLegacyWith(ctx context.Context, cs *CosignSignature, sig oci.Signatur
 		}
 		cs.accept(k)
 	}
-	if cert, err := sig.Cert(); err == nil && cert != nil {
+	cert, err := sig.Cert()
+	if err != nil {
+		for _, s := range signers {
+			cs.reject(s.Name, fmt.Errorf("malformed certificate annotation: %w", err))
+		}
+	} else if cert != nil {
 		cs.certificate(cert)
 		for _, s := range signers {
-			if why := s.verifyLegacy(ctx, sig, h, mode, attestation); why != "" {
-				cs.reject(s.Name, why)
+			rb, err := s.verifyLegacy(ctx, sig, h, mode, attestation)
+			if err != nil {
+				cs.reject(s.Name, err)
 				continue
 			}
 			cs.acceptSigner(s, cert)
-			if rb, _ := sig.Bundle(); rb != nil && mode != TlogOff {
+			if rb != nil && mode != TlogOff {
 				idx := rb.Payload.LogIndex
 				cs.LogIndex = &idx
 				cs.SignedAt = time.Unix(rb.Payload.IntegratedTime, 0).UTC().Format(time.RFC3339)
@@ -236,18 +248,19 @@ func verifyLegacyWith(ctx context.Context, cs *CosignSignature, sig oci.Signatur
 		}
 	} else {
 		for _, s := range signers {
-			cs.reject(s.Name, "signed with a key, not a certificate")
+			cs.reject(s.Name, errKeyNotCert)
 		}
 	}
 }
 
-// noLogEntry: a signature the policy requires a log entry of carries none.
-const noLogEntry = "carries no transparency log entry, and the policy requires one (tlog = \"require\")"
-
 // legacyReason says why a legacy signature did not verify with a key.
-func legacyReason(err error, sig interface{ Payload() ([]byte, error) }) string {
+func legacyReason(err error, sig interface{ Payload() ([]byte, error) }) error {
+	// cosign has no error value for this: its text is all there is.
 	if strings.Contains(err.Error(), "invalid or missing digest in claim") {
-		p, _ := sig.Payload()
+		p, perr := sig.Payload()
+		if perr != nil {
+			return otherImageError(fmt.Sprintf("signed by this key, but for another image (its payload cannot be read: %v)", perr))
+		}
 		var claim struct {
 			Critical struct {
 				Image struct {
@@ -255,10 +268,12 @@ func legacyReason(err error, sig interface{ Payload() ([]byte, error) }) string 
 				} `json:"image"`
 			} `json:"critical"`
 		}
-		_ = json.Unmarshal(p, &claim)
-		return fmt.Sprintf("signed by this key, but for another image (payload names %q)", claim.Critical.Image.Digest)
+		if jerr := json.Unmarshal(p, &claim); jerr != nil {
+			return otherImageError(fmt.Sprintf("signed by this key, but for another image (its payload is not JSON: %v)", jerr))
+		}
+		return otherImageError(fmt.Sprintf("signed by this key, but for another image (payload names %q)", claim.Critical.Image.Digest))
 	}
-	return "signature does not verify with this key"
+	return errKeyDoesNotVerify
 }
 
 func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, signers []*Signer, mode Tlog, keyLog *TrustRoot, ropts []remote.Option) ([]CosignSignature, error) {
@@ -300,10 +315,15 @@ func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash
 			out = append(out, cs)
 			continue
 		}
-		if problem := checkStatement(b, h); problem == errAttestation {
+		if err := checkStatement(b, h); errors.Is(err, errAttestation) {
 			continue // an attestation, which no signature requirement counts
-		} else if problem != "" {
-			cs.Problem = problem
+		} else if err != nil {
+			cs.Problem = err.Error()
+			out = append(out, cs)
+			continue
+		}
+		if err := checkBundleParts(b); err != nil {
+			cs.Problem = err.Error()
 			out = append(out, cs)
 			continue
 		}
@@ -323,9 +343,13 @@ func verifyBundleWith(ctx context.Context, cs *CosignSignature, b *sgbundle.Bund
 		}
 		co := &cosign.CheckOpts{SigVerifier: k.Verifier, IgnoreTlog: true}
 		if keyLog != nil {
-			entries, _ := b.TlogEntries()
+			entries, err := b.TlogEntries()
+			if err != nil {
+				cs.reject(k.Name, fmt.Errorf("malformed bundle: its log entries: %w", err))
+				continue
+			}
 			if len(entries) == 0 && mode == TlogRequire {
-				cs.reject(k.Name, noLogEntry)
+				cs.reject(k.Name, errNoLogEntry)
 				continue
 			}
 			if len(entries) > 0 && mode != TlogOff {
@@ -333,7 +357,7 @@ func verifyBundleWith(ctx context.Context, cs *CosignSignature, b *sgbundle.Bund
 			}
 		}
 		if _, err := cosign.VerifyNewBundle(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, digestBytes), b); err != nil {
-			cs.reject(k.Name, "signature does not verify with this key")
+			cs.reject(k.Name, errKeyDoesNotVerify)
 			continue
 		}
 		cs.accept(k)
@@ -342,15 +366,14 @@ func verifyBundleWith(ctx context.Context, cs *CosignSignature, b *sgbundle.Bund
 		cs.certificate(vc.Certificate())
 	}
 	for _, s := range signers {
-		res, why := s.verifyBundle(b, h, mode)
-		if why != "" {
-			cs.reject(s.Name, why)
+		res, err := s.verifyBundle(b, h, mode)
+		if err != nil {
+			cs.reject(s.Name, err)
 			continue
 		}
-		vc, _ := b.VerificationContent()
-		cs.acceptSigner(s, vc.Certificate())
-		if entries, _ := b.TlogEntries(); len(entries) > 0 && mode != TlogOff {
-			idx := entries[0].LogIndex()
+		cs.acceptSigner(s, res.cert)
+		if len(res.entries) > 0 && mode != TlogOff {
+			idx := res.entries[0].LogIndex()
 			cs.LogIndex = &idx
 		}
 		if len(res.VerifiedTimestamps) > 0 {
@@ -360,19 +383,19 @@ func verifyBundleWith(ctx context.Context, cs *CosignSignature, b *sgbundle.Bund
 }
 
 // errAttestation: checkStatement found an attestation, not a signature.
-const errAttestation = "an attestation, not a cosign signature"
+var errAttestation = errors.New("an attestation, not a cosign signature")
 
 // checkStatement makes sure a bundle is a cosign signature of exactly this
 // digest: a DSSE envelope holding an in-toto statement with cosign's sign
 // predicate type and the digest as its subject. sigstore-go checks the
 // signature over the envelope; this checks what was signed.
-func checkStatement(b *sgbundle.Bundle, h v1.Hash) string {
+func checkStatement(b *sgbundle.Bundle, h v1.Hash) error {
 	env, ok := b.Content.(*protobundle.Bundle_DsseEnvelope)
 	if !ok || env.DsseEnvelope == nil {
-		return "not a DSSE bundle, so not a cosign image signature"
+		return errors.New("not a DSSE bundle, so not a cosign image signature")
 	}
 	if env.DsseEnvelope.PayloadType != "application/vnd.in-toto+json" {
-		return fmt.Sprintf("payload type %q is not an in-toto statement", env.DsseEnvelope.PayloadType)
+		return fmt.Errorf("payload type %q is not an in-toto statement", env.DsseEnvelope.PayloadType)
 	}
 	var st struct {
 		PredicateType string `json:"predicateType"`
@@ -381,24 +404,34 @@ func checkStatement(b *sgbundle.Bundle, h v1.Hash) string {
 		} `json:"subject"`
 	}
 	if err := json.Unmarshal(env.DsseEnvelope.Payload, &st); err != nil {
-		return "malformed in-toto statement: " + err.Error()
+		return fmt.Errorf("malformed in-toto statement: %w", err)
 	}
 	if st.PredicateType != types.CosignSignPredicateType {
 		return errAttestation
 	}
 	for _, s := range st.Subject {
 		if s.Digest[h.Algorithm] == h.Hex {
-			return ""
+			return nil
 		}
 	}
-	return "signs another image: no subject names " + h.String()
+	return otherImageError("signs another image: no subject names " + h.String())
 }
 
-func (cs *CosignSignature) reject(key, why string) {
+// reject records why key (or identity) did not verify the signature;
+// the kind of err says whether a denial should lead with it.
+func (cs *CosignSignature) reject(key string, err error) {
 	if cs.Rejections == nil {
 		cs.Rejections = map[string]string{}
 	}
-	cs.Rejections[key] = why
+	cs.Rejections[key] = err.Error()
+	if telling(err) {
+		if cs.telling == nil {
+			cs.telling = map[string]bool{}
+		}
+		cs.telling[key] = true
+	} else {
+		delete(cs.telling, key)
+	}
 }
 
 // accept records that k verified the signature. keys may hold several
@@ -411,6 +444,7 @@ func (cs *CosignSignature) accept(k *keystore.Key) {
 	}
 	cs.material[k.Name] = k.Fingerprint
 	delete(cs.Rejections, k.Name)
+	delete(cs.telling, k.Name)
 	if len(cs.Rejections) == 0 {
 		cs.Rejections = nil
 	}
@@ -441,6 +475,7 @@ func (cs *CosignSignature) acceptSigner(s *Signer, cert *x509.Certificate) {
 	cs.material[s.Name] = "cert:" + hex.EncodeToString(sum[:])
 	cs.TrustRoot = s.Root.Name
 	delete(cs.Rejections, s.Name)
+	delete(cs.telling, s.Name)
 	if len(cs.Rejections) == 0 {
 		cs.Rejections = nil
 	}
@@ -583,8 +618,8 @@ func shortFP(fp string) string {
 // another image or a malformed one says more than "does not verify".
 func commonRejection(sigs []CosignSignature) string {
 	for _, s := range sigs {
-		for _, why := range s.Rejections {
-			if strings.Contains(why, "another image") || why == noLogEntry {
+		for key, why := range s.Rejections {
+			if s.telling[key] {
 				return s.Location + ": " + why
 			}
 		}
@@ -627,6 +662,7 @@ func listOrNone(l []string) string {
 // from content that was read and is bad (judge it as such).
 func isFetchError(err error) bool {
 	var ue interface{ Timeout() bool }
+	var big *registry.ErrTooLarge
 	return errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "exceeds the")
+		errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &big)
 }

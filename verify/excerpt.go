@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -31,4 +32,19 @@ func Excerpt(err error) string {
 		b.WriteRune(r)
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// excerptError prints as its message, which quotes an Excerpt of err,
+// and keeps err for errors.Is and errors.As.
+type excerptError struct {
+	msg string
+	err error
+}
+
+func (e *excerptError) Error() string { return e.msg }
+func (e *excerptError) Unwrap() error { return e.err }
+
+// excerptf is fmt.Errorf for messages that end in ": " + Excerpt(err).
+func excerptf(err error, format string, args ...any) error {
+	return &excerptError{msg: fmt.Sprintf(format, args...) + ": " + Excerpt(err), err: err}
 }

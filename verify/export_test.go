@@ -8,6 +8,8 @@ import (
 // VerifyKeylessBundle exposes the keyless check of one bundle, for real
 // bundles that sign something other than an image.
 func VerifyKeylessBundle(s *Signer, b *sgbundle.Bundle, h v1.Hash, mode Tlog) string {
-	_, why := s.verifyBundle(b, h, mode)
-	return why
+	if _, err := s.verifyBundle(b, h, mode); err != nil {
+		return err.Error()
+	}
+	return ""
 }

@@ -99,65 +99,110 @@ func Inspect(ctx context.Context, reg RemoteOptions, img name.Digest) ([]Artifac
 
 func legacyArtifact(kind, location string, s oci.Signature) Artifact {
 	a := Artifact{Kind: kind, Location: location, Key: true}
-	if cert, err := s.Cert(); err == nil && cert != nil {
+	if cert, err := s.Cert(); err != nil {
+		a.problem(fmt.Errorf("malformed certificate annotation: %w", err))
+	} else if cert != nil {
 		a.Key = false
-		if sum, err := certSummary(cert); err == nil {
+		if sum, err := certSummary(cert); err != nil {
+			a.problem(fmt.Errorf("the certificate's identity cannot be read: %w", err))
+		} else {
 			a.Subject, a.Issuer = sum.SubjectAlternativeName, sum.Issuer
 		}
 	}
-	if rb, err := s.Bundle(); err == nil && rb != nil {
+	if rb, err := s.Bundle(); err != nil {
+		a.problem(fmt.Errorf("malformed Rekor bundle annotation: %w", err))
+	} else if rb != nil {
 		if err := checkLegacyLogKind(rb.Payload.Body); err != nil {
-			a.Problem = err.Error()
+			a.problem(err)
 		} else {
 			idx := rb.Payload.LogIndex
 			a.LogIndex = &idx
 		}
 	}
-	if ts, err := s.RFC3161Timestamp(); err == nil && ts != nil {
+	if ts, err := s.RFC3161Timestamp(); err != nil {
+		a.problem(fmt.Errorf("malformed RFC 3161 timestamp annotation: %w", err))
+	} else if ts != nil {
 		a.Timestamped = true
 	}
 	if kind == KindCosignAttestation {
 		// The layer is a DSSE envelope; its statement names the predicate.
-		if p, err := s.Payload(); err == nil {
-			var env struct {
-				Payload string `json:"payload"`
-			}
-			if json.Unmarshal(p, &env) == nil {
-				if raw, err := base64.StdEncoding.DecodeString(env.Payload); err == nil {
-					a.PredicateType = predicateType(raw)
-				}
-			}
+		pt, err := envelopePredicateType(s)
+		if err != nil {
+			a.problem(err)
 		}
+		a.PredicateType = pt
 	}
 	return a
 }
 
+// envelopePredicateType reads the predicate type of a .att layer's DSSE
+// envelope.
+func envelopePredicateType(s oci.Signature) (string, error) {
+	p, err := s.Payload()
+	if err != nil {
+		return "", fmt.Errorf("unreadable payload: %w", err)
+	}
+	var env struct {
+		Payload string `json:"payload"`
+	}
+	if err := json.Unmarshal(p, &env); err != nil {
+		return "", fmt.Errorf("malformed DSSE envelope: %w", err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil {
+		return "", fmt.Errorf("malformed DSSE envelope: the payload is not base64: %w", err)
+	}
+	return predicateType(raw)
+}
+
+// problem records the first thing about the artifact that could not be
+// read.
+func (a *Artifact) problem(err error) {
+	if a.Problem == "" {
+		a.Problem = err.Error()
+	}
+}
+
 func bundleArtifact(a *Artifact, b *sgbundle.Bundle) {
 	a.Kind, a.Key = KindCosignSignature, true
-	if vc, err := b.VerificationContent(); err == nil && vc.Certificate() != nil {
+	if vc, err := b.VerificationContent(); err != nil {
+		a.problem(fmt.Errorf("malformed bundle: its verification material: %w", err))
+	} else if vc.Certificate() != nil {
 		a.Key = false
-		if sum, err := certSummary(vc.Certificate()); err == nil {
+		if sum, err := certSummary(vc.Certificate()); err != nil {
+			a.problem(fmt.Errorf("the certificate's identity cannot be read: %w", err))
+		} else {
 			a.Subject, a.Issuer = sum.SubjectAlternativeName, sum.Issuer
 		}
 	}
-	if entries, err := b.TlogEntries(); err == nil && len(entries) > 0 {
+	if entries, err := b.TlogEntries(); err != nil {
+		a.problem(fmt.Errorf("malformed bundle: its log entries: %w", err))
+	} else if len(entries) > 0 {
 		idx := entries[0].LogIndex()
 		a.LogIndex = &idx
 	}
-	if ts, err := b.Timestamps(); err == nil && len(ts) > 0 {
+	if ts, err := b.Timestamps(); err != nil {
+		a.problem(fmt.Errorf("malformed bundle: its timestamps: %w", err))
+	} else if len(ts) > 0 {
 		a.Timestamped = true
 	}
 	if env, ok := b.Content.(*protobundle.Bundle_DsseEnvelope); ok && env.DsseEnvelope != nil {
-		if pt := predicateType(env.DsseEnvelope.Payload); pt != types.CosignSignPredicateType {
+		pt, err := predicateType(env.DsseEnvelope.Payload)
+		if err != nil {
+			a.problem(err)
+		}
+		if pt != types.CosignSignPredicateType {
 			a.Kind, a.PredicateType = KindCosignAttestation, pt
 		}
 	}
 }
 
-func predicateType(statement []byte) string {
+func predicateType(statement []byte) (string, error) {
 	var st struct {
 		PredicateType string `json:"predicateType"`
 	}
-	_ = json.Unmarshal(statement, &st)
-	return st.PredicateType
+	if err := json.Unmarshal(statement, &st); err != nil {
+		return "", fmt.Errorf("malformed in-toto statement: %w", err)
+	}
+	return st.PredicateType, nil
 }

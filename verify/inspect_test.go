@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/signgate/signgate/internal/sigtest"
@@ -54,5 +55,26 @@ func TestInspectListsEverySignatureAndAttestation(t *testing.T) {
 	}
 	if count["key signature"] != 2 || count["keyless signature"] != 2 || count["attestation"] != 1 || count["notation"] != 1 {
 		t.Fatalf("listed %v, want 2 key signatures, 2 keyless, 1 attestation, 1 notation signature:\n%+v", count, arts)
+	}
+}
+
+// An attestation whose statement does not parse was listed with no
+// predicate type and no problem; inspect now says why.
+func TestInspectNamesAMalformedStatement(t *testing.T) {
+	k := newKeyless(t)
+	img := k.image("inspected-malformed")
+	if err := k.signers["k1"].AttestLegacy(img, []byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.New(registry.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arts, err := verify.Inspect(context.Background(), reg, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(arts) != 1 || !strings.Contains(arts[0].Problem, "malformed in-toto statement") {
+		t.Fatalf("want the attestation listed with its problem: %+v", arts)
 	}
 }

@@ -14,10 +14,12 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sigstore/cosign/v3/pkg/cosign"
+	cbundle "github.com/sigstore/cosign/v3/pkg/cosign/bundle"
 	"github.com/sigstore/cosign/v3/pkg/oci"
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/tlog"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 )
 
@@ -133,7 +135,7 @@ func (id *Identity) Matcher() (sgverify.CertificateIdentity, error) {
 	}
 	for k, re := range map[string]string{"subject_regexp": id.SubjectRegexp, "issuer_regexp": id.IssuerRegexp} {
 		if _, err := regexp.Compile(re); err != nil {
-			return sgverify.CertificateIdentity{}, fmt.Errorf("identities.%s.%s: %v", id.Name, k, err)
+			return sgverify.CertificateIdentity{}, fmt.Errorf("identities.%s.%s: %w", id.Name, k, err)
 		}
 	}
 	san, err := sgverify.NewSANMatcher(id.Subject, anchor(id.SubjectRegexp))
@@ -183,16 +185,16 @@ func certSummary(cert *x509.Certificate) (certificate.Summary, error) {
 	return certificate.SummarizeCertificate(cert)
 }
 
-// mismatch says why cert is not this identity, naming both.
-func (s *Signer) mismatch(cert *x509.Certificate) string {
+// mismatch says why cert is not this identity, naming both; nil if it is.
+func (s *Signer) mismatch(cert *x509.Certificate) error {
 	sum, err := certSummary(cert)
 	if err != nil {
-		return "the certificate's identity cannot be read: " + err.Error()
+		return fmt.Errorf("the certificate's identity cannot be read: %w", err)
 	}
 	if err := s.match.Verify(sum); err != nil {
-		return fmt.Sprintf("signed by %s (issuer %s), not by %s: %v", sum.SubjectAlternativeName, sum.Issuer, s.Identity, err)
+		return fmt.Errorf("signed by %s (issuer %s), not by %s: %w", sum.SubjectAlternativeName, sum.Issuer, s.Identity, err)
 	}
-	return ""
+	return nil
 }
 
 // needSCT: a trust root that names certificate transparency logs says its
@@ -220,58 +222,83 @@ func verifierOptions(mode Tlog, hasTlog, needSCT bool) []sgverify.VerifierOption
 // timestamp cannot show when it was made.
 var ErrNoObserverTime = errors.New("no transparency log entry or signed timestamp proves when the certificate was used")
 
+// bundleVerified is what a keyless bundle that verified showed: its
+// certificate, log entries (those the policy checked) and the times
+// sigstore-go verified.
+type bundleVerified struct {
+	*sgverify.VerificationResult
+	cert    *x509.Certificate
+	entries []*tlog.Entry
+}
+
 // verifyBundle checks a Sigstore bundle against the signer. The statement
 // (what was signed) is checked apart (checkStatement).
-func (s *Signer) verifyBundle(b *sgbundle.Bundle, h v1.Hash, mode Tlog) (*sgverify.VerificationResult, string) {
+func (s *Signer) verifyBundle(b *sgbundle.Bundle, h v1.Hash, mode Tlog) (*bundleVerified, error) {
 	vc, err := b.VerificationContent()
 	if err != nil {
-		return nil, "malformed bundle: " + err.Error()
+		return nil, fmt.Errorf("malformed bundle: %w", err)
 	}
 	cert := vc.Certificate()
 	if cert == nil {
-		return nil, "signed with a key, not a certificate"
+		return nil, errKeyNotCert
 	}
-	if why := s.mismatch(cert); why != "" {
-		return nil, why
+	if err := s.mismatch(cert); err != nil {
+		return nil, err
 	}
-	entries, _ := b.TlogEntries()
+	entries, err := b.TlogEntries()
+	if err != nil {
+		return nil, fmt.Errorf("malformed bundle: its log entries: %w", err)
+	}
 	if mode == TlogOff {
 		entries = nil
 	}
-	ts, _ := b.Timestamps()
+	ts, err := b.Timestamps()
+	if err != nil {
+		return nil, fmt.Errorf("malformed bundle: its timestamps: %w", err)
+	}
 	if len(entries) == 0 && len(ts) == 0 {
-		return nil, ErrNoObserverTime.Error()
+		return nil, ErrNoObserverTime
 	}
 	v, err := sgverify.NewVerifier(s.Root.Material, verifierOptions(mode, len(entries) > 0, s.needSCT())...)
 	if err != nil {
-		return nil, err.Error()
+		return nil, fmt.Errorf("trust root %q: %w", s.Root.Name, err)
 	}
 	digest, err := hex.DecodeString(h.Hex)
 	if err != nil {
-		return nil, err.Error()
+		return nil, fmt.Errorf("digest %s: %w", h, err)
 	}
 	res, err := v.Verify(b, sgverify.NewPolicy(sgverify.WithArtifactDigest(h.Algorithm, digest), sgverify.WithCertificateIdentity(s.match)))
 	if err != nil {
 		return nil, keylessReason(err, s)
 	}
-	return res, ""
+	return &bundleVerified{VerificationResult: res, cert: cert, entries: entries}, nil
 }
 
 // verifyLegacy checks a signature from the .sig tag (certificate, chain,
-// Rekor bundle and RFC 3161 annotations) against the signer, with cosign.
-func (s *Signer) verifyLegacy(ctx context.Context, sig oci.Signature, h v1.Hash, mode Tlog, attestation bool) string {
+// Rekor bundle and RFC 3161 annotations) against the signer, with cosign,
+// and returns the Rekor bundle it carries (nil: none).
+func (s *Signer) verifyLegacy(ctx context.Context, sig oci.Signature, h v1.Hash, mode Tlog, attestation bool) (*cbundle.RekorBundle, error) {
 	cert, err := sig.Cert()
-	if err != nil || cert == nil {
-		return "signed with a key, not a certificate"
+	if err != nil {
+		return nil, fmt.Errorf("malformed certificate annotation: %w", err)
 	}
-	if why := s.mismatch(cert); why != "" {
-		return why
+	if cert == nil {
+		return nil, errKeyNotCert
 	}
-	rb, _ := sig.Bundle()
-	ts, _ := sig.RFC3161Timestamp()
+	if err := s.mismatch(cert); err != nil {
+		return nil, err
+	}
+	rb, err := sig.Bundle()
+	if err != nil {
+		return nil, fmt.Errorf("malformed Rekor bundle annotation: %w", err)
+	}
+	ts, err := sig.RFC3161Timestamp()
+	if err != nil {
+		return nil, fmt.Errorf("malformed RFC 3161 timestamp annotation: %w", err)
+	}
 	hasTlog := rb != nil && mode != TlogOff
 	if !hasTlog && ts == nil {
-		return ErrNoObserverTime.Error()
+		return nil, ErrNoObserverTime
 	}
 	co := &cosign.CheckOpts{
 		TrustedMaterial: s.Root.Material,
@@ -286,30 +313,32 @@ func (s *Signer) verifyLegacy(ctx context.Context, sig oci.Signature, h v1.Hash,
 		UseSignedTimestamps: ts != nil,
 	}
 	if mode == TlogRequire && rb == nil {
-		return noLogEntry
+		return nil, errNoLogEntry
 	}
 	check := cosign.VerifyImageSignature
 	if attestation {
 		check, co.ClaimVerifier = cosign.VerifyBlobAttestation, cosign.IntotoSubjectClaimVerifier
 	}
 	if _, err := check(ctx, sig, h, co); err != nil {
-		return keylessReason(err, s)
+		return nil, keylessReason(err, s)
 	}
 	// The identity, Fulcio's extensions included (which cosign checks only
 	// in their deprecated GitHub form), was matched above.
-	return ""
+	return rb, nil
 }
 
-// keylessReason shortens a verification error for a denial.
-func keylessReason(err error, s *Signer) string {
+// keylessReason shortens a verification error for a denial. sigstore-go
+// and cosign have no error values for these cases: their text is all
+// there is to tell them apart.
+func keylessReason(err error, s *Signer) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "certificate signed by unknown authority") || strings.Contains(msg, "x509: certificate"):
-		return fmt.Sprintf("the certificate does not chain to trust root %q: %s", s.Root.Name, Excerpt(err))
+		return excerptf(err, "the certificate does not chain to trust root %q", s.Root.Name)
 	case strings.Contains(msg, "signed certificate timestamp") || strings.Contains(msg, "SCT"):
-		return fmt.Sprintf("the certificate carries no valid SCT from a CT log of trust root %q: %s", s.Root.Name, Excerpt(err))
+		return excerptf(err, "the certificate carries no valid SCT from a CT log of trust root %q", s.Root.Name)
 	case strings.Contains(msg, "invalid or missing digest in claim"):
-		return "signed by this identity, but for another image"
+		return otherImageError("signed by this identity, but for another image")
 	}
-	return fmt.Sprintf("does not verify under trust root %q: %s", s.Root.Name, Excerpt(err))
+	return excerptf(err, "does not verify under trust root %q", s.Root.Name)
 }

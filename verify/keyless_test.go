@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
+	"github.com/sigstore/cosign/v3/pkg/oci/static"
 	"github.com/sigstore/cosign/v3/pkg/types"
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 
@@ -508,5 +509,23 @@ func TestKeylessExtensionsMustMatch(t *testing.T) {
 	}
 	for _, img := range []name.Digest{bundle, legacy} {
 		want(t, decide(t, eng, img), false, "SourceRepositoryURI")
+	}
+}
+
+// A .sig layer whose Rekor bundle or timestamp annotation does not parse
+// is refused, naming the annotation, never read as "no log entry" (which
+// would let a key signature pass under tlog = "if-present").
+func TestMalformedLegacyAnnotationsDeny(t *testing.T) {
+	k := newKeyless(t)
+	eng := k.engine(t, []string{"k1"}, nil, "any", verify.TlogIfPresent)
+	for ann, want_ := range map[string]string{
+		static.BundleAnnotationKey:           "unreadable: unmarshaling bundle",
+		static.RFC3161TimestampAnnotationKey: "unreadable: unmarshaling RFC3161 timestamp",
+	} {
+		img := k.image("malformed-" + strings.ReplaceAll(ann, "/", "-"))
+		if err := k.signers["k1"].SignLegacyAnnotated(img, map[string]string{ann: "{not json"}); err != nil {
+			t.Fatal(err)
+		}
+		want(t, decide(t, eng, img), false, want_)
 	}
 }

@@ -31,7 +31,7 @@ func checkLogKind(body []byte) error {
 		Kind string `json:"kind"`
 	}
 	if err := json.Unmarshal(body, &e); err != nil {
-		return fmt.Errorf("%w: unreadable (%v)", errLogKind, err)
+		return fmt.Errorf("%w: unreadable (%w)", errLogKind, err)
 	}
 	if !logKinds[e.Kind] {
 		return fmt.Errorf("%w: %q", errLogKind, e.Kind)

@@ -198,6 +198,9 @@ func (v *NotationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 			if len(outcomes) > 0 && outcomes[0].EnvelopeContent != nil && len(outcomes[0].EnvelopeContent.SignerInfo.CertificateChain) > 0 {
 				res.Signers[root] = outcomes[0].EnvelopeContent.SignerInfo.CertificateChain[0].Subject.String()
 			}
+		// notation-go reports "no signatures" and "could not read them" as
+		// one type; only its message tells them apart (notation.go in
+		// notation-go v1.3).
 		case errors.As(err, &retrieval) && strings.Contains(err.Error(), "no signature is associated"):
 			noSignatures = true
 		case errors.As(err, &retrieval):

@@ -64,7 +64,7 @@ func FuzzStatement(f *testing.F) {
 	f.Add([]byte(`{"subject":[{"digest":{"sha256":1}}]}`), "application/vnd.in-toto+json")
 	f.Fuzz(func(t *testing.T, payload []byte, payloadType string) {
 		b := &sgbundle.Bundle{Bundle: &protobundle.Bundle{Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{Payload: payload, PayloadType: payloadType}}}}
-		if checkStatement(b, h) != "" {
+		if checkStatement(b, h) != nil {
 			return
 		}
 		var st struct {

@@ -13,7 +13,10 @@ import (
 const (
 	exitOK     = 0
 	exitDenied = 1
-	exitUsage  = 2
+	// exitError: the command failed at run time (a runtime or service
+	// it needs cannot be reached); not the user's input.
+	exitError = 1
+	exitUsage = 2
 	// exitRegistry: the registry could not be read, or not in time, so
 	// nothing is known against the image (verify).
 	exitRegistry = 3

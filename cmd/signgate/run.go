@@ -20,8 +20,8 @@ container at CreateContainer and denies what its policies do not trust
 (failing closed), plus the pull-time gate's API socket and the metrics and
 health listener. SIGHUP (or daemon.watch_config) reloads the config.
 
-Exit 0: stopped by SIGTERM or SIGINT; 1: stopped on an error; 2: usage or
-config error.
+Exit 0: stopped by SIGTERM or SIGINT; 1: failed to start or stopped on an
+error; 2: usage or config error.
 `
 
 func runDaemon(args []string) int {
@@ -45,10 +45,17 @@ func runDaemon(args []string) int {
 		godebug.SetGCPercent(50)
 	}
 
+	// A config that does not load is the user's to fix (2); anything
+	// else that stops the start (the state directory, keys, a KMS) is a
+	// failure (1), so a supervisor can tell the two apart.
+	if _, err := config.Load(*cfgPath); err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
 	d, err := daemon.New(*cfgPath, log, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
+		return exitError
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -62,7 +69,7 @@ func runDaemon(args []string) int {
 	log.Info("signgate starting", "version", version, "config", *cfgPath, "snapshot", d.Engine().Snapshot().ID)
 	if err := d.Run(ctx); err != nil {
 		log.Error("signgate stopped", "err", err)
-		return 1
+		return exitError
 	}
 	log.Info("signgate stopped")
 	return exitOK

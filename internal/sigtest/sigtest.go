@@ -129,6 +129,25 @@ func signLegacy(target, claimed name.Digest, sign func([]byte) ([]byte, error), 
 	return attach(target, sig, opts...)
 }
 
+// SignLegacyAnnotated signs img as SignLegacy does, with extra layer
+// annotations (a malformed Rekor bundle or timestamp, for the cases where
+// a registry sends one).
+func (s *Signer) SignLegacyAnnotated(img name.Digest, ann map[string]string, opts ...remote.Option) error {
+	p, err := (&payload.Cosign{Image: img}).MarshalJSON()
+	if err != nil {
+		return err
+	}
+	raw, _, err := s.kp.SignData(context.Background(), p)
+	if err != nil {
+		return err
+	}
+	sig, err := static.NewSignature(p, base64.StdEncoding.EncodeToString(raw), static.WithAnnotations(ann))
+	if err != nil {
+		return err
+	}
+	return attach(img, sig, opts...)
+}
+
 // AttachRaw stores an arbitrary layer as a legacy signature (for malformed cases).
 func AttachRaw(target name.Digest, payloadBytes []byte, b64sig string, opts ...remote.Option) error {
 	sig, err := static.NewSignature(payloadBytes, b64sig)
