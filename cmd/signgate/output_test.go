@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	versionapi "github.com/containerd/containerd/api/services/version/v1"
-	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -91,15 +89,7 @@ func (fakeContainerd) Version(context.Context, *emptypb.Empty) (*versionapi.Vers
 }
 
 func TestDoctorJSON(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "containerd.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	versionapi.RegisterVersionServer(srv, fakeContainerd{})
-	go func() { _ = srv.Serve(l) }()
-	defer srv.Stop()
+	sock := serveContainerd(t)
 	cfg := writeConfig(t, fmt.Sprintf("[daemon]\ncontainerd_socket = %q\n", sock)+allowAll[len("\n[daemon]\n"):])
 	var v struct {
 		Containerd  string
