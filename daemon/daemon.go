@@ -87,6 +87,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 		return nil, err
 	}
 	d.store = store
+	d.restoreVerdicts(engine)
 	d.engine.Store(engine)
 	d.keysTime.Store(time.Now().UnixNano())
 	if rec == nil {
@@ -191,6 +192,10 @@ func (d *Daemon) Reload() error {
 		d.reportSync(syncer, changes, serr)
 		var engine *verify.Engine
 		if engine, err = d.buildEngine(cfg, syncer); err == nil {
+			// Verdicts the new config and keys bind as the old did carry
+			// over; the others are judged anew.
+			kept, _ := d.Engine().Kept()
+			engine.Restore(kept)
 			if !reflect.DeepEqual(cfg.Daemon, d.config().Daemon) {
 				d.log.Warn("reload: [daemon] settings change only on restart", "config", d.path)
 			}
@@ -239,6 +244,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Warn("containerd events: subscription lost; resubscribing", "err", err, "retry_in", retry)
 	})
 	go d.watchdog(ctx)
+	// Kept verdicts are written once more on the way out, however Run ends.
+	kctx, stopKeeping := context.WithCancel(ctx)
+	keeping := make(chan struct{})
+	go func() { defer close(keeping); d.keepVerdicts(kctx) }()
+	defer func() { stopKeeping(); <-keeping }()
 	go d.syncLoop(ctx)
 	if every := d.config().Daemon.WatchConfig; every > 0 {
 		go d.watchFiles(ctx, every)

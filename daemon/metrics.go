@@ -25,16 +25,18 @@ type metrics struct {
 	verifyTime    prometheus.Histogram
 	reloads       *prometheus.CounterVec
 	keysLoaded    prometheus.Gauge
-	kmsSyncs      *prometheus.CounterVec
-	kmsLastSync   *prometheus.GaugeVec
-	kmsVersions   *prometheus.GaugeVec
-	kmsStale      *prometheus.GaugeVec
-	rootRefresh   *prometheus.CounterVec
-	rootLast      *prometheus.GaugeVec
-	rootUntil     *prometheus.GaugeVec
-	rootStale     *prometheus.GaugeVec
-	listenerUp    *prometheus.GaugeVec
-	bindFailures  *prometheus.CounterVec
+	// verdictsRestored counts verdicts taken back from the state directory.
+	verdictsRestored prometheus.Counter
+	kmsSyncs         *prometheus.CounterVec
+	kmsLastSync      *prometheus.GaugeVec
+	kmsVersions      *prometheus.GaugeVec
+	kmsStale         *prometheus.GaugeVec
+	rootRefresh      *prometheus.CounterVec
+	rootLast         *prometheus.GaugeVec
+	rootUntil        *prometheus.GaugeVec
+	rootStale        *prometheus.GaugeVec
+	listenerUp       *prometheus.GaugeVec
+	bindFailures     *prometheus.CounterVec
 }
 
 func newMetrics(d *Daemon) *metrics {
@@ -56,6 +58,9 @@ func newMetrics(d *Daemon) *metrics {
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "signgate_config_reloads_total", Help: "Config and keystore reloads, by result (ok, refused).",
 		}, []string{"result"}),
+		verdictsRestored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "signgate_verdicts_restored_total", Help: "Verified verdicts taken back from the state directory at start, each one a verification the registry was not asked for again.",
+		}),
 		keysLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "signgate_keystore_loaded_timestamp_seconds", Help: "When the keys in force were loaded.",
 		}),
@@ -90,7 +95,7 @@ func newMetrics(d *Daemon) *metrics {
 			Name: "signgate_listener_bind_failures_total", Help: "Failed attempts to bind a listener (metrics, api), e.g. its address held by another process.",
 		}, []string{"listener"}),
 	}
-	m.reg.MustRegister(m.listenerUp, m.bindFailures, m.decisions, m.cache, m.verifications, m.verifyTime, m.reloads, m.keysLoaded,
+	m.reg.MustRegister(m.listenerUp, m.bindFailures, m.decisions, m.cache, m.verifications, m.verifyTime, m.reloads, m.keysLoaded, m.verdictsRestored,
 		m.kmsSyncs, m.kmsLastSync, m.kmsVersions, m.kmsStale, m.rootRefresh, m.rootLast, m.rootUntil, m.rootStale,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "signgate_verifications_in_flight", Help: "Verifications running now.",

@@ -11,6 +11,9 @@ type cache struct {
 	max      int
 	entries  map[string]entry
 	inflight map[string]*call
+	// gen changes whenever the set of verified verdicts does, so what keeps
+	// them across restarts writes only then.
+	gen int64
 }
 
 type entry struct {
@@ -63,20 +66,58 @@ func (c *cache) finish(key string, cl *call, v, kept *Verdict, expires, now time
 		for k, e := range c.entries {
 			if now.After(e.expires) || len(c.entries) >= c.max {
 				delete(c.entries, k)
+				c.gen++
 			}
 		}
 	}
 	c.entries[key] = entry{v: kept, expires: expires}
+	if kept.Verified {
+		c.gen++
+	}
 	close(cl.done)
+}
+
+// put keeps v for key until expires, unless a verdict is already kept or
+// being made for key: what a verification made in this process knows is
+// never replaced by one restored from disk.
+func (c *cache) put(key string, v *Verdict, expires time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[key]; ok {
+		return false
+	}
+	if _, ok := c.inflight[key]; ok || len(c.entries) >= c.max {
+		return false
+	}
+	c.entries[key] = entry{v: v, expires: expires}
+	c.gen++
+	return true
+}
+
+// verified returns the verified verdicts still valid at now, and the
+// generation they are of.
+func (c *cache) verified(now time.Time) (map[string]entry, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]entry{}
+	for k, e := range c.entries {
+		if e.v.Verified && !now.After(e.expires) {
+			out[k] = e
+		}
+	}
+	return out, c.gen
 }
 
 // retain drops every verdict whose key keep refuses.
 func (c *cache) retain(keep func(key string) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for k := range c.entries {
+	for k, e := range c.entries {
 		if !keep(k) {
 			delete(c.entries, k)
+			if e.v.Verified {
+				c.gen++
+			}
 		}
 	}
 }

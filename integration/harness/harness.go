@@ -63,6 +63,7 @@ type Env struct {
 	noNRI        bool
 	preInstalled bool
 	sg           *exec.Cmd
+	sgDone       chan struct{} // closed when sg has exited
 	ctd          *exec.Cmd
 	procs        []*exec.Cmd
 }
@@ -550,7 +551,9 @@ func (e *Env) StartSigngate() error {
 		return err
 	}
 	e.sg = cmd
-	go func() { _ = cmd.Wait() }()
+	done := make(chan struct{})
+	e.sgDone = done
+	go func() { _ = cmd.Wait(); close(done) }()
 	return WaitFor(15*time.Second, func() error {
 		if !strings.Contains(e.SigngateLog.String()[strings.LastIndex(e.SigngateLog.String(), "--- signgate start"):], "connected to NRI") {
 			return fmt.Errorf("signgate not connected yet")
@@ -673,6 +676,23 @@ func (e *Env) RestartSigngate(config string) error {
 
 // StateDir is signgate's state directory.
 func (e *Env) StateDir() string { return filepath.Join(e.Dir, "state") }
+
+// StopSigngate stops signgate as systemd and the kubelet do (SIGTERM) and
+// waits for it to exit.
+func (e *Env) StopSigngate() error {
+	if e.sg == nil || e.sg.Process == nil {
+		return nil
+	}
+	if err := e.sg.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case <-e.sgDone:
+		return nil
+	case <-time.After(15 * time.Second):
+		return fmt.Errorf("signgate did not exit within 15s of SIGTERM")
+	}
+}
 
 func (e *Env) KillSigngate() {
 	if e.sg != nil && e.sg.Process != nil {

@@ -1,0 +1,96 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// Kept is a verified verdict as it outlives the process that made it: the
+// binding it rests on (the config, the policy, and the versions of the keys,
+// certificates and trust roots the policy trusts), the image it is for and
+// when it stops being reused. Only verified verdicts are kept: a denial is
+// cheap to make again and must pick up a fixed image.
+type Kept struct {
+	Binding string    `json:"binding"`
+	Image   string    `json:"image"` // repository@digest, as it was asked
+	Expires time.Time `json:"expires"`
+	Verdict *Verdict  `json:"verdict"`
+}
+
+// Kept returns the verified verdicts valid now, sorted by image, and the
+// generation of the cache they are from: it changes whenever that set
+// does, so a caller writes them only then.
+func (e *Engine) Kept() ([]Kept, int64) {
+	entries, gen := e.cache.verified(e.opts.Now())
+	out := make([]Kept, 0, len(entries))
+	for key, en := range entries {
+		b, img, _ := strings.Cut(key, "\x01")
+		out = append(out, Kept{Binding: b, Image: img, Expires: en.expires, Verdict: en.v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Image != out[j].Image {
+			return out[i].Image < out[j].Image
+		}
+		return out[i].Binding < out[j].Binding
+	})
+	return out, gen
+}
+
+// Restore takes back verdicts kept by an earlier process, or an earlier
+// engine, for those the snapshot in force binds exactly as it did when
+// they were made. Any other is dropped: a revoked or rotated key, a
+// changed trust root or a changed config re-judges at once. A verdict that
+// has expired, or claims to outlive this engine's allow_ttl, or is not a
+// verified allow for the digest it is kept under, is dropped too. It
+// returns how many it took and why each other one was not.
+func (e *Engine) Restore(kept []Kept) (int, []error) {
+	now := e.opts.Now()
+	bound := e.live(now).bindings()
+	n := 0
+	var errs []error
+	for _, k := range kept {
+		if err := e.restorable(k, bound, now); err != nil {
+			errs = append(errs, fmt.Errorf("kept verdict for %s: %w", k.Image, err))
+			continue
+		}
+		v := *k.Verdict
+		v.Cached, v.Pending, v.Took = false, false, 0
+		if e.cache.put(k.Binding+"\x01"+k.Image, &v, k.Expires) {
+			n++
+		}
+	}
+	return n, errs
+}
+
+// errNotBound is the ordinary reason a kept verdict is dropped: what it
+// rested on has changed.
+var errNotBound = errors.New("the keys, trust roots or policy it rested on have changed")
+
+func (e *Engine) restorable(k Kept, bound map[string]bool, now time.Time) error {
+	if !bound[k.Binding] {
+		return errNotBound
+	}
+	switch {
+	case !now.Before(k.Expires):
+		return fmt.Errorf("expired at %s", k.Expires.UTC().Format(time.RFC3339))
+	case k.Expires.After(now.Add(e.opts.AllowTTL)):
+		return fmt.Errorf("expires at %s, beyond allow_ttl (%s) from now", k.Expires.UTC().Format(time.RFC3339), e.opts.AllowTTL)
+	}
+	v := k.Verdict
+	if v == nil || !v.Verified || !v.Allowed || v.Cause != CauseVerified || v.Pending {
+		return fmt.Errorf("not a verified allow")
+	}
+	d, err := name.NewDigest(k.Image)
+	if err != nil {
+		return fmt.Errorf("image: %w", err)
+	}
+	if d.DigestStr() != v.Digest {
+		return fmt.Errorf("its verdict is for %s", v.Digest)
+	}
+	return nil
+}
