@@ -54,6 +54,17 @@ func main() {
 		profile(bin, out, 30*time.Second)
 		return
 	}
+	// SIGNGATE_BENCH=fleet runs the fleet alone (a minute, one containerd).
+	if os.Getenv("SIGNGATE_BENCH") == "fleet" {
+		e, err := harness.Start(harness.Options{Bin: bin, DropIn: "packaging/containerd/signgate.toml"})
+		if err != nil {
+			stop(e)
+			fail(err.Error())
+		}
+		defer stop(e)
+		fleetTable(os.Stdout, fleet(e))
+		return
+	}
 	var rows []row
 
 	// Three containerds side by side: with signgate, with NRI but no plugin,
@@ -155,6 +166,7 @@ func main() {
 	}
 	tw.Flush()
 	loadTable(os.Stdout, results, cached, rss, fillTook)
+	fleetTable(os.Stdout, fleet(gatedEnv))
 }
 
 // verification measures the engine against the distribution registry, and
