@@ -1,4 +1,4 @@
-package config_test
+package setup_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/setup"
 	// The KMS providers, as signgate is built.
 	"github.com/signgate/signgate/internal/sigtest"
 	_ "github.com/signgate/signgate/keystore/kms/awskms"
@@ -59,7 +59,7 @@ scopes = ["registry.example.com/team/*", "*.example.com/**"]
 keys = ["build", "release"]
 require = "all"
 `)
-	c, err := config.Load(p)
+	c, err := setup.Load(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,14 +70,14 @@ require = "all"
 		t.Fatalf("annotate and preverify default to true: %+v", c.Daemon)
 	}
 	off := write(t, dir, "off.toml", "[daemon]\nannotate = false\n[[policy]]\nname = \"all\"\nscopes = [\"**\"]\nmode = \"allow\"\n")
-	if c, err := config.Load(off); err != nil || c.Daemon.Annotate {
+	if c, err := setup.Load(off); err != nil || c.Daemon.Annotate {
 		t.Fatalf("annotate = false: %v, %+v", err, c)
 	}
 	if c.Daemon.AllowCheckpointRestore {
 		t.Fatal("checkpoint restores are allowed by default")
 	}
 	ckpt := write(t, dir, "ckpt.toml", "[daemon]\nallow_checkpoint_restore = true\n[[policy]]\nname = \"all\"\nscopes = [\"**\"]\nmode = \"allow\"\n")
-	if c, err := config.Load(ckpt); err != nil || !c.Daemon.AllowCheckpointRestore {
+	if c, err := setup.Load(ckpt); err != nil || !c.Daemon.AllowCheckpointRestore {
 		t.Fatalf("allow_checkpoint_restore = true: %v, %+v", err, c)
 	}
 	if p := c.Policies.Match("registry.example.com/team/app", ""); p == nil || p.Name != "prod" {
@@ -134,7 +134,7 @@ func TestConfigErrorsNameTheFault(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p := write(t, t.TempDir(), "config.toml", c.body)
-			_, err := config.Load(p)
+			_, err := setup.Load(p)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -161,7 +161,7 @@ scopes = ["reg.io/**"]
 [policy.cosign]
 keys = ["release", "pinned"]
 `)
-	c, err := config.Load(p)
+	c, err := setup.Load(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ signatures = "either"
   identities = ["x509.subject: C=US, ST=WA, O=signgate test, CN=signer"]
   level = "permissive"
 `)
-	c, err := config.Load(p)
+	c, err := setup.Load(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ signatures = "either"
 }
 
 func TestExampleConfigIsValid(t *testing.T) {
-	c, err := config.Load("../packaging/config.example.toml")
+	c, err := setup.Load("../packaging/config.example.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestExampleConfigIsValid(t *testing.T) {
 func TestWarnings(t *testing.T) {
 	placeholder := "[keys.placeholder]\npem = \"\"\"\n-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEip53JySHT8hwUR6ot9pwBMSX1WW9\nVFj7mmWaDAGuM2ZBFHrt23YyEjHWGbgYonFQUPLD94TL45mg4o64PCwqzQ==\n-----END PUBLIC KEY-----\n\"\"\"\n"
 	audit := placeholder + "[[policy]]\nname = \"audit-everything\"\nscopes = [\"**\"]\nmode = \"audit\"\n[policy.cosign]\nkeys = [\"placeholder\"]\n"
-	c, err := config.Parse("config.toml", []byte(audit))
+	c, err := setup.Parse("config.toml", []byte(audit))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestWarnings(t *testing.T) {
 		}
 	}
 	enforcing := "[keys.k]\npem = \"\"\"" + pub(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\n[policy.cosign]\nkeys = [\"k\"]\n"
-	if c, err = config.Parse("config.toml", []byte(enforcing)); err != nil {
+	if c, err = setup.Parse("config.toml", []byte(enforcing)); err != nil {
 		t.Fatal(err)
 	}
 	if w := c.Warnings(); len(w) != 0 || c.EnforcingPolicies() != 1 {
@@ -267,7 +267,7 @@ func TestWarnings(t *testing.T) {
 func TestRequireAsAnInteger(t *testing.T) {
 	k := "[keys.a]\npem = \"\"\"" + pub(t) + "\"\"\"\n[keys.b]\npem = \"\"\"" + pub(t) + "\"\"\"\n"
 	for _, req := range []string{"2", `"2"`} {
-		c, err := config.Parse("config.toml", []byte(k+"[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.cosign]\nkeys = [\"a\", \"b\"]\nrequire = "+req+"\n"))
+		c, err := setup.Parse("config.toml", []byte(k+"[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.cosign]\nkeys = [\"a\", \"b\"]\nrequire = "+req+"\n"))
 		if err != nil {
 			t.Fatalf("require = %s: %v", req, err)
 		}
@@ -275,7 +275,7 @@ func TestRequireAsAnInteger(t *testing.T) {
 			t.Fatalf("require = %s: threshold %d", req, th)
 		}
 	}
-	_, err := config.Parse("config.toml", []byte(k+"[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.cosign]\nkeys = [\"a\", \"b\"]\nrequire = 1.5\n"))
+	_, err := setup.Parse("config.toml", []byte(k+"[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.cosign]\nkeys = [\"a\", \"b\"]\nrequire = 1.5\n"))
 	if err == nil || !strings.Contains(err.Error(), `want "any", "all" or a count`) || !strings.Contains(err.Error(), "config.toml") {
 		t.Fatalf("require = 1.5: %v", err)
 	}
@@ -306,7 +306,7 @@ scopes = ["reg.io/**"]
   identities = ["release"]
   tlog = "if-present"
 `
-	c, err := config.Load(write(t, dir, "config.toml", good))
+	c, err := setup.Load(write(t, dir, "config.toml", good))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +327,7 @@ scopes = ["reg.io/**"]
 
 	bad := func(name, body, want string) {
 		t.Run(name, func(t *testing.T) {
-			_, err := config.Load(write(t, dir, "bad.toml", body))
+			_, err := setup.Load(write(t, dir, "bad.toml", body))
 			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "bad.toml") {
 				t.Fatalf("error %v does not contain %q and the file name", err, want)
 			}
