@@ -180,17 +180,15 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 // checkKMS syncs the config's KMS keys once, as the daemon would, and
 // records what each would trust. It reports whether every key synced.
 func checkKMS(cfg *setup.Config, rep *checkReport) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.KMS.RequestTimeout+time.Second)
-	defer cancel()
 	s, err := setup.Syncer(cfg, nil, true)
 	if err != nil {
 		rep.KMSError = err.Error()
 		return false
 	}
 	defer s.Close()
-	_, err = s.Sync(ctx)
+	_, err = setup.SyncKeys(cfg, s)
 	// KMS versions can share material with other names only once synced.
-	if snap, serr := cfg.Snapshot(ctx, s.Keys()...); serr == nil {
+	if snap, serr := cfg.Snapshot(context.Background(), s.Keys()...); serr == nil {
 		for _, g := range snap.Keys.Shared() {
 			if hasKMSKey(cfg, g) {
 				rep.Warnings = append(rep.Warnings, sharedWarning(g))
