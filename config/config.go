@@ -102,18 +102,13 @@ type Config struct {
 }
 
 // Load reads path and checks it as Parse does.
-func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	return Parse(path, data)
-}
+func Load(path string) (*Config, error) { return checked(ReadFile(path)) }
 
 // Parse decodes data, read from path (for messages and relative paths),
 // and fails on any problem with its shape.
-func Parse(path string, data []byte) (*Config, error) {
-	c, p, err := Read(path, data)
+func Parse(path string, data []byte) (*Config, error) { return checked(Read(path, data)) }
+
+func checked(c *Config, p *Problems, err error) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +116,15 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// ReadFile is Read on the file at path.
+func ReadFile(path string) (*Config, *Problems, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	return Read(path, data)
 }
 
 // Read decodes data as Parse does, but returns the problems found in the

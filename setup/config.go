@@ -1,8 +1,6 @@
 package setup
 
 import (
-	"fmt"
-	"os"
 	"sort"
 
 	"github.com/signgate/signgate/config"
@@ -38,31 +36,23 @@ type Config struct {
 }
 
 // Load reads the config at path and compiles it.
-func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	return Parse(path, data)
-}
+func Load(path string) (*Config, error) { return compile(config.ReadFile(path)) }
 
 // Parse compiles data, read from path (for messages and relative paths). A
 // key, certificate or trust root that does not parse, or a policy naming one
 // that is not defined, is an error naming the file and the key path, beside
 // any problem config found in the values.
-func Parse(path string, data []byte) (*Config, error) {
-	cc, p, err := config.Read(path, data)
+func Parse(path string, data []byte) (*Config, error) { return compile(config.Read(path, data)) }
+
+// compile adds to p what it finds compiling what config read.
+func compile(cc *config.Config, p *config.Problems, err error) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
 	c := &Config{Config: cc}
 	f := &cc.File
 	c.KMSSettings = kmsSettings(p, cc.KMS)
-	if cc.Registry.DockerConfig != "" {
-		if _, err := os.Stat(cc.Registry.DockerConfig); err != nil {
-			p.Errorf("registry.docker_config: %v", err)
-		}
-	}
+	mustExist(p, "registry.docker_config", cc.Registry.DockerConfig)
 	material := c.keys(p, f.Keys)
 	certKinds, certMaterial := c.certs(p, f.Certs)
 	c.trustRoots(p, f.TrustRoots)

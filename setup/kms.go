@@ -25,6 +25,7 @@ func kmsSettings(p *config.Problems, km config.KMS) map[string]kms.Settings {
 	return out
 }
 
+// mustExist says when a file the config names at key is not there.
 func mustExist(p *config.Problems, key, path string) {
 	if path == "" {
 		return

@@ -1,34 +1,18 @@
 package setup_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/signgate/signgate/internal/kmstest"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/keystore/kms"
 	"github.com/signgate/signgate/setup"
 )
-
-// downKMS is a KMS that is down, and notes how long each caller was
-// prepared to wait for it.
-type downKMS struct {
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (k *downKMS) Versions(ctx context.Context, _ kms.Ref, _ []string) ([]kms.Version, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	d, _ := ctx.Deadline()
-	k.waits = append(k.waits, time.Until(d))
-	return nil, errors.New("the KMS is down")
-}
 
 // TestStartKeys: the daemon and every command start KMS keys through one
 // function, so they read the same state, say when it is not used, and wait
@@ -40,26 +24,15 @@ func TestStartKeys(t *testing.T) {
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := setup.Parse(filepath.Join(dir, "config.toml"), fmt.Appendf(nil, `[daemon]
-state_dir = %q
-[registry]
-verify_timeout = "1s"
-[kms]
-request_timeout = "40s"
-[keys.release]
-kms = "hashivault://release"
-[[policy]]
-name = "release"
-scopes = ["**"]
-[policy.cosign]
-keys = ["release"]
-`, state))
+	cfg, err := setup.Parse(filepath.Join(dir, "config.toml"), fmt.Appendf(nil,
+		"[daemon]\nstate_dir = %q\n[kms]\nrequest_timeout = \"40s\"\n[keys.release]\nkms = \"hashivault://release\"\n"+
+			"[[policy]]\nname = \"p\"\nscopes = [\"**\"]\nmode = \"audit\"\n[policy.cosign]\nkeys = [\"release\"]\n", state))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The syncer's own per-key bound is out of the way: what bounds the
 	// wait is StartKeys's.
-	down := &downKMS{}
+	down := &kmstest.Down{}
 	s, err := keysync.New(cfg.KMSKeys, map[string]kms.Provider{"hashivault": down}, keysync.Options{StateDir: state, ReadOnly: true, Timeout: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -75,12 +48,11 @@ keys = ["release"]
 	if ks := setup.StartKeys(cfg, s, false); !ks.StateIgnored() || ks.SyncErr == nil {
 		t.Fatalf("a torn state file is not said to be ignored: %+v", ks)
 	}
-	down.mu.Lock()
-	defer down.mu.Unlock()
-	if len(down.waits) != 2 {
-		t.Fatalf("the KMS was asked %d times, want once per start", len(down.waits))
+	waits := down.Waits()
+	if len(waits) != 2 {
+		t.Fatalf("the KMS was asked %d times, want once per start", len(waits))
 	}
-	for _, w := range down.waits {
+	for _, w := range waits {
 		if w < 30*time.Second {
 			t.Fatalf("waited %s for the KMS, want kms.request_timeout (40s)", w.Round(time.Second))
 		}
