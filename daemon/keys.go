@@ -24,11 +24,11 @@ const (
 	keyUntrusted     keysync.ChangeKind = "untrusted"       // no version can be trusted: images that need it are denied
 )
 
-// startKeys brings KMS keys up at start as setup.StartKeys does for every
-// command, starting on a state that holds every key and syncing it in the
-// background (a KMS that is down must not hold up container creation on
-// the node); otherwise syncing first, within kms.request_timeout. A KMS
-// that cannot be reached leaves the state's keys in force, and says so.
+// startKeys brings KMS keys up at start through setup.StartKeys, as every
+// command does (same state, same timeout). Unlike a command, it starts on
+// a state that holds every key and syncs in the background: a KMS that is
+// down must not hold up container creation on the node. A KMS that cannot
+// be reached leaves the state's keys in force, and says so.
 func (d *Daemon) startKeys(s *keysync.Syncer) {
 	if s.Len() == 0 {
 		return
