@@ -105,7 +105,7 @@ func (d *Daemon) verifyPull(ctx context.Context, req VerifyRequest) VerifyRespon
 		return VerifyResponse{Reason: fmt.Sprintf("image %s: digest %q: %v", req.Image, req.Digest, err)}
 	}
 	// A pull may wait for the whole verification, unlike CreateContainer.
-	ctx, cancel := context.WithTimeout(ctx, d.config().Engine.VerifyTimeout+time.Second)
+	ctx, cancel := context.WithTimeout(ctx, d.config().Registry.VerifyTimeout+time.Second)
 	defer cancel()
 	v := d.Engine().DecideAnyNamespace(ctx, img)
 	if !v.Allowed {

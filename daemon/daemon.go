@@ -18,7 +18,6 @@ import (
 	nriapi "github.com/containerd/nri/pkg/api"
 	"github.com/coreos/go-systemd/v22/journal"
 
-	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/imagestore"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
@@ -35,7 +34,7 @@ type Daemon struct {
 	plugin *nri.Plugin
 
 	mu  sync.Mutex // serialises reloads
-	cfg atomic.Pointer[config.Config]
+	cfg atomic.Pointer[setup.Config]
 	// loaded fingerprints the files as the last load (or refused reload)
 	// read them, for watch_config: a change from then on is seen.
 	loaded atomic.Value
@@ -61,7 +60,7 @@ func (d *Daemon) keysAt() time.Time { return time.Unix(0, d.keysTime.Load()) }
 // New loads the config at path and prepares the daemon. Recorder may be nil:
 // decisions then go to journald when it is there, else to the logger.
 func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
-	cfg, err := config.Load(path)
+	cfg, err := setup.Load(path)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +71,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.cfg.Store(cfg)
 	d.loaded.Store(fingerprint(cfg))
 	d.metrics = newMetrics(d)
-	syncer, err := NewSyncer(cfg, nil, false)
+	syncer, err := setup.Syncer(cfg, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +122,7 @@ func ensureStateDir(dir string, log *slog.Logger) error {
 	return nil
 }
 
-func (d *Daemon) buildEngine(cfg *config.Config, syncer *keysync.Syncer) (*verify.Engine, error) {
+func (d *Daemon) buildEngine(cfg *setup.Config, syncer *keysync.Syncer) (*verify.Engine, error) {
 	engine, _, err := setup.Engine(cfg, syncer, func(v *verify.Verdict) {
 		d.metrics.verified(v)
 		d.log.Info("verification finished", "image", v.Image, "digest", v.Digest, "policy", v.Policy,
@@ -134,7 +133,7 @@ func (d *Daemon) buildEngine(cfg *config.Config, syncer *keysync.Syncer) (*verif
 
 // warnConfig says loudly, at start and on every reload, what a valid config
 // leaves open: no enforcing policy, a placeholder key.
-func (d *Daemon) warnConfig(cfg *config.Config) {
+func (d *Daemon) warnConfig(cfg *setup.Config) {
 	for _, w := range cfg.Warnings() {
 		d.log.Warn("config warning", "config", cfg.Path, "warning", w)
 	}
@@ -156,7 +155,7 @@ func (d *Daemon) warnSharedKeys(snap *verify.Snapshot) {
 }
 
 // config returns the config in force.
-func (d *Daemon) config() *config.Config { return d.cfg.Load() }
+func (d *Daemon) config() *setup.Config { return d.cfg.Load() }
 
 // Decide passes to the engine in force.
 func (d *Daemon) Decide(ctx context.Context, req verify.Request) *verify.Verdict {
@@ -177,18 +176,16 @@ func (d *Daemon) Reload() error {
 	defer d.mu.Unlock()
 	d.notify("RELOADING=1")
 	defer d.notify("READY=1")
-	cfg, err := config.Load(d.path)
+	cfg, err := setup.Load(d.path)
 	// Against the config in force after this reload (it may name new files);
 	// a refused one is not tried again until the files change again.
 	defer func() { d.loaded.Store(fingerprint(d.config())) }()
 	var syncer *keysync.Syncer
 	if err == nil {
-		syncer, err = NewSyncer(cfg, d.syncer.Load(), false)
+		syncer, err = setup.Syncer(cfg, d.syncer.Load(), false)
 	}
 	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.KMS.RequestTimeout)
-		changes, serr := syncer.Sync(ctx)
-		cancel()
+		changes, serr := setup.SyncKeys(cfg, syncer)
 		d.reportSync(syncer, changes, serr)
 		var engine *verify.Engine
 		if engine, err = d.buildEngine(cfg, syncer); err == nil {

@@ -60,7 +60,7 @@ func (d *Daemon) verifyAhead(ctx context.Context, sem chan struct{}, name string
 		if done != nil {
 			defer done()
 		}
-		vctx, cancel := context.WithTimeout(ctx, d.config().Engine.VerifyTimeout+time.Second)
+		vctx, cancel := context.WithTimeout(ctx, d.config().Registry.VerifyTimeout+time.Second)
 		defer cancel()
 		imgs, err := d.store.Resolve(vctx, name)
 		if err != nil {

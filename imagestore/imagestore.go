@@ -23,6 +23,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/signgate/signgate/config"
 )
 
 // Store resolves image references through containerd.
@@ -56,7 +58,7 @@ func Dial(socket, namespace string, snapshotters []string) (*Store, error) {
 		return nil, fmt.Errorf("containerd socket %s: %w", socket, err)
 	}
 	if len(snapshotters) == 0 {
-		snapshotters = []string{"overlayfs"}
+		snapshotters = []string{config.DefaultSnapshotter}
 	}
 	return &Store{
 		conn:         conn,

@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/signgate/signgate/config"
 )
 
 // Config says how to reach registries.
@@ -46,11 +48,10 @@ type Exchange struct {
 	Took        time.Duration
 }
 
-// Defaults for the size caps: signatures and their manifests are small; real
-// ones are a few KiB.
+// Defaults for the size caps, written once in config.
 const (
-	DefaultMaxManifestBytes = 4 << 20
-	DefaultMaxBlobBytes     = 4 << 20
+	DefaultMaxManifestBytes = config.DefaultMaxManifestBytes
+	DefaultMaxBlobBytes     = config.DefaultMaxBlobBytes
 )
 
 // Client builds remote options per repository.

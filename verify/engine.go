@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore"
 )
 
@@ -157,17 +158,18 @@ type Registry interface {
 
 // NewEngine builds an engine over a first snapshot.
 func NewEngine(snap *Snapshot, reg Registry, opts Options) *Engine {
+	// Unset options take the config's defaults, written once in config.
 	if opts.VerifyTimeout <= 0 {
-		opts.VerifyTimeout = 10 * time.Second
+		opts.VerifyTimeout = config.DefaultVerifyTimeout
 	}
 	if opts.AllowTTL <= 0 {
-		opts.AllowTTL = 10 * time.Minute
+		opts.AllowTTL = config.DefaultAllowTTL
 	}
 	if opts.DenyTTL <= 0 {
-		opts.DenyTTL = 10 * time.Second
+		opts.DenyTTL = config.DefaultDenyTTL
 	}
 	if opts.MaxCached <= 0 {
-		opts.MaxCached = 10000
+		opts.MaxCached = config.DefaultMaxEntries
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -118,7 +118,7 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 		rep.Error = err.Error()
 		return rep, exitUsage
 	}
-	cfg, err := config.Load(path)
+	cfg, err := setup.Load(path)
 	if err != nil {
 		return fail(err)
 	}
@@ -126,7 +126,7 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := registry.New(cfg.Registry); err != nil {
+	if _, err := registry.New(cfg.RegistryConfig()); err != nil {
 		return fail(err)
 	}
 	rep.Valid, rep.Snapshot = true, snap.ID
@@ -179,18 +179,16 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 
 // checkKMS syncs the config's KMS keys once, as the daemon would, and
 // records what each would trust. It reports whether every key synced.
-func checkKMS(cfg *config.Config, rep *checkReport) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.KMS.RequestTimeout+time.Second)
-	defer cancel()
+func checkKMS(cfg *setup.Config, rep *checkReport) bool {
 	s, err := setup.Syncer(cfg, nil, true)
 	if err != nil {
 		rep.KMSError = err.Error()
 		return false
 	}
 	defer s.Close()
-	_, err = s.Sync(ctx)
+	_, err = setup.SyncKeys(cfg, s)
 	// KMS versions can share material with other names only once synced.
-	if snap, serr := cfg.Snapshot(ctx, s.Keys()...); serr == nil {
+	if snap, serr := cfg.Snapshot(context.Background(), s.Keys()...); serr == nil {
 		for _, g := range snap.Keys.Shared() {
 			if hasKMSKey(cfg, g) {
 				rep.Warnings = append(rep.Warnings, sharedWarning(g))
@@ -223,7 +221,7 @@ func sharedWarning(names []string) string {
 
 // hasKMSKey reports whether a group names a KMS key (static-only groups
 // were said already).
-func hasKMSKey(cfg *config.Config, names []string) bool {
+func hasKMSKey(cfg *setup.Config, names []string) bool {
 	for _, n := range names {
 		for _, sp := range cfg.KMSKeys {
 			if sp.Name == n {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/doctor"
+	"github.com/signgate/signgate/setup"
 )
 
 const doctorHelp = `usage: signgate doctor [--config F] [--containerd-config F] [--output text|json]
@@ -81,7 +82,7 @@ type doctorFinding struct {
 
 func doctorReport(cfgPath, ctdConfig string) (*doctorOutput, int) {
 	rep := &doctorOutput{Schema: DoctorSchema, Findings: []doctorFinding{}}
-	cfg, err := config.Load(cfgPath)
+	cfg, err := setup.Load(cfgPath)
 	if err != nil {
 		rep.Error = err.Error()
 		return rep, exitUsage

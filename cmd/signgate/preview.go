@@ -18,6 +18,7 @@ import (
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/imagestore"
 	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -121,7 +122,7 @@ func preview(newPath, curPath, imagesPath string, node bool, namespace string) (
 		return nil, err
 	}
 	defer closeNew()
-	var curCfg *config.Config
+	var curCfg *setup.Config
 	var curEng *verify.Engine
 	if curPath != "" {
 		var closeCur func()
@@ -176,7 +177,7 @@ type previewTarget struct {
 }
 
 // listedImages reads the list and resolves each tag now.
-func listedImages(path string, reg *registry.Client, cfg *config.Config) ([]previewTarget, error) {
+func listedImages(path string, reg *registry.Client, cfg *setup.Config) ([]previewTarget, error) {
 	var r io.Reader = os.Stdin
 	if path != "-" {
 		f, err := os.Open(path)
@@ -198,7 +199,7 @@ func listedImages(path string, reg *registry.Client, cfg *config.Config) ([]prev
 			return nil, fmt.Errorf("%s:%d: image %q: %v", path, line, s, err)
 		}
 		t := previewTarget{ref: s}
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Registry.VerifyTimeout)
 		t.img, err = resolve(ctx, reg, ref)
 		cancel()
 		if err != nil {
@@ -216,13 +217,13 @@ func listedImages(path string, reg *registry.Client, cfg *config.Config) ([]prev
 }
 
 // nodeImages lists the images containerd holds, by the digest it recorded.
-func nodeImages(cfg *config.Config) ([]previewTarget, error) {
+func nodeImages(cfg *setup.Config) ([]previewTarget, error) {
 	store, err := imagestore.Dial(cfg.Daemon.ContainerdSocket, cfg.Daemon.ContainerdNamespace, cfg.Daemon.Snapshotters)
 	if err != nil {
 		return nil, fmt.Errorf("--node: %w", err)
 	}
 	defer store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Registry.VerifyTimeout)
 	defer cancel()
 	names, err := store.Images(ctx)
 	if err != nil {

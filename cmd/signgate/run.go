@@ -11,6 +11,7 @@ import (
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/daemon"
+	"github.com/signgate/signgate/setup"
 )
 
 const runHelp = `usage: signgate run [--config F] [--debug]
@@ -48,7 +49,7 @@ func runDaemon(args []string) int {
 	// A config that does not load is the user's to fix (2); anything
 	// else that stops the start (the state directory, keys, a KMS) is a
 	// failure (1), so a supervisor can tell the two apart.
-	if _, err := config.Load(*cfgPath); err != nil {
+	if _, err := setup.Load(*cfgPath); err != nil {
 		fmt.Fprintln(os.Stderr, "signgate:", err)
 		return exitUsage
 	}

@@ -84,7 +84,7 @@ func decideOnce(cfgPath, image, namespace string) (*verify.Verdict, int, error) 
 		return nil, exitUsage, err
 	}
 	defer closeKeys()
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Registry.VerifyTimeout)
 	defer cancel()
 	ref, err := name.ParseReference(image)
 	if err != nil {
@@ -122,44 +122,34 @@ func unresolvedCause(err error) verify.Cause {
 }
 
 // loadEngine builds, in this process, the engine the daemon would run
-// under the config at cfgPath. KMS keys are as the daemon would have them:
-// synced now, else the daemon's last-known-good state (read, never written,
-// from here).
-func loadEngine(cfgPath string) (*config.Config, *verify.Engine, *registry.Client, func(), error) {
-	cfg, err := config.Load(cfgPath)
+// under the config at cfgPath (setup.Open: KMS keys started as the daemon
+// starts them, from its last-known-good state, read and never written from
+// here, then synced within kms.request_timeout), and says what the keys'
+// start could not do.
+func loadEngine(cfgPath string) (*setup.Config, *verify.Engine, *registry.Client, func(), error) {
+	g, err := setup.Open(cfgPath)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	syncer, err := setup.Syncer(cfg, nil, true)
-	if err != nil {
-		return nil, nil, nil, nil, err
+	if g.Keys.StateIgnored() {
+		fmt.Fprintln(os.Stderr, "signgate: warning: the daemon's last-known-good KMS keys are not used:", g.Keys.StateErr)
 	}
-	if syncer.Len() > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout)
-		_, _, _ = syncer.LoadState()
-		if _, err := syncer.Sync(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "signgate: warning:", err)
-		}
-		cancel()
+	if g.Keys.SyncErr != nil {
+		fmt.Fprintln(os.Stderr, "signgate: warning:", g.Keys.SyncErr)
 	}
-	engine, reg, err := setup.Engine(cfg, syncer, nil)
-	if err != nil {
-		syncer.Close()
-		return nil, nil, nil, nil, err
-	}
-	return cfg, engine, reg, func() { syncer.Close() }, nil
+	return g.Config, g.Engine, g.Registry, g.Close, nil
 }
 
 // decideNow waits for the engine's own answer: it bounds a verification by
 // registry.verify_timeout, so wait a little longer than that.
-func decideNow(cfg *config.Config, engine *verify.Engine, img name.Digest, namespace string) *verify.Verdict {
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout+2*time.Second)
+func decideNow(cfg *setup.Config, engine *verify.Engine, img name.Digest, namespace string) *verify.Verdict {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Registry.VerifyTimeout+2*time.Second)
 	defer cancel()
 	v := engine.Decide(ctx, verify.Request{Image: img, Namespace: namespace})
 	if v.Pending {
 		// "retry shortly" is the daemon's word to the kubelet; a one-shot
 		// command has simply run out of time.
-		v.Reason = fmt.Sprintf("verification did not finish within registry.verify_timeout (%s)", cfg.Engine.VerifyTimeout)
+		v.Reason = fmt.Sprintf("verification did not finish within registry.verify_timeout (%s)", cfg.Registry.VerifyTimeout)
 	}
 	return v
 }

@@ -1,4 +1,4 @@
-package config_test
+package setup_test
 
 import (
 	"context"
@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/internal/testenv"
 	"github.com/signgate/signgate/keystore/tufroot"
+	"github.com/signgate/signgate/setup"
 )
 
 // tufConfig is a config with one trust root kept from a TUF mirror (never
@@ -96,11 +96,11 @@ func TestKeptTrustRootIsChecked(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			path, src := tufConfig(t, "")
 			keep(t, src, now, now.Add(time.Hour))
-			if c, err := config.Load(path); err != nil || c.TrustRoots["mirror"].Material == nil {
+			if c, err := setup.Load(path); err != nil || c.TrustRoots["mirror"].Material == nil {
 				t.Fatalf("the unspoilt copy is not loaded: %v", err)
 			}
 			c.spoil(t, src)
-			cfg, err := config.Load(path)
+			cfg, err := setup.Load(path)
 			if err != nil {
 				t.Fatalf("a refused copy is a config error: %v", err)
 			}
@@ -127,7 +127,7 @@ func TestKeptTrustRootStaleness(t *testing.T) {
 
 	path, src := tufConfig(t, "")
 	keep(t, src, verified, expires)
-	cfg, err := config.Load(path)
+	cfg, err := setup.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestKeptTrustRootStaleness(t *testing.T) {
 	path, src = tufConfig(t, `refresh = "1h"
 max_staleness = "3h"`)
 	keep(t, src, verified, expires)
-	if cfg, err = config.Load(path); err != nil {
+	if cfg, err = setup.Load(path); err != nil {
 		t.Fatal(err)
 	}
 	tr = cfg.TrustRoots["mirror"]
@@ -159,12 +159,12 @@ max_staleness = "3h"`)
 		"max_staleness = \"0s\"":                    "positive duration",
 	} {
 		path, _ := tufConfig(t, body)
-		if _, err := config.Load(path); err == nil || !strings.Contains(err.Error(), "trust_roots.mirror.max_staleness") || !strings.Contains(err.Error(), want) {
+		if _, err := setup.Load(path); err == nil || !strings.Contains(err.Error(), "trust_roots.mirror.max_staleness") || !strings.Contains(err.Error(), want) {
 			t.Fatalf("%s: %v", body, err)
 		}
 	}
 	path = write(t, t.TempDir(), "c.toml", "[trust_roots.f]\npath = \"x.json\"\nmax_staleness = \"1h\"\n")
-	if _, err := config.Load(path); err == nil || !strings.Contains(err.Error(), "apply only with tuf_mirror") {
+	if _, err := setup.Load(path); err == nil || !strings.Contains(err.Error(), "apply only with tuf_mirror") {
 		t.Fatalf("max_staleness on a file: %v", err)
 	}
 }

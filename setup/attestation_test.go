@@ -1,4 +1,4 @@
-package config_test
+package setup_test
 
 import (
 	"os"
@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -28,7 +28,7 @@ func TestDocumentedAttestationPolicyLoads(t *testing.T) {
 		"[trust_roots.public]\npath = \"" + writeTrustedRoot(t) + "\"\n" +
 		"[identities.release]\ntrust_root = \"public\"\nissuer = \"https://token.actions.githubusercontent.com\"\nsubject = \"https://github.com/org/app/.github/workflows/build.yml@refs/heads/main\"\n" +
 		string(m[1])
-	c, err := config.Load(write(t, t.TempDir(), "config.toml", body))
+	c, err := setup.Load(write(t, t.TempDir(), "config.toml", body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestAttestationErrorsNameTheFault(t *testing.T) {
 		"every_signature":  {"type = \"vuln\"\nkeys = [\"k\"]\nevery_signature = true\n", `unknown key(s): policy[0] "p".attestation[0].every_signature`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := config.Load(write(t, t.TempDir(), "config.toml", head+c.body))
+			_, err := setup.Load(write(t, t.TempDir(), "config.toml", head+c.body))
 			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "config.toml") {
 				t.Fatalf("error %v; want one naming config.toml and saying %q", err, c.want)
 			}

@@ -1,11 +1,11 @@
-package config_test
+package setup_test
 
 import (
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/setup"
 )
 
 // FuzzParse: any bytes either load or fail with an error naming the file;
@@ -18,7 +18,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[keys.k]\nkms = \"hashivault://k\"\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\n[policy.cosign]\nkeys = [\"k\"]\nrequire = 2\n"))
 	f.Add([]byte("[certs.r]\npem = \"x\"\n[[policy]]\nname = \"n\"\nscopes = [\"*/a\"]\n[policy.notation]\ncerts = [\"r\"]\nlevel = \"audit\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := config.Parse("fuzz.toml", data)
+		c, err := setup.Parse("fuzz.toml", data)
 		if err != nil {
 			if !strings.Contains(err.Error(), "fuzz.toml") {
 				t.Fatalf("error without the file name: %v", err)
