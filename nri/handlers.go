@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/containerd/nri/pkg/api"
 	"github.com/containerd/nri/pkg/stub"
-
-	"github.com/signgate/signgate/verify"
 )
 
 // Configure subscribes to the events signgate decides on.
@@ -42,9 +39,9 @@ func (p *Plugin) Configure(_ context.Context, _, runtime, version string) (api.E
 		nriVersion = p.runtimeNRI()
 	}
 	events, validates := Events(nriVersion, runtime, version)
-	slog.Info("NRI runtime", "runtime", runtime, "version", version, "nri_version", nriVersion, "validator", validates)
+	p.log().Info("NRI runtime", "runtime", runtime, "version", version, "nri_version", nriVersion, "validator", validates)
 	if !validates {
-		slog.Warn("this runtime's NRI has no validator: containers are refused while signgate runs, but created when it is absent or too slow (fails open); containerd 2.2 or newer fails closed",
+		p.log().Warn("this runtime's NRI has no validator: containers are refused while signgate runs, but created when it is absent or too slow (fails open); containerd 2.2 or newer fails closed",
 			"runtime", runtime, "version", version, "nri_version", nriVersion)
 	}
 	return events, nil
@@ -68,7 +65,7 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 	p.inflight.Add(1)
 	defer p.inflight.Done()
 	ctr, pod := req.GetContainer(), req.GetPod()
-	if err := abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
+	if err := p.abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
 		return err
 	}
 	conn := p.conn.Load()
@@ -79,7 +76,7 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 	}
 	ds, _ := p.decideContainer(ctx, pod, ctr)
 	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
-		if err := abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
+		if err := p.abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
 			return err
 		}
 		p.record(last)
@@ -92,11 +89,11 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 // deadline passed (signgate was stopped, or the host stalled), so the
 // container was already refused or created without this answer. It is
 // logged as such, not recorded as a decision whose reason would mislead.
-func abandoned(in context.Context, what, id string) error {
+func (p *Plugin) abandoned(in context.Context, what, id string) error {
 	if in.Err() == nil {
 		return nil
 	}
-	slog.Info("request abandoned by containerd before signgate answered", "request", what, "id", id, "err", in.Err())
+	p.log().Info("request abandoned by containerd before signgate answered", "request", what, "id", id, "err", in.Err())
 	return fmt.Errorf("signgate: %s for %s arrived after containerd stopped waiting (%v)", what, id, in.Err())
 }
 
@@ -111,14 +108,9 @@ func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 	defer cancel()
 	start := time.Now()
 	d := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: "(sandbox)"}
-	ref, chain, err := p.Resolver.Sandbox(ctx, pod.GetId())
-	d.Ref = ref
-	switch {
-	case err != nil:
-		d.Verdict = verify.Deny(ref, "", verify.CauseImageUnknown, "cannot determine the pod sandbox image: "+err.Error())
-	default:
-		d.Verdict = p.decideRef(ctx, ref, chain, nil, d.Namespace)
-	}
+	img := p.Runtime.Sandbox(ctx, pod)
+	d.Ref = img.Ref
+	d.Verdict, _ = p.decideImage(ctx, img, d.Namespace)
 	d.Took = time.Since(start)
 	p.record(d)
 	if !d.Verdict.Allowed {
@@ -131,7 +123,7 @@ func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 func (p *Plugin) CreateContainer(in context.Context, pod *api.PodSandbox, ctr *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
-	if err := abandoned(in, "CreateContainer", ctr.GetId()); err != nil {
+	if err := p.abandoned(in, "CreateContainer", ctr.GetId()); err != nil {
 		return nil, nil, err
 	}
 	conn := p.conn.Load()
@@ -139,7 +131,7 @@ func (p *Plugin) CreateContainer(in context.Context, pod *api.PodSandbox, ctr *a
 	defer cancel()
 
 	ds, reqs := p.decideContainer(ctx, pod, ctr)
-	if err := abandoned(in, "CreateContainer", ctr.GetId()); err != nil {
+	if err := p.abandoned(in, "CreateContainer", ctr.GetId()); err != nil {
 		return nil, nil, err
 	}
 	for _, d := range ds {
@@ -180,9 +172,9 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		}
 	}
 	start := time.Now()
-	if v := p.decideAsCreated(ctx, ctr.GetId(), reqs[0]); v != nil {
+	if doubt := p.Runtime.AsCreated(ctx, ctr, reqs[0].Image); doubt != nil {
 		d := base
-		d.Verdict, d.Ref, d.Took = v, reqs[0].ref, time.Since(start)
+		d.Verdict, d.Ref, d.Took = doubted(doubt), reqs[0].ref, time.Since(start)
 		p.record(d)
 		return errors.New("at start: " + DenialMessage(d))
 	}
