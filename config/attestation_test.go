@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/config"
-	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/verify"
 )
 

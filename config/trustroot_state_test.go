@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/config"
-	"github.com/signgate/signgate/internal/testenv"
+	"github.com/signgate/signgate/internal/testkit/testenv"
 	"github.com/signgate/signgate/keystore/tufroot"
 )
 

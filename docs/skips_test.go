@@ -14,7 +14,7 @@ import (
 // helpers that fail instead under SIGNGATE_NO_SKIP=1 (make test), so that
 // nothing make runs skips silently.
 var skippers = map[string]bool{
-	"internal/testenv/testenv.go":            true,
+	"internal/testkit/testenv/testenv.go":    true,
 	"packaging/tools/kubecheck/skip_test.go": true, // its own module: a copy of testenv.Skip
 }
 
@@ -37,7 +37,7 @@ func TestNoRawSkips(t *testing.T) {
 			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && !isIdent(sel.X, "testenv") {
 				switch sel.Sel.Name {
 				case "Skip", "Skipf", "SkipNow":
-					t.Errorf("%s: %s calls %s, which SIGNGATE_NO_SKIP does not turn into a failure: use internal/testenv.Skip", fset.Position(call.Pos()), rel, sel.Sel.Name)
+					t.Errorf("%s: %s calls %s, which SIGNGATE_NO_SKIP does not turn into a failure: use internal/testkit/testenv.Skip", fset.Position(call.Pos()), rel, sel.Sel.Name)
 				}
 			}
 			return true
