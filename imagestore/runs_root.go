@@ -90,7 +90,7 @@ func (r Runtime) agree(ctx context.Context, ref string, imgs []name.Digest, rt *
 	if rt.GetName() != "" {
 		said = rt.GetName() + " (" + rt.GetDigest() + ")"
 	}
-	if cfg := rt.GetConfigDigest(); cfg != "" && IsImageID(ref) && ref != cfg {
+	if cfg := rt.GetConfigDigest(); cfg != "" && isImageID(ref) && ref != cfg {
 		return nil, fmt.Errorf("the runtime reports the container's image config as %s, but it was created from image ID %s", cfg, ref)
 	}
 	var found []string

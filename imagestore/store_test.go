@@ -297,7 +297,7 @@ func TestImageVolumeAndSandbox(t *testing.T) {
 	f, s := start(t)
 	m, _, chain := f.image("vol")
 	f.images["reg.io/vol:v1"] = m.String()
-	v, ok, err := ImageVolumeOf("/vol", "/run/containerd/io.containerd.grpc.v1.cri/image-volumes/pod/"+m.Encoded(), nil)
+	v, ok, err := imageVolumeOf("/vol", "/run/containerd/io.containerd.grpc.v1.cri/image-volumes/pod/"+m.Encoded(), nil)
 	if !ok || err != nil {
 		t.Fatalf("not an image volume: %v", err)
 	}

@@ -38,7 +38,7 @@ func (p *Plugin) Configure(_ context.Context, _, runtime, version string) (api.E
 	if p.runtimeNRI != nil {
 		nriVersion = p.runtimeNRI()
 	}
-	events, validates := Events(nriVersion, runtime, version)
+	events, validates := eventsFor(nriVersion, runtime, version)
 	p.log().Info("NRI runtime", "runtime", runtime, "version", version, "nri_version", nriVersion, "validator", validates)
 	if !validates {
 		p.log().Warn("this runtime's NRI has no validator: containers are refused while signgate runs, but created when it is absent or too slow (fails open); containerd 2.2 or newer fails closed",
@@ -80,7 +80,7 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 			return err
 		}
 		p.record(last)
-		return errors.New(DenialMessage(last))
+		return errors.New(denialMessage(last))
 	}
 	return nil
 }
@@ -114,7 +114,7 @@ func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 	d.Took = time.Since(start)
 	p.record(d)
 	if !d.Verdict.Allowed {
-		return errors.New("pod sandbox: " + DenialMessage(d))
+		return errors.New("pod sandbox: " + denialMessage(d))
 	}
 	return nil
 }
@@ -138,7 +138,7 @@ func (p *Plugin) CreateContainer(in context.Context, pod *api.PodSandbox, ctr *a
 		p.record(d)
 	}
 	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
-		return nil, nil, errors.New(DenialMessage(last))
+		return nil, nil, errors.New(denialMessage(last))
 	}
 	p.admitted.add(ctr.GetId(), admissionKey(pod, ctr), conn)
 	p.created.add(ctr.GetId(), reqs)
@@ -168,7 +168,7 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		ds, reqs = p.decideContainer(ctx, pod, ctr)
 		if last := ds[len(ds)-1]; !last.Verdict.Allowed {
 			p.record(last)
-			return errors.New("at start: " + DenialMessage(last))
+			return errors.New("at start: " + denialMessage(last))
 		}
 	}
 	start := time.Now()
@@ -176,7 +176,7 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		d := base
 		d.Verdict, d.Ref, d.Took = doubted(doubt), reqs[0].ref, time.Since(start)
 		p.record(d)
-		return errors.New("at start: " + DenialMessage(d))
+		return errors.New("at start: " + denialMessage(d))
 	}
 	for _, r := range reqs {
 		start := time.Now()
@@ -187,7 +187,7 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		d := base
 		d.Verdict, d.Ref, d.Took = v, r.ref, time.Since(start)
 		p.record(d)
-		return errors.New("at start: " + DenialMessage(d))
+		return errors.New("at start: " + denialMessage(d))
 	}
 	return nil
 }

@@ -87,8 +87,8 @@ func (p *Plugin) record(d Decision) {
 	}
 }
 
-// DenialMessage is what the CRI client (crictl, the kubelet's event) shows.
-func DenialMessage(d Decision) string {
+// denialMessage is what the CRI client (crictl, the kubelet's event) shows.
+func denialMessage(d Decision) string {
 	v := d.Verdict
 	img := d.Ref
 	if v.Digest != "" {

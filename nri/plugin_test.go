@@ -601,7 +601,7 @@ func TestEventsFitTheRuntime(t *testing.T) {
 		// Known by neither: assumed new.
 		{api.UnknownVersion, "cri-o", "1.99.0", true}, {"", "", "", true}, {api.DevelVersion, "containerd", "devel", true},
 	} {
-		events, validates := Events(c.version, c.runtime, c.runtimeVersion)
+		events, validates := eventsFor(c.version, c.runtime, c.runtimeVersion)
 		if validates != c.want || (events&validate != 0) != c.want {
 			t.Errorf("NRI %q: validator %v (mask %v), want %v", c.version, validates, events, c.want)
 		}
