@@ -18,6 +18,7 @@ import (
 // start. What is not established is a doubt of the right kind, naming the
 // image.
 func TestRunsInOneCall(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f, s := start(t)
 	app, appCfg, chain := f.image("app")

@@ -38,6 +38,7 @@ func (f *fakeRuntime) AsCreated(context.Context, *api.Container, name.Digest) *c
 // naming the image; an answer with no name at all is a refusal too. Only
 // an established answer reaches the engine.
 func TestDecidesOnTheAnswerAlone(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	good := dig(t, "reg.io/good@sha256:"+hexOf('1'))
 	bound := containers.Image{Ref: "reg.io/good:v1", Names: []name.Digest{good}}
