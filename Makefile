@@ -106,7 +106,7 @@ check: ## gofmt, go vet and the lean build
 	$(GO) build -tags no_awskms,no_gcpkms,no_azurekms,no_vaultkms -o /dev/null ./cmd/signgate
 
 # SIGNGATE_NO_SKIP=1: under make a test that lacks what it needs (a tool,
-# root, the KMS emulator) fails instead of skipping (internal/testenv).
+# root, the KMS emulator) fails instead of skipping (internal/testkit/testenv).
 # The package test (./packaging) runs in `make packaging`, on the .deb.
 unit: $(BIN)/local-kms ## unit tests (race detector); no root needed
 	SIGNGATE_LOCAL_KMS=$(BIN)/local-kms SIGNGATE_NO_SKIP=1 \

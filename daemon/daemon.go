@@ -91,14 +91,14 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.keysTime.Store(time.Now().UnixNano())
 	if rec == nil {
 		if journal.Enabled() {
-			rec = JournalRecorder{}
+			rec = JournalRecorder{Fallback: log}
 		} else {
 			rec = SlogRecorder{Logger: log}
 		}
 	}
 	d.warnConfig(cfg)
 	d.warnSharedKeys(engine.Snapshot())
-	d.plugin = &nri.Plugin{Resolver: store, Decider: d, Recorder: multiRecorder{rec, d.metrics}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
+	d.plugin = &nri.Plugin{Runtime: store, Decider: d, Log: log, Recorder: multiRecorder{rec, d.metrics}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
 	return d, nil
 }
 

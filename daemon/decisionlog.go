@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 
@@ -66,11 +67,12 @@ func fields(d nri.Decision) map[string]string {
 
 // JournalRecorder writes each decision to journald with structured fields,
 // so `journalctl SIGNGATE_DECISION=deny` lists denials. Denials and audit
-// would-be denials are warnings; allows are informational.
-type JournalRecorder struct{}
+// would-be denials are warnings; allows are informational. A decision
+// journald does not take goes to Fallback (the daemon's logger).
+type JournalRecorder struct{ Fallback *slog.Logger }
 
 // Record sends d to the journal.
-func (JournalRecorder) Record(d nri.Decision) {
+func (r JournalRecorder) Record(d nri.Decision) {
 	f := fields(d)
 	f["MESSAGE_ID"] = DecisionMessageID
 	f["SYSLOG_IDENTIFIER"] = "signgate"
@@ -79,8 +81,12 @@ func (JournalRecorder) Record(d nri.Decision) {
 		prio = journal.PriWarning
 	}
 	if err := journal.Send(summary(d), prio, f); err != nil {
-		slog.Warn("journald write failed; decision follows on stderr", "err", err)
-		SlogRecorder{Logger: slog.Default()}.Record(d)
+		log := r.Fallback
+		if log == nil {
+			log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		}
+		log.Warn("journald write failed; decision follows on stderr", "err", err)
+		SlogRecorder{Logger: log}.Record(d)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signgate/signgate/internal/testenv"
+	"github.com/signgate/signgate/internal/testkit/testenv"
 	"github.com/signgate/signgate/nri"
 	"github.com/signgate/signgate/verify"
 )

@@ -13,8 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/signgate/signgate/internal/sigtest"
-	"github.com/signgate/signgate/internal/tuftest"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
+	"github.com/signgate/signgate/internal/testkit/tuftest"
 	"github.com/signgate/signgate/keystore/tufroot"
 )
 

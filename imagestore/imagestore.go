@@ -81,7 +81,7 @@ func (s *Store) Close() error { return s.conn.Close() }
 // all are returned, sorted.
 func (s *Store) Resolve(ctx context.Context, ref string) ([]name.Digest, error) {
 	ctx = metadata.AppendToOutgoingContext(ctx, "containerd-namespace", s.namespace)
-	if IsImageID(ref) {
+	if isImageID(ref) {
 		return s.resolveIDs(ctx, ref)
 	}
 	d, err := s.resolveName(ctx, ref)
@@ -146,7 +146,7 @@ func (s *Store) Images(ctx context.Context) ([]string, error) {
 	var out []string
 	for _, img := range resp.GetImages() {
 		target := img.GetTarget().GetDigest()
-		if IsImageID(img.GetName()) || seen[target] {
+		if isImageID(img.GetName()) || seen[target] {
 			continue
 		}
 		seen[target] = true
@@ -170,7 +170,7 @@ func (s *Store) resolveIDs(ctx context.Context, id string) ([]name.Digest, error
 	}
 	byTarget := map[string][]string{}
 	for _, img := range list.GetImages() {
-		if IsImageID(img.GetName()) {
+		if isImageID(img.GetName()) {
 			continue
 		}
 		if n, err := reference.ParseNormalizedNamed(img.GetName()); err == nil {
@@ -213,9 +213,9 @@ func toDigest(repo, d string) (name.Digest, error) {
 	return name.NewDigest(repo + "@" + d)
 }
 
-// IsImageID reports whether ref is an image ID (the config digest) rather
+// isImageID reports whether ref is an image ID (the config digest) rather
 // than a name.
-func IsImageID(ref string) bool {
+func isImageID(ref string) bool {
 	if !strings.HasPrefix(ref, "sha256:") {
 		return false
 	}

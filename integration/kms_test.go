@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/integration/harness"
-	"github.com/signgate/signgate/internal/kmstest"
+	"github.com/signgate/signgate/internal/testkit/kmstest"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/localapi"
 )

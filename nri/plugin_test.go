@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/signgate/signgate/containers"
 	"github.com/signgate/signgate/imagestore"
 	"github.com/signgate/signgate/verify"
 )
@@ -103,7 +104,7 @@ func (f *fakeStore) VolumeLayers(_ context.Context, v imagestore.ImageVolume) (d
 	return f.mounted[v.SnapshotKey], nil
 }
 
-func (f *fakeStore) Sandbox(_ context.Context, id string) (string, digest.Digest, error) {
+func (f *fakeStore) SandboxImage(_ context.Context, id string) (string, digest.Digest, error) {
 	ref, ok := f.sandbox[id]
 	if !ok {
 		return "", "", errors.New("no such sandbox")
@@ -189,12 +190,12 @@ func newFixture(t *testing.T) *fixture {
 		rec: &recorded{},
 		pod: &api.PodSandbox{Id: "sb-good", Name: "pod", Namespace: "default"},
 	}
-	f.p = &Plugin{Resolver: f.store, Decider: f.eng, Recorder: f.rec, Deadline: 200 * time.Millisecond, Annotate: true}
+	f.p = &Plugin{Runtime: imagestore.Runtime{Records: f.store}, Decider: f.eng, Recorder: f.rec, Deadline: 200 * time.Millisecond, Annotate: true}
 	return f
 }
 
 func ctr(id, image string, mounts ...*api.Mount) *api.Container {
-	return &api.Container{Id: id, Name: id, Annotations: map[string]string{ImageNameAnnotation: image}, Mounts: mounts}
+	return &api.Container{Id: id, Name: id, Annotations: map[string]string{containers.ImageNameAnnotation: image}, Mounts: mounts}
 }
 
 // volume mounts the image with digest hex d at dest, as containerd's CRI does.
@@ -600,7 +601,7 @@ func TestEventsFitTheRuntime(t *testing.T) {
 		// Known by neither: assumed new.
 		{api.UnknownVersion, "cri-o", "1.99.0", true}, {"", "", "", true}, {api.DevelVersion, "containerd", "devel", true},
 	} {
-		events, validates := Events(c.version, c.runtime, c.runtimeVersion)
+		events, validates := eventsFor(c.version, c.runtime, c.runtimeVersion)
 		if validates != c.want || (events&validate != 0) != c.want {
 			t.Errorf("NRI %q: validator %v (mask %v), want %v", c.version, validates, events, c.want)
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )

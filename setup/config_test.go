@@ -11,7 +11,7 @@ import (
 
 	"github.com/signgate/signgate/setup"
 	// The KMS providers, as signgate is built.
-	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
 	_ "github.com/signgate/signgate/keystore/kms/awskms"
 	_ "github.com/signgate/signgate/keystore/kms/azurekms"
 	_ "github.com/signgate/signgate/keystore/kms/gcpkms"

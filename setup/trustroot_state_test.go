@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signgate/signgate/internal/testenv"
+	"github.com/signgate/signgate/internal/testkit/testenv"
 	"github.com/signgate/signgate/keystore/tufroot"
 	"github.com/signgate/signgate/setup"
 )

@@ -138,8 +138,8 @@ type Options struct {
 // Engine decides. It is safe for concurrent use.
 type Engine struct {
 	snap     atomic.Pointer[Snapshot]
-	cosign   *CosignVerifier
-	notation *NotationVerifier
+	cosign   *cosignVerifier
+	notation *notationVerifier
 	opts     Options
 	cache    *cache
 
@@ -174,7 +174,7 @@ func NewEngine(snap *Snapshot, reg Registry, opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{cosign: &CosignVerifier{Registry: reg}, notation: &NotationVerifier{Registry: reg, now: opts.Now}, opts: opts, cache: newCache(opts.MaxCached)}
+	e := &Engine{cosign: &cosignVerifier{Registry: reg}, notation: &notationVerifier{Registry: reg, now: opts.Now}, opts: opts, cache: newCache(opts.MaxCached)}
 	e.snap.Store(snap)
 	return e
 }

@@ -18,7 +18,7 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/sigstore/cosign/v3/pkg/types"
 
-	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/keystore"
 	"github.com/signgate/signgate/registry"
 	"github.com/signgate/signgate/verify"

@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sigstore/sigstore/pkg/signature"
 
-	"github.com/signgate/signgate/internal/kmstest"
-	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/internal/testkit/kmstest"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/keystore/kms"
 	"github.com/signgate/signgate/keystore/kms/awskms"

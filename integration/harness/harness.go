@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
 )
 
 // Env is a running environment.

@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/integration/harness"
-	"github.com/signgate/signgate/internal/testenv"
+	"github.com/signgate/signgate/internal/testkit/testenv"
 )
 
 var (

@@ -18,7 +18,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	sigaws "github.com/sigstore/sigstore/pkg/signature/kms/aws"
 
-	"github.com/signgate/signgate/internal/testenv"
+	"github.com/signgate/signgate/internal/testkit/testenv"
 )
 
 // LocalKMS is a running nsmithuk/local-kms, the AWS KMS emulator, with the
