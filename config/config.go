@@ -175,6 +175,8 @@ type policySection struct {
 	Notation   *notationSection `toml:"notation"`
 	// Attestation is written [[policy.attestation]], one table each.
 	Attestation []attestationSection `toml:"attestation"`
+	// Whose signatures count for an index: verify.SignedManifest.
+	SignedManifest string `toml:"signed_manifest"`
 }
 
 type attestationSection struct {
@@ -591,7 +593,7 @@ func Parse(path string, data []byte) (*Config, error) {
 // then the policy's own rules (verify.Policy.Validate).
 func (v *validator) policy(at string, ps policySection, keys map[string]keySection, ids map[string]identitySection, roots map[string]trustRootSection, certs map[string]string) (verify.Policy, bool) {
 	n := len(v.errs)
-	p := verify.Policy{Name: ps.Name, Mode: verify.Mode(or(ps.Mode, string(verify.Enforce))), Namespaces: ps.Namespaces, Signatures: verify.Combine(ps.Signatures)}
+	p := verify.Policy{Name: ps.Name, Mode: verify.Mode(or(ps.Mode, string(verify.Enforce))), Namespaces: ps.Namespaces, Signatures: verify.Combine(ps.Signatures), SignedManifest: verify.SignedManifest(ps.SignedManifest)}
 	for _, s := range ps.Scopes {
 		// A tag would pass as a repository named "repo:v1" that no image
 		// has: the policy would never match.

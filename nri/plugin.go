@@ -31,6 +31,10 @@ type Resolver interface {
 	// BuiltFrom checks that img is what runs: a manifest under it has the
 	// layer chain and, when config is not empty, that image config.
 	BuiltFrom(ctx context.Context, chain, config digest.Digest, img name.Digest) error
+	// PlatformManifest is the manifest under img whose layers (and config,
+	// when not empty) run: img itself, or one its index names; "" if not
+	// known.
+	PlatformManifest(ctx context.Context, chain, config digest.Digest, img name.Digest) (digest.Digest, error)
 	// CreatedFrom is containerd's record of what a created container was
 	// built from: the image config and the layer chain. The record exists
 	// by StartContainer (and by CreateContainer from containerd 2.4).

@@ -193,7 +193,7 @@ func (p *Plugin) decideBound(ctx context.Context, imgs []name.Digest, chain, con
 		if err != nil {
 			return verify.Deny(verify.RepoName(img.Context()), img.DigestStr(), bindingCause(err), err.Error()), nil
 		}
-		req := verify.Request{Image: img, Namespace: namespace}
+		req := verify.Request{Image: img, Namespace: namespace, Platform: p.platform(ctx, chain, config, img)}
 		v := p.Decider.Decide(ctx, req)
 		if v.Allowed {
 			return v, &req

@@ -116,6 +116,11 @@ func (s *Snapshot) bindings() map[string]bool {
 type Request struct {
 	Image     name.Digest // repository and the digest that will run
 	Namespace string      // the pod's Kubernetes namespace, if known
+	// Platform is the digest of the manifest that runs: when Image is an
+	// index, the one of its manifests whose layers the container's root
+	// filesystem is built on; Image's own digest for a plain manifest; ""
+	// when not known (then only the index's signatures can count).
+	Platform string
 }
 
 // Options tune the engine.
@@ -341,6 +346,9 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	snap := e.live(now)
 	repo, err := CanonicalRepo(req.Image.Context())
 	base := Verdict{Image: repo, Digest: req.Image.DigestStr(), Snapshot: snap.ID}
+	if req.Platform != base.Digest {
+		base.Platform = req.Platform
+	}
 	if err != nil {
 		// Denied under every policy: matched by none of the scopes written
 		// for its registry, it would otherwise fall to a laxer one.
@@ -370,7 +378,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 		return &v
 	}
 
-	key := snap.binding(p) + "\x01" + req.Image.String()
+	key := snap.binding(p) + "\x01" + req.Image.String() + "\x01" + req.Platform
 	if v, ok := e.cache.get(key, now); ok {
 		out := *v
 		out.Cached = true
@@ -379,7 +387,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	}
 	c, leader := e.cache.join(key)
 	if leader {
-		go e.run(c, key, snap, p, req.Image, base)
+		go e.run(c, key, snap, p, req, base)
 	}
 	select {
 	case <-c.done:
@@ -454,7 +462,7 @@ func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest) *Verdi
 }
 
 // run performs one verification, detached from any caller's deadline.
-func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Digest, base Verdict) {
+func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, req Request, base Verdict) {
 	e.Verifications.Add(1)
 	e.inflight.Add(1)
 	defer e.inflight.Add(-1)
@@ -462,7 +470,8 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Di
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
 	defer cancel()
 	v := base
-	o := e.check(ctx, snap, p, img)
+	o, signed := e.checkManifests(ctx, snap, p, req.Image, req.Platform)
+	v.Manifest = signed
 	v.Verified, v.Cause, v.Reason, v.Cosign, v.Notation, v.Attestations = o.cause == CauseVerified, o.cause, o.reason, o.cosign, o.notation, o.attestations
 	v.Allowed = v.Verified || p.Mode == Audit
 	if !v.Verified && p.Mode == Audit {
