@@ -1,8 +1,10 @@
 package integration
 
 import (
-	"fmt"
+	"encoding/json"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/integration/harness"
 )
@@ -10,43 +12,102 @@ import (
 // Issue 28 item 5: images signed per platform (`cosign sign --recursive`,
 // CI signing each platform's build) carry the signature on the platform
 // manifest that runs, not on the index containerd records. The real cosign
-// CLI signs one manifest of a two-platform index, on both registries.
+// CLI signs one manifest of a two-platform index (this node's and
+// another's); containerd pulls and runs this node's.
 func TestPerPlatformSignatures(t *testing.T) {
 	e := need(t)
 	podID, podCfg := e.pod("default")
-	push := func(t *testing.T, ref string) harness.Platforms {
-		t.Helper()
+	// run pushes a two-platform index to ref, has the real cosign CLI sign
+	// the manifest which picks, pulls it and creates a container of it.
+	run := func(e *env, ref, which string, bundle bool) (harness.Platforms, string, error) {
+		e.t.Helper()
 		p, err := harness.PushPlatforms(ref, "sleep", "3600")
 		if err != nil {
-			t.Fatal(err)
+			e.t.Fatal(err)
 		}
-		return p
+		if which != "" {
+			e.signCLI(map[string]name.Digest{"index": p.Index, "mine": p.Mine, "other": p.Other}[which], bundle)
+		}
+		if err := e.Pull(ref); err != nil {
+			e.t.Fatal(err)
+		}
+		id, err := e.Create(podID, podCfg, ref)
+		return p, id, err
 	}
 	for _, reg := range []struct{ name, host string }{{"distribution", e.Registry}, {"referrers-api", e.Referrers}} {
 		t.Run(reg.name, func(t *testing.T) {
 			e := &env{Env: e.Env, t: t}
 			bundle := reg.host == e.Referrers
 
-			// Only the platform manifest that runs is signed: allowed.
-			ref := fmt.Sprintf("%s/perplatform/mine:v1", reg.host)
-			p := push(t, ref)
-			e.signCLI(p.Mine, bundle)
-			if err := e.Pull(ref); err != nil {
-				t.Fatal(err)
-			}
-			id, err := e.Create(podID, podCfg, ref)
+			// Only the platform manifest that runs is signed: allowed
+			// (policy apps: signed_manifest defaults to either), and the
+			// container and the log say which manifest verified.
+			mark := e.logMark()
+			p, id, err := run(e, reg.host+"/perplatform/mine:v1", "mine", bundle)
 			mustAllow(t, id, err)
+			ann := e.annotations(id)
+			if ann["signgate.dev/digest"] != p.Index.DigestStr() || ann["signgate.dev/verified-manifest"] != p.Mine.DigestStr() {
+				t.Errorf("annotations %v; want the index as the digest and %s as the verified manifest", ann, p.Mine.DigestStr())
+			}
+			if len(e.waitLogLines(mark, "decision=allow", "verified_manifest="+p.Mine.DigestStr(), "platform="+p.Mine.DigestStr())) == 0 {
+				t.Errorf("no decision line names the verified platform manifest:\n%s", e.logSince(mark))
+			}
 
 			// Only the other platform's manifest is signed: it never
 			// counts for the one that runs.
-			ref = fmt.Sprintf("%s/perplatform/other:v1", reg.host)
-			p = push(t, ref)
-			e.signCLI(p.Other, bundle)
-			if err := e.Pull(ref); err != nil {
-				t.Fatal(err)
-			}
-			_, err = e.Create(podID, podCfg, ref)
-			mustDeny(t, err, p.Index.DigestStr(), "no cosign signatures found")
+			p, _, err = run(e, reg.host+"/perplatform/other:v1", "other", bundle)
+			mustDeny(t, err, p.Index.DigestStr(), "no cosign signatures found", "on the platform manifest "+p.Mine.DigestStr())
 		})
 	}
+
+	// signed_manifest, setting by setting, on olareg.
+	for _, c := range []struct {
+		policy, signed string
+		allowed        bool
+	}{
+		{"index", "index", true},
+		{"index", "mine", false},
+		{"platform", "mine", true},
+		{"platform", "index", false},
+		{"platform", "other", false},
+		{"either", "index", true},
+	} {
+		t.Run(c.policy+"/signed-"+c.signed, func(t *testing.T) {
+			e := &env{Env: e.Env, t: t}
+			repo := "signedon/" + c.policy + "/" + c.signed
+			if c.policy == "either" {
+				repo = "perplatform/either-" + c.signed // policy apps
+			}
+			p, id, err := run(e, e.Referrers+"/"+repo+":v1", c.signed, true)
+			if !c.allowed {
+				mustDeny(t, err, p.Index.DigestStr(), "no cosign signatures found")
+				return
+			}
+			mustAllow(t, id, err)
+			want := map[string]name.Digest{"index": p.Index, "mine": p.Mine}[c.signed]
+			if got := e.annotations(id)["signgate.dev/verified-manifest"]; got != want.DigestStr() {
+				t.Errorf("verified manifest %q, want %s", got, want.DigestStr())
+			}
+		})
+	}
+}
+
+// annotations are the container's runtime-spec annotations (crictl inspect).
+func (e *env) annotations(id string) map[string]string {
+	e.t.Helper()
+	out, err := e.Crictl("inspect", id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var info struct {
+		Info struct {
+			RuntimeSpec struct {
+				Annotations map[string]string `json:"annotations"`
+			} `json:"runtimeSpec"`
+		} `json:"info"`
+	}
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		e.t.Fatal(err)
+	}
+	return info.Info.RuntimeSpec.Annotations
 }
