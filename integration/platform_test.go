@@ -2,6 +2,9 @@ package integration
 
 import (
 	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -51,6 +54,24 @@ func TestPerPlatformSignatures(t *testing.T) {
 			}
 			if len(e.waitLogLines(mark, "decision=allow", "verified_manifest="+p.Mine.DigestStr(), "platform="+p.Mine.DigestStr())) == 0 {
 				t.Errorf("no decision line names the verified platform manifest:\n%s", e.logSince(mark))
+			}
+
+			// signgate verify answers as the node did, and as a node of
+			// the other platform would.
+			for _, c := range []struct {
+				platform string
+				code     int
+				runs     name.Digest
+			}{{"linux/" + runtime.GOARCH, 0, p.Mine}, {"linux/" + harness.OtherArch(), 1, p.Other}} {
+				cmd := exec.Command(filepath.Join(e.Bin, "signgate"), "verify", "--config", filepath.Join(e.Dir, "signgate.toml"), "--platform", c.platform, "--output", "json", reg.host+"/perplatform/mine:v1")
+				out, _ := cmd.Output()
+				var v struct {
+					Allowed                    bool
+					Platform, Manifest, Reason string
+				}
+				if err := json.Unmarshal(out, &v); err != nil || cmd.ProcessState.ExitCode() != c.code || v.Platform != c.runs.DigestStr() {
+					t.Errorf("signgate verify --platform %s: exit %d, %+v (%v); want exit %d for %s", c.platform, cmd.ProcessState.ExitCode(), v, err, c.code, c.runs.DigestStr())
+				}
 			}
 
 			// Only the other platform's manifest is signed: it never
