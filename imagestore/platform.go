@@ -38,3 +38,24 @@ func platformManifest(ls []layout, chain, config digest.Digest) digest.Digest {
 	}
 	return found
 }
+
+// PulledManifest is the manifest under img this node holds, when it holds
+// one only (img itself for a plain manifest; for an index, the one platform
+// pulled): the one a container of img will run, known before any does, so
+// that a verification ahead of the container is the one it reuses. ""
+// when the node holds several.
+func (s *Store) PulledManifest(ctx context.Context, img name.Digest) (digest.Digest, error) {
+	ctx = metadata.AppendToOutgoingContext(ctx, "containerd-namespace", s.namespace)
+	ls, err := s.layouts(ctx, digest.Digest(img.DigestStr()))
+	if err != nil {
+		return "", err
+	}
+	var found digest.Digest
+	for _, l := range ls {
+		if found != "" && found != l.manifest {
+			return "", nil
+		}
+		found = l.manifest
+	}
+	return found, nil
+}

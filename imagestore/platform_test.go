@@ -57,4 +57,20 @@ func TestPlatformManifest(t *testing.T) {
 			t.Errorf("%s: got %q, %v; want %q", c.what, got, err, c.want)
 		}
 	}
+	// Before any container runs: the one manifest the node pulled.
+	one := f.index(arm) // names arm64 and a platform not pulled
+	for _, c := range []struct {
+		what string
+		img  digest.Digest
+		want digest.Digest
+	}{
+		{"an index of which one platform was pulled", one, arm},
+		{"an index of which two were pulled", idx, ""},
+		{"a plain manifest", amd, amd},
+	} {
+		got, err := s.PulledManifest(ctx, ref(c.img))
+		if err != nil || got != c.want {
+			t.Errorf("PulledManifest: %s: got %q, %v; want %q", c.what, got, err, c.want)
+		}
+	}
 }

@@ -2,9 +2,11 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -131,4 +133,56 @@ func (e *env) annotations(id string) map[string]string {
 		e.t.Fatal(err)
 	}
 	return info.Info.RuntimeSpec.Annotations
+}
+
+// Before any container: the verification started by the pull decides the
+// platform manifest pulled, so the creation reuses it; and the pull gate
+// counts the manifest containerd pulls for this host, never another's.
+func TestPerPlatformSignaturesAtPull(t *testing.T) {
+	e := need(t)
+	pod, cfg := e.pod("default")
+	ref := e.Referrers + "/perplatform/preverified:v1"
+	p, err := harness.PushPlatforms(ref, "sleep", "3600")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.signCLI(p.Mine, true)
+	mark := e.logMark()
+	if err := e.Pull(ref); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.waitLogLines(mark, `msg="verification finished"`, p.Index.DigestStr(), "verified=true")) == 0 {
+		t.Fatalf("the pull did not verify %s on its platform manifest:\n%s", p.Index, e.logSince(mark))
+	}
+	id, err := e.Create(pod, cfg, ref)
+	mustAllow(t, id, err)
+	if lines := e.waitLogLines(mark, "signgate allow", "perplatform/preverified:v1"); len(lines) == 0 || !strings.Contains(lines[0], "cached=true") {
+		t.Fatalf("the creation did not reuse the verdict of the pull: %q", lines)
+	}
+
+	if !e.Containerd.HasPullGate() {
+		return // before 2.1 CRI pulls bypass the image verifiers
+	}
+	if err := e.PullGate(true); err != nil {
+		t.Fatal(err)
+	}
+	defer e.PullGate(false)
+	for _, c := range []struct {
+		signed string
+		pulls  bool
+	}{{"mine", true}, {"other", false}} {
+		ref := e.Referrers + "/perplatform/pullgate-" + c.signed + ":v1"
+		p, err := harness.PushPlatforms(ref, "sleep", "3600")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.signCLI(map[string]name.Digest{"mine": p.Mine, "other": p.Other}[c.signed], true)
+		out, err := e.Crictl("pull", ref)
+		switch {
+		case c.pulls && err != nil:
+			t.Errorf("signed on this host's platform manifest, the pull was refused: %v: %s", err, out)
+		case !c.pulls:
+			mustDeny(t, fmt.Errorf("%s", out), "verifier signgate rejected image", p.Index.DigestStr(), "no cosign signatures found")
+		}
+	}
 }

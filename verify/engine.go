@@ -431,7 +431,10 @@ func (e *Engine) InFlight() int64 { return e.inflight.Load() }
 // yet. It tries the policies that ignore namespaces, then each namespace a
 // matching policy is limited to, and allows if any would. CreateContainer
 // still decides for the pod's own namespace.
-func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest) *Verdict {
+//
+// platform is the manifest of img that will run, as far as it is known
+// (see Request.Platform): the verdict is then the one a creation reuses.
+func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest, platform string) *Verdict {
 	repo, _ := CanonicalRepo(img.Context()) // a bad name: Decide denies it
 	namespaces := []string{""}
 	seen := map[string]bool{"": true}
@@ -450,7 +453,7 @@ func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest) *Verdi
 	}
 	var first *Verdict
 	for _, ns := range namespaces {
-		v := e.Decide(ctx, Request{Image: img, Namespace: ns})
+		v := e.Decide(ctx, Request{Image: img, Namespace: ns, Platform: platform})
 		if v.Allowed {
 			return v
 		}

@@ -83,9 +83,9 @@ func runVerify(args []string) int {
 // verdict comes with exit 0 (allowed), 1 (denied) or 3 (denied: the
 // registry could not be read); an error with exit 2 (usage or config).
 func decideOnce(cfgPath, image, namespace, platform string) (*verify.Verdict, int, error) {
-	plat, err := parsePlatform(platform)
+	plat, err := verify.ParsePlatform(platform)
 	if err != nil {
-		return nil, exitUsage, err
+		return nil, exitUsage, fmt.Errorf("--%w", err)
 	}
 	cfg, engine, reg, closeKeys, err := loadEngine(cfgPath)
 	if err != nil {
@@ -103,7 +103,7 @@ func decideOnce(cfgPath, image, namespace, platform string) (*verify.Verdict, in
 		v := verify.Deny(ref.String(), "", unresolvedCause(err), "cannot resolve to a digest: "+verify.Excerpt(err))
 		return v, verdictCode(v), nil
 	}
-	runs, v := platformToRun(ctx, engine, reg, img, namespace, plat)
+	runs, v := platformToRun(ctx, engine, img, namespace, plat)
 	if v == nil {
 		v = decideRequest(cfg, engine, verify.Request{Image: img, Namespace: namespace, Platform: runs})
 	}
