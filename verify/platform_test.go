@@ -8,12 +8,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/signgate/signgate/internal/sigtest"
 	"github.com/signgate/signgate/registry"
@@ -28,39 +22,11 @@ type platforms struct {
 
 func (e *env) platforms(repo string) platforms {
 	e.t.Helper()
-	r, err := name.ParseReference(e.host + "/" + repo + ":v1")
+	idx, m, err := sigtest.PushPlatforms(e.host+"/"+repo+":v1", "amd64", "arm64")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	var out platforms
-	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
-	for _, p := range []struct {
-		arch string
-		d    *name.Digest
-	}{{"amd64", &out.runs}, {"arm64", &out.other}} {
-		img, err := random.Image(256, 1)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		dg, err := img.Digest()
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		*p.d = r.Context().Digest(dg.String())
-		if err := remote.Write(*p.d, img); err != nil {
-			e.t.Fatal(err)
-		}
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: p.arch}}})
-	}
-	if err := remote.WriteIndex(r, idx); err != nil {
-		e.t.Fatal(err)
-	}
-	dg, err := idx.Digest()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	out.index = r.Context().Digest(dg.String())
-	return out
+	return platforms{index: idx, runs: m["amd64"], other: m["arm64"]}
 }
 
 func decideRuns(t *testing.T, eng *verify.Engine, img name.Digest, platform string) *verify.Verdict {

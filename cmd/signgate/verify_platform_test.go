@@ -2,21 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/signgate/signgate/internal/sigtest"
 )
@@ -28,25 +20,8 @@ func TestVerifyPlatform(t *testing.T) {
 	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
 	reg := strings.TrimPrefix(srv.URL, "http://")
-	ref, err := name.ParseReference(reg + "/app:v1")
+	_, digests, err := sigtest.PushPlatforms(reg+"/app:v1", "amd64", "arm64")
 	if err != nil {
-		t.Fatal(err)
-	}
-	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
-	digests := map[string]name.Digest{}
-	for _, arch := range []string{"amd64", "arm64"} {
-		img, err := random.Image(64, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, _ := img.Digest()
-		digests[arch] = ref.Context().Digest(d.String())
-		if err := remote.Write(digests[arch], img); err != nil {
-			t.Fatal(err)
-		}
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
-	}
-	if err := remote.WriteIndex(ref, idx); err != nil {
 		t.Fatal(err)
 	}
 	s, err := sigtest.NewSigner()
@@ -56,19 +31,7 @@ func TestVerifyPlatform(t *testing.T) {
 	if err := s.SignLegacy(digests["amd64"]); err != nil { // CI signed one platform's build
 		t.Fatal(err)
 	}
-	cfg := writeConfig(t, fmt.Sprintf(`
-[daemon]
-state_dir = "/nonexistent/signgate-state"
-[registry]
-verify_timeout = "5s"
-[keys.k]
-pem = """%s"""
-[[policy]]
-name = "p"
-scopes = ["%s/**"]
-[policy.cosign]
-keys = ["k"]
-`, s.PublicPEM(), reg))
+	cfg := enforcingWith(t, reg, s.PublicPEM())
 
 	type out struct {
 		Allowed            bool
