@@ -3,7 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
-	"os/exec"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -59,20 +59,43 @@ func TestPerPlatformSignatures(t *testing.T) {
 			}
 
 			// signgate verify answers as the node did, and as a node of
-			// the other platform would.
+			// the other platform would; preview judges it as the node does.
+			cfg := filepath.Join(e.Dir, "signgate.toml")
 			for _, c := range []struct {
 				platform string
 				code     int
 				runs     name.Digest
 			}{{"linux/" + runtime.GOARCH, 0, p.Mine}, {"linux/" + harness.OtherArch(), 1, p.Other}} {
-				cmd := exec.Command(filepath.Join(e.Bin, "signgate"), "verify", "--config", filepath.Join(e.Dir, "signgate.toml"), "--platform", c.platform, "--output", "json", reg.host+"/perplatform/mine:v1")
-				out, _ := cmd.Output()
+				out, code := runSigngate(t, e.Bin, "verify", "--config", cfg, "--platform", c.platform, "--output", "json", reg.host+"/perplatform/mine:v1")
 				var v struct {
-					Allowed                    bool
-					Platform, Manifest, Reason string
+					Allowed            bool
+					Platform, Manifest string
 				}
-				if err := json.Unmarshal(out, &v); err != nil || cmd.ProcessState.ExitCode() != c.code || v.Platform != c.runs.DigestStr() {
-					t.Errorf("signgate verify --platform %s: exit %d, %+v (%v); want exit %d for %s", c.platform, cmd.ProcessState.ExitCode(), v, err, c.code, c.runs.DigestStr())
+				if err := json.Unmarshal([]byte(out), &v); err != nil || code != c.code || v.Platform != c.runs.DigestStr() {
+					t.Errorf("signgate verify --platform %s: exit %d, %+v (%v); want exit %d for %s", c.platform, code, v, err, c.code, c.runs.DigestStr())
+				}
+			}
+			list := filepath.Join(t.TempDir(), "images.txt")
+			if err := os.WriteFile(list, []byte(reg.host+"/perplatform/mine:v1\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, from := range [][]string{{"--node"}, {"--images", list}} {
+				out, _ := runSigngate(t, e.Bin, append([]string{"preview", "--config", cfg, "--output", "json"}, from...)...)
+				var got struct {
+					Images []struct {
+						Digest string
+						New    struct{ Allowed bool }
+					}
+				}
+				if err := json.Unmarshal([]byte(out), &got); err != nil {
+					t.Fatalf("preview %v: %v\n%s", from, err, out)
+				}
+				allowed := false
+				for _, r := range got.Images {
+					allowed = allowed || (r.Digest == p.Index.DigestStr() && r.New.Allowed)
+				}
+				if !allowed {
+					t.Errorf("preview %v does not allow %s, signed on the platform manifest this node runs:\n%s", from, p.Index, out)
 				}
 			}
 

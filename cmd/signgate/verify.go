@@ -105,7 +105,7 @@ func decideOnce(cfgPath, image, namespace, platform string) (*verify.Verdict, in
 	}
 	runs, v := platformToRun(ctx, engine, img, namespace, plat)
 	if v == nil {
-		v = decideRequest(cfg, engine, verify.Request{Image: img, Namespace: namespace, Platform: runs})
+		v = decideNow(cfg, engine, verify.Request{Image: img, Namespace: namespace, Platform: runs})
 	}
 	return v, verdictCode(v), nil
 }
@@ -163,13 +163,7 @@ func loadEngine(cfgPath string) (*config.Config, *verify.Engine, *registry.Clien
 
 // decideNow waits for the engine's own answer: it bounds a verification by
 // registry.verify_timeout, so wait a little longer than that.
-func decideNow(cfg *config.Config, engine *verify.Engine, img name.Digest, namespace string) *verify.Verdict {
-	return decideRequest(cfg, engine, verify.Request{Image: img, Namespace: namespace})
-}
-
-// decideRequest is decideNow for a request that may name the platform
-// manifest that runs.
-func decideRequest(cfg *config.Config, engine *verify.Engine, req verify.Request) *verify.Verdict {
+func decideNow(cfg *config.Config, engine *verify.Engine, req verify.Request) *verify.Verdict {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout+2*time.Second)
 	defer cancel()
 	v := engine.Decide(ctx, req)
