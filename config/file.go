@@ -156,6 +156,8 @@ type PolicySection struct {
 	Notation   *NotationSection `toml:"notation"`
 	// Attestation is written [[policy.attestation]], one table each.
 	Attestation []AttestationSection `toml:"attestation"`
+	// Whose signatures count for an index: verify.SignedManifest.
+	SignedManifest string `toml:"signed_manifest"`
 }
 
 // AttestationSection is one [[policy.attestation]].

@@ -67,6 +67,11 @@ type Image struct {
 	// Chain is the layer chain its root filesystem (or the volume) is
 	// built on.
 	Chain digest.Digest
+	// Platforms is, for each digest in Names, the manifest under it whose
+	// layers (and Config, when set) run: the platform manifest of an
+	// index, or the manifest itself. A digest missing here: which manifest
+	// runs is not known, and only its own signatures can count.
+	Platforms map[string]digest.Digest
 	// Doubt is why what runs could not be established, or is not Names.
 	Doubt *Doubt
 }

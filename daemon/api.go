@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/localapi"
+	"github.com/signgate/signgate/verify"
 
 	"golang.org/x/net/netutil"
 )
@@ -107,7 +108,13 @@ func (d *Daemon) verifyPull(ctx context.Context, req VerifyRequest) VerifyRespon
 	// A pull may wait for the whole verification, unlike CreateContainer.
 	ctx, cancel := context.WithTimeout(ctx, d.config().Registry.VerifyTimeout+time.Second)
 	defer cancel()
-	v := d.Engine().DecideAnyNamespace(ctx, img)
+	// Nothing runs yet: the manifest containerd pulls for this host
+	// stands for the one that will (a creation binds it to its layers).
+	runs, err := d.Engine().PlatformManifest(ctx, img, verify.HostPlatform())
+	if err != nil {
+		d.log.Debug("pull: cannot tell which platform manifest this host pulls; only the index's signatures count", "image", req.Image, "err", err)
+	}
+	v := d.Engine().DecideAnyNamespace(ctx, img, runs)
 	if !v.Allowed {
 		d.log.Warn("signgate refused pull", "image", req.Image, "digest", req.Digest, "policy", v.Policy, "reason", v.Reason)
 	}

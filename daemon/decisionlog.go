@@ -62,6 +62,13 @@ func fields(d nri.Decision) map[string]string {
 	if by := v.VerifiedBy(); len(by) > 0 {
 		f["SIGNGATE_VERIFIED_BY"] = strings.Join(by, "; ")
 	}
+	// The platform manifest that runs, and whose signatures verified.
+	if v.Platform != "" {
+		f["SIGNGATE_PLATFORM"] = v.Platform
+	}
+	if v.Manifest != "" {
+		f["SIGNGATE_VERIFIED_MANIFEST"] = v.Manifest
+	}
 	return f
 }
 
@@ -108,6 +115,12 @@ func (r SlogRecorder) Record(d nri.Decision) {
 	}
 	if fc, ok := f["SIGNGATE_FAILED_CONDITIONS"]; ok {
 		args = append(args, "failed_conditions", fc)
+	}
+	if pm, ok := f["SIGNGATE_PLATFORM"]; ok {
+		args = append(args, "platform", pm)
+	}
+	if m, ok := f["SIGNGATE_VERIFIED_MANIFEST"]; ok {
+		args = append(args, "verified_manifest", m)
 	}
 	r.Logger.Log(context.Background(), level, summary(d), args...)
 }

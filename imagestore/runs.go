@@ -24,6 +24,10 @@ type Records interface {
 	// BuiltFrom checks that img is what runs: a manifest under it has the
 	// layer chain and, when config is not empty, that image config.
 	BuiltFrom(ctx context.Context, chain, config digest.Digest, img name.Digest) error
+	// PlatformManifest is the manifest under img whose layers (and
+	// config, when not empty) run: img itself, or one its index names; ""
+	// if not known.
+	PlatformManifest(ctx context.Context, chain, config digest.Digest, img name.Digest) (digest.Digest, error)
 	// CreatedFrom is containerd's record of what a created container was
 	// built from (by StartContainer; by CreateContainer from 2.4).
 	CreatedFrom(ctx context.Context, containerID string) (Created, error)
@@ -120,6 +124,13 @@ func (r Runtime) bind(ctx context.Context, img *containers.Image, chainErr error
 		if err != nil {
 			img.Doubt = bindingDoubt(n, err)
 			return
+		}
+		// Not a doubt when unknown: only the index's signatures count then.
+		if m, err := r.Records.PlatformManifest(ctx, img.Chain, img.Config, n); err == nil && m != "" {
+			if img.Platforms == nil {
+				img.Platforms = map[string]digest.Digest{}
+			}
+			img.Platforms[n.DigestStr()] = m
 		}
 	}
 }

@@ -100,21 +100,7 @@ func TestRealCosignAttestations(t *testing.T) {
 			}
 			id, err := create(ref)
 			mustAllow(t, id, err)
-			out, err := e.Crictl("inspect", id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var info struct {
-				Info struct {
-					RuntimeSpec struct {
-						Annotations map[string]string `json:"annotations"`
-					} `json:"runtimeSpec"`
-				} `json:"info"`
-			}
-			if err := json.Unmarshal([]byte(out), &info); err != nil {
-				t.Fatal(err)
-			}
-			ann := info.Info.RuntimeSpec.Annotations
+			ann := e.annotations(id)
 			if ann["signgate.dev/policy"] != "attested" || ann["signgate.dev/digest"] != good.DigestStr() || ann["signgate.dev/decision"] != "verified" ||
 				ann["signgate.dev/verified-by"] != "cosign: cli; attestation provenance: cli; attestation cyclonedx: cli; attestation spdx: cli; attestation scan: cli; attestation review: cli" {
 				t.Fatalf("the container's signgate annotations: %v", ann)

@@ -37,6 +37,8 @@ type fakeStore struct {
 	// chain with the config of the image that chain is.
 	configs map[string]digest.Digest
 	created map[string]imagestore.Created
+	// platforms: index digest -> the manifest under it whose layers run.
+	platforms map[string]digest.Digest
 }
 
 func (f *fakeStore) configOf(img string) digest.Digest {
@@ -93,6 +95,18 @@ func (f *fakeStore) BuiltFrom(_ context.Context, chain, config digest.Digest, im
 	return fmt.Errorf("not built from %s: %w", img, imagestore.ErrNotBuiltFrom)
 }
 
+// PlatformManifest: the one named in platforms for an index, else the
+// image itself, bound as BuiltFrom binds it.
+func (f *fakeStore) PlatformManifest(ctx context.Context, chain, config digest.Digest, img name.Digest) (digest.Digest, error) {
+	if f.BuiltFrom(ctx, chain, config, img) != nil {
+		return "", nil
+	}
+	if d, ok := f.platforms[img.DigestStr()]; ok {
+		return d, nil
+	}
+	return digest.Digest(img.DigestStr()), nil
+}
+
 func (f *fakeStore) VolumeImages(_ context.Context, v imagestore.ImageVolume) ([]name.Digest, error) {
 	if d, ok := f.volumes[v.Target]; ok {
 		return d, nil
@@ -119,11 +133,14 @@ type fakeEngine struct {
 	trusted map[string]bool
 	slow    map[string]bool
 	asked   []string
+	// platforms: each request's Platform, in order.
+	platforms []string
 }
 
 func (f *fakeEngine) Decide(ctx context.Context, req verify.Request) *verify.Verdict {
 	f.mu.Lock()
 	f.asked = append(f.asked, req.Image.String())
+	f.platforms = append(f.platforms, req.Platform)
 	trusted, slow := f.trusted[req.Image.Context().String()], f.slow[req.Image.Context().String()]
 	f.mu.Unlock()
 	v := &verify.Verdict{Image: verify.RepoName(req.Image.Context()), Digest: req.Image.DigestStr(), Policy: "p", Mode: verify.Enforce}

@@ -66,7 +66,7 @@ func (p *Plugin) decideImage(ctx context.Context, img containers.Image, namespac
 	}
 	var denied *verify.Verdict
 	for _, n := range img.Names {
-		req := verify.Request{Image: n, Namespace: namespace}
+		req := verify.Request{Image: n, Namespace: namespace, Platform: img.Platforms[n.DigestStr()].String()}
 		v := p.Decider.Decide(ctx, req)
 		if v.Allowed {
 			return v, &req

@@ -117,6 +117,11 @@ func (s *Snapshot) bindings() map[string]bool {
 type Request struct {
 	Image     name.Digest // repository and the digest that will run
 	Namespace string      // the pod's Kubernetes namespace, if known
+	// Platform is the digest of the manifest that runs: when Image is an
+	// index, the one of its manifests whose layers the container's root
+	// filesystem is built on; Image's own digest for a plain manifest; ""
+	// when not known (then only the index's signatures can count).
+	Platform string
 }
 
 // Options tune the engine.
@@ -343,6 +348,9 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	snap := e.live(now)
 	repo, err := CanonicalRepo(req.Image.Context())
 	base := Verdict{Image: repo, Digest: req.Image.DigestStr(), Snapshot: snap.ID}
+	if req.Platform != base.Digest {
+		base.Platform = req.Platform
+	}
 	if err != nil {
 		// Denied under every policy: matched by none of the scopes written
 		// for its registry, it would otherwise fall to a laxer one.
@@ -372,7 +380,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 		return &v
 	}
 
-	key := snap.binding(p) + "\x01" + req.Image.String()
+	key := snap.binding(p) + "\x01" + req.Image.String() + "\x01" + req.Platform
 	if v, ok := e.cache.get(key, now); ok {
 		out := *v
 		out.Cached = true
@@ -381,7 +389,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	}
 	c, leader := e.cache.join(key)
 	if leader {
-		go e.run(c, key, snap, p, req.Image, base)
+		go e.run(c, key, snap, p, req, base)
 	}
 	select {
 	case <-c.done:
@@ -425,7 +433,10 @@ func (e *Engine) InFlight() int64 { return e.inflight.Load() }
 // yet. It tries the policies that ignore namespaces, then each namespace a
 // matching policy is limited to, and allows if any would. CreateContainer
 // still decides for the pod's own namespace.
-func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest) *Verdict {
+//
+// platform is the manifest of img that will run, as far as it is known
+// (see Request.Platform): the verdict is then the one a creation reuses.
+func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest, platform string) *Verdict {
 	repo, _ := CanonicalRepo(img.Context()) // a bad name: Decide denies it
 	namespaces := []string{""}
 	seen := map[string]bool{"": true}
@@ -444,7 +455,7 @@ func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest) *Verdi
 	}
 	var first *Verdict
 	for _, ns := range namespaces {
-		v := e.Decide(ctx, Request{Image: img, Namespace: ns})
+		v := e.Decide(ctx, Request{Image: img, Namespace: ns, Platform: platform})
 		if v.Allowed {
 			return v
 		}
@@ -456,7 +467,7 @@ func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest) *Verdi
 }
 
 // run performs one verification, detached from any caller's deadline.
-func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Digest, base Verdict) {
+func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, req Request, base Verdict) {
 	e.Verifications.Add(1)
 	e.inflight.Add(1)
 	defer e.inflight.Add(-1)
@@ -464,7 +475,8 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Di
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
 	defer cancel()
 	v := base
-	o := e.check(ctx, snap, p, img)
+	o, signed := e.checkManifests(ctx, snap, p, req.Image, req.Platform)
+	v.Manifest = signed
 	v.Verified, v.Cause, v.Reason, v.Cosign, v.Notation, v.Attestations = o.cause == CauseVerified, o.cause, o.reason, o.cosign, o.notation, o.attestations
 	v.Allowed = v.Verified || p.Mode == Audit
 	if !v.Verified && p.Mode == Audit {

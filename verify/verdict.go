@@ -45,8 +45,14 @@ func Deny(image, digest string, cause Cause, reason string) *Verdict {
 
 // Verdict is the engine's answer, with enough detail to explain it.
 type Verdict struct {
-	Image    string          `json:"image"`
-	Digest   string          `json:"digest"`
+	Image  string `json:"image"`
+	Digest string `json:"digest"`
+	// Platform is the digest of the platform manifest that runs, when
+	// Digest is an index and it is known.
+	Platform string `json:"platform,omitempty"`
+	// Manifest is the digest whose signatures verified the image: Digest,
+	// or Platform (see Policy.SignedManifest). Empty unless verified.
+	Manifest string          `json:"manifest,omitempty"`
 	Policy   string          `json:"policy,omitempty"`
 	Mode     Mode            `json:"mode,omitempty"`
 	Allowed  bool            `json:"allowed"`

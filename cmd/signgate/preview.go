@@ -159,9 +159,15 @@ func preview(newPath, curPath, imagesPath string, node bool, namespace string) (
 				return
 			}
 			rows[i].Digest = t.img.DigestStr()
-			rows[i].New = decideNow(newCfg, newEng, t.img, namespace)
+			if !node { // the manifest this host would pull stands for the one that runs
+				ctx, cancel := context.WithTimeout(context.Background(), newCfg.Registry.VerifyTimeout)
+				t.platform, _ = platformToRun(ctx, newEng, t.img, namespace, verify.HostPlatform())
+				cancel()
+			}
+			req := verify.Request{Image: t.img, Namespace: namespace, Platform: t.platform}
+			rows[i].New = decideNow(newCfg, newEng, req)
 			if curEng != nil {
-				rows[i].Current = decideNow(curCfg, curEng, t.img, namespace)
+				rows[i].Current = decideNow(curCfg, curEng, req)
 				rows[i].Changed = rows[i].New.Allowed != rows[i].Current.Allowed || rows[i].New.Policy != rows[i].Current.Policy
 			}
 		}()
@@ -171,9 +177,10 @@ func preview(newPath, curPath, imagesPath string, node bool, namespace string) (
 }
 
 type previewTarget struct {
-	ref     string
-	img     name.Digest
-	unknown *verify.Verdict // the image could not be resolved
+	ref      string
+	img      name.Digest
+	unknown  *verify.Verdict // the image could not be resolved
+	platform string          // the platform manifest that runs, when known
 }
 
 // listedImages reads the list and resolves each tag now.
@@ -238,6 +245,9 @@ func nodeImages(cfg *setup.Config) ([]previewTarget, error) {
 			t.unknown = verify.Deny(n, "", verify.CauseImageUnknown, fmt.Sprintf("containerd cannot resolve it: %v", err))
 		} else {
 			t.img = ds[0]
+			if m, err := store.PulledManifest(ctx, t.img); err == nil {
+				t.platform = m.String() // the one platform pulled runs
+			}
 		}
 		out = append(out, t)
 	}

@@ -34,10 +34,13 @@ type verifyOutput struct {
 	Error string `json:"error,omitempty"`
 }
 
-const verifyHelp = `usage: signgate verify [--config F] [--output text|json] [--namespace NS] IMAGE
+const verifyHelp = `usage: signgate verify [--config F] [--output text|json] [--namespace NS] [--platform OS/ARCH] IMAGE
 
 Decides one image as the daemon would, and explains why: resolves a tag to
-its digest now, then verifies it under the config's policies.
+its digest now, then verifies it under the config's policies. For an
+index, the platform manifest a node of --platform runs (default: this
+host's platform) is the one whose signatures count where the policy's
+signed_manifest says so.
 
 Exit 0: allowed; 1: denied (no policy, no or untrusted signatures, an image
 that does not exist, ...); 2: usage or config error; 3: denied because the
@@ -51,12 +54,13 @@ func runVerify(args []string) int {
 	cfgPath := c.configFlag(config.DefaultPath, "config file")
 	c.outputFlag(VerifySchema)
 	namespace := c.fs.String("namespace", "", "Kubernetes namespace to decide for (policies may be limited to namespaces)")
+	platform := c.fs.String("platform", hostPlatform(), "the node's platform, os/arch[/variant]: which manifest of an index runs")
 	pos, code, done := c.parse(args, 1, 1)
 	if done {
 		return code
 	}
 	output := c.output
-	v, code, err := decideOnce(*cfgPath, pos[0], *namespace)
+	v, code, err := decideOnce(*cfgPath, pos[0], *namespace, *platform)
 	if *output == "json" {
 		out := verifyOutput{Schema: VerifySchema, Verdict: v}
 		if err != nil {
@@ -78,7 +82,11 @@ func runVerify(args []string) int {
 // decideOnce decides image as the daemon would, from this process. A
 // verdict comes with exit 0 (allowed), 1 (denied) or 3 (denied: the
 // registry could not be read); an error with exit 2 (usage or config).
-func decideOnce(cfgPath, image, namespace string) (*verify.Verdict, int, error) {
+func decideOnce(cfgPath, image, namespace, platform string) (*verify.Verdict, int, error) {
+	plat, err := verify.ParsePlatform(platform)
+	if err != nil {
+		return nil, exitUsage, fmt.Errorf("--%w", err)
+	}
 	cfg, engine, reg, closeKeys, err := loadEngine(cfgPath)
 	if err != nil {
 		return nil, exitUsage, err
@@ -95,7 +103,10 @@ func decideOnce(cfgPath, image, namespace string) (*verify.Verdict, int, error) 
 		v := verify.Deny(ref.String(), "", unresolvedCause(err), "cannot resolve to a digest: "+verify.Excerpt(err))
 		return v, verdictCode(v), nil
 	}
-	v := decideNow(cfg, engine, img, namespace)
+	runs, v := platformToRun(ctx, engine, img, namespace, plat)
+	if v == nil {
+		v = decideNow(cfg, engine, verify.Request{Image: img, Namespace: namespace, Platform: runs})
+	}
 	return v, verdictCode(v), nil
 }
 
@@ -142,10 +153,10 @@ func loadEngine(cfgPath string) (*setup.Config, *verify.Engine, *registry.Client
 
 // decideNow waits for the engine's own answer: it bounds a verification by
 // registry.verify_timeout, so wait a little longer than that.
-func decideNow(cfg *setup.Config, engine *verify.Engine, img name.Digest, namespace string) *verify.Verdict {
+func decideNow(cfg *setup.Config, engine *verify.Engine, req verify.Request) *verify.Verdict {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Registry.VerifyTimeout+2*time.Second)
 	defer cancel()
-	v := engine.Decide(ctx, verify.Request{Image: img, Namespace: namespace})
+	v := engine.Decide(ctx, req)
 	if v.Pending {
 		// "retry shortly" is the daemon's word to the kubelet; a one-shot
 		// command has simply run out of time.
@@ -181,6 +192,12 @@ func printVerdict(w io.Writer, v *verify.Verdict) {
 		fmt.Fprintf(w, "  policy:   %s (%s)\n", v.Policy, v.Mode)
 	}
 	fmt.Fprintf(w, "  cause:    %s\n", v.Cause)
+	if v.Platform != "" {
+		fmt.Fprintf(w, "  platform: %s (the manifest of the index that runs)\n", v.Platform)
+	}
+	if v.Manifest != "" {
+		fmt.Fprintf(w, "  signed:   %s (whose signatures verified)\n", v.Manifest)
+	}
 	fmt.Fprintf(w, "  reason:   %s\n", v.Reason)
 	if c := v.Cosign; c != nil {
 		fmt.Fprintf(w, "  cosign:   requires %s; keys verified: %s\n", c.Requirement, orNone(c.KeysVerified))

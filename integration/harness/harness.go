@@ -528,6 +528,21 @@ scopes = ["%[7]s/attested/*", "%[12]s/attested/*"]
   keys = ["cli"]
   conditions = ['predicate.Data.startsWith("approved by ")']
 
+# Whose signatures count for an index (signed_manifest; apps: either).
+[[policy]]
+name = "index-signed"
+scopes = ["%[7]s/signedon/index/*", "%[12]s/signedon/index/*"]
+signed_manifest = "index"
+  [policy.cosign]
+  keys = ["cli"]
+
+[[policy]]
+name = "platform-signed"
+scopes = ["%[7]s/signedon/platform/*", "%[12]s/signedon/platform/*"]
+signed_manifest = "platform"
+  [policy.cosign]
+  keys = ["cli"]
+
 # Both registries: distribution 2.8, and olareg (the referrers API).
 [[policy]]
 name = "apps"
