@@ -101,6 +101,8 @@ type registrySection struct {
 	MaxBlobBytes     int64  `toml:"max_blob_bytes"`
 	// What the referrers listings of all verifications in flight may hold.
 	MaxReferrersBytes int64 `toml:"max_referrers_bytes"`
+
+	CredentialProviders credentialProvidersSection `toml:"credential_providers"`
 }
 
 type cacheSection struct {
@@ -372,6 +374,8 @@ func Parse(path string, data []byte) (*Config, error) {
 		MaxManifestBytes:  v.positive("registry.max_manifest_bytes", r.MaxManifestBytes, registry.DefaultMaxManifestBytes),
 		MaxBlobBytes:      v.positive("registry.max_blob_bytes", r.MaxBlobBytes, registry.DefaultMaxBlobBytes),
 		MaxReferrersBytes: v.positive("registry.max_referrers_bytes", r.MaxReferrersBytes, registry.DefaultMaxReferrersBytes),
+
+		CredentialProviders: r.CredentialProviders.settings(v),
 	}
 	if r.DockerConfig != "" {
 		if _, err := os.Stat(r.DockerConfig); err != nil {

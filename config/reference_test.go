@@ -35,6 +35,7 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 		"[kms]":                  kmsSection{}, "[kms.aws]": kmsAWSSection{}, "[kms.gcp]": kmsGCPSection{},
 		"[kms.azure]": kmsAzureSection{}, "[kms.vault]": kmsVaultSection{},
 		"[trust_roots.NAME]": trustRootSection{}, "[identities.NAME]": identitySection{},
+		"[registry.credential_providers]": credentialProvidersSection{},
 	}
 	doc := map[string]map[string]bool{}
 	var cur string

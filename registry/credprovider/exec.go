@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -92,5 +91,3 @@ func tail(s string) string {
 	}
 	return ": " + s
 }
-
-var errNoMatch = errors.New("no provider matches")
