@@ -1,0 +1,233 @@
+package integration
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/signgate/signgate/integration/harness"
+)
+
+// An ECR-shaped name, so that the real ecr-credential-provider finds its
+// region (us-east-1) in it. No DNS: hosts.toml routes it to a registry on
+// loopback, for containerd and signgate alike.
+const ecrHost = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+
+func secret(t *testing.T) string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "pw-" + hex.EncodeToString(b)
+}
+
+// private is a signed busybox image in an authenticated registry (the
+// distribution v3 registry: htpasswd over TLS, its CA given to containerd
+// and signgate through hosts.toml), named as in ECR.
+type private struct {
+	reg *harness.AuthRegistry
+	ref string // ecrHost/app:v1
+	d   name.Digest
+}
+
+func newPrivate(t *testing.T, e *env, repo string) *private {
+	t.Helper()
+	reg, err := harness.StartAuthRegistry(t.TempDir(), e.Bin, "AWS", secret(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Stop)
+	if err := e.RouteRegistry(ecrHost, "https://"+reg.Host, reg.CA); err != nil {
+		t.Fatal(err)
+	}
+	return pushPrivate(t, e, reg, repo)
+}
+
+// pushPrivate pushes a signed busybox image to repo in reg.
+func pushPrivate(t *testing.T, e *env, reg *harness.AuthRegistry, repo string) *private {
+	t.Helper()
+	src, err := harness.PushBusybox(e.Registry+"/private-src/"+repo+":v1", "sleep", "3600")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, _ := name.ParseReference(reg.Host + "/" + repo + ":v1")
+	if err := remote.Write(dst, img, reg.Options()...); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Signers["k1"].SignLegacy(dst.Context().Digest(src.DigestStr()), reg.Options()...); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := name.NewDigest(ecrHost + "/" + repo + "@" + src.DigestStr())
+	return &private{reg: reg, ref: ecrHost + "/" + repo + ":v1", d: d}
+}
+
+// pull pulls the image into containerd with the credential the kubelet
+// would give it, as the CRI carries it.
+func (p *private) pull(t *testing.T, e *env) {
+	t.Helper()
+	if out, err := e.Crictl("pull", "--creds", p.reg.User+":"+p.reg.Password, p.ref); err != nil {
+		t.Fatalf("crictl pull %s: %v: %s", p.ref, err, out)
+	}
+}
+
+// privateConfig is the suite's config with a policy for the ECR host and
+// extra, a [registry.credential_providers] or docker_config line.
+func privateConfig(e *env, registryExtra, tables string) string {
+	cfg := strings.Replace(harness.DefaultSigngateConfig(e.Env), `verify_timeout = "4s"`, `verify_timeout = "4s"`+"\n"+registryExtra, 1)
+	return cfg + fmt.Sprintf(`
+[[policy]]
+name = "private"
+scopes = ["%s/**"]
+  [policy.cosign]
+  keys = ["k1"]
+`, ecrHost) + tables
+}
+
+func restartWith(t *testing.T, e *env, cfg string) {
+	t.Helper()
+	if err := e.RestartSigngate(cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// noSecrets fails if signgate's log or a verdict quotes a secret.
+func noSecrets(t *testing.T, e *env, verdicts string, secrets ...string) {
+	t.Helper()
+	log := e.SigngateLog.String()
+	for _, s := range secrets {
+		if strings.Contains(log, s) {
+			t.Errorf("signgate's log holds the secret %q", s)
+		}
+		if strings.Contains(verdicts, s) {
+			t.Errorf("a verdict holds the secret %q", s)
+		}
+	}
+}
+
+// The real ecr-credential-provider (k8s.io/cloud-provider-aws, built from
+// the module proxy) gives signgate the credential for a registry that
+// requires one, as it gives the kubelet: a signed image there runs.
+// Without the provider the same image is denied, naming the registry, the
+// credential source tried and the 401. Neither the token nor the password
+// reaches signgate's log or a verdict.
+//
+// ECR's own API is a stand-in (harness.ECRStandIn): the real one needs an
+// AWS account and the network. The plugin reaches it through
+// AWS_ENDPOINT_URL_ECR with static test credentials, both given in the
+// provider's env exactly as on a node.
+func TestPrivateRegistryWithKubeletCredentialProvider(t *testing.T) {
+	e := need(t)
+	p := newPrivate(t, e, "ecr/app")
+	const accessKey = "AKIDSIGNGATETEST0001"
+	ecr := harness.NewECRStandIn(accessKey, "us-east-1", p.reg.User, p.reg.Password, 12*time.Hour)
+	t.Cleanup(ecr.Close)
+
+	// The kubelet's files: its provider config, and a bin dir holding the
+	// plugin and nothing else.
+	dir := t.TempDir()
+	binDir := filepath.Join(dir, "bin")
+	if err := os.Mkdir(binDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(e.Bin, "ecr-credential-provider"), filepath.Join(binDir, "ecr-credential-provider")); err != nil {
+		t.Fatal(err)
+	}
+	providers := filepath.Join(dir, "credential-provider-config.yaml")
+	if err := os.WriteFile(providers, []byte(fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1
+kind: CredentialProviderConfig
+providers:
+  - name: ecr-credential-provider
+    matchImages:
+      - "*.dkr.ecr.*.amazonaws.com"
+      - "*.dkr.ecr.*.amazonaws.com.cn"
+    defaultCacheDuration: "12h"
+    apiVersion: credentialprovider.kubelet.k8s.io/v1
+    env:
+      - name: AWS_ENDPOINT_URL_ECR
+        value: %s
+      - name: AWS_ACCESS_KEY_ID
+        value: %s
+      - name: AWS_SECRET_ACCESS_KEY
+        value: signgate-test-secret-key
+      - name: AWS_EC2_METADATA_DISABLED
+        value: "true"
+      - name: AWS_CONFIG_FILE
+        value: /nonexistent
+      - name: AWS_SHARED_CREDENTIALS_FILE
+        value: /nonexistent
+`, ecr.URL, accessKey)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	withProvider := privateConfig(e, "", fmt.Sprintf("\n[registry.credential_providers]\nconfig = %q\nbin_dir = %q\n", providers, binDir))
+	restartWith(t, e, withProvider)
+	t.Cleanup(func() { restartWith(t, e, harness.DefaultSigngateConfig(e.Env)) })
+	p.pull(t, e)
+	p2 := pushPrivate(t, e, p.reg, "ecr/other")
+	p2.pull(t, e)
+	podID, podCfg := e.pod("default")
+
+	id, err := e.Create(podID, podCfg, p.ref)
+	mustAllow(t, id, err)
+	if ecr.Calls() == 0 {
+		t.Fatal("signgate allowed the image without asking the provider: the registry was not authenticated?")
+	}
+	calls := ecr.Calls()
+	// The provider's answer is cached for the registry (its cacheKeyType):
+	// a second image there does not run it again.
+	id, err = e.Create(podID, podCfg, p2.ref)
+	mustAllow(t, id, err)
+	if ecr.Calls() != calls {
+		t.Errorf("the provider ran %d more times; its answer is cached by registry", ecr.Calls()-calls)
+	}
+
+	// The same image, signgate without the provider: denied, and the
+	// verdict says where, with what, and what the registry answered.
+	restartWith(t, e, privateConfig(e, "", ""))
+	_, err = e.Create(podID, podCfg, p.ref)
+	mustDeny(t, err, "signgate denied image", p.d.DigestStr(), "registry "+ecrHost+" answered 401 Unauthorized", "credentials from none (anonymous: no credential source is configured)")
+	token := base64.StdEncoding.EncodeToString([]byte(p.reg.User + ":" + p.reg.Password))
+	noSecrets(t, e, err.Error(), p.reg.Password, token)
+}
+
+// A docker config.json is the other credential source: the one it names
+// is tried and named when the registry refuses it.
+func TestPrivateRegistryWithDockerConfig(t *testing.T) {
+	e := need(t)
+	p := newPrivate(t, e, "dockercfg/app")
+	p.pull(t, e)
+	podID, podCfg := e.pod("default")
+	dir := t.TempDir()
+	write := func(file, pass string) string {
+		f := filepath.Join(dir, file)
+		auth := base64.StdEncoding.EncodeToString([]byte(p.reg.User + ":" + pass))
+		if err := os.WriteFile(f, []byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, ecrHost, auth)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	t.Cleanup(func() { restartWith(t, e, harness.DefaultSigngateConfig(e.Env)) })
+
+	restartWith(t, e, privateConfig(e, fmt.Sprintf("docker_config = %q", write("good.json", p.reg.Password)), ""))
+	id, err := e.Create(podID, podCfg, p.ref)
+	mustAllow(t, id, err)
+
+	wrong := secret(t)
+	stale := write("stale.json", wrong)
+	restartWith(t, e, privateConfig(e, fmt.Sprintf("docker_config = %q", stale), ""))
+	_, err = e.Create(podID, podCfg, p.ref)
+	mustDeny(t, err, "signgate denied image", "registry "+ecrHost+" answered 401 Unauthorized", "credentials from docker_config "+stale)
+	noSecrets(t, e, err.Error(), p.reg.Password, wrong)
+}
