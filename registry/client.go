@@ -152,7 +152,7 @@ func (c *Client) route(registry string) (http.RoundTripper, error) {
 	}
 	var rt http.RoundTripper = c.base
 	if len(eps) > 0 {
-		rt = &routeTransport{registry: registry, endpoints: eps, fallback: c.base}
+		rt = &routeTransport{registry: registry, endpoints: eps, fallback: c.base, mirrors: &mirrorAuth{creds: c.creds}}
 		c.routed[registry] = true
 	}
 	rt = &retryAfterTransport{registry: registry, next: rt, now: c.now, after: c.after}

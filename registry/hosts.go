@@ -199,6 +199,7 @@ type routeTransport struct {
 	registry  string
 	endpoints []endpoint
 	fallback  http.RoundTripper
+	mirrors   *mirrorAuth // nil: mirrors are read anonymously
 }
 
 func (rt *routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -217,12 +218,21 @@ func (rt *routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		for k, v := range ep.header {
 			r.Header[k] = v
 		}
+		next := ep.transport
 		if ep.url.Host != rt.server() {
 			// A mirror is another party: the registry's credentials are
-			// not its to see.
+			// not its to see. Its own, if a source has them, are.
 			r.Header.Del("Authorization")
+			mt, err := rt.mirrors.transport(req.Context(), ep, repoOf(req.URL.Path))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: credentials: %w", ep.url.Redacted(), err))
+				continue
+			}
+			if mt != nil {
+				next = mt
+			}
 		}
-		resp, err := ep.transport.RoundTrip(r)
+		resp, err := next.RoundTrip(r)
 		if err == nil {
 			return resp, nil
 		}
