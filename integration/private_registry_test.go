@@ -52,8 +52,14 @@ func newPrivate(t *testing.T, e *env, repo string) *private {
 	return pushPrivate(t, e, reg, repo)
 }
 
-// pushPrivate pushes a signed busybox image to repo in reg.
+// pushPrivate pushes a signed busybox image to repo in reg, named in ECR.
 func pushPrivate(t *testing.T, e *env, reg *harness.AuthRegistry, repo string) *private {
+	t.Helper()
+	return pushNamed(t, e, reg, ecrHost, repo)
+}
+
+// pushNamed pushes a signed busybox image to repo in reg, named as host.
+func pushNamed(t *testing.T, e *env, reg *harness.AuthRegistry, host, repo string) *private {
 	t.Helper()
 	src, err := harness.PushBusybox(e.Registry+"/private-src/"+repo+":v1", "sleep", "3600")
 	if err != nil {
@@ -70,8 +76,8 @@ func pushPrivate(t *testing.T, e *env, reg *harness.AuthRegistry, repo string) *
 	if err := e.Signers["k1"].SignLegacy(dst.Context().Digest(src.DigestStr()), reg.Options()...); err != nil {
 		t.Fatal(err)
 	}
-	d, _ := name.NewDigest(ecrHost + "/" + repo + "@" + src.DigestStr())
-	return &private{reg: reg, ref: ecrHost + "/" + repo + ":v1", d: d}
+	d, _ := name.NewDigest(host + "/" + repo + "@" + src.DigestStr())
+	return &private{reg: reg, ref: host + "/" + repo + ":v1", d: d}
 }
 
 // pull pulls the image into containerd with the credential the kubelet
@@ -86,6 +92,10 @@ func (p *private) pull(t *testing.T, e *env) {
 // privateConfig is the suite's config with a policy for the ECR host and
 // extra, a [registry.credential_providers] or docker_config line.
 func privateConfig(e *env, registryExtra, tables string) string {
+	return privateConfigFor(e, ecrHost, registryExtra, tables)
+}
+
+func privateConfigFor(e *env, host, registryExtra, tables string) string {
 	cfg := strings.Replace(harness.DefaultSigngateConfig(e.Env), `verify_timeout = "4s"`, `verify_timeout = "4s"`+"\n"+registryExtra, 1)
 	return cfg + fmt.Sprintf(`
 [[policy]]
@@ -93,7 +103,7 @@ name = "private"
 scopes = ["%s/**"]
   [policy.cosign]
   keys = ["k1"]
-`, ecrHost) + tables
+`, host) + tables
 }
 
 func restartWith(t *testing.T, e *env, cfg string) {
@@ -198,6 +208,7 @@ providers:
 	restartWith(t, e, privateConfig(e, "", ""))
 	_, err = e.Create(podID, podCfg, p.ref)
 	mustDeny(t, err, "signgate denied image", p.d.DigestStr(), "registry "+ecrHost+" answered 401 Unauthorized", "credentials from none (anonymous: no credential source is configured)")
+	t.Logf("denied: %s", lastLineOf(err))
 	token := base64.StdEncoding.EncodeToString([]byte(p.reg.User + ":" + p.reg.Password))
 	noSecrets(t, e, err.Error(), p.reg.Password, token)
 }
@@ -230,4 +241,57 @@ func TestPrivateRegistryWithDockerConfig(t *testing.T) {
 	_, err = e.Create(podID, podCfg, p.ref)
 	mustDeny(t, err, "signgate denied image", "registry "+ecrHost+" answered 401 Unauthorized", "credentials from docker_config "+stale)
 	noSecrets(t, e, err.Error(), p.reg.Password, wrong)
+}
+
+// A registry behind token auth (the distribution v3 registry with a token
+// service, as Harbor, GitLab and Docker Hub work): signgate trades the
+// docker config's robot account for a pull token and reads the
+// signatures; with a stale password the token service's 401 is named,
+// with the source tried. No password or token reaches the log or a
+// verdict.
+func TestPrivateRegistryWithTokenAuth(t *testing.T) {
+	e := need(t)
+	reg, err := harness.StartTokenRegistry(t.TempDir(), e.Bin, "robot$ci", secret(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Stop)
+	if err := e.RouteRegistry(reg.Host, "https://"+reg.Host, reg.CA); err != nil {
+		t.Fatal(err)
+	}
+	p := pushNamed(t, e, reg, reg.Host, "team/app")
+	p.pull(t, e)
+	podID, podCfg := e.pod("default")
+	dir := t.TempDir()
+	write := func(file, pass string) string {
+		f := filepath.Join(dir, file)
+		auth := base64.StdEncoding.EncodeToString([]byte(reg.User + ":" + pass))
+		if err := os.WriteFile(f, []byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, reg.Host, auth)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	t.Cleanup(func() { restartWith(t, e, harness.DefaultSigngateConfig(e.Env)) })
+
+	before := len(reg.Tokens())
+	restartWith(t, e, privateConfigFor(e, reg.Host, fmt.Sprintf("docker_config = %q", write("good.json", reg.Password)), ""))
+	id, err := e.Create(podID, podCfg, p.ref)
+	mustAllow(t, id, err)
+	if len(reg.Tokens()) == before {
+		t.Fatal("allowed without a token from the token service")
+	}
+
+	wrong := secret(t)
+	stale := write("stale.json", wrong)
+	restartWith(t, e, privateConfigFor(e, reg.Host, fmt.Sprintf("docker_config = %q", stale), ""))
+	_, err = e.Create(podID, podCfg, p.ref)
+	mustDeny(t, err, "signgate denied image", "registry "+reg.Host+" answered 401 Unauthorized", "credentials from docker_config "+stale)
+	t.Logf("denied: %s", lastLineOf(err))
+	noSecrets(t, e, err.Error(), append(reg.Tokens(), reg.Password, wrong)...)
+}
+
+// lastLineOf is crictl's last line of err: the runtime's message.
+func lastLineOf(err error) string {
+	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	return lines[len(lines)-1]
 }

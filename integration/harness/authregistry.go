@@ -28,8 +28,11 @@ type AuthRegistry struct {
 	Host           string // 127.0.0.1:port
 	CA             string // the CA's PEM file, for hosts.toml
 	User, Password string
-	pool           *x509.CertPool
-	cmd            *exec.Cmd
+	// Tokens are the tokens the token service issued (token auth only).
+	Tokens func() []string
+	pool   *x509.CertPool
+	cmd    *exec.Cmd
+	close  func() // the token registry's front
 }
 
 // StartAuthRegistry runs bin/distribution-registry in dir.
@@ -114,6 +117,9 @@ func (r *AuthRegistry) Options() []remote.Option {
 
 // Stop ends the registry.
 func (r *AuthRegistry) Stop() {
+	if r.close != nil {
+		r.close()
+	}
 	if r.cmd != nil && r.cmd.Process != nil {
 		_ = r.cmd.Process.Kill()
 		_ = r.cmd.Wait()
