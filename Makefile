@@ -65,8 +65,9 @@ $(BIN)/distribution-registry:
 	cd integration/tools/distribution && $(GO) build -o $@ github.com/distribution/distribution/v3/cmd/registry
 # The kubelet's ECR credential provider plugin. Its module has a replace,
 # which a plain build from the proxy ignores: the tools module repeats it.
+# Static, as released: a node's plugin runs inside signgate's container.
 $(BIN)/ecr-credential-provider:
-	cd integration/tools/ecr-credential-provider && $(GO) build -o $(BIN)/ k8s.io/cloud-provider-aws/cmd/ecr-credential-provider
+	cd integration/tools/ecr-credential-provider && CGO_ENABLED=0 $(GO) build -o $(BIN)/ k8s.io/cloud-provider-aws/cmd/ecr-credential-provider
 
 # Sigstore's certificate authority, timestamp authority and log, for keyless
 # signing with the real cosign CLI on loopback (TestRealCosignKeyless).

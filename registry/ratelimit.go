@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -58,10 +59,18 @@ type retryAfterTransport struct {
 	next     http.RoundTripper
 	now      func() time.Time
 	after    func(time.Duration) <-chan time.Time
+
+	// The registry's last Retry-After, for every request to it: none is
+	// sent before then, by this verification or another.
+	mu    sync.Mutex
+	until time.Time
 }
 
 func (t *retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for waits := 0; ; waits++ {
+		if err := t.waitOut(req); err != nil {
+			return nil, err
+		}
 		resp, err := t.next.RoundTrip(req)
 		if err != nil || resp.StatusCode != http.StatusTooManyRequests {
 			return resp, err
@@ -77,12 +86,12 @@ func (t *retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, erro
 			left = dl.Sub(t.now())
 		}
 		rle := &RateLimitError{Registry: t.registry, URL: req.URL.Redacted(), RetryAfter: d, Left: left}
-		if d > maxRetryAfter || (left >= 0 && d >= left) || waits >= maxRetryAfterWaits || (req.Body != nil && req.GetBody == nil) {
-			return nil, rle
+		t.mu.Lock()
+		if u := t.now().Add(d); u.After(t.until) {
+			t.until = u
 		}
-		select {
-		case <-t.after(d):
-		case <-req.Context().Done():
+		t.mu.Unlock()
+		if d > maxRetryAfter || (left >= 0 && d >= left) || waits >= maxRetryAfterWaits || (req.Body != nil && req.GetBody == nil) {
 			return nil, rle
 		}
 		if req.GetBody != nil {
@@ -93,6 +102,32 @@ func (t *retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, erro
 			req = req.Clone(req.Context())
 			req.Body = body
 		}
+	}
+}
+
+// waitOut waits until the registry's last Retry-After has passed, when the
+// request's deadline leaves time for it, and refuses the request at once
+// otherwise.
+func (t *retryAfterTransport) waitOut(req *http.Request) error {
+	t.mu.Lock()
+	d := t.until.Sub(t.now())
+	t.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	left := time.Duration(-1)
+	if dl, ok := req.Context().Deadline(); ok {
+		left = dl.Sub(t.now())
+	}
+	rle := &RateLimitError{Registry: t.registry, URL: req.URL.Redacted(), RetryAfter: d.Round(time.Second), Left: left}
+	if d > maxRetryAfter || (left >= 0 && d >= left) {
+		return rle
+	}
+	select {
+	case <-t.after(d):
+		return nil
+	case <-req.Context().Done():
+		return rle
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,19 +17,34 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
-// fakeWait is a clock for Retry-After: now stands still, and a wait
-// returns at once, noted.
+// fakeWait is a clock for Retry-After: a wait returns at once, noted,
+// and moves the clock on by as much.
 type fakeWait struct {
+	mu    sync.Mutex
 	at    time.Time
 	waits []time.Duration
 }
 
-func (f *fakeWait) now() time.Time { return f.at }
+func (f *fakeWait) now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.at
+}
+
 func (f *fakeWait) after(d time.Duration) <-chan time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.waits = append(f.waits, d)
+	f.at = f.at.Add(d)
 	ch := make(chan time.Time, 1)
-	ch <- f.at.Add(d)
+	ch <- f.at
 	return ch
+}
+
+func (f *fakeWait) advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.at = f.at.Add(d)
 }
 
 // rateLimited answers the first `limited` requests with 429 and the
@@ -53,10 +69,12 @@ func rateLimited(t *testing.T, limited int32, retryAfter string) (string, *atomi
 	return strings.TrimPrefix(srv.URL, "http://"), &n
 }
 
+// headWithin heads ref with a deadline budget after c's clock's now (a
+// fake clock's deadline is only ever compared, never waited for).
 func headWithin(t *testing.T, c *Client, ref string, budget time.Duration) error {
 	t.Helper()
 	r, _ := name.ParseReference(ref)
-	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(budget))
+	ctx, cancel := context.WithDeadline(context.Background(), c.now().Add(budget))
 	defer cancel()
 	opts, err := c.Options(ctx, r.Context())
 	if err != nil {
@@ -122,5 +140,33 @@ func TestRateLimitWithoutRetryAfter(t *testing.T) {
 	}
 	if !RateLimited(fmt.Errorf("reading: %w", &transport.Error{StatusCode: http.StatusTooManyRequests})) {
 		t.Error("a 429 from go-containerregistry is not a rate limit")
+	}
+}
+
+// A Retry-After holds for every request to the registry, from any
+// verification: until it has passed, none is sent, and a verification
+// that cannot wait it out ends at once.
+func TestRetryAfterHoldsForTheRegistry(t *testing.T) {
+	t.Parallel()
+	host, n := rateLimited(t, 1, "30")
+	c, _ := New(Config{})
+	clock := &fakeWait{at: time.Now()}
+	c.now, c.after = clock.now, clock.after
+	if err := headWithin(t, c, host+"/app:v1", 5*time.Second); !RateLimited(err) {
+		t.Fatalf("first: %v", err)
+	}
+	clock.advance(10 * time.Second)
+	err := headWithin(t, c, host+"/other:v1", 5*time.Second)
+	var rle *RateLimitError
+	if !errors.As(err, &rle) || rle.RetryAfter != 20*time.Second || n.Load() != 1 {
+		t.Fatalf("within the Retry-After: %v, %d requests; want none sent, 20s left", err, n.Load())
+	}
+	// With the deadline beyond what is left of it, the wait is made.
+	clock.advance(18 * time.Second)
+	if err := headWithin(t, c, host+"/other:v1", 5*time.Second); !strings.Contains(fmt.Sprint(err), "404 Not Found") || n.Load() != 2 {
+		t.Fatalf("after waiting out the rest: %v, %d requests", err, n.Load())
+	}
+	if len(clock.waits) != 1 || clock.waits[0] != 2*time.Second {
+		t.Errorf("waits %v, want the 2s left", clock.waits)
 	}
 }
