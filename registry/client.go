@@ -1,7 +1,9 @@
 // Package registry gives signgate's verifiers their view of OCI registries:
-// the same mirrors, CAs and plain-HTTP settings as the node's containerd
-// (hosts.toml), credentials from a docker config file that signgate's config
-// names, every request bound to the caller's deadline, and caps on response
+// the same mirrors, CAs, client certificates and plain-HTTP settings as the
+// node's containerd (hosts.toml), credentials from a docker config file
+// that signgate's config names and from the kubelet's credential provider
+// plugins (for mirrors too, by their own host), every request bound to the
+// caller's deadline and to a registry's Retry-After, and caps on response
 // sizes so a hostile registry cannot exhaust the daemon's memory.
 package registry
 
