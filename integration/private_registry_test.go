@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/signgate/signgate/integration/harness"
+	"github.com/signgate/signgate/registry/credprovider"
 )
 
 // An ECR-shaped name, so that the real ecr-credential-provider finds its
@@ -294,4 +296,59 @@ func TestPrivateRegistryWithTokenAuth(t *testing.T) {
 func lastLineOf(err error) string {
 	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
 	return lines[len(lines)-1]
+}
+
+// The real ecr-credential-provider, run by signgate's provider code alone
+// (no containerd): it finds the region in the ECR host, signs its request
+// with the env's credentials, answers for the registry (cacheKeyType
+// Registry), and a second image of the registry is served from the cache.
+// It logs what a credential costs on the cold path (one plugin run) and
+// on the warm one.
+func TestECRCredentialProviderCost(t *testing.T) {
+	e := need(t)
+	const accessKey = "AKIDSIGNGATETEST0002"
+	ecr := harness.NewECRStandIn(accessKey, "eu-west-1", "AWS", "pw-cost", 12*time.Hour)
+	t.Cleanup(ecr.Close)
+	dir := t.TempDir()
+	if err := os.Symlink(filepath.Join(e.Bin, "ecr-credential-provider"), filepath.Join(dir, "ecr-credential-provider")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1
+kind: CredentialProviderConfig
+providers:
+  - name: ecr-credential-provider
+    matchImages: ["*.dkr.ecr.*.amazonaws.com"]
+    defaultCacheDuration: "12h"
+    apiVersion: credentialprovider.kubelet.k8s.io/v1
+    env:
+      - {name: AWS_ENDPOINT_URL_ECR, value: %s}
+      - {name: AWS_ACCESS_KEY_ID, value: %s}
+      - {name: AWS_SECRET_ACCESS_KEY, value: signgate-test-secret-key}
+      - {name: AWS_EC2_METADATA_DISABLED, value: "true"}
+      - {name: AWS_CONFIG_FILE, value: /nonexistent}
+      - {name: AWS_SHARED_CREDENTIALS_FILE, value: /nonexistent}
+`, ecr.URL, accessKey)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := credprovider.Load(credprovider.Settings{Config: cfg, BinDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const host = "210987654321.dkr.ecr.eu-west-1.amazonaws.com"
+	start := time.Now()
+	c, from, ok, err := ps.Lookup(context.Background(), host+"/team/app")
+	cold := time.Since(start)
+	if err != nil || !ok || from != "ecr-credential-provider" || c.Username != "AWS" || c.Password != "pw-cost" {
+		t.Fatalf("Lookup = %v, %q, %v, %v", c.Username, from, ok, err)
+	}
+	start = time.Now()
+	if _, _, ok, err := ps.Lookup(context.Background(), host+"/team/other"); !ok || err != nil {
+		t.Fatalf("second image: %v, %v", ok, err)
+	}
+	warm := time.Since(start)
+	if ecr.Calls() != 1 {
+		t.Errorf("the plugin asked ECR %d times, want once (its answer is cached for the registry)", ecr.Calls())
+	}
+	t.Logf("a credential from ecr-credential-provider: %s cold (one plugin run), %s warm (cached)", cold.Round(time.Millisecond), warm.Round(time.Microsecond))
 }
