@@ -14,6 +14,9 @@ TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/c
 # Only the integration suite signs keyless with the real CLI (make demo
 # need not wait for these).
 KEYLESS_TOOLS := $(BIN)/fulcio $(BIN)/timestamp-server $(BIN)/rekor-server-posix
+# Private registries: an authenticated registry and a kubelet credential
+# provider plugin (TestPrivateRegistry*).
+CRED_TOOLS := $(BIN)/distribution-registry $(BIN)/ecr-credential-provider
 DEBS  := runc docker-registry busybox-static systemd time
 
 .PHONY: all help build test unit integration matrix racebin packaging demo demo-keep bench profile deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
@@ -56,6 +59,15 @@ $(CTD)/%/containerd:
 # olareg: a registry that serves the OCI referrers API (Debian's 2.8 does not).
 $(BIN)/olareg:
 	cd integration/tools/olareg && $(GO) build -o $(BIN)/ github.com/olareg/olareg/cmd/olareg
+
+# distribution v3: a registry with htpasswd auth and TLS.
+$(BIN)/distribution-registry:
+	cd integration/tools/distribution && $(GO) build -o $@ github.com/distribution/distribution/v3/cmd/registry
+# The kubelet's ECR credential provider plugin. Its module has a replace,
+# which a plain build from the proxy ignores: the tools module repeats it.
+# Static, as released: a node's plugin runs inside signgate's container.
+$(BIN)/ecr-credential-provider:
+	cd integration/tools/ecr-credential-provider && CGO_ENABLED=0 $(GO) build -o $(BIN)/ k8s.io/cloud-provider-aws/cmd/ecr-credential-provider
 
 # Sigstore's certificate authority, timestamp authority and log, for keyless
 # signing with the real cosign CLI on loopback (TestRealCosignKeyless).
@@ -115,9 +127,9 @@ unit: $(BIN)/local-kms ## unit tests (race detector); no root needed
 # Needs root: it runs containerd and runc. signgate runs with the race
 # detector, and halts on a race, so concurrency bugs fail the suite.
 RACEBIN := $(CURDIR)/_output/race
-racebin: deps tools $(KEYLESS_TOOLS)
+racebin: deps tools $(KEYLESS_TOOLS) $(CRED_TOOLS)
 	mkdir -p $(RACEBIN)
-	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms olareg fulcio timestamp-server rekor-server-posix; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
+	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms olareg fulcio timestamp-server rekor-server-posix distribution-registry ecr-credential-provider; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
 	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(RACEBIN)/ ./cmd/signgate
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(RACEBIN)/ ./cmd/signgate-image-verifier
 # suite runs the integration suite once per containerd version given.

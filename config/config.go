@@ -55,6 +55,8 @@ type Registry struct {
 	MaxManifestBytes  int64
 	MaxBlobBytes      int64
 	MaxReferrersBytes int64
+	// CredentialProviders: the kubelet's credential provider plugins.
+	CredentialProviders CredentialProviders
 }
 
 // Cache settings: how long verdicts are reused, with defaults applied.
@@ -149,6 +151,7 @@ func Read(path string, data []byte) (*Config, *Problems, error) {
 	c := &Config{Path: path, Digest: hex.EncodeToString(sum[:8]), File: f}
 	c.Daemon = daemon(p, f.Daemon)
 	c.Registry = registry(p, f.Registry)
+	c.Registry.CredentialProviders = credentialProviders(p, c, f.Registry.CredentialProviders)
 	c.Cache = Cache{
 		AllowTTL:   p.Duration("cache.allow_ttl", f.Cache.AllowTTL, DefaultAllowTTL),
 		DenyTTL:    p.Duration("cache.deny_ttl", f.Cache.DenyTTL, DefaultDenyTTL),

@@ -38,6 +38,8 @@ const (
 	DefaultMaxManifestBytes  = 4 << 20
 	DefaultMaxBlobBytes      = 4 << 20
 	DefaultMaxReferrersBytes = 16 << 20
+	// DefaultCredentialExecTimeout bounds one kubelet credential provider run.
+	DefaultCredentialExecTimeout = 10 * time.Second
 )
 
 // [cache]

@@ -77,6 +77,8 @@ type RegistrySection struct {
 	MaxBlobBytes     int64  `toml:"max_blob_bytes"`
 	// What the referrers listings of all verifications in flight may hold.
 	MaxReferrersBytes int64 `toml:"max_referrers_bytes"`
+	// The kubelet's image credential provider plugins.
+	CredentialProviders CredentialProvidersSection `toml:"credential_providers"`
 }
 
 // CacheSection is [cache]: how long verdicts are reused.

@@ -35,6 +35,7 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 		"[kms]":                  KMSSection{}, "[kms.aws]": KMSAWSSection{}, "[kms.gcp]": KMSGCPSection{},
 		"[kms.azure]": KMSAzureSection{}, "[kms.vault]": KMSVaultSection{},
 		"[trust_roots.NAME]": TrustRootSection{}, "[identities.NAME]": IdentitySection{},
+		"[registry.credential_providers]": CredentialProvidersSection{},
 	}
 	doc := map[string]map[string]bool{}
 	var cur string

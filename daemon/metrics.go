@@ -152,7 +152,7 @@ func (m *metrics) verified(v *verify.Verdict) {
 	switch v.Cause {
 	case verify.CauseVerified:
 		result = "verified"
-	case verify.CauseRegistryError:
+	case verify.CauseRegistryError, verify.CauseRateLimited: // signatures could not be read
 		result = "registry_error"
 	}
 	m.verifications.WithLabelValues(result).Inc()

@@ -10,6 +10,7 @@ import (
 	"github.com/signgate/signgate/keystore"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/registry/credprovider"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -17,7 +18,9 @@ import (
 func (c *Config) RegistryConfig() registry.Config {
 	r := c.Registry
 	return registry.Config{HostsDir: r.HostsDir, DockerConfig: r.DockerConfig,
-		MaxManifestBytes: r.MaxManifestBytes, MaxBlobBytes: r.MaxBlobBytes, MaxReferrersBytes: r.MaxReferrersBytes}
+		MaxManifestBytes: r.MaxManifestBytes, MaxBlobBytes: r.MaxBlobBytes, MaxReferrersBytes: r.MaxReferrersBytes,
+		CredentialProviders: credprovider.Settings{Config: r.CredentialProviders.Config, BinDir: r.CredentialProviders.BinDir,
+			ExecTimeout: r.CredentialProviders.ExecTimeout, ServiceAccountTokens: credprovider.TokenMode(r.CredentialProviders.ServiceAccountTokens)}}
 }
 
 // EngineOptions are the engine's options; observe, if set, hears of every

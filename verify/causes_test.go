@@ -88,3 +88,16 @@ func TestEveryCauseIsRanked(t *testing.T) {
 		t.Error("verified must rank lowest")
 	}
 }
+
+// A rate limit is a registry error that says why: it outranks the plain
+// one, so a combination with both reports the limit (and its wait), and
+// ranks below pending, as every registry failure does.
+func TestRateLimitedRanksAboveRegistryError(t *testing.T) {
+	t.Parallel()
+	if got := worse(CauseRegistryError, CauseRateLimited); got != CauseRateLimited {
+		t.Errorf("worse(registry_error, rate_limited) = %q", got)
+	}
+	if got := worse(CauseRateLimited, CausePending); got != CausePending {
+		t.Errorf("worse(rate_limited, pending) = %q", got)
+	}
+}

@@ -571,7 +571,7 @@ func (e *Engine) checkSignatures(ctx context.Context, snap *Snapshot, p *Policy,
 		case errors.Is(err, ErrInvalidPolicy):
 			n = part{CauseMisconfigured, "notation: " + strings.TrimPrefix(err.Error(), ".")}
 		case err != nil:
-			n = part{CauseRegistryError, "notation: cannot read signatures: " + Excerpt(err)}
+			n = e.unread(img, "notation: cannot read signatures: ", err)
 		default:
 			o.notation, n = res, part{res.cause(), "notation: " + res.Reason}
 		}
@@ -593,7 +593,7 @@ func (e *Engine) checkSignatures(ctx context.Context, snap *Snapshot, p *Policy,
 	case p.Cosign != nil && p.Notation != nil:
 		o.cause = combine(p.Signatures, c.cause, n.cause)
 		o.reason = fmt.Sprintf("policy %q (%s of cosign and notation): %s; %s", p.Name, orBoth(p.Signatures), c.reason, n.reason)
-		if c.cause == CauseRegistryError && n.cause == CauseRegistryError {
+		if c.cause == n.cause && (c.cause == CauseRegistryError || c.cause == CauseRateLimited) {
 			// One unreachable registry, said once.
 			o.reason = fmt.Sprintf("policy %q (%s of cosign and notation): %s (notation too)", p.Name, orBoth(p.Signatures), c.reason)
 		}
@@ -634,12 +634,13 @@ var causeRank = map[Cause]int{
 	CauseAttestationFailed: 5,
 	CauseMisconfigured:     6,
 	CauseRegistryError:     7,
-	CausePending:           8,
-	CauseNoPolicy:          9,
-	CauseImageUnknown:      10,
-	CauseRootFSMismatch:    11,
-	CauseImageMismatch:     12,
-	CauseBadName:           13,
+	CauseRateLimited:       8, // a registry error that says why, and when to try again
+	CausePending:           9,
+	CauseNoPolicy:          10,
+	CauseImageUnknown:      11,
+	CauseRootFSMismatch:    12,
+	CauseImageMismatch:     13,
+	CauseBadName:           14,
 }
 
 // worse is the more telling of two causes: not knowing beats a wrong
@@ -674,7 +675,7 @@ func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img
 	}
 	res, err := e.cosign.Verify(ctx, img, p.Cosign, by.keys, by.signers, by.keyLog)
 	if err != nil {
-		return part{CauseRegistryError, "cosign: cannot read signatures: " + Excerpt(err)}, nil
+		return e.unread(img, "cosign: cannot read signatures: ", err), nil
 	}
 	return part{res.cause(), "cosign: " + res.Reason + by.note}, res
 }

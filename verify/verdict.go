@@ -20,6 +20,7 @@ const (
 	CauseNoAttestation     Cause = "no_attestation"     // an attestation the policy requires was not found
 	CauseAttestationFailed Cause = "attestation_failed" // attestations found, but none trusted that passes the conditions
 	CauseRegistryError     Cause = "registry_error"     // signatures could not be read: we do not know
+	CauseRateLimited       Cause = "rate_limited"       // the registry asked signgate to wait longer than the decision could: we do not know
 	CausePending           Cause = "pending"            // still verifying at the deadline
 	CauseMisconfigured     Cause = "misconfigured"      // the policy cannot be applied as written
 	CauseImageUnknown      Cause = "image_unknown"      // the digest that will run could not be determined (made by nri and the CLI, never the engine)

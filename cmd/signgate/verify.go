@@ -44,8 +44,8 @@ signed_manifest says so.
 
 Exit 0: allowed; 1: denied (no policy, no or untrusted signatures, an image
 that does not exist, ...); 2: usage or config error; 3: denied because the
-registry could not be read or did not answer in time (cause registry_error
-or pending): the daemon would deny too, but nothing is known against the
+registry could not be read or did not answer in time (cause registry_error,
+rate_limited or pending): the daemon would deny too, but nothing is known against the
 image, so retry.
 `
 
@@ -116,7 +116,7 @@ func verdictCode(v *verify.Verdict) int {
 	switch {
 	case v.Allowed:
 		return exitOK
-	case v.Cause == verify.CauseRegistryError || v.Cause == verify.CausePending:
+	case v.Cause == verify.CauseRegistryError || v.Cause == verify.CauseRateLimited || v.Cause == verify.CausePending:
 		return exitRegistry
 	}
 	return exitDenied

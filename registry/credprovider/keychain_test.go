@@ -1,0 +1,270 @@
+package credprovider
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakePlugin writes an executable plugin into a bin dir: it saves its
+// stdin, args and the environment variable FAKE_SEEN, counts its runs, and
+// answers with the contents of answer.json (or sleeps, or fails).
+type fakePlugin struct {
+	dir, bin string
+}
+
+func newFakePlugin(t *testing.T, name string) *fakePlugin {
+	t.Helper()
+	dir := t.TempDir()
+	f := &fakePlugin{dir: dir, bin: filepath.Join(dir, "bin")}
+	if err := os.Mkdir(f.bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := `#!/bin/sh
+d=` + dir + `
+cat > "$d/stdin"
+echo "$@" > "$d/args"
+echo "$FAKE_SEEN" > "$d/env"
+echo run >> "$d/runs"
+[ -f "$d/sleep" ] && sleep "$(cat "$d/sleep")"
+[ -f "$d/fail" ] && { echo "no credentials for you" >&2; exit 3; }
+cat "$d/answer.json"
+`
+	if err := os.WriteFile(filepath.Join(f.bin, name), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fakePlugin) answer(t *testing.T, keyType string, duration *string, auth map[string]Credential) {
+	t.Helper()
+	data, err := json.Marshal(response{Kind: "CredentialProviderResponse", APIVersion: "credentialprovider.kubelet.k8s.io/v1",
+		CacheKeyType: keyType, CacheDuration: duration, Auth: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, "answer.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fakePlugin) set(t *testing.T, file, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(f.dir, file), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fakePlugin) read(t *testing.T, file string) string {
+	t.Helper()
+	b, _ := os.ReadFile(filepath.Join(f.dir, file))
+	return string(b)
+}
+
+func (f *fakePlugin) runs(t *testing.T) int {
+	return strings.Count(f.read(t, "runs"), "run")
+}
+
+func (f *fakePlugin) config(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(f.dir, "credential-provider.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const oneProvider = `apiVersion: kubelet.config.k8s.io/v1
+kind: CredentialProviderConfig
+providers:
+  - name: fake
+    apiVersion: credentialprovider.kubelet.k8s.io/v1
+    matchImages: ["*.registry.io", "other.example:5000/team"]
+    defaultCacheDuration: 1m
+    args: [get-credentials, --verbose]
+    env:
+      - name: FAKE_SEEN
+        value: from-config
+`
+
+func load(t *testing.T, f *fakePlugin, cfg string) (*Providers, *time.Time) {
+	t.Helper()
+	ps, err := Load(Settings{Config: f.config(t, cfg), BinDir: f.bin, ExecTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ps.now = func() time.Time { return now }
+	return ps, &now
+}
+
+func dur(s string) *string { return &s }
+
+// The plugin gets the request on stdin, the config's args, and the
+// config's env over the daemon's; its answer's credential is the one for
+// the image.
+func TestProviderRunsAsTheKubeletRunsIt(t *testing.T) {
+	t.Setenv("FAKE_SEEN", "from-daemon")
+	f := newFakePlugin(t, "fake")
+	f.answer(t, cacheRegistry, nil, map[string]Credential{"*.registry.io": {Username: "u", Password: "p"}})
+	ps, _ := load(t, f, oneProvider)
+	c, from, ok, err := ps.Lookup(context.Background(), "a.registry.io/team/app")
+	if err != nil || !ok || from != "fake" || c != (Credential{"u", "p"}) {
+		t.Fatalf("Lookup = %+v, %q, %v, %v", c, from, ok, err)
+	}
+	var req map[string]any
+	if err := json.Unmarshal([]byte(f.read(t, "stdin")), &req); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"kind": "CredentialProviderRequest", "apiVersion": "credentialprovider.kubelet.k8s.io/v1", "image": "a.registry.io/team/app"}
+	for k, v := range want {
+		if req[k] != v {
+			t.Errorf("request %s = %v, want %v", k, req[k], v)
+		}
+	}
+	if _, ok := req["serviceAccountToken"]; ok {
+		t.Error("request carries a service account token")
+	}
+	if got := strings.TrimSpace(f.read(t, "args")); got != "get-credentials --verbose" {
+		t.Errorf("args %q", got)
+	}
+	if got := strings.TrimSpace(f.read(t, "env")); got != "from-config" {
+		t.Errorf("FAKE_SEEN = %q, want the config's value over the daemon's", got)
+	}
+	// An image no matchImages entry matches never runs the plugin.
+	if _, _, ok, err := ps.Lookup(context.Background(), "registry.io/app"); ok || err != nil {
+		t.Errorf("registry.io/app: %v, %v", ok, err)
+	}
+	if _, _, ok, err := ps.Lookup(context.Background(), "other.example:5000/elsewhere/app"); ok || err != nil {
+		t.Errorf("other.example:5000/elsewhere/app: %v, %v", ok, err)
+	}
+	if n := f.runs(t); n != 1 {
+		t.Errorf("%d runs, want 1", n)
+	}
+}
+
+// Answers are cached under the key their cacheKeyType names, for their
+// cacheDuration or else the provider's defaultCacheDuration; 0 is never.
+func TestProviderCachesAsTheKubelet(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name     string
+		keyType  string
+		duration *string
+		// runs after: the same image, another image of the registry,
+		// another registry, the same image after 30s, after 61s.
+		runs [5]int
+	}{
+		{"image", cacheImage, nil, [5]int{1, 2, 3, 3, 4}},
+		{"registry", cacheRegistry, nil, [5]int{1, 1, 2, 2, 3}},
+		{"global", cacheGlobal, nil, [5]int{1, 1, 1, 1, 2}},
+		{"registry for 10s", cacheRegistry, dur("10s"), [5]int{1, 1, 2, 3, 4}},
+		{"not cached", cacheGlobal, dur("0s"), [5]int{2, 3, 4, 5, 6}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakePlugin(t, "fake")
+			f.answer(t, c.keyType, c.duration, map[string]Credential{"*.registry.io": {Username: "u", Password: "p"}})
+			ps, now := load(t, f, oneProvider)
+			ctx := context.Background()
+			lookup := func(image string) {
+				t.Helper()
+				if _, _, ok, err := ps.Lookup(ctx, image); !ok || err != nil {
+					t.Fatalf("%s: %v, %v", image, ok, err)
+				}
+			}
+			lookup("a.registry.io/app")
+			var got [5]int
+			lookup("a.registry.io/app")
+			got[0] = f.runs(t)
+			lookup("a.registry.io/other")
+			got[1] = f.runs(t)
+			lookup("b.registry.io/app")
+			got[2] = f.runs(t)
+			*now = now.Add(30 * time.Second)
+			lookup("a.registry.io/app")
+			got[3] = f.runs(t)
+			*now = now.Add(31 * time.Second)
+			lookup("a.registry.io/app")
+			got[4] = f.runs(t)
+			if got != c.runs {
+				t.Errorf("runs %v, want %v", got, c.runs)
+			}
+		})
+	}
+}
+
+// A plugin that fails or hangs is named, with its stderr; its stdout,
+// which would hold credentials, is never quoted.
+func TestProviderErrorsNameIt(t *testing.T) {
+	t.Parallel()
+	f := newFakePlugin(t, "fake")
+	f.set(t, "fail", "")
+	ps, _ := load(t, f, oneProvider)
+	_, _, ok, err := ps.Lookup(context.Background(), "a.registry.io/app")
+	if ok || err == nil || !strings.Contains(err.Error(), "credential provider fake for a.registry.io/app") || !strings.Contains(err.Error(), "no credentials for you") {
+		t.Errorf("failing plugin: %v, %v", ok, err)
+	}
+
+	g := newFakePlugin(t, "fake")
+	g.set(t, "answer.json", `{"kind":"CredentialProviderResponse","apiVersion":"credentialprovider.kubelet.k8s.io/v1","auth":{"x":{"password":"hunter2"}},"cacheKeyType":`)
+	ps, _ = load(t, g, oneProvider)
+	_, _, _, err = ps.Lookup(context.Background(), "a.registry.io/app")
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "fake") {
+		t.Errorf("bad answer: %v", err)
+	}
+	g.answer(t, "Pod", nil, nil)
+	if _, _, _, err = ps.Lookup(context.Background(), "a.registry.io/app"); err == nil || !strings.Contains(err.Error(), `cacheKeyType "Pod"`) {
+		t.Errorf("bad cacheKeyType: %v", err)
+	}
+}
+
+// A plugin slower than exec_timeout is stopped and named. One slower than
+// the caller's deadline goes on, and its answer, cached, serves the next
+// attempt; concurrent lookups share one run.
+func TestProviderTimeouts(t *testing.T) {
+	t.Parallel()
+	f := newFakePlugin(t, "fake")
+	f.set(t, "sleep", "0.5")
+	f.answer(t, cacheRegistry, nil, map[string]Credential{"*.registry.io": {Username: "u", Password: "p"}})
+	ps, err := Load(Settings{Config: f.config(t, oneProvider), BinDir: f.bin, ExecTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err = ps.Lookup(context.Background(), "a.registry.io/app")
+	if err == nil || !strings.Contains(err.Error(), "credential provider fake for a.registry.io/app: no answer within 100ms") {
+		t.Errorf("slow plugin: %v", err)
+	}
+
+	ps.timeout = 10 * time.Second
+	before := f.runs(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, _, err := ps.Lookup(ctx, "a.registry.io/app")
+			if err == nil || !strings.Contains(err.Error(), "still running at the verification's deadline") {
+				t.Errorf("past the deadline: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	// The run goes on; this lookup waits for it and the one after is cached.
+	if _, _, ok, err := ps.Lookup(context.Background(), "a.registry.io/app"); !ok || err != nil {
+		t.Fatalf("after the run: %v, %v", ok, err)
+	}
+	if _, _, ok, err := ps.Lookup(context.Background(), "a.registry.io/app"); !ok || err != nil {
+		t.Fatalf("cached: %v, %v", ok, err)
+	}
+	if n := f.runs(t) - before; n != 1 {
+		t.Errorf("%d runs, want 1 shared by all", n)
+	}
+}
