@@ -13,7 +13,7 @@ import (
 	"github.com/signgate/signgate/daemon"
 )
 
-const runHelp = `usage: signgate run [--config F] [--metrics-scrape-address HOST:PORT] [--debug]
+const runHelp = `usage: signgate run [--config F] [--metrics-scrape-address HOST:PORT] [--decisions-to-stderr] [--debug]
 
 Runs the daemon: a containerd NRI plugin that verifies the image of every
 container at CreateContainer and denies what its policies do not trust
@@ -24,6 +24,10 @@ health listener. SIGHUP (or daemon.watch_config) reloads the config.
 HOST:PORT as well, for a cluster's Prometheus: the DaemonSet passes the
 node's IP, "$(NODE_IP):9465" (an IPv6 address needs no brackets).
 
+Decisions go to journald when its socket is there, else to stderr.
+--decisions-to-stderr writes them to stderr as well: the DaemonSet sets
+it, so they reach kubectl logs and the cluster's log pipeline.
+
 Exit 0: stopped by SIGTERM or SIGINT; 1: failed to start or stopped on an
 error; 2: usage or config error.
 `
@@ -32,6 +36,7 @@ func runDaemon(args []string) int {
 	c := newCommand("run", runHelp)
 	cfgPath := c.configFlag(config.DefaultPath, "config file")
 	debug := c.fs.Bool("debug", false, "log debug messages")
+	decisionsStderr := c.fs.Bool("decisions-to-stderr", false, "also log each decision on stderr when journald takes them (a DaemonSet)")
 	scrape := c.fs.String("metrics-scrape-address", "", "also serve only /metrics on HOST:PORT, for a cluster's Prometheus")
 	if _, code, done := c.parse(args, 0, 0); done {
 		return code
@@ -68,6 +73,9 @@ func runDaemon(args []string) int {
 		return exitError
 	}
 	d.SetScrapeAddress(scrapeAddr)
+	if *decisionsStderr {
+		d.LogDecisionsToStderr()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	hup := make(chan os.Signal, 1)
