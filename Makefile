@@ -77,6 +77,15 @@ $(BIN)/notation:
 $(BIN)/local-kms:
 	cd integration/tools/localkms && $(GO) build -o $(BIN)/ github.com/nsmithuk/local-kms
 
+# Helm, to lint and render charts/signgate (make packaging) and install it
+# on the test cluster (make k8s-test).
+$(BIN)/helm:
+	cd integration/tools/helm && $(GO) build -o $(BIN)/ helm.sh/helm/v3/cmd/helm
+
+# promtool, to test the chart's alerting rules (make packaging).
+$(BIN)/promtool:
+	cd integration/tools/promtool && $(GO) build -o $(BIN)/ github.com/prometheus/prometheus/cmd/promtool
+
 $(BIN)/nfpm:
 	cd packaging/tools && $(GO) build -o $(BIN)/ github.com/goreleaser/nfpm/v2/cmd/nfpm
 
@@ -158,10 +167,12 @@ image: deb ## the container image, as an OCI layout
 	$(GO) run ./packaging/image -binary $(BIN)/signgate -out _output/image -tag ghcr.io/signgate/signgate:$(VERSION)
 
 # Installs the package on this machine with dpkg, checks it, and purges it;
-# builds the image; validates the Kubernetes manifests.
-packaging: deps deb image ## install the .deb with dpkg, check it, purge it; check the manifests
+# builds the image; validates the Kubernetes manifests and the Helm chart
+# (helm lint, helm template against signgate.yaml, promtool on its alerts).
+packaging: deps deb image $(BIN)/helm $(BIN)/promtool ## install the .deb with dpkg, check it, purge it; check the manifests and the chart
 	SIGNGATE_NO_SKIP=1 SIGNGATE_TEST_DEB=$(CURDIR)/$(DEB) $(GO) test -count=1 -v ./packaging/...
-	cd packaging/tools && SIGNGATE_NO_SKIP=1 SIGNGATE_BIN=$(BIN)/signgate $(GO) test -count=1 -v ./kubecheck/
+	cd packaging/tools && SIGNGATE_NO_SKIP=1 SIGNGATE_BIN=$(BIN)/signgate SIGNGATE_HELM=$(BIN)/helm SIGNGATE_PROMTOOL=$(BIN)/promtool \
+		$(GO) test -count=1 -v ./kubecheck/
 
 test: check unit integration packaging k8s-test ## everything: check, unit, integration, packaging, Kubernetes (the README's test command)
 
