@@ -52,7 +52,8 @@ type Daemon struct {
 	rootStale  sync.Map    // trust root name -> whether checkTrustRoots last found it stale
 	// keysChanged asks pre-verification to verify the node's images again.
 	keysChanged chan struct{}
-	scrapeAddr  string // the scrape listener's address (scrape.go); "" for none
+	scrapeAddr  string      // the scrape listener's address (scrape.go); "" for none
+	alsoStderr  atomic.Bool // records go to stderr beside journald (decisionstderr.go)
 	// after is time.After for the listeners' retries; tests set a clock.
 	after func(time.Duration) <-chan time.Time
 }

@@ -24,9 +24,9 @@ health listener. SIGHUP (or daemon.watch_config) reloads the config.
 HOST:PORT as well, for a cluster's Prometheus: the DaemonSet passes the
 node's IP, "$(NODE_IP):9465" (an IPv6 address needs no brackets).
 
-Decisions go to journald when its socket is there, else to stderr.
---decisions-to-stderr writes them to stderr as well: the DaemonSet sets
-it, so they reach kubectl logs and the cluster's log pipeline.
+Decisions and key changes go to journald when its socket is there, else
+to stderr. --decisions-to-stderr writes them to stderr as well: the
+DaemonSet sets it, so they reach kubectl logs and the log pipeline.
 
 Exit 0: stopped by SIGTERM or SIGINT; 1: failed to start or stopped on an
 error; 2: usage or config error.
