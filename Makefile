@@ -155,9 +155,10 @@ $(K8S)/kubelet:
 	cd integration/tools/kubernetes && $(GO) build -o $(K8S)/etcd go.etcd.io/etcd/server/v3
 k8s_env = SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_K8S_BIN=$(K8S) SIGNGATE_IMAGE_LAYOUT=$(CURDIR)/_output/image
 
-k8s-test: racebin image $(K8S)/kubelet $(foreach v,$(CONTAINERD_K8S),$(CTD)/$(v)/containerd) ## the shipped DaemonSet on a real one-node Kubernetes cluster, on containerd 2.2 and 2.4 (root)
+# The chart, installed with helm install, on each containerd in CONTAINERD_K8S.
+k8s-test: racebin image $(BIN)/helm $(K8S)/kubelet $(foreach v,$(CONTAINERD_K8S),$(CTD)/$(v)/containerd) ## the Helm chart (the shipped DaemonSet) on a real one-node Kubernetes cluster, on containerd 2.2 and 2.4 (root)
 	for v in $(CONTAINERD_K8S); do echo "=== Kubernetes on containerd $$v"; \
-		$(k8s_env) SIGNGATE_CONTAINERD=$(CTD)/$$v SIGNGATE_NO_SKIP=1 $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/k8s/ || exit 1; done
+		$(k8s_env) SIGNGATE_HELM=$(BIN)/helm SIGNGATE_CONTAINERD=$(CTD)/$$v SIGNGATE_NO_SKIP=1 $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/k8s/ || exit 1; done
 
 demo-k8s: racebin image $(K8S)/kubelet $(CTD)/2.2/containerd ## the gate on a Kubernetes node: a signed and an unsigned Deployment (root)
 	$(k8s_env) SIGNGATE_CONTAINERD=$(CTD)/2.2 $(GO) run ./integration/demo-k8s
