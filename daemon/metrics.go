@@ -172,13 +172,7 @@ func (d *Daemon) serveMetrics(ctx context.Context, addr string) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
 	d.handleHealth(mux)
-	d.listen(ctx, "metrics", addr, func() (net.Listener, error) {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("metrics_address %s: %w", addr, err)
-		}
-		return l, nil
-	}, func(l net.Listener) {
+	d.listen(ctx, "metrics", addr, bindTCP("metrics_address", addr), func(l net.Listener) {
 		d.serve(ctx, l, mux, "metrics")
 		d.log.Info("serving metrics and health", "address", l.Addr().String())
 	})

@@ -56,13 +56,7 @@ func (d *Daemon) scrapeHandler() http.Handler {
 
 func (d *Daemon) serveScrape(ctx context.Context, addr string) {
 	h := d.scrapeHandler()
-	d.listen(ctx, "scrape", addr, func() (net.Listener, error) {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("metrics scrape address %s: %w", addr, err)
-		}
-		return l, nil
-	}, func(l net.Listener) {
+	d.listen(ctx, "scrape", addr, bindTCP("metrics scrape address", addr), func(l net.Listener) {
 		d.serve(ctx, l, h, "scrape")
 		d.log.Info("serving metrics for scraping (only /metrics)", "address", l.Addr().String())
 	})

@@ -2,13 +2,9 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,23 +13,13 @@ import (
 // The scrape listener, which a DaemonSet binds on the node's IP, serves the
 // metrics and nothing else: not health, not the local API's verify or keys.
 func TestScrapeListenerServesOnlyMetrics(t *testing.T) {
-	dir := t.TempDir()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cfg := filepath.Join(dir, "config.toml")
-	body := fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nstate_dir = %q\nmetrics_address = \"\"\napi_socket = %q\n[[policy]]\nname = \"all\"\nscopes = [\"**\"]\nmode = \"allow\"\n",
-		filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state"), filepath.Join(dir, "api.sock"))
-	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := listenerDaemon(t, t.TempDir(), "", io.Discard)
 	d.SetScrapeAddress(addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
