@@ -30,25 +30,30 @@ func TestMetricsScrapedThroughTheService(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	get := func(path string) (int, string) {
-		t.Helper()
+	get := func(path string) (int, string, error) {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
-			t.Fatalf("GET %s on %s: %v", path, addr, err)
+			return 0, "", err
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return resp.StatusCode, string(b), nil
 	}
-	code, body := get("/metrics")
-	for _, want := range []string{`signgate_listener_up{listener="scrape"} 1`, "signgate_nri_connected 1", `signgate_decisions_total{decision="allow",policy="everything"}`} {
-		if code != http.StatusOK || !strings.Contains(body, want) {
-			t.Fatalf("GET /metrics on the Service's endpoint %s: %d, no %s:\n%s", addr, code, want, body)
+	// Another test may just have restarted signgate's pod: give it a moment.
+	if err := harness.WaitFor(time.Minute, func() error {
+		code, body, err := get("/metrics")
+		for _, want := range []string{`signgate_listener_up{listener="scrape"} 1`, "signgate_nri_connected 1", "signgate_enforcing_policies 1"} {
+			if err != nil || code != http.StatusOK || !strings.Contains(body, want) {
+				return fmt.Errorf("GET /metrics on the Service's endpoint %s: %d %v, no %s:\n%s", addr, code, err, want, body)
+			}
 		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	for _, p := range []string{"/healthz", "/readyz", "/v1/keys"} {
-		if code, _ := get(p); code != http.StatusNotFound {
-			t.Errorf("GET %s on the scrape listener %s: %d, want 404", p, addr, code)
+		if code, _, err := get(p); err != nil || code != http.StatusNotFound {
+			t.Errorf("GET %s on the scrape listener %s: %d %v, want 404", p, addr, code, err)
 		}
 	}
 }
