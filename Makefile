@@ -89,6 +89,17 @@ $(BIN)/notation:
 $(BIN)/local-kms:
 	cd integration/tools/localkms && $(GO) build -o $(BIN)/ github.com/nsmithuk/local-kms
 
+# Helm, to lint and render charts/signgate (make packaging) and install it
+# on the test cluster (make k8s-test).
+$(BIN)/helm:
+	cd integration/tools/helm && $(GO) build -o $(BIN)/ helm.sh/helm/v3/cmd/helm
+
+# promtool, to test the chart's alerting rules (make packaging). Without
+# Prometheus' service discovery plugins (remove_all_sd: the cloud SDKs),
+# which rule tests never use: under half the build time.
+$(BIN)/promtool:
+	cd integration/tools/promtool && $(GO) build -tags remove_all_sd -o $(BIN)/ github.com/prometheus/prometheus/cmd/promtool
+
 $(BIN)/nfpm:
 	cd packaging/tools && $(GO) build -o $(BIN)/ github.com/goreleaser/nfpm/v2/cmd/nfpm
 
@@ -158,9 +169,10 @@ $(K8S)/kubelet:
 	cd integration/tools/kubernetes && $(GO) build -o $(K8S)/etcd go.etcd.io/etcd/server/v3
 k8s_env = SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_K8S_BIN=$(K8S) SIGNGATE_IMAGE_LAYOUT=$(CURDIR)/_output/image
 
-k8s-test: racebin image $(K8S)/kubelet $(foreach v,$(CONTAINERD_K8S),$(CTD)/$(v)/containerd) ## the shipped DaemonSet on a real one-node Kubernetes cluster, on containerd 2.2 and 2.4 (root)
+# The chart, installed with helm install, on each containerd in CONTAINERD_K8S.
+k8s-test: racebin image $(BIN)/helm $(K8S)/kubelet $(foreach v,$(CONTAINERD_K8S),$(CTD)/$(v)/containerd) ## the Helm chart (the shipped DaemonSet) on a real one-node Kubernetes cluster, on containerd 2.2 and 2.4 (root)
 	for v in $(CONTAINERD_K8S); do echo "=== Kubernetes on containerd $$v"; \
-		$(k8s_env) SIGNGATE_CONTAINERD=$(CTD)/$$v SIGNGATE_NO_SKIP=1 $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/k8s/ || exit 1; done
+		$(k8s_env) SIGNGATE_HELM=$(BIN)/helm SIGNGATE_CONTAINERD=$(CTD)/$$v SIGNGATE_NO_SKIP=1 $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/k8s/ || exit 1; done
 
 demo-k8s: racebin image $(K8S)/kubelet $(CTD)/2.2/containerd ## the gate on a Kubernetes node: a signed and an unsigned Deployment (root)
 	$(k8s_env) SIGNGATE_CONTAINERD=$(CTD)/2.2 $(GO) run ./integration/demo-k8s
@@ -170,10 +182,12 @@ image: deb ## the container image, as an OCI layout
 	$(GO) run ./packaging/image -binary $(BIN)/signgate -out _output/image -tag ghcr.io/signgate/signgate:$(VERSION)
 
 # Installs the package on this machine with dpkg, checks it, and purges it;
-# builds the image; validates the Kubernetes manifests.
-packaging: deps deb image ## install the .deb with dpkg, check it, purge it; check the manifests
+# builds the image; validates the Kubernetes manifests and the Helm chart
+# (helm lint, helm template against signgate.yaml, promtool on its alerts).
+packaging: deps deb image $(BIN)/helm $(BIN)/promtool ## install the .deb with dpkg, check it, purge it; check the manifests and the chart
 	SIGNGATE_NO_SKIP=1 SIGNGATE_TEST_DEB=$(CURDIR)/$(DEB) $(GO) test -count=1 -v ./packaging/...
-	cd packaging/tools && SIGNGATE_NO_SKIP=1 SIGNGATE_BIN=$(BIN)/signgate $(GO) test -count=1 -v ./kubecheck/
+	cd packaging/tools && SIGNGATE_NO_SKIP=1 SIGNGATE_BIN=$(BIN)/signgate SIGNGATE_HELM=$(BIN)/helm SIGNGATE_PROMTOOL=$(BIN)/promtool \
+		$(GO) test -count=1 -v ./kubecheck/
 
 test: check unit integration packaging k8s-test ## everything: check, unit, integration, packaging, Kubernetes (the README's test command)
 

@@ -51,6 +51,8 @@ type Daemon struct {
 	rootStale  sync.Map    // trust root name -> whether checkTrustRoots last found it stale
 	// keysChanged asks pre-verification to verify the node's images again.
 	keysChanged chan struct{}
+	scrapeAddr  string      // the scrape listener's address (scrape.go); "" for none
+	alsoStderr  atomic.Bool // records go to stderr beside journald (decisionstderr.go)
 	// after is time.After for the listeners' retries; tests set a clock.
 	after func(time.Duration) <-chan time.Time
 }
@@ -230,6 +232,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if addr := d.config().Daemon.MetricsAddress; addr != "" {
 		d.serveMetrics(ctx, addr)
+	}
+	if d.scrapeAddr != "" {
+		d.serveScrape(ctx, d.scrapeAddr)
 	}
 	var onImage func(string)
 	if d.config().Daemon.Preverify {

@@ -177,7 +177,9 @@ func (d *Daemon) keyEvent(c keysync.Change, warn bool) {
 			"SIGNGATE_KEY_VERSION":     c.Version,
 			"SIGNGATE_KEY_FINGERPRINT": c.Fingerprint,
 		})
-		return
+		if !d.alsoStderr.Load() {
+			return
+		}
 	}
 	level := slog.LevelInfo
 	if warn {

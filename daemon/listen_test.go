@@ -25,17 +25,8 @@ func TestMetricsPortTakenDoesNotStopTheDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := held.Addr().String()
-	cfg := filepath.Join(dir, "config.toml")
-	body := fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nstate_dir = %q\nmetrics_address = %q\napi_socket = %q\n[[policy]]\nname = \"all\"\nscopes = [\"**\"]\nmode = \"allow\"\n",
-		filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state"), addr, filepath.Join(dir, "api.sock"))
-	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	var log syncBuffer
-	d, err := New(cfg, slog.New(slog.NewTextHandler(&log, nil)), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := listenerDaemon(t, dir, addr, &log)
 	// The retry waits on this clock: each wait is announced, then released.
 	waits := make(chan time.Duration, 1)
 	fire := make(chan time.Time)
@@ -89,6 +80,23 @@ func TestMetricsPortTakenDoesNotStopTheDaemon(t *testing.T) {
 		t.Fatalf("the daemon stopped: %v", err)
 	default:
 	}
+}
+
+// listenerDaemon is a daemon on dir (no containerd behind it) serving
+// metrics on metricsAddr ("" for none) and its API socket, logging to log.
+func listenerDaemon(t *testing.T, dir, metricsAddr string, log io.Writer) *Daemon {
+	t.Helper()
+	cfg := filepath.Join(dir, "config.toml")
+	body := fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nstate_dir = %q\nmetrics_address = %q\napi_socket = %q\n[[policy]]\nname = \"all\"\nscopes = [\"**\"]\nmode = \"allow\"\n",
+		filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state"), metricsAddr, filepath.Join(dir, "api.sock"))
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, slog.New(slog.NewTextHandler(log, nil)), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // syncBuffer is a bytes.Buffer safe for the daemon's goroutines.
