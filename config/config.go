@@ -175,6 +175,8 @@ type policySection struct {
 	Notation   *notationSection `toml:"notation"`
 	// Attestation is written [[policy.attestation]], one table each.
 	Attestation []attestationSection `toml:"attestation"`
+
+	OnUntrustedRunning string `toml:"on_untrusted_running"` // see running.go
 }
 
 type attestationSection struct {
@@ -293,6 +295,7 @@ type Config struct {
 	TUF        []TUFSource
 	Identities []*verify.Identity
 	Policies   verify.Policies
+	Running    Running // each policy's on_untrusted_running (running.go)
 	// Digest identifies the file's content, so verdicts can be bound to it.
 	Digest string
 
@@ -580,6 +583,7 @@ func Parse(path string, data []byte) (*Config, error) {
 			c.Policies = append(c.Policies, p)
 		}
 	}
+	c.Running = v.running(f.Policy)
 	if err := v.err(); err != nil {
 		return nil, err
 	}

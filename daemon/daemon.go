@@ -52,6 +52,7 @@ type Daemon struct {
 	rootStale  sync.Map    // trust root name -> whether checkTrustRoots last found it stale
 	// keysChanged asks pre-verification to verify the node's images again.
 	keysChanged chan struct{}
+	running     *runningState // running containers, judged again on every change (running.go)
 	// after is time.After for the listeners' retries; tests set a clock.
 	after func(time.Duration) <-chan time.Time
 }
@@ -87,6 +88,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 		return nil, err
 	}
 	d.store = store
+	d.running = newRunning(d, store)
 	d.engine.Store(engine)
 	d.keysTime.Store(time.Now().UnixNano())
 	if rec == nil {
@@ -201,6 +203,7 @@ func (d *Daemon) Reload() error {
 			case d.keysChanged <- struct{}{}: // the new engine starts with no verdicts
 			default:
 			}
+			d.judgeSoon("config reloaded")
 			d.keysTime.Store(time.Now().UnixNano())
 			d.metrics.keysLoaded.Set(float64(time.Now().Unix()))
 			d.metrics.reloads.WithLabelValues("ok").Inc()
@@ -244,6 +247,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go d.watchFiles(ctx, every)
 	}
 	go d.trustRootLoop(ctx)
+	go d.runningLoop(ctx)
 	defer d.notify("STOPPING=1")
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
@@ -266,6 +270,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case t := <-started:
 			d.log.Info("connected to NRI", "socket", d.config().Daemon.NRISocket, "plugin", d.config().Daemon.PluginIndex+"-"+d.config().Daemon.PluginName, "request_timeout", t)
 			d.connected.Store(true)
+			d.judgeSoon("connected to NRI") // what containerd listed at Synchronize
 			// READY only once the keystore is loaded (it is, since New) and
 			// NRI is up: systemd orders units after signgate on this.
 			d.readyOnce.Do(func() { d.notify("READY=1\nSTATUS=gating container creation") })
