@@ -39,8 +39,9 @@ type containerTasks interface {
 
 // stopGrace is how long a stopped container's processes have between
 // SIGTERM and SIGKILL (CRI's StopContainer takes the pod's grace period;
-// signgate has none to read, and the kubelet's default is 30s).
-const stopGrace = 30 * time.Second
+// signgate has none to read; 10s, as docker stop: the container runs
+// code no longer trusted).
+const stopGrace = 10 * time.Second
 
 type runningState struct {
 	tasks containerTasks
