@@ -310,3 +310,48 @@ func srvHost(t *testing.T) registryServer {
 	t.Cleanup(srv.Close)
 	return registryServer{srv: srv, host: strings.TrimPrefix(srv.URL, "http://")}
 }
+
+// A KMS version rotated out is trusted until its grace period ends, and
+// no sync or reload says when that happens: the loop judges the running
+// containers again then, on its own clock.
+func TestRunningContainersJudgedWhenAGracePeriodEnds(t *testing.T) {
+	v := kmstest.NewVault(t)
+	t.Setenv("VAULT_TOKEN", v.Token)
+	v.CreateKey(t, "release")
+	host := srvHost(t).host
+	img, err := sigtest.PushImage(host + "/team/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sigtest.SignLegacyWith(v.Signer(t, "release", 1), img); err != nil {
+		t.Fatal(err)
+	}
+	d, _, _ := kmsDaemon(t, t.TempDir(), fmt.Sprintf("[kms.vault]\naddress = %q\n", v.URL))
+	runningNode(t, d, host+"/team/app:v1", img)
+	waits, fire := make(chan time.Duration, 4), make(chan time.Time)
+	d.running.after = func(t time.Duration) <-chan time.Time { waits <- t; return fire }
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go d.runningLoop(ctx)
+
+	v.Rotate(t, "release")
+	rotated := time.Now()
+	if changes, err := d.SyncKeys(t.Context()); err != nil || len(changes) == 0 {
+		t.Fatalf("sync: %v %v", changes, err)
+	}
+	var wait time.Duration
+	select {
+	case wait = <-waits:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no timer for the end of version 1's grace period")
+	}
+	if end := rotated.Add(24*time.Hour + time.Second); wait < time.Until(end)-time.Minute || wait > time.Until(end)+time.Minute {
+		t.Fatalf("the loop waits %s, not until the grace period (24h) ends", wait)
+	}
+	fire <- time.Now()
+	select {
+	case <-waits: // judged (the loop waits again only after judging)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the end of the grace period judged nothing")
+	}
+}

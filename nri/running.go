@@ -56,7 +56,17 @@ func (r *runningSet) add(pod *api.PodSandbox, ctr *api.Container) {
 	if r.m == nil {
 		r.m = map[string]runningEntry{}
 	}
-	r.m[ctr.GetId()] = runningEntry{pod: pod, ctr: ctr}
+	r.m[ctr.GetId()] = kept(pod, ctr)
+}
+
+// kept is what judging a container needs of it (decideContainer reads
+// these), not its whole spec (environment, arguments, resources), which
+// would be held for as long as it runs.
+func kept(pod *api.PodSandbox, ctr *api.Container) runningEntry {
+	return runningEntry{
+		pod: &api.PodSandbox{Id: pod.GetId(), Name: pod.GetName(), Namespace: pod.GetNamespace(), Uid: pod.GetUid()},
+		ctr: &api.Container{Id: ctr.GetId(), Name: ctr.GetName(), PodSandboxId: ctr.GetPodSandboxId(), Annotations: ctr.GetAnnotations(), Mounts: ctr.GetMounts(), Image: ctr.GetImage()},
+	}
 }
 
 func (r *runningSet) remove(id string) {
@@ -94,7 +104,7 @@ func (p *Plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, ctrs []*
 	for _, c := range ctrs {
 		switch c.GetState() {
 		case api.ContainerState_CONTAINER_RUNNING, api.ContainerState_CONTAINER_PAUSED:
-			m[c.GetId()] = runningEntry{pod: byID[c.GetPodSandboxId()], ctr: c}
+			m[c.GetId()] = kept(byID[c.GetPodSandboxId()], c)
 		}
 	}
 	p.running.replace(m)
