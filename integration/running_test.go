@@ -18,8 +18,9 @@ import (
 )
 
 // ps runs `signgate ps --output json` and returns the running container
-// id as listed, and the exit code.
-func (e *env) ps(id string) (localapi.RunningContainer, int) {
+// id as listed, and the exit code; untrusted counts the containers listed
+// untrusted under policy release (other tests leave some running).
+func (e *env) ps(id string) (rc localapi.RunningContainer, code int, untrusted int) {
 	e.t.Helper()
 	cmd := exec.Command(filepath.Join(e.Bin, "signgate"), "ps", "--socket", e.APISocket(), "--output", "json")
 	out, _ := cmd.Output()
@@ -30,13 +31,19 @@ func (e *env) ps(id string) (localapi.RunningContainer, int) {
 	if err := json.Unmarshal(out, &r); err != nil || r.Schema != "signgate.dev/ps/v1" {
 		e.t.Fatalf("signgate ps --output json: %v\n%s", err, out)
 	}
+	found := false
 	for _, c := range r.Containers {
+		if c.Policy == "release" && c.Verdict == localapi.RunningUntrusted {
+			untrusted++
+		}
 		if c.ID == id {
-			return c, cmd.ProcessState.ExitCode()
+			rc, found = c, true
 		}
 	}
-	e.t.Fatalf("signgate ps does not list the running container %s:\n%s", id, out)
-	return localapi.RunningContainer{}, 0
+	if !found {
+		e.t.Fatalf("signgate ps does not list the running container %s:\n%s", id, out)
+	}
+	return rc, cmd.ProcessState.ExitCode(), untrusted
 }
 
 func (e *env) state(id string) string {
@@ -72,7 +79,7 @@ func TestKMSRevocationReachesRunningContainers(t *testing.T) {
 	id, err := e.Create(pod, podCfg, img.String())
 	mustAllow(t, id, err)
 	e.mustRun(id)
-	rc, _ := e.ps(id)
+	rc, _, _ := e.ps(id)
 	if rc.Verdict != "trusted" || rc.Policy != "release" || rc.Digest != img.DigestStr() || fmt.Sprint(rc.VerifiedBy) != "[cosign: release]" || rc.Namespace != "default" || rc.Pod == "" || rc.Container == "" {
 		t.Fatalf("signgate ps before the revocation: %+v", rc)
 	}
@@ -104,7 +111,7 @@ func TestKMSRevocationReachesRunningContainers(t *testing.T) {
 			t.Errorf("the log line lacks %s: %s", want, line)
 		}
 	}
-	rc, code := e.ps(id)
+	rc, code, untrusted := e.ps(id)
 	if rc.Verdict != "untrusted" || rc.Cause != "untrusted" || rc.Action != "report" || code != 1 || !strings.Contains(rc.Reason, "not by release") {
 		t.Fatalf("signgate ps after the revocation (exit %d): %+v", code, rc)
 	}
@@ -114,8 +121,8 @@ func TestKMSRevocationReachesRunningContainers(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(metrics), `signgate_running_untrusted{policy="release"} 1`) {
-		t.Fatalf("metrics lack signgate_running_untrusted{policy=\"release\"} 1:\n%s", metrics)
+	if want := fmt.Sprintf(`signgate_running_untrusted{policy="release"} %d`, untrusted); !strings.Contains(string(metrics), want) {
+		t.Fatalf("metrics lack %s:\n%s", want, metrics)
 	}
 	if s := e.state(id); s != "CONTAINER_RUNNING" {
 		t.Fatalf("under on_untrusted_running = \"report\" the container is %s", s)
