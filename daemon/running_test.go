@@ -121,11 +121,10 @@ func waitForJudgement(t *testing.T, d *Daemon, want string) localapi.RunningCont
 	}
 }
 
-// A KMS key revoked under a running container: the sync that learns it
-// makes signgate judge the container again, on its own; it is reported
-// untrusted (metric, log line naming pod, container, image, digest and
-// cause, ps) and, under on_untrusted_running = "stop", stopped.
-func TestRunningContainerJudgedAgainWhenItsKeyIsRevoked(t *testing.T) {
+// vaultNode is a daemon whose policy "release" needs the Vault key
+// "release", with container c1 running an image version 1 of it signed.
+func vaultNode(t *testing.T) (*kmstest.Vault, *Daemon, *syncedBuffer, name.Digest, *nodeTasks) {
+	t.Helper()
 	v := kmstest.NewVault(t)
 	t.Setenv("VAULT_TOKEN", v.Token)
 	v.CreateKey(t, "release")
@@ -138,8 +137,16 @@ func TestRunningContainerJudgedAgainWhenItsKeyIsRevoked(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, logs, _ := kmsDaemon(t, t.TempDir(), fmt.Sprintf("[kms.vault]\naddress = %q\n", v.URL))
+	return v, d, logs, img, runningNode(t, d, host+"/team/app:v1", img)
+}
+
+// A KMS key revoked under a running container: the sync that learns it
+// makes signgate judge the container again, on its own; it is reported
+// untrusted (metric, log line naming pod, container, image, digest and
+// cause, ps) and, under on_untrusted_running = "stop", stopped.
+func TestRunningContainerJudgedAgainWhenItsKeyIsRevoked(t *testing.T) {
+	v, d, logs, img, tasks := vaultNode(t)
 	cfgWithStop(t, d)
-	tasks := runningNode(t, d, host+"/team/app:v1", img)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	go d.runningLoop(ctx)
@@ -172,7 +179,7 @@ func TestRunningContainerJudgedAgainWhenItsKeyIsRevoked(t *testing.T) {
 			line = l
 		}
 	}
-	for _, want := range []string{"pod=web", "namespace=default", "container=app", "id=c1", "image=" + host + "/team/app:v1", "digest=" + img.DigestStr(), "policy=release", "cause=untrusted", "action=stop", `trigger="KMS keys changed"`} {
+	for _, want := range []string{"pod=web", "namespace=default", "container=app", "id=c1", "image=" + img.Context().String() + ":v1", "digest=" + img.DigestStr(), "policy=release", "cause=untrusted", "action=stop", `trigger="KMS keys changed"`} {
 		if !strings.Contains(line, want) {
 			t.Errorf("the log line lacks %s: %s", want, line)
 		}
@@ -315,19 +322,7 @@ func srvHost(t *testing.T) registryServer {
 // no sync or reload says when that happens: the loop judges the running
 // containers again then, on its own clock.
 func TestRunningContainersJudgedWhenAGracePeriodEnds(t *testing.T) {
-	v := kmstest.NewVault(t)
-	t.Setenv("VAULT_TOKEN", v.Token)
-	v.CreateKey(t, "release")
-	host := srvHost(t).host
-	img, err := sigtest.PushImage(host + "/team/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sigtest.SignLegacyWith(v.Signer(t, "release", 1), img); err != nil {
-		t.Fatal(err)
-	}
-	d, _, _ := kmsDaemon(t, t.TempDir(), fmt.Sprintf("[kms.vault]\naddress = %q\n", v.URL))
-	runningNode(t, d, host+"/team/app:v1", img)
+	v, d, _, _, _ := vaultNode(t)
 	waits, fire := make(chan time.Duration, 4), make(chan time.Time)
 	d.running.after = func(t time.Duration) <-chan time.Time { waits <- t; return fire }
 	ctx, cancel := context.WithCancel(t.Context())

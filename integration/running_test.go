@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/integration/harness"
-	"github.com/signgate/signgate/internal/kmstest"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/localapi"
 )
@@ -62,14 +61,7 @@ func (e *env) state(id string) string {
 // refused.
 func TestKMSRevocationReachesRunningContainers(t *testing.T) {
 	e := need(t)
-	l := kmstest.StartLocalKMS(t)
-	t.Cleanup(func() {
-		if err := e.RestartSigngate(harness.DefaultSigngateConfig(e.Env)); err != nil {
-			t.Error(err)
-		}
-	})
-	k := l.CreateKey(t)
-	l.PointAlias(t, "alias/release", k)
+	l, k := e.releaseKey()
 	cfg := kmsConfig(e, l.URL)
 	if err := e.RestartSigngate(cfg); err != nil {
 		t.Fatal(err)
