@@ -29,7 +29,7 @@ import (
 // (NRI v0.12) honours evictions only in replies to CreateContainer and
 // UpdateContainer, and relays a plugin's unsolicited UpdateContainers
 // without its evictions. So a stop goes through containerd's task API, as
-// CRI's StopContainer does it (running.go in imagestore).
+// CRI's StopContainer does it (imagestore/tasks.go).
 
 // containerTasks is what runs and how to stop it: containerd, or a test's.
 type containerTasks interface {
