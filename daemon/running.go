@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,22 +122,17 @@ func (d *Daemon) JudgeRunning(ctx context.Context, why string) localapi.RunningR
 		resp.Error = err.Error() + "; listing every container NRI reported started"
 		d.log.Warn("judging running containers: cannot tell which still run", "err", err)
 	}
+	if !d.connected.Load() {
+		resp.Error = strings.TrimPrefix(resp.Error+"; not connected to NRI: the containers are those containerd reported when last connected", "; ")
+	}
 	cfg := d.config()
 	counts := map[string]int{}
 	for _, p := range cfg.Policies {
 		counts[p.Name] = 0
 	}
 	seen := map[string]bool{}
-	for _, c := range d.plugin.Running() {
-		if live != nil && !live[c.ID] {
-			continue
-		}
-		vctx, cancel := context.WithTimeout(ctx, cfg.Engine.VerifyTimeout+time.Second)
-		j, ok := d.plugin.Judge(vctx, c.ID)
-		cancel()
-		if !ok {
-			continue
-		}
+	for _, j := range d.judgeEach(ctx, live, cfg.Engine.VerifyTimeout+time.Second) {
+		c := j.RunningContainer
 		seen[c.ID] = true
 		rc := describeJudged(j)
 		if j.Decision.Verdict.Allowed {
@@ -172,6 +168,44 @@ func (d *Daemon) JudgeRunning(ctx context.Context, why string) localapi.RunningR
 	}
 	r.judged.SetToCurrentTime()
 	return resp
+}
+
+// judgeWorkers bounds the containers judged at once: most answers come
+// from the verdict cache, but one behind a registry that hangs takes the
+// verification timeout, and must not hold up the others.
+const judgeWorkers = 8
+
+// judgeEach judges every container NRI reported started that still runs
+// (all of them when live is nil), each within timeout, in the order
+// Running lists them.
+func (d *Daemon) judgeEach(ctx context.Context, live map[string]bool, timeout time.Duration) []nri.Judged {
+	var cs []nri.RunningContainer
+	for _, c := range d.plugin.Running() {
+		if live == nil || live[c.ID] {
+			cs = append(cs, c)
+		}
+	}
+	judged, ok := make([]nri.Judged, len(cs)), make([]bool, len(cs))
+	sem := make(chan struct{}, judgeWorkers)
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			vctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			judged[i], ok[i] = d.plugin.Judge(vctx, c.ID)
+		}()
+	}
+	wg.Wait()
+	out := judged[:0]
+	for i, j := range judged {
+		if ok[i] { // removed meanwhile
+			out = append(out, j)
+		}
+	}
+	return out
 }
 
 func describeJudged(j nri.Judged) localapi.RunningContainer {
@@ -255,7 +289,9 @@ func or(s, def string) string {
 // again now (from the verdict cache, mostly), and acted on as a change
 // would have it.
 func (d *Daemon) handleRunning(w http.ResponseWriter, r *http.Request) {
-	resp := d.JudgeRunning(r.Context(), "signgate ps")
+	// Finished whether or not the client waits: a judgement cut short
+	// would count verifications it abandoned as untrusted.
+	resp := d.JudgeRunning(context.WithoutCancel(r.Context()), "signgate ps")
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(resp)
 }
