@@ -27,6 +27,7 @@ import (
 	"github.com/signgate/signgate/internal/sigtest"
 	"github.com/signgate/signgate/localapi"
 	"github.com/signgate/signgate/nri"
+	"github.com/signgate/signgate/verify"
 )
 
 // nodeImages stands for containerd's image store: each reference names one
@@ -348,5 +349,56 @@ func TestRunningContainersJudgedWhenAGracePeriodEnds(t *testing.T) {
 	case <-waits: // judged (the loop waits again only after judging)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the end of the grace period judged nothing")
+	}
+}
+
+// barrier allows an image only once every one of n verifications has
+// begun: judged one at a time, the first would wait out its timeout.
+type barrier struct {
+	n       int
+	mu      sync.Mutex
+	arrived int
+	all     chan struct{}
+}
+
+func (b *barrier) Decide(ctx context.Context, req verify.Request) *verify.Verdict {
+	b.mu.Lock()
+	if b.arrived++; b.arrived == b.n {
+		close(b.all)
+	}
+	b.mu.Unlock()
+	v := &verify.Verdict{Image: req.Image.Context().String(), Digest: req.Image.DigestStr(), Policy: "p"}
+	select {
+	case <-b.all:
+		v.Allowed, v.Verified, v.Cause = true, true, verify.CauseVerified
+	case <-ctx.Done():
+		v.Cause, v.Pending = verify.CausePending, true
+	}
+	return v
+}
+
+// Running containers are judged side by side: one whose verification
+// takes its whole timeout (a registry that hangs) holds up no other.
+func TestRunningContainersAreJudgedSideBySide(t *testing.T) {
+	d, _, _ := kmsDaemon(t, t.TempDir(), "")
+	img, _ := name.NewDigest("reg.io/app@sha256:" + strings.Repeat("1", 64))
+	tasks := runningNode(t, d, "reg.io/app:v1", img)
+	pod := &api.PodSandbox{Id: "sb1", Name: "web", Namespace: "default"}
+	var ctrs []*api.Container
+	for i := range 3 {
+		id := fmt.Sprintf("c%d", i+1)
+		tasks.running[id] = true
+		ctrs = append(ctrs, &api.Container{Id: id, Name: id, PodSandboxId: "sb1", State: api.ContainerState_CONTAINER_RUNNING, Annotations: map[string]string{nri.ImageNameAnnotation: "reg.io/app:v1"}})
+	}
+	if _, err := d.plugin.Synchronize(t.Context(), []*api.PodSandbox{pod}, ctrs); err != nil {
+		t.Fatal(err)
+	}
+	d.plugin.Decider = &barrier{n: 3, all: make(chan struct{})}
+	var got []string
+	for _, c := range d.JudgeRunning(t.Context(), "test").Containers {
+		got = append(got, c.ID+" "+c.Verdict)
+	}
+	if fmt.Sprint(got) != "[c1 trusted c2 trusted c3 trusted]" {
+		t.Fatalf("judged %v", got)
 	}
 }
