@@ -124,3 +124,22 @@ func TestPsWithoutADaemon(t *testing.T) {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// check-config says what each policy does with running containers it no
+// longer trusts.
+func TestCheckConfigShowsOnUntrustedRunning(t *testing.T) {
+	var rep struct {
+		Policies []struct {
+			OnUntrustedRunning string `json:"on_untrusted_running"`
+		}
+	}
+	cfg := writeConfig(t, strings.Replace(allowAll, `mode = "allow"`, "mode = \"allow\"\non_untrusted_running = \"stop\"", 1))
+	r := signgate(t, nil, "check-config", "--config", cfg, "--output", "json")
+	decode(t, r, "signgate.dev/check-config/v1", &rep)
+	if len(rep.Policies) != 1 || rep.Policies[0].OnUntrustedRunning != "stop" {
+		t.Fatalf("exit %d %+v\n%s", r.code, rep, r.stderr)
+	}
+	if r = signgate(t, nil, "check-config", "--config", cfg); !strings.Contains(r.stdout, "running containers it no longer trusts are stopped") {
+		t.Fatalf("text:\n%s", r.stdout)
+	}
+}
