@@ -101,6 +101,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.warnConfig(cfg)
 	d.warnSharedKeys(engine.Snapshot())
 	d.plugin = &nri.Plugin{Resolver: store, Decider: d, Recorder: multiRecorder{rec, d.metrics}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
+	d.plugin.Synchronized = func() { d.judgeSoon("connected to NRI") }
 	return d, nil
 }
 
@@ -270,7 +271,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case t := <-started:
 			d.log.Info("connected to NRI", "socket", d.config().Daemon.NRISocket, "plugin", d.config().Daemon.PluginIndex+"-"+d.config().Daemon.PluginName, "request_timeout", t)
 			d.connected.Store(true)
-			d.judgeSoon("connected to NRI") // what containerd listed at Synchronize
 			// READY only once the keystore is loaded (it is, since New) and
 			// NRI is up: systemd orders units after signgate on this.
 			d.readyOnce.Do(func() { d.notify("READY=1\nSTATUS=gating container creation") })

@@ -120,6 +120,21 @@ func TestKMSRevocationReachesRunningContainers(t *testing.T) {
 		t.Fatalf("under on_untrusted_running = \"report\" the container is %s", s)
 	}
 
+	// A signgate started anew learns the running containers from
+	// containerd (NRI Synchronize) and judges them as soon as it connects.
+	restarted := e.logMark()
+	if err := e.RestartSigngate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := harness.WaitFor(15*time.Second, func() error {
+		if len(e.logLines(restarted, `msg="running container no longer trusted"`, "id="+id, "digest="+img.DigestStr(), `trigger="connected to NRI"`)) == 0 {
+			return fmt.Errorf("the restarted signgate did not judge the running container %s", id)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("%v:\n%s", err, e.logSince(restarted))
+	}
+
 	// The policy says stop: the reload judges again and stops it.
 	stop := strings.Replace(cfg, "  [policy.cosign]\n  keys = [\"release\"]", "on_untrusted_running = \"stop\"\n  [policy.cosign]\n  keys = [\"release\"]", 1)
 	if stop == cfg {

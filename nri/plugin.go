@@ -99,6 +99,10 @@ type Plugin struct {
 	inflight               sync.WaitGroup // requests being answered, for a clean stop
 	// runtimeNRI is the runtime's NRI version, once connected.
 	runtimeNRI func() string
+	// Synchronized, if set, is called once containerd has listed the
+	// running containers (NRI Synchronize, on every connection), which
+	// may come after the connection is reported up.
+	Synchronized func()
 }
 
 func (p *Plugin) record(d Decision) {

@@ -108,6 +108,9 @@ func (p *Plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, ctrs []*
 		}
 	}
 	p.running.replace(m)
+	if p.Synchronized != nil {
+		p.Synchronized()
+	}
 	return nil, nil
 }
 

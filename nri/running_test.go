@@ -32,8 +32,10 @@ func TestRunningContainersAreKnown(t *testing.T) {
 		{Id: "c-created", PodSandboxId: "sb-good", State: api.ContainerState_CONTAINER_CREATED},
 		{Id: "c-stopped", PodSandboxId: "sb-good", State: api.ContainerState_CONTAINER_STOPPED},
 	}
-	if upd, err := f.p.Synchronize(ctx, []*api.PodSandbox{f.pod, other}, listed); err != nil || upd != nil {
-		t.Fatalf("Synchronize: %v %v", upd, err)
+	synced := 0
+	f.p.Synchronized = func() { synced++ }
+	if upd, err := f.p.Synchronize(ctx, []*api.PodSandbox{f.pod, other}, listed); err != nil || upd != nil || synced != 1 {
+		t.Fatalf("Synchronize: %v %v (told the daemon %d times)", upd, err, synced)
 	}
 	if got := runningIDs(f.p); got != "[c-good c-paused]" {
 		t.Fatalf("running after Synchronize: %s", got)
