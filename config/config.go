@@ -101,6 +101,7 @@ type Config struct {
 	Registry Registry
 	Cache    Cache
 	KMS      KMS
+	Running  Running // each policy's on_untrusted_running (running.go)
 }
 
 // Load reads path and checks it as Parse does.
@@ -152,6 +153,7 @@ func Read(path string, data []byte) (*Config, *Problems, error) {
 	c.Daemon = daemon(p, f.Daemon)
 	c.Registry = registry(p, f.Registry)
 	c.Registry.CredentialProviders = credentialProviders(p, c, f.Registry.CredentialProviders)
+	c.Running = running(p, f.Policy)
 	c.Cache = Cache{
 		AllowTTL:   p.Duration("cache.allow_ttl", f.Cache.AllowTTL, DefaultAllowTTL),
 		DenyTTL:    p.Duration("cache.deny_ttl", f.Cache.DenyTTL, DefaultDenyTTL),

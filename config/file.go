@@ -160,6 +160,8 @@ type PolicySection struct {
 	Attestation []AttestationSection `toml:"attestation"`
 	// Whose signatures count for an index: verify.SignedManifest.
 	SignedManifest string `toml:"signed_manifest"`
+	// What happens to a running container this policy no longer trusts.
+	OnUntrustedRunning string `toml:"on_untrusted_running"` // see running.go
 }
 
 // AttestationSection is one [[policy.attestation]].

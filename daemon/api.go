@@ -38,6 +38,7 @@ func (d *Daemon) serveAPI(ctx context.Context, path string) {
 	mux.HandleFunc("POST "+localapi.PathVerify, d.handleVerify)
 	mux.HandleFunc("GET "+localapi.PathKeys, d.handleKeys)
 	mux.HandleFunc("POST "+localapi.PathKeysSync, d.handleKeysSync)
+	mux.HandleFunc("GET "+localapi.PathRunning, d.handleRunning)
 	d.handleHealth(mux)
 	d.listen(ctx, "api", path, func() (net.Listener, error) { return listenUnix(path) },
 		func(l net.Listener) { d.serve(ctx, l, mux, "api") })

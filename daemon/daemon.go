@@ -51,8 +51,9 @@ type Daemon struct {
 	rootStale  sync.Map    // trust root name -> whether checkTrustRoots last found it stale
 	// keysChanged asks pre-verification to verify the node's images again.
 	keysChanged chan struct{}
-	scrapeAddr  string      // the scrape listener's address (scrape.go); "" for none
-	alsoStderr  atomic.Bool // records go to stderr beside journald (decisionstderr.go)
+	scrapeAddr  string        // the scrape listener's address (scrape.go); "" for none
+	alsoStderr  atomic.Bool   // records go to stderr beside journald (decisionstderr.go)
+	running     *runningState // running containers, judged again on every change (running.go)
 	// after is time.After for the listeners' retries; tests set a clock.
 	after func(time.Duration) <-chan time.Time
 }
@@ -89,6 +90,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	}
 	d.store = store
 	d.restoreVerdicts(engine)
+	d.running = newRunning(d, store)
 	d.engine.Store(engine)
 	d.keysTime.Store(time.Now().UnixNano())
 	if rec == nil {
@@ -101,6 +103,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.warnConfig(cfg)
 	d.warnSharedKeys(engine.Snapshot())
 	d.plugin = &nri.Plugin{Runtime: store, Decider: d, Log: log, Recorder: multiRecorder{rec, d.metrics}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
+	d.plugin.Synchronized = func() { d.judgeSoon("connected to NRI") }
 	return d, nil
 }
 
@@ -205,6 +208,7 @@ func (d *Daemon) Reload() error {
 			case d.keysChanged <- struct{}{}: // the new engine starts with no verdicts
 			default:
 			}
+			d.judgeSoon("config reloaded")
 			d.keysTime.Store(time.Now().UnixNano())
 			d.metrics.keysLoaded.Set(float64(time.Now().Unix()))
 			d.metrics.reloads.WithLabelValues("ok").Inc()
@@ -256,6 +260,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go d.watchFiles(ctx, every)
 	}
 	go d.trustRootLoop(ctx)
+	go d.runningLoop(ctx)
 	defer d.notify("STOPPING=1")
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {

@@ -149,6 +149,7 @@ func (d *Daemon) refreshKeys(s *keysync.Syncer) {
 	case d.keysChanged <- struct{}{}:
 	default: // a re-verification is already due
 	}
+	d.judgeSoon("KMS keys changed")
 }
 
 func (d *Daemon) reportSync(s *keysync.Syncer, changes []keysync.Change, err error) {

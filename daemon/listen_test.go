@@ -32,10 +32,13 @@ func TestMetricsPortTakenDoesNotStopTheDaemon(t *testing.T) {
 	fire := make(chan time.Time)
 	d.after = func(t time.Duration) <-chan time.Time { waits <- t; return fire }
 
+	// Run is stopped, and has returned, before the test's files go: a Run
+	// still stopping would write to them, and notify the next test.
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- d.Run(ctx) }()
+	ran := make(chan struct{})
+	go func() { defer close(ran); errc <- d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-ran })
 	select {
 	case err := <-errc:
 		t.Fatalf("the daemon stopped because metrics_address %s was taken: %v", addr, err)

@@ -21,9 +21,11 @@ func TestScrapeListenerServesOnlyMetrics(t *testing.T) {
 	l.Close()
 	d := listenerDaemon(t, t.TempDir(), "", io.Discard)
 	d.SetScrapeAddress(addr)
+	// Run is stopped, and has returned, before the test's files go.
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = d.Run(ctx) }()
+	ran := make(chan struct{})
+	go func() { defer close(ran); _ = d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-ran })
 
 	do := func(method, path string) (int, string) {
 		t.Helper()

@@ -118,6 +118,9 @@ func (d *Daemon) checkTrustRoots(now time.Time) {
 		if seen && was.(bool) == (why != "") {
 			continue
 		}
+		if seen {
+			d.judgeSoon("trust root " + n + " went stale or fresh")
+		}
 		if why != "" {
 			d.metrics.rootStale.WithLabelValues(n).Set(1)
 			d.log.Warn("trust root is stale: keyless identities under it verify nothing until its TUF repository vouches for it again", "trust_root", n, "why", why)

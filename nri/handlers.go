@@ -189,11 +189,13 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		p.record(d)
 		return errors.New("at start: " + denialMessage(d))
 	}
+	p.running.add(pod, ctr)
 	return nil
 }
 
-// RemoveContainer forgets the container.
+// RemoveContainer forgets the container, and that it ran.
 func (p *Plugin) RemoveContainer(_ context.Context, _ *api.PodSandbox, ctr *api.Container) error {
 	p.created.remove(ctr.GetId())
+	p.running.remove(ctr.GetId())
 	return nil
 }

@@ -66,9 +66,14 @@ type Plugin struct {
 	admitted               admittedSet    // containers CreateContainer allowed, for the validator
 	conn                   atomic.Uint64  // which NRI connection is current; admissions are bound to it
 	created                createdSet     // what each created container runs, re-checked at start
+	running                runningSet     // containers started and not removed, judged again on a key change
 	inflight               sync.WaitGroup // requests being answered, for a clean stop
 	// runtimeNRI is the runtime's NRI version, once connected.
 	runtimeNRI func() string
+	// Synchronized, if set, is called once containerd has listed the
+	// running containers (NRI Synchronize, on every connection), which
+	// may come after the connection is reported up.
+	Synchronized func()
 }
 
 // discard is the logger of a plugin given none.

@@ -71,6 +71,8 @@ type checkPolicy struct {
 	Notation     string             `json:"notation,omitempty"`
 	Signatures   string             `json:"signatures,omitempty"` // how cosign and notation combine
 	Attestations []checkAttestation `json:"attestations,omitempty"`
+	// OnUntrustedRunning: report or stop (docs/operations.md#running-containers).
+	OnUntrustedRunning string `json:"on_untrusted_running"`
 }
 
 type checkAttestation struct {
@@ -152,7 +154,7 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 		rep.Certificates = append(rep.Certificates, checkCert{Name: c.Name, Kind: c.Kind, Fingerprint: c.Fingerprint, Subject: c.Certs[0].Subject.String(), Expires: c.Certs[0].NotAfter})
 	}
 	for i, p := range cfg.Policies {
-		cp := checkPolicy{At: fmt.Sprintf("policy[%d]", i), Name: p.Name, Mode: string(p.Mode), Namespaces: p.Namespaces}
+		cp := checkPolicy{At: fmt.Sprintf("policy[%d]", i), Name: p.Name, Mode: string(p.Mode), Namespaces: p.Namespaces, OnUntrustedRunning: string(cfg.Running.For(p.Name))}
 		for _, s := range p.Scopes {
 			cp.Scopes = append(cp.Scopes, s.Pattern)
 		}
