@@ -251,6 +251,10 @@ spec:
 	for _, c := range []struct{ ns, labels string }{
 		{"default", "app.kubernetes.io/name: signgate"}, // signgate's label, another namespace
 		{"signgate-system", "app: sneaky"},              // signgate's namespace, another label
+		// Namespace and label right, but made by a user, not the
+		// DaemonSet controller: a pod that would start while signgate is
+		// absent, unverified.
+		{"signgate-system", "app.kubernetes.io/name: signgate"},
 	} {
 		out, err := C.KubectlIn(pod(c.ns, c.labels), "create", "--dry-run=server", "-f", "-")
 		if err == nil || !strings.Contains(out, "reserved for signgate's own pods") {

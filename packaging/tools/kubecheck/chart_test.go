@@ -268,3 +268,18 @@ func strict(t *testing.T, o map[string]any, into any) {
 		t.Fatalf("%T: %v", into, err)
 	}
 }
+
+// Whoever can create pods in signgate's namespace could run pods marked
+// for bootstrap; the chart refuses the namespaces every tenant shares.
+func TestChartRefusesSharedNamespaces(t *testing.T) {
+	bin := os.Getenv("SIGNGATE_HELM")
+	if bin == "" {
+		skip(t, "SIGNGATE_HELM is not set: the chart is not rendered")
+	}
+	for _, ns := range []string{"default", "kube-system"} {
+		out, err := exec.Command(bin, "template", "signgate", chart, "--namespace", ns, "--kube-version", kubeVersion).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "namespace of its own") {
+			t.Errorf("rendered into %s: %v\n%s", ns, err, out)
+		}
+	}
+}
