@@ -135,6 +135,10 @@ current-context: signgate
 		"--service-account-private-key-file", c.file("sa.key"), "--root-ca-file", c.file("ca.crt"),
 		"--cluster-signing-cert-file", c.file("ca.crt"), "--cluster-signing-key-file", c.file("ca.key"),
 		"--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", fmt.Sprint(ports[3]),
+		// Each controller acts as its own service account, as kubeadm and
+		// the managed clusters run it: the admission policy knows the
+		// DaemonSet controller by that name.
+		"--use-service-account-credentials=true",
 		"--profiling=false"); err != nil {
 		return c, err
 	}
