@@ -89,6 +89,8 @@ type daemonSection struct {
 	PreverifyWorkers    int      `toml:"preverify_workers"`
 	MetricsAddress      *string  `toml:"metrics_address"`
 	WatchConfig         string   `toml:"watch_config"`
+	ProveInterval       string   `toml:"prove_interval"`
+	ProveImage          string   `toml:"prove_image"`
 
 	AllowCheckpointRestore bool `toml:"allow_checkpoint_restore"`
 }
@@ -269,6 +271,7 @@ type Daemon struct {
 	// WatchConfig: how often to look for a changed config or key file and
 	// reload; 0 for never (reload on SIGHUP only).
 	WatchConfig time.Duration
+	Prove       ProveKeys // checked by package prove
 	// AllowCheckpointRestore admits a container containerd restores from a
 	// checkpoint image named by digest and itself allowed; false refuses
 	// every restore.
@@ -349,6 +352,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		c.Daemon.MetricsAddress = *d.MetricsAddress
 	}
 	c.Daemon.AllowCheckpointRestore = d.AllowCheckpointRestore
+	c.Daemon.Prove = ProveKeys{Interval: d.ProveInterval, Image: d.ProveImage}
 	if len(c.Daemon.Snapshotters) == 0 {
 		c.Daemon.Snapshotters = []string{"overlayfs"}
 	}
