@@ -22,6 +22,7 @@ import (
 	"github.com/signgate/signgate/imagestore"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
+	"github.com/signgate/signgate/prove"
 	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )
@@ -63,6 +64,9 @@ func (d *Daemon) keysAt() time.Time { return time.Unix(0, d.keysTime.Load()) }
 func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := prove.ParseSettings(cfg); err != nil {
 		return nil, err
 	}
 	d := &Daemon{path: path, log: log, journal: rec == nil, keysChanged: make(chan struct{}, 1)}
@@ -244,6 +248,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go d.watchFiles(ctx, every)
 	}
 	go d.trustRootLoop(ctx)
+	d.startProve(ctx)
 	defer d.notify("STOPPING=1")
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {

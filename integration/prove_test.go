@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,4 +198,65 @@ func TestProveSigngateNotConnected(t *testing.T) {
 	if !strings.Contains(r.Proved, "containerd refused the container, but not signgate") || !strings.Contains(r.Proved, "every new container on this node is refused") {
 		t.Fatalf("proved: %s", r.Proved)
 	}
+}
+
+// The daemon's schedule: with prove_interval set, signgate probes once
+// connected, logs what it proved, exports the time, and leaves nothing.
+func TestDaemonProves(t *testing.T) {
+	need(t)
+	e, err := harness.Start(harness.Options{Bin: os.Getenv("SIGNGATE_TEST_BIN"), Containerd: os.Getenv("SIGNGATE_CONTAINERD"), DropIn: "../packaging/containerd/signgate.toml",
+		SigngateConfig: func(e *harness.Env) string {
+			return strings.Replace(harness.DefaultSigngateConfig(e), "[daemon]\n", "[daemon]\nprove_interval = \"1h\"\nprove_image = \""+e.Registry+"/signgate-prove\"\n", 1)
+		}})
+	if e != nil {
+		defer e.Stop()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	if err := harness.WaitFor(60*time.Second, func() error {
+		for _, l := range strings.Split(e.SigngateLog.String(), "\n") {
+			if strings.Contains(l, "enforcement proven") || strings.Contains(l, "enforcement NOT proven") || strings.Contains(l, "enforcement probe:") {
+				line = l
+				return nil
+			}
+		}
+		return errors.New("no probe yet")
+	}); err != nil {
+		t.Fatalf("%v:\n%s", err, e.SigngateLog.String())
+	}
+	if !strings.Contains(line, "enforcement proven") || !strings.Contains(line, `policy=apps`) || !strings.Contains(line, "outcome=proven") {
+		t.Fatalf("probe: %s", line)
+	}
+	body := metricsBody(t, e)
+	var stamp float64
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "signgate_enforcement_proven_timestamp_seconds ") {
+			if _, err := fmt.Sscan(strings.Fields(l)[1], &stamp); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if stamp < float64(time.Now().Add(-2*time.Minute).Unix()) || !strings.Contains(body, `signgate_enforcement_probes_total{outcome="proven"} 1`) ||
+		!strings.Contains(body, "signgate_enforcement_prove_interval_seconds 3600") {
+		t.Fatalf("metrics (proven at %v):\n%s", stamp, body)
+	}
+	if out, err := e.Crictl("pods", "-q", "--namespace", prove.PodNamespace); err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("pod sandboxes left in %s: %q %v", prove.PodNamespace, out, err)
+	}
+}
+
+func metricsBody(t *testing.T, e *harness.Env) string {
+	t.Helper()
+	resp, err := http.Get("http://" + e.MetricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

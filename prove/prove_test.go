@@ -80,8 +80,8 @@ func TestExplainNamesThePolicyOrItsAbsence(t *testing.T) {
 
 func TestParseSettings(t *testing.T) {
 	for _, c := range []struct {
-		keys config.ProveKeys
-		want string // error part; "" for none
+		keys  config.ProveKeys
+		want  string // error part; "" for none
 		every time.Duration
 	}{
 		{config.ProveKeys{}, "", 0},
