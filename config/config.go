@@ -343,7 +343,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		Snapshotters:        d.Snapshotters,
 		APISocket:           or(d.APISocket, DefaultAPISocket),
 		Preverify:           d.Preverify == nil || *d.Preverify,
-		Annotate:            d.Annotate == nil || *d.Annotate,
+		Annotate:            d.Annotate != nil && *d.Annotate,
 		PreverifyWorkers:    int(v.positive("daemon.preverify_workers", int64(d.PreverifyWorkers), 2)),
 		MetricsAddress:      DefaultMetricsAddress,
 		WatchConfig:         v.duration("daemon.watch_config", d.WatchConfig, 0),

@@ -169,7 +169,7 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 	defer p.inflight.Done()
 	ctx, cancel := context.WithTimeout(ctx, p.deadline())
 	defer cancel()
-	base := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName()}
+	base := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), ContainerID: ctr.GetId()}
 	reqs, ok := p.created.get(ctr.GetId())
 	if !ok {
 		var ds []Decision

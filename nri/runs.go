@@ -28,7 +28,7 @@ import (
 // the outcome) and, when all are allowed, the requests they answered.
 func (p *Plugin) decideContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) ([]Decision, []checked) {
 	start := time.Now()
-	d := Decision{Ref: ctr.GetAnnotations()[ImageNameAnnotation], Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), RuntimeImage: ctr.GetImage().GetDigest() != ""}
+	d := Decision{Ref: ctr.GetAnnotations()[ImageNameAnnotation], Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), ContainerID: ctr.GetId(), RuntimeImage: ctr.GetImage().GetDigest() != ""}
 	var req *verify.Request
 	d.Verdict, req, d.FromMemory = p.decideRootFS(ctx, ctr.GetId(), d.Ref, ctr.GetImage(), d.Namespace)
 	d.Took = time.Since(start)
