@@ -44,6 +44,7 @@ type Daemon struct {
 	connected  atomic.Bool  // the NRI connection is up
 	sharedKeys atomic.Value // what warnSharedKeys last said
 	readyOnce  sync.Once
+	decisions  *laterRecorder // the decision log, written after each answer
 	metrics    *metrics
 	keysTime   atomic.Int64 // unix nanos the keys in force were loaded
 	syncer     atomic.Pointer[keysync.Syncer]
@@ -102,7 +103,8 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	}
 	d.warnConfig(cfg)
 	d.warnSharedKeys(engine.Snapshot())
-	d.plugin = &nri.Plugin{Resolver: store, Decider: d, Recorder: multiRecorder{rec, d.metrics}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
+	d.decisions = newLaterRecorder(rec)
+	d.plugin = &nri.Plugin{Resolver: store, Decider: d, Recorder: multiRecorder{d.metrics, d.decisions}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
 	return d, nil
 }
 
@@ -226,6 +228,7 @@ func (d *Daemon) Reload() error {
 // containerd goes away.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.store.Close()
+	defer d.decisions.Close()
 	// Neither listener fails the daemon: each retries until it binds.
 	if d.config().Daemon.APISocket != "" {
 		d.serveAPI(ctx, d.config().Daemon.APISocket)
