@@ -118,6 +118,7 @@ func main() {
 		summarize("crictl create, with signgate, annotate = true", annotating, fmt.Sprintf("adds %s over the default, %s over the stand-in adding the same annotations",
 			paired(annotating, gated), paired(annotating, annotated))),
 		summarize("  decision inside the plugin (cached)", decision, "containerd lookups + cached verdict (target <= 100µs)"),
+		recordRow(),
 	)
 	// (After the create comparison, so that the containerds compared
 	// there have the same history: pulls and containers slow a
