@@ -3,7 +3,6 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -75,16 +74,9 @@ func TestAnnotationsAreOptIn(t *testing.T) {
 		}
 	}
 
-	on, err := harness.Start(harness.Options{Bin: os.Getenv("SIGNGATE_TEST_BIN"), Containerd: os.Getenv("SIGNGATE_CONTAINERD"), DropIn: "../packaging/containerd/signgate.toml",
-		SigngateConfig: func(e *harness.Env) string {
-			return strings.Replace(harness.DefaultSigngateConfig(e), "[daemon]\n", "[daemon]\nannotate = true\n", 1)
-		}})
-	if on != nil {
-		defer on.Stop()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	on := startOwn(t, harness.Options{DropIn: "../packaging/containerd/signgate.toml", SigngateConfig: func(e *harness.Env) string {
+		return strings.Replace(harness.DefaultSigngateConfig(e), "[daemon]\n", "[daemon]\nannotate = true\n", 1)
+	}})
 	d, err = on.Image("annotate/on", "k1")
 	if err != nil {
 		t.Fatal(err)

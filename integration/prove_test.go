@@ -157,13 +157,7 @@ func TestProveCatchesAnAllowPolicy(t *testing.T) {
 // container is created; the probe says so and removes it.
 func TestProveWithoutDropInOrSigngate(t *testing.T) {
 	need(t)
-	e, err := harness.Start(harness.Options{Bin: os.Getenv("SIGNGATE_TEST_BIN"), Containerd: os.Getenv("SIGNGATE_CONTAINERD"), NoGate: true})
-	if e != nil {
-		defer e.Stop()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := startOwn(t, harness.Options{NoGate: true})
 	o, text, code := doctorProve(t, e, "", "json")
 	r := o.Prove
 	if code != 1 || r.Outcome != prove.Created || r.Refusal != "" {
@@ -183,13 +177,7 @@ func TestProveWithoutDropInOrSigngate(t *testing.T) {
 // signgate's. Fail-closed holds; enforcement by signgate is not proven.
 func TestProveSigngateNotConnected(t *testing.T) {
 	need(t)
-	e, err := harness.Start(harness.Options{Bin: os.Getenv("SIGNGATE_TEST_BIN"), Containerd: os.Getenv("SIGNGATE_CONTAINERD"), StandIn: true, DropIn: "../packaging/containerd/signgate.toml"})
-	if e != nil {
-		defer e.Stop()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := startOwn(t, harness.Options{StandIn: true, DropIn: "../packaging/containerd/signgate.toml"})
 	o, _, code := doctorProve(t, e, "", "json")
 	r := o.Prove
 	if code != 1 || r.Outcome != prove.PluginAbsent || !strings.Contains(r.Refusal, `required plugin "signgate" not present`) {
@@ -204,16 +192,10 @@ func TestProveSigngateNotConnected(t *testing.T) {
 // connected, logs what it proved, exports the time, and leaves nothing.
 func TestDaemonProves(t *testing.T) {
 	need(t)
-	e, err := harness.Start(harness.Options{Bin: os.Getenv("SIGNGATE_TEST_BIN"), Containerd: os.Getenv("SIGNGATE_CONTAINERD"), DropIn: "../packaging/containerd/signgate.toml",
+	e := startOwn(t, harness.Options{DropIn: "../packaging/containerd/signgate.toml",
 		SigngateConfig: func(e *harness.Env) string {
 			return strings.Replace(harness.DefaultSigngateConfig(e), "[daemon]\n", "[daemon]\nprove_interval = \"1h\"\nprove_image = \""+e.Registry+"/signgate-prove\"\n", 1)
 		}})
-	if e != nil {
-		defer e.Stop()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 	var line string
 	if err := harness.WaitFor(60*time.Second, func() error {
 		for _, l := range strings.Split(e.SigngateLog.String(), "\n") {
@@ -259,4 +241,19 @@ func metricsBody(t *testing.T, e *harness.Env) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// startOwn starts an environment of the test's own, on the suite's
+// containerd, stopped when the test ends.
+func startOwn(t *testing.T, o harness.Options) *harness.Env {
+	t.Helper()
+	o.Bin, o.Containerd = os.Getenv("SIGNGATE_TEST_BIN"), os.Getenv("SIGNGATE_CONTAINERD")
+	e, err := harness.Start(o)
+	if e != nil {
+		t.Cleanup(e.Stop)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
