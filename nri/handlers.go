@@ -61,9 +61,10 @@ var (
 
 // ValidateContainerAdjustment refuses the container unless its image, and
 // every image it mounts, is trusted. A container CreateContainer just
-// admitted passes at once; any other (CreateContainer timed out, or never
-// reached signgate) is decided here. Only refusals are recorded:
-// CreateContainer records its decisions.
+// admitted passes at once (CreateContainer recorded it); any other
+// (CreateContainer timed out, or never reached signgate) is decided and
+// recorded here, so the decision log, which is the record of what
+// verified each container, has every container created.
 func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.ValidateContainerAdjustmentRequest) error {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
@@ -78,12 +79,15 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 		return nil // decided moments ago in CreateContainer, in this same request
 	}
 	ds, _ := p.decideContainer(ctx, pod, ctr)
+	if err := abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
+		return err
+	}
 	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
-		if err := abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
-			return err
-		}
 		p.record(last)
 		return errors.New(DenialMessage(last))
+	}
+	for _, d := range ds {
+		p.record(d)
 	}
 	return nil
 }
