@@ -44,6 +44,9 @@ type Daemon struct {
 	// checkpoint image named by digest and itself allowed; false refuses
 	// every restore.
 	AllowCheckpointRestore bool
+	// Prove: the enforcement probe's keys, as written (package prove
+	// checks them).
+	Prove ProveKeys
 }
 
 // Registry settings, with defaults applied.
@@ -180,6 +183,7 @@ func daemon(p *Problems, d DaemonSection) Daemon {
 		MetricsAddress:         DefaultMetricsAddress,
 		WatchConfig:            p.Duration("daemon.watch_config", d.WatchConfig, 0),
 		AllowCheckpointRestore: d.AllowCheckpointRestore,
+		Prove:                  ProveKeys{Interval: d.ProveInterval, Image: d.ProveImage},
 	}
 	if d.Preverify != nil {
 		out.Preverify = *d.Preverify

@@ -47,7 +47,7 @@ func TestDefaults(t *testing.T) {
 	}
 	d := c.Daemon
 	if d.NRISocket != config.DefaultNRISocket || d.DecisionDeadline != config.DefaultDecisionDeadline || d.APISocket != config.DefaultAPISocket ||
-		d.MetricsAddress != config.DefaultMetricsAddress || !d.Preverify || !d.Annotate || len(d.Snapshotters) != 1 || d.Snapshotters[0] != config.DefaultSnapshotter {
+		d.MetricsAddress != config.DefaultMetricsAddress || !d.Preverify || d.Annotate != config.DefaultAnnotate || len(d.Snapshotters) != 1 || d.Snapshotters[0] != config.DefaultSnapshotter {
 		t.Errorf("daemon defaults: %+v", d)
 	}
 	if c.Registry.VerifyTimeout != config.DefaultVerifyTimeout || c.Registry.MaxReferrersBytes != config.DefaultMaxReferrersBytes ||

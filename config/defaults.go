@@ -27,7 +27,7 @@ const (
 	DefaultMetricsAddress = "127.0.0.1:9464"
 	// Preverify and annotate are on unless set to false.
 	DefaultPreverify = true
-	DefaultAnnotate  = true
+	DefaultAnnotate  = false // opt-in: containerd applying them costs a creation more than signgate's own handling (issue 29)
 )
 
 // [registry]: signatures and their manifests are small; real ones are a few

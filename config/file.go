@@ -64,6 +64,8 @@ type DaemonSection struct {
 	PreverifyWorkers    int      `toml:"preverify_workers"`
 	MetricsAddress      *string  `toml:"metrics_address"`
 	WatchConfig         string   `toml:"watch_config"`
+	ProveInterval       string   `toml:"prove_interval"`
+	ProveImage          string   `toml:"prove_image"`
 
 	AllowCheckpointRestore bool `toml:"allow_checkpoint_restore"`
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/signgate/signgate/imagestore"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
+	"github.com/signgate/signgate/prove"
 	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )
@@ -42,6 +43,7 @@ type Daemon struct {
 	connected  atomic.Bool  // the NRI connection is up
 	sharedKeys atomic.Value // what warnSharedKeys last said
 	readyOnce  sync.Once
+	decisions  *laterRecorder // the decision log, written after each answer
 	metrics    *metrics
 	keysTime   atomic.Int64 // unix nanos the keys in force were loaded
 	syncer     atomic.Pointer[keysync.Syncer]
@@ -65,6 +67,9 @@ func (d *Daemon) keysAt() time.Time { return time.Unix(0, d.keysTime.Load()) }
 func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	cfg, err := setup.Load(path)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := prove.ParseSettings(cfg); err != nil {
 		return nil, err
 	}
 	d := &Daemon{path: path, log: log, journal: rec == nil, keysChanged: make(chan struct{}, 1)}
@@ -102,7 +107,9 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	}
 	d.warnConfig(cfg)
 	d.warnSharedKeys(engine.Snapshot())
-	d.plugin = &nri.Plugin{Runtime: store, Decider: d, Log: log, Recorder: multiRecorder{rec, d.metrics}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
+	// Decisions reach the log after signgate has answered (laterRecorder).
+	d.decisions = newLaterRecorder(rec)
+	d.plugin = &nri.Plugin{Runtime: store, Decider: d, Log: log, Recorder: multiRecorder{d.metrics, d.decisions}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
 	d.plugin.Synchronized = func() { d.judgeSoon("connected to NRI") }
 	return d, nil
 }
@@ -230,6 +237,7 @@ func (d *Daemon) Reload() error {
 // containerd goes away.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.store.Close()
+	defer d.decisions.Close()
 	// Neither listener fails the daemon: each retries until it binds.
 	if d.config().Daemon.APISocket != "" {
 		d.serveAPI(ctx, d.config().Daemon.APISocket)
@@ -261,6 +269,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	go d.trustRootLoop(ctx)
 	go d.runningLoop(ctx)
+	d.startProve(ctx)
 	defer d.notify("STOPPING=1")
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {

@@ -49,6 +49,7 @@ func fields(d nri.Decision) map[string]string {
 		"SIGNGATE_POD":           d.Pod,
 		"SIGNGATE_NAMESPACE":     d.Namespace,
 		"SIGNGATE_CONTAINER":     d.Container,
+		"SIGNGATE_CONTAINER_ID":  d.ContainerID,
 		"SIGNGATE_CACHED":        strconv.FormatBool(v.Cached),
 		"SIGNGATE_RUNTIME_IMAGE": strconv.FormatBool(d.RuntimeImage),
 		"SIGNGATE_FROM_MEMORY":   strconv.FormatBool(d.FromMemory),
@@ -109,7 +110,7 @@ func (r SlogRecorder) Record(d nri.Decision) {
 	}
 	args := []any{"decision", f["SIGNGATE_DECISION"], "image", d.Ref, "digest", d.Verdict.Digest,
 		"policy", d.Verdict.Policy, "cause", d.Verdict.Cause, "reason", d.Verdict.Reason, "pod", d.Pod, "namespace", d.Namespace,
-		"container", d.Container, "cached", d.Verdict.Cached, "runtime_image", d.RuntimeImage, "from_memory", d.FromMemory, "took", d.Took}
+		"container", d.Container, "container_id", d.ContainerID, "cached", d.Verdict.Cached, "runtime_image", d.RuntimeImage, "from_memory", d.FromMemory, "took", d.Took}
 	if by, ok := f["SIGNGATE_VERIFIED_BY"]; ok {
 		args = append(args, "verified_by", by)
 	}

@@ -9,15 +9,10 @@ package daemon
 // Before Run.
 func (d *Daemon) LogDecisionsToStderr() {
 	d.alsoStderr.Store(true)
-	m, ok := d.plugin.Recorder.(multiRecorder)
-	if !ok {
-		return
-	}
-	for _, r := range m {
-		if _, journald := r.(JournalRecorder); journald {
-			d.plugin.Recorder = append(multiRecorder{SlogRecorder{Logger: d.log}}, m...)
-			return
-		}
+	// The decision log's writer reads next only for decisions recorded
+	// after Run starts, so setting it here, before Run, is safe.
+	if _, journald := d.decisions.next.(JournalRecorder); journald {
+		d.decisions.next = multiRecorder{SlogRecorder{Logger: d.log}, d.decisions.next}
 	}
 	// Without journald, decisions are on stderr already.
 }

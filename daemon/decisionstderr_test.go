@@ -18,23 +18,22 @@ func TestDecisionsToStderrBesideTheJournal(t *testing.T) {
 	deny := nri.Decision{Ref: "registry.example/app:v1", Pod: "app-1", Namespace: "default", Container: "app", Took: time.Millisecond,
 		Verdict: &verify.Verdict{Allowed: false, Policy: "prod", Digest: "sha256:" + strings.Repeat("a", 64), Cause: verify.CauseNoSignatures, Reason: "no signature"}}
 
-	d := &Daemon{log: slog.New(slog.NewTextHandler(&log, nil)), plugin: &nri.Plugin{Recorder: multiRecorder{JournalRecorder{}, SlogRecorder{Logger: slog.New(slog.DiscardHandler)}}}}
+	d := &Daemon{log: slog.New(slog.NewTextHandler(&log, nil)), decisions: &laterRecorder{next: JournalRecorder{}}}
 	d.LogDecisionsToStderr()
-	m := d.plugin.Recorder.(multiRecorder)
-	if len(m) != 3 {
-		t.Fatalf("recorders after LogDecisionsToStderr: %#v", m)
+	m, ok := d.decisions.next.(multiRecorder)
+	if !ok || len(m) != 2 {
+		t.Fatalf("the decision log after LogDecisionsToStderr: %#v", d.decisions.next)
 	}
-	m[0].Record(deny) // the journal and the metrics are not this test's
+	m[0].Record(deny) // the journal is not this test's
 	for _, want := range []string{"level=WARN", `msg="signgate deny registry.example/app:v1"`, "decision=deny", "policy=prod", "pod=app-1", "namespace=default", "container=app"} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("the stderr line lacks %s:\n%s", want, log.String())
 		}
 	}
 
-	stderr := SlogRecorder{Logger: d.log}
-	d.plugin.Recorder = multiRecorder{stderr, SlogRecorder{Logger: slog.New(slog.DiscardHandler)}}
+	d.decisions = &laterRecorder{next: SlogRecorder{Logger: d.log}}
 	d.LogDecisionsToStderr()
-	if n := len(d.plugin.Recorder.(multiRecorder)); n != 2 {
-		t.Fatalf("without journald, LogDecisionsToStderr added a recorder: %d", n)
+	if _, added := d.decisions.next.(multiRecorder); added {
+		t.Fatalf("without journald, LogDecisionsToStderr added a recorder: %#v", d.decisions.next)
 	}
 }

@@ -58,9 +58,10 @@ var (
 
 // ValidateContainerAdjustment refuses the container unless its image, and
 // every image it mounts, is trusted. A container CreateContainer just
-// admitted passes at once; any other (CreateContainer timed out, or never
-// reached signgate) is decided here. Only refusals are recorded:
-// CreateContainer records its decisions.
+// admitted passes at once (CreateContainer recorded it); any other
+// (CreateContainer timed out, or never reached signgate) is decided and
+// recorded here, so the decision log, which is the record of what
+// verified each container, has every container created.
 func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.ValidateContainerAdjustmentRequest) error {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
@@ -75,12 +76,15 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 		return nil // decided moments ago in CreateContainer, in this same request
 	}
 	ds, _ := p.decideContainer(ctx, pod, ctr)
+	if err := p.abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
+		return err
+	}
 	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
-		if err := p.abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
-			return err
-		}
 		p.record(last)
 		return errors.New(denialMessage(last))
+	}
+	for _, d := range ds {
+		p.record(d)
 	}
 	return nil
 }
@@ -161,7 +165,7 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 	defer p.inflight.Done()
 	ctx, cancel := context.WithTimeout(ctx, p.deadline())
 	defer cancel()
-	base := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName()}
+	base := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), ContainerID: ctr.GetId()}
 	reqs, ok := p.created.get(ctr.GetId())
 	if !ok {
 		var ds []Decision

@@ -28,7 +28,11 @@ type Decision struct {
 	Pod       string
 	Namespace string
 	Container string
-	Took      time.Duration
+	// ContainerID is containerd's ID of the container ("" for a pod
+	// sandbox): the decision log is the record of what verified each
+	// container (the annotations are opt-in).
+	ContainerID string
+	Took        time.Duration
 	// RuntimeImage: containerd reported the image itself (NRI's
 	// Container.Image, 2.4+) and the decision checked it.
 	RuntimeImage bool

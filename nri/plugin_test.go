@@ -309,6 +309,22 @@ func TestValidatorReusesTheAdmissionOnce(t *testing.T) {
 	}
 }
 
+// A container the validator admits without CreateContainer's admission
+// (its answer never reached containerd) is recorded there, by ID: the
+// decision log is the record of what verified each container.
+func TestValidatorRecordsWhatItAdmits(t *testing.T) {
+	f := newFixture(t)
+	c := ctr("c-good", "reg.io/good:v1")
+	if err := f.p.ValidateContainerAdjustment(context.Background(), &api.ValidateContainerAdjustmentRequest{Pod: f.pod, Container: c}); err != nil {
+		t.Fatal(err)
+	}
+	f.rec.mu.Lock()
+	defer f.rec.mu.Unlock()
+	if len(f.rec.ds) != 1 || !f.rec.ds[0].Verdict.Allowed || f.rec.ds[0].ContainerID != "c-good" {
+		t.Fatalf("recorded %+v, want the allow of c-good", f.rec.ds)
+	}
+}
+
 // An admission serves only the NRI request it was made in (issue 26, item
 // 2): not after the connection it was made on is gone (containerd closes
 // it when a request to signgate times out), not past twice containerd's

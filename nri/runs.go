@@ -24,7 +24,7 @@ import (
 func (p *Plugin) decideContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) ([]Decision, []checked) {
 	start := time.Now()
 	runs := p.Runtime.Runs(ctx, pod, ctr)
-	d := Decision{Ref: runs.Root.Ref, Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), RuntimeImage: runs.RuntimeImage, FromMemory: runs.FromMemory}
+	d := Decision{Ref: runs.Root.Ref, Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), ContainerID: ctr.GetId(), RuntimeImage: runs.RuntimeImage, FromMemory: runs.FromMemory}
 	var req *verify.Request
 	d.Verdict, req = p.decideImage(ctx, runs.Root, d.Namespace)
 	d.Took = time.Since(start)

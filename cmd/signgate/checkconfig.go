@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/prove"
 	"github.com/signgate/signgate/registry"
 	"github.com/signgate/signgate/setup"
 )
@@ -129,6 +130,9 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 		return fail(err)
 	}
 	if _, err := registry.New(cfg.RegistryConfig()); err != nil {
+		return fail(err)
+	}
+	if _, err := prove.ParseSettings(cfg); err != nil {
 		return fail(err)
 	}
 	rep.Valid, rep.Snapshot = true, snap.ID

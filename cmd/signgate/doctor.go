@@ -14,14 +14,19 @@ import (
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/doctor"
 	"github.com/signgate/signgate/setup"
+	"github.com/signgate/signgate/prove"
 )
 
-const doctorHelp = `usage: signgate doctor [--config F] [--containerd-config F] [--output text|json]
+const doctorHelp = `usage: signgate doctor [--config F] [--containerd-config F] [--prove] [--output text|json]
 
 Asks this node's containerd for its version, reads its configuration, asks
 signgate whether it is running and connected to NRI, and says which of
 signgate's guarantees hold here (OK), which do not (NO) and
 which optional ones are off (--), with what to change.
+
+--prove also asks containerd's CRI to create a container from an image
+built here that nobody signed, requires signgate's refusal, removes all
+it made, and says what that proved (docs/operations.md).
 
 Exit 0: every guarantee that is not optional holds; 1: one does not;
 2: usage or config error, or containerd cannot be reached.
@@ -34,11 +39,15 @@ func runDoctor(args []string) int {
 	c := newCommand("doctor", doctorHelp)
 	cfgPath := c.configFlag(config.DefaultPath, "signgate's config (for containerd's socket and the decision deadline)")
 	ctdConfig := c.fs.String("containerd-config", "/etc/containerd/config.toml", "containerd's config file (its imports are read too)")
+	doProve := c.fs.Bool("prove", false, "create a container from an image nobody signed and require signgate's refusal")
 	c.outputFlag(DoctorSchema)
 	if _, code, done := c.parse(args, 0, 0); done {
 		return code
 	}
 	rep, code := doctorReport(*cfgPath, *ctdConfig)
+	if *doProve && rep.Error == "" {
+		code = max(code, proveReport(rep, *cfgPath))
+	}
 	if *c.output == "json" {
 		_ = writeJSON(os.Stdout, rep)
 		return code
@@ -56,6 +65,7 @@ func runDoctor(args []string) int {
 	for _, f := range rep.Findings {
 		fmt.Printf("%s %s: %s\n", f.Mark, f.Guarantee, f.Detail)
 	}
+	printProve(rep.Prove)
 	return code
 }
 
@@ -69,6 +79,7 @@ type doctorOutput struct {
 	ConfigFiles []string        `json:"config_files,omitempty"` // containerd's, with imports
 	ConfigError string          `json:"config_error,omitempty"` // then containerd's defaults are assumed
 	Findings    []doctorFinding `json:"findings"`
+	Prove       *prove.Result   `json:"prove,omitempty"` // with --prove
 	Error       string          `json:"error,omitempty"`
 }
 
