@@ -31,7 +31,7 @@ func (e *AuthError) Unwrap() error { return e.Err }
 // (a presigned redirect's signature); other errors are returned as they
 // are.
 func (c *Client) Explain(repo name.Repository, err error) error {
-	scrubURLs(err)
+	err = scrubURLs(err)
 	status := statusOf(err)
 	if status != http.StatusUnauthorized && status != http.StatusForbidden {
 		return err
