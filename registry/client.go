@@ -153,11 +153,13 @@ func (c *Client) route(registry string) (http.RoundTripper, error) {
 		return nil, fmt.Errorf("registry %s: %w", registry, err)
 	}
 	var rt http.RoundTripper = c.base
+	server := ""
 	if len(eps) > 0 {
+		server = eps[len(eps)-1].url.Host
 		rt = &routeTransport{registry: registry, endpoints: eps, fallback: c.base, mirrors: &mirrorAuth{creds: c.creds}}
 		c.routed[registry] = true
 	}
-	rt = &retryAfterTransport{registry: registry, next: rt, now: c.now, after: c.after}
+	rt = &retryAfterTransport{registry: registry, server: server, next: rt, now: c.now, after: c.after}
 	rt = &capTransport{next: rt, manifest: c.cfg.MaxManifestBytes, blob: c.cfg.MaxBlobBytes}
 	if c.cfg.Observe != nil {
 		rt = &observed{next: rt, observe: c.cfg.Observe}
@@ -195,7 +197,7 @@ func (t *capTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if strings.Contains(req.URL.Path, "/manifests/") || strings.Contains(req.URL.Path, "/referrers/") {
 		limit = t.manifest
 	}
-	u := req.URL.Redacted()
+	u := errorURL(req.URL)
 	if resp.ContentLength > limit {
 		resp.Body.Close()
 		return nil, &ErrTooLarge{URL: u, Limit: limit}

@@ -82,7 +82,7 @@ func TestFailingProviderIsNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = head(t, cl, host+"/app/x:v1")
-	if err == nil || !strings.Contains(err.Error(), "registry "+host+": credential provider fake for "+host+"/app/x: exit status 1: no instance role") {
+	if err == nil || !strings.Contains(err.Error(), "registry "+host+": credential provider fake for "+host+"/app/x failed: exit status 1") || strings.Contains(err.Error(), "no instance role") {
 		t.Errorf("got %v", err)
 	}
 }

@@ -27,8 +27,11 @@ func (e *AuthError) Error() string {
 func (e *AuthError) Unwrap() error { return e.Err }
 
 // Explain says more of err, which reading repo gave: for a 401 or 403,
-// the credential source tried. Other errors are returned as they are.
+// the credential source tried. URLs in it lose their query and userinfo
+// (a presigned redirect's signature); other errors are returned as they
+// are.
 func (c *Client) Explain(repo name.Repository, err error) error {
+	err = scrubURLs(err)
 	status := statusOf(err)
 	if status != http.StatusUnauthorized && status != http.StatusForbidden {
 		return err

@@ -226,7 +226,7 @@ func (rt *routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			r.Header.Del("Authorization")
 			mt, err := rt.mirrors.transport(req.Context(), ep, repoOf(req.URL.Path))
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: credentials: %w", ep.url.Redacted(), err))
+				errs = append(errs, fmt.Errorf("%s: credentials: %w", errorURL(ep.url), err))
 				continue
 			}
 			if mt != nil {
@@ -239,7 +239,7 @@ func (rt *routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		// Name the URL actually used: hosts.toml may have changed the host
 		// and the scheme the caller's URL names.
-		errs = append(errs, fmt.Errorf("%s: %w", r.URL.Redacted(), err))
+		errs = append(errs, fmt.Errorf("%s: %w", errorURL(r.URL), err))
 		if req.Context().Err() != nil {
 			break
 		}

@@ -60,10 +60,18 @@ type retryAfterTransport struct {
 	now      func() time.Time
 	after    func(time.Duration) <-chan time.Time
 
-	// The registry's last Retry-After, for every request to it: none is
-	// sent before then, by this verification or another.
+	// server is the host of the registry's own endpoint when hosts.toml
+	// names one: its hold-off is the registry's.
+	server string
+
+	// Each answering host's last Retry-After, capped at maxRetryAfter,
+	// for every request addressed to that host: none is sent before then,
+	// by this verification or another. Keyed by the host that sent the
+	// 429, so a mirror, a token service or a redirect's blob host (other
+	// parties) cannot hold off the registry itself; capped so no answer
+	// holds a host off until signgate restarts.
 	mu    sync.Mutex
-	until time.Time
+	until map[string]time.Time
 }
 
 func (t *retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -85,12 +93,8 @@ func (t *retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, erro
 		if dl, ok := req.Context().Deadline(); ok {
 			left = dl.Sub(t.now())
 		}
-		rle := &RateLimitError{Registry: t.registry, URL: req.URL.Redacted(), RetryAfter: d, Left: left}
-		t.mu.Lock()
-		if u := t.now().Add(d); u.After(t.until) {
-			t.until = u
-		}
-		t.mu.Unlock()
+		rle := &RateLimitError{Registry: t.registry, URL: errorURL(req.URL), RetryAfter: d, Left: left}
+		t.holdOff(t.answered(req, resp), d)
 		if d > maxRetryAfter || (left >= 0 && d >= left) || waits >= maxRetryAfterWaits || (req.Body != nil && req.GetBody == nil) {
 			return nil, rle
 		}
@@ -110,7 +114,7 @@ func (t *retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, erro
 // otherwise.
 func (t *retryAfterTransport) waitOut(req *http.Request) error {
 	t.mu.Lock()
-	d := t.until.Sub(t.now())
+	d := t.until[req.URL.Host].Sub(t.now())
 	t.mu.Unlock()
 	if d <= 0 {
 		return nil
@@ -119,8 +123,8 @@ func (t *retryAfterTransport) waitOut(req *http.Request) error {
 	if dl, ok := req.Context().Deadline(); ok {
 		left = dl.Sub(t.now())
 	}
-	rle := &RateLimitError{Registry: t.registry, URL: req.URL.Redacted(), RetryAfter: d.Round(time.Second), Left: left}
-	if d > maxRetryAfter || (left >= 0 && d >= left) {
+	rle := &RateLimitError{Registry: t.registry, URL: errorURL(req.URL), RetryAfter: d.Round(time.Second), Left: left}
+	if left >= 0 && d >= left {
 		return rle
 	}
 	select {
@@ -128,6 +132,42 @@ func (t *retryAfterTransport) waitOut(req *http.Request) error {
 		return nil
 	case <-req.Context().Done():
 		return rle
+	}
+}
+
+// answered is the host whose 429 resp is, as requests name it: the URL
+// host of the request that reached it (hosts.toml may have sent req to a
+// mirror), the registry's when that is the registry's own server.
+func (t *retryAfterTransport) answered(req *http.Request, resp *http.Response) string {
+	h := req.URL.Host
+	if resp.Request != nil && resp.Request.URL != nil {
+		h = resp.Request.URL.Host
+	}
+	if t.server != "" && h == t.server {
+		return t.registry
+	}
+	return h
+}
+
+// holdOff holds requests to host off for d, at most maxRetryAfter: once
+// that has passed the next request is sent, a probe whose answer says
+// whether the host is still limiting. Expired hold-offs are dropped, so a
+// registry redirecting to ever new hosts cannot grow the map beyond the
+// 429s of one maxRetryAfter.
+func (t *retryAfterTransport) holdOff(host string, d time.Duration) {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.until == nil {
+		t.until = map[string]time.Time{}
+	}
+	for h, u := range t.until {
+		if !u.After(now) {
+			delete(t.until, h)
+		}
+	}
+	if u := now.Add(min(d, maxRetryAfter)); u.After(t.until[host]) {
+		t.until[host] = u
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -168,5 +170,107 @@ func TestRetryAfterHoldsForTheRegistry(t *testing.T) {
 	}
 	if len(clock.waits) != 1 || clock.waits[0] != 2*time.Second {
 		t.Errorf("waits %v, want the 2s left", clock.waits)
+	}
+}
+
+// No Retry-After holds a registry off for longer than maxRetryAfter:
+// once that has passed a request is sent again, however far ahead the
+// registry said (a huge count of seconds, an HTTP date years ahead).
+func TestRetryAfterHoldOffIsCapped(t *testing.T) {
+	t.Parallel()
+	for _, h := range []string{"99999999", time.Now().AddDate(5, 0, 0).UTC().Format(http.TimeFormat)} {
+		host, n := rateLimited(t, 1, h)
+		c, _ := New(Config{})
+		clock := &fakeWait{at: time.Now()}
+		c.now, c.after = clock.now, clock.after
+		if err := headWithin(t, c, host+"/app:v1", 5*time.Second); !RateLimited(err) {
+			t.Fatalf("Retry-After %s: first: %v", h, err)
+		}
+		clock.advance(maxRetryAfter / 2)
+		if err := headWithin(t, c, host+"/app:v1", 5*time.Second); !RateLimited(err) || n.Load() != 1 {
+			t.Fatalf("Retry-After %s: within the cap: %v, %d requests; want held off", h, err, n.Load())
+		}
+		clock.advance(maxRetryAfter/2 + time.Second)
+		if err := headWithin(t, c, host+"/app:v1", 5*time.Second); !strings.Contains(fmt.Sprint(err), "404 Not Found") || n.Load() != 2 {
+			t.Errorf("Retry-After %s: after the cap: %v, %d requests; want the probe sent", h, err, n.Load())
+		}
+	}
+}
+
+// A 429 from a mirror hosts.toml puts in front of the registry holds off
+// the mirror, another party, not the registry's own server.
+func TestRetryAfterFromAMirrorDoesNotHoldTheRegistry(t *testing.T) {
+	t.Parallel()
+	mirror, m := rateLimited(t, 1, "3000")
+	server, s := rateLimited(t, 0, "")
+	dir := t.TempDir()
+	hosts := fmt.Sprintf("server = %q\n[host.%q]\ncapabilities = [\"pull\", \"resolve\"]\n", "http://"+server, "http://"+mirror)
+	if err := os.MkdirAll(filepath.Join(dir, server), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, server, "hosts.toml"), []byte(hosts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{HostsDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeWait{at: time.Now()}
+	c.now, c.after = clock.now, clock.after
+	if err := headWithin(t, c, server+"/app:v1", 5*time.Second); !RateLimited(err) || m.Load() != 1 {
+		t.Fatalf("first: %v, mirror saw %d", err, m.Load())
+	}
+	if err := headWithin(t, c, server+"/app:v1", 5*time.Second); RateLimited(err) || m.Load() != 2 {
+		t.Errorf("second: %v, mirror saw %d, server %d; want the request sent", err, m.Load(), s.Load())
+	}
+}
+
+// A 429 from the host a registry redirects a blob to (a CDN, another
+// party) holds off that host, not the registry; and the error does not
+// quote the redirect's query, which may be a presigned signature.
+func TestRetryAfterFromARedirectHost(t *testing.T) {
+	t.Parallel()
+	cdn, _ := rateLimited(t, 100, "3000")
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if strings.Contains(r.URL.Path, "/blobs/") {
+			http.Redirect(w, r, "http://user:pw@"+cdn+"/blob?X-Amz-Signature=s3cr3t", http.StatusTemporaryRedirect)
+			return
+		}
+		http.Error(w, `{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`, http.StatusNotFound)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	c, _ := New(Config{})
+	clock := &fakeWait{at: time.Now()}
+	c.now, c.after = clock.now, clock.after
+	rt, err := c.route(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: rt}
+	_, err = hc.Get(srv.URL + "/v2/app/blobs/sha256:00")
+	if !RateLimited(err) {
+		t.Fatalf("blob: %v", err)
+	}
+	var rle *RateLimitError
+	if !errors.As(err, &rle) {
+		t.Fatalf("blob: %v", err)
+	}
+	repo, _ := name.NewRepository(host + "/app")
+	for _, e := range []error{rle, c.Explain(repo, err)} {
+		if msg := e.Error(); strings.Contains(msg, "s3cr3t") || strings.Contains(msg, "X-Amz") || strings.Contains(msg, "user") {
+			t.Errorf("the error quotes the query or userinfo: %v", msg)
+		}
+	}
+	before := hits.Load()
+	resp, err := hc.Get(srv.URL + "/v2/app/manifests/v1")
+	if err != nil {
+		t.Fatalf("the registry is held off by its CDN's 429: %v", err)
+	}
+	resp.Body.Close()
+	if hits.Load() != before+1 {
+		t.Errorf("the registry saw %d requests, want 1", hits.Load()-before)
 	}
 }

@@ -354,3 +354,18 @@ scopes = ["reg.io/**"]
 	bad("undefined tlog root", "[keys.k]\npem = \"\"\""+pub(t)+"\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n  [policy.cosign]\n  keys = [\"k\"]\n  tlog_root = \"nope\"\n", `policy[0] "p".cosign.tlog_root = "nope": not defined under [trust_roots]`)
 	bad("key and identity share a name", root+"[keys.i]\npem = \"\"\""+pub(t)+"\"\"\"\n[identities.i]\ntrust_root = \"r\"\nissuer = \"x\"\nsubject = \"y\"\n"+withPolicy, "identities.i: a key has this name too")
 }
+
+// With a relative --config, credential provider paths (resolved against
+// its directory) reach the registry client absolute: a plugin is never a
+// bare name exec would look up in $PATH.
+func TestCredentialProviderPathsAreAbsolute(t *testing.T) {
+	policy := "[keys.k]\npem = \"\"\"" + pub(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\n[policy.cosign]\nkeys = [\"k\"]\n"
+	c, err := setup.Parse("signgate.toml", []byte(policy+"[registry.credential_providers]\nconfig = \"providers.yaml\"\nbin_dir = \".\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.RegistryConfig().CredentialProviders
+	if !filepath.IsAbs(s.Config) || !filepath.IsAbs(s.BinDir) {
+		t.Errorf("config %q, bin_dir %q: want absolute paths", s.Config, s.BinDir)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/signgate/signgate/keystore"
@@ -19,8 +20,23 @@ func (c *Config) RegistryConfig() registry.Config {
 	r := c.Registry
 	return registry.Config{HostsDir: r.HostsDir, DockerConfig: r.DockerConfig,
 		MaxManifestBytes: r.MaxManifestBytes, MaxBlobBytes: r.MaxBlobBytes, MaxReferrersBytes: r.MaxReferrersBytes,
-		CredentialProviders: credprovider.Settings{Config: r.CredentialProviders.Config, BinDir: r.CredentialProviders.BinDir,
+		CredentialProviders: credprovider.Settings{Config: absPath(r.CredentialProviders.Config), BinDir: absPath(r.CredentialProviders.BinDir),
 			ExecTimeout: r.CredentialProviders.ExecTimeout, ServiceAccountTokens: credprovider.TokenMode(r.CredentialProviders.ServiceAccountTokens)}}
+}
+
+// absPath is p made absolute against the working directory: config
+// resolves paths against the config file's directory, which is relative
+// when --config is. A plugin must be run by an absolute path, never one
+// exec would look up in $PATH. On error p is kept, for the caller to
+// refuse.
+func absPath(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // EngineOptions are the engine's options; observe, if set, hears of every

@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
+	"log/slog"
 	"os/exec"
 	"strings"
 	"time"
@@ -33,14 +33,16 @@ type Credential struct {
 	Password string `json:"password"`
 }
 
-// maxStderr bounds what of a plugin's stderr an error quotes.
+// maxStderr bounds what of a plugin's stderr the debug log keeps.
 const maxStderr = 512
 
 // run executes p for image as the kubelet does: the request on stdin, the
-// config's args, the daemon's environment with the config's env after it
-// (so the config's win), and a timeout. Errors name the provider and never
-// quote stdout, which holds the credentials.
-func (p *provider) run(ctx context.Context, image string, timeout time.Duration) (*response, error) {
+// config's args, a minimal environment with the config's env after it
+// (pluginEnv), and a timeout. Errors name the provider and quote neither
+// its stdout, which holds the credentials, nor its stderr, which may
+// (errors reach the CRI denial message tenants read): stderr goes to the
+// daemon's log (log, if set) at debug level only.
+func (p *provider) run(ctx context.Context, image string, timeout time.Duration, log *slog.Logger) (*response, error) {
 	req, err := json.Marshal(request{Kind: "CredentialProviderRequest", APIVersion: p.apiVersion, Image: image})
 	if err != nil {
 		return nil, err
@@ -50,14 +52,17 @@ func (p *provider) run(ctx context.Context, image string, timeout time.Duration)
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, p.bin, p.args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(req), &stdout, &stderr
-	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Env = pluginEnv(p.env)
 	cmd.WaitDelay = time.Second // a plugin's children holding its pipes open do not hold signgate
 	err = cmd.Run()
+	if stderr.Len() > 0 && log != nil {
+		log.Debug("credential provider stderr", "provider", p.name, "image", image, "stderr", tail(stderr.String()))
+	}
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("credential provider %s for %s: no answer within %s", p.name, image, timeout)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("credential provider %s for %s: %w%s", p.name, image, err, tail(stderr.String()))
+		return nil, fmt.Errorf("credential provider %s for %s failed: %w", p.name, image, err)
 	}
 	var resp response
 	if err := json.Unmarshal(stdout.Bytes(), &resp); err != nil {
@@ -80,14 +85,11 @@ func (p *provider) run(ctx context.Context, image string, timeout time.Duration)
 	return &resp, nil
 }
 
-// tail is the end of a plugin's stderr, on one line, for an error.
+// tail is the end of a plugin's stderr, on one line, for the debug log.
 func tail(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if s == "" {
-		return ""
-	}
 	if len(s) > maxStderr {
 		s = "…" + s[len(s)-maxStderr:]
 	}
-	return ": " + s
+	return s
 }

@@ -10,9 +10,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/signgate/signgate/config"
+	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/signgate/signgate/config"
 )
 
 // TokenMode is what signgate does with a provider in service-account token
@@ -41,6 +44,9 @@ type Settings struct {
 	// for the next attempt.
 	ExecTimeout          time.Duration
 	ServiceAccountTokens TokenMode // "" is TokensRefuse
+	// Log, if set, gets a failing plugin's stderr at debug level; errors
+	// never quote it (they reach the CRI denial message tenants read).
+	Log *slog.Logger
 }
 
 // Providers are the kubelet's credential providers, ready to run.
@@ -48,6 +54,7 @@ type Providers struct {
 	list    []*provider
 	timeout time.Duration
 	now     func() time.Time
+	log     *slog.Logger // nil: plugins' stderr is dropped
 
 	mu       sync.Mutex
 	caches   map[string]*cache // by provider
@@ -74,6 +81,16 @@ func Load(s Settings) (*Providers, error) {
 	if s.BinDir == "" {
 		return nil, fmt.Errorf("registry.credential_providers.bin_dir: required with config (the kubelet's --image-credential-provider-bin-dir)")
 	}
+	// A relative bin dir can leave a plugin a bare name, which exec would
+	// look up in $PATH; and both would depend on signgate's working
+	// directory. config resolves them against the config file's directory:
+	// setup makes that absolute.
+	if !filepath.IsAbs(s.Config) {
+		return nil, fmt.Errorf("registry.credential_providers.config = %q: must be an absolute path", s.Config)
+	}
+	if !filepath.IsAbs(s.BinDir) {
+		return nil, fmt.Errorf("registry.credential_providers.bin_dir = %q: must be an absolute path", s.BinDir)
+	}
 	switch s.ServiceAccountTokens {
 	case "":
 		s.ServiceAccountTokens = TokensRefuse
@@ -91,7 +108,7 @@ func Load(s Settings) (*Providers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry.credential_providers.config: %w", err)
 	}
-	return &Providers{list: list, timeout: s.ExecTimeout, now: time.Now, caches: map[string]*cache{}, inflight: map[string]*call{}}, nil
+	return &Providers{list: list, timeout: s.ExecTimeout, now: time.Now, log: s.Log, caches: map[string]*cache{}, inflight: map[string]*call{}}, nil
 }
 
 // Names are the providers that may run, in the config's order.
@@ -161,7 +178,7 @@ func (ps *Providers) answer(ctx context.Context, p *provider, image string) (*ke
 		cl = &call{done: make(chan struct{})}
 		ps.inflight[key] = cl
 		go func() {
-			resp, err := p.run(context.WithoutCancel(ctx), image, ps.timeout)
+			resp, err := p.run(context.WithoutCancel(ctx), image, ps.timeout, ps.log)
 			if err == nil {
 				cl.ring = newKeyring(resp.Auth)
 				c.put(image, resp, cl.ring, p.defaultCache, ps.now())

@@ -1,8 +1,10 @@
 package credprovider
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +34,8 @@ echo "$@" > "$d/args"
 echo "$FAKE_SEEN" > "$d/env"
 echo run >> "$d/runs"
 [ -f "$d/sleep" ] && sleep "$(cat "$d/sleep")"
-[ -f "$d/fail" ] && { echo "no credentials for you" >&2; exit 3; }
+[ -f "$d/fail" ] && { echo "no credentials for you; token=stderr-s3cr3t" >&2; exit 3; }
+[ -f "$d/printenv" ] && env > "$d/environ"
 cat "$d/answer.json"
 `
 	if err := os.WriteFile(filepath.Join(f.bin, name), []byte(script), 0o755); err != nil {
@@ -199,15 +202,22 @@ func TestProviderCachesAsTheKubelet(t *testing.T) {
 	}
 }
 
-// A plugin that fails or hangs is named, with its stderr; its stdout,
-// which would hold credentials, is never quoted.
+// A plugin that fails or hangs is named, with its exit status; neither
+// its stdout, which would hold credentials, nor its stderr, which may, is
+// ever quoted (the error reaches the CRI denial message tenants read).
 func TestProviderErrorsNameIt(t *testing.T) {
 	t.Parallel()
 	f := newFakePlugin(t, "fake")
 	f.set(t, "fail", "")
 	ps, _ := load(t, f, oneProvider)
+	var logged bytes.Buffer
+	ps.log = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	_, _, ok, err := ps.Lookup(context.Background(), "a.registry.io/app")
-	if ok || err == nil || !strings.Contains(err.Error(), "credential provider fake for a.registry.io/app") || !strings.Contains(err.Error(), "no credentials for you") {
+	if !strings.Contains(logged.String(), "level=DEBUG") || !strings.Contains(logged.String(), "no credentials for you") {
+		t.Errorf("the debug log lacks the plugin's stderr: %s", logged.String())
+	}
+	if ok || err == nil || !strings.Contains(err.Error(), "credential provider fake for a.registry.io/app") || !strings.Contains(err.Error(), "exit status 3") ||
+		strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "no credentials for you") {
 		t.Errorf("failing plugin: %v, %v", ok, err)
 	}
 
@@ -266,5 +276,50 @@ func TestProviderTimeouts(t *testing.T) {
 	}
 	if n := f.runs(t) - before; n != 1 {
 		t.Errorf("%d runs, want 1 shared by all", n)
+	}
+}
+
+// A plugin gets none of signgate's own credentials (the KMS principal's,
+// from the DaemonSet's envFrom): only PATH, HOME, proxies, the AWS region
+// and the like, then the provider config's env.
+func TestPluginEnvironmentIsMinimal(t *testing.T) {
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "AKIAKMSPRINCIPAL", "AWS_SECRET_ACCESS_KEY": "kms-secret", "AWS_SESSION_TOKEN": "kms-session",
+		"AWS_ROLE_ARN": "arn:aws:iam::1:role/kms", "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/kms-token",
+		"VAULT_TOKEN": "hvs.kms", "GOOGLE_APPLICATION_CREDENTIALS": "/etc/kms/gcp.json", "AZURE_CLIENT_SECRET": "kms-azure",
+		"AWS_REGION": "eu-west-1", "HTTPS_PROXY": "http://proxy.example:3128",
+	} {
+		t.Setenv(k, v)
+	}
+	f := newFakePlugin(t, "fake")
+	f.set(t, "printenv", "")
+	f.answer(t, cacheRegistry, nil, map[string]Credential{"*.registry.io": {Username: "u", Password: "p"}})
+	ps, _ := load(t, f, oneProvider)
+	if _, _, ok, err := ps.Lookup(context.Background(), "a.registry.io/app"); !ok || err != nil {
+		t.Fatalf("Lookup: %v, %v", ok, err)
+	}
+	environ := f.read(t, "environ")
+	for _, secret := range []string{"AKIAKMSPRINCIPAL", "kms-secret", "kms-session", "role/kms", "kms-token", "hvs.kms", "gcp.json", "kms-azure"} {
+		if strings.Contains(environ, secret) {
+			t.Errorf("the plugin sees signgate's %q", secret)
+		}
+	}
+	for _, want := range []string{"PATH=" + os.Getenv("PATH"), "AWS_REGION=eu-west-1", "HTTPS_PROXY=http://proxy.example:3128", "FAKE_SEEN=from-config"} {
+		if !strings.Contains(environ, want+"\n") {
+			t.Errorf("the plugin lacks %s", want)
+		}
+	}
+}
+
+// A relative bin dir could leave a plugin a bare name that exec looks up
+// in $PATH: Load refuses it, naming the key, even when the plugin is in
+// the working directory.
+func TestRelativeBinDirIsRefused(t *testing.T) {
+	f := newFakePlugin(t, "fake")
+	t.Chdir(f.bin)
+	for _, s := range []Settings{{Config: f.config(t, oneProvider), BinDir: "."}, {Config: "../credential-provider.yaml", BinDir: f.bin}} {
+		if _, err := Load(s); err == nil || !strings.Contains(err.Error(), "must be an absolute path") {
+			t.Errorf("%+v: %v", s, err)
+		}
 	}
 }
