@@ -135,6 +135,7 @@ func ensureStateDir(dir string, log *slog.Logger) error {
 }
 
 func (d *Daemon) buildEngine(cfg *setup.Config, syncer *keysync.Syncer) (*verify.Engine, error) {
+	cfg.Log = d.log // a credential provider's stderr, at debug level
 	engine, _, err := setup.Engine(cfg, syncer, func(v *verify.Verdict) {
 		d.metrics.verified(v)
 		d.log.Info("verification finished", "image", v.Image, "digest", v.Digest, "policy", v.Policy,

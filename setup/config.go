@@ -1,6 +1,7 @@
 package setup
 
 import (
+	"log/slog"
 	"sort"
 
 	"github.com/signgate/signgate/config"
@@ -30,6 +31,9 @@ type Config struct {
 	TUF        []TUFSource
 	Identities []*verify.Identity
 	Policies   verify.Policies
+	// Log hears what the registry client notes beside its errors (a
+	// credential provider's stderr, at debug level); nil drops it.
+	Log *slog.Logger
 
 	placeholders []string // static keys that are the packaged placeholder
 	refused      []string // last-known-good trust roots that failed a check

@@ -21,7 +21,8 @@ func (c *Config) RegistryConfig() registry.Config {
 	return registry.Config{HostsDir: r.HostsDir, DockerConfig: r.DockerConfig,
 		MaxManifestBytes: r.MaxManifestBytes, MaxBlobBytes: r.MaxBlobBytes, MaxReferrersBytes: r.MaxReferrersBytes,
 		CredentialProviders: credprovider.Settings{Config: absPath(r.CredentialProviders.Config), BinDir: absPath(r.CredentialProviders.BinDir),
-			ExecTimeout: r.CredentialProviders.ExecTimeout, ServiceAccountTokens: credprovider.TokenMode(r.CredentialProviders.ServiceAccountTokens)}}
+			ExecTimeout: r.CredentialProviders.ExecTimeout, ServiceAccountTokens: credprovider.TokenMode(r.CredentialProviders.ServiceAccountTokens),
+			Log: c.Log}}
 }
 
 // absPath is p made absolute against the working directory: config
