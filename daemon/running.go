@@ -13,7 +13,6 @@ import (
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/localapi"
 	"github.com/signgate/signgate/nri"
-	"github.com/signgate/signgate/verify"
 )
 
 // Revocation that reaches running containers. NRI lets signgate refuse a
@@ -225,13 +224,14 @@ func describeJudged(j nri.Judged) localapi.RunningContainer {
 
 // actOnUntrusted logs an untrusted container (once for each thing said of
 // it) and, under on_untrusted_running = "stop", stops it. A verdict that
-// is not final (the registry could not be read, the verification has not
-// finished) is reported but stops nothing: a registry outage must not stop
-// every container on the node. The next change judges it again.
+// is not final (verify.Cause.Final: the registry could not be read or
+// rate-limited, the verification has not finished, a doubt about which
+// image runs) is reported but stops nothing: a registry outage must not
+// stop every container on the node. The next change judges it again.
 func (d *Daemon) actOnUntrusted(j nri.Judged, rc localapi.RunningContainer, policy string, act config.RunningAction, why string) string {
 	v := j.Decision.Verdict
 	action := string(act)
-	final := v.Cause != verify.CauseRegistryError && v.Cause != verify.CausePending
+	final := v.Cause.Final()
 	if act == config.RunningStop && !final {
 		action = "stop deferred: the verdict is not final (" + string(v.Cause) + ")"
 	}
