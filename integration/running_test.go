@@ -135,8 +135,10 @@ func TestKMSRevocationReachesRunningContainers(t *testing.T) {
 		t.Fatalf("%v:\n%s", err, e.logSince(restarted))
 	}
 
-	// The policy says stop: the reload judges again and stops it.
-	stop := strings.Replace(cfg, "  [policy.cosign]\n  keys = [\"release\"]", "on_untrusted_running = \"stop\"\n  [policy.cosign]\n  keys = [\"release\"]", 1)
+	// The policy says stop: the reload judges again and stops it once the
+	// same denial is seen stop_confirm (here 2s, and deny_ttl 1s) after
+	// the first, signgate judging again then on its own.
+	stop := strings.Replace(cfg, "  [policy.cosign]\n  keys = [\"release\"]", "on_untrusted_running = \"stop\"\nstop_confirm = \"2s\"\n  [policy.cosign]\n  keys = [\"release\"]", 1)
 	if stop == cfg {
 		t.Fatal("the test's config has no release policy to change")
 	}
