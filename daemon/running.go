@@ -2,8 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +45,7 @@ type runningState struct {
 	tasks containerTasks
 	due   chan string // why to judge again; the loop takes one at a time
 	after func(time.Duration) <-chan time.Time
-	now   func() time.Time // the clock stops are confirmed by (confirm.go)
+	now   func() time.Time // the clock stops are confirmed by (running_confirm.go)
 
 	mu        sync.Mutex        // one judgement at a time
 	trustedBy map[string]string // container -> the policy that last trusted it
@@ -94,7 +92,7 @@ func (d *Daemon) judgeSoon(why string) {
 // runningLoop judges the running containers whenever asked, when the
 // first key version or trust root trusted now stops being trusted (a grace
 // period or a staleness limit ends with no sync or refresh to say so), and
-// when a stop waiting for confirmation is due (confirm.go).
+// when a stop waiting for confirmation is due (running_confirm.go).
 func (d *Daemon) runningLoop(ctx context.Context) {
 	const expired = "a key version or trust root reached the end of its trust"
 	for {
@@ -129,13 +127,6 @@ func (d *Daemon) runningLoop(ctx context.Context) {
 // Only the loop calls it: `signgate ps` reports (ReportRunning).
 func (d *Daemon) JudgeRunning(ctx context.Context, why string) localapi.RunningResponse {
 	return d.judgeRunning(ctx, why, true)
-}
-
-// ReportRunning judges every running container's image again and says
-// what the loop last did about each untrusted one, acting on none: a
-// `signgate ps` must not stop a container.
-func (d *Daemon) ReportRunning(ctx context.Context) localapi.RunningResponse {
-	return d.judgeRunning(ctx, "signgate ps", false)
 }
 
 func (d *Daemon) judgeRunning(ctx context.Context, why string, act bool) localapi.RunningResponse {
@@ -270,7 +261,7 @@ func describeJudged(j nri.Judged) localapi.RunningContainer {
 // rate-limited, the verification has not finished, a doubt about which
 // image runs) is reported but stops nothing: a registry outage must not
 // stop every container on the node. The next change judges it again. A
-// final one stops only once confirmed (confirm.go).
+// final one stops only once confirmed (running_confirm.go).
 func (d *Daemon) actOnUntrusted(j nri.Judged, rc localapi.RunningContainer, policy string, cfg *config.Config, why string) string {
 	v := j.Decision.Verdict
 	act := cfg.Running.For(policy)
@@ -301,14 +292,4 @@ func or(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// handleRunning answers `signgate ps`: every running container, judged
-// again now (from the verdict cache, mostly), acting on none.
-func (d *Daemon) handleRunning(w http.ResponseWriter, r *http.Request) {
-	// Finished whether or not the client waits: a judgement cut short
-	// would count verifications it abandoned as untrusted.
-	resp := d.ReportRunning(context.WithoutCancel(r.Context()))
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(resp)
 }

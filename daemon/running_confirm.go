@@ -3,9 +3,6 @@ package daemon
 import (
 	"time"
 
-	"github.com/signgate/signgate/config"
-	"github.com/signgate/signgate/localapi"
-	"github.com/signgate/signgate/nri"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -60,29 +57,4 @@ func (r *runningState) confirmDue() (time.Duration, bool) {
 		return 0, false
 	}
 	return max(r.confirmAt.Sub(r.now()), 0), true
-}
-
-// described is a container as `signgate ps` shows it: judged now, with
-// what the loop last did about it (ps acts on nothing). The caller holds
-// r.mu.
-func (d *Daemon) described(j nri.Judged, cfg *config.Config) localapi.RunningContainer {
-	r := d.running
-	rc := describeJudged(j)
-	if j.Decision.Verdict.Allowed {
-		return rc
-	}
-	r.stopMu.Lock()
-	st, stopping := r.stopping[j.ID]
-	r.stopMu.Unlock()
-	switch act := cfg.Running.For(or(rc.Policy, r.trustedBy[j.ID])); {
-	case stopping:
-		rc.Action = st
-	case r.acted[j.ID] != "":
-		rc.Action = r.acted[j.ID]
-	case act == config.RunningStop:
-		rc.Action = "stop: not acted on yet (ps only reports; the next judgement acts)"
-	default:
-		rc.Action = string(act)
-	}
-	return rc
 }
