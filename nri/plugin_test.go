@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -70,20 +69,7 @@ func (f *fakeStore) Resolve(_ context.Context, ref string) ([]name.Digest, error
 	if d, ok := f.names[ref]; ok {
 		return d, nil
 	}
-	// An image ID: every name of a manifest with that config, as the
-	// real store resolves it.
-	seen := map[string]bool{}
-	var out []name.Digest
-	for _, ds := range f.names {
-		for _, d := range ds {
-			if f.configOf(d.DigestStr()).String() == ref && !seen[d.String()] {
-				seen[d.String()] = true
-				out = append(out, d)
-			}
-		}
-	}
-	if len(out) > 0 {
-		slices.SortFunc(out, func(a, b name.Digest) int { return strings.Compare(a.String(), b.String()) })
+	if out := f.byConfig(ref); len(out) > 0 {
 		return out, nil
 	}
 	return nil, fmt.Errorf("image %s is not in containerd's image store", ref)

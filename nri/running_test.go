@@ -3,6 +3,7 @@ package nri
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -183,4 +184,21 @@ func TestCreatedIsForgottenOneAtATime(t *testing.T) {
 	if _, ok := f.p.created.get("c-gone"); ok {
 		t.Error("a container containerd no longer lists is remembered")
 	}
+}
+
+// byConfig resolves an image ID as the real store does: every name of a
+// manifest with that config, sorted.
+func (f *fakeStore) byConfig(id string) []name.Digest {
+	seen := map[string]bool{}
+	var out []name.Digest
+	for _, ds := range f.names {
+		for _, d := range ds {
+			if f.configOf(d.DigestStr()).String() == id && !seen[d.String()] {
+				seen[d.String()] = true
+				out = append(out, d)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b name.Digest) int { return strings.Compare(a.String(), b.String()) })
+	return out
 }
