@@ -62,4 +62,7 @@ const (
 	DefaultCertKind         = "ca"
 	DefaultMode             = "enforce"
 	DefaultNotationLevel    = "strict"
+	// DefaultStopConfirm: how long apart two judgements must see the same
+	// final denial of a running container before "stop" acts on it.
+	DefaultStopConfirm = time.Minute
 )

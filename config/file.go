@@ -164,6 +164,7 @@ type PolicySection struct {
 	SignedManifest string `toml:"signed_manifest"`
 	// What happens to a running container this policy no longer trusts.
 	OnUntrustedRunning string `toml:"on_untrusted_running"` // see running.go
+	StopConfirm        string `toml:"stop_confirm"`         // see running.go
 }
 
 // AttestationSection is one [[policy.attestation]].

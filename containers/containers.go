@@ -26,6 +26,11 @@ type Runtime interface {
 	// filesystem, the checkpoint it is restored from if any, and every
 	// image it mounts, bound to the layers mounted.
 	Runs(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) Runs
+	// Ran answers what a running container runs, as Runs does, but from
+	// the runtime's record of what it was created from (the image config
+	// and layer chain, and the image the runtime reports), never from its
+	// image name resolved again: a tag may have moved since it started.
+	Ran(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) Runs
 	// Sandbox answers what the pod sandbox's own container runs, bound to
 	// its root filesystem.
 	Sandbox(ctx context.Context, pod *api.PodSandbox) Image

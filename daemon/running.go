@@ -2,8 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -13,7 +11,6 @@ import (
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/localapi"
 	"github.com/signgate/signgate/nri"
-	"github.com/signgate/signgate/verify"
 )
 
 // Revocation that reaches running containers. NRI lets signgate refuse a
@@ -48,10 +45,14 @@ type runningState struct {
 	tasks containerTasks
 	due   chan string // why to judge again; the loop takes one at a time
 	after func(time.Duration) <-chan time.Time
+	now   func() time.Time // the clock stops are confirmed by (running_confirm.go)
 
 	mu        sync.Mutex        // one judgement at a time
 	trustedBy map[string]string // container -> the policy that last trusted it
 	reported  map[string]string // container -> what was last said of it untrusted
+	acted     map[string]string // container -> what the loop last did about it, for ps
+	sightings map[string]sighting
+	confirmAt time.Time // when a stop waiting for confirmation is due; zero for none
 
 	stopMu   sync.Mutex
 	stopping map[string]string // container -> how its stop is going
@@ -63,8 +64,9 @@ type runningState struct {
 
 func newRunning(d *Daemon, tasks containerTasks) *runningState {
 	r := &runningState{
-		tasks: tasks, due: make(chan string, 1), after: time.After,
+		tasks: tasks, due: make(chan string, 1), after: time.After, now: time.Now,
 		trustedBy: map[string]string{}, reported: map[string]string{}, stopping: map[string]string{},
+		acted: map[string]string{}, sightings: map[string]sighting{},
 		untrusted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "signgate_running_untrusted", Help: "Running containers whose image their policy no longer trusts, by policy (the one that governs the image now, else the one that last trusted it).",
 		}, []string{"policy"}),
@@ -87,22 +89,34 @@ func (d *Daemon) judgeSoon(why string) {
 	}
 }
 
-// runningLoop judges the running containers whenever asked, and when the
+// runningLoop judges the running containers whenever asked, when the
 // first key version or trust root trusted now stops being trusted (a grace
-// period or a staleness limit ends with no sync or refresh to say so).
+// period or a staleness limit ends with no sync or refresh to say so), and
+// when a stop waiting for confirmation is due (running_confirm.go).
 func (d *Daemon) runningLoop(ctx context.Context) {
+	const expired = "a key version or trust root reached the end of its trust"
 	for {
-		var expiry <-chan time.Time
+		var (
+			timer   <-chan time.Time
+			wait    time.Duration
+			waitWhy string
+		)
 		if exp := d.Engine().Snapshot().Expires(); !exp.IsZero() {
-			expiry = d.running.after(max(time.Until(exp), 0) + time.Second)
+			wait, waitWhy = max(time.Until(exp), 0)+time.Second, expired
+		}
+		if c, ok := d.running.confirmDue(); ok && (waitWhy == "" || c < wait) {
+			wait, waitWhy = c, confirming
+		}
+		if waitWhy != "" {
+			timer = d.running.after(wait)
 		}
 		var why string
 		select {
 		case <-ctx.Done():
 			return
 		case why = <-d.running.due:
-		case <-expiry:
-			why = "a key version or trust root reached the end of its trust"
+		case <-timer:
+			why = waitWhy
 		}
 		d.JudgeRunning(ctx, why)
 	}
@@ -110,7 +124,12 @@ func (d *Daemon) runningLoop(ctx context.Context) {
 
 // JudgeRunning judges every running container's image again, reports the
 // untrusted ones and acts on them as their policies say; why is logged.
+// Only the loop calls it: `signgate ps` reports (ReportRunning).
 func (d *Daemon) JudgeRunning(ctx context.Context, why string) localapi.RunningResponse {
+	return d.judgeRunning(ctx, why, true)
+}
+
+func (d *Daemon) judgeRunning(ctx context.Context, why string, act bool) localapi.RunningResponse {
 	r := d.running
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -131,28 +150,41 @@ func (d *Daemon) JudgeRunning(ctx context.Context, why string) localapi.RunningR
 		counts[p.Name] = 0
 	}
 	seen := map[string]bool{}
-	for _, j := range d.judgeEach(ctx, live, cfg.Registry.VerifyTimeout+time.Second) {
+	judged := d.judgeEach(ctx, live, cfg.Registry.VerifyTimeout+time.Second)
+	if !act {
+		for _, j := range judged {
+			resp.Containers = append(resp.Containers, d.described(j, cfg.Config))
+		}
+		return resp
+	}
+	r.confirmAt = time.Time{}
+	for _, j := range judged {
 		c := j.RunningContainer
 		seen[c.ID] = true
 		rc := describeJudged(j)
 		if j.Decision.Verdict.Allowed {
 			r.trustedBy[c.ID] = rc.Policy
 			delete(r.reported, c.ID)
+			delete(r.acted, c.ID)
+			delete(r.sightings, c.ID)
 		} else {
 			policy := or(rc.Policy, r.trustedBy[c.ID])
 			counts[or(policy, "(none)")]++
-			rc.Action = d.actOnUntrusted(j, rc, policy, cfg.Running.For(policy), why)
+			rc.Action = d.actOnUntrusted(j, rc, policy, cfg.Config, why)
+			r.acted[c.ID] = rc.Action
 		}
 		resp.Containers = append(resp.Containers, rc)
 	}
-	for id := range r.trustedBy {
-		if !seen[id] {
-			delete(r.trustedBy, id)
+	for _, m := range []map[string]string{r.trustedBy, r.reported, r.acted} {
+		for id := range m {
+			if !seen[id] {
+				delete(m, id)
+			}
 		}
 	}
-	for id := range r.reported {
+	for id := range r.sightings {
 		if !seen[id] {
-			delete(r.reported, id)
+			delete(r.sightings, id)
 		}
 	}
 	r.stopMu.Lock()
@@ -225,14 +257,23 @@ func describeJudged(j nri.Judged) localapi.RunningContainer {
 
 // actOnUntrusted logs an untrusted container (once for each thing said of
 // it) and, under on_untrusted_running = "stop", stops it. A verdict that
-// is not final (the registry could not be read, the verification has not
-// finished) is reported but stops nothing: a registry outage must not stop
-// every container on the node. The next change judges it again.
-func (d *Daemon) actOnUntrusted(j nri.Judged, rc localapi.RunningContainer, policy string, act config.RunningAction, why string) string {
+// is not final (verify.Cause.Final: the registry could not be read or
+// rate-limited, the verification has not finished, a doubt about which
+// image runs) is reported but stops nothing: a registry outage must not
+// stop every container on the node. The next change judges it again. A
+// final one stops only once confirmed (running_confirm.go).
+func (d *Daemon) actOnUntrusted(j nri.Judged, rc localapi.RunningContainer, policy string, cfg *config.Config, why string) string {
 	v := j.Decision.Verdict
+	act := cfg.Running.For(policy)
 	action := string(act)
-	final := v.Cause != verify.CauseRegistryError && v.Cause != verify.CausePending
-	if act == config.RunningStop && !final {
+	final := v.Cause.Final()
+	if final {
+		ok, due := d.running.confirmed(j.ID, v.Cause, max(cfg.Running.ConfirmFor(policy), cfg.Cache.DenyTTL), act == config.RunningStop)
+		if !ok && act == config.RunningStop {
+			action = "stop pending: confirming " + string(v.Cause) + " at " + due.UTC().Format(time.RFC3339)
+			final = false
+		}
+	} else if act == config.RunningStop {
 		action = "stop deferred: the verdict is not final (" + string(v.Cause) + ")"
 	}
 	if said := action + "\x00" + string(v.Cause) + "\x00" + v.Reason; d.running.reported[j.ID] != said {
@@ -246,52 +287,9 @@ func (d *Daemon) actOnUntrusted(j nri.Judged, rc localapi.RunningContainer, poli
 	return d.stop(j, rc, policy)
 }
 
-// stop stops the container once, in the background (its processes get
-// stopGrace), and says how it is going.
-func (d *Daemon) stop(j nri.Judged, rc localapi.RunningContainer, policy string) string {
-	r := d.running
-	r.stopMu.Lock()
-	defer r.stopMu.Unlock()
-	if st, ok := r.stopping[j.ID]; ok {
-		return st
-	}
-	r.stopping[j.ID] = "stop: stopping"
-	go func() {
-		err := r.tasks.StopTask(context.Background(), j.ID, stopGrace)
-		st, result := "stop: stopped", "ok"
-		attrs := []any{"pod", j.Pod, "namespace", j.Namespace, "container", j.Name, "id", j.ID, "image", rc.Image, "digest", rc.Digest, "policy", policy}
-		if err != nil {
-			st, result = "stop failed: "+err.Error(), "error"
-			d.log.Error("could not stop a running container its policy no longer trusts", append(attrs, "err", err)...)
-		} else {
-			d.log.Warn("stopped a running container its policy no longer trusts (on_untrusted_running = \"stop\"); a restart is judged again", attrs...)
-		}
-		r.stops.WithLabelValues(or(policy, "(none)"), result).Inc()
-		r.stopMu.Lock()
-		defer r.stopMu.Unlock()
-		if err != nil {
-			delete(r.stopping, j.ID) // the next judgement tries again
-			return
-		}
-		r.stopping[j.ID] = st
-	}()
-	return "stop: stopping"
-}
-
 func or(s, def string) string {
 	if s == "" {
 		return def
 	}
 	return s
-}
-
-// handleRunning answers `signgate ps`: every running container, judged
-// again now (from the verdict cache, mostly), and acted on as a change
-// would have it.
-func (d *Daemon) handleRunning(w http.ResponseWriter, r *http.Request) {
-	// Finished whether or not the client waits: a judgement cut short
-	// would count verifications it abandoned as untrusted.
-	resp := d.JudgeRunning(context.WithoutCancel(r.Context()), "signgate ps")
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(resp)
 }

@@ -31,12 +31,22 @@ import (
 )
 
 // nodeImages stands for containerd's image store: each reference names one
-// digest, and every container runs the image it names.
+// digest, and every container runs the image it names, created from the
+// config nodeConfig (which names every image).
 type nodeImages map[string]name.Digest
+
+const nodeConfig = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 
 func (n nodeImages) Resolve(_ context.Context, ref string) ([]name.Digest, error) {
 	if d, ok := n[ref]; ok {
 		return []name.Digest{d}, nil
+	}
+	if ref == nodeConfig {
+		var out []name.Digest
+		for _, d := range n {
+			out = append(out, d)
+		}
+		return out, nil
 	}
 	return nil, fmt.Errorf("image %s is not on the node", ref)
 }
@@ -45,7 +55,7 @@ func (nodeImages) BuiltFrom(context.Context, digest.Digest, digest.Digest, name.
 	return nil
 }
 func (nodeImages) CreatedFrom(context.Context, string) (imagestore.Created, error) {
-	return imagestore.Created{Chain: "sha256:chain"}, nil
+	return imagestore.Created{Chain: "sha256:chain", Config: nodeConfig}, nil
 }
 func (nodeImages) VolumeImages(context.Context, imagestore.ImageVolume) ([]name.Digest, error) {
 	return nil, errors.New("no image volumes here")
@@ -147,10 +157,13 @@ func vaultNode(t *testing.T) (*kmstest.Vault, *Daemon, *syncedBuffer, name.Diges
 // A KMS key revoked under a running container: the sync that learns it
 // makes signgate judge the container again, on its own; it is reported
 // untrusted (metric, log line naming pod, container, image, digest and
-// cause, ps) and, under on_untrusted_running = "stop", stopped.
+// cause, ps) and, under on_untrusted_running = "stop", stopped once the
+// loop, judging again on its own a stop_confirm later, sees it denied
+// again.
 func TestRunningContainerJudgedAgainWhenItsKeyIsRevoked(t *testing.T) {
 	v, d, logs, img, tasks := vaultNode(t)
 	cfgWithStop(t, d)
+	clock := newFakeClock(d)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	go d.runningLoop(ctx)
@@ -166,6 +179,11 @@ func TestRunningContainerJudgedAgainWhenItsKeyIsRevoked(t *testing.T) {
 	if changes, err := d.SyncKeys(t.Context()); err != nil || len(changes) == 0 {
 		t.Fatalf("sync: %v %v", changes, err)
 	}
+	waitFor(t, func() bool { return strings.HasPrefix(clock.acted(d, "c1"), "stop pending: confirming untrusted") })
+	if stopped(d, tasks) {
+		t.Fatal("stopped on the first denial")
+	}
+	clock.advance(time.Minute)
 	select {
 	case got := <-tasks.stopped:
 		if got != "c1 "+stopGrace.String() {
@@ -177,15 +195,23 @@ func TestRunningContainerJudgedAgainWhenItsKeyIsRevoked(t *testing.T) {
 	if n := testutil.ToFloat64(d.running.untrusted.WithLabelValues("release")); n != 1 {
 		t.Fatalf("signgate_running_untrusted{policy=release} = %v", n)
 	}
-	line := ""
+	var lines []string
 	for _, l := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(l, "running container no longer trusted") {
-			line = l
+			lines = append(lines, l)
 		}
 	}
-	for _, want := range []string{"pod=web", "namespace=default", "container=app", "id=c1", "image=" + img.Context().String() + ":v1", "digest=" + img.DigestStr(), "policy=release", "cause=untrusted", "action=stop", `trigger="KMS keys changed"`} {
-		if !strings.Contains(line, want) {
-			t.Errorf("the log line lacks %s: %s", want, line)
+	if len(lines) != 2 {
+		t.Fatalf("log lines for the untrusted container: %q", lines)
+	}
+	for _, want := range []string{"pod=web", "namespace=default", "container=app", "id=c1", "image=" + img.Context().String() + ":v1", "digest=" + img.DigestStr(), "policy=release", "cause=untrusted", `action="stop pending: confirming untrusted at `, `trigger="KMS keys changed"`} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("the first log line lacks %s: %s", want, lines[0])
+		}
+	}
+	for _, want := range []string{"id=c1", "cause=untrusted", "action=stop trigger=\"" + confirming + `"`} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("the second log line lacks %s: %s", want, lines[1])
 		}
 	}
 	waitFor(t, func() bool { return testutil.ToFloat64(d.running.stops.WithLabelValues("release", "ok")) == 1 })

@@ -135,8 +135,10 @@ func TestKMSRevocationReachesRunningContainers(t *testing.T) {
 		t.Fatalf("%v:\n%s", err, e.logSince(restarted))
 	}
 
-	// The policy says stop: the reload judges again and stops it.
-	stop := strings.Replace(cfg, "  [policy.cosign]\n  keys = [\"release\"]", "on_untrusted_running = \"stop\"\n  [policy.cosign]\n  keys = [\"release\"]", 1)
+	// The policy says stop: the reload judges again and stops it once the
+	// same denial is seen stop_confirm (here 2s, and deny_ttl 1s) after
+	// the first, signgate judging again then on its own.
+	stop := strings.Replace(cfg, "  [policy.cosign]\n  keys = [\"release\"]", "on_untrusted_running = \"stop\"\nstop_confirm = \"2s\"\n  [policy.cosign]\n  keys = [\"release\"]", 1)
 	if stop == cfg {
 		t.Fatal("the test's config has no release policy to change")
 	}
@@ -162,4 +164,43 @@ func TestKMSRevocationReachesRunningContainers(t *testing.T) {
 	}
 	_, err = e.Create(pod, podCfg, img.String())
 	mustDeny(t, err, "signgate denied image", img.DigestStr(), `policy "release"`, "not by release")
+}
+
+// A container created by tag, running when its tag moves to another image
+// (unsigned), then judged by a signgate started anew (it learns the
+// container from NRI Synchronize, with no decision of its own to go by):
+// it runs the image it was created from, and is judged by containerd's
+// record of that, not by the tag resolved again, so it stays trusted.
+func TestRunningContainerKeepsItsImageWhenItsTagMoves(t *testing.T) {
+	e := need(t)
+	l, _ := e.releaseKey()
+	cfg := kmsConfig(e, l.URL)
+	if err := e.RestartSigngate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	pod, podCfg := e.pod("default")
+	img := e.signKMS("release/moved")
+	tag := e.Registry + "/release/moved:v1"
+	id, err := e.Create(pod, podCfg, tag)
+	mustAllow(t, id, err)
+	e.mustRun(id)
+	moved, err := harness.PushBusybox(tag, "sleep", "3600")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Pull(tag); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.RestartSigngate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	var rc localapi.RunningContainer
+	if err := harness.WaitFor(15*time.Second, func() error {
+		if rc, _, _ = e.ps(id); rc.Verdict != "trusted" || rc.Digest != img.DigestStr() {
+			return fmt.Errorf("the container is judged %s %s (%s: %s), want trusted %s (the tag now names %s)", rc.Verdict, rc.Digest, rc.Cause, rc.Reason, img.DigestStr(), moved.DigestStr())
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -27,6 +27,10 @@ func (f *fakeRuntime) Runs(context.Context, *api.PodSandbox, *api.Container) con
 	return f.runs
 }
 
+func (f *fakeRuntime) Ran(context.Context, *api.PodSandbox, *api.Container) containers.Runs {
+	return f.runs
+}
+
 func (f *fakeRuntime) Sandbox(context.Context, *api.PodSandbox) containers.Image { return f.sandbox }
 
 func (f *fakeRuntime) AsCreated(context.Context, *api.Container, name.Digest) *containers.Doubt {

@@ -69,6 +69,9 @@ func (f *fakeStore) Resolve(_ context.Context, ref string) ([]name.Digest, error
 	if d, ok := f.names[ref]; ok {
 		return d, nil
 	}
+	if out := f.byConfig(ref); len(out) > 0 {
+		return out, nil
+	}
 	return nil, fmt.Errorf("image %s is not in containerd's image store", ref)
 }
 

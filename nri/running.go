@@ -109,6 +109,11 @@ func (p *Plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, ctrs []*
 		}
 	}
 	p.running.replace(m)
+	listed := make(map[string]bool, len(ctrs))
+	for _, c := range ctrs {
+		listed[c.GetId()] = true
+	}
+	p.created.retain(listed)
 	if p.Synchronized != nil {
 		p.Synchronized()
 	}
@@ -140,8 +145,11 @@ func describeRunning(e runningEntry) RunningContainer {
 // Judge decides again what the running container id runs and mounts, as
 // StartContainer would: from what was bound when it was created (the
 // verdict cache answers), or, for a container created before signgate
-// started, worked out in full from containerd's record. ctx bounds the
-// verifications it waits for. ok is false for a container not known.
+// started (or forgotten since), worked out in full from the runtime's
+// record of what it was created from (containers.Runtime.Ran), never from
+// its image name resolved again: a tag moved since it started must not
+// make it untrusted. ctx bounds the verifications it waits for. ok is
+// false for a container not known.
 func (p *Plugin) Judge(ctx context.Context, id string) (j Judged, ok bool) {
 	e, ok := p.running.get(id)
 	if !ok {
@@ -152,7 +160,7 @@ func (p *Plugin) Judge(ctx context.Context, id string) (j Judged, ok bool) {
 	start := time.Now()
 	reqs, known := p.created.get(id)
 	if !known {
-		ds, rs := p.decideContainer(ctx, e.pod, e.ctr)
+		ds, rs := p.decideRuns(ctx, e.pod, e.ctr, p.Runtime.Ran(ctx, e.pod, e.ctr), start)
 		if last := ds[len(ds)-1]; !last.Verdict.Allowed {
 			j.Decision = last
 			return j, true

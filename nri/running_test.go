@@ -3,11 +3,14 @@ package nri
 import (
 	"context"
 	"fmt"
-	"github.com/signgate/signgate/containers"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/containerd/nri/pkg/api"
+	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/signgate/signgate/containers"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -108,4 +111,94 @@ func TestJudgeRunningContainer(t *testing.T) {
 	if j, _ := f.p.Judge(ctx, "c-gone"); j.Decision.Verdict.Allowed || j.Decision.Verdict.Cause != verify.CauseImageUnknown {
 		t.Fatalf("an image that cannot be resolved: %+v", j.Decision.Verdict)
 	}
+}
+
+// A running container created before signgate started is judged by what
+// containerd recorded it was created from (image config, layer chain),
+// never by its image name resolved again: the tag it names has moved to
+// another image since, and it is still trusted, as its image is. The
+// image NRI reports (containerd 2.4) must agree with the record; an image
+// containerd knows in another repository only is a doubt.
+func TestJudgeBindsARunningContainerToItsRecord(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	good, bad := dig(t, "reg.io/good@sha256:"+hexOf('1')), dig(t, "reg.io/bad@sha256:"+hexOf('2'))
+	cfg := f.store.configOf(good.DigestStr())
+	f.store.names["reg.io/good@"+good.DigestStr()] = []name.Digest{good}                      // what CRI records beside the tag
+	f.store.names["reg.io/good:v1"] = []name.Digest{dig(t, "reg.io/good@sha256:"+hexOf('3'))} // the tag moved
+	listed := func(id string, img *api.Image) *api.Container {
+		return &api.Container{Id: id, Name: "app", PodSandboxId: "sb-good", State: api.ContainerState_CONTAINER_RUNNING, Annotations: map[string]string{containers.ImageNameAnnotation: "reg.io/good:v1"}, Image: img}
+	}
+	f.store.rootfs["c-24"], f.store.rootfs["c-24-other"] = f.store.rootfs["c-good"], f.store.rootfs["c-good"]
+	if _, err := f.p.Synchronize(ctx, []*api.PodSandbox{f.pod}, []*api.Container{
+		listed("c-good", nil),
+		listed("c-24", &api.Image{Name: "reg.io/good:v1", Digest: good.DigestStr(), ConfigDigest: cfg.String()}),
+		listed("c-24-other", &api.Image{Name: "reg.io/bad:v1", Digest: bad.DigestStr(), ConfigDigest: cfg.String()}),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]verify.Cause{"c-good": verify.CauseVerified, "c-24": verify.CauseVerified, "c-24-other": verify.CauseImageMismatch} {
+		j, ok := f.p.Judge(ctx, id)
+		if v := j.Decision.Verdict; !ok || v.Cause != want || (want == verify.CauseVerified && v.Digest != good.DigestStr()) {
+			t.Errorf("%s: %s %s (%s), want %s", id, v.Cause, v.Digest, v.Reason, want)
+		}
+	}
+	// Known by its config only in another repository than it names.
+	f2 := newFixture(t)
+	f2.store.names[cfg.String()] = []name.Digest{dig(t, "reg.io/elsewhere@"+good.DigestStr())}
+	if _, err := f2.p.Synchronize(ctx, []*api.PodSandbox{f2.pod}, []*api.Container{listed("c-good", nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := f2.p.Judge(ctx, "c-good"); j.Decision.Verdict.Cause != verify.CauseImageUnknown || !strings.Contains(j.Decision.Verdict.Reason, "no name in reg.io/good") {
+		t.Errorf("named in another repository only: %s (%s)", j.Decision.Verdict.Cause, j.Decision.Verdict.Reason)
+	}
+}
+
+// The memo of what created containers run forgets one container at a
+// time, the one added first, when full, not all of them; and a
+// Synchronize forgets the containers containerd no longer lists.
+func TestCreatedIsForgottenOneAtATime(t *testing.T) {
+	var c createdSet
+	for i := range maxCreated + 1 {
+		c.add(fmt.Sprint(i), nil)
+	}
+	for id, want := range map[string]bool{"0": false, "1": true, fmt.Sprint(maxCreated / 2): true, fmt.Sprint(maxCreated): true} {
+		if _, ok := c.get(id); ok != want {
+			t.Errorf("container %s remembered: %v, want %v", id, ok, want)
+		}
+	}
+	ctx := context.Background()
+	f := newFixture(t)
+	for _, id := range []string{"c-good", "c-gone"} {
+		f.store.rootfs[id] = f.store.rootfs["c-good"]
+		if _, _, err := f.p.CreateContainer(ctx, f.pod, ctr(id, "reg.io/good:v1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.p.Synchronize(ctx, []*api.PodSandbox{f.pod}, []*api.Container{{Id: "c-good", PodSandboxId: "sb-good", State: api.ContainerState_CONTAINER_CREATED}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.p.created.get("c-good"); !ok {
+		t.Error("a container containerd lists was forgotten")
+	}
+	if _, ok := f.p.created.get("c-gone"); ok {
+		t.Error("a container containerd no longer lists is remembered")
+	}
+}
+
+// byConfig resolves an image ID as the real store does: every name of a
+// manifest with that config, sorted.
+func (f *fakeStore) byConfig(id string) []name.Digest {
+	seen := map[string]bool{}
+	var out []name.Digest
+	for _, ds := range f.names {
+		for _, d := range ds {
+			if f.configOf(d.DigestStr()).String() == id && !seen[d.String()] {
+				seen[d.String()] = true
+				out = append(out, d)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b name.Digest) int { return strings.Compare(a.String(), b.String()) })
+	return out
 }

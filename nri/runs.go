@@ -23,7 +23,12 @@ import (
 // the outcome) and, when all are allowed, the requests they answered.
 func (p *Plugin) decideContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) ([]Decision, []checked) {
 	start := time.Now()
-	runs := p.Runtime.Runs(ctx, pod, ctr)
+	return p.decideRuns(ctx, pod, ctr, p.Runtime.Runs(ctx, pod, ctr), start)
+}
+
+// decideRuns is decideContainer on the runtime's answer runs, asked for
+// since start.
+func (p *Plugin) decideRuns(ctx context.Context, pod *api.PodSandbox, ctr *api.Container, runs containers.Runs, start time.Time) ([]Decision, []checked) {
 	d := Decision{Ref: runs.Root.Ref, Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), ContainerID: ctr.GetId(), RuntimeImage: runs.RuntimeImage, FromMemory: runs.FromMemory}
 	var req *verify.Request
 	d.Verdict, req = p.decideImage(ctx, runs.Root, d.Namespace)

@@ -74,6 +74,7 @@ type checkPolicy struct {
 	Attestations []checkAttestation `json:"attestations,omitempty"`
 	// OnUntrustedRunning: report or stop (docs/operations.md#running-containers).
 	OnUntrustedRunning string `json:"on_untrusted_running"`
+	StopConfirm        string `json:"stop_confirm"`
 }
 
 type checkAttestation struct {
@@ -158,7 +159,7 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 		rep.Certificates = append(rep.Certificates, checkCert{Name: c.Name, Kind: c.Kind, Fingerprint: c.Fingerprint, Subject: c.Certs[0].Subject.String(), Expires: c.Certs[0].NotAfter})
 	}
 	for i, p := range cfg.Policies {
-		cp := checkPolicy{At: fmt.Sprintf("policy[%d]", i), Name: p.Name, Mode: string(p.Mode), Namespaces: p.Namespaces, OnUntrustedRunning: string(cfg.Running.For(p.Name))}
+		cp := checkPolicy{At: fmt.Sprintf("policy[%d]", i), Name: p.Name, Mode: string(p.Mode), Namespaces: p.Namespaces, OnUntrustedRunning: string(cfg.Running.For(p.Name)), StopConfirm: cfg.Running.ConfirmFor(p.Name).String()}
 		for _, s := range p.Scopes {
 			cp.Scopes = append(cp.Scopes, s.Pattern)
 		}

@@ -67,7 +67,7 @@ func printCheck(rep *checkReport) {
 			}
 		}
 		if p.OnUntrustedRunning == string(config.RunningStop) {
-			fmt.Println("     running containers it no longer trusts are stopped (on_untrusted_running)")
+			fmt.Printf("     running containers it no longer trusts are stopped (on_untrusted_running), once denied twice %s apart (stop_confirm)\n", p.StopConfirm)
 		}
 	}
 }

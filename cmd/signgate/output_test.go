@@ -131,15 +131,16 @@ func TestCheckConfigShowsOnUntrustedRunning(t *testing.T) {
 	var rep struct {
 		Policies []struct {
 			OnUntrustedRunning string `json:"on_untrusted_running"`
+			StopConfirm        string `json:"stop_confirm"`
 		}
 	}
-	cfg := writeConfig(t, strings.Replace(allowAll, `mode = "allow"`, "mode = \"allow\"\non_untrusted_running = \"stop\"", 1))
+	cfg := writeConfig(t, strings.Replace(allowAll, `mode = "allow"`, "mode = \"allow\"\non_untrusted_running = \"stop\"\nstop_confirm = \"90s\"", 1))
 	r := signgate(t, nil, "check-config", "--config", cfg, "--output", "json")
 	decode(t, r, "signgate.dev/check-config/v1", &rep)
-	if len(rep.Policies) != 1 || rep.Policies[0].OnUntrustedRunning != "stop" {
+	if len(rep.Policies) != 1 || rep.Policies[0].OnUntrustedRunning != "stop" || rep.Policies[0].StopConfirm != "1m30s" {
 		t.Fatalf("exit %d %+v\n%s", r.code, rep, r.stderr)
 	}
-	if r = signgate(t, nil, "check-config", "--config", cfg); !strings.Contains(r.stdout, "running containers it no longer trusts are stopped") {
+	if r = signgate(t, nil, "check-config", "--config", cfg); !strings.Contains(r.stdout, "running containers it no longer trusts are stopped (on_untrusted_running), once denied twice 1m30s apart") {
 		t.Fatalf("text:\n%s", r.stdout)
 	}
 }
