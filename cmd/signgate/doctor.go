@@ -13,8 +13,8 @@ import (
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/doctor"
-	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/prove"
+	"github.com/signgate/signgate/setup"
 )
 
 const doctorHelp = `usage: signgate doctor [--config F] [--containerd-config F] [--prove] [--output text|json]

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/prove"
+	"github.com/signgate/signgate/setup"
 )
 
 // proveGuarantee is the finding --prove adds.

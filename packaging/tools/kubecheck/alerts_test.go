@@ -35,8 +35,7 @@ func TestAlertRules(t *testing.T) {
 // pendingMetrics are named by the rules or the dashboard before signgate
 // exports them (another change adds them). Once daemon/ defines one, the
 // test says to take it off this list.
-var pendingMetrics = map[string]string{
-}
+var pendingMetrics = map[string]string{}
 
 // Every signgate metric the rules and the dashboard name is one signgate
 // exports (daemon/*.go): a renamed metric would leave an alert that never
