@@ -14,7 +14,7 @@ TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/c
 # Only the integration suite signs keyless with the real CLI (make demo
 # need not wait for these).
 KEYLESS_TOOLS := $(BIN)/fulcio $(BIN)/timestamp-server $(BIN)/rekor-server-posix
-DEBS  := runc docker-registry busybox-static systemd time
+DEBS  := runc docker-registry busybox-static systemd time conmon crun
 
 .PHONY: all help build test unit integration matrix racebin packaging demo demo-keep bench profile deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
 
@@ -67,6 +67,22 @@ $(BIN)/timestamp-server:
 $(BIN)/rekor-server-posix:
 	cd integration/tools/rekor && $(GO) build -o $(BIN)/rekor-server-posix github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix
 
+# CRI-O, the other runtime NRI serves, for `make crio-test`. The module
+# proxy serves github.com/cri-o/cri-o at v1.34.0 only, and what it serves is
+# the tag as first pushed (commit 5dd0877c, May 2025, NRI v0.9), not the
+# release re-tagged in September: it has no NRI default validator. Tags drop
+# btrfs, devicemapper, ostree and gpgme (openpgp in Go instead); no seccomp
+# tag, as the machine has no libseccomp-dev.
+CRIO_TAGS := containers_image_ostree_stub exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper containers_image_openpgp
+$(BIN)/crio:
+	cd integration/tools/crio && $(GO) build -tags "$(CRIO_TAGS)" -o $(BIN)/ github.com/cri-o/cri-o/cmd/crio
+# pinns, CRI-O's namespace pinner, is C in the same module (Debian has no
+# package of it).
+$(BIN)/pinns:
+	cd integration/tools/crio && src=$$($(GO) list -m -f '{{.Dir}}' github.com/cri-o/cri-o)/pinns/src && \
+		$(CC) -std=c99 -Os -Wall -Werror -Wextra -static -o $(BIN)/pinns $$src/*.c
+CRIO_TOOLS := $(BIN)/crio $(BIN)/pinns
+
 $(BIN)/crictl:
 	cd integration/tools/crictl && $(GO) build -o $(BIN)/ sigs.k8s.io/cri-tools/cmd/crictl
 
@@ -93,8 +109,8 @@ $(BIN)/cosign:
 	cd integration/tools/cosign && $(GO) build -o $(BIN)/ github.com/sigstore/cosign/v3/cmd/cosign
 
 # Debian packages: runc, the distribution registry, a static busybox for images.
-deps: ## the Debian packages the tests and demo need (runc, registry, busybox, systemd, time)
-	@if ! command -v runc >/dev/null || ! command -v docker-registry >/dev/null || ! test -x /bin/busybox || ! command -v systemd-analyze >/dev/null || ! test -x /usr/bin/time; then \
+deps: ## the Debian packages the tests and demo need (runc, crun, conmon, registry, busybox, systemd, time)
+	@if ! command -v runc >/dev/null || ! command -v conmon >/dev/null || ! command -v crun >/dev/null || ! command -v docker-registry >/dev/null || ! test -x /bin/busybox || ! command -v systemd-analyze >/dev/null || ! test -x /usr/bin/time; then \
 		echo "installing $(DEBS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS); \
 	fi
