@@ -90,7 +90,8 @@ type daemonSection struct {
 	MetricsAddress      *string  `toml:"metrics_address"`
 	WatchConfig         string   `toml:"watch_config"`
 
-	AllowCheckpointRestore bool `toml:"allow_checkpoint_restore"`
+	AllowCheckpointRestore bool           `toml:"allow_checkpoint_restore"`
+	Runtime                runtimeSection `toml:"runtime"`
 }
 
 type registrySection struct {
@@ -273,6 +274,7 @@ type Daemon struct {
 	// checkpoint image named by digest and itself allowed; false refuses
 	// every restore.
 	AllowCheckpointRestore bool
+	Runtime                Runtime // which runtime's records to read (runtime.go)
 }
 
 // Config is a validated configuration.
@@ -349,6 +351,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		c.Daemon.MetricsAddress = *d.MetricsAddress
 	}
 	c.Daemon.AllowCheckpointRestore = d.AllowCheckpointRestore
+	c.Daemon.Runtime = d.Runtime.parse(v)
 	if len(c.Daemon.Snapshotters) == 0 {
 		c.Daemon.Snapshotters = []string{"overlayfs"}
 	}

@@ -28,7 +28,7 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	sections := map[string]any{
-		"[daemon]": daemonSection{}, "[registry]": registrySection{}, "[cache]": cacheSection{},
+		"[daemon]": daemonSection{}, "[daemon.runtime]": runtimeSection{}, "[registry]": registrySection{}, "[cache]": cacheSection{},
 		"[keys.NAME]": keySection{}, "[certs.NAME]": certSection{}, "[[policy]]": policySection{},
 		"[policy.cosign]": cosignSection{}, "[policy.notation]": notationSection{},
 		"[[policy.attestation]]": attestationSection{},

@@ -19,7 +19,6 @@ import (
 	"github.com/coreos/go-systemd/v22/journal"
 
 	"github.com/signgate/signgate/config"
-	"github.com/signgate/signgate/imagestore"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
 	"github.com/signgate/signgate/setup"
@@ -30,7 +29,7 @@ import (
 type Daemon struct {
 	path   string
 	log    *slog.Logger
-	store  *imagestore.Store
+	store  runtimeStore // the runtime's records (runtime.go)
 	engine atomic.Pointer[verify.Engine]
 	plugin *nri.Plugin
 
@@ -82,7 +81,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := imagestore.Dial(cfg.Daemon.ContainerdSocket, cfg.Daemon.ContainerdNamespace, cfg.Daemon.Snapshotters)
+	store, err := dialRuntime(cfg.Daemon)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +98,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	}
 	d.warnConfig(cfg)
 	d.warnSharedKeys(engine.Snapshot())
-	d.plugin = &nri.Plugin{Resolver: store, Decider: d, Recorder: multiRecorder{rec, d.metrics}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
+	d.plugin = &nri.Plugin{Resolver: store, Runtime: cfg.Daemon.Runtime.Name, Decider: d, Recorder: multiRecorder{rec, d.metrics}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
 	return d, nil
 }
 

@@ -42,6 +42,8 @@ func (p *Plugin) Configure(_ context.Context, _, runtime, version string) (api.E
 		nriVersion = p.runtimeNRI()
 	}
 	events, validates := Events(nriVersion, runtime, version)
+	events, validates = p.fallback.events(runtime, events, validates)
+	p.checkRuntime(runtime)
 	slog.Info("NRI runtime", "runtime", runtime, "version", version, "nri_version", nriVersion, "validator", validates)
 	if !validates {
 		slog.Warn("this runtime's NRI has no validator: containers are refused while signgate runs, but created when it is absent or too slow (fails open); containerd 2.2 or newer fails closed",

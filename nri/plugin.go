@@ -98,6 +98,11 @@ type Plugin struct {
 	inflight               sync.WaitGroup // requests being answered, for a clean stop
 	// runtimeNRI is the runtime's NRI version, once connected.
 	runtimeNRI func() string
+	// Runtime is the runtime whose records Resolver reads ("containerd",
+	// "crio"); another runtime connecting is logged as an error.
+	Runtime string
+	// fallback: CRI-O builds that refuse the validator (fallback.go).
+	fallback validatorFallback
 }
 
 func (p *Plugin) record(d Decision) {

@@ -28,9 +28,14 @@ import (
 // the outcome) and, when all are allowed, the requests they answered.
 func (p *Plugin) decideContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) ([]Decision, []checked) {
 	start := time.Now()
-	d := Decision{Ref: ctr.GetAnnotations()[ImageNameAnnotation], Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), RuntimeImage: ctr.GetImage().GetDigest() != ""}
+	ref, rt, err := p.imageOf(ctx, ctr)
+	d := Decision{Ref: ref, Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), RuntimeImage: rt.GetDigest() != ""}
 	var req *verify.Request
-	d.Verdict, req, d.FromMemory = p.decideRootFS(ctx, ctr.GetId(), d.Ref, ctr.GetImage(), d.Namespace)
+	if err != nil {
+		d.Verdict = verify.Deny(ref, "", verify.CauseImageUnknown, "cannot determine the image the container runs: "+err.Error())
+	} else {
+		d.Verdict, req, d.FromMemory = p.decideRootFS(ctx, ctr.GetId(), d.Ref, rt, d.Namespace)
+	}
 	d.Took = time.Since(start)
 	ds := []Decision{d}
 	if !d.Verdict.Allowed {

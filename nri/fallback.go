@@ -1,0 +1,59 @@
+package nri
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/containerd/nri/pkg/api"
+)
+
+// criOName is how CRI-O names itself to NRI plugins.
+const criOName = "cri-o"
+
+// validatorFallback drops the validator subscription on CRI-O after CRI-O
+// refused it. The NRI version of a CRI-O that does not report its own is
+// inferred from CRI-O's version, and one version names two builds: the
+// module proxy's v1.34.0 is the tag as first pushed (May 2025, NRI v0.9,
+// no validator), the release is NRI v0.10 with it. A runtime refuses a
+// plugin that subscribes to an event it does not know by closing the
+// connection before registering it; without this, signgate would retry
+// forever and never gate. containerd is never downgraded: there, a
+// connection closed early is not taken as a refusal.
+type validatorFallback struct {
+	asked   atomic.Bool // this connection asked CRI-O for the validator
+	refused atomic.Bool // CRI-O closed a connection that asked for it
+}
+
+// events is Configure's subscription, without the validator once refused.
+func (f *validatorFallback) events(runtime string, events api.EventMask, validates bool) (api.EventMask, bool) {
+	if runtime != criOName || !validates {
+		return events, validates
+	}
+	if f.refused.Load() {
+		slog.Error("CRI-O refused signgate's NRI validator subscription: it has no validator, so containers are created when signgate is absent or too slow (fails open)")
+		return events &^ api.MustParseEventMask("ValidateContainerAdjustment"), false
+	}
+	f.asked.Store(true)
+	return events, validates
+}
+
+// closedBeforeStart notes a connection closed between Configure and
+// Synchronize: CRI-O's answer to a subscription it does not know (the
+// stub's Start has returned by then, so only Synchronize tells).
+func (f *validatorFallback) closedBeforeStart() {
+	if f.asked.Swap(false) {
+		f.refused.Store(true)
+	}
+}
+
+// started notes a registered connection: its subscription was accepted.
+func (f *validatorFallback) started() { f.asked.Store(false) }
+
+// Synchronize is the runtime's first request after accepting the
+// subscription (its list of pods and containers, which signgate does not
+// need: it decides each container as it is created or started).
+func (p *Plugin) Synchronize(context.Context, []*api.PodSandbox, []*api.Container) ([]*api.ContainerUpdate, error) {
+	p.fallback.started()
+	return nil, nil
+}
