@@ -16,7 +16,7 @@ TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/c
 KEYLESS_TOOLS := $(BIN)/fulcio $(BIN)/timestamp-server $(BIN)/rekor-server-posix
 DEBS  := runc docker-registry busybox-static systemd time conmon crun
 
-.PHONY: all help build test unit integration matrix racebin packaging demo demo-keep bench profile deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
+.PHONY: all help build test unit integration crio-test matrix racebin packaging demo demo-keep bench profile deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
 
 all: build
 
@@ -144,6 +144,13 @@ suite = for v in $(1); do echo "=== integration suite on containerd $$v"; \
 integration: racebin $(foreach v,$(CONTAINERD_TEST),$(CTD)/$(v)/containerd) ## the end-to-end suite on containerd 2.2 and 2.4: real runc, crictl, registries, signatures (root)
 	$(call suite,$(CONTAINERD_TEST))
 
+# The gate cases on CRI-O (integration/crio): CRI-O from the module proxy,
+# conmon and crun from Debian, signgate reading CRI-O's storage.
+crio-test: racebin $(CRIO_TOOLS) ## the gate cases on a real CRI-O: allow, deny, annotation spoofing, signgate killed (root)
+	ln -sf $(BIN)/crio $(BIN)/pinns $(RACEBIN)/
+	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_NO_SKIP=1 \
+		$(GO) test -count=1 -p 1 -timeout 10m -v ./integration/crio/
+
 matrix: racebin $(foreach v,$(CONTAINERD_MATRIX),$(CTD)/$(v)/containerd) ## the end-to-end suite on containerd 2.1, 2.0 and 1.7 (root)
 	$(call suite,$(CONTAINERD_MATRIX))
 
@@ -179,7 +186,7 @@ packaging: deps deb image ## install the .deb with dpkg, check it, purge it; che
 	SIGNGATE_NO_SKIP=1 SIGNGATE_TEST_DEB=$(CURDIR)/$(DEB) $(GO) test -count=1 -v ./packaging/...
 	cd packaging/tools && SIGNGATE_NO_SKIP=1 SIGNGATE_BIN=$(BIN)/signgate $(GO) test -count=1 -v ./kubecheck/
 
-test: check unit integration packaging k8s-test ## everything: check, unit, integration, packaging, Kubernetes (the README's test command)
+test: check unit integration crio-test packaging k8s-test ## everything: check, unit, integration, packaging, Kubernetes (the README's test command)
 
 demo: deps build tools ## the gate end to end (the README's first command)
 	SIGNGATE_TEST_BIN=$(BIN) SIGNGATE_LOCAL_KMS=$(BIN)/local-kms $(GO) run ./integration/demo

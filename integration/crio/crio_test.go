@@ -1,0 +1,204 @@
+// Package crio runs signgate's gate cases on a real CRI-O (make crio-test):
+// CRI-O v1.34.0 from the module proxy with NRI on, crun under Debian's
+// conmon, crictl as the CRI client, the loopback test registry, and signgate
+// reading CRI-O's containers/storage ([daemon.runtime] name = "crio").
+package crio
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signgate/signgate/integration/harness"
+	"github.com/signgate/signgate/internal/testenv"
+)
+
+var E *harness.Env
+
+func TestMain(m *testing.M) {
+	bin := os.Getenv("SIGNGATE_TEST_BIN")
+	if bin == "" {
+		fmt.Println("integration/crio: SIGNGATE_TEST_BIN is not set; run `make crio-test`")
+		os.Exit(m.Run()) // the tests skip themselves
+	}
+	e, err := harness.Start(harness.Options{Bin: bin, Runtime: harness.RuntimeCRIO})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration/crio setup:", err)
+		if e != nil {
+			e.Dump()
+			e.Stop()
+		}
+		os.Exit(1)
+	}
+	E = e
+	code := m.Run()
+	if code != 0 {
+		e.Dump()
+	}
+	e.Stop()
+	os.Exit(code)
+}
+
+func need(t *testing.T) *harness.Env {
+	t.Helper()
+	if E == nil {
+		testenv.Skip(t, "SIGNGATE_TEST_BIN is not set")
+	}
+	return E
+}
+
+func pod(t *testing.T, e *harness.Env) (string, string) {
+	t.Helper()
+	id, cfg, err := e.Pod("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, cfg
+}
+
+func image(t *testing.T, e *harness.Env, repo string, keys ...string) string {
+	t.Helper()
+	d, err := e.Image(repo, keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.DigestStr()
+}
+
+// imageID is CRI-O's ID of a pulled image (its config digest).
+func imageID(t *testing.T, e *harness.Env, ref string) string {
+	t.Helper()
+	id, err := e.Crictl("inspecti", "-o", "go-template", "--template", "{{.status.id}}", ref)
+	if err != nil {
+		t.Fatalf("crictl inspecti %s: %v: %s", ref, err, id)
+	}
+	return strings.TrimSpace(id)
+}
+
+func mustDeny(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("container was created; want it refused")
+	}
+	msg := strings.ReplaceAll(err.Error(), `\`, "")
+	for _, p := range parts {
+		if !strings.Contains(msg, p) {
+			t.Fatalf("refusal %q does not mention %q", err, p)
+		}
+	}
+}
+
+// createRaw creates a container from a CRI config written as given.
+func createRaw(t *testing.T, e *harness.Env, podID, podCfg, name, cfg string) (string, error) {
+	t.Helper()
+	p := filepath.Join(e.Dir, name+".json")
+	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.Crictl("create", podID, p, podCfg)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", err, out)
+	}
+	return out, nil
+}
+
+// TestCRIOGate: on CRI-O, a signed image's container is created and runs;
+// an unsigned one is refused by signgate, naming the digest and the policy.
+// The pod's sandbox (the pause image, run as CRI-O's infra container) was
+// gated on the way (the "sandbox" policy allows it).
+func TestCRIOGate(t *testing.T) {
+	e := need(t)
+	podID, podCfg := pod(t, e)
+	t.Run("signed image runs", func(t *testing.T) {
+		image(t, e, "signed/app", "k1")
+		id, err := e.Create(podID, podCfg, e.Registry+"/signed/app:v1")
+		if err != nil {
+			t.Fatalf("signed image refused on CRI-O: %v", err)
+		}
+		if out, err := e.Crictl("start", id); err != nil {
+			t.Fatalf("crictl start: %v: %s", err, out)
+		}
+		if err := harness.WaitFor(10*time.Second, func() error {
+			st, err := e.Crictl("inspect", "-o", "go-template", "--template", "{{.status.state}}", id)
+			if err != nil || st != "CONTAINER_RUNNING" {
+				return fmt.Errorf("state %q: %v", st, err)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("unsigned image is denied", func(t *testing.T) {
+		d := image(t, e, "unsigned/app")
+		_, err := e.Create(podID, podCfg, e.Registry+"/unsigned/app:v1")
+		mustDeny(t, err, "signgate denied image", d, `policy "apps"`, "no cosign signatures found")
+	})
+	t.Run("sandbox was decided", func(t *testing.T) {
+		if !strings.Contains(e.SigngateLog.String(), "(sandbox)") && !strings.Contains(e.SigngateLog.String(), "pause") {
+			t.Fatalf("signgate logged no decision on the pod sandbox:\n%s", e.SigngateLog.String())
+		}
+	})
+}
+
+// TestCRIOAnnotationSpoofing: a CRI client cannot pass an unsigned image
+// off as a signed one on CRI-O, neither through the name it says the user
+// gave (user_specified_image) nor by writing CRI-O's own ImageRef
+// annotation: signgate binds to CRI-O's storage record of the container,
+// whose layer is built on the unsigned image's layers.
+func TestCRIOAnnotationSpoofing(t *testing.T) {
+	e := need(t)
+	podID, podCfg := pod(t, e)
+	image(t, e, "spoof/signed", "k1")
+	unsigned := image(t, e, "spoof/unsigned")
+	signedID := imageID(t, e, e.Registry+"/spoof/signed:v1")
+	unsignedID := imageID(t, e, e.Registry+"/spoof/unsigned:v1")
+	t.Run("user_specified_image", func(t *testing.T) {
+		_, err := createRaw(t, e, podID, podCfg, "spoof-usi", fmt.Sprintf(
+			`{"metadata":{"name":"spoof-usi"},"image":{"image":%q,"user_specified_image":%q},"log_path":"spoof-usi.log"}`,
+			unsignedID, e.Registry+"/spoof/signed:v1"))
+		mustDeny(t, err, "signgate denied image", unsigned, "no cosign signatures found")
+	})
+	t.Run("ImageRef annotation", func(t *testing.T) {
+		_, err := createRaw(t, e, podID, podCfg, "spoof-ann", fmt.Sprintf(
+			`{"metadata":{"name":"spoof-ann"},"image":{"image":%q},"annotations":{"io.kubernetes.cri-o.ImageRef":%q,"io.kubernetes.cri.image-name":%q},"log_path":"spoof-ann.log"}`,
+			e.Registry+"/spoof/unsigned:v1", signedID, e.Registry+"/spoof/signed:v1"))
+		// CRI-O lets the client's annotation replace its own: signgate
+		// reads the storage's record and refuses the disagreement.
+		mustDeny(t, err, "signgate denied image", "io.kubernetes.cri-o.ImageRef annotation names",
+			"CRI-O's storage created it from image "+unsignedID)
+	})
+}
+
+// TestZZCRIOWithoutSigngate states what CRI-O v1.34.0 as the module proxy
+// serves it does with signgate killed: it has no NRI validator (and
+// refused signgate's subscription to it), so it creates even an unsigned
+// image's container: fails open, as containerd before 2.2 does. Restarted,
+// signgate registers again without restarting CRI-O and refuses again.
+func TestZZCRIOWithoutSigngate(t *testing.T) {
+	e := need(t)
+	podID, podCfg := pod(t, e)
+	image(t, e, "failopen/unsigned")
+	if !strings.Contains(e.SigngateLog.String(), "CRI-O refused signgate's NRI validator subscription") {
+		t.Fatalf("signgate did not record CRI-O refusing the validator:\n%s", e.SigngateLog.String())
+	}
+	e.KillSigngate()
+	t.Cleanup(func() {
+		if t.Failed() {
+			_ = e.StartSigngate()
+		}
+	})
+	if err := harness.WaitFor(5*time.Second, func() error {
+		_, err := e.Create(podID, podCfg, e.Registry+"/failopen/unsigned:v1")
+		return err
+	}); err != nil {
+		t.Fatalf("CRI-O without signgate: the documented fail-open did not happen (a validator?): %v", err)
+	}
+	if err := e.StartSigngate(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Create(podID, podCfg, e.Registry+"/failopen/unsigned:v1")
+	mustDeny(t, err, "signgate denied image")
+}
