@@ -14,7 +14,7 @@ TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/c
 # Only the integration suite signs keyless with the real CLI (make demo
 # need not wait for these).
 KEYLESS_TOOLS := $(BIN)/fulcio $(BIN)/timestamp-server $(BIN)/rekor-server-posix
-DEBS  := runc docker-registry busybox-static systemd time conmon crun
+DEBS  := runc docker-registry busybox-static systemd time conmon
 
 .PHONY: all help build test unit integration crio-test matrix racebin packaging demo demo-keep bench profile deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
 
@@ -109,8 +109,8 @@ $(BIN)/cosign:
 	cd integration/tools/cosign && $(GO) build -o $(BIN)/ github.com/sigstore/cosign/v3/cmd/cosign
 
 # Debian packages: runc, the distribution registry, a static busybox for images.
-deps: ## the Debian packages the tests and demo need (runc, crun, conmon, registry, busybox, systemd, time)
-	@if ! command -v runc >/dev/null || ! command -v conmon >/dev/null || ! command -v crun >/dev/null || ! command -v docker-registry >/dev/null || ! test -x /bin/busybox || ! command -v systemd-analyze >/dev/null || ! test -x /usr/bin/time; then \
+deps: ## the Debian packages the tests and demo need (runc, conmon, registry, busybox, systemd, time)
+	@if ! command -v runc >/dev/null || ! command -v conmon >/dev/null || ! command -v docker-registry >/dev/null || ! test -x /bin/busybox || ! command -v systemd-analyze >/dev/null || ! test -x /usr/bin/time; then \
 		echo "installing $(DEBS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS); \
 	fi
@@ -145,7 +145,7 @@ integration: racebin $(foreach v,$(CONTAINERD_TEST),$(CTD)/$(v)/containerd) ## t
 	$(call suite,$(CONTAINERD_TEST))
 
 # The gate cases on CRI-O (integration/crio): CRI-O from the module proxy,
-# conmon and crun from Debian, signgate reading CRI-O's storage.
+# conmon and runc from Debian, signgate reading CRI-O's storage.
 crio-test: racebin $(CRIO_TOOLS) ## the gate cases on a real CRI-O: allow, deny, annotation spoofing, signgate killed (root)
 	ln -sf $(BIN)/crio $(BIN)/pinns $(RACEBIN)/
 	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_NO_SKIP=1 \

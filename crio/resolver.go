@@ -264,9 +264,11 @@ func (r *Resolver) CreatedFrom(_ context.Context, containerID string) (imagestor
 }
 
 // Sandbox is the pod's infra container: CRI-O stores it under the sandbox's
-// ID, made from the pause image. With drop_infra_ctr (CRI-O's default when
-// the pod shares no PID namespace) there is none, and no image runs: the
-// sandbox is refused all the same, as its image cannot be shown.
+// ID, made from the pause image, before NRI's RunPodSandbox. With
+// drop_infra_ctr (CRI-O's default, for a pod that shares no PID
+// namespace) no process runs from it, but CRI-O creates the storage
+// container all the same (CreatePodSandbox), so it is decided as well; a
+// sandbox with no record is refused.
 func (r *Resolver) Sandbox(_ context.Context, sandboxID string) (string, digest.Digest, error) {
 	cfg, chain, err := r.created(sandboxID)
 	if err != nil {

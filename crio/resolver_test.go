@@ -248,3 +248,19 @@ func TestBigDataBaseName(t *testing.T) {
 }
 
 var _ v1.Image // random.Image's type, for readers
+
+// A sandbox is its storage container's image; one CRI-O keeps no record
+// of is refused, never taken to run nothing.
+func TestSandboxIsItsStorageContainersImage(t *testing.T) {
+	f := newFixture(t)
+	pause := f.pull(t, 1, "reg.io/pause:3.10")
+	f.create(t, "pod1", pause, pause.top)
+	r := &Resolver{Storage: f.s}
+	ref, chain, err := r.Sandbox(context.Background(), "pod1")
+	if err != nil || ref != "sha256:"+pause.id || chain != pause.chain {
+		t.Fatalf("Sandbox(pod1) = %s, %s, %v", ref, chain, err)
+	}
+	if _, _, err := r.Sandbox(context.Background(), "pod2"); err == nil {
+		t.Fatal("a sandbox with no storage record was not refused")
+	}
+}

@@ -106,9 +106,8 @@ func createRaw(t *testing.T, e *harness.Env, podID, podCfg, name, cfg string) (s
 }
 
 // TestCRIOGate: on CRI-O, a signed image's container is created and runs;
-// an unsigned one is refused by signgate, naming the digest and the policy.
-// The pod's sandbox (the pause image, run as CRI-O's infra container) was
-// gated on the way (the "sandbox" policy allows it).
+// an unsigned one is refused by signgate, naming the digest and the policy;
+// the signed one starts (StartContainer re-checks CRI-O's storage record).
 func TestCRIOGate(t *testing.T) {
 	e := need(t)
 	podID, podCfg := pod(t, e)
@@ -136,11 +135,39 @@ func TestCRIOGate(t *testing.T) {
 		_, err := e.Create(podID, podCfg, e.Registry+"/unsigned/app:v1")
 		mustDeny(t, err, "signgate denied image", d, `policy "apps"`, "no cosign signatures found")
 	})
-	t.Run("sandbox was decided", func(t *testing.T) {
-		if !strings.Contains(e.SigngateLog.String(), "(sandbox)") && !strings.Contains(e.SigngateLog.String(), "pause") {
-			t.Fatalf("signgate logged no decision on the pod sandbox:\n%s", e.SigngateLog.String())
-		}
-	})
+}
+
+// TestCRIOSandboxes: the pause image is decided for every pod sandbox,
+// whether CRI-O runs it as an infra container (the pod shares its PID
+// namespace) or, with drop_infra_ctr (CRI-O's default) and a PID namespace
+// per container, only keeps its storage container: the pause image is
+// decided either way, and the pod's containers are gated as any other.
+func TestCRIOSandboxes(t *testing.T) {
+	e := need(t)
+	decided := func() int { return strings.Count(e.SigngateLog.String(), "container=(sandbox)") }
+	before := decided()
+	pod(t, e)
+	if after := decided(); after != before+1 {
+		t.Fatalf("the infra container's pause image was not decided (%d decisions, %d before):\n%s", after, before, e.SigngateLog.String())
+	}
+	p := filepath.Join(e.Dir, "noinfra-pod.json")
+	if err := os.WriteFile(p, []byte(fmt.Sprintf(`{"metadata":{"name":"noinfra","namespace":"default","uid":"noinfra"},"log_directory":%q,"linux":{"security_context":{"namespace_options":{"network":2,"pid":1}}}}`,
+		filepath.Join(e.Dir, "logs", "noinfra"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.Crictl("runp", p)
+	if err != nil {
+		t.Fatalf("a pod without an infra process was refused: %v: %s", err, out)
+	}
+	if after := decided(); after != before+2 {
+		t.Fatalf("the pause image of a pod without an infra process was not decided (%d decisions, %d before)", after, before)
+	}
+	podID := out[strings.LastIndex(out, "\n")+1:]
+	image(t, e, "noinfra/unsigned")
+	_, err = createRaw(t, e, podID, p, "noinfra-c", fmt.Sprintf(
+		`{"metadata":{"name":"noinfra-c"},"image":{"image":%q},"log_path":"noinfra-c.log","linux":{"security_context":{"namespace_options":{"network":2,"pid":1}}}}`,
+		e.Registry+"/noinfra/unsigned:v1"))
+	mustDeny(t, err, "signgate denied image", "no cosign signatures found")
 }
 
 // TestCRIOAnnotationSpoofing: a CRI client cannot pass an unsigned image
@@ -168,7 +195,7 @@ func TestCRIOAnnotationSpoofing(t *testing.T) {
 		// CRI-O lets the client's annotation replace its own: signgate
 		// reads the storage's record and refuses the disagreement.
 		mustDeny(t, err, "signgate denied image", "io.kubernetes.cri-o.ImageRef annotation names",
-			"CRI-O's storage created it from image "+unsignedID)
+			"CRI-O's storage created it from image sha256:"+strings.TrimPrefix(unsignedID, "sha256:"))
 	})
 }
 
@@ -176,7 +203,8 @@ func TestCRIOAnnotationSpoofing(t *testing.T) {
 // serves it does with signgate killed: it has no NRI validator (and
 // refused signgate's subscription to it), so it creates even an unsigned
 // image's container: fails open, as containerd before 2.2 does. Restarted,
-// signgate registers again without restarting CRI-O and refuses again.
+// signgate registers again without restarting CRI-O (its first try asks for
+// the validator again and is refused) and refuses again.
 func TestZZCRIOWithoutSigngate(t *testing.T) {
 	e := need(t)
 	podID, podCfg := pod(t, e)
@@ -197,6 +225,19 @@ func TestZZCRIOWithoutSigngate(t *testing.T) {
 		t.Fatalf("CRI-O without signgate: the documented fail-open did not happen (a validator?): %v", err)
 	}
 	if err := e.StartSigngate(); err != nil {
+		t.Fatal(err)
+	}
+	// Its first connection asks for the validator again and is refused;
+	// until the second registers, CRI-O creates containers unchecked.
+	if err := harness.WaitFor(15*time.Second, func() error {
+		log := e.SigngateLog.String()
+		log = log[strings.LastIndex(log, "--- signgate start"):]
+		_, after, ok := strings.Cut(log, "CRI-O refused signgate's NRI validator subscription")
+		if !ok || !strings.Contains(after, "connected to NRI") {
+			return fmt.Errorf("signgate has not registered without the validator yet")
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := e.Create(podID, podCfg, e.Registry+"/failopen/unsigned:v1")

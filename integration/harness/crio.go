@@ -30,8 +30,7 @@ func (e *Env) CRIOStorage() (root, runRoot string) {
 
 // startCRIO brings CRI-O up in place of containerd: everything it keeps
 // under Dir/crio, NRI on at NRISock, the registry read over plain HTTP,
-// runc under conmon, cgroupfs, the pause image from the test registry
-// (infra containers kept, so the sandbox image runs and is gated), and
+// runc under conmon, cgroupfs, the pause image from the test registry, and
 // then signgate reading CRI-O's storage.
 func (e *Env) startCRIO(render func(*Env) string) error {
 	base := filepath.Join(e.Dir, "crio")
@@ -121,8 +120,10 @@ container_exits_dir = %[7]q
 container_attach_socket_dir = %[8]q
 hooks_dir = [%[9]q]
 default_mounts_file = ""
-# Keep the infra container, so the pause image runs and is gated.
-drop_infra_ctr = false
+# CRI-O's default: a pod that shares a PID namespace (the suite's pods)
+# gets an infra container from the pause image, which is gated; one that
+# does not gets none.
+drop_infra_ctr = true
 # No iptables or nft here; pods use the host network anyway.
 disable_hostport_mapping = true
 log_level = "info"
