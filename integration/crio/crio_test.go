@@ -199,6 +199,21 @@ func TestCRIOAnnotationSpoofing(t *testing.T) {
 	})
 }
 
+// TestCRIOImageVolumesAreRefused: CRI-O mounts an image volume as an
+// overlay whose lowerdir names its image-volumes directory; signgate cannot
+// bind that to an image yet, so it refuses the container, even for a
+// signed image, rather than let an unverified image be mounted.
+func TestCRIOImageVolumesAreRefused(t *testing.T) {
+	e := need(t)
+	podID, podCfg := pod(t, e)
+	image(t, e, "vol/signed", "k1")
+	ref := e.Registry + "/vol/signed:v1"
+	// CRI-O wants the name the user gave for an image volume too.
+	_, err := createRaw(t, e, podID, podCfg, "vol", fmt.Sprintf(
+		`{"metadata":{"name":"vol"},"image":{"image":%[1]q},"log_path":"vol.log","mounts":[{"container_path":"/data","image":{"image":%[1]q,"user_specified_image":%[1]q},"readonly":true}]}`, ref))
+	mustDeny(t, err, "signgate denied image", "the mount at /data names containerd's image-volume or snapshot directories")
+}
+
 // TestZZCRIOWithoutSigngate states what CRI-O v1.34.0 as the module proxy
 // serves it does with signgate killed: it has no NRI validator (and
 // refused signgate's subscription to it), so it creates even an unsigned
