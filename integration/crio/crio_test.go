@@ -5,8 +5,10 @@
 package crio
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -214,6 +216,26 @@ func TestCRIOImageVolumesAreRefused(t *testing.T) {
 	mustDeny(t, err, "signgate denied image", "the mount at /data names containerd's image-volume or snapshot directories")
 }
 
+// TestCRIODoctor: signgate doctor on this CRI-O node names the runtime and
+// says the gate does not fail closed (no validator configured; this CRI-O
+// has none), so it exits 1, while the rest holds.
+func TestCRIODoctor(t *testing.T) {
+	e := need(t)
+	cmd := exec.Command(filepath.Join(e.Bin, "signgate"), "doctor", "--config", filepath.Join(e.Dir, "signgate.toml"),
+		"--crio-config", filepath.Join(e.Dir, "crio", "crio.conf"))
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("doctor on CRI-O: %v (want exit 1):\n%s", err, out)
+	}
+	for _, want := range []string{"CRI-O, storage at ", "OK   signgate reads what each container runs from CRI-O's own storage",
+		"OK   NRI is on", "NO   fails closed", "OK   signgate answers before CRI-O stops waiting", "OK   signgate is running and connected to NRI"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // TestZZCRIOWithoutSigngate states what CRI-O v1.34.0 as the module proxy
 // serves it does with signgate killed: it has no NRI validator (and
 // refused signgate's subscription to it), so it creates even an unsigned
@@ -244,15 +266,7 @@ func TestZZCRIOWithoutSigngate(t *testing.T) {
 	}
 	// Its first connection asks for the validator again and is refused;
 	// until the second registers, CRI-O creates containers unchecked.
-	if err := harness.WaitFor(15*time.Second, func() error {
-		log := e.SigngateLog.String()
-		log = log[strings.LastIndex(log, "--- signgate start"):]
-		_, after, ok := strings.Cut(log, "CRI-O refused signgate's NRI validator subscription")
-		if !ok || !strings.Contains(after, "connected to NRI") {
-			return fmt.Errorf("signgate has not registered without the validator yet")
-		}
-		return nil
-	}); err != nil {
+	if err := e.WaitRegisteredOnCRIO(); err != nil {
 		t.Fatal(err)
 	}
 	_, err := e.Create(podID, podCfg, e.Registry+"/failopen/unsigned:v1")

@@ -92,7 +92,26 @@ func (e *Env) startCRIO(render func(*Env) string) error {
 	if e.noGate || e.standIn {
 		return nil
 	}
-	return e.StartSigngate()
+	if err := e.StartSigngate(); err != nil {
+		return err
+	}
+	return e.WaitRegisteredOnCRIO()
+}
+
+// WaitRegisteredOnCRIO waits for the signgate started last to be registered
+// with this CRI-O: its first connection asks for the validator, which this
+// CRI-O build refuses after signgate sees "connected"; the second, without
+// it, is the one that gates. Until then CRI-O creates containers unchecked.
+func (e *Env) WaitRegisteredOnCRIO() error {
+	return WaitFor(15*time.Second, func() error {
+		log := e.SigngateLog.String()
+		log = log[strings.LastIndex(log, "--- signgate start"):]
+		_, after, ok := strings.Cut(log, "CRI-O refused signgate's NRI validator subscription")
+		if !ok || !strings.Contains(after, "connected to NRI") {
+			return fmt.Errorf("signgate is not registered with CRI-O without the validator yet")
+		}
+		return nil
+	})
 }
 
 func crioConfig(e *Env, base, root, run, conmon, runc string) string {
