@@ -6,6 +6,7 @@ import (
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/crio"
+	"github.com/signgate/signgate/doctor"
 	"github.com/signgate/signgate/imagestore"
 	"github.com/signgate/signgate/nri"
 )
@@ -27,4 +28,12 @@ func dialRuntime(d config.Daemon) (runtimeStore, error) {
 		return &crio.Resolver{Storage: crio.Storage{Root: d.Runtime.CRIOStorageRoot, RunRoot: d.Runtime.CRIOStorageRunRoot, Driver: d.Runtime.CRIOStorageDriver}}, nil
 	}
 	return imagestore.Dial(d.ContainerdSocket, d.ContainerdNamespace, d.Snapshotters)
+}
+
+// readyNote is /readyz's answer when ready; doctor reads the note.
+func (d *Daemon) readyNote() string {
+	if d.plugin != nil && d.plugin.ValidatorRefused() {
+		return "ok; " + doctor.ValidatorRefused
+	}
+	return "ok"
 }

@@ -73,6 +73,10 @@ func ReadCRIO(path, dir string) (*CRIO, error) {
 // ignore [crio.nri.default_validator]: a node running one fails open.
 const noValidator = "CRI-O 1.33 and older, and v1.34.0 as the Go module proxy serves it (the tag as first pushed, NRI v0.9), have no NRI validator and ignore these settings; signgate logs \"CRI-O refused signgate's NRI validator subscription\" on such a node, where the gate fails open"
 
+// ValidatorRefused is what signgate's /readyz adds when the runtime
+// refused its validator subscription.
+const ValidatorRefused = "the runtime refused the NRI validator subscription: it creates containers when signgate is absent (fails open)"
+
 // checkCRIO is Check for a node whose runtime is CRI-O.
 func checkCRIO(n Node) []Finding {
 	cfg := n.CRIO
@@ -93,6 +97,8 @@ func checkCRIO(n Node) []Finding {
 
 	f = Finding{Guarantee: "fails closed: no container is created while signgate is absent, killed or too slow"}
 	switch {
+	case n.Running != nil && strings.Contains(n.Running.Detail, ValidatorRefused):
+		f.Detail = "signgate reports that CRI-O refused its validator subscription: this CRI-O has no NRI validator, whatever [crio.nri.default_validator] says; " + noValidator
 	case !cfg.Validator || !slices.Contains(cfg.RequiredPlugins, n.Plugin):
 		f.Detail = fmt.Sprintf("[crio.nri.default_validator] must set nri_enable_default_validator = true and nri_validator_required_plugins = [%q] (CRI-O 1.34 releases); %s", n.Plugin, noValidator)
 	default:

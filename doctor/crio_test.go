@@ -54,6 +54,13 @@ func TestCheckCRIO(t *testing.T) {
 	if f := find(fs, "no pod can opt out"); !f.Holds {
 		t.Errorf("no tolerate annotation: %+v", f)
 	}
+	// signgate's own word beats the config: this CRI-O refused the validator.
+	c, _ := ReadCRIO(main, filepath.Join(dir, "crio.conf.d"))
+	refused := Check(Node{Runtime: "crio", CRIO: c, Deadline: time.Second, Plugin: "signgate", CRIOStorageReadable: true,
+		Running: &Running{Where: "api socket", Answered: true, Ready: true, Detail: "ok; " + ValidatorRefused}})
+	if f := find(refused, "fails closed"); f.Holds {
+		t.Errorf("signgate reports the validator refused, config requires it: %+v", f)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "crio.conf.d", "20-tolerate.conf"), []byte("[crio.nri.default_validator]\nnri_validator_tolerate_missing_plugins_annotation = \"x\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

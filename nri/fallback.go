@@ -57,3 +57,7 @@ func (p *Plugin) Synchronize(context.Context, []*api.PodSandbox, []*api.Containe
 	p.fallback.started()
 	return nil, nil
 }
+
+// ValidatorRefused reports that the runtime refused the validator
+// subscription: the gate fails open there, whatever its config says.
+func (p *Plugin) ValidatorRefused() bool { return p.fallback.refused.Load() }

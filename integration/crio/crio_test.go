@@ -217,19 +217,25 @@ func TestCRIOImageVolumesAreRefused(t *testing.T) {
 }
 
 // TestCRIODoctor: signgate doctor on this CRI-O node names the runtime and
-// says the gate does not fail closed (no validator configured; this CRI-O
-// has none), so it exits 1, while the rest holds.
+// says the gate does not fail closed, though the drop-in requires signgate
+// in [crio.nri.default_validator]: this CRI-O ignores it, and signgate,
+// which CRI-O refused the validator subscription, says so on /readyz. It
+// exits 1, while the rest holds.
 func TestCRIODoctor(t *testing.T) {
 	e := need(t)
 	cmd := exec.Command(filepath.Join(e.Bin, "signgate"), "doctor", "--config", filepath.Join(e.Dir, "signgate.toml"),
 		"--crio-config", filepath.Join(e.Dir, "crio", "crio.conf"))
+	// doctor reads crio.conf.d beside crio.conf: the harness's is conf.d.
+	if err := os.Symlink("conf.d", filepath.Join(e.Dir, "crio", "crio.conf.d")); err != nil && !os.IsExist(err) {
+		t.Fatal(err)
+	}
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("doctor on CRI-O: %v (want exit 1):\n%s", err, out)
 	}
 	for _, want := range []string{"CRI-O, storage at ", "OK   signgate reads what each container runs from CRI-O's own storage",
-		"OK   NRI is on", "NO   fails closed", "OK   signgate answers before CRI-O stops waiting", "OK   signgate is running and connected to NRI"} {
+		"OK   NRI is on", "NO   fails closed: no container is created while signgate is absent, killed or too slow: signgate reports that CRI-O refused its validator subscription", "OK   signgate answers before CRI-O stops waiting", "OK   signgate is running and connected to NRI"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)
 		}
