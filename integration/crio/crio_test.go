@@ -201,6 +201,28 @@ func TestCRIOAnnotationSpoofing(t *testing.T) {
 	})
 }
 
+// TestCRIOMovedTag: a tag re-pulled onto unsigned content runs what it
+// names now, CRI-O's storage record says so, and signgate refuses it,
+// naming the new digest, though the same tag named a signed image before.
+func TestCRIOMovedTag(t *testing.T) {
+	e := need(t)
+	podID, podCfg := pod(t, e)
+	ref := e.Registry + "/moved/app:v1"
+	image(t, e, "moved/app", "k1")
+	if id, err := e.Create(podID, podCfg, ref); err != nil || id == "" {
+		t.Fatalf("signed tag refused: %v", err)
+	}
+	moved, err := harness.PushBusybox(ref, "sleep", "7200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Pull(ref); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Create(podID, podCfg, ref)
+	mustDeny(t, err, "signgate denied image", moved.DigestStr(), "no cosign signatures found")
+}
+
 // TestCRIOImageVolumesAreRefused: CRI-O mounts an image volume as an
 // overlay whose lowerdir names its image-volumes directory; signgate cannot
 // bind that to an image yet, so it refuses the container, even for a
