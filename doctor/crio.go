@@ -126,6 +126,8 @@ func checkCRIO(n Node) []Finding {
 	out = append(out,
 		Finding{Guarantee: "pull-time gate: untrusted images are not even pulled", Optional: true,
 			Detail: "CRI-O has no image verifier hook; its own policy.json can require signatures at pull"},
+		Finding{Guarantee: "a container whose image is no longer trusted does not start", Optional: true,
+			Detail: "CRI-O logs a refused NRI StartContainer and starts the container all the same: a key dropped between creation and start does not stop that start (creation is gated)"},
 		Finding{Guarantee: "image volumes are verified like root filesystems", Holds: true,
 			Detail: "on CRI-O every image volume is refused, signed or not: signgate cannot bind CRI-O's image mounts yet, so no pod with one runs"},
 		Finding{Guarantee: "the runtime's own record binds the image config at creation", Holds: true, Optional: true,

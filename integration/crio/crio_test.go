@@ -109,7 +109,9 @@ func createRaw(t *testing.T, e *harness.Env, podID, podCfg, name, cfg string) (s
 
 // TestCRIOGate: on CRI-O, a signed image's container is created and runs;
 // an unsigned one is refused by signgate, naming the digest and the policy;
-// the signed one starts (StartContainer re-checks CRI-O's storage record).
+// the signed one starts (StartContainer decides again, from CRI-O's storage
+// record, though CRI-O would start it whatever signgate said: see
+// TestCRIOStartRefusalIsIgnored).
 func TestCRIOGate(t *testing.T) {
 	e := need(t)
 	podID, podCfg := pod(t, e)
@@ -221,6 +223,38 @@ func TestCRIOMovedTag(t *testing.T) {
 	}
 	_, err = e.Create(podID, podCfg, ref)
 	mustDeny(t, err, "signgate denied image", moved.DigestStr(), "no cosign signatures found")
+}
+
+// TestCRIOStartRefusalIsIgnored states what CRI-O v1.34.0 does with
+// signgate's refusal at StartContainer: a container created while its key
+// was trusted is decided again at start, refused by signgate, and started
+// all the same (CRI-O logs "NRI start failed" and goes on). So on CRI-O a
+// key dropped between creation and start does not stop that start, as it
+// does on containerd (TestStartRechecks); creation is where CRI-O is gated.
+func TestCRIOStartRefusalIsIgnored(t *testing.T) {
+	e := need(t)
+	podID, podCfg := pod(t, e)
+	image(t, e, "startcheck/app", "k1")
+	id, err := e.Create(podID, podCfg, e.Registry+"/startcheck/app:v1")
+	if err != nil {
+		t.Fatalf("signed image refused: %v", err)
+	}
+	good := e.SigngateConfig()
+	t.Cleanup(func() {
+		if ok, err := e.ReloadSigngate(good); !ok || err != nil {
+			t.Errorf("restoring the config: %v %v", ok, err)
+		}
+	})
+	if ok, err := e.ReloadSigngate(strings.Replace(good, `keys = ["k1", "cli"]`, `keys = ["cli"]`, 1)); !ok || err != nil {
+		t.Fatalf("the edited config was not taken (ok=%v, err=%v)", ok, err)
+	}
+	before := strings.Count(e.SigngateLog.String(), "requires any of cli;")
+	if out, err := e.Crictl("start", id); err != nil {
+		t.Fatalf("CRI-O refused the start: it now fails a start NRI refuses (update the threat model): %v: %s", err, out)
+	}
+	if after := strings.Count(e.SigngateLog.String(), "requires any of cli;"); after <= before {
+		t.Fatalf("signgate did not refuse the start:\n%s", e.SigngateLog.String())
+	}
 }
 
 // TestCRIOImageVolumesAreRefused: CRI-O mounts an image volume as an
