@@ -3,7 +3,7 @@ package nri
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
+	"sync"
 
 	"github.com/containerd/nri/pkg/api"
 )
@@ -21,20 +21,26 @@ const criOName = "cri-o"
 // forever and never gate. containerd is never downgraded: there, a
 // connection closed early is not taken as a refusal.
 type validatorFallback struct {
-	asked   atomic.Bool // this connection asked CRI-O for the validator
-	refused atomic.Bool // CRI-O closed a connection that asked for it
+	mu      sync.Mutex
+	asked   *string // the CRI-O version this connection asked for the validator
+	refused *string // the CRI-O version that closed a connection that asked for it
 }
 
-// events is Configure's subscription, without the validator once refused.
-func (f *validatorFallback) events(runtime string, events api.EventMask, validates bool) (api.EventMask, bool) {
+// events is Configure's subscription, without the validator once the same
+// CRI-O refused it: a CRI-O restarted as another version is asked again,
+// so a connection closed early for another reason costs the validator only
+// until CRI-O's next upgrade, and says so loudly meanwhile.
+func (f *validatorFallback) events(runtime, version string, events api.EventMask, validates bool) (api.EventMask, bool) {
 	if runtime != criOName || !validates {
 		return events, validates
 	}
-	if f.refused.Load() {
-		slog.Error("CRI-O refused signgate's NRI validator subscription: it has no validator, so containers are created when signgate is absent or too slow (fails open)")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refused != nil && *f.refused == version {
+		slog.Error("CRI-O refused signgate's NRI validator subscription: it has no validator, so containers are created when signgate is absent or too slow (fails open)", "version", version)
 		return events &^ api.MustParseEventMask("ValidateContainerAdjustment"), false
 	}
-	f.asked.Store(true)
+	f.asked = &version
 	return events, validates
 }
 
@@ -42,13 +48,19 @@ func (f *validatorFallback) events(runtime string, events api.EventMask, validat
 // Synchronize: CRI-O's answer to a subscription it does not know (the
 // stub's Start has returned by then, so only Synchronize tells).
 func (f *validatorFallback) closedBeforeStart() {
-	if f.asked.Swap(false) {
-		f.refused.Store(true)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.asked != nil {
+		f.refused, f.asked = f.asked, nil
 	}
 }
 
 // started notes a registered connection: its subscription was accepted.
-func (f *validatorFallback) started() { f.asked.Store(false) }
+func (f *validatorFallback) started() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = nil
+}
 
 // Synchronize is the runtime's first request after accepting the
 // subscription (its list of pods and containers, which signgate does not
@@ -60,4 +72,8 @@ func (p *Plugin) Synchronize(context.Context, []*api.PodSandbox, []*api.Containe
 
 // ValidatorRefused reports that the runtime refused the validator
 // subscription: the gate fails open there, whatever its config says.
-func (p *Plugin) ValidatorRefused() bool { return p.fallback.refused.Load() }
+func (p *Plugin) ValidatorRefused() bool {
+	p.fallback.mu.Lock()
+	defer p.fallback.mu.Unlock()
+	return p.fallback.refused != nil
+}

@@ -42,7 +42,7 @@ func (p *Plugin) Configure(_ context.Context, _, runtime, version string) (api.E
 		nriVersion = p.runtimeNRI()
 	}
 	events, validates := Events(nriVersion, runtime, version)
-	events, validates = p.fallback.events(runtime, events, validates)
+	events, validates = p.fallback.events(runtime, version, events, validates)
 	p.checkRuntime(runtime)
 	slog.Info("NRI runtime", "runtime", runtime, "version", version, "nri_version", nriVersion, "validator", validates)
 	if !validates {
