@@ -281,17 +281,6 @@ func (r *Resolver) Sandbox(_ context.Context, sandboxID string) (string, digest.
 // from, so every creation reads the storage.
 func (r *Resolver) Known(string, string) ([]name.Digest, digest.Digest) { return nil, "" }
 
-// VolumeImages and VolumeLayers: CRI-O's image volumes are not recognised
-// yet (see imagestore.ImageVolumeOf, which knows containerd's layout only).
-func (r *Resolver) VolumeImages(context.Context, imagestore.ImageVolume) ([]name.Digest, error) {
-	return nil, fmt.Errorf("image volumes on CRI-O are not supported yet")
-}
-
-// VolumeLayers: see VolumeImages.
-func (r *Resolver) VolumeLayers(context.Context, imagestore.ImageVolume) (digest.Digest, error) {
-	return "", fmt.Errorf("image volumes on CRI-O are not supported yet")
-}
-
 // Images lists one name of each image, for pre-verification after a key
 // change.
 func (r *Resolver) Images(context.Context) ([]string, error) {

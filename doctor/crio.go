@@ -129,7 +129,7 @@ func checkCRIO(n Node) []Finding {
 		Finding{Guarantee: "a container whose image is no longer trusted does not start", Optional: true,
 			Detail: "CRI-O logs a refused NRI StartContainer and starts the container all the same: a key dropped between creation and start does not stop that start (creation is gated)"},
 		Finding{Guarantee: "image volumes are verified like root filesystems", Holds: true,
-			Detail: "on CRI-O every image volume is refused, signed or not: signgate cannot bind CRI-O's image mounts yet, so no pod with one runs"},
+			Detail: "bound to the image layer CRI-O mounts; an image volume with a sub path is refused (signgate cannot bind CRI-O's sub path mounts yet)"},
 		Finding{Guarantee: "the runtime's own record binds the image config at creation", Holds: true, Optional: true,
 			Detail: "CRI-O's storage names the image (config) each container was created from; its ImageRef annotation must agree"},
 	)

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 
 	"github.com/containerd/nri/pkg/api"
+
+	"github.com/signgate/signgate/imagestore"
 )
 
 // ContainerImager is a Resolver for a runtime that records a container's
@@ -32,4 +34,19 @@ func (p *Plugin) checkRuntime(runtime string) {
 	if want != "" && runtime != want {
 		slog.Error("the runtime connected over NRI is not the one signgate reads the records of ([daemon.runtime] name): every container will be refused", "connected", runtime, "configured", p.Runtime)
 	}
+}
+
+// VolumeFinder is a Resolver for a runtime that lays out image volumes
+// otherwise than containerd (CRI-O): it tells how a mount must be judged,
+// as imagestore.ImageVolumeOf does for containerd.
+type VolumeFinder interface {
+	ImageVolumeOf(m *api.Mount) (v imagestore.ImageVolume, ok bool, err error)
+}
+
+// imageVolumeOf is the runtime's VolumeFinder, or containerd's layout.
+func (p *Plugin) imageVolumeOf(m *api.Mount) (imagestore.ImageVolume, bool, error) {
+	if vf, ok := p.Resolver.(VolumeFinder); ok {
+		return vf.ImageVolumeOf(m)
+	}
+	return imagestore.ImageVolumeOf(m.GetDestination(), m.GetSource(), m.GetOptions())
 }

@@ -18,7 +18,7 @@ import (
 // is false for any other mount, which signgate does not decide. base is the
 // container's own decision, whose pod and names the volume's shares.
 func (p *Plugin) decideMount(ctx context.Context, base Decision, m *api.Mount) (d Decision, req *checked, decided bool) {
-	v, ok, err := imagestore.ImageVolumeOf(m.GetDestination(), m.GetSource(), m.GetOptions())
+	v, ok, err := p.imageVolumeOf(m)
 	if !ok && err == nil {
 		return Decision{}, nil, false
 	}

@@ -257,19 +257,29 @@ func TestCRIOStartRefusalIsIgnored(t *testing.T) {
 	}
 }
 
-// TestCRIOImageVolumesAreRefused: CRI-O mounts an image volume as an
-// overlay whose lowerdir names its image-volumes directory; signgate cannot
-// bind that to an image yet, so it refuses the container, even for a
-// signed image, rather than let an unverified image be mounted.
-func TestCRIOImageVolumesAreRefused(t *testing.T) {
+// TestCRIOImageVolumes: CRI-O mounts an image volume as an overlay of the
+// image's top layer (as containers/storage mounts it) over its empty
+// image-volumes directory; signgate binds that layer to the images whose
+// top layer it is and decides them under their own policy: a signed image
+// is mounted, an unsigned one refused, naming the mount point. A sub path
+// (mounted from CRI-O's run directory) cannot be bound and is refused.
+func TestCRIOImageVolumes(t *testing.T) {
 	e := need(t)
 	podID, podCfg := pod(t, e)
 	image(t, e, "vol/signed", "k1")
-	ref := e.Registry + "/vol/signed:v1"
-	// CRI-O wants the name the user gave for an image volume too.
-	_, err := createRaw(t, e, podID, podCfg, "vol", fmt.Sprintf(
-		`{"metadata":{"name":"vol"},"image":{"image":%[1]q},"log_path":"vol.log","mounts":[{"container_path":"/data","image":{"image":%[1]q,"user_specified_image":%[1]q},"readonly":true}]}`, ref))
-	mustDeny(t, err, "signgate denied image", "the mount at /data names containerd's image-volume or snapshot directories")
+	unsigned := image(t, e, "vol/unsigned")
+	root := e.Registry + "/vol/signed:v1"
+	create := func(name, vol, sub string) error {
+		// CRI-O wants the name the user gave for an image volume too.
+		_, err := createRaw(t, e, podID, podCfg, name, fmt.Sprintf(
+			`{"metadata":{"name":%[1]q},"image":{"image":%[2]q},"log_path":"%[1]s.log","mounts":[{"container_path":"/data","image":{"image":%[3]q,"user_specified_image":%[3]q},"image_sub_path":%[4]q,"readonly":true}]}`, name, root, vol, sub))
+		return err
+	}
+	if err := create("vol-signed", root, ""); err != nil {
+		t.Fatalf("a signed image volume was refused: %v", err)
+	}
+	mustDeny(t, create("vol-unsigned", e.Registry+"/vol/unsigned:v1", ""), "signgate denied image", unsigned, "mounted as the image volume at /data", "no cosign signatures found")
+	mustDeny(t, create("vol-sub", root, "bin"), "signgate denied image", "the mount at /data names containerd's image-volume or snapshot directories")
 }
 
 // TestCRIODoctor: signgate doctor on this CRI-O node names the runtime and
