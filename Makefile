@@ -14,6 +14,9 @@ TOOLS := $(BIN)/containerd $(BIN)/containerd-shim-runc-v2 $(BIN)/crictl $(BIN)/c
 # Only the integration suite signs keyless with the real CLI (make demo
 # need not wait for these).
 KEYLESS_TOOLS := $(BIN)/fulcio $(BIN)/timestamp-server $(BIN)/rekor-server-posix
+# Private registries: an authenticated registry and a kubelet credential
+# provider plugin (TestPrivateRegistry*).
+CRED_TOOLS := $(BIN)/distribution-registry $(BIN)/ecr-credential-provider
 DEBS  := runc docker-registry busybox-static systemd time conmon
 
 .PHONY: all help build test unit integration crio-test matrix racebin packaging demo demo-keep bench profile deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
@@ -57,6 +60,15 @@ $(CTD)/%/containerd:
 $(BIN)/olareg:
 	cd integration/tools/olareg && $(GO) build -o $(BIN)/ github.com/olareg/olareg/cmd/olareg
 
+# distribution v3: a registry with htpasswd auth and TLS.
+$(BIN)/distribution-registry:
+	cd integration/tools/distribution && $(GO) build -o $@ github.com/distribution/distribution/v3/cmd/registry
+# The kubelet's ECR credential provider plugin. Its module has a replace,
+# which a plain build from the proxy ignores: the tools module repeats it.
+# Static, as released: a node's plugin runs inside signgate's container.
+$(BIN)/ecr-credential-provider:
+	cd integration/tools/ecr-credential-provider && CGO_ENABLED=0 $(GO) build -o $(BIN)/ k8s.io/cloud-provider-aws/cmd/ecr-credential-provider
+
 # Sigstore's certificate authority, timestamp authority and log, for keyless
 # signing with the real cosign CLI on loopback (TestRealCosignKeyless).
 $(BIN)/fulcio:
@@ -93,6 +105,17 @@ $(BIN)/notation:
 $(BIN)/local-kms:
 	cd integration/tools/localkms && $(GO) build -o $(BIN)/ github.com/nsmithuk/local-kms
 
+# Helm, to lint and render charts/signgate (make packaging) and install it
+# on the test cluster (make k8s-test).
+$(BIN)/helm:
+	cd integration/tools/helm && $(GO) build -o $(BIN)/ helm.sh/helm/v3/cmd/helm
+
+# promtool, to test the chart's alerting rules (make packaging). Without
+# Prometheus' service discovery plugins (remove_all_sd: the cloud SDKs),
+# which rule tests never use: under half the build time.
+$(BIN)/promtool:
+	cd integration/tools/promtool && $(GO) build -tags remove_all_sd -o $(BIN)/ github.com/prometheus/prometheus/cmd/promtool
+
 $(BIN)/nfpm:
 	cd packaging/tools && $(GO) build -o $(BIN)/ github.com/goreleaser/nfpm/v2/cmd/nfpm
 
@@ -122,7 +145,7 @@ check: ## gofmt, go vet and the lean build
 	$(GO) build -tags no_awskms,no_gcpkms,no_azurekms,no_vaultkms -o /dev/null ./cmd/signgate
 
 # SIGNGATE_NO_SKIP=1: under make a test that lacks what it needs (a tool,
-# root, the KMS emulator) fails instead of skipping (internal/testenv).
+# root, the KMS emulator) fails instead of skipping (internal/testkit/testenv).
 # The package test (./packaging) runs in `make packaging`, on the .deb.
 unit: $(BIN)/local-kms ## unit tests (race detector); no root needed
 	SIGNGATE_LOCAL_KMS=$(BIN)/local-kms SIGNGATE_NO_SKIP=1 \
@@ -131,9 +154,9 @@ unit: $(BIN)/local-kms ## unit tests (race detector); no root needed
 # Needs root: it runs containerd and runc. signgate runs with the race
 # detector, and halts on a race, so concurrency bugs fail the suite.
 RACEBIN := $(CURDIR)/_output/race
-racebin: deps tools $(KEYLESS_TOOLS)
+racebin: deps tools $(KEYLESS_TOOLS) $(CRED_TOOLS)
 	mkdir -p $(RACEBIN)
-	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms olareg fulcio timestamp-server rekor-server-posix; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
+	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms olareg fulcio timestamp-server rekor-server-posix distribution-registry ecr-credential-provider; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
 	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(RACEBIN)/ ./cmd/signgate
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(RACEBIN)/ ./cmd/signgate-image-verifier
 # suite runs the integration suite once per containerd version given.
@@ -169,9 +192,10 @@ $(K8S)/kubelet:
 	cd integration/tools/kubernetes && $(GO) build -o $(K8S)/etcd go.etcd.io/etcd/server/v3
 k8s_env = SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_K8S_BIN=$(K8S) SIGNGATE_IMAGE_LAYOUT=$(CURDIR)/_output/image
 
-k8s-test: racebin image $(K8S)/kubelet $(foreach v,$(CONTAINERD_K8S),$(CTD)/$(v)/containerd) ## the shipped DaemonSet on a real one-node Kubernetes cluster, on containerd 2.2 and 2.4 (root)
+# The chart, installed with helm install, on each containerd in CONTAINERD_K8S.
+k8s-test: racebin image $(BIN)/helm $(K8S)/kubelet $(foreach v,$(CONTAINERD_K8S),$(CTD)/$(v)/containerd) ## the Helm chart (the shipped DaemonSet) on a real one-node Kubernetes cluster, on containerd 2.2 and 2.4 (root)
 	for v in $(CONTAINERD_K8S); do echo "=== Kubernetes on containerd $$v"; \
-		$(k8s_env) SIGNGATE_CONTAINERD=$(CTD)/$$v SIGNGATE_NO_SKIP=1 $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/k8s/ || exit 1; done
+		$(k8s_env) SIGNGATE_HELM=$(BIN)/helm SIGNGATE_CONTAINERD=$(CTD)/$$v SIGNGATE_NO_SKIP=1 $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/k8s/ || exit 1; done
 
 demo-k8s: racebin image $(K8S)/kubelet $(CTD)/2.2/containerd ## the gate on a Kubernetes node: a signed and an unsigned Deployment (root)
 	$(k8s_env) SIGNGATE_CONTAINERD=$(CTD)/2.2 $(GO) run ./integration/demo-k8s
@@ -181,10 +205,12 @@ image: deb ## the container image, as an OCI layout
 	$(GO) run ./packaging/image -binary $(BIN)/signgate -out _output/image -tag ghcr.io/signgate/signgate:$(VERSION)
 
 # Installs the package on this machine with dpkg, checks it, and purges it;
-# builds the image; validates the Kubernetes manifests.
-packaging: deps deb image ## install the .deb with dpkg, check it, purge it; check the manifests
+# builds the image; validates the Kubernetes manifests and the Helm chart
+# (helm lint, helm template against signgate.yaml, promtool on its alerts).
+packaging: deps deb image $(BIN)/helm $(BIN)/promtool ## install the .deb with dpkg, check it, purge it; check the manifests and the chart
 	SIGNGATE_NO_SKIP=1 SIGNGATE_TEST_DEB=$(CURDIR)/$(DEB) $(GO) test -count=1 -v ./packaging/...
-	cd packaging/tools && SIGNGATE_NO_SKIP=1 SIGNGATE_BIN=$(BIN)/signgate $(GO) test -count=1 -v ./kubecheck/
+	cd packaging/tools && SIGNGATE_NO_SKIP=1 SIGNGATE_BIN=$(BIN)/signgate SIGNGATE_HELM=$(BIN)/helm SIGNGATE_PROMTOOL=$(BIN)/promtool \
+		$(GO) test -count=1 -v ./kubecheck/
 
 test: check unit integration crio-test packaging k8s-test ## everything: check, unit, integration, packaging, Kubernetes (the README's test command)
 

@@ -28,13 +28,14 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	sections := map[string]any{
-		"[daemon]": daemonSection{}, "[daemon.runtime]": runtimeSection{}, "[registry]": registrySection{}, "[cache]": cacheSection{},
-		"[keys.NAME]": keySection{}, "[certs.NAME]": certSection{}, "[[policy]]": policySection{},
-		"[policy.cosign]": cosignSection{}, "[policy.notation]": notationSection{},
-		"[[policy.attestation]]": attestationSection{},
-		"[kms]":                  kmsSection{}, "[kms.aws]": kmsAWSSection{}, "[kms.gcp]": kmsGCPSection{},
-		"[kms.azure]": kmsAzureSection{}, "[kms.vault]": kmsVaultSection{},
-		"[trust_roots.NAME]": trustRootSection{}, "[identities.NAME]": identitySection{},
+		"[daemon]": DaemonSection{}, "[daemon.runtime]": RuntimeSection{}, "[registry]": RegistrySection{}, "[cache]": CacheSection{},
+		"[keys.NAME]": KeySection{}, "[certs.NAME]": CertSection{}, "[[policy]]": PolicySection{},
+		"[policy.cosign]": CosignSection{}, "[policy.notation]": NotationSection{},
+		"[[policy.attestation]]": AttestationSection{},
+		"[kms]":                  KMSSection{}, "[kms.aws]": KMSAWSSection{}, "[kms.gcp]": KMSGCPSection{},
+		"[kms.azure]": KMSAzureSection{}, "[kms.vault]": KMSVaultSection{},
+		"[trust_roots.NAME]": TrustRootSection{}, "[identities.NAME]": IdentitySection{},
+		"[registry.credential_providers]": CredentialProvidersSection{},
 	}
 	doc := map[string]map[string]bool{}
 	var cur string

@@ -28,7 +28,7 @@ func unknownKeys(data string, und []toml.Key) []string {
 			where = strings.Join(policyPaths(raw, k[1:]), ", ")
 		}
 		msg := where
-		if near := nearest(k[len(k)-1], knownKeys(reflect.TypeOf(file{}), k[:len(k)-1])); near != "" {
+		if near := nearest(k[len(k)-1], knownKeys(reflect.TypeOf(File{}), k[:len(k)-1])); near != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", near)
 		}
 		out = append(out, msg)

@@ -14,8 +14,9 @@ import (
 // layout is one image manifest's config digest and layer chain (the OCI
 // chain ID of its config's diff IDs).
 type layout struct {
-	config digest.Digest
-	chain  digest.Digest
+	manifest digest.Digest // the platform manifest it is read from
+	config   digest.Digest
+	chain    digest.Digest
 }
 
 // manifest reads the image's manifest (or index) stored under digest d.
@@ -62,7 +63,11 @@ func (s Storage) layouts(img image, d digest.Digest) ([]layout, error) {
 		}
 		return out, nil
 	}
-	return s.configLayout(img, m.Config.Digest)
+	ls, err := s.configLayout(img, m.Config.Digest)
+	for i := range ls {
+		ls[i].manifest = d
+	}
+	return ls, err
 }
 
 // configLayout reads the image config the image holds under its digest.

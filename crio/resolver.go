@@ -21,9 +21,10 @@ import (
 // it created the container from, in the OCI spec NRI passes on.
 const ImageRefAnnotation = "io.kubernetes.cri-o.ImageRef"
 
-// Resolver answers signgate's questions about CRI-O's containers from
-// CRI-O's storage. It is safe for concurrent use: it keeps no state.
-type Resolver struct {
+// Store is CRI-O's records, read from its containers/storage files: the
+// lookups imagestore.Records names, answered from CRI-O's storage. It is
+// safe for concurrent use: it keeps no state.
+type Store struct {
 	Storage Storage
 }
 
@@ -33,7 +34,7 @@ type Resolver struct {
 // CRI-O also writes that ID into the spec's io.kubernetes.cri-o.ImageRef
 // annotation; a container whose annotation names another image is refused:
 // the annotation is what other tools read, and one that lies is an attack.
-func (r *Resolver) ContainerImage(_ context.Context, ctr *api.Container) (string, *api.Image, error) {
+func (r *Store) ContainerImage(_ context.Context, ctr *api.Container) (string, *api.Image, error) {
 	c, err := r.Storage.container(ctr.GetId())
 	if err != nil {
 		return "", nil, err
@@ -50,6 +51,16 @@ func (r *Resolver) ContainerImage(_ context.Context, ctr *api.Container) (string
 		return "", nil, fmt.Errorf("container %s: its %s annotation names %q, but CRI-O's storage created it from image %s", c.ID, ImageRefAnnotation, ann, id)
 	}
 	return id.String(), &api.Image{ConfigDigest: id.String()}, nil
+}
+
+// isImageID reports whether ref is an image ID (a config digest) rather
+// than a name.
+func isImageID(ref string) bool {
+	if !strings.HasPrefix(ref, "sha256:") {
+		return false
+	}
+	_, err := digest.Parse(ref)
+	return err == nil
 }
 
 // imageID reads a storage image ID, bare hex or "sha256:" prefixed.
@@ -70,12 +81,12 @@ func imageID(s string) (digest.Digest, error) {
 // Resolve names the content ref points to in CRI-O's storage: for an image
 // ID, every repository the image is known by with each manifest digest it
 // holds for that config; for a name, the image carrying that name.
-func (r *Resolver) Resolve(_ context.Context, ref string) ([]name.Digest, error) {
+func (r *Store) Resolve(_ context.Context, ref string) ([]name.Digest, error) {
 	imgs, err := r.Storage.images()
 	if err != nil {
 		return nil, err
 	}
-	if imagestore.IsImageID(ref) {
+	if isImageID(ref) {
 		for _, img := range imgs {
 			if "sha256:"+img.ID == ref {
 				return r.names(img, nil)
@@ -109,7 +120,7 @@ func (r *Resolver) Resolve(_ context.Context, ref string) ([]name.Digest, error)
 
 // names is every repo@digest the image is known by: its repositories (or
 // only repo) times the manifests it holds whose config is the image's.
-func (r *Resolver) names(img image, repo reference.Named) ([]name.Digest, error) {
+func (r *Store) names(img image, repo reference.Named) ([]name.Digest, error) {
 	var repos []string
 	if repo != nil {
 		repos = []string{repo.String()}
@@ -175,12 +186,12 @@ func toDigests(repos []string, ds []digest.Digest) ([]name.Digest, error) {
 // RootFS is the layer chain the container's root filesystem is built on:
 // its storage layer's parent, which must be the top layer of the image the
 // container record names (CRI-O creates the container's layer on it).
-func (r *Resolver) RootFS(_ context.Context, containerID string) (digest.Digest, error) {
+func (r *Store) RootFS(_ context.Context, containerID string) (digest.Digest, error) {
 	_, chain, err := r.created(containerID)
 	return chain, err
 }
 
-func (r *Resolver) created(containerID string) (digest.Digest, digest.Digest, error) {
+func (r *Store) created(containerID string) (digest.Digest, digest.Digest, error) {
 	c, err := r.Storage.container(containerID)
 	if err != nil {
 		return "", "", err
@@ -210,7 +221,7 @@ func (r *Resolver) created(containerID string) (digest.Digest, digest.Digest, er
 // BuiltFrom checks that img is what runs: an image in CRI-O's storage holds
 // img's manifest (or index) and, under it, a manifest with the layer chain
 // and, when config is given, that image config.
-func (r *Resolver) BuiltFrom(_ context.Context, chain, config digest.Digest, img name.Digest) error {
+func (r *Store) BuiltFrom(_ context.Context, chain, config digest.Digest, img name.Digest) error {
 	d, err := digest.Parse(img.DigestStr())
 	if err != nil {
 		return fmt.Errorf("image %s: %w", img, err)
@@ -255,7 +266,7 @@ func (r *Resolver) BuiltFrom(_ context.Context, chain, config digest.Digest, img
 
 // CreatedFrom is CRI-O's record of the container: the image (config) its
 // storage container was made from, and the layer chain under its layer.
-func (r *Resolver) CreatedFrom(_ context.Context, containerID string) (imagestore.Created, error) {
+func (r *Store) CreatedFrom(_ context.Context, containerID string) (imagestore.Created, error) {
 	cfg, chain, err := r.created(containerID)
 	if err != nil {
 		return imagestore.Created{}, err
@@ -263,13 +274,13 @@ func (r *Resolver) CreatedFrom(_ context.Context, containerID string) (imagestor
 	return imagestore.Created{Config: cfg, Chain: chain}, nil
 }
 
-// Sandbox is the pod's infra container: CRI-O stores it under the sandbox's
+// SandboxImage is the pod's infra container's image ID and layer chain: CRI-O stores it under the sandbox's
 // ID, made from the pause image, before NRI's RunPodSandbox. With
 // drop_infra_ctr (CRI-O's default, for a pod that shares no PID
 // namespace) no process runs from it, but CRI-O creates the storage
 // container all the same (CreatePodSandbox), so it is decided as well; a
 // sandbox with no record is refused.
-func (r *Resolver) Sandbox(_ context.Context, sandboxID string) (string, digest.Digest, error) {
+func (r *Store) SandboxImage(_ context.Context, sandboxID string) (string, digest.Digest, error) {
 	cfg, chain, err := r.created(sandboxID)
 	if err != nil {
 		return "", "", fmt.Errorf("pod sandbox %s: %w", sandboxID, err)
@@ -279,11 +290,11 @@ func (r *Resolver) Sandbox(_ context.Context, sandboxID string) (string, digest.
 
 // Known answers nothing from memory: CRI-O has no event stream to learn
 // from, so every creation reads the storage.
-func (r *Resolver) Known(string, string) ([]name.Digest, digest.Digest) { return nil, "" }
+func (r *Store) Known(string, string) ([]name.Digest, digest.Digest) { return nil, "" }
 
 // Images lists one name of each image, for pre-verification after a key
 // change.
-func (r *Resolver) Images(context.Context) ([]string, error) {
+func (r *Store) Images(context.Context) ([]string, error) {
 	imgs, err := r.Storage.images()
 	if err != nil {
 		return nil, err
@@ -299,15 +310,15 @@ func (r *Resolver) Images(context.Context) ([]string, error) {
 
 // Follow would hear new images; CRI-O has no event API to follow, so it
 // only waits for ctx: images are verified when a container asks.
-func (r *Resolver) Follow(ctx context.Context, _ func(string), _ func(error, time.Duration)) {
+func (r *Store) Follow(ctx context.Context, _ func(string), _ func(error, time.Duration)) {
 	<-ctx.Done()
 }
 
 // Ping checks that CRI-O's storage is readable, for readiness.
-func (r *Resolver) Ping(context.Context) error {
+func (r *Store) Ping(context.Context) error {
 	_, err := os.Stat(filepath.Join(r.Storage.dir(r.Storage.Root, "images"), "images.json"))
 	return err
 }
 
 // Close releases nothing: files are opened per read.
-func (r *Resolver) Close() error { return nil }
+func (r *Store) Close() error { return nil }

@@ -123,7 +123,7 @@ func TestWhatACRIOContainerRuns(t *testing.T) {
 	app := f.pull(t, 3, "reg.io/app:v1", "reg.io/mirror/app:v1")
 	f.pull(t, 2, "reg.io/other:v1")
 	f.create(t, "c1", app, app.top)
-	r := &Resolver{Storage: f.s}
+	r := &Store{Storage: f.s}
 	ctx := context.Background()
 
 	ref, rt, err := r.ContainerImage(ctx, ctr("c1", app.id))
@@ -169,7 +169,7 @@ func TestImageRefAnnotationMustBeTheStoragesImage(t *testing.T) {
 	signed := f.pull(t, 2, "reg.io/signed:v1")
 	unsigned := f.pull(t, 2, "reg.io/unsigned:v1")
 	f.create(t, "c1", unsigned, unsigned.top)
-	r := &Resolver{Storage: f.s}
+	r := &Store{Storage: f.s}
 	for _, ann := range []string{signed.id, "sha256:" + signed.id, "garbage"} {
 		if _, _, err := r.ContainerImage(context.Background(), ctr("c1", ann)); err == nil || !strings.Contains(err.Error(), unsigned.id) {
 			t.Errorf("annotation %q over image %s: %v; want refused naming the storage's image", ann, unsigned.id, err)
@@ -193,7 +193,7 @@ func TestContainerLayerMustSitOnItsImage(t *testing.T) {
 	signed := f.pull(t, 2, "reg.io/signed:v1")
 	unsigned := f.pull(t, 2, "reg.io/unsigned:v1")
 	f.create(t, "c1", signed, unsigned.top)
-	r := &Resolver{Storage: f.s}
+	r := &Store{Storage: f.s}
 	if _, err := r.RootFS(context.Background(), "c1"); !errors.Is(err, imagestore.ErrNotBuiltFrom) {
 		t.Fatalf("RootFS of a container on another image's layers: %v; want ErrNotBuiltFrom", err)
 	}
@@ -204,7 +204,7 @@ func TestBuiltFromRefusesAnotherImagesLayersOrConfig(t *testing.T) {
 	f := newFixture(t)
 	a := f.pull(t, 2, "reg.io/aa:v1")
 	b := f.pull(t, 2, "reg.io/bb:v1")
-	r := &Resolver{Storage: f.s}
+	r := &Store{Storage: f.s}
 	an, _ := name.NewDigest("reg.io/aa@" + a.manifest.String())
 	if err := r.BuiltFrom(context.Background(), b.chain, "", an); !errors.Is(err, imagestore.ErrNotBuiltFrom) {
 		t.Errorf("b's layers as a: %v", err)
@@ -223,7 +223,7 @@ func TestTamperedManifestNamesNothing(t *testing.T) {
 	if err := os.WriteFile(p, []byte(`{"schemaVersion":2}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := &Resolver{Storage: f.s}
+	r := &Store{Storage: f.s}
 	if imgs, err := r.Resolve(context.Background(), "sha256:"+a.id); err == nil {
 		t.Fatalf("Resolve over a tampered manifest = %v", imgs)
 	}
@@ -255,12 +255,12 @@ func TestSandboxIsItsStorageContainersImage(t *testing.T) {
 	f := newFixture(t)
 	pause := f.pull(t, 1, "reg.io/pause:3.10")
 	f.create(t, "pod1", pause, pause.top)
-	r := &Resolver{Storage: f.s}
-	ref, chain, err := r.Sandbox(context.Background(), "pod1")
+	r := &Store{Storage: f.s}
+	ref, chain, err := r.SandboxImage(context.Background(), "pod1")
 	if err != nil || ref != "sha256:"+pause.id || chain != pause.chain {
 		t.Fatalf("Sandbox(pod1) = %s, %s, %v", ref, chain, err)
 	}
-	if _, _, err := r.Sandbox(context.Background(), "pod2"); err == nil {
+	if _, _, err := r.SandboxImage(context.Background(), "pod2"); err == nil {
 		t.Fatal("a sandbox with no storage record was not refused")
 	}
 }

@@ -22,7 +22,7 @@ import (
 // the layer. Anything else containerd's rules judge (imagestore), which
 // refuse a mount naming an image-volumes directory they cannot bind (a
 // CRI-O image volume with a sub path, mounted from CRI-O's run directory).
-func (r *Resolver) ImageVolumeOf(m *api.Mount) (imagestore.ImageVolume, bool, error) {
+func (r *Store) ImageVolumeOf(m *api.Mount) (imagestore.ImageVolume, bool, error) {
 	if m.GetType() == "overlay" {
 		var lower []string
 		for _, o := range m.GetOptions() {
@@ -36,12 +36,12 @@ func (r *Resolver) ImageVolumeOf(m *api.Mount) (imagestore.ImageVolume, bool, er
 			}
 		}
 	}
-	return imagestore.ImageVolumeOf(m.GetDestination(), m.GetSource(), m.GetOptions())
+	return imagestore.ImageVolumeOf(m)
 }
 
 // imageMount is the layer ID of a lowerdir that is exactly a layer's
 // mount under CRI-O's storage, over an image-volumes directory.
-func (r *Resolver) imageMount(lowerdir string) (string, bool) {
+func (r *Store) imageMount(lowerdir string) (string, bool) {
 	top, below, ok := strings.Cut(lowerdir, ":")
 	if !ok || strings.Contains(below, ":") || filepath.Base(below) != "image-volumes" || strings.Contains(lowerdir, "..") {
 		return "", false
@@ -60,7 +60,7 @@ func (r *Resolver) imageMount(lowerdir string) (string, bool) {
 
 // VolumeImages names the images whose top layer is the one mounted, under
 // every repository CRI-O knows each by.
-func (r *Resolver) VolumeImages(_ context.Context, v imagestore.ImageVolume) ([]name.Digest, error) {
+func (r *Store) VolumeImages(_ context.Context, v imagestore.ImageVolume) ([]name.Digest, error) {
 	imgs, err := r.Storage.images()
 	if err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func (r *Resolver) VolumeImages(_ context.Context, v imagestore.ImageVolume) ([]
 }
 
 // VolumeLayers is the layer chain of the layer mounted.
-func (r *Resolver) VolumeLayers(_ context.Context, v imagestore.ImageVolume) (digest.Digest, error) {
+func (r *Store) VolumeLayers(_ context.Context, v imagestore.ImageVolume) (digest.Digest, error) {
 	layers, err := r.Storage.layers()
 	if err != nil {
 		return "", err

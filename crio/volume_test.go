@@ -15,7 +15,7 @@ import (
 func TestCRIOImageVolumeMount(t *testing.T) {
 	f := newFixture(t)
 	img := f.pull(t, 2, "reg.io/vol:v1")
-	r := &Resolver{Storage: f.s}
+	r := &Store{Storage: f.s}
 	mount := func(lower ...string) *api.Mount {
 		m := &api.Mount{Destination: "/data", Type: "overlay", Source: "overlay"}
 		for _, l := range lower {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/localapi"
+	"github.com/signgate/signgate/verify"
 
 	"golang.org/x/net/netutil"
 )
@@ -37,6 +38,7 @@ func (d *Daemon) serveAPI(ctx context.Context, path string) {
 	mux.HandleFunc("POST "+localapi.PathVerify, d.handleVerify)
 	mux.HandleFunc("GET "+localapi.PathKeys, d.handleKeys)
 	mux.HandleFunc("POST "+localapi.PathKeysSync, d.handleKeysSync)
+	mux.HandleFunc("GET "+localapi.PathRunning, d.handleRunning)
 	d.handleHealth(mux)
 	d.listen(ctx, "api", path, func() (net.Listener, error) { return listenUnix(path) },
 		func(l net.Listener) { d.serve(ctx, l, mux, "api") })
@@ -105,9 +107,15 @@ func (d *Daemon) verifyPull(ctx context.Context, req VerifyRequest) VerifyRespon
 		return VerifyResponse{Reason: fmt.Sprintf("image %s: digest %q: %v", req.Image, req.Digest, err)}
 	}
 	// A pull may wait for the whole verification, unlike CreateContainer.
-	ctx, cancel := context.WithTimeout(ctx, d.config().Engine.VerifyTimeout+time.Second)
+	ctx, cancel := context.WithTimeout(ctx, d.config().Registry.VerifyTimeout+time.Second)
 	defer cancel()
-	v := d.Engine().DecideAnyNamespace(ctx, img)
+	// Nothing runs yet: the manifest containerd pulls for this host
+	// stands for the one that will (a creation binds it to its layers).
+	runs, err := d.Engine().PlatformManifest(ctx, img, verify.HostPlatform())
+	if err != nil {
+		d.log.Debug("pull: cannot tell which platform manifest this host pulls; only the index's signatures count", "image", req.Image, "err", err)
+	}
+	v := d.Engine().DecideAnyNamespace(ctx, img, runs)
 	if !v.Allowed {
 		d.log.Warn("signgate refused pull", "image", req.Image, "digest", req.Digest, "policy", v.Policy, "reason", v.Reason)
 	}

@@ -18,9 +18,9 @@ import (
 	nriapi "github.com/containerd/nri/pkg/api"
 	"github.com/coreos/go-systemd/v22/journal"
 
-	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
+	"github.com/signgate/signgate/prove"
 	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )
@@ -34,7 +34,7 @@ type Daemon struct {
 	plugin *nri.Plugin
 
 	mu  sync.Mutex // serialises reloads
-	cfg atomic.Pointer[config.Config]
+	cfg atomic.Pointer[setup.Config]
 	// loaded fingerprints the files as the last load (or refused reload)
 	// read them, for watch_config: a change from then on is seen.
 	loaded atomic.Value
@@ -42,6 +42,7 @@ type Daemon struct {
 	connected  atomic.Bool  // the NRI connection is up
 	sharedKeys atomic.Value // what warnSharedKeys last said
 	readyOnce  sync.Once
+	decisions  *laterRecorder // the decision log, written after each answer
 	metrics    *metrics
 	keysTime   atomic.Int64 // unix nanos the keys in force were loaded
 	syncer     atomic.Pointer[keysync.Syncer]
@@ -51,6 +52,9 @@ type Daemon struct {
 	rootStale  sync.Map    // trust root name -> whether checkTrustRoots last found it stale
 	// keysChanged asks pre-verification to verify the node's images again.
 	keysChanged chan struct{}
+	scrapeAddr  string        // the scrape listener's address (scrape.go); "" for none
+	alsoStderr  atomic.Bool   // records go to stderr beside journald (decisionstderr.go)
+	running     *runningState // running containers, judged again on every change (running.go)
 	// after is time.After for the listeners' retries; tests set a clock.
 	after func(time.Duration) <-chan time.Time
 }
@@ -60,8 +64,11 @@ func (d *Daemon) keysAt() time.Time { return time.Unix(0, d.keysTime.Load()) }
 // New loads the config at path and prepares the daemon. Recorder may be nil:
 // decisions then go to journald when it is there, else to the logger.
 func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
-	cfg, err := config.Load(path)
+	cfg, err := setup.Load(path)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := prove.ParseSettings(cfg); err != nil {
 		return nil, err
 	}
 	d := &Daemon{path: path, log: log, journal: rec == nil, keysChanged: make(chan struct{}, 1)}
@@ -71,7 +78,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.cfg.Store(cfg)
 	d.loaded.Store(fingerprint(cfg))
 	d.metrics = newMetrics(d)
-	syncer, err := NewSyncer(cfg, nil, false)
+	syncer, err := setup.Syncer(cfg, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -87,18 +94,22 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	}
 	d.store = store
 	d.restoreVerdicts(engine)
+	d.running = newRunning(d, store)
 	d.engine.Store(engine)
 	d.keysTime.Store(time.Now().UnixNano())
 	if rec == nil {
 		if journal.Enabled() {
-			rec = JournalRecorder{}
+			rec = JournalRecorder{Fallback: log}
 		} else {
 			rec = SlogRecorder{Logger: log}
 		}
 	}
 	d.warnConfig(cfg)
 	d.warnSharedKeys(engine.Snapshot())
-	d.plugin = &nri.Plugin{Resolver: store, Runtime: cfg.Daemon.Runtime.Name, Decider: d, Recorder: multiRecorder{rec, d.metrics}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
+	// Decisions reach the log after signgate has answered (laterRecorder).
+	d.decisions = newLaterRecorder(rec)
+	d.plugin = &nri.Plugin{Runtime: store, RuntimeName: nriName(cfg.Daemon.Runtime), Decider: d, Log: log, Recorder: multiRecorder{d.metrics, d.decisions}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
+	d.plugin.Synchronized = func() { d.judgeSoon("connected to NRI") }
 	return d, nil
 }
 
@@ -122,7 +133,8 @@ func ensureStateDir(dir string, log *slog.Logger) error {
 	return nil
 }
 
-func (d *Daemon) buildEngine(cfg *config.Config, syncer *keysync.Syncer) (*verify.Engine, error) {
+func (d *Daemon) buildEngine(cfg *setup.Config, syncer *keysync.Syncer) (*verify.Engine, error) {
+	cfg.Log = d.log // a credential provider's stderr, at debug level
 	engine, _, err := setup.Engine(cfg, syncer, func(v *verify.Verdict) {
 		d.metrics.verified(v)
 		d.log.Info("verification finished", "image", v.Image, "digest", v.Digest, "policy", v.Policy,
@@ -133,7 +145,7 @@ func (d *Daemon) buildEngine(cfg *config.Config, syncer *keysync.Syncer) (*verif
 
 // warnConfig says loudly, at start and on every reload, what a valid config
 // leaves open: no enforcing policy, a placeholder key.
-func (d *Daemon) warnConfig(cfg *config.Config) {
+func (d *Daemon) warnConfig(cfg *setup.Config) {
 	for _, w := range cfg.Warnings() {
 		d.log.Warn("config warning", "config", cfg.Path, "warning", w)
 	}
@@ -155,7 +167,7 @@ func (d *Daemon) warnSharedKeys(snap *verify.Snapshot) {
 }
 
 // config returns the config in force.
-func (d *Daemon) config() *config.Config { return d.cfg.Load() }
+func (d *Daemon) config() *setup.Config { return d.cfg.Load() }
 
 // Decide passes to the engine in force.
 func (d *Daemon) Decide(ctx context.Context, req verify.Request) *verify.Verdict {
@@ -176,18 +188,16 @@ func (d *Daemon) Reload() error {
 	defer d.mu.Unlock()
 	d.notify("RELOADING=1")
 	defer d.notify("READY=1")
-	cfg, err := config.Load(d.path)
+	cfg, err := setup.Load(d.path)
 	// Against the config in force after this reload (it may name new files);
 	// a refused one is not tried again until the files change again.
 	defer func() { d.loaded.Store(fingerprint(d.config())) }()
 	var syncer *keysync.Syncer
 	if err == nil {
-		syncer, err = NewSyncer(cfg, d.syncer.Load(), false)
+		syncer, err = setup.Syncer(cfg, d.syncer.Load(), false)
 	}
 	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.KMS.RequestTimeout)
-		changes, serr := syncer.Sync(ctx)
-		cancel()
+		changes, serr := setup.SyncKeys(cfg, syncer)
 		d.reportSync(syncer, changes, serr)
 		var engine *verify.Engine
 		if engine, err = d.buildEngine(cfg, syncer); err == nil {
@@ -205,6 +215,7 @@ func (d *Daemon) Reload() error {
 			case d.keysChanged <- struct{}{}: // the new engine starts with no verdicts
 			default:
 			}
+			d.judgeSoon("config reloaded")
 			d.keysTime.Store(time.Now().UnixNano())
 			d.metrics.keysLoaded.Set(float64(time.Now().Unix()))
 			d.metrics.reloads.WithLabelValues("ok").Inc()
@@ -226,12 +237,16 @@ func (d *Daemon) Reload() error {
 // containerd goes away.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.store.Close()
+	defer d.decisions.Close()
 	// Neither listener fails the daemon: each retries until it binds.
 	if d.config().Daemon.APISocket != "" {
 		d.serveAPI(ctx, d.config().Daemon.APISocket)
 	}
 	if addr := d.config().Daemon.MetricsAddress; addr != "" {
 		d.serveMetrics(ctx, addr)
+	}
+	if d.scrapeAddr != "" {
+		d.serveScrape(ctx, d.scrapeAddr)
 	}
 	var onImage func(string)
 	if d.config().Daemon.Preverify {
@@ -253,6 +268,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go d.watchFiles(ctx, every)
 	}
 	go d.trustRootLoop(ctx)
+	go d.runningLoop(ctx)
+	d.startProve(ctx)
 	defer d.notify("STOPPING=1")
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {

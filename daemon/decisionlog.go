@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 
@@ -48,6 +49,7 @@ func fields(d nri.Decision) map[string]string {
 		"SIGNGATE_POD":           d.Pod,
 		"SIGNGATE_NAMESPACE":     d.Namespace,
 		"SIGNGATE_CONTAINER":     d.Container,
+		"SIGNGATE_CONTAINER_ID":  d.ContainerID,
 		"SIGNGATE_CACHED":        strconv.FormatBool(v.Cached),
 		"SIGNGATE_RUNTIME_IMAGE": strconv.FormatBool(d.RuntimeImage),
 		"SIGNGATE_FROM_MEMORY":   strconv.FormatBool(d.FromMemory),
@@ -61,16 +63,24 @@ func fields(d nri.Decision) map[string]string {
 	if by := v.VerifiedBy(); len(by) > 0 {
 		f["SIGNGATE_VERIFIED_BY"] = strings.Join(by, "; ")
 	}
+	// The platform manifest that runs, and whose signatures verified.
+	if v.Platform != "" {
+		f["SIGNGATE_PLATFORM"] = v.Platform
+	}
+	if v.Manifest != "" {
+		f["SIGNGATE_VERIFIED_MANIFEST"] = v.Manifest
+	}
 	return f
 }
 
 // JournalRecorder writes each decision to journald with structured fields,
 // so `journalctl SIGNGATE_DECISION=deny` lists denials. Denials and audit
-// would-be denials are warnings; allows are informational.
-type JournalRecorder struct{}
+// would-be denials are warnings; allows are informational. A decision
+// journald does not take goes to Fallback (the daemon's logger).
+type JournalRecorder struct{ Fallback *slog.Logger }
 
 // Record sends d to the journal.
-func (JournalRecorder) Record(d nri.Decision) {
+func (r JournalRecorder) Record(d nri.Decision) {
 	f := fields(d)
 	f["MESSAGE_ID"] = DecisionMessageID
 	f["SYSLOG_IDENTIFIER"] = "signgate"
@@ -79,8 +89,12 @@ func (JournalRecorder) Record(d nri.Decision) {
 		prio = journal.PriWarning
 	}
 	if err := journal.Send(summary(d), prio, f); err != nil {
-		slog.Warn("journald write failed; decision follows on stderr", "err", err)
-		SlogRecorder{Logger: slog.Default()}.Record(d)
+		log := r.Fallback
+		if log == nil {
+			log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		}
+		log.Warn("journald write failed; decision follows on stderr", "err", err)
+		SlogRecorder{Logger: log}.Record(d)
 	}
 }
 
@@ -96,12 +110,18 @@ func (r SlogRecorder) Record(d nri.Decision) {
 	}
 	args := []any{"decision", f["SIGNGATE_DECISION"], "image", d.Ref, "digest", d.Verdict.Digest,
 		"policy", d.Verdict.Policy, "cause", d.Verdict.Cause, "reason", d.Verdict.Reason, "pod", d.Pod, "namespace", d.Namespace,
-		"container", d.Container, "cached", d.Verdict.Cached, "runtime_image", d.RuntimeImage, "from_memory", d.FromMemory, "took", d.Took}
+		"container", d.Container, "container_id", d.ContainerID, "cached", d.Verdict.Cached, "runtime_image", d.RuntimeImage, "from_memory", d.FromMemory, "took", d.Took}
 	if by, ok := f["SIGNGATE_VERIFIED_BY"]; ok {
 		args = append(args, "verified_by", by)
 	}
 	if fc, ok := f["SIGNGATE_FAILED_CONDITIONS"]; ok {
 		args = append(args, "failed_conditions", fc)
+	}
+	if pm, ok := f["SIGNGATE_PLATFORM"]; ok {
+		args = append(args, "platform", pm)
+	}
+	if m, ok := f["SIGNGATE_VERIFIED_MANIFEST"]; ok {
+		args = append(args, "verified_manifest", m)
 	}
 	r.Logger.Log(context.Background(), level, summary(d), args...)
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signgate/signgate/internal/testenv"
+	"github.com/signgate/signgate/internal/testkit/testenv"
 	"github.com/signgate/signgate/nri"
 	"github.com/signgate/signgate/verify"
 )
@@ -67,7 +67,7 @@ func TestJournalRecordsDenialsWithStructuredFields(t *testing.T) {
 	defer conn.Close()
 
 	d := nri.Decision{
-		Ref: "reg.io/team/app:v1", Pod: "web-1", Namespace: "prod", Container: "app", Took: 1500 * time.Microsecond,
+		Ref: "reg.io/team/app:v1", Pod: "web-1", Namespace: "prod", Container: "app", ContainerID: "c0ffee", Took: 1500 * time.Microsecond,
 		Verdict: &verify.Verdict{Image: "reg.io/team/app", Digest: "sha256:abc", Policy: "prod", Mode: verify.Enforce,
 			Reason: "policy \"prod\": cosign: no cosign signatures found\nsecond line",
 			Attestations: []*verify.AttestationResult{{Name: "provenance", Attestations: []verify.CosignSignature{
@@ -93,8 +93,10 @@ func TestJournalRecordsDenialsWithStructuredFields(t *testing.T) {
 		"SIGNGATE_POD":       "web-1",
 		"SIGNGATE_NAMESPACE": "prod",
 		"SIGNGATE_CONTAINER": "app",
-		"SIGNGATE_TOOK_US":   "1500",
-		"SIGNGATE_REASON":    d.Verdict.Reason,
+		// The record of what verified each container, by its ID.
+		"SIGNGATE_CONTAINER_ID": "c0ffee",
+		"SIGNGATE_TOOK_US":      "1500",
+		"SIGNGATE_REASON":       d.Verdict.Reason,
 		// Which attestation condition failed, one per line.
 		"SIGNGATE_FAILED_CONDITIONS": "provenance: builders = [\"b\"]: built by \"x\"\nprovenance: max_age = 1h0m0s: made 2h0m0s ago",
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/coreos/go-systemd/v22/journal"
 
-	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/setup"
 )
@@ -25,38 +24,29 @@ const (
 	keyUntrusted     keysync.ChangeKind = "untrusted"       // no version can be trusted: images that need it are denied
 )
 
-// NewSyncer builds the KMS key syncer for cfg (see setup.Syncer).
-func NewSyncer(cfg *config.Config, prev *keysync.Syncer, readOnly bool) (*keysync.Syncer, error) {
-	return setup.Syncer(cfg, prev, readOnly)
-}
-
-// startKeys brings KMS keys up at start: the last-known-good state first,
-// then a sync. When the state holds every key, signgate starts on it at
-// once and syncs in the background (a KMS that is down must not hold up
-// container creation on the node); otherwise it syncs first, within
-// kms.request_timeout. A KMS that cannot be reached leaves the state's keys
-// in force, and says so.
+// startKeys brings KMS keys up at start through setup.StartKeys, as every
+// command does (same state, same timeout). Unlike a command, it starts on
+// a state that holds every key and syncs in the background: a KMS that is
+// down must not hold up container creation on the node. A KMS that cannot
+// be reached leaves the state's keys in force, and says so.
 func (d *Daemon) startKeys(s *keysync.Syncer) {
 	if s.Len() == 0 {
 		return
 	}
-	n, written, err := s.LoadState()
+	ks := setup.StartKeys(d.config(), s, true)
 	switch {
-	case errors.Is(err, keysync.ErrNoState):
+	case errors.Is(ks.StateErr, keysync.ErrNoState):
 		d.log.Info("no last-known-good KMS keys yet", "state_dir", d.config().Daemon.StateDir)
-	case err != nil:
-		d.keyEvent(keysync.Change{Kind: keyStateIgnored, Detail: err.Error()}, true)
+	case ks.StateErr != nil:
+		d.keyEvent(keysync.Change{Kind: keyStateIgnored, Detail: ks.StateErr.Error()}, true)
 	default:
-		d.log.Info("loaded last-known-good KMS keys", "keys", n, "written", written.UTC().Format(time.RFC3339))
+		d.log.Info("loaded last-known-good KMS keys", "keys", ks.Loaded, "written", ks.Written.UTC().Format(time.RFC3339))
 	}
-	if n == s.Len() {
+	if ks.Deferred {
 		d.syncSoon.Store(true)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d.config().KMS.RequestTimeout)
-	defer cancel()
-	changes, err := s.Sync(ctx)
-	d.reportSync(s, changes, err)
+	d.reportSync(s, ks.Changes, ks.SyncErr)
 	d.reportStart(s)
 }
 
@@ -159,6 +149,7 @@ func (d *Daemon) refreshKeys(s *keysync.Syncer) {
 	case d.keysChanged <- struct{}{}:
 	default: // a re-verification is already due
 	}
+	d.judgeSoon("KMS keys changed")
 }
 
 func (d *Daemon) reportSync(s *keysync.Syncer, changes []keysync.Change, err error) {
@@ -187,7 +178,9 @@ func (d *Daemon) keyEvent(c keysync.Change, warn bool) {
 			"SIGNGATE_KEY_VERSION":     c.Version,
 			"SIGNGATE_KEY_FINGERPRINT": c.Fingerprint,
 		})
-		return
+		if !d.alsoStderr.Load() {
+			return
+		}
 	}
 	level := slog.LevelInfo
 	if warn {

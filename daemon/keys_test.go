@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/signgate/signgate/internal/kmstest"
+	"github.com/signgate/signgate/internal/testkit/kmstest"
 	_ "github.com/signgate/signgate/keystore/kms/vaultkms"
 )
 

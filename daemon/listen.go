@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"time"
 )
@@ -58,4 +59,15 @@ func (d *Daemon) listen(ctx context.Context, what, addr string, bind func() (net
 			backoff = min(backoff*2, listenRetryMax)
 		}
 	}()
+}
+
+// bindTCP binds addr, an error naming what sets it (a config key or flag).
+func bindTCP(what, addr string) func() (net.Listener, error) {
+	return func() (net.Listener, error) {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", what, addr, err)
+		}
+		return l, nil
+	}
 }

@@ -25,26 +25,20 @@ func TestMetricsPortTakenDoesNotStopTheDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := held.Addr().String()
-	cfg := filepath.Join(dir, "config.toml")
-	body := fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nstate_dir = %q\nmetrics_address = %q\napi_socket = %q\n[[policy]]\nname = \"all\"\nscopes = [\"**\"]\nmode = \"allow\"\n",
-		filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state"), addr, filepath.Join(dir, "api.sock"))
-	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	var log syncBuffer
-	d, err := New(cfg, slog.New(slog.NewTextHandler(&log, nil)), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := listenerDaemon(t, dir, addr, &log)
 	// The retry waits on this clock: each wait is announced, then released.
 	waits := make(chan time.Duration, 1)
 	fire := make(chan time.Time)
 	d.after = func(t time.Duration) <-chan time.Time { waits <- t; return fire }
 
+	// Run is stopped, and has returned, before the test's files go: a Run
+	// still stopping would write to them, and notify the next test.
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- d.Run(ctx) }()
+	ran := make(chan struct{})
+	go func() { defer close(ran); errc <- d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-ran })
 	select {
 	case err := <-errc:
 		t.Fatalf("the daemon stopped because metrics_address %s was taken: %v", addr, err)
@@ -89,6 +83,23 @@ func TestMetricsPortTakenDoesNotStopTheDaemon(t *testing.T) {
 		t.Fatalf("the daemon stopped: %v", err)
 	default:
 	}
+}
+
+// listenerDaemon is a daemon on dir (no containerd behind it) serving
+// metrics on metricsAddr ("" for none) and its API socket, logging to log.
+func listenerDaemon(t *testing.T, dir, metricsAddr string, log io.Writer) *Daemon {
+	t.Helper()
+	cfg := filepath.Join(dir, "config.toml")
+	body := fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nstate_dir = %q\nmetrics_address = %q\napi_socket = %q\n[[policy]]\nname = \"all\"\nscopes = [\"**\"]\nmode = \"allow\"\n",
+		filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state"), metricsAddr, filepath.Join(dir, "api.sock"))
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, slog.New(slog.NewTextHandler(log, nil)), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // syncBuffer is a bytes.Buffer safe for the daemon's goroutines.

@@ -89,10 +89,10 @@ func newMetrics(d *Daemon) *metrics {
 			Name: "signgate_trust_root_stale", Help: "1 while a TUF trust root is past its staleness limit: keyless identities under it verify nothing.",
 		}, []string{"trust_root"}),
 		listenerUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "signgate_listener_up", Help: "1 while a listener (metrics, api) is bound; 0 while it cannot bind and is retried (the gate runs without it).",
+			Name: "signgate_listener_up", Help: "1 while a listener (metrics, api, scrape) is bound; 0 while it cannot bind and is retried (the gate runs without it).",
 		}, []string{"listener"}),
 		bindFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "signgate_listener_bind_failures_total", Help: "Failed attempts to bind a listener (metrics, api), e.g. its address held by another process.",
+			Name: "signgate_listener_bind_failures_total", Help: "Failed attempts to bind a listener (metrics, api, scrape), e.g. its address held by another process.",
 		}, []string{"listener"}),
 	}
 	m.reg.MustRegister(m.listenerUp, m.bindFailures, m.decisions, m.cache, m.verifications, m.verifyTime, m.reloads, m.keysLoaded, m.verdictsRestored,
@@ -152,7 +152,7 @@ func (m *metrics) verified(v *verify.Verdict) {
 	switch v.Cause {
 	case verify.CauseVerified:
 		result = "verified"
-	case verify.CauseRegistryError:
+	case verify.CauseRegistryError, verify.CauseRateLimited: // signatures could not be read
 		result = "registry_error"
 	}
 	m.verifications.WithLabelValues(result).Inc()
@@ -177,13 +177,7 @@ func (d *Daemon) serveMetrics(ctx context.Context, addr string) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
 	d.handleHealth(mux)
-	d.listen(ctx, "metrics", addr, func() (net.Listener, error) {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("metrics_address %s: %w", addr, err)
-		}
-		return l, nil
-	}, func(l net.Listener) {
+	d.listen(ctx, "metrics", addr, bindTCP("metrics_address", addr), func(l net.Listener) {
 		d.serve(ctx, l, mux, "metrics")
 		d.log.Info("serving metrics and health", "address", l.Addr().String())
 	})

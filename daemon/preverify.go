@@ -60,7 +60,7 @@ func (d *Daemon) verifyAhead(ctx context.Context, sem chan struct{}, name string
 		if done != nil {
 			defer done()
 		}
-		vctx, cancel := context.WithTimeout(ctx, d.config().Engine.VerifyTimeout+time.Second)
+		vctx, cancel := context.WithTimeout(ctx, d.config().Registry.VerifyTimeout+time.Second)
 		defer cancel()
 		imgs, err := d.store.Resolve(vctx, name)
 		if err != nil {
@@ -68,7 +68,14 @@ func (d *Daemon) verifyAhead(ctx context.Context, sem chan struct{}, name string
 			return
 		}
 		for _, img := range imgs {
-			v := d.Engine().DecideAnyNamespace(vctx, img)
+			// The platform manifest pulled is the one a container will
+			// run: decided for it, the verdict is the one its creation
+			// reuses.
+			runs, err := d.store.PulledManifest(vctx, img)
+			if err != nil {
+				d.log.Debug("pre-verification: cannot tell which platform manifest was pulled", "image", name, "err", err)
+			}
+			v := d.Engine().DecideAnyNamespace(vctx, img, runs.String())
 			d.log.Debug("pre-verified", "image", name, "digest", v.Digest, "decision", v.Decision(), "cached", v.Cached)
 		}
 	}()

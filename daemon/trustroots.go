@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore/tufroot"
+	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -47,7 +47,7 @@ type rootStatus struct {
 }
 
 // refreshTrustRoot updates one trust root and says when to try next.
-func (d *Daemon) refreshTrustRoot(src config.TUFSource, fails map[string]int) time.Duration {
+func (d *Daemon) refreshTrustRoot(src setup.TUFSource, fails map[string]int) time.Duration {
 	kept, changed, err := src.Refresh(time.Now())
 	switch {
 	case err == nil && !changed:
@@ -82,13 +82,13 @@ func (d *Daemon) refreshTrustRoot(src config.TUFSource, fails map[string]int) ti
 // trust root in force, so it is trusted for longer: in the config (which
 // later snapshots are built from) and in the engine's snapshot, keeping
 // its verdicts.
-func (d *Daemon) renewTrustRoot(src config.TUFSource, kept *tufroot.Kept) {
+func (d *Daemon) renewTrustRoot(src setup.TUFSource, kept *tufroot.Kept) {
 	if !d.renewed(src, kept) {
 		_ = d.Reload() // the kept content is not what is in force: load it
 	}
 }
 
-func (d *Daemon) renewed(src config.TUFSource, kept *tufroot.Kept) bool {
+func (d *Daemon) renewed(src setup.TUFSource, kept *tufroot.Kept) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cfg := d.config()
@@ -117,6 +117,9 @@ func (d *Daemon) checkTrustRoots(now time.Time) {
 		was, seen := d.rootStale.Swap(n, why != "")
 		if seen && was.(bool) == (why != "") {
 			continue
+		}
+		if seen {
+			d.judgeSoon("trust root " + n + " went stale or fresh")
 		}
 		if why != "" {
 			d.metrics.rootStale.WithLabelValues(n).Set(1)

@@ -13,8 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/signgate/signgate/internal/sigtest"
-	"github.com/signgate/signgate/internal/tuftest"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
+	"github.com/signgate/signgate/internal/testkit/tuftest"
 	"github.com/signgate/signgate/keystore/tufroot"
 )
 
@@ -156,11 +156,27 @@ func TestTrustRootStalenessIsReported(t *testing.T) {
 		t.Fatal("a fresh trust root's metrics")
 	}
 
-	// The mirror is gone; four hours on, the trust root is stale.
+	// The mirror is gone; four hours on, the trust root is stale, and the
+	// running containers are judged again (once).
 	srv.Close()
 	d.refreshTrustRoot(src, map[string]int{})
+	judging := func() string {
+		select {
+		case why := <-d.running.due:
+			return why
+		default:
+			return ""
+		}
+	}
+	judging() // the first update's reload
 	d.checkTrustRoots(tr.Verified.Add(4 * time.Hour))
+	if why := judging(); why != "trust root mirror went stale or fresh" {
+		t.Fatalf("a trust root gone stale judges the running containers for %q", why)
+	}
 	d.checkTrustRoots(tr.Verified.Add(5 * time.Hour)) // said once
+	if why := judging(); why != "" {
+		t.Fatalf("judged again for %q", why)
+	}
 	if stale(d.metrics.rootStale.WithLabelValues("mirror")) != 1 {
 		t.Fatal("signgate_trust_root_stale is not 1")
 	}
@@ -185,6 +201,9 @@ func TestTrustRootStalenessIsReported(t *testing.T) {
 	d.checkTrustRoots(renewed.Verified.Add(time.Minute))
 	if stale(d.metrics.rootStale.WithLabelValues("mirror")) != 0 || !strings.Contains(log.String(), "trust root is fresh again") {
 		t.Fatalf("fresh again is not reported:\n%s", log.String())
+	}
+	if why := judging(); why != "trust root mirror went stale or fresh" {
+		t.Fatalf("a trust root fresh again judges the running containers for %q", why)
 	}
 }
 

@@ -50,8 +50,9 @@ func (d *Daemon) restoreVerdicts(engine *verify.Engine) {
 // keepVerdicts writes the engine's verified verdicts whenever they have
 // changed, and once more when ctx ends (signgate stopping).
 func (d *Daemon) keepVerdicts(ctx context.Context) {
-	var written int64 = -1
-	var wrote *verify.Engine
+	// What was restored at start is on disk already.
+	wrote := d.Engine()
+	_, written := wrote.Kept()
 	write := func() {
 		eng := d.Engine()
 		kept, gen := eng.Kept()

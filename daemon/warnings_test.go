@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/signgate/signgate/internal/kmstest"
+	"github.com/signgate/signgate/internal/testkit/kmstest"
 )
 
 // A config that enforces nothing is logged as a warning at start and on

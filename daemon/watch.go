@@ -10,7 +10,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/setup"
 )
 
 // watchFiles reloads when the config file, or a key or certificate file it
@@ -37,7 +37,7 @@ func (d *Daemon) watchFiles(ctx context.Context, every time.Duration) {
 
 // fingerprint hashes the config file and every key, certificate and trust
 // root file it names; a file that cannot be read counts as its error.
-func fingerprint(cfg *config.Config) string {
+func fingerprint(cfg *setup.Config) string {
 	h := sha256.New()
 	files := []string{cfg.Path}
 	for _, k := range cfg.Keys {

@@ -109,7 +109,7 @@ func (s *Store) apply(topic string, value []byte, onImage func(string)) {
 				name = ev.GetName()
 			}
 		}
-		if name != "" && !IsImageID(name) && onImage != nil {
+		if name != "" && !isImageID(name) && onImage != nil {
 			onImage(name)
 		}
 	case "/snapshot/prepare":

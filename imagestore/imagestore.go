@@ -23,6 +23,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/signgate/signgate/config"
 )
 
 // Store resolves image references through containerd.
@@ -56,7 +58,7 @@ func Dial(socket, namespace string, snapshotters []string) (*Store, error) {
 		return nil, fmt.Errorf("containerd socket %s: %w", socket, err)
 	}
 	if len(snapshotters) == 0 {
-		snapshotters = []string{"overlayfs"}
+		snapshotters = []string{config.DefaultSnapshotter}
 	}
 	return &Store{
 		conn:         conn,
@@ -79,7 +81,7 @@ func (s *Store) Close() error { return s.conn.Close() }
 // all are returned, sorted.
 func (s *Store) Resolve(ctx context.Context, ref string) ([]name.Digest, error) {
 	ctx = metadata.AppendToOutgoingContext(ctx, "containerd-namespace", s.namespace)
-	if IsImageID(ref) {
+	if isImageID(ref) {
 		return s.resolveIDs(ctx, ref)
 	}
 	d, err := s.resolveName(ctx, ref)
@@ -144,7 +146,7 @@ func (s *Store) Images(ctx context.Context) ([]string, error) {
 	var out []string
 	for _, img := range resp.GetImages() {
 		target := img.GetTarget().GetDigest()
-		if IsImageID(img.GetName()) || seen[target] {
+		if isImageID(img.GetName()) || seen[target] {
 			continue
 		}
 		seen[target] = true
@@ -168,7 +170,7 @@ func (s *Store) resolveIDs(ctx context.Context, id string) ([]name.Digest, error
 	}
 	byTarget := map[string][]string{}
 	for _, img := range list.GetImages() {
-		if IsImageID(img.GetName()) {
+		if isImageID(img.GetName()) {
 			continue
 		}
 		if n, err := reference.ParseNormalizedNamed(img.GetName()); err == nil {
@@ -211,9 +213,9 @@ func toDigest(repo, d string) (name.Digest, error) {
 	return name.NewDigest(repo + "@" + d)
 }
 
-// IsImageID reports whether ref is an image ID (the config digest) rather
+// isImageID reports whether ref is an image ID (the config digest) rather
 // than a name.
-func IsImageID(ref string) bool {
+func isImageID(ref string) bool {
 	if !strings.HasPrefix(ref, "sha256:") {
 		return false
 	}

@@ -24,7 +24,7 @@ func (s *Store) VolumeImages(ctx context.Context, v ImageVolume) ([]name.Digest,
 	seen := map[string]bool{}
 	var repos []string
 	for _, img := range list.GetImages() {
-		if IsImageID(img.GetName()) {
+		if isImageID(img.GetName()) {
 			continue
 		}
 		if n, err := reference.ParseNormalizedNamed(img.GetName()); err == nil {

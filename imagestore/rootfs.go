@@ -97,10 +97,11 @@ func (s *Store) snapshotParent(ctx context.Context, key string) (digest.Digest, 
 	return "", fmt.Errorf("no snapshot %s in snapshotters %v (set daemon.snapshotters to the ones containerd's runtimes use)", key, s.snapshotters)
 }
 
-// layout is one image manifest's config digest and layer chain.
+// layout is one image manifest's digest, config digest and layer chain.
 type layout struct {
-	config digest.Digest
-	chain  digest.Digest
+	manifest digest.Digest
+	config   digest.Digest
+	chain    digest.Digest
 }
 
 // layouts returns the config and layer chain of the manifest d, or of every
@@ -150,7 +151,7 @@ func (s *Store) layouts(ctx context.Context, d digest.Digest) ([]layout, error) 
 		if err := json.Unmarshal(cb, &cfg); err != nil {
 			return fmt.Errorf("config %s: %w", m.Config.Digest, err)
 		}
-		l := layout{config: m.Config.Digest}
+		l := layout{manifest: d, config: m.Config.Digest}
 		if len(cfg.RootFS.DiffIDs) > 0 {
 			l.chain = identity.ChainID(cfg.RootFS.DiffIDs)
 		}

@@ -10,10 +10,10 @@ import (
 	"google.golang.org/grpc/metadata"
 )
 
-// Sandbox reads the pod sandbox's own container from containerd: the image
+// SandboxImage reads the pod sandbox's own container from containerd: the image
 // it was created from (the sandbox or "pause" image) and the layer chain its
 // root filesystem is built on. CRI creates it before NRI hears of the pod.
-func (s *Store) Sandbox(ctx context.Context, sandboxID string) (string, digest.Digest, error) {
+func (s *Store) SandboxImage(ctx context.Context, sandboxID string) (string, digest.Digest, error) {
 	ctx = metadata.AppendToOutgoingContext(ctx, "containerd-namespace", s.namespace)
 	resp, err := containersapi.NewContainersClient(s.conn).Get(ctx, &containersapi.GetContainerRequest{ID: sandboxID})
 	if err != nil {

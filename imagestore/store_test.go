@@ -297,7 +297,7 @@ func TestImageVolumeAndSandbox(t *testing.T) {
 	f, s := start(t)
 	m, _, chain := f.image("vol")
 	f.images["reg.io/vol:v1"] = m.String()
-	v, ok, err := ImageVolumeOf("/vol", "/run/containerd/io.containerd.grpc.v1.cri/image-volumes/pod/"+m.Encoded(), nil)
+	v, ok, err := imageVolumeOf("/vol", "/run/containerd/io.containerd.grpc.v1.cri/image-volumes/pod/"+m.Encoded(), nil)
 	if !ok || err != nil {
 		t.Fatalf("not an image volume: %v", err)
 	}
@@ -312,11 +312,11 @@ func TestImageVolumeAndSandbox(t *testing.T) {
 
 	f.containers["sb1"] = &containersapi.Container{ID: "sb1", Image: "reg.io/pause:3", Snapshotter: "overlayfs", SnapshotKey: "sb1"}
 	f.snapshots["overlayfs/sb1"] = chain.String()
-	ref, got, err := s.Sandbox(ctx, "sb1")
+	ref, got, err := s.SandboxImage(ctx, "sb1")
 	if err != nil || ref != "reg.io/pause:3" || got != chain {
 		t.Fatalf("Sandbox: %s %s %v", ref, got, err)
 	}
-	if _, _, err := s.Sandbox(ctx, "nope"); err == nil {
+	if _, _, err := s.SandboxImage(ctx, "nope"); err == nil {
 		t.Fatal("an unknown sandbox was resolved")
 	}
 }

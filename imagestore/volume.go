@@ -37,13 +37,13 @@ type ImageVolume struct {
 	Target digest.Digest
 }
 
-// ImageVolumeOf tells how a container mount must be judged. ok: it is a CRI
+// imageVolumeOf tells how a container mount must be judged. ok: it is a CRI
 // image volume, to be bound to its image. err: it lies where image volumes
 // or snapshots live but cannot be bound to one, so it must be refused. Any
 // other mount is neither: signgate does not judge it. A mount is looked at
 // by its source and, for a mount that is not a bind (an overlay, say), its
 // options, which may name snapshot directories.
-func ImageVolumeOf(destination, source string, options []string) (v ImageVolume, ok bool, err error) {
+func imageVolumeOf(destination, source string, options []string) (v ImageVolume, ok bool, err error) {
 	if !suspect(source) {
 		for _, o := range options {
 			if suspect(o) {

@@ -36,7 +36,7 @@ func TestImageVolumeOf(t *testing.T) {
 		{source: "run/image-volumes/p/" + hex, denied: true},
 		{source: "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/12/fs", denied: true},
 	} {
-		v, ok, err := ImageVolumeOf("/vol", c.source, nil)
+		v, ok, err := imageVolumeOf("/vol", c.source, nil)
 		switch {
 		case c.denied:
 			if ok || err == nil || !strings.Contains(err.Error(), "/vol") {
@@ -53,10 +53,10 @@ func TestImageVolumeOf(t *testing.T) {
 		}
 	}
 	// An overlay naming snapshot directories in its options.
-	if _, ok, err := ImageVolumeOf("/x", "overlay", []string{"lowerdir=/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/3/fs"}); ok || err == nil {
+	if _, ok, err := imageVolumeOf("/x", "overlay", []string{"lowerdir=/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/3/fs"}); ok || err == nil {
 		t.Errorf("an overlay of snapshots: ok=%v err=%v", ok, err)
 	}
-	if _, ok, err := ImageVolumeOf("/x", "/etc/hosts", []string{"rbind", "ro"}); ok || err != nil {
+	if _, ok, err := imageVolumeOf("/x", "/etc/hosts", []string{"rbind", "ro"}); ok || err != nil {
 		t.Errorf("a plain bind: ok=%v err=%v", ok, err)
 	}
 }
@@ -64,7 +64,7 @@ func TestImageVolumeOf(t *testing.T) {
 func BenchmarkImageVolumeOfOrdinary(b *testing.B) {
 	opts := []string{"rbind", "rprivate", "rw"}
 	for b.Loop() {
-		ImageVolumeOf("/etc/hosts", "/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/0123456789abcdef/hosts", opts)
+		imageVolumeOf("/etc/hosts", "/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/0123456789abcdef/hosts", opts)
 	}
 }
 
@@ -76,7 +76,7 @@ func FuzzImageVolumeOf(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, source string) {
-		v, ok, err := ImageVolumeOf("/d", source, nil)
+		v, ok, err := imageVolumeOf("/d", source, nil)
 		if ok {
 			if err != nil || !strings.HasPrefix(path.Clean(source)+"/", v.SnapshotKey+"/") || !strings.HasSuffix(v.SnapshotKey, "/"+v.Target.Encoded()) || v.Target.Validate() != nil {
 				t.Fatalf("%q: bound as %+v (%v)", source, v, err)

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/integration/harness"
-	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/verify"
 )
 

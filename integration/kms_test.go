@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/integration/harness"
-	"github.com/signgate/signgate/internal/kmstest"
+	"github.com/signgate/signgate/internal/testkit/kmstest"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/localapi"
 )
@@ -61,6 +61,22 @@ func (e *env) signKMS(repo string) name.Digest {
 	return d
 }
 
+// releaseKey starts local-kms (and sets AWS_* in this process's
+// environment, which signgate and cosign inherit) with a key behind
+// alias/release, and gives signgate the suite's config back at the end.
+func (e *env) releaseKey() (*kmstest.LocalKMS, string) {
+	e.t.Helper()
+	l := kmstest.StartLocalKMS(e.t)
+	e.t.Cleanup(func() {
+		if err := e.RestartSigngate(harness.DefaultSigngateConfig(e.Env)); err != nil {
+			e.t.Error(err)
+		}
+	})
+	k := l.CreateKey(e.t)
+	l.PointAlias(e.t, "alias/release", k)
+	return l, k
+}
+
 func (e *env) keys(cmd string) localapi.KeysResponse {
 	e.t.Helper()
 	out, err := exec.Command(filepath.Join(e.Bin, "signgate"), "keys", cmd, "--socket", e.APISocket(), "--output", "json").Output()
@@ -88,14 +104,7 @@ func changed(r localapi.KeysResponse, kind keysync.ChangeKind, version string) b
 // from the last-known-good state, and with that state corrupted.
 func TestKMSKeyRotationRevocationAndLastKnownGood(t *testing.T) {
 	e := need(t)
-	l := kmstest.StartLocalKMS(t) // and AWS_* in this process's environment, which signgate and cosign inherit
-	t.Cleanup(func() {
-		if err := e.RestartSigngate(harness.DefaultSigngateConfig(e.Env)); err != nil {
-			t.Error(err)
-		}
-	})
-	k1 := l.CreateKey(t)
-	l.PointAlias(t, "alias/release", k1)
+	l, k1 := e.releaseKey()
 	if err := e.RestartSigngate(kmsConfig(e, l.URL)); err != nil {
 		t.Fatal(err)
 	}
@@ -247,14 +256,7 @@ func TestKMSKeyRotationRevocationAndLastKnownGood(t *testing.T) {
 // item 4): grace is judged when a container is created.
 func TestKMSGraceEndsWithoutASync(t *testing.T) {
 	e := need(t)
-	l := kmstest.StartLocalKMS(t)
-	t.Cleanup(func() {
-		if err := e.RestartSigngate(harness.DefaultSigngateConfig(e.Env)); err != nil {
-			t.Error(err)
-		}
-	})
-	k1 := l.CreateKey(t)
-	l.PointAlias(t, "alias/release", k1)
+	l, k1 := e.releaseKey()
 	grace := 4 * time.Second
 	if err := e.RestartSigngate(strings.Replace(kmsConfig(e, l.URL), `grace_period = "1h"`, fmt.Sprintf("grace_period = %q", grace), 1)); err != nil {
 		t.Fatal(err)
@@ -284,14 +286,7 @@ func TestKMSGraceEndsWithoutASync(t *testing.T) {
 // no command) learns of it, and the start is refused naming the key.
 func TestKMSRevocationStopsAStart(t *testing.T) {
 	e := need(t)
-	l := kmstest.StartLocalKMS(t)
-	t.Cleanup(func() {
-		if err := e.RestartSigngate(harness.DefaultSigngateConfig(e.Env)); err != nil {
-			t.Error(err)
-		}
-	})
-	k := l.CreateKey(t)
-	l.PointAlias(t, "alias/release", k)
+	l, k := e.releaseKey()
 	const every = 10 * time.Second // the shortest kms.sync_interval allowed
 	cfg := strings.Replace(kmsConfig(e, l.URL), "[kms]\n", fmt.Sprintf("[kms]\nsync_interval = %q\n", every), 1)
 	if err := e.RestartSigngate(cfg); err != nil {

@@ -3,7 +3,6 @@ package integration
 import (
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -18,7 +17,8 @@ func TestRuntimeReportsTheImage(t *testing.T) {
 	e.image("runtimeimage/app", "k1")
 	id, err := e.Create(pod, cfg, e.Registry+"/runtimeimage/app:v1")
 	mustAllow(t, id, err)
-	decision := regexp.MustCompile(`msg="signgate allow [^"]*runtimeimage/app:v1"[^\n]*`).FindString(e.SigngateLog.String())
+	// Written just after signgate answers, read through a pipe.
+	decision := decisionFor(t, e.Env, id)
 	want := "runtime_image=false"
 	if e.Containerd.FillsContainerImage() {
 		want = "runtime_image=true"

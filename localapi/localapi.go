@@ -14,10 +14,12 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"github.com/signgate/signgate/config"
 )
 
 // DefaultSocket is where the daemon answers, unless configured otherwise.
-const DefaultSocket = "/run/signgate/signgate.sock"
+const DefaultSocket = config.DefaultAPISocket
 
 // The routes.
 const (

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/containerd/nri/pkg/api"
+
+	"github.com/signgate/signgate/containers"
 )
 
 // admittedSet remembers, briefly, which containers CreateContainer allowed,
@@ -102,7 +104,7 @@ func (a *admittedSet) forget() {
 func admissionKey(pod *api.PodSandbox, ctr *api.Container) string {
 	// Each part length-prefixed, so that no two different containers spell
 	// the same key.
-	ref := ctr.GetAnnotations()[ImageNameAnnotation]
+	ref := ctr.GetAnnotations()[containers.ImageNameAnnotation]
 	n := len(pod.GetId()) + len(ref) + 8
 	for _, m := range ctr.GetMounts() {
 		n += len(m.GetSource()) + len(m.GetDestination()) + 8

@@ -16,6 +16,9 @@ const (
 	AnnotationDigest     = "signgate.dev/digest"
 	AnnotationDecision   = "signgate.dev/decision"    // verified, audit (allowed unverified) or allowed_by_policy
 	AnnotationVerifiedBy = "signgate.dev/verified-by" // "cosign: release; attestation provenance: ci"
+	// AnnotationManifest is the digest whose signatures verified: the
+	// digest above, or the platform manifest of that index which runs.
+	AnnotationManifest = "signgate.dev/verified-manifest"
 )
 
 func annotations(v *verify.Verdict) *api.ContainerAdjustment {
@@ -29,6 +32,9 @@ func annotations(v *verify.Verdict) *api.ContainerAdjustment {
 	adj.AddAnnotation(AnnotationDecision, decision)
 	if by := v.VerifiedBy(); len(by) > 0 {
 		adj.AddAnnotation(AnnotationVerifiedBy, strings.Join(by, "; "))
+	}
+	if v.Manifest != "" {
+		adj.AddAnnotation(AnnotationManifest, v.Manifest)
 	}
 	return adj
 }

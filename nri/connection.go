@@ -30,7 +30,7 @@ func (p *Plugin) setRequestTimeout(t time.Duration) {
 	p.ceiling.Store(int64(c))
 	p.admitted.setRequestTimeout(t)
 	if p.Deadline > c {
-		slog.Warn("decision_deadline is too close to containerd's NRI request timeout; answering sooner",
+		p.log().Warn("decision_deadline is too close to containerd's NRI request timeout; answering sooner",
 			"decision_deadline", p.Deadline, "nri_request_timeout", t, "answering_within", c)
 	}
 }
@@ -54,7 +54,7 @@ func (p *Plugin) Run(ctx context.Context, pluginName, index, socket string, onSt
 			onClose()
 		}
 	}
-	opts := []stub.Option{stub.WithOnClose(closed), stub.WithLogger(nriLogger{})}
+	opts := []stub.Option{stub.WithOnClose(closed), stub.WithLogger(nriLogger{p.log()})}
 	// Started by containerd as a pre-installed plugin, the name, index and
 	// connection come from the environment.
 	if os.Getenv(api.PluginNameEnvVar) == "" {
@@ -113,11 +113,11 @@ func (p *Plugin) connectionChanged() {
 	p.admitted.forget()
 }
 
-// nriLogger sends the NRI stub's chatter to slog, at debug level for the
-// routine messages so the daemon stays quiet.
-type nriLogger struct{}
+// nriLogger sends the NRI stub's chatter to the plugin's logger, at debug
+// level for the routine messages so the daemon stays quiet.
+type nriLogger struct{ log *slog.Logger }
 
-func (nriLogger) Debugf(_ context.Context, f string, a ...any) { slog.Debug(fmt.Sprintf(f, a...)) }
-func (nriLogger) Infof(_ context.Context, f string, a ...any)  { slog.Debug(fmt.Sprintf(f, a...)) }
-func (nriLogger) Warnf(_ context.Context, f string, a ...any)  { slog.Warn(fmt.Sprintf(f, a...)) }
-func (nriLogger) Errorf(_ context.Context, f string, a ...any) { slog.Error(fmt.Sprintf(f, a...)) }
+func (l nriLogger) Debugf(_ context.Context, f string, a ...any) { l.log.Debug(fmt.Sprintf(f, a...)) }
+func (l nriLogger) Infof(_ context.Context, f string, a ...any)  { l.log.Debug(fmt.Sprintf(f, a...)) }
+func (l nriLogger) Warnf(_ context.Context, f string, a ...any)  { l.log.Warn(fmt.Sprintf(f, a...)) }
+func (l nriLogger) Errorf(_ context.Context, f string, a ...any) { l.log.Error(fmt.Sprintf(f, a...)) }

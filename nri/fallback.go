@@ -1,7 +1,6 @@
 package nri
 
 import (
-	"context"
 	"log/slog"
 	"sync"
 
@@ -10,6 +9,15 @@ import (
 
 // criOName is how CRI-O names itself to NRI plugins.
 const criOName = "cri-o"
+
+// checkRuntime says loudly when the runtime that connected is not the one
+// whose records signgate reads: every container is refused then, as its
+// image cannot be found.
+func (p *Plugin) checkRuntime(runtime string) {
+	if p.RuntimeName != "" && runtime != p.RuntimeName {
+		p.log().Error("the runtime connected over NRI is not the one signgate reads the records of ([daemon.runtime] name): every container will be refused", "connected", runtime, "configured", p.RuntimeName)
+	}
+}
 
 // validatorFallback drops the validator subscription on CRI-O after CRI-O
 // refused it. The NRI version of a CRI-O that does not report its own is
@@ -30,14 +38,14 @@ type validatorFallback struct {
 // CRI-O refused it: a CRI-O restarted as another version is asked again,
 // so a connection closed early for another reason costs the validator only
 // until CRI-O's next upgrade, and says so loudly meanwhile.
-func (f *validatorFallback) events(runtime, version string, events api.EventMask, validates bool) (api.EventMask, bool) {
+func (f *validatorFallback) events(log *slog.Logger, runtime, version string, events api.EventMask, validates bool) (api.EventMask, bool) {
 	if runtime != criOName || !validates {
 		return events, validates
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.refused != nil && *f.refused == version {
-		slog.Error("CRI-O refused signgate's NRI validator subscription: it has no validator, so containers are created when signgate is absent or too slow (fails open)", "version", version)
+		log.Error("CRI-O refused signgate's NRI validator subscription: it has no validator, so containers are created when signgate is absent or too slow (fails open)", "version", version)
 		return events &^ api.MustParseEventMask("ValidateContainerAdjustment"), false
 	}
 	f.asked = &version
@@ -60,14 +68,6 @@ func (f *validatorFallback) started() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.asked = nil
-}
-
-// Synchronize is the runtime's first request after accepting the
-// subscription (its list of pods and containers, which signgate does not
-// need: it decides each container as it is created or started).
-func (p *Plugin) Synchronize(context.Context, []*api.PodSandbox, []*api.Container) ([]*api.ContainerUpdate, error) {
-	p.fallback.started()
-	return nil, nil
 }
 
 // ValidatorRefused reports that the runtime refused the validator

@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/containerd/nri/pkg/api"
 	"github.com/containerd/nri/pkg/stub"
-
-	"github.com/signgate/signgate/verify"
 )
 
 // Configure subscribes to the events signgate decides on.
@@ -41,12 +38,12 @@ func (p *Plugin) Configure(_ context.Context, _, runtime, version string) (api.E
 	if p.runtimeNRI != nil {
 		nriVersion = p.runtimeNRI()
 	}
-	events, validates := Events(nriVersion, runtime, version)
-	events, validates = p.fallback.events(runtime, version, events, validates)
+	events, validates := eventsFor(nriVersion, runtime, version)
+	events, validates = p.fallback.events(p.log(), runtime, version, events, validates)
 	p.checkRuntime(runtime)
-	slog.Info("NRI runtime", "runtime", runtime, "version", version, "nri_version", nriVersion, "validator", validates)
+	p.log().Info("NRI runtime", "runtime", runtime, "version", version, "nri_version", nriVersion, "validator", validates)
 	if !validates {
-		slog.Warn("this runtime's NRI has no validator: containers are refused while signgate runs, but created when it is absent or too slow (fails open); containerd 2.2 or newer fails closed",
+		p.log().Warn("this runtime's NRI has no validator: containers are refused while signgate runs, but created when it is absent or too slow (fails open); containerd 2.2 or newer fails closed",
 			"runtime", runtime, "version", version, "nri_version", nriVersion)
 	}
 	return events, nil
@@ -63,14 +60,15 @@ var (
 
 // ValidateContainerAdjustment refuses the container unless its image, and
 // every image it mounts, is trusted. A container CreateContainer just
-// admitted passes at once; any other (CreateContainer timed out, or never
-// reached signgate) is decided here. Only refusals are recorded:
-// CreateContainer records its decisions.
+// admitted passes at once (CreateContainer recorded it); any other
+// (CreateContainer timed out, or never reached signgate) is decided and
+// recorded here, so the decision log, which is the record of what
+// verified each container, has every container created.
 func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.ValidateContainerAdjustmentRequest) error {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
 	ctr, pod := req.GetContainer(), req.GetPod()
-	if err := abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
+	if err := p.abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
 		return err
 	}
 	conn := p.conn.Load()
@@ -80,12 +78,15 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 		return nil // decided moments ago in CreateContainer, in this same request
 	}
 	ds, _ := p.decideContainer(ctx, pod, ctr)
+	if err := p.abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
+		return err
+	}
 	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
-		if err := abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
-			return err
-		}
 		p.record(last)
-		return errors.New(DenialMessage(last))
+		return errors.New(denialMessage(last))
+	}
+	for _, d := range ds {
+		p.record(d)
 	}
 	return nil
 }
@@ -94,11 +95,11 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 // deadline passed (signgate was stopped, or the host stalled), so the
 // container was already refused or created without this answer. It is
 // logged as such, not recorded as a decision whose reason would mislead.
-func abandoned(in context.Context, what, id string) error {
+func (p *Plugin) abandoned(in context.Context, what, id string) error {
 	if in.Err() == nil {
 		return nil
 	}
-	slog.Info("request abandoned by containerd before signgate answered", "request", what, "id", id, "err", in.Err())
+	p.log().Info("request abandoned by containerd before signgate answered", "request", what, "id", id, "err", in.Err())
 	return fmt.Errorf("signgate: %s for %s arrived after containerd stopped waiting (%v)", what, id, in.Err())
 }
 
@@ -113,18 +114,13 @@ func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 	defer cancel()
 	start := time.Now()
 	d := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: "(sandbox)"}
-	ref, chain, err := p.Resolver.Sandbox(ctx, pod.GetId())
-	d.Ref = ref
-	switch {
-	case err != nil:
-		d.Verdict = verify.Deny(ref, "", verify.CauseImageUnknown, "cannot determine the pod sandbox image: "+err.Error())
-	default:
-		d.Verdict = p.decideRef(ctx, ref, chain, nil, d.Namespace)
-	}
+	img := p.Runtime.Sandbox(ctx, pod)
+	d.Ref = img.Ref
+	d.Verdict, _ = p.decideImage(ctx, img, d.Namespace)
 	d.Took = time.Since(start)
 	p.record(d)
 	if !d.Verdict.Allowed {
-		return errors.New("pod sandbox: " + DenialMessage(d))
+		return errors.New("pod sandbox: " + denialMessage(d))
 	}
 	return nil
 }
@@ -133,7 +129,7 @@ func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 func (p *Plugin) CreateContainer(in context.Context, pod *api.PodSandbox, ctr *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
-	if err := abandoned(in, "CreateContainer", ctr.GetId()); err != nil {
+	if err := p.abandoned(in, "CreateContainer", ctr.GetId()); err != nil {
 		return nil, nil, err
 	}
 	conn := p.conn.Load()
@@ -141,14 +137,14 @@ func (p *Plugin) CreateContainer(in context.Context, pod *api.PodSandbox, ctr *a
 	defer cancel()
 
 	ds, reqs := p.decideContainer(ctx, pod, ctr)
-	if err := abandoned(in, "CreateContainer", ctr.GetId()); err != nil {
+	if err := p.abandoned(in, "CreateContainer", ctr.GetId()); err != nil {
 		return nil, nil, err
 	}
 	for _, d := range ds {
 		p.record(d)
 	}
 	if last := ds[len(ds)-1]; !last.Verdict.Allowed {
-		return nil, nil, errors.New(DenialMessage(last))
+		return nil, nil, errors.New(denialMessage(last))
 	}
 	p.admitted.add(ctr.GetId(), admissionKey(pod, ctr), conn)
 	p.created.add(ctr.GetId(), reqs)
@@ -171,22 +167,22 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 	defer p.inflight.Done()
 	ctx, cancel := context.WithTimeout(ctx, p.deadline())
 	defer cancel()
-	base := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName()}
+	base := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), ContainerID: ctr.GetId()}
 	reqs, ok := p.created.get(ctr.GetId())
 	if !ok {
 		var ds []Decision
 		ds, reqs = p.decideContainer(ctx, pod, ctr)
 		if last := ds[len(ds)-1]; !last.Verdict.Allowed {
 			p.record(last)
-			return errors.New("at start: " + DenialMessage(last))
+			return errors.New("at start: " + denialMessage(last))
 		}
 	}
 	start := time.Now()
-	if v := p.decideAsCreated(ctx, ctr.GetId(), reqs[0]); v != nil {
+	if doubt := p.Runtime.AsCreated(ctx, ctr, reqs[0].Image); doubt != nil {
 		d := base
-		d.Verdict, d.Ref, d.Took = v, reqs[0].ref, time.Since(start)
+		d.Verdict, d.Ref, d.Took = doubted(doubt), reqs[0].ref, time.Since(start)
 		p.record(d)
-		return errors.New("at start: " + DenialMessage(d))
+		return errors.New("at start: " + denialMessage(d))
 	}
 	for _, r := range reqs {
 		start := time.Now()
@@ -197,13 +193,15 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		d := base
 		d.Verdict, d.Ref, d.Took = v, r.ref, time.Since(start)
 		p.record(d)
-		return errors.New("at start: " + DenialMessage(d))
+		return errors.New("at start: " + denialMessage(d))
 	}
+	p.running.add(pod, ctr)
 	return nil
 }
 
-// RemoveContainer forgets the container.
+// RemoveContainer forgets the container, and that it ran.
 func (p *Plugin) RemoveContainer(_ context.Context, _ *api.PodSandbox, ctr *api.Container) error {
 	p.created.remove(ctr.GetId())
+	p.running.remove(ctr.GetId())
 	return nil
 }

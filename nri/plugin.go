@@ -1,54 +1,20 @@
 // Package nri is signgate's containerd NRI plugin: on CreateContainer it
-// resolves the image the container will run to its digest, asks the
-// verification engine, and fails the creation when the image is not trusted.
+// asks the runtime what the container will run (containers.Runtime), asks
+// the verification engine, and fails the creation when the image is not
+// trusted.
 package nri
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/opencontainers/go-digest"
-
-	"github.com/signgate/signgate/imagestore"
+	"github.com/signgate/signgate/containers"
 	"github.com/signgate/signgate/verify"
 )
-
-// ImageNameAnnotation is where containerd's CRI puts the image reference.
-const ImageNameAnnotation = "io.kubernetes.cri.image-name"
-
-// Resolver finds the digest an image reference points to on this node, and
-// what a container's root filesystem is built from.
-type Resolver interface {
-	// Resolve names the content ref points to: one digest for a name, and
-	// every name containerd knows an image ID by, sorted.
-	Resolve(ctx context.Context, ref string) ([]name.Digest, error)
-	// RootFS is the layer chain the container's root filesystem is built on.
-	RootFS(ctx context.Context, containerID string) (digest.Digest, error)
-	// BuiltFrom checks that img is what runs: a manifest under it has the
-	// layer chain and, when config is not empty, that image config.
-	BuiltFrom(ctx context.Context, chain, config digest.Digest, img name.Digest) error
-	// CreatedFrom is containerd's record of what a created container was
-	// built from: the image config and the layer chain. The record exists
-	// by StartContainer (and by CreateContainer from containerd 2.4).
-	CreatedFrom(ctx context.Context, containerID string) (imagestore.Created, error)
-	// VolumeImages names the image a CRI image volume was made from, under
-	// every repository containerd knows it by, sorted.
-	VolumeImages(ctx context.Context, v imagestore.ImageVolume) ([]name.Digest, error)
-	// VolumeLayers is the layer chain actually mounted as the image volume.
-	VolumeLayers(ctx context.Context, v imagestore.ImageVolume) (digest.Digest, error)
-	// Known answers, from memory only, what a container being created
-	// runs: what Resolve(ref) would return, and RootFS(containerID).
-	// Either is empty when not known; the names only ever with the chain,
-	// and only when as current as containerd's answer would be.
-	Known(containerID, ref string) ([]name.Digest, digest.Digest)
-	// Sandbox is the image a pod sandbox's own container was created from,
-	// and the layer chain its root filesystem is built on.
-	Sandbox(ctx context.Context, sandboxID string) (string, digest.Digest, error)
-}
 
 // Decider is the verification engine.
 type Decider interface {
@@ -62,12 +28,16 @@ type Decision struct {
 	Pod       string
 	Namespace string
 	Container string
-	Took      time.Duration
+	// ContainerID is containerd's ID of the container ("" for a pod
+	// sandbox): the decision log is the record of what verified each
+	// container (the annotations are opt-in).
+	ContainerID string
+	Took        time.Duration
 	// RuntimeImage: containerd reported the image itself (NRI's
 	// Container.Image, 2.4+) and the decision checked it.
 	RuntimeImage bool
-	// FromMemory: containerd was not asked what runs; its events had
-	// told signgate already (see imagestore.Store.Known).
+	// FromMemory: the runtime was not asked what runs; its events had
+	// told signgate already (see containers.Runs).
 	FromMemory bool
 }
 
@@ -78,9 +48,14 @@ type Recorder interface {
 
 // Plugin implements the NRI handlers signgate subscribes to.
 type Plugin struct {
-	Resolver Resolver
+	// Runtime answers what a container runs: containerd's image store, or
+	// another runtime's.
+	Runtime  containers.Runtime
 	Decider  Decider
 	Recorder Recorder
+	// Log is where the plugin logs (the daemon's logger); nothing is
+	// logged when it is nil.
+	Log *slog.Logger
 	// Deadline bounds each answer (decision_deadline). It must be shorter
 	// than containerd's NRI request timeout, or containerd drops the plugin
 	// and creates the container: once connected, the plugin learns that
@@ -95,14 +70,30 @@ type Plugin struct {
 	admitted               admittedSet    // containers CreateContainer allowed, for the validator
 	conn                   atomic.Uint64  // which NRI connection is current; admissions are bound to it
 	created                createdSet     // what each created container runs, re-checked at start
+	running                runningSet     // containers started and not removed, judged again on a key change
 	inflight               sync.WaitGroup // requests being answered, for a clean stop
 	// runtimeNRI is the runtime's NRI version, once connected.
 	runtimeNRI func() string
-	// Runtime is the runtime whose records Resolver reads ("containerd",
-	// "crio"); another runtime connecting is logged as an error.
-	Runtime string
+	// Synchronized, if set, is called once containerd has listed the
+	// running containers (NRI Synchronize, on every connection), which
+	// may come after the connection is reported up.
+	Synchronized func()
+	// RuntimeName is how the runtime whose records Runtime reads names
+	// itself over NRI ("containerd", "cri-o"); another runtime connecting
+	// is logged as an error. Empty: not checked.
+	RuntimeName string
 	// fallback: CRI-O builds that refuse the validator (fallback.go).
 	fallback validatorFallback
+}
+
+// discard is the logger of a plugin given none.
+var discard = slog.New(slog.DiscardHandler)
+
+func (p *Plugin) log() *slog.Logger {
+	if p.Log != nil {
+		return p.Log
+	}
+	return discard
 }
 
 func (p *Plugin) record(d Decision) {
@@ -111,8 +102,8 @@ func (p *Plugin) record(d Decision) {
 	}
 }
 
-// DenialMessage is what the CRI client (crictl, the kubelet's event) shows.
-func DenialMessage(d Decision) string {
+// denialMessage is what the CRI client (crictl, the kubelet's event) shows.
+func denialMessage(d Decision) string {
 	v := d.Verdict
 	img := d.Ref
 	if v.Digest != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/signgate/signgate/containers"
 	"github.com/signgate/signgate/imagestore"
 	"github.com/signgate/signgate/verify"
 )
@@ -36,6 +37,8 @@ type fakeStore struct {
 	// chain with the config of the image that chain is.
 	configs map[string]digest.Digest
 	created map[string]imagestore.Created
+	// platforms: index digest -> the manifest under it whose layers run.
+	platforms map[string]digest.Digest
 }
 
 func (f *fakeStore) configOf(img string) digest.Digest {
@@ -66,6 +69,9 @@ func (f *fakeStore) Resolve(_ context.Context, ref string) ([]name.Digest, error
 	if d, ok := f.names[ref]; ok {
 		return d, nil
 	}
+	if out := f.byConfig(ref); len(out) > 0 {
+		return out, nil
+	}
 	return nil, fmt.Errorf("image %s is not in containerd's image store", ref)
 }
 
@@ -92,6 +98,18 @@ func (f *fakeStore) BuiltFrom(_ context.Context, chain, config digest.Digest, im
 	return fmt.Errorf("not built from %s: %w", img, imagestore.ErrNotBuiltFrom)
 }
 
+// PlatformManifest: the one named in platforms for an index, else the
+// image itself, bound as BuiltFrom binds it.
+func (f *fakeStore) PlatformManifest(ctx context.Context, chain, config digest.Digest, img name.Digest) (digest.Digest, error) {
+	if f.BuiltFrom(ctx, chain, config, img) != nil {
+		return "", nil
+	}
+	if d, ok := f.platforms[img.DigestStr()]; ok {
+		return d, nil
+	}
+	return digest.Digest(img.DigestStr()), nil
+}
+
 func (f *fakeStore) VolumeImages(_ context.Context, v imagestore.ImageVolume) ([]name.Digest, error) {
 	if d, ok := f.volumes[v.Target]; ok {
 		return d, nil
@@ -103,7 +121,7 @@ func (f *fakeStore) VolumeLayers(_ context.Context, v imagestore.ImageVolume) (d
 	return f.mounted[v.SnapshotKey], nil
 }
 
-func (f *fakeStore) Sandbox(_ context.Context, id string) (string, digest.Digest, error) {
+func (f *fakeStore) SandboxImage(_ context.Context, id string) (string, digest.Digest, error) {
 	ref, ok := f.sandbox[id]
 	if !ok {
 		return "", "", errors.New("no such sandbox")
@@ -118,11 +136,14 @@ type fakeEngine struct {
 	trusted map[string]bool
 	slow    map[string]bool
 	asked   []string
+	// platforms: each request's Platform, in order.
+	platforms []string
 }
 
 func (f *fakeEngine) Decide(ctx context.Context, req verify.Request) *verify.Verdict {
 	f.mu.Lock()
 	f.asked = append(f.asked, req.Image.String())
+	f.platforms = append(f.platforms, req.Platform)
 	trusted, slow := f.trusted[req.Image.Context().String()], f.slow[req.Image.Context().String()]
 	f.mu.Unlock()
 	v := &verify.Verdict{Image: verify.RepoName(req.Image.Context()), Digest: req.Image.DigestStr(), Policy: "p", Mode: verify.Enforce}
@@ -189,12 +210,12 @@ func newFixture(t *testing.T) *fixture {
 		rec: &recorded{},
 		pod: &api.PodSandbox{Id: "sb-good", Name: "pod", Namespace: "default"},
 	}
-	f.p = &Plugin{Resolver: f.store, Decider: f.eng, Recorder: f.rec, Deadline: 200 * time.Millisecond, Annotate: true}
+	f.p = &Plugin{Runtime: imagestore.Runtime{Records: f.store}, Decider: f.eng, Recorder: f.rec, Deadline: 200 * time.Millisecond, Annotate: true}
 	return f
 }
 
 func ctr(id, image string, mounts ...*api.Mount) *api.Container {
-	return &api.Container{Id: id, Name: id, Annotations: map[string]string{ImageNameAnnotation: image}, Mounts: mounts}
+	return &api.Container{Id: id, Name: id, Annotations: map[string]string{containers.ImageNameAnnotation: image}, Mounts: mounts}
 }
 
 // volume mounts the image with digest hex d at dest, as containerd's CRI does.
@@ -288,6 +309,22 @@ func TestValidatorReusesTheAdmissionOnce(t *testing.T) {
 	f.p.admitted.m["c-old"] = admittedEntry{what: "reg.io/good:v1", at: time.Now().Add(-admittedTTL - time.Second)}
 	if f.p.admitted.take("c-old", "reg.io/good:v1", 0) {
 		t.Fatal("an expired admission was reused")
+	}
+}
+
+// A container the validator admits without CreateContainer's admission
+// (its answer never reached containerd) is recorded there, by ID: the
+// decision log is the record of what verified each container.
+func TestValidatorRecordsWhatItAdmits(t *testing.T) {
+	f := newFixture(t)
+	c := ctr("c-good", "reg.io/good:v1")
+	if err := f.p.ValidateContainerAdjustment(context.Background(), &api.ValidateContainerAdjustmentRequest{Pod: f.pod, Container: c}); err != nil {
+		t.Fatal(err)
+	}
+	f.rec.mu.Lock()
+	defer f.rec.mu.Unlock()
+	if len(f.rec.ds) != 1 || !f.rec.ds[0].Verdict.Allowed || f.rec.ds[0].ContainerID != "c-good" {
+		t.Fatalf("recorded %+v, want the allow of c-good", f.rec.ds)
 	}
 }
 
@@ -600,7 +637,7 @@ func TestEventsFitTheRuntime(t *testing.T) {
 		// Known by neither: assumed new.
 		{api.UnknownVersion, "cri-o", "1.99.0", true}, {"", "", "", true}, {api.DevelVersion, "containerd", "devel", true},
 	} {
-		events, validates := Events(c.version, c.runtime, c.runtimeVersion)
+		events, validates := eventsFor(c.version, c.runtime, c.runtimeVersion)
 		if validates != c.want || (events&validate != 0) != c.want {
 			t.Errorf("NRI %q: validator %v (mask %v), want %v", c.version, validates, events, c.want)
 		}

@@ -7,15 +7,17 @@ import (
 
 	"github.com/containerd/nri/pkg/api"
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/signgate/signgate/imagestore"
 )
 
 // restored is a container as containerd's CRImportCheckpoint creates it: on
 // the (trusted) base image, with the checkpoint named in an annotation.
 func restored(id, base, checkpoint string) *api.Container {
 	c := ctr(id, base)
-	c.Annotations[RestoredAnnotation] = "true"
+	c.Annotations[imagestore.RestoredAnnotation] = "true"
 	c.Annotations["checkpointedAt"] = "2026-12-06T14:00:00Z"
-	c.Annotations[CheckpointImageAnnotation] = checkpoint
+	c.Annotations[imagestore.CheckpointImageAnnotation] = checkpoint
 	return c
 }
 
@@ -32,7 +34,7 @@ func TestRestoredContainersAreRefused(t *testing.T) {
 	} {
 		_, _, err := f.p.CreateContainer(ctx, f.pod, c)
 		if err == nil || !strings.Contains(err.Error(), "restored from a checkpoint") || !strings.Contains(err.Error(), "allow_checkpoint_restore = false") {
-			t.Errorf("a restore from %q: %v", c.Annotations[CheckpointImageAnnotation], err)
+			t.Errorf("a restore from %q: %v", c.Annotations[imagestore.CheckpointImageAnnotation], err)
 		}
 	}
 	// Without the annotation, the same container is allowed.

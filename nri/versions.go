@@ -13,7 +13,7 @@ const validatorSince = "v0.10.0"
 // containerdValidatorSince is the containerd release that shipped it.
 const containerdValidatorSince = "v2.2.0"
 
-// Events is what signgate subscribes to on a runtime, and whether that
+// eventsFor is what signgate subscribes to on a runtime, and whether that
 // includes the validator. A containerd that says it is 2.2 or newer, its
 // pre-releases included, has it: the stub infers a pre-release's NRI from
 // the release before it (v2.2.0-rc.0 as v2.1.6's v0.8.0), and a validator
@@ -24,7 +24,7 @@ const containerdValidatorSince = "v2.2.0"
 // neither is taken to have the validator: one too new to be known is
 // likelier than one too old, and a wrong guess shows as a connection
 // refused at once.
-func Events(nriVersion, runtime, runtimeVersion string) (api.EventMask, bool) {
+func eventsFor(nriVersion, runtime, runtimeVersion string) (api.EventMask, bool) {
 	names := []string{"RunPodSandbox", "CreateContainer", "StartContainer", "RemoveContainer"}
 	validates := true
 	ctd, ctdKnown := release(runtimeVersion)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/signgate/signgate/internal/testenv"
+	"github.com/signgate/signgate/internal/testkit/testenv"
 )
 
 func run(t *testing.T, name string, args ...string) string {

@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/signgate/signgate/config"
 )
 
-// DefaultMaxReferrersBytes is the default for Config.MaxReferrersBytes:
-// room for four listings at the per-listing cap at once, where real
-// listings are a few KiB.
-const DefaultMaxReferrersBytes = 16 << 20
+// DefaultMaxReferrersBytes is the default for Config.MaxReferrersBytes,
+// written once in config.
+const DefaultMaxReferrersBytes = config.DefaultMaxReferrersBytes
 
 // ErrReferrersMemory is the family of referrers listings refused for the
 // memory they would hold: one listing over its cap (max_manifest_bytes,

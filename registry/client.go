@@ -1,7 +1,9 @@
 // Package registry gives signgate's verifiers their view of OCI registries:
-// the same mirrors, CAs and plain-HTTP settings as the node's containerd
-// (hosts.toml), credentials from a docker config file that signgate's config
-// names, every request bound to the caller's deadline, and caps on response
+// the same mirrors, CAs, client certificates and plain-HTTP settings as the
+// node's containerd (hosts.toml), credentials from a docker config file
+// that signgate's config names and from the kubelet's credential provider
+// plugins (for mirrors too, by their own host), every request bound to the
+// caller's deadline and to a registry's Retry-After, and caps on response
 // sizes so a hostile registry cannot exhaust the daemon's memory.
 package registry
 
@@ -15,17 +17,22 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/registry/credprovider"
 )
 
 // Config says how to reach registries.
 type Config struct {
-	HostsDir         string // containerd's certs.d directory; "" for none
-	DockerConfig     string // a docker config.json for credentials; "" for anonymous
-	MaxManifestBytes int64  // largest manifest or index accepted
-	MaxBlobBytes     int64  // largest blob (signature layer, bundle) accepted
+	HostsDir     string // containerd's certs.d directory; "" for none
+	DockerConfig string // a docker config.json for credentials; "" for none
+	// CredentialProviders names the kubelet's credential provider plugins,
+	// the credential source after DockerConfig.
+	CredentialProviders credprovider.Settings
+	MaxManifestBytes    int64 // largest manifest or index accepted
+	MaxBlobBytes        int64 // largest blob (signature layer, bundle) accepted
 	// MaxReferrersBytes is what the referrers listings of all
 	// verifications in flight may hold between them (one listing, all its
 	// pages, is held to MaxManifestBytes).
@@ -46,18 +53,17 @@ type Exchange struct {
 	Took        time.Duration
 }
 
-// Defaults for the size caps: signatures and their manifests are small; real
-// ones are a few KiB.
+// Defaults for the size caps, written once in config.
 const (
-	DefaultMaxManifestBytes = 4 << 20
-	DefaultMaxBlobBytes     = 4 << 20
+	DefaultMaxManifestBytes = config.DefaultMaxManifestBytes
+	DefaultMaxBlobBytes     = config.DefaultMaxBlobBytes
 )
 
 // Client builds remote options per repository.
 type Client struct {
-	cfg      Config
-	keychain authn.Keychain
-	base     *http.Transport
+	cfg   Config
+	creds *credentials
+	base  *http.Transport
 
 	mu     sync.Mutex
 	routes map[string]http.RoundTripper // by registry host
@@ -65,6 +71,10 @@ type Client struct {
 
 	handshakes handshakes
 	listings   *budget // shared by every registry's referrers listings
+
+	// The clock Retry-After is waited on; tests set their own.
+	now   func() time.Time
+	after func(time.Duration) <-chan time.Time
 }
 
 // New checks cfg and loads the credentials file.
@@ -81,7 +91,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "signgate"
 	}
-	kc, err := loadKeychain(cfg.DockerConfig)
+	creds, err := loadCredentials(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +104,7 @@ func New(cfg Config) (*Client, error) {
 		TLSHandshakeTimeout:   5 * time.Second,
 		ResponseHeaderTimeout: 10 * time.Second,
 	}
-	return &Client{cfg: cfg, keychain: kc, base: base, routes: map[string]http.RoundTripper{}, routed: map[string]bool{}, listings: newBudget(cfg.MaxReferrersBytes)}, nil
+	return &Client{cfg: cfg, creds: creds, base: base, routes: map[string]http.RoundTripper{}, routed: map[string]bool{}, listings: newBudget(cfg.MaxReferrersBytes), now: time.Now, after: time.After}, nil
 }
 
 // Options returns the go-containerregistry options for talking to repo under
@@ -105,16 +115,23 @@ func (c *Client) Options(ctx context.Context, repo name.Repository) ([]remote.Op
 	if err != nil {
 		return nil, err
 	}
+	// Credentials once per verification: a provider plugin runs at most
+	// once here, and its failure is the verification's, named.
+	auth, source, err := c.creds.resolve(ctx, repo)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", repo.RegistryStr(), err)
+	}
+	c.creds.remember(repo.String(), source)
 	opts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithTransport(rt),
-		remote.WithAuthFromKeychain(c.keychain),
+		remote.WithAuth(auth),
 		remote.WithUserAgent(c.cfg.UserAgent),
 	}
 	// The repository's handshake, kept from an earlier verification or
 	// made now. One that fails is not kept, and go-containerregistry tries
 	// it again, so the failure reads as it always did.
-	shaken, ok := c.handshake(ctx, repo, rt)
+	shaken, ok := c.handshake(ctx, repo, rt, auth)
 	if ok {
 		opts = []remote.Option{remote.WithContext(ctx), remote.WithTransport(shaken)}
 	}
@@ -136,10 +153,13 @@ func (c *Client) route(registry string) (http.RoundTripper, error) {
 		return nil, fmt.Errorf("registry %s: %w", registry, err)
 	}
 	var rt http.RoundTripper = c.base
+	server := ""
 	if len(eps) > 0 {
-		rt = &routeTransport{registry: registry, endpoints: eps, fallback: c.base}
+		server = eps[len(eps)-1].url.Host
+		rt = &routeTransport{registry: registry, endpoints: eps, fallback: c.base, mirrors: &mirrorAuth{creds: c.creds}}
 		c.routed[registry] = true
 	}
+	rt = &retryAfterTransport{registry: registry, server: server, next: rt, now: c.now, after: c.after}
 	rt = &capTransport{next: rt, manifest: c.cfg.MaxManifestBytes, blob: c.cfg.MaxBlobBytes}
 	if c.cfg.Observe != nil {
 		rt = &observed{next: rt, observe: c.cfg.Observe}
@@ -177,7 +197,7 @@ func (t *capTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if strings.Contains(req.URL.Path, "/manifests/") || strings.Contains(req.URL.Path, "/referrers/") {
 		limit = t.manifest
 	}
-	u := req.URL.Redacted()
+	u := errorURL(req.URL)
 	if resp.ContentLength > limit {
 		resp.Body.Close()
 		return nil, &ErrTooLarge{URL: u, Limit: limit}

@@ -70,9 +70,9 @@ func newGuard(registry string, eps []endpoint, next http.RoundTripper) *guardTra
 }
 
 func (g *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	chain := []string{req.URL.Redacted()}
+	chain := []string{errorURL(req.URL)}
 	for r := req; r.Response != nil && r.Response.Request != nil; r = r.Response.Request {
-		chain = append([]string{r.Response.Request.URL.Redacted()}, chain...)
+		chain = append([]string{errorURL(r.Response.Request.URL)}, chain...)
 	}
 	if hops := len(chain) - 1; hops > MaxRedirects {
 		return nil, &RedirectError{Registry: g.registry, Chain: chain, Why: fmt.Sprintf("more than %d redirects", MaxRedirects)}
@@ -81,7 +81,7 @@ func (g *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, &RedirectError{Registry: g.registry, Chain: chain, Why: "a redirect from HTTPS to plain HTTP"}
 	}
 	if req.URL.Scheme == "http" && !g.routed && !isLoopback(req.URL.Host) {
-		return nil, fmt.Errorf("registry %s: %s: %w", g.registry, req.URL.Redacted(), ErrPlainHTTP)
+		return nil, fmt.Errorf("registry %s: %s: %w", g.registry, errorURL(req.URL), ErrPlainHTTP)
 	}
 	if req.Header.Get("Authorization") != "" && !g.mayAuthenticate(req) {
 		req = req.Clone(req.Context())

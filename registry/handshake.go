@@ -95,14 +95,10 @@ func (h *handshakes) forget(registry string) {
 
 // handshake returns the repository's kept handshake, or makes one and
 // keeps it; false when it fails (go-containerregistry then makes its own).
-func (c *Client) handshake(ctx context.Context, repo name.Repository, rt http.RoundTripper) (http.RoundTripper, bool) {
+func (c *Client) handshake(ctx context.Context, repo name.Repository, rt http.RoundTripper, auth authn.Authenticator) (http.RoundTripper, bool) {
 	reg := repo.RegistryStr()
 	if shaken, ok := c.handshakes.get(repo.String()); ok {
 		return shaken, true
-	}
-	auth, err := authn.Resolve(ctx, c.keychain, repo)
-	if err != nil {
-		return nil, false
 	}
 	// A registry's shared handshake is anonymous: never for a repository
 	// the keychain has credentials for.

@@ -65,9 +65,6 @@ func loadHosts(dir, registry string, base *http.Transport) ([]endpoint, error) {
 	if _, err := toml.DecodeFile(path, &hf); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if hf.Client != nil {
-		return nil, fmt.Errorf("%s: client certificates are not supported by signgate yet", path)
-	}
 	var eps []endpoint
 	// Mirrors in file order. BurntSushi's map loses order, so read it from the
 	// file's key order via a second decode with MetaData.
@@ -77,13 +74,10 @@ func loadHosts(dir, registry string, base *http.Transport) ([]endpoint, error) {
 	}
 	for _, h := range order {
 		ep := hf.Host[h]
-		if ep.Client != nil {
-			return nil, fmt.Errorf("%s: host %q: client certificates are not supported by signgate yet", path, h)
-		}
 		if len(ep.Capabilities) > 0 && !contains(ep.Capabilities, "pull") {
 			continue
 		}
-		e, err := newEndpoint(path, h, ep.CA, ep.SkipVerify, ep.OverridePath, ep.Header, base)
+		e, err := newEndpoint(path, h, ep, base)
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +90,7 @@ func loadHosts(dir, registry string, base *http.Transport) ([]endpoint, error) {
 			server = "https://registry-1.docker.io"
 		}
 	}
-	e, err := newEndpoint(path, server, hf.CA, hf.SkipVerify, hf.OverridePath, hf.Header, base)
+	e, err := newEndpoint(path, server, hf.hostsFileEP, base)
 	if err != nil {
 		return nil, err
 	}
@@ -127,29 +121,36 @@ func hostOrder(path string) ([]string, error) {
 	return order, nil
 }
 
-func newEndpoint(file, raw string, ca any, skipVerify, overridePath bool, header map[string]any, base *http.Transport) (endpoint, error) {
+func newEndpoint(file, raw string, ep hostsFileEP, base *http.Transport) (endpoint, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return endpoint{}, fmt.Errorf("%s: %q is not an http(s) URL", file, raw)
 	}
 	t := base.Clone()
-	if u.Scheme == "https" && (skipVerify || ca != nil) {
+	if u.Scheme == "https" && (ep.SkipVerify || ep.CA != nil || ep.Client != nil) {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 		if t.TLSClientConfig != nil {
 			cfg = t.TLSClientConfig.Clone()
 		}
-		cfg.InsecureSkipVerify = skipVerify //nolint:gosec // the operator asked for it in hosts.toml, as for containerd
-		if ca != nil {
-			pool, err := loadCAs(file, ca)
+		cfg.InsecureSkipVerify = ep.SkipVerify //nolint:gosec // the operator asked for it in hosts.toml, as for containerd
+		if ep.CA != nil {
+			pool, err := loadCAs(file, ep.CA)
 			if err != nil {
 				return endpoint{}, err
 			}
 			cfg.RootCAs = pool
 		}
+		if ep.Client != nil {
+			certs, err := loadClientCerts(file, raw, ep.Client)
+			if err != nil {
+				return endpoint{}, err
+			}
+			cfg.Certificates = certs
+		}
 		t.TLSClientConfig = cfg
 	}
 	h := http.Header{}
-	for k, v := range header {
+	for k, v := range ep.Header {
 		switch vv := v.(type) {
 		case string:
 			h.Add(k, vv)
@@ -159,7 +160,7 @@ func newEndpoint(file, raw string, ca any, skipVerify, overridePath bool, header
 			}
 		}
 	}
-	return endpoint{url: u, overridePath: overridePath, header: h, transport: t}, nil
+	return endpoint{url: u, overridePath: ep.OverridePath, header: h, transport: t}, nil
 }
 
 func loadCAs(file string, ca any) (*x509.CertPool, error) {
@@ -199,6 +200,7 @@ type routeTransport struct {
 	registry  string
 	endpoints []endpoint
 	fallback  http.RoundTripper
+	mirrors   *mirrorAuth // nil: mirrors are read anonymously
 }
 
 func (rt *routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -217,18 +219,27 @@ func (rt *routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		for k, v := range ep.header {
 			r.Header[k] = v
 		}
+		next := ep.transport
 		if ep.url.Host != rt.server() {
 			// A mirror is another party: the registry's credentials are
-			// not its to see.
+			// not its to see. Its own, if a source has them, are.
 			r.Header.Del("Authorization")
+			mt, err := rt.mirrors.transport(req.Context(), ep, repoOf(req.URL.Path))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: credentials: %w", errorURL(ep.url), err))
+				continue
+			}
+			if mt != nil {
+				next = mt
+			}
 		}
-		resp, err := ep.transport.RoundTrip(r)
+		resp, err := next.RoundTrip(r)
 		if err == nil {
 			return resp, nil
 		}
 		// Name the URL actually used: hosts.toml may have changed the host
 		// and the scheme the caller's URL names.
-		errs = append(errs, fmt.Errorf("%s: %w", r.URL.Redacted(), err))
+		errs = append(errs, fmt.Errorf("%s: %w", errorURL(r.URL), err))
 		if req.Context().Err() != nil {
 			break
 		}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -26,10 +27,12 @@ func (c *Client) Repository(repo name.Repository) (*remote.Repository, error) {
 	header := http.Header{}
 	header.Set("User-Agent", c.cfg.UserAgent)
 	r.Client = &auth.Client{
-		Client:     &http.Client{Transport: rt},
-		Header:     header,
-		Cache:      auth.NewCache(),
-		Credential: c.orasCredential,
+		Client: &http.Client{Transport: rt},
+		Header: header,
+		Cache:  auth.NewCache(),
+		Credential: func(ctx context.Context, hostport string) (auth.Credential, error) {
+			return c.orasCredential(ctx, repo, hostport)
+		},
 	}
 	// With a hosts.toml the router picks the scheme; without one, plain HTTP
 	// for the same local registries go-containerregistry treats that way.
@@ -40,15 +43,24 @@ func (c *Client) Repository(repo name.Repository) (*remote.Repository, error) {
 	return r, nil
 }
 
-func (c *Client) orasCredential(ctx context.Context, hostport string) (auth.Credential, error) {
-	reg, err := name.NewRegistry(hostport)
-	if err != nil {
-		return auth.EmptyCredential, err
+// orasCredential is the credential for repo, when oras asks for its
+// registry; for any other host, the registry's. Per repository, as
+// credentials may be (a docker config entry or a provider's matchImages
+// with a path).
+func (c *Client) orasCredential(ctx context.Context, repo name.Repository, hostport string) (auth.Credential, error) {
+	var target authn.Resource = repo
+	if hostport != repo.RegistryStr() {
+		reg, err := name.NewRegistry(hostport)
+		if err != nil {
+			return auth.EmptyCredential, err
+		}
+		target = reg
 	}
-	a, err := authn.Resolve(ctx, c.keychain, reg)
+	a, source, err := c.creds.resolve(ctx, target)
 	if err != nil {
-		return auth.EmptyCredential, err
+		return auth.EmptyCredential, fmt.Errorf("registry %s: %w", hostport, err)
 	}
+	c.creds.remember(repo.String(), source)
 	cfg, err := authn.Authorization(ctx, a)
 	if err != nil {
 		return auth.EmptyCredential, err

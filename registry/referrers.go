@@ -86,7 +86,7 @@ func (l *listing) readPage(resp *http.Response) ([]byte, error) {
 // every client of the transport at no extra round trip. What the listing
 // holds stays charged for as long as its reader may keep it: see heldBody.
 func readListing(req *http.Request, first *http.Response, next http.RoundTripper, b *budget, limit int64) (_ *http.Response, err error) {
-	l := &listing{url: req.URL.Redacted(), budget: b, limit: limit}
+	l := &listing{url: errorURL(req.URL), budget: b, limit: limit}
 	defer func() {
 		if err != nil {
 			l.budget.give(l.held)
@@ -115,7 +115,7 @@ func readListing(req *http.Request, first *http.Response, next http.RoundTripper
 			break
 		}
 		if page == MaxReferrerPages {
-			return nil, fmt.Errorf("listing %s: %w", req.URL.Redacted(), ErrTooManyReferrerPages)
+			return nil, fmt.Errorf("listing %s: %w", errorURL(req.URL), ErrTooManyReferrerPages)
 		}
 		r := req.Clone(req.Context())
 		r.URL, r.Host = nu, nu.Host
@@ -124,7 +124,7 @@ func readListing(req *http.Request, first *http.Response, next http.RoundTripper
 		}
 		if resp.StatusCode != http.StatusOK {
 			resp.Body.Close()
-			return nil, fmt.Errorf("page %d of %s: %s", page+1, nu.Redacted(), resp.Status)
+			return nil, fmt.Errorf("page %d of %s: %s", page+1, errorURL(nu), resp.Status)
 		}
 		u = nu
 	}
@@ -146,7 +146,7 @@ func (l *listing) appendPage(out *bytes.Buffer, body []byte, first bool, u *url.
 		err = json.Unmarshal(idx["manifests"], &ms)
 	}
 	if err != nil || idx == nil {
-		return fmt.Errorf("a malformed referrers page from %s", u.Redacted())
+		return fmt.Errorf("a malformed referrers page from %s", errorURL(u))
 	}
 	before := out.Len()
 	if first {

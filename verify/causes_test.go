@@ -88,3 +88,43 @@ func TestEveryCauseIsRanked(t *testing.T) {
 		t.Error("verified must rank lowest")
 	}
 }
+
+// A rate limit is a registry error that says why: it outranks the plain
+// one, so a combination with both reports the limit (and its wait), and
+// ranks below pending, as every registry failure does.
+func TestRateLimitedRanksAboveRegistryError(t *testing.T) {
+	t.Parallel()
+	if got := worse(CauseRegistryError, CauseRateLimited); got != CauseRateLimited {
+		t.Errorf("worse(registry_error, rate_limited) = %q", got)
+	}
+	if got := worse(CauseRateLimited, CausePending); got != CausePending {
+		t.Errorf("worse(rate_limited, pending) = %q", got)
+	}
+}
+
+// Every cause is deliberately final or not: only the outcomes of checking
+// signatures against the trust material (and no policy at all) are final,
+// so only they may stop a running container; every registry, rate-limit,
+// pending and doubt cause is not (a 429 must not stop a node).
+func TestEveryCauseIsClassifiedFinalOrNot(t *testing.T) {
+	t.Parallel()
+	final := map[Cause]bool{
+		CauseNoSignatures: true, CauseUntrusted: true, CauseNoAttestation: true, CauseAttestationFailed: true, CauseNoPolicy: true,
+		CauseVerified: false, CauseAllowedByPolicy: false, CauseMisconfigured: false,
+		CauseRegistryError: false, CauseRateLimited: false, CausePending: false,
+		CauseImageUnknown: false, CauseRootFSMismatch: false, CauseImageMismatch: false, CauseBadName: false,
+	}
+	for n, c := range causes(t) {
+		want, ok := final[c]
+		if !ok {
+			t.Errorf("%s (%q) is not classified here: decide whether it is final (Cause.Final) and list it", n, c)
+			continue
+		}
+		if c.Final() != want {
+			t.Errorf("%s (%q).Final() = %v, want %v", n, c, c.Final(), want)
+		}
+	}
+	if Cause("some_future_cause").Final() {
+		t.Error("a cause not listed is final")
+	}
+}

@@ -23,11 +23,11 @@ import (
 //
 // and must yield a bool.
 
-// MaxConditionCost bounds one evaluation of one condition, in CEL cost units
+// maxConditionCost bounds one evaluation of one condition, in CEL cost units
 // (about one per operation): at load, for the worst case with every list,
 // map and string of the predicate conditionSizeModel long; at evaluation, for
 // the real data. Two loops nested pass; three do not.
-const MaxConditionCost = 1_000_000
+const maxConditionCost = 1_000_000
 
 // conditionSizeModel is the length the load-time estimate gives each list,
 // map and string whose length it cannot know.
@@ -90,7 +90,7 @@ var conditionEnv = sync.OnceValue(func() *cel.Env {
 })
 
 // CompileCondition compiles and type-checks expr, and refuses it if its
-// worst-case cost exceeds MaxConditionCost.
+// worst-case cost exceeds maxConditionCost.
 func CompileCondition(expr string) (*Condition, error) {
 	bad := func(format string, args ...any) error {
 		return &ConditionError{Expr: expr, Problem: fmt.Sprintf(format, args...)}
@@ -109,11 +109,11 @@ func CompileCondition(expr string) (*Condition, error) {
 	if err != nil {
 		return nil, bad("cannot estimate its cost: %v", err)
 	}
-	if est.Max > MaxConditionCost {
+	if est.Max > maxConditionCost {
 		return nil, bad("may cost up to %d CEL units with lists of %d items, over the limit of %d; loop over fewer nested lists",
-			est.Max, conditionSizeModel, MaxConditionCost)
+			est.Max, conditionSizeModel, maxConditionCost)
 	}
-	prg, err := conditionEnv().Program(ast, cel.CostLimit(MaxConditionCost), cel.InterruptCheckFrequency(1000))
+	prg, err := conditionEnv().Program(ast, cel.CostLimit(maxConditionCost), cel.InterruptCheckFrequency(1000))
 	if err != nil {
 		return nil, bad("%v", err)
 	}

@@ -89,8 +89,8 @@ func (r *CosignResult) cause() Cause {
 	return CauseUntrusted
 }
 
-// CosignVerifier checks cosign signatures with keys from the keystore.
-type CosignVerifier struct {
+// cosignVerifier checks cosign signatures with keys from the keystore.
+type cosignVerifier struct {
 	Registry RemoteOptions
 }
 
@@ -105,7 +105,7 @@ type RemoteOptions interface {
 // be read (registry down, too large); a result means they were read and judged.
 // keyLog, when not nil, is the trust root whose Rekor logs key signatures'
 // log entries are checked against, as req.Tlog says.
-func (v *CosignVerifier) Verify(ctx context.Context, img name.Digest, req *CosignRequirement, keys []*keystore.Key, signers []*Signer, keyLog *TrustRoot) (*CosignResult, error) {
+func (v *cosignVerifier) Verify(ctx context.Context, img name.Digest, req *CosignRequirement, keys []*keystore.Key, signers []*Signer, keyLog *TrustRoot) (*CosignResult, error) {
 	ropts, err := v.Registry.Options(ctx, img.Context())
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func (v *CosignVerifier) Verify(ctx context.Context, img name.Digest, req *Cosig
 	return res, nil
 }
 
-func (v *CosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, signers []*Signer, mode Tlog, keyLog *TrustRoot, opts []ociremote.Option) ([]CosignSignature, error) {
+func (v *cosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, signers []*Signer, mode Tlog, keyLog *TrustRoot, opts []ociremote.Option) ([]CosignSignature, error) {
 	tag, err := ociremote.SignatureTag(img, opts...)
 	if err != nil {
 		return nil, err
@@ -276,7 +276,7 @@ func legacyReason(err error, sig interface{ Payload() ([]byte, error) }) error {
 	return errKeyDoesNotVerify
 }
 
-func (v *CosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, signers []*Signer, mode Tlog, keyLog *TrustRoot, ropts []remote.Option) ([]CosignSignature, error) {
+func (v *cosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash, keys []*keystore.Key, signers []*Signer, mode Tlog, keyLog *TrustRoot, ropts []remote.Option) ([]CosignSignature, error) {
 	opts := []ociremote.Option{ociremote.WithRemoteOptions(ropts...)}
 	// The registry client reads every page of the referrers API (up to a
 	// bound), so every_signature judges the whole list.
@@ -515,7 +515,7 @@ func judge(res *CosignResult, req *CosignRequirement) {
 		}
 	}
 	sort.Strings(res.KeysVerified)
-	distinct := DistinctSigners(res.KeysVerified, material)
+	distinct := distinctSigners(res.KeysVerified, material)
 	// Counted: the verdict may live in the cache for hours, one of up to
 	// max_entries, and needs no more than the names.
 	for i := range res.Signatures {
@@ -539,7 +539,7 @@ func judge(res *CosignResult, req *CosignRequirement) {
 		res.Reason += identityRejections(res.Signatures, req.Identities, verified)
 	case distinct < req.Threshold:
 		res.Reason = fmt.Sprintf("requires %s; verified by %s, but they are %d distinct key(s): %s",
-			req.Rule(), strings.Join(res.KeysVerified, ", "), distinct, SharedMaterial(res.KeysVerified, material))
+			req.Rule(), strings.Join(res.KeysVerified, ", "), distinct, sharedMaterial(res.KeysVerified, material))
 	case req.EverySignature && len(stray) > 0:
 		res.Reason = fmt.Sprintf("every signature must verify with a listed key, but %s does not", strings.Join(stray, ", "))
 	default:
@@ -548,11 +548,11 @@ func judge(res *CosignResult, req *CosignRequirement) {
 	}
 }
 
-// DistinctSigners counts how many of names can each be credited to key
+// distinctSigners counts how many of names can each be credited to key
 // material no other counted name is credited to: a maximum matching between
 // names and the fingerprints that verified for them. One fingerprint behind
 // two names counts once; one name verified by two versions counts once.
-func DistinctSigners(names []string, material map[string]map[string]bool) int {
+func distinctSigners(names []string, material map[string]map[string]bool) int {
 	owner := map[string]string{} // fingerprint -> name it is credited to
 	var try func(n string, seen map[string]bool) bool
 	try = func(n string, seen map[string]bool) bool {
@@ -582,9 +582,9 @@ func DistinctSigners(names []string, material map[string]map[string]bool) int {
 	return count
 }
 
-// SharedMaterial names the names that share key material, for messages:
+// sharedMaterial names the names that share key material, for messages:
 // "build and release are one key (sha256:1a2b3c4d5e6f)".
-func SharedMaterial(names []string, material map[string]map[string]bool) string {
+func sharedMaterial(names []string, material map[string]map[string]bool) string {
 	byFP := map[string][]string{}
 	for _, n := range names {
 		for fp := range material[n] {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore"
 )
 
@@ -116,6 +117,11 @@ func (s *Snapshot) bindings() map[string]bool {
 type Request struct {
 	Image     name.Digest // repository and the digest that will run
 	Namespace string      // the pod's Kubernetes namespace, if known
+	// Platform is the digest of the manifest that runs: when Image is an
+	// index, the one of its manifests whose layers the container's root
+	// filesystem is built on; Image's own digest for a plain manifest; ""
+	// when not known (then only the index's signatures can count).
+	Platform string
 }
 
 // Options tune the engine.
@@ -137,8 +143,8 @@ type Options struct {
 // Engine decides. It is safe for concurrent use.
 type Engine struct {
 	snap     atomic.Pointer[Snapshot]
-	cosign   *CosignVerifier
-	notation *NotationVerifier
+	cosign   *cosignVerifier
+	notation *notationVerifier
 	opts     Options
 	cache    *cache
 
@@ -157,22 +163,23 @@ type Registry interface {
 
 // NewEngine builds an engine over a first snapshot.
 func NewEngine(snap *Snapshot, reg Registry, opts Options) *Engine {
+	// Unset options take the config's defaults, written once in config.
 	if opts.VerifyTimeout <= 0 {
-		opts.VerifyTimeout = 10 * time.Second
+		opts.VerifyTimeout = config.DefaultVerifyTimeout
 	}
 	if opts.AllowTTL <= 0 {
-		opts.AllowTTL = 10 * time.Minute
+		opts.AllowTTL = config.DefaultAllowTTL
 	}
 	if opts.DenyTTL <= 0 {
-		opts.DenyTTL = 10 * time.Second
+		opts.DenyTTL = config.DefaultDenyTTL
 	}
 	if opts.MaxCached <= 0 {
-		opts.MaxCached = 10000
+		opts.MaxCached = config.DefaultMaxEntries
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{cosign: &CosignVerifier{Registry: reg}, notation: &NotationVerifier{Registry: reg, now: opts.Now}, opts: opts, cache: newCache(opts.MaxCached)}
+	e := &Engine{cosign: &cosignVerifier{Registry: reg}, notation: &notationVerifier{Registry: reg, now: opts.Now}, opts: opts, cache: newCache(opts.MaxCached)}
 	e.snap.Store(snap)
 	return e
 }
@@ -341,6 +348,9 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	snap := e.live(now)
 	repo, err := CanonicalRepo(req.Image.Context())
 	base := Verdict{Image: repo, Digest: req.Image.DigestStr(), Snapshot: snap.ID}
+	if req.Platform != base.Digest {
+		base.Platform = req.Platform
+	}
 	if err != nil {
 		// Denied under every policy: matched by none of the scopes written
 		// for its registry, it would otherwise fall to a laxer one.
@@ -370,7 +380,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 		return &v
 	}
 
-	key := snap.binding(p) + "\x01" + req.Image.String()
+	key := snap.binding(p) + "\x01" + req.Image.String() + "\x01" + req.Platform
 	if v, ok := e.cache.get(key, now); ok {
 		out := *v
 		out.Cached = true
@@ -379,7 +389,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	}
 	c, leader := e.cache.join(key)
 	if leader {
-		go e.run(c, key, snap, p, req.Image, base)
+		go e.run(c, key, snap, p, req, base)
 	}
 	select {
 	case <-c.done:
@@ -423,7 +433,10 @@ func (e *Engine) InFlight() int64 { return e.inflight.Load() }
 // yet. It tries the policies that ignore namespaces, then each namespace a
 // matching policy is limited to, and allows if any would. CreateContainer
 // still decides for the pod's own namespace.
-func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest) *Verdict {
+//
+// platform is the manifest of img that will run, as far as it is known
+// (see Request.Platform): the verdict is then the one a creation reuses.
+func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest, platform string) *Verdict {
 	repo, _ := CanonicalRepo(img.Context()) // a bad name: Decide denies it
 	namespaces := []string{""}
 	seen := map[string]bool{"": true}
@@ -442,7 +455,7 @@ func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest) *Verdi
 	}
 	var first *Verdict
 	for _, ns := range namespaces {
-		v := e.Decide(ctx, Request{Image: img, Namespace: ns})
+		v := e.Decide(ctx, Request{Image: img, Namespace: ns, Platform: platform})
 		if v.Allowed {
 			return v
 		}
@@ -454,7 +467,7 @@ func (e *Engine) DecideAnyNamespace(ctx context.Context, img name.Digest) *Verdi
 }
 
 // run performs one verification, detached from any caller's deadline.
-func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Digest, base Verdict) {
+func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, req Request, base Verdict) {
 	e.Verifications.Add(1)
 	e.inflight.Add(1)
 	defer e.inflight.Add(-1)
@@ -462,7 +475,8 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, img name.Di
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
 	defer cancel()
 	v := base
-	o := e.check(ctx, snap, p, img)
+	o, signed := e.checkManifests(ctx, snap, p, req.Image, req.Platform)
+	v.Manifest = signed
 	v.Verified, v.Cause, v.Reason, v.Cosign, v.Notation, v.Attestations = o.cause == CauseVerified, o.cause, o.reason, o.cosign, o.notation, o.attestations
 	v.Allowed = v.Verified || p.Mode == Audit
 	if !v.Verified && p.Mode == Audit {
@@ -557,7 +571,7 @@ func (e *Engine) checkSignatures(ctx context.Context, snap *Snapshot, p *Policy,
 		case errors.Is(err, ErrInvalidPolicy):
 			n = part{CauseMisconfigured, "notation: " + strings.TrimPrefix(err.Error(), ".")}
 		case err != nil:
-			n = part{CauseRegistryError, "notation: cannot read signatures: " + Excerpt(err)}
+			n = e.unread(img, "notation: cannot read signatures: ", err)
 		default:
 			o.notation, n = res, part{res.cause(), "notation: " + res.Reason}
 		}
@@ -579,7 +593,7 @@ func (e *Engine) checkSignatures(ctx context.Context, snap *Snapshot, p *Policy,
 	case p.Cosign != nil && p.Notation != nil:
 		o.cause = combine(p.Signatures, c.cause, n.cause)
 		o.reason = fmt.Sprintf("policy %q (%s of cosign and notation): %s; %s", p.Name, orBoth(p.Signatures), c.reason, n.reason)
-		if c.cause == CauseRegistryError && n.cause == CauseRegistryError {
+		if c.cause == n.cause && (c.cause == CauseRegistryError || c.cause == CauseRateLimited) {
 			// One unreachable registry, said once.
 			o.reason = fmt.Sprintf("policy %q (%s of cosign and notation): %s (notation too)", p.Name, orBoth(p.Signatures), c.reason)
 		}
@@ -620,12 +634,13 @@ var causeRank = map[Cause]int{
 	CauseAttestationFailed: 5,
 	CauseMisconfigured:     6,
 	CauseRegistryError:     7,
-	CausePending:           8,
-	CauseNoPolicy:          9,
-	CauseImageUnknown:      10,
-	CauseRootFSMismatch:    11,
-	CauseImageMismatch:     12,
-	CauseBadName:           13,
+	CauseRateLimited:       8, // a registry error that says why, and when to try again
+	CausePending:           9,
+	CauseNoPolicy:          10,
+	CauseImageUnknown:      11,
+	CauseRootFSMismatch:    12,
+	CauseImageMismatch:     13,
+	CauseBadName:           14,
 }
 
 // worse is the more telling of two causes: not knowing beats a wrong
@@ -660,7 +675,7 @@ func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img
 	}
 	res, err := e.cosign.Verify(ctx, img, p.Cosign, by.keys, by.signers, by.keyLog)
 	if err != nil {
-		return part{CauseRegistryError, "cosign: cannot read signatures: " + Excerpt(err)}, nil
+		return e.unread(img, "cosign: cannot read signatures: ", err), nil
 	}
 	return part{res.cause(), "cosign: " + res.Reason + by.note}, res
 }

@@ -18,7 +18,7 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/sigstore/cosign/v3/pkg/types"
 
-	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/keystore"
 	"github.com/signgate/signgate/registry"
 	"github.com/signgate/signgate/verify"
@@ -472,11 +472,11 @@ func TestDecideAnyNamespace(t *testing.T) {
 		t.Fatal("unsigned image allowed in default")
 	}
 	// It may run in kube-system, so a pull must not be refused.
-	if v := eng.DecideAnyNamespace(ctx, img); !v.Allowed || v.Policy != "system" {
+	if v := eng.DecideAnyNamespace(ctx, img, ""); !v.Allowed || v.Policy != "system" {
 		t.Fatalf("any namespace: %+v", v)
 	}
 	other := e.image("other")
-	if v := eng.DecideAnyNamespace(ctx, other); v.Allowed || v.Policy != "rest" {
+	if v := eng.DecideAnyNamespace(ctx, other, ""); v.Allowed || v.Policy != "rest" {
 		t.Fatalf("an image no policy would admit anywhere: %+v", v)
 	}
 }

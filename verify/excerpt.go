@@ -3,6 +3,8 @@ package verify
 import (
 	"fmt"
 	"strings"
+
+	"github.com/signgate/signgate/registry"
 )
 
 // maxExcerpt bounds what of an error, which may quote a registry's response
@@ -10,11 +12,12 @@ import (
 const maxExcerpt = 600
 
 // Excerpt is err as one short, printable line: a registry chooses its error
-// bodies, and they end up in kubectl events and journald.
+// bodies, and they end up in kubectl events and journald. URLs lose their
+// query and userinfo: a redirect's query can be a presigned signature.
 func Excerpt(err error) string {
 	var b strings.Builder
 	space := false
-	for _, r := range err.Error() {
+	for _, r := range registry.RedactURLs(err.Error()) {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\uFFFD' {
 			r = ' '
 		}

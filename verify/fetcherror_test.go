@@ -39,3 +39,14 @@ func TestExcerptfWraps(t *testing.T) {
 		t.Fatalf("%q does not read as before or does not wrap its cause", err)
 	}
 }
+
+// An excerpt quotes URLs without their query or userinfo: a registry's
+// redirect can carry a presigned S3/CDN signature, and the excerpt reaches
+// the CRI denial message tenants read.
+func TestExcerptRedactsURLQueries(t *testing.T) {
+	err := fmt.Errorf("reading signature: %w", errors.New(`Get "https://u:pw@bucket.s3.example/blob?X-Amz-Signature=s3cr3t&X-Amz-Credential=AKIA": EOF`))
+	got := Excerpt(err)
+	if got != `reading signature: Get "https://bucket.s3.example/blob": EOF` {
+		t.Errorf("excerpt %q", got)
+	}
+}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/registry"
 	"github.com/signgate/signgate/verify"
 )

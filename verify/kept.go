@@ -16,10 +16,13 @@ import (
 // when it stops being reused. Only verified verdicts are kept: a denial is
 // cheap to make again and must pick up a fixed image.
 type Kept struct {
-	Binding string    `json:"binding"`
-	Image   string    `json:"image"` // repository@digest, as it was asked
-	Expires time.Time `json:"expires"`
-	Verdict *Verdict  `json:"verdict"`
+	Binding string `json:"binding"`
+	Image   string `json:"image"` // repository@digest, as it was asked
+	// Platform is the manifest under Image that runs, as it was asked
+	// (Request.Platform); empty when not known.
+	Platform string    `json:"platform,omitempty"`
+	Expires  time.Time `json:"expires"`
+	Verdict  *Verdict  `json:"verdict"`
 }
 
 // Kept returns the verified verdicts valid now, sorted by image, and the
@@ -29,8 +32,9 @@ func (e *Engine) Kept() ([]Kept, int64) {
 	entries, gen := e.cache.verified(e.opts.Now())
 	out := make([]Kept, 0, len(entries))
 	for key, en := range entries {
-		b, img, _ := strings.Cut(key, "\x01")
-		out = append(out, Kept{Binding: b, Image: img, Expires: en.expires, Verdict: en.v})
+		b, rest, _ := strings.Cut(key, "\x01")
+		img, platform, _ := strings.Cut(rest, "\x01")
+		out = append(out, Kept{Binding: b, Image: img, Platform: platform, Expires: en.expires, Verdict: en.v})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Image != out[j].Image {
@@ -60,7 +64,7 @@ func (e *Engine) Restore(kept []Kept) (int, []error) {
 		}
 		v := *k.Verdict
 		v.Cached, v.Pending, v.Took = false, false, 0
-		if e.cache.put(k.Binding+"\x01"+k.Image, &v, k.Expires) {
+		if e.cache.put(k.Binding+"\x01"+k.Image+"\x01"+k.Platform, &v, k.Expires) {
 			n++
 		}
 	}
@@ -91,6 +95,15 @@ func (e *Engine) restorable(k Kept, bound map[string]bool, now time.Time) error 
 	}
 	if d.DigestStr() != v.Digest {
 		return fmt.Errorf("its verdict is for %s", v.Digest)
+	}
+	if k.Platform != "" {
+		if _, err := name.NewDigest(d.Context().Name() + "@" + k.Platform); err != nil {
+			return fmt.Errorf("platform manifest %q: %w", k.Platform, err)
+		}
+	}
+	// A manifest is its own platform manifest; the verdict names none then.
+	if want := k.Platform; want != v.Platform && want != v.Digest {
+		return fmt.Errorf("its verdict is for platform manifest %q", v.Platform)
 	}
 	return nil
 }

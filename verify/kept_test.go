@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -191,5 +192,34 @@ func TestKeptVerdictsAreCheckedBeforeTheyAreTrusted(t *testing.T) {
 	want(t, decide(t, eng, e.imgA), true, "verified by")
 	if n, _ := eng.Restore([]verify.Kept{good}); n != 0 {
 		t.Fatalf("a kept verdict replaced one this engine made")
+	}
+}
+
+// A verdict asked with a platform manifest is kept with it, and taken back
+// only for the same one.
+func TestKeptVerdictsKeepTheirPlatform(t *testing.T) {
+	t.Parallel()
+	e := newKeptEnv(t)
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	first := e.engine(e.snap("k1"), clock)
+	// A plain manifest is its own platform manifest.
+	v := first.Decide(context.Background(), verify.Request{Image: e.imgA, Platform: e.imgA.DigestStr()})
+	want(t, v, true, "verified by")
+	kept, _ := first.Kept()
+	if len(kept) != 1 || kept[0].Platform != e.imgA.DigestStr() {
+		t.Fatalf("kept %+v", kept)
+	}
+	second := e.engine(e.snap("k1"), clock)
+	if n, errs := second.Restore(roundTrip(t, kept)); n != 1 {
+		t.Fatalf("restored %d: %v", n, errs)
+	}
+	if v := second.Decide(context.Background(), verify.Request{Image: e.imgA, Platform: e.imgA.DigestStr()}); !v.Cached {
+		t.Fatalf("not taken back for the same platform manifest: %+v", v)
+	}
+	other := roundTrip(t, kept)
+	other[0].Platform = "sha256:" + strings.Repeat("a", 64)
+	if n, errs := e.engine(e.snap("k1"), clock).Restore(other); n != 0 || len(errs) != 1 || !strings.Contains(errs[0].Error(), "platform manifest") {
+		t.Fatalf("restored %d (%v) under another platform manifest", n, errs)
 	}
 }

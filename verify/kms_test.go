@@ -13,15 +13,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sigstore/sigstore/pkg/signature"
 
-	"github.com/signgate/signgate/config"
-	"github.com/signgate/signgate/internal/kmstest"
-	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/internal/testkit/kmstest"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/keystore/kms"
 	"github.com/signgate/signgate/keystore/kms/awskms"
 	"github.com/signgate/signgate/keystore/kms/azurekms"
 	"github.com/signgate/signgate/keystore/kms/gcpkms"
 	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -112,7 +112,7 @@ func TestKMSRotationAndRevocationThroughTheEngine(t *testing.T) {
 func rotationAndRevocation(t *testing.T, key kmsKey) {
 	e := newEnv(t, false, 0)
 	ctx := context.Background()
-	cfg, err := config.Parse("/etc/signgate/config.toml", fmt.Appendf(nil, `
+	cfg, err := setup.Parse("/etc/signgate/config.toml", fmt.Appendf(nil, `
 [keys.release]
 kms = %q
 grace_period = "1h"

@@ -50,10 +50,10 @@ type Repositories interface {
 	Repository(repo name.Repository) (*remote.Repository, error)
 }
 
-// NotationVerifier checks Notary Project signatures in-process with
+// notationVerifier checks Notary Project signatures in-process with
 // notation-go. The trust store is built in memory from the keystore; no
 // plugin manager is given, so no plugin binary ever runs.
-type NotationVerifier struct {
+type notationVerifier struct {
 	Registry Repositories
 
 	now     func() time.Time // the engine's clock, for cached CRLs; time.Now when nil
@@ -75,14 +75,14 @@ type verifierKey struct {
 	keys *keystore.Store
 }
 
-func (v *NotationVerifier) verifier(req *NotationRequirement, root string, keys *keystore.Store) (notation.Verifier, error) {
+func (v *notationVerifier) verifier(req *NotationRequirement, root string, keys *keystore.Store) (notation.Verifier, error) {
 	k := verifierKey{req, root, keys}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if vf, ok := v.verifiers[k]; ok {
 		return vf, nil
 	}
-	vf, err := verifier.NewWithOptions(TrustPolicy(req, root), memTrustStore{keys: keys}, nil, v.options)
+	vf, err := verifier.NewWithOptions(trustPolicy(req, root), memTrustStore{keys: keys}, nil, v.options)
 	if err != nil {
 		return nil, err
 	}
@@ -118,15 +118,15 @@ func (r *NotationRequirement) Validate() error {
 		return &PolicyError{Field: "require", Problem: fmt.Sprintf("%d of %d roots can never be met", r.Threshold, len(r.Roots))}
 	}
 	// notation-go's own validation of the identities.
-	if err := TrustPolicy(r, r.Roots[0]).Validate(); err != nil {
+	if err := trustPolicy(r, r.Roots[0]).Validate(); err != nil {
 		return &PolicyError{Problem: err.Error(), Err: err}
 	}
 	return nil
 }
 
-// TrustPolicy builds the notation trust policy for one root: the policy's
+// trustPolicy builds the notation trust policy for one root: the policy's
 // level and identities, trusting only that root (and the listed TSA roots).
-func TrustPolicy(req *NotationRequirement, root string) *trustpolicy.Document {
+func trustPolicy(req *NotationRequirement, root string) *trustpolicy.Document {
 	stores := []string{string(truststore.TypeCA) + ":" + root}
 	for _, t := range req.TSA {
 		stores = append(stores, string(truststore.TypeTSA)+":"+t)
@@ -158,7 +158,7 @@ func signatureVerification(req *NotationRequirement) trustpolicy.SignatureVerifi
 
 // Verify checks img's Notary Project signatures against each listed root.
 // An error means the signatures could not be read.
-func (v *NotationVerifier) Verify(ctx context.Context, img name.Digest, req *NotationRequirement, keys *keystore.Store) (*NotationResult, error) {
+func (v *notationVerifier) Verify(ctx context.Context, img name.Digest, req *NotationRequirement, keys *keystore.Store) (*NotationResult, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (v *NotationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 			material[r] = map[string]bool{c.Fingerprint: true}
 		}
 	}
-	distinct := DistinctSigners(res.RootsVerified, material)
+	distinct := distinctSigners(res.RootsVerified, material)
 	switch {
 	case noSignatures:
 		res.none = true
@@ -231,7 +231,7 @@ func (v *NotationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 		}
 	case distinct < req.Threshold:
 		res.Reason = fmt.Sprintf("requires %s; verified by %s, but they are %d distinct root(s): %s",
-			req.Rule(), strings.Join(res.RootsVerified, ", "), distinct, SharedMaterial(res.RootsVerified, material))
+			req.Rule(), strings.Join(res.RootsVerified, ", "), distinct, sharedMaterial(res.RootsVerified, material))
 	default:
 		res.Satisfied = true
 		res.Reason = fmt.Sprintf("requires %s; verified by %s", req.Rule(), strings.Join(res.RootsVerified, ", "))

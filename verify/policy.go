@@ -36,6 +36,9 @@ type Policy struct {
 	// Attestations are required on top of the signatures: every one of
 	// them, whatever Signatures says.
 	Attestations []*AttestationRequirement
+	// SignedManifest says whose signatures count for an index: its own,
+	// the platform manifest's that runs, or either (the default).
+	SignedManifest SignedManifest
 }
 
 // Combine says how a policy's signature kinds combine.
@@ -311,6 +314,9 @@ func (p *Policy) Validate() []error {
 				bad("notation", "%v", err)
 			}
 		}
+	}
+	if err := p.SignedManifest.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	switch p.Signatures {
 	case "", Both, Either:

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/verify"
 )
 

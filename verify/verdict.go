@@ -20,6 +20,7 @@ const (
 	CauseNoAttestation     Cause = "no_attestation"     // an attestation the policy requires was not found
 	CauseAttestationFailed Cause = "attestation_failed" // attestations found, but none trusted that passes the conditions
 	CauseRegistryError     Cause = "registry_error"     // signatures could not be read: we do not know
+	CauseRateLimited       Cause = "rate_limited"       // the registry asked signgate to wait longer than the decision could: we do not know
 	CausePending           Cause = "pending"            // still verifying at the deadline
 	CauseMisconfigured     Cause = "misconfigured"      // the policy cannot be applied as written
 	CauseImageUnknown      Cause = "image_unknown"      // the digest that will run could not be determined (made by nri and the CLI, never the engine)
@@ -45,8 +46,14 @@ func Deny(image, digest string, cause Cause, reason string) *Verdict {
 
 // Verdict is the engine's answer, with enough detail to explain it.
 type Verdict struct {
-	Image    string          `json:"image"`
-	Digest   string          `json:"digest"`
+	Image  string `json:"image"`
+	Digest string `json:"digest"`
+	// Platform is the digest of the platform manifest that runs, when
+	// Digest is an index and it is known.
+	Platform string `json:"platform,omitempty"`
+	// Manifest is the digest whose signatures verified the image: Digest,
+	// or Platform (see Policy.SignedManifest). Empty unless verified.
+	Manifest string          `json:"manifest,omitempty"`
 	Policy   string          `json:"policy,omitempty"`
 	Mode     Mode            `json:"mode,omitempty"`
 	Allowed  bool            `json:"allowed"`

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/prove"
 	"github.com/signgate/signgate/registry"
 	"github.com/signgate/signgate/setup"
 )
@@ -71,6 +72,9 @@ type checkPolicy struct {
 	Notation     string             `json:"notation,omitempty"`
 	Signatures   string             `json:"signatures,omitempty"` // how cosign and notation combine
 	Attestations []checkAttestation `json:"attestations,omitempty"`
+	// OnUntrustedRunning: report or stop (docs/operations.md#running-containers).
+	OnUntrustedRunning string `json:"on_untrusted_running"`
+	StopConfirm        string `json:"stop_confirm"`
 }
 
 type checkAttestation struct {
@@ -118,7 +122,7 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 		rep.Error = err.Error()
 		return rep, exitUsage
 	}
-	cfg, err := config.Load(path)
+	cfg, err := setup.Load(path)
 	if err != nil {
 		return fail(err)
 	}
@@ -126,7 +130,10 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := registry.New(cfg.Registry); err != nil {
+	if _, err := registry.New(cfg.RegistryConfig()); err != nil {
+		return fail(err)
+	}
+	if _, err := prove.ParseSettings(cfg); err != nil {
 		return fail(err)
 	}
 	rep.Valid, rep.Snapshot = true, snap.ID
@@ -152,7 +159,7 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 		rep.Certificates = append(rep.Certificates, checkCert{Name: c.Name, Kind: c.Kind, Fingerprint: c.Fingerprint, Subject: c.Certs[0].Subject.String(), Expires: c.Certs[0].NotAfter})
 	}
 	for i, p := range cfg.Policies {
-		cp := checkPolicy{At: fmt.Sprintf("policy[%d]", i), Name: p.Name, Mode: string(p.Mode), Namespaces: p.Namespaces}
+		cp := checkPolicy{At: fmt.Sprintf("policy[%d]", i), Name: p.Name, Mode: string(p.Mode), Namespaces: p.Namespaces, OnUntrustedRunning: string(cfg.Running.For(p.Name)), StopConfirm: cfg.Running.ConfirmFor(p.Name).String()}
 		for _, s := range p.Scopes {
 			cp.Scopes = append(cp.Scopes, s.Pattern)
 		}
@@ -179,18 +186,16 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 
 // checkKMS syncs the config's KMS keys once, as the daemon would, and
 // records what each would trust. It reports whether every key synced.
-func checkKMS(cfg *config.Config, rep *checkReport) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.KMS.RequestTimeout+time.Second)
-	defer cancel()
+func checkKMS(cfg *setup.Config, rep *checkReport) bool {
 	s, err := setup.Syncer(cfg, nil, true)
 	if err != nil {
 		rep.KMSError = err.Error()
 		return false
 	}
 	defer s.Close()
-	_, err = s.Sync(ctx)
+	_, err = setup.SyncKeys(cfg, s)
 	// KMS versions can share material with other names only once synced.
-	if snap, serr := cfg.Snapshot(ctx, s.Keys()...); serr == nil {
+	if snap, serr := cfg.Snapshot(context.Background(), s.Keys()...); serr == nil {
 		for _, g := range snap.Keys.Shared() {
 			if hasKMSKey(cfg, g) {
 				rep.Warnings = append(rep.Warnings, sharedWarning(g))
@@ -223,7 +228,7 @@ func sharedWarning(names []string) string {
 
 // hasKMSKey reports whether a group names a KMS key (static-only groups
 // were said already).
-func hasKMSKey(cfg *config.Config, names []string) bool {
+func hasKMSKey(cfg *setup.Config, names []string) bool {
 	for _, n := range names {
 		for _, sp := range cfg.KMSKeys {
 			if sp.Name == n {

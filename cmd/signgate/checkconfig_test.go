@@ -20,6 +20,10 @@ func TestCheckConfigNamesTheMistake(t *testing.T) {
 			body: "[daemon]\nnri_sokcet = \"x\"\n" + allowAll[len("\n[daemon]\n"):],
 			want: []string{`daemon.nri_sokcet (did you mean "nri_socket"?)`},
 		},
+		"prove_interval too short": {
+			body: "[daemon]\nprove_interval = \"5s\"\n" + allowAll[len("\n[daemon]\n"):],
+			want: []string{`daemon.prove_interval = "5s": give a duration of at least 1m0s, or 0 for off`},
+		},
 		"bad glob once": {
 			body: "[[policy]]\nname = \"bad\"\nscopes = [\"example.com/[x]\"]\nmode = \"allow\"\n",
 			want: []string{`policy[0] "bad".scopes: scope "example.com/[x]"`},

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/signgate/signgate/config"
 )
 
 // printCheck prints check-config's report for people.
@@ -63,6 +65,9 @@ func printCheck(rep *checkReport) {
 			for _, c := range a.Conditions {
 				fmt.Printf("       - %s\n", c)
 			}
+		}
+		if p.OnUntrustedRunning == string(config.RunningStop) {
+			fmt.Printf("     running containers it no longer trusts are stopped (on_untrusted_running), once denied twice %s apart (stop_confirm)\n", p.StopConfirm)
 		}
 	}
 }

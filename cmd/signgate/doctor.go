@@ -13,14 +13,20 @@ import (
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/doctor"
+	"github.com/signgate/signgate/prove"
+	"github.com/signgate/signgate/setup"
 )
 
-const doctorHelp = `usage: signgate doctor [--config F] [--containerd-config F] [--output text|json]
+const doctorHelp = `usage: signgate doctor [--config F] [--containerd-config F] [--prove] [--output text|json]
 
 Asks this node's containerd for its version, reads its configuration, asks
 signgate whether it is running and connected to NRI, and says which of
 signgate's guarantees hold here (OK), which do not (NO) and
 which optional ones are off (--), with what to change.
+
+--prove also asks containerd's CRI to create a container from an image
+built here that nobody signed, requires signgate's refusal, removes all
+it made, and says what that proved (docs/operations.md).
 
 Exit 0: every guarantee that is not optional holds; 1: one does not;
 2: usage or config error, or containerd cannot be reached.
@@ -34,11 +40,15 @@ func runDoctor(args []string) int {
 	cfgPath := c.configFlag(config.DefaultPath, "signgate's config (for containerd's socket and the decision deadline)")
 	ctdConfig := c.fs.String("containerd-config", "/etc/containerd/config.toml", "containerd's config file (its imports are read too)")
 	crioConfig := c.fs.String("crio-config", "/etc/crio/crio.conf", "CRI-O's config file, when [daemon.runtime] name = \"crio\" (its crio.conf.d beside it is read too)")
+	doProve := c.fs.Bool("prove", false, "create a container from an image nobody signed and require signgate's refusal")
 	c.outputFlag(DoctorSchema)
 	if _, code, done := c.parse(args, 0, 0); done {
 		return code
 	}
 	rep, code := doctorReport(*cfgPath, *ctdConfig, *crioConfig)
+	if *doProve && rep.Error == "" {
+		code = max(code, proveReport(rep, *cfgPath))
+	}
 	if *c.output == "json" {
 		_ = writeJSON(os.Stdout, rep)
 		return code
@@ -60,6 +70,7 @@ func runDoctor(args []string) int {
 	for _, f := range rep.Findings {
 		fmt.Printf("%s %s: %s\n", f.Mark, f.Guarantee, f.Detail)
 	}
+	printProve(rep.Prove)
 	return code
 }
 
@@ -74,6 +85,7 @@ type doctorOutput struct {
 	ConfigFiles []string        `json:"config_files,omitempty"` // containerd's, with imports
 	ConfigError string          `json:"config_error,omitempty"` // then containerd's defaults are assumed
 	Findings    []doctorFinding `json:"findings"`
+	Prove       *prove.Result   `json:"prove,omitempty"` // with --prove
 	Error       string          `json:"error,omitempty"`
 }
 
@@ -87,7 +99,7 @@ type doctorFinding struct {
 
 func doctorReport(cfgPath, ctdConfig, crioConfig string) (*doctorOutput, int) {
 	rep := &doctorOutput{Schema: DoctorSchema, Findings: []doctorFinding{}}
-	cfg, err := config.Load(cfgPath)
+	cfg, err := setup.Load(cfgPath)
 	if err != nil {
 		rep.Error = err.Error()
 		return rep, exitUsage

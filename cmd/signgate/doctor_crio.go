@@ -7,11 +7,12 @@ import (
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/doctor"
+	"github.com/signgate/signgate/setup"
 )
 
 // crioReport is doctor on a CRI-O node: CRI-O's configuration and storage
 // instead of containerd's version and configuration.
-func crioReport(rep *doctorOutput, cfg *config.Config, crioConfig string) int {
+func crioReport(rep *doctorOutput, cfg *setup.Config, crioConfig string) int {
 	rt := cfg.Daemon.Runtime
 	rep.Socket = rt.CRIOStorageRoot
 	node := doctor.Node{Runtime: config.RuntimeCRIO, Deadline: cfg.Daemon.DecisionDeadline, Plugin: cfg.Daemon.PluginName, Now: time.Now()}

@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/setup"
 )
 
 // healthTargets settles where healthcheck asks: a flag given wins, then
@@ -32,7 +32,7 @@ func healthTargets(c *command, cfgPath string, socket, addr *string) error {
 			return nil
 		}
 	}
-	cfg, err := config.Load(cfgPath)
+	cfg, err := setup.Load(cfgPath)
 	if err != nil {
 		if named {
 			return fmt.Errorf("reading the config for the daemon's listeners: %w", err)

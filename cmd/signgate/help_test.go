@@ -10,7 +10,7 @@ import (
 func TestHelpSaysWhatEachCommandDoes(t *testing.T) {
 	for _, args := range [][]string{
 		{"run"}, {"verify"}, {"inspect"}, {"preview"}, {"check-config"},
-		{"keys"}, {"keys", "list"}, {"keys", "sync"}, {"image-verifier"},
+		{"keys"}, {"keys", "list"}, {"keys", "sync"}, {"ps"}, {"image-verifier"},
 		{"doctor"}, {"healthcheck"}, {"version"},
 	} {
 		for _, h := range []string{"--help", "-h"} {

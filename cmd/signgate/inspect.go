@@ -15,6 +15,7 @@ import (
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -58,9 +59,9 @@ func runInspect(args []string) int {
 		return exitUsage
 	}
 	regCfg := registry.Config{}
-	switch cfg, err := config.Load(*cfgPath); {
+	switch cfg, err := setup.Load(*cfgPath); {
 	case err == nil:
-		regCfg = cfg.Registry
+		regCfg = cfg.RegistryConfig()
 	case errors.Is(err, fs.ErrNotExist):
 	default:
 		return failed(err)

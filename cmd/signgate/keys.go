@@ -12,6 +12,7 @@ import (
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/localapi"
+	"github.com/signgate/signgate/setup"
 )
 
 const keysUsage = `usage: signgate keys list|sync [--config F] [--socket S] [--output text|json] [--timeout T]
@@ -47,7 +48,7 @@ func runKeys(args []string) int {
 	}
 	if *socket == "" {
 		*socket = config.DefaultAPISocket
-		if cfg, err := config.Load(*cfgPath); err == nil && cfg.Daemon.APISocket != "" {
+		if cfg, err := setup.Load(*cfgPath); err == nil && cfg.Daemon.APISocket != "" {
 			*socket = cfg.Daemon.APISocket
 		}
 	}

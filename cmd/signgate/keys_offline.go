@@ -7,9 +7,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/localapi"
+	"github.com/signgate/signgate/setup"
 )
 
 // listOffline answers keys list when the daemon cannot be reached: it says
@@ -17,7 +17,7 @@ import (
 // keys with the last-known-good versions the daemon would start on), so a
 // stopped daemon is not mistaken for one that trusts nothing.
 func listOffline(cfgPath, output string, reach error) int {
-	cfg, err := config.Load(cfgPath)
+	cfg, err := setup.Load(cfgPath)
 	if err != nil {
 		return keysFailed(output, fmt.Errorf("%v; and its config: %w", reach, err))
 	}
@@ -42,8 +42,8 @@ func listOffline(cfgPath, output string, reach error) int {
 // offlineKeys lists the config's keys: static ones parsed from the config,
 // KMS ones from the last-known-good state (or as not synced when there is
 // none). notes say what the state could not tell.
-func offlineKeys(cfg *config.Config) (keys []localapi.KeyInfo, notes []string) {
-	// config.Load has parsed each static key already; this cannot fail
+func offlineKeys(cfg *setup.Config) (keys []localapi.KeyInfo, notes []string) {
+	// setup.Load has parsed each static key already; this cannot fail
 	// unless a key file changed since.
 	static, err := cfg.Keys.Load(context.Background())
 	if err != nil {

@@ -35,6 +35,8 @@ commands:
   check-config  validate the config and summarise its policies and keys
   keys list|sync
                 show the daemon's keys; sync KMS keys now and report changes
+  ps            list the running containers, each image judged again now:
+                policy, verdict, what verified it, what was done if untrusted
   image-verifier -name N -digest D
                 the pull-time gate, run by containerd from its image verifier
                 directory (a link to this binary there is enough)
@@ -77,6 +79,8 @@ func main() {
 		code = runCheckConfig(args)
 	case "keys":
 		code = runKeys(args)
+	case "ps":
+		code = runPs(args)
 	case "image-verifier":
 		code = runImageVerifier(args)
 	case "doctor":

@@ -54,6 +54,7 @@ func TestUsageErrorsAsJSON(t *testing.T) {
 		{"signgate.dev/check-config/v1", []string{"check-config", "--bogus", "--output=json"}, "-bogus"},
 		{"signgate.dev/doctor/v1", []string{"doctor", "--output", "json", "--bogus"}, "-bogus"},
 		{"signgate.dev/keys/v1", []string{"keys", "list", "--output", "json", "extra"}, `"extra"`},
+		{"signgate.dev/ps/v1", []string{"ps", "--output", "json", "extra"}, `"extra"`},
 		{"signgate.dev/verify/v1", []string{"verify", "--output", "json"}, "missing argument"},
 		{"signgate.dev/inspect/v1", []string{"inspect", "--output", "json", "a", "b"}, `"b"`},
 		{"signgate.dev/preview/v1", []string{"preview", "--output", "json"}, "--images FILE or --node"},
@@ -103,5 +104,43 @@ func TestDoctorJSON(t *testing.T) {
 	decode(t, r, "signgate.dev/doctor/v1", &v)
 	if v.Containerd != "v2.2.0" || v.ConfigError == "" || len(v.Findings) == 0 || v.Findings[0].Guarantee == "" {
 		t.Errorf("doctor --output json: exit %d %+v", r.code, v)
+	}
+}
+
+// signgate ps without a daemon says so, in its schema when JSON is asked.
+func TestPsWithoutADaemon(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "none.sock")
+	var rep struct {
+		Containers []any
+		Error      string
+	}
+	r := signgate(t, nil, "ps", "--socket", sock, "--output", "json")
+	decode(t, r, "signgate.dev/ps/v1", &rep)
+	if r.code != 1 || rep.Containers == nil || !strings.Contains(rep.Error, "cannot reach the signgate daemon at "+sock) {
+		t.Fatalf("exit %d %+v", r.code, rep)
+	}
+	r = signgate(t, nil, "ps", "--socket", sock)
+	if r.code != 1 || !strings.Contains(r.stderr, sock) {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// check-config says what each policy does with running containers it no
+// longer trusts.
+func TestCheckConfigShowsOnUntrustedRunning(t *testing.T) {
+	var rep struct {
+		Policies []struct {
+			OnUntrustedRunning string `json:"on_untrusted_running"`
+			StopConfirm        string `json:"stop_confirm"`
+		}
+	}
+	cfg := writeConfig(t, strings.Replace(allowAll, `mode = "allow"`, "mode = \"allow\"\non_untrusted_running = \"stop\"\nstop_confirm = \"90s\"", 1))
+	r := signgate(t, nil, "check-config", "--config", cfg, "--output", "json")
+	decode(t, r, "signgate.dev/check-config/v1", &rep)
+	if len(rep.Policies) != 1 || rep.Policies[0].OnUntrustedRunning != "stop" || rep.Policies[0].StopConfirm != "1m30s" {
+		t.Fatalf("exit %d %+v\n%s", r.code, rep, r.stderr)
+	}
+	if r = signgate(t, nil, "check-config", "--config", cfg); !strings.Contains(r.stdout, "running containers it no longer trusts are stopped (on_untrusted_running), once denied twice 1m30s apart") {
+		t.Fatalf("text:\n%s", r.stdout)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/imagestore"
 	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -121,7 +122,7 @@ func preview(newPath, curPath, imagesPath string, node bool, namespace string) (
 		return nil, err
 	}
 	defer closeNew()
-	var curCfg *config.Config
+	var curCfg *setup.Config
 	var curEng *verify.Engine
 	if curPath != "" {
 		var closeCur func()
@@ -158,9 +159,15 @@ func preview(newPath, curPath, imagesPath string, node bool, namespace string) (
 				return
 			}
 			rows[i].Digest = t.img.DigestStr()
-			rows[i].New = decideNow(newCfg, newEng, t.img, namespace)
+			if !node { // the manifest this host would pull stands for the one that runs
+				ctx, cancel := context.WithTimeout(context.Background(), newCfg.Registry.VerifyTimeout)
+				t.platform, _ = platformToRun(ctx, newEng, t.img, namespace, verify.HostPlatform())
+				cancel()
+			}
+			req := verify.Request{Image: t.img, Namespace: namespace, Platform: t.platform}
+			rows[i].New = decideNow(newCfg, newEng, req)
 			if curEng != nil {
-				rows[i].Current = decideNow(curCfg, curEng, t.img, namespace)
+				rows[i].Current = decideNow(curCfg, curEng, req)
 				rows[i].Changed = rows[i].New.Allowed != rows[i].Current.Allowed || rows[i].New.Policy != rows[i].Current.Policy
 			}
 		}()
@@ -170,13 +177,14 @@ func preview(newPath, curPath, imagesPath string, node bool, namespace string) (
 }
 
 type previewTarget struct {
-	ref     string
-	img     name.Digest
-	unknown *verify.Verdict // the image could not be resolved
+	ref      string
+	img      name.Digest
+	unknown  *verify.Verdict // the image could not be resolved
+	platform string          // the platform manifest that runs, when known
 }
 
 // listedImages reads the list and resolves each tag now.
-func listedImages(path string, reg *registry.Client, cfg *config.Config) ([]previewTarget, error) {
+func listedImages(path string, reg *registry.Client, cfg *setup.Config) ([]previewTarget, error) {
 	var r io.Reader = os.Stdin
 	if path != "-" {
 		f, err := os.Open(path)
@@ -198,7 +206,7 @@ func listedImages(path string, reg *registry.Client, cfg *config.Config) ([]prev
 			return nil, fmt.Errorf("%s:%d: image %q: %v", path, line, s, err)
 		}
 		t := previewTarget{ref: s}
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Registry.VerifyTimeout)
 		t.img, err = resolve(ctx, reg, ref)
 		cancel()
 		if err != nil {
@@ -216,13 +224,13 @@ func listedImages(path string, reg *registry.Client, cfg *config.Config) ([]prev
 }
 
 // nodeImages lists the images containerd holds, by the digest it recorded.
-func nodeImages(cfg *config.Config) ([]previewTarget, error) {
+func nodeImages(cfg *setup.Config) ([]previewTarget, error) {
 	store, err := imagestore.Dial(cfg.Daemon.ContainerdSocket, cfg.Daemon.ContainerdNamespace, cfg.Daemon.Snapshotters)
 	if err != nil {
 		return nil, fmt.Errorf("--node: %w", err)
 	}
 	defer store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Registry.VerifyTimeout)
 	defer cancel()
 	names, err := store.Images(ctx)
 	if err != nil {
@@ -237,6 +245,9 @@ func nodeImages(cfg *config.Config) ([]previewTarget, error) {
 			t.unknown = verify.Deny(n, "", verify.CauseImageUnknown, fmt.Sprintf("containerd cannot resolve it: %v", err))
 		} else {
 			t.img = ds[0]
+			if m, err := store.PulledManifest(ctx, t.img); err == nil {
+				t.platform = m.String() // the one platform pulled runs
+			}
 		}
 		out = append(out, t)
 	}

@@ -34,15 +34,18 @@ type verifyOutput struct {
 	Error string `json:"error,omitempty"`
 }
 
-const verifyHelp = `usage: signgate verify [--config F] [--output text|json] [--namespace NS] IMAGE
+const verifyHelp = `usage: signgate verify [--config F] [--output text|json] [--namespace NS] [--platform OS/ARCH] IMAGE
 
 Decides one image as the daemon would, and explains why: resolves a tag to
-its digest now, then verifies it under the config's policies.
+its digest now, then verifies it under the config's policies. For an
+index, the platform manifest a node of --platform runs (default: this
+host's platform) is the one whose signatures count where the policy's
+signed_manifest says so.
 
 Exit 0: allowed; 1: denied (no policy, no or untrusted signatures, an image
 that does not exist, ...); 2: usage or config error; 3: denied because the
-registry could not be read or did not answer in time (cause registry_error
-or pending): the daemon would deny too, but nothing is known against the
+registry could not be read or did not answer in time (cause registry_error,
+rate_limited or pending): the daemon would deny too, but nothing is known against the
 image, so retry.
 `
 
@@ -51,12 +54,13 @@ func runVerify(args []string) int {
 	cfgPath := c.configFlag(config.DefaultPath, "config file")
 	c.outputFlag(VerifySchema)
 	namespace := c.fs.String("namespace", "", "Kubernetes namespace to decide for (policies may be limited to namespaces)")
+	platform := c.fs.String("platform", hostPlatform(), "the node's platform, os/arch[/variant]: which manifest of an index runs")
 	pos, code, done := c.parse(args, 1, 1)
 	if done {
 		return code
 	}
 	output := c.output
-	v, code, err := decideOnce(*cfgPath, pos[0], *namespace)
+	v, code, err := decideOnce(*cfgPath, pos[0], *namespace, *platform)
 	if *output == "json" {
 		out := verifyOutput{Schema: VerifySchema, Verdict: v}
 		if err != nil {
@@ -78,13 +82,17 @@ func runVerify(args []string) int {
 // decideOnce decides image as the daemon would, from this process. A
 // verdict comes with exit 0 (allowed), 1 (denied) or 3 (denied: the
 // registry could not be read); an error with exit 2 (usage or config).
-func decideOnce(cfgPath, image, namespace string) (*verify.Verdict, int, error) {
+func decideOnce(cfgPath, image, namespace, platform string) (*verify.Verdict, int, error) {
+	plat, err := verify.ParsePlatform(platform)
+	if err != nil {
+		return nil, exitUsage, fmt.Errorf("--%w", err)
+	}
 	cfg, engine, reg, closeKeys, err := loadEngine(cfgPath)
 	if err != nil {
 		return nil, exitUsage, err
 	}
 	defer closeKeys()
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Registry.VerifyTimeout)
 	defer cancel()
 	ref, err := name.ParseReference(image)
 	if err != nil {
@@ -95,7 +103,10 @@ func decideOnce(cfgPath, image, namespace string) (*verify.Verdict, int, error) 
 		v := verify.Deny(ref.String(), "", unresolvedCause(err), "cannot resolve to a digest: "+verify.Excerpt(err))
 		return v, verdictCode(v), nil
 	}
-	v := decideNow(cfg, engine, img, namespace)
+	runs, v := platformToRun(ctx, engine, img, namespace, plat)
+	if v == nil {
+		v = decideNow(cfg, engine, verify.Request{Image: img, Namespace: namespace, Platform: runs})
+	}
 	return v, verdictCode(v), nil
 }
 
@@ -105,7 +116,7 @@ func verdictCode(v *verify.Verdict) int {
 	switch {
 	case v.Allowed:
 		return exitOK
-	case v.Cause == verify.CauseRegistryError || v.Cause == verify.CausePending:
+	case v.Cause == verify.CauseRegistryError || v.Cause == verify.CauseRateLimited || v.Cause == verify.CausePending:
 		return exitRegistry
 	}
 	return exitDenied
@@ -122,44 +133,34 @@ func unresolvedCause(err error) verify.Cause {
 }
 
 // loadEngine builds, in this process, the engine the daemon would run
-// under the config at cfgPath. KMS keys are as the daemon would have them:
-// synced now, else the daemon's last-known-good state (read, never written,
-// from here).
-func loadEngine(cfgPath string) (*config.Config, *verify.Engine, *registry.Client, func(), error) {
-	cfg, err := config.Load(cfgPath)
+// under the config at cfgPath (setup.Open: KMS keys started as the daemon
+// starts them, from its last-known-good state, read and never written from
+// here, then synced within kms.request_timeout), and says what the keys'
+// start could not do.
+func loadEngine(cfgPath string) (*setup.Config, *verify.Engine, *registry.Client, func(), error) {
+	g, err := setup.Open(cfgPath)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	syncer, err := setup.Syncer(cfg, nil, true)
-	if err != nil {
-		return nil, nil, nil, nil, err
+	if g.Keys.StateIgnored() {
+		fmt.Fprintln(os.Stderr, "signgate: warning: the daemon's last-known-good KMS keys are not used:", g.Keys.StateErr)
 	}
-	if syncer.Len() > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout)
-		_, _, _ = syncer.LoadState()
-		if _, err := syncer.Sync(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "signgate: warning:", err)
-		}
-		cancel()
+	if g.Keys.SyncErr != nil {
+		fmt.Fprintln(os.Stderr, "signgate: warning:", g.Keys.SyncErr)
 	}
-	engine, reg, err := setup.Engine(cfg, syncer, nil)
-	if err != nil {
-		syncer.Close()
-		return nil, nil, nil, nil, err
-	}
-	return cfg, engine, reg, func() { syncer.Close() }, nil
+	return g.Config, g.Engine, g.Registry, g.Close, nil
 }
 
 // decideNow waits for the engine's own answer: it bounds a verification by
 // registry.verify_timeout, so wait a little longer than that.
-func decideNow(cfg *config.Config, engine *verify.Engine, img name.Digest, namespace string) *verify.Verdict {
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.VerifyTimeout+2*time.Second)
+func decideNow(cfg *setup.Config, engine *verify.Engine, req verify.Request) *verify.Verdict {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Registry.VerifyTimeout+2*time.Second)
 	defer cancel()
-	v := engine.Decide(ctx, verify.Request{Image: img, Namespace: namespace})
+	v := engine.Decide(ctx, req)
 	if v.Pending {
 		// "retry shortly" is the daemon's word to the kubelet; a one-shot
 		// command has simply run out of time.
-		v.Reason = fmt.Sprintf("verification did not finish within registry.verify_timeout (%s)", cfg.Engine.VerifyTimeout)
+		v.Reason = fmt.Sprintf("verification did not finish within registry.verify_timeout (%s)", cfg.Registry.VerifyTimeout)
 	}
 	return v
 }
@@ -191,6 +192,12 @@ func printVerdict(w io.Writer, v *verify.Verdict) {
 		fmt.Fprintf(w, "  policy:   %s (%s)\n", v.Policy, v.Mode)
 	}
 	fmt.Fprintf(w, "  cause:    %s\n", v.Cause)
+	if v.Platform != "" {
+		fmt.Fprintf(w, "  platform: %s (the manifest of the index that runs)\n", v.Platform)
+	}
+	if v.Manifest != "" {
+		fmt.Fprintf(w, "  signed:   %s (whose signatures verified)\n", v.Manifest)
+	}
 	fmt.Fprintf(w, "  reason:   %s\n", v.Reason)
 	if c := v.Cosign; c != nil {
 		fmt.Fprintf(w, "  cosign:   requires %s; keys verified: %s\n", c.Requirement, orNone(c.KeysVerified))

@@ -38,7 +38,12 @@ func enforcing(t *testing.T, reg string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	return enforcingWith(t, reg, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
+}
+
+// enforcingWith requires a cosign signature by the key pub for reg/**.
+func enforcingWith(t *testing.T, reg, pub string) string {
+	t.Helper()
 	return writeConfig(t, fmt.Sprintf(`
 [daemon]
 state_dir = "/nonexistent/signgate-state"

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/integration/harness"
-	"github.com/signgate/signgate/internal/testenv"
+	"github.com/signgate/signgate/internal/testkit/testenv"
 )
 
 var E *harness.Env

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/integration/harness"
-	"github.com/signgate/signgate/internal/kmstest"
+	"github.com/signgate/signgate/internal/testkit/kmstest"
 )
 
 func demoConfig(e *harness.Env) string {

@@ -135,6 +135,10 @@ current-context: signgate
 		"--service-account-private-key-file", c.file("sa.key"), "--root-ca-file", c.file("ca.crt"),
 		"--cluster-signing-cert-file", c.file("ca.crt"), "--cluster-signing-key-file", c.file("ca.key"),
 		"--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", fmt.Sprint(ports[3]),
+		// Each controller acts as its own service account, as kubeadm and
+		// the managed clusters run it: the admission policy knows the
+		// DaemonSet controller by that name.
+		"--use-service-account-credentials=true",
 		"--profiling=false"); err != nil {
 		return c, err
 	}
@@ -570,7 +574,12 @@ type KubernetesSetup struct {
 	Containerd string // a containerd with the NRI validator (2.2 or later)
 	K8sBin     string // etcd, kube-apiserver, ..., kubectl
 	Layout     string // signgate's image as an OCI layout (make image)
-	Repo       string // the repository's root, for packaging/
+	Repo       string // the repository's root, for packaging/ and charts/
+	// Helm, when set, installs signgate from charts/signgate with helm
+	// install (SigngateValues) instead of applying the plain manifest.
+	Helm string
+	// ScrapePort is the chart's metrics.port (with Helm); 0 for a free one.
+	ScrapePort int
 }
 
 // StartKubernetes stands up what make k8s-test and make demo-k8s share: a
@@ -608,21 +617,39 @@ func StartKubernetes(s KubernetesSetup, progress func(string)) (e *Env, c *Clust
 	if err != nil {
 		return e, nil, "", fmt.Errorf("pushing signgate's image from %s: %w", s.Layout, err)
 	}
-	shipped, err := os.ReadFile(filepath.Join(s.Repo, "packaging/kubernetes/signgate.yaml"))
-	if err != nil {
-		return e, nil, "", err
-	}
-	if manifest, err = SigngateManifest(string(shipped), img, e.Signers["k1"].PublicPEM()); err != nil {
-		return e, nil, "", err
+	if s.Helm == "" {
+		shipped, err := os.ReadFile(filepath.Join(s.Repo, "packaging/kubernetes/signgate.yaml"))
+		if err != nil {
+			return e, nil, "", err
+		}
+		if manifest, err = SigngateManifest(string(shipped), img, e.Signers["k1"].PublicPEM()); err != nil {
+			return e, nil, "", err
+		}
 	}
 	if c, err = StartCluster(e, s.K8sBin); err != nil {
 		return e, c, "", err
 	}
 	say("control plane and kubelet up; the node requires signgate")
-	if err := c.InstallSigngate(manifest); err != nil {
-		return e, c, "", err
+	if s.Helm != "" {
+		if s.ScrapePort == 0 {
+			// Not 9465: another cluster on this machine may hold it.
+			if s.ScrapePort, err = freePort(); err != nil {
+				return e, c, "", err
+			}
+		}
+		if manifest, err = c.HelmInstall(s.Helm, filepath.Join(s.Repo, "charts/signgate"), SigngateValues(img, e.Signers["k1"].PublicPEM(), s.ScrapePort)); err != nil {
+			return e, c, "", err
+		}
+		if err := c.WaitReady("signgate-system", "app.kubernetes.io/name=signgate", 3*time.Minute); err != nil {
+			return e, c, "", fmt.Errorf("signgate's pod: %w", err)
+		}
+		say("signgate installed with helm install; its DaemonSet pod Ready (started through the bootstrap annotation)")
+	} else {
+		if err := c.InstallSigngate(manifest); err != nil {
+			return e, c, "", err
+		}
+		say("signgate's DaemonSet pod Ready (started through the bootstrap annotation)")
 	}
-	say("signgate's DaemonSet pod Ready (started through the bootstrap annotation)")
 	agent, err := e.Image("system/net-agent", "k1")
 	if err != nil {
 		return e, c, "", err

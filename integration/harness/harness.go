@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/signgate/signgate/internal/sigtest"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
 )
 
 // Env is a running environment.
@@ -533,6 +533,21 @@ scopes = ["%[7]s/attested/*", "%[12]s/attested/*"]
   type = "custom"
   keys = ["cli"]
   conditions = ['predicate.Data.startsWith("approved by ")']
+
+# Whose signatures count for an index (signed_manifest; apps: either).
+[[policy]]
+name = "index-signed"
+scopes = ["%[7]s/signedon/index/*", "%[12]s/signedon/index/*"]
+signed_manifest = "index"
+  [policy.cosign]
+  keys = ["cli"]
+
+[[policy]]
+name = "platform-signed"
+scopes = ["%[7]s/signedon/platform/*", "%[12]s/signedon/platform/*"]
+signed_manifest = "platform"
+  [policy.cosign]
+  keys = ["cli"]
 
 # Both registries: distribution 2.8, and olareg (the referrers API).
 [[policy]]

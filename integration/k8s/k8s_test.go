@@ -1,5 +1,6 @@
-// Package k8s_test runs signgate as its users do on Kubernetes: the shipped
-// DaemonSet (packaging/kubernetes/signgate.yaml) on a one-node cluster built
+// Package k8s_test runs signgate as its users do on Kubernetes: the chart
+// (charts/signgate, with helm install; it renders the objects of
+// packaging/kubernetes/signgate.yaml) on a one-node cluster built
 // from the module proxy (etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler, the kubelet), on a real containerd whose NRI validator
 // requires signgate (packaging/kubernetes/containerd-daemonset.toml), with
@@ -17,7 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/integration/harness"
-	"github.com/signgate/signgate/internal/testenv"
+	"github.com/signgate/signgate/internal/testkit/testenv"
 )
 
 var (
@@ -29,8 +30,8 @@ var (
 
 func TestMain(m *testing.M) {
 	bin, k8s, layout := os.Getenv("SIGNGATE_TEST_BIN"), os.Getenv("SIGNGATE_K8S_BIN"), os.Getenv("SIGNGATE_IMAGE_LAYOUT")
-	if bin == "" || k8s == "" || layout == "" {
-		fmt.Println("k8s: SIGNGATE_TEST_BIN, SIGNGATE_K8S_BIN or SIGNGATE_IMAGE_LAYOUT is not set; run `make k8s-test`")
+	if bin == "" || k8s == "" || layout == "" || os.Getenv("SIGNGATE_HELM") == "" {
+		fmt.Println("k8s: SIGNGATE_TEST_BIN, SIGNGATE_K8S_BIN, SIGNGATE_IMAGE_LAYOUT or SIGNGATE_HELM is not set; run `make k8s-test`")
 		os.Exit(m.Run()) // the tests skip themselves
 	}
 	code, err := run(m, bin, k8s, layout)
@@ -54,7 +55,7 @@ func run(m *testing.M, bin, k8s, layout string) (code int, err error) {
 		}
 	}()
 	E, C, manifest, err = harness.StartKubernetes(harness.KubernetesSetup{Bin: bin, Containerd: os.Getenv("SIGNGATE_CONTAINERD"),
-		K8sBin: k8s, Layout: layout, Repo: "../.."}, func(s string) { fmt.Println("k8s:", s) })
+		K8sBin: k8s, Layout: layout, Repo: "../..", Helm: os.Getenv("SIGNGATE_HELM")}, func(s string) { fmt.Println("k8s:", s) })
 	if err != nil {
 		return 1, err
 	}
@@ -171,7 +172,7 @@ func podEvents(t *testing.T, ns, pod string) string {
 		"-o", `jsonpath={range .items[*]}{.reason}: {.message}{"\n"}{end}`)
 }
 
-// The shipped DaemonSet started signgate on a node that already required
+// The chart's DaemonSet started signgate on a node that already required
 // it (TestMain waited for its pod to be Ready): through the bootstrap
 // annotation, on the node's network, before any pod network existed.
 func TestSigngateRunsFromTheShippedDaemonSet(t *testing.T) {
@@ -250,6 +251,10 @@ spec:
 	for _, c := range []struct{ ns, labels string }{
 		{"default", "app.kubernetes.io/name: signgate"}, // signgate's label, another namespace
 		{"signgate-system", "app: sneaky"},              // signgate's namespace, another label
+		// Namespace and label right, but made by a user, not the
+		// DaemonSet controller: a pod that would start while signgate is
+		// absent, unverified.
+		{"signgate-system", "app.kubernetes.io/name: signgate"},
 	} {
 		out, err := C.KubectlIn(pod(c.ns, c.labels), "create", "--dry-run=server", "-f", "-")
 		if err == nil || !strings.Contains(out, "reserved for signgate's own pods") {

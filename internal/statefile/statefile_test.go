@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/internal/statefile"
-	"github.com/signgate/signgate/internal/testenv"
+	"github.com/signgate/signgate/internal/testkit/testenv"
 )
 
 type payload struct {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore"
 	"github.com/signgate/signgate/keystore/kms"
 )
@@ -42,10 +43,10 @@ type Syncer struct {
 // New builds a syncer for specs, with a provider for each scheme they use.
 func New(specs []Spec, providers map[string]kms.Provider, opts Options) (*Syncer, error) {
 	if opts.Interval <= 0 {
-		opts.Interval = 5 * time.Minute
+		opts.Interval = config.DefaultKMSSyncInterval
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = 10 * time.Second
+		opts.Timeout = config.DefaultKMSRequestTimeout
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signgate/signgate/internal/kmstest"
+	"github.com/signgate/signgate/internal/testkit/kmstest"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/keystore/kms"
 )

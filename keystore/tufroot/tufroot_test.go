@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signgate/signgate/internal/sigtest"
-	"github.com/signgate/signgate/internal/tuftest"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
+	"github.com/signgate/signgate/internal/testkit/tuftest"
 	"github.com/signgate/signgate/keystore/tufroot"
 )
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/signgate/signgate/internal/kmstest"
+	"github.com/signgate/signgate/internal/testkit/kmstest"
 	"github.com/signgate/signgate/keystore/kms"
 	"github.com/signgate/signgate/keystore/kms/awskms"
 )

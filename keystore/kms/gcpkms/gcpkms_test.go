@@ -6,7 +6,7 @@ import (
 
 	"cloud.google.com/go/kms/apiv1/kmspb"
 
-	"github.com/signgate/signgate/internal/kmstest"
+	"github.com/signgate/signgate/internal/testkit/kmstest"
 	"github.com/signgate/signgate/keystore/kms"
 	"github.com/signgate/signgate/keystore/kms/gcpkms"
 )

@@ -140,6 +140,15 @@ func checkConfig(t *testing.T, cm *corev1.ConfigMap) {
 	if !ok {
 		t.Fatal("the ConfigMap has no config.toml")
 	}
+	// The shipped config audits only, with a placeholder key: valid, but
+	// check-config must say both loudly.
+	checkConfigText(t, cfg, []string{"WARNING: no policy enforces", "WARNING: keys.placeholder is the packaged placeholder key"})
+}
+
+// checkConfigText runs signgate check-config on cfg, which must pass and
+// say each of warnings.
+func checkConfigText(t *testing.T, cfg string, warnings []string) {
+	t.Helper()
 	bin := os.Getenv("SIGNGATE_BIN")
 	if bin == "" {
 		skip(t, "SIGNGATE_BIN is not set: the embedded config is not checked")
@@ -150,11 +159,9 @@ func checkConfig(t *testing.T, cm *corev1.ConfigMap) {
 	}
 	out, err := exec.Command(bin, "check-config", "--config", p).CombinedOutput()
 	if err != nil {
-		t.Fatalf("the ConfigMap's config.toml: %v\n%s", err, out)
+		t.Fatalf("config.toml: %v\n%s\n%s", err, out, cfg)
 	}
-	// The shipped config audits only, with a placeholder key: valid, but
-	// check-config must say both loudly.
-	for _, want := range []string{"WARNING: no policy enforces", "WARNING: keys.placeholder is the packaged placeholder key"} {
+	for _, want := range warnings {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("check-config on the ConfigMap's config.toml does not warn %q:\n%s", want, out)
 		}

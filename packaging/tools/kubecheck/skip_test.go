@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// skip is the main module's internal/testenv.Skip, which this module
+// skip is the main module's internal/testkit/testenv.Skip, which this module
 // cannot import (it would take in all of signgate's dependencies): plain
 // `go test` skips and says how to run everything; under make
 // (SIGNGATE_NO_SKIP=1) a missing dependency fails the test. The docs test
@@ -20,7 +20,7 @@ func skip(t testing.TB, format string, args ...any) {
 	t.Skipf("%s; `make test` runs everything", why)
 }
 
-// The one switch works here as in internal/testenv.
+// The one switch works here as in internal/testkit/testenv.
 func TestSkipFailsUnderNoSkip(t *testing.T) {
 	if os.Getenv("SIGNGATE_NO_SKIP") != "1" {
 		t.Setenv("SIGNGATE_NO_SKIP", "1")

@@ -1,0 +1,77 @@
+package config
+
+import "time"
+
+// Every default signgate applies to its config is here, and only here: the
+// packages that take these settings (verify, registry, localapi) use these
+// constants for their own zero values, so a default changed here changes
+// everywhere, and docs/config.md has one place to be checked against.
+
+// DefaultPath is where the daemon and every command look for the config.
+const DefaultPath = "/etc/signgate/config.toml"
+
+// [daemon]
+const (
+	DefaultNRISocket           = "/var/run/nri/nri.sock"
+	DefaultPluginName          = "signgate"
+	DefaultPluginIndex         = "10"
+	DefaultContainerdSocket    = "/run/containerd/containerd.sock"
+	DefaultContainerdNamespace = "k8s.io"
+	DefaultDecisionDeadline    = 1500 * time.Millisecond
+	DefaultStateDir            = "/var/lib/signgate"
+	DefaultSnapshotter         = "overlayfs"
+	// DefaultAPISocket is where the daemon answers the image verifier.
+	DefaultAPISocket        = "/run/signgate/signgate.sock"
+	DefaultPreverifyWorkers = 2
+	// DefaultMetricsAddress serves metrics and health on loopback only.
+	DefaultMetricsAddress = "127.0.0.1:9464"
+	// Preverify and annotate are on unless set to false.
+	DefaultPreverify = true
+	DefaultAnnotate  = false // opt-in: containerd applying them costs a creation more than signgate's own handling (issue 29)
+)
+
+// [daemon.runtime]: containerd, or CRI-O with containers/storage's own
+// defaults (storage.conf).
+const (
+	DefaultRuntime            = RuntimeContainerd
+	DefaultCRIOStorageRoot    = "/var/lib/containers/storage"
+	DefaultCRIOStorageRunRoot = "/run/containers/storage"
+	DefaultCRIOStorageDriver  = "overlay"
+)
+
+// [registry]: signatures and their manifests are small; real ones are a few
+// KiB. The referrers budget is room for four listings at the per-listing
+// cap at once.
+const (
+	DefaultVerifyTimeout     = 10 * time.Second
+	DefaultMaxManifestBytes  = 4 << 20
+	DefaultMaxBlobBytes      = 4 << 20
+	DefaultMaxReferrersBytes = 16 << 20
+	// DefaultCredentialExecTimeout bounds one kubelet credential provider run.
+	DefaultCredentialExecTimeout = 10 * time.Second
+)
+
+// [cache]
+const (
+	DefaultAllowTTL   = 10 * time.Minute
+	DefaultDenyTTL    = 10 * time.Second // short, so a fixed image is picked up
+	DefaultMaxEntries = 10000
+)
+
+// [kms]
+const (
+	DefaultKMSSyncInterval   = 5 * time.Minute
+	DefaultKMSRequestTimeout = 10 * time.Second
+	DefaultKMSGracePeriod    = 24 * time.Hour
+)
+
+// [trust_roots.NAME], [certs.NAME] and [[policy]]
+const (
+	DefaultTrustRootRefresh = 24 * time.Hour
+	DefaultCertKind         = "ca"
+	DefaultMode             = "enforce"
+	DefaultNotationLevel    = "strict"
+	// DefaultStopConfirm: how long apart two judgements must see the same
+	// final denial of a running container before "stop" acts on it.
+	DefaultStopConfirm = time.Minute
+)

@@ -1,0 +1,187 @@
+package nri
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/nri/pkg/api"
+	"github.com/containerd/nri/pkg/stub"
+
+	"github.com/signgate/signgate/containers"
+	"github.com/signgate/signgate/verify"
+)
+
+// Running containers, so that a revoked key, a trust root that changed or
+// a tightened policy reaches what already runs, not only what is created
+// next. containerd lists its containers to the plugin at Synchronize, on
+// every (re)connection; StartContainer adds each one started since, and
+// RemoveContainer drops it. A container that exited but is not removed yet
+// stays listed: the daemon asks containerd which tasks run.
+
+// RunningContainer is a container signgate has seen started.
+type RunningContainer struct {
+	ID        string
+	Name      string
+	Pod       string
+	Namespace string
+	PodID     string
+	Ref       string // the image as the container names it
+}
+
+// Judged is a running container with its images decided again.
+type Judged struct {
+	RunningContainer
+	// Decision is the first refusal among what the container runs and
+	// mounts, else its own image's verdict (whose VerifiedBy says what
+	// trusts it).
+	Decision Decision
+}
+
+// runningSet is what the plugin knows runs.
+type runningSet struct {
+	mu sync.Mutex
+	m  map[string]runningEntry
+}
+
+type runningEntry struct {
+	pod *api.PodSandbox
+	ctr *api.Container
+}
+
+func (r *runningSet) add(pod *api.PodSandbox, ctr *api.Container) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]runningEntry{}
+	}
+	r.m[ctr.GetId()] = kept(pod, ctr)
+}
+
+// kept is what judging a container needs of it (decideContainer reads
+// these), not its whole spec (environment, arguments, resources), which
+// would be held for as long as it runs.
+func kept(pod *api.PodSandbox, ctr *api.Container) runningEntry {
+	return runningEntry{
+		pod: &api.PodSandbox{Id: pod.GetId(), Name: pod.GetName(), Namespace: pod.GetNamespace(), Uid: pod.GetUid()},
+		ctr: &api.Container{Id: ctr.GetId(), Name: ctr.GetName(), PodSandboxId: ctr.GetPodSandboxId(), Annotations: ctr.GetAnnotations(), Mounts: ctr.GetMounts(), Image: ctr.GetImage()},
+	}
+}
+
+func (r *runningSet) remove(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.m, id)
+}
+
+func (r *runningSet) get(id string) (runningEntry, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.m[id]
+	return e, ok
+}
+
+// replace puts in what containerd lists at Synchronize: the whole truth
+// at that moment, so a container removed while signgate was away goes.
+func (r *runningSet) replace(m map[string]runningEntry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.m = m
+}
+
+var _ stub.SynchronizeInterface = (*Plugin)(nil)
+
+// Synchronize learns the containers running on the node when signgate
+// (re)connects. It answers at once: containerd holds its NRI lock while
+// plugins synchronize, and judging them is the daemon's job, afterwards.
+func (p *Plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, ctrs []*api.Container) ([]*api.ContainerUpdate, error) {
+	p.fallback.started() // the subscription was accepted (fallback.go)
+	byID := make(map[string]*api.PodSandbox, len(pods))
+	for _, pod := range pods {
+		byID[pod.GetId()] = pod
+	}
+	m := map[string]runningEntry{}
+	for _, c := range ctrs {
+		switch c.GetState() {
+		case api.ContainerState_CONTAINER_RUNNING, api.ContainerState_CONTAINER_PAUSED:
+			m[c.GetId()] = kept(byID[c.GetPodSandboxId()], c)
+		}
+	}
+	p.running.replace(m)
+	listed := make(map[string]bool, len(ctrs))
+	for _, c := range ctrs {
+		listed[c.GetId()] = true
+	}
+	p.created.retain(listed)
+	if p.Synchronized != nil {
+		p.Synchronized()
+	}
+	return nil, nil
+}
+
+// Running lists the containers signgate knows were started and not
+// removed, sorted by namespace, pod and container.
+func (p *Plugin) Running() []RunningContainer {
+	p.running.mu.Lock()
+	out := make([]RunningContainer, 0, len(p.running.m))
+	for _, e := range p.running.m {
+		out = append(out, describeRunning(e))
+	}
+	p.running.mu.Unlock()
+	slices.SortFunc(out, func(a, b RunningContainer) int {
+		return strings.Compare(a.Namespace+"\x00"+a.Pod+"\x00"+a.Name+"\x00"+a.ID, b.Namespace+"\x00"+b.Pod+"\x00"+b.Name+"\x00"+b.ID)
+	})
+	return out
+}
+
+func describeRunning(e runningEntry) RunningContainer {
+	return RunningContainer{
+		ID: e.ctr.GetId(), Name: e.ctr.GetName(), Pod: e.pod.GetName(), Namespace: e.pod.GetNamespace(),
+		PodID: e.pod.GetId(), Ref: e.ctr.GetAnnotations()[containers.ImageNameAnnotation],
+	}
+}
+
+// Judge decides again what the running container id runs and mounts, as
+// StartContainer would: from what was bound when it was created (the
+// verdict cache answers), or, for a container created before signgate
+// started (or forgotten since), worked out in full from the runtime's
+// record of what it was created from (containers.Runtime.Ran), never from
+// its image name resolved again: a tag moved since it started must not
+// make it untrusted. ctx bounds the verifications it waits for. ok is
+// false for a container not known.
+func (p *Plugin) Judge(ctx context.Context, id string) (j Judged, ok bool) {
+	e, ok := p.running.get(id)
+	if !ok {
+		return Judged{}, false
+	}
+	j.RunningContainer = describeRunning(e)
+	base := Decision{Pod: j.Pod, Namespace: j.Namespace, Container: j.Name}
+	start := time.Now()
+	reqs, known := p.created.get(id)
+	if !known {
+		ds, rs := p.decideRuns(ctx, e.pod, e.ctr, p.Runtime.Ran(ctx, e.pod, e.ctr), start)
+		if last := ds[len(ds)-1]; !last.Verdict.Allowed {
+			j.Decision = last
+			return j, true
+		}
+		p.created.add(id, rs)
+		reqs = rs
+	}
+	var own *verify.Verdict
+	for i, r := range reqs {
+		v := p.Decider.Decide(ctx, r.Request)
+		if i == 0 {
+			own = v
+		}
+		if !v.Allowed {
+			j.Decision = base
+			j.Decision.Verdict, j.Decision.Ref, j.Decision.Took = v, r.ref, time.Since(start)
+			return j, true
+		}
+	}
+	j.Decision = base
+	j.Decision.Verdict, j.Decision.Ref, j.Decision.Took = own, reqs[0].ref, time.Since(start)
+	return j, true
+}

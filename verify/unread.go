@@ -1,0 +1,26 @@
+package verify
+
+import (
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/signgate/signgate/registry"
+)
+
+// explainer is a registry that can say more of its failures: which
+// credential source a 401 answered (registry.Client).
+type explainer interface {
+	Explain(repo name.Repository, err error) error
+}
+
+// unread is the part for signatures or attestations of img that could not
+// be read: a rate limit the deadline could not wait out is its own cause;
+// a refusal names the credential source tried.
+func (e *Engine) unread(img name.Digest, what string, err error) part {
+	if x, ok := e.cosign.Registry.(explainer); ok {
+		err = x.Explain(img.Context(), err)
+	}
+	if registry.RateLimited(err) {
+		return part{CauseRateLimited, what + Excerpt(err)}
+	}
+	return part{CauseRegistryError, what + Excerpt(err)}
+}
