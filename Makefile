@@ -17,9 +17,9 @@ KEYLESS_TOOLS := $(BIN)/fulcio $(BIN)/timestamp-server $(BIN)/rekor-server-posix
 # Private registries: an authenticated registry and a kubelet credential
 # provider plugin (TestPrivateRegistry*).
 CRED_TOOLS := $(BIN)/distribution-registry $(BIN)/ecr-credential-provider
-DEBS  := runc docker-registry busybox-static systemd time
+DEBS  := runc docker-registry busybox-static systemd time conmon
 
-.PHONY: all help build test unit integration matrix racebin packaging demo demo-keep bench profile deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
+.PHONY: all help build test unit integration crio-test matrix racebin packaging demo demo-keep bench profile deps tools check clean deb image fuzz lint vuln k8s-test demo-k8s
 
 all: build
 
@@ -79,6 +79,22 @@ $(BIN)/timestamp-server:
 $(BIN)/rekor-server-posix:
 	cd integration/tools/rekor && $(GO) build -o $(BIN)/rekor-server-posix github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix
 
+# CRI-O, the other runtime NRI serves, for `make crio-test`. The module
+# proxy serves github.com/cri-o/cri-o at v1.34.0 only, and what it serves is
+# the tag as first pushed (commit 5dd0877c, May 2025, NRI v0.9), not the
+# release re-tagged in September: it has no NRI default validator. Tags drop
+# btrfs, devicemapper, ostree and gpgme (openpgp in Go instead); no seccomp
+# tag, as the machine has no libseccomp-dev.
+CRIO_TAGS := containers_image_ostree_stub exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper containers_image_openpgp
+$(BIN)/crio:
+	cd integration/tools/crio && $(GO) build -tags "$(CRIO_TAGS)" -o $(BIN)/ github.com/cri-o/cri-o/cmd/crio
+# pinns, CRI-O's namespace pinner, is C in the same module (Debian has no
+# package of it).
+$(BIN)/pinns:
+	cd integration/tools/crio && src=$$($(GO) list -m -f '{{.Dir}}' github.com/cri-o/cri-o)/pinns/src && \
+		$(CC) -std=c99 -Os -Wall -Werror -Wextra -static -o $(BIN)/pinns $$src/*.c
+CRIO_TOOLS := $(BIN)/crio $(BIN)/pinns
+
 $(BIN)/crictl:
 	cd integration/tools/crictl && $(GO) build -o $(BIN)/ sigs.k8s.io/cri-tools/cmd/crictl
 
@@ -116,8 +132,8 @@ $(BIN)/cosign:
 	cd integration/tools/cosign && $(GO) build -o $(BIN)/ github.com/sigstore/cosign/v3/cmd/cosign
 
 # Debian packages: runc, the distribution registry, a static busybox for images.
-deps: ## the Debian packages the tests and demo need (runc, registry, busybox, systemd, time)
-	@if ! command -v runc >/dev/null || ! command -v docker-registry >/dev/null || ! test -x /bin/busybox || ! command -v systemd-analyze >/dev/null || ! test -x /usr/bin/time; then \
+deps: ## the Debian packages the tests and demo need (runc, conmon, registry, busybox, systemd, time)
+	@if ! command -v runc >/dev/null || ! command -v conmon >/dev/null || ! command -v docker-registry >/dev/null || ! test -x /bin/busybox || ! command -v systemd-analyze >/dev/null || ! test -x /usr/bin/time; then \
 		echo "installing $(DEBS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS); \
 	fi
@@ -150,6 +166,13 @@ suite = for v in $(1); do echo "=== integration suite on containerd $$v"; \
 
 integration: racebin $(foreach v,$(CONTAINERD_TEST),$(CTD)/$(v)/containerd) ## the end-to-end suite on containerd 2.2 and 2.4: real runc, crictl, registries, signatures (root)
 	$(call suite,$(CONTAINERD_TEST))
+
+# The gate cases on CRI-O (integration/crio): CRI-O from the module proxy,
+# conmon and runc from Debian, signgate reading CRI-O's storage.
+crio-test: racebin $(CRIO_TOOLS) ## the gate cases on a real CRI-O: allow, deny, annotation spoofing, signgate killed (root)
+	ln -sf $(BIN)/crio $(BIN)/pinns $(RACEBIN)/
+	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_NO_SKIP=1 \
+		$(GO) test -count=1 -p 1 -timeout 10m -v ./integration/crio/
 
 matrix: racebin $(foreach v,$(CONTAINERD_MATRIX),$(CTD)/$(v)/containerd) ## the end-to-end suite on containerd 2.1, 2.0 and 1.7 (root)
 	$(call suite,$(CONTAINERD_MATRIX))
@@ -189,7 +212,7 @@ packaging: deps deb image $(BIN)/helm $(BIN)/promtool ## install the .deb with d
 	cd packaging/tools && SIGNGATE_NO_SKIP=1 SIGNGATE_BIN=$(BIN)/signgate SIGNGATE_HELM=$(BIN)/helm SIGNGATE_PROMTOOL=$(BIN)/promtool \
 		$(GO) test -count=1 -v ./kubecheck/
 
-test: check unit integration packaging k8s-test ## everything: check, unit, integration, packaging, Kubernetes (the README's test command)
+test: check unit integration crio-test packaging k8s-test ## everything: check, unit, integration, packaging, Kubernetes (the README's test command)
 
 demo: deps build tools ## the gate end to end (the README's first command)
 	SIGNGATE_TEST_BIN=$(BIN) SIGNGATE_LOCAL_KMS=$(BIN)/local-kms $(GO) run ./integration/demo
@@ -197,7 +220,7 @@ demo: deps build tools ## the gate end to end (the README's first command)
 demo-keep: deps build tools ## the demo, then its registry, containerd and signgate left up to try verify and inspect (Ctrl-C stops them)
 	SIGNGATE_KEEP=1 SIGNGATE_TEST_BIN=$(BIN) SIGNGATE_LOCAL_KMS=$(BIN)/local-kms $(GO) run ./integration/demo
 
-bench: deps build tools ## the benchmark table
+bench: deps build tools $(CRIO_TOOLS) ## the benchmark table
 	SIGNGATE_TEST_BIN=$(BIN) $(GO) run ./integration/bench
 
 # profile: signgate built with its profiler (-tags profile), under the

@@ -47,6 +47,8 @@ type Daemon struct {
 	// Prove: the enforcement probe's keys, as written (package prove
 	// checks them).
 	Prove ProveKeys
+	// Runtime: which runtime's records signgate reads (runtime.go).
+	Runtime Runtime
 }
 
 // Registry settings, with defaults applied.
@@ -184,6 +186,7 @@ func daemon(p *Problems, d DaemonSection) Daemon {
 		WatchConfig:            p.Duration("daemon.watch_config", d.WatchConfig, 0),
 		AllowCheckpointRestore: d.AllowCheckpointRestore,
 		Prove:                  ProveKeys{Interval: d.ProveInterval, Image: d.ProveImage},
+		Runtime:                runtime(p, d.Runtime),
 	}
 	if d.Preverify != nil {
 		out.Preverify = *d.Preverify

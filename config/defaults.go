@@ -30,6 +30,15 @@ const (
 	DefaultAnnotate  = false // opt-in: containerd applying them costs a creation more than signgate's own handling (issue 29)
 )
 
+// [daemon.runtime]: containerd, or CRI-O with containers/storage's own
+// defaults (storage.conf).
+const (
+	DefaultRuntime            = RuntimeContainerd
+	DefaultCRIOStorageRoot    = "/var/lib/containers/storage"
+	DefaultCRIOStorageRunRoot = "/run/containers/storage"
+	DefaultCRIOStorageDriver  = "overlay"
+)
+
 // [registry]: signatures and their manifests are small; real ones are a few
 // KiB. The referrers budget is room for four listings at the per-listing
 // cap at once.

@@ -67,7 +67,8 @@ type DaemonSection struct {
 	ProveInterval       string   `toml:"prove_interval"`
 	ProveImage          string   `toml:"prove_image"`
 
-	AllowCheckpointRestore bool `toml:"allow_checkpoint_restore"`
+	AllowCheckpointRestore bool           `toml:"allow_checkpoint_restore"`
+	Runtime                RuntimeSection `toml:"runtime"`
 }
 
 // RegistrySection is [registry]; Registry is it with defaults applied.

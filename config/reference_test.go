@@ -28,7 +28,7 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	sections := map[string]any{
-		"[daemon]": DaemonSection{}, "[registry]": RegistrySection{}, "[cache]": CacheSection{},
+		"[daemon]": DaemonSection{}, "[daemon.runtime]": RuntimeSection{}, "[registry]": RegistrySection{}, "[cache]": CacheSection{},
 		"[keys.NAME]": KeySection{}, "[certs.NAME]": CertSection{}, "[[policy]]": PolicySection{},
 		"[policy.cosign]": CosignSection{}, "[policy.notation]": NotationSection{},
 		"[[policy.attestation]]": AttestationSection{},

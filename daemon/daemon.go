@@ -18,7 +18,6 @@ import (
 	nriapi "github.com/containerd/nri/pkg/api"
 	"github.com/coreos/go-systemd/v22/journal"
 
-	"github.com/signgate/signgate/imagestore"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
 	"github.com/signgate/signgate/prove"
@@ -30,7 +29,7 @@ import (
 type Daemon struct {
 	path   string
 	log    *slog.Logger
-	store  *imagestore.Store
+	store  runtimeStore // the runtime's records (runtime.go)
 	engine atomic.Pointer[verify.Engine]
 	plugin *nri.Plugin
 
@@ -89,7 +88,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := imagestore.Dial(cfg.Daemon.ContainerdSocket, cfg.Daemon.ContainerdNamespace, cfg.Daemon.Snapshotters)
+	store, err := dialRuntime(cfg.Daemon)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +108,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.warnSharedKeys(engine.Snapshot())
 	// Decisions reach the log after signgate has answered (laterRecorder).
 	d.decisions = newLaterRecorder(rec)
-	d.plugin = &nri.Plugin{Runtime: store, Decider: d, Log: log, Recorder: multiRecorder{d.metrics, d.decisions}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
+	d.plugin = &nri.Plugin{Runtime: store, RuntimeName: nriName(cfg.Daemon.Runtime), Decider: d, Log: log, Recorder: multiRecorder{d.metrics, d.decisions}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
 	d.plugin.Synchronized = func() { d.judgeSoon("connected to NRI") }
 	return d, nil
 }

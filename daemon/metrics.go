@@ -201,6 +201,6 @@ func (d *Daemon) handleHealth(mux *http.ServeMux) {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintln(w, "ok")
+		fmt.Fprintln(w, d.readyNote())
 	})
 }

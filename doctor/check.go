@@ -36,6 +36,11 @@ type Node struct {
 	// Running is what the daemon answered for readiness; nil when doctor
 	// was asked not to probe.
 	Running *Running
+	// CRIO is set when the runtime is CRI-O ([daemon.runtime]): its
+	// configuration (nil when unreadable) replaces containerd's (crio.go).
+	CRIO                *CRIO
+	Runtime             string
+	CRIOStorageReadable bool
 }
 
 // TrustRoot is a trust root kept from a TUF repository, as loaded.
@@ -59,6 +64,9 @@ func Check(n Node) []Finding {
 	var out []Finding
 	if n.Running != nil {
 		out = append(out, runningFinding(*n.Running))
+	}
+	if n.Runtime == "crio" {
+		return append(append(out, checkCRIO(n)...), n.common()...)
 	}
 	r, err := ParseRelease(n.Version)
 	if err != nil {
@@ -147,6 +155,12 @@ func Check(n Node) []Finding {
 		f.Detail = "containerd 2.4 and newer report it; until then signgate relies on the image store and the root filesystem binding, and binds the image config only at StartContainer, which fails open if signgate misses the start"
 	}
 	out = append(out, f)
+	return append(out, n.common()...)
+}
+
+// common are the findings on any runtime: trust roots and listeners.
+func (n Node) common() []Finding {
+	var out []Finding
 	for _, tr := range n.TrustRoots {
 		out = append(out, trustRootFinding(tr, n.Now))
 	}

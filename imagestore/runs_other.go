@@ -51,7 +51,7 @@ func (r Runtime) restore(ctx context.Context, ann map[string]string) *containers
 // mount that lies where image volumes or snapshots live but cannot be bound
 // to one is doubted. shows is false for any other mount.
 func (r Runtime) mount(ctx context.Context, m *api.Mount) (img containers.Image, shows bool) {
-	v, ok, err := imageVolumeOf(m.GetDestination(), m.GetSource(), m.GetOptions())
+	v, ok, err := r.volumeOf(m)
 	if !ok && err == nil {
 		return containers.Image{}, false
 	}

@@ -48,6 +48,7 @@ func (p *Plugin) Run(ctx context.Context, pluginName, index, socket string, onSt
 	p.connectionChanged()
 	defer p.connectionChanged()
 	closed := func() {
+		p.fallback.closedBeforeStart()
 		p.connectionChanged()
 		if onClose != nil {
 			onClose()

@@ -78,6 +78,12 @@ type Plugin struct {
 	// running containers (NRI Synchronize, on every connection), which
 	// may come after the connection is reported up.
 	Synchronized func()
+	// RuntimeName is how the runtime whose records Runtime reads names
+	// itself over NRI ("containerd", "cri-o"); another runtime connecting
+	// is logged as an error. Empty: not checked.
+	RuntimeName string
+	// fallback: CRI-O builds that refuse the validator (fallback.go).
+	fallback validatorFallback
 }
 
 // discard is the logger of a plugin given none.

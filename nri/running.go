@@ -97,6 +97,7 @@ var _ stub.SynchronizeInterface = (*Plugin)(nil)
 // (re)connects. It answers at once: containerd holds its NRI lock while
 // plugins synchronize, and judging them is the daemon's job, afterwards.
 func (p *Plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, ctrs []*api.Container) ([]*api.ContainerUpdate, error) {
+	p.fallback.started() // the subscription was accepted (fallback.go)
 	byID := make(map[string]*api.PodSandbox, len(pods))
 	for _, pod := range pods {
 		byID[pod.GetId()] = pod

@@ -39,12 +39,13 @@ func runDoctor(args []string) int {
 	c := newCommand("doctor", doctorHelp)
 	cfgPath := c.configFlag(config.DefaultPath, "signgate's config (for containerd's socket and the decision deadline)")
 	ctdConfig := c.fs.String("containerd-config", "/etc/containerd/config.toml", "containerd's config file (its imports are read too)")
+	crioConfig := c.fs.String("crio-config", "/etc/crio/crio.conf", "CRI-O's config file, when [daemon.runtime] name = \"crio\" (its crio.conf.d beside it is read too)")
 	doProve := c.fs.Bool("prove", false, "create a container from an image nobody signed and require signgate's refusal")
 	c.outputFlag(DoctorSchema)
 	if _, code, done := c.parse(args, 0, 0); done {
 		return code
 	}
-	rep, code := doctorReport(*cfgPath, *ctdConfig)
+	rep, code := doctorReport(*cfgPath, *ctdConfig, *crioConfig)
 	if *doProve && rep.Error == "" {
 		code = max(code, proveReport(rep, *cfgPath))
 	}
@@ -56,9 +57,13 @@ func runDoctor(args []string) int {
 		fmt.Fprintln(os.Stderr, "signgate:", rep.Error)
 		return code
 	}
-	fmt.Printf("containerd %s at %s\n", rep.Containerd, rep.Socket)
+	if rep.Runtime == config.RuntimeCRIO {
+		fmt.Printf("CRI-O, storage at %s\n", rep.Socket)
+	} else {
+		fmt.Printf("containerd %s at %s\n", rep.Containerd, rep.Socket)
+	}
 	if rep.ConfigError != "" {
-		fmt.Printf("WARNING: containerd's config: %s (judging by containerd's defaults)\n", rep.ConfigError)
+		fmt.Printf("WARNING: the runtime's config: %s (judging by its defaults)\n", rep.ConfigError)
 	} else {
 		fmt.Printf("config %v\n", rep.ConfigFiles)
 	}
@@ -74,6 +79,7 @@ const DoctorSchema = "signgate.dev/doctor/v1"
 
 type doctorOutput struct {
 	Schema      string          `json:"schema"`
+	Runtime     string          `json:"runtime,omitempty"`    // [daemon.runtime] name: containerd or crio
 	Containerd  string          `json:"containerd,omitempty"` // its version
 	Socket      string          `json:"socket,omitempty"`
 	ConfigFiles []string        `json:"config_files,omitempty"` // containerd's, with imports
@@ -91,12 +97,16 @@ type doctorFinding struct {
 	Detail    string `json:"detail"`
 }
 
-func doctorReport(cfgPath, ctdConfig string) (*doctorOutput, int) {
+func doctorReport(cfgPath, ctdConfig, crioConfig string) (*doctorOutput, int) {
 	rep := &doctorOutput{Schema: DoctorSchema, Findings: []doctorFinding{}}
 	cfg, err := setup.Load(cfgPath)
 	if err != nil {
 		rep.Error = err.Error()
 		return rep, exitUsage
+	}
+	rep.Runtime = cfg.Daemon.Runtime.Name
+	if rep.Runtime == config.RuntimeCRIO {
+		return rep, crioReport(rep, cfg, crioConfig)
 	}
 	rep.Socket = cfg.Daemon.ContainerdSocket
 	version, err := containerdVersion(cfg.Daemon.ContainerdSocket)
@@ -119,8 +129,13 @@ func doctorReport(cfgPath, ctdConfig string) (*doctorOutput, int) {
 	} else {
 		rep.ConfigFiles = node.Config.Files
 	}
+	return rep, rep.add(doctor.Check(node))
+}
+
+// add lists the findings and returns the exit code they make.
+func (rep *doctorOutput) add(findings []doctor.Finding) int {
 	code := exitOK
-	for _, f := range doctor.Check(node) {
+	for _, f := range findings {
 		mark := "OK  "
 		switch {
 		case !f.Holds && f.Optional:
@@ -130,7 +145,7 @@ func doctorReport(cfgPath, ctdConfig string) (*doctorOutput, int) {
 		}
 		rep.Findings = append(rep.Findings, doctorFinding{Mark: mark, Guarantee: f.Guarantee, Holds: f.Holds, Optional: f.Optional, Detail: f.Detail})
 	}
-	return rep, code
+	return code
 }
 
 func containerdVersion(socket string) (string, error) {

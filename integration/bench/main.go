@@ -66,6 +66,19 @@ func main() {
 		return
 	}
 	var rows []row
+	// SIGNGATE_BENCH=crio runs the CRI-O rows alone (crio.go).
+	if os.Getenv("SIGNGATE_BENCH") == "crio" {
+		crioTable(func(o harness.Options) *harness.Env {
+			o.Bin = bin
+			e, err := harness.Start(o)
+			if err != nil {
+				stop(e)
+				fail(err.Error())
+			}
+			return e
+		})
+		return
+	}
 
 	// Three containerds side by side: with signgate, with NRI but no plugin,
 	// and without NRI. Creates alternate between them, so each sample of each
@@ -131,6 +144,7 @@ func main() {
 		summarize("  decision inside the plugin (cached)", decision, "containerd lookups + cached verdict (target <= 100µs)"),
 		recordRow(),
 	)
+	rows = append(rows, crioRows(start)...)
 	// (After the create comparison, so that the containerds compared
 	// there have the same history: pulls and containers slow a
 	// containerd's creates.)

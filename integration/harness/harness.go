@@ -62,6 +62,7 @@ type Env struct {
 	standIn      bool
 	noNRI        bool
 	preInstalled bool
+	crio         bool // CRI-O runs instead of containerd (crio.go)
 	sg           *exec.Cmd
 	sgDone       chan struct{} // closed when sg has exited
 	ctd          *exec.Cmd
@@ -109,6 +110,9 @@ type Options struct {
 	// (/run/containerd/containerd.sock, /var/run/nri/nri.sock,
 	// /etc/containerd/certs.d), and signgate left to run as a pod.
 	Node bool
+	// Runtime "crio" runs CRI-O (Bin's crio and pinns, Debian's conmon and
+	// crun) instead of containerd: see crio.go.
+	Runtime string
 }
 
 // Start brings everything up. On error the returned Env (if any) must still
@@ -132,10 +136,13 @@ func Start(o Options) (*Env, error) {
 			return e, err
 		}
 	}
-	if e.Containerd, err = DetectContainerd(ctdDir); err != nil {
-		return e, err
+	e.crio = o.Runtime == RuntimeCRIO
+	if !e.crio {
+		if e.Containerd, err = DetectContainerd(ctdDir); err != nil {
+			return e, err
+		}
 	}
-	if e.dropIn, err = filepath.Abs(DropInFor(o.DropIn, e.Containerd)); (err != nil || o.DropIn == "") && !o.NoGate {
+	if e.dropIn, err = filepath.Abs(DropInFor(o.DropIn, e.Containerd)); (err != nil || o.DropIn == "") && !o.NoGate && !e.crio {
 		return e, fmt.Errorf("the containerd drop-in is required (Options.DropIn)")
 	}
 	e.ContainerdSock = filepath.Join(dir, "containerd.sock")
@@ -226,17 +233,16 @@ func Start(o Options) (*Env, error) {
 			return e, err
 		}
 	}
+	if e.crio {
+		return e, e.startCRIO(render(o))
+	}
 	if err := os.WriteFile(filepath.Join(dir, "containerd.toml"), []byte(containerdConfig(e)), 0o644); err != nil {
 		return e, err
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "verifiers"), 0o755); err != nil {
 		return e, err
 	}
-	render := o.SigngateConfig
-	if render == nil {
-		render = DefaultSigngateConfig
-	}
-	if err := os.WriteFile(filepath.Join(dir, "signgate.toml"), []byte(render(e)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "signgate.toml"), []byte(render(o)(e)), 0o644); err != nil {
 		return e, err
 	}
 	if o.PreInstalled {
@@ -775,6 +781,9 @@ func (e *Env) Stop() {
 
 func (e *Env) Dump() {
 	fmt.Fprintf(os.Stderr, "=== signgate log ===\n%s\n", e.SigngateLog.String())
+	if e.crio {
+		fmt.Fprintf(os.Stderr, "=== CRI-O log (tail) ===\n%s\n", e.crioLogTail())
+	}
 	if b, err := os.ReadFile(filepath.Join(e.Dir, "containerd.log")); err == nil {
 		lines := strings.Split(string(b), "\n")
 		if len(lines) > 60 {

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/doctor"
+	"github.com/signgate/signgate/setup"
+)
+
+// crioReport is doctor on a CRI-O node: CRI-O's configuration and storage
+// instead of containerd's version and configuration.
+func crioReport(rep *doctorOutput, cfg *setup.Config, crioConfig string) int {
+	rt := cfg.Daemon.Runtime
+	rep.Socket = rt.CRIOStorageRoot
+	node := doctor.Node{Runtime: config.RuntimeCRIO, Deadline: cfg.Daemon.DecisionDeadline, Plugin: cfg.Daemon.PluginName, Now: time.Now()}
+	_, err := os.Stat(filepath.Join(rt.CRIOStorageRoot, rt.CRIOStorageDriver+"-images"))
+	node.CRIOStorageReadable = err == nil
+	for _, src := range cfg.TUF {
+		tr := cfg.TrustRoots[src.Name]
+		node.TrustRoots = append(node.TrustRoots, doctor.TrustRoot{Name: src.Name, Mirror: src.Mirror, Loaded: tr.Material != nil,
+			Verified: tr.Verified, NotAfter: tr.NotAfter, Limit: tr.Limit})
+	}
+	node.Listeners = probeListeners(cfg.Daemon)
+	running := askRunning(cfg.Daemon)
+	node.Running = &running
+	if node.CRIO, err = doctor.ReadCRIO(crioConfig, crioConfig+".d"); err != nil {
+		rep.ConfigError = err.Error()
+	} else {
+		rep.ConfigFiles = node.CRIO.Files
+	}
+	return rep.add(doctor.Check(node))
+}

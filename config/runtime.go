@@ -1,0 +1,41 @@
+package config
+
+// RuntimeSection is [daemon.runtime]: which container runtime's records
+// signgate reads to learn what a container runs. containerd is asked over
+// its API ([daemon] containerd_socket); CRI-O's containers/storage is read
+// from its files, so signgate needs CRI-O's storage root and driver.
+type RuntimeSection struct {
+	Name               string `toml:"name"`
+	CRIOStorageRoot    string `toml:"crio_storage_root"`
+	CRIOStorageRunRoot string `toml:"crio_storage_run_root"`
+	CRIOStorageDriver  string `toml:"crio_storage_driver"`
+}
+
+// Runtime names the container runtime and where its records are, with
+// defaults applied.
+type Runtime struct {
+	Name               string // RuntimeContainerd or RuntimeCRIO
+	CRIOStorageRoot    string
+	CRIOStorageRunRoot string
+	CRIOStorageDriver  string
+}
+
+// The runtimes signgate gates.
+const (
+	RuntimeContainerd = "containerd"
+	RuntimeCRIO       = "crio"
+)
+
+// runtime applies the defaults and refuses a runtime signgate does not know.
+func runtime(p *Problems, r RuntimeSection) Runtime {
+	out := Runtime{
+		Name:               Or(r.Name, DefaultRuntime),
+		CRIOStorageRoot:    Or(r.CRIOStorageRoot, DefaultCRIOStorageRoot),
+		CRIOStorageRunRoot: Or(r.CRIOStorageRunRoot, DefaultCRIOStorageRunRoot),
+		CRIOStorageDriver:  Or(r.CRIOStorageDriver, DefaultCRIOStorageDriver),
+	}
+	if out.Name != RuntimeContainerd && out.Name != RuntimeCRIO {
+		p.Errorf("daemon.runtime.name = %q: %q or %q", r.Name, RuntimeContainerd, RuntimeCRIO)
+	}
+	return out
+}

@@ -1,0 +1,346 @@
+// Package crio runs signgate's gate cases on a real CRI-O (make crio-test):
+// CRI-O v1.34.0 from the module proxy with NRI on, crun under Debian's
+// conmon, crictl as the CRI client, the loopback test registry, and signgate
+// reading CRI-O's containers/storage ([daemon.runtime] name = "crio").
+package crio
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signgate/signgate/integration/harness"
+	"github.com/signgate/signgate/internal/testkit/testenv"
+)
+
+var E *harness.Env
+
+func TestMain(m *testing.M) {
+	bin := os.Getenv("SIGNGATE_TEST_BIN")
+	if bin == "" {
+		fmt.Println("integration/crio: SIGNGATE_TEST_BIN is not set; run `make crio-test`")
+		os.Exit(m.Run()) // the tests skip themselves
+	}
+	e, err := harness.Start(harness.Options{Bin: bin, Runtime: harness.RuntimeCRIO})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration/crio setup:", err)
+		if e != nil {
+			e.Dump()
+			e.Stop()
+		}
+		os.Exit(1)
+	}
+	E = e
+	code := m.Run()
+	if code != 0 {
+		e.Dump()
+	}
+	e.Stop()
+	os.Exit(code)
+}
+
+func need(t *testing.T) *harness.Env {
+	t.Helper()
+	if E == nil {
+		testenv.Skip(t, "SIGNGATE_TEST_BIN is not set")
+	}
+	return E
+}
+
+func pod(t *testing.T, e *harness.Env) (string, string) {
+	t.Helper()
+	id, cfg, err := e.Pod("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, cfg
+}
+
+func image(t *testing.T, e *harness.Env, repo string, keys ...string) string {
+	t.Helper()
+	d, err := e.Image(repo, keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.DigestStr()
+}
+
+// imageID is CRI-O's ID of a pulled image (its config digest).
+func imageID(t *testing.T, e *harness.Env, ref string) string {
+	t.Helper()
+	id, err := e.Crictl("inspecti", "-o", "go-template", "--template", "{{.status.id}}", ref)
+	if err != nil {
+		t.Fatalf("crictl inspecti %s: %v: %s", ref, err, id)
+	}
+	return strings.TrimSpace(id)
+}
+
+func mustDeny(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("container was created; want it refused")
+	}
+	msg := strings.ReplaceAll(err.Error(), `\`, "")
+	for _, p := range parts {
+		if !strings.Contains(msg, p) {
+			t.Fatalf("refusal %q does not mention %q", err, p)
+		}
+	}
+}
+
+// createRaw creates a container from a CRI config written as given.
+func createRaw(t *testing.T, e *harness.Env, podID, podCfg, name, cfg string) (string, error) {
+	t.Helper()
+	p := filepath.Join(e.Dir, name+".json")
+	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.Crictl("create", podID, p, podCfg)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", err, out)
+	}
+	return out, nil
+}
+
+// TestCRIOGate: on CRI-O, a signed image's container is created and runs;
+// an unsigned one is refused by signgate, naming the digest and the policy;
+// the signed one starts (StartContainer decides again, from CRI-O's storage
+// record, though CRI-O would start it whatever signgate said: see
+// TestCRIOStartRefusalIsIgnored).
+func TestCRIOGate(t *testing.T) {
+	e := need(t)
+	podID, podCfg := pod(t, e)
+	t.Run("signed image runs", func(t *testing.T) {
+		image(t, e, "signed/app", "k1")
+		id, err := e.Create(podID, podCfg, e.Registry+"/signed/app:v1")
+		if err != nil {
+			t.Fatalf("signed image refused on CRI-O: %v", err)
+		}
+		if out, err := e.Crictl("start", id); err != nil {
+			t.Fatalf("crictl start: %v: %s", err, out)
+		}
+		if err := harness.WaitFor(10*time.Second, func() error {
+			st, err := e.Crictl("inspect", "-o", "go-template", "--template", "{{.status.state}}", id)
+			if err != nil || st != "CONTAINER_RUNNING" {
+				return fmt.Errorf("state %q: %v", st, err)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("unsigned image is denied", func(t *testing.T) {
+		d := image(t, e, "unsigned/app")
+		_, err := e.Create(podID, podCfg, e.Registry+"/unsigned/app:v1")
+		mustDeny(t, err, "signgate denied image", d, `policy "apps"`, "no cosign signatures found")
+	})
+}
+
+// TestCRIOSandboxes: the pause image is decided for every pod sandbox,
+// whether CRI-O runs it as an infra container (the pod shares its PID
+// namespace) or, with drop_infra_ctr (CRI-O's default) and a PID namespace
+// per container, only keeps its storage container: the pause image is
+// decided either way, and the pod's containers are gated as any other.
+func TestCRIOSandboxes(t *testing.T) {
+	e := need(t)
+	decided := func() int { return strings.Count(e.SigngateLog.String(), "container=(sandbox)") }
+	before := decided()
+	pod(t, e)
+	if after := decided(); after != before+1 {
+		t.Fatalf("the infra container's pause image was not decided (%d decisions, %d before):\n%s", after, before, e.SigngateLog.String())
+	}
+	p := filepath.Join(e.Dir, "noinfra-pod.json")
+	if err := os.WriteFile(p, []byte(fmt.Sprintf(`{"metadata":{"name":"noinfra","namespace":"default","uid":"noinfra"},"log_directory":%q,"linux":{"security_context":{"namespace_options":{"network":2,"pid":1}}}}`,
+		filepath.Join(e.Dir, "logs", "noinfra"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.Crictl("runp", p)
+	if err != nil {
+		t.Fatalf("a pod without an infra process was refused: %v: %s", err, out)
+	}
+	if after := decided(); after != before+2 {
+		t.Fatalf("the pause image of a pod without an infra process was not decided (%d decisions, %d before)", after, before)
+	}
+	podID := out[strings.LastIndex(out, "\n")+1:]
+	image(t, e, "noinfra/unsigned")
+	_, err = createRaw(t, e, podID, p, "noinfra-c", fmt.Sprintf(
+		`{"metadata":{"name":"noinfra-c"},"image":{"image":%q},"log_path":"noinfra-c.log","linux":{"security_context":{"namespace_options":{"network":2,"pid":1}}}}`,
+		e.Registry+"/noinfra/unsigned:v1"))
+	mustDeny(t, err, "signgate denied image", "no cosign signatures found")
+}
+
+// TestCRIOAnnotationSpoofing: a CRI client cannot pass an unsigned image
+// off as a signed one on CRI-O, neither through the name it says the user
+// gave (user_specified_image) nor by writing CRI-O's own ImageRef
+// annotation: signgate binds to CRI-O's storage record of the container,
+// whose layer is built on the unsigned image's layers.
+func TestCRIOAnnotationSpoofing(t *testing.T) {
+	e := need(t)
+	podID, podCfg := pod(t, e)
+	image(t, e, "spoof/signed", "k1")
+	unsigned := image(t, e, "spoof/unsigned")
+	signedID := imageID(t, e, e.Registry+"/spoof/signed:v1")
+	unsignedID := imageID(t, e, e.Registry+"/spoof/unsigned:v1")
+	t.Run("user_specified_image", func(t *testing.T) {
+		_, err := createRaw(t, e, podID, podCfg, "spoof-usi", fmt.Sprintf(
+			`{"metadata":{"name":"spoof-usi"},"image":{"image":%q,"user_specified_image":%q},"log_path":"spoof-usi.log"}`,
+			unsignedID, e.Registry+"/spoof/signed:v1"))
+		mustDeny(t, err, "signgate denied image", unsigned, "no cosign signatures found")
+	})
+	t.Run("ImageRef annotation", func(t *testing.T) {
+		_, err := createRaw(t, e, podID, podCfg, "spoof-ann", fmt.Sprintf(
+			`{"metadata":{"name":"spoof-ann"},"image":{"image":%q},"annotations":{"io.kubernetes.cri-o.ImageRef":%q,"io.kubernetes.cri.image-name":%q},"log_path":"spoof-ann.log"}`,
+			e.Registry+"/spoof/unsigned:v1", signedID, e.Registry+"/spoof/signed:v1"))
+		// CRI-O lets the client's annotation replace its own: signgate
+		// reads the storage's record and refuses the disagreement.
+		mustDeny(t, err, "signgate denied image", "io.kubernetes.cri-o.ImageRef annotation names",
+			"CRI-O's storage created it from image sha256:"+strings.TrimPrefix(unsignedID, "sha256:"))
+	})
+}
+
+// TestCRIOMovedTag: a tag re-pulled onto unsigned content runs what it
+// names now, CRI-O's storage record says so, and signgate refuses it,
+// naming the new digest, though the same tag named a signed image before.
+func TestCRIOMovedTag(t *testing.T) {
+	e := need(t)
+	podID, podCfg := pod(t, e)
+	ref := e.Registry + "/moved/app:v1"
+	image(t, e, "moved/app", "k1")
+	if id, err := e.Create(podID, podCfg, ref); err != nil || id == "" {
+		t.Fatalf("signed tag refused: %v", err)
+	}
+	moved, err := harness.PushBusybox(ref, "sleep", "7200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Pull(ref); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Create(podID, podCfg, ref)
+	mustDeny(t, err, "signgate denied image", moved.DigestStr(), "no cosign signatures found")
+}
+
+// TestCRIOStartRefusalIsIgnored states what CRI-O v1.34.0 does with
+// signgate's refusal at StartContainer: a container created while its key
+// was trusted is decided again at start, refused by signgate, and started
+// all the same (CRI-O logs "NRI start failed" and goes on). So on CRI-O a
+// key dropped between creation and start does not stop that start, as it
+// does on containerd (TestStartRechecks); creation is where CRI-O is gated.
+func TestCRIOStartRefusalIsIgnored(t *testing.T) {
+	e := need(t)
+	podID, podCfg := pod(t, e)
+	image(t, e, "startcheck/app", "k1")
+	id, err := e.Create(podID, podCfg, e.Registry+"/startcheck/app:v1")
+	if err != nil {
+		t.Fatalf("signed image refused: %v", err)
+	}
+	good := e.SigngateConfig()
+	t.Cleanup(func() {
+		if ok, err := e.ReloadSigngate(good); !ok || err != nil {
+			t.Errorf("restoring the config: %v %v", ok, err)
+		}
+	})
+	if ok, err := e.ReloadSigngate(strings.Replace(good, `keys = ["k1", "cli"]`, `keys = ["cli"]`, 1)); !ok || err != nil {
+		t.Fatalf("the edited config was not taken (ok=%v, err=%v)", ok, err)
+	}
+	before := strings.Count(e.SigngateLog.String(), "requires any of cli;")
+	if out, err := e.Crictl("start", id); err != nil {
+		t.Fatalf("CRI-O refused the start: it now fails a start NRI refuses (update the threat model): %v: %s", err, out)
+	}
+	if after := strings.Count(e.SigngateLog.String(), "requires any of cli;"); after <= before {
+		t.Fatalf("signgate did not refuse the start:\n%s", e.SigngateLog.String())
+	}
+}
+
+// TestCRIOImageVolumes: CRI-O mounts an image volume as an overlay of the
+// image's top layer (as containers/storage mounts it) over its empty
+// image-volumes directory; signgate binds that layer to the images whose
+// top layer it is and decides them under their own policy: a signed image
+// is mounted, an unsigned one refused, naming the mount point. A sub path
+// (mounted from CRI-O's run directory) cannot be bound and is refused.
+func TestCRIOImageVolumes(t *testing.T) {
+	e := need(t)
+	podID, podCfg := pod(t, e)
+	image(t, e, "vol/signed", "k1")
+	unsigned := image(t, e, "vol/unsigned")
+	root := e.Registry + "/vol/signed:v1"
+	create := func(name, vol, sub string) error {
+		// CRI-O wants the name the user gave for an image volume too.
+		_, err := createRaw(t, e, podID, podCfg, name, fmt.Sprintf(
+			`{"metadata":{"name":%[1]q},"image":{"image":%[2]q},"log_path":"%[1]s.log","mounts":[{"container_path":"/data","image":{"image":%[3]q,"user_specified_image":%[3]q},"image_sub_path":%[4]q,"readonly":true}]}`, name, root, vol, sub))
+		return err
+	}
+	if err := create("vol-signed", root, ""); err != nil {
+		t.Fatalf("a signed image volume was refused: %v", err)
+	}
+	mustDeny(t, create("vol-unsigned", e.Registry+"/vol/unsigned:v1", ""), "signgate denied image", unsigned, "mounted as the image volume at /data", "no cosign signatures found")
+	mustDeny(t, create("vol-sub", root, "bin"), "signgate denied image", "the mount at /data names containerd's image-volume or snapshot directories")
+}
+
+// TestCRIODoctor: signgate doctor on this CRI-O node names the runtime and
+// says the gate does not fail closed, though the drop-in requires signgate
+// in [crio.nri.default_validator]: this CRI-O ignores it, and signgate,
+// which CRI-O refused the validator subscription, says so on /readyz. It
+// exits 1, while the rest holds.
+func TestCRIODoctor(t *testing.T) {
+	e := need(t)
+	cmd := exec.Command(filepath.Join(e.Bin, "signgate"), "doctor", "--config", filepath.Join(e.Dir, "signgate.toml"),
+		"--crio-config", filepath.Join(e.Dir, "crio", "crio.conf"))
+	// doctor reads crio.conf.d beside crio.conf: the harness's is conf.d.
+	if err := os.Symlink("conf.d", filepath.Join(e.Dir, "crio", "crio.conf.d")); err != nil && !os.IsExist(err) {
+		t.Fatal(err)
+	}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("doctor on CRI-O: %v (want exit 1):\n%s", err, out)
+	}
+	for _, want := range []string{"CRI-O, storage at ", "OK   signgate reads what each container runs from CRI-O's own storage",
+		"OK   NRI is on", "NO   fails closed: no container is created while signgate is absent, killed or too slow: signgate reports that CRI-O refused its validator subscription", "OK   signgate answers before CRI-O stops waiting", "OK   signgate is running and connected to NRI"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestZZCRIOWithoutSigngate states what CRI-O v1.34.0 as the module proxy
+// serves it does with signgate killed: it has no NRI validator (and
+// refused signgate's subscription to it), so it creates even an unsigned
+// image's container: fails open, as containerd before 2.2 does. Restarted,
+// signgate registers again without restarting CRI-O (its first try asks for
+// the validator again and is refused) and refuses again.
+func TestZZCRIOWithoutSigngate(t *testing.T) {
+	e := need(t)
+	podID, podCfg := pod(t, e)
+	image(t, e, "failopen/unsigned")
+	if !strings.Contains(e.SigngateLog.String(), "CRI-O refused signgate's NRI validator subscription") {
+		t.Fatalf("signgate did not record CRI-O refusing the validator:\n%s", e.SigngateLog.String())
+	}
+	e.KillSigngate()
+	t.Cleanup(func() {
+		if t.Failed() {
+			_ = e.StartSigngate()
+		}
+	})
+	if err := harness.WaitFor(5*time.Second, func() error {
+		_, err := e.Create(podID, podCfg, e.Registry+"/failopen/unsigned:v1")
+		return err
+	}); err != nil {
+		t.Fatalf("CRI-O without signgate: the documented fail-open did not happen (a validator?): %v", err)
+	}
+	if err := e.StartSigngate(); err != nil {
+		t.Fatal(err)
+	}
+	// Its first connection asks for the validator again and is refused;
+	// until the second registers, CRI-O creates containers unchecked.
+	if err := e.WaitRegisteredOnCRIO(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Create(podID, podCfg, e.Registry+"/failopen/unsigned:v1")
+	mustDeny(t, err, "signgate denied image")
+}
