@@ -138,26 +138,6 @@ func TestPerPlatformSignatures(t *testing.T) {
 	}
 }
 
-// annotations are the container's runtime-spec annotations (crictl inspect).
-func (e *env) annotations(id string) map[string]string {
-	e.t.Helper()
-	out, err := e.Crictl("inspect", id)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var info struct {
-		Info struct {
-			RuntimeSpec struct {
-				Annotations map[string]string `json:"annotations"`
-			} `json:"runtimeSpec"`
-		} `json:"info"`
-	}
-	if err := json.Unmarshal([]byte(out), &info); err != nil {
-		e.t.Fatal(err)
-	}
-	return info.Info.RuntimeSpec.Annotations
-}
-
 // Before any container: the verification started by the pull decides the
 // platform manifest pulled, so the creation reuses it; and the pull gate
 // counts the manifest containerd pulls for this host, never another's.

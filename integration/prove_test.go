@@ -124,13 +124,13 @@ func TestProveEnforcement(t *testing.T) {
 		t.Fatalf("refusal %q does not name signgate and the probe %s (%s)", r.Refusal, r.Image, r.Digest)
 	}
 	// Under the policy ordinary images get: it verifies, and nobody signed.
-	o, text, code := doctorProve(t, e.Env, `prove_image = "`+e.Registry+`/signgate-prove"`, "json")
+	o, _, code = doctorProve(t, e.Env, `prove_image = "`+e.Registry+`/signgate-prove"`, "json")
 	r = o.Prove
 	if code != 0 || r.Outcome != prove.Proven || r.Policy != "apps" || !strings.Contains(r.Proved, `it falls under policy "apps" (mode enforce)`) {
 		t.Fatalf("exit %d, outcome %s, policy %q: %s (refusal %q)", code, r.Outcome, r.Policy, r.Proved, r.Refusal)
 	}
 	mustDeny(t, errors.New(r.Refusal), "signgate denied image "+e.Registry+"/signgate-prove:", r.Digest, "no cosign signatures found")
-	_, text, code = doctorProve(t, e.Env, "", "text")
+	_, text, code := doctorProve(t, e.Env, "", "text")
 	if code != 0 || !strings.Contains(text, "OK   "+"containerd refuses a container from an image nobody signed, and the refusal is signgate's") ||
 		!strings.Contains(text, "probe: proven from "+prove.DefaultImage) || !strings.Contains(text, "probe: removed everything it made") {
 		t.Fatalf("exit %d:\n%s", code, text)

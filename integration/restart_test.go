@@ -80,7 +80,6 @@ func TestRestartAsksTheRegistryNothing(t *testing.T) {
 	if err := os.WriteFile(k1, rotated, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mark = e.logMark()
 	if err := e.StartSigngate(); err != nil {
 		t.Fatal(err)
 	}
