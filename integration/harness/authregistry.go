@@ -72,19 +72,11 @@ auth:
     realm: signgate-test
     path: %[1]s/htpasswd
 `, dir, r.Host)
-	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	r.cmd = exec.Command(filepath.Join(bin, "distribution-registry"), "serve", filepath.Join(dir, "config.yml"))
-	r.cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
-	log, err := os.Create(filepath.Join(dir, "registry.log"))
+	cmd, err := startDistribution(bin, dir, cfg)
 	if err != nil {
 		return nil, err
 	}
-	r.cmd.Stdout, r.cmd.Stderr = log, log
-	if err := r.cmd.Start(); err != nil {
-		return nil, err
-	}
+	r.cmd = cmd
 	client := &http.Client{Transport: r.transport(), Timeout: time.Second}
 	if err := WaitFor(15*time.Second, func() error {
 		resp, err := client.Get("https://" + r.Host + "/v2/")
@@ -179,4 +171,24 @@ func (e *Env) RouteRegistry(registry, server, ca string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(d, "hosts.toml"), []byte(fmt.Sprintf("server = %q\nca = %q\n", server, ca)), 0o644)
+}
+
+// startDistribution writes cfg as dir/config.yml and starts distribution's
+// registry on it, its output in dir/registry.log.
+func startDistribution(bin, dir, cfg string) (*exec.Cmd, error) {
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(bin, "distribution-registry"), "serve", filepath.Join(dir, "config.yml"))
+	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
+	log, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return nil, err
+	}
+	return cmd, nil
 }

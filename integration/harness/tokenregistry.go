@@ -16,7 +16,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -68,19 +67,11 @@ auth:
     issuer: %[5]s
     rootcertbundle: %[1]s/token-signer.pem
 `, dir, inner, r.Host, service, issuer)
-	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	r.cmd = exec.Command(filepath.Join(bin, "distribution-registry"), "serve", filepath.Join(dir, "config.yml"))
-	r.cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
-	log, err := os.Create(filepath.Join(dir, "registry.log"))
+	cmd, err := startDistribution(bin, dir, cfg)
 	if err != nil {
 		return nil, err
 	}
-	r.cmd.Stdout, r.cmd.Stderr = log, log
-	if err := r.cmd.Start(); err != nil {
-		return nil, err
-	}
+	r.cmd = cmd
 
 	upstream, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", inner))
 	proxy := httputil.NewSingleHostReverseProxy(upstream)
