@@ -108,12 +108,7 @@ func Check(n Node) []Finding {
 	out = append(out, f)
 
 	if r.HasValidator() {
-		f = Finding{Guarantee: "no pod can opt out of the gate", Holds: cfg.TolerateAnnotation == ""}
-		f.Detail = "tolerate_missing_plugins_annotation is not set"
-		if !f.Holds {
-			f.Detail = fmt.Sprintf("tolerate_missing_plugins_annotation = %q lets any pod carrying that annotation run without signgate: remove it", cfg.TolerateAnnotation)
-		}
-		out = append(out, f)
+		out = append(out, optOut("tolerate_missing_plugins_annotation", cfg.TolerateAnnotation))
 	}
 
 	timeout := cfg.NRIRequestTimeout
@@ -198,4 +193,27 @@ func hasVerifier(dir string) bool {
 		}
 	}
 	return false
+}
+
+// BootstrapAnnotation is the one opt-out the shipped DaemonSet drop-in
+// names: signgate's own pod carries it, so signgate can start on a node
+// that requires it, and the shipped admission policy reserves it to pods
+// the DaemonSet controller makes in signgate's namespace.
+const BootstrapAnnotation = "signgate.dev/bootstrap"
+
+// optOut is the finding on the validator's opt-out annotation (key names
+// it in the runtime's config).
+func optOut(key, annotation string) Finding {
+	f := Finding{Guarantee: "no pod can opt out of the gate"}
+	switch annotation {
+	case "":
+		f.Holds, f.Detail = true, key+" is not set"
+	case BootstrapAnnotation:
+		f.Holds, f.Detail = true, fmt.Sprintf("%s = %q: the DaemonSet drop-in's, so signgate's own pod starts without signgate; "+
+			"only pods carrying it run ungated, and the shipped ValidatingAdmissionPolicy (signgate-bootstrap-annotation) refuses it on any pod "+
+			"the DaemonSet controller did not make in signgate's namespace: keep that policy installed", key, annotation)
+	default:
+		f.Detail = fmt.Sprintf("%s = %q lets any pod carrying that annotation run without signgate: remove it", key, annotation)
+	}
+	return f
 }

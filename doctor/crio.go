@@ -106,11 +106,7 @@ func checkCRIO(n Node) []Finding {
 	}
 	out = append(out, f)
 	if cfg.Validator {
-		f = Finding{Guarantee: "no pod can opt out of the gate", Holds: cfg.TolerateAnnotation == "", Detail: "nri_validator_tolerate_missing_plugins_annotation is not set"}
-		if !f.Holds {
-			f.Detail = fmt.Sprintf("nri_validator_tolerate_missing_plugins_annotation = %q lets any pod carrying that annotation run without signgate: remove it", cfg.TolerateAnnotation)
-		}
-		out = append(out, f)
+		out = append(out, optOut("nri_validator_tolerate_missing_plugins_annotation", cfg.TolerateAnnotation))
 	}
 
 	timeout := cfg.NRIRequestTimeout

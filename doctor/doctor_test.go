@@ -181,3 +181,29 @@ func TestTrustRootStalenessFinding(t *testing.T) {
 		t.Fatalf("not loaded: %+v", f)
 	}
 }
+
+// The DaemonSet drop-in's bootstrap annotation is how signgate's own pod
+// starts on a node that requires it: doctor says what keeps it safe, and
+// does not fail a correctly installed DaemonSet node over it. Any other
+// opt-out still fails.
+func TestBootstrapOptOutIsTheDaemonSets(t *testing.T) {
+	dir := t.TempDir()
+	main := write(t, dir, "config.toml", "version = 3\nimports = [\"conf.d/*.toml\"]\n")
+	b, err := os.ReadFile(filepath.Join("..", "packaging", "kubernetes", "containerd-daemonset.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "conf.d/signgate.toml", string(b))
+	c, err := ReadContainerd(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TolerateAnnotation != "signgate.dev/bootstrap" {
+		t.Fatalf("the DaemonSet drop-in names %q", c.TolerateAnnotation)
+	}
+	for _, f := range Check(Node{Version: "2.2.9", Config: c, Deadline: time.Second, Plugin: "signgate"}) {
+		if strings.HasPrefix(f.Guarantee, "no pod can opt out") && (!f.Holds || !strings.Contains(f.Detail, "ValidatingAdmissionPolicy")) {
+			t.Errorf("a DaemonSet node's bootstrap annotation: %+v", f)
+		}
+	}
+}
