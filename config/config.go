@@ -159,6 +159,7 @@ func Read(path string, data []byte) (*Config, *Problems, error) {
 	c.Registry = registry(p, f.Registry)
 	c.Registry.CredentialProviders = credentialProviders(p, c, f.Registry.CredentialProviders)
 	c.Running = running(p, f.Policy)
+	c.onCRIO(p, f.Policy)
 	c.Cache = Cache{
 		AllowTTL:   p.Duration("cache.allow_ttl", f.Cache.AllowTTL, DefaultAllowTTL),
 		DenyTTL:    p.Duration("cache.deny_ttl", f.Cache.DenyTTL, DefaultDenyTTL),

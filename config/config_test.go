@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -60,5 +61,23 @@ func TestDefaults(t *testing.T) {
 	}
 	if off, err := config.Parse("c.toml", []byte("[daemon]\nmetrics_address = \"\"\npreverify = false\n")); err != nil || off.Daemon.MetricsAddress != "" || off.Daemon.Preverify {
 		t.Errorf("set to off: %v %+v", err, off)
+	}
+}
+
+// On CRI-O, what signgate cannot do there is refused by name, not
+// accepted and silently not done.
+func TestCRIORefusesWhatItCannotDo(t *testing.T) {
+	base := "[daemon]\n%s[daemon.runtime]\nname = \"crio\"\n[[policy]]\nname = \"apps\"\nscopes = [\"**\"]\nmode = \"allow\"\n%s"
+	for _, c := range []struct{ daemon, policy, want string }{
+		{"", "on_untrusted_running = \"stop\"\n", `policy[0] "apps".on_untrusted_running = "stop": on CRI-O`},
+		{"prove_interval = \"15m\"\n", "", `daemon.prove_interval = "15m": the enforcement probe runs through containerd's CRI`},
+	} {
+		_, err := config.Parse("/etc/signgate/config.toml", []byte(fmt.Sprintf(base, c.daemon, c.policy)))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want %q, got %v", c.want, err)
+		}
+	}
+	if _, err := config.Parse("/etc/signgate/config.toml", []byte(fmt.Sprintf(base, "", "on_untrusted_running = \"report\"\n"))); err != nil {
+		t.Errorf("report on CRI-O: %v", err)
 	}
 }

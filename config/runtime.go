@@ -39,3 +39,21 @@ func runtime(p *Problems, r RuntimeSection) Runtime {
 	}
 	return out
 }
+
+// onCRIO refuses what signgate cannot do on CRI-O, rather than accept a
+// config that would silently not do it: stopping a running container
+// (CRI-O's storage does not say which containers run) and the enforcement
+// probe (it runs through containerd's CRI).
+func (c *Config) onCRIO(p *Problems, policies []PolicySection) {
+	if c.Daemon.Runtime.Name != RuntimeCRIO {
+		return
+	}
+	for i, ps := range policies {
+		if RunningAction(ps.OnUntrustedRunning) == RunningStop {
+			p.Errorf("policy[%d] %q.on_untrusted_running = %q: on CRI-O signgate cannot stop a running container (its storage does not say which run); use %q", i, ps.Name, RunningStop, RunningReport)
+		}
+	}
+	if iv := c.Daemon.Prove.Interval; iv != "" && iv != "0" {
+		p.Errorf("daemon.prove_interval = %q: the enforcement probe runs through containerd's CRI, not CRI-O's", iv)
+	}
+}
