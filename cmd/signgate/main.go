@@ -20,6 +20,9 @@ const (
 	// exitRegistry: the registry could not be read, or not in time, so
 	// nothing is known against the image (verify).
 	exitRegistry = 3
+	// exitUnknown: nothing could be found out (signgate ps with no daemon
+	// to ask), told apart from exitDenied as a registry failure is.
+	exitUnknown = 3
 )
 
 const usage = `usage: signgate <command> [flags]

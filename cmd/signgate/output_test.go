@@ -116,11 +116,12 @@ func TestPsWithoutADaemon(t *testing.T) {
 	}
 	r := signgate(t, nil, "ps", "--socket", sock, "--output", "json")
 	decode(t, r, "signgate.dev/ps/v1", &rep)
-	if r.code != 1 || rep.Containers == nil || !strings.Contains(rep.Error, "cannot reach the signgate daemon at "+sock) {
+	// 3, not 1: a script must tell "no daemon to ask" from "untrusted".
+	if r.code != 3 || rep.Containers == nil || !strings.Contains(rep.Error, "cannot reach the signgate daemon at "+sock) {
 		t.Fatalf("exit %d %+v", r.code, rep)
 	}
 	r = signgate(t, nil, "ps", "--socket", sock)
-	if r.code != 1 || !strings.Contains(r.stderr, sock) {
+	if r.code != 3 || !strings.Contains(r.stderr, sock) {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 }

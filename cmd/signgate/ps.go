@@ -21,7 +21,8 @@ by the running daemon (its verdict cache answers most): pod, container,
 image, digest, policy, verdict (trusted, allowed unverified, or untrusted:
 its policy no longer trusts it), what verified it, and what signgate did
 about an untrusted one (the policy's on_untrusted_running: report or stop).
-Exits 1 when a running container is untrusted.
+Exits 1 when a running container is untrusted, 3 when the daemon cannot be
+asked (nothing is known).
 `
 
 // PsSchema versions signgate ps' JSON output.
@@ -58,7 +59,7 @@ func runPs(args []string) int {
 		} else {
 			fmt.Fprintln(os.Stderr, "signgate:", err)
 		}
-		return exitError
+		return exitUnknown
 	}
 	if *c.output == "json" {
 		_ = writeJSON(os.Stdout, psOutput{Schema: PsSchema, RunningResponse: resp})
