@@ -283,3 +283,20 @@ func TestChartRefusesSharedNamespaces(t *testing.T) {
 		}
 	}
 }
+
+// A cloud identity for KMS keys reaches the pod: service account
+// annotations (IRSA, Azure Workload Identity) and pod labels.
+func TestChartIdentityValues(t *testing.T) {
+	objs := render(t, "--set", "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::1:role/signgate",
+		"--set", "podLabels.azure\\.workload\\.identity/use=true")
+	var sa corev1.ServiceAccount
+	strict(t, objs["ServiceAccount/signgate"], &sa)
+	if sa.Annotations["eks.amazonaws.com/role-arn"] != "arn:aws:iam::1:role/signgate" {
+		t.Errorf("service account annotations %v", sa.Annotations)
+	}
+	var ds appsv1.DaemonSet
+	strict(t, objs["DaemonSet/signgate"], &ds)
+	if l := ds.Spec.Template.Labels; l["azure.workload.identity/use"] != "true" || l["app.kubernetes.io/name"] != "signgate" {
+		t.Errorf("pod labels %v", l)
+	}
+}
