@@ -97,7 +97,10 @@ func TestKMSRevocationReachesRunningContainers(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("%v:\n%s", err, e.logSince(mark))
 	}
-	for _, want := range []string{"pod=" + rc.Pod, "namespace=default", "container=" + rc.Container, "image=" + img.String(),
+	// The image as the container names it: by digest on containerd 2.x, by
+	// the tag it was pulled by on 1.7 (CRI's image-name annotation); the
+	// digest is its own field.
+	for _, want := range []string{"pod=" + rc.Pod, "namespace=default", "container=" + rc.Container, "image=" + img.Context().Name(),
 		"digest=" + img.DigestStr(), "policy=release", "cause=untrusted", "action=report", `trigger="KMS keys changed"`} {
 		if !strings.Contains(line, want) {
 			t.Errorf("the log line lacks %s: %s", want, line)
