@@ -12,11 +12,15 @@ import (
 	"time"
 )
 
-// Certificate kinds: a root CA that signing certificates chain to, or a root
-// for RFC 3161 timestamping authorities.
+// Certificate kinds: a root CA that signing certificates chain to, a root
+// for RFC 3161 timestamping authorities, or the root of a signing authority
+// (a managed signing service such as AWS Signer: notation's
+// "signingAuthority" trust store, for signatures of the
+// notary.x509.signingAuthority scheme only).
 const (
-	CertCA  = "ca"
-	CertTSA = "tsa"
+	CertCA               = "ca"
+	CertTSA              = "tsa"
+	CertSigningAuthority = "signing_authority"
 )
 
 // Cert is a named set of trusted certificates (a root and, optionally, the
@@ -24,7 +28,7 @@ const (
 type Cert struct {
 	Name        string
 	Source      string
-	Kind        string // CertCA or CertTSA
+	Kind        string // CertCA, CertTSA or CertSigningAuthority
 	Certs       []*x509.Certificate
 	Fingerprint string // "sha256:<hex>" of the first certificate
 }
@@ -32,8 +36,8 @@ type Cert struct {
 // ParseCertsPEM parses one or more PEM CERTIFICATE blocks and checks them: the
 // first must be a CA or self-signed, and none may be expired.
 func ParseCertsPEM(name, source, kind string, data []byte, now time.Time) (*Cert, error) {
-	if kind != CertCA && kind != CertTSA {
-		return nil, fmt.Errorf("certificate %q (%s): kind %q: want %q or %q", name, source, kind, CertCA, CertTSA)
+	if kind != CertCA && kind != CertTSA && kind != CertSigningAuthority {
+		return nil, fmt.Errorf("certificate %q (%s): kind %q: want %q, %q or %q", name, source, kind, CertCA, CertTSA, CertSigningAuthority)
 	}
 	var certs []*x509.Certificate
 	for rest := data; ; {

@@ -36,6 +36,9 @@ type Snapshot struct {
 	TrustRoots map[string]*TrustRoot
 	// Config identifies everything but the keys (the config file's content).
 	Config string
+	// Plugins are the notation verification plugins the config names, by
+	// name: the only programs a signature may have run.
+	Plugins map[string]*NotationPlugin
 
 	// stale holds the trust roots past their NotAfter when the snapshot
 	// was made (see live), and why: identities under them verify nothing.
@@ -70,6 +73,11 @@ func (s *Snapshot) binding(p *Policy) string {
 					if c, ok := s.Keys.Cert(n); ok {
 						fmt.Fprintf(h, "cert:%s=%s;", n, c.Fingerprint)
 					}
+				}
+				// Any of them may be named by a signature.
+				for _, n := range pluginNames(s.Plugins) {
+					pl := s.Plugins[n]
+					fmt.Fprintf(h, "plugin:%s=%s,%v,%v;", n, pl.Path, pl.Timeout, pl.CacheTTL)
 				}
 			}
 			s.binds[q.Name] = hex.EncodeToString(h.Sum(nil)[:12])
@@ -179,7 +187,7 @@ func NewEngine(snap *Snapshot, reg Registry, opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{cosign: &cosignVerifier{Registry: reg}, notation: &notationVerifier{Registry: reg, now: opts.Now}, opts: opts, cache: newCache(opts.MaxCached)}
+	e := &Engine{cosign: &cosignVerifier{Registry: reg}, notation: &notationVerifier{Registry: reg, now: opts.Now, plugins: newPluginManager(opts.Now)}, opts: opts, cache: newCache(opts.MaxCached)}
 	e.snap.Store(snap)
 	return e
 }
@@ -271,7 +279,7 @@ func (s *Snapshot) pruned(now time.Time) *Snapshot {
 // with is a copy of s with other keys and trust roots, its stale roots
 // judged at now, and s's ID.
 func (s *Snapshot) with(keys *keystore.Store, signers map[string]*Signer, roots map[string]*TrustRoot, now time.Time) *Snapshot {
-	p := &Snapshot{ID: s.ID, Policies: s.Policies, Keys: keys, Signers: signers, TrustRoots: roots, Config: s.Config}
+	p := &Snapshot{ID: s.ID, Policies: s.Policies, Keys: keys, Signers: signers, TrustRoots: roots, Config: s.Config, Plugins: s.Plugins}
 	p.eachRoot(func(tr *TrustRoot) {
 		if why := tr.Stale(now); why != "" {
 			if p.stale == nil {
@@ -566,7 +574,7 @@ func (e *Engine) checkSignatures(ctx context.Context, snap *Snapshot, p *Policy,
 		c, n part
 	)
 	checkNotation := func() {
-		res, err := e.notation.Verify(ctx, img, p.Notation, snap.Keys)
+		res, err := e.notation.Verify(ctx, img, p.Notation, snap.Keys, snap.Plugins)
 		switch {
 		case errors.Is(err, ErrInvalidPolicy):
 			n = part{CauseMisconfigured, "notation: " + strings.TrimPrefix(err.Error(), ".")}

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -28,8 +29,11 @@ type NotationResult struct {
 	RootsVerified []string          `json:"roots_verified"`
 	Signers       map[string]string `json:"signers,omitempty"`    // root -> subject of the certificate that signed
 	Rejections    map[string]string `json:"rejections,omitempty"` // root -> why no signature verified
-	Satisfied     bool              `json:"satisfied"`
-	Reason        string            `json:"reason"`
+	// Plugins: root -> what the verification plugin a signature named
+	// answered for it (the last signature tried under that root).
+	Plugins   map[string]*PluginAnswer `json:"plugins,omitempty"`
+	Satisfied bool                     `json:"satisfied"`
+	Reason    string                   `json:"reason"`
 
 	none bool // no signature was found at all
 }
@@ -51,10 +55,12 @@ type Repositories interface {
 }
 
 // notationVerifier checks Notary Project signatures in-process with
-// notation-go. The trust store is built in memory from the keystore; no
-// plugin manager is given, so no plugin binary ever runs.
+// notation-go. The trust store is built in memory from the keystore; the
+// plugin manager knows only the plugins the snapshot's config names, by
+// absolute path, so no other program ever runs.
 type notationVerifier struct {
 	Registry Repositories
+	plugins  *pluginManager
 
 	now     func() time.Time // the engine's clock, for cached CRLs; time.Now when nil
 	once    sync.Once
@@ -82,7 +88,7 @@ func (v *notationVerifier) verifier(req *NotationRequirement, root string, keys 
 	if vf, ok := v.verifiers[k]; ok {
 		return vf, nil
 	}
-	vf, err := verifier.NewWithOptions(trustPolicy(req, root), memTrustStore{keys: keys}, nil, v.options)
+	vf, err := verifier.NewWithOptions(trustPolicy(req, root), memTrustStore{keys: keys}, v.plugins, v.options)
 	if err != nil {
 		return nil, err
 	}
@@ -126,8 +132,12 @@ func (r *NotationRequirement) Validate() error {
 
 // trustPolicy builds the notation trust policy for one root: the policy's
 // level and identities, trusting only that root (and the listed TSA roots).
+// The root is named as both a CA and a signing authority: notation-go reads
+// the store of the signature's scheme, and memTrustStore refuses the one
+// that is not the certificate's kind, saying so; a notary.x509 signature
+// never chains to a signing authority, nor the reverse.
 func trustPolicy(req *NotationRequirement, root string) *trustpolicy.Document {
-	stores := []string{string(truststore.TypeCA) + ":" + root}
+	stores := []string{string(truststore.TypeCA) + ":" + root, string(truststore.TypeSigningAuthority) + ":" + root}
 	for _, t := range req.TSA {
 		stores = append(stores, string(truststore.TypeTSA)+":"+t)
 	}
@@ -158,7 +168,7 @@ func signatureVerification(req *NotationRequirement) trustpolicy.SignatureVerifi
 
 // Verify checks img's Notary Project signatures against each listed root.
 // An error means the signatures could not be read.
-func (v *notationVerifier) Verify(ctx context.Context, img name.Digest, req *NotationRequirement, keys *keystore.Store) (*NotationResult, error) {
+func (v *notationVerifier) Verify(ctx context.Context, img name.Digest, req *NotationRequirement, keys *keystore.Store, plugins map[string]*NotationPlugin) (*NotationResult, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
@@ -179,18 +189,32 @@ func (v *notationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 	res := &NotationResult{Requirement: req.Rule(), Level: req.Level, Signers: map[string]string{}, Rejections: map[string]string{}}
 	noSignatures := false
 	for _, root := range req.Roots {
-		if _, ok := keys.Cert(root); !ok {
+		c, ok := keys.Cert(root)
+		if !ok {
 			res.Rejections[root] = "not in the keystore"
+			continue
+		}
+		if c.Kind == keystore.CertSigningAuthority && slices.Contains(req.Identities, "*") {
+			// A signing authority's root signs for every customer of the
+			// service: "*" would trust them all.
+			res.Rejections[root] = ErrAuthorityWildcard.Error()
 			continue
 		}
 		vf, err := v.verifier(req, root, keys)
 		if err != nil {
 			return nil, fmt.Errorf("notation trust policy for root %q: %w", root, err)
 		}
-		_, outcomes, err := notation.Verify(ctx, vf, notationregistry.NewRepository(repo), notation.VerifyOptions{
+		pctx, run := withPluginRun(ctx, plugins)
+		_, outcomes, err := notation.Verify(pctx, vf, notationregistry.NewRepository(repo), notation.VerifyOptions{
 			ArtifactReference:    img.String(),
 			MaxSignatureAttempts: maxNotationSignatures,
 		})
+		if a := run.answer(); a != nil {
+			if res.Plugins == nil {
+				res.Plugins = map[string]*PluginAnswer{}
+			}
+			res.Plugins[root] = a
+		}
 		var retrieval notation.SignatureRetrievalFailedError
 		switch {
 		case err == nil:
@@ -205,6 +229,11 @@ func (v *notationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 			noSignatures = true
 		case errors.As(err, &retrieval):
 			return nil, fmt.Errorf("reading notation signatures of %s: %w", img, err)
+		case run.answer() != nil && run.answer().Error != "":
+			// The plugin's own failure says more than notation-go's
+			// wrapping of it ("make sure the plugin is installed").
+			a := run.answer()
+			res.Rejections[root] = fmt.Sprintf("the signature names verification plugin %q: %s", a.Plugin, a.Error)
 		default:
 			res.Rejections[root] = notationReason(err)
 		}
@@ -262,14 +291,41 @@ func firstRejection(rej map[string]string, order []string) string {
 	return ""
 }
 
+// ErrAuthorityWildcard is why a signing authority's root is not trusted
+// for any identity.
+var ErrAuthorityWildcard = errors.New(`a signing authority's root signs for every customer of the service, so identities = ["*"] would trust them all; name the signing profiles`)
+
 // memTrustStore serves the keystore's certificates to notation-go as the
-// named trust stores "ca:<name>" and "tsa:<name>".
+// named trust stores "ca:<name>", "signingAuthority:<name>" and
+// "tsa:<name>", each only for a certificate of that kind.
 type memTrustStore struct{ keys *keystore.Store }
+
+// storeKinds: notation's trust store types, by signgate's certificate kind.
+var storeKinds = map[truststore.Type]string{
+	truststore.TypeCA:               keystore.CertCA,
+	truststore.TypeSigningAuthority: keystore.CertSigningAuthority,
+	truststore.TypeTSA:              keystore.CertTSA,
+}
 
 func (s memTrustStore) GetCertificates(_ context.Context, t truststore.Type, named string) ([]*x509.Certificate, error) {
 	c, ok := s.keys.Cert(named)
-	if !ok || c.Kind != string(t) {
-		return nil, fmt.Errorf("no %s certificate %q in signgate's keystore", t, named)
+	if !ok {
+		return nil, fmt.Errorf("no certificate %q in signgate's keystore", named)
+	}
+	if want := storeKinds[t]; want == "" || c.Kind != want {
+		return nil, fmt.Errorf("certificate %q is of kind %q, and a %s signature needs a %q root", named, c.Kind, schemeOf(t), want)
 	}
 	return c.Certs, nil
+}
+
+// schemeOf names the signing scheme whose signatures notation-go checks
+// against a trust store of type t.
+func schemeOf(t truststore.Type) string {
+	switch t {
+	case truststore.TypeSigningAuthority:
+		return "notary.x509.signingAuthority"
+	case truststore.TypeTSA:
+		return "timestamp's"
+	}
+	return "notary.x509"
 }

@@ -41,14 +41,18 @@ func (p *PKI) SignNotationAt(ctx context.Context, repo *remote.Repository, img n
 			return err
 		}
 	}
-	_, err = notation.Sign(ctx, &signerAt{ls, signedAt}, notationregistry.NewRepository(repo), opts)
+	_, err = notation.Sign(ctx, &signerAt{signer: ls, at: signedAt, scheme: signature.SigningSchemeX509}, notationregistry.NewRepository(repo), opts)
 	return err
 }
 
-// signerAt is notation-go's generic signer with a signing time of its own.
+// signerAt is notation-go's generic signer with a signing time, a signing
+// scheme and extended attributes of its own (notation-go's own signer
+// always writes notary.x509).
 type signerAt struct {
 	signer signature.Signer
 	at     time.Time
+	scheme signature.SigningScheme
+	attrs  []signature.Attribute
 }
 
 func (s *signerAt) Sign(ctx context.Context, desc ocispec.Descriptor, opts notation.SignerSignOptions) ([]byte, *signature.SignerInfo, error) {
@@ -63,13 +67,14 @@ func (s *signerAt) Sign(ctx context.Context, desc ocispec.Descriptor, opts notat
 		return nil, nil, err
 	}
 	req := (&signature.SignRequest{
-		Payload:       signature.Payload{ContentType: "application/vnd.cncf.notary.payload.v1+json", Content: payload},
-		Signer:        s.signer,
-		SigningTime:   s.at,
-		SigningScheme: signature.SigningSchemeX509,
-		SigningAgent:  "signgate-test",
-		Timestamper:   opts.Timestamper,
-		TSARootCAs:    opts.TSARootCAs,
+		Payload:                  signature.Payload{ContentType: "application/vnd.cncf.notary.payload.v1+json", Content: payload},
+		Signer:                   s.signer,
+		SigningTime:              s.at,
+		SigningScheme:            s.scheme,
+		SigningAgent:             "signgate-test",
+		ExtendedSignedAttributes: s.attrs,
+		Timestamper:              opts.Timestamper,
+		TSARootCAs:               opts.TSARootCAs,
 	}).WithContext(ctx)
 	sig, err := env.Sign(req)
 	if err != nil {
@@ -81,3 +86,4 @@ func (s *signerAt) Sign(ctx context.Context, desc ocispec.Descriptor, opts notat
 	}
 	return sig, &content.SignerInfo, nil
 }
+

@@ -1,0 +1,150 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+)
+
+// NotationPlugin is a verification plugin the config names ([notation_plugins.NAME]):
+// the only programs signgate ever runs for a signature that asks for one
+// (AWS Signer's signatures name theirs as a critical attribute). It is run
+// by its absolute path, never looked up in notation's plugin directory.
+type NotationPlugin struct {
+	Name    string
+	Path    string        // absolute
+	Timeout time.Duration // per run; the verification's own deadline bounds it too
+	// CacheTTL is how long an answer (trusted identity, revocation of the
+	// signing profile) is reused for the same signature and trust policy,
+	// as fetched CRLs are until their next update; 0 keeps none.
+	CacheTTL time.Duration
+}
+
+// PluginAnswer is what a verification plugin said about one signature, as
+// bound into the verdict.
+type PluginAnswer struct {
+	Plugin string `json:"plugin"`
+	// Results by capability ("SIGNATURE_VERIFIER.REVOCATION_CHECK"): "ok",
+	// or the plugin's reason for failing it.
+	Results map[string]string `json:"results,omitempty"`
+	// Error is why the plugin gave no usable answer (not named in the
+	// config, timed out, crashed, answered outside its protocol).
+	Error  string `json:"error,omitempty"`
+	Cached bool   `json:"cached,omitempty"`
+}
+
+// ErrPluginNotNamed is why a signature asking for a plugin the config does
+// not name cannot verify.
+var ErrPluginNotNamed = errors.New("the config does not name it under [notation_plugins], and signgate runs no other program")
+
+// pluginRun is what one root's verification may run and what the plugins
+// said; it travels in the context, so notation-go's verifiers (kept across
+// snapshots) run only the plugins of the snapshot in force.
+type pluginRun struct {
+	plugins map[string]*NotationPlugin
+	mu      sync.Mutex
+	last    *PluginAnswer
+}
+
+type pluginRunKey struct{}
+
+func withPluginRun(ctx context.Context, plugins map[string]*NotationPlugin) (context.Context, *pluginRun) {
+	r := &pluginRun{plugins: plugins}
+	return context.WithValue(ctx, pluginRunKey{}, r), r
+}
+
+func (r *pluginRun) record(a *PluginAnswer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last = a
+}
+
+func (r *pluginRun) answer() *PluginAnswer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+// pluginManager is notation-go's plugin.Manager over the plugins the
+// snapshot in force names, and nothing else: a name it does not know is an
+// error, which notation-go turns into an inconclusive verification.
+type pluginManager struct {
+	answers *answerCache
+	meta    *answerCache
+}
+
+func newPluginManager(now func() time.Time) *pluginManager {
+	return &pluginManager{answers: newAnswerCache(now), meta: newAnswerCache(now)}
+}
+
+func (m *pluginManager) Get(ctx context.Context, name string) (plugin.Plugin, error) {
+	run, _ := ctx.Value(pluginRunKey{}).(*pluginRun)
+	if run == nil {
+		return nil, fmt.Errorf("verification plugin %q: %w", name, ErrPluginNotNamed)
+	}
+	spec, ok := run.plugins[name]
+	if !ok {
+		run.record(&PluginAnswer{Plugin: name, Error: ErrPluginNotNamed.Error()})
+		return nil, fmt.Errorf("verification plugin %q: %w", name, ErrPluginNotNamed)
+	}
+	return &execPlugin{spec: spec, run: run, answers: m.answers, meta: m.meta}, nil
+}
+
+// List names the plugins of no snapshot: notation-go does not call it
+// when verifying.
+func (m *pluginManager) List(context.Context) ([]string, error) { return nil, nil }
+
+// pluginNames lists the configured plugins, for messages.
+func pluginNames(ps map[string]*NotationPlugin) []string {
+	out := make([]string, 0, len(ps))
+	for n := range ps {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// answerCache keeps plugins' answers until their TTL, by what was asked.
+type answerCache struct {
+	mu  sync.Mutex
+	now func() time.Time
+	m   map[string]cachedAnswer
+}
+
+type cachedAnswer struct {
+	v       any
+	expires time.Time
+}
+
+const maxPluginAnswers = 4096
+
+func newAnswerCache(now func() time.Time) *answerCache {
+	return &answerCache{now: now, m: map[string]cachedAnswer{}}
+}
+
+func (c *answerCache) get(key string) (any, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a, ok := c.m[key]
+	if !ok || !c.now().Before(a.expires) {
+		return nil, false
+	}
+	return a.v, true
+}
+
+func (c *answerCache) put(key string, v any, ttl time.Duration) {
+	if ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxPluginAnswers {
+		c.m = map[string]cachedAnswer{}
+	}
+	c.m[key] = cachedAnswer{v: v, expires: c.now().Add(ttl)}
+}
