@@ -75,3 +75,11 @@ const (
 	// final denial of a running container before "stop" acts on it.
 	DefaultStopConfirm = time.Minute
 )
+
+// [notation_plugins.NAME]: a run within a verification (which runs a
+// plugin twice: its metadata, then the signature), like an OCSP request;
+// its answers are reused as a fetched CRL is, for minutes.
+const (
+	DefaultNotationPluginTimeout  = 2 * time.Second
+	DefaultNotationPluginCacheTTL = 5 * time.Minute
+)

@@ -19,6 +19,8 @@ type File struct {
 	TrustRoots map[string]TrustRootSection `toml:"trust_roots"`
 	Identities map[string]IdentitySection  `toml:"identities"`
 	Policy     []PolicySection             `toml:"policy"`
+	// NotationPlugins: the verification plugins signatures may name.
+	NotationPlugins map[string]NotationPluginSection `toml:"notation_plugins"`
 }
 
 // TrustRootSection is [trust_roots.NAME]: a Sigstore trusted_root.json, read
@@ -141,8 +143,9 @@ type KMSVaultSection struct {
 	CAFile      string `toml:"ca_file"`
 }
 
-// CertSection is [certs.NAME]: a Notation trust anchor ("ca") or
-// timestamping root ("tsa"), inline or in a file.
+// CertSection is [certs.NAME]: a Notation trust anchor ("ca"), a
+// signing authority's root ("signing_authority") or a timestamping root
+// ("tsa"), inline or in a file.
 type CertSection struct {
 	Kind string `toml:"kind"`
 	PEM  string `toml:"pem"`

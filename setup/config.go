@@ -31,6 +31,9 @@ type Config struct {
 	TUF        []TUFSource
 	Identities []*verify.Identity
 	Policies   verify.Policies
+	// NotationPlugins are the verification plugins signatures may name:
+	// the only programs verification ever runs.
+	NotationPlugins map[string]*verify.NotationPlugin
 	// Log hears what the registry client notes beside its errors (a
 	// credential provider's stderr, at debug level); nil drops it.
 	Log *slog.Logger
@@ -61,6 +64,7 @@ func compile(cc *config.Config, p *config.Problems, err error) (*Config, error) 
 	certKinds, certMaterial := c.certs(p, f.Certs)
 	c.trustRoots(p, f.TrustRoots)
 	c.identities(p, f.Identities, f.Keys, f.TrustRoots)
+	c.notationPlugins(p, f.NotationPlugins)
 	c.policies(p, f, certKinds, material, certMaterial)
 	if err := p.Err(); err != nil {
 		return nil, err

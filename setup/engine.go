@@ -82,7 +82,7 @@ func (c *Config) Snapshot(ctx context.Context, kmsKeys ...*keystore.Key) (*verif
 		roots += n + "=" + c.TrustRoots[n].Digest + ";"
 	}
 	sum := sha256.Sum256([]byte(c.Digest + "|" + store.Fingerprint() + "|" + roots))
-	return &verify.Snapshot{ID: hex.EncodeToString(sum[:8]), Policies: c.Policies, Keys: store, Signers: signers, TrustRoots: c.TrustRoots, Config: c.Digest}, nil
+	return &verify.Snapshot{ID: hex.EncodeToString(sum[:8]), Policies: c.Policies, Keys: store, Signers: signers, TrustRoots: c.TrustRoots, Config: c.Digest, Plugins: c.NotationPlugins}, nil
 }
 
 // Engine builds the keystore snapshot (static keys, certificates, and the

@@ -3,6 +3,7 @@ package setup
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -192,10 +193,14 @@ func (v *validator) notation(at string, ns *config.NotationSection, certs map[st
 		req.Identities = []string{"*"}
 	}
 	for _, c := range ns.Certs {
-		if kind, ok := certs[c]; !ok {
+		kind, ok := certs[c]
+		switch {
+		case !ok:
 			v.Errorf("%s.notation.certs: certificate %q is not defined under [certs]", at, c)
-		} else if kind != keystore.CertCA {
-			v.Errorf("%s.notation.certs: certificate %q is a %s certificate, not a ca", at, c, kind)
+		case kind == keystore.CertSigningAuthority && slices.Contains(req.Identities, "*"):
+			v.Errorf("%s.notation.identities: certificate %q is a signing authority's root: %v", at, c, verify.ErrAuthorityWildcard)
+		case kind != keystore.CertCA && kind != keystore.CertSigningAuthority:
+			v.Errorf("%s.notation.certs: certificate %q is a %s certificate, not a ca or signing_authority", at, c, kind)
 		}
 	}
 	for _, c := range ns.TSA {

@@ -1,0 +1,12 @@
+package config
+
+// NotationPluginSection is [notation_plugins.NAME]: a Notary Project
+// verification plugin signgate may run when a signature names NAME (a
+// managed signing service's, such as AWS Signer's
+// "com.amazonaws.signer.notation.plugin"). No other plugin ever runs:
+// signgate never looks in notation's plugin directory.
+type NotationPluginSection struct {
+	Path     string `toml:"path"`      // absolute, never resolved or looked up
+	Timeout  string `toml:"timeout"`   // bounds one run of the plugin
+	CacheTTL string `toml:"cache_ttl"` // how long its answer for a signature is reused
+}
