@@ -87,3 +87,18 @@ func (s *signerAt) Sign(ctx context.Context, desc ocispec.Descriptor, opts notat
 	return sig, &content.SignerInfo, nil
 }
 
+// NewShortLivedPKIAt is a PKI as a short-lived-certificate service makes
+// them: a leaf issued at issued that lives for lifetime (days, say), under
+// a root valid from before issued until tomorrow. Sign with SignNotationAt
+// at a time within the leaf's life.
+func NewShortLivedPKIAt(cn string, issued time.Time, lifetime time.Duration) (*PKI, error) {
+	root, rootKey, err := newRootCA(cn+" root", 1, issued.Add(-time.Hour), time.Now().Add(24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	p := &PKI{Root: root, rootKey: rootKey}
+	if err := p.issue(cn, "", 2, issued, issued.Add(lifetime)); err != nil {
+		return nil, err
+	}
+	return p, nil
+}

@@ -36,8 +36,10 @@ type TSA struct {
 
 // NewTSA starts a timestamping authority; Close stops it.
 func NewTSA() (*TSA, error) {
+	// Valid from a month back, so it can stamp signatures made last week
+	// (StampAt) by certificates that lived for days.
 	now := time.Now()
-	root, rootKey, err := newRootCA("signgate test TSA root", 10, now.Add(-time.Hour), now.Add(24*time.Hour))
+	root, rootKey, err := newRootCA("signgate test TSA root", 10, now.Add(-30*24*time.Hour), now.Add(24*time.Hour))
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +51,7 @@ func NewTSA() (*TSA, error) {
 	eku, _ := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(11), Subject: pkix.Name{CommonName: "signgate test TSA", Organization: []string{"signgate test"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(12 * time.Hour),
+		NotBefore: now.Add(-30 * 24 * time.Hour), NotAfter: now.Add(12 * time.Hour),
 		KeyUsage:        x509.KeyUsageDigitalSignature,
 		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true, Value: eku}},
 	}
@@ -84,7 +86,7 @@ func NewTSA() (*TSA, error) {
 }
 
 // StampAt makes the TSA stamp at instead of the present, as if it had
-// countersigned then (within its certificate's validity: from an hour ago).
+// countersigned then (within its certificate's validity: from a month ago).
 func (t *TSA) StampAt(at time.Time) { t.at.Store(&at) }
 
 func (t *TSA) stampTime() time.Time {
