@@ -9,4 +9,7 @@ type NotationPluginSection struct {
 	Path     string `toml:"path"`      // absolute, never resolved or looked up
 	Timeout  string `toml:"timeout"`   // bounds one run of the plugin
 	CacheTTL string `toml:"cache_ttl"` // how long its answer for a signature is reused
+	// Env: what of signgate's environment the plugin gets beyond the
+	// basics (names, or prefixes ending in '*': "AWS_*").
+	Env []string `toml:"env"`
 }

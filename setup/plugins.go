@@ -14,6 +14,9 @@ import (
 // of a file name.
 var pluginName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
+// envName is a variable's name, or a prefix of names ending in '*'.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\*?$`)
+
 // notationPlugins reads [notation_plugins.NAME]: each plugin by an absolute
 // path to an executable that only its owner may change, run within a
 // timeout that leaves room in registry.verify_timeout for both of a
@@ -30,6 +33,12 @@ func (c *Config) notationPlugins(p *config.Problems, plugins map[string]config.N
 		np := &verify.NotationPlugin{Name: n, Path: ps.Path,
 			Timeout:  p.Duration(at+".timeout", ps.Timeout, config.DefaultNotationPluginTimeout),
 			CacheTTL: p.NonNegative(at+".cache_ttl", ps.CacheTTL, config.DefaultNotationPluginCacheTTL)}
+		for _, v := range ps.Env {
+			if !envName.MatchString(v) {
+				p.Errorf("%s.env: %q is not an environment variable's name, or a prefix ending in '*' (\"AWS_*\")", at, v)
+			}
+		}
+		np.Env = ps.Env
 		if budget := c.Registry.VerifyTimeout / 2; np.Timeout > budget {
 			p.Errorf("%s.timeout = %v: a verification runs the plugin twice within registry.verify_timeout (%v); give at most %v", at, np.Timeout, c.Registry.VerifyTimeout, budget)
 		}

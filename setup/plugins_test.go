@@ -41,13 +41,14 @@ scopes = ["registry.example.com/**"]
 	good := cfg(`[notation_plugins."com.example.signer"]
 path = "`+plugin+`"
 timeout = "1s"
+env = ["AWS_*", "GOOGLE_APPLICATION_CREDENTIALS"]
 `, `["arn:aws:signer:us-west-2:123456789012:/signing-profiles/app"]`)
 	c, err := setup.Load(write(t, dir, "good.toml", good))
 	if err != nil {
 		t.Fatal(err)
 	}
 	np := c.NotationPlugins["com.example.signer"]
-	if np == nil || np.Path != plugin || np.Timeout != time.Second || np.CacheTTL != 5*time.Minute {
+	if np == nil || np.Path != plugin || np.Timeout != time.Second || np.CacheTTL != 5*time.Minute || len(np.Env) != 2 {
 		t.Fatalf("plugin compiled wrongly: %+v", np)
 	}
 	snap, err := c.Snapshot(t.Context())
@@ -70,6 +71,7 @@ timeout = "1s"
 		{"timeout", cfg("[notation_plugins.x]\npath = \""+plugin+"\"\ntimeout = \"6s\"\n", `["arn:x"]`), `notation_plugins."x".timeout = 6s: a verification runs the plugin twice within registry.verify_timeout (10s); give at most 5s`},
 		{"name", cfg("[notation_plugins.\"../x\"]\npath = \""+plugin+"\"\n", `["arn:x"]`), `notation_plugins."../x": a plugin name is`},
 		{"any identity", cfg("", `["*"]`), `policy[0] "managed".notation.identities: certificate "signer" is a signing authority's root`},
+		{"env", cfg("[notation_plugins.x]\npath = \""+plugin+"\"\nenv = [\"AWS_*\", \"*\"]\n", `["arn:x"]`), `notation_plugins."x".env: "*" is not an environment variable's name`},
 	} {
 		_, err := setup.Load(write(t, dir, "bad.toml", tc.toml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bad.toml") {
@@ -116,7 +118,7 @@ func TestDocumentedManagedPoliciesLoad(t *testing.T) {
 		n := c.Policies[0].Notation
 		switch example {
 		case "# AWS Signer":
-			if np := c.NotationPlugins["com.amazonaws.signer.notation.plugin"]; np == nil || np.Path != files[plugin] || n.Identities[0] != "arn:aws:signer:us-west-2:123456789012:/signing-profiles/release" {
+			if np := c.NotationPlugins["com.amazonaws.signer.notation.plugin"]; np == nil || np.Path != files[plugin] || np.Env[0] != "AWS_*" || n.Identities[0] != "arn:aws:signer:us-west-2:123456789012:/signing-profiles/release" {
 				t.Fatalf("AWS Signer: plugin %+v, requirement %+v", np, n)
 			}
 		default:

@@ -194,6 +194,7 @@ func TestNotationPluginMisbehaves(t *testing.T) {
 		"hang":     "no answer within 500ms",
 		"crash":    "without an error in the plugin protocol",
 		"nonsense": "not the plugin protocol's JSON",
+		"partial":  "gave no answer for SIGNATURE_VERIFIER.REVOCATION_CHECK",
 	} {
 		e.service(sigtest.AuthorityService{Mode: mode})
 		start := time.Now()
@@ -205,6 +206,24 @@ func TestNotationPluginMisbehaves(t *testing.T) {
 		if took := time.Since(start); mode == "hang" && took > 3*time.Second {
 			t.Errorf("hang: the decision took %v; the plugin's timeout is 500ms", took)
 		}
+	}
+}
+
+// A plugin gets the basics of signgate's environment and what its env
+// names, nothing else: not a token signgate holds for another service.
+func TestNotationPluginEnvironment(t *testing.T) {
+	t.Setenv("SIGNGATE_TEST_VAULT_TOKEN", "hvs.secret")
+	t.Setenv("AWS_REGION", "us-west-2")
+	e := newAuthorityEnv(t)
+	img := e.image("managed/env")
+	e.signAuthority(img, sigtest.AuthorityPlugin)
+	e.service(sigtest.AuthorityService{Mode: "env"})
+	plugins := e.plugins(5*time.Second, 0)
+	plugins[sigtest.AuthorityPlugin].Env = []string{"AWS_*"}
+	v := e.decide(verify.Policy{Notation: notaryReq("strict", "any", []string{profile}, "signer")}, plugins, img)
+	why := v.Notation.Rejections["signer"]
+	if !strings.Contains(why, "env: ") || !strings.Contains(why, "AWS_REGION") || strings.Contains(why, "SIGNGATE_TEST_VAULT_TOKEN") {
+		t.Fatalf("the plugin saw: %q; want AWS_REGION and not the token", why)
 	}
 }
 

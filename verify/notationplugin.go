@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,35 @@ type NotationPlugin struct {
 	// signing profile) is reused for the same signature and trust policy,
 	// as fetched CRLs are until their next update; 0 keeps none.
 	CacheTTL time.Duration
+	// Env names what of signgate's environment the plugin is given beyond
+	// PluginBaseEnv: names, or prefixes ending in '*' ("AWS_*"). Nothing
+	// else reaches it (a Vault token, say).
+	Env []string
+}
+
+// PluginBaseEnv is what every plugin is given of signgate's environment:
+// where programs and the home directory are, locale, time zone, TLS roots
+// and proxies.
+var PluginBaseEnv = []string{"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR",
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"}
+
+// pluginEnv is environ filtered to the base and the plugin's own names.
+func pluginEnv(environ, names []string) []string {
+	allowed := func(k string) bool {
+		for _, n := range append(append([]string(nil), PluginBaseEnv...), names...) {
+			if p, ok := strings.CutSuffix(n, "*"); ok && strings.HasPrefix(k, p) || n == k {
+				return true
+			}
+		}
+		return false
+	}
+	out := []string{}
+	for _, kv := range environ {
+		if k, _, _ := strings.Cut(kv, "="); allowed(k) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // PluginAnswer is what a verification plugin said about one signature, as

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -136,6 +137,7 @@ func (p *execPlugin) exec(ctx context.Context, req plugin.Request, resp any) err
 	defer cancel()
 	cmd := exec.CommandContext(ctx, p.spec.Path, string(req.Command()))
 	cmd.Stdin = bytes.NewReader(data)
+	cmd.Env = pluginEnv(os.Environ(), p.spec.Env)
 	stdout, stderr := &capped{max: maxPluginOutput}, &capped{max: maxPluginOutput}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

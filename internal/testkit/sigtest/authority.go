@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -47,7 +46,7 @@ func (p *PKI) SignNotationAuthority(ctx context.Context, repo *remote.Repository
 // answers (see sigtest/signerplugin).
 type AuthorityService struct {
 	Revoked []string `json:"revoked,omitempty"`
-	Mode    string   `json:"mode,omitempty"` // "", "unreachable", "hang", "crash", "nonsense"
+	Mode    string   `json:"mode,omitempty"` // "", "unreachable", "hang", "crash", "nonsense", "partial", "env"
 	Ran     string   `json:"ran,omitempty"`  // a file each run appends its command to
 }
 
@@ -60,38 +59,18 @@ func (s AuthorityService) Write(path string) error {
 	return os.WriteFile(path+".json", b, 0o644)
 }
 
-var (
-	buildOnce sync.Once
-	built     string
-	buildErr  error
-)
-
-// BuildAuthorityPlugin builds the test plugin once per test binary and
-// installs a copy at dir/notation-<name>, the file name notation gives
-// plugins (the plugin calls itself by it). It returns the path.
+// BuildAuthorityPlugin builds the test plugin at dir/notation-<name>, the
+// file name notation gives plugins (the plugin calls itself by it), and
+// returns the path. Go's build cache makes every build after the first
+// a link.
 func BuildAuthorityPlugin(dir, pluginName string) (string, error) {
-	buildOnce.Do(func() {
-		tmp, err := os.MkdirTemp("", "signgate-signerplugin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		built = filepath.Join(tmp, "signerplugin")
-		cmd := exec.Command("go", "build", "-o", built, "github.com/signgate/signgate/internal/testkit/sigtest/signerplugin")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building the test plugin: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		return "", buildErr
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	b, err := os.ReadFile(built)
-	if err != nil {
-		return "", err
-	}
 	path := filepath.Join(dir, "notation-"+pluginName)
-	return path, os.WriteFile(path, b, 0o755)
+	cmd := exec.Command("go", "build", "-o", path, "github.com/signgate/signgate/internal/testkit/sigtest/signerplugin")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the test plugin: %v\n%s", err, out)
+	}
+	return path, os.Chmod(path, 0o755)
 }

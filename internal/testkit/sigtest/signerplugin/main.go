@@ -7,7 +7,9 @@
 //	{"revoked": ["<profile ARN>"], "mode": "", "ran": "/path/to/log"}
 //
 // mode "unreachable" fails as the plugin does when the service cannot be
-// reached; "hang", "crash" and "nonsense" misbehave at verify-signature.
+// reached; "hang", "crash", "nonsense" and "partial" misbehave at
+// verify-signature; "env" fails naming its environment's AWS_ and
+// SIGNGATE_ variables.
 // Every run appends its command to ran, so tests see what was executed.
 package main
 
@@ -59,17 +61,17 @@ func (p *signer) GetMetadata(context.Context, *plugin.GetMetadataRequest) (*plug
 
 func (p *signer) VerifySignature(_ context.Context, req *plugin.VerifySignatureRequest) (*plugin.VerifySignatureResponse, error) {
 	switch p.svc.Mode {
-	case "hang":
-		// A child holding the pipes, as a wedged helper would.
-		c := exec.Command("sleep", "3600")
-		c.Stdout, c.Stderr = os.Stdout, os.Stderr
-		_ = c.Start()
-		time.Sleep(time.Hour)
-	case "crash":
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-	case "nonsense":
-		fmt.Print(`{"verificationResults": "all good"`)
-		os.Exit(0)
+	case "env":
+		// What it was given: a plugin must not see signgate's secrets.
+		var names []string
+		for _, kv := range os.Environ() {
+			// The names tests set, short enough for a denial's reason.
+			if n := strings.SplitN(kv, "=", 2)[0]; strings.HasPrefix(n, "AWS_") || strings.HasPrefix(n, "SIGNGATE_") {
+				names = append(names, n)
+			}
+		}
+		slices.Sort(names)
+		return nil, plugin.NewGenericError("env: " + strings.Join(names, " "))
 	case "unreachable":
 		return nil, plugin.NewGenericError("unable to reach the signing service to check the signing profile's revocation")
 	}
@@ -115,6 +117,9 @@ func main() {
 			f.Close()
 		}
 	}
+	if len(os.Args) == 2 && os.Args[1] == string(plugin.CommandVerifySignature) {
+		misbehave(svc.Mode) // before the framework, which holds stdout
+	}
 	// The plugin is whatever name its executable was installed under.
 	name := strings.TrimPrefix(lastElem(os.Args[0]), plugin.BinaryPrefix)
 	c, err := cli.New(&signer{name: name, svc: svc})
@@ -130,4 +135,25 @@ func lastElem(p string) string {
 		return p[i+1:]
 	}
 	return p
+}
+
+// misbehave does what a broken plugin does, if mode says to.
+func misbehave(mode string) {
+	switch mode {
+	case "hang":
+		// A child holding the pipes, as a wedged helper would.
+		c := exec.Command("sleep", "3600")
+		c.Stdout, c.Stderr = os.Stdout, os.Stderr
+		_ = c.Start()
+		time.Sleep(time.Hour)
+	case "crash":
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	case "nonsense":
+		fmt.Print(`{"verificationResults": "all good"`)
+		os.Exit(0)
+	case "partial":
+		// Only the identity, though revocation was asked too.
+		fmt.Print(`{"verificationResults": {"SIGNATURE_VERIFIER.TRUSTED_IDENTITY": {"success": true}}, "processedAttributes": []}`)
+		os.Exit(0)
+	}
 }
