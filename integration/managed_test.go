@@ -114,6 +114,7 @@ path = %q
 
 [notation_plugins.%q]
 path = %q
+certs = ["signing-service"]
 `, pem("service.pem", service.RootPEM()), pem("short.pem", short.RootPEM()), pem("tsa.pem", tsa.RootPEM()), sigtest.AuthorityPlugin, plugin)
 	if ok, err := e.ReloadSigngate(cfg); !ok || err != nil {
 		t.Fatalf("reload with a managed signing service: %v %v\n%s", ok, err, e.SigngateLog.String())

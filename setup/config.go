@@ -62,9 +62,9 @@ func compile(cc *config.Config, p *config.Problems, err error) (*Config, error) 
 	mustExist(p, "registry.docker_config", cc.Registry.DockerConfig)
 	material := c.keys(p, f.Keys)
 	certKinds, certMaterial := c.certs(p, f.Certs)
+	c.notationPlugins(p, f.NotationPlugins, certKinds)
 	c.trustRoots(p, f.TrustRoots)
 	c.identities(p, f.Identities, f.Keys, f.TrustRoots)
-	c.notationPlugins(p, f.NotationPlugins)
 	c.policies(p, f, certKinds, material, certMaterial)
 	if err := p.Err(); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"regexp"
 
 	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/keystore"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -21,7 +22,7 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\*?$`)
 // path to an executable that only its owner may change, run within a
 // timeout that leaves room in registry.verify_timeout for both of a
 // verification's runs (metadata, then the signature).
-func (c *Config) notationPlugins(p *config.Problems, plugins map[string]config.NotationPluginSection) {
+func (c *Config) notationPlugins(p *config.Problems, plugins map[string]config.NotationPluginSection, certKinds map[string]string) {
 	c.NotationPlugins = map[string]*verify.NotationPlugin{}
 	for _, n := range sortedKeys(plugins) {
 		ps := plugins[n]
@@ -33,6 +34,18 @@ func (c *Config) notationPlugins(p *config.Problems, plugins map[string]config.N
 		np := &verify.NotationPlugin{Name: n, Path: ps.Path,
 			Timeout:  p.Duration(at+".timeout", ps.Timeout, config.DefaultNotationPluginTimeout),
 			CacheTTL: p.NonNegative(at+".cache_ttl", ps.CacheTTL, config.DefaultNotationPluginCacheTTL)}
+		if len(ps.Certs) == 0 {
+			p.Errorf("%s.certs: is required: the roots (from [certs]) whose signatures the plugin verifies", at)
+		}
+		for _, cn := range ps.Certs {
+			switch kind, ok := certKinds[cn]; {
+			case !ok:
+				p.Errorf("%s.certs: certificate %q is not defined under [certs]", at, cn)
+			case kind == keystore.CertTSA:
+				p.Errorf("%s.certs: certificate %q is a tsa certificate, not a ca or signing_authority", at, cn)
+			}
+		}
+		np.Certs = ps.Certs
 		for _, v := range ps.Env {
 			if !envName.MatchString(v) {
 				p.Errorf("%s.env: %q is not an environment variable's name, or a prefix ending in '*' (\"AWS_*\")", at, v)

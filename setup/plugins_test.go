@@ -40,6 +40,7 @@ scopes = ["registry.example.com/**"]
 	}
 	good := cfg(`[notation_plugins."com.example.signer"]
 path = "`+plugin+`"
+certs = ["signer"]
 timeout = "1s"
 env = ["AWS_*", "GOOGLE_APPLICATION_CREDENTIALS"]
 `, `["arn:aws:signer:us-west-2:123456789012:/signing-profiles/app"]`)
@@ -48,7 +49,7 @@ env = ["AWS_*", "GOOGLE_APPLICATION_CREDENTIALS"]
 		t.Fatal(err)
 	}
 	np := c.NotationPlugins["com.example.signer"]
-	if np == nil || np.Path != plugin || np.Timeout != time.Second || np.CacheTTL != 5*time.Minute || len(np.Env) != 2 {
+	if np == nil || np.Path != plugin || np.Timeout != time.Second || np.CacheTTL != 5*time.Minute || len(np.Env) != 2 || np.Certs[0] != "signer" {
 		t.Fatalf("plugin compiled wrongly: %+v", np)
 	}
 	snap, err := c.Snapshot(t.Context())
@@ -71,6 +72,8 @@ env = ["AWS_*", "GOOGLE_APPLICATION_CREDENTIALS"]
 		{"timeout", cfg("[notation_plugins.x]\npath = \""+plugin+"\"\ntimeout = \"6s\"\n", `["arn:x"]`), `notation_plugins."x".timeout = 6s: a verification runs the plugin twice within registry.verify_timeout (10s); give at most 5s`},
 		{"name", cfg("[notation_plugins.\"../x\"]\npath = \""+plugin+"\"\n", `["arn:x"]`), `notation_plugins."../x": a plugin name is`},
 		{"any identity", cfg("", `["*"]`), `policy[0] "managed".notation.identities: certificate "signer" is a signing authority's root`},
+		{"no certs", cfg("[notation_plugins.x]\npath = \""+plugin+"\"\n", `["arn:x"]`), `notation_plugins."x".certs: is required`},
+		{"unknown cert", cfg("[notation_plugins.x]\npath = \""+plugin+"\"\ncerts = [\"nope\"]\n", `["arn:x"]`), `notation_plugins."x".certs: certificate "nope" is not defined under [certs]`},
 		{"env", cfg("[notation_plugins.x]\npath = \""+plugin+"\"\nenv = [\"AWS_*\", \"*\"]\n", `["arn:x"]`), `notation_plugins."x".env: "*" is not an environment variable's name`},
 	} {
 		_, err := setup.Load(write(t, dir, "bad.toml", tc.toml))

@@ -89,7 +89,7 @@ func (e *authorityEnv) signAuthority(img name.Digest, plugin string) {
 
 // plugins is the config naming the test plugin, with timeout and cache.
 func (e *authorityEnv) plugins(timeout, ttl time.Duration) map[string]*verify.NotationPlugin {
-	return map[string]*verify.NotationPlugin{sigtest.AuthorityPlugin: {Name: sigtest.AuthorityPlugin, Path: e.plugin, Timeout: timeout, CacheTTL: ttl}}
+	return map[string]*verify.NotationPlugin{sigtest.AuthorityPlugin: {Name: sigtest.AuthorityPlugin, Path: e.plugin, Timeout: timeout, CacheTTL: ttl, Certs: []string{"signer", "signer-as-ca"}}}
 }
 
 func (e *authorityEnv) engine(p verify.Policy, plugins map[string]*verify.NotationPlugin, opts verify.Options) *verify.Engine {
@@ -209,6 +209,40 @@ func TestNotationPluginMisbehaves(t *testing.T) {
 	}
 }
 
+// A plugin verifies only under the roots its certs list: notation-go lets
+// it replace its own identity and revocation checks, and the signer names
+// it, so a signer under an enterprise CA naming the managed service's
+// plugin would otherwise have it judge in place of the CA's identities and
+// CRLs.
+func TestNotationPluginOnlyForItsRoots(t *testing.T) {
+	t.Parallel()
+	e := newAuthorityEnv(t)
+	plugins := e.plugins(5*time.Second, 0)
+	plugins[sigtest.AuthorityPlugin].Certs = []string{"signer"}
+	// A signer under root a, naming the service's plugin (which would
+	// answer yes: it trusts the profile).
+	img := e.image("managed/borrowed")
+	repo, err := e.reg.Repository(img.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.pki["a"].SignNotationAuthority(context.Background(), repo, img, sigtest.JWS, sigtest.AuthorityPlugin, profileVersion); err != nil {
+		t.Fatal(err)
+	}
+	v := e.decide(verify.Policy{Notation: notaryReq("strict", "any", []string{profile}, "a-as-authority")}, plugins, img)
+	want(t, v, false, "verified by none")
+	if why := v.Notation.Rejections["a-as-authority"]; !strings.Contains(why, "certs do not list this root") {
+		t.Fatalf("rejection: %q", why)
+	}
+	if e.runs("verify-signature") != 0 {
+		t.Fatal("the plugin verified a signature under a root it is not for")
+	}
+	// Listed for that root, the same signature verifies: the plugin was
+	// the only thing in the way.
+	plugins[sigtest.AuthorityPlugin].Certs = []string{"signer", "a-as-authority"}
+	want(t, e.decide(verify.Policy{Notation: notaryReq("strict", "any", []string{profile}, "a-as-authority")}, plugins, img), true, "verified by a-as-authority")
+}
+
 // A plugin gets the basics of signgate's environment and what its env
 // names, nothing else: not a token signgate holds for another service.
 func TestNotationPluginEnvironment(t *testing.T) {
@@ -252,7 +286,7 @@ func TestNotationPluginNotNamed(t *testing.T) {
 	for what, plugins := range map[string]map[string]*verify.NotationPlugin{
 		"no plugins":      nil,
 		"another plugin":  e.plugins(5*time.Second, 0),
-		"the planted one": {planted + ".not": {Name: planted + ".not", Path: plantedPath, Timeout: time.Second}},
+		"the planted one": {planted + ".not": {Name: planted + ".not", Path: plantedPath, Timeout: time.Second, Certs: []string{"signer"}}},
 	} {
 		v := e.decide(verify.Policy{Notation: req}, plugins, img)
 		want(t, v, false, "verified by none")

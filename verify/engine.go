@@ -77,7 +77,7 @@ func (s *Snapshot) binding(p *Policy) string {
 				// Any of them may be named by a signature.
 				for _, n := range pluginNames(s.Plugins) {
 					pl := s.Plugins[n]
-					fmt.Fprintf(h, "plugin:%s=%s,%v,%v,%q;", n, pl.Path, pl.Timeout, pl.CacheTTL, pl.Env)
+					fmt.Fprintf(h, "plugin:%s=%s,%v,%v,%q,%q;", n, pl.Path, pl.Timeout, pl.CacheTTL, pl.Env, pl.Certs)
 				}
 			}
 			s.binds[q.Name] = hex.EncodeToString(h.Sum(nil)[:12])

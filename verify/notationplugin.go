@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +25,11 @@ type NotationPlugin struct {
 	// signing profile) is reused for the same signature and trust policy,
 	// as fetched CRLs are until their next update; 0 keeps none.
 	CacheTTL time.Duration
+	// Certs are the roots (names in [certs]) whose signatures the plugin
+	// verifies: under any other, a signature naming it is denied, since
+	// notation-go lets a plugin replace its own identity and revocation
+	// checks, and the signer chooses the plugin.
+	Certs []string
 	// Env names what of signgate's environment the plugin is given beyond
 	// PluginBaseEnv: names, or prefixes ending in '*' ("AWS_*"). Nothing
 	// else reaches it (a Vault token, say).
@@ -72,19 +78,31 @@ type PluginAnswer struct {
 // not name cannot verify.
 var ErrPluginNotNamed = errors.New("the config does not name it under [notation_plugins], and signgate runs no other program")
 
+// ErrPluginNotForRoot is why a signature naming a configured plugin under
+// a root the plugin's certs do not list cannot verify.
+var ErrPluginNotForRoot = errors.New("its [notation_plugins] certs do not list this root, so it may not replace signgate's own checks here")
+
 // pluginRun is what one root's verification may run and what the plugins
 // said; it travels in the context, so notation-go's verifiers (kept across
 // snapshots) run only the plugins of the snapshot in force.
 type pluginRun struct {
-	plugins map[string]*NotationPlugin
+	plugins map[string]*NotationPlugin // those this root may run
+	named   map[string]*NotationPlugin // all the config names
 	mu      sync.Mutex
 	last    *PluginAnswer
 }
 
 type pluginRunKey struct{}
 
-func withPluginRun(ctx context.Context, plugins map[string]*NotationPlugin) (context.Context, *pluginRun) {
-	r := &pluginRun{plugins: plugins}
+// withPluginRun is ctx for verifying under root: the plugins whose certs
+// list it may run.
+func withPluginRun(ctx context.Context, plugins map[string]*NotationPlugin, root string) (context.Context, *pluginRun) {
+	r := &pluginRun{plugins: map[string]*NotationPlugin{}, named: plugins}
+	for n, p := range plugins {
+		if slices.Contains(p.Certs, root) {
+			r.plugins[n] = p
+		}
+	}
 	return context.WithValue(ctx, pluginRunKey{}, r), r
 }
 
@@ -119,8 +137,12 @@ func (m *pluginManager) Get(ctx context.Context, name string) (plugin.Plugin, er
 	}
 	spec, ok := run.plugins[name]
 	if !ok {
-		run.record(&PluginAnswer{Plugin: name, Error: ErrPluginNotNamed.Error()})
-		return nil, fmt.Errorf("verification plugin %q: %w", name, ErrPluginNotNamed)
+		why := ErrPluginNotNamed
+		if run.named[name] != nil {
+			why = ErrPluginNotForRoot
+		}
+		run.record(&PluginAnswer{Plugin: name, Error: why.Error()})
+		return nil, fmt.Errorf("verification plugin %q: %w", name, why)
 	}
 	return &execPlugin{spec: spec, run: run, answers: m.answers, meta: m.meta}, nil
 }
