@@ -2,11 +2,14 @@ package verify
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 )
 
 // lookups holds what one verification has read from the registry that
@@ -16,6 +19,18 @@ import (
 type lookups struct {
 	once sync.Once
 	idx  *v1.IndexManifest
+	err  error
+
+	mu      sync.Mutex
+	bundles map[string]*bundleRead // by referrer digest
+}
+
+// bundleRead is one referrer read as a Sigstore bundle, once per
+// verification: the signatures and the attestations look at every bundle
+// referrer, each to keep its own kind.
+type bundleRead struct {
+	once sync.Once
+	b    *sgbundle.Bundle
 	err  error
 }
 
@@ -33,4 +48,26 @@ func referrers(ctx context.Context, img name.Digest, opts ...ociremote.Option) (
 	}
 	l.once.Do(func() { l.idx, l.err = ociremote.Referrers(img, "", opts...) })
 	return l.idx, l.err
+}
+
+// bundle reads the referrer ref as a Sigstore bundle, once per
+// verification.
+func bundle(ctx context.Context, ref name.Digest, ropts []remote.Option) (*sgbundle.Bundle, error) {
+	ropts = append(slices.Clip(ropts), remote.WithContext(ctx))
+	l, ok := ctx.Value(lookupsKey{}).(*lookups)
+	if !ok {
+		return fetchBundle(ref, ropts)
+	}
+	l.mu.Lock()
+	if l.bundles == nil {
+		l.bundles = map[string]*bundleRead{}
+	}
+	r := l.bundles[ref.String()]
+	if r == nil {
+		r = &bundleRead{}
+		l.bundles[ref.String()] = r
+	}
+	l.mu.Unlock()
+	r.once.Do(func() { r.b, r.err = fetchBundle(ref, ropts) })
+	return r.b, r.err
 }
