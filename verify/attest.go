@@ -120,7 +120,7 @@ func unreadable(location string, err error) *attestation {
 	return &attestation{location: location, problem: err.Error()}
 }
 
-func readAttestationTag(img name.Digest, h v1.Hash, types map[string]bool, opts []ociremote.Option) ([]*attestation, error) {
+func readAttestationTag(ctx context.Context, img name.Digest, h v1.Hash, types map[string]bool, opts []ociremote.Option) ([]*attestation, error) {
 	tag, err := ociremote.AttestationTag(img, opts...)
 	if err != nil {
 		return nil, err
@@ -131,6 +131,9 @@ func readAttestationTag(img name.Digest, h v1.Hash, types map[string]bool, opts 
 	}
 	list, err := sigs.Get()
 	if err != nil {
+		return nil, fmt.Errorf("reading attestations of %s from %s: %w", img, tag, err)
+	}
+	if err := noteTag(ctx, tag, sigs, len(list)); err != nil {
 		return nil, fmt.Errorf("reading attestations of %s from %s: %w", img, tag, err)
 	}
 	var out []*attestation
@@ -353,7 +356,7 @@ func (e *Engine) checkAttestations(ctx context.Context, snap *Snapshot, p *Polic
 			return a, results, until
 		}
 	}
-	legacy, err := readAttestationTag(img, h, types, []ociremote.Option{ociremote.WithRemoteOptions(ropts...)})
+	legacy, err := readAttestationTag(ctx, img, h, types, []ociremote.Option{ociremote.WithRemoteOptions(ropts...)})
 	if err != nil {
 		return e.unread(img, "attestations: cannot read: ", err), nil, time.Time{}
 	}

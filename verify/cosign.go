@@ -154,6 +154,9 @@ func (v *cosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash,
 	if err != nil {
 		return nil, fmt.Errorf("reading signatures of %s from %s: %w", img, tag, err)
 	}
+	if err := noteTag(ctx, tag, sigs, len(list)); err != nil {
+		return nil, fmt.Errorf("reading signatures of %s from %s: %w", img, tag, err)
+	}
 	out := make([]CosignSignature, 0, len(list))
 	for i, s := range list {
 		cs := CosignSignature{Format: FormatLegacy, Location: fmt.Sprintf("%s layer %d", tag.TagStr(), i)}

@@ -149,8 +149,9 @@ type Engine struct {
 	cache    *cache
 
 	// Verifications counts verifications actually run (not cache hits), for
-	// tests and metrics.
+	// tests and metrics; Renewals, expired verdicts renewed (see renew).
 	Verifications atomic.Int64
+	Renewals      atomic.Int64
 	inflight      atomic.Int64
 }
 
@@ -389,7 +390,11 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	}
 	c, leader := e.cache.join(key)
 	if leader {
-		go e.run(c, key, snap, p, req, base)
+		if r, ok := e.cache.renewable(key, now); ok {
+			go e.renew(c, key, snap, p, req, base, r)
+		} else {
+			go e.run(c, key, snap, p, req, base)
+		}
 	}
 	select {
 	case <-c.done:
@@ -474,6 +479,7 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, req Request
 	start := time.Now() // for Took only
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
 	defer cancel()
+	ctx, ev := withEvidence(ctx)
 	v := base
 	o, signed := e.checkManifests(ctx, snap, p, req.Image, req.Platform)
 	v.Manifest = signed
@@ -493,10 +499,14 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, req Request
 	}
 	v.Took = time.Since(start)
 	kept := &v
+	var r *renewal
 	if v.Verified {
 		kept = v.compact()
+		if seen := ev.renewable(); seen != nil {
+			r = &renewal{seen: seen, until: o.until, verifiedAt: now}
+		}
 	}
-	e.cache.finish(key, c, &v, kept, now.Add(ttl), now)
+	e.cache.finish(key, c, &v, kept, now.Add(ttl), now, r)
 	if e.opts.Observe != nil {
 		e.opts.Observe(&v)
 	}
@@ -566,6 +576,9 @@ func (e *Engine) checkSignatures(ctx context.Context, snap *Snapshot, p *Policy,
 		c, n part
 	)
 	checkNotation := func() {
+		// Certificates expire and are revoked (OCSP, CRL): a notation
+		// verdict is verified again in full, never renewed.
+		noteUnrenewable(ctx)
 		res, err := e.notation.Verify(ctx, img, p.Notation, snap.Keys)
 		switch {
 		case errors.Is(err, ErrInvalidPolicy):

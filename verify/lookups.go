@@ -44,9 +44,13 @@ func withLookups(ctx context.Context) context.Context {
 func referrers(ctx context.Context, img name.Digest, opts ...ociremote.Option) (*v1.IndexManifest, error) {
 	l, ok := ctx.Value(lookupsKey{}).(*lookups)
 	if !ok {
-		return ociremote.Referrers(img, "", opts...)
+		l = &lookups{}
 	}
-	l.once.Do(func() { l.idx, l.err = ociremote.Referrers(img, "", opts...) })
+	l.once.Do(func() {
+		if l.idx, l.err = ociremote.Referrers(img, "", opts...); l.err == nil {
+			note(ctx, seenReferrers+img.String(), listingFingerprint(l.idx))
+		}
+	})
 	return l.idx, l.err
 }
 
