@@ -132,7 +132,7 @@ type Options struct {
 	DenyTTL       time.Duration // how long a deny verdict is reused: short, so a fixed image is picked up
 	MaxCached     int
 	// Observe, if set, is called once per verification actually run (not for
-	// cache hits), with its verdict.
+	// cache hits), and once per renewal (Verdict.Renewed), with its verdict.
 	Observe func(*Verdict)
 	// Now is the clock every time decision is made by: a key's or trust
 	// root's end, how long a verdict is reused, an attestation's max_age, a

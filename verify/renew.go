@@ -56,6 +56,7 @@ type renewed struct {
 // another allow_ttl (never past an attestation's max_age); otherwise, or
 // when the registry cannot say, the image is verified in full.
 func (e *Engine) renew(c *call, key string, snap *Snapshot, p *Policy, req Request, base Verdict, old renewed) {
+	start := time.Now() // for Took only
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
 	defer cancel()
 	if err := e.unchanged(ctx, old.r.seen); err != nil {
@@ -69,12 +70,16 @@ func (e *Engine) renew(c *call, key string, snap *Snapshot, p *Policy, req Reque
 	}
 	e.Renewals.Add(1)
 	v := *old.v
-	v.Snapshot, v.Cached, v.Took = base.Snapshot, false, 0
+	v.Snapshot, v.Cached, v.Renewed = base.Snapshot, false, true
 	expires := now.Add(e.opts.AllowTTL)
 	if u := old.r.until; !u.IsZero() && u.Before(expires) {
 		expires = u
 	}
+	v.Took = time.Since(start)
 	e.cache.finish(key, c, &v, old.v, expires, now, old.r)
+	if e.opts.Observe != nil {
+		e.opts.Observe(&v)
+	}
 }
 
 // errChanged: a listing or tag no longer answers as it did.

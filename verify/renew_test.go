@@ -70,6 +70,9 @@ func TestExpiredVerdictIsRenewedCheaply(t *testing.T) {
 			r.log.take()
 			v := decide(t, eng, img)
 			want(t, v, true, "verified by k1")
+			if !v.Renewed || v.Cached {
+				t.Errorf("renewed=%v cached=%v, want a renewed verdict", v.Renewed, v.Cached)
+			}
 			if got := r.log.take(); !slices.Equal(got, slices.Sorted(slices.Values(c.want))) {
 				t.Errorf("renewal asked %v, want %v", got, c.want)
 			}
