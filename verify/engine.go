@@ -180,7 +180,7 @@ func NewEngine(snap *Snapshot, reg Registry, opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{cosign: &cosignVerifier{Registry: reg}, notation: &notationVerifier{Registry: reg, now: opts.Now}, opts: opts, cache: newCache(opts.MaxCached)}
+	e := &Engine{cosign: &cosignVerifier{Registry: reg}, notation: &notationVerifier{Registry: reg, Listing: reg, now: opts.Now}, opts: opts, cache: newCache(opts.MaxCached)}
 	e.snap.Store(snap)
 	return e
 }
@@ -536,7 +536,7 @@ func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.
 		return outcome{cause: CauseMisconfigured, reason: fmt.Sprintf("policy %q is invalid: %s", p.Name, why)}
 	}
 	// The signatures and the attestations share one listing of referrers.
-	ctx = withLookups(ctx)
+	ctx = withLookups(ctx, p.Notation != nil && (p.Cosign != nil || len(p.Attestations) > 0))
 	var (
 		a            part
 		attestations []*AttestationResult

@@ -17,6 +17,10 @@ import (
 // its cosign signatures and its attestations alike. It lives only as long
 // as the verification, so nothing read is reused beyond it.
 type lookups struct {
+	// shared: another kind than notation lists the referrers too, so
+	// notation takes its signatures from the same listing.
+	shared bool
+
 	once sync.Once
 	idx  *v1.IndexManifest
 	err  error
@@ -36,8 +40,17 @@ type bundleRead struct {
 
 type lookupsKey struct{}
 
-func withLookups(ctx context.Context) context.Context {
-	return context.WithValue(ctx, lookupsKey{}, &lookups{})
+func withLookups(ctx context.Context, shared bool) context.Context {
+	return context.WithValue(ctx, lookupsKey{}, &lookups{shared: shared})
+}
+
+// listingShared says whether notation lists signatures through the
+// verification's listing (see sharedListing): only when another kind
+// lists them too, as a listing through go-containerregistry begins with
+// a handshake notation's own client does not need.
+func listingShared(ctx context.Context) bool {
+	l, ok := ctx.Value(lookupsKey{}).(*lookups)
+	return ok && l.shared
 }
 
 // referrers lists img's referrers, once per verification.

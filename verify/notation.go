@@ -55,6 +55,9 @@ type Repositories interface {
 // plugin manager is given, so no plugin binary ever runs.
 type notationVerifier struct {
 	Registry Repositories
+	// Listing, when set, lists signatures through the verification's one
+	// referrers listing (see sharedListing).
+	Listing RemoteOptions
 
 	now     func() time.Time // the engine's clock, for cached CRLs; time.Now when nil
 	once    sync.Once
@@ -187,7 +190,11 @@ func (v *notationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 		if err != nil {
 			return nil, fmt.Errorf("notation trust policy for root %q: %w", root, err)
 		}
-		_, outcomes, err := notation.Verify(ctx, vf, notationregistry.NewRepository(repo), notation.VerifyOptions{
+		var nrepo notationregistry.Repository = notationregistry.NewRepository(repo)
+		if v.Listing != nil && listingShared(ctx) {
+			nrepo = sharedListing{Repository: nrepo, img: img, opts: v.Listing}
+		}
+		_, outcomes, err := notation.Verify(ctx, vf, nrepo, notation.VerifyOptions{
 			ArtifactReference:    img.String(),
 			MaxSignatureAttempts: maxNotationSignatures,
 		})

@@ -197,6 +197,49 @@ func TestRequestsPerVerification(t *testing.T) {
 	})
 }
 
+// A policy requiring cosign and notation signatures lists the referrers
+// once: notation takes its signatures from the listing cosign reads.
+func TestCosignAndNotationShareOneListing(t *testing.T) {
+	t.Parallel()
+	const (
+		listing   = "GET /v2/R/referrers/D"
+		fallback  = "GET /v2/R/manifests/sha256-D"
+		sigTag    = "GET /v2/R/manifests/sha256-D.sig"
+		manifest  = "GET /v2/R/manifests/D"
+		blob      = "GET /v2/R/blobs/D"
+		imageHead = "HEAD /v2/R/manifests/D"
+	)
+	for _, api := range []bool{true, false} {
+		n := newNotaryEnv(t)
+		l := logged(t, n.env, api)
+		sc, _ := verify.ParseScope("**")
+		p := verify.Policy{Name: "test", Scopes: []verify.Scope{sc}, Mode: verify.Enforce, Notation: notaryReq("strict", "any", nil, "a"),
+			Cosign: &verify.CosignRequirement{Keys: []string{"k1"}, Threshold: 1}}
+		eng := verify.NewEngine(&verify.Snapshot{ID: "n", Policies: verify.Policies{p}, Keys: n.store}, n.reg, verify.Options{})
+		// cosign: the listing, the .sig tag and its layer; notation: the
+		// image's descriptor, its signature's manifest and blob.
+		warm := []string{listing, sigTag, blob, imageHead, manifest, blob}
+		cold := append(slices.Clone(warm), "GET /v2/")
+		if !api {
+			warm[0] = fallback
+			cold = append(slices.Clone(warm), "GET /v2/", listing)
+		}
+		for _, c := range []struct {
+			what string
+			want []string
+		}{{"cold", cold}, {"warm", warm}} {
+			img := n.image("app-" + c.what)
+			n.sign(img, "a", sigtest.JWS)
+			must(t, n.signers["k1"].SignLegacy(img))
+			l.take()
+			want(t, decide(t, eng, img), true, "verified by a")
+			if got, want := l.take(), slices.Sorted(slices.Values(c.want)); !slices.Equal(got, want) {
+				t.Errorf("api=%v, %s engine: %d requests\n  %s\nwant %d\n  %s", api, c.what, len(got), strings.Join(got, "\n  "), len(want), strings.Join(want, "\n  "))
+			}
+		}
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
