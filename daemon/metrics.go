@@ -49,7 +49,7 @@ func newMetrics(d *Daemon) *metrics {
 			Name: "signgate_verdict_cache_total", Help: "CreateContainer decisions answered from the verdict cache (hit) or not (miss).",
 		}, []string{"result"}),
 		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "signgate_verifications_total", Help: "Verifications run, by result: verified, rejected, or registry_error (signatures could not be read).",
+			Name: "signgate_verifications_total", Help: "Verifications run, by result: verified, rejected, registry_error (signatures could not be read), or renewed (an expired allow kept, its signatures' listings unchanged).",
 		}, []string{"result"}),
 		verifyTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "signgate_verification_duration_seconds", Help: "Time to verify one image (not cache hits).",
@@ -149,10 +149,13 @@ func (m *metrics) synced(s *keysync.Syncer, err error) {
 // verified observes one finished verification.
 func (m *metrics) verified(v *verify.Verdict) {
 	result := "rejected"
-	switch v.Cause {
-	case verify.CauseVerified:
+	switch {
+	case v.Renewed: // a listing or two asked again, not a verification's time
+		m.verifications.WithLabelValues("renewed").Inc()
+		return
+	case v.Cause == verify.CauseVerified:
 		result = "verified"
-	case verify.CauseRegistryError, verify.CauseRateLimited: // signatures could not be read
+	case v.Cause == verify.CauseRegistryError || v.Cause == verify.CauseRateLimited: // signatures could not be read
 		result = "registry_error"
 	}
 	m.verifications.WithLabelValues(result).Inc()

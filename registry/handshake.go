@@ -33,6 +33,9 @@ type handshakes struct {
 	mu   sync.Mutex
 	m    map[string]handshake // by registry (open ones) or repository
 	open map[string]openness  // by registry
+	// pings: each registry's answer to a ping, so a handshake pings once.
+	pings pingMemo
+	locks map[string]*keyLock // by repository, see lock
 }
 
 type handshake struct {
@@ -91,12 +94,46 @@ func (h *handshakes) forget(registry string) {
 	defer h.mu.Unlock()
 	delete(h.open, registry)
 	delete(h.m, registry)
+	h.pings.forget(registry)
+}
+
+// lock serializes the handshakes of one repository: the signatures and
+// the attestations of one verification ask at once, and the second is
+// then served the first's handshake instead of making its own.
+func (h *handshakes) lock(key string) func() {
+	h.mu.Lock()
+	if h.locks == nil {
+		h.locks = map[string]*keyLock{}
+	}
+	l := h.locks[key]
+	if l == nil {
+		l = &keyLock{}
+		h.locks[key] = l
+	}
+	l.n++
+	h.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		h.mu.Lock()
+		if l.n--; l.n == 0 {
+			delete(h.locks, key)
+		}
+		h.mu.Unlock()
+	}
+}
+
+type keyLock struct {
+	mu sync.Mutex
+	n  int // holders and waiters
 }
 
 // handshake returns the repository's kept handshake, or makes one and
 // keeps it; false when it fails (go-containerregistry then makes its own).
 func (c *Client) handshake(ctx context.Context, repo name.Repository, rt http.RoundTripper, auth authn.Authenticator) (http.RoundTripper, bool) {
 	reg := repo.RegistryStr()
+	defer c.handshakes.lock(repo.String())()
+	rt = &pingReplay{next: rt, memo: &c.handshakes.pings}
 	if shaken, ok := c.handshakes.get(repo.String()); ok {
 		return shaken, true
 	}

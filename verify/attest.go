@@ -120,32 +120,7 @@ func unreadable(location string, err error) *attestation {
 	return &attestation{location: location, problem: err.Error()}
 }
 
-// readAttestations reads every attestation of img whose predicate type is
-// in types, from the .att tag and from Sigstore bundle referrers. An error
-// means the registry could not be read.
-func readAttestations(ctx context.Context, img name.Digest, h v1.Hash, types map[string]bool, ropts []remote.Option) ([]*attestation, error) {
-	opts := []ociremote.Option{ociremote.WithRemoteOptions(ropts...)}
-	var (
-		bundles []*attestation
-		berr    error
-		done    = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		bundles, berr = readAttestationBundles(ctx, img, h, types, ropts)
-	}()
-	legacy, err := readAttestationTag(img, h, types, opts)
-	<-done
-	if err != nil {
-		return nil, err
-	}
-	if berr != nil {
-		return nil, berr
-	}
-	return append(legacy, bundles...), nil
-}
-
-func readAttestationTag(img name.Digest, h v1.Hash, types map[string]bool, opts []ociremote.Option) ([]*attestation, error) {
+func readAttestationTag(ctx context.Context, img name.Digest, h v1.Hash, types map[string]bool, opts []ociremote.Option) ([]*attestation, error) {
 	tag, err := ociremote.AttestationTag(img, opts...)
 	if err != nil {
 		return nil, err
@@ -156,6 +131,9 @@ func readAttestationTag(img name.Digest, h v1.Hash, types map[string]bool, opts 
 	}
 	list, err := sigs.Get()
 	if err != nil {
+		return nil, fmt.Errorf("reading attestations of %s from %s: %w", img, tag, err)
+	}
+	if err := noteTag(ctx, tag, sigs, len(list)); err != nil {
 		return nil, fmt.Errorf("reading attestations of %s from %s: %w", img, tag, err)
 	}
 	var out []*attestation
@@ -227,7 +205,7 @@ func readAttestationBundles(ctx context.Context, img name.Digest, h v1.Hash, typ
 			continue
 		}
 		location := "referrer " + desc.Digest.String()
-		b, err := fetchBundle(img.Context().Digest(desc.Digest.String()), append(slices.Clip(ropts), remote.WithContext(ctx)))
+		b, err := bundle(ctx, img.Context().Digest(desc.Digest.String()), ropts)
 		if err != nil {
 			if isFetchError(err) {
 				return nil, fmt.Errorf("reading bundle %s of %s: %w", desc.Digest, img, err)
@@ -362,10 +340,32 @@ func (e *Engine) checkAttestations(ctx context.Context, snap *Snapshot, p *Polic
 	for _, r := range p.Attestations {
 		types[r.PredicateType] = true
 	}
-	found, err := readAttestations(ctx, img, h, types, ropts)
+	// Bundles first, as for signatures: when they meet every requirement
+	// the .att tag is not read, unless one requires every attestation
+	// to verify.
+	every := false
+	for _, r := range p.Attestations {
+		every = every || r.Signers.EverySignature
+	}
+	bundles, err := readAttestationBundles(ctx, img, h, types, ropts)
 	if err != nil {
 		return e.unread(img, "attestations: cannot read: ", err), nil, time.Time{}
 	}
+	if len(bundles) > 0 && !every {
+		if a, results, until := e.judgeAllAttestations(ctx, snap, p, h, bundles); a.cause == CauseVerified {
+			return a, results, until
+		}
+	}
+	legacy, err := readAttestationTag(ctx, img, h, types, []ociremote.Option{ociremote.WithRemoteOptions(ropts...)})
+	if err != nil {
+		return e.unread(img, "attestations: cannot read: ", err), nil, time.Time{}
+	}
+	return e.judgeAllAttestations(ctx, snap, p, h, append(legacy, bundles...))
+}
+
+// judgeAllAttestations judges every attestation requirement of p against
+// the attestations found.
+func (e *Engine) judgeAllAttestations(ctx context.Context, snap *Snapshot, p *Policy, h v1.Hash, found []*attestation) (part, []*AttestationResult, time.Time) {
 	now := e.opts.Now() // max_age is judged by the engine's clock
 	var (
 		results []*AttestationResult

@@ -116,23 +116,25 @@ func (v *cosignVerifier) Verify(ctx context.Context, img name.Digest, req *Cosig
 		return nil, fmt.Errorf("image %s: %w", img, err)
 	}
 
-	// The two storage formats are independent lookups: do them at once.
-	var (
-		bundles []CosignSignature
-		berr    error
-		done    = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		bundles, berr = v.bundles(ctx, img, h, keys, signers, req.Tlog, keyLog, ropts)
-	}()
-	legacy, err := v.legacy(ctx, img, h, keys, signers, req.Tlog, keyLog, opts)
-	<-done
+	// Bundles first (what cosign v3 writes): when they meet the
+	// requirement, the .sig tag is not read. More signatures can only
+	// verify more, so the verdict is the same, unless every signature
+	// must verify: then both formats are read. One request less for a
+	// bundle-signed image; one round trip later for a legacy-signed one.
+	bundles, err := v.bundles(ctx, img, h, keys, signers, req.Tlog, keyLog, ropts)
 	if err != nil {
 		return nil, err
 	}
-	if berr != nil {
-		return nil, berr
+	if len(bundles) > 0 && !req.EverySignature {
+		// judge clears what it counted: judge copies.
+		res := &CosignResult{Requirement: req.Rule(), Signatures: slices.Clone(bundles)}
+		if judge(res, req); res.Satisfied {
+			return res, nil
+		}
+	}
+	legacy, err := v.legacy(ctx, img, h, keys, signers, req.Tlog, keyLog, opts)
+	if err != nil {
+		return nil, err
 	}
 	res := &CosignResult{Requirement: req.Rule(), Signatures: append(legacy, bundles...)}
 	judge(res, req)
@@ -150,6 +152,9 @@ func (v *cosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash,
 	}
 	list, err := sigs.Get()
 	if err != nil {
+		return nil, fmt.Errorf("reading signatures of %s from %s: %w", img, tag, err)
+	}
+	if err := noteTag(ctx, tag, sigs, len(list)); err != nil {
 		return nil, fmt.Errorf("reading signatures of %s from %s: %w", img, tag, err)
 	}
 	out := make([]CosignSignature, 0, len(list))
@@ -303,7 +308,7 @@ func (v *cosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash
 			continue
 		}
 		cs := CosignSignature{Format: FormatBundle, Location: "referrer " + desc.Digest.String()}
-		b, err := fetchBundle(img.Context().Digest(desc.Digest.String()), append(slices.Clip(ropts), remote.WithContext(ctx)))
+		b, err := bundle(ctx, img.Context().Digest(desc.Digest.String()), ropts)
 		if err != nil {
 			if isFetchError(err) {
 				return nil, fmt.Errorf("reading bundle %s of %s: %w", desc.Digest, img, err)

@@ -140,7 +140,7 @@ type Options struct {
 	DenyTTL       time.Duration // how long a deny verdict is reused: short, so a fixed image is picked up
 	MaxCached     int
 	// Observe, if set, is called once per verification actually run (not for
-	// cache hits), with its verdict.
+	// cache hits), and once per renewal (Verdict.Renewed), with its verdict.
 	Observe func(*Verdict)
 	// Now is the clock every time decision is made by: a key's or trust
 	// root's end, how long a verdict is reused, an attestation's max_age, a
@@ -157,8 +157,9 @@ type Engine struct {
 	cache    *cache
 
 	// Verifications counts verifications actually run (not cache hits), for
-	// tests and metrics.
+	// tests and metrics; Renewals, expired verdicts renewed (see renew).
 	Verifications atomic.Int64
+	Renewals      atomic.Int64
 	inflight      atomic.Int64
 }
 
@@ -187,7 +188,7 @@ func NewEngine(snap *Snapshot, reg Registry, opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{cosign: &cosignVerifier{Registry: reg}, notation: &notationVerifier{Registry: reg, now: opts.Now, plugins: newPluginManager(opts.Now)}, opts: opts, cache: newCache(opts.MaxCached)}
+	e := &Engine{cosign: &cosignVerifier{Registry: reg}, notation: &notationVerifier{Registry: reg, Listing: reg, now: opts.Now, plugins: newPluginManager(opts.Now)}, opts: opts, cache: newCache(opts.MaxCached)}
 	e.snap.Store(snap)
 	return e
 }
@@ -397,7 +398,11 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	}
 	c, leader := e.cache.join(key)
 	if leader {
-		go e.run(c, key, snap, p, req, base)
+		if r, ok := e.cache.renewable(key, now); ok {
+			go e.renew(c, key, snap, p, req, base, r)
+		} else {
+			go e.run(c, key, snap, p, req, base)
+		}
 	}
 	select {
 	case <-c.done:
@@ -482,6 +487,7 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, req Request
 	start := time.Now() // for Took only
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
 	defer cancel()
+	ctx, ev := withEvidence(ctx)
 	v := base
 	o, signed := e.checkManifests(ctx, snap, p, req.Image, req.Platform)
 	v.Manifest = signed
@@ -501,10 +507,14 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, req Request
 	}
 	v.Took = time.Since(start)
 	kept := &v
+	var r *renewal
 	if v.Verified {
 		kept = v.compact()
+		if seen := ev.renewable(); seen != nil {
+			r = &renewal{seen: seen, until: o.until, verifiedAt: now}
+		}
 	}
-	e.cache.finish(key, c, &v, kept, now.Add(ttl), now)
+	e.cache.finish(key, c, &v, kept, now.Add(ttl), now, r)
 	if e.opts.Observe != nil {
 		e.opts.Observe(&v)
 	}
@@ -534,7 +544,7 @@ func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.
 		return outcome{cause: CauseMisconfigured, reason: fmt.Sprintf("policy %q is invalid: %s", p.Name, why)}
 	}
 	// The signatures and the attestations share one listing of referrers.
-	ctx = withLookups(ctx)
+	ctx = withLookups(ctx, p.Notation != nil && (p.Cosign != nil || len(p.Attestations) > 0))
 	var (
 		a            part
 		attestations []*AttestationResult
@@ -574,6 +584,9 @@ func (e *Engine) checkSignatures(ctx context.Context, snap *Snapshot, p *Policy,
 		c, n part
 	)
 	checkNotation := func() {
+		// Certificates expire and are revoked (OCSP, CRL, a plugin's
+		// answer): a notation verdict is verified again in full, never renewed.
+		noteUnrenewable(ctx)
 		res, err := e.notation.Verify(ctx, img, p.Notation, snap.Keys, snap.Plugins)
 		switch {
 		case errors.Is(err, ErrInvalidPolicy):

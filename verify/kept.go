@@ -23,6 +23,20 @@ type Kept struct {
 	Platform string    `json:"platform,omitempty"`
 	Expires  time.Time `json:"expires"`
 	Verdict  *Verdict  `json:"verdict"`
+	// What may renew the verdict once it expires (see renewal): the
+	// listings and tags its verification read and what they answered,
+	// when an attestation's max_age ends it, and when it was last
+	// verified in full. Absent: verified in full once expired.
+	Seen       map[string]string `json:"seen,omitempty"`
+	Until      time.Time         `json:"until,omitzero"`
+	VerifiedAt time.Time         `json:"verified_at,omitzero"`
+}
+
+func (k Kept) renewal() *renewal {
+	if len(k.Seen) == 0 {
+		return nil
+	}
+	return &renewal{seen: k.Seen, until: k.Until, verifiedAt: k.VerifiedAt}
 }
 
 // Kept returns the verified verdicts valid now, sorted by image, and the
@@ -34,7 +48,11 @@ func (e *Engine) Kept() ([]Kept, int64) {
 	for key, en := range entries {
 		b, rest, _ := strings.Cut(key, "\x01")
 		img, platform, _ := strings.Cut(rest, "\x01")
-		out = append(out, Kept{Binding: b, Image: img, Platform: platform, Expires: en.expires, Verdict: en.v})
+		k := Kept{Binding: b, Image: img, Platform: platform, Expires: en.expires, Verdict: en.v}
+		if r := en.renew; r != nil {
+			k.Seen, k.Until, k.VerifiedAt = r.seen, r.until, r.verifiedAt
+		}
+		out = append(out, k)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Image != out[j].Image {
@@ -49,8 +67,9 @@ func (e *Engine) Kept() ([]Kept, int64) {
 // engine, for those the snapshot in force binds exactly as it did when
 // they were made. Any other is dropped: a revoked or rotated key, a
 // changed trust root or a changed config re-judges at once. A verdict that
-// has expired, or claims to outlive this engine's allow_ttl, or is not a
-// verified allow for the digest it is kept under, is dropped too. It
+// has expired and may not be renewed, or claims to outlive this engine's
+// allow_ttl, or is not a verified allow for the digest it is kept under,
+// is dropped too. It
 // returns how many it took and why each other one was not.
 func (e *Engine) Restore(kept []Kept) (int, []error) {
 	now := e.opts.Now()
@@ -64,7 +83,7 @@ func (e *Engine) Restore(kept []Kept) (int, []error) {
 		}
 		v := *k.Verdict
 		v.Cached, v.Pending, v.Took = false, false, 0
-		if e.cache.put(k.Binding+"\x01"+k.Image+"\x01"+k.Platform, &v, k.Expires) {
+		if e.cache.put(k.Binding+"\x01"+k.Image+"\x01"+k.Platform, &v, k.Expires, k.renewal()) {
 			n++
 		}
 	}
@@ -80,7 +99,11 @@ func (e *Engine) restorable(k Kept, bound map[string]bool, now time.Time) error 
 		return errNotBound
 	}
 	switch {
-	case !now.Before(k.Expires):
+	case k.VerifiedAt.After(now) || (!k.VerifiedAt.IsZero() && k.VerifiedAt.After(k.Expires)):
+		return fmt.Errorf("verified at %s, after now or after it expires", k.VerifiedAt.UTC().Format(time.RFC3339))
+	case !now.Before(k.Expires) && !k.renewal().canRenew(now):
+		// An expired verdict that may be renewed is taken back expired:
+		// the first decision renews it, or verifies in full.
 		return fmt.Errorf("expired at %s", k.Expires.UTC().Format(time.RFC3339))
 	case k.Expires.After(now.Add(e.opts.AllowTTL)):
 		return fmt.Errorf("expires at %s, beyond allow_ttl (%s) from now", k.Expires.UTC().Format(time.RFC3339), e.opts.AllowTTL)

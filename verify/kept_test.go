@@ -170,7 +170,13 @@ func TestKeptVerdictsAreCheckedBeforeTheyAreTrusted(t *testing.T) {
 		name, why string
 		edit      func(k *verify.Kept)
 	}{
-		{"expired", "expired", func(k *verify.Kept) { k.Expires = now.Add(-time.Second) }},
+		{"expired, verified in full too long ago to renew", "expired", func(k *verify.Kept) {
+			k.Expires, k.VerifiedAt = now.Add(-time.Second), now.Add(-verify.MaxRenewedAge-time.Minute)
+		}},
+		{"expired, nothing to renew it by", "expired", func(k *verify.Kept) {
+			k.Expires, k.VerifiedAt, k.Seen = now.Add(-time.Second), now.Add(-time.Hour), nil
+		}},
+		{"verified later than now", "after now", func(k *verify.Kept) { k.VerifiedAt = now.Add(time.Hour) }},
 		{"beyond allow_ttl", "beyond allow_ttl", func(k *verify.Kept) { k.Expires = now.Add(2 * time.Hour) }},
 		{"a denial", "not a verified allow", func(k *verify.Kept) { k.Verdict.Verified = false }},
 		{"an audit allow", "not a verified allow", func(k *verify.Kept) { k.Verdict.Cause = verify.CauseUntrusted }},

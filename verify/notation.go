@@ -61,6 +61,9 @@ type Repositories interface {
 type notationVerifier struct {
 	Registry Repositories
 	plugins  *pluginManager
+	// Listing, when set, lists signatures through the verification's one
+	// referrers listing (see sharedListing).
+	Listing RemoteOptions
 
 	now     func() time.Time // the engine's clock, for cached CRLs; time.Now when nil
 	once    sync.Once
@@ -205,7 +208,11 @@ func (v *notationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 			return nil, fmt.Errorf("notation trust policy for root %q: %w", root, err)
 		}
 		pctx, run := withPluginRun(ctx, plugins, root)
-		_, outcomes, err := notation.Verify(pctx, vf, notationregistry.NewRepository(repo), notation.VerifyOptions{
+		var nrepo notationregistry.Repository = notationregistry.NewRepository(repo)
+		if v.Listing != nil && listingShared(ctx) {
+			nrepo = sharedListing{Repository: nrepo, img: img, opts: v.Listing}
+		}
+		_, outcomes, err := notation.Verify(pctx, vf, nrepo, notation.VerifyOptions{
 			ArtifactReference:    img.String(),
 			MaxSignatureAttempts: maxNotationSignatures,
 		})

@@ -53,14 +53,17 @@ type Verdict struct {
 	Platform string `json:"platform,omitempty"`
 	// Manifest is the digest whose signatures verified the image: Digest,
 	// or Platform (see Policy.SignedManifest). Empty unless verified.
-	Manifest string          `json:"manifest,omitempty"`
-	Policy   string          `json:"policy,omitempty"`
-	Mode     Mode            `json:"mode,omitempty"`
-	Allowed  bool            `json:"allowed"`
-	Cause    Cause           `json:"cause"`
-	Verified bool            `json:"verified"` // the policy's requirements were met
-	Pending  bool            `json:"pending,omitempty"`
-	Cached   bool            `json:"cached,omitempty"`
+	Manifest string `json:"manifest,omitempty"`
+	Policy   string `json:"policy,omitempty"`
+	Mode     Mode   `json:"mode,omitempty"`
+	Allowed  bool   `json:"allowed"`
+	Cause    Cause  `json:"cause"`
+	Verified bool   `json:"verified"` // the policy's requirements were met
+	Pending  bool   `json:"pending,omitempty"`
+	Cached   bool   `json:"cached,omitempty"`
+	// Renewed: an expired allow kept for another allow_ttl, its registry
+	// answering as it did (see Engine.renew), not verified in full.
+	Renewed  bool            `json:"renewed,omitempty"`
 	Reason   string          `json:"reason"`
 	Cosign   *CosignResult   `json:"cosign,omitempty"`
 	Notation *NotationResult `json:"notation,omitempty"`

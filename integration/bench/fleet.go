@@ -123,11 +123,14 @@ func fleet(e *harness.Env) []fleetPhase {
 	for i := range imgs {
 		imgs[i] = push(i)
 	}
-	newEngine := func() *verify.Engine {
+	// later is how far ahead of the wall clock an engine's clock runs: a
+	// rollout later than allow_ttl (10m) meets verdicts that have expired.
+	newEngineAt := func(later time.Duration) *verify.Engine {
 		c, err := registry.New(registry.Config{HostsDir: hostsDir})
 		check(err)
-		return verify.NewEngine(snap, c, verify.Options{VerifyTimeout: 10 * time.Second})
+		return verify.NewEngine(snap, c, verify.Options{VerifyTimeout: 10 * time.Second, Now: func() time.Time { return time.Now().Add(later) }})
 	}
+	newEngine := func() *verify.Engine { return newEngineAt(0) }
 	// run has every node decide imgs, fleetWorkers at a time, all nodes at
 	// once.
 	run := func(what string, nodes []*verify.Engine, imgs []name.Digest) fleetPhase {
@@ -169,6 +172,7 @@ func fleet(e *harness.Env) []fleetPhase {
 	// A rollout: each node's new signgate takes back what the old one kept
 	// (through JSON, as through state_dir/verdicts.json).
 	restarted := make([]*verify.Engine, fleetNodes)
+	later := make([]*verify.Engine, fleetNodes)
 	bare := make([]*verify.Engine, fleetNodes)
 	for i, old := range nodes {
 		kept, _ := old.Kept()
@@ -178,11 +182,15 @@ func fleet(e *harness.Env) []fleetPhase {
 		check(json.Unmarshal(data, &back))
 		restarted[i] = newEngine()
 		restarted[i].Restore(back)
+		later[i] = newEngineAt(30 * time.Minute)
+		later[i].Restore(back)
 		bare[i] = newEngine()
 	}
 	phases = append(phases, run("rollout, verdicts kept", restarted, imgs))
-	phases = append(phases, run("rollout, nothing kept (before)", bare, imgs))
-	phases = append(phases, run("a new image on every node", restarted, []name.Digest{push(fleetImages)}))
+	phases = append(phases, run("rollout 30 min later (past allow_ttl)", later, imgs))
+	phases = append(phases, run("rollout, nothing kept", bare, imgs))
+	phases = append(phases, run("a new image, nodes just restarted", restarted, []name.Digest{push(fleetImages)}))
+	phases = append(phases, run("a new image, nodes running", nodes, []name.Digest{push(fleetImages + 1)}))
 	return phases
 }
 
