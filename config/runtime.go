@@ -14,17 +14,22 @@ type RuntimeSection struct {
 // Runtime names the container runtime and where its records are, with
 // defaults applied.
 type Runtime struct {
-	Name               string // RuntimeContainerd or RuntimeCRIO
+	Name               string // RuntimeContainerd, RuntimeCRIO or RuntimeAuto
 	CRIOStorageRoot    string
 	CRIOStorageRunRoot string
 	CRIOStorageDriver  string
 }
 
-// The runtimes signgate gates.
+// The runtimes signgate gates, and "auto": the one NRI connects signgate
+// to, as its Configure call names it.
 const (
 	RuntimeContainerd = "containerd"
 	RuntimeCRIO       = "crio"
+	RuntimeAuto       = "auto"
 )
+
+// NRINames is how each runtime names itself over NRI.
+var NRINames = map[string]string{RuntimeContainerd: "containerd", RuntimeCRIO: "cri-o"}
 
 // runtime applies the defaults and refuses a runtime signgate does not know.
 func runtime(p *Problems, r RuntimeSection) Runtime {
@@ -34,8 +39,8 @@ func runtime(p *Problems, r RuntimeSection) Runtime {
 		CRIOStorageRunRoot: Or(r.CRIOStorageRunRoot, DefaultCRIOStorageRunRoot),
 		CRIOStorageDriver:  Or(r.CRIOStorageDriver, DefaultCRIOStorageDriver),
 	}
-	if out.Name != RuntimeContainerd && out.Name != RuntimeCRIO {
-		p.Errorf("daemon.runtime.name = %q: %q or %q", r.Name, RuntimeContainerd, RuntimeCRIO)
+	if out.Name != RuntimeContainerd && out.Name != RuntimeCRIO && out.Name != RuntimeAuto {
+		p.Errorf("daemon.runtime.name = %q: %q, %q or %q", r.Name, RuntimeContainerd, RuntimeCRIO, RuntimeAuto)
 	}
 	return out
 }

@@ -1,6 +1,9 @@
 package doctor
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Running is what signgate's daemon answered when doctor asked it for
 // /readyz (ready: connected to NRI and deciding).
@@ -25,4 +28,24 @@ func runningFinding(r Running) Finding {
 		f.Detail = fmt.Sprintf("signgate does not answer: %s. Start it (systemctl start signgate, or its DaemonSet), and see its log", r.Detail)
 	}
 	return f
+}
+
+// runtimeNote starts the part of /readyz's answer that names the runtime
+// NRI connected signgate to: "runtime cri-o 1.35.2".
+const runtimeNote = "runtime "
+
+// RuntimeNote is that part, for the daemon.
+func RuntimeNote(name, version string) string { return runtimeNote + name + " " + version }
+
+// RuntimeSeen is the runtime, and its version, that signgate's /readyz
+// named: the one NRI's Configure call told it of.
+func (r Running) RuntimeSeen() (name, version string, ok bool) {
+	for _, part := range strings.Split(r.Detail, "; ") {
+		if rest, found := strings.CutPrefix(strings.TrimSpace(part), runtimeNote); found {
+			if f := strings.Fields(rest); len(f) == 2 {
+				return f[0], f[1], true
+			}
+		}
+	}
+	return "", "", false
 }
