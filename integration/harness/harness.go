@@ -62,7 +62,8 @@ type Env struct {
 	standIn      bool
 	noNRI        bool
 	preInstalled bool
-	crio         bool // CRI-O runs instead of containerd (crio.go)
+	crio         bool   // CRI-O runs instead of containerd (crio.go)
+	crioVersion  string // what its binary reports
 	sg           *exec.Cmd
 	sgDone       chan struct{} // closed when sg has exited
 	ctd          *exec.Cmd
