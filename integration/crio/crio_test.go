@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 		fmt.Println("integration/crio: SIGNGATE_TEST_BIN is not set; run `make crio-test`")
 		os.Exit(m.Run()) // the tests skip themselves
 	}
-	e, err := harness.Start(harness.Options{Bin: bin, Runtime: harness.RuntimeCRIO})
+	e, err := harness.Start(harness.Options{Bin: bin, Runtime: harness.RuntimeCRIO, DropIn: "../../packaging/crio/10-signgate.conf"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration/crio setup:", err)
 		if e != nil {
@@ -300,7 +300,8 @@ func TestCRIODoctor(t *testing.T) {
 		`OK   CRI-O's default validator requires "signgate"`, "OK   signgate absent or killed: CRI-O creates no container",
 		"OK   signgate wedged (its NRI requests time out): CRI-O creates no container",
 		"OK   fails closed: no container is created while signgate is absent, killed or too slow: the default validator requires \"signgate\", and CRI-O " + e.CRIOVersion() + " has NRI's validator",
-		"OK   signgate answers before CRI-O stops waiting", "OK   signgate is running and connected to NRI", "runtime cri-o " + e.CRIOVersion()} {
+		"OK   signgate answers before CRI-O stops waiting", "OK   signgate is running and connected to NRI",
+		"OK   signgate reads the records of the runtime NRI connected it to: cri-o " + e.CRIOVersion() + ", as NRI's Configure named it"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)
 		}

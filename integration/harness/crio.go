@@ -71,9 +71,15 @@ func (e *Env) startCRIO(render func(*Env) string) error {
 		"policy.json":     `{"default": [{"type": "insecureAcceptAnything"}]}` + "\n",
 		"crio.conf":       crioConfig(e, base, root, run, conmon, runc),
 	}
-	// The drop-in docs/install.md gives: the validator requiring signgate
-	// (CRI-O 1.35 has it; the proxy's v1.34.0 ignores it, silently).
-	files["conf.d/10-signgate.conf"] = CRIODropIn
+	// The shipped drop-in (Options.DropIn): the validator requiring
+	// signgate (CRI-O 1.35 has it; the proxy's v1.34.0 ignores it, silently).
+	if !e.noGate {
+		b, err := os.ReadFile(e.dropIn)
+		if err != nil {
+			return fmt.Errorf("CRI-O drop-in: %w", err)
+		}
+		files["conf.d/10-signgate.conf"] = string(b)
+	}
 	for n, c := range files {
 		if err := os.WriteFile(filepath.Join(base, n), []byte(c), 0o644); err != nil {
 			return err
@@ -212,16 +218,6 @@ nri_plugin_request_timeout = "2s"
 		runc, filepath.Join(run, "runc"), conmon, e.Registry, filepath.Join(base, "policy.json"),
 		filepath.Join(base, "cni"), e.NRISock, filepath.Join(base, "nri-plugins"), filepath.Join(base, "nri-conf"), base)
 }
-
-// CRIODropIn is the CRI-O drop-in docs/install.md gives (crio.conf.d).
-const CRIODropIn = `[crio.nri]
-enable_nri = true
-nri_plugin_request_timeout = "2s"
-
-[crio.nri.default_validator]
-nri_enable_default_validator = true
-nri_validator_required_plugins = ["signgate"]
-`
 
 // crioLogTail is the end of CRI-O's log, for Dump.
 func (e *Env) crioLogTail() string {
