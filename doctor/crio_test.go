@@ -171,3 +171,23 @@ func TestCheckCRIO(t *testing.T) {
 		})
 	}
 }
+
+// doctor names the runtime signgate is connected to, as /readyz says NRI
+// named it, and says when it is not the one whose records signgate reads.
+func TestConnectedRuntimeFinding(t *testing.T) {
+	for _, c := range []struct {
+		runtime, seen   string
+		holds, optional bool
+		detail          string
+	}{
+		{"crio", "ok; " + RuntimeNote("cri-o", "1.35.2"), true, false, "cri-o 1.35.2, as NRI's Configure named it"},
+		{"", "ok; " + RuntimeNote("containerd", "2.2.9"), true, false, "containerd 2.2.9"},
+		{"crio", "ok; " + RuntimeNote("containerd", "2.2.9"), false, false, "NRI connected signgate to containerd 2.2.9, but it reads cri-o's records"},
+		{"crio", "ok", false, true, "names no runtime"},
+	} {
+		f := connectedFinding(Node{Runtime: c.runtime, Running: &Running{Answered: true, Ready: true, Detail: c.seen}})
+		if f.Holds != c.holds || f.Optional != c.optional || !strings.Contains(f.Detail, c.detail) {
+			t.Errorf("%s, /readyz %q: %+v", c.runtime, c.seen, f)
+		}
+	}
+}

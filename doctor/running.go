@@ -49,3 +49,29 @@ func (r Running) RuntimeSeen() (name, version string, ok bool) {
 	}
 	return "", "", false
 }
+
+// connectedFinding: signgate reads the records of the runtime NRI connected
+// it to (under "auto", the one detected). A mismatch is refused at
+// registration, so a ready signgate shows it only across a restart of the
+// runtime; not knowing (an older signgate, or none answering) is optional,
+// as runningFinding already says whether signgate runs.
+func connectedFinding(n Node) Finding {
+	want := "containerd"
+	if n.Runtime == "crio" {
+		want = criOName
+	}
+	f := Finding{Guarantee: "signgate reads the records of the runtime NRI connected it to"}
+	name, version, ok := "", "", false
+	if n.Running != nil {
+		name, version, ok = n.Running.RuntimeSeen()
+	}
+	switch {
+	case !ok:
+		f.Optional, f.Detail = true, "signgate's /readyz names no runtime (not connected, or older than this doctor)"
+	case name != want:
+		f.Detail = fmt.Sprintf("NRI connected signgate to %s %s, but it reads %s's records: set [daemon.runtime] name to match, or \"auto\", and restart signgate", name, version, want)
+	default:
+		f.Holds, f.Detail = true, fmt.Sprintf("%s %s, as NRI's Configure named it", name, version)
+	}
+	return f
+}

@@ -61,6 +61,9 @@ func runDoctor(args []string) int {
 		fmt.Fprintln(os.Stderr, "signgate:", rep.Error)
 		return code
 	}
+	if rep.Detected != "" {
+		fmt.Printf("[daemon.runtime] name = \"auto\": %s, as signgate's /readyz names it\n", rep.Detected)
+	}
 	if rep.Runtime == config.RuntimeCRIO {
 		fmt.Printf("CRI-O, storage at %s\n", rep.Socket)
 	} else {
@@ -83,7 +86,8 @@ const DoctorSchema = "signgate.dev/doctor/v1"
 
 type doctorOutput struct {
 	Schema      string          `json:"schema"`
-	Runtime     string          `json:"runtime,omitempty"`    // [daemon.runtime] name: containerd or crio
+	Runtime     string          `json:"runtime,omitempty"`    // [daemon.runtime] name: containerd or crio (under auto, the one detected)
+	Detected    string          `json:"detected,omitempty"`   // under auto: the runtime and version signgate's /readyz names
 	Containerd  string          `json:"containerd,omitempty"` // its version
 	Socket      string          `json:"socket,omitempty"`
 	ConfigFiles []string        `json:"config_files,omitempty"` // containerd's, with imports
@@ -109,6 +113,11 @@ func doctorReport(cfgPath, ctdConfig string, crioConfig crioPaths) (*doctorOutpu
 		return rep, exitUsage
 	}
 	rep.Runtime = cfg.Daemon.Runtime.Name
+	if rep.Runtime == config.RuntimeAuto {
+		if code := detectRuntime(rep, cfg); code != exitOK {
+			return rep, code
+		}
+	}
 	if rep.Runtime == config.RuntimeCRIO {
 		return rep, crioReport(rep, cfg, crioConfig)
 	}
