@@ -1,5 +1,7 @@
 package config
 
+import "fmt"
+
 // RuntimeSection is [daemon.runtime]: which container runtime's records
 // signgate reads to learn what a container runs. containerd is asked over
 // its API ([daemon] containerd_socket); CRI-O's containers/storage is read
@@ -53,12 +55,26 @@ func (c *Config) onCRIO(p *Problems, policies []PolicySection) {
 	if c.Daemon.Runtime.Name != RuntimeCRIO {
 		return
 	}
+	for _, e := range crioRefusals(c, policies) {
+		p.Errorf("%s", e)
+	}
+}
+
+// CRIORefusals is what of this config signgate cannot do on CRI-O: under
+// name = "auto" the daemon says so once NRI names CRI-O.
+func (c *Config) CRIORefusals() []string {
+	return crioRefusals(c, c.File.Policy)
+}
+
+func crioRefusals(c *Config, policies []PolicySection) []string {
+	var out []string
 	for i, ps := range policies {
 		if RunningAction(ps.OnUntrustedRunning) == RunningStop {
-			p.Errorf("policy[%d] %q.on_untrusted_running = %q: on CRI-O signgate cannot stop a running container (its storage does not say which run); use %q", i, ps.Name, RunningStop, RunningReport)
+			out = append(out, fmt.Sprintf("policy[%d] %q.on_untrusted_running = %q: on CRI-O signgate cannot stop a running container (its storage does not say which run); use %q", i, ps.Name, RunningStop, RunningReport))
 		}
 	}
 	if iv := c.Daemon.Prove.Interval; iv != "" && iv != "0" {
-		p.Errorf("daemon.prove_interval = %q: the enforcement probe runs through containerd's CRI, not CRI-O's", iv)
+		out = append(out, fmt.Sprintf("daemon.prove_interval = %q: the enforcement probe runs through containerd's CRI, not CRI-O's", iv))
 	}
+	return out
 }

@@ -159,3 +159,22 @@ func (a *autoStore) Close() error {
 	}
 	return nil
 }
+
+// warnOnCRIO wraps the runtime check under "auto": once NRI names CRI-O,
+// what of the config signgate cannot carry out there (a stop policy, the
+// probe; refused at load when the config names crio) is logged as an
+// error, as it fails only when used.
+func (d *Daemon) warnOnCRIO(check func(name, version string) error) func(name, version string) error {
+	return func(name, version string) error {
+		if err := check(name, version); err != nil {
+			return err
+		}
+		if name != config.NRINames[config.RuntimeCRIO] {
+			return nil
+		}
+		for _, r := range d.config().CRIORefusals() {
+			d.log.Error(`[daemon.runtime] name = "auto" detected CRI-O, where this config cannot be carried out: it fails when used`, "runtime", name+" "+version, "problem", r)
+		}
+		return nil
+	}
+}

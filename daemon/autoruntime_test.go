@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/doctor"
 	"github.com/signgate/signgate/nri"
+	"github.com/signgate/signgate/setup"
 )
 
 // followStore is a runtime's records that only says it is followed.
@@ -107,5 +110,29 @@ func TestReadyNamesTheRuntime(t *testing.T) {
 	r := doctor.Running{Answered: true, Ready: true, Detail: d.readyNote()}
 	if name, version, ok := r.RuntimeSeen(); !ok || name != "cri-o" || version != "1.35.2" {
 		t.Fatalf("/readyz %q: %q %q %v", r.Detail, name, version, ok)
+	}
+}
+
+// Under "auto", a config signgate cannot carry out on CRI-O (a stop
+// policy, the probe), which a config naming crio is refused for at load,
+// is logged as an error once NRI names CRI-O; not on containerd.
+func TestAutoOnCRIOSaysWhatCannotBeDone(t *testing.T) {
+	var out bytes.Buffer
+	d := &Daemon{log: slog.New(slog.NewTextHandler(&out, nil))}
+	d.cfg.Store(&setup.Config{Config: &config.Config{
+		Daemon: config.Daemon{Prove: config.ProveKeys{Interval: "1h"}},
+		File:   config.File{Policy: []config.PolicySection{{Name: "apps", OnUntrustedRunning: "stop"}}},
+	}})
+	hook := d.warnOnCRIO(func(string, string) error { return nil })
+	if err := hook("containerd", "2.2.9"); err != nil || out.Len() != 0 {
+		t.Fatalf("on containerd: %v\n%s", err, out.String())
+	}
+	if err := hook("cri-o", "1.35.2"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`policy[0] \"apps\".on_untrusted_running = \"stop\"`, `daemon.prove_interval = \"1h\"`, "runtime=\"cri-o 1.35.2\""} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, out.String())
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	nriapi "github.com/containerd/nri/pkg/api"
 	"github.com/coreos/go-systemd/v22/journal"
 
+	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
 	"github.com/signgate/signgate/prove"
@@ -108,6 +109,9 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.warnSharedKeys(engine.Snapshot())
 	// Decisions reach the log after signgate has answered (laterRecorder).
 	d.decisions = newLaterRecorder(rec)
+	if cfg.Daemon.Runtime.Name == config.RuntimeAuto {
+		onRuntime = d.warnOnCRIO(onRuntime)
+	}
 	d.plugin = &nri.Plugin{Runtime: store, OnRuntime: onRuntime, Decider: d, Log: log, Recorder: multiRecorder{d.metrics, d.decisions}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
 	d.plugin.Synchronized = func() { d.judgeSoon("connected to NRI") }
 	return d, nil
