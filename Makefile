@@ -170,7 +170,7 @@ integration: racebin $(foreach v,$(CONTAINERD_TEST),$(CTD)/$(v)/containerd) ## t
 
 # The gate cases on CRI-O (integration/crio): CRI-O from the module proxy,
 # conmon and runc from Debian, signgate reading CRI-O's storage.
-crio-test: racebin $(CRIO_TOOLS) ## the gate cases on a real CRI-O: allow, deny, annotation spoofing, signgate killed (root)
+crio-test: racebin $(CRIO_TOOLS) ## the gate cases on a real CRI-O 1.35.2: allow, deny, annotation spoofing, fails closed (signgate absent, killed, wedged), auto (root)
 	ln -sf $(BIN)/crio $(BIN)/pinns $(RACEBIN)/
 	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_NO_SKIP=1 \
 		$(GO) test -count=1 -p 1 -timeout 10m -v ./integration/crio/
