@@ -79,10 +79,11 @@ $(BIN)/timestamp-server:
 $(BIN)/rekor-server-posix:
 	cd integration/tools/rekor && $(GO) build -o $(BIN)/rekor-server-posix github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix
 
-# CRI-O, the other runtime NRI serves, for `make crio-test`. The module
-# proxy serves github.com/cri-o/cri-o at v1.34.0 only, and what it serves is
-# the tag as first pushed (commit 5dd0877c, May 2025, NRI v0.9), not the
-# release re-tagged in September: it has no NRI default validator. Tags drop
+# CRI-O, the other runtime NRI serves, for `make crio-test`: v1.35.2 (NRI
+# v0.11, with the default validator that makes the gate fail closed). The
+# module proxy refuses v1.34.4-6, v1.35.1 and v1.36.0, and its v1.34.0 is
+# the tag as first pushed (NRI v0.9, no validator); go-criu v8.3.0 stands in
+# for the v8.1.0 CRI-O names, which the proxy refuses. ~10 min cold. Tags drop
 # btrfs, devicemapper, ostree and gpgme (openpgp in Go instead); no seccomp
 # tag, as the machine has no libseccomp-dev.
 CRIO_TAGS := containers_image_ostree_stub exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper containers_image_openpgp
@@ -169,7 +170,7 @@ integration: racebin $(foreach v,$(CONTAINERD_TEST),$(CTD)/$(v)/containerd) ## t
 
 # The gate cases on CRI-O (integration/crio): CRI-O from the module proxy,
 # conmon and runc from Debian, signgate reading CRI-O's storage.
-crio-test: racebin $(CRIO_TOOLS) ## the gate cases on a real CRI-O: allow, deny, annotation spoofing, signgate killed (root)
+crio-test: racebin $(CRIO_TOOLS) ## the gate cases on a real CRI-O 1.35.2: allow, deny, annotation spoofing, fails closed (signgate absent, killed, wedged), auto (root)
 	ln -sf $(BIN)/crio $(BIN)/pinns $(RACEBIN)/
 	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_NO_SKIP=1 \
 		$(GO) test -count=1 -p 1 -timeout 10m -v ./integration/crio/

@@ -1,5 +1,7 @@
 package config
 
+import "fmt"
+
 // RuntimeSection is [daemon.runtime]: which container runtime's records
 // signgate reads to learn what a container runs. containerd is asked over
 // its API ([daemon] containerd_socket); CRI-O's containers/storage is read
@@ -14,17 +16,22 @@ type RuntimeSection struct {
 // Runtime names the container runtime and where its records are, with
 // defaults applied.
 type Runtime struct {
-	Name               string // RuntimeContainerd or RuntimeCRIO
+	Name               string // RuntimeContainerd, RuntimeCRIO or RuntimeAuto
 	CRIOStorageRoot    string
 	CRIOStorageRunRoot string
 	CRIOStorageDriver  string
 }
 
-// The runtimes signgate gates.
+// The runtimes signgate gates, and "auto": the one NRI connects signgate
+// to, as its Configure call names it.
 const (
 	RuntimeContainerd = "containerd"
 	RuntimeCRIO       = "crio"
+	RuntimeAuto       = "auto"
 )
+
+// NRINames is how each runtime names itself over NRI.
+var NRINames = map[string]string{RuntimeContainerd: "containerd", RuntimeCRIO: "cri-o"}
 
 // runtime applies the defaults and refuses a runtime signgate does not know.
 func runtime(p *Problems, r RuntimeSection) Runtime {
@@ -34,8 +41,8 @@ func runtime(p *Problems, r RuntimeSection) Runtime {
 		CRIOStorageRunRoot: Or(r.CRIOStorageRunRoot, DefaultCRIOStorageRunRoot),
 		CRIOStorageDriver:  Or(r.CRIOStorageDriver, DefaultCRIOStorageDriver),
 	}
-	if out.Name != RuntimeContainerd && out.Name != RuntimeCRIO {
-		p.Errorf("daemon.runtime.name = %q: %q or %q", r.Name, RuntimeContainerd, RuntimeCRIO)
+	if out.Name != RuntimeContainerd && out.Name != RuntimeCRIO && out.Name != RuntimeAuto {
+		p.Errorf("daemon.runtime.name = %q: %q, %q or %q", r.Name, RuntimeContainerd, RuntimeCRIO, RuntimeAuto)
 	}
 	return out
 }
@@ -48,12 +55,26 @@ func (c *Config) onCRIO(p *Problems, policies []PolicySection) {
 	if c.Daemon.Runtime.Name != RuntimeCRIO {
 		return
 	}
+	for _, e := range crioRefusals(c, policies) {
+		p.Errorf("%s", e)
+	}
+}
+
+// CRIORefusals is what of this config signgate cannot do on CRI-O: under
+// name = "auto" the daemon says so once NRI names CRI-O.
+func (c *Config) CRIORefusals() []string {
+	return crioRefusals(c, c.File.Policy)
+}
+
+func crioRefusals(c *Config, policies []PolicySection) []string {
+	var out []string
 	for i, ps := range policies {
 		if RunningAction(ps.OnUntrustedRunning) == RunningStop {
-			p.Errorf("policy[%d] %q.on_untrusted_running = %q: on CRI-O signgate cannot stop a running container (its storage does not say which run); use %q", i, ps.Name, RunningStop, RunningReport)
+			out = append(out, fmt.Sprintf("policy[%d] %q.on_untrusted_running = %q: on CRI-O signgate cannot stop a running container (its storage does not say which run); use %q", i, ps.Name, RunningStop, RunningReport))
 		}
 	}
 	if iv := c.Daemon.Prove.Interval; iv != "" && iv != "0" {
-		p.Errorf("daemon.prove_interval = %q: the enforcement probe runs through containerd's CRI, not CRI-O's", iv)
+		out = append(out, fmt.Sprintf("daemon.prove_interval = %q: the enforcement probe runs through containerd's CRI, not CRI-O's", iv))
 	}
+	return out
 }

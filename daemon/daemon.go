@@ -18,6 +18,7 @@ import (
 	nriapi "github.com/containerd/nri/pkg/api"
 	"github.com/coreos/go-systemd/v22/journal"
 
+	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
 	"github.com/signgate/signgate/prove"
@@ -88,7 +89,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := dialRuntime(cfg.Daemon)
+	store, onRuntime, err := openRuntime(cfg.Daemon)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +109,10 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.warnSharedKeys(engine.Snapshot())
 	// Decisions reach the log after signgate has answered (laterRecorder).
 	d.decisions = newLaterRecorder(rec)
-	d.plugin = &nri.Plugin{Runtime: store, RuntimeName: nriName(cfg.Daemon.Runtime), Decider: d, Log: log, Recorder: multiRecorder{d.metrics, d.decisions}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
+	if cfg.Daemon.Runtime.Name == config.RuntimeAuto {
+		onRuntime = d.warnOnCRIO(onRuntime)
+	}
+	d.plugin = &nri.Plugin{Runtime: store, OnRuntime: onRuntime, Decider: d, Log: log, Recorder: multiRecorder{d.metrics, d.decisions}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
 	d.plugin.Synchronized = func() { d.judgeSoon("connected to NRI") }
 	return d, nil
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -42,18 +43,47 @@ func dialRuntime(d config.Daemon) (runtimeStore, error) {
 	return imagestore.Dial(d.ContainerdSocket, d.ContainerdNamespace, d.Snapshotters)
 }
 
-// nriName is how the configured runtime names itself over NRI.
-func nriName(r config.Runtime) string {
-	if r.Name == config.RuntimeCRIO {
-		return "cri-o"
+// openRuntime is the runtime's records, and what to check when NRI's
+// Configure names the runtime that connected: under "auto", that choice
+// opens them; under a runtime's name, another runtime is refused, naming
+// both (signgate would read records that are not the runtime's, and
+// refuse every container): signgate does not register, and says so.
+func openRuntime(d config.Daemon) (runtimeStore, func(name, version string) error, error) {
+	if d.Runtime.Name == config.RuntimeAuto {
+		a := newAutoStore(d)
+		return a, a.choose, nil
 	}
-	return "containerd"
+	s, err := dialRuntime(d)
+	want := config.NRINames[d.Runtime.Name]
+	return s, func(name, version string) error {
+		if name != want {
+			return fmt.Errorf("NRI connected signgate to %s %s, but [daemon.runtime] name = %q (%s): signgate reads that runtime's records; set name = %q, or %q", name, version, d.Runtime.Name, want, configName(name), config.RuntimeAuto)
+		}
+		return nil
+	}, err
+}
+
+// configName is [daemon.runtime] name for a runtime's NRI name.
+func configName(nriName string) string {
+	for c, n := range config.NRINames {
+		if n == nriName {
+			return c
+		}
+	}
+	return nriName
 }
 
 // readyNote is /readyz's answer when ready; doctor reads the note.
 func (d *Daemon) readyNote() string {
-	if d.plugin != nil && d.plugin.ValidatorRefused() {
-		return "ok; " + doctor.ValidatorRefused
+	note := "ok"
+	if d.plugin == nil {
+		return note
 	}
-	return "ok"
+	if r, ok := d.plugin.Peer(); ok {
+		note += "; " + doctor.RuntimeNote(r.Name, r.Version)
+	}
+	if d.plugin.ValidatorRefused() {
+		note += "; " + doctor.ValidatorRefused
+	}
+	return note
 }

@@ -63,7 +63,7 @@ const defaultNRIRequestTimeout = 2 * time.Second
 func Check(n Node) []Finding {
 	var out []Finding
 	if n.Running != nil {
-		out = append(out, runningFinding(*n.Running))
+		out = append(out, runningFinding(*n.Running), connectedFinding(n))
 	}
 	if n.Runtime == "crio" {
 		return append(append(out, checkCRIO(n)...), n.common()...)

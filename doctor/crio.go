@@ -2,72 +2,32 @@ package doctor
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"sort"
-	"strings"
 	"time"
 )
 
 // CRIO is what a node's CRI-O configuration says about NRI, after its
-// drop-ins are merged the way CRI-O merges them (crio.conf, then each
-// crio.conf.d file in name order, a later value replacing an earlier one).
+// drop-ins are merged the way CRI-O merges them (crio_config.go).
 type CRIO struct {
-	Files []string
+	Files []string // in the order CRI-O applies them
 
 	NRIEnable          *bool // nil: not set (CRI-O's default, on)
 	NRIRequestTimeout  time.Duration
 	Validator          bool
 	RequiredPlugins    []string
 	TolerateAnnotation string
+	// Set names the file that last set each key doctor reads, by its
+	// dotted name ("crio.nri.default_validator.nri_enable_default_validator").
+	Set map[string]string
 }
 
-// ReadCRIO reads CRI-O's config file and the *.conf files in its drop-in
-// directory; either may be absent, not both.
-func ReadCRIO(path, dir string) (*CRIO, error) {
-	files := []string{}
-	if _, err := os.Stat(path); err == nil {
-		files = append(files, path)
-	}
-	drop, _ := filepath.Glob(filepath.Join(dir, "*.conf"))
-	sort.Strings(drop)
-	files = append(files, drop...)
-	if len(files) == 0 {
-		return nil, fmt.Errorf("neither %s nor %s/*.conf exists", path, dir)
-	}
-	merged := map[string]any{}
-	for _, f := range files {
-		m, err := decode(f)
-		if err != nil {
-			return nil, err
-		}
-		merge(merged, m)
-	}
-	c := &CRIO{Files: files}
-	nri := table(table(merged, "crio"), "nri")
-	if v, ok := nri["enable_nri"].(bool); ok {
-		c.NRIEnable = &v
-	}
-	if s, ok := nri["nri_plugin_request_timeout"].(string); ok {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return nil, fmt.Errorf("%s: crio.nri.nri_plugin_request_timeout: %w", strings.Join(files, ", "), err)
-		}
-		c.NRIRequestTimeout = d
-	}
-	val := table(nri, "default_validator")
-	c.Validator, _ = val["nri_enable_default_validator"].(bool)
-	if list, ok := val["nri_validator_required_plugins"].([]any); ok {
-		for _, p := range list {
-			if s, ok := p.(string); ok {
-				c.RequiredPlugins = append(c.RequiredPlugins, s)
-			}
-		}
-	}
-	c.TolerateAnnotation, _ = val["nri_validator_tolerate_missing_plugins_annotation"].(string)
-	return c, nil
-}
+// The keys doctor reads, by their dotted names.
+const (
+	keyNRI       = "crio.nri."
+	keyValidator = keyNRI + "default_validator."
+	keyEnable    = keyValidator + "nri_enable_default_validator"
+	keyRequired  = keyValidator + "nri_validator_required_plugins"
+	keyTolerate  = keyValidator + "nri_validator_tolerate_missing_plugins_annotation"
+)
 
 // noValidator names the CRI-O builds whose NRI has no validator, which
 // ignore [crio.nri.default_validator]: a node running one fails open.
@@ -95,19 +55,8 @@ func checkCRIO(n Node) []Finding {
 	}
 	out = append(out, f)
 
-	f = Finding{Guarantee: "fails closed: no container is created while signgate is absent, killed or too slow"}
-	switch {
-	case n.Running != nil && strings.Contains(n.Running.Detail, ValidatorRefused):
-		f.Detail = "signgate reports that CRI-O refused its validator subscription: this CRI-O has no NRI validator, whatever [crio.nri.default_validator] says; " + noValidator
-	case !cfg.Validator || !slices.Contains(cfg.RequiredPlugins, n.Plugin):
-		f.Detail = fmt.Sprintf("[crio.nri.default_validator] must set nri_enable_default_validator = true and nri_validator_required_plugins = [%q] (CRI-O 1.34 releases); %s", n.Plugin, noValidator)
-	default:
-		f.Holds, f.Detail = true, fmt.Sprintf("the default validator requires %q, where CRI-O has one: %s", n.Plugin, noValidator)
-	}
-	out = append(out, f)
-	if cfg.Validator {
-		out = append(out, optOut("nri_validator_tolerate_missing_plugins_annotation", cfg.TolerateAnnotation))
-	}
+	out = append(out, crioFailClosed(n, cfg)...)
+	out = append(out, optOut("nri_validator_tolerate_missing_plugins_annotation", cfg.TolerateAnnotation))
 
 	timeout := cfg.NRIRequestTimeout
 	if timeout == 0 {

@@ -10,15 +10,6 @@ import (
 // criOName is how CRI-O names itself to NRI plugins.
 const criOName = "cri-o"
 
-// checkRuntime says loudly when the runtime that connected is not the one
-// whose records signgate reads: every container is refused then, as its
-// image cannot be found.
-func (p *Plugin) checkRuntime(runtime string) {
-	if p.RuntimeName != "" && runtime != p.RuntimeName {
-		p.log().Error("the runtime connected over NRI is not the one signgate reads the records of ([daemon.runtime] name): every container will be refused", "connected", runtime, "configured", p.RuntimeName)
-	}
-}
-
 // validatorFallback drops the validator subscription on CRI-O after CRI-O
 // refused it. The NRI version of a CRI-O that does not report its own is
 // inferred from CRI-O's version, and one version names two builds: the

@@ -34,13 +34,15 @@ import (
 // v0.8) refuses a plugin that subscribes to an event it does not know, so
 // ValidateContainerAdjustment is asked for only where the runtime has it.
 func (p *Plugin) Configure(_ context.Context, _, runtime, version string) (api.EventMask, error) {
+	if err := p.checkRuntime(runtime, version); err != nil {
+		return 0, err
+	}
 	nriVersion := api.UnknownVersion
 	if p.runtimeNRI != nil {
 		nriVersion = p.runtimeNRI()
 	}
 	events, validates := eventsFor(nriVersion, runtime, version)
 	events, validates = p.fallback.events(p.log(), runtime, version, events, validates)
-	p.checkRuntime(runtime)
 	p.log().Info("NRI runtime", "runtime", runtime, "version", version, "nri_version", nriVersion, "validator", validates)
 	if !validates {
 		p.log().Warn("this runtime's NRI has no validator: containers are refused while signgate runs, but created when it is absent or too slow (fails open); containerd 2.2 or newer fails closed",

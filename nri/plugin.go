@@ -74,14 +74,14 @@ type Plugin struct {
 	inflight               sync.WaitGroup // requests being answered, for a clean stop
 	// runtimeNRI is the runtime's NRI version, once connected.
 	runtimeNRI func() string
+	peer       atomic.Pointer[Peer] // the runtime NRI's Configure named (peer.go)
 	// Synchronized, if set, is called once containerd has listed the
 	// running containers (NRI Synchronize, on every connection), which
 	// may come after the connection is reported up.
 	Synchronized func()
-	// RuntimeName is how the runtime whose records Runtime reads names
-	// itself over NRI ("containerd", "cri-o"); another runtime connecting
-	// is logged as an error. Empty: not checked.
-	RuntimeName string
+	// OnRuntime, if set, is told the runtime NRI's Configure names; an
+	// error refuses the connection (peer.go).
+	OnRuntime func(name, version string) error
 	// fallback: CRI-O builds that refuse the validator (fallback.go).
 	fallback validatorFallback
 }

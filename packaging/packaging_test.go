@@ -47,6 +47,7 @@ func TestDebianPackage(t *testing.T) {
 		"/usr/bin/signgate":                           0o755,
 		"/usr/bin/signgate-image-verifier":            0o755,
 		"/usr/share/signgate/containerd-1.7.toml":     0o644,
+		"/usr/share/signgate/crio-10-signgate.conf":   0o644,
 		"/lib/systemd/system/signgate.service":        0o644,
 		"/etc/signgate/config.toml":                   0o600,
 		"/etc/containerd/conf.d/signgate.toml":        0o644,

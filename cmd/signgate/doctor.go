@@ -39,13 +39,17 @@ func runDoctor(args []string) int {
 	c := newCommand("doctor", doctorHelp)
 	cfgPath := c.configFlag(config.DefaultPath, "signgate's config (for containerd's socket and the decision deadline)")
 	ctdConfig := c.fs.String("containerd-config", "/etc/containerd/config.toml", "containerd's config file (its imports are read too)")
-	crioConfig := c.fs.String("crio-config", "/etc/crio/crio.conf", "CRI-O's config file, when [daemon.runtime] name = \"crio\" (its crio.conf.d beside it is read too)")
+	crioConfig := c.fs.String("crio-config", "/etc/crio/crio.conf", "CRI-O's config file, when [daemon.runtime] name = \"crio\" (crio's --config)")
+	crioDir := c.fs.String("crio-config-dir", "", "CRI-O's drop-in directory, read after its config file as CRI-O reads it (crio's --config-dir; default: the config file's name with .d)")
 	doProve := c.fs.Bool("prove", false, "create a container from an image nobody signed and require signgate's refusal")
 	c.outputFlag(DoctorSchema)
 	if _, code, done := c.parse(args, 0, 0); done {
 		return code
 	}
-	rep, code := doctorReport(*cfgPath, *ctdConfig, *crioConfig)
+	if *crioDir == "" {
+		*crioDir = *crioConfig + ".d"
+	}
+	rep, code := doctorReport(*cfgPath, *ctdConfig, crioPaths{*crioConfig, *crioDir})
 	if *doProve && rep.Error == "" {
 		code = max(code, proveReport(rep, *cfgPath))
 	}
@@ -56,6 +60,9 @@ func runDoctor(args []string) int {
 	if rep.Error != "" {
 		fmt.Fprintln(os.Stderr, "signgate:", rep.Error)
 		return code
+	}
+	if rep.Detected != "" {
+		fmt.Printf("[daemon.runtime] name = \"auto\": %s, as signgate's /readyz names it\n", rep.Detected)
 	}
 	if rep.Runtime == config.RuntimeCRIO {
 		fmt.Printf("CRI-O, storage at %s\n", rep.Socket)
@@ -79,7 +86,8 @@ const DoctorSchema = "signgate.dev/doctor/v1"
 
 type doctorOutput struct {
 	Schema      string          `json:"schema"`
-	Runtime     string          `json:"runtime,omitempty"`    // [daemon.runtime] name: containerd or crio
+	Runtime     string          `json:"runtime,omitempty"`    // [daemon.runtime] name: containerd or crio (under auto, the one detected)
+	Detected    string          `json:"detected,omitempty"`   // under auto: the runtime and version signgate's /readyz names
 	Containerd  string          `json:"containerd,omitempty"` // its version
 	Socket      string          `json:"socket,omitempty"`
 	ConfigFiles []string        `json:"config_files,omitempty"` // containerd's, with imports
@@ -97,7 +105,7 @@ type doctorFinding struct {
 	Detail    string `json:"detail"`
 }
 
-func doctorReport(cfgPath, ctdConfig, crioConfig string) (*doctorOutput, int) {
+func doctorReport(cfgPath, ctdConfig string, crioConfig crioPaths) (*doctorOutput, int) {
 	rep := &doctorOutput{Schema: DoctorSchema, Findings: []doctorFinding{}}
 	cfg, err := setup.Load(cfgPath)
 	if err != nil {
@@ -105,6 +113,11 @@ func doctorReport(cfgPath, ctdConfig, crioConfig string) (*doctorOutput, int) {
 		return rep, exitUsage
 	}
 	rep.Runtime = cfg.Daemon.Runtime.Name
+	if rep.Runtime == config.RuntimeAuto {
+		if code := detectRuntime(rep, cfg); code != exitOK {
+			return rep, code
+		}
+	}
 	if rep.Runtime == config.RuntimeCRIO {
 		return rep, crioReport(rep, cfg, crioConfig)
 	}

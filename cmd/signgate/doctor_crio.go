@@ -10,9 +10,12 @@ import (
 	"github.com/signgate/signgate/setup"
 )
 
+// crioPaths are CRI-O's config file and drop-in directory.
+type crioPaths struct{ file, dir string }
+
 // crioReport is doctor on a CRI-O node: CRI-O's configuration and storage
 // instead of containerd's version and configuration.
-func crioReport(rep *doctorOutput, cfg *setup.Config, crioConfig string) int {
+func crioReport(rep *doctorOutput, cfg *setup.Config, crioConfig crioPaths) int {
 	rt := cfg.Daemon.Runtime
 	rep.Socket = rt.CRIOStorageRoot
 	node := doctor.Node{Runtime: config.RuntimeCRIO, Deadline: cfg.Daemon.DecisionDeadline, Plugin: cfg.Daemon.PluginName, Now: time.Now()}
@@ -26,7 +29,7 @@ func crioReport(rep *doctorOutput, cfg *setup.Config, crioConfig string) int {
 	node.Listeners = probeListeners(cfg.Daemon)
 	running := askRunning(cfg.Daemon)
 	node.Running = &running
-	if node.CRIO, err = doctor.ReadCRIO(crioConfig, crioConfig+".d"); err != nil {
+	if node.CRIO, err = doctor.ReadCRIO(crioConfig.file, crioConfig.dir); err != nil {
 		rep.ConfigError = err.Error()
 	} else {
 		rep.ConfigFiles = node.CRIO.Files

@@ -17,7 +17,7 @@ func crioRows(start func(harness.Options) *harness.Env) []row {
 	defer stop(ctdGated)
 	ctdNRI := start(harness.Options{NoGate: true})
 	defer stop(ctdNRI)
-	crioGated := start(harness.Options{Runtime: harness.RuntimeCRIO})
+	crioGated := start(harness.Options{Runtime: harness.RuntimeCRIO, DropIn: "packaging/crio/10-signgate.conf"})
 	defer stop(crioGated)
 	crioNRI := start(harness.Options{Runtime: harness.RuntimeCRIO, NoGate: true})
 	defer stop(crioNRI)
@@ -25,8 +25,8 @@ func crioRows(start func(harness.Options) *harness.Env) []row {
 	return []row{
 		summarize("crictl create, containerd 2.2, NRI on, no plugin", lat[1], ""),
 		summarize("crictl create, containerd 2.2, with signgate", lat[0], fmt.Sprintf("adds %s over NRI alone", paired(lat[0], lat[1]))),
-		summarize("crictl create, CRI-O v1.34.0, NRI on, no plugin", lat[3], ""),
-		summarize("crictl create, CRI-O v1.34.0, with signgate", lat[2], fmt.Sprintf("adds %s over NRI alone (storage files read per creation)", paired(lat[2], lat[3]))),
+		summarize("crictl create, CRI-O "+crioGated.CRIOVersion()+", NRI on, no plugin", lat[3], ""),
+		summarize("crictl create, CRI-O "+crioGated.CRIOVersion()+", with signgate", lat[2], fmt.Sprintf("adds %s over NRI alone (storage files read per creation)", paired(lat[2], lat[3]))),
 	}
 }
 

@@ -1,11 +1,11 @@
 // Package crio runs signgate's gate cases on a real CRI-O (make crio-test):
-// CRI-O v1.34.0 from the module proxy with NRI on, crun under Debian's
-// conmon, crictl as the CRI client, the loopback test registry, and signgate
-// reading CRI-O's containers/storage ([daemon.runtime] name = "crio").
+// CRI-O v1.35.2 from the module proxy with NRI and its default validator
+// on (requiring signgate), runc under Debian's conmon, crictl as the CRI
+// client, the loopback test registry, and signgate reading CRI-O's
+// containers/storage ([daemon.runtime] name = "crio").
 package crio
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 		fmt.Println("integration/crio: SIGNGATE_TEST_BIN is not set; run `make crio-test`")
 		os.Exit(m.Run()) // the tests skip themselves
 	}
-	e, err := harness.Start(harness.Options{Bin: bin, Runtime: harness.RuntimeCRIO})
+	e, err := harness.Start(harness.Options{Bin: bin, Runtime: harness.RuntimeCRIO, DropIn: "../../packaging/crio/10-signgate.conf"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration/crio setup:", err)
 		if e != nil {
@@ -225,7 +225,8 @@ func TestCRIOMovedTag(t *testing.T) {
 	mustDeny(t, err, "signgate denied image", moved.DigestStr(), "no cosign signatures found")
 }
 
-// TestCRIOStartRefusalIsIgnored states what CRI-O v1.34.0 does with
+// TestCRIOStartRefusalIsIgnored states what CRI-O (v1.34.0, and still
+// v1.35.2: server/container_start.go logs and goes on) does with
 // signgate's refusal at StartContainer: a container created while its key
 // was trusted is decided again at start, refused by signgate, and started
 // all the same (CRI-O logs "NRI start failed" and goes on). So on CRI-O a
@@ -282,65 +283,108 @@ func TestCRIOImageVolumes(t *testing.T) {
 	mustDeny(t, create("vol-sub", root, "bin"), "signgate denied image", "the mount at /data names containerd's image-volume or snapshot directories")
 }
 
-// TestCRIODoctor: signgate doctor on this CRI-O node names the runtime and
-// says the gate does not fail closed, though the drop-in requires signgate
-// in [crio.nri.default_validator]: this CRI-O ignores it, and signgate,
-// which CRI-O refused the validator subscription, says so on /readyz. It
-// exits 1, while the rest holds.
+// TestCRIODoctor: signgate doctor on this CRI-O node reads crio.conf and
+// its drop-ins as CRI-O does, names the CRI-O signgate is connected to (as
+// NRI's Configure named it), and says the validator is on and requires
+// signgate, so a creation is refused while signgate is absent, killed or
+// wedged (TestZZCRIOFailsClosed shows each): every guarantee holds, exit 0.
 func TestCRIODoctor(t *testing.T) {
 	e := need(t)
-	cmd := exec.Command(filepath.Join(e.Bin, "signgate"), "doctor", "--config", filepath.Join(e.Dir, "signgate.toml"),
-		"--crio-config", filepath.Join(e.Dir, "crio", "crio.conf"))
-	// doctor reads crio.conf.d beside crio.conf: the harness's is conf.d.
-	if err := os.Symlink("conf.d", filepath.Join(e.Dir, "crio", "crio.conf.d")); err != nil && !os.IsExist(err) {
-		t.Fatal(err)
-	}
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("doctor on CRI-O: %v (want exit 1):\n%s", err, out)
+	out, err := exec.Command(filepath.Join(e.Bin, "signgate"), "doctor", "--config", filepath.Join(e.Dir, "signgate.toml"),
+		"--crio-config", filepath.Join(e.Dir, "crio", "crio.conf"), "--crio-config-dir", filepath.Join(e.Dir, "crio", "conf.d")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("doctor on CRI-O %s: %v (want exit 0):\n%s", e.CRIOVersion(), err, out)
 	}
 	for _, want := range []string{"CRI-O, storage at ", "OK   signgate reads what each container runs from CRI-O's own storage",
-		"OK   NRI is on", "NO   fails closed: no container is created while signgate is absent, killed or too slow: signgate reports that CRI-O refused its validator subscription", "OK   signgate answers before CRI-O stops waiting", "OK   signgate is running and connected to NRI"} {
+		"OK   NRI is on", "OK   CRI-O's NRI default validator is on: [crio.nri.default_validator] nri_enable_default_validator = true (in " + filepath.Join(e.Dir, "crio", "conf.d", "10-signgate.conf"),
+		`OK   CRI-O's default validator requires "signgate"`, "OK   signgate absent or killed: CRI-O creates no container",
+		"OK   signgate wedged (its NRI requests time out): CRI-O creates no container",
+		"OK   fails closed: no container is created while signgate is absent, killed or too slow: the default validator requires \"signgate\", and CRI-O " + e.CRIOVersion() + " has NRI's validator",
+		"OK   signgate answers before CRI-O stops waiting", "OK   signgate is running and connected to NRI",
+		"OK   signgate reads the records of the runtime NRI connected it to: cri-o " + e.CRIOVersion() + ", as NRI's Configure named it"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)
 		}
 	}
 }
 
-// TestZZCRIOWithoutSigngate states what CRI-O v1.34.0 as the module proxy
-// serves it does with signgate killed: it has no NRI validator (and
-// refused signgate's subscription to it), so it creates even an unsigned
-// image's container: fails open, as containerd before 2.2 does. Restarted,
-// signgate registers again without restarting CRI-O (its first try asks for
-// the validator again and is refused) and refuses again.
-func TestZZCRIOWithoutSigngate(t *testing.T) {
+// TestZZCRIOFailsClosed: with CRI-O's NRI default validator requiring
+// signgate (the drop-in docs/install.md gives, CRI-O 1.35), a signed
+// image's container is refused while signgate is absent (stopped), killed
+// or wedged (SIGSTOP), and admitted again once signgate is back, without
+// restarting CRI-O. The image is signed so that only signgate's absence
+// can refuse it. The first creation after signgate went is refused by
+// signgate's own validator call failing (CRI-O still lists the plugin:
+// "ttrpc: closed" when it died, a timeout when wedged, after which CRI-O
+// closes it); every one after, by the default validator missing it. A pod
+// sandbox is run meanwhile: the validator covers containers only.
+func TestZZCRIOFailsClosed(t *testing.T) {
 	e := need(t)
 	podID, podCfg := pod(t, e)
-	image(t, e, "failopen/unsigned")
-	if !strings.Contains(e.SigngateLog.String(), "CRI-O refused signgate's NRI validator subscription") {
-		t.Fatalf("signgate did not record CRI-O refusing the validator:\n%s", e.SigngateLog.String())
+	image(t, e, "failclosed/app", "k1")
+	ref := e.Registry + "/failclosed/app:v1"
+	if _, err := e.Create(podID, podCfg, ref); err != nil {
+		t.Fatalf("signed image refused with signgate up: %v", err)
 	}
-	e.KillSigngate()
-	t.Cleanup(func() {
-		if t.Failed() {
-			_ = e.StartSigngate()
-		}
-	})
-	if err := harness.WaitFor(5*time.Second, func() error {
-		_, err := e.Create(podID, podCfg, e.Registry+"/failopen/unsigned:v1")
-		return err
-	}); err != nil {
-		t.Fatalf("CRI-O without signgate: the documented fail-open did not happen (a validator?): %v", err)
+	const (
+		failed  = "validator plugin 10-signgate failed"
+		missing = `validation error: required plugin "signgate" not present`
+	)
+	for _, c := range []struct {
+		name  string
+		down  func() error
+		back  func() error
+		first string // what refuses the first creation
+	}{
+		{"absent", e.StopSigngate, e.StartSigngate, ""},
+		{"killed", func() error { e.KillSigngate(); return nil }, e.StartSigngate, ""},
+		{"wedged", e.PauseSigngate, e.ResumeSigngate, failed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := strings.Count(e.SigngateLog.String(), "connected to NRI")
+			if err := c.down(); err != nil {
+				t.Fatal(err)
+			}
+			var refusals []string
+			for i := 0; i < 5 && (len(refusals) == 0 || !strings.Contains(refusals[len(refusals)-1], missing)); i++ {
+				_, err := e.Create(podID, podCfg, ref)
+				if err == nil {
+					_ = c.back()
+					t.Fatalf("CRI-O %s created a container with signgate %s (after %d refusals): fails open", e.CRIOVersion(), c.name, len(refusals))
+				}
+				refusals = append(refusals, strings.ReplaceAll(err.Error(), `\`, ""))
+			}
+			if c.name == "absent" {
+				// NRI's validator covers CreateContainer only: a pod
+				// sandbox (the pause image) is run without signgate.
+				if _, _, err := e.Pod("default"); err != nil {
+					t.Errorf("a pod sandbox with signgate absent: %v (NRI now holds sandboxes too: update the threat model)", err)
+				}
+			}
+			if berr := c.back(); berr != nil {
+				t.Fatal(berr)
+			}
+			for i, r := range refusals {
+				if !strings.Contains(r, failed) && !strings.Contains(r, missing) || i == 0 && c.first != "" && !strings.Contains(r, c.first) {
+					t.Errorf("refusal %d with signgate %s is not NRI's: %s", i, c.name, r)
+				}
+			}
+			if last := refusals[len(refusals)-1]; !strings.Contains(last, missing) {
+				t.Errorf("CRI-O's default validator did not refuse for want of signgate: %s", last)
+			}
+			if err := e.WaitRegisteredOnCRIO(); err != nil {
+				t.Fatal(err)
+			}
+			// Back: admitted again once it has reconnected.
+			if err := harness.WaitFor(15*time.Second, func() error {
+				if strings.Count(e.SigngateLog.String(), "connected to NRI") <= before {
+					return fmt.Errorf("signgate has not reconnected")
+				}
+				_, err := e.Create(podID, podCfg, ref)
+				return err
+			}); err != nil {
+				t.Fatalf("signgate back after being %s: %v", c.name, err)
+			}
+		})
 	}
-	if err := e.StartSigngate(); err != nil {
-		t.Fatal(err)
-	}
-	// Its first connection asks for the validator again and is refused;
-	// until the second registers, CRI-O creates containers unchecked.
-	if err := e.WaitRegisteredOnCRIO(); err != nil {
-		t.Fatal(err)
-	}
-	_, err := e.Create(podID, podCfg, e.Registry+"/failopen/unsigned:v1")
-	mustDeny(t, err, "signgate denied image")
 }

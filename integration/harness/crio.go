@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/semver"
 )
 
 // RuntimeCRIO is Options.Runtime for CRI-O.
@@ -69,9 +71,15 @@ func (e *Env) startCRIO(render func(*Env) string) error {
 		"policy.json":     `{"default": [{"type": "insecureAcceptAnything"}]}` + "\n",
 		"crio.conf":       crioConfig(e, base, root, run, conmon, runc),
 	}
-	// The drop-in docs/install.md gives CRI-O 1.34: the validator requiring
-	// signgate. This CRI-O build has none and ignores it, silently.
-	files["conf.d/10-signgate.conf"] = CRIODropIn
+	// The shipped drop-in (Options.DropIn): the validator requiring
+	// signgate (CRI-O 1.35 has it; the proxy's v1.34.0 ignores it, silently).
+	if !e.noGate {
+		b, err := os.ReadFile(e.dropIn)
+		if err != nil {
+			return fmt.Errorf("CRI-O drop-in: %w", err)
+		}
+		files["conf.d/10-signgate.conf"] = string(b)
+	}
 	for n, c := range files {
 		if err := os.WriteFile(filepath.Join(base, n), []byte(c), 0o644); err != nil {
 			return err
@@ -79,6 +87,9 @@ func (e *Env) startCRIO(render func(*Env) string) error {
 	}
 	sg := render(e) + fmt.Sprintf("\n[daemon.runtime]\nname = \"crio\"\ncrio_storage_root = %q\ncrio_storage_run_root = %q\n", root, run)
 	if err := os.WriteFile(filepath.Join(e.Dir, "signgate.toml"), []byte(sg), 0o644); err != nil {
+		return err
+	}
+	if e.crioVersion, err = crioVersion(filepath.Join(e.Bin, "crio")); err != nil {
 		return err
 	}
 	if e.ctd, err = e.start("crio", filepath.Join(e.Bin, "crio"),
@@ -101,11 +112,38 @@ func (e *Env) startCRIO(render func(*Env) string) error {
 	return e.WaitRegisteredOnCRIO()
 }
 
+// CRIOVersion is the version the CRI-O binary reports ("1.35.2").
+func (e *Env) CRIOVersion() string { return e.crioVersion }
+
+// CRIOHasValidator reports whether this CRI-O has NRI's default validator:
+// the harness builds CRI-O from the module proxy, whose v1.34.0 is the tag
+// as first pushed (NRI v0.9, none); 1.35 has it (NRI v0.11).
+func (e *Env) CRIOHasValidator() bool {
+	return semver.Compare("v"+e.crioVersion, "v1.35.0") >= 0
+}
+
+// crioVersion asks the binary its version.
+func crioVersion(bin string) (string, error) {
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w: %s", bin, err, out)
+	}
+	f := strings.Fields(strings.SplitN(string(out), "\n", 2)[0]) // "crio version 1.35.2"
+	if len(f) < 3 || !semver.IsValid("v"+f[2]) {
+		return "", fmt.Errorf("%s --version: no version in %q", bin, out)
+	}
+	return f[2], nil
+}
+
 // WaitRegisteredOnCRIO waits for the signgate started last to be registered
-// with this CRI-O: its first connection asks for the validator, which this
-// CRI-O build refuses after signgate sees "connected"; the second, without
-// it, is the one that gates. Until then CRI-O creates containers unchecked.
+// with this CRI-O. One with a validator takes the first connection. The
+// proxy's v1.34.0 refuses the validator subscription after signgate sees
+// "connected"; the second connection, without it, is the one that gates,
+// and until then that CRI-O creates containers unchecked.
 func (e *Env) WaitRegisteredOnCRIO() error {
+	if e.CRIOHasValidator() {
+		return nil // StartSigngate waited for "connected to NRI"
+	}
 	return WaitFor(15*time.Second, func() error {
 		log := e.SigngateLog.String()
 		log = log[strings.LastIndex(log, "--- signgate start"):]
@@ -180,16 +218,6 @@ nri_plugin_request_timeout = "2s"
 		runc, filepath.Join(run, "runc"), conmon, e.Registry, filepath.Join(base, "policy.json"),
 		filepath.Join(base, "cni"), e.NRISock, filepath.Join(base, "nri-plugins"), filepath.Join(base, "nri-conf"), base)
 }
-
-// CRIODropIn is the CRI-O drop-in docs/install.md gives (crio.conf.d).
-const CRIODropIn = `[crio.nri]
-enable_nri = true
-nri_plugin_request_timeout = "2s"
-
-[crio.nri.default_validator]
-nri_enable_default_validator = true
-nri_validator_required_plugins = ["signgate"]
-`
 
 // crioLogTail is the end of CRI-O's log, for Dump.
 func (e *Env) crioLogTail() string {

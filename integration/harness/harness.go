@@ -62,7 +62,8 @@ type Env struct {
 	standIn      bool
 	noNRI        bool
 	preInstalled bool
-	crio         bool // CRI-O runs instead of containerd (crio.go)
+	crio         bool   // CRI-O runs instead of containerd (crio.go)
+	crioVersion  string // what its binary reports
 	sg           *exec.Cmd
 	sgDone       chan struct{} // closed when sg has exited
 	ctd          *exec.Cmd
@@ -142,8 +143,12 @@ func Start(o Options) (*Env, error) {
 			return e, err
 		}
 	}
-	if e.dropIn, err = filepath.Abs(DropInFor(o.DropIn, e.Containerd)); (err != nil || o.DropIn == "") && !o.NoGate && !e.crio {
-		return e, fmt.Errorf("the containerd drop-in is required (Options.DropIn)")
+	dropIn := DropInFor(o.DropIn, e.Containerd)
+	if e.crio {
+		dropIn = o.DropIn // packaging/crio/10-signgate.conf (crio.go)
+	}
+	if e.dropIn, err = filepath.Abs(dropIn); (err != nil || o.DropIn == "") && !o.NoGate {
+		return e, fmt.Errorf("the runtime's drop-in is required (Options.DropIn)")
 	}
 	e.ContainerdSock = filepath.Join(dir, "containerd.sock")
 	e.NRISock = filepath.Join(dir, "nri.sock")

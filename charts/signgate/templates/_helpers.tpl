@@ -10,12 +10,23 @@
 {{/* Where the registry credentials Secret is mounted. */}}
 {{- define "signgate.dockerConfigDir" -}}/etc/signgate-registry{{- end -}}
 
+{{/* The nodes' runtime: containerd or crio; anything else fails. */}}
+{{- define "signgate.runtime" -}}
+{{- if not (has .Values.runtime (list "containerd" "crio")) -}}
+{{- fail (printf "runtime = %q: containerd or crio" (toString .Values.runtime)) -}}
+{{- end -}}
+{{ .Values.runtime }}
+{{- end -}}
+
 {{/* signgate's config.toml (docs/config.md). */}}
 {{- define "signgate.config" -}}
 {{- $c := .Values.config -}}
+{{- $crio := eq (include "signgate.runtime" .) "crio" -}}
 [daemon]
 nri_socket = "/var/run/nri/nri.sock"
+{{- if not $crio }}
 containerd_socket = "/run/containerd/containerd.sock"
+{{- end }}
 api_socket = "/run/signgate/signgate.sock"
 decision_deadline = {{ $c.daemon.decisionDeadline | quote }}
 metrics_address = {{ $c.daemon.metricsAddress | quote }}
@@ -23,9 +34,19 @@ watch_config = {{ $c.daemon.watchConfig | quote }}
 {{- with $c.daemon.extra }}
 {{ . }}
 {{- end }}
+{{- if $crio }}
+
+# CRI-O: what a container runs, read from its storage (mounted read-only).
+[daemon.runtime]
+name = "crio"
+crio_storage_root = {{ .Values.crioStorage.root | quote }}
+crio_storage_run_root = {{ .Values.crioStorage.runRoot | quote }}
+{{- end }}
 
 [registry]
+{{- if not $crio }}
 hosts_dir = "/etc/containerd/certs.d"
+{{- end }}
 {{- if .Values.registryCredentials.dockerConfigSecret }}
 docker_config = "{{ include "signgate.dockerConfigDir" . }}/config.json"
 {{- end }}
