@@ -81,3 +81,20 @@ func TestCRIORefusesWhatItCannotDo(t *testing.T) {
 		t.Errorf("report on CRI-O: %v", err)
 	}
 }
+
+// On CRI-O a stop policy is taken once crio_socket names CRI-O's CRI,
+// through which signgate stops; the socket is never guessed, and a
+// relative one is refused by key.
+func TestCRIOStopsThroughItsNamedSocket(t *testing.T) {
+	base := "[daemon.runtime]\nname = \"crio\"\n%s[[policy]]\nname = \"apps\"\nscopes = [\"**\"]\nmode = \"allow\"\non_untrusted_running = \"stop\"\n"
+	c, err := config.Parse("c.toml", []byte(fmt.Sprintf(base, "crio_socket = \"unix:///var/run/crio/crio.sock\"\n")))
+	if err != nil || c.Daemon.Runtime.CRIOSocket != "/var/run/crio/crio.sock" || len(c.CRIORefusals()) != 0 {
+		t.Fatalf("stop with crio_socket named: %v %+v", err, c)
+	}
+	if c, err := config.Parse("c.toml", []byte(fmt.Sprintf(base, ""))); err == nil || !strings.Contains(err.Error(), "crio_socket names none") {
+		t.Errorf("stop with no crio_socket: %v %+v", err, c)
+	}
+	if _, err := config.Parse("c.toml", []byte(fmt.Sprintf(base, "crio_socket = \"crio.sock\"\n"))); err == nil || !strings.Contains(err.Error(), `daemon.runtime.crio_socket = "crio.sock"`) {
+		t.Errorf("a relative crio_socket: %v", err)
+	}
+}

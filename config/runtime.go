@@ -11,6 +11,7 @@ type RuntimeSection struct {
 	CRIOStorageRoot    string `toml:"crio_storage_root"`
 	CRIOStorageRunRoot string `toml:"crio_storage_run_root"`
 	CRIOStorageDriver  string `toml:"crio_storage_driver"`
+	CRIOSocket         string `toml:"crio_socket"` // CRI-O's CRI, to stop containers (crio_socket.go)
 }
 
 // Runtime names the container runtime and where its records are, with
@@ -20,6 +21,7 @@ type Runtime struct {
 	CRIOStorageRoot    string
 	CRIOStorageRunRoot string
 	CRIOStorageDriver  string
+	CRIOSocket         string // "" when not named: nothing is stopped on CRI-O
 }
 
 // The runtimes signgate gates, and "auto": the one NRI connects signgate
@@ -40,6 +42,7 @@ func runtime(p *Problems, r RuntimeSection) Runtime {
 		CRIOStorageRoot:    Or(r.CRIOStorageRoot, DefaultCRIOStorageRoot),
 		CRIOStorageRunRoot: Or(r.CRIOStorageRunRoot, DefaultCRIOStorageRunRoot),
 		CRIOStorageDriver:  Or(r.CRIOStorageDriver, DefaultCRIOStorageDriver),
+		CRIOSocket:         crioSocket(p, r.CRIOSocket),
 	}
 	if out.Name != RuntimeContainerd && out.Name != RuntimeCRIO && out.Name != RuntimeAuto {
 		p.Errorf("daemon.runtime.name = %q: %q, %q or %q", r.Name, RuntimeContainerd, RuntimeCRIO, RuntimeAuto)
@@ -49,8 +52,8 @@ func runtime(p *Problems, r RuntimeSection) Runtime {
 
 // onCRIO refuses what signgate cannot do on CRI-O, rather than accept a
 // config that would silently not do it: stopping a running container
-// (CRI-O's storage does not say which containers run) and the enforcement
-// probe (it runs through containerd's CRI).
+// with no crio_socket named (CRI-O's storage does not say which containers
+// run) and the enforcement probe (it runs through containerd's CRI).
 func (c *Config) onCRIO(p *Problems, policies []PolicySection) {
 	if c.Daemon.Runtime.Name != RuntimeCRIO {
 		return
@@ -69,8 +72,8 @@ func (c *Config) CRIORefusals() []string {
 func crioRefusals(c *Config, policies []PolicySection) []string {
 	var out []string
 	for i, ps := range policies {
-		if RunningAction(ps.OnUntrustedRunning) == RunningStop {
-			out = append(out, fmt.Sprintf("policy[%d] %q.on_untrusted_running = %q: on CRI-O signgate cannot stop a running container (its storage does not say which run); use %q", i, ps.Name, RunningStop, RunningReport))
+		if RunningAction(ps.OnUntrustedRunning) == RunningStop && c.Daemon.Runtime.CRIOSocket == "" {
+			out = append(out, fmt.Sprintf("policy[%d] %q.on_untrusted_running = %q: on CRI-O signgate stops a running container through CRI-O's CRI, and [daemon.runtime] crio_socket names none; name it, or use %q", i, ps.Name, RunningStop, RunningReport))
 		}
 	}
 	if iv := c.Daemon.Prove.Interval; iv != "" && iv != "0" {

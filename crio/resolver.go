@@ -26,6 +26,7 @@ const ImageRefAnnotation = "io.kubernetes.cri-o.ImageRef"
 // safe for concurrent use: it keeps no state.
 type Store struct {
 	Storage Storage
+	CRI     *CRI // CRI-O's CRI, to list and stop containers; nil when not named
 }
 
 // ContainerImage is what CRI-O created the container from, by its own
@@ -320,5 +321,10 @@ func (r *Store) Ping(context.Context) error {
 	return err
 }
 
-// Close releases nothing: files are opened per read.
-func (r *Store) Close() error { return nil }
+// Close closes the CRI connection; storage files are opened per read.
+func (r *Store) Close() error {
+	if r.CRI != nil {
+		return r.CRI.Close()
+	}
+	return nil
+}

@@ -170,15 +170,26 @@ func (r *Store) layoutsOf(img name.Digest) ([]layout, error) {
 	return ls, nil
 }
 
-// errNoTasks: CRI-O's process state is not in containers/storage.
-var errNoTasks = errors.New("CRI-O: signgate reads only CRI-O's storage, which does not say which containers still run or stop them; use crictl")
+// errNoTasks: CRI-O's process state is not in containers/storage, and no
+// CRI socket was named to ask it.
+var errNoTasks = errors.New("CRI-O: signgate reads only CRI-O's storage, which does not say which containers still run or stop them; set [daemon.runtime] crio_socket to CRI-O's CRI socket")
 
-// RunningTasks cannot tell which containers still run on CRI-O: every
-// container NRI reported started is judged.
-func (r *Store) RunningTasks(context.Context) (map[string]bool, error) { return nil, errNoTasks }
+// RunningTasks asks CRI-O's CRI which containers run, when its socket is
+// named; otherwise it cannot tell, and every container NRI reported
+// started is judged.
+func (r *Store) RunningTasks(ctx context.Context) (map[string]bool, error) {
+	if r.CRI != nil {
+		return r.CRI.RunningTasks(ctx)
+	}
+	return nil, errNoTasks
+}
 
-// StopTask cannot stop a container on CRI-O: on_untrusted_running =
-// "stop" reports the failure, and the container is listed untrusted.
-func (r *Store) StopTask(_ context.Context, id string, _ time.Duration) error {
+// StopTask stops a container through CRI-O's CRI, when its socket is
+// named; otherwise on_untrusted_running = "stop" reports the failure, and
+// the container is listed untrusted.
+func (r *Store) StopTask(ctx context.Context, id string, grace time.Duration) error {
+	if r.CRI != nil {
+		return r.CRI.StopTask(ctx, id, grace)
+	}
 	return fmt.Errorf("container %s: %w", id, errNoTasks)
 }

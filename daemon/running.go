@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/crio"
+	"github.com/signgate/signgate/imagestore"
 	"github.com/signgate/signgate/localapi"
 	"github.com/signgate/signgate/nri"
 )
@@ -27,13 +29,21 @@ import (
 // (NRI v0.12) honours evictions only in replies to CreateContainer and
 // UpdateContainer, and relays a plugin's unsolicited UpdateContainers
 // without its evictions. So a stop goes through containerd's task API, as
-// CRI's StopContainer does it (imagestore/tasks.go).
+// CRI's StopContainer does it (imagestore/tasks.go). CRI-O 1.35 acts on an
+// eviction only in answer to a CRI resource update, so there a stop is
+// CRI's StopContainer on CRI-O's own socket (crio/cri.go).
 
-// containerTasks is what runs and how to stop it: containerd, or a test's.
+// containerTasks is what runs and how to stop it: containerd's tasks,
+// CRI-O's CRI, or a test's.
 type containerTasks interface {
 	RunningTasks(ctx context.Context) (map[string]bool, error)
 	StopTask(ctx context.Context, id string, grace time.Duration) error
 }
+
+var (
+	_ containerTasks = (*imagestore.Store)(nil)
+	_ containerTasks = (*crio.CRI)(nil)
+)
 
 // stopGrace is how long a stopped container's processes have between
 // SIGTERM and SIGKILL (CRI's StopContainer takes the pod's grace period;

@@ -38,7 +38,11 @@ var (
 // containerd's API, or CRI-O's containers/storage files.
 func dialRuntime(d config.Daemon) (runtimeStore, error) {
 	if d.Runtime.Name == config.RuntimeCRIO {
-		return &crio.Store{Storage: crio.Storage{Root: d.Runtime.CRIOStorageRoot, RunRoot: d.Runtime.CRIOStorageRunRoot, Driver: d.Runtime.CRIOStorageDriver}}, nil
+		s := &crio.Store{Storage: crio.Storage{Root: d.Runtime.CRIOStorageRoot, RunRoot: d.Runtime.CRIOStorageRunRoot, Driver: d.Runtime.CRIOStorageDriver}}
+		if d.Runtime.CRIOSocket != "" {
+			s.CRI = &crio.CRI{Socket: d.Runtime.CRIOSocket}
+		}
+		return s, nil
 	}
 	return imagestore.Dial(d.ContainerdSocket, d.ContainerdNamespace, d.Snapshotters)
 }
