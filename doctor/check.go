@@ -41,6 +41,7 @@ type Node struct {
 	CRIO                *CRIO
 	Runtime             string
 	CRIOStorageReadable bool
+	CRIOStop            CRIOStop
 }
 
 // TrustRoot is a trust root kept from a TUF repository, as loaded.

@@ -67,7 +67,7 @@ func checkCRIO(n Node) []Finding {
 	if !f.Holds {
 		f.Detail = fmt.Sprintf("decision_deadline %s is not below CRI-O's nri_plugin_request_timeout %s: signgate answers within three quarters of the timeout instead", n.Deadline, timeout)
 	}
-	out = append(out, f)
+	out = append(out, f, crioStopFinding(n.CRIOStop))
 	out = append(out,
 		Finding{Guarantee: "pull-time gate: untrusted images are not even pulled", Optional: true,
 			Detail: "CRI-O has no image verifier hook; its own policy.json can require signatures at pull"},

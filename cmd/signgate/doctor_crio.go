@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/crio"
 	"github.com/signgate/signgate/doctor"
 	"github.com/signgate/signgate/setup"
 )
@@ -26,6 +28,7 @@ func crioReport(rep *doctorOutput, cfg *setup.Config, crioConfig crioPaths) int 
 		node.TrustRoots = append(node.TrustRoots, doctor.TrustRoot{Name: src.Name, Mirror: src.Mirror, Loaded: tr.Material != nil,
 			Verified: tr.Verified, NotAfter: tr.NotAfter, Limit: tr.Limit})
 	}
+	node.CRIOStop = crioStop(cfg)
 	node.Listeners = probeListeners(cfg.Daemon)
 	running := askRunning(cfg.Daemon)
 	node.Running = &running
@@ -35,4 +38,28 @@ func crioReport(rep *doctorOutput, cfg *setup.Config, crioConfig crioPaths) int 
 		rep.ConfigFiles = node.CRIO.Files
 	}
 	return rep.add(doctor.Check(node))
+}
+
+// crioStop asks CRI-O's CRI, at the socket crio_socket names, for its
+// version: the socket signgate would stop a container through.
+func crioStop(cfg *setup.Config) doctor.CRIOStop {
+	s := doctor.CRIOStop{Socket: cfg.Daemon.Runtime.CRIOSocket}
+	for _, p := range cfg.File.Policy {
+		if cfg.Running.For(p.Name) == config.RunningStop {
+			s.Policies = append(s.Policies, p.Name)
+		}
+	}
+	if s.Socket == "" {
+		return s
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c := &crio.CRI{Socket: s.Socket}
+	defer c.Close()
+	if v, err := c.Version(ctx); err != nil {
+		s.Err = err.Error()
+	} else {
+		s.Answered = v
+	}
+	return s
 }
