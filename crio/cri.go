@@ -59,8 +59,10 @@ func (c *CRI) Version(ctx context.Context) (string, error) {
 	return v.GetRuntimeName() + " " + v.GetRuntimeVersion(), nil
 }
 
-// RunningTasks names the containers CRI-O reports running now: NRI says
-// when a container starts, not when its process exits.
+// RunningTasks names the containers CRI-O reports running now, and the
+// pod sandboxes it reports ready (a sandbox is judged as a container of
+// its pause image): NRI says when a container starts, not when its
+// process exits.
 func (c *CRI) RunningTasks(ctx context.Context) (map[string]bool, error) {
 	rt, err := c.client()
 	if err != nil {
@@ -71,18 +73,30 @@ func (c *CRI) RunningTasks(ctx context.Context) (map[string]bool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing CRI-O's containers over its CRI at %s: %w", c.Socket, err)
 	}
+	pods, err := rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{
+		State: &runtimeapi.PodSandboxStateValue{State: runtimeapi.PodSandboxState_SANDBOX_READY}}})
+	if err != nil {
+		return nil, fmt.Errorf("listing CRI-O's pod sandboxes over its CRI at %s: %w", c.Socket, err)
+	}
 	out := map[string]bool{}
 	for _, ctr := range resp.GetContainers() {
 		if ctr.GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING {
 			out[ctr.GetId()] = true
 		}
 	}
+	for _, p := range pods.GetItems() {
+		if p.GetState() == runtimeapi.PodSandboxState_SANDBOX_READY {
+			out[p.GetId()] = true
+		}
+	}
 	return out, nil
 }
 
 // StopTask stops container id with CRI's StopContainer: SIGTERM (or the
-// image's stop signal), and SIGKILL once grace has passed. A container
-// CRI-O no longer has is not an error.
+// image's stop signal), and SIGKILL once grace has passed. An id that is
+// a pod sandbox's is stopped with StopPodSandbox, which stops the pod, as
+// stopping its pause process does on containerd. A container CRI-O no
+// longer has is not an error.
 func (c *CRI) StopTask(ctx context.Context, id string, grace time.Duration) error {
 	rt, err := c.client()
 	if err != nil {
@@ -90,6 +104,19 @@ func (c *CRI) StopTask(ctx context.Context, id string, grace time.Duration) erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, grace+stopSlack)
 	defer cancel()
+	pods, err := rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{Id: id}})
+	if err != nil {
+		return fmt.Errorf("container %s: asking CRI-O's CRI at %s whether it is a pod sandbox: %w", id, c.Socket, err)
+	}
+	for _, p := range pods.GetItems() {
+		if p.GetId() != id {
+			continue
+		}
+		if _, err := rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil && status.Code(err) != codes.NotFound {
+			return fmt.Errorf("pod sandbox %s: StopPodSandbox over CRI-O's CRI at %s: %w", id, c.Socket, err)
+		}
+		return nil
+	}
 	_, err = rt.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: int64(grace / time.Second)})
 	if err != nil && status.Code(err) != codes.NotFound {
 		return fmt.Errorf("container %s: StopContainer over CRI-O's CRI at %s: %w", id, c.Socket, err)

@@ -18,7 +18,26 @@ import (
 type fakeCRI struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
 	mu      sync.Mutex
-	stopped map[string]int64 // id -> the timeout asked
+	stopped map[string]int64 // id -> the timeout asked; -1 for a pod sandbox
+}
+
+var pods = []*runtimeapi.PodSandbox{{Id: "p", State: runtimeapi.PodSandboxState_SANDBOX_READY}, {Id: "q", State: runtimeapi.PodSandboxState_SANDBOX_NOTREADY}}
+
+func (f *fakeCRI) ListPodSandbox(_ context.Context, r *runtimeapi.ListPodSandboxRequest) (*runtimeapi.ListPodSandboxResponse, error) {
+	var out []*runtimeapi.PodSandbox
+	for _, p := range pods {
+		if st := r.GetFilter().GetState(); (st == nil || st.GetState() == p.GetState()) && (r.GetFilter().GetId() == "" || r.GetFilter().GetId() == p.GetId()) {
+			out = append(out, p)
+		}
+	}
+	return &runtimeapi.ListPodSandboxResponse{Items: out}, nil
+}
+
+func (f *fakeCRI) StopPodSandbox(_ context.Context, r *runtimeapi.StopPodSandboxRequest) (*runtimeapi.StopPodSandboxResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped[r.GetPodSandboxId()] = -1
+	return &runtimeapi.StopPodSandboxResponse{}, nil
 }
 
 func (f *fakeCRI) ListContainers(_ context.Context, r *runtimeapi.ListContainersRequest) (*runtimeapi.ListContainersResponse, error) {
@@ -59,22 +78,27 @@ func serveCRI(t *testing.T) (*fakeCRI, string) {
 	return f, sock
 }
 
-// With crio_socket named, the store lists what runs and stops a container
-// through CRI-O's CRI (StopContainer, the grace period in seconds).
+// With crio_socket named, the store lists what runs (containers running,
+// sandboxes ready) and stops a container through CRI-O's CRI
+// (StopContainer, the grace period in seconds), a pod sandbox with
+// StopPodSandbox.
 func TestStoreStopsThroughCRI(t *testing.T) {
 	f, sock := serveCRI(t)
 	s := &Store{CRI: &CRI{Socket: sock}}
 	defer s.Close()
 	ctx := context.Background()
 	live, err := s.RunningTasks(ctx)
-	if err != nil || len(live) != 1 || !live["a"] {
+	if err != nil || len(live) != 2 || !live["a"] || !live["p"] {
 		t.Fatalf("running: %v %v", live, err)
 	}
 	if err := s.StopTask(ctx, "a", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := f.stopped["a"]; !ok || got != 10 {
-		t.Fatalf("StopContainer: %v", f.stopped)
+	if err := s.StopTask(ctx, "p", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := f.stopped["a"]; !ok || got != 10 || f.stopped["p"] != -1 || len(f.stopped) != 2 {
+		t.Fatalf("stopped: %v", f.stopped)
 	}
 }
 
