@@ -75,3 +75,13 @@ const (
 	// final denial of a running container before "stop" acts on it.
 	DefaultStopConfirm = time.Minute
 )
+
+// [policy_source]
+const (
+	DefaultPolicyRefresh = 5 * time.Minute
+	// PolicyMediaType is the one layer of a policy artifact: the TOML of
+	// the sections it carries. PolicyArtifactType is the manifest's
+	// artifactType and config media type.
+	PolicyMediaType    = "application/vnd.signgate.policy.v1+toml"
+	PolicyArtifactType = "application/vnd.signgate.policy.config.v1+json"
+)

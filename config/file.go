@@ -19,6 +19,8 @@ type File struct {
 	TrustRoots map[string]TrustRootSection `toml:"trust_roots"`
 	Identities map[string]IdentitySection  `toml:"identities"`
 	Policy     []PolicySection             `toml:"policy"`
+	// PolicySource: the policy signed and published, not written here.
+	PolicySource *PolicySourceSection `toml:"policy_source"`
 }
 
 // TrustRootSection is [trust_roots.NAME]: a Sigstore trusted_root.json, read
