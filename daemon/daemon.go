@@ -57,6 +57,7 @@ type Daemon struct {
 	running     *runningState // running containers, judged again on every change (running.go)
 	// after is time.After for the listeners' retries; tests set a clock.
 	after func(time.Duration) <-chan time.Time
+	ps    policyState // [policy_source] (policysource.go)
 }
 
 func (d *Daemon) keysAt() time.Time { return time.Unix(0, d.keysTime.Load()) }
@@ -78,6 +79,8 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.cfg.Store(cfg)
 	d.loaded.Store(fingerprint(cfg))
 	d.metrics = newMetrics(d)
+	d.ps.metrics = newPolicyMetrics(d.metrics.reg)
+	d.showPolicy(cfg)
 	syncer, err := setup.Syncer(cfg, nil, false)
 	if err != nil {
 		return nil, err
@@ -171,6 +174,9 @@ func (d *Daemon) config() *setup.Config { return d.cfg.Load() }
 
 // Decide passes to the engine in force.
 func (d *Daemon) Decide(ctx context.Context, req verify.Request) *verify.Verdict {
+	if v := d.staleDenial(req); v != nil {
+		return v
+	}
 	return d.engine.Load().Decide(ctx, req)
 }
 
@@ -210,6 +216,7 @@ func (d *Daemon) Reload() error {
 			}
 			d.engine.Store(engine)
 			d.cfg.Store(cfg)
+			d.showPolicy(cfg)
 			d.syncer.Swap(syncer).Close()
 			select {
 			case d.keysChanged <- struct{}{}: // the new engine starts with no verdicts
@@ -268,6 +275,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go d.watchFiles(ctx, every)
 	}
 	go d.trustRootLoop(ctx)
+	if d.config().Source != nil {
+		go d.policyLoop(ctx)
+	}
 	go d.runningLoop(ctx)
 	d.startProve(ctx)
 	defer d.notify("STOPPING=1")

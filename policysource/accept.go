@@ -14,7 +14,7 @@ const (
 // replayed older one, signed as it once was, or another policy reusing a
 // serial.
 type RollbackError struct {
-	Digest         string
+	Digest          string
 	Serial, InForce int64
 }
 

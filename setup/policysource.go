@@ -61,6 +61,8 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 		src.KeptError = err
 	} else if kept != nil && kept.Reference != cc.PolicySource.Reference {
 		src.KeptError = fmt.Errorf("the kept policy %s came from %s, not policy_source.reference %s", kept.Digest, kept.Reference, cc.PolicySource.Reference)
+	} else if kept != nil && kept.Digest == "" {
+		// Only refusals were kept: no policy was ever verified.
 	} else if kept != nil {
 		c, err := Compose(cc, []byte(kept.Body), kept.Digest)
 		if err == nil {
