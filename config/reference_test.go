@@ -36,6 +36,7 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 		"[kms.azure]": KMSAzureSection{}, "[kms.vault]": KMSVaultSection{},
 		"[trust_roots.NAME]": TrustRootSection{}, "[identities.NAME]": IdentitySection{},
 		"[registry.credential_providers]": CredentialProvidersSection{},
+		"[policy_source]":                 PolicySourceSection{},
 	}
 	doc := map[string]map[string]bool{}
 	var cur string

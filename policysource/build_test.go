@@ -68,7 +68,7 @@ func TestBuiltPolicyComposesIntoTheNode(t *testing.T) {
 func TestFragmentIsStrict(t *testing.T) {
 	for body, want := range map[string]string{
 		"serial = 1\n[daemon]\nnri_socket = \"x\"\n": "unknown key(s): daemon",
-		"[[policy]]\nname = \"a\"\n":                  "serial = 0",
+		"[[policy]]\nname = \"a\"\n":                 "serial = 0",
 	} {
 		if _, err := config.ParseFragment("policy sha256:x", []byte(body)); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "policy sha256:x") {
 			t.Errorf("%q: %v, want %q", body, err, want)
