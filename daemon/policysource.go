@@ -53,6 +53,10 @@ type policyState struct {
 	kept    atomic.Pointer[policysource.Kept] // in force; nil for none
 	deny    atomic.Bool                       // stale, and on_stale = "deny"
 	now     func() time.Time                  // staleness's clock; tests set one
+	// refused is the artifact and reason last refused: refused again at
+	// the next refresh (a signature may be added later), it is counted
+	// and logged once.
+	refused string
 }
 
 func (d *Daemon) policyNow() time.Time {
@@ -189,7 +193,6 @@ func (d *Daemon) policyFailed(src *setup.Source, inForce *policysource.Kept, err
 		}
 		return err
 	}
-	d.ps.metrics.refused.WithLabelValues(reason).Inc()
 	serial := int64(0)
 	kept := &policysource.Kept{Reference: src.Reference}
 	if inForce != nil {
@@ -204,6 +207,12 @@ func (d *Daemon) policyFailed(src *setup.Source, inForce *policysource.Kept, err
 	} else if errors.As(err, &rb) {
 		digest = rb.Digest
 	}
+	if d.ps.refused == digest+" "+reason {
+		d.log.Debug("policy source: the same policy refused again", "reference", src.Reference, "reason", reason, "digest", digest)
+		return err
+	}
+	d.ps.refused = digest + " " + reason
+	d.ps.metrics.refused.WithLabelValues(reason).Inc()
 	kept.Refusals++
 	kept.LastRefusal = &policysource.Refusal{At: now, Digest: digest, Reason: reason, Error: err.Error()}
 	if werr := policysource.WriteKept(d.config().Daemon.StateDir, kept, now); werr != nil {

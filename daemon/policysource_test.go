@@ -128,6 +128,10 @@ func TestPolicySourceRefusesAndKeeps(t *testing.T) {
 	publishPolicy(t, ref, 2, "unsigned")
 	refused("unsigned")
 	inForce(1, "one")
+	// Refused again at the next refresh, it is counted once.
+	if err := d.RefreshPolicy(ctx); policysource.Reason(err) != "unsigned" || testutil.ToFloat64(d.ps.metrics.refused.WithLabelValues("unsigned")) != 1 {
+		t.Errorf("the same unsigned policy again: %v, counted %v", err, testutil.ToFloat64(d.ps.metrics.refused.WithLabelValues("unsigned")))
+	}
 
 	other := publishPolicy(t, ref, 3, "other-key")
 	if err := stranger.SignLegacy(other); err != nil {
