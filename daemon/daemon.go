@@ -198,6 +198,9 @@ func (d *Daemon) Reload() error {
 	// Against the config in force after this reload (it may name new files);
 	// a refused one is not tried again until the files change again.
 	defer func() { d.loaded.Store(fingerprint(d.config())) }()
+	if err == nil {
+		err = sourceChange(d.config(), cfg)
+	}
 	var syncer *keysync.Syncer
 	if err == nil {
 		syncer, err = setup.Syncer(cfg, d.syncer.Load(), false)

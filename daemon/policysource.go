@@ -223,3 +223,12 @@ func (d *Daemon) policyFailed(src *setup.Source, inForce *policysource.Kept, err
 	d.log.Error("policy source: policy refused; the one in force stays", "reference", src.Reference, "reason", reason, "digest", digest, "serial_in_force", serial, "err", err)
 	return err
 }
+
+// sourceChange refuses a reload that adds or removes [policy_source]: the
+// refresh loop runs from start, so such a change takes effect on restart.
+func sourceChange(old, cfg *setup.Config) error {
+	if (old.Source == nil) != (cfg.Source == nil) {
+		return fmt.Errorf("%s: [policy_source] added or removed; that takes effect on restart", cfg.Path)
+	}
+	return nil
+}

@@ -189,6 +189,16 @@ func TestPolicySourceRefusesAndKeeps(t *testing.T) {
 	// A restart with the registry down starts with the last verified policy.
 	d = start()
 	inForce(5, "five")
+
+	// A reload cannot drop the source for a local policy: refused, the
+	// signed one stays.
+	if err := os.WriteFile(cfg, []byte(strings.Split(body, "[policy_source]")[0]+"[[policy]]\nname = \"local\"\nscopes = [\"**\"]\nmode = \"allow\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reload(); err == nil || !strings.Contains(err.Error(), "[policy_source] added or removed") {
+		t.Fatalf("reload without the source: %v", err)
+	}
+	inForce(5, "five")
 }
 
 func mustImage(t *testing.T, d name.Digest) remote.Taggable {
