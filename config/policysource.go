@@ -44,6 +44,20 @@ type Fragment struct {
 	TrustRoots map[string]TrustRootSection `toml:"trust_roots"`
 	Identities map[string]IdentitySection  `toml:"identities"`
 	Policy     []PolicySection             `toml:"policy"`
+	// Delegations: namespaces handed to a tenant's own signed fragment.
+	Delegations map[string]DelegationSection `toml:"delegations"`
+}
+
+// DelegationSection is [delegations.NAME] in a root policy artifact: the
+// tenant's fragment at reference, signed as keys and require say (keys of
+// the root's [keys]), may hold policies for these namespaces only, over
+// images in these scopes only.
+type DelegationSection struct {
+	Reference  string   `toml:"reference"`
+	Namespaces []string `toml:"namespaces"`
+	Scopes     []string `toml:"scopes"`
+	Keys       []string `toml:"keys"`
+	Require    Rule     `toml:"require"`
 }
 
 // ParseFragment decodes a policy artifact's TOML strictly; what names it
@@ -59,7 +73,7 @@ func ParseFragment(what string, data []byte) (*Fragment, error) {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return nil, fmt.Errorf("%s: unknown key(s): %s (a policy artifact carries only serial, keys, certs, trust_roots, identities and policy)", what, strings.Join(unknownKeys(string(data), und), ", "))
+		return nil, fmt.Errorf("%s: unknown key(s): %s (a policy artifact carries only serial, keys, certs, trust_roots, identities, policy and delegations)", what, strings.Join(unknownKeys(string(data), und), ", "))
 	}
 	if f.Serial <= 0 {
 		return nil, fmt.Errorf("%s: serial = %d: a policy artifact needs a positive serial, raised on every publication", what, f.Serial)

@@ -57,6 +57,8 @@ type policyState struct {
 	// the next refresh (a signature may be added later), it is counted
 	// and logged once.
 	refused string
+	// refusedTenants: the same, per delegated fragment.
+	refusedTenants map[string]bool
 }
 
 func (d *Daemon) policyNow() time.Time {
@@ -163,7 +165,12 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	if err != nil {
 		return d.policyFailed(src, inForce, err, now)
 	}
-	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now}
+	var prev map[string]*policysource.Tenant
+	if inForce != nil {
+		prev = inForce.Tenants
+	}
+	tenants, tchanged := d.refreshTenants(ctx, cfg, got, prev, now)
+	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Tenants: tenants}
 	if change == policysource.Same {
 		kept.Refusals, kept.LastRefusal = inForce.Refusals, inForce.LastRefusal
 	}
@@ -171,13 +178,15 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 		d.log.Error("policy source: cannot keep the verified policy; not taken", "reference", src.Reference, "err", err)
 		return err
 	}
-	if change == policysource.Same {
+	if change == policysource.Same && !tchanged {
 		d.ps.kept.Store(kept) // the one in force, confirmed now
 		d.ps.metrics.verified.Set(float64(now.Unix()))
 		d.checkStale(src, now)
 		return nil
 	}
-	d.log.Info("policy source: a newer policy verified; taking it", "reference", src.Reference, "digest", got.Digest, "serial", kept.Serial, "verified_by", fmt.Sprint(got.Verdict.VerifiedBy()))
+	if change == policysource.Newer {
+		d.log.Info("policy source: a newer policy verified; taking it", "reference", src.Reference, "digest", got.Digest, "serial", kept.Serial, "verified_by", fmt.Sprint(got.Verdict.VerifiedBy()))
+	}
 	return d.Reload()
 }
 

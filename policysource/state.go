@@ -20,6 +20,8 @@ type Kept struct {
 	Serial    int64     `json:"serial"`
 	Body      string    `json:"body"`     // the artifact's TOML, as signed
 	Verified  time.Time `json:"verified"` // when the source last confirmed it
+	// Tenants: the delegated fragments verified under it, by delegation.
+	Tenants map[string]*Tenant `json:"tenants,omitempty"`
 	// Refusals counts policies refused since this one was taken.
 	Refusals    int      `json:"refusals,omitempty"`
 	LastRefusal *Refusal `json:"last_refusal,omitempty"`

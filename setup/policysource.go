@@ -64,7 +64,7 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 	} else if kept != nil && kept.Digest == "" {
 		// Only refusals were kept: no policy was ever verified.
 	} else if kept != nil {
-		c, err := Compose(cc, []byte(kept.Body), kept.Digest)
+		c, err := ComposeTenants(cc, []byte(kept.Body), kept.Tenants, kept.Digest)
 		if err == nil {
 			src.Kept = kept
 			c.Source = src
@@ -84,15 +84,60 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 // artifact body in place of its keys, certificates, trust roots,
 // identities and policies; nil body for none. digest names the artifact.
 func Compose(local *config.Config, body []byte, digest string) (*Config, error) {
+	return ComposeTenants(local, body, nil, digest)
+}
+
+// ComposeTenants is Compose with the tenants' fragments its delegations
+// verified, each checked against its delegation again.
+func ComposeTenants(local *config.Config, body []byte, tenants map[string]*policysource.Tenant, digest string) (*Config, error) {
 	frag := &config.Fragment{}
 	if body != nil {
 		var err error
 		if frag, err = config.ParseFragment("policy "+digest, body); err != nil {
 			return nil, err
 		}
+		if err := policysource.CheckDelegations(frag); err != nil {
+			return nil, fmt.Errorf("policy %s: %w", digest, err)
+		}
 	}
-	cc, p := config.Compose(local, frag, digest)
+	tf := map[string]*config.Fragment{}
+	id := digest
+	for _, n := range sortedKeys(tenants) {
+		t := tenants[n]
+		f, err := config.ParseFragment(fmt.Sprintf("delegation %q policy %s", n, t.Digest), []byte(t.Body))
+		if err != nil {
+			return nil, err
+		}
+		tf[n] = f
+		id += "+" + n + "=" + t.Digest
+	}
+	merged, err := policysource.Merge(frag, tf)
+	if err != nil {
+		return nil, err
+	}
+	cc, p := config.Compose(local, merged, id)
 	return compileFile(cc, p)
+}
+
+// DelegationEngine is the engine that verifies delegation name's
+// fragment: the root fragment's keys, and one policy of the delegation's
+// signers over its reference's repository.
+func (s *Source) DelegationEngine(root *config.Fragment, name string, now func() time.Time) (*verify.Engine, *registry.Client, error) {
+	d := root.Delegations[name]
+	scope, err := policysource.Scope(d.Reference)
+	if err != nil {
+		return nil, nil, fmt.Errorf("delegations.%s: %w", name, err)
+	}
+	cc := *s.Boot.Config
+	cc.File.Keys, cc.File.Certs, cc.File.TrustRoots, cc.File.Identities = root.Keys, nil, nil, nil
+	cc.File.Policy = []config.PolicySection{{Name: "delegation " + name, Scopes: []string{scope}, Mode: "enforce",
+		Cosign: &config.CosignSection{Keys: d.Keys, Require: d.Require}}}
+	p := &config.Problems{Path: s.Reference + " delegations." + name}
+	c, err := compileFile(&cc, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return (&Source{Boot: c}).SourceEngine(now)
 }
 
 // SourceEngine is the engine and registry client that verify the policy
