@@ -149,6 +149,22 @@ scopes = ["**"]
 		t.Error("a fragment signed by another key was not refused")
 	}
 	check("after a fragment signed by another key")
+	// A newer fragment is taken; the first one, replayed, is a rollback.
+	publishBody(t, tenantRef, tenantBody(10, `["team-a"]`, fmt.Sprintf(`["%s/team-a/**"]`, host.host)), tenant)
+	if err := d.RefreshPolicy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if k := d.ps.kept.Load(); k == nil || k.Tenants["team-a"] == nil || k.Tenants["team-a"].Serial != 10 {
+		t.Fatalf("the newer fragment was not taken: %+v", k)
+	}
+	publishBody(t, tenantRef, tenantBody(1, `["team-a"]`, fmt.Sprintf(`["%s/team-a/**"]`, host.host)), tenant)
+	if err := d.RefreshPolicy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if testutil.ToFloat64(d.ps.metrics.refused.WithLabelValues("rollback")) != 1 || d.ps.kept.Load().Tenants["team-a"].Serial != 10 {
+		t.Error("a replayed older fragment was not refused as a rollback")
+	}
+	check("after a replayed fragment")
 	// And after a restart, from what was kept.
 	if d, err = New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		t.Fatal(err)
