@@ -51,7 +51,6 @@ type policyState struct {
 	mu      sync.Mutex // serialises refreshes
 	metrics *policyMetrics
 	kept    atomic.Pointer[policysource.Kept] // in force; nil for none
-	deny    atomic.Bool                       // stale, and on_stale = "deny"
 	now     func() time.Time                  // staleness's clock; tests set one
 	// refused is the artifact and reason last refused: refused again at
 	// the next refresh (a signature may be added later), it is counted
@@ -87,7 +86,6 @@ func (d *Daemon) showPolicy(cfg *setup.Config) {
 // checkStale says loudly when the policy in force is past max_staleness.
 func (d *Daemon) checkStale(src *setup.Source, verified time.Time) bool {
 	stale := src.Stale(verified, d.policyNow())
-	d.ps.deny.Store(stale && src.DenyStale)
 	if !stale {
 		d.ps.metrics.stale.Set(0)
 		return false
@@ -102,14 +100,18 @@ func (d *Daemon) checkStale(src *setup.Source, verified time.Time) bool {
 }
 
 // staleDenial is the verdict when on_stale = "deny" and the policy in force
-// is past max_staleness; nil otherwise.
+// is past max_staleness now; nil otherwise. Judged at each decision, not
+// only at each refresh.
 func (d *Daemon) staleDenial(req verify.Request) *verify.Verdict {
-	if !d.ps.deny.Load() {
+	src := d.config().Source
+	k := d.ps.kept.Load()
+	if src == nil || !src.DenyStale || k == nil || !src.Stale(k.Verified, d.policyNow()) {
 		return nil
 	}
 	repo, _ := verify.CanonicalRepo(req.Image.Context())
 	return verify.Deny(repo, req.Image.DigestStr(), verify.CauseMisconfigured,
-		"the policy from policy_source is older than max_staleness and on_stale = \"deny\": every image is denied until the source is reached")
+		fmt.Sprintf("the policy from policy_source (serial %d) was last confirmed at %s, longer ago than max_staleness (%s), and on_stale = \"deny\": every image is denied until the source is reached",
+			k.Serial, k.Verified.UTC().Format(time.RFC3339), src.MaxStaleness))
 }
 
 // policyLoop refreshes the policy from [policy_source] at once and then

@@ -177,11 +177,12 @@ func TestPolicySourceRefusesAndKeeps(t *testing.T) {
 	if v := decide(d); !v.Allowed {
 		t.Fatalf("within max_staleness: %+v", v)
 	}
+	// Past max_staleness, denied at once: no refresh needs to run first.
 	now = now.Add(10 * time.Minute)
-	_ = d.RefreshPolicy(ctx)
-	if v := decide(d); v.Allowed || !strings.Contains(v.Reason, "max_staleness") {
+	if v := decide(d); v.Allowed || !strings.Contains(v.Reason, "max_staleness") || !strings.Contains(v.Reason, "serial 5") {
 		t.Fatalf("past max_staleness: %+v", v)
 	}
+	_ = d.RefreshPolicy(ctx)
 	if testutil.ToFloat64(d.ps.metrics.stale) != 1 {
 		t.Error("signgate_policy_stale is not 1")
 	}
