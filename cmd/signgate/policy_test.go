@@ -38,6 +38,9 @@ func TestPolicyBuildThenPreview(t *testing.T) {
 		t.Errorf("policy build without a serial: exit %d\n%s", r.code, r.stderr)
 	}
 	node := write("node.toml", fmt.Sprintf("[daemon]\nstate_dir = %q\n[keys.security]\npath = \"security.pub\"\n[policy_source]\nreference = \"example.com/signgate/policy:prod\"\n[policy_source.cosign]\nkeys = [\"security\"]\n", filepath.Join(dir, "state")))
+	if r := signgate(t, nil, "check-config", "--config", node); r.code != 0 || !strings.Contains(r.stdout, "policy: from example.com/signgate/policy:prod; none verified on this node yet") {
+		t.Errorf("check-config on the node: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	images := write("images", digestRef+"\n")
 	r := signgate(t, nil, "preview", "--config", node, "--policy", built, "--compare", node, "--images", images, "--output", "json")
 	var out previewOutput
