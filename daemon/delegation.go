@@ -17,10 +17,11 @@ import (
 // reaches beyond its delegation or does not compile is refused, naming the
 // delegation, and the tenant's previous fragment stays while the
 // delegation still allows it.
-func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *policysource.Fetched, prev map[string]*policysource.Tenant, now time.Time) (map[string]*policysource.Tenant, bool) {
+func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *policysource.Fetched, prev map[string]*policysource.Tenant, now time.Time) (map[string]*policysource.Tenant, bool, *policysource.Refusal) {
 	src := cfg.Source
 	out := map[string]*policysource.Tenant{}
 	changed := false
+	var refusal *policysource.Refusal
 	for _, n := range slices.Sorted(maps.Keys(root.Fragment.Delegations)) {
 		del := root.Fragment.Delegations[n]
 		old := prev[n]
@@ -31,7 +32,7 @@ func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *po
 		// narrowed by this root, still allows it.
 		if old != nil {
 			if _, err := setup.ComposeTenants(cfg.Config, root.Body, map[string]*policysource.Tenant{n: old}, root.Digest); err != nil {
-				d.tenantRefused(src, n, old.Digest, err)
+				refusal = latestRefusal(d.tenantRefused(src, n, old.Digest, err, now), refusal)
 				old = nil
 			}
 		}
@@ -50,7 +51,7 @@ func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *po
 			if errors.As(err, &re) {
 				digest = re.Digest
 			}
-			d.tenantRefused(src, n, digest, err)
+			refusal = latestRefusal(d.tenantRefused(src, n, digest, err, now), refusal)
 		}
 	}
 	if len(out) != len(prev) {
@@ -61,7 +62,7 @@ func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *po
 			changed = true
 		}
 	}
-	return out, changed
+	return out, changed, refusal
 }
 
 // fetchTenant fetches and checks delegation n's fragment; old is the one
@@ -102,8 +103,9 @@ func (d *Daemon) fetchTenant(ctx context.Context, cfg *setup.Config, root *polic
 	return t, nil
 }
 
-// tenantRefused logs and counts a refused tenant's fragment once.
-func (d *Daemon) tenantRefused(src *setup.Source, n, digest string, err error) {
+// tenantRefused logs and counts a refused tenant's fragment once, and
+// returns the refusal to keep for doctor then (nil when already counted).
+func (d *Daemon) tenantRefused(src *setup.Source, n, digest string, err error, now time.Time) *policysource.Refusal {
 	reason := policysource.Reason(err)
 	if reason == "" {
 		reason = "overreach"
@@ -114,7 +116,7 @@ func (d *Daemon) tenantRefused(src *setup.Source, n, digest string, err error) {
 	}
 	key := "delegation " + n + " " + digest + " " + reason
 	if d.ps.refusedTenants[key] {
-		return
+		return nil
 	}
 	if d.ps.refusedTenants == nil {
 		d.ps.refusedTenants = map[string]bool{}
@@ -122,4 +124,12 @@ func (d *Daemon) tenantRefused(src *setup.Source, n, digest string, err error) {
 	d.ps.refusedTenants[key] = true
 	d.ps.metrics.refused.WithLabelValues(reason).Inc()
 	d.log.Error("policy source: a delegated fragment refused; the tenant's previous one stays if still allowed", "reference", src.Reference, "delegation", n, "reason", reason, "digest", digest, "err", err)
+	return &policysource.Refusal{At: now, Digest: digest, Reason: reason, Error: err.Error()}
+}
+
+func latestRefusal(a, b *policysource.Refusal) *policysource.Refusal {
+	if a != nil {
+		return a
+	}
+	return b
 }

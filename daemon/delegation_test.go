@@ -137,6 +137,9 @@ scopes = ["**"]
 		if l := strings.ReplaceAll(logs.String(), `\"`, `"`); !strings.Contains(l, `delegation=team-a`) || !strings.Contains(l, `delegation "team-a": policy[0] "apps" `) || !strings.Contains(l, c.want) {
 			t.Errorf("the refusal does not name the delegation and %q:\n%s", c.want, l)
 		}
+		if k, err := policysource.ReadKept(filepath.Join(dir, "state")); err != nil || k.LastRefusal == nil || k.LastRefusal.Reason != "overreach" || !strings.Contains(k.LastRefusal.Error, `delegation "team-a"`) {
+			t.Errorf("the refusal is not kept for doctor: %+v %v", k, err)
+		}
 		check("after an overreaching fragment")
 	}
 

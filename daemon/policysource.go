@@ -171,10 +171,14 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	if inForce != nil {
 		prev = inForce.Tenants
 	}
-	tenants, tchanged := d.refreshTenants(ctx, cfg, got, prev, now)
+	tenants, tchanged, refusal := d.refreshTenants(ctx, cfg, got, prev, now)
 	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Tenants: tenants}
 	if change == policysource.Same {
 		kept.Refusals, kept.LastRefusal = inForce.Refusals, inForce.LastRefusal
+	}
+	if refusal != nil {
+		kept.Refusals++
+		kept.LastRefusal = refusal
 	}
 	if err := policysource.WriteKept(cfg.Daemon.StateDir, kept, now); err != nil {
 		d.log.Error("policy source: cannot keep the verified policy; not taken", "reference", src.Reference, "err", err)
