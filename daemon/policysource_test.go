@@ -15,6 +15,7 @@ import (
 
 	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/policysource"
+	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -209,4 +210,30 @@ func mustImage(t *testing.T, d name.Digest) remote.Taggable {
 		t.Fatal(err)
 	}
 	return desc
+}
+
+// watch_config sees the policy source's signer key file change: the
+// local file names it, not the signed policy.
+func TestWatchSeesTheSourceSignerKey(t *testing.T) {
+	dir := t.TempDir()
+	a, b := mustSigner(t), mustSigner(t)
+	key := filepath.Join(dir, "security.pub")
+	if err := os.WriteFile(key, []byte(a.PublicPEM()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf("[daemon]\nstate_dir = %q\n[keys.security]\npath = %q\n[policy_source]\nreference = \"registry.example/security/policy:prod\"\n[policy_source.cosign]\nkeys = [\"security\"]\n", filepath.Join(dir, "state"), key)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := setup.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := fingerprint(cfg)
+	if err := os.WriteFile(key, []byte(b.PublicPEM()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if fingerprint(cfg) == before {
+		t.Error("a rotated signer key file is not seen by watch_config")
+	}
 }
