@@ -182,3 +182,119 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// A root policy delegates namespace team-a to the tenant's own signed
+// fragment, both in the distribution registry: team-a's pods run what the
+// tenant allows, another namespace's pods do not, and a fragment reaching
+// into team-b is refused naming the delegation (issue 32, item 4).
+func TestDelegatedNamespaceThroughARealRegistry(t *testing.T) {
+	e := need(t)
+	rootRef, tenantRef := e.Registry+"/signgate/root:prod", e.Registry+"/team-a/policy:prod"
+	dir := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(filepath.Join(e.Bin, "signgate"), args...).Output()
+		if err != nil {
+			var stderr string
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = string(ee.Stderr)
+			}
+			t.Fatalf("signgate %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	def := harness.DefaultSigngateConfig(e.Env)
+	node := filepath.Join(dir, "node.toml")
+	cosignPub := string(must(os.ReadFile(filepath.Join(e.CosignDir, "cosign.pub"))))
+	if err := os.WriteFile(node, []byte(def[:strings.Index(def, "[keys.k1]")]+fmt.Sprintf(
+		"[keys.security]\npem = '''\n%s'''\n\n[policy_source]\nreference = %q\nrefresh = \"2s\"\n[policy_source.cosign]\nkeys = [\"security\"]\n", cosignPub, rootRef)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	push := func(ref, file, body string) name.Digest {
+		t.Helper()
+		p := filepath.Join(dir, file)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d, err := name.NewDigest(run("policy", "push", "--config", node, "--file", p, ref))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	root := push(rootRef, "root.toml", fmt.Sprintf(`serial = 1
+[keys.security]
+pem = '''
+%s'''
+[keys.team-a]
+pem = '''
+%s'''
+[delegations.team-a]
+reference = %q
+namespaces = ["team-a"]
+scopes = ["%s/team-a/**"]
+keys = ["team-a"]
+
+[[policy]]
+name = "sandbox"
+scopes = ["%[4]s/pause"]
+mode = "allow"
+
+[[policy]]
+name = "root-default"
+scopes = ["**"]
+  [policy.cosign]
+  keys = ["security"]
+`, cosignPub, e.Signers["k2"].PublicPEM(), tenantRef, e.Registry))
+	if out, err := e.Cosign(e.CosignDir, "sign", "--key", "cosign.key", "--yes", "--use-signing-config=false", "--tlog-upload=false", root.String()); err != nil {
+		t.Fatalf("cosign sign: %v: %s", err, out)
+	}
+	fragment := func(serial int, namespaces string) {
+		t.Helper()
+		d := push(tenantRef, fmt.Sprintf("tenant%d.toml", serial), fmt.Sprintf("serial = %d\n[[policy]]\nname = \"apps\"\nnamespaces = %s\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", serial, namespaces, e.Registry))
+		if err := e.Signers["k2"].SignLegacy(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fragment(1, `["team-a"]`)
+	app := e.image("team-a/app") // unsigned
+	t.Cleanup(func() {
+		if err := e.RestartSigngate(def); err != nil {
+			t.Error(err)
+		}
+	})
+	mark := e.logMark()
+	if err := e.RestartSigngate(string(must(os.ReadFile(node)))); err != nil {
+		t.Fatal(err)
+	}
+	waitLog := func(parts ...string) []string {
+		t.Helper()
+		var lines []string
+		if err := harness.WaitFor(15*time.Second, func() error {
+			if lines = e.logLines(mark, parts...); len(lines) == 0 {
+				return fmt.Errorf("no log line with %q", parts)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("%v\n%s", err, e.logSince(mark))
+		}
+		return lines
+	}
+	waitLog(`msg="reloaded config"`, "policies=3")
+	podA, cfgA := e.pod("team-a")
+	podB, cfgB := e.pod("team-b")
+	id, err := e.Create(podA, cfgA, app.String())
+	mustAllow(t, id, err)
+	_, err = e.Create(podB, cfgB, app.String())
+	mustDeny(t, err, `policy "root-default"`)
+
+	fragment(2, `["team-a", "team-b"]`)
+	lines := waitLog(`msg="policy source: a delegated fragment refused`, "reason=overreach")
+	if len(lines) == 0 || !strings.Contains(lines[0], `delegation=team-a`) || !strings.Contains(lines[0], `covers namespace \"team-b\", which is not delegated`) {
+		t.Fatalf("the overreach is not refused naming the delegation: %q\n%s", lines, e.logSince(mark))
+	}
+	_, err = e.Create(podB, cfgB, app.String())
+	mustDeny(t, err, `policy "root-default"`)
+	id, err = e.Create(podA, cfgA, app.String())
+	mustAllow(t, id, err)
+}
