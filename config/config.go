@@ -163,7 +163,7 @@ func Read(path string, data []byte) (*Config, *Problems, error) {
 // build applies the defaults to f and checks its values, adding to p.
 func build(p *Problems, path, digest string, f File) *Config {
 	c := &Config{Path: path, Digest: digest, File: f}
-	c.PolicySource = policySource(p, f)
+	c.PolicySource = c.policySource(p, f)
 	c.Daemon = daemon(p, f.Daemon)
 	c.Registry = registry(p, f.Registry)
 	c.Registry.CredentialProviders = credentialProviders(p, c, f.Registry.CredentialProviders)

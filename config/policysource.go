@@ -17,6 +17,7 @@ import (
 // keys, certificates and trust roots the source's signers name.
 type PolicySourceSection struct {
 	Reference    string `toml:"reference"` // an OCI reference: registry/repo:tag or @digest
+	Path         string `toml:"path"`      // or an OCI image layout directory (signgate policy export)
 	Refresh      string `toml:"refresh"`
 	MaxStaleness string `toml:"max_staleness"`
 	OnStale      string `toml:"on_stale"` // "warn" or "deny"
@@ -28,7 +29,10 @@ type PolicySourceSection struct {
 
 // PolicySource is [policy_source] with defaults applied.
 type PolicySource struct {
+	// Reference names the source: the OCI reference, or "oci-layout:"
+	// and Path for a directory.
 	Reference    string
+	Path         string
 	Refresh      time.Duration
 	MaxStaleness time.Duration // 0: no limit
 	DenyStale    bool          // on_stale = "deny"
@@ -81,7 +85,7 @@ func ParseFragment(what string, data []byte) (*Fragment, error) {
 	return &f, nil
 }
 
-func policySource(p *Problems, f File) *PolicySource {
+func (c *Config) policySource(p *Problems, f File) *PolicySource {
 	s := f.PolicySource
 	if s == nil {
 		return nil
@@ -91,8 +95,14 @@ func policySource(p *Problems, f File) *PolicySource {
 	if s.MaxStaleness != "" {
 		out.MaxStaleness = p.Duration("policy_source.max_staleness", s.MaxStaleness, 0)
 	}
-	if s.Reference == "" {
-		p.Errorf("policy_source.reference: required: the OCI reference the policy is published at")
+	switch {
+	case s.Reference == "" && s.Path == "":
+		p.Errorf("policy_source: give reference (the OCI reference the policy is published at) or path (an OCI image layout holding it)")
+	case s.Reference != "" && s.Path != "":
+		p.Errorf("policy_source: give reference or path, not both")
+	case s.Path != "":
+		out.Path = c.Resolve(s.Path)
+		out.Reference = "oci-layout:" + out.Path
 	}
 	switch s.OnStale {
 	case "", "warn":

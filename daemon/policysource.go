@@ -149,8 +149,19 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 		d.log.Error("policy source: cannot build its verifier", "reference", src.Reference, "err", err)
 		return err
 	}
+	ref := src.Reference
+	if src.Path != "" {
+		served, stop, err := policysource.ServeLayout(src.Path)
+		if err != nil {
+			d.ps.metrics.errors.Inc()
+			d.log.Warn("policy source: the layout cannot be read; the policy in force stays", "path", src.Path, "err", err)
+			return err
+		}
+		defer stop()
+		ref = served
+	}
 	fctx, cancel := context.WithTimeout(ctx, cfg.Registry.VerifyTimeout)
-	got, err := policysource.Fetch(fctx, engine, reg, src.Reference, cfg.Registry.MaxBlobBytes)
+	got, err := policysource.Fetch(fctx, engine, reg, ref, cfg.Registry.MaxBlobBytes)
 	cancel()
 	change := policysource.Same
 	if err == nil {

@@ -237,3 +237,56 @@ func TestWatchSeesTheSourceSignerKey(t *testing.T) {
 		t.Error("a rotated signer key file is not seen by watch_config")
 	}
 }
+
+// A node without a registry takes its policy from a directory: an OCI
+// layout exported from the registry with its signature, verified as the
+// registry's copy is; one exported without a signature is refused.
+func TestPolicySourceFromALayout(t *testing.T) {
+	host := srvHost(t)
+	signer := mustSigner(t)
+	ref := host.host + "/signgate/policy:prod"
+	dir := t.TempDir()
+	signed := publishPolicy(t, ref, 1, "from-layout")
+	layout := filepath.Join(dir, "layout")
+	unsigned := filepath.Join(dir, "unsigned")
+	if _, err := policysource.Export(t.Context(), signed, unsigned); err != nil {
+		t.Fatal(err)
+	}
+	if err := signer.SignLegacy(signed); err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policysource.Export(t.Context(), tag, layout); err != nil {
+		t.Fatal(err)
+	}
+	host.srv.Close() // the node reaches no registry
+	cfg := filepath.Join(dir, "config.toml")
+	write := func(path string) {
+		t.Helper()
+		if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nstate_dir = %q\nmetrics_address = \"\"\n[keys.security]\npem = '''\n%s'''\n[policy_source]\npath = %q\n[policy_source.cosign]\nkeys = [\"security\"]\n",
+			filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state-"+filepath.Base(path)), signer.PublicPEM(), path)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(unsigned)
+	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RefreshPolicy(t.Context()); policysource.Reason(err) != "unsigned" {
+		t.Fatalf("a layout without the signature: %v", err)
+	}
+	write(layout)
+	if d, err = New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RefreshPolicy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if ps := d.config().Policies; len(ps) != 1 || ps[0].Name != "from-layout" || testutil.ToFloat64(d.ps.metrics.serial) != 1 {
+		t.Fatalf("policies from the layout: %+v", ps)
+	}
+}

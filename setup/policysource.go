@@ -40,9 +40,14 @@ func (s *Source) Stale(verified, now time.Time) bool {
 // composed into it. A kept policy that fails is set aside, named, and the
 // node runs with no policy: every image denied.
 func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
-	scope, err := policysource.Scope(cc.PolicySource.Reference)
-	if err != nil {
-		p.Errorf("%v", err)
+	// A directory is served on a port known only when it is read: the
+	// source's engine verifies nothing else, so its one policy takes all.
+	scope := "**"
+	if cc.PolicySource.Path == "" {
+		var err error
+		if scope, err = policysource.Scope(cc.PolicySource.Reference); err != nil {
+			p.Errorf("%v", err)
+		}
 	}
 	boot := *cc
 	boot.File.Policy = []config.PolicySection{{Name: SourcePolicyName, Scopes: []string{scope}, Mode: "enforce",

@@ -17,6 +17,7 @@ import (
 
 const policyUsage = `usage: signgate policy build --config POLICY.toml --serial N [--out FILE]
        signgate policy push --file FILE [--config NODE.toml] REFERENCE
+       signgate policy export --dir DIR [--config NODE.toml] REFERENCE
 
 build: the keys, certificates, trust roots, identities and policies of
 POLICY.toml (a config as check-config takes it) as a policy artifact's
@@ -26,8 +27,12 @@ Written to --out, else stdout.
 
 push: FILE (build's output) as an OCI artifact at REFERENCE, with the
 registry settings and credentials of NODE.toml; prints the digest to sign,
-e.g. cosign sign --key KEY REFERENCE@DIGEST. See docs/config.md,
-[policy_source].
+e.g. cosign sign --key KEY REFERENCE@DIGEST.
+
+export: the signed artifact at REFERENCE, its cosign signature and what
+refers to it, as a new OCI image layout at DIR: for nodes whose
+policy_source.path is a copy of it (no registry reachable). See
+docs/config.md, [policy_source].
 `
 
 func runPolicy(args []string) int {
@@ -43,6 +48,8 @@ func runPolicy(args []string) int {
 		return runPolicyBuild(args[1:])
 	case "push":
 		return runPolicyPush(args[1:])
+	case "export":
+		return runPolicyExport(args[1:])
 	}
 	fmt.Fprintf(os.Stderr, "signgate policy: unknown command %q\n\n%s", args[0], policyUsage)
 	return exitUsage
@@ -135,5 +142,47 @@ func runPolicyPush(args []string) int {
 	}
 	fmt.Printf("%s@%s\n", ref.Context().Name(), dg)
 	fmt.Fprintf(os.Stderr, "pushed policy serial %d; nodes take it once it is signed, e.g.\n  cosign sign --key KEY %s@%s\n", frag.Serial, ref.Context().Name(), dg)
+	return exitOK
+}
+
+func runPolicyExport(args []string) int {
+	c := newCommand("policy export", policyUsage)
+	cfgPath := c.configFlag(config.DefaultPath, "the config whose registry settings and credentials to read with")
+	dir := c.fs.String("dir", "", "the new OCI image layout to write")
+	timeout := c.fs.Duration("timeout", time.Minute, "how long the export may take")
+	pos, code, done := c.parse(args, 1, 1)
+	if done {
+		return code
+	}
+	if *dir == "" {
+		return c.usageError(args, fmt.Errorf("--dir is required"))
+	}
+	cc, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	ref, err := name.ParseReference(pos[0], name.StrictValidation)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	reg, err := registry.New((&setup.Config{Config: cc}).RegistryConfig())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	opts, err := reg.Options(ctx, ref.Context())
+	var d name.Digest
+	if err == nil {
+		d, err = policysource.Export(ctx, ref, *dir, opts...)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "signgate: exporting %s: %v\n", ref, err)
+		return exitError
+	}
+	fmt.Printf("%s\n", d)
 	return exitOK
 }
