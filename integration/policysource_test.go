@@ -160,6 +160,12 @@ func TestPolicySourceThroughARealRegistry(t *testing.T) {
 	refused("rollback", 0)
 	id, err = e.Create(pod, podCfg, app.String())
 	mustAllow(t, id, err)
+	// doctor says which policy is in force, and names the one refused.
+	doc, _ := exec.Command(filepath.Join(e.Bin, "signgate"), "doctor",
+		"--config", filepath.Join(e.Dir, "signgate.toml"), "--containerd-config", filepath.Join(e.Dir, "containerd.toml")).CombinedOutput()
+	if !strings.Contains(string(doc), "serial 2 ("+two.DigestStr()+")") || !strings.Contains(string(doc), one.DigestStr()+" (rollback)") {
+		t.Errorf("doctor does not show the policy in force and the rollback refused:\n%s", doc)
+	}
 
 	// The registry stops answering for the policy; signgate restarts and
 	// runs the policy it kept.
