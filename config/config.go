@@ -107,6 +107,9 @@ type Config struct {
 	Cache    Cache
 	KMS      KMS
 	Running  Running // each policy's on_untrusted_running (running.go)
+	// PolicySource: where the policy comes from, signed (policysource.go);
+	// nil when this file holds it.
+	PolicySource *PolicySource
 }
 
 // Load reads path and checks it as Parse does.
@@ -154,7 +157,13 @@ func Read(path string, data []byte) (*Config, *Problems, error) {
 	}
 	p := &Problems{Path: path}
 	sum := sha256.Sum256(data)
-	c := &Config{Path: path, Digest: hex.EncodeToString(sum[:8]), File: f}
+	return build(p, path, hex.EncodeToString(sum[:8]), f), p, nil
+}
+
+// build applies the defaults to f and checks its values, adding to p.
+func build(p *Problems, path, digest string, f File) *Config {
+	c := &Config{Path: path, Digest: digest, File: f}
+	c.PolicySource = c.policySource(p, f)
 	c.Daemon = daemon(p, f.Daemon)
 	c.Registry = registry(p, f.Registry)
 	c.Registry.CredentialProviders = credentialProviders(p, c, f.Registry.CredentialProviders)
@@ -166,7 +175,7 @@ func Read(path string, data []byte) (*Config, *Problems, error) {
 		MaxEntries: int(p.Positive("cache.max_entries", int64(f.Cache.MaxEntries), DefaultMaxEntries)),
 	}
 	c.KMS = c.kms(p, f.KMS)
-	return c, p, nil
+	return c
 }
 
 func daemon(p *Problems, d DaemonSection) Daemon {

@@ -83,3 +83,13 @@ const (
 	DefaultNotationPluginTimeout  = 2 * time.Second
 	DefaultNotationPluginCacheTTL = 5 * time.Minute
 )
+
+// [policy_source]
+const (
+	DefaultPolicyRefresh = 5 * time.Minute
+	// PolicyMediaType is the one layer of a policy artifact: the TOML of
+	// the sections it carries. PolicyArtifactType is the manifest's
+	// artifactType and config media type.
+	PolicyMediaType    = "application/vnd.signgate.policy.v1+toml"
+	PolicyArtifactType = "application/vnd.signgate.policy.config.v1+json"
+)

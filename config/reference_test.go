@@ -37,6 +37,7 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 		"[trust_roots.NAME]": TrustRootSection{}, "[identities.NAME]": IdentitySection{},
 		"[registry.credential_providers]": CredentialProvidersSection{},
 		"[notation_plugins.NAME]":         NotationPluginSection{},
+		"[policy_source]":                 PolicySourceSection{},
 	}
 	doc := map[string]map[string]bool{}
 	var cur string

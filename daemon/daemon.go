@@ -58,6 +58,7 @@ type Daemon struct {
 	running     *runningState // running containers, judged again on every change (running.go)
 	// after is time.After for the listeners' retries; tests set a clock.
 	after func(time.Duration) <-chan time.Time
+	ps    policyState // [policy_source] (policysource.go)
 }
 
 func (d *Daemon) keysAt() time.Time { return time.Unix(0, d.keysTime.Load()) }
@@ -79,6 +80,8 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.cfg.Store(cfg)
 	d.loaded.Store(fingerprint(cfg))
 	d.metrics = newMetrics(d)
+	d.ps.metrics = newPolicyMetrics(d.metrics.reg)
+	d.showPolicy(cfg)
 	syncer, err := setup.Syncer(cfg, nil, false)
 	if err != nil {
 		return nil, err
@@ -175,6 +178,9 @@ func (d *Daemon) config() *setup.Config { return d.cfg.Load() }
 
 // Decide passes to the engine in force.
 func (d *Daemon) Decide(ctx context.Context, req verify.Request) *verify.Verdict {
+	if v := d.staleDenial(req); v != nil {
+		return v
+	}
 	return d.engine.Load().Decide(ctx, req)
 }
 
@@ -196,6 +202,9 @@ func (d *Daemon) Reload() error {
 	// Against the config in force after this reload (it may name new files);
 	// a refused one is not tried again until the files change again.
 	defer func() { d.loaded.Store(fingerprint(d.config())) }()
+	if err == nil {
+		err = sourceChange(d.config(), cfg)
+	}
 	var syncer *keysync.Syncer
 	if err == nil {
 		syncer, err = setup.Syncer(cfg, d.syncer.Load(), false)
@@ -214,6 +223,7 @@ func (d *Daemon) Reload() error {
 			}
 			d.engine.Store(engine)
 			d.cfg.Store(cfg)
+			d.showPolicy(cfg)
 			d.syncer.Swap(syncer).Close()
 			select {
 			case d.keysChanged <- struct{}{}: // the new engine starts with no verdicts
@@ -272,6 +282,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go d.watchFiles(ctx, every)
 	}
 	go d.trustRootLoop(ctx)
+	if d.config().Source != nil {
+		go d.policyLoop(ctx)
+	}
 	go d.runningLoop(ctx)
 	d.startProve(ctx)
 	defer d.notify("STOPPING=1")

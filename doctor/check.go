@@ -41,6 +41,8 @@ type Node struct {
 	CRIO                *CRIO
 	Runtime             string
 	CRIOStorageReadable bool
+	// PolicySource: the policy from [policy_source]; nil without one.
+	PolicySource *PolicySource
 }
 
 // TrustRoot is a trust root kept from a TUF repository, as loaded.
@@ -161,6 +163,9 @@ func (n Node) common() []Finding {
 	}
 	for _, l := range n.Listeners {
 		out = append(out, listenerFinding(l))
+	}
+	if n.PolicySource != nil {
+		out = append(out, policySourceFindings(*n.PolicySource, n.Now)...)
 	}
 	return out
 }

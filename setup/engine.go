@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/registry"
@@ -122,6 +123,25 @@ func Open(path string) (*Gate, error) {
 	if err != nil {
 		return nil, err
 	}
+	return open(cfg)
+}
+
+// OpenComposed is Open on the config at path with the policy artifact body
+// (named what) in place of its policy: to preview a policy before it is
+// signed and published.
+func OpenComposed(path string, body []byte, what string) (*Gate, error) {
+	cc, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := Compose(cc, body, what)
+	if err != nil {
+		return nil, err
+	}
+	return open(cfg)
+}
+
+func open(cfg *Config) (*Gate, error) {
 	syncer, err := Syncer(cfg, nil, true)
 	if err != nil {
 		return nil, err

@@ -22,7 +22,7 @@ type validator struct{ *config.Problems }
 // is refused.
 func (c *Config) policies(p *config.Problems, f *config.File, certKinds, material, certMaterial map[string]string) {
 	v := validator{p}
-	if len(f.Policy) == 0 {
+	if len(f.Policy) == 0 && f.PolicySource == nil {
 		v.Errorf("no [[policy]] is defined, so every image would be denied")
 	}
 	seen := map[string]bool{}
