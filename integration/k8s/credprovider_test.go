@@ -1,0 +1,209 @@
+package k8s_test
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/signgate/signgate/integration/harness"
+)
+
+// An ECR-shaped registry name: the real ecr-credential-provider finds its
+// region (us-east-1) in it. There is no DNS: hosts.toml in
+// /etc/containerd/certs.d sends it to a registry on loopback, for
+// containerd and for signgate's pod (which mounts /etc/containerd) alike.
+const ecrHost = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+
+// Issue 28 item 1 on a real node: the kubelet, given the real
+// ecr-credential-provider (--image-credential-provider-config and
+// --image-credential-provider-bin-dir), pulls a signed image from a
+// registry that requires the credential (the distribution v3 registry:
+// htpasswd over TLS, its CA in hosts.toml).
+//
+// While signgate's chart does not name the provider, the pull works (the
+// kubelet has the credential) and the container is denied, naming the
+// registry, the credential source tried and the 401. Once the chart names
+// the same provider files (kubeletCredentialProviders, mounted by
+// hostPath), the same pod's next attempt runs: signgate ran the provider
+// itself (the stand-in counts a token the kubelet, with the image already
+// pulled, did not ask for) and verified the signature with it. Neither the
+// password nor the token reaches a verdict, an event or signgate's log.
+//
+// ECR's API is a stand-in (harness.ECRStandIn, in this process, on
+// loopback): it replaces the one AWS call the plugin makes,
+// GetAuthorizationToken, reached through AWS_ENDPOINT_URL_ECR with static
+// test credentials, because the real one needs an AWS account and the
+// network. The plugin binary, its SigV4 signing, the kubelet and the
+// registry the token opens are the real ones.
+func TestKubeletCredentialProviderPullIsVerifiedWithTheSameProvider(t *testing.T) {
+	need(t)
+	helm := os.Getenv("SIGNGATE_HELM")
+	pw := make([]byte, 12)
+	if _, err := rand.Read(pw); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := harness.StartAuthRegistry(t.TempDir(), E.Bin, "AWS", "pw-"+hex.EncodeToString(pw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Stop)
+	hostsDir, err := E.RouteRegistryWithCA(ecrHost, "https://"+reg.Host, reg.CA)
+	t.Cleanup(func() { os.RemoveAll(hostsDir) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := pushSignedTo(t, reg, "credprov/app")
+
+	const accessKey = "AKIDSIGNGATEK8S00001"
+	ecr := harness.NewECRStandIn(accessKey, "us-east-1", reg.User, reg.Password, 12*time.Hour)
+	t.Cleanup(ecr.Close)
+	// The node's provider files, where both the kubelet and (by hostPath)
+	// signgate's pod read them.
+	providerConfig, binDir, err := harness.InstallECRProvider(filepath.Join(C.Dir, "credential-providers"), E.Bin, ecr.URL, accessKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setKubeletArgs(t, "--image-credential-provider-config", providerConfig, "--image-credential-provider-bin-dir", binDir)
+	t.Cleanup(func() { setKubeletArgs(t) })
+
+	// signgate as installed: no provider. The kubelet pulls; signgate
+	// cannot read the signature.
+	apply(t, deployment("ecr-app", ecrHost+"/credprov/app:v1"))
+	t.Cleanup(func() { _, _ = C.Kubectl("delete", "deployment", "ecr-app", "--wait=false") })
+	msg, events := waiting(t, "default", "ecr-app", "CreateContainerError")
+	if !strings.Contains(events, "Successfully pulled image") {
+		t.Fatalf("the kubelet did not pull with its provider's credential:\n%s", events)
+	}
+	for _, want := range []string{"signgate denied image " + ecrHost + "/credprov/app:v1", img.DigestStr(),
+		"registry " + ecrHost + " answered 401 Unauthorized", "credentials from none (anonymous: no credential source is configured)"} {
+		if !strings.Contains(msg, want) {
+			t.Fatalf("the refusal does not say %q:\n%s", want, msg)
+		}
+	}
+	t.Logf("without the provider: %s", msg)
+	kubeletCalls := ecr.Calls()
+	if kubeletCalls == 0 {
+		t.Fatal("the image was pulled without a token from the provider")
+	}
+	deniedLogs := kubectl(t, "-n", "signgate-system", "logs", "ds/signgate")
+
+	// The chart names the kubelet's files: the same pod runs.
+	if err := C.HelmUpgrade(helm, "../../charts/signgate", "kubeletCredentialProviders.enabled=true",
+		"kubeletCredentialProviders.config="+providerConfig, "kubeletCredentialProviders.binDir="+binDir); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := C.HelmUpgrade(helm, "../../charts/signgate", "kubeletCredentialProviders.enabled=false"); err != nil {
+			t.Error(err)
+		}
+	})
+	start := time.Now()
+	if out, err := C.Kubectl("rollout", "status", "deployment/ecr-app", "--timeout=150s"); err != nil {
+		t.Fatalf("the pod did not run once signgate had the provider: %v: %s", err, out)
+	}
+	t.Logf("admitted %s after the upgrade", time.Since(start).Round(time.Second))
+	if ecr.Calls() == kubeletCalls {
+		t.Fatal("admitted without signgate asking the provider for a token")
+	}
+	logs := kubectl(t, "-n", "signgate-system", "logs", "ds/signgate")
+	if !hasLine(logs, "decision=allow", "digest="+img.DigestStr(), `verified_by="cosign: ci"`) {
+		t.Fatalf("signgate's log has no verified allow for %s:\n%s", img, logs)
+	}
+
+	token := base64.StdEncoding.EncodeToString([]byte(reg.User + ":" + reg.Password))
+	pod := kubectl(t, "get", "pods", "-l", "app=ecr-app", "-o", "jsonpath={.items[0].metadata.name}")
+	for what, s := range map[string]string{"the refusal": msg, "the pod's events": podEvents(t, "default", pod),
+		"signgate's log": deniedLogs + logs} {
+		for _, secret := range []string{reg.Password, token} {
+			if strings.Contains(s, secret) {
+				t.Errorf("%s holds the secret %q", what, secret)
+			}
+		}
+	}
+}
+
+// pushSignedTo pushes a busybox image (through the suite's registry) to
+// repo in reg, signs it with k1 there, and returns it named in ECR.
+func pushSignedTo(t *testing.T, reg *harness.AuthRegistry, repo string) name.Digest {
+	t.Helper()
+	src, err := harness.PushBusybox(E.Registry+"/credprov-src/"+repo+":v1", "sleep", "3600")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, err := remote.Image(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := name.ParseReference(reg.Host + "/" + repo + ":v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(dst, i, reg.Options()...); err != nil {
+		t.Fatal(err)
+	}
+	if err := E.Signers["k1"].SignLegacy(dst.Context().Digest(src.DigestStr()), reg.Options()...); err != nil {
+		t.Fatal(err)
+	}
+	d, err := name.NewDigest(ecrHost + "/" + repo + "@" + src.DigestStr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// setKubeletArgs restarts the kubelet with args added to its own; the
+// pods it runs go on running.
+func setKubeletArgs(t *testing.T, args ...string) {
+	t.Helper()
+	C.StopKubelet()
+	C.KubeletArgs = args
+	if err := C.StartKubelet(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(C.Dir, "kubelet.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^healthzPort: (\d+)$`).FindSubmatch(cfg)
+	if m == nil {
+		t.Fatal("kubelet.yaml has no healthzPort")
+	}
+	if err := harness.WaitFor(time.Minute, func() error {
+		r, err := http.Get("http://127.0.0.1:" + string(m[1]) + "/healthz")
+		if err != nil {
+			return err
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusOK {
+			return fmt.Errorf("healthz: %s", r.Status)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("the kubelet did not come back: %v", err)
+	}
+}
+
+// hasLine says whether one line of logs holds every one of want.
+func hasLine(logs string, want ...string) bool {
+	for _, l := range strings.Split(logs, "\n") {
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(l, w)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
