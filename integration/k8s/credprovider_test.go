@@ -37,8 +37,10 @@ const ecrHost = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 // the same provider files (kubeletCredentialProviders, mounted by
 // hostPath), the same pod's next attempt runs: signgate ran the provider
 // itself (the stand-in counts a token the kubelet, with the image already
-// pulled, did not ask for) and verified the signature with it. Neither the
-// password nor the token reaches a verdict, an event or signgate's log.
+// pulled, did not ask for) and verified the signature with it. With the
+// section removed again, another image of the registry still pulls and is
+// denied the same way. Neither the password nor the token reaches a
+// verdict, an event or signgate's log.
 //
 // ECR's API is a stand-in (harness.ECRStandIn, in this process, on
 // loopback): it replaces the one AWS call the plugin makes,
@@ -103,9 +105,16 @@ func TestKubeletCredentialProviderPullIsVerifiedWithTheSameProvider(t *testing.T
 		"kubeletCredentialProviders.config="+providerConfig, "kubeletCredentialProviders.binDir="+binDir); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	enabled := true
+	disable := func() {
+		enabled = false
 		if err := C.HelmUpgrade(helm, "../../charts/signgate", "kubeletCredentialProviders.enabled=false"); err != nil {
-			t.Error(err)
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		if enabled {
+			disable()
 		}
 	})
 	start := time.Now()
@@ -121,10 +130,28 @@ func TestKubeletCredentialProviderPullIsVerifiedWithTheSameProvider(t *testing.T
 		t.Fatalf("signgate's log has no verified allow for %s:\n%s", img, logs)
 	}
 
+	allowedLogs := logs
+
+	// The provider section removed again: the kubelet still has the
+	// provider (another image of the registry pulls), signgate does not.
+	disable()
+	other := pushSignedTo(t, reg, "credprov/other")
+	apply(t, deployment("ecr-other", ecrHost+"/credprov/other:v1"))
+	t.Cleanup(func() { _, _ = C.Kubectl("delete", "deployment", "ecr-other", "--wait=false") })
+	otherMsg, otherEvents := waiting(t, "default", "ecr-other", "CreateContainerError")
+	if !strings.Contains(otherEvents, "Successfully pulled image") {
+		t.Fatalf("the kubelet did not pull the second image:\n%s", otherEvents)
+	}
+	for _, want := range []string{other.DigestStr(), "registry " + ecrHost + " answered 401 Unauthorized", "credentials from none"} {
+		if !strings.Contains(otherMsg, want) {
+			t.Fatalf("with the provider section removed, the refusal does not say %q:\n%s", want, otherMsg)
+		}
+	}
+
 	token := base64.StdEncoding.EncodeToString([]byte(reg.User + ":" + reg.Password))
 	pod := kubectl(t, "get", "pods", "-l", "app=ecr-app", "-o", "jsonpath={.items[0].metadata.name}")
-	for what, s := range map[string]string{"the refusal": msg, "the pod's events": podEvents(t, "default", pod),
-		"signgate's log": deniedLogs + logs} {
+	for what, s := range map[string]string{"the refusals": msg + otherMsg, "the pods' events": podEvents(t, "default", pod) + otherEvents,
+		"signgate's log": deniedLogs + allowedLogs + kubectl(t, "-n", "signgate-system", "logs", "ds/signgate")} {
 		for _, secret := range []string{reg.Password, token} {
 			if strings.Contains(s, secret) {
 				t.Errorf("%s holds the secret %q", what, secret)
