@@ -42,42 +42,14 @@ const ecrHost = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 // denied the same way. Neither the password nor the token reaches a
 // verdict, an event or signgate's log.
 //
-// ECR's API is a stand-in (harness.ECRStandIn, in this process, on
-// loopback): it replaces the one AWS call the plugin makes,
-// GetAuthorizationToken, reached through AWS_ENDPOINT_URL_ECR with static
-// test credentials, because the real one needs an AWS account and the
-// network. The plugin binary, its SigV4 signing, the kubelet and the
+// ECR's API is a stand-in (see ecrNode) for the one AWS call the plugin
+// makes; the plugin binary, its SigV4 signing, the kubelet and the
 // registry the token opens are the real ones.
 func TestKubeletCredentialProviderPullIsVerifiedWithTheSameProvider(t *testing.T) {
 	need(t)
-	helm := os.Getenv("SIGNGATE_HELM")
-	pw := make([]byte, 12)
-	if _, err := rand.Read(pw); err != nil {
-		t.Fatal(err)
-	}
-	reg, err := harness.StartAuthRegistry(t.TempDir(), E.Bin, "AWS", "pw-"+hex.EncodeToString(pw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(reg.Stop)
-	hostsDir, err := E.RouteRegistryWithCA(ecrHost, "https://"+reg.Host, reg.CA)
-	t.Cleanup(func() { os.RemoveAll(hostsDir) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := newECRNode(t, "credential-providers", false)
+	reg, ecr := n.reg, n.ecr
 	img := pushSignedTo(t, reg, "credprov/app")
-
-	const accessKey = "AKIDSIGNGATEK8S00001"
-	ecr := harness.NewECRStandIn(accessKey, "us-east-1", reg.User, reg.Password, 12*time.Hour)
-	t.Cleanup(ecr.Close)
-	// The node's provider files, where both the kubelet and (by hostPath)
-	// signgate's pod read them.
-	providerConfig, binDir, err := harness.InstallECRProvider(filepath.Join(C.Dir, "credential-providers"), E.Bin, ecr.URL, accessKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	setKubeletArgs(t, "--image-credential-provider-config", providerConfig, "--image-credential-provider-bin-dir", binDir)
-	t.Cleanup(func() { setKubeletArgs(t) })
 
 	// signgate as installed: no provider. The kubelet pulls; signgate
 	// cannot read the signature.
@@ -101,22 +73,7 @@ func TestKubeletCredentialProviderPullIsVerifiedWithTheSameProvider(t *testing.T
 	deniedLogs := kubectl(t, "-n", "signgate-system", "logs", "ds/signgate")
 
 	// The chart names the kubelet's files: the same pod runs.
-	if err := C.HelmUpgrade(helm, "../../charts/signgate", "kubeletCredentialProviders.enabled=true",
-		"kubeletCredentialProviders.config="+providerConfig, "kubeletCredentialProviders.binDir="+binDir); err != nil {
-		t.Fatal(err)
-	}
-	enabled := true
-	disable := func() {
-		enabled = false
-		if err := C.HelmUpgrade(helm, "../../charts/signgate", "kubeletCredentialProviders.enabled=false"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		if enabled {
-			disable()
-		}
-	})
+	disable := n.useInChart(t)
 	start := time.Now()
 	if out, err := C.Kubectl("rollout", "status", "deployment/ecr-app", "--timeout=150s"); err != nil {
 		t.Fatalf("the pod did not run once signgate had the provider: %v: %s", err, out)
@@ -158,6 +115,109 @@ func TestKubeletCredentialProviderPullIsVerifiedWithTheSameProvider(t *testing.T
 			}
 		}
 	}
+}
+
+// The kubelet's provider config as a directory of files, which the
+// kubelet reads since Kubernetes 1.34 and signgate reads too: the chart
+// mounts it with kubeletCredentialProviders.configType Directory, and an
+// image the kubelet pulled with the provider is verified with it. (The
+// chart's hostPath was of type File alone: on such a node signgate's pod
+// never started.)
+func TestKubeletCredentialProviderConfigDirectory(t *testing.T) {
+	need(t)
+	n := newECRNode(t, "credential-providers-dir", true)
+	img := pushSignedTo(t, n.reg, "credprovdir/app")
+	n.useInChart(t)
+	apply(t, deployment("ecr-dir", ecrHost+"/credprovdir/app:v1"))
+	t.Cleanup(func() { _, _ = C.Kubectl("delete", "deployment", "ecr-dir", "--wait=false") })
+	if out, err := C.Kubectl("rollout", "status", "deployment/ecr-dir", "--timeout=150s"); err != nil {
+		t.Fatalf("the pod did not run: %v: %s", err, out)
+	}
+	if logs := kubectl(t, "-n", "signgate-system", "logs", "ds/signgate"); !hasLine(logs, "decision=allow", "digest="+img.DigestStr(), `verified_by="cosign: ci"`) {
+		t.Fatalf("signgate's log has no verified allow for %s:\n%s", img, logs)
+	}
+}
+
+// ecrNode is the node's side of a private registry named as ECR: the
+// registry (distribution v3, htpasswd over TLS, routed by hosts.toml with
+// its CA in the hosts directory), the stand-in for ECR's API, and the
+// kubelet running the real ecr-credential-provider against it.
+//
+// ECR's API is a stand-in (harness.ECRStandIn, in this process, on
+// loopback) for the one AWS call the plugin makes, GetAuthorizationToken,
+// reached through AWS_ENDPOINT_URL_ECR with static test credentials: the
+// real one needs an AWS account and the network.
+type ecrNode struct {
+	reg            *harness.AuthRegistry
+	ecr            *harness.ECRStandIn
+	config, binDir string // as the kubelet is given them
+	configType     string // the hostPath type of config
+}
+
+// newECRNode sets the node up, its provider files in C.Dir/dir (config a
+// directory of files when configDir), and restarts the kubelet with them;
+// all undone when t ends.
+func newECRNode(t *testing.T, dir string, configDir bool) *ecrNode {
+	t.Helper()
+	pw := make([]byte, 12)
+	if _, err := rand.Read(pw); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := harness.StartAuthRegistry(t.TempDir(), E.Bin, "AWS", "pw-"+hex.EncodeToString(pw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Stop)
+	hostsDir, err := E.RouteRegistryWithCA(ecrHost, "https://"+reg.Host, reg.CA)
+	t.Cleanup(func() { os.RemoveAll(hostsDir) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	const accessKey = "AKIDSIGNGATEK8S00001"
+	n := &ecrNode{reg: reg, ecr: harness.NewECRStandIn(accessKey, "us-east-1", reg.User, reg.Password, 12*time.Hour), configType: "File"}
+	t.Cleanup(n.ecr.Close)
+	// Where both the kubelet and (by hostPath) signgate's pod read them.
+	if n.config, n.binDir, err = harness.InstallECRProvider(filepath.Join(C.Dir, dir), E.Bin, n.ecr.URL, accessKey); err != nil {
+		t.Fatal(err)
+	}
+	if configDir {
+		d := filepath.Join(C.Dir, dir, "config.d")
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(n.config, filepath.Join(d, "ecr.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		n.config, n.configType = d, "Directory"
+	}
+	setKubeletArgs(t, "--image-credential-provider-config", n.config, "--image-credential-provider-bin-dir", n.binDir)
+	t.Cleanup(func() { setKubeletArgs(t) })
+	return n
+}
+
+// useInChart upgrades signgate's release to name the node's provider
+// files (kubeletCredentialProviders), and returns what takes them out
+// again (done when t ends if not before).
+func (n *ecrNode) useInChart(t *testing.T) (disable func()) {
+	t.Helper()
+	helm := os.Getenv("SIGNGATE_HELM")
+	if err := C.HelmUpgrade(helm, "../../charts/signgate", "kubeletCredentialProviders.enabled=true",
+		"kubeletCredentialProviders.config="+n.config, "kubeletCredentialProviders.binDir="+n.binDir,
+		"kubeletCredentialProviders.configType="+n.configType); err != nil {
+		t.Fatal(err)
+	}
+	enabled := true
+	disable = func() {
+		if !enabled {
+			return
+		}
+		enabled = false
+		if err := C.HelmUpgrade(helm, "../../charts/signgate", "kubeletCredentialProviders.enabled=false", "kubeletCredentialProviders.configType=File"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(disable)
+	return disable
 }
 
 // pushSignedTo pushes a busybox image (through the suite's registry) to
