@@ -78,3 +78,14 @@ func copyFile(from, to string, mode os.FileMode) error {
 	}
 	return dst.Close()
 }
+
+// DockerCerts lays registry's certs.d directory out the Docker way, its
+// CA as ca.crt and no hosts.toml, and returns the directory, to remove
+// when done.
+func (e *Env) DockerCerts(registry, ca string) (string, error) {
+	d := filepath.Join(e.certsDir, registry)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return d, err
+	}
+	return d, copyFile(ca, filepath.Join(d, "ca.crt"), 0o644)
+}
