@@ -47,7 +47,7 @@ const ecrHost = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 // registry the token opens are the real ones.
 func TestKubeletCredentialProviderPullIsVerifiedWithTheSameProvider(t *testing.T) {
 	need(t)
-	n := newECRNode(t, "credential-providers", false)
+	n := newECRNode(t, "credential-providers", eksLayout)
 	reg, ecr := n.reg, n.ecr
 	img := pushSignedTo(t, reg, "credprov/app")
 
@@ -125,7 +125,7 @@ func TestKubeletCredentialProviderPullIsVerifiedWithTheSameProvider(t *testing.T
 // never started.)
 func TestKubeletCredentialProviderConfigDirectory(t *testing.T) {
 	need(t)
-	n := newECRNode(t, "credential-providers-dir", true)
+	n := newECRNode(t, "credential-providers-dir", configDirectory)
 	img := pushSignedTo(t, n.reg, "credprovdir/app")
 	n.useInChart(t)
 	apply(t, deployment("ecr-dir", ecrHost+"/credprovdir/app:v1"))
@@ -154,10 +154,21 @@ type ecrNode struct {
 	configType     string // the hostPath type of config
 }
 
-// newECRNode sets the node up, its provider files in C.Dir/dir (config a
-// directory of files when configDir), and restarts the kubelet with them;
-// all undone when t ends.
-func newECRNode(t *testing.T, dir string, configDir bool) *ecrNode {
+// How the node lays its provider files out.
+type providerLayout int
+
+const (
+	// eksLayout: the config in the bin dir, as EKS nodes have them
+	// (/etc/eks/image-credential-provider/config.json): the chart mounts
+	// the file over its place inside the bin dir's mount.
+	eksLayout providerLayout = iota
+	// configDirectory: the config a directory of files (Kubernetes 1.34).
+	configDirectory
+)
+
+// newECRNode sets the node up, its provider files in C.Dir/dir as layout
+// says, and restarts the kubelet with them; all undone when t ends.
+func newECRNode(t *testing.T, dir string, layout providerLayout) *ecrNode {
 	t.Helper()
 	pw := make([]byte, 12)
 	if _, err := rand.Read(pw); err != nil {
@@ -180,15 +191,20 @@ func newECRNode(t *testing.T, dir string, configDir bool) *ecrNode {
 	if n.config, n.binDir, err = harness.InstallECRProvider(filepath.Join(C.Dir, dir), E.Bin, n.ecr.URL, accessKey); err != nil {
 		t.Fatal(err)
 	}
-	if configDir {
-		d := filepath.Join(C.Dir, dir, "config.d")
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(n.config, filepath.Join(d, "ecr.yaml")); err != nil {
-			t.Fatal(err)
-		}
-		n.config, n.configType = d, "Directory"
+	to := filepath.Join(n.binDir, "config.yaml")
+	if layout == configDirectory {
+		to = filepath.Join(C.Dir, dir, "config.d", "ecr.yaml")
+		n.configType = "Directory"
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(n.config, to); err != nil {
+		t.Fatal(err)
+	}
+	n.config = to
+	if layout == configDirectory {
+		n.config = filepath.Dir(to)
 	}
 	setKubeletArgs(t, "--image-credential-provider-config", n.config, "--image-credential-provider-bin-dir", n.binDir)
 	t.Cleanup(func() { setKubeletArgs(t) })
