@@ -118,11 +118,12 @@ func TestKubeletCredentialProviderPullIsVerifiedWithTheSameProvider(t *testing.T
 }
 
 // The kubelet's provider config as a directory of files, which the
-// kubelet reads since Kubernetes 1.34 and signgate reads too: the chart
+// kubelet reads since Kubernetes 1.34 and signgate reads too, its file in
+// kubelet.config.k8s.io/v1beta1, which the kubelet still reads: the chart
 // mounts it with kubeletCredentialProviders.configType Directory, and an
 // image the kubelet pulled with the provider is verified with it. (The
-// chart's hostPath was of type File alone: on such a node signgate's pod
-// never started.)
+// chart's hostPath was of type File alone, and signgate read v1 alone: on
+// such a node signgate's pod never started.)
 func TestKubeletCredentialProviderConfigDirectory(t *testing.T) {
 	need(t)
 	n := newECRNode(t, "credential-providers-dir", configDirectory)
@@ -162,7 +163,8 @@ const (
 	// (/etc/eks/image-credential-provider/config.json): the chart mounts
 	// the file over its place inside the bin dir's mount.
 	eksLayout providerLayout = iota
-	// configDirectory: the config a directory of files (Kubernetes 1.34).
+	// configDirectory: the config a directory of files (Kubernetes 1.34),
+	// its one file in v1beta1.
 	configDirectory
 )
 
@@ -201,6 +203,13 @@ func newECRNode(t *testing.T, dir string, layout providerLayout) *ecrNode {
 	}
 	if err := os.Rename(n.config, to); err != nil {
 		t.Fatal(err)
+	}
+	if layout == configDirectory {
+		// In v1beta1, which the kubelet still reads: signgate must too.
+		if err := os.WriteFile(to, []byte(strings.Replace(harness.ECRProviderConfig(n.ecr.URL, accessKey),
+			"kubelet.config.k8s.io/v1\n", "kubelet.config.k8s.io/v1beta1\n", 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	n.config = to
 	if layout == configDirectory {
