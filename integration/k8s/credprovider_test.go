@@ -82,12 +82,10 @@ func TestKubeletCredentialProviderPullIsVerifiedWithTheSameProvider(t *testing.T
 	if ecr.Calls() == kubeletCalls {
 		t.Fatal("admitted without signgate asking the provider for a token")
 	}
-	logs := kubectl(t, "-n", "signgate-system", "logs", "ds/signgate")
-	if !hasLine(logs, "decision=allow", "digest="+img.DigestStr(), `verified_by="cosign: ci"`) {
-		t.Fatalf("signgate's log has no verified allow for %s:\n%s", img, logs)
+	allowedLogs := kubectl(t, "-n", "signgate-system", "logs", "ds/signgate")
+	if !hasLine(allowedLogs, "decision=allow", "digest="+img.DigestStr(), `verified_by="cosign: ci"`) {
+		t.Fatalf("signgate's log has no verified allow for %s:\n%s", img, allowedLogs)
 	}
-
-	allowedLogs := logs
 
 	// The provider section removed again: the kubelet still has the
 	// provider (another image of the registry pulls), signgate does not.
