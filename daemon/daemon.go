@@ -21,6 +21,7 @@ import (
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
 	"github.com/signgate/signgate/prove"
+	"github.com/signgate/signgate/registry/podsecrets"
 	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )
@@ -32,6 +33,8 @@ type Daemon struct {
 	store  runtimeStore // the runtime's records (runtime.go)
 	engine atomic.Pointer[verify.Engine]
 	plugin *nri.Plugin
+	// podSecrets reads pods' pull secrets; nil when off (podsecrets.go).
+	podSecrets atomic.Pointer[podsecrets.Source]
 
 	mu  sync.Mutex // serialises reloads
 	cfg atomic.Pointer[setup.Config]
@@ -110,6 +113,10 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.decisions = newLaterRecorder(rec)
 	d.plugin = &nri.Plugin{Runtime: store, RuntimeName: nriName(cfg.Daemon.Runtime), Decider: d, Log: log, Recorder: multiRecorder{d.metrics, d.decisions}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
 	d.plugin.Synchronized = func() { d.judgeSoon("connected to NRI") }
+	if err := d.usePodSecrets(cfg, nil); err != nil {
+		return nil, err
+	}
+	d.plugin.PodCredentials = d.podCredentials
 	return d, nil
 }
 
@@ -201,6 +208,9 @@ func (d *Daemon) Reload() error {
 		d.reportSync(syncer, changes, serr)
 		var engine *verify.Engine
 		if engine, err = d.buildEngine(cfg, syncer); err == nil {
+			err = d.usePodSecrets(cfg, d.config())
+		}
+		if err == nil {
 			// Verdicts the new config and keys bind as the old did carry
 			// over; the others are judged anew.
 			kept, _ := d.Engine().Kept()

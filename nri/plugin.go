@@ -82,6 +82,9 @@ type Plugin struct {
 	// itself over NRI ("containerd", "cri-o"); another runtime connecting
 	// is logged as an error. Empty: not checked.
 	RuntimeName string
+	// PodCredentials, if set, adds a pod's pull secrets to its own
+	// verifications (podcredentials.go).
+	PodCredentials PodCredentials
 	// fallback: CRI-O builds that refuse the validator (fallback.go).
 	fallback validatorFallback
 }

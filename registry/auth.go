@@ -60,6 +60,15 @@ func (c *credentials) ResolveContext(ctx context.Context, target authn.Resource)
 // other source had a credential) names the source.
 func (c *credentials) resolve(ctx context.Context, target authn.Resource) (authn.Authenticator, string, error) {
 	var tried []string
+	// The pod's own pull secrets first, as the kubelet tries them.
+	if pc := podCredentialsFrom(ctx); pc != nil {
+		if repo, ok := target.(name.Repository); ok {
+			if a, source, ok := pc.Credential(repo); ok {
+				return a, source, nil
+			}
+			tried = append(tried, pc.None(repo))
+		}
+	}
 	if c.docker != nil {
 		a, err := c.docker.ResolveContext(ctx, target)
 		if err != nil {

@@ -97,7 +97,15 @@ func (h *handshakes) forget(registry string) {
 // keeps it; false when it fails (go-containerregistry then makes its own).
 func (c *Client) handshake(ctx context.Context, repo name.Repository, rt http.RoundTripper, auth authn.Authenticator) (http.RoundTripper, bool) {
 	reg := repo.RegistryStr()
-	if shaken, ok := c.handshakes.get(repo.String()); ok {
+	// A handshake made with a pod's credential holds its token: kept for
+	// that credential only, never for another pod's reads.
+	mine := repo.String()
+	if pc := podCredentialsFrom(ctx); pc != nil {
+		if scope := pc.Scope(repo); scope != "" {
+			mine += "\x00" + scope
+		}
+	}
+	if shaken, ok := c.handshakes.get(mine); ok {
 		return shaken, true
 	}
 	// A registry's shared handshake is anonymous: never for a repository
@@ -118,7 +126,7 @@ func (c *Client) handshake(ctx context.Context, repo name.Repository, rt http.Ro
 		c.handshakes.setOpen(reg, open)
 	}
 	open = open && auth == authn.Anonymous
-	key := repo.String()
+	key := mine
 	var onUnauthorized func()
 	if open {
 		key = reg

@@ -34,6 +34,9 @@ func (e *Engine) Kept() ([]Kept, int64) {
 	for key, en := range entries {
 		b, rest, _ := strings.Cut(key, "\x01")
 		img, platform, _ := strings.Cut(rest, "\x01")
+		if strings.Contains(platform, "\x01") {
+			continue // made with a pod's pull secret: that pod's, not kept past this process
+		}
 		out = append(out, Kept{Binding: b, Image: img, Platform: platform, Expires: en.expires, Verdict: en.v})
 	}
 	sort.Slice(out, func(i, j int) bool {

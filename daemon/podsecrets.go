@@ -1,0 +1,45 @@
+package daemon
+
+import (
+	"context"
+	"reflect"
+
+	"github.com/containerd/nri/pkg/api"
+
+	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/registry/podsecrets"
+	"github.com/signgate/signgate/setup"
+)
+
+// usePodSecrets builds the pod pull-secret source cfg asks for and puts it
+// in force; a reload that leaves [registry.pod_pull_secrets] as it was
+// keeps the one in force, and what it has read.
+func (d *Daemon) usePodSecrets(cfg *setup.Config, old *setup.Config) error {
+	if old != nil && reflect.DeepEqual(old.Registry.PodPullSecrets, cfg.Registry.PodPullSecrets) {
+		return nil
+	}
+	src, err := cfg.PodSecrets()
+	if err != nil {
+		return err
+	}
+	d.podSecrets.Store(src)
+	return nil
+}
+
+// podCredentials is the pod's pull secrets for its verifications, when
+// [registry.pod_pull_secrets] is on. A lookup that fails is logged, never
+// with a secret's content, and the pod is verified with the node's
+// credentials (see nri.PodCredentials).
+func (d *Daemon) podCredentials(ctx context.Context, pod *api.PodSandbox) registry.PodCredentials {
+	src := d.podSecrets.Load()
+	if src == nil {
+		return nil
+	}
+	source := pod.GetAnnotations()["kubernetes.io/config.source"]
+	p := podsecrets.Pod{Namespace: pod.GetNamespace(), Name: pod.GetName(), UID: pod.GetUid(), Static: source == "file" || source == "http"}
+	pull, err := src.ForPod(ctx, p)
+	if err != nil {
+		d.log.Warn("pod pull secrets: lookup failed; verifying with the node's credentials", "pod", p.String(), "uid", p.UID, "err", err)
+	}
+	return pull
+}
