@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"net/url"
 	"time"
 )
@@ -51,7 +50,7 @@ func podPullSecrets(p *Problems, c *Config, s PodPullSecretsSection) PodPullSecr
 			p.Errorf("registry.pod_pull_secrets.api_server = %q: want https://host:port", s.APIServer)
 		}
 		if s.Kubeconfig != "" {
-			p.Errorf("registry.pod_pull_secrets: api_server and kubeconfig are exclusive (%s)", fmt.Sprintf("%q, %q", s.APIServer, s.Kubeconfig))
+			p.Errorf("registry.pod_pull_secrets: api_server %q and kubeconfig %q: give one", s.APIServer, s.Kubeconfig)
 		}
 	}
 	if !s.Enabled && (s.Kubeconfig != "" || s.APIServer != "" || s.ServiceAccount) {

@@ -36,6 +36,7 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 		"[kms.azure]": KMSAzureSection{}, "[kms.vault]": KMSVaultSection{},
 		"[trust_roots.NAME]": TrustRootSection{}, "[identities.NAME]": IdentitySection{},
 		"[registry.credential_providers]": CredentialProvidersSection{},
+		"[registry.pod_pull_secrets]":     PodPullSecretsSection{},
 	}
 	doc := map[string]map[string]bool{}
 	var cur string
