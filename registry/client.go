@@ -121,7 +121,7 @@ func (c *Client) Options(ctx context.Context, repo name.Repository) ([]remote.Op
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", repo.RegistryStr(), err)
 	}
-	c.creds.remember(repo.String(), source)
+	c.creds.remember(sourceKey(ctx, repo), source)
 	opts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithTransport(rt),

@@ -36,3 +36,14 @@ func podCredentialsFrom(ctx context.Context) PodCredentials {
 	pc, _ := ctx.Value(podCredentialsKey{}).(PodCredentials)
 	return pc
 }
+
+// sourceKey is what the source of repo's credentials is remembered by:
+// the repository, and the pod credential ctx brings for it.
+func sourceKey(ctx context.Context, repo name.Repository) string {
+	if pc := podCredentialsFrom(ctx); pc != nil {
+		if scope := pc.Scope(repo); scope != "" {
+			return repo.String() + "\x00" + scope
+		}
+	}
+	return repo.String()
+}

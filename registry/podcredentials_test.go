@@ -20,7 +20,7 @@ func (p podCreds) Credential(repo name.Repository) (authn.Authenticator, string,
 	if repo.RegistryStr() != p.host {
 		return nil, "", false
 	}
-	return &authn.Basic{Username: p.user, Password: p.pass}, "pull secret ns/" + p.scope + " of pod ns/app", true
+	return &authn.Basic{Username: p.user, Password: p.pass}, "pull secret " + p.scope, true
 }
 
 func (p podCreds) Scope(repo name.Repository) string {
@@ -31,18 +31,19 @@ func (p podCreds) Scope(repo name.Repository) string {
 }
 
 func (p podCreds) None(repo name.Repository) string {
-	return "pod ns/app's pull secrets have none for " + repo.RegistryStr()
+	return "the pod has no pull secret for " + repo.RegistryStr()
 }
 
 func headAs(t *testing.T, c *registry.Client, ref string, pc registry.PodCredentials) error {
 	t.Helper()
 	r, _ := name.ParseReference(ref)
-	opts, err := c.Options(registry.WithPodCredentials(context.Background(), pc), r.Context())
+	ctx := registry.WithPodCredentials(context.Background(), pc)
+	opts, err := c.Options(ctx, r.Context())
 	if err != nil {
 		return err
 	}
 	_, err = remote.Head(r, opts...)
-	return c.Explain(r.Context(), err)
+	return c.ExplainContext(ctx, r.Context(), err)
 }
 
 // A pod's credential opens the registry for that pod's reads only: the
@@ -65,8 +66,8 @@ func TestPodCredentialsAreThePodsOnly(t *testing.T) {
 		source string
 	}{
 		{"no pod credentials", nil, "credentials from none (anonymous: no credential source is configured)"},
-		{"another pod's, without one for the host", podCreds{host: "other.example", scope: "secret:ns/x@1"}, "credentials from none (anonymous: pod ns/app's pull secrets have none for " + host + ")"},
-		{"another pod's, a wrong one", podCreds{host: host, user: "robot", pass: "wr0ng", scope: "secret:ns/other@1"}, "credentials from pull secret ns/secret:ns/other@1 of pod ns/app"},
+		{"another pod's, without one for the host", podCreds{host: "other.example", scope: "secret:ns/x@1"}, "credentials from none (anonymous: the pod has no pull secret for " + host + ")"},
+		{"another pod's, a wrong one", podCreds{host: host, user: "robot", pass: "wr0ng", scope: "secret:ns/other@1"}, "credentials from pull secret secret:ns/other@1"},
 	} {
 		err := headAs(t, cl, host+"/app/x:v1", c.pc)
 		msg := fmt.Sprint(err)

@@ -352,7 +352,7 @@ func judgeAttestations(ctx context.Context, req *AttestationRequirement, found [
 func (e *Engine) checkAttestations(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) (part, []*AttestationResult, time.Time) {
 	ropts, err := e.cosign.Registry.Options(ctx, img.Context())
 	if err != nil {
-		return e.unread(img, "attestations: cannot read: ", err), nil, time.Time{}
+		return e.unread(ctx, img, "attestations: cannot read: ", err), nil, time.Time{}
 	}
 	h, err := v1.NewHash(img.DigestStr())
 	if err != nil {
@@ -364,7 +364,7 @@ func (e *Engine) checkAttestations(ctx context.Context, snap *Snapshot, p *Polic
 	}
 	found, err := readAttestations(ctx, img, h, types, ropts)
 	if err != nil {
-		return e.unread(img, "attestations: cannot read: ", err), nil, time.Time{}
+		return e.unread(ctx, img, "attestations: cannot read: ", err), nil, time.Time{}
 	}
 	now := e.opts.Now() // max_age is judged by the engine's clock
 	var (

@@ -592,7 +592,7 @@ func (e *Engine) checkSignatures(ctx context.Context, snap *Snapshot, p *Policy,
 		case errors.Is(err, ErrInvalidPolicy):
 			n = part{CauseMisconfigured, "notation: " + strings.TrimPrefix(err.Error(), ".")}
 		case err != nil:
-			n = e.unread(img, "notation: cannot read signatures: ", err)
+			n = e.unread(ctx, img, "notation: cannot read signatures: ", err)
 		default:
 			o.notation, n = res, part{res.cause(), "notation: " + res.Reason}
 		}
@@ -696,7 +696,7 @@ func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img
 	}
 	res, err := e.cosign.Verify(ctx, img, p.Cosign, by.keys, by.signers, by.keyLog)
 	if err != nil {
-		return e.unread(img, "cosign: cannot read signatures: ", err), nil
+		return e.unread(ctx, img, "cosign: cannot read signatures: ", err), nil
 	}
 	return part{res.cause(), "cosign: " + res.Reason + by.note}, res
 }

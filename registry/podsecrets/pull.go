@@ -1,7 +1,8 @@
 package podsecrets
 
 import (
-	"fmt"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -67,38 +68,31 @@ func (p *Pull) Credential(repo name.Repository) (authn.Authenticator, string, bo
 	if !ok {
 		return nil, "", false
 	}
-	return authn.FromConfig(authn.AuthConfig{Username: c.Username, Password: c.Password}),
-		fmt.Sprintf("pull secret %s of pod %s", s.ref, p.pod), true
+	return authn.FromConfig(authn.AuthConfig{Username: c.Username, Password: c.Password}), "pull secret " + s.ref, true
 }
 
-// Scope names the credential repo would be read with: the secret and its
-// resourceVersion, "" when the pod has none for it (the node's own
-// credentials then). Verdicts are kept apart by it: one read with a
-// pod's secret is reused only by requests bringing the same secret.
+// Scope names what repo would be read with, and what a verdict is kept
+// apart by: the secret and its resourceVersion; for a pod with none for
+// repo, "" (the node's credentials, shared by every such pod), or, when
+// some of its secrets could not be read, those notes (digested), so that
+// a denial naming them reaches only pods they are true of.
 func (p *Pull) Scope(repo name.Repository) string {
-	s, _, ok := p.find(repo)
-	if !ok {
+	if s, _, ok := p.find(repo); ok {
+		return "secret:" + s.ref + "@" + s.rv
+	}
+	if p == nil || len(p.notes) == 0 {
 		return ""
 	}
-	return "secret:" + s.ref + "@" + s.rv
+	sum := sha256.Sum256([]byte(strings.Join(p.notes, "\x00")))
+	return "unread:" + hex.EncodeToString(sum[:8])
 }
 
-// None says why the pod has no credential for repo, for a denial.
+// None says why the pod has no credential for repo, for a denial. It is
+// true of every pod of the same Scope: it names no pod, and names secrets
+// only in the notes the scope is made of.
 func (p *Pull) None(repo name.Repository) string {
-	if p == nil {
-		return ""
-	}
-	var names []string
-	for _, s := range p.secrets {
-		names = append(names, s.ref)
-	}
-	var out string
-	if len(names) > 0 {
-		out = fmt.Sprintf("pod %s's pull secrets (%s) have none for %s", p.pod, strings.Join(names, ", "), repo.RegistryStr())
-	} else {
-		out = fmt.Sprintf("pod %s has no readable pull secret", p.pod)
-	}
-	if len(p.notes) > 0 {
+	out := "the pod has no pull secret for " + repo.RegistryStr()
+	if p != nil && len(p.notes) > 0 {
 		out += " (" + strings.Join(p.notes, "; ") + ")"
 	}
 	return out

@@ -43,9 +43,10 @@ type Source struct {
 }
 
 type podEntry struct {
-	names []string // spec.imagePullSecrets
-	sa    string
-	other string // the API server's pod of that name is another one (or a mirror): why none
+	names  []string // spec.imagePullSecrets
+	sa     string
+	other  string // the API server's pod of that name is another one: why none
+	static bool   // the API server's is its mirror
 }
 
 type saEntry struct {
@@ -90,8 +91,7 @@ func New(s Settings) (*Source, error) {
 func (s *Source) ForPod(ctx context.Context, pod Pod) (*Pull, error) {
 	p := &Pull{pod: pod}
 	if pod.Static {
-		p.notes = append(p.notes, "a static pod names no pull secret")
-		return p, nil
+		return p, nil // a static pod names no secret
 	}
 	if pod.UID == "" || pod.Namespace == "" || pod.Name == "" {
 		p.notes = append(p.notes, "NRI gave no pod UID, namespace or name")
@@ -106,6 +106,9 @@ func (s *Source) ForPod(ctx context.Context, pod Pod) (*Pull, error) {
 	}
 	if pe.other != "" {
 		p.notes = append(p.notes, pe.other)
+		return p, nil
+	}
+	if pe.static {
 		return p, nil
 	}
 	names := pe.names
@@ -132,9 +135,6 @@ func (s *Source) ForPod(ctx context.Context, pod Pod) (*Pull, error) {
 			continue
 		}
 		p.secrets = append(p.secrets, se.s)
-	}
-	if len(names) == 0 {
-		p.notes = append(p.notes, "it names none")
 	}
 	if len(errs) > 0 {
 		return p, fmt.Errorf("pod %s: %w", pod, errs[0])
@@ -179,7 +179,7 @@ func (s *Source) pod(ctx context.Context, pod Pod) (podEntry, error) {
 			pe.sa = "default"
 		}
 	case obj.Metadata.Annotations["kubernetes.io/config.mirror"] == pod.UID:
-		pe.other = "a static pod names no pull secret"
+		pe.static = true // a static pod's mirror: it names no secret
 	default:
 		// Recreated under the same name: the other pod's secrets are
 		// not this one's.
