@@ -17,6 +17,7 @@ import (
 
 	nriapi "github.com/containerd/nri/pkg/api"
 	"github.com/coreos/go-systemd/v22/journal"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
@@ -35,6 +36,7 @@ type Daemon struct {
 	plugin *nri.Plugin
 	// podSecrets reads pods' pull secrets; nil when off (podsecrets.go).
 	podSecrets atomic.Pointer[podsecrets.Source]
+	podLookups *prometheus.CounterVec
 
 	mu  sync.Mutex // serialises reloads
 	cfg atomic.Pointer[setup.Config]
@@ -113,6 +115,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.decisions = newLaterRecorder(rec)
 	d.plugin = &nri.Plugin{Runtime: store, RuntimeName: nriName(cfg.Daemon.Runtime), Decider: d, Log: log, Recorder: multiRecorder{d.metrics, d.decisions}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
 	d.plugin.Synchronized = func() { d.judgeSoon("connected to NRI") }
+	d.podLookups = newPodLookups(d.metrics.reg)
 	if err := d.usePodSecrets(cfg, nil); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,9 @@ package daemon
 import (
 	"context"
 	"reflect"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/containerd/nri/pkg/api"
 
@@ -37,9 +40,25 @@ func (d *Daemon) podCredentials(ctx context.Context, pod *api.PodSandbox) regist
 	}
 	source := pod.GetAnnotations()["kubernetes.io/config.source"]
 	p := podsecrets.Pod{Namespace: pod.GetNamespace(), Name: pod.GetName(), UID: pod.GetUid(), Static: source == "file" || source == "http"}
+	start := time.Now()
 	pull, err := src.ForPod(ctx, p)
 	if err != nil {
-		d.log.Warn("pod pull secrets: lookup failed; verifying with the node's credentials", "pod", p.String(), "uid", p.UID, "err", err)
+		d.podLookups.WithLabelValues("failed").Inc()
+		d.log.Warn("pod pull secrets: lookup failed; verifying with the node's credentials", "pod", p.String(), "uid", p.UID, "err", err, "took", time.Since(start).Round(time.Microsecond))
+		return pull
 	}
+	d.podLookups.WithLabelValues("ok").Inc()
 	return pull
+}
+
+// newPodLookups counts pods' pull-secret lookups by result (ok, failed:
+// the API server could not be read, or refused; the pod was verified with
+// the node's credentials), for an alert on a missing RBAC grant or an
+// unreachable API server.
+func newPodLookups(reg *prometheus.Registry) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "signgate_pod_secret_lookups_total", Help: "Lookups of a pod's image pull secrets ([registry.pod_pull_secrets]), by result: ok, or failed (the API server could not be read; the pod was verified with the node's credentials).",
+	}, []string{"result"})
+	reg.MustRegister(c)
+	return c
 }
