@@ -31,7 +31,7 @@ func (p podCreds) Scope(repo name.Repository) string {
 }
 
 func (p podCreds) None(repo name.Repository) string {
-	return "the pod has no pull secret for " + repo.RegistryStr()
+	return "no pod pull secret for " + repo.RegistryStr()
 }
 
 func headAs(t *testing.T, c *registry.Client, ref string, pc registry.PodCredentials) error {
@@ -66,7 +66,7 @@ func TestPodCredentialsAreThePodsOnly(t *testing.T) {
 		source string
 	}{
 		{"no pod credentials", nil, "credentials from none (anonymous: no credential source is configured)"},
-		{"another pod's, without one for the host", podCreds{host: "other.example", scope: "secret:ns/x@1"}, "credentials from none (anonymous: the pod has no pull secret for " + host + ")"},
+		{"another pod's, without one for the host", podCreds{host: "other.example", scope: "secret:ns/x@1"}, "credentials from none (anonymous: no pod pull secret for " + host + ")"},
 		{"another pod's, a wrong one", podCreds{host: host, user: "robot", pass: "wr0ng", scope: "secret:ns/other@1"}, "credentials from pull secret secret:ns/other@1"},
 	} {
 		err := headAs(t, cl, host+"/app/x:v1", c.pc)
@@ -81,5 +81,11 @@ func TestPodCredentialsAreThePodsOnly(t *testing.T) {
 	// And the pod's own reads still go through.
 	if err := headAs(t, cl, host+"/app/x:v1", mine); err != nil {
 		t.Fatalf("with the pod's secret, again: %v", err)
+	}
+	// With the feature on, a read for no pod (the pull-time
+	// pre-verification) says what pods without a secret share.
+	on, _ := registry.New(registry.Config{PodPullSecrets: true})
+	if err := headAs(t, on, host+"/app/x:v1", nil); !strings.Contains(fmt.Sprint(err), "credentials from none (anonymous: no pod pull secret for "+host+")") {
+		t.Errorf("no pod: %v", err)
 	}
 }

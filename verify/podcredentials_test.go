@@ -35,7 +35,7 @@ func (p podSecret) Scope(repo name.Repository) string {
 }
 
 func (p podSecret) None(repo name.Repository) string {
-	return "the pod has no pull secret for " + repo.RegistryStr()
+	return "no pod pull secret for " + repo.RegistryStr()
 }
 
 // A verdict made with a pod's pull secret is kept apart from the node's

@@ -91,7 +91,7 @@ func (p *Pull) Scope(repo name.Repository) string {
 // true of every pod of the same Scope: it names no pod, and names secrets
 // only in the notes the scope is made of.
 func (p *Pull) None(repo name.Repository) string {
-	out := "the pod has no pull secret for " + repo.RegistryStr()
+	out := "no pod pull secret for " + repo.RegistryStr()
 	if p != nil && len(p.notes) > 0 {
 		out += " (" + strings.Join(p.notes, "; ") + ")"
 	}

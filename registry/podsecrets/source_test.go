@@ -150,7 +150,7 @@ func TestPodSecretGivesTheCredential(t *testing.T) {
 	if _, _, ok := pull.Credential(other); ok || pull.Scope(other) != "" {
 		t.Error("a credential for a registry the secret does not name")
 	}
-	if n := pull.None(other); n != "the pod has no pull secret for other.example" {
+	if n := pull.None(other); n != "no pod pull secret for other.example" {
 		t.Errorf("None: %q", n)
 	}
 	want := []string{"GET /api/v1/namespaces/team/pods/app", "GET /api/v1/namespaces/team/secrets/regcred"}
