@@ -195,8 +195,8 @@ func (a *API) get(ctx context.Context, path string, out any) error {
 	return nil
 }
 
-// scrub drops the URL's query from a transport error (there is none, but
-// the rule is the registry's: no URL detail beyond the path).
+// scrub is a transport error without its URL: the message names the path
+// already, and the server's address is signgate's config, not news.
 func scrub(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
