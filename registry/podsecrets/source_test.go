@@ -26,7 +26,7 @@ type fakeAPI struct {
 	got []string
 }
 
-func newFakeAPI(t *testing.T) *fakeAPI {
+func newFakeAPI(t testing.TB) *fakeAPI {
 	t.Helper()
 	f := &fakeAPI{obj: map[string]func(http.ResponseWriter){}}
 	f.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -92,7 +92,7 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func (f *fakeAPI) source(t *testing.T, sa bool) (*Source, *clock) {
+func (f *fakeAPI) source(t testing.TB, sa bool) (*Source, *clock) {
 	t.Helper()
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
