@@ -62,6 +62,7 @@ type Registry struct {
 	MaxReferrersBytes int64
 	// CredentialProviders: the kubelet's credential provider plugins.
 	CredentialProviders CredentialProviders
+	PodPullSecrets      PodPullSecrets // a pod's own pull secrets (podsecrets.go)
 }
 
 // Cache settings: how long verdicts are reused, with defaults applied.
@@ -167,6 +168,7 @@ func build(p *Problems, path, digest string, f File) *Config {
 	c.Daemon = daemon(p, f.Daemon)
 	c.Registry = registry(p, f.Registry)
 	c.Registry.CredentialProviders = credentialProviders(p, c, f.Registry.CredentialProviders)
+	c.Registry.PodPullSecrets = podPullSecrets(p, c, f.Registry.PodPullSecrets)
 	c.Running = running(p, f.Policy)
 	c.onCRIO(p, f.Policy)
 	c.Cache = Cache{

@@ -49,6 +49,11 @@ const (
 	DefaultMaxReferrersBytes = 16 << 20
 	// DefaultCredentialExecTimeout bounds one kubelet credential provider run.
 	DefaultCredentialExecTimeout = 10 * time.Second
+	// [registry.pod_pull_secrets]: a pod's lookups (a GET of the pod and
+	// of each secret) within the decision's deadline; a secret read is
+	// used for a minute before it is read again.
+	DefaultPodSecretsTimeout = time.Second
+	DefaultPodSecretsRefresh = time.Minute
 )
 
 // [cache]

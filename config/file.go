@@ -86,6 +86,7 @@ type RegistrySection struct {
 	MaxReferrersBytes int64 `toml:"max_referrers_bytes"`
 	// The kubelet's image credential provider plugins.
 	CredentialProviders CredentialProvidersSection `toml:"credential_providers"`
+	PodPullSecrets      PodPullSecretsSection      `toml:"pod_pull_secrets"`
 }
 
 // CacheSection is [cache]: how long verdicts are reused.

@@ -38,6 +38,7 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 		"[registry.credential_providers]": CredentialProvidersSection{},
 		"[notation_plugins.NAME]":         NotationPluginSection{},
 		"[policy_source]":                 PolicySourceSection{},
+		"[registry.pod_pull_secrets]":     PodPullSecretsSection{},
 	}
 	doc := map[string]map[string]bool{}
 	var cur string

@@ -17,11 +17,13 @@ import (
 
 	nriapi "github.com/containerd/nri/pkg/api"
 	"github.com/coreos/go-systemd/v22/journal"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
 	"github.com/signgate/signgate/prove"
+	"github.com/signgate/signgate/registry/podsecrets"
 	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )
@@ -33,6 +35,9 @@ type Daemon struct {
 	store  runtimeStore // the runtime's records (runtime.go)
 	engine atomic.Pointer[verify.Engine]
 	plugin *nri.Plugin
+	// podSecrets reads pods' pull secrets; nil when off (podsecrets.go).
+	podSecrets atomic.Pointer[podsecrets.Source]
+	podLookups *prometheus.CounterVec
 
 	mu  sync.Mutex // serialises reloads
 	cfg atomic.Pointer[setup.Config]
@@ -117,6 +122,11 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	}
 	d.plugin = &nri.Plugin{Runtime: store, OnRuntime: onRuntime, Decider: d, Log: log, Recorder: multiRecorder{d.metrics, d.decisions}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
 	d.plugin.Synchronized = func() { d.judgeSoon("connected to NRI") }
+	d.podLookups = newPodLookups(d.metrics.reg)
+	if err := d.usePodSecrets(cfg, nil); err != nil {
+		return nil, err
+	}
+	d.plugin.PodCredentials = d.podCredentials
 	return d, nil
 }
 
@@ -214,6 +224,9 @@ func (d *Daemon) Reload() error {
 		d.reportSync(syncer, changes, serr)
 		var engine *verify.Engine
 		if engine, err = d.buildEngine(cfg, syncer); err == nil {
+			err = d.usePodSecrets(cfg, d.config())
+		}
+		if err == nil {
 			// Verdicts the new config and keys bind as the old did carry
 			// over; the others are judged anew.
 			kept, _ := d.Engine().Kept()

@@ -118,7 +118,7 @@ func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 	d := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: "(sandbox)"}
 	img := p.Runtime.Sandbox(ctx, pod)
 	d.Ref = img.Ref
-	d.Verdict, _ = p.decideImage(ctx, img, d.Namespace)
+	d.Verdict, _ = p.decideImage(p.withPodCredentials(ctx, pod), img, d.Namespace)
 	d.Took = time.Since(start)
 	p.record(d)
 	if !d.Verdict.Allowed {

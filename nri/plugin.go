@@ -82,6 +82,9 @@ type Plugin struct {
 	// OnRuntime, if set, is told the runtime NRI's Configure names; an
 	// error refuses the connection (peer.go).
 	OnRuntime func(name, version string) error
+	// PodCredentials, if set, adds a pod's pull secrets to its own
+	// verifications (podcredentials.go).
+	PodCredentials PodCredentials
 	// fallback: CRI-O builds that refuse the validator (fallback.go).
 	fallback validatorFallback
 }

@@ -23,7 +23,8 @@ func (c *Config) RegistryConfig() registry.Config {
 		MaxManifestBytes: r.MaxManifestBytes, MaxBlobBytes: r.MaxBlobBytes, MaxReferrersBytes: r.MaxReferrersBytes,
 		CredentialProviders: credprovider.Settings{Config: absPath(r.CredentialProviders.Config), BinDir: absPath(r.CredentialProviders.BinDir),
 			ExecTimeout: r.CredentialProviders.ExecTimeout, ServiceAccountTokens: credprovider.TokenMode(r.CredentialProviders.ServiceAccountTokens),
-			Log: c.Log}}
+			Log: c.Log},
+		PodPullSecrets: r.PodPullSecrets.Enabled}
 }
 
 // absPath is p made absolute against the working directory: config

@@ -330,7 +330,7 @@ func judgeAttestations(ctx context.Context, req *AttestationRequirement, found [
 func (e *Engine) checkAttestations(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) (part, []*AttestationResult, time.Time) {
 	ropts, err := e.cosign.Registry.Options(ctx, img.Context())
 	if err != nil {
-		return e.unread(img, "attestations: cannot read: ", err), nil, time.Time{}
+		return e.unread(ctx, img, "attestations: cannot read: ", err), nil, time.Time{}
 	}
 	h, err := v1.NewHash(img.DigestStr())
 	if err != nil {
@@ -349,7 +349,7 @@ func (e *Engine) checkAttestations(ctx context.Context, snap *Snapshot, p *Polic
 	}
 	bundles, err := readAttestationBundles(ctx, img, h, types, ropts)
 	if err != nil {
-		return e.unread(img, "attestations: cannot read: ", err), nil, time.Time{}
+		return e.unread(ctx, img, "attestations: cannot read: ", err), nil, time.Time{}
 	}
 	if len(bundles) > 0 && !every {
 		if a, results, until := e.judgeAllAttestations(ctx, snap, p, h, bundles); a.cause == CauseVerified {
@@ -358,7 +358,7 @@ func (e *Engine) checkAttestations(ctx context.Context, snap *Snapshot, p *Polic
 	}
 	legacy, err := readAttestationTag(ctx, img, h, types, []ociremote.Option{ociremote.WithRemoteOptions(ropts...)})
 	if err != nil {
-		return e.unread(img, "attestations: cannot read: ", err), nil, time.Time{}
+		return e.unread(ctx, img, "attestations: cannot read: ", err), nil, time.Time{}
 	}
 	return e.judgeAllAttestations(ctx, snap, p, h, append(legacy, bundles...))
 }

@@ -61,6 +61,19 @@ docker_config = "{{ include "signgate.dockerConfigDir" . }}/config.json"
 config = {{ .Values.kubeletCredentialProviders.config | quote }}
 bin_dir = {{ .Values.kubeletCredentialProviders.binDir | quote }}
 {{- end }}
+{{- if .Values.podPullSecrets.enabled }}
+
+# Each pod's own imagePullSecrets, read from the API server (get on pods
+# and secrets: see values.yaml, podPullSecrets).
+[registry.pod_pull_secrets]
+enabled = true
+{{- with .Values.podPullSecrets.apiServer }}
+api_server = {{ . | quote }}
+{{- end }}
+{{- if .Values.podPullSecrets.serviceAccount }}
+service_account = true
+{{- end }}
+{{- end }}
 {{- with $c.keys }}
 
 {{ toToml (dict "keys" .) }}
