@@ -41,8 +41,11 @@ func (c *Config) notationPlugins(p *config.Problems, plugins map[string]config.N
 			switch kind, ok := certKinds[cn]; {
 			case !ok:
 				p.Errorf("%s.certs: certificate %q is not defined under [certs]", at, cn)
-			case kind == keystore.CertTSA:
-				p.Errorf("%s.certs: certificate %q is a tsa certificate, not a ca or signing_authority", at, cn)
+			case kind != keystore.CertSigningAuthority:
+				// Under a ca root the signer (anyone the CA certified)
+				// would choose the plugin that replaces notation's
+				// x509.subject and OCSP/CRL checks.
+				p.Errorf("%s.certs: certificate %q is of kind %q; a plugin verifies only under a signing_authority root (a managed signing service's), never in place of a ca's identity and revocation checks", at, cn, kind)
 			}
 		}
 		np.Certs = ps.Certs

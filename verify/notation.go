@@ -204,7 +204,7 @@ func (v *notationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 		if err != nil {
 			return nil, fmt.Errorf("notation trust policy for root %q: %w", root, err)
 		}
-		pctx, run := withPluginRun(ctx, plugins, root)
+		pctx, run := withPluginRun(ctx, plugins, root, c.Kind)
 		_, outcomes, err := notation.Verify(pctx, vf, notationregistry.NewRepository(repo), notation.VerifyOptions{
 			ArtifactReference:    img.String(),
 			MaxSignatureAttempts: maxNotationSignatures,

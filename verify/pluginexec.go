@@ -15,7 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/notaryproject/notation-core-go/signature"
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/signgate/signgate/keystore"
 )
 
 // maxPluginOutput bounds what a plugin may write: its answers are a few
@@ -80,6 +83,13 @@ func (p *execPlugin) GetMetadata(ctx context.Context, req *plugin.GetMetadataReq
 // (notation-go would also find it inconclusive). Answers are reused for
 // the same request until CacheTTL.
 func (p *execPlugin) VerifySignature(ctx context.Context, req *plugin.VerifySignatureRequest) (*plugin.VerifySignatureResponse, error) {
+	if s := req.Signature.CriticalAttributes.SigningScheme; s != string(signature.SigningSchemeX509SigningAuthority) || p.run.kind != keystore.CertSigningAuthority {
+		// Get offers a plugin only under a signing_authority root, whose
+		// signatures are of this scheme; checked again where it is seen.
+		err := fmt.Errorf("verification plugin %q, signing scheme %q: %w", p.spec.Name, s, ErrPluginNotForScheme)
+		p.run.record(&PluginAnswer{Plugin: p.spec.Name, Error: err.Error()})
+		return nil, err
+	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
