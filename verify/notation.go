@@ -88,7 +88,11 @@ func (v *notationVerifier) verifier(req *NotationRequirement, root string, keys 
 	if vf, ok := v.verifiers[k]; ok {
 		return vf, nil
 	}
-	vf, err := verifier.NewWithOptions(trustPolicy(req, root), memTrustStore{keys: keys}, v.plugins, v.options)
+	kind := ""
+	if c, ok := keys.Cert(root); ok {
+		kind = c.Kind
+	}
+	vf, err := verifier.NewWithOptions(trustPolicy(req, root, kind), memTrustStore{keys: keys}, v.plugins, v.options)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +128,7 @@ func (r *NotationRequirement) Validate() error {
 		return &PolicyError{Field: "require", Problem: fmt.Sprintf("%d of %d roots can never be met", r.Threshold, len(r.Roots))}
 	}
 	// notation-go's own validation of the identities.
-	if err := trustPolicy(r, r.Roots[0]).Validate(); err != nil {
+	if err := trustPolicy(r, r.Roots[0], keystore.CertCA).Validate(); err != nil {
 		return &PolicyError{Problem: err.Error(), Err: err}
 	}
 	return nil
@@ -136,7 +140,7 @@ func (r *NotationRequirement) Validate() error {
 // the store of the signature's scheme, and memTrustStore refuses the one
 // that is not the certificate's kind, saying so; a notary.x509 signature
 // never chains to a signing authority, nor the reverse.
-func trustPolicy(req *NotationRequirement, root string) *trustpolicy.Document {
+func trustPolicy(req *NotationRequirement, root, kind string) *trustpolicy.Document {
 	stores := []string{string(truststore.TypeCA) + ":" + root, string(truststore.TypeSigningAuthority) + ":" + root}
 	for _, t := range req.TSA {
 		stores = append(stores, string(truststore.TypeTSA)+":"+t)
@@ -146,22 +150,38 @@ func trustPolicy(req *NotationRequirement, root string) *trustpolicy.Document {
 		TrustPolicies: []trustpolicy.TrustPolicy{{
 			Name:                  "signgate",
 			RegistryScopes:        []string{"*"},
-			SignatureVerification: signatureVerification(req),
+			SignatureVerification: signatureVerification(req, kind),
 			TrustStores:           stores,
 			TrustedIdentities:     req.Identities,
 		}},
 	}
 }
 
-func signatureVerification(req *NotationRequirement) trustpolicy.SignatureVerification {
+// signatureVerification is notation's level for req under a root of
+// kind, tightened where "permissive" would only log what signgate relies
+// on: under a signing_authority root the revocation check is the plugin's
+// answer that the signing profile still stands, so it is enforced unless
+// revocation is set; with tsa roots listed, the timestamp (and the
+// signature's expiry) is what keeps a short-lived certificate's signature
+// valid, so both are enforced.
+func signatureVerification(req *NotationRequirement, kind string) trustpolicy.SignatureVerification {
 	sv := trustpolicy.SignatureVerification{VerificationLevel: req.Level, VerifyTimestamp: trustpolicy.OptionAlways}
 	if req.AfterCertExpiry {
 		sv.VerifyTimestamp = trustpolicy.OptionAfterCertExpiry
 	}
-	if req.Revocation != "" {
-		sv.Override = map[trustpolicy.ValidationType]trustpolicy.ValidationAction{
-			trustpolicy.TypeRevocation: trustpolicy.ValidationAction(req.Revocation),
-		}
+	override := map[trustpolicy.ValidationType]trustpolicy.ValidationAction{}
+	switch {
+	case req.Revocation != "":
+		override[trustpolicy.TypeRevocation] = trustpolicy.ValidationAction(req.Revocation)
+	case kind == keystore.CertSigningAuthority:
+		override[trustpolicy.TypeRevocation] = trustpolicy.ActionEnforce
+	}
+	if len(req.TSA) > 0 {
+		override[trustpolicy.TypeAuthenticTimestamp] = trustpolicy.ActionEnforce
+		override[trustpolicy.TypeExpiry] = trustpolicy.ActionEnforce
+	}
+	if len(override) > 0 {
+		sv.Override = override
 	}
 	return sv
 }
