@@ -1,6 +1,8 @@
 package setup_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,31 +35,97 @@ scopes = ["registry.example.com/**"]
 `)
 }
 
-// the plugin executable may be owned by any uid (here nobody),
-// sit in a directory anyone can write (no sticky bit), or be reached
-// through a symlink in such a directory: all accepted.
+// The plugin executable, every directory its path passes through and
+// every symbolic link's directory are owned by root or signgate's user and
+// writable by no one else (a sticky directory such as /tmp passes for what
+// root owns in it); otherwise another user could swap in another program.
 func TestPluginExecutableOwnership(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testenv.Skip(t, "needs root to chown")
 	}
-	dir := t.TempDir()
+	dir := t.TempDir() // under /tmp: sticky, and root's own below
 	open := filepath.Join(dir, "open")
 	if err := os.Mkdir(open, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(open, 0o777)
-	plugin := write(t, open, "notation-com.example.signer", "#!/bin/sh\n")
-	os.Chmod(plugin, 0o755)
-	if err := os.Chown(plugin, 65534, 65534); err != nil {
+	if err := os.Chmod(open, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := setup.Load(pluginCfg(t, dir, plugin, "signing_authority")); func() bool { t.Log(err); return err == nil }() {
-		t.Errorf("a plugin owned by uid 65534 in a mode-0777 directory was accepted")
+	good := filepath.Join(dir, "good")
+	if err := os.Mkdir(good, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	link := filepath.Join(open, "link")
-	os.Symlink(plugin, link)
-	if _, err := setup.Load(pluginCfg(t, dir, link, "signing_authority")); func() bool { t.Log(err); return err == nil }() {
-		t.Errorf("a plugin reached through a symlink in a mode-0777 directory was accepted")
+	plugin := write(t, good, "notation-com.example.signer", "#!/bin/sh\n")
+	nobodys := write(t, good, "nobodys", "#!/bin/sh\n")
+	inOpen := write(t, open, "notation-com.example.signer", "#!/bin/sh\n")
+	for _, p := range []string{plugin, nobodys, inOpen} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chown(nobodys, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	linkInOpen := filepath.Join(open, "link")
+	if err := os.Symlink(plugin, linkInOpen); err != nil {
+		t.Fatal(err)
+	}
+	// A link in a good directory to a link in the open one.
+	viaOpen := filepath.Join(good, "via-open")
+	if err := os.Symlink(linkInOpen, viaOpen); err != nil {
+		t.Fatal(err)
+	}
+	relative := filepath.Join(good, "relative")
+	if err := os.Symlink("../good/./notation-com.example.signer", relative); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := setup.Load(pluginCfg(t, dir, plugin, "signing_authority")); err != nil {
+		t.Fatalf("root's plugin in root's directory under /tmp: %v", err)
+	}
+	c, err := setup.Load(pluginCfg(t, dir, relative, "signing_authority"))
+	if err != nil {
+		t.Fatalf("a relative link within trusted directories: %v", err)
+	}
+	if np := c.NotationPlugins["com.example.signer"]; np.Resolved != plugin || np.Path != relative {
+		t.Errorf("resolved %q, path %q; want %q, %q", np.Resolved, np.Path, plugin, relative)
+	}
+	for path, why := range map[string]string{
+		nobodys:    "owned by uid 65534",
+		inOpen:     open + " is writable by others",
+		linkInOpen: open + " is writable by others",
+		viaOpen:    open + " is writable by others",
+	} {
+		_, err := setup.Load(pluginCfg(t, dir, path, "signing_authority"))
+		if err == nil || !strings.Contains(err.Error(), `notation_plugins."com.example.signer".path = "`+path+`"`) || !strings.Contains(err.Error(), why) {
+			t.Errorf("%s: %v; want it refused: %s", path, err, why)
+		}
+	}
+}
+
+// sha256 pins the executable's content.
+func TestPluginSHA256Pin(t *testing.T) {
+	dir := t.TempDir()
+	plugin := write(t, dir, "notation-com.example.signer", "#!/bin/sh\n")
+	if err := os.Chmod(plugin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
+	pinned := func(pin string) string {
+		b, err := os.ReadFile(pluginCfg(t, dir, plugin, "signing_authority"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return write(t, dir, "c.toml", strings.Replace(string(b), "certs = [\"root\"]\n[[policy]]", "certs = [\"root\"]\nsha256 = \""+pin+"\"\n[[policy]]", 1))
+	}
+	if _, err := setup.Load(pinned(hex.EncodeToString(sum[:]))); err != nil {
+		t.Fatalf("the right pin: %v", err)
+	}
+	other := sha256.Sum256([]byte("another"))
+	if _, err := setup.Load(pinned(hex.EncodeToString(other[:]))); err == nil || !strings.Contains(err.Error(), "not the sha256 the config pins") {
+		t.Errorf("another pin: %v", err)
+	}
+	if _, err := setup.Load(pinned("abc")); err == nil || !strings.Contains(err.Error(), `notation_plugins."com.example.signer".sha256 = "abc"`) {
+		t.Errorf("a malformed pin: %v", err)
 	}
 }
 

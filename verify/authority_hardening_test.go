@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +230,48 @@ func TestNotationPluginCacheIsPerTrustPolicy(t *testing.T) {
 	}
 	if v := ask("prod"); v.Allowed {
 		t.Errorf("prod allowed on dev's cached plugin answer: %s", v.Reason)
+	}
+}
+
+// Each run finds the executable setup checked, or refuses: one replaced
+// (a rename over it) or rewritten since the config was loaded is not run,
+// and nor is one never checked.
+func TestNotationPluginReplacedAfterLoad(t *testing.T) {
+	e := newAuthorityEnv(t)
+	img := e.image("managed/replaced")
+	e.signAuthority(img, sigtest.AuthorityPlugin)
+	req := notaryReq("strict", "any", []string{profile}, "signer")
+	plugins := e.plugins(5*time.Second, 0)
+	want(t, e.decide(verify.Policy{Notation: req}, plugins, img), true, "verified by signer")
+
+	b, err := os.ReadFile(e.plugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	swap := e.plugin + ".new"
+	if err := os.WriteFile(swap, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(swap, e.plugin); err != nil {
+		t.Fatal(err)
+	}
+	runs := e.runs("get-plugin-metadata")
+	v := e.decide(verify.Policy{Notation: req}, plugins, img)
+	want(t, v, false, "verified by none")
+	if why := v.Notation.Rejections["signer"]; !strings.Contains(why, "changed since the config was loaded") {
+		t.Fatalf("rejection: %q", why)
+	}
+	if e.runs("get-plugin-metadata") != runs {
+		t.Fatal("a replaced plugin was run")
+	}
+	// Checked again (a reload), it runs.
+	want(t, e.decide(verify.Policy{Notation: req}, e.plugins(5*time.Second, 0), img), true, "verified by signer")
+
+	unchecked := e.plugins(5*time.Second, 0)
+	unchecked[sigtest.AuthorityPlugin].File = verify.PluginFile{}
+	v = e.decide(verify.Policy{Notation: req}, unchecked, img)
+	want(t, v, false, "verified by none")
+	if why := v.Notation.Rejections["signer"]; !strings.Contains(why, "was not checked when the config was loaded") {
+		t.Fatalf("rejection: %q", why)
 	}
 }

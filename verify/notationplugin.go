@@ -20,9 +20,13 @@ import (
 // (AWS Signer's signatures name theirs as a critical attribute). It is run
 // by its absolute path, never looked up in notation's plugin directory.
 type NotationPlugin struct {
-	Name    string
-	Path    string        // absolute
-	Timeout time.Duration // per run; the verification's own deadline bounds it too
+	Name string
+	Path string // absolute, as the config gives it
+	// Resolved is Path with its symbolic links resolved when the config
+	// was loaded, and File what was found there: what each run runs.
+	Resolved string
+	File     PluginFile
+	Timeout  time.Duration // per run; the verification's own deadline bounds it too
 	// CacheTTL is how long an answer (trusted identity, revocation of the
 	// signing profile) is reused for the same signature and trust policy,
 	// as fetched CRLs are until their next update; 0 keeps none.

@@ -143,9 +143,13 @@ func (p *execPlugin) exec(ctx context.Context, req plugin.Request, resp any) err
 	if err != nil {
 		return err
 	}
+	if err := p.spec.checkFile(); err != nil {
+		return fmt.Errorf("%s: not run: %w", what, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.spec.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, p.spec.Path, string(req.Command()))
+	cmd := exec.CommandContext(ctx, p.spec.exe(), string(req.Command()))
+	cmd.Args[0] = p.spec.Path // a plugin may know itself by the name it was installed as
 	cmd.Stdin = bytes.NewReader(data)
 	cmd.Env = pluginEnv(os.Environ(), p.spec.Env)
 	stdout, stderr := &capped{max: maxPluginOutput}, &capped{max: maxPluginOutput}
