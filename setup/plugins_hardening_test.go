@@ -145,3 +145,31 @@ func TestPluginOnlyForSigningAuthorityRoots(t *testing.T) {
 		t.Errorf("a signing_authority root: %v", err)
 	}
 }
+
+// tsa is refused for a policy whose roots are all signing authorities':
+// notation never checks a timestamp on their signatures.
+func TestTSAUnderSigningAuthorityRefused(t *testing.T) {
+	dir := t.TempDir()
+	plugin := write(t, dir, "notation-com.example.signer", "#!/bin/sh\n")
+	if err := os.Chmod(plugin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tsa, err := sigtest.NewPKI("tsa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "tsa.pem", tsa.RootPEM())
+	b, err := os.ReadFile(pluginCfg(t, dir, plugin, "signing_authority"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "[[policy]]", "[certs.tsa]\nkind = \"tsa\"\npath = \"tsa.pem\"\n[[policy]]", 1)
+	cfg = strings.Replace(cfg, `  certs = ["root"]
+  identities`, `  certs = ["root"]
+  tsa = ["tsa"]
+  identities`, 1)
+	_, err = setup.Load(write(t, dir, "c.toml", cfg))
+	if err == nil || !strings.Contains(err.Error(), `policy[0] "p".notation.tsa: every root listed is a signing_authority`) {
+		t.Fatalf("tsa with only signing_authority roots: %v", err)
+	}
+}

@@ -73,9 +73,11 @@ func TestNotationPermissiveEnforcesPluginRevocation(t *testing.T) {
 	}
 }
 
-// tsa + verify_timestamp="always" mean nothing for a
+// tsa + verify_timestamp="always" would mean nothing for a
 // notary.x509.signingAuthority signature: notation-go never looks for a
-// timestamp under that scheme, and the config accepts the combination.
+// timestamp under that scheme. A requirement whose roots are all signing
+// authorities' and that lists tsa is refused (setup refuses the config),
+// not taken to have checked a timestamp.
 func TestNotationSigningAuthorityWithTSAIsRefused(t *testing.T) {
 	e := newAuthorityEnv(t)
 	tsa, err := sigtest.NewTSA()
@@ -99,10 +101,13 @@ func TestNotationSigningAuthorityWithTSAIsRefused(t *testing.T) {
 	req := notaryReq("strict", "any", []string{profile}, "signer")
 	req.TSA = []string{"tsa"} // verify_timestamp = "always" (the default)
 	v := e.decide(verify.Policy{Notation: req}, e.plugins(5*time.Second, 0), img)
-	t.Logf("verdict: %v %s %+v", v.Allowed, v.Reason, v.Notation)
-	if v.Allowed {
-		t.Errorf("signingAuthority signature without any timestamp, tsa+always: ALLOWED (%s)", v.Reason)
+	if v.Allowed || !strings.Contains(v.Reason, verify.ErrTSAUnderAuthority.Error()) {
+		t.Errorf("signingAuthority signature without any timestamp, tsa+always: allowed=%v (%s)", v.Allowed, v.Reason)
 	}
+	// With a ca root listed too, tsa is for that root's signatures; the
+	// service's verifies by its signed signing time.
+	req.Roots = []string{"signer", "a"}
+	want(t, e.decide(verify.Policy{Notation: req}, e.plugins(5*time.Second, 0), img), true, "verified by signer")
 }
 
 var _ name.Digest

@@ -206,6 +206,9 @@ func (v *notationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 	if v.optErr != nil {
 		return nil, v.optErr
 	}
+	if len(req.TSA) > 0 && !slices.ContainsFunc(req.Roots, func(r string) bool { c, ok := keys.Cert(r); return !ok || c.Kind != keystore.CertSigningAuthority }) {
+		return nil, &PolicyError{Field: "tsa", Problem: ErrTSAUnderAuthority.Error(), Err: ErrTSAUnderAuthority}
+	}
 	res := &NotationResult{Requirement: req.Rule(), Level: req.Level, Signers: map[string]string{}, Rejections: map[string]string{}}
 	noSignatures := false
 	for _, root := range req.Roots {
@@ -310,6 +313,13 @@ func firstRejection(rej map[string]string, order []string) string {
 	}
 	return ""
 }
+
+// ErrTSAUnderAuthority is why tsa is refused for a requirement whose roots
+// are all signing authorities': notation-go never looks for a timestamp on
+// a notary.x509.signingAuthority signature (it trusts the signing time the
+// service signed), so tsa and verify_timestamp would promise a check that
+// never happens.
+var ErrTSAUnderAuthority = errors.New("every root listed is a signing_authority, and a notary.x509.signingAuthority signature is never checked for a timestamp (notation trusts the signing time the service signed); remove tsa")
 
 // ErrAuthorityWildcard is why a signing authority's root is not trusted
 // for any identity.
