@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -278,5 +279,57 @@ func TestNotationPluginReplacedAfterLoad(t *testing.T) {
 	want(t, v, false, "verified by none")
 	if why := v.Notation.Rejections["signer"]; !strings.Contains(why, "was not checked when the config was loaded") {
 		t.Fatalf("rejection: %q", why)
+	}
+}
+
+// A cached answer is for the plugin as it ran: another environment (the
+// region, the credentials it finds) or another executable (reloaded after
+// an upgrade) asks again.
+func TestNotationPluginCacheKeyIsThePluginAsItRuns(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-west-2")
+	e := newAuthorityEnv(t)
+	img := e.image("managed/cachekey")
+	e.signAuthority(img, sigtest.AuthorityPlugin)
+	req := notaryReq("strict", "any", []string{profile}, "signer")
+	plugins := e.plugins(5*time.Second, time.Hour)
+	plugins[sigtest.AuthorityPlugin].Env = []string{"AWS_*"}
+	sc, _ := verify.ParseScope("**")
+	pol := verify.Policies{{Name: "managed", Scopes: []verify.Scope{sc}, Mode: verify.Enforce, Notation: req}}
+	// One engine (one cache); a new snapshot per decision, so no verdict
+	// is reused, only the plugin's answers.
+	eng := verify.NewEngine(&verify.Snapshot{ID: "0", Policies: pol, Keys: e.store, Plugins: plugins}, e.reg, verify.Options{})
+	snaps := 0
+	ask := func(plugins map[string]*verify.NotationPlugin) {
+		t.Helper()
+		snaps++
+		eng.Swap(&verify.Snapshot{ID: fmt.Sprint(snaps), Policies: pol, Keys: e.store, Plugins: plugins})
+		want(t, decide(t, eng, img), true, "verified by signer")
+	}
+	ask(plugins)
+	ask(plugins)
+	if n := e.runs("verify-signature"); n != 1 {
+		t.Fatalf("the same plugin, environment and signature: %d runs; want 1 (cached)", n)
+	}
+	t.Setenv("AWS_REGION", "eu-west-1")
+	ask(plugins)
+	if n := e.runs("verify-signature"); n != 2 {
+		t.Fatalf("after AWS_REGION changed: %d runs in all; want 2", n)
+	}
+	// The plugin upgraded in place and the config reloaded.
+	b, err := os.ReadFile(e.plugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.plugin+".new", b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(e.plugin+".new", e.plugin); err != nil {
+		t.Fatal(err)
+	}
+	reloaded := e.plugins(5*time.Second, time.Hour)
+	reloaded[sigtest.AuthorityPlugin].Env = []string{"AWS_*"}
+	ask(reloaded)
+	if n := e.runs("verify-signature"); n != 3 {
+		t.Fatalf("after the executable was replaced and reloaded: %d runs in all; want 3", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -162,7 +163,7 @@ func (m *pluginManager) Get(ctx context.Context, name string) (plugin.Plugin, er
 		run.record(&PluginAnswer{Plugin: name, Error: why.Error()})
 		return nil, fmt.Errorf("verification plugin %q: %w", name, why)
 	}
-	return &execPlugin{spec: spec, run: run, answers: m.answers, meta: m.meta}, nil
+	return &execPlugin{spec: spec, run: run, answers: m.answers, meta: m.meta, env: pluginEnv(os.Environ(), spec.Env)}, nil
 }
 
 // List names the plugins of no snapshot: notation-go does not call it

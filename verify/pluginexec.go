@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -32,6 +31,21 @@ type execPlugin struct {
 	run     *pluginRun
 	answers *answerCache
 	meta    *answerCache
+	env     []string // what it runs with: its answers depend on it (region, credentials)
+}
+
+// cacheKey is what an answer depends on: the plugin (name, executable and
+// the file loaded there), the environment it runs with, and the request
+// (the signature and the trust policy, for VerifySignature).
+func (p *execPlugin) cacheKey(request []byte) string {
+	h := sha256.New()
+	f := p.spec.File
+	fmt.Fprintf(h, "%q %q %d %d %d %d %d\n", p.spec.Name, p.spec.exe(), f.Dev, f.Ino, f.Size, f.Mtime, f.Ctime)
+	for _, kv := range p.env {
+		fmt.Fprintf(h, "%q\n", kv)
+	}
+	h.Write(request)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 var errNotSigning = errors.New("signgate verifies; it never asks a plugin to sign")
@@ -51,7 +65,7 @@ func (p *execPlugin) GenerateEnvelope(context.Context, *plugin.GenerateEnvelopeR
 // GetMetadata asks the plugin what it is; the answer must name the plugin
 // the signature asked for and speak notation's contract.
 func (p *execPlugin) GetMetadata(ctx context.Context, req *plugin.GetMetadataRequest) (*plugin.GetMetadataResponse, error) {
-	key := p.spec.Path + "\x00" + p.spec.Name
+	key := p.cacheKey(nil)
 	if v, ok := p.meta.get(key); ok {
 		return v.(*plugin.GetMetadataResponse), nil
 	}
@@ -94,8 +108,7 @@ func (p *execPlugin) VerifySignature(ctx context.Context, req *plugin.VerifySign
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(append([]byte(p.spec.Path+"\x00"), body...))
-	key := hex.EncodeToString(sum[:])
+	key := p.cacheKey(body)
 	if v, ok := p.answers.get(key); ok {
 		resp := v.(*plugin.VerifySignatureResponse)
 		p.record(req, resp, true)
@@ -151,7 +164,7 @@ func (p *execPlugin) exec(ctx context.Context, req plugin.Request, resp any) err
 	cmd := exec.CommandContext(ctx, p.spec.exe(), string(req.Command()))
 	cmd.Args[0] = p.spec.Path // a plugin may know itself by the name it was installed as
 	cmd.Stdin = bytes.NewReader(data)
-	cmd.Env = pluginEnv(os.Environ(), p.spec.Env)
+	cmd.Env = p.env
 	stdout, stderr := &capped{max: maxPluginOutput}, &capped{max: maxPluginOutput}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
