@@ -37,6 +37,9 @@ func (c *Config) notationPlugins(p *config.Problems, plugins map[string]config.N
 		np := &verify.NotationPlugin{Name: n, Path: ps.Path,
 			Timeout:  p.Duration(at+".timeout", ps.Timeout, config.DefaultNotationPluginTimeout),
 			CacheTTL: p.NonNegative(at+".cache_ttl", ps.CacheTTL, config.DefaultNotationPluginCacheTTL)}
+		if np.CacheTTL > config.MaxNotationPluginCacheTTL {
+			p.Errorf("%s.cache_ttl = %v: at most %v; a revoked signing profile is believed valid for up to cache.allow_ttl + cache_ttl", at, np.CacheTTL, config.MaxNotationPluginCacheTTL)
+		}
 		if len(ps.Certs) == 0 {
 			p.Errorf("%s.certs: is required: the roots (from [certs]) whose signatures the plugin verifies", at)
 		}

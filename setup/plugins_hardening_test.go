@@ -173,3 +173,26 @@ func TestTSAUnderSigningAuthorityRefused(t *testing.T) {
 		t.Fatalf("tsa with only signing_authority roots: %v", err)
 	}
 }
+
+// cache_ttl is at most an hour: a revoked signing profile is believed
+// valid on a node for up to cache.allow_ttl + cache_ttl.
+func TestPluginCacheTTLIsCapped(t *testing.T) {
+	dir := t.TempDir()
+	plugin := write(t, dir, "notation-com.example.signer", "#!/bin/sh\n")
+	if err := os.Chmod(plugin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ttl := func(d string) string {
+		b, err := os.ReadFile(pluginCfg(t, dir, plugin, "signing_authority"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return write(t, dir, "c.toml", strings.Replace(string(b), "certs = [\"root\"]\n[[policy]]", "certs = [\"root\"]\ncache_ttl = \""+d+"\"\n[[policy]]", 1))
+	}
+	if _, err := setup.Load(ttl("1h")); err != nil {
+		t.Fatalf("1h: %v", err)
+	}
+	if _, err := setup.Load(ttl("24h")); err == nil || !strings.Contains(err.Error(), `notation_plugins."com.example.signer".cache_ttl = 24h0m0s: at most 1h0m0s`) {
+		t.Fatalf("24h: %v", err)
+	}
+}

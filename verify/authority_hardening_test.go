@@ -333,3 +333,27 @@ func TestNotationPluginCacheKeyIsThePluginAsItRuns(t *testing.T) {
 		t.Fatalf("after the executable was replaced and reloaded: %d runs in all; want 3", n)
 	}
 }
+
+// What a plugin says reaches the verdict and the log as one short line,
+// however long the signer made what the plugin quotes (the profile).
+func TestNotationPluginReasonsAreClipped(t *testing.T) {
+	e := newAuthorityEnv(t)
+	img := e.image("managed/long")
+	repo, err := e.reg.Repository(img.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := profile + strings.Repeat("x", 5000) + "/v1"
+	if err := e.svc.SignNotationAuthority(context.Background(), repo, img, sigtest.JWS, sigtest.AuthorityPlugin, long); err != nil {
+		t.Fatal(err)
+	}
+	v := e.decide(verify.Policy{Notation: notaryReq("strict", "any", []string{profile}, "signer")}, e.plugins(5*time.Second, 0), img)
+	want(t, v, false, "verified by none")
+	why := v.Notation.Rejections["signer"]
+	if !strings.Contains(why, "is not a trusted identity") && !strings.Contains(why, "...") {
+		t.Fatalf("rejection: %q", why)
+	}
+	if len(why) > 1000 || len(v.Reason) > 1500 {
+		t.Fatalf("the plugin's reason reached the verdict whole: %d bytes", len(why))
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/notaryproject/notation-core-go/signature"
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
@@ -126,6 +127,13 @@ func (p *execPlugin) VerifySignature(ctx context.Context, req *plugin.VerifySign
 			return nil, err
 		}
 	}
+	// Its reasons reach notation-go's errors, the verdict and the log:
+	// one short line each.
+	for _, r := range resp.VerificationResults {
+		if r != nil {
+			r.Reason = clip(r.Reason)
+		}
+	}
 	p.answers.put(key, &resp, p.spec.CacheTTL)
 	p.record(req, &resp, false)
 	return &resp, nil
@@ -161,20 +169,30 @@ func (p *execPlugin) exec(ctx context.Context, req plugin.Request, resp any) err
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.spec.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, p.spec.exe(), string(req.Command()))
+	cmd := exec.Command(p.spec.exe(), string(req.Command()))
 	cmd.Args[0] = p.spec.Path // a plugin may know itself by the name it was installed as
 	cmd.Stdin = bytes.NewReader(data)
 	cmd.Env = p.env
 	stdout, stderr := &capped{max: maxPluginOutput}, &capped{max: maxPluginOutput}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 100 * time.Millisecond // a child holding the pipes open
-	err = cmd.Run()
-	if cmd.Process != nil {
-		// What it left running (its group) goes with it.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.WaitDelay = 100 * time.Millisecond // a child that left the group holding the pipes open
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
+	pid := cmd.Process.Pid
+	exited := make(chan struct{})
+	go func() { waitExited(pid); close(exited) }()
+	select {
+	case <-exited:
+	case <-ctx.Done():
+	}
+	// The plugin is not reaped yet, so its pid, which is its group's id,
+	// is still its own: the kill reaches what it left running, never a
+	// group that reused the id.
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	<-exited
+	err = cmd.Wait()
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("%s: no answer within %v", what, p.spec.Timeout)
@@ -183,7 +201,7 @@ func (p *execPlugin) exec(ctx context.Context, req plugin.Request, resp any) err
 		// (it may hold what the plugin should not have printed).
 		var pe plugin.Error
 		if json.Unmarshal(stderr.Bytes(), &pe) == nil && pe.ErrCode != "" {
-			return fmt.Errorf("%s failed: %s: %s", what, pe.ErrCode, clip(pe.Message))
+			return fmt.Errorf("%s failed: %s: %s", what, clip(string(pe.ErrCode)), clip(pe.Message))
 		}
 		return fmt.Errorf("%s failed (%v) without an error in the plugin protocol", what, err)
 	case stdout.over:
@@ -195,6 +213,25 @@ func (p *execPlugin) exec(ctx context.Context, req plugin.Request, resp any) err
 	}
 	return nil
 }
+
+// waitExited returns once process pid has exited, leaving it unreaped
+// (waitid with WNOWAIT), or when it cannot be waited for.
+func waitExited(pid int) {
+	var info [128]byte // siginfo_t
+	for {
+		_, _, e := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid), uintptr(unsafe.Pointer(&info[0])), wExited|wNoWait, 0, 0)
+		if e != syscall.EINTR {
+			return
+		}
+	}
+}
+
+// waitid's constants (linux/wait.h); the syscall package lacks them.
+const (
+	pPID    = 1
+	wExited = 0x4
+	wNoWait = 0x1000000
+)
 
 // clip keeps a plugin's message to one short line.
 func clip(s string) string {
