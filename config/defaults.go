@@ -87,6 +87,9 @@ const (
 const (
 	DefaultNotationPluginTimeout  = 2 * time.Second
 	DefaultNotationPluginCacheTTL = 5 * time.Minute
+	// MaxNotationPluginCacheTTL bounds how long a revoked signing profile
+	// can still be believed valid on a node (plus cache.allow_ttl).
+	MaxNotationPluginCacheTTL = time.Hour
 )
 
 // [policy_source]

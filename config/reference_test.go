@@ -42,7 +42,7 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 	}
 	doc := map[string]map[string]bool{}
 	var cur string
-	row := regexp.MustCompile("^\\| `([a-z_]+)` \\|")
+	row := regexp.MustCompile("^\\| `([a-z][a-z0-9_]*)` \\|")
 	for _, line := range strings.Split(string(b), "\n") {
 		if strings.HasPrefix(line, "#") {
 			cur = ""

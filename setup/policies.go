@@ -203,6 +203,9 @@ func (v *validator) notation(at string, ns *config.NotationSection, certs map[st
 			v.Errorf("%s.notation.certs: certificate %q is a %s certificate, not a ca or signing_authority", at, c, kind)
 		}
 	}
+	if len(ns.TSA) > 0 && len(ns.Certs) > 0 && !slices.ContainsFunc(ns.Certs, func(c string) bool { return certs[c] != keystore.CertSigningAuthority }) {
+		v.Errorf("%s.notation.tsa: %v", at, verify.ErrTSAUnderAuthority)
+	}
 	for _, c := range ns.TSA {
 		if kind, ok := certs[c]; !ok {
 			v.Errorf("%s.notation.tsa: certificate %q is not defined under [certs]", at, c)
