@@ -134,7 +134,7 @@ func readAttestations(ctx context.Context, img name.Digest, h v1.Hash, types map
 		defer close(done)
 		bundles, berr = readAttestationBundles(ctx, img, h, types, ropts)
 	}()
-	legacy, err := readAttestationTag(img, h, types, opts)
+	legacy, err := readAttestationTag(ctx, img, h, types, opts)
 	<-done
 	if err != nil {
 		return nil, err
@@ -145,7 +145,7 @@ func readAttestations(ctx context.Context, img name.Digest, h v1.Hash, types map
 	return append(legacy, bundles...), nil
 }
 
-func readAttestationTag(img name.Digest, h v1.Hash, types map[string]bool, opts []ociremote.Option) ([]*attestation, error) {
+func readAttestationTag(ctx context.Context, img name.Digest, h v1.Hash, types map[string]bool, opts []ociremote.Option) ([]*attestation, error) {
 	tag, err := ociremote.AttestationTag(img, opts...)
 	if err != nil {
 		return nil, err
@@ -153,6 +153,13 @@ func readAttestationTag(img name.Digest, h v1.Hash, types map[string]bool, opts 
 	sigs, err := ociremote.Signatures(tag, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("reading attestations of %s from %s: %w", img, tag, err)
+	}
+	m, err := sigs.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading attestations of %s from %s: %w", img, tag, err)
+	}
+	if err := tooMany(ctx, img, "cosign attestations in "+tag.TagStr(), len(m.Layers)); err != nil {
+		return nil, err
 	}
 	list, err := sigs.Get()
 	if err != nil {
@@ -216,7 +223,7 @@ func readAttestationBundles(ctx context.Context, img name.Digest, h v1.Hash, typ
 	if err != nil {
 		return nil, fmt.Errorf("listing referrers of %s: %w", img, err)
 	}
-	var out []*attestation
+	var fetch []v1.Descriptor
 	for _, desc := range idx.Manifests {
 		if !strings.HasPrefix(desc.ArtifactType, bundleArtifactPrefix) && desc.ArtifactType != "" && desc.ArtifactType != emptyConfigType {
 			continue
@@ -226,6 +233,13 @@ func readAttestationBundles(ctx context.Context, img name.Digest, h v1.Hash, typ
 		if pt, ok := desc.Annotations[ociremote.BundlePredicateType]; ok && !types[pt] {
 			continue
 		}
+		fetch = append(fetch, desc)
+	}
+	if err := tooMany(ctx, img, "referrers that may be attestation bundles", len(fetch)); err != nil {
+		return nil, err
+	}
+	var out []*attestation
+	for _, desc := range fetch {
 		location := "referrer " + desc.Digest.String()
 		b, err := fetchBundle(img.Context().Digest(desc.Digest.String()), append(slices.Clip(ropts), remote.WithContext(ctx)))
 		if err != nil {
