@@ -562,8 +562,8 @@ func TestMetricsAndHealth(t *testing.T) {
 	}
 	_, m := get("/metrics")
 	for _, want := range []string{
-		`signgate_decisions_total{decision="allow",policy="apps"}`,
-		`signgate_decisions_total{decision="deny",policy="apps"}`,
+		`signgate_decisions_total{decision="allow",policy="apps",source="runtime"}`,
+		`signgate_decisions_total{decision="deny",policy="apps",source="runtime"}`,
 		`signgate_verifications_total{result="verified"}`,
 		`signgate_verifications_total{result="rejected"}`,
 		`signgate_verdict_cache_total{result="hit"}`,

@@ -239,6 +239,12 @@ func TestDaemonProves(t *testing.T) {
 		!strings.Contains(body, "signgate_enforcement_prove_interval_seconds 3600") {
 		t.Fatalf("metrics (proven at %v):\n%s", stamp, body)
 	}
+	// The probe's deliberate denial is the probe's, not the node's: it
+	// does not feed SigngateDenialsRising.
+	if !strings.Contains(body, `signgate_decisions_total{decision="deny",policy="apps",source="probe"} 1`) ||
+		strings.Contains(body, `signgate_decisions_total{decision="deny",policy="apps",source="runtime"}`) {
+		t.Fatalf("the probe's denial is not counted as source=\"probe\" alone:\n%s", body)
+	}
 	if out, err := e.Crictl("pods", "-q", "--namespace", prove.PodNamespace); err != nil || strings.TrimSpace(out) != "" {
 		t.Errorf("pod sandboxes left in %s: %q %v", prove.PodNamespace, out, err)
 	}
