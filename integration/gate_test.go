@@ -44,7 +44,12 @@ func TestMain(m *testing.M) {
 	if code != 0 {
 		e.Dump()
 	}
-	e.Stop()
+	// A containerd shim left running after the suite is a container left
+	// running on the machine: the suite fails.
+	if err := e.StopChecked(); err != nil {
+		fmt.Fprintln(os.Stderr, "integration teardown:", err)
+		code = max(code, 1)
+	}
 	os.Exit(code)
 }
 

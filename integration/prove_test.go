@@ -271,7 +271,11 @@ func startOwn(t *testing.T, o harness.Options) *harness.Env {
 	o.Bin, o.Containerd = os.Getenv("SIGNGATE_TEST_BIN"), os.Getenv("SIGNGATE_CONTAINERD")
 	e, err := harness.Start(o)
 	if e != nil {
-		t.Cleanup(e.Stop)
+		t.Cleanup(func() {
+			if err := e.StopChecked(); err != nil {
+				t.Errorf("teardown: %v", err)
+			}
+		})
 	}
 	if err != nil {
 		t.Fatal(err)
