@@ -18,6 +18,7 @@ import (
 	nriapi "github.com/containerd/nri/pkg/api"
 	"github.com/coreos/go-systemd/v22/journal"
 
+	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
 	"github.com/signgate/signgate/prove"
@@ -110,6 +111,9 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.decisions = newLaterRecorder(rec)
 	d.plugin = &nri.Plugin{Runtime: store, RuntimeName: nriName(cfg.Daemon.Runtime), Decider: d, Log: log, Recorder: multiRecorder{d.metrics, d.decisions}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
 	d.plugin.Synchronized = func() { d.judgeSoon("connected to NRI") }
+	if cfg.Daemon.Runtime.Name != config.RuntimeCRIO { // CRI-O: no task API (crio.Store.StopTask)
+		d.plugin.SandboxRefused = d.stopRefusedSandbox // sandbox_refused.go
+	}
 	return d, nil
 }
 

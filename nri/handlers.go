@@ -120,6 +120,9 @@ func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 	d.Took = time.Since(start)
 	p.record(d)
 	if !d.Verdict.Allowed {
+		if p.SandboxRefused != nil {
+			p.SandboxRefused(pod.GetId())
+		}
 		return errors.New("pod sandbox: " + denialMessage(d))
 	}
 	p.running.addSandbox(pod)

@@ -78,6 +78,9 @@ type Plugin struct {
 	// running containers (NRI Synchronize, on every connection), which
 	// may come after the connection is reported up.
 	Synchronized func()
+	// SandboxRefused, if set, is called with the ID of each pod sandbox
+	// RunPodSandbox refuses, whose task the runtime has started already.
+	SandboxRefused func(id string)
 	// RuntimeName is how the runtime whose records Runtime reads names
 	// itself over NRI ("containerd", "cri-o"); another runtime connecting
 	// is logged as an error. Empty: not checked.

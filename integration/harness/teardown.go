@@ -12,6 +12,7 @@ import (
 
 	namespacesapi "github.com/containerd/containerd/api/services/namespaces/v1"
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
+	"github.com/containerd/containerd/api/types/task"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -131,4 +132,25 @@ func (e *Env) shimsLeft() []string {
 		killTree(pid)
 	}
 	return left
+}
+
+// RunningTasks names the tasks running in CRI's containerd namespace
+// (k8s.io): a container's, or a pod sandbox's, CRI knows of it or not.
+func (e *Env) RunningTasks(ctx context.Context) (map[string]bool, error) {
+	conn, err := grpc.NewClient("unix://"+e.ContainerdSock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	list, err := tasksapi.NewTasksClient(conn).List(metadata.AppendToOutgoingContext(ctx, "containerd-namespace", "k8s.io"), &tasksapi.ListTasksRequest{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, t := range list.GetTasks() {
+		if t.GetStatus() == task.Status_RUNNING {
+			out[t.GetID()] = true
+		}
+	}
+	return out, nil
 }
