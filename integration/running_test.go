@@ -255,7 +255,9 @@ func TestRunningSandboxJudgedAgain(t *testing.T) {
 
 	mark := e.logMark()
 	e.withConfig(judged("k2", "on_untrusted_running = \"stop\"\nstop_confirm = \"2s\"\n"))
-	if err := harness.WaitFor(30*time.Second, func() error {
+	// A confirmed denial (2s), then the pause process's 10s grace: it
+	// ignores SIGTERM, as PID 1.
+	if err := harness.WaitFor(60*time.Second, func() error {
 		if s := e.podState(pod); s != "SANDBOX_NOTREADY" {
 			return fmt.Errorf("the pod with an untrusted sandbox is %s", s)
 		}
