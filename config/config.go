@@ -60,6 +60,9 @@ type Registry struct {
 	MaxManifestBytes  int64
 	MaxBlobBytes      int64
 	MaxReferrersBytes int64
+	// MaxSignatures caps the signature objects one listing may make a
+	// verification fetch.
+	MaxSignatures int
 	// CredentialProviders: the kubelet's credential provider plugins.
 	CredentialProviders CredentialProviders
 	PodPullSecrets      PodPullSecrets // a pod's own pull secrets (podsecrets.go)
@@ -235,6 +238,7 @@ func registry(p *Problems, r RegistrySection) Registry {
 		MaxManifestBytes:  p.Positive("registry.max_manifest_bytes", r.MaxManifestBytes, DefaultMaxManifestBytes),
 		MaxBlobBytes:      p.Positive("registry.max_blob_bytes", r.MaxBlobBytes, DefaultMaxBlobBytes),
 		MaxReferrersBytes: p.Positive("registry.max_referrers_bytes", r.MaxReferrersBytes, DefaultMaxReferrersBytes),
+		MaxSignatures:     int(p.Positive("registry.max_signatures", r.MaxSignatures, DefaultMaxSignatures)),
 	}
 }
 

@@ -47,6 +47,10 @@ const (
 	DefaultMaxManifestBytes  = 4 << 20
 	DefaultMaxBlobBytes      = 4 << 20
 	DefaultMaxReferrersBytes = 16 << 20
+	// DefaultMaxSignatures: the signature or attestation objects one
+	// listing may ask a verification to fetch. Real images carry a handful;
+	// this leaves room for months of per-build attestations.
+	DefaultMaxSignatures = 100
 	// DefaultCredentialExecTimeout bounds one kubelet credential provider run.
 	DefaultCredentialExecTimeout = 10 * time.Second
 	// [registry.pod_pull_secrets]: a pod's lookups (a GET of the pod and

@@ -84,6 +84,7 @@ type RegistrySection struct {
 	MaxBlobBytes     int64  `toml:"max_blob_bytes"`
 	// What the referrers listings of all verifications in flight may hold.
 	MaxReferrersBytes int64 `toml:"max_referrers_bytes"`
+	MaxSignatures     int64 `toml:"max_signatures"` // objects fetched per listing
 	// The kubelet's image credential provider plugins.
 	CredentialProviders CredentialProvidersSection `toml:"credential_providers"`
 	PodPullSecrets      PodPullSecretsSection      `toml:"pod_pull_secrets"`

@@ -127,6 +127,9 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 		return nil, err
 	}
 	d.plugin.PodCredentials = d.podCredentials
+	if cfg.Daemon.Runtime.Name != config.RuntimeCRIO { // CRI-O: no task API (crio.Store.StopTask)
+		d.plugin.SandboxRefused = d.stopRefusedSandbox // sandbox_refused.go
+	}
 	return d, nil
 }
 

@@ -85,6 +85,9 @@ type Plugin struct {
 	// PodCredentials, if set, adds a pod's pull secrets to its own
 	// verifications (podcredentials.go).
 	PodCredentials PodCredentials
+	// SandboxRefused, if set, is called with the ID of each pod sandbox
+	// RunPodSandbox refuses, whose task the runtime has started already.
+	SandboxRefused func(id string)
 	// fallback: CRI-O builds that refuse the validator (fallback.go).
 	fallback validatorFallback
 }

@@ -46,7 +46,7 @@ func absPath(p string) string {
 // verification run.
 func (c *Config) EngineOptions(observe func(*verify.Verdict)) verify.Options {
 	return verify.Options{VerifyTimeout: c.Registry.VerifyTimeout, AllowTTL: c.Cache.AllowTTL, DenyTTL: c.Cache.DenyTTL,
-		MaxCached: c.Cache.MaxEntries, Observe: observe}
+		MaxCached: c.Cache.MaxEntries, MaxSignatures: c.Registry.MaxSignatures, Observe: observe}
 }
 
 // Snapshot loads the static keys and builds the engine snapshot for this

@@ -129,6 +129,13 @@ func readAttestationTag(ctx context.Context, img name.Digest, h v1.Hash, types m
 	if err != nil {
 		return nil, fmt.Errorf("reading attestations of %s from %s: %w", img, tag, err)
 	}
+	m, err := sigs.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading attestations of %s from %s: %w", img, tag, err)
+	}
+	if err := tooMany(ctx, img, "cosign attestations in "+tag.TagStr(), len(m.Layers)); err != nil {
+		return nil, err
+	}
 	list, err := sigs.Get()
 	if err != nil {
 		return nil, fmt.Errorf("reading attestations of %s from %s: %w", img, tag, err)
@@ -194,7 +201,7 @@ func readAttestationBundles(ctx context.Context, img name.Digest, h v1.Hash, typ
 	if err != nil {
 		return nil, fmt.Errorf("listing referrers of %s: %w", img, err)
 	}
-	var out []*attestation
+	var fetch []v1.Descriptor
 	for _, desc := range idx.Manifests {
 		if !strings.HasPrefix(desc.ArtifactType, bundleArtifactPrefix) && desc.ArtifactType != "" && desc.ArtifactType != emptyConfigType {
 			continue
@@ -204,6 +211,13 @@ func readAttestationBundles(ctx context.Context, img name.Digest, h v1.Hash, typ
 		if pt, ok := desc.Annotations[ociremote.BundlePredicateType]; ok && !types[pt] {
 			continue
 		}
+		fetch = append(fetch, desc)
+	}
+	if err := tooMany(ctx, img, "referrers that may be attestation bundles", len(fetch)); err != nil {
+		return nil, err
+	}
+	var out []*attestation
+	for _, desc := range fetch {
 		location := "referrer " + desc.Digest.String()
 		b, err := bundle(ctx, img.Context().Digest(desc.Digest.String()), ropts)
 		if err != nil {

@@ -157,6 +157,10 @@ type Options struct {
 	AllowTTL      time.Duration // how long an allow verdict is reused
 	DenyTTL       time.Duration // how long a deny verdict is reused: short, so a fixed image is picked up
 	MaxCached     int
+	// MaxSignatures caps the signature or attestation objects one listing
+	// (a .sig or .att tag's layers, the referrers to fetch) may make a
+	// verification fetch: past it the image is denied (registry_error).
+	MaxSignatures int
 	// Observe, if set, is called once per verification actually run (not for
 	// cache hits), and once per renewal (Verdict.Renewed), with its verdict.
 	Observe func(*Verdict)
@@ -202,6 +206,9 @@ func NewEngine(snap *Snapshot, reg Registry, opts Options) *Engine {
 	}
 	if opts.MaxCached <= 0 {
 		opts.MaxCached = config.DefaultMaxEntries
+	}
+	if opts.MaxSignatures <= 0 {
+		opts.MaxSignatures = config.DefaultMaxSignatures
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -565,7 +572,7 @@ func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.
 		return outcome{cause: CauseMisconfigured, reason: fmt.Sprintf("policy %q is invalid: %s", p.Name, why)}
 	}
 	// The signatures and the attestations share one listing of referrers.
-	ctx = withLookups(ctx, p.Notation != nil && (p.Cosign != nil || len(p.Attestations) > 0))
+	ctx = withLookups(ctx, p.Notation != nil && (p.Cosign != nil || len(p.Attestations) > 0), e.opts.MaxSignatures)
 	var (
 		a            part
 		attestations []*AttestationResult
