@@ -221,7 +221,7 @@ demo: deps build tools ## the gate end to end (the README's first command)
 demo-keep: deps build tools ## the demo, then its registry, containerd and signgate left up to try verify and inspect (Ctrl-C stops them)
 	SIGNGATE_KEEP=1 SIGNGATE_TEST_BIN=$(BIN) SIGNGATE_LOCAL_KMS=$(BIN)/local-kms $(GO) run ./integration/demo
 
-bench: deps build tools $(CRIO_TOOLS) ## the benchmark table
+bench: deps build tools $(CRIO_TOOLS) $(CRED_TOOLS) ## the benchmark table
 	SIGNGATE_TEST_BIN=$(BIN) $(GO) run ./integration/bench
 
 # profile: signgate built with its profiler (-tags profile), under the

@@ -60,8 +60,12 @@ type Registry struct {
 	MaxManifestBytes  int64
 	MaxBlobBytes      int64
 	MaxReferrersBytes int64
+	// MaxSignatures caps the signature objects one listing may make a
+	// verification fetch.
+	MaxSignatures int
 	// CredentialProviders: the kubelet's credential provider plugins.
 	CredentialProviders CredentialProviders
+	PodPullSecrets      PodPullSecrets // a pod's own pull secrets (podsecrets.go)
 }
 
 // Cache settings: how long verdicts are reused, with defaults applied.
@@ -107,6 +111,9 @@ type Config struct {
 	Cache    Cache
 	KMS      KMS
 	Running  Running // each policy's on_untrusted_running (running.go)
+	// PolicySource: where the policy comes from, signed (policysource.go);
+	// nil when this file holds it.
+	PolicySource *PolicySource
 }
 
 // Load reads path and checks it as Parse does.
@@ -154,10 +161,17 @@ func Read(path string, data []byte) (*Config, *Problems, error) {
 	}
 	p := &Problems{Path: path}
 	sum := sha256.Sum256(data)
-	c := &Config{Path: path, Digest: hex.EncodeToString(sum[:8]), File: f}
+	return build(p, path, hex.EncodeToString(sum[:8]), f), p, nil
+}
+
+// build applies the defaults to f and checks its values, adding to p.
+func build(p *Problems, path, digest string, f File) *Config {
+	c := &Config{Path: path, Digest: digest, File: f}
+	c.PolicySource = c.policySource(p, f)
 	c.Daemon = daemon(p, f.Daemon)
 	c.Registry = registry(p, f.Registry)
 	c.Registry.CredentialProviders = credentialProviders(p, c, f.Registry.CredentialProviders)
+	c.Registry.PodPullSecrets = podPullSecrets(p, c, f.Registry.PodPullSecrets)
 	c.Running = running(p, f.Policy)
 	c.onCRIO(p, f.Policy)
 	c.Cache = Cache{
@@ -166,7 +180,7 @@ func Read(path string, data []byte) (*Config, *Problems, error) {
 		MaxEntries: int(p.Positive("cache.max_entries", int64(f.Cache.MaxEntries), DefaultMaxEntries)),
 	}
 	c.KMS = c.kms(p, f.KMS)
-	return c, p, nil
+	return c
 }
 
 func daemon(p *Problems, d DaemonSection) Daemon {
@@ -224,6 +238,7 @@ func registry(p *Problems, r RegistrySection) Registry {
 		MaxManifestBytes:  p.Positive("registry.max_manifest_bytes", r.MaxManifestBytes, DefaultMaxManifestBytes),
 		MaxBlobBytes:      p.Positive("registry.max_blob_bytes", r.MaxBlobBytes, DefaultMaxBlobBytes),
 		MaxReferrersBytes: p.Positive("registry.max_referrers_bytes", r.MaxReferrersBytes, DefaultMaxReferrersBytes),
+		MaxSignatures:     int(p.Positive("registry.max_signatures", r.MaxSignatures, DefaultMaxSignatures)),
 	}
 }
 

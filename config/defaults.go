@@ -47,8 +47,17 @@ const (
 	DefaultMaxManifestBytes  = 4 << 20
 	DefaultMaxBlobBytes      = 4 << 20
 	DefaultMaxReferrersBytes = 16 << 20
+	// DefaultMaxSignatures: the signature or attestation objects one
+	// listing may ask a verification to fetch. Real images carry a handful;
+	// this leaves room for months of per-build attestations.
+	DefaultMaxSignatures = 100
 	// DefaultCredentialExecTimeout bounds one kubelet credential provider run.
 	DefaultCredentialExecTimeout = 10 * time.Second
+	// [registry.pod_pull_secrets]: a pod's lookups (a GET of the pod and
+	// of each secret) within the decision's deadline; a secret read is
+	// used for a minute before it is read again.
+	DefaultPodSecretsTimeout = time.Second
+	DefaultPodSecretsRefresh = time.Minute
 )
 
 // [cache]
@@ -82,4 +91,17 @@ const (
 const (
 	DefaultNotationPluginTimeout  = 2 * time.Second
 	DefaultNotationPluginCacheTTL = 5 * time.Minute
+	// MaxNotationPluginCacheTTL bounds how long a revoked signing profile
+	// can still be believed valid on a node (plus cache.allow_ttl).
+	MaxNotationPluginCacheTTL = time.Hour
+)
+
+// [policy_source]
+const (
+	DefaultPolicyRefresh = 5 * time.Minute
+	// PolicyMediaType is the one layer of a policy artifact: the TOML of
+	// the sections it carries. PolicyArtifactType is the manifest's
+	// artifactType and config media type.
+	PolicyMediaType    = "application/vnd.signgate.policy.v1+toml"
+	PolicyArtifactType = "application/vnd.signgate.policy.config.v1+json"
 )

@@ -21,6 +21,8 @@ type File struct {
 	Policy     []PolicySection             `toml:"policy"`
 	// NotationPlugins: the verification plugins signatures may name.
 	NotationPlugins map[string]NotationPluginSection `toml:"notation_plugins"`
+	// PolicySource: the policy signed and published, not written here.
+	PolicySource *PolicySourceSection `toml:"policy_source"`
 }
 
 // TrustRootSection is [trust_roots.NAME]: a Sigstore trusted_root.json, read
@@ -82,8 +84,10 @@ type RegistrySection struct {
 	MaxBlobBytes     int64  `toml:"max_blob_bytes"`
 	// What the referrers listings of all verifications in flight may hold.
 	MaxReferrersBytes int64 `toml:"max_referrers_bytes"`
+	MaxSignatures     int64 `toml:"max_signatures"` // objects fetched per listing
 	// The kubelet's image credential provider plugins.
 	CredentialProviders CredentialProvidersSection `toml:"credential_providers"`
+	PodPullSecrets      PodPullSecretsSection      `toml:"pod_pull_secrets"`
 }
 
 // CacheSection is [cache]: how long verdicts are reused.
@@ -169,6 +173,9 @@ type PolicySection struct {
 	// What happens to a running container this policy no longer trusts.
 	OnUntrustedRunning string `toml:"on_untrusted_running"` // see running.go
 	StopConfirm        string `toml:"stop_confirm"`         // see running.go
+	// Floor: in a policy artifact, matched before any tenant's delegated
+	// policies (policysource.go).
+	Floor bool `toml:"floor"`
 }
 
 // AttestationSection is one [[policy.attestation]].

@@ -15,4 +15,6 @@ type NotationPluginSection struct {
 	// Env: what of signgate's environment the plugin gets beyond the
 	// basics (names, or prefixes ending in '*': "AWS_*").
 	Env []string `toml:"env"`
+	// SHA256 pins the executable's content (hex), checked at load.
+	SHA256 string `toml:"sha256"`
 }

@@ -37,10 +37,12 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 		"[trust_roots.NAME]": TrustRootSection{}, "[identities.NAME]": IdentitySection{},
 		"[registry.credential_providers]": CredentialProvidersSection{},
 		"[notation_plugins.NAME]":         NotationPluginSection{},
+		"[policy_source]":                 PolicySourceSection{},
+		"[registry.pod_pull_secrets]":     PodPullSecretsSection{},
 	}
 	doc := map[string]map[string]bool{}
 	var cur string
-	row := regexp.MustCompile("^\\| `([a-z_]+)` \\|")
+	row := regexp.MustCompile("^\\| `([a-z][a-z0-9_]*)` \\|")
 	for _, line := range strings.Split(string(b), "\n") {
 		if strings.HasPrefix(line, "#") {
 			cur = ""

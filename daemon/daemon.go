@@ -17,11 +17,13 @@ import (
 
 	nriapi "github.com/containerd/nri/pkg/api"
 	"github.com/coreos/go-systemd/v22/journal"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/nri"
 	"github.com/signgate/signgate/prove"
+	"github.com/signgate/signgate/registry/podsecrets"
 	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
 )
@@ -33,6 +35,9 @@ type Daemon struct {
 	store  runtimeStore // the runtime's records (runtime.go)
 	engine atomic.Pointer[verify.Engine]
 	plugin *nri.Plugin
+	// podSecrets reads pods' pull secrets; nil when off (podsecrets.go).
+	podSecrets atomic.Pointer[podsecrets.Source]
+	podLookups *prometheus.CounterVec
 
 	mu  sync.Mutex // serialises reloads
 	cfg atomic.Pointer[setup.Config]
@@ -58,6 +63,7 @@ type Daemon struct {
 	running     *runningState // running containers, judged again on every change (running.go)
 	// after is time.After for the listeners' retries; tests set a clock.
 	after func(time.Duration) <-chan time.Time
+	ps    policyState // [policy_source] (policysource.go)
 }
 
 func (d *Daemon) keysAt() time.Time { return time.Unix(0, d.keysTime.Load()) }
@@ -79,6 +85,8 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.cfg.Store(cfg)
 	d.loaded.Store(fingerprint(cfg))
 	d.metrics = newMetrics(d)
+	d.ps.metrics = newPolicyMetrics(d.metrics.reg)
+	d.showPolicy(cfg)
 	syncer, err := setup.Syncer(cfg, nil, false)
 	if err != nil {
 		return nil, err
@@ -114,6 +122,14 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	}
 	d.plugin = &nri.Plugin{Runtime: store, OnRuntime: onRuntime, Decider: d, Log: log, Recorder: multiRecorder{d.metrics, d.decisions}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
 	d.plugin.Synchronized = func() { d.judgeSoon("connected to NRI") }
+	d.podLookups = newPodLookups(d.metrics.reg)
+	if err := d.usePodSecrets(cfg, nil); err != nil {
+		return nil, err
+	}
+	d.plugin.PodCredentials = d.podCredentials
+	if cfg.Daemon.Runtime.Name != config.RuntimeCRIO { // CRI-O: no task API (crio.Store.StopTask)
+		d.plugin.SandboxRefused = d.stopRefusedSandbox // sandbox_refused.go
+	}
 	return d, nil
 }
 
@@ -175,6 +191,9 @@ func (d *Daemon) config() *setup.Config { return d.cfg.Load() }
 
 // Decide passes to the engine in force.
 func (d *Daemon) Decide(ctx context.Context, req verify.Request) *verify.Verdict {
+	if v := d.staleDenial(req); v != nil {
+		return v
+	}
 	return d.engine.Load().Decide(ctx, req)
 }
 
@@ -196,6 +215,9 @@ func (d *Daemon) Reload() error {
 	// Against the config in force after this reload (it may name new files);
 	// a refused one is not tried again until the files change again.
 	defer func() { d.loaded.Store(fingerprint(d.config())) }()
+	if err == nil {
+		err = sourceChange(d.config(), cfg)
+	}
 	var syncer *keysync.Syncer
 	if err == nil {
 		syncer, err = setup.Syncer(cfg, d.syncer.Load(), false)
@@ -205,6 +227,9 @@ func (d *Daemon) Reload() error {
 		d.reportSync(syncer, changes, serr)
 		var engine *verify.Engine
 		if engine, err = d.buildEngine(cfg, syncer); err == nil {
+			err = d.usePodSecrets(cfg, d.config())
+		}
+		if err == nil {
 			// Verdicts the new config and keys bind as the old did carry
 			// over; the others are judged anew.
 			kept, _ := d.Engine().Kept()
@@ -214,6 +239,7 @@ func (d *Daemon) Reload() error {
 			}
 			d.engine.Store(engine)
 			d.cfg.Store(cfg)
+			d.showPolicy(cfg)
 			d.syncer.Swap(syncer).Close()
 			select {
 			case d.keysChanged <- struct{}{}: // the new engine starts with no verdicts
@@ -272,6 +298,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go d.watchFiles(ctx, every)
 	}
 	go d.trustRootLoop(ctx)
+	if d.config().Source != nil {
+		go d.policyLoop(ctx)
+	}
 	go d.runningLoop(ctx)
 	d.startProve(ctx)
 	defer d.notify("STOPPING=1")

@@ -37,14 +37,16 @@ type metrics struct {
 	rootStale        *prometheus.GaugeVec
 	listenerUp       *prometheus.GaugeVec
 	bindFailures     *prometheus.CounterVec
+	// probing: the enforcement probe's pods in flight (prove_decisions.go).
+	probing *probePods
 }
 
 func newMetrics(d *Daemon) *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		reg: prometheus.NewRegistry(), probing: &probePods{},
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "signgate_decisions_total", Help: "CreateContainer decisions, by decision (allow, deny, audit) and policy.",
-		}, []string{"decision", "policy"}),
+			Name: "signgate_decisions_total", Help: "CreateContainer decisions, by decision (allow, deny, audit), policy and source: runtime, or probe for the enforcement probe's own pod (its denials are deliberate).",
+		}, []string{"decision", "policy", "source"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "signgate_verdict_cache_total", Help: "CreateContainer decisions answered from the verdict cache (hit) or not (miss).",
 		}, []string{"result"}),
@@ -164,7 +166,7 @@ func (m *metrics) verified(v *verify.Verdict) {
 
 // Record counts a CreateContainer decision (it is an nri.Recorder).
 func (m *metrics) Record(d nri.Decision) {
-	m.decisions.WithLabelValues(decisionOf(d), d.Verdict.Policy).Inc()
+	m.decisions.WithLabelValues(decisionOf(d), d.Verdict.Policy, m.probing.source(d)).Inc()
 	if d.Verdict.Cached {
 		m.cache.WithLabelValues("hit").Inc()
 	} else {

@@ -60,7 +60,13 @@ func (d *Daemon) proveLoop(ctx context.Context, s prove.Settings, m *proveMetric
 }
 
 func (d *Daemon) probeOnce(ctx context.Context, s prove.Settings, m *proveMetrics) {
-	r := runProbe(ctx, prove.OptionsFor(d.config(), s))
+	o := prove.OptionsFor(d.config(), s)
+	// The probe's decisions are recorded (synchronously) before it
+	// returns: they are counted as source="probe" until then.
+	pods := d.probePods()
+	o.Announce = pods.add
+	r := runProbe(ctx, o)
+	pods.remove(prove.PodNamespace, r.Pod)
 	if ctx.Err() != nil {
 		return
 	}

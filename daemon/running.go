@@ -252,7 +252,7 @@ func (d *Daemon) judgeEach(ctx context.Context, live map[string]bool, timeout ti
 
 func describeJudged(j nri.Judged) localapi.RunningContainer {
 	v := j.Decision.Verdict
-	rc := localapi.RunningContainer{ID: j.ID, Pod: j.Pod, Namespace: j.Namespace, Container: j.Name, Image: or(j.Ref, j.Decision.Ref),
+	rc := localapi.RunningContainer{ID: j.ID, Pod: j.Pod, Namespace: j.Namespace, Container: j.Name, Sandbox: j.Sandbox, Image: or(j.Ref, j.Decision.Ref),
 		Digest: v.Digest, Policy: v.Policy, Cause: string(v.Cause), Reason: v.Reason, VerifiedBy: v.VerifiedBy()}
 	switch {
 	case !v.Allowed:

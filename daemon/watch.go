@@ -45,6 +45,13 @@ func fingerprint(cfg *setup.Config) string {
 			files = append(files, k.Path)
 		}
 	}
+	if cfg.Source != nil { // the policy source's signers, read from the local file
+		for _, k := range cfg.Source.Boot.Keys {
+			if k.Path != "" {
+				files = append(files, k.Path)
+			}
+		}
+	}
 	for _, c := range cfg.Certs {
 		if c.Path != "" {
 			files = append(files, c.Path)

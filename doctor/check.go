@@ -42,6 +42,8 @@ type Node struct {
 	Runtime             string
 	CRIOStorageReadable bool
 	CRIOStop            CRIOStop
+	// PolicySource: the policy from [policy_source]; nil without one.
+	PolicySource *PolicySource
 }
 
 // TrustRoot is a trust root kept from a TUF repository, as loaded.
@@ -162,6 +164,9 @@ func (n Node) common() []Finding {
 	}
 	for _, l := range n.Listeners {
 		out = append(out, listenerFinding(l))
+	}
+	if n.PolicySource != nil {
+		out = append(out, policySourceFindings(*n.PolicySource, n.Now)...)
 	}
 	return out
 }

@@ -44,7 +44,12 @@ func TestMain(m *testing.M) {
 	if code != 0 {
 		e.Dump()
 	}
-	e.Stop()
+	// A containerd shim left running after the suite is a container left
+	// running on the machine: the suite fails.
+	if err := e.StopChecked(); err != nil {
+		fmt.Fprintln(os.Stderr, "integration teardown:", err)
+		code = max(code, 1)
+	}
 	os.Exit(code)
 }
 
@@ -562,8 +567,8 @@ func TestMetricsAndHealth(t *testing.T) {
 	}
 	_, m := get("/metrics")
 	for _, want := range []string{
-		`signgate_decisions_total{decision="allow",policy="apps"}`,
-		`signgate_decisions_total{decision="deny",policy="apps"}`,
+		`signgate_decisions_total{decision="allow",policy="apps",source="runtime"}`,
+		`signgate_decisions_total{decision="deny",policy="apps",source="runtime"}`,
 		`signgate_verifications_total{result="verified"}`,
 		`signgate_verifications_total{result="rejected"}`,
 		`signgate_verdict_cache_total{result="hit"}`,

@@ -239,6 +239,12 @@ func TestDaemonProves(t *testing.T) {
 		!strings.Contains(body, "signgate_enforcement_prove_interval_seconds 3600") {
 		t.Fatalf("metrics (proven at %v):\n%s", stamp, body)
 	}
+	// The probe's deliberate denial is the probe's, not the node's: it
+	// does not feed SigngateDenialsRising.
+	if !strings.Contains(body, `signgate_decisions_total{decision="deny",policy="apps",source="probe"} 1`) ||
+		strings.Contains(body, `signgate_decisions_total{decision="deny",policy="apps",source="runtime"}`) {
+		t.Fatalf("the probe's denial is not counted as source=\"probe\" alone:\n%s", body)
+	}
 	if out, err := e.Crictl("pods", "-q", "--namespace", prove.PodNamespace); err != nil || strings.TrimSpace(out) != "" {
 		t.Errorf("pod sandboxes left in %s: %q %v", prove.PodNamespace, out, err)
 	}
@@ -265,7 +271,11 @@ func startOwn(t *testing.T, o harness.Options) *harness.Env {
 	o.Bin, o.Containerd = os.Getenv("SIGNGATE_TEST_BIN"), os.Getenv("SIGNGATE_CONTAINERD")
 	e, err := harness.Start(o)
 	if e != nil {
-		t.Cleanup(e.Stop)
+		t.Cleanup(func() {
+			if err := e.StopChecked(); err != nil {
+				t.Errorf("teardown: %v", err)
+			}
+		})
 	}
 	if err != nil {
 		t.Fatal(err)

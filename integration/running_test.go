@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/signgate/signgate/integration/harness"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/localapi"
@@ -206,4 +209,71 @@ func TestRunningContainerKeepsItsImageWhenItsTagMoves(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A pod's sandbox is judged again with the running containers: its pause
+// image trusted (signed by k1) when the pod starts, then its policy
+// tightened by a reload (k2 required, as a key revoked): `signgate ps`
+// lists the sandbox untrusted while the pod runs under "report"; under
+// "stop" its task is stopped, which takes the pod down (NOTREADY).
+func TestRunningSandboxJudgedAgain(t *testing.T) {
+	e := need(t)
+	const ns = "sandbox-judged"
+	pause := e.Registry + "/pause:1.0"
+	ref, err := name.ParseReference(pause)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Signers["k1"].SignLegacy(ref.Context().Digest(desc.Digest.String())); err != nil {
+		t.Fatal(err)
+	}
+	orig := e.SigngateConfig()
+	judged := func(keys, extra string) func(string) string {
+		return func(string) string {
+			return strings.Replace(orig, "[[policy]]\nname = \"sandbox\"", fmt.Sprintf("[[policy]]\nname = \"pause-judged\"\nscopes = [%q]\nnamespaces = [%q]\n%s  [policy.cosign]\n  keys = [%q]\n\n[[policy]]\nname = \"sandbox\"", e.Registry+"/pause", ns, extra, keys), 1)
+		}
+	}
+	e.withConfig(judged("k1", ""))
+	pod, _ := e.pod(ns)
+	rc, _, _ := e.ps(pod)
+	if !rc.Sandbox || rc.Container != "(sandbox)" || rc.Verdict != localapi.RunningTrusted || rc.Policy != "pause-judged" || rc.Digest != desc.Digest.String() || rc.Namespace != ns {
+		t.Fatalf("the sandbox before the change: %+v", rc)
+	}
+
+	e.withConfig(judged("k2", ""))
+	rc, code, _ := e.ps(pod)
+	if rc.Verdict != localapi.RunningUntrusted || rc.Cause != "untrusted" || rc.Action != "report" || code != 1 {
+		t.Fatalf("the sandbox after the change (exit %d): %+v", code, rc)
+	}
+	if s := e.podState(pod); s != "SANDBOX_READY" {
+		t.Fatalf("under \"report\" the pod is %s", s)
+	}
+
+	mark := e.logMark()
+	e.withConfig(judged("k2", "on_untrusted_running = \"stop\"\nstop_confirm = \"2s\"\n"))
+	// A confirmed denial (2s), then the pause process's 10s grace: it
+	// ignores SIGTERM, as PID 1.
+	if err := harness.WaitFor(60*time.Second, func() error {
+		if s := e.podState(pod); s != "SANDBOX_NOTREADY" {
+			return fmt.Errorf("the pod with an untrusted sandbox is %s", s)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("%v:\n%s", err, e.logSince(mark))
+	}
+	if len(e.logLines(mark, "stopped a running container its policy no longer trusts", "id="+pod, "sandbox=true")) == 0 {
+		t.Fatalf("no log line for the sandbox's stop:\n%s", e.logSince(mark))
+	}
+}
+
+func (e *env) podState(id string) string {
+	out, err := e.Crictl("inspectp", "-o", "go-template", "--template", "{{.status.state}}", id)
+	if err != nil {
+		return err.Error()
+	}
+	return strings.TrimSpace(out)
 }

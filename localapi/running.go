@@ -18,6 +18,9 @@ type RunningContainer struct {
 	Pod       string `json:"pod"`
 	Namespace string `json:"namespace"`
 	Container string `json:"container"`
+	// Sandbox: this is the pod's sandbox (Container is "(sandbox)"), whose
+	// pause image runs; stopping it stops the pod.
+	Sandbox bool `json:"sandbox,omitempty"`
 	// Image is the reference the container names; Digest what it runs.
 	Image  string `json:"image"`
 	Digest string `json:"digest,omitempty"`

@@ -115,15 +115,34 @@ func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 	ctx, cancel := context.WithTimeout(ctx, p.deadline())
 	defer cancel()
 	start := time.Now()
-	d := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: "(sandbox)"}
+	d := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: sandboxName}
 	img := p.Runtime.Sandbox(ctx, pod)
 	d.Ref = img.Ref
-	d.Verdict, _ = p.decideImage(ctx, img, d.Namespace)
+	d.Verdict, _ = p.decideImage(p.withPodCredentials(ctx, pod), img, d.Namespace)
 	d.Took = time.Since(start)
 	p.record(d)
 	if !d.Verdict.Allowed {
+		if p.SandboxRefused != nil {
+			p.SandboxRefused(pod.GetId())
+		}
 		return errors.New("pod sandbox: " + denialMessage(d))
 	}
+	p.running.addSandbox(pod)
+	return nil
+}
+
+// sandboxName stands for a pod's sandbox where a container's name goes.
+const sandboxName = "(sandbox)"
+
+// StopPodSandbox: the sandbox no longer runs.
+func (p *Plugin) StopPodSandbox(_ context.Context, pod *api.PodSandbox) error {
+	p.running.remove(pod.GetId())
+	return nil
+}
+
+// RemovePodSandbox forgets the sandbox.
+func (p *Plugin) RemovePodSandbox(_ context.Context, pod *api.PodSandbox) error {
+	p.running.remove(pod.GetId())
 	return nil
 }
 

@@ -82,6 +82,12 @@ type Plugin struct {
 	// OnRuntime, if set, is told the runtime NRI's Configure names; an
 	// error refuses the connection (peer.go).
 	OnRuntime func(name, version string) error
+	// PodCredentials, if set, adds a pod's pull secrets to its own
+	// verifications (podcredentials.go).
+	PodCredentials PodCredentials
+	// SandboxRefused, if set, is called with the ID of each pod sandbox
+	// RunPodSandbox refuses, whose task the runtime has started already.
+	SandboxRefused func(id string)
 	// fallback: CRI-O builds that refuse the validator (fallback.go).
 	fallback validatorFallback
 }

@@ -442,12 +442,18 @@ func TestStartContainerRechecksFromTheCache(t *testing.T) {
 func TestRunPodSandbox(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	if err := f.p.RunPodSandbox(ctx, f.pod); err != nil {
-		t.Fatalf("a trusted sandbox image: %v", err)
+	var refused []string
+	f.p.SandboxRefused = func(id string) { refused = append(refused, id) }
+	if err := f.p.RunPodSandbox(ctx, f.pod); err != nil || len(refused) != 0 {
+		t.Fatalf("a trusted sandbox image: %v (refused %v)", err, refused)
 	}
 	f.eng.setTrusted("reg.io/good", false)
 	if err := f.p.RunPodSandbox(ctx, f.pod); err == nil || !strings.HasPrefix(err.Error(), "pod sandbox: signgate denied image reg.io/good:v1") {
 		t.Fatalf("an untrusted sandbox image: %v", err)
+	}
+	// Its task, started already, is to be stopped (daemon/sandbox_refused.go).
+	if fmt.Sprint(refused) != "[sb-good]" {
+		t.Fatalf("a refused sandbox was reported as %v", refused)
 	}
 	if err := f.p.RunPodSandbox(ctx, &api.PodSandbox{Id: "unknown"}); err == nil || !strings.Contains(err.Error(), "cannot determine the pod sandbox image") {
 		t.Fatalf("an unknown sandbox: %v", err)

@@ -42,7 +42,7 @@ func (p *Plugin) decideRestore(ctx context.Context, base Decision, rs containers
 	}
 	var denied *verify.Verdict
 	for _, img := range rs.Names {
-		r := verify.Request{Image: img, Namespace: base.Namespace}
+		r := verify.Request{Image: img, Namespace: base.Namespace, Credentials: podCredentialsOf(ctx)}
 		v := p.Decider.Decide(ctx, r)
 		if v.Allowed {
 			d.Verdict, d.Took = v, time.Since(start)

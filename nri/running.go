@@ -20,6 +20,11 @@ import (
 // every (re)connection; StartContainer adds each one started since, and
 // RemoveContainer drops it. A container that exited but is not removed yet
 // stays listed: the daemon asks containerd which tasks run.
+//
+// A pod's sandbox is listed too, under the sandbox's ID: its pause process
+// runs its image's code in the pod's namespaces, so a revoked key on the
+// pause image reaches it as it reaches any container. RunPodSandbox adds
+// it, StopPodSandbox and RemovePodSandbox drop it.
 
 // RunningContainer is a container signgate has seen started.
 type RunningContainer struct {
@@ -29,6 +34,9 @@ type RunningContainer struct {
 	Namespace string
 	PodID     string
 	Ref       string // the image as the container names it
+	// Sandbox: this is the pod's sandbox (ID is the sandbox's), not one
+	// of its containers; stopping it stops the pod.
+	Sandbox bool
 }
 
 // Judged is a running container with its images decided again.
@@ -48,7 +56,7 @@ type runningSet struct {
 
 type runningEntry struct {
 	pod *api.PodSandbox
-	ctr *api.Container
+	ctr *api.Container // nil for the pod's sandbox
 }
 
 func (r *runningSet) add(pod *api.PodSandbox, ctr *api.Container) {
@@ -68,6 +76,20 @@ func kept(pod *api.PodSandbox, ctr *api.Container) runningEntry {
 		pod: &api.PodSandbox{Id: pod.GetId(), Name: pod.GetName(), Namespace: pod.GetNamespace(), Uid: pod.GetUid()},
 		ctr: &api.Container{Id: ctr.GetId(), Name: ctr.GetName(), PodSandboxId: ctr.GetPodSandboxId(), Annotations: ctr.GetAnnotations(), Mounts: ctr.GetMounts(), Image: ctr.GetImage()},
 	}
+}
+
+// addSandbox lists the pod's sandbox as running.
+func (r *runningSet) addSandbox(pod *api.PodSandbox) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]runningEntry{}
+	}
+	r.m[pod.GetId()] = keptSandbox(pod)
+}
+
+func keptSandbox(pod *api.PodSandbox) runningEntry {
+	return runningEntry{pod: &api.PodSandbox{Id: pod.GetId(), Name: pod.GetName(), Namespace: pod.GetNamespace(), Uid: pod.GetUid()}}
 }
 
 func (r *runningSet) remove(id string) {
@@ -103,6 +125,10 @@ func (p *Plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, ctrs []*
 		byID[pod.GetId()] = pod
 	}
 	m := map[string]runningEntry{}
+	// Every sandbox listed: the daemon keeps those whose task runs.
+	for _, pod := range pods {
+		m[pod.GetId()] = keptSandbox(pod)
+	}
 	for _, c := range ctrs {
 		switch c.GetState() {
 		case api.ContainerState_CONTAINER_RUNNING, api.ContainerState_CONTAINER_PAUSED:
@@ -137,6 +163,9 @@ func (p *Plugin) Running() []RunningContainer {
 }
 
 func describeRunning(e runningEntry) RunningContainer {
+	if e.ctr == nil {
+		return RunningContainer{ID: e.pod.GetId(), Name: sandboxName, Pod: e.pod.GetName(), Namespace: e.pod.GetNamespace(), PodID: e.pod.GetId(), Sandbox: true}
+	}
 	return RunningContainer{
 		ID: e.ctr.GetId(), Name: e.ctr.GetName(), Pod: e.pod.GetName(), Namespace: e.pod.GetNamespace(),
 		PodID: e.pod.GetId(), Ref: e.ctr.GetAnnotations()[containers.ImageNameAnnotation],
@@ -159,6 +188,15 @@ func (p *Plugin) Judge(ctx context.Context, id string) (j Judged, ok bool) {
 	j.RunningContainer = describeRunning(e)
 	base := Decision{Pod: j.Pod, Namespace: j.Namespace, Container: j.Name}
 	start := time.Now()
+	if e.ctr == nil {
+		// As RunPodSandbox decided it: the sandbox's own container, bound
+		// to its root filesystem.
+		img := p.Runtime.Sandbox(ctx, e.pod)
+		j.Decision = base
+		j.Decision.Verdict, _ = p.decideImage(ctx, img, j.Namespace)
+		j.Decision.Ref, j.Decision.Took = img.Ref, time.Since(start)
+		return j, true
+	}
 	reqs, known := p.created.get(id)
 	if !known {
 		ds, rs := p.decideRuns(ctx, e.pod, e.ctr, p.Runtime.Ran(ctx, e.pod, e.ctr), start)

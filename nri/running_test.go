@@ -25,7 +25,7 @@ func runningIDs(p *Plugin) string {
 
 // The plugin knows what runs: what containerd lists running at
 // Synchronize (not what is only created or has stopped), each container
-// started since, until it is removed.
+// started since, until it is removed; and each pod's sandbox.
 func TestRunningContainersAreKnown(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
@@ -41,23 +41,23 @@ func TestRunningContainersAreKnown(t *testing.T) {
 	if upd, err := f.p.Synchronize(ctx, []*api.PodSandbox{f.pod, other}, listed); err != nil || upd != nil || synced != 1 {
 		t.Fatalf("Synchronize: %v %v (told the daemon %d times)", upd, err, synced)
 	}
-	if got := runningIDs(f.p); got != "[c-good c-paused]" {
+	if got := runningIDs(f.p); got != "[sb-good c-good sb-other c-paused]" {
 		t.Fatalf("running after Synchronize: %s", got)
 	}
-	if c := f.p.Running()[0]; c.Pod != "pod" || c.Namespace != "default" || c.Name != "app" || c.Ref != "reg.io/good:v1" || c.PodID != "sb-good" {
+	if c := f.p.Running()[1]; c.Pod != "pod" || c.Namespace != "default" || c.Name != "app" || c.Ref != "reg.io/good:v1" || c.PodID != "sb-good" {
 		t.Fatalf("described as %+v", c)
 	}
 	f.store.rootfs["c-new"] = f.store.rootfs["c-good"]
 	if _, _, err := f.p.CreateContainer(ctx, f.pod, ctr("c-new", "reg.io/good:v1")); err != nil {
 		t.Fatal(err)
 	}
-	if got := runningIDs(f.p); got != "[c-good c-paused]" {
+	if got := runningIDs(f.p); got != "[sb-good c-good sb-other c-paused]" {
 		t.Fatalf("a container only created is listed running: %s", got)
 	}
 	if err := f.p.StartContainer(ctx, f.pod, ctr("c-new", "reg.io/good:v1")); err != nil {
 		t.Fatal(err)
 	}
-	if got := runningIDs(f.p); got != "[c-good c-new c-paused]" {
+	if got := runningIDs(f.p); got != "[sb-good c-good c-new sb-other c-paused]" {
 		t.Fatalf("running after a start: %s", got)
 	}
 	// A start refused is not running.
@@ -72,8 +72,57 @@ func TestRunningContainersAreKnown(t *testing.T) {
 	if _, err := f.p.Synchronize(ctx, []*api.PodSandbox{f.pod}, listed[:1]); err != nil {
 		t.Fatal(err)
 	}
-	if got := runningIDs(f.p); got != "[c-good]" {
+	if got := runningIDs(f.p); got != "[sb-good c-good]" {
 		t.Fatalf("running after a removal and a new Synchronize: %s", got)
+	}
+}
+
+// A pod's sandbox is running too: listed at Synchronize or once
+// RunPodSandbox admits it, until it is stopped or removed, and judged
+// again as RunPodSandbox judged it: a key revoked on the pause image
+// makes it untrusted.
+func TestRunningSandboxIsJudged(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if err := f.p.RunPodSandbox(ctx, f.pod); err != nil {
+		t.Fatal(err)
+	}
+	if got := runningIDs(f.p); got != "[sb-good]" {
+		t.Fatalf("running after RunPodSandbox: %s", got)
+	}
+	if c := f.p.Running()[0]; !c.Sandbox || c.Name != "(sandbox)" || c.Pod != "pod" || c.Namespace != "default" || c.PodID != "sb-good" {
+		t.Fatalf("described as %+v", c)
+	}
+	j, ok := f.p.Judge(ctx, "sb-good")
+	if !ok || !j.Decision.Verdict.Allowed || j.Decision.Ref != "reg.io/good:v1" || !j.Sandbox {
+		t.Fatalf("judged %+v %+v", j, j.Decision.Verdict)
+	}
+	f.eng.setTrusted("reg.io/good", false)
+	j, _ = f.p.Judge(ctx, "sb-good")
+	if v := j.Decision.Verdict; v.Allowed || v.Cause != verify.CauseNoSignatures || v.Digest != "sha256:"+hexOf('1') || j.Decision.Container != "(sandbox)" {
+		t.Fatalf("after the revocation: %+v %+v", j.Decision, v)
+	}
+	if err := f.p.StopPodSandbox(ctx, f.pod); err != nil {
+		t.Fatal(err)
+	}
+	if got := runningIDs(f.p); got != "[]" {
+		t.Fatalf("running after StopPodSandbox: %s", got)
+	}
+	if _, err := f.p.Synchronize(ctx, []*api.PodSandbox{f.pod}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := runningIDs(f.p); got != "[sb-good]" {
+		t.Fatalf("running after Synchronize: %s", got)
+	}
+	if err := f.p.RemovePodSandbox(ctx, f.pod); err != nil {
+		t.Fatal(err)
+	}
+	if got := runningIDs(f.p); got != "[]" {
+		t.Fatalf("running after RemovePodSandbox: %s", got)
+	}
+	// A sandbox refused is not running.
+	if err := f.p.RunPodSandbox(ctx, f.pod); err == nil || runningIDs(f.p) != "[]" {
+		t.Fatalf("refused sandbox: %v, running %s", err, runningIDs(f.p))
 	}
 }
 

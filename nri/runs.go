@@ -31,6 +31,7 @@ func (p *Plugin) decideContainer(ctx context.Context, pod *api.PodSandbox, ctr *
 func (p *Plugin) decideRuns(ctx context.Context, pod *api.PodSandbox, ctr *api.Container, runs containers.Runs, start time.Time) ([]Decision, []checked) {
 	d := Decision{Ref: runs.Root.Ref, Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), ContainerID: ctr.GetId(), RuntimeImage: runs.RuntimeImage, FromMemory: runs.FromMemory}
 	var req *verify.Request
+	ctx = p.withPodCredentials(ctx, pod)
 	d.Verdict, req = p.decideImage(ctx, runs.Root, d.Namespace)
 	d.Took = time.Since(start)
 	ds := []Decision{d}
@@ -71,7 +72,7 @@ func (p *Plugin) decideImage(ctx context.Context, img containers.Image, namespac
 	}
 	var denied *verify.Verdict
 	for _, n := range img.Names {
-		req := verify.Request{Image: n, Namespace: namespace, Platform: img.Platforms[n.DigestStr()].String()}
+		req := verify.Request{Image: n, Namespace: namespace, Platform: img.Platforms[n.DigestStr()].String(), Credentials: podCredentialsOf(ctx)}
 		v := p.Decider.Decide(ctx, req)
 		if v.Allowed {
 			return v, &req

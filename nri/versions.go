@@ -25,7 +25,7 @@ const containerdValidatorSince = "v2.2.0"
 // likelier than one too old, and a wrong guess shows as a connection
 // refused at once.
 func eventsFor(nriVersion, runtime, runtimeVersion string) (api.EventMask, bool) {
-	names := []string{"RunPodSandbox", "CreateContainer", "StartContainer", "RemoveContainer"}
+	names := []string{"RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "CreateContainer", "StartContainer", "RemoveContainer"}
 	validates := true
 	ctd, ctdKnown := release(runtimeVersion)
 	ctdKnown = ctdKnown && runtime == "containerd"

@@ -31,6 +31,10 @@ type Options struct {
 	Policy, Mode string
 	Timeout      time.Duration
 	Now          func() time.Time
+	// Announce, if set, hears the probe's pod (Kubernetes namespace and
+	// name, new each run) before anything is made, so that the daemon can
+	// count the decisions on it as the probe's, not the node's.
+	Announce func(namespace, pod string)
 }
 
 // Result is what a probe did and found.
@@ -99,6 +103,9 @@ func Run(ctx context.Context, o Options) *Result {
 	st := &store{conn: conn, namespace: o.Namespace}
 	p := newPod(conn, nonce)
 	r.Pod = p.cfg.Metadata.Name
+	if o.Announce != nil {
+		o.Announce(PodNamespace, r.Pod)
+	}
 	// Clean-up gets a context of its own: it runs when ctx has expired too.
 	defer func() {
 		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

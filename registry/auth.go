@@ -22,13 +22,14 @@ import (
 type credentials struct {
 	docker    *dockerConfigKeychain   // nil for none
 	providers *credprovider.Providers // nil for none
+	pods      bool                    // pods' pull secrets are a source
 
 	mu   sync.Mutex
 	last map[string]string // by repository: the source its last resolution used, for errors
 }
 
 func loadCredentials(cfg Config) (*credentials, error) {
-	c := &credentials{last: map[string]string{}}
+	c := &credentials{last: map[string]string{}, pods: cfg.PodPullSecrets}
 	if cfg.DockerConfig != "" {
 		kc, err := loadKeychain(cfg.DockerConfig)
 		if err != nil {
@@ -60,6 +61,19 @@ func (c *credentials) ResolveContext(ctx context.Context, target authn.Resource)
 // other source had a credential) names the source.
 func (c *credentials) resolve(ctx context.Context, target authn.Resource) (authn.Authenticator, string, error) {
 	var tried []string
+	// The pod's own pull secrets first, as the kubelet tries them.
+	if pc := podCredentialsFrom(ctx); pc != nil {
+		if repo, ok := target.(name.Repository); ok {
+			if a, source, ok := pc.Credential(repo); ok {
+				return a, source, nil
+			}
+			tried = append(tried, pc.None(repo))
+		}
+	} else if c.pods {
+		// A read for no pod (the pull-time pre-verification), whose
+		// verdict pods with no secret for the registry share.
+		tried = append(tried, "no pod pull secret for "+target.RegistryStr())
+	}
 	if c.docker != nil {
 		a, err := c.docker.ResolveContext(ctx, target)
 		if err != nil {

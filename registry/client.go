@@ -31,8 +31,11 @@ type Config struct {
 	// CredentialProviders names the kubelet's credential provider plugins,
 	// the credential source after DockerConfig.
 	CredentialProviders credprovider.Settings
-	MaxManifestBytes    int64 // largest manifest or index accepted
-	MaxBlobBytes        int64 // largest blob (signature layer, bundle) accepted
+	// PodPullSecrets: pods' own pull secrets come with their
+	// verifications (WithPodCredentials); a read without them says so.
+	PodPullSecrets   bool
+	MaxManifestBytes int64 // largest manifest or index accepted
+	MaxBlobBytes     int64 // largest blob (signature layer, bundle) accepted
 	// MaxReferrersBytes is what the referrers listings of all
 	// verifications in flight may hold between them (one listing, all its
 	// pages, is held to MaxManifestBytes).
@@ -121,7 +124,7 @@ func (c *Client) Options(ctx context.Context, repo name.Repository) ([]remote.Op
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", repo.RegistryStr(), err)
 	}
-	c.creds.remember(repo.String(), source)
+	c.creds.remember(sourceKey(ctx, repo), source)
 	opts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithTransport(rt),

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -31,12 +32,19 @@ func (e *AuthError) Unwrap() error { return e.Err }
 // (a presigned redirect's signature); other errors are returned as they
 // are.
 func (c *Client) Explain(repo name.Repository, err error) error {
+	return c.ExplainContext(context.Background(), repo, err)
+}
+
+// ExplainContext is Explain for a read made under ctx: the source named is
+// the one of the credentials ctx brought (a pod's pull secrets), never
+// another verification's of the same repository.
+func (c *Client) ExplainContext(ctx context.Context, repo name.Repository, err error) error {
 	err = scrubURLs(err)
 	status := statusOf(err)
 	if status != http.StatusUnauthorized && status != http.StatusForbidden {
 		return err
 	}
-	source := c.creds.source(repo.String())
+	source := c.creds.source(sourceKey(ctx, repo))
 	if source == "" {
 		source = "unknown"
 	}

@@ -132,9 +132,17 @@ type keyLock struct {
 // keeps it; false when it fails (go-containerregistry then makes its own).
 func (c *Client) handshake(ctx context.Context, repo name.Repository, rt http.RoundTripper, auth authn.Authenticator) (http.RoundTripper, bool) {
 	reg := repo.RegistryStr()
-	defer c.handshakes.lock(repo.String())()
+	// A handshake made with a pod's credential holds its token: kept for
+	// that credential only, never for another pod's reads.
+	mine := repo.String()
+	if pc := podCredentialsFrom(ctx); pc != nil {
+		if scope := pc.Scope(repo); scope != "" {
+			mine += "\x00" + scope
+		}
+	}
+	defer c.handshakes.lock(mine)()
 	rt = &pingReplay{next: rt, memo: &c.handshakes.pings}
-	if shaken, ok := c.handshakes.get(repo.String()); ok {
+	if shaken, ok := c.handshakes.get(mine); ok {
 		return shaken, true
 	}
 	// A registry's shared handshake is anonymous: never for a repository
@@ -155,7 +163,7 @@ func (c *Client) handshake(ctx context.Context, repo name.Repository, rt http.Ro
 		c.handshakes.setOpen(reg, open)
 	}
 	open = open && auth == authn.Anonymous
-	key := repo.String()
+	key := mine
 	var onUnauthorized func()
 	if open {
 		key = reg

@@ -42,24 +42,23 @@ type hostsFileEP struct {
 	Client       any            `toml:"client"`
 }
 
-// loadHosts reads <dir>/<registry>/hosts.toml (or <dir>/_default/hosts.toml)
-// and returns the endpoints to try in order, as containerd would: mirrors with
-// the pull capability first, then the server. It returns nil, nil when no file
-// applies, meaning "talk to the registry directly".
+// loadHosts reads the registry's hosts.toml in dir (hostDir finds its
+// directory, or _default, as containerd does; a directory without one is
+// read in Docker's certs.d layout) and returns the endpoints to try in
+// order, as containerd would: mirrors with the pull capability first, then
+// the server. It returns nil, nil when nothing applies, meaning "talk to
+// the registry directly".
 func loadHosts(dir, registry string, base *http.Transport) ([]endpoint, error) {
 	if dir == "" {
 		return nil, nil
 	}
-	var path string
-	for _, d := range []string{hostDirName(registry), "_default"} {
-		p := filepath.Join(dir, d, "hosts.toml")
-		if _, err := os.Stat(p); err == nil {
-			path = p
-			break
-		}
+	hd, err := hostDir(dir, registry)
+	if err != nil || hd == "" {
+		return nil, err
 	}
-	if path == "" {
-		return nil, nil
+	path := filepath.Join(hd, "hosts.toml")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return dockerCertsHosts(hd, registry, base)
 	}
 	var hf hostsFile
 	if _, err := toml.DecodeFile(path, &hf); err != nil {

@@ -67,7 +67,9 @@ func (a *mirrorAuth) transport(ctx context.Context, ep endpoint, repo string) (h
 		}
 		target, scopes = r, []string{r.Scope(transport.PullScope)}
 	}
-	auth, _, err := a.creds.resolve(ctx, target)
+	// A mirror's credentials are the node's: a pod's pull secrets name
+	// the registry it pulls from, and its session here is shared.
+	auth, _, err := a.creds.resolve(context.WithValue(ctx, podCredentialsKey{}, nil), target)
 	if err != nil || auth == authn.Anonymous {
 		return nil, err
 	}

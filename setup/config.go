@@ -37,6 +37,9 @@ type Config struct {
 	// Log hears what the registry client notes beside its errors (a
 	// credential provider's stderr, at debug level); nil drops it.
 	Log *slog.Logger
+	// Source: where the policy comes from when [policy_source] gives it
+	// (policysource.go); nil when the file holds it.
+	Source *Source
 
 	placeholders []string // static keys that are the packaged placeholder
 	refused      []string // last-known-good trust roots that failed a check
@@ -56,6 +59,14 @@ func compile(cc *config.Config, p *config.Problems, err error) (*Config, error) 
 	if err != nil {
 		return nil, err
 	}
+	if cc.PolicySource != nil {
+		return compileSourced(cc, p)
+	}
+	return compileFile(cc, p)
+}
+
+// compileFile compiles cc's own sections.
+func compileFile(cc *config.Config, p *config.Problems) (*Config, error) {
 	c := &Config{Config: cc}
 	f := &cc.File
 	c.KMSSettings = kmsSettings(p, cc.KMS)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/registry"
@@ -22,7 +23,8 @@ func (c *Config) RegistryConfig() registry.Config {
 		MaxManifestBytes: r.MaxManifestBytes, MaxBlobBytes: r.MaxBlobBytes, MaxReferrersBytes: r.MaxReferrersBytes,
 		CredentialProviders: credprovider.Settings{Config: absPath(r.CredentialProviders.Config), BinDir: absPath(r.CredentialProviders.BinDir),
 			ExecTimeout: r.CredentialProviders.ExecTimeout, ServiceAccountTokens: credprovider.TokenMode(r.CredentialProviders.ServiceAccountTokens),
-			Log: c.Log}}
+			Log: c.Log},
+		PodPullSecrets: r.PodPullSecrets.Enabled}
 }
 
 // absPath is p made absolute against the working directory: config
@@ -44,7 +46,7 @@ func absPath(p string) string {
 // verification run.
 func (c *Config) EngineOptions(observe func(*verify.Verdict)) verify.Options {
 	return verify.Options{VerifyTimeout: c.Registry.VerifyTimeout, AllowTTL: c.Cache.AllowTTL, DenyTTL: c.Cache.DenyTTL,
-		MaxCached: c.Cache.MaxEntries, Observe: observe}
+		MaxCached: c.Cache.MaxEntries, MaxSignatures: c.Registry.MaxSignatures, Observe: observe}
 }
 
 // Snapshot loads the static keys and builds the engine snapshot for this
@@ -122,6 +124,25 @@ func Open(path string) (*Gate, error) {
 	if err != nil {
 		return nil, err
 	}
+	return open(cfg)
+}
+
+// OpenComposed is Open on the config at path with the policy artifact body
+// (named what) in place of its policy: to preview a policy before it is
+// signed and published.
+func OpenComposed(path string, body []byte, what string) (*Gate, error) {
+	cc, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := Compose(cc, body, what)
+	if err != nil {
+		return nil, err
+	}
+	return open(cfg)
+}
+
+func open(cfg *Config) (*Gate, error) {
 	syncer, err := Syncer(cfg, nil, true)
 	if err != nil {
 		return nil, err

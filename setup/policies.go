@@ -22,7 +22,7 @@ type validator struct{ *config.Problems }
 // is refused.
 func (c *Config) policies(p *config.Problems, f *config.File, certKinds, material, certMaterial map[string]string) {
 	v := validator{p}
-	if len(f.Policy) == 0 {
+	if len(f.Policy) == 0 && f.PolicySource == nil {
 		v.Errorf("no [[policy]] is defined, so every image would be denied")
 	}
 	seen := map[string]bool{}
@@ -202,6 +202,9 @@ func (v *validator) notation(at string, ns *config.NotationSection, certs map[st
 		case kind != keystore.CertCA && kind != keystore.CertSigningAuthority:
 			v.Errorf("%s.notation.certs: certificate %q is a %s certificate, not a ca or signing_authority", at, c, kind)
 		}
+	}
+	if len(ns.TSA) > 0 && len(ns.Certs) > 0 && !slices.ContainsFunc(ns.Certs, func(c string) bool { return certs[c] != keystore.CertSigningAuthority }) {
+		v.Errorf("%s.notation.tsa: %v", at, verify.ErrTSAUnderAuthority)
 	}
 	for _, c := range ns.TSA {
 		if kind, ok := certs[c]; !ok {

@@ -13,8 +13,8 @@ import (
 // check-config prints them; the daemon logs them at start and reload and
 // exports signgate_enforcing_policies.
 func (c *Config) Warnings() []string {
-	var out []string
-	if c.EnforcingPolicies() == 0 {
+	out := c.sourceWarnings()
+	if c.EnforcingPolicies() == 0 && (c.Source == nil || c.Source.Kept != nil) {
 		names := make([]string, len(c.Policies))
 		for i, p := range c.Policies {
 			names[i] = fmt.Sprintf("%s (%s)", p.Name, p.Mode)

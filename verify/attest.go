@@ -129,6 +129,13 @@ func readAttestationTag(ctx context.Context, img name.Digest, h v1.Hash, types m
 	if err != nil {
 		return nil, fmt.Errorf("reading attestations of %s from %s: %w", img, tag, err)
 	}
+	m, err := sigs.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading attestations of %s from %s: %w", img, tag, err)
+	}
+	if err := tooMany(ctx, img, "cosign attestations in "+tag.TagStr(), len(m.Layers)); err != nil {
+		return nil, err
+	}
 	list, err := sigs.Get()
 	if err != nil {
 		return nil, fmt.Errorf("reading attestations of %s from %s: %w", img, tag, err)
@@ -194,7 +201,7 @@ func readAttestationBundles(ctx context.Context, img name.Digest, h v1.Hash, typ
 	if err != nil {
 		return nil, fmt.Errorf("listing referrers of %s: %w", img, err)
 	}
-	var out []*attestation
+	var fetch []v1.Descriptor
 	for _, desc := range idx.Manifests {
 		if !strings.HasPrefix(desc.ArtifactType, bundleArtifactPrefix) && desc.ArtifactType != "" && desc.ArtifactType != emptyConfigType {
 			continue
@@ -204,6 +211,13 @@ func readAttestationBundles(ctx context.Context, img name.Digest, h v1.Hash, typ
 		if pt, ok := desc.Annotations[ociremote.BundlePredicateType]; ok && !types[pt] {
 			continue
 		}
+		fetch = append(fetch, desc)
+	}
+	if err := tooMany(ctx, img, "referrers that may be attestation bundles", len(fetch)); err != nil {
+		return nil, err
+	}
+	var out []*attestation
+	for _, desc := range fetch {
 		location := "referrer " + desc.Digest.String()
 		b, err := bundle(ctx, img.Context().Digest(desc.Digest.String()), ropts)
 		if err != nil {
@@ -330,7 +344,7 @@ func judgeAttestations(ctx context.Context, req *AttestationRequirement, found [
 func (e *Engine) checkAttestations(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) (part, []*AttestationResult, time.Time) {
 	ropts, err := e.cosign.Registry.Options(ctx, img.Context())
 	if err != nil {
-		return e.unread(img, "attestations: cannot read: ", err), nil, time.Time{}
+		return e.unread(ctx, img, "attestations: cannot read: ", err), nil, time.Time{}
 	}
 	h, err := v1.NewHash(img.DigestStr())
 	if err != nil {
@@ -349,7 +363,7 @@ func (e *Engine) checkAttestations(ctx context.Context, snap *Snapshot, p *Polic
 	}
 	bundles, err := readAttestationBundles(ctx, img, h, types, ropts)
 	if err != nil {
-		return e.unread(img, "attestations: cannot read: ", err), nil, time.Time{}
+		return e.unread(ctx, img, "attestations: cannot read: ", err), nil, time.Time{}
 	}
 	if len(bundles) > 0 && !every {
 		if a, results, until := e.judgeAllAttestations(ctx, snap, p, h, bundles); a.cause == CauseVerified {
@@ -358,7 +372,7 @@ func (e *Engine) checkAttestations(ctx context.Context, snap *Snapshot, p *Polic
 	}
 	legacy, err := readAttestationTag(ctx, img, h, types, []ociremote.Option{ociremote.WithRemoteOptions(ropts...)})
 	if err != nil {
-		return e.unread(img, "attestations: cannot read: ", err), nil, time.Time{}
+		return e.unread(ctx, img, "attestations: cannot read: ", err), nil, time.Time{}
 	}
 	return e.judgeAllAttestations(ctx, snap, p, h, append(legacy, bundles...))
 }

@@ -150,6 +150,13 @@ func (v *cosignVerifier) legacy(ctx context.Context, img name.Digest, h v1.Hash,
 	if err != nil {
 		return nil, fmt.Errorf("reading signatures of %s from %s: %w", img, tag, err)
 	}
+	m, err := sigs.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading signatures of %s from %s: %w", img, tag, err)
+	}
+	if err := tooMany(ctx, img, "cosign signatures in "+tag.TagStr(), len(m.Layers)); err != nil {
+		return nil, err
+	}
 	list, err := sigs.Get()
 	if err != nil {
 		return nil, fmt.Errorf("reading signatures of %s from %s: %w", img, tag, err)
@@ -293,7 +300,7 @@ func (v *cosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash
 	if err != nil {
 		return nil, err
 	}
-	var out []CosignSignature
+	var fetch []v1.Descriptor
 	for _, desc := range idx.Manifests {
 		claimsBundle := strings.HasPrefix(desc.ArtifactType, bundleArtifactPrefix)
 		// Some registries report the config media type (the empty
@@ -307,6 +314,14 @@ func (v *cosignVerifier) bundles(ctx context.Context, img name.Digest, h v1.Hash
 		if pt, ok := desc.Annotations[ociremote.BundlePredicateType]; ok && pt != types.CosignSignPredicateType {
 			continue
 		}
+		fetch = append(fetch, desc)
+	}
+	if err := tooMany(ctx, img, "referrers that may be cosign signature bundles", len(fetch)); err != nil {
+		return nil, err
+	}
+	var out []CosignSignature
+	for _, desc := range fetch {
+		claimsBundle := strings.HasPrefix(desc.ArtifactType, bundleArtifactPrefix)
 		cs := CosignSignature{Format: FormatBundle, Location: "referrer " + desc.Digest.String()}
 		b, err := bundle(ctx, img.Context().Digest(desc.Digest.String()), ropts)
 		if err != nil {

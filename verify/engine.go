@@ -18,6 +18,7 @@ import (
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/keystore"
+	"github.com/signgate/signgate/registry"
 )
 
 // Snapshot is one immutable generation of policy and keys. Reloading swaps the
@@ -130,6 +131,23 @@ type Request struct {
 	// filesystem is built on; Image's own digest for a plain manifest; ""
 	// when not known (then only the index's signatures can count).
 	Platform string
+	// Credentials the pod brings for reading the image's registry (its
+	// pull secrets); nil for the node's alone. A verdict made with one is
+	// kept apart, by its Scope: see credentialScope.
+	Credentials registry.PodCredentials
+}
+
+// credentialScope is what req's verdict is kept apart by: the pod's
+// credential for the image's registry, "" for the node's. A verdict is
+// about the image's signatures, and sharing an allow across pods would
+// not trust anything more; but a denial made without a credential (the
+// registry's 401) must not refuse a pod that has one, and a verification
+// made with a pod's secret is that pod's (and its secret's) alone.
+func (req Request) credentialScope() string {
+	if req.Credentials == nil {
+		return ""
+	}
+	return req.Credentials.Scope(req.Image.Context())
 }
 
 // Options tune the engine.
@@ -139,6 +157,10 @@ type Options struct {
 	AllowTTL      time.Duration // how long an allow verdict is reused
 	DenyTTL       time.Duration // how long a deny verdict is reused: short, so a fixed image is picked up
 	MaxCached     int
+	// MaxSignatures caps the signature or attestation objects one listing
+	// (a .sig or .att tag's layers, the referrers to fetch) may make a
+	// verification fetch: past it the image is denied (registry_error).
+	MaxSignatures int
 	// Observe, if set, is called once per verification actually run (not for
 	// cache hits), and once per renewal (Verdict.Renewed), with its verdict.
 	Observe func(*Verdict)
@@ -184,6 +206,9 @@ func NewEngine(snap *Snapshot, reg Registry, opts Options) *Engine {
 	}
 	if opts.MaxCached <= 0 {
 		opts.MaxCached = config.DefaultMaxEntries
+	}
+	if opts.MaxSignatures <= 0 {
+		opts.MaxSignatures = config.DefaultMaxSignatures
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -390,6 +415,9 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 	}
 
 	key := snap.binding(p) + "\x01" + req.Image.String() + "\x01" + req.Platform
+	if scope := req.credentialScope(); scope != "" {
+		key += "\x01" + scope
+	}
 	if v, ok := e.cache.get(key, now); ok {
 		out := *v
 		out.Cached = true
@@ -485,7 +513,7 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, req Request
 	e.inflight.Add(1)
 	defer e.inflight.Add(-1)
 	start := time.Now() // for Took only
-	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
+	ctx, cancel := context.WithTimeout(registry.WithPodCredentials(context.Background(), req.Credentials), e.opts.VerifyTimeout)
 	defer cancel()
 	ctx, ev := withEvidence(ctx)
 	v := base
@@ -544,7 +572,7 @@ func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.
 		return outcome{cause: CauseMisconfigured, reason: fmt.Sprintf("policy %q is invalid: %s", p.Name, why)}
 	}
 	// The signatures and the attestations share one listing of referrers.
-	ctx = withLookups(ctx, p.Notation != nil && (p.Cosign != nil || len(p.Attestations) > 0))
+	ctx = withLookups(ctx, p.Notation != nil && (p.Cosign != nil || len(p.Attestations) > 0), e.opts.MaxSignatures)
 	var (
 		a            part
 		attestations []*AttestationResult
@@ -592,7 +620,7 @@ func (e *Engine) checkSignatures(ctx context.Context, snap *Snapshot, p *Policy,
 		case errors.Is(err, ErrInvalidPolicy):
 			n = part{CauseMisconfigured, "notation: " + strings.TrimPrefix(err.Error(), ".")}
 		case err != nil:
-			n = e.unread(img, "notation: cannot read signatures: ", err)
+			n = e.unread(ctx, img, "notation: cannot read signatures: ", err)
 		default:
 			o.notation, n = res, part{res.cause(), "notation: " + res.Reason}
 		}
@@ -696,7 +724,7 @@ func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img
 	}
 	res, err := e.cosign.Verify(ctx, img, p.Cosign, by.keys, by.signers, by.keyLog)
 	if err != nil {
-		return e.unread(img, "cosign: cannot read signatures: ", err), nil
+		return e.unread(ctx, img, "cosign: cannot read signatures: ", err), nil
 	}
 	return part{res.cause(), "cosign: " + res.Reason + by.note}, res
 }

@@ -48,6 +48,9 @@ func (e *Engine) Kept() ([]Kept, int64) {
 	for key, en := range entries {
 		b, rest, _ := strings.Cut(key, "\x01")
 		img, platform, _ := strings.Cut(rest, "\x01")
+		if strings.Contains(platform, "\x01") {
+			continue // made with a pod's pull secret: that pod's, not kept past this process
+		}
 		k := Kept{Binding: b, Image: img, Platform: platform, Expires: en.expires, Verdict: en.v}
 		if r := en.renew; r != nil {
 			k.Seen, k.Until, k.VerifiedAt = r.seen, r.until, r.verifiedAt

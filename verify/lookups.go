@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -10,6 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
+
+	"github.com/signgate/signgate/config"
 )
 
 // lookups holds what one verification has read from the registry that
@@ -24,6 +27,7 @@ type lookups struct {
 	once sync.Once
 	idx  *v1.IndexManifest
 	err  error
+	max  int // registry.max_signatures
 
 	mu      sync.Mutex
 	bundles map[string]*bundleRead // by referrer digest
@@ -40,8 +44,8 @@ type bundleRead struct {
 
 type lookupsKey struct{}
 
-func withLookups(ctx context.Context, shared bool) context.Context {
-	return context.WithValue(ctx, lookupsKey{}, &lookups{shared: shared})
+func withLookups(ctx context.Context, shared bool, maxSignatures int) context.Context {
+	return context.WithValue(ctx, lookupsKey{}, &lookups{shared: shared, max: maxSignatures})
 }
 
 // listingShared says whether notation lists signatures through the
@@ -87,4 +91,32 @@ func bundle(ctx context.Context, ref name.Digest, ropts []remote.Option) (*sgbun
 	l.mu.Unlock()
 	r.once.Do(func() { r.b, r.err = fetchBundle(ref, ropts) })
 	return r.b, r.err
+}
+
+// tooMany refuses, before any is fetched, a listing of img that would have
+// the verification fetch n signature objects (what names them) when the
+// cap is fewer: a repository holding thousands would otherwise cost a
+// request, memory and decision time each.
+func tooMany(ctx context.Context, img name.Digest, what string, n int) error {
+	limit := config.DefaultMaxSignatures
+	if l, ok := ctx.Value(lookupsKey{}).(*lookups); ok && l.max > 0 {
+		limit = l.max
+	}
+	if n <= limit {
+		return nil
+	}
+	return &TooManySignaturesError{Image: img.String(), What: what, N: n, Max: limit}
+}
+
+// TooManySignaturesError: a listing held more signature objects than one
+// verification fetches. The image is denied, not judged on some of them:
+// the order of a listing is the registry's, so which N would count is not
+// the signer's choice, and every_signature cannot judge a part.
+type TooManySignaturesError struct {
+	Image, What string
+	N, Max      int
+}
+
+func (e *TooManySignaturesError) Error() string {
+	return fmt.Sprintf("image %s has %d %s, more than one verification fetches (registry.max_signatures = %d); denied rather than judged on some of them: prune them, or raise the cap", e.Image, e.N, e.What, e.Max)
 }

@@ -91,7 +91,11 @@ func (v *notationVerifier) verifier(req *NotationRequirement, root string, keys 
 	if vf, ok := v.verifiers[k]; ok {
 		return vf, nil
 	}
-	vf, err := verifier.NewWithOptions(trustPolicy(req, root), memTrustStore{keys: keys}, v.plugins, v.options)
+	kind := ""
+	if c, ok := keys.Cert(root); ok {
+		kind = c.Kind
+	}
+	vf, err := verifier.NewWithOptions(trustPolicy(req, root, kind), memTrustStore{keys: keys}, v.plugins, v.options)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +131,7 @@ func (r *NotationRequirement) Validate() error {
 		return &PolicyError{Field: "require", Problem: fmt.Sprintf("%d of %d roots can never be met", r.Threshold, len(r.Roots))}
 	}
 	// notation-go's own validation of the identities.
-	if err := trustPolicy(r, r.Roots[0]).Validate(); err != nil {
+	if err := trustPolicy(r, r.Roots[0], keystore.CertCA).Validate(); err != nil {
 		return &PolicyError{Problem: err.Error(), Err: err}
 	}
 	return nil
@@ -139,7 +143,7 @@ func (r *NotationRequirement) Validate() error {
 // the store of the signature's scheme, and memTrustStore refuses the one
 // that is not the certificate's kind, saying so; a notary.x509 signature
 // never chains to a signing authority, nor the reverse.
-func trustPolicy(req *NotationRequirement, root string) *trustpolicy.Document {
+func trustPolicy(req *NotationRequirement, root, kind string) *trustpolicy.Document {
 	stores := []string{string(truststore.TypeCA) + ":" + root, string(truststore.TypeSigningAuthority) + ":" + root}
 	for _, t := range req.TSA {
 		stores = append(stores, string(truststore.TypeTSA)+":"+t)
@@ -149,22 +153,38 @@ func trustPolicy(req *NotationRequirement, root string) *trustpolicy.Document {
 		TrustPolicies: []trustpolicy.TrustPolicy{{
 			Name:                  "signgate",
 			RegistryScopes:        []string{"*"},
-			SignatureVerification: signatureVerification(req),
+			SignatureVerification: signatureVerification(req, kind),
 			TrustStores:           stores,
 			TrustedIdentities:     req.Identities,
 		}},
 	}
 }
 
-func signatureVerification(req *NotationRequirement) trustpolicy.SignatureVerification {
+// signatureVerification is notation's level for req under a root of
+// kind, tightened where "permissive" would only log what signgate relies
+// on: under a signing_authority root the revocation check is the plugin's
+// answer that the signing profile still stands, so it is enforced unless
+// revocation is set; with tsa roots listed, the timestamp (and the
+// signature's expiry) is what keeps a short-lived certificate's signature
+// valid, so both are enforced.
+func signatureVerification(req *NotationRequirement, kind string) trustpolicy.SignatureVerification {
 	sv := trustpolicy.SignatureVerification{VerificationLevel: req.Level, VerifyTimestamp: trustpolicy.OptionAlways}
 	if req.AfterCertExpiry {
 		sv.VerifyTimestamp = trustpolicy.OptionAfterCertExpiry
 	}
-	if req.Revocation != "" {
-		sv.Override = map[trustpolicy.ValidationType]trustpolicy.ValidationAction{
-			trustpolicy.TypeRevocation: trustpolicy.ValidationAction(req.Revocation),
-		}
+	override := map[trustpolicy.ValidationType]trustpolicy.ValidationAction{}
+	switch {
+	case req.Revocation != "":
+		override[trustpolicy.TypeRevocation] = trustpolicy.ValidationAction(req.Revocation)
+	case kind == keystore.CertSigningAuthority:
+		override[trustpolicy.TypeRevocation] = trustpolicy.ActionEnforce
+	}
+	if len(req.TSA) > 0 {
+		override[trustpolicy.TypeAuthenticTimestamp] = trustpolicy.ActionEnforce
+		override[trustpolicy.TypeExpiry] = trustpolicy.ActionEnforce
+	}
+	if len(override) > 0 {
+		sv.Override = override
 	}
 	return sv
 }
@@ -189,6 +209,9 @@ func (v *notationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 	if v.optErr != nil {
 		return nil, v.optErr
 	}
+	if len(req.TSA) > 0 && !slices.ContainsFunc(req.Roots, func(r string) bool { c, ok := keys.Cert(r); return !ok || c.Kind != keystore.CertSigningAuthority }) {
+		return nil, &PolicyError{Field: "tsa", Problem: ErrTSAUnderAuthority.Error(), Err: ErrTSAUnderAuthority}
+	}
 	res := &NotationResult{Requirement: req.Rule(), Level: req.Level, Signers: map[string]string{}, Rejections: map[string]string{}}
 	noSignatures := false
 	for _, root := range req.Roots {
@@ -207,7 +230,7 @@ func (v *notationVerifier) Verify(ctx context.Context, img name.Digest, req *Not
 		if err != nil {
 			return nil, fmt.Errorf("notation trust policy for root %q: %w", root, err)
 		}
-		pctx, run := withPluginRun(ctx, plugins, root)
+		pctx, run := withPluginRun(ctx, plugins, root, c.Kind)
 		var nrepo notationregistry.Repository = notationregistry.NewRepository(repo)
 		if v.Listing != nil && listingShared(ctx) {
 			nrepo = sharedListing{Repository: nrepo, img: img, opts: v.Listing}
@@ -297,6 +320,13 @@ func firstRejection(rej map[string]string, order []string) string {
 	}
 	return ""
 }
+
+// ErrTSAUnderAuthority is why tsa is refused for a requirement whose roots
+// are all signing authorities': notation-go never looks for a timestamp on
+// a notary.x509.signingAuthority signature (it trusts the signing time the
+// service signed), so tsa and verify_timestamp would promise a check that
+// never happens.
+var ErrTSAUnderAuthority = errors.New("every root listed is a signing_authority, and a notary.x509.signingAuthority signature is never checked for a timestamp (notation trusts the signing time the service signed); remove tsa")
 
 // ErrAuthorityWildcard is why a signing authority's root is not trusted
 // for any identity.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/signgate/signgate/keystore"
 )
 
 // NotationPlugin is a verification plugin the config names ([notation_plugins.NAME]):
@@ -18,9 +21,13 @@ import (
 // (AWS Signer's signatures name theirs as a critical attribute). It is run
 // by its absolute path, never looked up in notation's plugin directory.
 type NotationPlugin struct {
-	Name    string
-	Path    string        // absolute
-	Timeout time.Duration // per run; the verification's own deadline bounds it too
+	Name string
+	Path string // absolute, as the config gives it
+	// Resolved is Path with its symbolic links resolved when the config
+	// was loaded, and File what was found there: what each run runs.
+	Resolved string
+	File     PluginFile
+	Timeout  time.Duration // per run; the verification's own deadline bounds it too
 	// CacheTTL is how long an answer (trusted identity, revocation of the
 	// signing profile) is reused for the same signature and trust policy,
 	// as fetched CRLs are until their next update; 0 keeps none.
@@ -82,24 +89,33 @@ var ErrPluginNotNamed = errors.New("the config does not name it under [notation_
 // a root the plugin's certs do not list cannot verify.
 var ErrPluginNotForRoot = errors.New("its [notation_plugins] certs do not list this root, so it may not replace signgate's own checks here")
 
+// ErrPluginNotForScheme is why a signature naming a plugin verifies only
+// in the notary.x509.signingAuthority scheme under a signing_authority root.
+var ErrPluginNotForScheme = errors.New("a plugin verifies only notary.x509.signingAuthority signatures under a signing_authority root, never in place of a ca root's identity and revocation checks")
+
 // pluginRun is what one root's verification may run and what the plugins
 // said; it travels in the context, so notation-go's verifiers (kept across
 // snapshots) run only the plugins of the snapshot in force.
 type pluginRun struct {
 	plugins map[string]*NotationPlugin // those this root may run
 	named   map[string]*NotationPlugin // all the config names
+	kind    string                     // the root's
 	mu      sync.Mutex
 	last    *PluginAnswer
 }
 
 type pluginRunKey struct{}
 
-// withPluginRun is ctx for verifying under root: the plugins whose certs
-// list it may run.
-func withPluginRun(ctx context.Context, plugins map[string]*NotationPlugin, root string) (context.Context, *pluginRun) {
-	r := &pluginRun{plugins: map[string]*NotationPlugin{}, named: plugins}
+// withPluginRun is ctx for verifying under root, of the keystore's kind:
+// the plugins whose certs list it may run, and only under a
+// signing_authority root (whose signatures notation-go accepts only in the
+// notary.x509.signingAuthority scheme). Under a ca root the signer, anyone
+// the CA certified, would choose the plugin that replaces notation's
+// x509.subject and OCSP/CRL checks.
+func withPluginRun(ctx context.Context, plugins map[string]*NotationPlugin, root, kind string) (context.Context, *pluginRun) {
+	r := &pluginRun{plugins: map[string]*NotationPlugin{}, named: plugins, kind: kind}
 	for n, p := range plugins {
-		if slices.Contains(p.Certs, root) {
+		if kind == keystore.CertSigningAuthority && slices.Contains(p.Certs, root) {
 			r.plugins[n] = p
 		}
 	}
@@ -138,13 +154,16 @@ func (m *pluginManager) Get(ctx context.Context, name string) (plugin.Plugin, er
 	spec, ok := run.plugins[name]
 	if !ok {
 		why := ErrPluginNotNamed
-		if run.named[name] != nil {
+		switch np := run.named[name]; {
+		case np != nil && run.kind != keystore.CertSigningAuthority:
+			why = ErrPluginNotForScheme
+		case np != nil:
 			why = ErrPluginNotForRoot
 		}
 		run.record(&PluginAnswer{Plugin: name, Error: why.Error()})
 		return nil, fmt.Errorf("verification plugin %q: %w", name, why)
 	}
-	return &execPlugin{spec: spec, run: run, answers: m.answers, meta: m.meta}, nil
+	return &execPlugin{spec: spec, run: run, answers: m.answers, meta: m.meta, env: pluginEnv(os.Environ(), spec.Env)}, nil
 }
 
 // List names the plugins of no snapshot: notation-go does not call it

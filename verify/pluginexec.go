@@ -8,14 +8,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
+	"github.com/notaryproject/notation-core-go/signature"
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/signgate/signgate/keystore"
 )
 
 // maxPluginOutput bounds what a plugin may write: its answers are a few
@@ -29,6 +32,21 @@ type execPlugin struct {
 	run     *pluginRun
 	answers *answerCache
 	meta    *answerCache
+	env     []string // what it runs with: its answers depend on it (region, credentials)
+}
+
+// cacheKey is what an answer depends on: the plugin (name, executable and
+// the file loaded there), the environment it runs with, and the request
+// (the signature and the trust policy, for VerifySignature).
+func (p *execPlugin) cacheKey(request []byte) string {
+	h := sha256.New()
+	f := p.spec.File
+	fmt.Fprintf(h, "%q %q %d %d %d %d %d\n", p.spec.Name, p.spec.exe(), f.Dev, f.Ino, f.Size, f.Mtime, f.Ctime)
+	for _, kv := range p.env {
+		fmt.Fprintf(h, "%q\n", kv)
+	}
+	h.Write(request)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 var errNotSigning = errors.New("signgate verifies; it never asks a plugin to sign")
@@ -48,7 +66,7 @@ func (p *execPlugin) GenerateEnvelope(context.Context, *plugin.GenerateEnvelopeR
 // GetMetadata asks the plugin what it is; the answer must name the plugin
 // the signature asked for and speak notation's contract.
 func (p *execPlugin) GetMetadata(ctx context.Context, req *plugin.GetMetadataRequest) (*plugin.GetMetadataResponse, error) {
-	key := p.spec.Path + "\x00" + p.spec.Name
+	key := p.cacheKey(nil)
 	if v, ok := p.meta.get(key); ok {
 		return v.(*plugin.GetMetadataResponse), nil
 	}
@@ -80,12 +98,18 @@ func (p *execPlugin) GetMetadata(ctx context.Context, req *plugin.GetMetadataReq
 // (notation-go would also find it inconclusive). Answers are reused for
 // the same request until CacheTTL.
 func (p *execPlugin) VerifySignature(ctx context.Context, req *plugin.VerifySignatureRequest) (*plugin.VerifySignatureResponse, error) {
+	if s := req.Signature.CriticalAttributes.SigningScheme; s != string(signature.SigningSchemeX509SigningAuthority) || p.run.kind != keystore.CertSigningAuthority {
+		// Get offers a plugin only under a signing_authority root, whose
+		// signatures are of this scheme; checked again where it is seen.
+		err := fmt.Errorf("verification plugin %q, signing scheme %q: %w", p.spec.Name, s, ErrPluginNotForScheme)
+		p.run.record(&PluginAnswer{Plugin: p.spec.Name, Error: err.Error()})
+		return nil, err
+	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(append([]byte(p.spec.Path+"\x00"), body...))
-	key := hex.EncodeToString(sum[:])
+	key := p.cacheKey(body)
 	if v, ok := p.answers.get(key); ok {
 		resp := v.(*plugin.VerifySignatureResponse)
 		p.record(req, resp, true)
@@ -101,6 +125,13 @@ func (p *execPlugin) VerifySignature(ctx context.Context, req *plugin.VerifySign
 			err := fmt.Errorf("verification plugin %q (%s) gave no answer for %s", p.spec.Name, p.spec.Path, c)
 			p.run.record(&PluginAnswer{Plugin: p.spec.Name, Error: err.Error()})
 			return nil, err
+		}
+	}
+	// Its reasons reach notation-go's errors, the verdict and the log:
+	// one short line each.
+	for _, r := range resp.VerificationResults {
+		if r != nil {
+			r.Reason = clip(r.Reason)
 		}
 	}
 	p.answers.put(key, &resp, p.spec.CacheTTL)
@@ -133,21 +164,35 @@ func (p *execPlugin) exec(ctx context.Context, req plugin.Request, resp any) err
 	if err != nil {
 		return err
 	}
+	if err := p.spec.checkFile(); err != nil {
+		return fmt.Errorf("%s: not run: %w", what, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.spec.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, p.spec.Path, string(req.Command()))
+	cmd := exec.Command(p.spec.exe(), string(req.Command()))
+	cmd.Args[0] = p.spec.Path // a plugin may know itself by the name it was installed as
 	cmd.Stdin = bytes.NewReader(data)
-	cmd.Env = pluginEnv(os.Environ(), p.spec.Env)
+	cmd.Env = p.env
 	stdout, stderr := &capped{max: maxPluginOutput}, &capped{max: maxPluginOutput}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 100 * time.Millisecond // a child holding the pipes open
-	err = cmd.Run()
-	if cmd.Process != nil {
-		// What it left running (its group) goes with it.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.WaitDelay = 100 * time.Millisecond // a child that left the group holding the pipes open
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
+	pid := cmd.Process.Pid
+	exited := make(chan struct{})
+	go func() { waitExited(pid); close(exited) }()
+	select {
+	case <-exited:
+	case <-ctx.Done():
+	}
+	// The plugin is not reaped yet, so its pid, which is its group's id,
+	// is still its own: the kill reaches what it left running, never a
+	// group that reused the id.
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	<-exited
+	err = cmd.Wait()
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("%s: no answer within %v", what, p.spec.Timeout)
@@ -156,7 +201,7 @@ func (p *execPlugin) exec(ctx context.Context, req plugin.Request, resp any) err
 		// (it may hold what the plugin should not have printed).
 		var pe plugin.Error
 		if json.Unmarshal(stderr.Bytes(), &pe) == nil && pe.ErrCode != "" {
-			return fmt.Errorf("%s failed: %s: %s", what, pe.ErrCode, clip(pe.Message))
+			return fmt.Errorf("%s failed: %s: %s", what, clip(string(pe.ErrCode)), clip(pe.Message))
 		}
 		return fmt.Errorf("%s failed (%v) without an error in the plugin protocol", what, err)
 	case stdout.over:
@@ -168,6 +213,25 @@ func (p *execPlugin) exec(ctx context.Context, req plugin.Request, resp any) err
 	}
 	return nil
 }
+
+// waitExited returns once process pid has exited, leaving it unreaped
+// (waitid with WNOWAIT), or when it cannot be waited for.
+func waitExited(pid int) {
+	var info [128]byte // siginfo_t
+	for {
+		_, _, e := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid), uintptr(unsafe.Pointer(&info[0])), wExited|wNoWait, 0, 0)
+		if e != syscall.EINTR {
+			return
+		}
+	}
+}
+
+// waitid's constants (linux/wait.h); the syscall package lacks them.
+const (
+	pPID    = 1
+	wExited = 0x4
+	wNoWait = 0x1000000
+)
 
 // clip keeps a plugin's message to one short line.
 func clip(s string) string {

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +44,17 @@ type checkReport struct {
 	KMS      []checkKMSVersion `json:"kms,omitempty"`
 	KMSError string            `json:"kms_error,omitempty"`
 	Error    string            `json:"error,omitempty"`
+	// PolicySource: where the keys and policies above come from, when the
+	// config names a signed policy artifact.
+	PolicySource *checkPolicySource `json:"policy_source,omitempty"`
+}
+
+type checkPolicySource struct {
+	Reference string    `json:"reference"`
+	Serial    int64     `json:"serial"` // in force on this node; 0 for none
+	Digest    string    `json:"digest,omitempty"`
+	Verified  time.Time `json:"verified,omitzero"`
+	Tenants   []string  `json:"tenants,omitempty"` // delegations in force: name=digest
 }
 
 type checkKey struct {
@@ -125,6 +138,15 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 	cfg, err := setup.Load(path)
 	if err != nil {
 		return fail(err)
+	}
+	if src := cfg.Source; src != nil {
+		rep.PolicySource = &checkPolicySource{Reference: src.Reference}
+		if k := src.Kept; k != nil {
+			rep.PolicySource.Serial, rep.PolicySource.Digest, rep.PolicySource.Verified = k.Serial, k.Digest, k.Verified
+			for _, n := range slices.Sorted(maps.Keys(k.Tenants)) {
+				rep.PolicySource.Tenants = append(rep.PolicySource.Tenants, n+"="+k.Tenants[n].Digest)
+			}
+		}
 	}
 	snap, err := cfg.Snapshot(context.Background())
 	if err != nil {

@@ -13,6 +13,16 @@ func printCheck(rep *checkReport) {
 	for _, w := range rep.Warnings {
 		fmt.Printf("WARNING: %s\n", w)
 	}
+	if ps := rep.PolicySource; ps != nil {
+		if ps.Serial == 0 {
+			fmt.Printf("\npolicy: from %s; none verified on this node yet\n", ps.Reference)
+		} else {
+			fmt.Printf("\npolicy: from %s, serial %d (%s), last confirmed %s\n", ps.Reference, ps.Serial, ps.Digest, ps.Verified.UTC().Format("2006-01-02 15:04:05Z"))
+		}
+		for _, t := range ps.Tenants {
+			fmt.Printf("  delegated: %s\n", t)
+		}
+	}
 	fmt.Printf("\nkeys:\n")
 	for _, k := range rep.Keys {
 		switch {

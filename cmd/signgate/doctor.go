@@ -134,6 +134,7 @@ func doctorReport(cfgPath, ctdConfig string, crioConfig crioPaths) (*doctorOutpu
 		node.TrustRoots = append(node.TrustRoots, doctor.TrustRoot{Name: src.Name, Mirror: src.Mirror, Loaded: tr.Material != nil,
 			Verified: tr.Verified, NotAfter: tr.NotAfter, Limit: tr.Limit})
 	}
+	node.PolicySource = doctorPolicySource(cfg)
 	node.Listeners = probeListeners(cfg.Daemon)
 	running := askRunning(cfg.Daemon)
 	node.Running = &running

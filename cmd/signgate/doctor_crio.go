@@ -21,6 +21,7 @@ func crioReport(rep *doctorOutput, cfg *setup.Config, crioConfig crioPaths) int 
 	rt := cfg.Daemon.Runtime
 	rep.Socket = rt.CRIOStorageRoot
 	node := doctor.Node{Runtime: config.RuntimeCRIO, Deadline: cfg.Daemon.DecisionDeadline, Plugin: cfg.Daemon.PluginName, Now: time.Now()}
+	node.PolicySource = doctorPolicySource(cfg)
 	_, err := os.Stat(filepath.Join(rt.CRIOStorageRoot, rt.CRIOStorageDriver+"-images"))
 	node.CRIOStorageReadable = err == nil
 	for _, src := range cfg.TUF {

@@ -11,7 +11,7 @@ func TestHelpSaysWhatEachCommandDoes(t *testing.T) {
 	for _, args := range [][]string{
 		{"run"}, {"verify"}, {"inspect"}, {"preview"}, {"check-config"},
 		{"keys"}, {"keys", "list"}, {"keys", "sync"}, {"ps"}, {"image-verifier"},
-		{"doctor"}, {"healthcheck"}, {"version"},
+		{"doctor"}, {"healthcheck"}, {"version"}, {"policy"}, {"policy", "build"}, {"policy", "push"}, {"policy", "export"},
 	} {
 		for _, h := range []string{"--help", "-h"} {
 			r := signgate(t, nil, append(args, h)...)

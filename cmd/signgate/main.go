@@ -36,6 +36,8 @@ commands:
                 decide many images under a new config before installing it;
                 with --compare, list only what changes
   check-config  validate the config and summarise its policies and keys
+  policy build|push
+                make a signed policy artifact from a config, and publish it
   keys list|sync
                 show the daemon's keys; sync KMS keys now and report changes
   ps            list the running containers, each image judged again now:
@@ -80,6 +82,8 @@ func main() {
 		code = runPreview(args)
 	case "check-config":
 		code = runCheckConfig(args)
+	case "policy":
+		code = runPolicy(args)
 	case "keys":
 		code = runKeys(args)
 	case "ps":

@@ -41,7 +41,7 @@ type previewOutput struct {
 	Error  string       `json:"error,omitempty"`
 }
 
-const previewUsage = `usage: signgate preview --config NEW [--compare CURRENT] (--images FILE | --node) [--output text|json]
+const previewUsage = `usage: signgate preview --config NEW [--policy ARTIFACT] [--compare CURRENT] (--images FILE | --node) [--output text|json]
 
 Decides each image under the config NEW, as the daemon would, without
 installing it: to roll a policy out knowing what it will refuse.
@@ -51,7 +51,11 @@ installing it: to roll a policy out knowing what it will refuse.
   --node          the images containerd holds on this node (daemon.containerd_socket
                   and containerd_namespace of NEW), by the digest containerd recorded
   --compare CUR   also decide under CUR and list only the images whose decision or
-                  governing policy changes
+                  governing policy changes; CUR may be a policy artifact's TOML
+                  (signgate policy build), taken with NEW's other settings
+  --policy FILE   decide under this policy artifact's TOML in place of NEW's
+                  policy: a rollout checked before it is signed. With a node's
+                  config as NEW, --compare NEW compares it with the policy in force
 
 Exit 0: no image is denied under NEW (with --compare: none that CUR allows);
 1: some are; 2: usage or config error.
@@ -60,7 +64,8 @@ Exit 0: no image is denied under NEW (with --compare: none that CUR allows);
 func runPreview(args []string) int {
 	c := newCommand("preview", previewUsage)
 	newPath := c.configFlag(config.DefaultPath, "the config to preview")
-	curPath := c.fs.String("compare", "", "the config in force, to compare with")
+	curPath := c.fs.String("compare", "", "the config in force, or a policy artifact, to compare with")
+	policyPath := c.fs.String("policy", "", "a policy artifact's TOML to decide under, in place of the config's policy")
 	images := c.fs.String("images", "", "file listing images, one per line (- for stdin)")
 	node := c.fs.Bool("node", false, "the images containerd holds on this node")
 	c.outputFlag(PreviewSchema)
@@ -72,7 +77,7 @@ func runPreview(args []string) int {
 	if (*images == "") == !*node {
 		return c.usageError(args, errors.New("give one of --images FILE or --node"))
 	}
-	rows, err := preview(*newPath, *curPath, *images, *node, *namespace)
+	rows, err := preview(previewSide{*newPath, *policyPath}, *curPath, *images, *node, *namespace)
 	if err != nil {
 		if *output == "json" {
 			_ = writeJSON(os.Stdout, previewOutput{Schema: PreviewSchema, Images: []previewRow{}, Error: err.Error()})
@@ -116,8 +121,8 @@ func writeJSON(w io.Writer, v any) error {
 // preview decides every image under the new config and, if curPath is
 // set, under the current one. Each image is resolved once, so both judge
 // the same digest.
-func preview(newPath, curPath, imagesPath string, node bool, namespace string) ([]previewRow, error) {
-	newCfg, newEng, reg, closeNew, err := loadEngine(newPath)
+func preview(side previewSide, curPath, imagesPath string, node bool, namespace string) ([]previewRow, error) {
+	newCfg, newEng, reg, closeNew, err := side.load()
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +131,11 @@ func preview(newPath, curPath, imagesPath string, node bool, namespace string) (
 	var curEng *verify.Engine
 	if curPath != "" {
 		var closeCur func()
-		curCfg, curEng, _, closeCur, err = loadEngine(curPath)
+		cur := previewSide{config: curPath}
+		if isPolicyArtifact(curPath) {
+			cur = previewSide{config: side.config, policy: curPath}
+		}
+		curCfg, curEng, _, closeCur, err = cur.load()
 		if err != nil {
 			return nil, fmt.Errorf("--compare: %w", err)
 		}
@@ -279,4 +288,34 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// previewSide is what one side of a preview decides under: a config, or
+// a config with a policy artifact in place of its policy.
+type previewSide struct{ config, policy string }
+
+func (s previewSide) load() (*setup.Config, *verify.Engine, *registry.Client, func(), error) {
+	if s.policy == "" {
+		return loadEngine(s.config)
+	}
+	body, err := os.ReadFile(s.policy)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	g, err := setup.OpenComposed(s.config, body, s.policy)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return g.Config, g.Engine, g.Registry, g.Close, nil
+}
+
+// isPolicyArtifact says whether path holds a policy artifact's TOML
+// rather than a config.
+func isPolicyArtifact(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	_, err = config.ParseFragment(path, b)
+	return err == nil
 }

@@ -6,22 +6,18 @@ import (
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/signgate/signgate/verify"
 )
 
 // hostPlatform is the platform a node like this host pulls.
-func hostPlatform() string {
-	p := verify.HostPlatform()
-	return p.OS + "/" + p.Architecture
-}
+func hostPlatform() string { return verify.HostPlatform().String() }
 
 // platformToRun is the digest of the manifest a node of platform p would
 // run from img, for the policies that count its signatures. It asks the
 // registry only when a policy would verify img (an image no policy
 // verifies is decided without a request). A verdict says why it cannot.
-func platformToRun(ctx context.Context, engine *verify.Engine, img name.Digest, namespace string, p v1.Platform) (string, *verify.Verdict) {
+func platformToRun(ctx context.Context, engine *verify.Engine, img name.Digest, namespace string, p verify.Platform) (string, *verify.Verdict) {
 	repo, err := verify.CanonicalRepo(img.Context())
 	if err != nil {
 		return "", nil // the engine denies the name

@@ -66,6 +66,18 @@ func main() {
 		return
 	}
 	var rows []row
+	// SIGNGATE_BENCH=credentials runs the credential rows alone
+	// (credentials.go).
+	if os.Getenv("SIGNGATE_BENCH") == "credentials" {
+		e, err := harness.Start(harness.Options{Bin: bin, NoGate: true})
+		if err != nil {
+			stop(e)
+			fail(err.Error())
+		}
+		defer stop(e)
+		printRows(credentialRows(e))
+		return
+	}
 	// SIGNGATE_BENCH=crio runs the CRI-O rows alone (crio.go).
 	if os.Getenv("SIGNGATE_BENCH") == "crio" {
 		crioTable(func(o harness.Options) *harness.Env {
@@ -122,6 +134,7 @@ func main() {
 	defer stop(annotatingEnv)
 
 	rows = append(rows, verification(gatedEnv)...)
+	rows = append(rows, credentialRows(gatedEnv)...)
 
 	lat := creates([]*harness.Env{gatedEnv, nriEnv, plainEnv, noopEnv, noopGatedEnv, annotatedEnv, annotatingEnv})
 	gated, nriOnly, noNRI, noop, noopGated, annotated, annotating := lat[0], lat[1], lat[2], lat[3], lat[4], lat[5], lat[6]
@@ -173,6 +186,13 @@ func main() {
 	}, []string{"signgate, pre-verification on", "signgate, pre-verification off", "NRI on, no signgate"})
 	cached, rss, fillTook := fillCache(gatedEnv)
 
+	printRows(rows)
+	loadTable(os.Stdout, results, cached, rss, fillTook)
+	fleetTable(os.Stdout, fleet(gatedEnv))
+}
+
+// printRows prints the table of rows.
+func printRows(rows []row) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nmeasurement\tmedian\tp90\tn\tnote")
 	fmt.Fprintln(tw, "-----------\t------\t---\t-\t----")
@@ -180,8 +200,6 @@ func main() {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.what, fmtDur(r.median), fmtDur(r.p90), r.n, r.note)
 	}
 	tw.Flush()
-	loadTable(os.Stdout, results, cached, rss, fillTook)
-	fleetTable(os.Stdout, fleet(gatedEnv))
 }
 
 // verification measures the engine against the distribution registry, and

@@ -45,6 +45,9 @@ type Cluster struct {
 	Bin        string // etcd, kube-apiserver, ..., kubectl
 	Kubeconfig string
 	StaticPods string // the kubelet's static pod directory
+	// KubeletArgs are more flags for the kubelet, from its next start
+	// (e.g. --image-credential-provider-config).
+	KubeletArgs []string
 
 	apiPort int
 	kubelet *exec.Cmd
@@ -211,10 +214,10 @@ featureGates:
 // StartKubelet starts the kubelet (again, after StopKubelet).
 func (c *Cluster) StartKubelet() error {
 	var err error
-	c.kubelet, err = c.Env.start("kubelet", filepath.Join(c.Bin, "kubelet"),
+	c.kubelet, err = c.Env.start("kubelet", filepath.Join(c.Bin, "kubelet"), append([]string{
 		"--config", c.file("kubelet.yaml"), "--kubeconfig", c.Kubeconfig,
 		"--root-dir", c.file("kubelet"), "--cert-dir", c.file("kubelet-pki"),
-		"--hostname-override", NodeName, "--v", "1")
+		"--hostname-override", NodeName, "--v", "1"}, c.KubeletArgs...)...)
 	return err
 }
 

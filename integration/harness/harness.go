@@ -752,10 +752,29 @@ func (e *Env) start(name, bin string, args ...string) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
+// Stop tears everything down; what it could not (a shim left running) it
+// reports on stderr: StopChecked returns it.
 func (e *Env) Stop() {
+	if err := e.StopChecked(); err != nil {
+		fmt.Fprintln(os.Stderr, "teardown:", err)
+	}
+}
+
+// StopChecked tears everything down and fails if a containerd shim of
+// this env outlived it (teardown.go), after killing it.
+func (e *Env) StopChecked() error {
 	// Pods first, so runc leaves no containers behind.
 	if out, err := e.Crictl("rmp", "-fa"); err != nil {
 		fmt.Fprintf(os.Stderr, "crictl rmp: %v %s\n", err, out)
+	}
+	// Then every task CRI does not know of (a refused sandbox's, before
+	// containerd 2.2), while containerd still runs to stop its shims.
+	if !e.crio && e.ctd != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := e.killTasks(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "killing containerd's tasks: %v\n", err)
+		}
+		cancel()
 	}
 	e.KillSigngate()
 	if e.node {
@@ -774,6 +793,7 @@ func (e *Env) Stop() {
 			_ = c.Process.Kill()
 		}
 	}
+	left := e.shimsLeft()
 	if e.Proxy != nil {
 		e.Proxy.srv.Close()
 	}
@@ -782,6 +802,10 @@ func (e *Env) Stop() {
 	if os.Getenv("SIGNGATE_KEEP") == "" {
 		_ = os.RemoveAll(e.Dir)
 	}
+	if len(left) > 0 {
+		return fmt.Errorf("containerd shims outlived the environment (killed now): %s", strings.Join(left, "; "))
+	}
+	return nil
 }
 
 func (e *Env) Dump() {

@@ -57,6 +57,23 @@ func (c *Cluster) HelmInstall(helm, chart, values string) (string, error) {
 	return out, nil
 }
 
+// HelmUpgrade upgrades release signgate in signgate-system to the chart at
+// chart, keeping the values it has and setting set ("key=value", as
+// --set), and waits for the DaemonSet's new pod to be Ready.
+func (c *Cluster) HelmUpgrade(helm, chart string, set ...string) error {
+	args := []string{"upgrade", "signgate", chart, "--namespace", "signgate-system", "--reuse-values"}
+	for _, s := range set {
+		args = append(args, "--set", s)
+	}
+	if out, err := c.helm(helm, args...); err != nil {
+		return fmt.Errorf("helm upgrade: %v: %s", err, out)
+	}
+	if out, err := c.Kubectl("-n", "signgate-system", "rollout", "status", "daemonset/signgate", "--timeout=180s"); err != nil {
+		return fmt.Errorf("signgate's DaemonSet after helm upgrade: %v: %s", err, out)
+	}
+	return c.WaitReady("signgate-system", "app.kubernetes.io/name=signgate", 3*time.Minute)
+}
+
 func (c *Cluster) helm(helm string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -150,3 +150,7 @@ func untrusted(fi os.FileInfo) string {
 	}
 	return ""
 }
+
+// Untrusted is untrusted for files signgate runs or reads outside its
+// state directory (a verification plugin's executable and its directories).
+func Untrusted(fi os.FileInfo) string { return untrusted(fi) }

@@ -14,7 +14,8 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// The kubelet's CredentialProviderConfig (kubelet.config.k8s.io/v1), the
+// The kubelet's CredentialProviderConfig (kubelet.config.k8s.io/v1, or the
+// v1beta1 and v1alpha1 the kubelet still reads), the
 // file named by its --image-credential-provider-config: YAML or JSON (which
 // YAML reads), or a directory of *.json, *.yaml and *.yml files merged in
 // name order, as the kubelet reads it since 1.34.
@@ -50,7 +51,14 @@ type tokenAttributes struct {
 	OptionalServiceAccountAnnotationKeys []string `yaml:"optionalServiceAccountAnnotationKeys"`
 }
 
+// configAPIVersion is the config's current version; the kubelet (1.34)
+// still decodes the two before it, which lack tokenAttributes.
 const configAPIVersion = "kubelet.config.k8s.io/v1"
+
+var olderConfigAPIVersions = map[string]bool{
+	"kubelet.config.k8s.io/v1beta1":  true,
+	"kubelet.config.k8s.io/v1alpha1": true,
+}
 
 // pluginAPIVersions are the plugin protocol versions the kubelet speaks;
 // their request and response are the same shape.
@@ -142,14 +150,18 @@ func readFile(path, binDir string, tokens TokenMode) ([]*provider, error) {
 	if fc.Kind != "CredentialProviderConfig" {
 		return nil, fmt.Errorf("%s: kind %q: want CredentialProviderConfig", path, fc.Kind)
 	}
-	if fc.APIVersion != configAPIVersion {
-		return nil, fmt.Errorf("%s: apiVersion %q: want %s", path, fc.APIVersion, configAPIVersion)
+	if fc.APIVersion != configAPIVersion && !olderConfigAPIVersions[fc.APIVersion] {
+		return nil, fmt.Errorf("%s: apiVersion %q: want %s (or v1beta1, v1alpha1)", path, fc.APIVersion, configAPIVersion)
 	}
 	if len(fc.Providers) == 0 {
 		return nil, fmt.Errorf("%s: providers: at least one is required", path)
 	}
 	var out []*provider
 	for i, fp := range fc.Providers {
+		if fp.TokenAttributes != nil && fc.APIVersion != configAPIVersion {
+			// The kubelet's strict decoding refuses it as an unknown field.
+			return nil, fmt.Errorf("%s: providers[%d] %q: tokenAttributes is a field of %s only, not %s", path, i, fp.Name, configAPIVersion, fc.APIVersion)
+		}
 		p, err := check(fp, binDir, tokens)
 		if err != nil {
 			return nil, fmt.Errorf("%s: providers[%d] %q: %w", path, i, fp.Name, err)

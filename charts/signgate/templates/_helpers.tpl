@@ -61,6 +61,19 @@ docker_config = "{{ include "signgate.dockerConfigDir" . }}/config.json"
 config = {{ .Values.kubeletCredentialProviders.config | quote }}
 bin_dir = {{ .Values.kubeletCredentialProviders.binDir | quote }}
 {{- end }}
+{{- if .Values.podPullSecrets.enabled }}
+
+# Each pod's own imagePullSecrets, read from the API server (get on pods
+# and secrets: see values.yaml, podPullSecrets).
+[registry.pod_pull_secrets]
+enabled = true
+{{- with .Values.podPullSecrets.apiServer }}
+api_server = {{ . | quote }}
+{{- end }}
+{{- if .Values.podPullSecrets.serviceAccount }}
+service_account = true
+{{- end }}
+{{- end }}
 {{- with $c.keys }}
 
 {{ toToml (dict "keys" .) }}
@@ -69,6 +82,22 @@ bin_dir = {{ .Values.kubeletCredentialProviders.binDir | quote }}
 
 {{ toToml (dict "kms" .) }}
 {{- end }}
+
+{{- if .Values.policySource.enabled }}
+{{- $ps := .Values.policySource }}
+
+# The policy is the signed artifact at reference; this file is bootstrap only.
+[policy_source]
+reference = {{ required "policySource.reference is required" $ps.reference | quote }}
+refresh = {{ $ps.refresh | quote }}
+{{- with $ps.maxStaleness }}
+max_staleness = {{ . | quote }}
+{{- end }}
+on_stale = {{ $ps.onStale | quote }}
+  [policy_source.cosign]
+  keys = [{{ range $i, $k := $ps.keys }}{{ if $i }}, {{ end }}{{ $k | quote }}{{ end }}]
+  require = {{ $ps.require | quote }}
+{{- else }}
 
 # signgate's own image: allowed in its namespace, so the gate can always
 # start itself. Keep this first.
@@ -90,6 +119,7 @@ scopes = ["**"]
 mode = {{ $c.catchAll.mode | quote }}
   [policy.cosign]
   keys = [{{ range $i, $k := $c.catchAll.keys }}{{ if $i }}, {{ end }}{{ $k | quote }}{{ end }}]
+{{- end }}
 {{- end }}
 {{- with $c.extra }}
 

@@ -300,3 +300,45 @@ func TestChartIdentityValues(t *testing.T) {
 		t.Errorf("pod labels %v", l)
 	}
 }
+
+// With policySource, the ConfigMap is bootstrap only: [policy_source] and
+// its signers' keys, no [[policy]] (the local file may not hold one), and
+// signgate loads it.
+func TestChartPolicySource(t *testing.T) {
+	values := `config:
+  keys:
+    placeholder: null
+    security: {pem: "` + strings.ReplaceAll(placeholderPEM, "\n", `\n`) + `"}
+policySource:
+  enabled: true
+  reference: registry.example.com/security/signgate-policy:prod
+  maxStaleness: 24h
+  onStale: deny
+  keys: [security]
+`
+	p := t.TempDir() + "/values.yaml"
+	if err := os.WriteFile(p, []byte(values), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	objs := render(t, "-f", p)
+	var cm corev1.ConfigMap
+	strict(t, objs["ConfigMap/signgate-config"], &cm)
+	cfg := cm.Data["config.toml"]
+	for _, want := range []string{"[policy_source]", `reference = "registry.example.com/security/signgate-policy:prod"`, `on_stale = "deny"`, `keys = ["security"]`} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("config.toml lacks %s:\n%s", want, cfg)
+		}
+	}
+	if strings.Contains(cfg, "[[policy]]") {
+		t.Errorf("config.toml holds a policy beside the source:\n%s", cfg)
+	}
+	cfg = strings.Replace(cfg, "[daemon]\n", "[daemon]\nstate_dir = \""+t.TempDir()+"\"\n", 1)
+	checkConfigText(t, cfg, []string{"no policy from registry.example.com/security/signgate-policy:prod has been verified yet"})
+}
+
+// The placeholder key the chart ships, a valid key for a test's config.
+const placeholderPEM = `-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEip53JySHT8hwUR6ot9pwBMSX1WW9
+VFj7mmWaDAGuM2ZBFHrt23YyEjHWGbgYonFQUPLD94TL45mg4o64PCwqzQ==
+-----END PUBLIC KEY-----
+`

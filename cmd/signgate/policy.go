@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/policysource"
+	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/setup"
+)
+
+const policyUsage = `usage: signgate policy build --config POLICY.toml --serial N [--out FILE]
+       signgate policy push --file FILE [--config NODE.toml] REFERENCE
+       signgate policy export --dir DIR [--config NODE.toml] REFERENCE
+
+build: the keys, certificates, trust roots, identities and policies of
+POLICY.toml (a config as check-config takes it) as a policy artifact's
+TOML, with key and certificate files inlined, at serial N (raise it on
+every publication: nodes refuse a serial that does not go forward).
+Written to --out, else stdout.
+
+push: FILE (build's output) as an OCI artifact at REFERENCE, with the
+registry settings and credentials of NODE.toml; prints the digest to sign,
+e.g. cosign sign --key KEY REFERENCE@DIGEST.
+
+export: the signed artifact at REFERENCE, its cosign signature and what
+refers to it, as a new OCI image layout at DIR: for nodes whose
+policy_source.path is a copy of it (no registry reachable). See
+docs/config.md, [policy_source].
+`
+
+func runPolicy(args []string) int {
+	if len(args) == 0 || isHelp(args[:1]) || args[0] == "help" {
+		fmt.Print(policyUsage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	switch args[0] {
+	case "build":
+		return runPolicyBuild(args[1:])
+	case "push":
+		return runPolicyPush(args[1:])
+	case "export":
+		return runPolicyExport(args[1:])
+	}
+	fmt.Fprintf(os.Stderr, "signgate policy: unknown command %q\n\n%s", args[0], policyUsage)
+	return exitUsage
+}
+
+func runPolicyBuild(args []string) int {
+	c := newCommand("policy build", policyUsage)
+	cfgPath := c.configFlag(config.DefaultPath, "the config whose policy to build")
+	serial := c.fs.Int64("serial", 0, "the policy's serial, above the one published before")
+	out := c.fs.String("out", "", "where to write the artifact's TOML (default stdout)")
+	if _, code, done := c.parse(args, 0, 0); done {
+		return code
+	}
+	// Compiled first: nothing that would not load on a node is built.
+	if _, err := setup.Load(*cfgPath); err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	cc, err := config.Load(*cfgPath)
+	if err == nil && cc.PolicySource != nil {
+		err = fmt.Errorf("%s has [policy_source]: build from the config that holds the policy", *cfgPath)
+	}
+	var body []byte
+	if err == nil {
+		body, err = policysource.FromConfig(cc, *serial)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	if *out == "" {
+		_, _ = os.Stdout.Write(body)
+		return exitOK
+	}
+	if err := os.WriteFile(*out, body, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitError
+	}
+	return exitOK
+}
+
+func runPolicyPush(args []string) int {
+	c := newCommand("policy push", policyUsage)
+	cfgPath := c.configFlag(config.DefaultPath, "the config whose registry settings and credentials to push with")
+	file := c.fs.String("file", "", "the artifact's TOML, from signgate policy build")
+	timeout := c.fs.Duration("timeout", time.Minute, "how long the push may take")
+	pos, code, done := c.parse(args, 1, 1)
+	if done {
+		return code
+	}
+	body, err := os.ReadFile(*file)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate: --file:", err)
+		return exitUsage
+	}
+	img, frag, err := policysource.Build(body)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	cc, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	ref, err := name.ParseReference(pos[0], name.StrictValidation)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	reg, err := registry.New((&setup.Config{Config: cc}).RegistryConfig())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	opts, err := reg.Options(ctx, ref.Context())
+	if err == nil {
+		err = remote.Write(ref, img, opts...)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "signgate: pushing %s: %v\n", ref, err)
+		return exitError
+	}
+	dg, err := img.Digest()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitError
+	}
+	fmt.Printf("%s@%s\n", ref.Context().Name(), dg)
+	fmt.Fprintf(os.Stderr, "pushed policy serial %d; nodes take it once it is signed, e.g.\n  cosign sign --key KEY %s@%s\n", frag.Serial, ref.Context().Name(), dg)
+	return exitOK
+}
+
+func runPolicyExport(args []string) int {
+	c := newCommand("policy export", policyUsage)
+	cfgPath := c.configFlag(config.DefaultPath, "the config whose registry settings and credentials to read with")
+	dir := c.fs.String("dir", "", "the new OCI image layout to write")
+	timeout := c.fs.Duration("timeout", time.Minute, "how long the export may take")
+	pos, code, done := c.parse(args, 1, 1)
+	if done {
+		return code
+	}
+	if *dir == "" {
+		return c.usageError(args, fmt.Errorf("--dir is required"))
+	}
+	cc, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	ref, err := name.ParseReference(pos[0], name.StrictValidation)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	reg, err := registry.New((&setup.Config{Config: cc}).RegistryConfig())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signgate:", err)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	opts, err := reg.Options(ctx, ref.Context())
+	var d name.Digest
+	if err == nil {
+		d, err = policysource.Export(ctx, ref, *dir, opts...)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "signgate: exporting %s: %v\n", ref, err)
+		return exitError
+	}
+	fmt.Printf("%s\n", d)
+	return exitOK
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/signgate/signgate/internal/testkit/sigtest"
+)
+
+// A policy built from a config is previewed against a node before it is
+// signed: --policy decides under the artifact, --compare takes the node's
+// config (its policy in force: none yet, so every image denied) or another
+// artifact.
+func TestPolicyBuildThenPreview(t *testing.T) {
+	dir := t.TempDir()
+	s, err := sigtest.NewSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(n, body string) string {
+		p := filepath.Join(dir, n)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("security.pub", s.PublicPEM())
+	src := writeConfig(t, allowAll)
+	built := filepath.Join(dir, "policy.toml")
+	if r := signgate(t, nil, "policy", "build", "--config", src, "--serial", "3", "--out", built); r.code != 0 {
+		t.Fatalf("policy build: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := signgate(t, nil, "policy", "build", "--config", src); r.code != 2 || !strings.Contains(r.stderr, "--serial 0") {
+		t.Errorf("policy build without a serial: exit %d\n%s", r.code, r.stderr)
+	}
+	node := write("node.toml", fmt.Sprintf("[daemon]\nstate_dir = %q\n[keys.security]\npath = \"security.pub\"\n[policy_source]\nreference = \"example.com/signgate/policy:prod\"\n[policy_source.cosign]\nkeys = [\"security\"]\n", filepath.Join(dir, "state")))
+	if r := signgate(t, nil, "check-config", "--config", node); r.code != 0 || !strings.Contains(r.stdout, "policy: from example.com/signgate/policy:prod; none verified on this node yet") {
+		t.Errorf("check-config on the node: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	images := write("images", digestRef+"\n")
+	r := signgate(t, nil, "preview", "--config", node, "--policy", built, "--compare", node, "--images", images, "--output", "json")
+	var out previewOutput
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 0 || len(out.Images) != 1 {
+		t.Fatalf("preview --policy --compare NODE: exit %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if row := out.Images[0]; !row.New.Allowed || row.Current.Allowed || row.Current.Cause != "no_policy" {
+		t.Errorf("new %+v, current %+v", row.New, row.Current)
+	}
+	// The artifact against itself: nothing changes.
+	r = signgate(t, nil, "preview", "--config", node, "--policy", built, "--compare", built, "--images", images, "--output", "json")
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 0 || len(out.Images) != 0 {
+		t.Fatalf("preview --compare ARTIFACT: exit %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+}

@@ -1,0 +1,146 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// PolicySourceSection is [policy_source]: where the node's policy comes
+// from, signed, instead of this file. The local file then keeps only what a
+// node needs to bootstrap: [daemon], [registry], [cache], [kms], and the
+// keys, certificates and trust roots the source's signers name.
+type PolicySourceSection struct {
+	Reference    string `toml:"reference"` // an OCI reference: registry/repo:tag or @digest
+	Path         string `toml:"path"`      // or an OCI image layout directory (signgate policy export)
+	Refresh      string `toml:"refresh"`
+	MaxStaleness string `toml:"max_staleness"`
+	OnStale      string `toml:"on_stale"` // "warn" or "deny"
+	// Who must have signed it, written as for an image's [[policy]].
+	Signatures string           `toml:"signatures"`
+	Cosign     *CosignSection   `toml:"cosign"`
+	Notation   *NotationSection `toml:"notation"`
+}
+
+// PolicySource is [policy_source] with defaults applied.
+type PolicySource struct {
+	// Reference names the source: the OCI reference, or "oci-layout:"
+	// and Path for a directory.
+	Reference    string
+	Path         string
+	Refresh      time.Duration
+	MaxStaleness time.Duration // 0: no limit
+	DenyStale    bool          // on_stale = "deny"
+	Section      PolicySourceSection
+}
+
+// Fragment is what a policy artifact carries: the sections that replace
+// the local file's, and the serial that must never go backwards.
+type Fragment struct {
+	Serial     int64                       `toml:"serial"`
+	Keys       map[string]KeySection       `toml:"keys"`
+	Certs      map[string]CertSection      `toml:"certs"`
+	TrustRoots map[string]TrustRootSection `toml:"trust_roots"`
+	Identities map[string]IdentitySection  `toml:"identities"`
+	Policy     []PolicySection             `toml:"policy"`
+	// Delegations: namespaces handed to a tenant's own signed fragment.
+	Delegations map[string]DelegationSection `toml:"delegations"`
+}
+
+// DelegationSection is [delegations.NAME] in a root policy artifact: the
+// tenant's fragment at reference, signed as keys and require say (keys of
+// the root's [keys]), may hold policies for these namespaces only, over
+// images in these scopes only.
+type DelegationSection struct {
+	Reference  string   `toml:"reference"`
+	Namespaces []string `toml:"namespaces"`
+	Scopes     []string `toml:"scopes"`
+	Keys       []string `toml:"keys"`
+	Require    Rule     `toml:"require"`
+}
+
+// ParseFragment decodes a policy artifact's TOML strictly; what names it
+// (the artifact's reference and digest) prefixes every error.
+func ParseFragment(what string, data []byte) (*Fragment, error) {
+	var f Fragment
+	md, err := toml.Decode(string(data), &f)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s:%d: %s", what, pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("%s: unknown key(s): %s (a policy artifact carries only serial, keys, certs, trust_roots, identities, policy and delegations)", what, strings.Join(unknownKeys(string(data), und), ", "))
+	}
+	if f.Serial <= 0 {
+		return nil, fmt.Errorf("%s: serial = %d: a policy artifact needs a positive serial, raised on every publication", what, f.Serial)
+	}
+	return &f, nil
+}
+
+func (c *Config) policySource(p *Problems, f File) *PolicySource {
+	s := f.PolicySource
+	if s == nil {
+		return nil
+	}
+	out := &PolicySource{Reference: s.Reference, Section: *s,
+		Refresh: p.Duration("policy_source.refresh", s.Refresh, DefaultPolicyRefresh)}
+	if s.MaxStaleness != "" {
+		out.MaxStaleness = p.Duration("policy_source.max_staleness", s.MaxStaleness, 0)
+	}
+	switch {
+	case s.Reference == "" && s.Path == "":
+		p.Errorf("policy_source: give reference (the OCI reference the policy is published at) or path (an OCI image layout holding it)")
+	case s.Reference != "" && s.Path != "":
+		p.Errorf("policy_source: give reference or path, not both")
+	case s.Path != "":
+		out.Path = c.Resolve(s.Path)
+		out.Reference = "oci-layout:" + out.Path
+	}
+	switch s.OnStale {
+	case "", "warn":
+	case "deny":
+		out.DenyStale = true
+		if out.MaxStaleness == 0 {
+			p.Errorf("policy_source.on_stale = \"deny\": needs policy_source.max_staleness")
+		}
+	default:
+		p.Errorf("policy_source.on_stale = %q: want \"warn\" or \"deny\"", s.OnStale)
+	}
+	if out.Refresh < time.Second {
+		p.Errorf("policy_source.refresh = %q: at least 1s", s.Refresh)
+	}
+	if out.MaxStaleness > 0 && out.MaxStaleness < 2*out.Refresh {
+		p.Errorf("policy_source.max_staleness = %q: must be at least twice policy_source.refresh (%s), or one slow refresh makes the node stale", s.MaxStaleness, out.Refresh)
+	}
+	if s.Cosign == nil && s.Notation == nil {
+		p.Errorf("policy_source: give [policy_source.cosign] or [policy_source.notation]: who must have signed the policy")
+	}
+	if len(f.Policy) > 0 {
+		p.Errorf("policy: the local file defines [[policy]], but [policy_source] gives the policy; keep only bootstrap settings here")
+	}
+	return out
+}
+
+// Compose is local with the sections a verified policy artifact carries in
+// place of its own: keys, certificates, trust roots, identities and
+// policies. digest names the artifact; it joins the config's digest, so
+// verdicts are bound to the policy in force.
+func Compose(local *Config, frag *Fragment, digest string) (*Config, *Problems) {
+	f := local.File
+	f.PolicySource = nil // the composed config is checked as a plain one
+	f.Keys, f.Certs, f.TrustRoots, f.Identities, f.Policy = frag.Keys, frag.Certs, frag.TrustRoots, frag.Identities, frag.Policy
+	p := &Problems{Path: local.Path + " with policy " + digest}
+	sum := sha256.Sum256([]byte(local.Digest + "|" + digest))
+	c := build(p, local.Path, hex.EncodeToString(sum[:8]), f)
+	c.File.PolicySource = local.File.PolicySource
+	c.PolicySource = local.PolicySource
+	return c, p
+}

@@ -1,0 +1,135 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/signgate/signgate/policysource"
+	"github.com/signgate/signgate/setup"
+)
+
+// refreshTenants fetches each delegation's fragment under root (verified
+// now) and returns the tenants to keep and whether they changed. A tenant's
+// fragment that is not signed by its delegation's keys, goes backwards,
+// reaches beyond its delegation or does not compile is refused, naming the
+// delegation, and the tenant's previous fragment stays while the
+// delegation still allows it.
+func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *policysource.Fetched, prev map[string]*policysource.Tenant, now time.Time) (map[string]*policysource.Tenant, bool, *policysource.Refusal) {
+	src := cfg.Source
+	out := map[string]*policysource.Tenant{}
+	changed := false
+	var refusal *policysource.Refusal
+	for _, n := range slices.Sorted(maps.Keys(root.Fragment.Delegations)) {
+		del := root.Fragment.Delegations[n]
+		old := prev[n]
+		if old != nil && old.Reference != del.Reference {
+			old = nil // the delegation now names another fragment
+		}
+		// The previous fragment stays only if the delegation, perhaps
+		// narrowed by this root, still allows it.
+		if old != nil {
+			if _, err := setup.ComposeTenants(cfg.Config, root.Body, map[string]*policysource.Tenant{n: old}, root.Digest); err != nil {
+				refusal = latestRefusal(d.tenantRefused(src, n, old.Digest, err, now), refusal)
+				old = nil
+			}
+		}
+		t, err := d.fetchTenant(ctx, cfg, root, n, old)
+		switch {
+		case err == nil:
+			out[n] = t
+		case old != nil:
+			out[n] = old
+		}
+		if err != nil && policysource.Reason(err) == "" {
+			d.log.Warn("policy source: a delegated fragment was not reached; the one in force stays", "delegation", n, "reference", del.Reference, "err", err)
+		} else if err != nil {
+			var re *policysource.RefusedError
+			digest := ""
+			if errors.As(err, &re) {
+				digest = re.Digest
+			}
+			refusal = latestRefusal(d.tenantRefused(src, n, digest, err, now), refusal)
+		}
+	}
+	if len(out) != len(prev) {
+		changed = true
+	}
+	for n, t := range out {
+		if p := prev[n]; p == nil || p.Digest != t.Digest {
+			changed = true
+		}
+	}
+	return out, changed, refusal
+}
+
+// fetchTenant fetches and checks delegation n's fragment; old is the one
+// in force (nil for none), returned when it is still current.
+func (d *Daemon) fetchTenant(ctx context.Context, cfg *setup.Config, root *policysource.Fetched, n string, old *policysource.Tenant) (*policysource.Tenant, error) {
+	del := root.Fragment.Delegations[n]
+	engine, reg, err := cfg.Source.DelegationEngine(root.Fragment, n, d.policyNow)
+	if err != nil {
+		return nil, &policysource.RefusedError{Reason: "malformed", Err: err}
+	}
+	fctx, cancel := context.WithTimeout(ctx, cfg.Registry.VerifyTimeout)
+	got, err := policysource.Fetch(fctx, engine, reg, del.Reference, cfg.Registry.MaxBlobBytes)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	var inForce *policysource.Kept
+	if old != nil {
+		inForce = &policysource.Kept{Digest: old.Digest, Serial: old.Serial}
+	}
+	change, err := policysource.Accept(inForce, got.Digest, got.Fragment.Serial)
+	if err != nil {
+		return nil, &policysource.RefusedError{Digest: got.Digest, Reason: "rollback", Err: err}
+	}
+	if change == policysource.Same {
+		return old, nil
+	}
+	t := &policysource.Tenant{Reference: del.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body)}
+	if _, err := setup.ComposeTenants(cfg.Config, root.Body, map[string]*policysource.Tenant{n: t}, root.Digest); err != nil {
+		reason := "malformed"
+		var oe *policysource.OverreachError
+		if errors.As(err, &oe) {
+			reason = "overreach"
+		}
+		return nil, &policysource.RefusedError{Digest: got.Digest, Reason: reason, Err: err}
+	}
+	d.log.Info("policy source: a delegated fragment verified; taking it", "delegation", n, "reference", del.Reference, "digest", got.Digest, "serial", t.Serial)
+	return t, nil
+}
+
+// tenantRefused logs and counts a refused tenant's fragment once, and
+// returns the refusal to keep for doctor then (nil when already counted).
+func (d *Daemon) tenantRefused(src *setup.Source, n, digest string, err error, now time.Time) *policysource.Refusal {
+	reason := policysource.Reason(err)
+	if reason == "" {
+		reason = "overreach"
+		var oe *policysource.OverreachError
+		if !errors.As(err, &oe) {
+			reason = "malformed"
+		}
+	}
+	key := "delegation " + n + " " + digest + " " + reason
+	if d.ps.refusedTenants[key] {
+		return nil
+	}
+	if d.ps.refusedTenants == nil {
+		d.ps.refusedTenants = map[string]bool{}
+	}
+	d.ps.refusedTenants[key] = true
+	d.ps.metrics.refused.WithLabelValues(reason).Inc()
+	d.log.Error("policy source: a delegated fragment refused; the tenant's previous one stays if still allowed", "reference", src.Reference, "delegation", n, "reason", reason, "digest", digest, "err", err)
+	return &policysource.Refusal{At: now, Digest: digest, Reason: reason, Error: err.Error()}
+}
+
+func latestRefusal(a, b *policysource.Refusal) *policysource.Refusal {
+	if a != nil {
+		return a
+	}
+	return b
+}

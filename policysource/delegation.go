@@ -1,0 +1,189 @@
+package policysource
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/signgate/signgate/config"
+)
+
+// A tenant's fragment is checked against its delegation before it is used:
+// each of its policies is limited to delegated namespaces and scopes inside
+// delegated ones, so it can never govern another namespace, nor an image
+// the root did not hand over. The root's floor policies are matched first,
+// so nothing a tenant writes reaches the images they govern.
+
+// Tenant is a tenant's verified fragment, kept with the root's.
+type Tenant struct {
+	Reference string `json:"reference"`
+	Digest    string `json:"digest"`
+	Serial    int64  `json:"serial"`
+	Body      string `json:"body"`
+}
+
+// OverreachError refuses a tenant's fragment that reaches beyond its
+// delegation; it names the delegation.
+type OverreachError struct {
+	Delegation string
+	Problem    string
+}
+
+func (e *OverreachError) Error() string {
+	return fmt.Sprintf("delegation %q: %s; the tenant's fragment is refused", e.Delegation, e.Problem)
+}
+
+// CheckDelegations refuses a root fragment whose delegations are not
+// bounded: each needs a reference, namespaces, scopes and keys.
+func CheckDelegations(root *config.Fragment) error {
+	for _, n := range sortedNames(root.Delegations) {
+		d := root.Delegations[n]
+		switch {
+		case d.Reference == "":
+			return fmt.Errorf("delegations.%s.reference: required", n)
+		case len(d.Namespaces) == 0:
+			return fmt.Errorf("delegations.%s.namespaces: required: a delegation names the namespaces it hands over", n)
+		case len(d.Scopes) == 0:
+			return fmt.Errorf("delegations.%s.scopes: required: a delegation names the images it hands over", n)
+		case len(d.Keys) == 0:
+			return fmt.Errorf("delegations.%s.keys: required: who signs the tenant's fragment", n)
+		}
+		for _, k := range d.Keys {
+			if _, ok := root.Keys[k]; !ok {
+				return fmt.Errorf("delegations.%s.keys: key %q is not defined under [keys]", n, k)
+			}
+		}
+		for _, ns := range d.Namespaces {
+			if ns == "" || strings.ContainsAny(ns, "*?[") {
+				return fmt.Errorf("delegations.%s.namespaces: %q: name namespaces exactly", n, ns)
+			}
+		}
+	}
+	return nil
+}
+
+// Delegate checks a tenant's fragment t against delegation name of root and
+// returns its keys and policies, renamed under the delegation's name so
+// they cannot collide with, or be mistaken for, the root's.
+func Delegate(name string, d config.DelegationSection, t *config.Fragment) (map[string]config.KeySection, []config.PolicySection, error) {
+	over := func(format string, args ...any) error {
+		return &OverreachError{Delegation: name, Problem: fmt.Sprintf(format, args...)}
+	}
+	if len(t.Certs) > 0 || len(t.TrustRoots) > 0 || len(t.Identities) > 0 || len(t.Delegations) > 0 {
+		return nil, nil, over("a tenant's fragment carries only keys and policies")
+	}
+	keys := map[string]config.KeySection{}
+	for k, ks := range t.Keys {
+		if ks.Path != "" || ks.KMS != "" {
+			return nil, nil, over("keys.%s: a tenant's keys are given inline (pem)", k)
+		}
+		keys[name+"."+k] = ks
+	}
+	var out []config.PolicySection
+	for i, p := range t.Policy {
+		at := fmt.Sprintf("policy[%d] %q", i, p.Name)
+		if len(p.Namespaces) == 0 {
+			return nil, nil, over("%s names no namespaces, so it would govern every namespace; it may govern only %s", at, strings.Join(d.Namespaces, ", "))
+		}
+		for _, ns := range p.Namespaces {
+			if !slices.Contains(d.Namespaces, ns) {
+				return nil, nil, over("%s covers namespace %q, which is not delegated (only %s)", at, ns, strings.Join(d.Namespaces, ", "))
+			}
+		}
+		if len(p.Scopes) == 0 {
+			return nil, nil, over("%s names no scopes", at)
+		}
+		for _, s := range p.Scopes {
+			if !within(s, d.Scopes) {
+				return nil, nil, over("%s covers images %q, outside the delegated scopes %s", at, s, strings.Join(d.Scopes, ", "))
+			}
+		}
+		if p.Floor {
+			return nil, nil, over("%s: only the root's policies are floors", at)
+		}
+		p.Name = name + "/" + p.Name
+		for _, sec := range []*config.CosignSection{p.Cosign} {
+			if sec != nil {
+				c := *sec
+				c.Keys = prefixed(name, c.Keys)
+				p.Cosign = &c
+			}
+		}
+		att := make([]config.AttestationSection, len(p.Attestation))
+		for j, a := range p.Attestation {
+			a.Keys = prefixed(name, a.Keys)
+			att[j] = a
+		}
+		p.Attestation = att
+		out = append(out, p)
+	}
+	return keys, out, nil
+}
+
+// within says whether scope s governs only images that one of the
+// delegated scopes does: the same scope, or one under a delegated "/**".
+func within(s string, delegated []string) bool {
+	for _, d := range delegated {
+		if s == d {
+			return true
+		}
+		if base, ok := strings.CutSuffix(d, "/**"); ok && strings.HasPrefix(s, base+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// Merge is the fragment in force: the root's keys and the tenants', and
+// the policies in the order they are matched: the root's floors, then each
+// tenant's (by delegation name), then the rest of the root's.
+func Merge(root *config.Fragment, tenants map[string]*config.Fragment) (*config.Fragment, error) {
+	out := *root
+	out.Keys = map[string]config.KeySection{}
+	for k, v := range root.Keys {
+		out.Keys[k] = v
+	}
+	var floors, rest, delegated []config.PolicySection
+	for _, p := range root.Policy {
+		if p.Floor {
+			floors = append(floors, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	for _, n := range sortedNames(tenants) {
+		d, ok := root.Delegations[n]
+		if !ok {
+			continue // no longer delegated
+		}
+		keys, pols, err := Delegate(n, d, tenants[n])
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range keys {
+			out.Keys[k] = v
+		}
+		delegated = append(delegated, pols...)
+	}
+	out.Policy = append(append(floors, delegated...), rest...)
+	out.Delegations = nil
+	return &out, nil
+}
+
+func prefixed(name string, keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = name + "." + k
+	}
+	return out
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
