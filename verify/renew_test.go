@@ -262,3 +262,51 @@ func TestNotationVerdictIsNotRenewed(t *testing.T) {
 		t.Fatalf("not denied as revoked (renewals %d): %q", eng.Renewals.Load(), v.Notation.Rejections["crl"])
 	}
 }
+
+// A condition that reads `now` (a freshness check written by hand) may
+// stop holding with time alone: a verdict resting on it is never renewed
+// but verified in full once it expires, and denied once the condition
+// fails, as a fresh verification would.
+func TestRenewalReevaluatesConditionsOnNow(t *testing.T) {
+	t.Parallel()
+	r := newRenewEnv(t)
+	scan := attestation(t, "scan", "vuln", []string{"k1"},
+		cel(t, `timestamp(predicate.metadata.scanFinishedOn) > now - duration("30m")`))
+	ps := policy(t, verify.Enforce, "any", false, "k1")
+	ps[0].Cosign, ps[0].Attestations = nil, []*verify.AttestationRequirement{scan}
+	eng := r.engineFor(ps)
+	img := r.image("app")
+	finished := r.clock.Now().Add(-5 * time.Minute).Truncate(time.Second)
+	r.attest(img, "k1", "vuln", vulnScan(finished), true)
+	want(t, decide(t, eng, img), true, "scan: verified by k1")
+
+	// Control: a fresh engine at +45m denies (the condition no longer holds).
+	r.clock.Set(finished.Add(45 * time.Minute))
+	if v := decide(t, r.engineFor(ps), img); v.Allowed {
+		t.Fatalf("control: a full verification at +45m allowed: %s", v.Reason)
+	}
+	if v := decide(t, eng, img); v.Allowed || eng.Renewals.Load() != 0 {
+		t.Errorf("renewed past a `now` condition: renewed=%v renewals=%d: %s", v.Renewed, eng.Renewals.Load(), v.Reason)
+	}
+	r.clock.Set(finished.Add(20 * time.Hour))
+	if v := decide(t, eng, img); v.Allowed {
+		t.Errorf("still allowed 20h after the scan (condition: 30m): renewed=%v", v.Renewed)
+	}
+}
+
+// A condition that does not read `now` leaves the verdict renewable.
+func TestRenewalKeepsConditionsWithoutNow(t *testing.T) {
+	t.Parallel()
+	r := newRenewEnv(t)
+	scan := attestation(t, "scan", "vuln", []string{"k1"}, cel(t, `has(predicate.metadata.scanFinishedOn)`))
+	ps := policy(t, verify.Enforce, "any", false, "k1")
+	ps[0].Cosign, ps[0].Attestations = nil, []*verify.AttestationRequirement{scan}
+	eng := r.engineFor(ps)
+	img := r.image("app")
+	r.attest(img, "k1", "vuln", vulnScan(r.clock.Now()), true)
+	want(t, decide(t, eng, img), true, "scan: verified by k1")
+	r.clock.Advance(11 * time.Minute)
+	if v := decide(t, eng, img); !v.Renewed || !v.Allowed {
+		t.Errorf("not renewed: %+v", v.Reason)
+	}
+}
