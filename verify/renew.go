@@ -114,8 +114,9 @@ func (e *Engine) unchanged(ctx context.Context, seen map[string]string) error {
 	return first
 }
 
-// lookAgain reads one listing (GET, as a verification does) or tag (HEAD:
-// its digest is all that is needed) and returns its fingerprint.
+// lookAgain reads one listing (GET, as a verification does), tag or bundle
+// manifest (HEAD: its digest, or that it is gone, is all that is needed)
+// and returns its fingerprint.
 func (e *Engine) lookAgain(ctx context.Context, where string) (string, error) {
 	switch {
 	case strings.HasPrefix(where, seenReferrers):
@@ -132,16 +133,22 @@ func (e *Engine) lookAgain(ctx context.Context, where string) (string, error) {
 			return "", err
 		}
 		return listingFingerprint(idx), nil
-	case strings.HasPrefix(where, seenTag):
-		t, err := name.NewTag(strings.TrimPrefix(where, seenTag))
+	case strings.HasPrefix(where, seenTag), strings.HasPrefix(where, seenManifest):
+		var ref name.Reference
+		var err error
+		if rest, ok := strings.CutPrefix(where, seenTag); ok {
+			ref, err = name.NewTag(rest)
+		} else {
+			ref, err = name.NewDigest(strings.TrimPrefix(where, seenManifest))
+		}
 		if err != nil {
 			return "", err
 		}
-		ropts, err := e.cosign.Registry.Options(ctx, t.Context())
+		ropts, err := e.cosign.Registry.Options(ctx, ref.Context())
 		if err != nil {
 			return "", err
 		}
-		desc, err := remote.Head(t, ropts...)
+		desc, err := remote.Head(ref, ropts...)
 		var te *transport.Error
 		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
 			return tagAbsent, nil
@@ -151,5 +158,5 @@ func (e *Engine) lookAgain(ctx context.Context, where string) (string, error) {
 		}
 		return desc.Digest.String(), nil
 	}
-	return "", fmt.Errorf("%q: not a listing or tag signgate reads", where)
+	return "", fmt.Errorf("%q: not a listing, tag or manifest signgate reads", where)
 }

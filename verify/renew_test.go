@@ -48,18 +48,19 @@ func (r *renewEnv) signed(repo, format string) name.Digest {
 }
 
 // An allowed verdict that expires is renewed by asking the registry
-// again only for the listing and tags it read (a GET of the referrers
-// listing, a HEAD of the .sig tag), not by reading and checking every
-// signature again; within a process and across a restart alike.
+// again only for the listing, tags and bundles it read (a GET of the
+// referrers listing, a HEAD of the .sig tag or of the bundle's manifest),
+// not by reading and checking every signature again; within a process and
+// across a restart alike.
 func TestExpiredVerdictIsRenewedCheaply(t *testing.T) {
 	t.Parallel()
-	const listing, sigHead = "GET /v2/R/referrers/D", "HEAD /v2/R/manifests/sha256-D.sig"
+	const listing, sigHead, bundleHead = "GET /v2/R/referrers/D", "HEAD /v2/R/manifests/sha256-D.sig", "HEAD /v2/R/manifests/D"
 	for _, c := range []struct {
 		format string
 		want   []string
 	}{
 		{verify.FormatLegacy, []string{listing, sigHead}},
-		{verify.FormatBundle, []string{listing}},
+		{verify.FormatBundle, []string{listing, bundleHead}},
 	} {
 		t.Run(c.format, func(t *testing.T) {
 			r := newRenewEnv(t)
@@ -308,5 +309,37 @@ func TestRenewalKeepsConditionsWithoutNow(t *testing.T) {
 	r.clock.Advance(11 * time.Minute)
 	if v := decide(t, eng, img); !v.Renewed || !v.Allowed {
 		t.Errorf("not renewed: %+v", v.Reason)
+	}
+}
+
+// A bundle deleted while the listing still names it (the sha256-<hex>
+// fallback index of a registry without the referrers API, or a listing
+// that lags) is seen at the renewal: each bundle the verification read
+// is asked for again (a HEAD), and the image is verified in full, and
+// denied, as a fresh verification would.
+func TestRenewalSeesADeletedBundleStillListed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false, 2)
+	clock := newTestClock()
+	opts := verify.Options{AllowTTL: 10 * time.Minute, Now: clock.Now}
+	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, opts)
+	img := e.image("app")
+	must(t, e.signers["k1"].SignBundle(img))
+	want(t, decide(t, eng, img), true, "verified by k1")
+	idx, err := ociremote.Referrers(img, "")
+	must(t, err)
+	if len(idx.Manifests) == 0 {
+		t.Fatal("no referrer listed")
+	}
+	for _, d := range idx.Manifests {
+		must(t, remote.Delete(img.Context().Digest(d.Digest.String())))
+	}
+	clock.Advance(11 * time.Minute)
+	fresh := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, opts)
+	if v := decide(t, fresh, img); v.Allowed {
+		t.Fatalf("control: a full verification allowed: %s", v.Reason)
+	}
+	if v := decide(t, eng, img); v.Allowed || eng.Renewals.Load() != 0 {
+		t.Errorf("renewed over a deleted signature (renewed=%v): %s", v.Renewed, v.Reason)
 	}
 }
