@@ -42,7 +42,9 @@ type renewal struct {
 
 // canRenew says whether a verdict resting on r may be renewed at now.
 func (r *renewal) canRenew(now time.Time) bool {
-	return r != nil && len(r.seen) > 0 && now.Before(r.verifiedAt.Add(MaxRenewedAge)) && (r.until.IsZero() || now.Before(r.until))
+	// A verifiedAt in the future (a clock stepped back) has no day of
+	// renewals begun: verify in full.
+	return r != nil && len(r.seen) > 0 && !r.verifiedAt.After(now) && now.Before(r.verifiedAt.Add(MaxRenewedAge)) && (r.until.IsZero() || now.Before(r.until))
 }
 
 // renewed is an expired verdict and what may renew it.
@@ -53,7 +55,8 @@ type renewed struct {
 
 // renew asks the registry again for the listings and tags old's
 // verification read: when each answers as it did, the verdict is kept for
-// another allow_ttl (never past an attestation's max_age); otherwise, or
+// another allow_ttl (never past an attestation's max_age, nor past
+// MaxRenewedAge after its last full verification); otherwise, or
 // when the registry cannot say, the image is verified in full.
 func (e *Engine) renew(c *call, key string, snap *Snapshot, p *Policy, req Request, base Verdict, old renewed) {
 	start := time.Now() // for Took only
@@ -74,6 +77,10 @@ func (e *Engine) renew(c *call, key string, snap *Snapshot, p *Policy, req Reque
 	expires := now.Add(e.opts.AllowTTL)
 	if u := old.r.until; !u.IsZero() && u.Before(expires) {
 		expires = u
+	}
+	// Never past a day after the last full verification.
+	if last := old.r.verifiedAt.Add(MaxRenewedAge); last.Before(expires) {
+		expires = last
 	}
 	v.Took = time.Since(start)
 	e.cache.finish(key, c, &v, old.v, expires, now, old.r)

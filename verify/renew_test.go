@@ -343,3 +343,21 @@ func TestRenewalSeesADeletedBundleStillListed(t *testing.T) {
 		t.Errorf("renewed over a deleted signature (renewed=%v): %s", v.Renewed, v.Reason)
 	}
 }
+
+// A renewal just before MaxRenewedAge does not keep the verdict a whole
+// allow_ttl more: it ends a day after the last full verification.
+func TestRenewedVerdictEndsAtMaxRenewedAge(t *testing.T) {
+	t.Parallel()
+	r := newRenewEnv(t)
+	eng := r.engineFor(policy(t, verify.Enforce, "any", false, "k1"))
+	img := r.signed("app", verify.FormatBundle)
+	want(t, decide(t, eng, img), true, "verified by k1")
+	r.clock.Advance(verify.MaxRenewedAge - time.Minute)
+	want(t, decide(t, eng, img), true, "verified by k1") // renewed, to MaxRenewedAge
+	r.clock.Advance(5 * time.Minute)
+	v := decide(t, eng, img)
+	want(t, v, true, "verified by k1")
+	if n := eng.Verifications.Load(); n != 2 || v.Cached {
+		t.Errorf("4m after MaxRenewedAge: %d verifications (cached=%v renewed=%v), want a second in full", n, v.Cached, v.Renewed)
+	}
+}
