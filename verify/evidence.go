@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -47,6 +48,26 @@ const (
 	seenManifest  = "manifest "
 	tagAbsent     = "absent"
 )
+
+// seenAt parses where evidence was read: its kind (one of the prefixes
+// above) and the listing's manifest, the tag or the bundle's manifest.
+func seenAt(where string) (string, name.Reference, error) {
+	for _, kind := range []string{seenReferrers, seenTag, seenManifest} {
+		rest, ok := strings.CutPrefix(where, kind)
+		if !ok {
+			continue
+		}
+		var ref name.Reference
+		var err error
+		if kind == seenTag {
+			ref, err = name.NewTag(rest)
+		} else {
+			ref, err = name.NewDigest(rest)
+		}
+		return kind, ref, err
+	}
+	return "", nil, fmt.Errorf("%q: not a listing, tag or manifest signgate reads", where)
+}
 
 func note(ctx context.Context, where, fingerprint string) {
 	if ev, ok := ctx.Value(evidenceCtxKey{}).(*evidence); ok {

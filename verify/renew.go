@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -125,45 +124,28 @@ func (e *Engine) unchanged(ctx context.Context, seen map[string]string) error {
 // manifest (HEAD: its digest, or that it is gone, is all that is needed)
 // and returns its fingerprint.
 func (e *Engine) lookAgain(ctx context.Context, where string) (string, error) {
-	switch {
-	case strings.HasPrefix(where, seenReferrers):
-		d, err := name.NewDigest(strings.TrimPrefix(where, seenReferrers))
-		if err != nil {
-			return "", err
-		}
-		ropts, err := e.cosign.Registry.Options(ctx, d.Context())
-		if err != nil {
-			return "", err
-		}
-		idx, err := ociremote.Referrers(d, "", ociremote.WithRemoteOptions(ropts...))
+	kind, ref, err := seenAt(where)
+	if err != nil {
+		return "", err
+	}
+	ropts, err := e.cosign.Registry.Options(ctx, ref.Context())
+	if err != nil {
+		return "", err
+	}
+	if kind == seenReferrers {
+		idx, err := ociremote.Referrers(ref.(name.Digest), "", ociremote.WithRemoteOptions(ropts...))
 		if err != nil {
 			return "", err
 		}
 		return listingFingerprint(idx), nil
-	case strings.HasPrefix(where, seenTag), strings.HasPrefix(where, seenManifest):
-		var ref name.Reference
-		var err error
-		if rest, ok := strings.CutPrefix(where, seenTag); ok {
-			ref, err = name.NewTag(rest)
-		} else {
-			ref, err = name.NewDigest(strings.TrimPrefix(where, seenManifest))
-		}
-		if err != nil {
-			return "", err
-		}
-		ropts, err := e.cosign.Registry.Options(ctx, ref.Context())
-		if err != nil {
-			return "", err
-		}
-		desc, err := remote.Head(ref, ropts...)
-		var te *transport.Error
-		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
-			return tagAbsent, nil
-		}
-		if err != nil {
-			return "", err
-		}
-		return desc.Digest.String(), nil
 	}
-	return "", fmt.Errorf("%q: not a listing, tag or manifest signgate reads", where)
+	desc, err := remote.Head(ref, ropts...)
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		return tagAbsent, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return desc.Digest.String(), nil
 }
