@@ -58,17 +58,27 @@ type renewed struct {
 // MaxRenewedAge after its last full verification); otherwise, or
 // when the registry cannot say, the image is verified in full.
 func (e *Engine) renew(c *call, key string, snap *Snapshot, p *Policy, req Request, base Verdict, old renewed) {
+	if !e.tryRenew(c, key, base, old) {
+		e.run(c, key, snap, p, req, base)
+	}
+}
+
+// tryRenew renews old when the registry answers as it did, and says
+// whether it did. It counts in InFlight (a renewal waits on the registry
+// as a verification does) until it returns, so a verification in full
+// after it is not counted twice.
+func (e *Engine) tryRenew(c *call, key string, base Verdict, old renewed) bool {
+	e.inflight.Add(1)
+	defer e.inflight.Add(-1)
 	start := time.Now() // for Took only
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
 	defer cancel()
 	if err := e.unchanged(ctx, old.r.seen); err != nil {
-		e.run(c, key, snap, p, req, base)
-		return
+		return false
 	}
 	now := e.opts.Now()
 	if !old.r.canRenew(now) {
-		e.run(c, key, snap, p, req, base)
-		return
+		return false
 	}
 	e.Renewals.Add(1)
 	v := *old.v
@@ -86,6 +96,7 @@ func (e *Engine) renew(c *call, key string, snap *Snapshot, p *Policy, req Reque
 	if e.opts.Observe != nil {
 		e.opts.Observe(&v)
 	}
+	return true
 }
 
 // errChanged: a listing or tag no longer answers as it did.

@@ -361,3 +361,60 @@ func TestRenewedVerdictEndsAtMaxRenewedAge(t *testing.T) {
 		t.Errorf("4m after MaxRenewedAge: %d verifications (cached=%v renewed=%v), want a second in full", n, v.Cached, v.Renewed)
 	}
 }
+
+// A renewal is a verification in flight while it asks the registry
+// (signgate_verifications_in_flight), and counted once, not twice, when
+// it falls back to a verification in full.
+func TestRenewalIsCountedInFlight(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, true, 2)
+	var hold atomic.Bool
+	asked, release := make(chan struct{}, 4), make(chan struct{})
+	next := e.srv.Config.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hold.Load() && strings.Contains(r.URL.Path, "/referrers/") {
+			asked <- struct{}{}
+			<-release
+		}
+		next.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	e.host = strings.TrimPrefix(srv.URL, "http://")
+	clock := newTestClock()
+	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{AllowTTL: 10 * time.Minute, Now: clock.Now})
+	img := e.image("app")
+	must(t, e.signers["k1"].SignBundle(img))
+	want(t, decide(t, eng, img), true, "verified by k1")
+
+	for _, c := range []struct {
+		name    string
+		renewed bool
+		change  func()
+	}{
+		{"renewed", true, func() {}},
+		{"verified in full", false, func() { must(t, e.signers["k2"].SignBundle(img)) }},
+	} {
+		c.change()
+		clock.Advance(11 * time.Minute)
+		hold.Store(true)
+		done := make(chan *verify.Verdict)
+		go func() { done <- decide(t, eng, img) }()
+		<-asked // the renewal's listing
+		if n := eng.InFlight(); n != 1 {
+			t.Errorf("%s: %d in flight while renewing, want 1", c.name, n)
+		}
+		if !c.renewed {
+			release <- struct{}{}
+			<-asked // the verification in full's listing
+			if n := eng.InFlight(); n != 1 {
+				t.Errorf("%s: %d in flight while verifying in full after a renewal, want 1", c.name, n)
+			}
+		}
+		hold.Store(false)
+		release <- struct{}{}
+		v := <-done
+		if v.Renewed != c.renewed || !v.Allowed {
+			t.Fatalf("%s: renewed=%v allowed=%v: %s", c.name, v.Renewed, v.Allowed, v.Reason)
+		}
+	}
+}
