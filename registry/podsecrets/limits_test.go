@@ -1,0 +1,95 @@
+package podsecrets
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A pod may name any number of imagePullSecrets (the API server validates
+// none of the names): signgate reads at most MaxNames of them, says so in
+// one note, keeps the denial reason short, and the not-found entries one
+// namespace's names leave cannot push another namespace's secret out of
+// the cache.
+func TestManySecretNamesAreBounded(t *testing.T) {
+	f := newFakeAPI(t)
+	f.secret("victim", "regcred", "1", host, "robot", "pw")
+	f.pod("victim", "v", "uid-v", "regcred")
+	var names []string
+	for i := 0; i < 20000; i++ {
+		names = append(names, fmt.Sprintf("s%05d", i))
+	}
+	f.pod("attacker", "a", "uid-a", names...)
+	s, _ := f.source(t, false)
+	s.s.Timeout = 500 * time.Millisecond
+	if _, err := s.ForPod(context.Background(), Pod{Namespace: "victim", Name: "v", UID: "uid-v"}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(f.asked())
+	pull, _ := s.ForPod(context.Background(), Pod{Namespace: "attacker", Name: "a", UID: "uid-a"})
+	gets := len(f.asked()) - before
+	none := pull.None(repo(t, host+"/apps/x"))
+	if want := 1 + defaultMaxNames; gets > want {
+		t.Errorf("one pod's lookup made %d GETs, want at most %d", gets, want)
+	}
+	if len(none) > 4<<10 || len(pull.notes) > maxNotes {
+		t.Errorf("denial reason of %d bytes, %d notes", len(none), len(pull.notes))
+	}
+	if !strings.Contains(none, fmt.Sprintf("%d more secret names not read", 20000-defaultMaxNames)) {
+		t.Errorf("reason does not say how many names were not read: %s", none)
+	}
+	// Other pods of the attacker's namespace, each naming other names.
+	for p := 0; p < 300; p++ {
+		var more []string
+		for i := 0; i < defaultMaxNames; i++ {
+			more = append(more, fmt.Sprintf("p%03d-%02d", p, i))
+		}
+		uid := fmt.Sprintf("uid-a%03d", p)
+		f.pod("attacker", "a"+uid, uid, more...)
+		s.ForPod(context.Background(), Pod{Namespace: "attacker", Name: "a" + uid, UID: uid})
+	}
+	s.mu.Lock()
+	_, kept := s.secrets.get("victim/regcred")
+	n := s.secrets.len()
+	s.mu.Unlock()
+	if !kept {
+		t.Errorf("another namespace's lookups evicted victim/regcred from the cache (cache holds %d)", n)
+	}
+	if n > maxKept {
+		t.Errorf("cache holds %d, more than %d", n, maxKept)
+	}
+}
+
+// The cache drops the least recently used entry when full, not all.
+func TestCacheDropsLeastRecentlyUsed(t *testing.T) {
+	c := newCache[int](3, 2)
+	c.put("a/1", 1)
+	c.put("b/1", 2)
+	c.put("c/1", 3)
+	c.get("a/1")
+	c.put("d/1", 4) // full: b/1 is the least recently used
+	if _, ok := c.get("b/1"); ok {
+		t.Errorf("b/1 kept")
+	}
+	for _, k := range []string{"a/1", "c/1", "d/1"} {
+		if _, ok := c.get(k); !ok {
+			t.Errorf("%s dropped", k)
+		}
+	}
+	c = newCache[int](10, 2)
+	c.put("a/1", 1)
+	c.put("d/1", 2)
+	c.put("d/2", 3)
+	c.get("d/1")
+	c.put("d/3", 4) // d at its share: drops d's least recently used, d/2
+	if _, ok := c.get("d/2"); ok {
+		t.Errorf("d/2 kept past namespace d's share")
+	}
+	for _, k := range []string{"a/1", "d/1", "d/3"} {
+		if _, ok := c.get(k); !ok {
+			t.Errorf("%s dropped", k)
+		}
+	}
+}
