@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
+
+	"github.com/signgate/signgate/registry"
 )
 
 // MaxRenewedAge is how long after its last verification in full a
@@ -57,7 +59,10 @@ type renewed struct {
 // when the registry cannot say, the image is verified in full.
 func (e *Engine) renew(c *call, key string, snap *Snapshot, p *Policy, req Request, base Verdict, old renewed) {
 	start := time.Now() // for Took only
-	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
+	// The pod's credentials, as run reads with them: without, a private
+	// registry refuses the renewal and every allow_ttl costs a full
+	// verification.
+	ctx, cancel := context.WithTimeout(registry.WithPodCredentials(context.Background(), req.Credentials), e.opts.VerifyTimeout)
 	defer cancel()
 	if err := e.unchanged(ctx, old.r.seen); err != nil {
 		e.run(c, key, snap, p, req, base)
