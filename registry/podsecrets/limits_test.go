@@ -3,6 +3,7 @@ package podsecrets
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +92,39 @@ func TestCacheDropsLeastRecentlyUsed(t *testing.T) {
 		if _, ok := c.get(k); !ok {
 			t.Errorf("%s dropped", k)
 		}
+	}
+}
+
+// While the API server fails, a secret read earlier is used for three
+// refresh periods since it was read, then no longer: a secret deleted or
+// rotated away during an outage does not live on without bound.
+func TestStaleSecretUseIsBounded(t *testing.T) {
+	f := newFakeAPI(t)
+	f.pod("team", "app", "uid-1", "regcred")
+	f.secret("team", "regcred", "7", host, "robot", "pw")
+	s, c := f.source(t, false)
+	pod := Pod{Namespace: "team", Name: "app", UID: "uid-1"}
+	r := repo(t, host+"/apps/x")
+	has := func() (bool, *Pull) {
+		t.Helper()
+		pull, _ := s.ForPod(context.Background(), pod)
+		_, _, ok := pull.Credential(r)
+		return ok, pull
+	}
+	if ok, _ := has(); !ok {
+		t.Fatal("no credential")
+	}
+	f.setRaw("/api/v1/namespaces/team/secrets/regcred", func(w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable) })
+	c.t = c.t.Add(2*time.Minute + 59*time.Second)
+	if ok, _ := has(); !ok {
+		t.Error("the secret is not used through a short outage")
+	}
+	c.t = c.t.Add(2 * time.Second)
+	ok, pull := has()
+	if ok {
+		t.Error("the secret is still used 3 refresh periods into the outage")
+	}
+	if none := pull.None(r); !strings.Contains(none, "secret team/regcred") || !strings.Contains(none, "503") {
+		t.Errorf("the note does not say why: %s", none)
 	}
 }

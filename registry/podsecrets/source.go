@@ -73,6 +73,10 @@ const (
 	perNamespace = 512
 )
 
+// staleRefreshes bounds how long a secret read earlier is used while the
+// API server fails, in Refresh periods since it was last read.
+const staleRefreshes = 3
+
 // defaultMaxNames is config.DefaultPodSecretsMaxNames, for a Settings
 // that gives none.
 const defaultMaxNames = 32
@@ -276,8 +280,10 @@ func (s *Source) secret(ctx context.Context, ns, name string) (secretEntry, erro
 		e.note = fmt.Sprintf("secret %s not found in namespace %s", name, ns)
 	case err != nil:
 		// The API server is unreachable or refuses: what was read
-		// before stays in use, until it answers again.
-		if ok && old.s != nil {
+		// before stays in use for a while (a deleted or rotated-away
+		// secret must not live on through an outage), then only a
+		// note says why none is.
+		if ok && old.s != nil && now.Sub(old.at) < staleRefreshes*s.s.Refresh {
 			return old, err
 		}
 		return secretEntry{note: fmt.Sprintf("secret %s: %v", key, err)}, err
