@@ -2,6 +2,7 @@ package podsecrets
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strings"
@@ -126,5 +127,45 @@ func TestStaleSecretUseIsBounded(t *testing.T) {
 	}
 	if none := pull.None(r); !strings.Contains(none, "secret team/regcred") || !strings.Contains(none, "503") {
 		t.Errorf("the note does not say why: %s", none)
+	}
+}
+
+// A pod is looked up by namespace, name and UID: another pod claiming a
+// cached pod's UID gets nothing of its names (here: the same secret name
+// in its own namespace).
+func TestPodCacheIsKeyedByNamespaceNameAndUID(t *testing.T) {
+	f := newFakeAPI(t)
+	f.pod("team", "app", "uid-1", "regcred")
+	f.secret("team", "regcred", "1", host, "robot", "pw")
+	f.secret("other", "regcred", "1", host, "thief", "pw")
+	s, _ := f.source(t, false)
+	r := repo(t, host+"/apps/x")
+	pull, _ := s.ForPod(context.Background(), Pod{Namespace: "team", Name: "app", UID: "uid-1"})
+	if _, _, ok := pull.Credential(r); !ok {
+		t.Fatal("no credential")
+	}
+	pull, _ = s.ForPod(context.Background(), Pod{Namespace: "other", Name: "evil", UID: "uid-1"})
+	if _, src, ok := pull.Credential(r); ok {
+		t.Errorf("a pod claiming another's UID got %s", src)
+	}
+}
+
+// An answer that is not a Secret is not used as one.
+func TestAnswerMustBeASecret(t *testing.T) {
+	f := newFakeAPI(t)
+	f.pod("team", "app", "uid-1", "regcred")
+	cfg := fmt.Sprintf(`{"auths":{%q:{"username":"robot","password":"pw"}}}`, host)
+	f.set("/api/v1/namespaces/team/secrets/regcred", map[string]any{
+		"kind": "ConfigMap", "metadata": map[string]any{"namespace": "team", "resourceVersion": "1"},
+		"type": "kubernetes.io/dockerconfigjson", "data": map[string]string{".dockerconfigjson": base64.StdEncoding.EncodeToString([]byte(cfg))},
+	})
+	s, _ := f.source(t, false)
+	r := repo(t, host+"/apps/x")
+	pull, _ := s.ForPod(context.Background(), Pod{Namespace: "team", Name: "app", UID: "uid-1"})
+	if _, _, ok := pull.Credential(r); ok {
+		t.Error("a ConfigMap answer was used as a secret")
+	}
+	if none := pull.None(r); !strings.Contains(none, `"ConfigMap", not a Secret`) {
+		t.Errorf("note: %s", none)
 	}
 }

@@ -42,7 +42,7 @@ type Source struct {
 	s   Settings
 
 	mu      sync.Mutex
-	pods    *cache[podEntry]    // by UID
+	pods    *cache[podEntry]    // by namespace/name/UID
 	sas     *cache[saEntry]     // by namespace/name
 	secrets *cache[secretEntry] // by namespace/name
 }
@@ -100,7 +100,7 @@ func New(s Settings) (*Source, error) {
 		s.MaxNames = defaultMaxNames
 	}
 	return &Source{api: api, s: s,
-		pods: newCache[podEntry](maxKept, maxKept), sas: newCache[saEntry](maxKept, perNamespace), secrets: newCache[secretEntry](maxKept, perNamespace)}, nil
+		pods: newCache[podEntry](maxKept, perNamespace), sas: newCache[saEntry](maxKept, perNamespace), secrets: newCache[secretEntry](maxKept, perNamespace)}, nil
 }
 
 // ForPod is pod's Pull: always usable (with no secret when none could be
@@ -177,8 +177,11 @@ func distinct(names []string) []string {
 }
 
 func (s *Source) pod(ctx context.Context, pod Pod) (podEntry, error) {
+	// Keyed by all three: a UID is the runtime's word, and another
+	// pod claiming it must not get this pod's names in its namespace.
+	key := pod.Namespace + "/" + pod.Name + "/" + pod.UID
 	s.mu.Lock()
-	pe, ok := s.pods.get(pod.UID)
+	pe, ok := s.pods.get(key)
 	s.mu.Unlock()
 	if ok {
 		return pe, nil
@@ -220,7 +223,7 @@ func (s *Source) pod(ctx context.Context, pod Pod) (podEntry, error) {
 		pe.other = fmt.Sprintf("the API server's pod %s is another pod (UID %s, not %s)", pod, obj.Metadata.UID, pod.UID)
 	}
 	s.mu.Lock()
-	s.pods.put(pod.UID, pe)
+	s.pods.put(key, pe)
 	s.mu.Unlock()
 	return pe, nil
 }
@@ -266,6 +269,7 @@ func (s *Source) secret(ctx context.Context, ns, name string) (secretEntry, erro
 		return old, nil
 	}
 	var obj struct {
+		Kind     string `json:"kind"`
 		Metadata struct {
 			Namespace       string `json:"namespace"`
 			ResourceVersion string `json:"resourceVersion"`
@@ -287,6 +291,8 @@ func (s *Source) secret(ctx context.Context, ns, name string) (secretEntry, erro
 			return old, err
 		}
 		return secretEntry{note: fmt.Sprintf("secret %s: %v", key, err)}, err
+	case obj.Kind != "Secret":
+		e.note = fmt.Sprintf("secret %s: the API server answered with a %q, not a Secret", key, obj.Kind)
 	case obj.Metadata.Namespace != ns:
 		e.note = fmt.Sprintf("secret %s: the API server answered with namespace %q's", key, obj.Metadata.Namespace)
 	case ok && old.s != nil && old.s.rv == obj.Metadata.ResourceVersion && obj.Metadata.ResourceVersion != "":
