@@ -60,6 +60,9 @@ const (
 	// used for a minute before it is read again.
 	DefaultPodSecretsTimeout = time.Second
 	DefaultPodSecretsRefresh = time.Minute
+	// A pod may name any number of pull secrets; the first this many
+	// (its own, then its service account's) are read.
+	DefaultPodSecretsMaxNames = 32
 )
 
 // [cache]

@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
+
+	"github.com/signgate/signgate/registry"
 )
 
 // MaxRenewedAge is how long after its last verification in full a
@@ -71,7 +73,10 @@ func (e *Engine) tryRenew(c *call, key string, base Verdict, old renewed) bool {
 	e.inflight.Add(1)
 	defer e.inflight.Add(-1)
 	start := time.Now() // for Took only
-	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
+	// The pod's credentials, as run reads with them: without, a private
+	// registry refuses the renewal and every allow_ttl costs a full
+	// verification.
+	ctx, cancel := context.WithTimeout(registry.WithPodCredentials(context.Background(), req.Credentials), e.opts.VerifyTimeout)
 	defer cancel()
 	if err := e.unchanged(ctx, old.r.seen); err != nil {
 		return false
