@@ -60,7 +60,7 @@ type renewed struct {
 // MaxRenewedAge after its last full verification); otherwise, or
 // when the registry cannot say, the image is verified in full.
 func (e *Engine) renew(c *call, key string, snap *Snapshot, p *Policy, req Request, base Verdict, old renewed) {
-	if !e.tryRenew(c, key, base, old) {
+	if !e.tryRenew(c, key, req, base, old) {
 		e.run(c, key, snap, p, req, base)
 	}
 }
@@ -69,7 +69,7 @@ func (e *Engine) renew(c *call, key string, snap *Snapshot, p *Policy, req Reque
 // whether it did. It counts in InFlight (a renewal waits on the registry
 // as a verification does) until it returns, so a verification in full
 // after it is not counted twice.
-func (e *Engine) tryRenew(c *call, key string, base Verdict, old renewed) bool {
+func (e *Engine) tryRenew(c *call, key string, req Request, base Verdict, old renewed) bool {
 	e.inflight.Add(1)
 	defer e.inflight.Add(-1)
 	start := time.Now() // for Took only
