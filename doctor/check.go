@@ -218,7 +218,7 @@ func optOut(key, annotation string) Finding {
 			"only pods carrying it run ungated, and the shipped ValidatingAdmissionPolicy (signgate-bootstrap-annotation) refuses it on any pod "+
 			"the DaemonSet controller did not make in signgate's namespace: keep that policy installed", key, annotation)
 	default:
-		f.Detail = fmt.Sprintf("%s = %q lets any pod carrying that annotation run without signgate: remove it", key, annotation)
+		f.Detail = fmt.Sprintf("%s = %q lets any pod carrying that annotation run without signgate: remove it, or have an admission policy reserve that annotation as signgate-bootstrap-annotation reserves %s", key, annotation, BootstrapAnnotation)
 	}
 	return f
 }

@@ -15,6 +15,8 @@ type CRIO struct {
 	Validator          bool
 	RequiredPlugins    []string
 	TolerateAnnotation string
+	PluginDir          string // nri_plugin_dir; "": NRI's default
+	PauseImage         string // [crio.image] pause_image; "": CRI-O's default
 	// Set names the file that last set each key doctor reads, by its
 	// dotted name ("crio.nri.default_validator.nri_enable_default_validator").
 	Set map[string]string
