@@ -50,9 +50,12 @@ func checkCRIO(n Node) []Finding {
 	if !n.CRIOStorageReadable {
 		out[0].Detail = "CRI-O's storage is not readable where [daemon.runtime] crio_storage_root says; every container would be refused"
 	}
-	nriOn := cfg.NRIEnable == nil || *cfg.NRIEnable
+	nriOn := n.CRIO != nil && (cfg.NRIEnable == nil || *cfg.NRIEnable)
 	f := Finding{Guarantee: "NRI is on, so signgate sees every container creation", Holds: nriOn, Detail: "[crio.nri] enable_nri is true or CRI-O's default"}
-	if !nriOn {
+	switch {
+	case n.CRIO == nil:
+		f.Detail = "unknown, so not holding: CRI-O's config could not be read"
+	case !nriOn:
 		f.Detail = "[crio.nri] enable_nri = false: set it to true"
 	}
 	out = append(out, f)

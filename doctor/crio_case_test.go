@@ -46,3 +46,14 @@ func TestReadCRIOFoldsCaseAsCRIODoes(t *testing.T) {
 		t.Errorf("two spellings of one key: %v", err)
 	}
 }
+
+// Without CRI-O's config doctor cannot say NRI is on, nor that the node
+// fails closed.
+func TestCheckCRIOWithoutConfig(t *testing.T) {
+	fs := Check(Node{Runtime: "crio", Deadline: time.Second, Plugin: "signgate", CRIOStorageReadable: true, Running: connected("1.35.2")})
+	for _, g := range []string{"NRI is on", "fails closed", "signgate absent or killed"} {
+		if f := find(t, fs, g); f.Holds {
+			t.Errorf("no config, yet %q holds: %s", f.Guarantee, f.Detail)
+		}
+	}
+}

@@ -147,8 +147,10 @@ func TestCheckCRIO(t *testing.T) {
 			&Running{Answered: true, Ready: true, Detail: "ok; " + RuntimeNote("cri-o", "1.34.0") + "; " + ValidatorRefused}, want{on: true, requires: true, detail: map[string]string{
 				"signgate absent or killed": "refused its validator subscription",
 				"fails closed":              "refused its validator subscription"}}},
-		{"drop-in, signgate not running", with(map[string]string{"crio.conf.d/10-signgate.conf": dropIn}), &Running{Detail: "nothing answers"}, want{true, true, true, true, map[string]string{
-			"signgate absent or killed": "which CRI-O runs is unknown"}}},
+		{"drop-in, signgate not running", with(map[string]string{"crio.conf.d/10-signgate.conf": dropIn}), &Running{Detail: "nothing answers"}, want{on: true, requires: true, detail: map[string]string{
+			"signgate absent or killed": "unknown, so not holding: the config requires signgate, but signgate is not answering"}}},
+		{"drop-in, NRI off", with(map[string]string{"crio.conf.d/10-signgate.conf": dropIn, "crio.conf.d/99-off.conf": "[Crio.Nri]\nENABLE_NRI = false\n"}), nil, want{on: true, requires: true, detail: map[string]string{
+			"signgate absent or killed": "enable_nri = false", "fails closed": "enable_nri = false"}}},
 		{"tolerate annotation", with(map[string]string{"crio.conf.d/10-signgate.conf": dropIn + "nri_validator_tolerate_missing_plugins_annotation = \"x\"\n"}), connected("1.35.2"),
 			want{true, true, true, true, map[string]string{`CRI-O's default validator requires "signgate"`: "but not for a pod annotated x=true"}}},
 	} {
