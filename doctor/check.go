@@ -38,7 +38,11 @@ type Node struct {
 	Running *Running
 	// CRIO is set when the runtime is CRI-O ([daemon.runtime]): its
 	// configuration (nil when unreadable) replaces containerd's (crio.go).
-	CRIO                *CRIO
+	CRIO *CRIO
+	// CRIOFiles is CRI-O's files, read as CRI-O reads them, when CRIO is
+	// its running config; CRIORunningErr, why that could not be read.
+	CRIOFiles           *CRIO
+	CRIORunningErr      string
 	Runtime             string
 	CRIOStorageReadable bool
 	// PolicySource: the policy from [policy_source]; nil without one.

@@ -9,6 +9,8 @@ import (
 // drop-ins are merged the way CRI-O merges them (crio_config.go).
 type CRIO struct {
 	Files []string // in the order CRI-O applies them
+	// Running: read from CRI-O itself (GET /config), not from its files.
+	Running bool
 
 	NRIEnable          *bool // nil: not set (CRI-O's default, on)
 	NRIRequestTimeout  time.Duration
@@ -60,6 +62,7 @@ func checkCRIO(n Node) []Finding {
 	}
 	out = append(out, f)
 
+	out = append(out, crioRunningFinding(n, cfg))
 	out = append(out, crioFailClosed(n, cfg)...)
 	out = append(out, optOut("nri_validator_tolerate_missing_plugins_annotation", cfg.TolerateAnnotation))
 

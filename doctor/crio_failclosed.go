@@ -72,7 +72,7 @@ func crioFailClosed(n Node, cfg *CRIO) []Finding {
 	// validator) and a CRI-O signgate names, with the validator.
 	nriOn := cfg.NRIEnable == nil || *cfg.NRIEnable
 	configured := req.Holds && nriOn
-	gated := configured && v.has
+	gated := configured && v.has && cfg.Running
 
 	absent := Finding{Guarantee: "signgate absent or killed: CRI-O creates no container", Holds: gated}
 	switch {
@@ -82,8 +82,10 @@ func crioFailClosed(n Node, cfg *CRIO) []Finding {
 		absent.Detail = "CRI-O creates every container unchecked (fails open): [crio.nri] enable_nri = false, so CRI-O runs no NRI and no validator"
 	case v.known && !v.has:
 		absent.Detail = "CRI-O creates every container unchecked (fails open): " + v.why
-	case configured:
+	case configured && !v.has:
 		absent.Detail = "unknown, so not holding: the config requires signgate, but " + v.why
+	case configured:
+		absent.Detail = "unknown, so not holding: CRI-O's files require signgate, but what CRI-O runs could not be read (above)"
 	default:
 		absent.Detail = "CRI-O creates every container unchecked (fails open): its default validator does not require signgate (above)"
 	}

@@ -48,7 +48,10 @@ func checkCRIOFiles(t *testing.T, files map[string]string, running *Running) []F
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Check(Node{Runtime: "crio", CRIO: c, Deadline: time.Second, Plugin: "signgate", CRIOStorageReadable: true, Running: running})
+	// As if CRI-O's running config (GET /config) were what its files say.
+	onDisk := *c
+	c.Running = true
+	return Check(Node{Runtime: "crio", CRIO: c, CRIOFiles: &onDisk, Deadline: time.Second, Plugin: "signgate", CRIOStorageReadable: true, Running: running})
 }
 
 // CRI-O reads crio.conf, then every file under crio.conf.d (whatever its
