@@ -2,10 +2,12 @@ package config
 
 import "time"
 
-// Every default signgate applies to its config is here, and only here: the
-// packages that take these settings (verify, registry, localapi) use these
-// constants for their own zero values, so a default changed here changes
-// everywhere, and docs/config.md has one place to be checked against.
+// The defaults signgate applies to its config keys are here: the packages
+// that take these settings (verify, registry, localapi) use these constants
+// for their own zero values, so a default changed here changes everywhere,
+// and docs/config.md has one place to be checked against. Two live with the
+// code they bound: prove.DefaultImage ([daemon] prove_image) and
+// verify.MaxRenewedAge (the 24h cap on renewing a verdict, no key).
 
 // DefaultPath is where the daemon and every command look for the config.
 const DefaultPath = "/etc/signgate/config.toml"
@@ -58,6 +60,9 @@ const (
 	// used for a minute before it is read again.
 	DefaultPodSecretsTimeout = time.Second
 	DefaultPodSecretsRefresh = time.Minute
+	// A pod may name any number of pull secrets; the first this many
+	// (its own, then its service account's) are read.
+	DefaultPodSecretsMaxNames = 32
 )
 
 // [cache]

@@ -45,6 +45,15 @@ func podPullSecrets(p *Problems, c *Config, s PodPullSecretsSection) PodPullSecr
 		Timeout:        p.Duration("registry.pod_pull_secrets.timeout", s.Timeout, DefaultPodSecretsTimeout),
 		Refresh:        p.Duration("registry.pod_pull_secrets.refresh", s.Refresh, DefaultPodSecretsRefresh),
 	}
+	// The lookup runs within the decision: a timeout as long as the
+	// deadline leaves nothing for the verification it is for.
+	if s.Enabled && out.Timeout >= c.Daemon.DecisionDeadline {
+		if s.Timeout != "" {
+			p.Errorf("registry.pod_pull_secrets.timeout = %s: must be less than daemon.decision_deadline (%s), within which it runs", out.Timeout, c.Daemon.DecisionDeadline)
+		} else {
+			out.Timeout = c.Daemon.DecisionDeadline / 2
+		}
+	}
 	if s.APIServer != "" {
 		if u, err := url.Parse(s.APIServer); err != nil || u.Scheme != "https" || u.Host == "" {
 			p.Errorf("registry.pod_pull_secrets.api_server = %q: want https://host:port", s.APIServer)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,11 +161,12 @@ func (a *autoStore) Close() error {
 	return nil
 }
 
-// warnOnCRIO wraps the runtime check under "auto": once NRI names CRI-O,
-// what of the config signgate cannot carry out there (a stop policy, the
-// probe; refused at load when the config names crio) is logged as an
-// error, as it fails only when used.
-func (d *Daemon) warnOnCRIO(check func(name, version string) error) func(name, version string) error {
+// refuseOnCRIO wraps the runtime check under "auto": once NRI names
+// CRI-O, a config signgate cannot carry out there (a stop policy, the
+// probe; refused at load when the config names crio) refuses
+// registration, as it would fail only when used: CRI-O's validator then
+// refuses every creation, and the log says why.
+func (d *Daemon) refuseOnCRIO(check func(name, version string) error) func(name, version string) error {
 	return func(name, version string) error {
 		if err := check(name, version); err != nil {
 			return err
@@ -172,8 +174,8 @@ func (d *Daemon) warnOnCRIO(check func(name, version string) error) func(name, v
 		if name != config.NRINames[config.RuntimeCRIO] {
 			return nil
 		}
-		for _, r := range d.config().CRIORefusals() {
-			d.log.Error(`[daemon.runtime] name = "auto" detected CRI-O, where this config cannot be carried out: it fails when used`, "runtime", name+" "+version, "problem", r)
+		if r := d.config().CRIORefusals(); len(r) > 0 {
+			return fmt.Errorf(`[daemon.runtime] name = "auto" detected CRI-O %s, where this config cannot be carried out: %s`, version, strings.Join(r, "; "))
 		}
 		return nil
 	}

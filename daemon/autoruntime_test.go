@@ -115,24 +115,27 @@ func TestReadyNamesTheRuntime(t *testing.T) {
 
 // Under "auto", a config signgate cannot carry out on CRI-O (a stop
 // policy, the probe), which a config naming crio is refused for at load,
-// is logged as an error once NRI names CRI-O; not on containerd.
-func TestAutoOnCRIOSaysWhatCannotBeDone(t *testing.T) {
+// refuses registration once NRI names CRI-O (it only logged, and signgate
+// ran as if it could stop); not on containerd.
+func TestAutoOnCRIORefusesWhatCannotBeDone(t *testing.T) {
 	var out bytes.Buffer
 	d := &Daemon{log: slog.New(slog.NewTextHandler(&out, nil))}
 	d.cfg.Store(&setup.Config{Config: &config.Config{
 		Daemon: config.Daemon{Prove: config.ProveKeys{Interval: "1h"}},
 		File:   config.File{Policy: []config.PolicySection{{Name: "apps", OnUntrustedRunning: "stop"}}},
 	}})
-	hook := d.warnOnCRIO(func(string, string) error { return nil })
-	if err := hook("containerd", "2.2.9"); err != nil || out.Len() != 0 {
-		t.Fatalf("on containerd: %v\n%s", err, out.String())
+	hook := d.refuseOnCRIO(func(string, string) error { return nil })
+	if err := hook("containerd", "2.2.9"); err != nil {
+		t.Fatalf("on containerd: %v", err)
 	}
-	if err := hook("cri-o", "1.35.2"); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{`policy[0] \"apps\".on_untrusted_running = \"stop\"`, `daemon.prove_interval = \"1h\"`, "runtime=\"cri-o 1.35.2\""} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("log lacks %s:\n%s", want, out.String())
+	err := hook("cri-o", "1.35.2")
+	for _, want := range []string{`policy[0] "apps".on_untrusted_running = "stop"`, `daemon.prove_interval = "1h"`, "CRI-O 1.35.2"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("on CRI-O, the refusal lacks %s: %v", want, err)
 		}
+	}
+	d.cfg.Store(&setup.Config{Config: &config.Config{}})
+	if err := hook("cri-o", "1.35.2"); err != nil {
+		t.Errorf("a config CRI-O can carry out: %v", err)
 	}
 }

@@ -118,7 +118,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	// Decisions reach the log after signgate has answered (laterRecorder).
 	d.decisions = newLaterRecorder(rec)
 	if cfg.Daemon.Runtime.Name == config.RuntimeAuto {
-		onRuntime = d.warnOnCRIO(onRuntime)
+		onRuntime = d.refuseOnCRIO(onRuntime)
 	}
 	d.plugin = &nri.Plugin{Runtime: store, OnRuntime: onRuntime, Decider: d, Log: log, Recorder: multiRecorder{d.metrics, d.decisions}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
 	d.plugin.Synchronized = func() { d.judgeSoon("connected to NRI") }

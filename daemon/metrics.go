@@ -100,7 +100,7 @@ func newMetrics(d *Daemon) *metrics {
 	m.reg.MustRegister(m.listenerUp, m.bindFailures, m.decisions, m.cache, m.verifications, m.verifyTime, m.reloads, m.keysLoaded, m.verdictsRestored,
 		m.kmsSyncs, m.kmsLastSync, m.kmsVersions, m.kmsStale, m.rootRefresh, m.rootLast, m.rootUntil, m.rootStale,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "signgate_verifications_in_flight", Help: "Verifications running now.",
+			Name: "signgate_verifications_in_flight", Help: "Verifications running now, renewals of expired verdicts included.",
 		}, func() float64 { return float64(d.Engine().InFlight()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "signgate_enforcing_policies", Help: "Policies in mode enforce in the config in force (0: no image is ever refused for its signatures).",

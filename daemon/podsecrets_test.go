@@ -39,9 +39,9 @@ func TestPodCredentialsFromTheDaemon(t *testing.T) {
 		case d:
 			w.WriteHeader(http.StatusServiceUnavailable)
 		case r.URL.Path == "/api/v1/namespaces/team/pods/app":
-			fmt.Fprint(w, `{"metadata":{"uid":"uid-1"},"spec":{"imagePullSecrets":[{"name":"regcred"}]}}`)
+			fmt.Fprint(w, `{"kind":"Pod","metadata":{"uid":"uid-1"},"spec":{"imagePullSecrets":[{"name":"regcred"}]}}`)
 		case r.URL.Path == "/api/v1/namespaces/team/secrets/regcred":
-			fmt.Fprintf(w, `{"metadata":{"namespace":"team","resourceVersion":"3"},"type":"kubernetes.io/dockerconfigjson","data":{".dockerconfigjson":%q}}`, base64.StdEncoding.EncodeToString([]byte(cfg)))
+			fmt.Fprintf(w, `{"kind":"Secret","metadata":{"namespace":"team","resourceVersion":"3"},"type":"kubernetes.io/dockerconfigjson","data":{".dockerconfigjson":%q}}`, base64.StdEncoding.EncodeToString([]byte(cfg)))
 		default:
 			w.WriteHeader(http.StatusNotFound)
 		}

@@ -38,7 +38,11 @@ type Node struct {
 	Running *Running
 	// CRIO is set when the runtime is CRI-O ([daemon.runtime]): its
 	// configuration (nil when unreadable) replaces containerd's (crio.go).
-	CRIO                *CRIO
+	CRIO *CRIO
+	// CRIOFiles is CRI-O's files, read as CRI-O reads them, when CRIO is
+	// its running config; CRIORunningErr, why that could not be read.
+	CRIOFiles           *CRIO
+	CRIORunningErr      string
 	Runtime             string
 	CRIOStorageReadable bool
 	CRIOStop            CRIOStop
@@ -219,7 +223,7 @@ func optOut(key, annotation string) Finding {
 			"only pods carrying it run ungated, and the shipped ValidatingAdmissionPolicy (signgate-bootstrap-annotation) refuses it on any pod "+
 			"the DaemonSet controller did not make in signgate's namespace: keep that policy installed", key, annotation)
 	default:
-		f.Detail = fmt.Sprintf("%s = %q lets any pod carrying that annotation run without signgate: remove it", key, annotation)
+		f.Detail = fmt.Sprintf("%s = %q lets any pod carrying that annotation run without signgate: remove it, or have an admission policy reserve that annotation as signgate-bootstrap-annotation reserves %s", key, annotation, BootstrapAnnotation)
 	}
 	return f
 }

@@ -9,12 +9,16 @@ import (
 // drop-ins are merged the way CRI-O merges them (crio_config.go).
 type CRIO struct {
 	Files []string // in the order CRI-O applies them
+	// Running: read from CRI-O itself (GET /config), not from its files.
+	Running bool
 
 	NRIEnable          *bool // nil: not set (CRI-O's default, on)
 	NRIRequestTimeout  time.Duration
 	Validator          bool
 	RequiredPlugins    []string
 	TolerateAnnotation string
+	PluginDir          string // nri_plugin_dir; "": NRI's default
+	PauseImage         string // [crio.image] pause_image; "": CRI-O's default
 	// Set names the file that last set each key doctor reads, by its
 	// dotted name ("crio.nri.default_validator.nri_enable_default_validator").
 	Set map[string]string
@@ -48,15 +52,19 @@ func checkCRIO(n Node) []Finding {
 	if !n.CRIOStorageReadable {
 		out[0].Detail = "CRI-O's storage is not readable where [daemon.runtime] crio_storage_root says; every container would be refused"
 	}
-	nriOn := cfg.NRIEnable == nil || *cfg.NRIEnable
+	nriOn := n.CRIO != nil && (cfg.NRIEnable == nil || *cfg.NRIEnable)
 	f := Finding{Guarantee: "NRI is on, so signgate sees every container creation", Holds: nriOn, Detail: "[crio.nri] enable_nri is true or CRI-O's default"}
-	if !nriOn {
+	switch {
+	case n.CRIO == nil:
+		f.Detail = "unknown, so not holding: CRI-O's config could not be read"
+	case !nriOn:
 		f.Detail = "[crio.nri] enable_nri = false: set it to true"
 	}
 	out = append(out, f)
 
+	out = append(out, crioRunningFinding(n, cfg))
 	out = append(out, crioFailClosed(n, cfg)...)
-	out = append(out, optOut("nri_validator_tolerate_missing_plugins_annotation", cfg.TolerateAnnotation))
+	out = append(out, optOut("nri_validator_tolerate_missing_plugins_annotation", cfg.TolerateAnnotation), pauseFinding(cfg), nriAccessFinding(cfg, n.Plugin))
 
 	timeout := cfg.NRIRequestTimeout
 	if timeout == 0 {

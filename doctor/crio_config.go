@@ -6,8 +6,34 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/BurntSushi/toml"
 )
+
+// crioTOML is the part of CRI-O's tomlConfig (pkg/config/config.go,
+// internal/config/nri/nri.go, v1.35.2) doctor reads, decoded as CRI-O
+// decodes it: BurntSushi/toml into a struct, which matches a key to a
+// field case-insensitively (NRI_ENABLE_DEFAULT_VALIDATOR sets
+// nri_enable_default_validator), each file decoded over the last.
+type crioTOML struct {
+	Crio struct {
+		Image struct {
+			PauseImage *string `toml:"pause_image"`
+		} `toml:"image"`
+		NRI struct {
+			Enabled          *bool          `toml:"enable_nri"`
+			PluginDir        *string        `toml:"nri_plugin_dir"`
+			RequestTimeout   *time.Duration `toml:"nri_plugin_request_timeout"`
+			DefaultValidator struct {
+				Enable          *bool     `toml:"nri_enable_default_validator"`
+				RequiredPlugins *[]string `toml:"nri_validator_required_plugins"`
+				Tolerate        *string   `toml:"nri_validator_tolerate_missing_plugins_annotation"`
+			} `toml:"default_validator"`
+		} `toml:"nri"`
+	} `toml:"crio"`
+}
 
 // ReadCRIO reads CRI-O's configuration as CRI-O does (its criocli and
 // pkg/config, v1.34 and v1.35): the config file, when it exists, then every
@@ -42,66 +68,65 @@ func ReadCRIO(path, dir string) (*CRIO, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("neither %s nor any file under %s exists", path, dir)
 	}
-	merged := map[string]any{}
+	var t crioTOML
 	c := &CRIO{Files: files, Set: map[string]string{}}
 	for _, f := range files {
-		m, err := decode(f)
+		b, err := os.ReadFile(f)
 		if err != nil {
 			return nil, err
 		}
-		nri := table(table(m, "crio"), "nri")
-		for k := range nri {
-			c.Set[keyNRI+k] = f
-		}
-		for k := range table(nri, "default_validator") {
-			c.Set[keyValidator+k] = f
-		}
-		merge(merged, m)
-	}
-	nri := table(table(merged, "crio"), "nri")
-	val := table(nri, "default_validator")
-	wrong := func(key, want string) error {
-		return fmt.Errorf("%s: %s is not %s", c.Set[key], key, want)
-	}
-	if v, ok := nri["enable_nri"]; ok {
-		b, ok := v.(bool)
-		if !ok {
-			return nil, wrong(keyNRI+"enable_nri", "a boolean")
-		}
-		c.NRIEnable = &b
-	}
-	if v, ok := nri["nri_plugin_request_timeout"]; ok {
-		s, ok := v.(string)
-		d, err := time.ParseDuration(s)
-		if !ok || err != nil {
-			return nil, wrong(keyNRI+"nri_plugin_request_timeout", "a duration (\"2s\")")
-		}
-		c.NRIRequestTimeout = d
-	}
-	if v, ok := val["nri_enable_default_validator"]; ok {
-		if c.Validator, ok = v.(bool); !ok {
-			return nil, wrong(keyEnable, "a boolean")
+		if err := decodeCRIO(string(b), f, &t, c.Set); err != nil {
+			return nil, err
 		}
 	}
-	if v, ok := val["nri_validator_required_plugins"]; ok {
-		list, ok := v.([]any)
-		if !ok {
-			return nil, wrong(keyRequired, "a list of plugin names")
-		}
-		for _, p := range list {
-			s, ok := p.(string)
-			if !ok {
-				return nil, wrong(keyRequired, "a list of plugin names")
-			}
-			c.RequiredPlugins = append(c.RequiredPlugins, s)
-		}
-	}
-	if v, ok := val["nri_validator_tolerate_missing_plugins_annotation"]; ok {
-		if c.TolerateAnnotation, ok = v.(string); !ok {
-			return nil, wrong(keyTolerate, "a string")
-		}
-	}
+	c.fill(&t)
 	return c, nil
+}
+
+// decodeCRIO decodes one file's text over t, as CRI-O does, and records in
+// set which keys it set, by their lower-case dotted names. Two keys of one
+// table that differ only in case are an error: which one CRI-O keeps
+// depends on Go's map order.
+func decodeCRIO(text, name string, t *crioTOML, set map[string]string) error {
+	md, err := toml.Decode(text, t)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	seen := map[string]string{}
+	for _, k := range md.Keys() {
+		dotted := strings.ToLower(k.String())
+		if other, ok := seen[dotted]; ok && other != k.String() {
+			return fmt.Errorf("%s: %s and %s differ only in case: CRI-O keeps either", name, other, k)
+		}
+		seen[dotted] = k.String()
+		set[dotted] = name
+	}
+	return nil
+}
+
+// fill takes what doctor reads from the decoded config.
+func (c *CRIO) fill(t *crioTOML) {
+	nri := t.Crio.NRI
+	c.NRIEnable = nri.Enabled
+	if nri.RequestTimeout != nil {
+		c.NRIRequestTimeout = *nri.RequestTimeout
+	}
+	if nri.PluginDir != nil {
+		c.PluginDir = *nri.PluginDir
+	}
+	if t.Crio.Image.PauseImage != nil {
+		c.PauseImage = *t.Crio.Image.PauseImage
+	}
+	v := nri.DefaultValidator
+	if v.Enable != nil {
+		c.Validator = *v.Enable
+	}
+	if v.RequiredPlugins != nil {
+		c.RequiredPlugins = *v.RequiredPlugins
+	}
+	if v.Tolerate != nil {
+		c.TolerateAnnotation = *v.Tolerate
+	}
 }
 
 // where says which file set key, or that none did.

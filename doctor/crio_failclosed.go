@@ -68,14 +68,24 @@ func crioFailClosed(n Node, cfg *CRIO) []Finding {
 	if cfg.Validator && cfg.TolerateAnnotation != "" {
 		req.Detail += fmt.Sprintf("; but not for a pod annotated %s=true (nri_validator_tolerate_missing_plugins_annotation)", cfg.TolerateAnnotation)
 	}
-	gated := req.Holds && (v.has || !v.known)
+	// Fails closed only when known: NRI on (with it off CRI-O runs no
+	// validator) and a CRI-O signgate names, with the validator.
+	nriOn := cfg.NRIEnable == nil || *cfg.NRIEnable
+	configured := req.Holds && nriOn
+	gated := configured && v.has && cfg.Running
 
 	absent := Finding{Guarantee: "signgate absent or killed: CRI-O creates no container", Holds: gated}
 	switch {
 	case gated:
 		absent.Detail = fmt.Sprintf("the first creation after signgate went is refused as its validator call fails (\"validator plugin ...%s failed: ttrpc: closed\"), each one after by CRI-O's default validator (\"validation error: required plugin %q not present\"), until signgate registers again", n.Plugin, n.Plugin)
+	case !nriOn:
+		absent.Detail = "CRI-O creates every container unchecked (fails open): [crio.nri] enable_nri = false, so CRI-O runs no NRI and no validator"
 	case v.known && !v.has:
 		absent.Detail = "CRI-O creates every container unchecked (fails open): " + v.why
+	case configured && !v.has:
+		absent.Detail = "unknown, so not holding: the config requires signgate, but " + v.why
+	case configured:
+		absent.Detail = "unknown, so not holding: CRI-O's files require signgate, but what CRI-O runs could not be read (above)"
 	default:
 		absent.Detail = "CRI-O creates every container unchecked (fails open): its default validator does not require signgate (above)"
 	}
@@ -83,21 +93,18 @@ func crioFailClosed(n Node, cfg *CRIO) []Finding {
 	switch {
 	case gated:
 		wedged.Detail = fmt.Sprintf("a creation waits nri_plugin_request_timeout (%s) for signgate; CRI-O then closes signgate's connection and signgate's validator call fails (\"validator plugin ...%s failed\"), refusing it; the creations after it are refused as with signgate absent, until it registers again", timeout, n.Plugin)
+	case !nriOn:
+		wedged.Detail = absent.Detail
 	case v.known && !v.has:
 		wedged.Detail = fmt.Sprintf("CRI-O waits nri_plugin_request_timeout (%s), drops signgate and creates the container unchecked (fails open): %s", timeout, v.why)
+	case configured:
+		wedged.Detail = absent.Detail
 	default:
 		wedged.Detail = fmt.Sprintf("the creation waiting on signgate is refused after nri_plugin_request_timeout (%s), as signgate's validator call fails, but CRI-O then drops signgate and creates the next ones unchecked until it registers again (fails open): its default validator does not require signgate", timeout)
-	}
-	if gated && !v.known {
-		absent.Detail += "; " + v.why
-		wedged.Detail += "; " + v.why
 	}
 	closed := Finding{Guarantee: "fails closed: no container is created while signgate is absent, killed or too slow", Holds: gated}
 	if gated {
 		closed.Detail = fmt.Sprintf("the default validator requires %q, and %s", n.Plugin, strings.TrimSuffix(v.why, "."))
-		if !v.known {
-			closed.Detail = fmt.Sprintf("the default validator requires %q; %s", n.Plugin, v.why)
-		}
 	} else {
 		closed.Detail = absent.Detail
 	}

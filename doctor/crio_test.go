@@ -48,7 +48,10 @@ func checkCRIOFiles(t *testing.T, files map[string]string, running *Running) []F
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Check(Node{Runtime: "crio", CRIO: c, Deadline: time.Second, Plugin: "signgate", CRIOStorageReadable: true, Running: running})
+	// As if CRI-O's running config (GET /config) were what its files say.
+	onDisk := *c
+	c.Running = true
+	return Check(Node{Runtime: "crio", CRIO: c, CRIOFiles: &onDisk, Deadline: time.Second, Plugin: "signgate", CRIOStorageReadable: true, Running: running})
 }
 
 // CRI-O reads crio.conf, then every file under crio.conf.d (whatever its
@@ -147,8 +150,10 @@ func TestCheckCRIO(t *testing.T) {
 			&Running{Answered: true, Ready: true, Detail: "ok; " + RuntimeNote("cri-o", "1.34.0") + "; " + ValidatorRefused}, want{on: true, requires: true, detail: map[string]string{
 				"signgate absent or killed": "refused its validator subscription",
 				"fails closed":              "refused its validator subscription"}}},
-		{"drop-in, signgate not running", with(map[string]string{"crio.conf.d/10-signgate.conf": dropIn}), &Running{Detail: "nothing answers"}, want{true, true, true, true, map[string]string{
-			"signgate absent or killed": "which CRI-O runs is unknown"}}},
+		{"drop-in, signgate not running", with(map[string]string{"crio.conf.d/10-signgate.conf": dropIn}), &Running{Detail: "nothing answers"}, want{on: true, requires: true, detail: map[string]string{
+			"signgate absent or killed": "unknown, so not holding: the config requires signgate, but signgate is not answering"}}},
+		{"drop-in, NRI off", with(map[string]string{"crio.conf.d/10-signgate.conf": dropIn, "crio.conf.d/99-off.conf": "[Crio.Nri]\nENABLE_NRI = false\n"}), nil, want{on: true, requires: true, detail: map[string]string{
+			"signgate absent or killed": "enable_nri = false", "fails closed": "enable_nri = false"}}},
 		{"tolerate annotation", with(map[string]string{"crio.conf.d/10-signgate.conf": dropIn + "nri_validator_tolerate_missing_plugins_annotation = \"x\"\n"}), connected("1.35.2"),
 			want{true, true, true, true, map[string]string{`CRI-O's default validator requires "signgate"`: "but not for a pod annotated x=true"}}},
 	} {

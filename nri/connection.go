@@ -59,6 +59,9 @@ func (p *Plugin) Run(ctx context.Context, pluginName, index, socket string, onSt
 	// connection come from the environment.
 	if os.Getenv(api.PluginNameEnvVar) == "" {
 		opts = append(opts, stub.WithPluginName(pluginName), stub.WithPluginIdx(index))
+		p.setSelf(pluginName, index)
+	} else {
+		p.setSelf(os.Getenv(api.PluginNameEnvVar), os.Getenv(api.PluginIdxEnvVar))
 	}
 	if socket != "" {
 		opts = append(opts, stub.WithSocketPath(socket))

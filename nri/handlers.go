@@ -73,6 +73,9 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 	if err := p.abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
 		return err
 	}
+	if err := p.impostor(req.GetPlugins()); err != nil {
+		return err
+	}
 	conn := p.conn.Load()
 	ctx, cancel := context.WithTimeout(in, p.deadline())
 	defer cancel()

@@ -75,6 +75,8 @@ type Plugin struct {
 	// runtimeNRI is the runtime's NRI version, once connected.
 	runtimeNRI func() string
 	peer       atomic.Pointer[Peer] // the runtime NRI's Configure named (peer.go)
+	// self: the name and index Run registers as (impostor.go).
+	self atomic.Pointer[pluginID]
 	// Synchronized, if set, is called once containerd has listed the
 	// running containers (NRI Synchronize, on every connection), which
 	// may come after the connection is reported up.

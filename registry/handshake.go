@@ -99,33 +99,40 @@ func (h *handshakes) forget(registry string) {
 
 // lock serializes the handshakes of one repository: the signatures and
 // the attestations of one verification ask at once, and the second is
-// then served the first's handshake instead of making its own.
-func (h *handshakes) lock(key string) func() {
+// then served the first's handshake instead of making its own. Waiting
+// ends with the waiter's ctx: a slow registry holds up no verification
+// past its own deadline.
+func (h *handshakes) lock(ctx context.Context, key string) (func(), error) {
 	h.mu.Lock()
 	if h.locks == nil {
 		h.locks = map[string]*keyLock{}
 	}
 	l := h.locks[key]
 	if l == nil {
-		l = &keyLock{}
+		l = &keyLock{token: make(chan struct{}, 1)}
 		h.locks[key] = l
 	}
 	l.n++
 	h.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
+	done := func() {
 		h.mu.Lock()
 		if l.n--; l.n == 0 {
 			delete(h.locks, key)
 		}
 		h.mu.Unlock()
 	}
+	select {
+	case l.token <- struct{}{}:
+		return func() { <-l.token; done() }, nil
+	case <-ctx.Done():
+		done()
+		return nil, ctx.Err()
+	}
 }
 
 type keyLock struct {
-	mu sync.Mutex
-	n  int // holders and waiters
+	token chan struct{} // one slot: full while a handshake is made
+	n     int           // holders and waiters
 }
 
 // handshake returns the repository's kept handshake, or makes one and
@@ -140,7 +147,11 @@ func (c *Client) handshake(ctx context.Context, repo name.Repository, rt http.Ro
 			mine += "\x00" + scope
 		}
 	}
-	defer c.handshakes.lock(mine)()
+	unlock, err := c.handshakes.lock(ctx, mine)
+	if err != nil {
+		return nil, false // the requests that follow fail by ctx too
+	}
+	defer unlock()
 	rt = &pingReplay{next: rt, memo: &c.handshakes.pings}
 	if shaken, ok := c.handshakes.get(mine); ok {
 		return shaken, true

@@ -58,8 +58,11 @@ type pingReplay struct {
 	memo *pingMemo
 }
 
+// isPing: a bare GET /v2/. With a query (a catalog-like request to /v2/
+// on some registries) it is another request, never answered from the memo.
 func isPing(req *http.Request) bool {
-	return req.Method == http.MethodGet && req.URL.Path == "/v2/" && req.Header.Get("Authorization") == ""
+	return req.Method == http.MethodGet && req.URL.Path == "/v2/" && req.URL.RawQuery == "" && !req.URL.ForceQuery &&
+		req.Header.Get("Authorization") == ""
 }
 
 func (p *pingReplay) RoundTrip(req *http.Request) (*http.Response, error) {

@@ -3,6 +3,7 @@ package setup
 import (
 	"fmt"
 
+	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/registry/podsecrets"
 )
 
@@ -23,7 +24,7 @@ func (c *Config) PodSecrets() (*podsecrets.Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: registry.pod_pull_secrets: %w", c.Path, err)
 	}
-	src, err := podsecrets.New(podsecrets.Settings{Conn: conn, ServiceAccount: ps.ServiceAccount, Timeout: ps.Timeout, Refresh: ps.Refresh})
+	src, err := podsecrets.New(podsecrets.Settings{Conn: conn, ServiceAccount: ps.ServiceAccount, Timeout: ps.Timeout, Refresh: ps.Refresh, MaxNames: config.DefaultPodSecretsMaxNames})
 	if err != nil {
 		return nil, fmt.Errorf("%s: registry.pod_pull_secrets: %w", c.Path, err)
 	}

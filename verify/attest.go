@@ -394,6 +394,11 @@ func (e *Engine) judgeAllAttestations(ctx context.Context, snap *Snapshot, p *Po
 			results, reasons, cause = append(results, res), append(reasons, res.Reason), worse(cause, CauseMisconfigured)
 			continue
 		}
+		for _, c := range r.Conditions {
+			if c.readsNow {
+				noteUnrenewable(ctx) // judged against the clock: verified in full again
+			}
+		}
 		res := judgeAttestations(ctx, r, found, by, h, now)
 		results, reasons = append(results, res), append(reasons, res.Reason)
 		cause = worse(cause, res.cause())

@@ -60,6 +60,9 @@ type Condition struct {
 	// helper is a built-in check; it returns nil when the attestation
 	// passes, or why not.
 	helper func(in *attestationInput) error
+	// readsNow: the expression reads `now`, so its answer may change with
+	// time alone and a verdict resting on it is never renewed.
+	readsNow bool
 }
 
 // attestationInput is what a condition is evaluated on.
@@ -117,7 +120,11 @@ func CompileCondition(expr string) (*Condition, error) {
 	if err != nil {
 		return nil, bad("%v", err)
 	}
-	return &Condition{Name: expr, prg: prg}, nil
+	readsNow := false
+	for _, ref := range ast.NativeRep().ReferenceMap() {
+		readsNow = readsNow || ref.Name == "now"
+	}
+	return &Condition{Name: expr, prg: prg, readsNow: readsNow}, nil
 }
 
 // sizeModel is the load-time estimator: every list, map and string the

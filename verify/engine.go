@@ -466,7 +466,7 @@ func (e *Engine) Probe(ctx context.Context) error {
 	}
 }
 
-// InFlight is how many verifications are running now.
+// InFlight is how many verifications are running now, renewals included.
 func (e *Engine) InFlight() int64 { return e.inflight.Load() }
 
 // DecideAnyNamespace answers whether img may run in some namespace: for a

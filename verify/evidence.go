@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -15,8 +16,9 @@ import (
 )
 
 // evidence is what one verification read from the registry that says
-// which signature objects there are: each referrers listing and each
-// .sig/.att tag it looked at, and what it found there. Everything else
+// which signature objects there are: each referrers listing, each
+// .sig/.att tag and each bundle manifest it looked at, and what it found
+// there. Everything else
 // it read is addressed by digest, so when a later look finds the same
 // listings and tags, a verification would read the same objects again.
 // A verification whose verdict rests on something else that changes
@@ -36,12 +38,36 @@ func withEvidence(ctx context.Context) (context.Context, *evidence) {
 }
 
 // Where evidence was read: a referrers listing of a manifest
-// (repository@digest), or a tag (repository:tag).
+// (repository@digest), a tag (repository:tag), or a bundle's manifest
+// (repository@digest): a listing may still name a manifest deleted since
+// (the sha256-<hex> fallback index, a lagging listing), so each bundle
+// read is asked for again too.
 const (
 	seenReferrers = "referrers "
 	seenTag       = "tag "
+	seenManifest  = "manifest "
 	tagAbsent     = "absent"
 )
+
+// seenAt parses where evidence was read: its kind (one of the prefixes
+// above) and the listing's manifest, the tag or the bundle's manifest.
+func seenAt(where string) (string, name.Reference, error) {
+	for _, kind := range []string{seenReferrers, seenTag, seenManifest} {
+		rest, ok := strings.CutPrefix(where, kind)
+		if !ok {
+			continue
+		}
+		var ref name.Reference
+		var err error
+		if kind == seenTag {
+			ref, err = name.NewTag(rest)
+		} else {
+			ref, err = name.NewDigest(rest)
+		}
+		return kind, ref, err
+	}
+	return "", nil, fmt.Errorf("%q: not a listing, tag or manifest signgate reads", where)
+}
 
 func note(ctx context.Context, where, fingerprint string) {
 	if ev, ok := ctx.Value(evidenceCtxKey{}).(*evidence); ok {

@@ -122,6 +122,17 @@ func (e *Engine) restorable(k Kept, bound map[string]bool, now time.Time) error 
 	if d.DigestStr() != v.Digest {
 		return fmt.Errorf("its verdict is for %s", v.Digest)
 	}
+	// A renewal asks where Seen says: only ever the image's own repository,
+	// never one whose answers someone else keeps unchanged.
+	for where := range k.Seen {
+		_, ref, err := seenAt(where)
+		if err != nil {
+			return fmt.Errorf("renewed by %w", err)
+		}
+		if ref.Context().String() != d.Context().String() {
+			return fmt.Errorf("renewed by %q, in another repository than %s", where, d.Context())
+		}
+	}
 	if k.Platform != "" {
 		if _, err := name.NewDigest(d.Context().Name() + "@" + k.Platform); err != nil {
 			return fmt.Errorf("platform manifest %q: %w", k.Platform, err)

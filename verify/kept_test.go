@@ -184,6 +184,17 @@ func TestKeptVerdictsAreCheckedBeforeTheyAreTrusted(t *testing.T) {
 		{"another digest", "its verdict is for", func(k *verify.Kept) { k.Image = e.imgB.String() }},
 		{"a bad name", "image:", func(k *verify.Kept) { k.Image = "not a name" }},
 		{"another binding", "have changed", func(k *verify.Kept) { k.Binding = "0123456789abcdef01234567" }},
+		// Renewed by looking at another repository, one whose listing an
+		// attacker keeps unchanged.
+		{"renewed from another repository", "another repository", func(k *verify.Kept) {
+			k.Seen = map[string]string{"tag " + e.imgB.Context().Tag("sha256-0.sig").String(): "sha256:00"}
+		}},
+		{"renewed from another repository's listing", "another repository", func(k *verify.Kept) {
+			k.Seen = map[string]string{"referrers " + e.imgB.String(): "sha256:00"}
+		}},
+		{"renewed by something else", "renewed by", func(k *verify.Kept) {
+			k.Seen = map[string]string{"blob " + e.imgA.String(): "sha256:00"}
+		}},
 	} {
 		k := roundTrip(t, []verify.Kept{good})[0]
 		c.edit(&k)

@@ -77,7 +77,11 @@ func bundle(ctx context.Context, ref name.Digest, ropts []remote.Option) (*sgbun
 	ropts = append(slices.Clip(ropts), remote.WithContext(ctx))
 	l, ok := ctx.Value(lookupsKey{}).(*lookups)
 	if !ok {
-		return fetchBundle(ref, ropts)
+		b, err := fetchBundle(ref, ropts)
+		if err == nil {
+			note(ctx, seenManifest+ref.String(), ref.DigestStr())
+		}
+		return b, err
 	}
 	l.mu.Lock()
 	if l.bundles == nil {
@@ -89,7 +93,11 @@ func bundle(ctx context.Context, ref name.Digest, ropts []remote.Option) (*sgbun
 		l.bundles[ref.String()] = r
 	}
 	l.mu.Unlock()
-	r.once.Do(func() { r.b, r.err = fetchBundle(ref, ropts) })
+	r.once.Do(func() {
+		if r.b, r.err = fetchBundle(ref, ropts); r.err == nil {
+			note(ctx, seenManifest+ref.String(), ref.DigestStr())
+		}
+	})
 	return r.b, r.err
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +12,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
+
+	"github.com/signgate/signgate/registry"
 )
 
 // MaxRenewedAge is how long after its last verification in full a
@@ -42,7 +43,9 @@ type renewal struct {
 
 // canRenew says whether a verdict resting on r may be renewed at now.
 func (r *renewal) canRenew(now time.Time) bool {
-	return r != nil && len(r.seen) > 0 && now.Before(r.verifiedAt.Add(MaxRenewedAge)) && (r.until.IsZero() || now.Before(r.until))
+	// A verifiedAt in the future (a clock stepped back) has no day of
+	// renewals begun: verify in full.
+	return r != nil && len(r.seen) > 0 && !r.verifiedAt.After(now) && now.Before(r.verifiedAt.Add(MaxRenewedAge)) && (r.until.IsZero() || now.Before(r.until))
 }
 
 // renewed is an expired verdict and what may renew it.
@@ -53,20 +56,34 @@ type renewed struct {
 
 // renew asks the registry again for the listings and tags old's
 // verification read: when each answers as it did, the verdict is kept for
-// another allow_ttl (never past an attestation's max_age); otherwise, or
+// another allow_ttl (never past an attestation's max_age, nor past
+// MaxRenewedAge after its last full verification); otherwise, or
 // when the registry cannot say, the image is verified in full.
 func (e *Engine) renew(c *call, key string, snap *Snapshot, p *Policy, req Request, base Verdict, old renewed) {
+	if !e.tryRenew(c, key, req, base, old) {
+		e.run(c, key, snap, p, req, base)
+	}
+}
+
+// tryRenew renews old when the registry answers as it did, and says
+// whether it did. It counts in InFlight (a renewal waits on the registry
+// as a verification does) until it returns, so a verification in full
+// after it is not counted twice.
+func (e *Engine) tryRenew(c *call, key string, req Request, base Verdict, old renewed) bool {
+	e.inflight.Add(1)
+	defer e.inflight.Add(-1)
 	start := time.Now() // for Took only
-	ctx, cancel := context.WithTimeout(context.Background(), e.opts.VerifyTimeout)
+	// The pod's credentials, as run reads with them: without, a private
+	// registry refuses the renewal and every allow_ttl costs a full
+	// verification.
+	ctx, cancel := context.WithTimeout(registry.WithPodCredentials(context.Background(), req.Credentials), e.opts.VerifyTimeout)
 	defer cancel()
 	if err := e.unchanged(ctx, old.r.seen); err != nil {
-		e.run(c, key, snap, p, req, base)
-		return
+		return false
 	}
 	now := e.opts.Now()
 	if !old.r.canRenew(now) {
-		e.run(c, key, snap, p, req, base)
-		return
+		return false
 	}
 	e.Renewals.Add(1)
 	v := *old.v
@@ -75,11 +92,16 @@ func (e *Engine) renew(c *call, key string, snap *Snapshot, p *Policy, req Reque
 	if u := old.r.until; !u.IsZero() && u.Before(expires) {
 		expires = u
 	}
+	// Never past a day after the last full verification.
+	if last := old.r.verifiedAt.Add(MaxRenewedAge); last.Before(expires) {
+		expires = last
+	}
 	v.Took = time.Since(start)
 	e.cache.finish(key, c, &v, old.v, expires, now, old.r)
 	if e.opts.Observe != nil {
 		e.opts.Observe(&v)
 	}
+	return true
 }
 
 // errChanged: a listing or tag no longer answers as it did.
@@ -114,42 +136,32 @@ func (e *Engine) unchanged(ctx context.Context, seen map[string]string) error {
 	return first
 }
 
-// lookAgain reads one listing (GET, as a verification does) or tag (HEAD:
-// its digest is all that is needed) and returns its fingerprint.
+// lookAgain reads one listing (GET, as a verification does), tag or bundle
+// manifest (HEAD: its digest, or that it is gone, is all that is needed)
+// and returns its fingerprint.
 func (e *Engine) lookAgain(ctx context.Context, where string) (string, error) {
-	switch {
-	case strings.HasPrefix(where, seenReferrers):
-		d, err := name.NewDigest(strings.TrimPrefix(where, seenReferrers))
-		if err != nil {
-			return "", err
-		}
-		ropts, err := e.cosign.Registry.Options(ctx, d.Context())
-		if err != nil {
-			return "", err
-		}
-		idx, err := ociremote.Referrers(d, "", ociremote.WithRemoteOptions(ropts...))
+	kind, ref, err := seenAt(where)
+	if err != nil {
+		return "", err
+	}
+	ropts, err := e.cosign.Registry.Options(ctx, ref.Context())
+	if err != nil {
+		return "", err
+	}
+	if kind == seenReferrers {
+		idx, err := ociremote.Referrers(ref.(name.Digest), "", ociremote.WithRemoteOptions(ropts...))
 		if err != nil {
 			return "", err
 		}
 		return listingFingerprint(idx), nil
-	case strings.HasPrefix(where, seenTag):
-		t, err := name.NewTag(strings.TrimPrefix(where, seenTag))
-		if err != nil {
-			return "", err
-		}
-		ropts, err := e.cosign.Registry.Options(ctx, t.Context())
-		if err != nil {
-			return "", err
-		}
-		desc, err := remote.Head(t, ropts...)
-		var te *transport.Error
-		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
-			return tagAbsent, nil
-		}
-		if err != nil {
-			return "", err
-		}
-		return desc.Digest.String(), nil
 	}
-	return "", fmt.Errorf("%q: not a listing or tag signgate reads", where)
+	desc, err := remote.Head(ref, ropts...)
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		return tagAbsent, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return desc.Digest.String(), nil
 }

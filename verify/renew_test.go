@@ -48,18 +48,19 @@ func (r *renewEnv) signed(repo, format string) name.Digest {
 }
 
 // An allowed verdict that expires is renewed by asking the registry
-// again only for the listing and tags it read (a GET of the referrers
-// listing, a HEAD of the .sig tag), not by reading and checking every
-// signature again; within a process and across a restart alike.
+// again only for the listing, tags and bundles it read (a GET of the
+// referrers listing, a HEAD of the .sig tag or of the bundle's manifest),
+// not by reading and checking every signature again; within a process and
+// across a restart alike.
 func TestExpiredVerdictIsRenewedCheaply(t *testing.T) {
 	t.Parallel()
-	const listing, sigHead = "GET /v2/R/referrers/D", "HEAD /v2/R/manifests/sha256-D.sig"
+	const listing, sigHead, bundleHead = "GET /v2/R/referrers/D", "HEAD /v2/R/manifests/sha256-D.sig", "HEAD /v2/R/manifests/D"
 	for _, c := range []struct {
 		format string
 		want   []string
 	}{
 		{verify.FormatLegacy, []string{listing, sigHead}},
-		{verify.FormatBundle, []string{listing}},
+		{verify.FormatBundle, []string{listing, bundleHead}},
 	} {
 		t.Run(c.format, func(t *testing.T) {
 			r := newRenewEnv(t)
@@ -260,5 +261,160 @@ func TestNotationVerdictIsNotRenewed(t *testing.T) {
 	want(t, v, false, "verified by none")
 	if !strings.Contains(v.Notation.Rejections["crl"], "revoked") || eng.Renewals.Load() != 0 {
 		t.Fatalf("not denied as revoked (renewals %d): %q", eng.Renewals.Load(), v.Notation.Rejections["crl"])
+	}
+}
+
+// A condition that reads `now` (a freshness check written by hand) may
+// stop holding with time alone: a verdict resting on it is never renewed
+// but verified in full once it expires, and denied once the condition
+// fails, as a fresh verification would.
+func TestRenewalReevaluatesConditionsOnNow(t *testing.T) {
+	t.Parallel()
+	r := newRenewEnv(t)
+	scan := attestation(t, "scan", "vuln", []string{"k1"},
+		cel(t, `timestamp(predicate.metadata.scanFinishedOn) > now - duration("30m")`))
+	ps := policy(t, verify.Enforce, "any", false, "k1")
+	ps[0].Cosign, ps[0].Attestations = nil, []*verify.AttestationRequirement{scan}
+	eng := r.engineFor(ps)
+	img := r.image("app")
+	finished := r.clock.Now().Add(-5 * time.Minute).Truncate(time.Second)
+	r.attest(img, "k1", "vuln", vulnScan(finished), true)
+	want(t, decide(t, eng, img), true, "scan: verified by k1")
+
+	// Control: a fresh engine at +45m denies (the condition no longer holds).
+	r.clock.Set(finished.Add(45 * time.Minute))
+	if v := decide(t, r.engineFor(ps), img); v.Allowed {
+		t.Fatalf("control: a full verification at +45m allowed: %s", v.Reason)
+	}
+	if v := decide(t, eng, img); v.Allowed || eng.Renewals.Load() != 0 {
+		t.Errorf("renewed past a `now` condition: renewed=%v renewals=%d: %s", v.Renewed, eng.Renewals.Load(), v.Reason)
+	}
+	r.clock.Set(finished.Add(20 * time.Hour))
+	if v := decide(t, eng, img); v.Allowed {
+		t.Errorf("still allowed 20h after the scan (condition: 30m): renewed=%v", v.Renewed)
+	}
+}
+
+// A condition that does not read `now` leaves the verdict renewable.
+func TestRenewalKeepsConditionsWithoutNow(t *testing.T) {
+	t.Parallel()
+	r := newRenewEnv(t)
+	scan := attestation(t, "scan", "vuln", []string{"k1"}, cel(t, `has(predicate.metadata.scanFinishedOn)`))
+	ps := policy(t, verify.Enforce, "any", false, "k1")
+	ps[0].Cosign, ps[0].Attestations = nil, []*verify.AttestationRequirement{scan}
+	eng := r.engineFor(ps)
+	img := r.image("app")
+	r.attest(img, "k1", "vuln", vulnScan(r.clock.Now()), true)
+	want(t, decide(t, eng, img), true, "scan: verified by k1")
+	r.clock.Advance(11 * time.Minute)
+	if v := decide(t, eng, img); !v.Renewed || !v.Allowed {
+		t.Errorf("not renewed: %+v", v.Reason)
+	}
+}
+
+// A bundle deleted while the listing still names it (the sha256-<hex>
+// fallback index of a registry without the referrers API, or a listing
+// that lags) is seen at the renewal: each bundle the verification read
+// is asked for again (a HEAD), and the image is verified in full, and
+// denied, as a fresh verification would.
+func TestRenewalSeesADeletedBundleStillListed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false, 2)
+	clock := newTestClock()
+	opts := verify.Options{AllowTTL: 10 * time.Minute, Now: clock.Now}
+	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, opts)
+	img := e.image("app")
+	must(t, e.signers["k1"].SignBundle(img))
+	want(t, decide(t, eng, img), true, "verified by k1")
+	idx, err := ociremote.Referrers(img, "")
+	must(t, err)
+	if len(idx.Manifests) == 0 {
+		t.Fatal("no referrer listed")
+	}
+	for _, d := range idx.Manifests {
+		must(t, remote.Delete(img.Context().Digest(d.Digest.String())))
+	}
+	clock.Advance(11 * time.Minute)
+	fresh := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, opts)
+	if v := decide(t, fresh, img); v.Allowed {
+		t.Fatalf("control: a full verification allowed: %s", v.Reason)
+	}
+	if v := decide(t, eng, img); v.Allowed || eng.Renewals.Load() != 0 {
+		t.Errorf("renewed over a deleted signature (renewed=%v): %s", v.Renewed, v.Reason)
+	}
+}
+
+// A renewal just before MaxRenewedAge does not keep the verdict a whole
+// allow_ttl more: it ends a day after the last full verification.
+func TestRenewedVerdictEndsAtMaxRenewedAge(t *testing.T) {
+	t.Parallel()
+	r := newRenewEnv(t)
+	eng := r.engineFor(policy(t, verify.Enforce, "any", false, "k1"))
+	img := r.signed("app", verify.FormatBundle)
+	want(t, decide(t, eng, img), true, "verified by k1")
+	r.clock.Advance(verify.MaxRenewedAge - time.Minute)
+	want(t, decide(t, eng, img), true, "verified by k1") // renewed, to MaxRenewedAge
+	r.clock.Advance(5 * time.Minute)
+	v := decide(t, eng, img)
+	want(t, v, true, "verified by k1")
+	if n := eng.Verifications.Load(); n != 2 || v.Cached {
+		t.Errorf("4m after MaxRenewedAge: %d verifications (cached=%v renewed=%v), want a second in full", n, v.Cached, v.Renewed)
+	}
+}
+
+// A renewal is a verification in flight while it asks the registry
+// (signgate_verifications_in_flight), and counted once, not twice, when
+// it falls back to a verification in full.
+func TestRenewalIsCountedInFlight(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, true, 2)
+	var hold atomic.Bool
+	asked, release := make(chan struct{}, 4), make(chan struct{})
+	next := e.srv.Config.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hold.Load() && strings.Contains(r.URL.Path, "/referrers/") {
+			asked <- struct{}{}
+			<-release
+		}
+		next.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	e.host = strings.TrimPrefix(srv.URL, "http://")
+	clock := newTestClock()
+	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{AllowTTL: 10 * time.Minute, Now: clock.Now})
+	img := e.image("app")
+	must(t, e.signers["k1"].SignBundle(img))
+	want(t, decide(t, eng, img), true, "verified by k1")
+
+	for _, c := range []struct {
+		name    string
+		renewed bool
+		change  func()
+	}{
+		{"renewed", true, func() {}},
+		{"verified in full", false, func() { must(t, e.signers["k2"].SignBundle(img)) }},
+	} {
+		c.change()
+		clock.Advance(11 * time.Minute)
+		hold.Store(true)
+		done := make(chan *verify.Verdict)
+		go func() { done <- decide(t, eng, img) }()
+		<-asked // the renewal's listing
+		if n := eng.InFlight(); n != 1 {
+			t.Errorf("%s: %d in flight while renewing, want 1", c.name, n)
+		}
+		if !c.renewed {
+			release <- struct{}{}
+			<-asked // the verification in full's listing
+			if n := eng.InFlight(); n != 1 {
+				t.Errorf("%s: %d in flight while verifying in full after a renewal, want 1", c.name, n)
+			}
+		}
+		hold.Store(false)
+		release <- struct{}{}
+		v := <-done
+		if v.Renewed != c.renewed || !v.Allowed {
+			t.Fatalf("%s: renewed=%v allowed=%v: %s", c.name, v.Renewed, v.Allowed, v.Reason)
+		}
 	}
 }

@@ -40,16 +40,14 @@ func runDoctor(args []string) int {
 	cfgPath := c.configFlag(config.DefaultPath, "signgate's config (for containerd's socket and the decision deadline)")
 	ctdConfig := c.fs.String("containerd-config", "/etc/containerd/config.toml", "containerd's config file (its imports are read too)")
 	crioConfig := c.fs.String("crio-config", "/etc/crio/crio.conf", "CRI-O's config file, when [daemon.runtime] name = \"crio\" (crio's --config)")
-	crioDir := c.fs.String("crio-config-dir", "", "CRI-O's drop-in directory, read after its config file as CRI-O reads it (crio's --config-dir; default: the config file's name with .d)")
+	crioDir := c.fs.String("crio-config-dir", "/etc/crio/crio.conf.d", "CRI-O's drop-in directory, read after its config file as CRI-O reads it (crio's --config-dir)")
+	crioSock := c.fs.String("crio-socket", doctor.DefaultCRIOSocket, "CRI-O's socket (crio's --listen), asked for the config CRI-O runs (GET /config, as `crio status config`)")
 	doProve := c.fs.Bool("prove", false, "create a container from an image nobody signed and require signgate's refusal")
 	c.outputFlag(DoctorSchema)
 	if _, code, done := c.parse(args, 0, 0); done {
 		return code
 	}
-	if *crioDir == "" {
-		*crioDir = *crioConfig + ".d"
-	}
-	rep, code := doctorReport(*cfgPath, *ctdConfig, crioPaths{*crioConfig, *crioDir})
+	rep, code := doctorReport(*cfgPath, *ctdConfig, crioPaths{*crioConfig, *crioDir, *crioSock})
 	if *doProve && rep.Error == "" {
 		code = max(code, proveReport(rep, *cfgPath))
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/signgate/signgate/setup"
 )
 
-// crioPaths are CRI-O's config file and drop-in directory.
-type crioPaths struct{ file, dir string }
+// crioPaths are CRI-O's config file, drop-in directory and socket.
+type crioPaths struct{ file, dir, sock string }
 
 // crioReport is doctor on a CRI-O node: CRI-O's configuration and storage
 // instead of containerd's version and configuration.
@@ -33,10 +33,17 @@ func crioReport(rep *doctorOutput, cfg *setup.Config, crioConfig crioPaths) int 
 	node.Listeners = probeListeners(cfg.Daemon)
 	running := askRunning(cfg.Daemon)
 	node.Running = &running
-	if node.CRIO, err = doctor.ReadCRIO(crioConfig.file, crioConfig.dir); err != nil {
+	if node.CRIOFiles, err = doctor.ReadCRIO(crioConfig.file, crioConfig.dir); err != nil {
 		rep.ConfigError = err.Error()
 	} else {
-		rep.ConfigFiles = node.CRIO.Files
+		rep.ConfigFiles = node.CRIOFiles.Files
+	}
+	// What CRI-O runs, from CRI-O itself, over the files: only it knows
+	// its command line, environment, and when it read the files.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if node.CRIO, err = doctor.ReadCRIORunning(ctx, crioConfig.sock); err != nil {
+		node.CRIO, node.CRIORunningErr = node.CRIOFiles, err.Error()
 	}
 	return rep.add(doctor.Check(node))
 }

@@ -96,3 +96,15 @@ func TestDoctorChecksSigngateRuns(t *testing.T) {
 		}
 	}
 }
+
+// doctor's CRI-O drop-in directory defaults to CRI-O's own default
+// (/etc/crio/crio.conf.d), not the --crio-config file's name with .d:
+// `--crio-config /etc/crio/custom.conf` must not move it.
+func TestDoctorCRIODefaults(t *testing.T) {
+	r := signgate(t, nil, "doctor", "--help")
+	for _, want := range []string{`-crio-config-dir string`, `(default "/etc/crio/crio.conf.d")`, `(default "/var/run/crio/crio.sock")`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("doctor --help lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}

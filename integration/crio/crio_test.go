@@ -291,16 +291,17 @@ func TestCRIOImageVolumes(t *testing.T) {
 func TestCRIODoctor(t *testing.T) {
 	e := need(t)
 	out, err := exec.Command(filepath.Join(e.Bin, "signgate"), "doctor", "--config", filepath.Join(e.Dir, "signgate.toml"),
-		"--crio-config", filepath.Join(e.Dir, "crio", "crio.conf"), "--crio-config-dir", filepath.Join(e.Dir, "crio", "conf.d")).CombinedOutput()
+		"--crio-config", filepath.Join(e.Dir, "crio", "crio.conf"), "--crio-config-dir", filepath.Join(e.Dir, "crio", "conf.d"), "--crio-socket", e.ContainerdSock).CombinedOutput()
 	if err != nil {
 		t.Fatalf("doctor on CRI-O %s: %v (want exit 0):\n%s", e.CRIOVersion(), err, out)
 	}
 	for _, want := range []string{"CRI-O, storage at ", "OK   signgate reads what each container runs from CRI-O's own storage",
-		"OK   NRI is on", "OK   CRI-O's NRI default validator is on: [crio.nri.default_validator] nri_enable_default_validator = true (in " + filepath.Join(e.Dir, "crio", "conf.d", "10-signgate.conf"),
+		"OK   NRI is on", "OK   CRI-O's NRI default validator is on: [crio.nri.default_validator] nri_enable_default_validator = true (in CRI-O's running config (GET /config on " + e.ContainerdSock + ")",
 		`OK   CRI-O's default validator requires "signgate"`, "OK   signgate absent or killed: CRI-O creates no container",
 		"OK   signgate wedged (its NRI requests time out): CRI-O creates no container",
 		"OK   fails closed: no container is created while signgate is absent, killed or too slow: the default validator requires \"signgate\", and CRI-O " + e.CRIOVersion() + " has NRI's validator",
 		"OK   signgate answers before CRI-O stops waiting", "OK   signgate is running and connected to NRI",
+		"OK   doctor reads the NRI config CRI-O runs, and CRI-O's files give it",
 		"OK   signgate reads the records of the runtime NRI connected it to: cri-o " + e.CRIOVersion() + ", as NRI's Configure named it"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)

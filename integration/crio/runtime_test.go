@@ -38,7 +38,7 @@ func TestCRIORuntimeIsDetected(t *testing.T) {
 		_, err := e.Create(podID, podCfg, e.Registry+"/auto/unsigned:v1")
 		mustDeny(t, err, "signgate denied image", unsigned, "no cosign signatures found")
 		out, err := exec.Command(filepath.Join(e.Bin, "signgate"), "doctor", "--config", filepath.Join(e.Dir, "signgate.toml"),
-			"--crio-config", filepath.Join(e.Dir, "crio", "crio.conf"), "--crio-config-dir", filepath.Join(e.Dir, "crio", "conf.d")).CombinedOutput()
+			"--crio-config", filepath.Join(e.Dir, "crio", "crio.conf"), "--crio-config-dir", filepath.Join(e.Dir, "crio", "conf.d"), "--crio-socket", e.ContainerdSock).CombinedOutput()
 		if err != nil {
 			t.Fatalf("doctor under auto: %v\n%s", err, out)
 		}

@@ -37,9 +37,9 @@ func state(e *harness.Env, id string) string {
 // stoppable starts doctor's line on stopping a running container.
 const stoppable = "OK   a running container its policy no longer trusts can be stopped (on_untrusted_running = \"stop\"): "
 
-func doctor(e *harness.Env) (string, error) {
+func doctorOn(e *harness.Env) (string, error) {
 	out, err := exec.Command(filepath.Join(e.Bin, "signgate"), "doctor", "--config", filepath.Join(e.Dir, "signgate.toml"),
-		"--crio-config", filepath.Join(e.Dir, "crio", "crio.conf"), "--crio-config-dir", filepath.Join(e.Dir, "crio", "conf.d")).CombinedOutput()
+		"--crio-config", filepath.Join(e.Dir, "crio", "crio.conf"), "--crio-config-dir", filepath.Join(e.Dir, "crio", "conf.d"), "--crio-socket", e.ContainerdSock).CombinedOutput()
 	return string(out), err
 }
 
@@ -71,7 +71,7 @@ func TestCRIORevokedKeyStopsRunningContainer(t *testing.T) {
 	}
 	// The suite's config names no CRI socket: doctor says containers are
 	// only reported, and that is no failure while no policy says stop.
-	if out, err := doctor(e); err != nil || !strings.Contains(out, strings.Replace(stoppable, "OK  ", "--  ", 1)+"[daemon.runtime] crio_socket names no CRI socket") {
+	if out, err := doctorOn(e); err != nil || !strings.Contains(out, strings.Replace(stoppable, "OK  ", "--  ", 1)+"[daemon.runtime] crio_socket names no CRI socket") {
 		t.Errorf("doctor without crio_socket (%v) does not say stopping is off:\n%s", err, out)
 	}
 	cfg := withPolicy("k1")
@@ -82,7 +82,7 @@ func TestCRIORevokedKeyStopsRunningContainer(t *testing.T) {
 		t.Fatalf("signgate with a stop policy and crio_socket on CRI-O: %v\n%s", err, e.SigngateLog.String())
 	}
 
-	if out, err := doctor(e); err != nil || !strings.Contains(out, stoppable+"StopContainer over CRI-O's CRI at "+e.ContainerdSock+" (cri-o "+e.CRIOVersion()+" answered)") {
+	if out, err := doctorOn(e); err != nil || !strings.Contains(out, stoppable+"StopContainer over CRI-O's CRI at "+e.ContainerdSock+" (cri-o "+e.CRIOVersion()+" answered)") {
 		t.Errorf("doctor with crio_socket (%v) does not say stopping works:\n%s", err, out)
 	}
 

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -65,8 +66,12 @@ func InCluster(server string) (Conn, error) {
 // API is a client for the few GETs podsecrets makes.
 type API struct {
 	server *url.URL
-	hc     *http.Client
 	conn   Conn
+
+	mu    sync.Mutex
+	stamp string // the CA and client certificate files as last read
+	hc    *http.Client
+	tr    *http.Transport
 }
 
 // NewAPI checks c and prepares its TLS.
@@ -75,17 +80,85 @@ func NewAPI(c Conn) (*API, error) {
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("API server %q: want an https:// URL", c.Server)
 	}
+	a := &API{server: u, conn: c}
+	tr, hasCert, err := a.transport()
+	if err != nil {
+		return nil, err
+	}
+	if c.TokenFile == "" && c.Token == "" && !hasCert {
+		return nil, fmt.Errorf("API server %s: no credential (token or client certificate)", c.Server)
+	}
+	a.use(tr, a.fileStamp())
+	return a, nil
+}
+
+// fileStamp names the CA and client certificate files' current versions:
+// the kubelet rotates its client certificate (kubelet-client-current.pem,
+// a symlink it moves), and a CA bundle may be rotated too.
+func (a *API) fileStamp() string {
+	var b strings.Builder
+	for _, f := range []string{a.conn.CAFile, a.conn.CertFile, a.conn.KeyFile} {
+		if f == "" {
+			continue
+		}
+		if fi, err := os.Stat(f); err == nil {
+			fmt.Fprintf(&b, "%s %d %d\n", f, fi.Size(), fi.ModTime().UnixNano())
+		} else {
+			fmt.Fprintf(&b, "%s ?\n", f)
+		}
+	}
+	return b.String()
+}
+
+// client is the HTTP client for the files as they are now: when the CA or
+// client certificate changed since they were read, they are read again
+// and new connections use them (idle ones, made with the old, are
+// closed). Files that do not load (caught mid-rotation) leave the client
+// in use as it was, until they do.
+func (a *API) client() *http.Client {
+	st := a.fileStamp()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st == a.stamp {
+		return a.hc
+	}
+	tr, _, err := a.transport()
+	if err != nil {
+		return a.hc
+	}
+	old := a.tr
+	a.useLocked(tr, st)
+	old.CloseIdleConnections()
+	return a.hc
+}
+
+func (a *API) use(tr *http.Transport, stamp string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.useLocked(tr, stamp)
+}
+
+func (a *API) useLocked(tr *http.Transport, stamp string) {
+	a.tr, a.stamp = tr, stamp
+	a.hc = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// transport reads the CA and client certificate and builds a transport
+// with them; hasCert says whether it has a client certificate.
+func (a *API) transport() (*http.Transport, bool, error) {
+	c := a.conn
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	ca := c.CAData
 	if c.CAFile != "" {
+		var err error
 		if ca, err = os.ReadFile(c.CAFile); err != nil {
-			return nil, fmt.Errorf("API server CA: %w", err)
+			return nil, false, fmt.Errorf("API server CA: %w", err)
 		}
 	}
 	if len(ca) > 0 {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(ca) {
-			return nil, fmt.Errorf("API server CA %s: no PEM certificate", c.CAFile)
+			return nil, false, fmt.Errorf("API server CA %s: no PEM certificate", c.CAFile)
 		}
 		tc.RootCAs = pool
 	}
@@ -93,20 +166,17 @@ func NewAPI(c Conn) (*API, error) {
 	case c.CertFile != "" || c.KeyFile != "":
 		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("API client certificate %s: %w", c.CertFile, err)
+			return nil, false, fmt.Errorf("API client certificate %s: %w", c.CertFile, err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	case len(c.CertData) > 0:
 		cert, err := tls.X509KeyPair(c.CertData, c.KeyData)
 		if err != nil {
-			return nil, fmt.Errorf("API client certificate (kubeconfig data): %w", err)
+			return nil, false, fmt.Errorf("API client certificate (kubeconfig data): %w", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
-	if c.TokenFile == "" && c.Token == "" && len(tc.Certificates) == 0 {
-		return nil, fmt.Errorf("API server %s: no credential (token or client certificate)", c.Server)
-	}
-	tr := &http.Transport{
+	return &http.Transport{
 		TLSClientConfig:       tc,
 		Proxy:                 nil, // the API server, never a proxy that would see the token
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -115,8 +185,7 @@ func NewAPI(c Conn) (*API, error) {
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     true,
-	}
-	return &API{server: u, conn: c, hc: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
+	}, len(tc.Certificates) > 0, nil
 }
 
 // StatusError is a non-200 answer: the path, the status and the API
@@ -166,7 +235,7 @@ func (a *API) get(ctx context.Context, path string, out any) error {
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := a.hc.Do(req)
+	resp, err := a.client().Do(req)
 	if err != nil {
 		return fmt.Errorf("API server GET %s: %w", path, scrub(err))
 	}

@@ -3,6 +3,7 @@ package podsecrets
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -30,6 +31,41 @@ type Pull struct {
 	pod     Pod
 	secrets []*secret
 	notes   []string // secrets skipped, and why; or why none were read
+	dropped int      // notes past maxNotes or maxNotesBytes, counted only
+}
+
+// A denial quotes the notes: they are bounded in count and size, so that
+// no pod can make a verdict's reason, or the log line, large.
+const (
+	maxNotes      = 8
+	maxNoteBytes  = 512
+	maxNotesBytes = 2048
+)
+
+// note adds a note, cut to maxNoteBytes, or counts it when the notes are
+// full.
+func (p *Pull) note(n string) {
+	if len(n) > maxNoteBytes {
+		n = n[:maxNoteBytes] + "..."
+	}
+	total := len(n)
+	for _, o := range p.notes {
+		total += len(o)
+	}
+	if len(p.notes) >= maxNotes || total > maxNotesBytes {
+		p.dropped++
+		return
+	}
+	p.notes = append(p.notes, n)
+}
+
+// noteText is the notes as a denial quotes them.
+func (p *Pull) noteText() string {
+	out := strings.Join(p.notes, "; ")
+	if p.dropped > 0 {
+		out += fmt.Sprintf("; %d more notes", p.dropped)
+	}
+	return out
 }
 
 // secret is one readable docker-config secret.
@@ -83,7 +119,7 @@ func (p *Pull) Scope(repo name.Repository) string {
 	if p == nil || len(p.notes) == 0 {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(strings.Join(p.notes, "\x00")))
+	sum := sha256.Sum256([]byte(strings.Join(p.notes, "\x00") + fmt.Sprintf("\x00%d", p.dropped)))
 	return "unread:" + hex.EncodeToString(sum[:8])
 }
 
@@ -93,7 +129,7 @@ func (p *Pull) Scope(repo name.Repository) string {
 func (p *Pull) None(repo name.Repository) string {
 	out := "no pod pull secret for " + repo.RegistryStr()
 	if p != nil && len(p.notes) > 0 {
-		out += " (" + strings.Join(p.notes, "; ") + ")"
+		out += " (" + p.noteText() + ")"
 	}
 	return out
 }

@@ -28,7 +28,12 @@ type Settings struct {
 	// it is read again. A pod's spec.imagePullSecrets cannot change, so a
 	// pod is read once per UID.
 	Refresh time.Duration
-	Now     func() time.Time // time.Now when nil
+	// MaxNames bounds the secret names read for one pod (its own and
+	// its service account's): the API server validates no name, and a
+	// pod naming thousands would have signgate read them all on every
+	// CreateContainer. The rest are skipped with one note.
+	MaxNames int
+	Now      func() time.Time // time.Now when nil
 }
 
 // Source looks pods' pull secrets up and keeps what it read.
@@ -37,9 +42,9 @@ type Source struct {
 	s   Settings
 
 	mu      sync.Mutex
-	pods    map[string]podEntry    // by UID
-	sas     map[string]saEntry     // by namespace/name
-	secrets map[string]secretEntry // by namespace/name
+	pods    *cache[podEntry]    // by namespace/name/UID
+	sas     *cache[saEntry]     // by namespace/name
+	secrets *cache[secretEntry] // by namespace/name
 }
 
 type podEntry struct {
@@ -60,9 +65,21 @@ type secretEntry struct {
 	at   time.Time
 }
 
-// maxKept bounds each cache; full, it is emptied (pods come and go, and
-// NRI says nothing of a pod's removal to a plugin that does not ask).
-const maxKept = 4096
+// maxKept bounds each cache, and perNamespace one namespace's share of
+// it: pods come and go, and NRI says nothing of a pod's removal to a
+// plugin that does not ask, so entries leave least recently used first.
+const (
+	maxKept      = 4096
+	perNamespace = 512
+)
+
+// staleRefreshes bounds how long a secret read earlier is used while the
+// API server fails, in Refresh periods since it was last read.
+const staleRefreshes = 3
+
+// defaultMaxNames is config.DefaultPodSecretsMaxNames, for a Settings
+// that gives none.
+const defaultMaxNames = 32
 
 // New builds a Source.
 func New(s Settings) (*Source, error) {
@@ -79,7 +96,11 @@ func New(s Settings) (*Source, error) {
 	if s.Refresh <= 0 {
 		s.Refresh = time.Minute
 	}
-	return &Source{api: api, s: s, pods: map[string]podEntry{}, sas: map[string]saEntry{}, secrets: map[string]secretEntry{}}, nil
+	if s.MaxNames <= 0 {
+		s.MaxNames = defaultMaxNames
+	}
+	return &Source{api: api, s: s,
+		pods: newCache[podEntry](maxKept, perNamespace), sas: newCache[saEntry](maxKept, perNamespace), secrets: newCache[secretEntry](maxKept, perNamespace)}, nil
 }
 
 // ForPod is pod's Pull: always usable (with no secret when none could be
@@ -94,18 +115,18 @@ func (s *Source) ForPod(ctx context.Context, pod Pod) (*Pull, error) {
 		return p, nil // a static pod names no secret
 	}
 	if pod.UID == "" || pod.Namespace == "" || pod.Name == "" {
-		p.notes = append(p.notes, "NRI gave no pod UID, namespace or name")
+		p.note("NRI gave no pod UID, namespace or name")
 		return p, fmt.Errorf("pod %s: no UID, namespace or name from the runtime", pod)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.s.Timeout)
 	defer cancel()
 	pe, err := s.pod(ctx, pod)
 	if err != nil {
-		p.notes = append(p.notes, "its pull secrets could not be read: "+err.Error())
+		p.note("its pull secrets could not be read: " + err.Error())
 		return p, err
 	}
 	if pe.other != "" {
-		p.notes = append(p.notes, pe.other)
+		p.note(pe.other)
 		return p, nil
 	}
 	if pe.static {
@@ -115,23 +136,23 @@ func (s *Source) ForPod(ctx context.Context, pod Pod) (*Pull, error) {
 	if s.s.ServiceAccount && pe.sa != "" {
 		sa, err := s.serviceAccount(ctx, pod.Namespace, pe.sa)
 		if err != nil {
-			p.notes = append(p.notes, "service account "+pe.sa+": "+err.Error())
+			p.note("service account " + pe.sa + ": " + err.Error())
 		}
 		names = append(append([]string(nil), names...), sa...)
 	}
-	seen := map[string]bool{}
+	names = distinct(names)
+	if len(names) > s.s.MaxNames {
+		p.note(fmt.Sprintf("%d more secret names not read (at most %d are)", len(names)-s.s.MaxNames, s.s.MaxNames))
+		names = names[:s.s.MaxNames]
+	}
 	var errs []error
 	for _, n := range names {
-		if seen[n] {
-			continue
-		}
-		seen[n] = true
 		se, err := s.secret(ctx, pod.Namespace, n)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		if se.s == nil {
-			p.notes = append(p.notes, se.note)
+			p.note(se.note)
 			continue
 		}
 		p.secrets = append(p.secrets, se.s)
@@ -142,9 +163,25 @@ func (s *Source) ForPod(ctx context.Context, pod Pod) (*Pull, error) {
 	return p, nil
 }
 
+// distinct is names without repeats, in order.
+func distinct(names []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func (s *Source) pod(ctx context.Context, pod Pod) (podEntry, error) {
+	// Keyed by all three: a UID is the runtime's word, and another
+	// pod claiming it must not get this pod's names in its namespace.
+	key := pod.Namespace + "/" + pod.Name + "/" + pod.UID
 	s.mu.Lock()
-	pe, ok := s.pods[pod.UID]
+	pe, ok := s.pods.get(key)
 	s.mu.Unlock()
 	if ok {
 		return pe, nil
@@ -186,10 +223,7 @@ func (s *Source) pod(ctx context.Context, pod Pod) (podEntry, error) {
 		pe.other = fmt.Sprintf("the API server's pod %s is another pod (UID %s, not %s)", pod, obj.Metadata.UID, pod.UID)
 	}
 	s.mu.Lock()
-	if len(s.pods) >= maxKept {
-		s.pods = map[string]podEntry{}
-	}
-	s.pods[pod.UID] = pe
+	s.pods.put(key, pe)
 	s.mu.Unlock()
 	return pe, nil
 }
@@ -198,7 +232,7 @@ func (s *Source) serviceAccount(ctx context.Context, ns, name string) ([]string,
 	key := ns + "/" + name
 	now := s.s.Now()
 	s.mu.Lock()
-	e, ok := s.sas[key]
+	e, ok := s.sas.get(key)
 	s.mu.Unlock()
 	if ok && now.Sub(e.at) < s.s.Refresh {
 		return e.names, nil
@@ -217,10 +251,7 @@ func (s *Source) serviceAccount(ctx context.Context, ns, name string) ([]string,
 		}
 	}
 	s.mu.Lock()
-	if len(s.sas) >= maxKept {
-		s.sas = map[string]saEntry{}
-	}
-	s.sas[key] = e
+	s.sas.put(key, e)
 	s.mu.Unlock()
 	return e.names, nil
 }
@@ -232,12 +263,13 @@ func (s *Source) secret(ctx context.Context, ns, name string) (secretEntry, erro
 	key := ns + "/" + name
 	now := s.s.Now()
 	s.mu.Lock()
-	old, ok := s.secrets[key]
+	old, ok := s.secrets.get(key)
 	s.mu.Unlock()
 	if ok && now.Sub(old.at) < s.s.Refresh {
 		return old, nil
 	}
 	var obj struct {
+		Kind     string `json:"kind"`
 		Metadata struct {
 			Namespace       string `json:"namespace"`
 			ResourceVersion string `json:"resourceVersion"`
@@ -252,11 +284,15 @@ func (s *Source) secret(ctx context.Context, ns, name string) (secretEntry, erro
 		e.note = fmt.Sprintf("secret %s not found in namespace %s", name, ns)
 	case err != nil:
 		// The API server is unreachable or refuses: what was read
-		// before stays in use, until it answers again.
-		if ok && old.s != nil {
+		// before stays in use for a while (a deleted or rotated-away
+		// secret must not live on through an outage), then only a
+		// note says why none is.
+		if ok && old.s != nil && now.Sub(old.at) < staleRefreshes*s.s.Refresh {
 			return old, err
 		}
 		return secretEntry{note: fmt.Sprintf("secret %s: %v", key, err)}, err
+	case obj.Kind != "Secret":
+		e.note = fmt.Sprintf("secret %s: the API server answered with a %q, not a Secret", key, obj.Kind)
 	case obj.Metadata.Namespace != ns:
 		e.note = fmt.Sprintf("secret %s: the API server answered with namespace %q's", key, obj.Metadata.Namespace)
 	case ok && old.s != nil && old.s.rv == obj.Metadata.ResourceVersion && obj.Metadata.ResourceVersion != "":
@@ -265,10 +301,7 @@ func (s *Source) secret(ctx context.Context, ns, name string) (secretEntry, erro
 		e.s, e.note = parseSecret(key, obj.Metadata.ResourceVersion, obj.Type, obj.Data)
 	}
 	s.mu.Lock()
-	if len(s.secrets) >= maxKept {
-		s.secrets = map[string]secretEntry{}
-	}
-	s.secrets[key] = e
+	s.secrets.put(key, e)
 	s.mu.Unlock()
 	return e, nil
 }

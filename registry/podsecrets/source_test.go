@@ -72,8 +72,8 @@ func (f *fakeAPI) pod(ns, name, uid string, secrets ...string) {
 		refs = append(refs, map[string]string{"name": s})
 	}
 	f.set("/api/v1/namespaces/"+ns+"/pods/"+name, map[string]any{
-		"metadata": map[string]any{"name": name, "namespace": ns, "uid": uid},
-		"spec":     map[string]any{"imagePullSecrets": refs, "serviceAccountName": "builder"},
+		"kind": "Pod", "metadata": map[string]any{"name": name, "namespace": ns, "uid": uid},
+		"spec": map[string]any{"imagePullSecrets": refs, "serviceAccountName": "builder"},
 	})
 }
 
@@ -82,9 +82,9 @@ func (f *fakeAPI) pod(ns, name, uid string, secrets ...string) {
 func (f *fakeAPI) secret(ns, name, rv, host, user, pass string) {
 	cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
 	f.set("/api/v1/namespaces/"+ns+"/secrets/"+name, map[string]any{
-		"metadata": map[string]any{"name": name, "namespace": ns, "resourceVersion": rv},
-		"type":     "kubernetes.io/dockerconfigjson",
-		"data":     map[string]string{".dockerconfigjson": base64.StdEncoding.EncodeToString([]byte(cfg))},
+		"kind": "Secret", "metadata": map[string]any{"name": name, "namespace": ns, "resourceVersion": rv},
+		"type": "kubernetes.io/dockerconfigjson",
+		"data": map[string]string{".dockerconfigjson": base64.StdEncoding.EncodeToString([]byte(cfg))},
 	})
 }
 
@@ -229,7 +229,7 @@ func TestSecretOfAnotherNamespaceIsNotRead(t *testing.T) {
 	// An API server that answered with another namespace's object is not
 	// believed either.
 	f.setRaw("/api/v1/namespaces/team-a/secrets/regcred", func(w http.ResponseWriter) {
-		fmt.Fprint(w, `{"metadata":{"namespace":"team-b","resourceVersion":"1"},"type":"kubernetes.io/dockerconfigjson","data":{}}`)
+		fmt.Fprint(w, `{"kind":"Secret","metadata":{"namespace":"team-b","resourceVersion":"1"},"type":"kubernetes.io/dockerconfigjson","data":{}}`)
 	})
 	s2, _ := f.source(t, false)
 	pull, _ = s2.ForPod(context.Background(), Pod{Namespace: "team-a", Name: "app", UID: "uid-1"})
@@ -352,16 +352,16 @@ func TestOnlyDockerConfigSecrets(t *testing.T) {
 	f := newFakeAPI(t)
 	f.pod("team", "app", "uid-1", "opaque", "broken", "legacy")
 	f.set("/api/v1/namespaces/team/secrets/opaque", map[string]any{
-		"metadata": map[string]any{"namespace": "team", "resourceVersion": "1"}, "type": "Opaque",
+		"kind": "Secret", "metadata": map[string]any{"namespace": "team", "resourceVersion": "1"}, "type": "Opaque",
 		"data": map[string]string{"password": base64.StdEncoding.EncodeToString([]byte("opaque-pw"))},
 	})
 	f.set("/api/v1/namespaces/team/secrets/broken", map[string]any{
-		"metadata": map[string]any{"namespace": "team", "resourceVersion": "1"}, "type": "kubernetes.io/dockerconfigjson",
+		"kind": "Secret", "metadata": map[string]any{"namespace": "team", "resourceVersion": "1"}, "type": "kubernetes.io/dockerconfigjson",
 		"data": map[string]string{".dockerconfigjson": base64.StdEncoding.EncodeToString([]byte(`{"auths": "broken-pw`))},
 	})
 	legacy := fmt.Sprintf(`{"https://%s":{"username":"old","password":"legacy-pw"}}`, host)
 	f.set("/api/v1/namespaces/team/secrets/legacy", map[string]any{
-		"metadata": map[string]any{"namespace": "team", "resourceVersion": "3"}, "type": "kubernetes.io/dockercfg",
+		"kind": "Secret", "metadata": map[string]any{"namespace": "team", "resourceVersion": "3"}, "type": "kubernetes.io/dockercfg",
 		"data": map[string]string{".dockercfg": base64.StdEncoding.EncodeToString([]byte(legacy))},
 	})
 	s, _ := f.source(t, false)

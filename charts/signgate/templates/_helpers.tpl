@@ -67,6 +67,13 @@ bin_dir = {{ .Values.kubeletCredentialProviders.binDir | quote }}
 # and secrets: see values.yaml, podPullSecrets).
 [registry.pod_pull_secrets]
 enabled = true
+{{- if .Values.podPullSecrets.kubelet.enabled }}
+{{- if or .Values.podPullSecrets.apiServer .Values.podPullSecrets.serviceAccount }}
+{{- fail "podPullSecrets.kubelet.enabled: not with apiServer or serviceAccount (the Node authorizer grants no get on service accounts)" }}
+{{- end }}
+# As the kubelet: only the secrets of pods bound to this node.
+kubeconfig = {{ .Values.podPullSecrets.kubelet.kubeconfig | quote }}
+{{- end }}
 {{- with .Values.podPullSecrets.apiServer }}
 api_server = {{ . | quote }}
 {{- end }}

@@ -1,6 +1,8 @@
 package kubecheck
 
 import (
+	"os"
+	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -58,5 +60,72 @@ func TestChartPodPullSecrets(t *testing.T) {
 			t.Errorf("serviceAccount=%v: config.toml:\n%s", sa, cfg)
 		}
 		checkConfigText(t, cfg, nil)
+	}
+}
+
+// podPullSecrets.kubelet reads as the kubelet, node-scoped: the kubelet's
+// kubeconfig and pki directory mounted read-only at their own paths, no
+// ClusterRole, no token; with serviceAccount or apiServer it refuses.
+func TestChartPodPullSecretsAsKubelet(t *testing.T) {
+	objs := render(t, "--set", "podPullSecrets.enabled=true,podPullSecrets.kubelet.enabled=true")
+	for k := range objs {
+		if strings.HasPrefix(k, "ClusterRole") {
+			t.Errorf("as the kubelet, the chart renders %s", k)
+		}
+	}
+	var ds appsv1.DaemonSet
+	strict(t, objs["DaemonSet/signgate"], &ds)
+	checkDaemonSet(t, &ds)
+	spec := ds.Spec.Template.Spec
+	if a := spec.AutomountServiceAccountToken; a == nil || *a {
+		t.Error("the service-account token is mounted")
+	}
+	want := map[string]corev1.HostPathType{"/etc/kubernetes/kubelet.conf": corev1.HostPathFile, "/var/lib/kubelet/pki": corev1.HostPathDirectory}
+	for _, v := range spec.Volumes {
+		if v.HostPath == nil {
+			continue
+		}
+		typ, ok := want[v.HostPath.Path]
+		if !ok {
+			continue
+		}
+		delete(want, v.HostPath.Path)
+		if v.HostPath.Type == nil || *v.HostPath.Type != typ {
+			t.Errorf("volume %s: type %v, want %s", v.Name, v.HostPath.Type, typ)
+		}
+		mounted := false
+		for _, m := range spec.Containers[0].VolumeMounts {
+			if m.Name == v.Name {
+				mounted = true
+				if !m.ReadOnly || m.MountPath != v.HostPath.Path {
+					t.Errorf("mount %+v: want read-only at %s", m, v.HostPath.Path)
+				}
+			}
+		}
+		if !mounted {
+			t.Errorf("volume %s is not mounted", v.Name)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("not mounted: %v", want)
+	}
+	var cm corev1.ConfigMap
+	strict(t, objs["ConfigMap/signgate-config"], &cm)
+	cfg := cm.Data["config.toml"]
+	if !strings.Contains(cfg, "[registry.pod_pull_secrets]\nenabled = true\n# As the kubelet: only the secrets of pods bound to this node.\nkubeconfig = \"/etc/kubernetes/kubelet.conf\"") {
+		t.Errorf("config.toml:\n%s", cfg)
+	}
+	checkConfigText(t, cfg, nil)
+
+	bin := os.Getenv("SIGNGATE_HELM")
+	if bin == "" {
+		skip(t, "SIGNGATE_HELM is not set: the chart is not rendered")
+	}
+	for _, set := range []string{"podPullSecrets.serviceAccount=true", "podPullSecrets.apiServer=https://10.1.2.3:6443"} {
+		out, err := exec.Command(bin, "template", "signgate", chart, "--namespace", namespace, "--kube-version", kubeVersion,
+			"--set", "podPullSecrets.enabled=true,podPullSecrets.kubelet.enabled=true,"+set).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "podPullSecrets.kubelet.enabled: not with") {
+			t.Errorf("%s: rendered: %v\n%s", set, err, out)
+		}
 	}
 }
