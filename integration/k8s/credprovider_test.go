@@ -302,6 +302,17 @@ func setKubeletArgs(t *testing.T, args ...string) {
 	}); err != nil {
 		t.Fatalf("the kubelet did not come back: %v", err)
 	}
+	// Healthy is not yet synced: until the restarted kubelet knows its
+	// pods again it answers their logs with 404, which the next test reads.
+	if err := harness.WaitFor(time.Minute, func() error {
+		out, err := C.Kubectl("-n", "signgate-system", "logs", "ds/signgate", "--tail=1")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("the restarted kubelet does not serve signgate's logs: %v", err)
+	}
 }
 
 // hasLine says whether one line of logs holds every one of want.
