@@ -40,6 +40,8 @@ func CheckDelegations(root *config.Fragment) error {
 	for _, n := range sortedNames(root.Delegations) {
 		d := root.Delegations[n]
 		switch {
+		case strings.ContainsAny(n, nameSeparators):
+			return fmt.Errorf("delegations.%q: a delegation's name holds no %q: it prefixes its tenant's key and policy names", n, nameSeparators)
 		case d.Reference == "":
 			return fmt.Errorf("delegations.%s.reference: required", n)
 		case len(d.Namespaces) == 0:
@@ -70,11 +72,18 @@ func Delegate(name string, d config.DelegationSection, t *config.Fragment) (map[
 	over := func(format string, args ...any) error {
 		return &OverreachError{Delegation: name, Problem: fmt.Sprintf(format, args...)}
 	}
+	if strings.ContainsAny(name, nameSeparators) {
+		return nil, nil, over("a delegation's name holds no %q", nameSeparators)
+	}
 	if len(t.Certs) > 0 || len(t.TrustRoots) > 0 || len(t.Identities) > 0 || len(t.Delegations) > 0 {
 		return nil, nil, over("a tenant's fragment carries only keys and policies")
 	}
 	keys := map[string]config.KeySection{}
 	for k, ks := range t.Keys {
+		if strings.ContainsAny(k, nameSeparators) {
+			// "a" + "b.k" and "a.b" + "k" would be one key.
+			return nil, nil, over("keys.%q: a tenant's key name holds no %q", k, nameSeparators)
+		}
 		if ks.Path != "" || ks.KMS != "" {
 			return nil, nil, over("keys.%s: a tenant's keys are given inline (pem)", k)
 		}
@@ -145,7 +154,9 @@ func Merge(root *config.Fragment, tenants map[string]*config.Fragment) (*config.
 		out.Keys[k] = v
 	}
 	var floors, rest, delegated []config.PolicySection
+	names := map[string]bool{}
 	for _, p := range root.Policy {
+		names[p.Name] = true
 		if p.Floor {
 			floors = append(floors, p)
 		} else {
@@ -162,7 +173,18 @@ func Merge(root *config.Fragment, tenants map[string]*config.Fragment) (*config.
 			return nil, err
 		}
 		for k, v := range keys {
+			// Never replace a key already there: the root's (a floor
+			// may trust it) nor another tenant's.
+			if _, taken := out.Keys[k]; taken {
+				return nil, &OverreachError{Delegation: n, Problem: fmt.Sprintf("its key is named %q, as a key already defined", k)}
+			}
 			out.Keys[k] = v
+		}
+		for _, p := range pols {
+			if _, taken := names[p.Name]; taken {
+				return nil, &OverreachError{Delegation: n, Problem: fmt.Sprintf("its policy is named %q, as a policy already defined", p.Name)}
+			}
+			names[p.Name] = true
 		}
 		delegated = append(delegated, pols...)
 	}
@@ -170,6 +192,11 @@ func Merge(root *config.Fragment, tenants map[string]*config.Fragment) (*config.
 	out.Delegations = nil
 	return &out, nil
 }
+
+// nameSeparators join a delegation's name to its tenant's names: neither
+// may hold one, so no two tenants' names, nor a tenant's and the root's,
+// can be the same.
+const nameSeparators = "./"
 
 func prefixed(name string, keys []string) []string {
 	out := make([]string, len(keys))
