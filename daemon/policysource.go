@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -182,7 +184,18 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	if inForce != nil {
 		prev = inForce.Tenants
 	}
-	tenants, tchanged, refusal := d.refreshTenants(ctx, cfg, got, prev, now)
+	fetched, refusal := d.refreshTenants(ctx, cfg, got, prev, now)
+	// Each tenant was checked alone; the full set is what the reload
+	// runs, so it is compiled before it is kept: a fragment that does
+	// not fit with the others is refused and its previous one stays.
+	_, tenants, dropped, ferr := setup.FitTenants(cfg.Config, got.Body, fetched, prev, got.Digest)
+	if ferr != nil {
+		return d.policyFailed(src, inForce, &policysource.RefusedError{Digest: got.Digest, Reason: "malformed", Err: ferr}, now)
+	}
+	for _, n := range slices.Sorted(maps.Keys(dropped)) {
+		refusal = latestRefusal(d.tenantRefused(src, n, fetched[n].Digest, dropped[n], now), refusal)
+	}
+	tchanged := tenantsChanged(prev, tenants)
 	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Tenants: tenants}
 	if change == policysource.Same {
 		kept.Refusals, kept.LastRefusal = inForce.Refusals, inForce.LastRefusal

@@ -2,6 +2,7 @@ package setup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,6 +28,9 @@ type Source struct {
 	// KeptError says why a kept policy was not used: a state file that
 	// failed its checks, or a policy that no longer compiles.
 	KeptError error
+	// TenantsError says which kept tenants' fragments were set aside
+	// because they do not compile with the root and the others.
+	TenantsError error
 }
 
 // Stale says whether the policy in force was last confirmed by its source
@@ -69,8 +73,16 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 	} else if kept != nil && kept.Digest == "" {
 		// Only refusals were kept: no policy was ever verified.
 	} else if kept != nil {
-		c, err := ComposeTenants(cc, []byte(kept.Body), kept.Tenants, kept.Digest)
+		c, in, dropped, err := FitTenants(cc, []byte(kept.Body), kept.Tenants, nil, kept.Digest)
 		if err == nil {
+			if len(dropped) > 0 {
+				k := *kept
+				k.Tenants = in
+				kept = &k
+				for _, n := range sortedKeys(dropped) {
+					src.TenantsError = errors.Join(src.TenantsError, dropped[n])
+				}
+			}
 			src.Kept = kept
 			c.Source = src
 			return c, nil
@@ -172,6 +184,9 @@ func (c *Config) sourceWarnings() []string {
 	var out []string
 	if s.KeptError != nil {
 		out = append(out, fmt.Sprintf("policy_source: the kept policy is not used: %v", s.KeptError))
+	}
+	if s.TenantsError != nil {
+		out = append(out, fmt.Sprintf("policy_source: delegated fragments set aside (their namespaces fall to the root's policies): %v", s.TenantsError))
 	}
 	if s.Kept == nil {
 		out = append(out, fmt.Sprintf("policy_source: no policy from %s has been verified yet: every image is denied until one is", s.Reference))
