@@ -39,6 +39,9 @@ type PolicySource struct {
 	Section      PolicySourceSection
 }
 
+// MaxSerial is the highest serial a policy artifact may carry.
+const MaxSerial = 1 << 53
+
 // Fragment is what a policy artifact carries: the sections that replace
 // the local file's, and the serial that must never go backwards.
 type Fragment struct {
@@ -81,6 +84,11 @@ func ParseFragment(what string, data []byte) (*Fragment, error) {
 	}
 	if f.Serial <= 0 {
 		return nil, fmt.Errorf("%s: serial = %d: a policy artifact needs a positive serial, raised on every publication", what, f.Serial)
+	}
+	if f.Serial > MaxSerial {
+		// Near MaxInt64 nothing could follow it: one leaked signature
+		// would freeze the node's policy.
+		return nil, fmt.Errorf("%s: serial = %d: above 2^53; refused as malformed", what, f.Serial)
 	}
 	return &f, nil
 }

@@ -196,7 +196,7 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 		refusal = latestRefusal(d.tenantRefused(src, n, fetched[n].Digest, dropped[n], now), refusal)
 	}
 	tchanged := tenantsChanged(prev, tenants)
-	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Tenants: tenants}
+	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Tenants: tenants, Signers: src.Signers}
 	if change == policysource.Same {
 		kept.Refusals, kept.LastRefusal = inForce.Refusals, inForce.LastRefusal
 	}

@@ -28,6 +28,9 @@ type Source struct {
 	// KeptError says why a kept policy was not used: a state file that
 	// failed its checks, or a policy that no longer compiles.
 	KeptError error
+	// Signers fingerprints the source's signers (signersID); a kept
+	// policy records the fingerprint it was verified under.
+	Signers string
 	// TenantsError says which kept tenants' fragments were set aside
 	// because they do not compile with the root and the others.
 	TenantsError error
@@ -64,12 +67,14 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 		// The signers are read once at start, before any KMS sync.
 		return nil, fmt.Errorf("%s: keys.%s: the policy source's signers are keys given by pem or path, not kms", cc.Path, k.Name)
 	}
-	src := &Source{PolicySource: cc.PolicySource, Boot: bc}
+	src := &Source{PolicySource: cc.PolicySource, Boot: bc, Signers: signersID(cc, bc)}
 	kept, err := policysource.ReadKept(cc.Daemon.StateDir)
 	if err != nil {
 		src.KeptError = err
 	} else if kept != nil && kept.Reference != cc.PolicySource.Reference {
 		src.KeptError = fmt.Errorf("the kept policy %s came from %s, not policy_source.reference %s", kept.Digest, kept.Reference, cc.PolicySource.Reference)
+	} else if kept != nil && kept.Digest != "" && kept.Signers != src.Signers {
+		src.KeptError = fmt.Errorf("the kept policy %s was verified by other signers than policy_source's now (its keys, certificates or rule changed): set aside until the source is verified again", kept.Digest)
 	} else if kept != nil && kept.Digest == "" {
 		// Only refusals were kept: no policy was ever verified.
 	} else if kept != nil {

@@ -63,7 +63,7 @@ func policyNames(c *setup.Config) []string {
 func TestKeptTenantProblemNeverSetsTheRootAside(t *testing.T) {
 	path, state := sourcedConfig(t, "")
 	root := tenantRoot(t)
-	k := &policysource.Kept{Reference: "registry.example/signgate/policy:prod", Digest: "sha256:root", Serial: 1, Body: root, Verified: time.Now(),
+	k := &policysource.Kept{Reference: "registry.example/signgate/policy:prod", Digest: "sha256:root", Serial: 1, Body: root, Verified: time.Now(), Signers: signersOf(t, path),
 		Tenants: map[string]*policysource.Tenant{
 			"a": tenantFrag("a", "sha256:a", "ns-a", "registry.example/a/**"),
 			"b": tenantFrag("b", "sha256:b", "ns-a", "registry.example/b/**"), // not b's namespace
