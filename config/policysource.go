@@ -21,6 +21,9 @@ type PolicySourceSection struct {
 	Refresh      string `toml:"refresh"`
 	MaxStaleness string `toml:"max_staleness"`
 	OnStale      string `toml:"on_stale"` // "warn" or "deny"
+	// MinSerial: the lowest serial this node takes, even with no policy
+	// kept (a lost state file must not re-open a rollback).
+	MinSerial int64 `toml:"min_serial"`
 	// Who must have signed it, written as for an image's [[policy]].
 	Signatures string           `toml:"signatures"`
 	Cosign     *CosignSection   `toml:"cosign"`
@@ -36,6 +39,7 @@ type PolicySource struct {
 	Refresh      time.Duration
 	MaxStaleness time.Duration // 0: no limit
 	DenyStale    bool          // on_stale = "deny"
+	MinSerial    int64         // 0: any positive serial
 	Section      PolicySourceSection
 }
 
@@ -111,6 +115,10 @@ func (c *Config) policySource(p *Problems, f File) *PolicySource {
 	case s.Path != "":
 		out.Path = c.Resolve(s.Path)
 		out.Reference = "oci-layout:" + out.Path
+	}
+	out.MinSerial = s.MinSerial
+	if s.MinSerial < 0 || s.MinSerial > MaxSerial {
+		p.Errorf("policy_source.min_serial = %d: between 0 and 2^53", s.MinSerial)
 	}
 	switch s.OnStale {
 	case "", "warn":

@@ -88,7 +88,7 @@ func (d *Daemon) fetchTenant(ctx context.Context, cfg *setup.Config, root *polic
 	if old != nil {
 		inForce = &policysource.Kept{Digest: old.Digest, Serial: old.Serial}
 	}
-	change, err := policysource.Accept(inForce, got.Digest, got.Fragment.Serial)
+	change, err := policysource.Accept(inForce, got.Digest, got.Fragment.Serial, 0)
 	if err != nil {
 		return nil, &policysource.RefusedError{Digest: got.Digest, Reason: "rollback", Err: err}
 	}

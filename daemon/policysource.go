@@ -60,6 +60,9 @@ type policyState struct {
 	refused string
 	// refusedTenants: the same, per delegated fragment.
 	refusedTenants map[string]bool
+	// poke asks the refresh loop for a refresh now: a reload that leaves
+	// no policy in force (one set aside) must not wait for refresh.
+	poke chan struct{}
 }
 
 func (d *Daemon) policyNow() time.Time {
@@ -83,6 +86,19 @@ func (d *Daemon) showPolicy(cfg *setup.Config) {
 	d.ps.metrics.serial.Set(float64(src.Kept.Serial))
 	d.ps.metrics.verified.Set(float64(src.Kept.Verified.Unix()))
 	d.checkStale(src, src.Kept.Verified)
+}
+
+// refreshIfNoPolicy asks for a refresh at once after a reload that leaves
+// no policy in force (the kept one set aside): every image is denied until
+// one is verified.
+func (d *Daemon) refreshIfNoPolicy(cfg *setup.Config) {
+	if cfg.Source == nil || cfg.Source.Kept != nil {
+		return
+	}
+	select {
+	case d.ps.poke <- struct{}{}:
+	default: // one is already asked for
+	}
 }
 
 // checkStale says loudly when the policy in force is past max_staleness.
@@ -129,6 +145,7 @@ func (d *Daemon) policyLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-d.wait(src.Refresh):
+		case <-d.ps.poke:
 		}
 	}
 }
@@ -167,7 +184,7 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	cancel()
 	change := policysource.Same
 	if err == nil {
-		change, err = policysource.Accept(inForce, got.Digest, got.Fragment.Serial)
+		change, err = policysource.Accept(inForce, got.Digest, got.Fragment.Serial, src.MinSerial)
 	}
 	if err == nil && change == policysource.Newer {
 		// It must compile with this node's bootstrap before it is kept: a

@@ -75,6 +75,8 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 		src.KeptError = fmt.Errorf("the kept policy %s came from %s, not policy_source.reference %s", kept.Digest, kept.Reference, cc.PolicySource.Reference)
 	} else if kept != nil && kept.Digest != "" && kept.Signers != src.Signers {
 		src.KeptError = fmt.Errorf("the kept policy %s was verified by other signers than policy_source's now (its keys, certificates or rule changed): set aside until the source is verified again", kept.Digest)
+	} else if kept != nil && kept.Digest != "" && kept.Serial < cc.PolicySource.MinSerial {
+		src.KeptError = fmt.Errorf("the kept policy %s has serial %d, below policy_source.min_serial (%d)", kept.Digest, kept.Serial, cc.PolicySource.MinSerial)
 	} else if kept != nil && kept.Digest == "" {
 		// Only refusals were kept: no policy was ever verified.
 	} else if kept != nil {

@@ -1,6 +1,8 @@
 package setup_test
 
 import (
+	"bytes"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +73,39 @@ func TestAbsurdPolicySerialIsMalformed(t *testing.T) {
 	}
 	if c.Source.Kept != nil || c.Source.KeptError == nil || !strings.Contains(c.Source.KeptError.Error(), "serial") {
 		t.Errorf("a serial of MaxInt64 was taken: kept %v, %v", c.Source.Kept != nil, c.Source.KeptError)
+	}
+}
+
+func withMinSerial(t *testing.T, path, v string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, bytes.Replace(b, []byte("[policy_source]\n"), []byte("[policy_source]\nmin_serial = "+v+"\n"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// policy_source.min_serial bounds the kept policy too: one below it is set
+// aside; a negative or absurd value is an error naming the key.
+func TestMinSerialSetsAsideAnOlderKeptPolicy(t *testing.T) {
+	body := "serial = 4\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\nmode = \"allow\"\n"
+	path, state := sourcedConfig(t, "")
+	withMinSerial(t, path, "5")
+	keepVerified(t, state, body, 4, signersOf(t, path))
+	c, err := setup.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Source.Kept != nil || c.Source.KeptError == nil || !strings.Contains(c.Source.KeptError.Error(), "min_serial") {
+		t.Errorf("a kept serial 4 under min_serial 5: kept %v, %v", c.Source.Kept != nil, c.Source.KeptError)
+	}
+	for _, v := range []string{"-1", "9007199254740993"} {
+		path, _ := sourcedConfig(t, "")
+		withMinSerial(t, path, v)
+		if _, err := setup.Load(path); err == nil || !strings.Contains(err.Error(), "policy_source.min_serial") {
+			t.Errorf("min_serial = %s: %v", v, err)
+		}
 	}
 }
