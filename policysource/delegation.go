@@ -111,6 +111,11 @@ func Delegate(name string, d config.DelegationSection, t *config.Fragment) (map[
 		if p.Floor {
 			return nil, nil, over("%s: only the root's policies are floors", at)
 		}
+		if ref := rootReference(p); ref != "" {
+			// A tenant defines no identities, certificates or trust
+			// roots: any it names are the root's, given for other images.
+			return nil, nil, over("%s: %s names the root's entries; a tenant's policies trust only its own keys", at, ref)
+		}
 		p.Name = name + "/" + p.Name
 		for _, sec := range []*config.CosignSection{p.Cosign} {
 			if sec != nil {
@@ -128,6 +133,36 @@ func Delegate(name string, d config.DelegationSection, t *config.Fragment) (map[
 		out = append(out, p)
 	}
 	return keys, out, nil
+}
+
+// rootReference names the first field of p that names identities,
+// certificates or trust roots; "" when none does.
+func rootReference(p config.PolicySection) string {
+	if c := p.Cosign; c != nil {
+		switch {
+		case len(c.Identities) > 0:
+			return fmt.Sprintf("cosign.identities %v", c.Identities)
+		case c.TlogRoot != "":
+			return fmt.Sprintf("cosign.tlog_root %q", c.TlogRoot)
+		}
+	}
+	if n := p.Notation; n != nil {
+		switch {
+		case len(n.Certs) > 0:
+			return fmt.Sprintf("notation.certs %v", n.Certs)
+		case len(n.TSA) > 0:
+			return fmt.Sprintf("notation.tsa %v", n.TSA)
+		}
+	}
+	for j, a := range p.Attestation {
+		switch {
+		case len(a.Identities) > 0:
+			return fmt.Sprintf("attestation[%d].identities %v", j, a.Identities)
+		case a.TlogRoot != "":
+			return fmt.Sprintf("attestation[%d].tlog_root %q", j, a.TlogRoot)
+		}
+	}
+	return ""
 }
 
 // within says whether scope s governs only images that one of the
