@@ -171,6 +171,9 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	ref := src.Reference
 	if src.Path != "" {
 		served, stop, err := policysource.ServeLayout(src.Path)
+		if err != nil && policysource.Reason(err) != "" {
+			return d.policyFailed(src, inForce, err, d.policyNow())
+		}
 		if err != nil {
 			d.ps.metrics.errors.Inc()
 			d.log.Warn("policy source: the layout cannot be read; the policy in force stays", "path", src.Path, "err", err)
@@ -214,8 +217,10 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	}
 	tchanged := tenantsChanged(prev, tenants)
 	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Tenants: tenants, Signers: src.Signers}
-	if change == policysource.Same {
-		kept.Refusals, kept.LastRefusal = inForce.Refusals, inForce.LastRefusal
+	// The refusals stay for doctor when a newer policy is taken, and
+	// those kept before the first one too.
+	if before := d.refusalsBefore(cfg, inForce); before != nil {
+		kept.Refusals, kept.LastRefusal = before.Refusals, before.LastRefusal
 	}
 	if refusal != nil {
 		kept.Refusals++
@@ -237,6 +242,19 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	return d.Reload()
 }
 
+// refusalsBefore is the state holding the refusals so far: the policy in
+// force, or the refusals kept before any was.
+func (d *Daemon) refusalsBefore(cfg *setup.Config, inForce *policysource.Kept) *policysource.Kept {
+	if inForce != nil {
+		return inForce
+	}
+	k, err := policysource.ReadKept(cfg.Daemon.StateDir)
+	if err != nil || k == nil || k.Reference != cfg.Source.Reference {
+		return nil
+	}
+	return k
+}
+
 // policyFailed logs, counts and keeps a refusal, or notes an unreachable
 // source; the policy in force stays either way.
 func (d *Daemon) policyFailed(src *setup.Source, inForce *policysource.Kept, err error, now time.Time) error {
@@ -254,6 +272,8 @@ func (d *Daemon) policyFailed(src *setup.Source, inForce *policysource.Kept, err
 	if inForce != nil {
 		k := *inForce
 		kept, serial = &k, k.Serial
+	} else if before := d.refusalsBefore(d.config(), nil); before != nil && before.Digest == "" {
+		kept.Refusals = before.Refusals // refusals only: none taken yet
 	}
 	digest := ""
 	var re *policysource.RefusedError

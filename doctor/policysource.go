@@ -14,7 +14,7 @@ type PolicySource struct {
 	MaxStaleness time.Duration
 	DenyStale    bool
 	KeptError    string // why the kept policy is not used; "" when it is
-	Refusals     int    // policies refused since this one was taken
+	Refusals     int    // policies refused, across the policies taken
 	// The last refusal: when, which artifact, and why.
 	RefusedAt     time.Time
 	RefusedDigest string

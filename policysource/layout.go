@@ -96,7 +96,12 @@ func ServeLayout(dir string) (string, func(), error) {
 	}
 	if len(policy) != 1 {
 		stop()
-		return "", nil, fmt.Errorf("policy_source.path %s holds %d signgate policy artifacts; want exactly one", dir, len(policy))
+		err := fmt.Errorf("policy_source.path %s holds %d signgate policy artifacts; want exactly one", dir, len(policy))
+		if len(policy) > 1 {
+			// Which one would be a guess: refused, counted, shown.
+			return "", nil, &RefusedError{Reason: "malformed", Err: err}
+		}
+		return "", nil, err // none yet: perhaps a copy under way
 	}
 	return policy[0], stop, nil
 }

@@ -25,7 +25,7 @@ type Kept struct {
 	Signers string `json:"signers,omitempty"`
 	// Tenants: the delegated fragments verified under it, by delegation.
 	Tenants map[string]*Tenant `json:"tenants,omitempty"`
-	// Refusals counts policies refused since this one was taken.
+	// Refusals counts policies refused, across the policies taken.
 	Refusals    int      `json:"refusals,omitempty"`
 	LastRefusal *Refusal `json:"last_refusal,omitempty"`
 }
