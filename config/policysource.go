@@ -49,7 +49,10 @@ const MaxSerial = 1 << 53
 // Fragment is what a policy artifact carries: the sections that replace
 // the local file's, and the serial that must never go backwards.
 type Fragment struct {
-	Serial     int64                       `toml:"serial"`
+	Serial int64 `toml:"serial"`
+	// Expires, signed with the rest: past it the policy is stale even
+	// while the source keeps serving it (a frozen registry).
+	Expires    time.Time                   `toml:"expires"`
 	Keys       map[string]KeySection       `toml:"keys"`
 	Certs      map[string]CertSection      `toml:"certs"`
 	TrustRoots map[string]TrustRootSection `toml:"trust_roots"`
@@ -84,7 +87,7 @@ func ParseFragment(what string, data []byte) (*Fragment, error) {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return nil, fmt.Errorf("%s: unknown key(s): %s (a policy artifact carries only serial, keys, certs, trust_roots, identities, policy and delegations)", what, strings.Join(unknownKeys(string(data), und), ", "))
+		return nil, fmt.Errorf("%s: unknown key(s): %s (a policy artifact carries only serial, expires, keys, certs, trust_roots, identities, policy and delegations)", what, strings.Join(unknownKeys(string(data), und), ", "))
 	}
 	if f.Serial <= 0 {
 		return nil, fmt.Errorf("%s: serial = %d: a policy artifact needs a positive serial, raised on every publication", what, f.Serial)

@@ -85,7 +85,7 @@ func (d *Daemon) showPolicy(cfg *setup.Config) {
 	}
 	d.ps.metrics.serial.Set(float64(src.Kept.Serial))
 	d.ps.metrics.verified.Set(float64(src.Kept.Verified.Unix()))
-	d.checkStale(src, src.Kept.Verified)
+	d.checkStale(src, src.Kept, src.Kept.Verified)
 }
 
 // refreshIfNoPolicy asks for a refresh at once after a reload that leaves
@@ -102,8 +102,8 @@ func (d *Daemon) refreshIfNoPolicy(cfg *setup.Config) {
 }
 
 // checkStale says loudly when the policy in force is past max_staleness.
-func (d *Daemon) checkStale(src *setup.Source, verified time.Time) bool {
-	stale := src.Stale(verified, d.policyNow())
+func (d *Daemon) checkStale(src *setup.Source, k *policysource.Kept, verified time.Time) bool {
+	stale := src.Stale(k, verified, d.policyNow())
 	if !stale {
 		d.ps.metrics.stale.Set(0)
 		return false
@@ -113,7 +113,7 @@ func (d *Daemon) checkStale(src *setup.Source, verified time.Time) bool {
 	if src.DenyStale {
 		what = "every image is denied (on_stale = \"deny\")"
 	}
-	d.log.Error("policy source: the policy in force is stale; "+what, "reference", src.Reference, "verified", verified.UTC(), "max_staleness", src.MaxStaleness)
+	d.log.Error("policy source: the policy in force is stale; "+what, "reference", src.Reference, "verified", verified.UTC(), "max_staleness", src.MaxStaleness, "expires", k.Expires.UTC())
 	return true
 }
 
@@ -123,10 +123,16 @@ func (d *Daemon) checkStale(src *setup.Source, verified time.Time) bool {
 func (d *Daemon) staleDenial(req verify.Request) *verify.Verdict {
 	src := d.config().Source
 	k := d.ps.kept.Load()
-	if src == nil || !src.DenyStale || k == nil || !src.Stale(k.Verified, d.policyNow()) {
+	now := d.policyNow()
+	if src == nil || !src.DenyStale || k == nil || !src.Stale(k, k.Verified, now) {
 		return nil
 	}
 	repo, _ := verify.CanonicalRepo(req.Image.Context())
+	if setup.Expired(k, now) {
+		return verify.Deny(repo, req.Image.DigestStr(), verify.CauseMisconfigured,
+			fmt.Sprintf("the policy from policy_source (serial %d) expired at %s (its signed expires), and on_stale = \"deny\": every image is denied until a newer policy is published",
+				k.Serial, k.Expires.UTC().Format(time.RFC3339)))
+	}
 	return verify.Deny(repo, req.Image.DigestStr(), verify.CauseMisconfigured,
 		fmt.Sprintf("the policy from policy_source (serial %d) was last confirmed at %s, longer ago than max_staleness (%s), and on_stale = \"deny\": every image is denied until the source is reached",
 			k.Serial, k.Verified.UTC().Format(time.RFC3339), src.MaxStaleness))
@@ -216,7 +222,7 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 		refusal = latestRefusal(d.tenantRefused(src, n, fetched[n].Digest, dropped[n], now), refusal)
 	}
 	tchanged := tenantsChanged(prev, tenants)
-	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Tenants: tenants, Signers: src.Signers}
+	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Expires: got.Fragment.Expires, Tenants: tenants, Signers: src.Signers}
 	// The refusals stay for doctor when a newer policy is taken, and
 	// those kept before the first one too.
 	if before := d.refusalsBefore(cfg, inForce); before != nil {
@@ -233,7 +239,7 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	if change == policysource.Same && !tchanged {
 		d.ps.kept.Store(kept) // the one in force, confirmed now
 		d.ps.metrics.verified.Set(float64(now.Unix()))
-		d.checkStale(src, now)
+		d.checkStale(src, kept, now)
 		return nil
 	}
 	if change == policysource.Newer {
@@ -263,7 +269,7 @@ func (d *Daemon) policyFailed(src *setup.Source, inForce *policysource.Kept, err
 		d.ps.metrics.errors.Inc()
 		d.log.Warn("policy source: not reached; the policy in force stays", "reference", src.Reference, "err", err)
 		if inForce != nil {
-			d.checkStale(src, inForce.Verified)
+			d.checkStale(src, inForce, inForce.Verified)
 		}
 		return err
 	}

@@ -20,6 +20,8 @@ type Kept struct {
 	Serial    int64     `json:"serial"`
 	Body      string    `json:"body"`     // the artifact's TOML, as signed
 	Verified  time.Time `json:"verified"` // when the source last confirmed it
+	// Expires is the artifact's signed expires; zero for none.
+	Expires time.Time `json:"expires,omitzero"`
 	// Signers fingerprints the policy_source signers that verified it:
 	// under other signers it is set aside until verified again.
 	Signers string `json:"signers,omitempty"`

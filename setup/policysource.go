@@ -36,10 +36,17 @@ type Source struct {
 	TenantsError error
 }
 
-// Stale says whether the policy in force was last confirmed by its source
-// longer than max_staleness before now, and since when.
-func (s *Source) Stale(verified, now time.Time) bool {
-	return s.MaxStaleness > 0 && now.Sub(verified) > s.MaxStaleness
+// Stale says whether the policy in force k, last confirmed by its source
+// at verified, was so longer than max_staleness before now, or is past
+// the expires it was signed with (a registry can freeze a policy by
+// serving it on, but cannot extend its signed expiry).
+func (s *Source) Stale(k *policysource.Kept, verified, now time.Time) bool {
+	return (s.MaxStaleness > 0 && now.Sub(verified) > s.MaxStaleness) || Expired(k, now)
+}
+
+// Expired says whether k is past its signed expires at now.
+func Expired(k *policysource.Kept, now time.Time) bool {
+	return k != nil && !k.Expires.IsZero() && !now.Before(k.Expires)
 }
 
 // compileSourced compiles a config whose policy comes from [policy_source]:
@@ -82,6 +89,11 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 	} else if kept != nil {
 		c, in, dropped, err := FitTenants(cc, []byte(kept.Body), kept.Tenants, nil, kept.Digest)
 		if err == nil {
+			if f, perr := config.ParseFragment("policy "+kept.Digest, []byte(kept.Body)); perr == nil && !f.Expires.Equal(kept.Expires) {
+				k := *kept // the signed body says, not an older state file
+				k.Expires = f.Expires
+				kept = &k
+			}
 			if len(dropped) > 0 {
 				k := *kept
 				k.Tenants = in
@@ -197,7 +209,9 @@ func (c *Config) sourceWarnings() []string {
 	}
 	if s.Kept == nil {
 		out = append(out, fmt.Sprintf("policy_source: no policy from %s has been verified yet: every image is denied until one is", s.Reference))
-	} else if s.Stale(s.Kept.Verified, time.Now()) {
+	} else if Expired(s.Kept, time.Now()) {
+		out = append(out, fmt.Sprintf("policy_source: the policy in force (serial %d) expired at %s (its signed expires)", s.Kept.Serial, s.Kept.Expires.UTC().Format(time.RFC3339)))
+	} else if s.Stale(s.Kept, s.Kept.Verified, time.Now()) {
 		out = append(out, fmt.Sprintf("policy_source: the policy in force (serial %d) was last confirmed by %s at %s, longer ago than max_staleness (%s)", s.Kept.Serial, s.Reference, s.Kept.Verified.UTC().Format(time.RFC3339), s.MaxStaleness))
 	}
 	return out
