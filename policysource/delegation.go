@@ -40,8 +40,6 @@ func CheckDelegations(root *config.Fragment) error {
 	for _, n := range sortedNames(root.Delegations) {
 		d := root.Delegations[n]
 		switch {
-		case strings.ContainsAny(n, nameSeparators):
-			return fmt.Errorf("delegations.%q: a delegation's name holds no %q: it prefixes its tenant's key and policy names", n, nameSeparators)
 		case d.Reference == "":
 			return fmt.Errorf("delegations.%s.reference: required", n)
 		case len(d.Namespaces) == 0:
@@ -73,7 +71,8 @@ func Delegate(name string, d config.DelegationSection, t *config.Fragment) (map[
 		return &OverreachError{Delegation: name, Problem: fmt.Sprintf(format, args...)}
 	}
 	if strings.ContainsAny(name, nameSeparators) {
-		return nil, nil, over("a delegation's name holds no %q", nameSeparators)
+		// Refused here, not in the root: the root's own policies stay.
+		return nil, nil, over("a delegation's name holds no %q (it prefixes the tenant's key and policy names); the root must rename it", nameSeparators)
 	}
 	if len(t.Certs) > 0 || len(t.TrustRoots) > 0 || len(t.Identities) > 0 || len(t.Delegations) > 0 {
 		return nil, nil, over("a tenant's fragment carries only keys and policies")
