@@ -52,7 +52,7 @@ type Fragment struct {
 	Serial int64 `toml:"serial"`
 	// Expires, signed with the rest: past it the policy is stale even
 	// while the source keeps serving it (a frozen registry).
-	Expires    time.Time                   `toml:"expires"`
+	Expires    time.Time                   `toml:"expires,omitempty"`
 	Keys       map[string]KeySection       `toml:"keys"`
 	Certs      map[string]CertSection      `toml:"certs"`
 	TrustRoots map[string]TrustRootSection `toml:"trust_roots"`
