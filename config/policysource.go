@@ -21,6 +21,9 @@ type PolicySourceSection struct {
 	Refresh      string `toml:"refresh"`
 	MaxStaleness string `toml:"max_staleness"`
 	OnStale      string `toml:"on_stale"` // "warn" or "deny"
+	// MinSerial: the lowest serial this node takes, even with no policy
+	// kept (a lost state file must not re-open a rollback).
+	MinSerial int64 `toml:"min_serial"`
 	// Who must have signed it, written as for an image's [[policy]].
 	Signatures string           `toml:"signatures"`
 	Cosign     *CosignSection   `toml:"cosign"`
@@ -36,13 +39,20 @@ type PolicySource struct {
 	Refresh      time.Duration
 	MaxStaleness time.Duration // 0: no limit
 	DenyStale    bool          // on_stale = "deny"
+	MinSerial    int64         // 0: any positive serial
 	Section      PolicySourceSection
 }
+
+// MaxSerial is the highest serial a policy artifact may carry.
+const MaxSerial = 1 << 53
 
 // Fragment is what a policy artifact carries: the sections that replace
 // the local file's, and the serial that must never go backwards.
 type Fragment struct {
-	Serial     int64                       `toml:"serial"`
+	Serial int64 `toml:"serial"`
+	// Expires, signed with the rest: past it the policy is stale even
+	// while the source keeps serving it (a frozen registry).
+	Expires    time.Time                   `toml:"expires,omitempty"`
 	Keys       map[string]KeySection       `toml:"keys"`
 	Certs      map[string]CertSection      `toml:"certs"`
 	TrustRoots map[string]TrustRootSection `toml:"trust_roots"`
@@ -77,10 +87,15 @@ func ParseFragment(what string, data []byte) (*Fragment, error) {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return nil, fmt.Errorf("%s: unknown key(s): %s (a policy artifact carries only serial, keys, certs, trust_roots, identities, policy and delegations)", what, strings.Join(unknownKeys(string(data), und), ", "))
+		return nil, fmt.Errorf("%s: unknown key(s): %s (a policy artifact carries only serial, expires, keys, certs, trust_roots, identities, policy and delegations)", what, strings.Join(unknownKeys(string(data), und), ", "))
 	}
 	if f.Serial <= 0 {
 		return nil, fmt.Errorf("%s: serial = %d: a policy artifact needs a positive serial, raised on every publication", what, f.Serial)
+	}
+	if f.Serial > MaxSerial {
+		// Near MaxInt64 nothing could follow it: one leaked signature
+		// would freeze the node's policy.
+		return nil, fmt.Errorf("%s: serial = %d: above 2^53; refused as malformed", what, f.Serial)
 	}
 	return &f, nil
 }
@@ -103,6 +118,10 @@ func (c *Config) policySource(p *Problems, f File) *PolicySource {
 	case s.Path != "":
 		out.Path = c.Resolve(s.Path)
 		out.Reference = "oci-layout:" + out.Path
+	}
+	out.MinSerial = s.MinSerial
+	if s.MinSerial < 0 || s.MinSerial > MaxSerial {
+		p.Errorf("policy_source.min_serial = %d: between 0 and 2^53", s.MinSerial)
 	}
 	switch s.OnStale {
 	case "", "warn":

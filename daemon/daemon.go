@@ -86,6 +86,7 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.loaded.Store(fingerprint(cfg))
 	d.metrics = newMetrics(d)
 	d.ps.metrics = newPolicyMetrics(d.metrics.reg)
+	d.ps.poke = make(chan struct{}, 1)
 	d.showPolicy(cfg)
 	syncer, err := setup.Syncer(cfg, nil, false)
 	if err != nil {
@@ -240,6 +241,7 @@ func (d *Daemon) Reload() error {
 			d.engine.Store(engine)
 			d.cfg.Store(cfg)
 			d.showPolicy(cfg)
+			d.refreshIfNoPolicy(cfg)
 			d.syncer.Swap(syncer).Close()
 			select {
 			case d.keysChanged <- struct{}{}: // the new engine starts with no verdicts

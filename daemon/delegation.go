@@ -17,10 +17,9 @@ import (
 // reaches beyond its delegation or does not compile is refused, naming the
 // delegation, and the tenant's previous fragment stays while the
 // delegation still allows it.
-func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *policysource.Fetched, prev map[string]*policysource.Tenant, now time.Time) (map[string]*policysource.Tenant, bool, *policysource.Refusal) {
+func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *policysource.Fetched, prev map[string]*policysource.Tenant, now time.Time) (map[string]*policysource.Tenant, *policysource.Refusal) {
 	src := cfg.Source
 	out := map[string]*policysource.Tenant{}
-	changed := false
 	var refusal *policysource.Refusal
 	for _, n := range slices.Sorted(maps.Keys(root.Fragment.Delegations)) {
 		del := root.Fragment.Delegations[n]
@@ -54,15 +53,21 @@ func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *po
 			refusal = latestRefusal(d.tenantRefused(src, n, digest, err, now), refusal)
 		}
 	}
+	return out, refusal
+}
+
+// tenantsChanged says whether the tenants to keep differ from those in
+// force.
+func tenantsChanged(prev, out map[string]*policysource.Tenant) bool {
 	if len(out) != len(prev) {
-		changed = true
+		return true
 	}
 	for n, t := range out {
 		if p := prev[n]; p == nil || p.Digest != t.Digest {
-			changed = true
+			return true
 		}
 	}
-	return out, changed, refusal
+	return false
 }
 
 // fetchTenant fetches and checks delegation n's fragment; old is the one
@@ -83,7 +88,7 @@ func (d *Daemon) fetchTenant(ctx context.Context, cfg *setup.Config, root *polic
 	if old != nil {
 		inForce = &policysource.Kept{Digest: old.Digest, Serial: old.Serial}
 	}
-	change, err := policysource.Accept(inForce, got.Digest, got.Fragment.Serial)
+	change, err := policysource.Accept(inForce, got.Digest, got.Fragment.Serial, 0)
 	if err != nil {
 		return nil, &policysource.RefusedError{Digest: got.Digest, Reason: "rollback", Err: err}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +60,9 @@ type policyState struct {
 	refused string
 	// refusedTenants: the same, per delegated fragment.
 	refusedTenants map[string]bool
+	// poke asks the refresh loop for a refresh now: a reload that leaves
+	// no policy in force (one set aside) must not wait for refresh.
+	poke chan struct{}
 }
 
 func (d *Daemon) policyNow() time.Time {
@@ -80,12 +85,25 @@ func (d *Daemon) showPolicy(cfg *setup.Config) {
 	}
 	d.ps.metrics.serial.Set(float64(src.Kept.Serial))
 	d.ps.metrics.verified.Set(float64(src.Kept.Verified.Unix()))
-	d.checkStale(src, src.Kept.Verified)
+	d.checkStale(src, src.Kept, src.Kept.Verified)
+}
+
+// refreshIfNoPolicy asks for a refresh at once after a reload that leaves
+// no policy in force (the kept one set aside): every image is denied until
+// one is verified.
+func (d *Daemon) refreshIfNoPolicy(cfg *setup.Config) {
+	if cfg.Source == nil || cfg.Source.Kept != nil {
+		return
+	}
+	select {
+	case d.ps.poke <- struct{}{}:
+	default: // one is already asked for
+	}
 }
 
 // checkStale says loudly when the policy in force is past max_staleness.
-func (d *Daemon) checkStale(src *setup.Source, verified time.Time) bool {
-	stale := src.Stale(verified, d.policyNow())
+func (d *Daemon) checkStale(src *setup.Source, k *policysource.Kept, verified time.Time) bool {
+	stale := src.Stale(k, verified, d.policyNow())
 	if !stale {
 		d.ps.metrics.stale.Set(0)
 		return false
@@ -95,7 +113,7 @@ func (d *Daemon) checkStale(src *setup.Source, verified time.Time) bool {
 	if src.DenyStale {
 		what = "every image is denied (on_stale = \"deny\")"
 	}
-	d.log.Error("policy source: the policy in force is stale; "+what, "reference", src.Reference, "verified", verified.UTC(), "max_staleness", src.MaxStaleness)
+	d.log.Error("policy source: the policy in force is stale; "+what, "reference", src.Reference, "verified", verified.UTC(), "max_staleness", src.MaxStaleness, "expires", k.Expires.UTC())
 	return true
 }
 
@@ -105,10 +123,16 @@ func (d *Daemon) checkStale(src *setup.Source, verified time.Time) bool {
 func (d *Daemon) staleDenial(req verify.Request) *verify.Verdict {
 	src := d.config().Source
 	k := d.ps.kept.Load()
-	if src == nil || !src.DenyStale || k == nil || !src.Stale(k.Verified, d.policyNow()) {
+	now := d.policyNow()
+	if src == nil || !src.DenyStale || k == nil || !src.Stale(k, k.Verified, now) {
 		return nil
 	}
 	repo, _ := verify.CanonicalRepo(req.Image.Context())
+	if setup.Expired(k, now) {
+		return verify.Deny(repo, req.Image.DigestStr(), verify.CauseMisconfigured,
+			fmt.Sprintf("the policy from policy_source (serial %d) expired at %s (its signed expires), and on_stale = \"deny\": every image is denied until a newer policy is published",
+				k.Serial, k.Expires.UTC().Format(time.RFC3339)))
+	}
 	return verify.Deny(repo, req.Image.DigestStr(), verify.CauseMisconfigured,
 		fmt.Sprintf("the policy from policy_source (serial %d) was last confirmed at %s, longer ago than max_staleness (%s), and on_stale = \"deny\": every image is denied until the source is reached",
 			k.Serial, k.Verified.UTC().Format(time.RFC3339), src.MaxStaleness))
@@ -127,6 +151,7 @@ func (d *Daemon) policyLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-d.wait(src.Refresh):
+		case <-d.ps.poke:
 		}
 	}
 }
@@ -152,6 +177,9 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	ref := src.Reference
 	if src.Path != "" {
 		served, stop, err := policysource.ServeLayout(src.Path)
+		if err != nil && policysource.Reason(err) != "" {
+			return d.policyFailed(src, inForce, err, d.policyNow())
+		}
 		if err != nil {
 			d.ps.metrics.errors.Inc()
 			d.log.Warn("policy source: the layout cannot be read; the policy in force stays", "path", src.Path, "err", err)
@@ -165,7 +193,7 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	cancel()
 	change := policysource.Same
 	if err == nil {
-		change, err = policysource.Accept(inForce, got.Digest, got.Fragment.Serial)
+		change, err = policysource.Accept(inForce, got.Digest, got.Fragment.Serial, src.MinSerial)
 	}
 	if err == nil && change == policysource.Newer {
 		// It must compile with this node's bootstrap before it is kept: a
@@ -182,10 +210,23 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	if inForce != nil {
 		prev = inForce.Tenants
 	}
-	tenants, tchanged, refusal := d.refreshTenants(ctx, cfg, got, prev, now)
-	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Tenants: tenants}
-	if change == policysource.Same {
-		kept.Refusals, kept.LastRefusal = inForce.Refusals, inForce.LastRefusal
+	fetched, refusal := d.refreshTenants(ctx, cfg, got, prev, now)
+	// Each tenant was checked alone; the full set is what the reload
+	// runs, so it is compiled before it is kept: a fragment that does
+	// not fit with the others is refused and its previous one stays.
+	_, tenants, dropped, ferr := setup.FitTenants(cfg.Config, got.Body, fetched, prev, got.Digest)
+	if ferr != nil {
+		return d.policyFailed(src, inForce, &policysource.RefusedError{Digest: got.Digest, Reason: "malformed", Err: ferr}, now)
+	}
+	for _, n := range slices.Sorted(maps.Keys(dropped)) {
+		refusal = latestRefusal(d.tenantRefused(src, n, fetched[n].Digest, dropped[n], now), refusal)
+	}
+	tchanged := tenantsChanged(prev, tenants)
+	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Expires: got.Fragment.Expires, Tenants: tenants, Signers: src.Signers}
+	// The refusals stay for doctor when a newer policy is taken, and
+	// those kept before the first one too.
+	if before := d.refusalsBefore(cfg, inForce); before != nil {
+		kept.Refusals, kept.LastRefusal = before.Refusals, before.LastRefusal
 	}
 	if refusal != nil {
 		kept.Refusals++
@@ -198,13 +239,26 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	if change == policysource.Same && !tchanged {
 		d.ps.kept.Store(kept) // the one in force, confirmed now
 		d.ps.metrics.verified.Set(float64(now.Unix()))
-		d.checkStale(src, now)
+		d.checkStale(src, kept, now)
 		return nil
 	}
 	if change == policysource.Newer {
 		d.log.Info("policy source: a newer policy verified; taking it", "reference", src.Reference, "digest", got.Digest, "serial", kept.Serial, "verified_by", fmt.Sprint(got.Verdict.VerifiedBy()))
 	}
 	return d.Reload()
+}
+
+// refusalsBefore is the state holding the refusals so far: the policy in
+// force, or the refusals kept before any was.
+func (d *Daemon) refusalsBefore(cfg *setup.Config, inForce *policysource.Kept) *policysource.Kept {
+	if inForce != nil {
+		return inForce
+	}
+	k, err := policysource.ReadKept(cfg.Daemon.StateDir)
+	if err != nil || k == nil || k.Reference != cfg.Source.Reference {
+		return nil
+	}
+	return k
 }
 
 // policyFailed logs, counts and keeps a refusal, or notes an unreachable
@@ -215,7 +269,7 @@ func (d *Daemon) policyFailed(src *setup.Source, inForce *policysource.Kept, err
 		d.ps.metrics.errors.Inc()
 		d.log.Warn("policy source: not reached; the policy in force stays", "reference", src.Reference, "err", err)
 		if inForce != nil {
-			d.checkStale(src, inForce.Verified)
+			d.checkStale(src, inForce, inForce.Verified)
 		}
 		return err
 	}
@@ -224,6 +278,8 @@ func (d *Daemon) policyFailed(src *setup.Source, inForce *policysource.Kept, err
 	if inForce != nil {
 		k := *inForce
 		kept, serial = &k, k.Serial
+	} else if before := d.refusalsBefore(d.config(), nil); before != nil && before.Digest == "" {
+		kept.Refusals = before.Refusals // refusals only: none taken yet
 	}
 	digest := ""
 	var re *policysource.RefusedError

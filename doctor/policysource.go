@@ -11,10 +11,11 @@ type PolicySource struct {
 	Serial       int64     // the policy in force; 0 for none
 	Digest       string    // its artifact
 	Verified     time.Time // when the source last confirmed it
+	Expires      time.Time // its signed expires; zero for none
 	MaxStaleness time.Duration
 	DenyStale    bool
 	KeptError    string // why the kept policy is not used; "" when it is
-	Refusals     int    // policies refused since this one was taken
+	Refusals     int    // policies refused, across the policies taken
 	// The last refusal: when, which artifact, and why.
 	RefusedAt     time.Time
 	RefusedDigest string
@@ -32,6 +33,13 @@ func policySourceFindings(p PolicySource, now time.Time) []Finding {
 		if p.KeptError != "" {
 			f.Detail += " (the kept one is not used: " + p.KeptError + ")"
 		}
+	case !p.Expires.IsZero() && !now.Before(p.Expires):
+		what := "it stays in force"
+		if p.DenyStale {
+			what = "every image is denied (on_stale = \"deny\")"
+		}
+		f.Detail = fmt.Sprintf("expired: serial %d (%s) was signed to expire at %s; %s until a newer policy is published at %s (a source still serving it is frozen)",
+			p.Serial, p.Digest, p.Expires.UTC().Format(time.RFC3339), what, p.Reference)
 	case p.MaxStaleness > 0 && now.Sub(p.Verified) > p.MaxStaleness:
 		what := "it stays in force"
 		if p.DenyStale {

@@ -28,3 +28,17 @@ func TestDoctorShowsThePolicySource(t *testing.T) {
 		t.Errorf("none verified: %+v", fs[0])
 	}
 }
+
+// A policy past its signed expires is reported as expired even while the
+// source keeps confirming it (a frozen registry).
+func TestDoctorShowsAnExpiredPolicy(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	p := PolicySource{Reference: "r.example/policy:prod", Serial: 5, Digest: "sha256:five", Verified: now, MaxStaleness: time.Hour, Expires: now.Add(-time.Minute)}
+	if fs := policySourceFindings(p, now); fs[0].Holds || !strings.Contains(fs[0].Detail, "expired") {
+		t.Errorf("expired: %+v", fs[0])
+	}
+	p.Expires = now.Add(time.Minute)
+	if fs := policySourceFindings(p, now); !fs[0].Holds {
+		t.Errorf("not yet expired: %+v", fs[0])
+	}
+}

@@ -16,15 +16,23 @@ const (
 type RollbackError struct {
 	Digest          string
 	Serial, InForce int64
+	Min             bool // below policy_source.min_serial
 }
 
 func (e *RollbackError) Error() string {
+	if e.Min {
+		return fmt.Sprintf("policy %s has serial %d, below policy_source.min_serial (%d): refused as a rollback", e.Digest, e.Serial, e.InForce+1)
+	}
 	return fmt.Sprintf("policy %s has serial %d, not above the serial in force (%d): refused as a rollback", e.Digest, e.Serial, e.InForce)
 }
 
 // Accept compares a verified policy (digest, serial) with the one kept
-// (nil before the first).
-func Accept(kept *Kept, digest string, serial int64) (Change, error) {
+// (nil before the first); min is the lowest serial taken even then, so a
+// lost state file does not take any serial ever signed.
+func Accept(kept *Kept, digest string, serial, min int64) (Change, error) {
+	if serial < min {
+		return 0, &RollbackError{Digest: digest, Serial: serial, InForce: min - 1, Min: true}
+	}
 	if kept == nil {
 		return Newer, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -16,12 +17,13 @@ import (
 // Key and certificate files are inlined: a node reads nothing but the
 // artifact. A trust root is kept as written (a TUF mirror, or a path each
 // node must hold).
-func FromConfig(cc *config.Config, serial int64) ([]byte, error) {
+// expires, when not zero, is signed into it: nodes hold it stale after.
+func FromConfig(cc *config.Config, serial int64, expires time.Time) ([]byte, error) {
 	if serial <= 0 {
 		return nil, fmt.Errorf("--serial %d: a policy needs a positive serial, above the one published before", serial)
 	}
 	f := cc.File
-	frag := config.Fragment{Serial: serial, Keys: maps.Clone(f.Keys), Certs: maps.Clone(f.Certs), TrustRoots: f.TrustRoots, Identities: f.Identities, Policy: f.Policy}
+	frag := config.Fragment{Serial: serial, Expires: expires.UTC().Truncate(time.Second), Keys: maps.Clone(f.Keys), Certs: maps.Clone(f.Certs), TrustRoots: f.TrustRoots, Identities: f.Identities, Policy: f.Policy}
 	for n, k := range frag.Keys {
 		if k.Path == "" {
 			continue

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/internal/testkit/sigtest"
@@ -31,9 +32,21 @@ func TestBuiltPolicyComposesIntoTheNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, err := policysource.FromConfig(cc, 7)
+	body, err := policysource.FromConfig(cc, 7, time.Time{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(string(body), "expires") {
+		// A node that predates expires refuses an unknown key.
+		t.Errorf("built without an expiry, the artifact names one:\n%s", body)
+	}
+	exp := time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC)
+	withExp, err := policysource.FromConfig(cc, 7, exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := config.ParseFragment("built", withExp); err != nil || !f.Expires.Equal(exp) {
+		t.Errorf("built with expires %s: %v %v", exp, f, err)
 	}
 	if strings.Contains(string(body), "k1.pub") {
 		t.Errorf("the key file was not inlined:\n%s", body)

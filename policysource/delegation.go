@@ -70,11 +70,19 @@ func Delegate(name string, d config.DelegationSection, t *config.Fragment) (map[
 	over := func(format string, args ...any) error {
 		return &OverreachError{Delegation: name, Problem: fmt.Sprintf(format, args...)}
 	}
+	if strings.ContainsAny(name, nameSeparators) {
+		// Refused here, not in the root: the root's own policies stay.
+		return nil, nil, over("a delegation's name holds no %q (it prefixes the tenant's key and policy names); the root must rename it", nameSeparators)
+	}
 	if len(t.Certs) > 0 || len(t.TrustRoots) > 0 || len(t.Identities) > 0 || len(t.Delegations) > 0 {
 		return nil, nil, over("a tenant's fragment carries only keys and policies")
 	}
 	keys := map[string]config.KeySection{}
 	for k, ks := range t.Keys {
+		if strings.ContainsAny(k, nameSeparators) {
+			// "a" + "b.k" and "a.b" + "k" would be one key.
+			return nil, nil, over("keys.%q: a tenant's key name holds no %q", k, nameSeparators)
+		}
 		if ks.Path != "" || ks.KMS != "" {
 			return nil, nil, over("keys.%s: a tenant's keys are given inline (pem)", k)
 		}
@@ -102,6 +110,11 @@ func Delegate(name string, d config.DelegationSection, t *config.Fragment) (map[
 		if p.Floor {
 			return nil, nil, over("%s: only the root's policies are floors", at)
 		}
+		if ref := rootReference(p); ref != "" {
+			// A tenant defines no identities, certificates or trust
+			// roots: any it names are the root's, given for other images.
+			return nil, nil, over("%s: %s names the root's entries; a tenant's policies trust only its own keys", at, ref)
+		}
 		p.Name = name + "/" + p.Name
 		for _, sec := range []*config.CosignSection{p.Cosign} {
 			if sec != nil {
@@ -119,6 +132,36 @@ func Delegate(name string, d config.DelegationSection, t *config.Fragment) (map[
 		out = append(out, p)
 	}
 	return keys, out, nil
+}
+
+// rootReference names the first field of p that names identities,
+// certificates or trust roots; "" when none does.
+func rootReference(p config.PolicySection) string {
+	if c := p.Cosign; c != nil {
+		switch {
+		case len(c.Identities) > 0:
+			return fmt.Sprintf("cosign.identities %v", c.Identities)
+		case c.TlogRoot != "":
+			return fmt.Sprintf("cosign.tlog_root %q", c.TlogRoot)
+		}
+	}
+	if n := p.Notation; n != nil {
+		switch {
+		case len(n.Certs) > 0:
+			return fmt.Sprintf("notation.certs %v", n.Certs)
+		case len(n.TSA) > 0:
+			return fmt.Sprintf("notation.tsa %v", n.TSA)
+		}
+	}
+	for j, a := range p.Attestation {
+		switch {
+		case len(a.Identities) > 0:
+			return fmt.Sprintf("attestation[%d].identities %v", j, a.Identities)
+		case a.TlogRoot != "":
+			return fmt.Sprintf("attestation[%d].tlog_root %q", j, a.TlogRoot)
+		}
+	}
+	return ""
 }
 
 // within says whether scope s governs only images that one of the
@@ -145,7 +188,9 @@ func Merge(root *config.Fragment, tenants map[string]*config.Fragment) (*config.
 		out.Keys[k] = v
 	}
 	var floors, rest, delegated []config.PolicySection
+	names := map[string]bool{}
 	for _, p := range root.Policy {
+		names[p.Name] = true
 		if p.Floor {
 			floors = append(floors, p)
 		} else {
@@ -162,7 +207,18 @@ func Merge(root *config.Fragment, tenants map[string]*config.Fragment) (*config.
 			return nil, err
 		}
 		for k, v := range keys {
+			// Never replace a key already there: the root's (a floor
+			// may trust it) nor another tenant's.
+			if _, taken := out.Keys[k]; taken {
+				return nil, &OverreachError{Delegation: n, Problem: fmt.Sprintf("its key is named %q, as a key already defined", k)}
+			}
 			out.Keys[k] = v
+		}
+		for _, p := range pols {
+			if _, taken := names[p.Name]; taken {
+				return nil, &OverreachError{Delegation: n, Problem: fmt.Sprintf("its policy is named %q, as a policy already defined", p.Name)}
+			}
+			names[p.Name] = true
 		}
 		delegated = append(delegated, pols...)
 	}
@@ -170,6 +226,11 @@ func Merge(root *config.Fragment, tenants map[string]*config.Fragment) (*config.
 	out.Delegations = nil
 	return &out, nil
 }
+
+// nameSeparators join a delegation's name to its tenant's names: neither
+// may hold one, so no two tenants' names, nor a tenant's and the root's,
+// can be the same.
+const nameSeparators = "./"
 
 func prefixed(name string, keys []string) []string {
 	out := make([]string, len(keys))

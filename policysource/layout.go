@@ -49,7 +49,12 @@ func ServeLayout(dir string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)), ggcrregistry.WithReferrersSupport(true))}
+	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)), ggcrregistry.WithReferrersSupport(true))
+	// The layout is written in-process; the port, open to anything on the
+	// node's network namespace, only reads: no blob pushed into the
+	// daemon's memory, no policy deleted to fake an unreachable source.
+	push := remote.WithTransport(inProcess{reg})
+	srv := &http.Server{Handler: readOnly(reg)}
 	go func() { _ = srv.Serve(l) }()
 	stop := func() { _ = srv.Close() }
 	repo, err := name.NewRepository(l.Addr().String()+"/policy", name.Insecure)
@@ -69,7 +74,7 @@ func ServeLayout(dir string) (string, func(), error) {
 		if desc.MediaType.IsIndex() {
 			ii, err := idx.ImageIndex(desc.Digest)
 			if err == nil {
-				err = remote.WriteIndex(ref, ii)
+				err = remote.WriteIndex(ref, ii, push)
 			}
 			if err != nil {
 				stop()
@@ -79,7 +84,7 @@ func ServeLayout(dir string) (string, func(), error) {
 		}
 		img, err := idx.Image(desc.Digest)
 		if err == nil {
-			err = remote.Write(ref, img)
+			err = remote.Write(ref, img, push)
 		}
 		if err != nil {
 			stop()
@@ -91,7 +96,12 @@ func ServeLayout(dir string) (string, func(), error) {
 	}
 	if len(policy) != 1 {
 		stop()
-		return "", nil, fmt.Errorf("policy_source.path %s holds %d signgate policy artifacts; want exactly one", dir, len(policy))
+		err := fmt.Errorf("policy_source.path %s holds %d signgate policy artifacts; want exactly one", dir, len(policy))
+		if len(policy) > 1 {
+			// Which one would be a guess: refused, counted, shown.
+			return "", nil, &RefusedError{Reason: "malformed", Err: err}
+		}
+		return "", nil, err // none yet: perhaps a copy under way
 	}
 	return policy[0], stop, nil
 }

@@ -20,9 +20,14 @@ type Kept struct {
 	Serial    int64     `json:"serial"`
 	Body      string    `json:"body"`     // the artifact's TOML, as signed
 	Verified  time.Time `json:"verified"` // when the source last confirmed it
+	// Expires is the artifact's signed expires; zero for none.
+	Expires time.Time `json:"expires,omitzero"`
+	// Signers fingerprints the policy_source signers that verified it:
+	// under other signers it is set aside until verified again.
+	Signers string `json:"signers,omitempty"`
 	// Tenants: the delegated fragments verified under it, by delegation.
 	Tenants map[string]*Tenant `json:"tenants,omitempty"`
-	// Refusals counts policies refused since this one was taken.
+	// Refusals counts policies refused, across the policies taken.
 	Refusals    int      `json:"refusals,omitempty"`
 	LastRefusal *Refusal `json:"last_refusal,omitempty"`
 }

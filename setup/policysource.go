@@ -2,6 +2,7 @@ package setup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,12 +28,25 @@ type Source struct {
 	// KeptError says why a kept policy was not used: a state file that
 	// failed its checks, or a policy that no longer compiles.
 	KeptError error
+	// Signers fingerprints the source's signers (signersID); a kept
+	// policy records the fingerprint it was verified under.
+	Signers string
+	// TenantsError says which kept tenants' fragments were set aside
+	// because they do not compile with the root and the others.
+	TenantsError error
 }
 
-// Stale says whether the policy in force was last confirmed by its source
-// longer than max_staleness before now, and since when.
-func (s *Source) Stale(verified, now time.Time) bool {
-	return s.MaxStaleness > 0 && now.Sub(verified) > s.MaxStaleness
+// Stale says whether the policy in force k, last confirmed by its source
+// at verified, was so longer than max_staleness before now, or is past
+// the expires it was signed with (a registry can freeze a policy by
+// serving it on, but cannot extend its signed expiry).
+func (s *Source) Stale(k *policysource.Kept, verified, now time.Time) bool {
+	return (s.MaxStaleness > 0 && now.Sub(verified) > s.MaxStaleness) || Expired(k, now)
+}
+
+// Expired says whether k is past its signed expires at now.
+func Expired(k *policysource.Kept, now time.Time) bool {
+	return k != nil && !k.Expires.IsZero() && !now.Before(k.Expires)
 }
 
 // compileSourced compiles a config whose policy comes from [policy_source]:
@@ -60,17 +74,34 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 		// The signers are read once at start, before any KMS sync.
 		return nil, fmt.Errorf("%s: keys.%s: the policy source's signers are keys given by pem or path, not kms", cc.Path, k.Name)
 	}
-	src := &Source{PolicySource: cc.PolicySource, Boot: bc}
+	src := &Source{PolicySource: cc.PolicySource, Boot: bc, Signers: signersID(cc, bc)}
 	kept, err := policysource.ReadKept(cc.Daemon.StateDir)
 	if err != nil {
 		src.KeptError = err
 	} else if kept != nil && kept.Reference != cc.PolicySource.Reference {
 		src.KeptError = fmt.Errorf("the kept policy %s came from %s, not policy_source.reference %s", kept.Digest, kept.Reference, cc.PolicySource.Reference)
+	} else if kept != nil && kept.Digest != "" && kept.Signers != src.Signers {
+		src.KeptError = fmt.Errorf("the kept policy %s was verified by other signers than policy_source's now (its keys, certificates or rule changed): set aside until the source is verified again", kept.Digest)
+	} else if kept != nil && kept.Digest != "" && kept.Serial < cc.PolicySource.MinSerial {
+		src.KeptError = fmt.Errorf("the kept policy %s has serial %d, below policy_source.min_serial (%d)", kept.Digest, kept.Serial, cc.PolicySource.MinSerial)
 	} else if kept != nil && kept.Digest == "" {
 		// Only refusals were kept: no policy was ever verified.
 	} else if kept != nil {
-		c, err := ComposeTenants(cc, []byte(kept.Body), kept.Tenants, kept.Digest)
+		c, in, dropped, err := FitTenants(cc, []byte(kept.Body), kept.Tenants, nil, kept.Digest)
 		if err == nil {
+			if f, perr := config.ParseFragment("policy "+kept.Digest, []byte(kept.Body)); perr == nil && !f.Expires.Equal(kept.Expires) {
+				k := *kept // the signed body says, not an older state file
+				k.Expires = f.Expires
+				kept = &k
+			}
+			if len(dropped) > 0 {
+				k := *kept
+				k.Tenants = in
+				kept = &k
+				for _, n := range sortedKeys(dropped) {
+					src.TenantsError = errors.Join(src.TenantsError, dropped[n])
+				}
+			}
 			src.Kept = kept
 			c.Source = src
 			return c, nil
@@ -173,9 +204,14 @@ func (c *Config) sourceWarnings() []string {
 	if s.KeptError != nil {
 		out = append(out, fmt.Sprintf("policy_source: the kept policy is not used: %v", s.KeptError))
 	}
+	if s.TenantsError != nil {
+		out = append(out, fmt.Sprintf("policy_source: delegated fragments set aside (their namespaces fall to the root's policies): %v", s.TenantsError))
+	}
 	if s.Kept == nil {
 		out = append(out, fmt.Sprintf("policy_source: no policy from %s has been verified yet: every image is denied until one is", s.Reference))
-	} else if s.Stale(s.Kept.Verified, time.Now()) {
+	} else if Expired(s.Kept, time.Now()) {
+		out = append(out, fmt.Sprintf("policy_source: the policy in force (serial %d) expired at %s (its signed expires)", s.Kept.Serial, s.Kept.Expires.UTC().Format(time.RFC3339)))
+	} else if s.Stale(s.Kept, s.Kept.Verified, time.Now()) {
 		out = append(out, fmt.Sprintf("policy_source: the policy in force (serial %d) was last confirmed by %s at %s, longer ago than max_staleness (%s)", s.Kept.Serial, s.Reference, s.Kept.Verified.UTC().Format(time.RFC3339), s.MaxStaleness))
 	}
 	return out

@@ -18,7 +18,7 @@ func doctorPolicySource(cfg *setup.Config) *doctor.PolicySource {
 		p.KeptError = src.KeptError.Error()
 	}
 	if k := src.Kept; k != nil {
-		p.Serial, p.Digest, p.Verified = k.Serial, k.Digest, k.Verified
+		p.Serial, p.Digest, p.Verified, p.Expires = k.Serial, k.Digest, k.Verified, k.Expires
 	}
 	// Refusals are kept even before any policy was taken.
 	if k, err := policysource.ReadKept(cfg.Daemon.StateDir); err == nil && k != nil && k.LastRefusal != nil {

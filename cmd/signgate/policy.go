@@ -15,7 +15,7 @@ import (
 	"github.com/signgate/signgate/setup"
 )
 
-const policyUsage = `usage: signgate policy build --config POLICY.toml --serial N [--out FILE]
+const policyUsage = `usage: signgate policy build --config POLICY.toml --serial N [--expires DURATION] [--out FILE]
        signgate policy push --file FILE [--config NODE.toml] REFERENCE
        signgate policy export --dir DIR [--config NODE.toml] REFERENCE
 
@@ -23,6 +23,8 @@ build: the keys, certificates, trust roots, identities and policies of
 POLICY.toml (a config as check-config takes it) as a policy artifact's
 TOML, with key and certificate files inlined, at serial N (raise it on
 every publication: nodes refuse a serial that does not go forward).
+--expires signs an expiry DURATION from now into it (e.g. 720h): past it
+nodes hold the policy stale though the registry still serves it.
 Written to --out, else stdout.
 
 push: FILE (build's output) as an OCI artifact at REFERENCE, with the
@@ -60,8 +62,16 @@ func runPolicyBuild(args []string) int {
 	cfgPath := c.configFlag(config.DefaultPath, "the config whose policy to build")
 	serial := c.fs.Int64("serial", 0, "the policy's serial, above the one published before")
 	out := c.fs.String("out", "", "where to write the artifact's TOML (default stdout)")
+	expiresIn := c.fs.Duration("expires", 0, "sign an expiry this long from now into the policy (0: none)")
 	if _, code, done := c.parse(args, 0, 0); done {
 		return code
+	}
+	var expires time.Time
+	if *expiresIn < 0 {
+		fmt.Fprintf(os.Stderr, "signgate: --expires %s: a duration from now\n", *expiresIn)
+		return exitUsage
+	} else if *expiresIn > 0 {
+		expires = time.Now().Add(*expiresIn)
 	}
 	// Compiled first: nothing that would not load on a node is built.
 	if _, err := setup.Load(*cfgPath); err != nil {
@@ -74,7 +84,7 @@ func runPolicyBuild(args []string) int {
 	}
 	var body []byte
 	if err == nil {
-		body, err = policysource.FromConfig(cc, *serial)
+		body, err = policysource.FromConfig(cc, *serial, expires)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signgate:", err)
