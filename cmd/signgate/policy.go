@@ -120,17 +120,7 @@ func runPolicyPush(args []string) int {
 		fmt.Fprintln(os.Stderr, "signgate:", err)
 		return exitUsage
 	}
-	cc, err := config.Load(*cfgPath)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
-	}
-	ref, err := name.ParseReference(pos[0], name.StrictValidation)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
-	}
-	reg, err := registry.New((&setup.Config{Config: cc}).RegistryConfig())
+	ref, reg, err := policyRegistry(*cfgPath, pos[0])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signgate:", err)
 		return exitUsage
@@ -167,17 +157,7 @@ func runPolicyExport(args []string) int {
 	if *dir == "" {
 		return c.usageError(args, fmt.Errorf("--dir is required"))
 	}
-	cc, err := config.Load(*cfgPath)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
-	}
-	ref, err := name.ParseReference(pos[0], name.StrictValidation)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
-		return exitUsage
-	}
-	reg, err := registry.New((&setup.Config{Config: cc}).RegistryConfig())
+	ref, reg, err := policyRegistry(*cfgPath, pos[0])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signgate:", err)
 		return exitUsage
@@ -195,4 +175,22 @@ func runPolicyExport(args []string) int {
 	}
 	fmt.Printf("%s\n", d)
 	return exitOK
+}
+
+// policyRegistry reads the node's config at cfgPath for its registry
+// settings and credentials, and parses the policy's reference.
+func policyRegistry(cfgPath, reference string) (name.Reference, *registry.Client, error) {
+	cc, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	ref, err := name.ParseReference(reference, name.StrictValidation)
+	if err != nil {
+		return nil, nil, err
+	}
+	reg, err := registry.New((&setup.Config{Config: cc}).RegistryConfig())
+	if err != nil {
+		return nil, nil, err
+	}
+	return ref, reg, nil
 }
