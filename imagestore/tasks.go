@@ -56,7 +56,10 @@ func (s *Store) StopTask(ctx context.Context, id string, grace time.Duration) er
 	if err == nil || status.Code(err) == codes.NotFound {
 		return nil
 	}
-	if !errors.Is(wctx.Err(), context.DeadlineExceeded) {
+	// The grace is over when either side says so: containerd enforces the
+	// deadline gRPC sends it, and may answer DeadlineExceeded before wctx's
+	// own timer fires.
+	if !errors.Is(wctx.Err(), context.DeadlineExceeded) && status.Code(err) != codes.DeadlineExceeded {
 		return fmt.Errorf("container %s: waiting for its task to exit: %w", id, err)
 	}
 	return kill(ctx, tasks, id, syscall.SIGKILL)
