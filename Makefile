@@ -160,9 +160,15 @@ racebin: deps tools $(KEYLESS_TOOLS) $(CRED_TOOLS)
 	for t in containerd containerd-shim-runc-v2 crictl cosign notation local-kms olareg fulcio timestamp-server rekor-server-posix distribution-registry ecr-credential-provider; do ln -sf $(BIN)/$$t $(RACEBIN)/$$t; done
 	$(GO) build -race -ldflags "$(LDFLAGS)" -o $(RACEBIN)/ ./cmd/signgate
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(RACEBIN)/ ./cmd/signgate-image-verifier
+# logged NAME runs the go test command that follows it, keeping its -v
+# output in _output/logs/NAME.log and, when it fails, printing the failed
+# tests and their messages last (.ci/failures): a CI view that shows only
+# the tail of a long log still names what failed.
+LOGS := $(CURDIR)/_output/logs
+logged = mkdir -p $(LOGS) && set -o pipefail && run() { "$$@" 2>&1 | tee $(LOGS)/$(1).log || { .ci/failures $(LOGS)/$(1).log; return 1; }; } && run
 # suite runs the integration suite once per containerd version given.
 suite = for v in $(1); do echo "=== integration suite on containerd $$v"; \
-	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_CONTAINERD=$(CTD)/$$v SIGNGATE_LOCAL_KMS=$(BIN)/local-kms SIGNGATE_NO_SKIP=1 \
+	$(call logged,integration-$$v) env GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_CONTAINERD=$(CTD)/$$v SIGNGATE_LOCAL_KMS=$(BIN)/local-kms SIGNGATE_NO_SKIP=1 \
 	$(GO) test -count=1 -p 1 -timeout 20m -v ./integration/ || exit 1; done
 
 integration: racebin $(foreach v,$(CONTAINERD_TEST),$(CTD)/$(v)/containerd) ## the end-to-end suite on containerd 2.2 and 2.4: real runc, crictl, registries, signatures (root)
@@ -172,7 +178,7 @@ integration: racebin $(foreach v,$(CONTAINERD_TEST),$(CTD)/$(v)/containerd) ## t
 # conmon and runc from Debian, signgate reading CRI-O's storage.
 crio-test: racebin $(CRIO_TOOLS) ## the gate cases on a real CRI-O 1.35.2: allow, deny, annotation spoofing, fails closed (signgate absent, killed, wedged), auto (root)
 	ln -sf $(BIN)/crio $(BIN)/pinns $(RACEBIN)/
-	GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_NO_SKIP=1 \
+	$(call logged,crio) env GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_NO_SKIP=1 \
 		$(GO) test -count=1 -p 1 -timeout 10m -v ./integration/crio/
 
 matrix: racebin $(foreach v,$(CONTAINERD_MATRIX),$(CTD)/$(v)/containerd) ## the end-to-end suite on containerd 2.1, 2.0 and 1.7 (root)
@@ -196,7 +202,7 @@ k8s_env = SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_K8S_BIN=$(K8S) SIGNGATE_IMAGE_LA
 # The chart, installed with helm install, on each containerd in CONTAINERD_K8S.
 k8s-test: racebin image $(BIN)/helm $(K8S)/kubelet $(foreach v,$(CONTAINERD_K8S),$(CTD)/$(v)/containerd) ## the Helm chart (the shipped DaemonSet) on a real one-node Kubernetes cluster, on containerd 2.2 and 2.4 (root)
 	for v in $(CONTAINERD_K8S); do echo "=== Kubernetes on containerd $$v"; \
-		$(k8s_env) SIGNGATE_HELM=$(BIN)/helm SIGNGATE_CONTAINERD=$(CTD)/$$v SIGNGATE_NO_SKIP=1 $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/k8s/ || exit 1; done
+		$(call logged,k8s-$$v) env $(k8s_env) SIGNGATE_HELM=$(BIN)/helm SIGNGATE_CONTAINERD=$(CTD)/$$v SIGNGATE_NO_SKIP=1 $(GO) test -count=1 -p 1 -timeout 20m -v ./integration/k8s/ || exit 1; done
 
 demo-k8s: racebin image $(K8S)/kubelet $(CTD)/2.2/containerd ## the gate on a Kubernetes node: a signed and an unsigned Deployment (root)
 	$(k8s_env) SIGNGATE_CONTAINERD=$(CTD)/2.2 $(GO) run ./integration/demo-k8s
