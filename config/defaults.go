@@ -104,6 +104,9 @@ const (
 // [policy_source]
 const (
 	DefaultPolicyRefresh = 5 * time.Minute
+	// DefaultPolicyBuildExpires: the expiry `signgate policy build` signs
+	// into a policy unless told: nodes refuse one without (a freeze).
+	DefaultPolicyBuildExpires = 30 * 24 * time.Hour
 	// PolicyMediaType is the one layer of a policy artifact: the TOML of
 	// the sections it carries. PolicyArtifactType is the manifest's
 	// artifactType and config media type.

@@ -24,6 +24,10 @@ type PolicySourceSection struct {
 	// MinSerial: the lowest serial this node takes, even with no policy
 	// kept (a lost state file must not re-open a rollback).
 	MinSerial int64 `toml:"min_serial"`
+	// AllowNoExpiresUnsafe takes a policy signed without expires, which
+	// whoever controls the registry or the path can serve forever (a
+	// freeze): named so, as sigstore-go names its dangerous options.
+	AllowNoExpiresUnsafe bool `toml:"allow_no_expires_unsafe"`
 	// Who must have signed it, written as for an image's [[policy]].
 	Signatures string           `toml:"signatures"`
 	Cosign     *CosignSection   `toml:"cosign"`
@@ -40,7 +44,10 @@ type PolicySource struct {
 	MaxStaleness time.Duration // 0: no limit
 	DenyStale    bool          // on_stale = "deny"
 	MinSerial    int64         // 0: any positive serial
-	Section      PolicySourceSection
+	// AllowNoExpires: allow_no_expires_unsafe; otherwise a policy without
+	// a signed expires is refused.
+	AllowNoExpires bool
+	Section        PolicySourceSection
 }
 
 // MaxSerial is the highest serial a policy artifact may carry.
@@ -120,6 +127,7 @@ func (c *Config) policySource(p *Problems, f File) *PolicySource {
 		out.Reference = "oci-layout:" + out.Path
 	}
 	out.MinSerial = s.MinSerial
+	out.AllowNoExpires = s.AllowNoExpiresUnsafe
 	if s.MinSerial < 0 || s.MinSerial > MaxSerial {
 		p.Errorf("policy_source.min_serial = %d: between 0 and 2^53", s.MinSerial)
 	}

@@ -72,6 +72,7 @@ func TestDelegatedFragmentStaysInsideItsDelegation(t *testing.T) {
 		t.Fatal(err)
 	}
 	publishBody(t, rootRef, fmt.Sprintf(`serial = 1
+expires = 2100-01-01T00:00:00Z
 [keys.security]
 pem = '''
 %s'''

@@ -23,7 +23,7 @@ import (
 // named policy (allowing every image) to ref, and returns its digest.
 func publishPolicy(t *testing.T, ref string, serial int, policy string) name.Digest {
 	t.Helper()
-	body := fmt.Sprintf("serial = %d\n[[policy]]\nname = %q\nscopes = [\"**\"]\nmode = \"allow\"\n", serial, policy)
+	body := fmt.Sprintf("serial = %d\nexpires = 2100-01-01T00:00:00Z\n[[policy]]\nname = %q\nscopes = [\"**\"]\nmode = \"allow\"\n", serial, policy)
 	img, _, err := policysource.Build([]byte(body))
 	if err != nil {
 		t.Fatal(err)

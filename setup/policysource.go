@@ -89,10 +89,19 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 	} else if kept != nil {
 		c, in, dropped, err := FitTenants(cc, []byte(kept.Body), kept.Tenants, nil, kept.Digest)
 		if err == nil {
-			if f, perr := config.ParseFragment("policy "+kept.Digest, []byte(kept.Body)); perr == nil && !f.Expires.Equal(kept.Expires) {
+			f, perr := config.ParseFragment("policy "+kept.Digest, []byte(kept.Body))
+			if perr == nil && !f.Expires.Equal(kept.Expires) {
 				k := *kept // the signed body says, not an older state file
 				k.Expires = f.Expires
 				kept = &k
+			}
+			if perr == nil {
+				// Kept before expires was required, or under the opt-out.
+				perr = policysource.RequireExpires(cc.PolicySource.Reference, kept.Digest, f, cc.PolicySource.AllowNoExpires, cc.Path)
+			}
+			if perr != nil {
+				src.KeptError = perr
+				return composeNone(cc, src)
 			}
 			if len(dropped) > 0 {
 				k := *kept
@@ -108,6 +117,11 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 		}
 		src.KeptError = err
 	}
+	return composeNone(cc, src)
+}
+
+// composeNone is the node with no policy in force: every image denied.
+func composeNone(cc *config.Config, src *Source) (*Config, error) {
 	c, err := Compose(cc, nil, "none")
 	if err != nil {
 		return nil, err

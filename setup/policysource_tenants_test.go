@@ -20,6 +20,7 @@ func tenantRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf(`serial = 1
+expires = 2100-01-01T00:00:00Z
 [keys.s]
 pem = '''
 %s'''

@@ -22,6 +22,7 @@ func TestTwoTenantsTogetherNeverBrickTheNode(t *testing.T) {
 	s, _ := sigtest.NewSigner()
 	pem := s.PublicPEM()
 	root := fmt.Sprintf(`serial = 1
+expires = 2100-01-01T00:00:00Z
 [keys.s]
 pem = '''
 %s'''
