@@ -61,7 +61,7 @@ func TestPolicySourceThroughARealRegistry(t *testing.T) {
 			t.Fatal(err)
 		}
 		built := filepath.Join(dir, fmt.Sprintf("policy%d.toml", serial))
-		signgate("policy", "build", "--config", cfg, "--serial", fmt.Sprint(serial), "--out", built)
+		signgate("policy", "build", "--from", cfg, "--serial", fmt.Sprint(serial), "--out", built)
 		d, err := name.NewDigest(signgate("policy", "push", "--config", node, "--file", built, ref))
 		if err != nil {
 			t.Fatal(err)
@@ -229,6 +229,7 @@ func TestDelegatedNamespaceThroughARealRegistry(t *testing.T) {
 		return d
 	}
 	root := push(rootRef, "root.toml", fmt.Sprintf(`serial = 1
+expires = 2100-01-01T00:00:00Z
 [keys.security]
 pem = '''
 %s'''

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -15,16 +16,18 @@ import (
 	"github.com/signgate/signgate/setup"
 )
 
-const policyUsage = `usage: signgate policy build --config POLICY.toml --serial N [--expires DURATION] [--out FILE]
+const policyUsage = `usage: signgate policy build --from POLICY.toml --serial N [--expires DURATION] [--out FILE]
        signgate policy push --file FILE [--config NODE.toml] REFERENCE
        signgate policy export --dir DIR [--config NODE.toml] REFERENCE
 
-build: the keys, certificates, trust roots, identities and policies of
-POLICY.toml (a config as check-config takes it) as a policy artifact's
-TOML, with key and certificate files inlined, at serial N (raise it on
-every publication: nodes refuse a serial that does not go forward).
---expires signs an expiry DURATION from now into it (e.g. 720h): past it
-nodes hold the policy stale though the registry still serves it.
+build: the keys, certificates, trust roots, identities, policies and
+delegations of POLICY.toml (a config as check-config takes it, not the
+node's) as a policy artifact's TOML, with key and certificate files
+inlined, at serial N (raise it on every publication: nodes refuse a
+serial that does not go forward). --expires signs an expiry DURATION from
+now into it (default 720h): past it nodes hold the policy stale though the
+registry still serves it, and nodes refuse a policy without one unless
+policy_source.allow_no_expires_unsafe is set (--expires 0 builds one).
 Written to --out, else stdout.
 
 push: FILE (build's output) as an OCI artifact at REFERENCE, with the
@@ -59,19 +62,28 @@ func runPolicy(args []string) int {
 
 func runPolicyBuild(args []string) int {
 	c := newCommand("policy build", policyUsage)
-	cfgPath := c.configFlag(config.DefaultPath, "the config whose policy to build")
+	from := c.fs.String("from", "", "the config holding the policy to build (not the node's config)")
+	c.fs.Func("config", "refused: give the policy's config as --from (--config names the node's config elsewhere)", func(string) error {
+		return errors.New("--config names the node's config in every other command; give the config holding the policy as --from POLICY.toml")
+	})
 	serial := c.fs.Int64("serial", 0, "the policy's serial, above the one published before")
 	out := c.fs.String("out", "", "where to write the artifact's TOML (default stdout)")
-	expiresIn := c.fs.Duration("expires", 0, "sign an expiry this long from now into the policy (0: none)")
+	expiresIn := c.fs.Duration("expires", config.DefaultPolicyBuildExpires, "sign an expiry this long from now into the policy (0: none, which nodes refuse unless policy_source.allow_no_expires_unsafe)")
 	if _, code, done := c.parse(args, 0, 0); done {
 		return code
 	}
+	if *from == "" {
+		return c.usageError(args, errors.New("--from is required: the config holding the policy to build"))
+	}
+	cfgPath := from
 	var expires time.Time
 	if *expiresIn < 0 {
 		fmt.Fprintf(os.Stderr, "signgate: --expires %s: a duration from now\n", *expiresIn)
 		return exitUsage
 	} else if *expiresIn > 0 {
 		expires = time.Now().Add(*expiresIn)
+	} else {
+		fmt.Fprintln(os.Stderr, "signgate: warning: --expires 0: the policy never expires; nodes refuse it unless policy_source.allow_no_expires_unsafe = true, and a registry serving it could hold them on it forever")
 	}
 	// Compiled first: nothing that would not load on a node is built.
 	if _, err := setup.Load(*cfgPath); err != nil {

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/internal/testkit/sigtest"
 )
 
@@ -31,10 +33,10 @@ func TestPolicyBuildThenPreview(t *testing.T) {
 	write("security.pub", s.PublicPEM())
 	src := writeConfig(t, allowAll)
 	built := filepath.Join(dir, "policy.toml")
-	if r := signgate(t, nil, "policy", "build", "--config", src, "--serial", "3", "--out", built); r.code != 0 {
+	if r := signgate(t, nil, "policy", "build", "--from", src, "--serial", "3", "--out", built); r.code != 0 {
 		t.Fatalf("policy build: exit %d\n%s", r.code, r.stderr)
 	}
-	if r := signgate(t, nil, "policy", "build", "--config", src); r.code != 2 || !strings.Contains(r.stderr, "--serial 0") {
+	if r := signgate(t, nil, "policy", "build", "--from", src); r.code != 2 || !strings.Contains(r.stderr, "--serial 0") {
 		t.Errorf("policy build without a serial: exit %d\n%s", r.code, r.stderr)
 	}
 	node := write("node.toml", fmt.Sprintf("[daemon]\nstate_dir = %q\n[keys.security]\npath = \"security.pub\"\n[policy_source]\nreference = \"example.com/signgate/policy:prod\"\n[policy_source.cosign]\nkeys = [\"security\"]\n", filepath.Join(dir, "state")))
@@ -54,5 +56,42 @@ func TestPolicyBuildThenPreview(t *testing.T) {
 	r = signgate(t, nil, "preview", "--config", node, "--policy", built, "--compare", built, "--images", images, "--output", "json")
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 0 || len(out.Images) != 0 {
 		t.Fatalf("preview --compare ARTIFACT: exit %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+}
+
+// policy build reads the policy's own config from --from: --config means
+// the node's config in every other command, so it is refused, naming
+// --from, and nothing is built. Unless told, the built policy expires
+// (nodes refuse one that never does).
+func TestPolicyBuildTakesFrom(t *testing.T) {
+	src := writeConfig(t, allowAll)
+	out := filepath.Join(t.TempDir(), "policy.toml")
+	r := signgate(t, nil, "policy", "build", "--config", src, "--serial", "3", "--out", out)
+	if r.code != 2 || !strings.Contains(r.stderr, "--from") {
+		t.Errorf("policy build --config: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("policy build --config wrote a policy")
+	}
+	if r := signgate(t, nil, "policy", "build", "--serial", "3"); r.code != 2 || !strings.Contains(r.stderr, "--from is required") {
+		t.Errorf("policy build without --from: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := signgate(t, nil, "policy", "build", "--from", src, "--serial", "3", "--out", out); r.code != 0 {
+		t.Fatalf("policy build --from: exit %d\n%s", r.code, r.stderr)
+	}
+	body, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.ParseFragment(out, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Until(f.Expires); d < config.DefaultPolicyBuildExpires-time.Hour || d > config.DefaultPolicyBuildExpires {
+		t.Errorf("built without --expires, it expires at %s", f.Expires)
+	}
+	r = signgate(t, nil, "policy", "build", "--from", src, "--serial", "3", "--expires", "0", "--out", out)
+	if body, _ := os.ReadFile(out); r.code != 0 || strings.Contains(string(body), "expires") || !strings.Contains(r.stderr, "allow_no_expires_unsafe") {
+		t.Errorf("policy build --expires 0: exit %d\n%s\n%s", r.code, r.stderr, body)
 	}
 }
