@@ -23,6 +23,9 @@ type File struct {
 	NotationPlugins map[string]NotationPluginSection `toml:"notation_plugins"`
 	// PolicySource: the policy signed and published, not written here.
 	PolicySource *PolicySourceSection `toml:"policy_source"`
+	// Delegations go into the policy artifact built from this file
+	// (signgate policy build); a node reads none from its own file.
+	Delegations map[string]DelegationSection `toml:"delegations"`
 }
 
 // TrustRootSection is [trust_roots.NAME]: a Sigstore trusted_root.json, read

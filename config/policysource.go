@@ -153,6 +153,9 @@ func (c *Config) policySource(p *Problems, f File) *PolicySource {
 	if len(f.Policy) > 0 {
 		p.Errorf("policy: the local file defines [[policy]], but [policy_source] gives the policy; keep only bootstrap settings here")
 	}
+	if len(f.Delegations) > 0 {
+		p.Errorf("delegations: the local file defines [delegations], but [policy_source] gives the policy; delegations go in the artifact (signgate policy build --from)")
+	}
 	return out
 }
 
@@ -164,6 +167,7 @@ func Compose(local *Config, frag *Fragment, digest string) (*Config, *Problems) 
 	f := local.File
 	f.PolicySource = nil // the composed config is checked as a plain one
 	f.Keys, f.Certs, f.TrustRoots, f.Identities, f.Policy = frag.Keys, frag.Certs, frag.TrustRoots, frag.Identities, frag.Policy
+	f.Delegations = nil // the artifact's are fetched by the daemon, the file's never
 	p := &Problems{Path: local.Path + " with policy " + digest}
 	sum := sha256.Sum256([]byte(local.Digest + "|" + digest))
 	c := build(p, local.Path, hex.EncodeToString(sum[:8]), f)

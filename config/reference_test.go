@@ -39,6 +39,7 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 		"[notation_plugins.NAME]":         NotationPluginSection{},
 		"[policy_source]":                 PolicySourceSection{},
 		"[registry.pod_pull_secrets]":     PodPullSecretsSection{},
+		"[delegations.NAME]":              DelegationSection{},
 	}
 	doc := map[string]map[string]bool{}
 	var cur string

@@ -13,7 +13,8 @@ import (
 )
 
 // FromConfig is the policy artifact's TOML for the sections of cc (a plain
-// config, as check-config takes) that a policy source carries, at serial.
+// config, as check-config takes) that a policy source carries, its
+// [delegations] included, at serial.
 // Key and certificate files are inlined: a node reads nothing but the
 // artifact. A trust root is kept as written (a TUF mirror, or a path each
 // node must hold).
@@ -23,7 +24,7 @@ func FromConfig(cc *config.Config, serial int64, expires time.Time) ([]byte, err
 		return nil, fmt.Errorf("--serial %d: a policy needs a positive serial, above the one published before", serial)
 	}
 	f := cc.File
-	frag := config.Fragment{Serial: serial, Expires: expires.UTC().Truncate(time.Second), Keys: maps.Clone(f.Keys), Certs: maps.Clone(f.Certs), TrustRoots: f.TrustRoots, Identities: f.Identities, Policy: f.Policy}
+	frag := config.Fragment{Serial: serial, Expires: expires.UTC().Truncate(time.Second), Keys: maps.Clone(f.Keys), Certs: maps.Clone(f.Certs), TrustRoots: f.TrustRoots, Identities: f.Identities, Policy: f.Policy, Delegations: f.Delegations}
 	for n, k := range frag.Keys {
 		if k.Path == "" {
 			continue
@@ -51,8 +52,13 @@ func FromConfig(cc *config.Config, serial int64, expires time.Time) ([]byte, err
 	if err := toml.NewEncoder(&buf).Encode(frag); err != nil {
 		return nil, err
 	}
-	if _, err := config.ParseFragment("built policy", buf.Bytes()); err != nil {
+	built, err := config.ParseFragment("built policy", buf.Bytes())
+	if err != nil {
 		return nil, err
+	}
+	// A node refuses the whole policy for an unbounded delegation.
+	if err := CheckDelegations(built); err != nil {
+		return nil, fmt.Errorf("%s: %w", cc.Path, err)
 	}
 	return buf.Bytes(), nil
 }

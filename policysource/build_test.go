@@ -88,3 +88,27 @@ func TestFragmentIsStrict(t *testing.T) {
 		}
 	}
 }
+
+// A delegation a node would refuse (here: no keys to sign the tenant's
+// fragment) is refused at build, naming the file and the key.
+func TestBuildRefusesAnUnboundedDelegation(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "fleet-policy.toml")
+	if err := os.WriteFile(src, []byte("[delegations.team-a]\nreference = \"registry.example/team-a/policy:prod\"\nnamespaces = [\"team-a\"]\nscopes = [\"registry.example/team-a/**\"]\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\nmode = \"allow\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cc, err := config.Load(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policysource.FromConfig(cc, 1, time.Now().Add(time.Hour)); err == nil || !strings.Contains(err.Error(), src) || !strings.Contains(err.Error(), "delegations.team-a.keys") {
+		t.Errorf("an unbounded delegation: %v", err)
+	}
+	// A node's own file delegates nothing: beside [policy_source] it is an error.
+	node := filepath.Join(filepath.Dir(src), "node.toml")
+	if err := os.WriteFile(node, []byte("[keys.s]\npem = \"x\"\n[policy_source]\nreference = \"registry.example/p:1\"\n[policy_source.cosign]\nkeys = [\"s\"]\n[delegations.team-a]\nreference = \"registry.example/team-a/policy:prod\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Load(node); err == nil || !strings.Contains(err.Error(), "delegations go in the artifact") {
+		t.Errorf("[delegations] beside [policy_source]: %v", err)
+	}
+}

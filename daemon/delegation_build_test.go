@@ -1,0 +1,89 @@
+package daemon
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/internal/testkit/sigtest"
+	"github.com/signgate/signgate/policysource"
+	"github.com/signgate/signgate/verify"
+)
+
+// signgate policy build carries the [delegations] of the config it builds
+// from: built, signed and verified by a node, the delegation is in force,
+// and the tenant's signed fragment governs its namespace.
+func TestBuiltPolicyDelegates(t *testing.T) {
+	host := srvHost(t)
+	root, tenant := mustSigner(t), mustSigner(t)
+	app, err := sigtest.PushImage(host.host + "/team-a/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootRef, tenantRef := host.host+"/security/policy:prod", host.host+"/team-a/policy:prod"
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "team-a.pub"), []byte(tenant.PublicPEM()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(dir, "fleet-policy.toml")
+	if err := os.WriteFile(src, []byte(fmt.Sprintf(`[keys.security]
+pem = '''
+%s'''
+[keys.team-a]
+path = "team-a.pub"
+
+[delegations.team-a]
+reference = %q
+namespaces = ["team-a"]
+scopes = ["%s/team-a/**"]
+keys = ["team-a"]
+
+[[policy]]
+name = "root-default"
+scopes = ["**"]
+  [policy.cosign]
+  keys = ["security"]
+`, root.PublicPEM(), tenantRef, host.host)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cc, err := config.Load(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := policysource.FromConfig(cc, 1, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishBody(t, rootRef, string(body), root)
+	publishBody(t, tenantRef, fmt.Sprintf("serial = 1\n[[policy]]\nname = \"apps\"\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", host.host), tenant)
+
+	cfg := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nstate_dir = %q\nmetrics_address = \"\"\n[keys.security]\npem = '''\n%s'''\n"+
+		"[policy_source]\nreference = %q\n[policy_source.cosign]\nkeys = [\"security\"]\n",
+		filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state"), root.PublicPEM(), rootRef)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RefreshPolicy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if k := d.ps.kept.Load(); k == nil || k.Tenants["team-a"] == nil {
+		t.Fatalf("the built delegation is not in force: %+v", k)
+	}
+	decide := func(ns string) *verify.Verdict {
+		return d.Decide(t.Context(), verify.Request{Image: app, Namespace: ns, Platform: app.DigestStr()})
+	}
+	if v := decide("team-a"); !v.Allowed || v.Policy != "team-a/apps" {
+		t.Errorf("team-a's app in team-a, under the built delegation: %+v", v)
+	}
+	if v := decide("team-b"); v.Allowed || v.Policy != "root-default" {
+		t.Errorf("team-a's app in team-b: %+v", v)
+	}
+}
