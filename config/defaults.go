@@ -104,6 +104,10 @@ const (
 // [policy_source]
 const (
 	DefaultPolicyRefresh = 5 * time.Minute
+	// DefaultPolicyMaxStaleness: how long the policy in force may go
+	// without its source confirming it before it is stale. The one place
+	// it is set: docs/config.md and the chart refer here.
+	DefaultPolicyMaxStaleness = 24 * time.Hour
 	// DefaultPolicyBuildExpires: the expiry `signgate policy build` signs
 	// into a policy unless told: nodes refuse one without (a freeze).
 	DefaultPolicyBuildExpires = 30 * 24 * time.Hour

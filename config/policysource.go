@@ -41,7 +41,7 @@ type PolicySource struct {
 	Reference    string
 	Path         string
 	Refresh      time.Duration
-	MaxStaleness time.Duration // 0: no limit
+	MaxStaleness time.Duration // DefaultPolicyMaxStaleness unless set
 	DenyStale    bool          // on_stale = "deny"
 	MinSerial    int64         // 0: any positive serial
 	// AllowNoExpires: allow_no_expires_unsafe; otherwise a policy without
@@ -113,10 +113,8 @@ func (c *Config) policySource(p *Problems, f File) *PolicySource {
 		return nil
 	}
 	out := &PolicySource{Reference: s.Reference, Section: *s,
-		Refresh: p.Duration("policy_source.refresh", s.Refresh, DefaultPolicyRefresh)}
-	if s.MaxStaleness != "" {
-		out.MaxStaleness = p.Duration("policy_source.max_staleness", s.MaxStaleness, 0)
-	}
+		Refresh:      p.Duration("policy_source.refresh", s.Refresh, DefaultPolicyRefresh),
+		MaxStaleness: p.Duration("policy_source.max_staleness", s.MaxStaleness, DefaultPolicyMaxStaleness)}
 	switch {
 	case s.Reference == "" && s.Path == "":
 		p.Errorf("policy_source: give reference (the OCI reference the policy is published at) or path (an OCI image layout holding it)")
@@ -135,17 +133,14 @@ func (c *Config) policySource(p *Problems, f File) *PolicySource {
 	case "", "warn":
 	case "deny":
 		out.DenyStale = true
-		if out.MaxStaleness == 0 {
-			p.Errorf("policy_source.on_stale = \"deny\": needs policy_source.max_staleness")
-		}
 	default:
 		p.Errorf("policy_source.on_stale = %q: want \"warn\" or \"deny\"", s.OnStale)
 	}
 	if out.Refresh < time.Second {
 		p.Errorf("policy_source.refresh = %q: at least 1s", s.Refresh)
 	}
-	if out.MaxStaleness > 0 && out.MaxStaleness < 2*out.Refresh {
-		p.Errorf("policy_source.max_staleness = %q: must be at least twice policy_source.refresh (%s), or one slow refresh makes the node stale", s.MaxStaleness, out.Refresh)
+	if out.MaxStaleness < 2*out.Refresh {
+		p.Errorf("policy_source.max_staleness = %s: must be at least twice policy_source.refresh (%s), or one slow refresh makes the node stale", out.MaxStaleness, out.Refresh)
 	}
 	if s.Cosign == nil && s.Notation == nil {
 		p.Errorf("policy_source: give [policy_source.cosign] or [policy_source.notation]: who must have signed the policy")
