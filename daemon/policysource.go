@@ -196,7 +196,7 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 		err = policysource.RequireExpires(src.Reference, got.Digest, got.Fragment, src.AllowNoExpires, cfg.Path)
 	}
 	if err == nil {
-		change, err = policysource.Accept(inForce, got.Digest, got.Fragment.Serial, src.MinSerial)
+		change, err = d.accept(src, inForce, got)
 	}
 	if err == nil && change == policysource.Newer {
 		// It must compile with this node's bootstrap before it is kept: a
@@ -251,6 +251,20 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	return d.Reload()
 }
 
+// accept is policysource.Accept against the policy in force or, with none,
+// against a kept one set aside only for want of a signers record: an
+// upgrade from such a signgate must not let the source roll it back.
+func (d *Daemon) accept(src *setup.Source, inForce *policysource.Kept, got *policysource.Fetched) (policysource.Change, error) {
+	if inForce != nil || src.Floor == nil {
+		return policysource.Accept(inForce, got.Digest, got.Fragment.Serial, src.MinSerial)
+	}
+	_, err := policysource.Accept(src.Floor, got.Digest, got.Fragment.Serial, src.MinSerial)
+	if err != nil {
+		return 0, fmt.Errorf("%w (the serial of the policy kept by an older signgate, set aside; if the signers changed since, remove %s)", err, policysource.Path(d.config().Daemon.StateDir))
+	}
+	return policysource.Newer, nil // the set-aside one, verified now, is taken
+}
+
 // refusalsBefore is the state holding the refusals so far: the policy in
 // force, or the refusals kept before any was.
 func (d *Daemon) refusalsBefore(cfg *setup.Config, inForce *policysource.Kept) *policysource.Kept {
@@ -283,6 +297,11 @@ func (d *Daemon) policyFailed(src *setup.Source, inForce *policysource.Kept, err
 		kept, serial = &k, k.Serial
 	} else if before := d.refusalsBefore(d.config(), nil); before != nil && before.Digest == "" {
 		kept.Refusals = before.Refusals // refusals only: none taken yet
+	} else if before != nil {
+		// A policy set aside stays on disk (its serial, its refusals):
+		// a refusal must not erase the last verified policy.
+		k := *before
+		kept = &k
 	}
 	digest := ""
 	var re *policysource.RefusedError

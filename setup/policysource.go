@@ -31,6 +31,10 @@ type Source struct {
 	// Signers fingerprints the source's signers (signersID); a kept
 	// policy records the fingerprint it was verified under.
 	Signers string
+	// Floor is a kept policy set aside for want of a signers record (kept
+	// by an older signgate): never in force, but a policy whose serial
+	// is not above its serial is refused as a rollback until one is taken.
+	Floor *policysource.Kept
 	// TenantsError says which kept tenants' fragments were set aside
 	// because they do not compile with the root and the others.
 	TenantsError error
@@ -80,7 +84,12 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 		src.KeptError = err
 	} else if kept != nil && kept.Reference != cc.PolicySource.Reference {
 		src.KeptError = fmt.Errorf("the kept policy %s came from %s, not policy_source.reference %s", kept.Digest, kept.Reference, cc.PolicySource.Reference)
-	} else if kept != nil && kept.Digest != "" && kept.Signers != src.Signers {
+	} else if kept != nil && kept.Digest != "" && kept.Signers == "" {
+		// Kept by a signgate that recorded no signers: not trusted, but
+		// its serial still bounds what the source may serve.
+		src.Floor = kept
+		src.KeptError = fmt.Errorf("the kept policy %s (serial %d) was kept by a signgate that did not record its signers: set aside until the source is verified again, and a serial not above %d is refused meanwhile (if the signers changed since, remove %s)", kept.Digest, kept.Serial, kept.Serial, policysource.Path(cc.Daemon.StateDir))
+	} else if kept != nil && kept.Digest != "" && kept.Signers != src.Signers && kept.Signers != legacySignersID(cc, bc) {
 		src.KeptError = fmt.Errorf("the kept policy %s was verified by other signers than policy_source's now (its keys, certificates or rule changed): set aside until the source is verified again", kept.Digest)
 	} else if kept != nil && kept.Digest != "" && kept.Serial < cc.PolicySource.MinSerial {
 		src.KeptError = fmt.Errorf("the kept policy %s has serial %d, below policy_source.min_serial (%d)", kept.Digest, kept.Serial, cc.PolicySource.MinSerial)
