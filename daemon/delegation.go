@@ -92,10 +92,16 @@ func (d *Daemon) fetchTenant(ctx context.Context, cfg *setup.Config, root *polic
 	if err != nil {
 		return nil, &policysource.RefusedError{Digest: got.Digest, Reason: "rollback", Err: err}
 	}
+	signers := policysource.DelegationSigners(root.Fragment, n)
 	if change == policysource.Same {
+		if old.Signers != signers {
+			t := *old // kept unrecorded: verified under these signers now
+			t.Signers = signers
+			return &t, nil
+		}
 		return old, nil
 	}
-	t := &policysource.Tenant{Reference: del.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body)}
+	t := &policysource.Tenant{Reference: del.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Signers: signers}
 	if _, err := setup.ComposeTenants(cfg.Config, root.Body, map[string]*policysource.Tenant{n: t}, root.Digest); err != nil {
 		reason := "malformed"
 		var oe *policysource.OverreachError

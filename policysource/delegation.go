@@ -21,6 +21,9 @@ type Tenant struct {
 	Digest    string `json:"digest"`
 	Serial    int64  `json:"serial"`
 	Body      string `json:"body"`
+	// Signers: DelegationSigners when it was verified; "" if kept by a
+	// signgate that did not record it.
+	Signers string `json:"signers,omitempty"`
 }
 
 // OverreachError refuses a tenant's fragment that reaches beyond its

@@ -167,6 +167,9 @@ func ComposeTenants(local *config.Config, body []byte, tenants map[string]*polic
 		if err != nil {
 			return nil, err
 		}
+		if err := policysource.CheckTenantSigners(frag, n, t); err != nil {
+			return nil, err
+		}
 		tf[n] = f
 		id += "+" + n + "=" + t.Digest
 	}
