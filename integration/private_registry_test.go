@@ -149,38 +149,8 @@ func TestPrivateRegistryWithKubeletCredentialProvider(t *testing.T) {
 
 	// The kubelet's files: its provider config, and a bin dir holding the
 	// plugin and nothing else.
-	dir := t.TempDir()
-	binDir := filepath.Join(dir, "bin")
-	if err := os.Mkdir(binDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(e.Bin, "ecr-credential-provider"), filepath.Join(binDir, "ecr-credential-provider")); err != nil {
-		t.Fatal(err)
-	}
-	providers := filepath.Join(dir, "credential-provider-config.yaml")
-	if err := os.WriteFile(providers, []byte(fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1
-kind: CredentialProviderConfig
-providers:
-  - name: ecr-credential-provider
-    matchImages:
-      - "*.dkr.ecr.*.amazonaws.com"
-      - "*.dkr.ecr.*.amazonaws.com.cn"
-    defaultCacheDuration: "12h"
-    apiVersion: credentialprovider.kubelet.k8s.io/v1
-    env:
-      - name: AWS_ENDPOINT_URL_ECR
-        value: %s
-      - name: AWS_ACCESS_KEY_ID
-        value: %s
-      - name: AWS_SECRET_ACCESS_KEY
-        value: signgate-test-secret-key
-      - name: AWS_EC2_METADATA_DISABLED
-        value: "true"
-      - name: AWS_CONFIG_FILE
-        value: /nonexistent
-      - name: AWS_SHARED_CREDENTIALS_FILE
-        value: /nonexistent
-`, ecr.URL, accessKey)), 0o644); err != nil {
+	providers, binDir, err := harness.InstallECRProvider(t.TempDir(), e.Bin, ecr.URL, accessKey)
+	if err != nil {
 		t.Fatal(err)
 	}
 	withProvider := privateConfig(e, "", fmt.Sprintf("\n[registry.credential_providers]\nconfig = %q\nbin_dir = %q\n", providers, binDir))
@@ -309,29 +279,11 @@ func TestECRCredentialProviderCost(t *testing.T) {
 	const accessKey = "AKIDSIGNGATETEST0002"
 	ecr := harness.NewECRStandIn(accessKey, "eu-west-1", "AWS", "pw-cost", 12*time.Hour)
 	t.Cleanup(ecr.Close)
-	dir := t.TempDir()
-	if err := os.Symlink(filepath.Join(e.Bin, "ecr-credential-provider"), filepath.Join(dir, "ecr-credential-provider")); err != nil {
+	cfg, binDir, err := harness.InstallECRProvider(t.TempDir(), e.Bin, ecr.URL, accessKey)
+	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1
-kind: CredentialProviderConfig
-providers:
-  - name: ecr-credential-provider
-    matchImages: ["*.dkr.ecr.*.amazonaws.com"]
-    defaultCacheDuration: "12h"
-    apiVersion: credentialprovider.kubelet.k8s.io/v1
-    env:
-      - {name: AWS_ENDPOINT_URL_ECR, value: %s}
-      - {name: AWS_ACCESS_KEY_ID, value: %s}
-      - {name: AWS_SECRET_ACCESS_KEY, value: signgate-test-secret-key}
-      - {name: AWS_EC2_METADATA_DISABLED, value: "true"}
-      - {name: AWS_CONFIG_FILE, value: /nonexistent}
-      - {name: AWS_SHARED_CREDENTIALS_FILE, value: /nonexistent}
-`, ecr.URL, accessKey)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ps, err := credprovider.Load(credprovider.Settings{Config: cfg, BinDir: dir})
+	ps, err := credprovider.Load(credprovider.Settings{Config: cfg, BinDir: binDir})
 	if err != nil {
 		t.Fatal(err)
 	}
