@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/signgate/signgate/internal/testkit/policytest"
 	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/policysource"
 	"github.com/signgate/signgate/verify"
@@ -37,32 +38,13 @@ func TestDelegatedFragmentStaysInsideItsDelegation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	publishBody(t, rootRef, fmt.Sprintf(`serial = 1
-[keys.security]
-pem = '''
-%s'''
-[keys.team-a]
-pem = '''
-%s'''
-[delegations.team-a]
-reference = %q
-namespaces = ["team-a"]
-scopes = ["%s/team-a/**"]
-keys = ["team-a"]
-
-[[policy]]
+	publishBody(t, rootRef, policytest.TeamARoot(root.PublicPEM(), tenant.PublicPEM(), tenantRef, host.host, fmt.Sprintf(`[[policy]]
 name = "critical"
 floor = true
-scopes = ["%[4]s/team-a/critical"]
+scopes = ["%s/team-a/critical"]
   [policy.cosign]
   keys = ["security"]
-
-[[policy]]
-name = "root-default"
-scopes = ["**"]
-  [policy.cosign]
-  keys = ["security"]
-`, root.PublicPEM(), tenant.PublicPEM(), tenantRef, host.host), root)
+`, host.host)), root)
 	tenantBody := func(serial int, namespaces, scopes string) string {
 		return fmt.Sprintf("serial = %d\n[[policy]]\nname = \"apps\"\nnamespaces = %s\nscopes = %s\nmode = \"allow\"\n", serial, namespaces, scopes)
 	}

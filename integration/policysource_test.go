@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/integration/harness"
+	"github.com/signgate/signgate/internal/testkit/policytest"
 )
 
 // The node's policy from a signed artifact in the distribution registry
@@ -204,30 +205,11 @@ func TestDelegatedNamespaceThroughARealRegistry(t *testing.T) {
 		}
 		return d
 	}
-	root := push(rootRef, "root.toml", fmt.Sprintf(`serial = 1
-[keys.security]
-pem = '''
-%s'''
-[keys.team-a]
-pem = '''
-%s'''
-[delegations.team-a]
-reference = %q
-namespaces = ["team-a"]
-scopes = ["%s/team-a/**"]
-keys = ["team-a"]
-
-[[policy]]
+	root := push(rootRef, "root.toml", policytest.TeamARoot(cosignPub, e.Signers["k2"].PublicPEM(), tenantRef, e.Registry, fmt.Sprintf(`[[policy]]
 name = "sandbox"
-scopes = ["%[4]s/pause"]
+scopes = ["%s/pause"]
 mode = "allow"
-
-[[policy]]
-name = "root-default"
-scopes = ["**"]
-  [policy.cosign]
-  keys = ["security"]
-`, cosignPub, e.Signers["k2"].PublicPEM(), tenantRef, e.Registry))
+`, e.Registry)))
 	if out, err := e.Cosign(e.CosignDir, "sign", "--key", "cosign.key", "--yes", "--use-signing-config=false", "--tlog-upload=false", root.String()); err != nil {
 		t.Fatalf("cosign sign: %v: %s", err, out)
 	}
