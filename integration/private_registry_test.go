@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/signgate/signgate/integration/harness"
 	"github.com/signgate/signgate/registry/credprovider"
@@ -63,22 +62,11 @@ func pushPrivate(t *testing.T, e *env, reg *harness.AuthRegistry, repo string) *
 // pushNamed pushes a signed busybox image to repo in reg, named as host.
 func pushNamed(t *testing.T, e *env, reg *harness.AuthRegistry, host, repo string) *private {
 	t.Helper()
-	src, err := harness.PushBusybox(e.Registry+"/private-src/"+repo+":v1", "sleep", "3600")
+	dg, err := e.PushSignedBusybox(reg, e.Registry+"/private-src/"+repo+":v1", repo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := remote.Image(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, _ := name.ParseReference(reg.Host + "/" + repo + ":v1")
-	if err := remote.Write(dst, img, reg.Options()...); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Signers["k1"].SignLegacy(dst.Context().Digest(src.DigestStr()), reg.Options()...); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := name.NewDigest(host + "/" + repo + "@" + src.DigestStr())
+	d, _ := name.NewDigest(host + "/" + repo + "@" + dg)
 	return &private{reg: reg, ref: host + "/" + repo + ":v1", d: d}
 }
 
