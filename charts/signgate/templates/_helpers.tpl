@@ -28,6 +28,15 @@
 {{- if ne (include "signgate.runtime" .) "containerd" }}true{{ end -}}
 {{- end -}}
 
+{{/* CRI-O's nri_plugin_dir, an absolute path. */}}
+{{- define "signgate.crioNRIPluginDir" -}}
+{{- $p := toString .Values.crioNRIPluginDir -}}
+{{- if not (isAbs $p) -}}
+{{- fail (printf "crioNRIPluginDir = %q: want the absolute path of CRI-O's nri_plugin_dir" $p) -}}
+{{- end -}}
+{{ clean $p }}
+{{- end -}}
+
 {{/* CRI-O's CRI socket, when the pod mounts it (crioSocket.mount): the
 same path in the pod as on the node; "" otherwise. */}}
 {{- define "signgate.crioSocket" -}}

@@ -188,3 +188,24 @@ func TestChartNotesOnCRIO(t *testing.T) {
 		t.Errorf("runtime=auto notes do not name both drop-ins:\n%s", auto)
 	}
 }
+
+// doctor in the pod checks that only root can add a plugin to CRI-O's
+// nri_plugin_dir: the chart mounts it read-only (crioNRIPluginDir) for
+// crio and auto, or doctor would find none in the pod and say it holds.
+func TestChartMountsCRIONRIPluginDir(t *testing.T) {
+	for _, sets := range [][]string{{"runtime=crio"}, {"runtime=auto"}, {"runtime=crio", "crioNRIPluginDir=/etc/nri/plugins"}} {
+		want := "/opt/nri/plugins"
+		if len(sets) > 1 {
+			want = "/etc/nri/plugins"
+		}
+		spec, _ := podOf(t, sets...)
+		m, hp := mountOf(spec, want)
+		if m == nil || hp == nil || !m.ReadOnly || hp.Path != want {
+			t.Errorf("%v: nri_plugin_dir %s: mount %+v, host path %+v; want read-only, same path", sets, want, m, hp)
+		}
+	}
+	spec, _ := podOf(t)
+	if m, _ := mountOf(spec, "/opt/nri/plugins"); m != nil {
+		t.Errorf("containerd: CRI-O's nri_plugin_dir mounted: %+v", m)
+	}
+}
