@@ -91,9 +91,6 @@ func TestChartMountsCRIOSocket(t *testing.T) {
 		if m == nil || hp == nil || !m.ReadOnly || hp.Path != c.dir || hp.Type == nil || *hp.Type != c.hostType {
 			t.Errorf("%v: CRI-O's socket directory %s: mount %+v, host path %+v; want read-only, %s", sets, c.dir, m, hp, c.hostType)
 		}
-		if m != nil && (m.MountPropagation == nil || *m.MountPropagation != corev1.MountPropagationHostToContainer) {
-			t.Errorf("%v: %s propagation %v; want HostToContainer", sets, c.dir, m.MountPropagation)
-		}
 		if rt := decodeRuntime(t, cfg).Daemon.Runtime; rt.Name != c.runtime || rt.CRIOSocket != sock {
 			t.Errorf("%v: [daemon.runtime] %+v; want name %q, crio_socket %q", sets, rt, c.runtime, sock)
 		}
