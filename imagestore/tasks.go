@@ -57,9 +57,10 @@ func (s *Store) StopTask(ctx context.Context, id string, grace time.Duration) er
 		return nil
 	}
 	// The grace is over when either side says so: containerd enforces the
-	// deadline gRPC sends it, and may answer DeadlineExceeded before wctx's
-	// own timer fires.
-	if !errors.Is(wctx.Err(), context.DeadlineExceeded) && status.Code(err) != codes.DeadlineExceeded {
+	// deadline gRPC sends it, and may answer before wctx's own timer
+	// fires, with DeadlineExceeded or (2.4, from the shim) Unknown saying
+	// "context deadline exceeded".
+	if !errors.Is(wctx.Err(), context.DeadlineExceeded) && !deadlineOver(err) {
 		return fmt.Errorf("container %s: waiting for its task to exit: %w", id, err)
 	}
 	return kill(ctx, tasks, id, syscall.SIGKILL)
@@ -71,4 +72,11 @@ func kill(ctx context.Context, tasks tasksapi.TasksClient, id string, sig syscal
 		return fmt.Errorf("container %s: sending %v to its task: %w", id, sig, err)
 	}
 	return nil
+}
+
+// deadlineOver says whether containerd ended a wait because its deadline
+// passed.
+func deadlineOver(err error) bool {
+	st := status.Convert(err)
+	return st.Code() == codes.DeadlineExceeded || (st.Code() == codes.Unknown && st.Message() == context.DeadlineExceeded.Error())
 }

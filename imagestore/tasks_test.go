@@ -22,12 +22,13 @@ import (
 // may answer so before the caller's context has noticed it expired.
 type stubbornTasks struct {
 	tasksapi.UnimplementedTasksServer
+	code    codes.Code // how Wait ends
 	mu      sync.Mutex
 	signals []syscall.Signal
 }
 
 func (s *stubbornTasks) Wait(context.Context, *tasksapi.WaitRequest) (*tasksapi.WaitResponse, error) {
-	return nil, status.Error(codes.DeadlineExceeded, "context deadline exceeded")
+	return nil, status.Error(s.code, "context deadline exceeded")
 }
 
 func (s *stubbornTasks) Kill(_ context.Context, r *tasksapi.KillRequest) (*emptypb.Empty, error) {
@@ -39,16 +40,23 @@ func (s *stubbornTasks) Kill(_ context.Context, r *tasksapi.KillRequest) (*empty
 
 // A task that outlives its grace is killed even when the wait's timeout
 // comes back from containerd as a DeadlineExceeded status before the
-// caller's context expires: before, the stop failed ("waiting for its task
-// to exit") and the untrusted task went on running.
+// caller's context expires, or (containerd 2.4, from the shim) as Unknown
+// saying "context deadline exceeded": before, the stop failed ("waiting
+// for its task to exit") and the untrusted task went on running.
 func TestStopTaskKillsWhenContainerdEndsTheWait(t *testing.T) {
+	for _, c := range []codes.Code{codes.DeadlineExceeded, codes.Unknown} {
+		t.Run(c.String(), func(t *testing.T) { stopStubborn(t, c) })
+	}
+}
+
+func stopStubborn(t *testing.T, code codes.Code) {
 	sock := filepath.Join(t.TempDir(), "tasks.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	tasks := &stubbornTasks{}
+	tasks := &stubbornTasks{code: code}
 	tasksapi.RegisterTasksServer(srv, tasks)
 	go srv.Serve(l)
 	t.Cleanup(srv.Stop)
