@@ -176,9 +176,10 @@ integration: racebin $(foreach v,$(CONTAINERD_TEST),$(CTD)/$(v)/containerd) ## t
 
 # The gate cases on CRI-O (integration/crio): CRI-O from the module proxy,
 # conmon and runc from Debian, signgate reading CRI-O's storage.
-crio-test: racebin $(CRIO_TOOLS) ## the gate cases on a real CRI-O 1.35.2: allow, deny, annotation spoofing, fails closed (signgate absent, killed, wedged), auto (root)
+# Helm renders the chart's config for doctor as the pod runs it.
+crio-test: racebin $(CRIO_TOOLS) $(BIN)/helm ## the gate cases on a real CRI-O 1.35.2: allow, deny, annotation spoofing, fails closed (signgate absent, killed, wedged), auto (root)
 	ln -sf $(BIN)/crio $(BIN)/pinns $(RACEBIN)/
-	$(call logged,crio) env GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_NO_SKIP=1 \
+	$(call logged,crio) env GORACE=halt_on_error=1 SIGNGATE_TEST_BIN=$(RACEBIN) SIGNGATE_HELM=$(BIN)/helm SIGNGATE_NO_SKIP=1 \
 		$(GO) test -count=1 -p 1 -timeout 10m -v ./integration/crio/
 
 matrix: racebin $(foreach v,$(CONTAINERD_MATRIX),$(CTD)/$(v)/containerd) ## the end-to-end suite on containerd 2.1, 2.0 and 1.7 (root)

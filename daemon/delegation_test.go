@@ -3,44 +3,17 @@ package daemon
 import (
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/signgate/signgate/internal/testkit/policytest"
 	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/policysource"
 	"github.com/signgate/signgate/verify"
 )
-
-// publishBody pushes a policy artifact of body to ref and signs it with s.
-func publishBody(t *testing.T, ref, body string, s *sigtest.Signer) name.Digest {
-	t.Helper()
-	img, _, err := policysource.Build([]byte(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	dg, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := r.Context().Digest(dg.String())
-	if err := s.SignLegacy(d); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 // A root policy delegates namespace team-a, over images under team-a/, to
 // the tenant's signed fragment: it governs team-a's pods there, never
@@ -59,45 +32,19 @@ func TestDelegatedFragmentStaysInsideItsDelegation(t *testing.T) {
 		t.Fatal(err)
 	}
 	rootRef, tenantRef := host.host+"/security/policy:prod", host.host+"/team-a/policy:prod"
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nstate_dir = %q\nmetrics_address = \"\"\n[keys.security]\npem = '''\n%s'''\n"+
-		"[policy_source]\nreference = %q\n[policy_source.cosign]\nkeys = [\"security\"]\n",
-		filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state"), root.PublicPEM(), rootRef)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg, state := sourcedConfig(t, fmt.Sprintf("reference = %q", rootRef), root.PublicPEM())
 	logs := &syncedBuffer{}
 	d, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	publishBody(t, rootRef, fmt.Sprintf(`serial = 1
-expires = 2100-01-01T00:00:00Z
-[keys.security]
-pem = '''
-%s'''
-[keys.team-a]
-pem = '''
-%s'''
-[delegations.team-a]
-reference = %q
-namespaces = ["team-a"]
-scopes = ["%s/team-a/**"]
-keys = ["team-a"]
-
-[[policy]]
+	publishBody(t, rootRef, policytest.TeamARoot(root.PublicPEM(), tenant.PublicPEM(), tenantRef, host.host, fmt.Sprintf(`[[policy]]
 name = "critical"
 floor = true
-scopes = ["%[4]s/team-a/critical"]
+scopes = ["%s/team-a/critical"]
   [policy.cosign]
   keys = ["security"]
-
-[[policy]]
-name = "root-default"
-scopes = ["**"]
-  [policy.cosign]
-  keys = ["security"]
-`, root.PublicPEM(), tenant.PublicPEM(), tenantRef, host.host), root)
+`, host.host)), root)
 	tenantBody := func(serial int, namespaces, scopes string) string {
 		return fmt.Sprintf("serial = %d\n[[policy]]\nname = \"apps\"\nnamespaces = %s\nscopes = %s\nmode = \"allow\"\n", serial, namespaces, scopes)
 	}
@@ -138,7 +85,7 @@ scopes = ["**"]
 		if l := strings.ReplaceAll(logs.String(), `\"`, `"`); !strings.Contains(l, `delegation=team-a`) || !strings.Contains(l, `delegation "team-a": policy[0] "apps" `) || !strings.Contains(l, c.want) {
 			t.Errorf("the refusal does not name the delegation and %q:\n%s", c.want, l)
 		}
-		if k, err := policysource.ReadKept(filepath.Join(dir, "state")); err != nil || k.LastRefusal == nil || k.LastRefusal.Reason != "overreach" || !strings.Contains(k.LastRefusal.Error, `delegation "team-a"`) {
+		if k, err := policysource.ReadKept(state); err != nil || k.LastRefusal == nil || k.LastRefusal.Reason != "overreach" || !strings.Contains(k.LastRefusal.Error, `delegation "team-a"`) {
 			t.Errorf("the refusal is not kept for doctor: %+v %v", k, err)
 		}
 		check("after an overreaching fragment")

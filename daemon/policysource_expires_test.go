@@ -6,12 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/signgate/signgate/internal/testkit/sigtest"
-	"github.com/signgate/signgate/policysource"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -31,24 +28,7 @@ func TestFrozenPolicyExpires(t *testing.T) {
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	d.ps.now = func() time.Time { return now }
 	body := fmt.Sprintf("serial = 1\nexpires = %s\n[[policy]]\nname = \"frozen\"\nscopes = [\"**\"]\nmode = \"allow\"\n", now.Add(time.Hour).Format(time.RFC3339))
-	art, _, err := policysource.Build([]byte(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, art); err != nil {
-		t.Fatal(err)
-	}
-	dg, err := art.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := signer.SignLegacy(r.Context().Digest(dg.String())); err != nil {
-		t.Fatal(err)
-	}
+	publishBody(t, ref, body, signer)
 	decide := func() *verify.Verdict {
 		return d.Decide(t.Context(), verify.Request{Image: img, Platform: img.DigestStr()})
 	}

@@ -3,7 +3,6 @@ package daemon
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -18,13 +17,7 @@ import (
 // signed by signer's key; it returns the daemon and its state directory.
 func sourcedDaemon(t *testing.T, source, signerPEM string) (*Daemon, string) {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.toml")
-	state := filepath.Join(dir, "state")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nstate_dir = %q\nmetrics_address = \"\"\n[keys.security]\npem = '''\n%s'''\n[policy_source]\n%s\n[policy_source.cosign]\nkeys = [\"security\"]\n",
-		filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), state, signerPEM, source)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg, state := sourcedConfig(t, source, signerPEM)
 	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -23,23 +23,7 @@ import (
 // named policy (allowing every image) to ref, and returns its digest.
 func publishPolicy(t *testing.T, ref string, serial int, policy string) name.Digest {
 	t.Helper()
-	body := fmt.Sprintf("serial = %d\nexpires = 2100-01-01T00:00:00Z\n[[policy]]\nname = %q\nscopes = [\"**\"]\nmode = \"allow\"\n", serial, policy)
-	img, _, err := policysource.Build([]byte(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	dg, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r.Context().Digest(dg.String())
+	return pushPolicyArtifact(t, ref, fmt.Sprintf("serial = %d\nexpires = 2100-01-01T00:00:00Z\n[[policy]]\nname = %q\nscopes = [\"**\"]\nmode = \"allow\"\n", serial, policy))
 }
 
 // The node takes a newer signed policy and refuses, keeping the one in
@@ -62,15 +46,7 @@ func TestPolicySourceRefusesAndKeeps(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := host.host + "/signgate/policy:prod"
-	dir := t.TempDir()
-	state := filepath.Join(dir, "state")
-	cfg := filepath.Join(dir, "config.toml")
-	body := fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nstate_dir = %q\nmetrics_address = \"\"\n[keys.security]\npem = '''\n%s'''\n"+
-		"[policy_source]\nreference = %q\nrefresh = \"1m\"\nmax_staleness = \"10m\"\non_stale = \"deny\"\n[policy_source.cosign]\nkeys = [\"security\"]\n",
-		filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), state, signer.PublicPEM(), ref)
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg, state := sourcedConfig(t, fmt.Sprintf("reference = %q\nrefresh = \"1m\"\nmax_staleness = \"10m\"\non_stale = \"deny\"", ref), signer.PublicPEM())
 	logs := &syncedBuffer{}
 	start := func() *Daemon {
 		d, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
@@ -194,7 +170,11 @@ func TestPolicySourceRefusesAndKeeps(t *testing.T) {
 
 	// A reload cannot drop the source for a local policy: refused, the
 	// signed one stays.
-	if err := os.WriteFile(cfg, []byte(strings.Split(body, "[policy_source]")[0]+"[[policy]]\nname = \"local\"\nscopes = [\"**\"]\nmode = \"allow\"\n"), 0o600); err != nil {
+	body, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(strings.Split(string(body), "[policy_source]")[0]+"[[policy]]\nname = \"local\"\nscopes = [\"**\"]\nmode = \"allow\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Reload(); err == nil || !strings.Contains(err.Error(), "[policy_source] added or removed") {

@@ -63,6 +63,7 @@ type runningState struct {
 	acted     map[string]string // container -> what the loop last did about it, for ps
 	sightings map[string]sighting
 	confirmAt time.Time // when a stop waiting for confirmation is due; zero for none
+	againAt   time.Time // when a verdict the registry could not give is asked again; zero for none
 
 	stopMu   sync.Mutex
 	stopping map[string]string // container -> how its stop is going
@@ -117,6 +118,9 @@ func (d *Daemon) runningLoop(ctx context.Context) {
 		if c, ok := d.running.confirmDue(); ok && (waitWhy == "" || c < wait) {
 			wait, waitWhy = c, confirming
 		}
+		if a, ok := d.running.againDue(); ok && (waitWhy == "" || a < wait) {
+			wait, waitWhy = a, unanswered
+		}
 		if waitWhy != "" {
 			timer = d.running.after(wait)
 		}
@@ -167,7 +171,7 @@ func (d *Daemon) judgeRunning(ctx context.Context, why string, act bool) localap
 		}
 		return resp
 	}
-	r.confirmAt = time.Time{}
+	r.confirmAt, r.againAt = time.Time{}, time.Time{}
 	for _, j := range judged {
 		c := j.RunningContainer
 		seen[c.ID] = true
@@ -270,8 +274,10 @@ func describeJudged(j nri.Judged) localapi.RunningContainer {
 // is not final (verify.Cause.Final: the registry could not be read or
 // rate-limited, the verification has not finished, a doubt about which
 // image runs) is reported but stops nothing: a registry outage must not
-// stop every container on the node. The next change judges it again. A
-// final one stops only once confirmed (running_confirm.go).
+// stop every container on the node. The next change judges it again, and
+// one the registry did not answer is asked again on the loop's own clock
+// (askAgain), so a revocation it hid is still caught. A final one stops
+// only once confirmed (running_confirm.go).
 func (d *Daemon) actOnUntrusted(j nri.Judged, rc localapi.RunningContainer, policy string, cfg *config.Config, why string) string {
 	v := j.Decision.Verdict
 	act := cfg.Running.For(policy)
@@ -283,8 +289,11 @@ func (d *Daemon) actOnUntrusted(j nri.Judged, rc localapi.RunningContainer, poli
 			action = "stop pending: confirming " + string(v.Cause) + " at " + due.UTC().Format(time.RFC3339)
 			final = false
 		}
-	} else if act == config.RunningStop {
-		action = "stop deferred: the verdict is not final (" + string(v.Cause) + ")"
+	} else {
+		d.running.askAgain(v.Cause, max(cfg.Running.ConfirmFor(policy), cfg.Cache.DenyTTL))
+		if act == config.RunningStop {
+			action = "stop deferred: the verdict is not final (" + string(v.Cause) + ")"
+		}
 	}
 	if said := action + "\x00" + string(v.Cause) + "\x00" + v.Reason; d.running.reported[j.ID] != said {
 		d.running.reported[j.ID] = said

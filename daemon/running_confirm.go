@@ -58,3 +58,37 @@ func (r *runningState) confirmDue() (time.Duration, bool) {
 	}
 	return max(r.confirmAt.Sub(r.now()), 0), true
 }
+
+// unanswered is why the loop judges when a verdict the registry did not
+// give is due to be asked again.
+const unanswered = "asking again about a running container the registry did not answer for"
+
+// askAgain schedules the loop's next judgement wait from now when cause
+// says the registry did not answer (registry_error: unreachable, or a 401
+// to the credentials tried; rate_limited; pending): such a verdict stops
+// nothing, and a revocation behind it must still be caught once the
+// registry answers, with no other change to judge it again. The other
+// causes that are not final (misconfigured, the doubts about which image
+// runs) say nothing the registry could change; a reload or a new
+// connection judges them again. The caller holds r.mu.
+func (r *runningState) askAgain(cause verify.Cause, wait time.Duration) {
+	switch cause {
+	case verify.CauseRegistryError, verify.CauseRateLimited, verify.CausePending:
+	default:
+		return
+	}
+	if due := r.now().Add(wait); r.againAt.IsZero() || due.Before(r.againAt) {
+		r.againAt = due
+	}
+}
+
+// againDue is how long until a verdict the registry did not give is asked
+// again; ok is false when none waits.
+func (r *runningState) againDue() (time.Duration, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.againAt.IsZero() {
+		return 0, false
+	}
+	return max(r.againAt.Sub(r.now()), 0), true
+}

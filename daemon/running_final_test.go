@@ -226,3 +226,47 @@ func TestPsDoesNotStop(t *testing.T) {
 		t.Fatalf("ps after the loop judged: %+v", rc)
 	}
 }
+
+// A verdict the registry did not give (registry_error, rate_limited,
+// pending) stops nothing, and is asked again a stop_confirm later on the
+// loop's own clock, with no change to trigger it: a revocation the outage
+// hid is then caught, and stops once confirmed. A doubt the registry
+// cannot resolve (misconfigured) is not asked again on a timer.
+func TestARegistryErrorIsAskedAgain(t *testing.T) {
+	d, tasks := stopNode(t, denies{verify.CauseMisconfigured})
+	clock := newFakeClock(d)
+	if a := d.JudgeRunning(t.Context(), "test").Containers[0].Action; !strings.HasPrefix(a, "stop deferred") {
+		t.Fatalf("misconfigured: %q", a)
+	}
+	if wait, ok := d.running.againDue(); ok {
+		t.Fatalf("misconfigured is asked again in %s", wait)
+	}
+	for _, c := range []verify.Cause{verify.CauseRateLimited, verify.CausePending, verify.CauseRegistryError} {
+		d.plugin.Decider = denies{c}
+		if a := d.JudgeRunning(t.Context(), "test").Containers[0].Action; a != "stop deferred: the verdict is not final ("+string(c)+")" {
+			t.Fatalf("%s: %q", c, a)
+		}
+		if wait, ok := d.running.againDue(); !ok || wait != time.Minute {
+			t.Fatalf("%s: asked again in %s (%v), want 1m", c, wait, ok)
+		}
+	}
+	d.plugin.Decider = denies{verify.CauseUntrusted} // the registry answers again
+	select {
+	case <-d.running.due: // NRI's Synchronize asked; the timer is what is tested
+	default:
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go d.runningLoop(ctx)
+	clock.advance(time.Minute)
+	waitFor(t, func() bool { return strings.HasPrefix(clock.acted(d, "c1"), "stop pending: confirming untrusted") })
+	if stopped(d, tasks) {
+		t.Fatal("stopped unconfirmed")
+	}
+	clock.advance(time.Minute)
+	select {
+	case <-tasks.stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the revocation the registry error hid was not caught")
+	}
+}

@@ -2,7 +2,6 @@ package imagestore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"syscall"
 	"time"
@@ -56,13 +55,15 @@ func (s *Store) StopTask(ctx context.Context, id string, grace time.Duration) er
 	if err == nil || status.Code(err) == codes.NotFound {
 		return nil
 	}
-	// The grace is over when either side says so: containerd enforces the
-	// deadline gRPC sends it, and may answer DeadlineExceeded before wctx's
-	// own timer fires.
-	if !errors.Is(wctx.Err(), context.DeadlineExceeded) && status.Code(err) != codes.DeadlineExceeded {
-		return fmt.Errorf("container %s: waiting for its task to exit: %w", id, err)
+	// Any other end of the wait means the exit was not seen, and the task
+	// is killed: the grace is over when either side says so (containerd
+	// enforces the deadline gRPC sends it and may answer first, 2.x with
+	// DeadlineExceeded, 1.7 with Unknown), and a wait that broke for
+	// another reason cannot tell that the untrusted task ended.
+	if errKill := kill(ctx, tasks, id, syscall.SIGKILL); errKill != nil {
+		return fmt.Errorf("%w (after the wait for its exit ended: %v)", errKill, err)
 	}
-	return kill(ctx, tasks, id, syscall.SIGKILL)
+	return nil
 }
 
 func kill(ctx context.Context, tasks tasksapi.TasksClient, id string, sig syscall.Signal) error {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/signgate/signgate/integration/harness"
 )
@@ -247,15 +246,7 @@ func TestSandboxImageIsVerified(t *testing.T) {
 	_, _, err := e.Pod("default")
 	mustDeny(t, err, "pod sandbox: signgate denied image "+e.Registry+"/pause:1.0", `policy "apps"`, "no cosign signatures found")
 
-	ref, err := name.ParseReference(e.Registry + "/pause:1.0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := remote.Head(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Signers["k1"].SignLegacy(ref.Context().Digest(desc.Digest.String())); err != nil {
+	if _, err := e.SignPause(); err != nil {
 		t.Fatal(err)
 	}
 	if err := harness.WaitFor(5*time.Second, func() error {

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/integration/harness"
+	"github.com/signgate/signgate/internal/testkit/policytest"
 )
 
 // The node's policy from a signed artifact in the distribution registry
@@ -28,18 +29,6 @@ func TestPolicySourceThroughARealRegistry(t *testing.T) {
 	const repo = "signgate/policy"
 	ref := e.Registry + "/" + repo + ":prod"
 	dir := t.TempDir()
-	signgate := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(filepath.Join(e.Bin, "signgate"), args...).Output()
-		if err != nil {
-			var stderr string
-			if ee, ok := err.(*exec.ExitError); ok {
-				stderr = string(ee.Stderr)
-			}
-			t.Fatalf("signgate %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
-		}
-		return strings.TrimSpace(string(out))
-	}
 	def := harness.DefaultSigngateConfig(e.Env)
 	cut := strings.Index(def, "[keys.k1]")
 	node := filepath.Join(dir, "node.toml")
@@ -51,7 +40,7 @@ func TestPolicySourceThroughARealRegistry(t *testing.T) {
 	// push publishes a built policy file as it is.
 	push := func(built string) name.Digest {
 		t.Helper()
-		d, err := name.NewDigest(signgate("policy", "push", "--config", node, "--file", built, ref))
+		d, err := name.NewDigest(signgateOK(t, e, "policy", "push", "--config", node, "--file", built, ref))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +59,7 @@ func TestPolicySourceThroughARealRegistry(t *testing.T) {
 			t.Fatal(err)
 		}
 		built := filepath.Join(dir, fmt.Sprintf("policy%d.toml", serial))
-		signgate("policy", "build", "--from", cfg, "--serial", fmt.Sprint(serial), "--out", built)
+		signgateOK(t, e, "policy", "build", "--from", cfg, "--serial", fmt.Sprint(serial), "--out", built)
 		return push(built)
 	}
 	cosignSign := func(d name.Digest) {
@@ -158,8 +147,8 @@ func TestPolicySourceThroughARealRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused("untrusted", n)
-	// Policy one, signed as it was: a replay (rebuilt, it would expire
-	// later, so another digest).
+	// Policy one, signed as it was: a replay.
+	// (Rebuilt, it would expire later, so another digest.)
 	if again := push(filepath.Join(dir, "policy1.toml")); again != one {
 		t.Fatalf("policy one rebuilt as %s, not %s", again, one)
 	}
@@ -203,18 +192,6 @@ func TestDelegatedNamespaceThroughARealRegistry(t *testing.T) {
 	e := need(t)
 	rootRef, tenantRef := e.Registry+"/signgate/root:prod", e.Registry+"/team-a/policy:prod"
 	dir := t.TempDir()
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(filepath.Join(e.Bin, "signgate"), args...).Output()
-		if err != nil {
-			var stderr string
-			if ee, ok := err.(*exec.ExitError); ok {
-				stderr = string(ee.Stderr)
-			}
-			t.Fatalf("signgate %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
-		}
-		return strings.TrimSpace(string(out))
-	}
 	def := harness.DefaultSigngateConfig(e.Env)
 	node := filepath.Join(dir, "node.toml")
 	cosignPub := string(must(os.ReadFile(filepath.Join(e.CosignDir, "cosign.pub"))))
@@ -228,37 +205,17 @@ func TestDelegatedNamespaceThroughARealRegistry(t *testing.T) {
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		d, err := name.NewDigest(run("policy", "push", "--config", node, "--file", p, ref))
+		d, err := name.NewDigest(signgateOK(t, e, "policy", "push", "--config", node, "--file", p, ref))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return d
 	}
-	root := push(rootRef, "root.toml", fmt.Sprintf(`serial = 1
-expires = 2100-01-01T00:00:00Z
-[keys.security]
-pem = '''
-%s'''
-[keys.team-a]
-pem = '''
-%s'''
-[delegations.team-a]
-reference = %q
-namespaces = ["team-a"]
-scopes = ["%s/team-a/**"]
-keys = ["team-a"]
-
-[[policy]]
+	root := push(rootRef, "root.toml", policytest.TeamARoot(cosignPub, e.Signers["k2"].PublicPEM(), tenantRef, e.Registry, fmt.Sprintf(`[[policy]]
 name = "sandbox"
-scopes = ["%[4]s/pause"]
+scopes = ["%s/pause"]
 mode = "allow"
-
-[[policy]]
-name = "root-default"
-scopes = ["**"]
-  [policy.cosign]
-  keys = ["security"]
-`, cosignPub, e.Signers["k2"].PublicPEM(), tenantRef, e.Registry))
+`, e.Registry)))
 	if out, err := e.Cosign(e.CosignDir, "sign", "--key", "cosign.key", "--yes", "--use-signing-config=false", "--tlog-upload=false", root.String()); err != nil {
 		t.Fatalf("cosign sign: %v: %s", err, out)
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/signgate/signgate/integration/harness"
 	"github.com/signgate/signgate/registry/credprovider"
@@ -63,22 +62,11 @@ func pushPrivate(t *testing.T, e *env, reg *harness.AuthRegistry, repo string) *
 // pushNamed pushes a signed busybox image to repo in reg, named as host.
 func pushNamed(t *testing.T, e *env, reg *harness.AuthRegistry, host, repo string) *private {
 	t.Helper()
-	src, err := harness.PushBusybox(e.Registry+"/private-src/"+repo+":v1", "sleep", "3600")
+	dg, err := e.PushSignedBusybox(reg, e.Registry+"/private-src/"+repo+":v1", repo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := remote.Image(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, _ := name.ParseReference(reg.Host + "/" + repo + ":v1")
-	if err := remote.Write(dst, img, reg.Options()...); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Signers["k1"].SignLegacy(dst.Context().Digest(src.DigestStr()), reg.Options()...); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := name.NewDigest(host + "/" + repo + "@" + src.DigestStr())
+	d, _ := name.NewDigest(host + "/" + repo + "@" + dg)
 	return &private{reg: reg, ref: host + "/" + repo + ":v1", d: d}
 }
 
@@ -149,38 +137,8 @@ func TestPrivateRegistryWithKubeletCredentialProvider(t *testing.T) {
 
 	// The kubelet's files: its provider config, and a bin dir holding the
 	// plugin and nothing else.
-	dir := t.TempDir()
-	binDir := filepath.Join(dir, "bin")
-	if err := os.Mkdir(binDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(e.Bin, "ecr-credential-provider"), filepath.Join(binDir, "ecr-credential-provider")); err != nil {
-		t.Fatal(err)
-	}
-	providers := filepath.Join(dir, "credential-provider-config.yaml")
-	if err := os.WriteFile(providers, []byte(fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1
-kind: CredentialProviderConfig
-providers:
-  - name: ecr-credential-provider
-    matchImages:
-      - "*.dkr.ecr.*.amazonaws.com"
-      - "*.dkr.ecr.*.amazonaws.com.cn"
-    defaultCacheDuration: "12h"
-    apiVersion: credentialprovider.kubelet.k8s.io/v1
-    env:
-      - name: AWS_ENDPOINT_URL_ECR
-        value: %s
-      - name: AWS_ACCESS_KEY_ID
-        value: %s
-      - name: AWS_SECRET_ACCESS_KEY
-        value: signgate-test-secret-key
-      - name: AWS_EC2_METADATA_DISABLED
-        value: "true"
-      - name: AWS_CONFIG_FILE
-        value: /nonexistent
-      - name: AWS_SHARED_CREDENTIALS_FILE
-        value: /nonexistent
-`, ecr.URL, accessKey)), 0o644); err != nil {
+	providers, binDir, err := harness.InstallECRProvider(t.TempDir(), e.Bin, ecr.URL, accessKey)
+	if err != nil {
 		t.Fatal(err)
 	}
 	withProvider := privateConfig(e, "", fmt.Sprintf("\n[registry.credential_providers]\nconfig = %q\nbin_dir = %q\n", providers, binDir))
@@ -309,29 +267,11 @@ func TestECRCredentialProviderCost(t *testing.T) {
 	const accessKey = "AKIDSIGNGATETEST0002"
 	ecr := harness.NewECRStandIn(accessKey, "eu-west-1", "AWS", "pw-cost", 12*time.Hour)
 	t.Cleanup(ecr.Close)
-	dir := t.TempDir()
-	if err := os.Symlink(filepath.Join(e.Bin, "ecr-credential-provider"), filepath.Join(dir, "ecr-credential-provider")); err != nil {
+	cfg, binDir, err := harness.InstallECRProvider(t.TempDir(), e.Bin, ecr.URL, accessKey)
+	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1
-kind: CredentialProviderConfig
-providers:
-  - name: ecr-credential-provider
-    matchImages: ["*.dkr.ecr.*.amazonaws.com"]
-    defaultCacheDuration: "12h"
-    apiVersion: credentialprovider.kubelet.k8s.io/v1
-    env:
-      - {name: AWS_ENDPOINT_URL_ECR, value: %s}
-      - {name: AWS_ACCESS_KEY_ID, value: %s}
-      - {name: AWS_SECRET_ACCESS_KEY, value: signgate-test-secret-key}
-      - {name: AWS_EC2_METADATA_DISABLED, value: "true"}
-      - {name: AWS_CONFIG_FILE, value: /nonexistent}
-      - {name: AWS_SHARED_CREDENTIALS_FILE, value: /nonexistent}
-`, ecr.URL, accessKey)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ps, err := credprovider.Load(credprovider.Settings{Config: cfg, BinDir: dir})
+	ps, err := credprovider.Load(credprovider.Settings{Config: cfg, BinDir: binDir})
 	if err != nil {
 		t.Fatal(err)
 	}

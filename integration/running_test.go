@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/signgate/signgate/integration/harness"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/localapi"
@@ -219,16 +216,8 @@ func TestRunningContainerKeepsItsImageWhenItsTagMoves(t *testing.T) {
 func TestRunningSandboxJudgedAgain(t *testing.T) {
 	e := need(t)
 	const ns = "sandbox-judged"
-	pause := e.Registry + "/pause:1.0"
-	ref, err := name.ParseReference(pause)
+	pause, err := e.SignPause()
 	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := remote.Head(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Signers["k1"].SignLegacy(ref.Context().Digest(desc.Digest.String())); err != nil {
 		t.Fatal(err)
 	}
 	orig := e.SigngateConfig()
@@ -240,7 +229,7 @@ func TestRunningSandboxJudgedAgain(t *testing.T) {
 	e.withConfig(judged("k1", ""))
 	pod, _ := e.pod(ns)
 	rc, _, _ := e.ps(pod)
-	if !rc.Sandbox || rc.Container != "(sandbox)" || rc.Verdict != localapi.RunningTrusted || rc.Policy != "pause-judged" || rc.Digest != desc.Digest.String() || rc.Namespace != ns {
+	if !rc.Sandbox || rc.Container != "(sandbox)" || rc.Verdict != localapi.RunningTrusted || rc.Policy != "pause-judged" || rc.Digest != pause.DigestStr() || rc.Namespace != ns {
 		t.Fatalf("the sandbox before the change: %+v", rc)
 	}
 

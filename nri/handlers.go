@@ -121,7 +121,8 @@ func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 	d := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: sandboxName}
 	img := p.Runtime.Sandbox(ctx, pod)
 	d.Ref = img.Ref
-	d.Verdict, _ = p.decideImage(p.withPodCredentials(ctx, pod), img, d.Namespace)
+	ctx = p.withPodCredentials(ctx, pod)
+	d.Verdict, _ = p.decideImage(ctx, img, d.Namespace)
 	d.Took = time.Since(start)
 	p.record(d)
 	if !d.Verdict.Allowed {
@@ -130,7 +131,7 @@ func (p *Plugin) RunPodSandbox(ctx context.Context, pod *api.PodSandbox) error {
 		}
 		return errors.New("pod sandbox: " + denialMessage(d))
 	}
-	p.running.addSandbox(pod)
+	p.running.addSandbox(pod, podCredentialsOf(ctx))
 	return nil
 }
 

@@ -23,11 +23,7 @@ func (p *Plugin) withPodCredentials(ctx context.Context, pod *api.PodSandbox) co
 	if p.PodCredentials == nil {
 		return ctx
 	}
-	pc := p.PodCredentials(ctx, pod)
-	if pc == nil {
-		return ctx
-	}
-	return context.WithValue(ctx, podCredentialsKey{}, pc)
+	return withCredentials(ctx, p.PodCredentials(ctx, pod))
 }
 
 func podCredentialsOf(ctx context.Context) registry.PodCredentials {

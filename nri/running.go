@@ -11,6 +11,7 @@ import (
 	"github.com/containerd/nri/pkg/stub"
 
 	"github.com/signgate/signgate/containers"
+	"github.com/signgate/signgate/registry"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -57,6 +58,10 @@ type runningSet struct {
 type runningEntry struct {
 	pod *api.PodSandbox
 	ctr *api.Container // nil for the pod's sandbox
+	// creds: the pod's credentials its sandbox was admitted with
+	// (RunPodSandbox), for its judgements (rejudgecreds.go); a
+	// container's are in its requests (createdSet).
+	creds registry.PodCredentials
 }
 
 func (r *runningSet) add(pod *api.PodSandbox, ctr *api.Container) {
@@ -73,23 +78,39 @@ func (r *runningSet) add(pod *api.PodSandbox, ctr *api.Container) {
 // would be held for as long as it runs.
 func kept(pod *api.PodSandbox, ctr *api.Container) runningEntry {
 	return runningEntry{
-		pod: &api.PodSandbox{Id: pod.GetId(), Name: pod.GetName(), Namespace: pod.GetNamespace(), Uid: pod.GetUid()},
+		pod: keptPod(pod),
 		ctr: &api.Container{Id: ctr.GetId(), Name: ctr.GetName(), PodSandboxId: ctr.GetPodSandboxId(), Annotations: ctr.GetAnnotations(), Mounts: ctr.GetMounts(), Image: ctr.GetImage()},
 	}
 }
 
-// addSandbox lists the pod's sandbox as running.
-func (r *runningSet) addSandbox(pod *api.PodSandbox) {
+// keptPod is what looking the pod's credentials up again needs of it
+// (daemon.podCredentials): its names, UID, and whether it is static.
+func keptPod(pod *api.PodSandbox) *api.PodSandbox {
+	out := &api.PodSandbox{Id: pod.GetId(), Name: pod.GetName(), Namespace: pod.GetNamespace(), Uid: pod.GetUid()}
+	if src, ok := pod.GetAnnotations()[configSource]; ok {
+		out.Annotations = map[string]string{configSource: src}
+	}
+	return out
+}
+
+// configSource is the kubelet's annotation saying where a pod came from:
+// a static pod ("file", "http") names no pull secret.
+const configSource = "kubernetes.io/config.source"
+
+// addSandbox lists the pod's sandbox as running, admitted with creds.
+func (r *runningSet) addSandbox(pod *api.PodSandbox, creds registry.PodCredentials) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
 		r.m = map[string]runningEntry{}
 	}
-	r.m[pod.GetId()] = keptSandbox(pod)
+	e := keptSandbox(pod)
+	e.creds = creds
+	r.m[pod.GetId()] = e
 }
 
 func keptSandbox(pod *api.PodSandbox) runningEntry {
-	return runningEntry{pod: &api.PodSandbox{Id: pod.GetId(), Name: pod.GetName(), Namespace: pod.GetNamespace(), Uid: pod.GetUid()}}
+	return runningEntry{pod: keptPod(pod)}
 }
 
 func (r *runningSet) remove(id string) {
@@ -193,7 +214,7 @@ func (p *Plugin) Judge(ctx context.Context, id string) (j Judged, ok bool) {
 		// to its root filesystem.
 		img := p.Runtime.Sandbox(ctx, e.pod)
 		j.Decision = base
-		j.Decision.Verdict, _ = p.decideImage(ctx, img, j.Namespace)
+		j.Decision.Verdict, _ = p.decideImage(withCredentials(ctx, rejudging(p.lookAgain(ctx, e.pod), e.creds)), img, j.Namespace)
 		j.Decision.Ref, j.Decision.Took = img.Ref, time.Since(start)
 		return j, true
 	}
@@ -207,9 +228,14 @@ func (p *Plugin) Judge(ctx context.Context, id string) (j Judged, ok bool) {
 		p.created.add(id, rs)
 		reqs = rs
 	}
-	var own *verify.Verdict
+	var (
+		own *verify.Verdict
+		now = p.lookAgain(ctx, e.pod)
+	)
 	for i, r := range reqs {
-		v := p.Decider.Decide(ctx, r.Request)
+		req := r.Request
+		req.Credentials = rejudging(now, r.Credentials)
+		v := p.Decider.Decide(ctx, req)
 		if i == 0 {
 			own = v
 		}

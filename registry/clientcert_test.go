@@ -56,23 +56,32 @@ func clientCert(t *testing.T) (pool *x509.CertPool, certPEM, keyPEM []byte, cert
 	return pool, certPEM, keyPEM, cert
 }
 
+// mtlsRegistry is a registry wanting a client certificate of clientCert's
+// CA, holding a pushed image at repoTag, closed at cleanup. It returns the
+// server, its host:port, and the client's certificate and key PEM.
+func mtlsRegistry(t *testing.T, repoTag string) (srv *httptest.Server, host string, certPEM, keyPEM []byte) {
+	t.Helper()
+	pool, certPEM, keyPEM, cert := clientCert(t)
+	srv = httptest.NewUnstartedServer(quietRegistry())
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, MinVersion: tls.VersionTLS12}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	host = strings.TrimPrefix(srv.URL, "https://")
+	tr := srv.Client().Transport.(*http.Transport).Clone()
+	tr.TLSClientConfig.Certificates = []tls.Certificate{cert}
+	if _, err := sigtest.PushImage(host+"/"+repoTag, remote.WithTransport(tr)); err != nil {
+		t.Fatal(err)
+	}
+	return srv, host, certPEM, keyPEM
+}
+
 // A registry that wants a client certificate (mTLS) is reached with the
 // one hosts.toml's client names, in each of the forms containerd reads:
 // a path to a PEM holding both, a list of such paths, [cert, key] pairs
 // (relative to the hosts.toml). Without it, the handshake fails.
 func TestHostsTomlClientCertificates(t *testing.T) {
 	t.Parallel()
-	pool, certPEM, keyPEM, cert := clientCert(t)
-	srv := httptest.NewUnstartedServer(quietRegistry())
-	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, MinVersion: tls.VersionTLS12}
-	srv.StartTLS()
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "https://")
-	tr := srv.Client().Transport.(*http.Transport).Clone()
-	tr.TLSClientConfig.Certificates = []tls.Certificate{cert}
-	if _, err := sigtest.PushImage(host+"/app/m:v1", remote.WithTransport(tr)); err != nil {
-		t.Fatal(err)
-	}
+	srv, host, certPEM, keyPEM := mtlsRegistry(t, "app/m:v1")
 	dir := t.TempDir()
 	hosts := filepath.Join(dir, "mtls.example")
 	if err := os.MkdirAll(hosts, 0o755); err != nil {

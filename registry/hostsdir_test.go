@@ -1,18 +1,12 @@
 package registry_test
 
 import (
-	"crypto/tls"
 	"encoding/pem"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
-	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/registry"
 )
 
@@ -24,17 +18,7 @@ import (
 // the files, the registry's certificate is refused.
 func TestHostsDirDockerCertsLayout(t *testing.T) {
 	t.Parallel()
-	pool, certPEM, keyPEM, cert := clientCert(t)
-	srv := httptest.NewUnstartedServer(quietRegistry())
-	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, MinVersion: tls.VersionTLS12}
-	srv.StartTLS()
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "https://")
-	tr := srv.Client().Transport.(*http.Transport).Clone()
-	tr.TLSClientConfig.Certificates = []tls.Certificate{cert}
-	if _, err := sigtest.PushImage(host+"/app/d:v1", remote.WithTransport(tr)); err != nil {
-		t.Fatal(err)
-	}
+	srv, host, certPEM, keyPEM := mtlsRegistry(t, "app/d:v1")
 	files := map[string][]byte{
 		"ca.crt":      pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}),
 		"client.cert": certPEM, "client.key": keyPEM,

@@ -19,6 +19,14 @@ func tenantRoot(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rootDelegating(s.PublicPEM(), "b", "registry.example/p/b:1", "ns-b", "registry.example/b/**")
+}
+
+// rootDelegating is a root fragment signed for by pem: a floor policy for
+// registry.k8s.io, delegation a (ns-a, registry.example/a/**), and
+// delegation second (a TOML key, quoted where it must be) with its
+// reference, namespace and scope.
+func rootDelegating(pem, second, ref, ns, scope string) string {
 	return fmt.Sprintf(`serial = 1
 expires = 2100-01-01T00:00:00Z
 [keys.s]
@@ -29,10 +37,10 @@ reference = "registry.example/p/a:1"
 namespaces = ["ns-a"]
 scopes = ["registry.example/a/**"]
 keys = ["s"]
-[delegations.b]
-reference = "registry.example/p/b:1"
-namespaces = ["ns-b"]
-scopes = ["registry.example/b/**"]
+[delegations.%s]
+reference = %q
+namespaces = [%q]
+scopes = [%q]
 keys = ["s"]
 [[policy]]
 name = "system"
@@ -40,7 +48,21 @@ floor = true
 scopes = ["registry.k8s.io/**"]
 [policy.cosign]
 keys = ["s"]
-`, s.PublicPEM())
+`, pem, second, ref, ns, scope)
+}
+
+// keepAndLoad writes k as the policy kept in state and loads the config
+// at path.
+func keepAndLoad(t *testing.T, path, state string, k *policysource.Kept) *setup.Config {
+	t.Helper()
+	if err := policysource.WriteKept(state, k, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := setup.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func tenantFrag(n, digest, ns, scope string) *policysource.Tenant {
@@ -69,13 +91,7 @@ func TestKeptTenantProblemNeverSetsTheRootAside(t *testing.T) {
 			"a": tenantFrag("a", "sha256:a", "ns-a", "registry.example/a/**"),
 			"b": tenantFrag("b", "sha256:b", "ns-a", "registry.example/b/**"), // not b's namespace
 		}}
-	if err := policysource.WriteKept(state, k, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	c, err := setup.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := keepAndLoad(t, path, state, k)
 	if c.Source.Kept == nil {
 		t.Fatalf("one tenant's fragment set the whole root policy aside (every image denied, floors included): %v", c.Source.KeptError)
 	}

@@ -21,28 +21,7 @@ func TestTwoTenantsTogetherNeverBrickTheNode(t *testing.T) {
 	path, state := sourcedConfig(t, "")
 	s, _ := sigtest.NewSigner()
 	pem := s.PublicPEM()
-	root := fmt.Sprintf(`serial = 1
-expires = 2100-01-01T00:00:00Z
-[keys.s]
-pem = '''
-%s'''
-[delegations.a]
-reference = "registry.example/p/a:1"
-namespaces = ["ns-a"]
-scopes = ["registry.example/a/**"]
-keys = ["s"]
-[delegations."a/b"]
-reference = "registry.example/p/ab:1"
-namespaces = ["ns-ab"]
-scopes = ["registry.example/ab/**"]
-keys = ["s"]
-[[policy]]
-name = "system"
-floor = true
-scopes = ["registry.k8s.io/**"]
-[policy.cosign]
-keys = ["s"]
-`, pem)
+	root := rootDelegating(pem, `"a/b"`, "registry.example/p/ab:1", "ns-ab", "registry.example/ab/**")
 	tenant := func(name, scope string) *policysource.Tenant {
 		body := fmt.Sprintf("serial = 1\n[[policy]]\nname = %q\nnamespaces = [%q]\nscopes = [%q]\nmode = \"allow\"\n", name, map[string]string{"registry.example/a/**": "ns-a", "registry.example/ab/**": "ns-ab"}[scope], scope)
 		return &policysource.Tenant{Digest: "sha256:" + name, Serial: 1, Body: body}
@@ -59,13 +38,7 @@ keys = ["s"]
 	}
 	k := &policysource.Kept{Reference: "registry.example/signgate/policy:prod", Digest: "sha256:root", Serial: 1, Body: root, Verified: time.Now(), Signers: signersOf(t, path),
 		Tenants: map[string]*policysource.Tenant{"a": ta, "a/b": tab}}
-	if err := policysource.WriteKept(state, k, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	c, err := setup.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := keepAndLoad(t, path, state, k)
 	if c.Source.Kept == nil {
 		t.Fatalf("two tenants together set the whole root policy aside (every image denied, floors included): %v", c.Source.KeptError)
 	}

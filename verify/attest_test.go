@@ -229,8 +229,7 @@ func TestAttestationMaxAgeBoundsTheCachedVerdict(t *testing.T) {
 	e := newEnv(t, true, 1)
 	scan := attestation(t, "scan", "vuln", []string{"k1"}, verify.MaxAgeCondition(time.Hour))
 	scan.MaxAge = time.Hour
-	ps := policy(t, verify.Enforce, "any", false, "k1")
-	ps[0].Cosign, ps[0].Attestations = nil, []*verify.AttestationRequirement{scan}
+	ps := attestationOnly(t, scan)
 	clock := newTestClock()
 	eng := e.engine(ps, registry.Config{}, verify.Options{AllowTTL: time.Hour, Now: clock.Now})
 

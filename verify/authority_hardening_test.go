@@ -19,29 +19,7 @@ import (
 // and expiry, so a short-lived certificate that expired last week verifies
 // with no timestamp at all, though tsa + verify_timestamp="always" are set.
 func TestNotationPermissiveEnforcesTimestamps(t *testing.T) {
-	n := newNotaryEnv(t)
-	clock := newTestClock()
-	issued := clock.Now().Add(-10 * 24 * time.Hour)
-	pki, err := sigtest.NewShortLivedPKIAt("short-lived service", issued, 3*24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tsa, err := sigtest.NewTSA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tsa.Close()
-	var certs []*keystore.Cert
-	for _, c := range []struct{ name, kind, pem string }{{"service", keystore.CertCA, pki.RootPEM()}, {"tsa", keystore.CertTSA, tsa.RootPEM()}} {
-		cert, err := keystore.ParseCertsPEM(c.name, "inline", c.kind, []byte(c.pem), clock.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		certs = append(certs, cert)
-	}
-	if n.store, err = n.store.WithCerts(certs...); err != nil {
-		t.Fatal(err)
-	}
+	n, clock, issued, pki, _ := shortLivedNotary(t)
 	bare := n.image("shortlived/bare")
 	repo, err := n.reg.Repository(bare.Context())
 	if err != nil {
@@ -52,9 +30,7 @@ func TestNotationPermissiveEnforcesTimestamps(t *testing.T) {
 	}
 	req := notaryReq("permissive", "any", nil, "service")
 	req.TSA = []string{"tsa"}
-	sc, _ := verify.ParseScope("**")
-	eng := verify.NewEngine(&verify.Snapshot{ID: "s", Keys: n.store, Policies: verify.Policies{{Name: "short", Scopes: []verify.Scope{sc}, Mode: verify.Enforce, Notation: req}}},
-		n.reg, verify.Options{Now: clock.Now})
+	eng := shortLivedEngine(n, clock, req)
 	v := decide(t, eng, bare)
 	if v.Allowed {
 		t.Errorf("expired short-lived cert, no timestamp, tsa+always, level permissive: ALLOWED (%s)", v.Reason)
@@ -154,34 +130,12 @@ func TestNotationPluginNeverUnderACARoot(t *testing.T) {
 // trust, must not revive it. Neither TestNotationShortLivedCertificate nor
 // TestNotationTimestamps covers these.
 func TestNotationShortLivedBadTimestamps(t *testing.T) {
-	n := newNotaryEnv(t)
-	clock := newTestClock()
-	issued := clock.Now().Add(-10 * 24 * time.Hour)
-	pki, err := sigtest.NewShortLivedPKIAt("short-lived service", issued, 3*24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tsa, err := sigtest.NewTSA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tsa.Close()
+	n, clock, issued, pki, tsa := shortLivedNotary(t)
 	other, err := sigtest.NewTSA()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	var certs []*keystore.Cert
-	for _, c := range []struct{ name, kind, pem string }{{"service", keystore.CertCA, pki.RootPEM()}, {"tsa", keystore.CertTSA, tsa.RootPEM()}} {
-		cert, err := keystore.ParseCertsPEM(c.name, "inline", c.kind, []byte(c.pem), clock.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		certs = append(certs, cert)
-	}
-	if n.store, err = n.store.WithCerts(certs...); err != nil {
-		t.Fatal(err)
-	}
 	signedAt := issued.Add(time.Hour)
 	late, untrusted := n.image("shortlived/late"), n.image("shortlived/untrusted")
 	for img, s := range map[name.Digest]struct {
@@ -198,9 +152,7 @@ func TestNotationShortLivedBadTimestamps(t *testing.T) {
 	}
 	req := notaryReq("strict", "any", nil, "service")
 	req.TSA = []string{"tsa"}
-	sc, _ := verify.ParseScope("**")
-	eng := verify.NewEngine(&verify.Snapshot{ID: "s", Keys: n.store, Policies: verify.Policies{{Name: "short", Scopes: []verify.Scope{sc}, Mode: verify.Enforce, Notation: req}}},
-		n.reg, verify.Options{Now: clock.Now})
+	eng := shortLivedEngine(n, clock, req)
 	for _, img := range []name.Digest{late, untrusted} {
 		v := decide(t, eng, img)
 		t.Logf("%s: %v %s", img.Context().RepositoryStr(), v.Allowed, v.Reason)

@@ -2,10 +2,7 @@ package verify_test
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,21 +159,7 @@ func TestNotationRevocation(t *testing.T) {
 	t.Parallel()
 	n := newNotaryEnv(t)
 	// A CRL responder whose answer the test chooses.
-	var revoked atomic.Bool
-	var pki *sigtest.PKI
-	crlSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		der, err := pki.CRL(revoked.Load())
-		if err != nil {
-			http.Error(w, err.Error(), 500)
-			return
-		}
-		w.Write(der)
-	}))
-	defer crlSrv.Close()
-	var err error
-	if pki, err = sigtest.NewPKIWithCRL("crl signer", crlSrv.URL+"/root.crl"); err != nil {
-		t.Fatal(err)
-	}
+	pki, revoked := crlPKI(t)
 	// An unreachable responder: a port nothing listens on.
 	deadPKI, err := sigtest.NewPKIWithCRL("dead crl signer", "http://127.0.0.1:1/root.crl")
 	if err != nil {

@@ -2,10 +2,6 @@ package verify_test
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -49,18 +45,7 @@ func TestVerdictsAreKeptApartByPodCredential(t *testing.T) {
 	if err := e.signers["k1"].SignLegacy(img); err != nil {
 		t.Fatal(err)
 	}
-	back, _ := url.Parse(e.srv.URL)
-	proxy := httputil.NewSingleHostReverseProxy(back)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != "robot" || p != "pw" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="r"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := basicAuthFront(t, e.srv.URL, nil)
 	private, err := name.NewDigest(host + "/app@" + img.DigestStr())
 	if err != nil {
 		t.Fatal(err)

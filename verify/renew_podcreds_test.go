@@ -3,10 +3,6 @@ package verify_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,22 +19,12 @@ import (
 func TestRenewalKeepsPodCredentials(t *testing.T) {
 	r := newRenewEnv(t)
 	img := r.signed("app", verify.FormatLegacy)
-	back, _ := url.Parse("http://" + r.host)
-	proxy := httputil.NewSingleHostReverseProxy(back)
 	var anon atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
-		if u, p, ok := q.BasicAuth(); !ok || u != "robot" || p != "pw" {
-			if q.URL.Path != "/v2/" {
-				anon.Add(1)
-			}
-			w.Header().Set("WWW-Authenticate", `Basic realm="r"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
+	host := basicAuthFront(t, "http://"+r.host, func(q *http.Request) {
+		if q.URL.Path != "/v2/" {
+			anon.Add(1)
 		}
-		proxy.ServeHTTP(w, q)
-	}))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	})
 	private, err := name.NewDigest(host + "/app@" + img.DigestStr())
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,22 @@ func (r *renewEnv) engineFor(ps verify.Policies) *verify.Engine {
 	return r.engine(ps, registry.Config{}, verify.Options{AllowTTL: 10 * time.Minute, Now: r.clock.Now})
 }
 
+// scannedApp pushes image app with a vuln scan finished at finished,
+// attested by k1.
+func (r *renewEnv) scannedApp(finished time.Time) name.Digest {
+	img := r.image("app")
+	r.attest(img, "k1", "vuln", vulnScan(finished), true)
+	return img
+}
+
+// attestationOnly is a policy requiring req of k1 and no signature.
+func attestationOnly(t *testing.T, req *verify.AttestationRequirement) verify.Policies {
+	t.Helper()
+	ps := policy(t, verify.Enforce, "any", false, "k1")
+	ps[0].Cosign, ps[0].Attestations = nil, []*verify.AttestationRequirement{req}
+	return ps
+}
+
 // signed pushes an image and signs it with k1 in format.
 func (r *renewEnv) signed(repo, format string) name.Digest {
 	d := r.image(repo)
@@ -157,12 +173,10 @@ func TestRenewalStopsAtAnAttestationsMaxAge(t *testing.T) {
 	r := newRenewEnv(t)
 	scan := attestation(t, "scan", "vuln", []string{"k1"}, verify.MaxAgeCondition(30*time.Minute))
 	scan.MaxAge = 30 * time.Minute
-	ps := policy(t, verify.Enforce, "any", false, "k1")
-	ps[0].Cosign, ps[0].Attestations = nil, []*verify.AttestationRequirement{scan}
+	ps := attestationOnly(t, scan)
 	eng := r.engineFor(ps)
-	img := r.image("app")
 	finished := r.clock.Now().Add(-10 * time.Minute).Truncate(time.Second)
-	r.attest(img, "k1", "vuln", vulnScan(finished), true)
+	img := r.scannedApp(finished)
 	want(t, decide(t, eng, img), true, "scan: verified by k1")
 	r.clock.Set(finished.Add(25 * time.Minute)) // expired (allow_ttl), the scan still young enough
 	want(t, decide(t, eng, img), true, "scan: verified by k1")
@@ -224,20 +238,7 @@ func TestRenewalEndsAfterMaxRenewedAge(t *testing.T) {
 func TestNotationVerdictIsNotRenewed(t *testing.T) {
 	t.Parallel()
 	n := newNotaryEnv(t)
-	var revoked atomic.Bool
-	var pki *sigtest.PKI
-	crlSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		der, err := pki.CRL(revoked.Load())
-		if err != nil {
-			http.Error(w, err.Error(), 500)
-			return
-		}
-		w.Write(der)
-	}))
-	defer crlSrv.Close()
-	var err error
-	pki, err = sigtest.NewPKIWithCRL("crl signer", crlSrv.URL+"/root.crl")
-	must(t, err)
+	pki, revoked := crlPKI(t)
 	c, err := keystore.ParseCertsPEM("crl", "inline", keystore.CertCA, []byte(pki.RootPEM()), time.Now())
 	must(t, err)
 	n.store, err = n.store.WithCerts(c)
@@ -273,12 +274,10 @@ func TestRenewalReevaluatesConditionsOnNow(t *testing.T) {
 	r := newRenewEnv(t)
 	scan := attestation(t, "scan", "vuln", []string{"k1"},
 		cel(t, `timestamp(predicate.metadata.scanFinishedOn) > now - duration("30m")`))
-	ps := policy(t, verify.Enforce, "any", false, "k1")
-	ps[0].Cosign, ps[0].Attestations = nil, []*verify.AttestationRequirement{scan}
+	ps := attestationOnly(t, scan)
 	eng := r.engineFor(ps)
-	img := r.image("app")
 	finished := r.clock.Now().Add(-5 * time.Minute).Truncate(time.Second)
-	r.attest(img, "k1", "vuln", vulnScan(finished), true)
+	img := r.scannedApp(finished)
 	want(t, decide(t, eng, img), true, "scan: verified by k1")
 
 	// Control: a fresh engine at +45m denies (the condition no longer holds).
@@ -300,11 +299,9 @@ func TestRenewalKeepsConditionsWithoutNow(t *testing.T) {
 	t.Parallel()
 	r := newRenewEnv(t)
 	scan := attestation(t, "scan", "vuln", []string{"k1"}, cel(t, `has(predicate.metadata.scanFinishedOn)`))
-	ps := policy(t, verify.Enforce, "any", false, "k1")
-	ps[0].Cosign, ps[0].Attestations = nil, []*verify.AttestationRequirement{scan}
+	ps := attestationOnly(t, scan)
 	eng := r.engineFor(ps)
-	img := r.image("app")
-	r.attest(img, "k1", "vuln", vulnScan(r.clock.Now()), true)
+	img := r.scannedApp(r.clock.Now())
 	want(t, decide(t, eng, img), true, "scan: verified by k1")
 	r.clock.Advance(11 * time.Minute)
 	if v := decide(t, eng, img); !v.Renewed || !v.Allowed {

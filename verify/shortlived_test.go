@@ -9,7 +9,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/internal/testkit/sigtest"
-	"github.com/signgate/signgate/keystore"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -22,31 +21,9 @@ import (
 // out.
 func TestNotationShortLivedCertificate(t *testing.T) {
 	t.Parallel()
-	n := newNotaryEnv(t)
-	clock := newTestClock()
-	issued := clock.Now().Add(-10 * 24 * time.Hour)
-	pki, err := sigtest.NewShortLivedPKIAt("short-lived service", issued, 3*24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, clock, issued, pki, tsa := shortLivedNotary(t)
 	if !pki.Leaf.NotAfter.Before(clock.Now().Add(-6 * 24 * time.Hour)) {
 		t.Fatalf("the certificate expired on %v; want last week", pki.Leaf.NotAfter)
-	}
-	tsa, err := sigtest.NewTSA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tsa.Close()
-	var certs []*keystore.Cert
-	for _, c := range []struct{ name, kind, pem string }{{"service", keystore.CertCA, pki.RootPEM()}, {"tsa", keystore.CertTSA, tsa.RootPEM()}} {
-		cert, err := keystore.ParseCertsPEM(c.name, "inline", c.kind, []byte(c.pem), clock.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		certs = append(certs, cert)
-	}
-	if n.store, err = n.store.WithCerts(certs...); err != nil {
-		t.Fatal(err)
 	}
 	signedAt := issued.Add(time.Hour)
 	stamped, bare := n.image("shortlived/stamped"), n.image("shortlived/bare")
@@ -63,10 +40,7 @@ func TestNotationShortLivedCertificate(t *testing.T) {
 		}
 	}
 	decide := func(req *verify.NotationRequirement, img name.Digest) *verify.Verdict {
-		sc, _ := verify.ParseScope("**")
-		eng := verify.NewEngine(&verify.Snapshot{ID: "s", Keys: n.store, Policies: verify.Policies{{Name: "short", Scopes: []verify.Scope{sc}, Mode: verify.Enforce, Notation: req}}},
-			n.reg, verify.Options{Now: clock.Now})
-		return decide(t, eng, img)
+		return decide(t, shortLivedEngine(n, clock, req), img)
 	}
 	always := notaryReq("strict", "any", nil, "service")
 	always.TSA = []string{"tsa"}

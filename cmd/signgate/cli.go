@@ -140,3 +140,11 @@ func isHelp(args []string) bool {
 	}
 	return false
 }
+
+// given reports whether the flag was set on the command line (not left
+// at its default).
+func (c *command) given(name string) bool {
+	set := false
+	c.fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}

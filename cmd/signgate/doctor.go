@@ -41,13 +41,17 @@ func runDoctor(args []string) int {
 	ctdConfig := c.fs.String("containerd-config", "/etc/containerd/config.toml", "containerd's config file (its imports are read too)")
 	crioConfig := c.fs.String("crio-config", "/etc/crio/crio.conf", "CRI-O's config file, when [daemon.runtime] name = \"crio\" (crio's --config)")
 	crioDir := c.fs.String("crio-config-dir", "/etc/crio/crio.conf.d", "CRI-O's drop-in directory, read after its config file as CRI-O reads it (crio's --config-dir)")
-	crioSock := c.fs.String("crio-socket", doctor.DefaultCRIOSocket, "CRI-O's socket (crio's --listen), asked for the config CRI-O runs (GET /config, as `crio status config`)")
+	crioSock := c.fs.String("crio-socket", doctor.DefaultCRIOSocket, "CRI-O's socket (crio's --listen), asked for the config CRI-O runs (GET /config, as `crio status config`); when not given, [daemon.runtime] crio_socket if set")
 	doProve := c.fs.Bool("prove", false, "create a container from an image nobody signed and require signgate's refusal")
 	c.outputFlag(DoctorSchema)
 	if _, code, done := c.parse(args, 0, 0); done {
 		return code
 	}
-	rep, code := doctorReport(*cfgPath, *ctdConfig, crioPaths{*crioConfig, *crioDir, *crioSock})
+	paths := crioPaths{file: *crioConfig, dir: *crioDir, sock: *crioSock}
+	if !c.given("crio-socket") {
+		paths.sock = "" // crio_socket, else the default (crioReport)
+	}
+	rep, code := doctorReport(*cfgPath, *ctdConfig, paths)
 	if *doProve && rep.Error == "" {
 		code = max(code, proveReport(rep, *cfgPath))
 	}

@@ -12,8 +12,23 @@ import (
 	"github.com/signgate/signgate/setup"
 )
 
-// crioPaths are CRI-O's config file, drop-in directory and socket.
+// crioPaths are CRI-O's config file, drop-in directory and socket; sock
+// "" when --crio-socket was not given.
 type crioPaths struct{ file, dir, sock string }
+
+// crioSocketFor is the socket doctor asks CRI-O's running config on: the
+// one --crio-socket names, else the one signgate's config names
+// (crio_socket: in the DaemonSet's pod, where the chart mounts it), else
+// CRI-O's default.
+func crioSocketFor(flag string, rt config.Runtime) string {
+	switch {
+	case flag != "":
+		return flag
+	case rt.CRIOSocket != "":
+		return rt.CRIOSocket
+	}
+	return doctor.DefaultCRIOSocket
+}
 
 // crioReport is doctor on a CRI-O node: CRI-O's configuration and storage
 // instead of containerd's version and configuration.
@@ -42,7 +57,7 @@ func crioReport(rep *doctorOutput, cfg *setup.Config, crioConfig crioPaths) int 
 	// its command line, environment, and when it read the files.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if node.CRIO, err = doctor.ReadCRIORunning(ctx, crioConfig.sock); err != nil {
+	if node.CRIO, err = doctor.ReadCRIORunning(ctx, crioSocketFor(crioConfig.sock, rt)); err != nil {
 		node.CRIO, node.CRIORunningErr = node.CRIOFiles, err.Error()
 	}
 	return rep.add(doctor.Check(node))

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/signgate/signgate/integration/harness"
 )
@@ -247,25 +246,11 @@ func (n *ecrNode) useInChart(t *testing.T) (disable func()) {
 // repo in reg, signs it with k1 there, and returns it named in ECR.
 func pushSignedTo(t *testing.T, reg *harness.AuthRegistry, repo string) name.Digest {
 	t.Helper()
-	src, err := harness.PushBusybox(E.Registry+"/credprov-src/"+repo+":v1", "sleep", "3600")
+	dg, err := E.PushSignedBusybox(reg, E.Registry+"/credprov-src/"+repo+":v1", repo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	i, err := remote.Image(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, err := name.ParseReference(reg.Host + "/" + repo + ":v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(dst, i, reg.Options()...); err != nil {
-		t.Fatal(err)
-	}
-	if err := E.Signers["k1"].SignLegacy(dst.Context().Digest(src.DigestStr()), reg.Options()...); err != nil {
-		t.Fatal(err)
-	}
-	d, err := name.NewDigest(ecrHost + "/" + repo + "@" + src.DigestStr())
+	d, err := name.NewDigest(ecrHost + "/" + repo + "@" + dg)
 	if err != nil {
 		t.Fatal(err)
 	}

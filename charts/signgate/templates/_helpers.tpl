@@ -10,21 +10,54 @@
 {{/* Where the registry credentials Secret is mounted. */}}
 {{- define "signgate.dockerConfigDir" -}}/etc/signgate-registry{{- end -}}
 
-{{/* The nodes' runtime: containerd or crio; anything else fails. */}}
+{{/* The nodes' runtime: containerd, crio or auto; anything else fails. */}}
 {{- define "signgate.runtime" -}}
-{{- if not (has .Values.runtime (list "containerd" "crio")) -}}
-{{- fail (printf "runtime = %q: containerd or crio" (toString .Values.runtime)) -}}
+{{- if not (has .Values.runtime (list "containerd" "crio" "auto")) -}}
+{{- fail (printf "runtime = %q: containerd, crio or auto" (toString .Values.runtime)) -}}
 {{- end -}}
 {{ .Values.runtime }}
+{{- end -}}
+
+{{/* "true" when the pod may meet containerd (containerd, auto). */}}
+{{- define "signgate.onContainerd" -}}
+{{- if ne (include "signgate.runtime" .) "crio" }}true{{ end -}}
+{{- end -}}
+
+{{/* "true" when the pod may meet CRI-O (crio, auto). */}}
+{{- define "signgate.onCRIO" -}}
+{{- if ne (include "signgate.runtime" .) "containerd" }}true{{ end -}}
+{{- end -}}
+
+{{/* CRI-O's nri_plugin_dir, an absolute path. */}}
+{{- define "signgate.crioNRIPluginDir" -}}
+{{- $p := toString .Values.crioNRIPluginDir -}}
+{{- if not (isAbs $p) -}}
+{{- fail (printf "crioNRIPluginDir = %q: want the absolute path of CRI-O's nri_plugin_dir" $p) -}}
+{{- end -}}
+{{ clean $p }}
+{{- end -}}
+
+{{/* CRI-O's CRI socket, when the pod mounts it (crioSocket.mount): the
+same path in the pod as on the node; "" otherwise. */}}
+{{- define "signgate.crioSocket" -}}
+{{- if and (include "signgate.onCRIO" .) .Values.crioSocket.mount -}}
+{{- $p := toString .Values.crioSocket.path -}}
+{{- if or (not (isAbs $p)) (eq (dir $p) "/") -}}
+{{- fail (printf "crioSocket.path = %q: want the absolute path of CRI-O's socket in a directory of its own (crio's listen, e.g. /var/run/crio/crio.sock)" $p) -}}
+{{- end -}}
+{{ clean $p }}
+{{- end -}}
 {{- end -}}
 
 {{/* signgate's config.toml (docs/config.md). */}}
 {{- define "signgate.config" -}}
 {{- $c := .Values.config -}}
-{{- $crio := eq (include "signgate.runtime" .) "crio" -}}
+{{- $rt := include "signgate.runtime" . -}}
+{{- $crio := include "signgate.onCRIO" . -}}
+{{- $containerd := include "signgate.onContainerd" . -}}
 [daemon]
 nri_socket = "/var/run/nri/nri.sock"
-{{- if not $crio }}
+{{- if $containerd }}
 containerd_socket = "/run/containerd/containerd.sock"
 {{- end }}
 api_socket = "/run/signgate/signgate.sock"
@@ -37,14 +70,21 @@ watch_config = {{ $c.daemon.watchConfig | quote }}
 {{- if $crio }}
 
 # CRI-O: what a container runs, read from its storage (mounted read-only).
+{{- if eq $rt "auto" }}
+# auto: the runtime NRI connects signgate to, containerd or CRI-O.
+{{- end }}
 [daemon.runtime]
-name = "crio"
+name = {{ $rt | quote }}
 crio_storage_root = {{ .Values.crioStorage.root | quote }}
 crio_storage_run_root = {{ .Values.crioStorage.runRoot | quote }}
+{{- with include "signgate.crioSocket" . }}
+# CRI-O's CRI, to stop a container no longer trusted (crioSocket.mount).
+crio_socket = {{ . | quote }}
+{{- end }}
 {{- end }}
 
 [registry]
-{{- if not $crio }}
+{{- if $containerd }}
 hosts_dir = "/etc/containerd/certs.d"
 {{- end }}
 {{- if .Values.registryCredentials.dockerConfigSecret }}

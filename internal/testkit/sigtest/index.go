@@ -25,8 +25,8 @@ func PushEntries(ref string, entries ...Entry) (name.Digest, []name.Digest, erro
 	if err != nil {
 		return name.Digest{}, nil, err
 	}
-	var manifests []name.Digest
-	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	var imgs []v1.Image
+	var named []*v1.Platform
 	for _, e := range entries {
 		img, err := random.Image(256, 1)
 		if err != nil {
@@ -41,6 +41,18 @@ func PushEntries(ref string, entries ...Entry) (name.Digest, []name.Digest, erro
 		if img, err = mutate.ConfigFile(img, cf); err != nil {
 			return name.Digest{}, nil, err
 		}
+		imgs, named = append(imgs, img), append(named, e.Named)
+	}
+	return pushIndex(r, imgs, named)
+}
+
+// pushIndex pushes each image to r's repository by digest, then to r an
+// OCI index of them in order, naming platforms[i] for imgs[i]; it returns
+// the index's digest and each image's.
+func pushIndex(r name.Reference, imgs []v1.Image, platforms []*v1.Platform) (name.Digest, []name.Digest, error) {
+	var manifests []name.Digest
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	for i, img := range imgs {
 		d, err := img.Digest()
 		if err != nil {
 			return name.Digest{}, nil, err
@@ -50,7 +62,7 @@ func PushEntries(ref string, entries ...Entry) (name.Digest, []name.Digest, erro
 			return name.Digest{}, nil, err
 		}
 		manifests = append(manifests, m)
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: e.Named}})
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: platforms[i]}})
 	}
 	if err := remote.WriteIndex(r, idx); err != nil {
 		return name.Digest{}, nil, err

@@ -3,11 +3,7 @@ package sigtest
 import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // PushPlatforms pushes to ref an OCI index of one random linux image per
@@ -18,29 +14,22 @@ func PushPlatforms(ref string, archs ...string) (name.Digest, map[string]name.Di
 	if err != nil {
 		return name.Digest{}, nil, err
 	}
-	manifests := map[string]name.Digest{}
-	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	var imgs []v1.Image
+	var platforms []*v1.Platform
 	for _, arch := range archs {
 		img, err := random.Image(256, 1)
 		if err != nil {
 			return name.Digest{}, nil, err
 		}
-		d, err := img.Digest()
-		if err != nil {
-			return name.Digest{}, nil, err
-		}
-		manifests[arch] = r.Context().Digest(d.String())
-		if err := remote.Write(manifests[arch], img); err != nil {
-			return name.Digest{}, nil, err
-		}
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+		imgs, platforms = append(imgs, img), append(platforms, &v1.Platform{OS: "linux", Architecture: arch})
 	}
-	if err := remote.WriteIndex(r, idx); err != nil {
-		return name.Digest{}, nil, err
-	}
-	d, err := idx.Digest()
+	idx, list, err := pushIndex(r, imgs, platforms)
 	if err != nil {
 		return name.Digest{}, nil, err
 	}
-	return r.Context().Digest(d.String()), manifests, nil
+	manifests := map[string]name.Digest{}
+	for i, arch := range archs {
+		manifests[arch] = list[i]
+	}
+	return idx, manifests, nil
 }

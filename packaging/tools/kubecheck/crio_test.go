@@ -52,7 +52,7 @@ func TestChartOnCRIO(t *testing.T) {
 	checkConfigText(t, cfg, nil)
 
 	out, err := helmErr("template", "signgate", chart, "--namespace", namespace, "--kube-version", kubeVersion, "--set", "runtime=podman")
-	if err == nil || !strings.Contains(out, `runtime = "podman": containerd or crio`) {
+	if err == nil || !strings.Contains(out, `runtime = "podman": containerd, crio or auto`) {
 		t.Errorf("runtime=podman rendered: %v\n%s", err, out)
 	}
 }

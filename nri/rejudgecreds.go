@@ -1,0 +1,75 @@
+package nri
+
+import (
+	"context"
+
+	"github.com/containerd/nri/pkg/api"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/signgate/signgate/registry"
+)
+
+// A running container is judged again with its own pod's credentials, as
+// it was admitted: judged with the node's, an image only the pod's pull
+// secret can read is a 401, registry_error, which stops nothing, so a
+// revoked image would run on. They are looked up again (the same lookup,
+// with its caches and RBAC, PodCredentials makes at creation): a secret
+// rotated since admission holds a password the registry no longer takes.
+// Where the lookup gives no credential for the registry (the API server
+// cannot be read past the stale-secret bound, the secret deleted or its
+// entry gone), the credential the container was admitted with is used:
+// it is that pod's own, and a credential only reads signatures, never
+// makes one trusted, so reading with it can catch a revocation but never
+// keep an untrusted image running. Neither: the node's, and a 401 is
+// registry_error, reported and judged again, never a stop.
+
+// lookAgain is pod's credentials as PodCredentials reads them now, nil
+// when pull secrets are off.
+func (p *Plugin) lookAgain(ctx context.Context, pod *api.PodSandbox) registry.PodCredentials {
+	if p.PodCredentials == nil {
+		return nil
+	}
+	return p.PodCredentials(ctx, pod)
+}
+
+// rejudging is the credentials a running container is judged again with:
+// now's (looked up again) for each registry they have one for, else
+// admitted's (the container's admission's), else now's for why none.
+func rejudging(now, admitted registry.PodCredentials) registry.PodCredentials {
+	switch {
+	case now == nil:
+		return admitted
+	case admitted == nil:
+		return now
+	}
+	return rejudgeCredentials{now: now, admitted: admitted}
+}
+
+type rejudgeCredentials struct{ now, admitted registry.PodCredentials }
+
+func (c rejudgeCredentials) pick(repo name.Repository) registry.PodCredentials {
+	if _, _, ok := c.now.Credential(repo); ok {
+		return c.now
+	}
+	if _, _, ok := c.admitted.Credential(repo); ok {
+		return c.admitted
+	}
+	return c.now
+}
+
+func (c rejudgeCredentials) Credential(repo name.Repository) (authn.Authenticator, string, bool) {
+	return c.pick(repo).Credential(repo)
+}
+
+func (c rejudgeCredentials) Scope(repo name.Repository) string { return c.pick(repo).Scope(repo) }
+
+func (c rejudgeCredentials) None(repo name.Repository) string { return c.now.None(repo) }
+
+// withCredentials is ctx carrying pc for decideImage's requests.
+func withCredentials(ctx context.Context, pc registry.PodCredentials) context.Context {
+	if pc == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, podCredentialsKey{}, pc)
+}
