@@ -111,3 +111,49 @@ func showsImages(source string) bool {
 	}
 	return false
 }
+
+// TestValidatorJudgesMountsOtherPluginsAdd: a plugin after signgate (NRI's
+// device-injector, driven by pod annotations) may add a mount of an
+// unsigned image's volume or a snapshot's directory. CreateContainer never
+// sees it; the validator is shown it among the adjustments, and refuses.
+func TestValidatorJudgesMountsOtherPluginsAdd(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	good, bad := digest.Digest("sha256:"+hexOf('1')), digest.Digest("sha256:"+hexOf('2'))
+	for _, m := range []*api.Mount{
+		f.volume("/data", bad, f.store.chains[bad.String()]),
+		{Destination: "/data", Source: "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/7/fs", Type: "bind", Options: []string{"rbind", "ro"}},
+	} {
+		c := ctr("c-good", "reg.io/good:v1")
+		if _, _, err := f.p.CreateContainer(ctx, f.pod, c); err != nil {
+			t.Fatal(err)
+		}
+		req := &api.ValidateContainerAdjustmentRequest{Pod: f.pod, Container: c, Adjust: &api.ContainerAdjustment{Mounts: []*api.Mount{m}}}
+		err := f.p.ValidateContainerAdjustment(ctx, req)
+		if err == nil || !strings.Contains(err.Error(), "/data") {
+			t.Errorf("a mount of %s added by another plugin: %v; want a refusal naming /data", m.Source, err)
+		}
+	}
+	// A trusted volume added by a plugin is allowed, and rechecked at
+	// start with the container's own image.
+	c := ctr("c-good", "reg.io/good:v1")
+	if _, _, err := f.p.CreateContainer(ctx, f.pod, c); err != nil {
+		t.Fatal(err)
+	}
+	req := &api.ValidateContainerAdjustmentRequest{Pod: f.pod, Container: c, Adjust: &api.ContainerAdjustment{Mounts: []*api.Mount{f.volume("/vol", good, f.store.chains[good.String()])}}}
+	if err := f.p.ValidateContainerAdjustment(ctx, req); err != nil {
+		t.Fatalf("a trusted volume added by another plugin: %v", err)
+	}
+	if reqs, _ := f.p.created.get("c-good"); len(reqs) != 2 {
+		t.Errorf("StartContainer would recheck %d images, want the container's and its added volume's", len(reqs))
+	}
+	// Only removals: the pristine container, so the admission is reused.
+	if _, _, err := f.p.CreateContainer(ctx, f.pod, c); err != nil {
+		t.Fatal(err)
+	}
+	asked := len(f.eng.asked)
+	req = &api.ValidateContainerAdjustmentRequest{Pod: f.pod, Container: c, Adjust: &api.ContainerAdjustment{Mounts: []*api.Mount{{Destination: api.MarkForRemoval("/tmp")}}}}
+	if err := f.p.ValidateContainerAdjustment(ctx, req); err != nil || len(f.eng.asked) != asked {
+		t.Fatalf("a removal only: %v, %d asks", err, len(f.eng.asked)-asked)
+	}
+}
