@@ -18,7 +18,8 @@ const volumeDir = "/run/containerd/io.containerd.grpc.v1.cri/image-volumes/sb-go
 // image-volume directory are bound to a verified image or refused, however
 // their path is spelled: an image_sub_path with a newline (containerd does
 // not clean it), a manifest addressed by sha512, a pod's whole directory,
-// a snapshotter's directory.
+// a snapshotter's directory, a runtime's task directory (other tasks' root
+// filesystems).
 func TestImageVolumesThePatternMissed(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
@@ -52,6 +53,9 @@ func TestImageVolumesThePatternMissed(t *testing.T) {
 		volumeDir + hexOf('9'),             // no such snapshot
 		volumeDir + hexOf('1') + "/a/../b", // resolved again by the runtime
 		"/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/7/fs",
+		// another task's root filesystem: moby's, ctr's, any namespace's
+		"/run/containerd/io.containerd.runtime.v2.task/moby/0123abcd/rootfs",
+		"/run/containerd/io.containerd.runtime.v1.linux/default/x/rootfs/bin",
 	} {
 		_, _, err := f.p.CreateContainer(ctx, f.pod, ctr("c-good", "reg.io/good:v1", &api.Mount{Destination: "/m", Source: src, Type: "bind"}))
 		if err == nil || !strings.Contains(err.Error(), "/m") {
@@ -104,7 +108,7 @@ func FuzzMountIsBoundOrDenied(f *testing.F) {
 func showsImages(source string) bool {
 	for _, p := range []string{source, path.Clean(source)} {
 		for _, c := range strings.Split(p, "/") {
-			if c == "image-volumes" || strings.HasPrefix(c, "io.containerd.snapshotter.") {
+			if c == "image-volumes" || strings.HasPrefix(c, "io.containerd.snapshotter.") || strings.HasPrefix(c, "io.containerd.runtime.") {
 				return true
 			}
 		}
