@@ -36,7 +36,43 @@ func (r *Store) ImageVolumeOf(m *api.Mount) (imagestore.ImageVolume, bool, error
 			}
 		}
 	}
+	if err := r.inStorageRoot(m); err != nil {
+		return imagestore.ImageVolume{}, false, err
+	}
 	return imagestore.ImageVolumeOf(m)
+}
+
+// inStorageRoot refuses any other mount that reaches CRI-O's layers
+// (<root>/<driver>/<layer ID>/diff), where every pulled image's files lie,
+// signed or not, as containerd's rules refuse its snapshotter directories:
+// a bind mount there (a hostPath; CRI-O resolves its symlinks) would let
+// a container run an unverified image's programs. The storage root itself
+// and its driver directory are refused too; the rest of the root is not
+// judged, as CRI-O mounts files from each container's own directory there
+// (overlay-containers/<ID>/userdata/.containerenv).
+func (r *Store) inStorageRoot(m *api.Mount) error {
+	if r.Storage.Root == "" {
+		return nil
+	}
+	root := filepath.Clean(r.Storage.Root)
+	layers := filepath.Join(root, r.Storage.driver())
+	in := func(p string) bool {
+		p = path.Clean(p)
+		return p == root || p == layers || strings.HasPrefix(p, layers+"/")
+	}
+	if in(m.GetSource()) {
+		return fmt.Errorf("the mount at %s lies in CRI-O's image layers %s, which signgate cannot bind to a verified image", m.GetDestination(), layers)
+	}
+	for _, o := range m.GetOptions() {
+		if _, v, ok := strings.Cut(o, "="); ok {
+			for _, d := range strings.Split(v, ":") {
+				if in(d) {
+					return fmt.Errorf("the mount at %s names CRI-O's image layers %s in its option %q, which signgate cannot bind to a verified image", m.GetDestination(), layers, o)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // imageMount is the layer ID of a lowerdir that is exactly a layer's

@@ -3,6 +3,7 @@ package crio
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/containerd/nri/pkg/api"
@@ -48,5 +49,35 @@ func TestCRIOImageVolumeMount(t *testing.T) {
 	}
 	if _, ok, err := r.ImageVolumeOf(&api.Mount{Destination: "/etc/hosts", Type: "bind", Source: "/run/x/hosts"}); ok || err != nil {
 		t.Errorf("an ordinary bind mount: %v %v", ok, err)
+	}
+}
+
+// TestCRIOStorageRootMountIsRefused: a hostPath into CRI-O's storage root
+// shows the layers of every image pulled, signed or not (an unsigned
+// image's programs, for a signed container's command to run): refused, as
+// containerd's snapshotter directories are. The run root is not judged.
+func TestCRIOStorageRootMountIsRefused(t *testing.T) {
+	f := newFixture(t)
+	img := f.pull(t, 2, "reg.io/unsigned:v1")
+	r := &Store{Storage: f.s}
+	for name, m := range map[string]*api.Mount{
+		"a layer's diff":        {Destination: "/x", Type: "bind", Source: filepath.Join(f.s.Root, "overlay", img.top, "diff"), Options: []string{"rbind", "ro"}},
+		"the storage root":      {Destination: "/x", Type: "bind", Source: f.s.Root, Options: []string{"rbind"}},
+		"the layers' directory": {Destination: "/x", Type: "bind", Source: filepath.Join(f.s.Root, "overlay") + "/", Options: []string{"rbind"}},
+		"an overlay on a layer": {Destination: "/x", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=/tmp/a:" + filepath.Join(f.s.Root, "overlay", img.top, "diff")}},
+	} {
+		if _, ok, err := r.ImageVolumeOf(m); ok || err == nil || !strings.Contains(err.Error(), "/x") {
+			t.Errorf("%s: bound (%v) or not refused (%v)", name, ok, err)
+		}
+	}
+	if _, ok, err := r.ImageVolumeOf(&api.Mount{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(f.s.RunRoot, "overlay-containers", "c", "userdata", "hosts")}); ok || err != nil {
+		t.Errorf("a file in the run root: %v %v", ok, err)
+	}
+	// CRI-O mounts each container's own files from the storage root.
+	if _, ok, err := r.ImageVolumeOf(&api.Mount{Destination: "/run/.containerenv", Type: "bind", Source: filepath.Join(f.s.Root, "overlay-containers", "c", "userdata", ".containerenv")}); ok || err != nil {
+		t.Errorf("a container's own file: %v %v", ok, err)
+	}
+	if _, ok, err := r.ImageVolumeOf(&api.Mount{Destination: "/y", Type: "bind", Source: f.s.Root + "-other"}); ok || err != nil {
+		t.Errorf("a sibling of the storage root: %v %v", ok, err)
 	}
 }

@@ -19,6 +19,9 @@ import (
 // nri_enable_default_validator), each file decoded over the last.
 type crioTOML struct {
 	Crio struct {
+		Runtime struct {
+			CRIUSupport *bool `toml:"enable_criu_support"`
+		} `toml:"runtime"`
 		Image struct {
 			PauseImage *string `toml:"pause_image"`
 		} `toml:"image"`
@@ -114,6 +117,7 @@ func (c *CRIO) fill(t *crioTOML) {
 	if nri.PluginDir != nil {
 		c.PluginDir = *nri.PluginDir
 	}
+	c.CRIUSupport = t.Crio.Runtime.CRIUSupport
 	if t.Crio.Image.PauseImage != nil {
 		c.PauseImage = *t.Crio.Image.PauseImage
 	}

@@ -21,6 +21,12 @@ const imageVolumeDir = "image-volumes"
 // by an internal number signgate cannot bind to an image.
 const snapshotterDir = "io.containerd.snapshotter."
 
+// taskDir marks the directories of containerd's runtimes
+// (io.containerd.runtime.v2.task, v1.linux): each task's bundle there holds
+// its root filesystem, mounted, in every containerd namespace, moby's and
+// ctr's included, which signgate never gated. CRI mounts nothing from them.
+const taskDir = "io.containerd.runtime."
+
 // digestAlgorithms are the ones containerd can address content by; the hex
 // length tells them apart.
 var digestAlgorithms = []digest.Algorithm{digest.SHA256, digest.SHA384, digest.SHA512}
@@ -71,6 +77,9 @@ func imageVolumeOf(destination, source string, options []string) (v ImageVolume,
 		if strings.HasPrefix(c, snapshotterDir) {
 			return ImageVolume{}, false, unbound("lies in a containerd snapshotter's directory")
 		}
+		if strings.HasPrefix(c, taskDir) {
+			return ImageVolume{}, false, unbound("lies in a containerd runtime's task directory, where other containers' root filesystems are mounted")
+		}
 	}
 	at := -1
 	for i, c := range parts {
@@ -107,5 +116,5 @@ func imageVolumeOf(destination, source string, options []string) (v ImageVolume,
 // suspect: s may lie where image volumes or snapshots live. Most mounts are
 // not, and are told so without splitting.
 func suspect(s string) bool {
-	return strings.Contains(s, imageVolumeDir) || strings.Contains(s, snapshotterDir)
+	return strings.Contains(s, imageVolumeDir) || strings.Contains(s, snapshotterDir) || strings.Contains(s, taskDir)
 }

@@ -61,7 +61,8 @@ var (
 )
 
 // ValidateContainerAdjustment refuses the container unless its image, and
-// every image it mounts, is trusted. A container CreateContainer just
+// every image it mounts, the mounts other plugins added included
+// (adjusted.go), is trusted. A container CreateContainer just
 // admitted passes at once (CreateContainer recorded it); any other
 // (CreateContainer timed out, or never reached signgate) is decided and
 // recorded here, so the decision log, which is the record of what
@@ -69,7 +70,8 @@ var (
 func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.ValidateContainerAdjustmentRequest) error {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
-	ctr, pod := req.GetContainer(), req.GetPod()
+	pod := req.GetPod()
+	ctr := adjusted(req.GetContainer(), req.GetAdjust())
 	if err := p.abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
 		return err
 	}
@@ -82,7 +84,7 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 	if p.admitted.take(ctr.GetId(), admissionKey(pod, ctr), conn) {
 		return nil // decided moments ago in CreateContainer, in this same request
 	}
-	ds, _ := p.decideContainer(ctx, pod, ctr)
+	ds, reqs := p.decideContainer(ctx, pod, ctr)
 	if err := p.abandoned(in, "ValidateContainerAdjustment", ctr.GetId()); err != nil {
 		return err
 	}
@@ -93,6 +95,8 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 	for _, d := range ds {
 		p.record(d)
 	}
+	// StartContainer rechecks these, the mounts other plugins added too.
+	p.created.add(ctr.GetId(), reqs)
 	return nil
 }
 

@@ -18,7 +18,8 @@ const volumeDir = "/run/containerd/io.containerd.grpc.v1.cri/image-volumes/sb-go
 // image-volume directory are bound to a verified image or refused, however
 // their path is spelled: an image_sub_path with a newline (containerd does
 // not clean it), a manifest addressed by sha512, a pod's whole directory,
-// a snapshotter's directory.
+// a snapshotter's directory, a runtime's task directory (other tasks' root
+// filesystems).
 func TestImageVolumesThePatternMissed(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
@@ -52,6 +53,9 @@ func TestImageVolumesThePatternMissed(t *testing.T) {
 		volumeDir + hexOf('9'),             // no such snapshot
 		volumeDir + hexOf('1') + "/a/../b", // resolved again by the runtime
 		"/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/7/fs",
+		// another task's root filesystem: moby's, ctr's, any namespace's
+		"/run/containerd/io.containerd.runtime.v2.task/moby/0123abcd/rootfs",
+		"/run/containerd/io.containerd.runtime.v1.linux/default/x/rootfs/bin",
 	} {
 		_, _, err := f.p.CreateContainer(ctx, f.pod, ctr("c-good", "reg.io/good:v1", &api.Mount{Destination: "/m", Source: src, Type: "bind"}))
 		if err == nil || !strings.Contains(err.Error(), "/m") {
@@ -104,10 +108,56 @@ func FuzzMountIsBoundOrDenied(f *testing.F) {
 func showsImages(source string) bool {
 	for _, p := range []string{source, path.Clean(source)} {
 		for _, c := range strings.Split(p, "/") {
-			if c == "image-volumes" || strings.HasPrefix(c, "io.containerd.snapshotter.") {
+			if c == "image-volumes" || strings.HasPrefix(c, "io.containerd.snapshotter.") || strings.HasPrefix(c, "io.containerd.runtime.") {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// TestValidatorJudgesMountsOtherPluginsAdd: a plugin after signgate (NRI's
+// device-injector, driven by pod annotations) may add a mount of an
+// unsigned image's volume or a snapshot's directory. CreateContainer never
+// sees it; the validator is shown it among the adjustments, and refuses.
+func TestValidatorJudgesMountsOtherPluginsAdd(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	good, bad := digest.Digest("sha256:"+hexOf('1')), digest.Digest("sha256:"+hexOf('2'))
+	for _, m := range []*api.Mount{
+		f.volume("/data", bad, f.store.chains[bad.String()]),
+		{Destination: "/data", Source: "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/7/fs", Type: "bind", Options: []string{"rbind", "ro"}},
+	} {
+		c := ctr("c-good", "reg.io/good:v1")
+		if _, _, err := f.p.CreateContainer(ctx, f.pod, c); err != nil {
+			t.Fatal(err)
+		}
+		req := &api.ValidateContainerAdjustmentRequest{Pod: f.pod, Container: c, Adjust: &api.ContainerAdjustment{Mounts: []*api.Mount{m}}}
+		err := f.p.ValidateContainerAdjustment(ctx, req)
+		if err == nil || !strings.Contains(err.Error(), "/data") {
+			t.Errorf("a mount of %s added by another plugin: %v; want a refusal naming /data", m.Source, err)
+		}
+	}
+	// A trusted volume added by a plugin is allowed, and rechecked at
+	// start with the container's own image.
+	c := ctr("c-good", "reg.io/good:v1")
+	if _, _, err := f.p.CreateContainer(ctx, f.pod, c); err != nil {
+		t.Fatal(err)
+	}
+	req := &api.ValidateContainerAdjustmentRequest{Pod: f.pod, Container: c, Adjust: &api.ContainerAdjustment{Mounts: []*api.Mount{f.volume("/vol", good, f.store.chains[good.String()])}}}
+	if err := f.p.ValidateContainerAdjustment(ctx, req); err != nil {
+		t.Fatalf("a trusted volume added by another plugin: %v", err)
+	}
+	if reqs, _ := f.p.created.get("c-good"); len(reqs) != 2 {
+		t.Errorf("StartContainer would recheck %d images, want the container's and its added volume's", len(reqs))
+	}
+	// Only removals: the pristine container, so the admission is reused.
+	if _, _, err := f.p.CreateContainer(ctx, f.pod, c); err != nil {
+		t.Fatal(err)
+	}
+	asked := len(f.eng.asked)
+	req = &api.ValidateContainerAdjustmentRequest{Pod: f.pod, Container: c, Adjust: &api.ContainerAdjustment{Mounts: []*api.Mount{{Destination: api.MarkForRemoval("/tmp")}}}}
+	if err := f.p.ValidateContainerAdjustment(ctx, req); err != nil || len(f.eng.asked) != asked {
+		t.Fatalf("a removal only: %v, %d asks", err, len(f.eng.asked)-asked)
+	}
 }

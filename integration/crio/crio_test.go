@@ -149,10 +149,20 @@ func TestCRIOGate(t *testing.T) {
 func TestCRIOSandboxes(t *testing.T) {
 	e := need(t)
 	decided := func() int { return strings.Count(e.SigngateLog.String(), "container=(sandbox)") }
+	// The decision is logged as RunPodSandbox answers, and may reach the
+	// log a moment after crictl returns: waited for, on a clock.
+	decidedAgain := func(want int) error {
+		return harness.WaitFor(30*time.Second, func() error {
+			if n := decided(); n != want {
+				return fmt.Errorf("%d decisions, want %d", n, want)
+			}
+			return nil
+		})
+	}
 	before := decided()
 	pod(t, e)
-	if after := decided(); after != before+1 {
-		t.Fatalf("the infra container's pause image was not decided (%d decisions, %d before):\n%s", after, before, e.SigngateLog.String())
+	if err := decidedAgain(before + 1); err != nil {
+		t.Fatalf("the infra container's pause image was not decided (%v):\n%s", err, e.SigngateLog.String())
 	}
 	p := filepath.Join(e.Dir, "noinfra-pod.json")
 	if err := os.WriteFile(p, []byte(fmt.Sprintf(`{"metadata":{"name":"noinfra","namespace":"default","uid":"noinfra"},"log_directory":%q,"linux":{"security_context":{"namespace_options":{"network":2,"pid":1}}}}`,
@@ -163,8 +173,8 @@ func TestCRIOSandboxes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a pod without an infra process was refused: %v: %s", err, out)
 	}
-	if after := decided(); after != before+2 {
-		t.Fatalf("the pause image of a pod without an infra process was not decided (%d decisions, %d before)", after, before)
+	if err := decidedAgain(before + 2); err != nil {
+		t.Fatalf("the pause image of a pod without an infra process was not decided (%v)", err)
 	}
 	podID := out[strings.LastIndex(out, "\n")+1:]
 	image(t, e, "noinfra/unsigned")

@@ -37,7 +37,7 @@ func (e *Env) CRIOStorage() (root, runRoot string) {
 func (e *Env) startCRIO(render func(*Env) string) error {
 	base := filepath.Join(e.Dir, "crio")
 	root, run := e.CRIOStorage()
-	for _, d := range []string{root, run, filepath.Join(base, "conf.d"), filepath.Join(base, "registries.d"), filepath.Join(base, "hooks.d"), filepath.Join(base, "cni"), filepath.Join(base, "nri-plugins"), filepath.Join(base, "nri-conf")} {
+	for _, d := range []string{root, run, filepath.Join(base, "conf.d"), filepath.Join(base, "registries.d"), filepath.Join(base, "hooks.d"), filepath.Join(base, "cni"), filepath.Join(base, "nri-plugins"), filepath.Join(base, "nri-conf"), filepath.Join(base, ".config", "containers")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
@@ -68,8 +68,12 @@ func (e *Env) startCRIO(render func(*Env) string) error {
 	}
 	files := map[string]string{
 		"registries.conf": "unqualified-search-registries = []\n\n" + regs,
-		"policy.json":     `{"default": [{"type": "insecureAcceptAnything"}]}` + "\n",
-		"crio.conf":       crioConfig(e, base, root, run, conmon, runc),
+		// CRI-O's default signature_policy (""): containers/image reads
+		// $HOME/.config/containers/policy.json. A policy path set in
+		// crio.conf would also refuse every checkpoint restore, which a
+		// node with CRI-O's defaults does.
+		".config/containers/policy.json": `{"default": [{"type": "insecureAcceptAnything"}]}` + "\n",
+		"crio.conf":                      crioConfig(e, base, root, run, conmon, runc),
 	}
 	// The shipped drop-in (Options.DropIn): the validator requiring
 	// signgate (CRI-O 1.35 has it; the proxy's v1.34.0 ignores it, silently).
@@ -92,7 +96,7 @@ func (e *Env) startCRIO(render func(*Env) string) error {
 	if e.crioVersion, err = crioVersion(filepath.Join(e.Bin, "crio")); err != nil {
 		return err
 	}
-	if e.ctd, err = e.start("crio", filepath.Join(e.Bin, "crio"),
+	if e.ctd, err = e.startEnv("crio", filepath.Join(e.Bin, "crio"), []string{"HOME=" + base},
 		"--config", filepath.Join(base, "crio.conf"), "--config-dir", filepath.Join(base, "conf.d"),
 		"--registries-conf", filepath.Join(base, "registries.conf"), "--registries-conf-dir", filepath.Join(base, "registries.d")); err != nil {
 		return err
@@ -215,7 +219,7 @@ nri_plugin_registration_timeout = "5s"
 nri_plugin_request_timeout = "2s"
 `, filepath.Join(base, "logs"), root, run, e.ContainerdSock, filepath.Join(e.Bin, "pinns"),
 		filepath.Join(base, "ns"), filepath.Join(base, "exits"), filepath.Join(base, "attach"), filepath.Join(base, "hooks.d"),
-		runc, filepath.Join(run, "runc"), conmon, e.Registry, filepath.Join(base, "policy.json"),
+		runc, filepath.Join(run, "runc"), conmon, e.Registry, "", // signature_policy: CRI-O's default (see files)
 		filepath.Join(base, "cni"), e.NRISock, filepath.Join(base, "nri-plugins"), filepath.Join(base, "nri-conf"), base)
 }
 

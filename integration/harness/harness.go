@@ -735,6 +735,12 @@ func (e *Env) StartProcess(name, bin string, args ...string) (*exec.Cmd, error) 
 
 // start runs a helper process for the whole suite, its output in dir/NAME.log.
 func (e *Env) start(name, bin string, args ...string) (*exec.Cmd, error) {
+	return e.startEnv(name, bin, nil, args...)
+}
+
+// startEnv is start with env added to the environment (a later value of a
+// key replaces an earlier one).
+func (e *Env) startEnv(name, bin string, env []string, args ...string) (*exec.Cmd, error) {
 	f, err := os.OpenFile(filepath.Join(e.Dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -743,6 +749,7 @@ func (e *Env) start(name, bin string, args ...string) (*exec.Cmd, error) {
 	cmd.Stdout, cmd.Stderr = f, f
 	// SIGNGATE_API_SOCKET reaches the image verifier containerd runs.
 	cmd.Env = append(os.Environ(), "PATH="+e.Containerd.Dir+":"+e.Bin+":"+os.Getenv("PATH"), "SIGNGATE_API_SOCKET="+e.APISocket())
+	cmd.Env = append(cmd.Env, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)

@@ -68,6 +68,9 @@ func TestCRIODaemonSetDropIn(t *testing.T) {
 	read := func(p string) validator {
 		var c struct {
 			Crio struct {
+				Runtime struct {
+					CRIU *bool `toml:"enable_criu_support"`
+				} `toml:"runtime"`
 				NRI struct {
 					Enable    bool      `toml:"enable_nri"`
 					Validator validator `toml:"default_validator"`
@@ -79,6 +82,10 @@ func TestCRIODaemonSetDropIn(t *testing.T) {
 		}
 		if !c.Crio.NRI.Enable {
 			t.Errorf("%s: NRI not enabled", p)
+		}
+		// A restore's files and memory are put in where NRI never looks.
+		if c.Crio.Runtime.CRIU == nil || *c.Crio.Runtime.CRIU {
+			t.Errorf("%s: CRI-O's checkpoint restore (enable_criu_support) not turned off", p)
 		}
 		return c.Crio.NRI.Validator
 	}

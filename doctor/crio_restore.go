@@ -1,0 +1,22 @@
+package doctor
+
+import "fmt"
+
+// keyCRIU is CRI-O's switch for checkpoint restores.
+const keyCRIU = "crio.runtime.enable_criu_support"
+
+// restoreFinding: CRI-O restores a checkpoint when CreateContainer names
+// a checkpoint archive or image. Only the creation on the base image the
+// checkpoint names reaches NRI, and nothing in it marks the restore; the
+// checkpoint's files and process memory are put in at start, which NRI is
+// not told of. signgate cannot verify them, so CRI-O must not restore.
+// Its running config says false where criu is not in its PATH.
+func restoreFinding(cfg *CRIO) Finding {
+	f := Finding{Guarantee: "CRI-O restores no checkpoint (files and memory signgate never sees)"}
+	if cfg.CRIUSupport != nil && !*cfg.CRIUSupport {
+		f.Holds, f.Detail = true, fmt.Sprintf("[crio.runtime] enable_criu_support = false (%s)", cfg.where(keyCRIU))
+		return f
+	}
+	f.Detail = fmt.Sprintf("[crio.runtime] enable_criu_support is on (%s): with criu in CRI-O's PATH, a CreateContainer naming a checkpoint archive or image is created on the base image the checkpoint names, which is all signgate sees and verifies, and the checkpoint's files and process memory, unverified, are restored at start; set enable_criu_support = false (the drop-in does)", cfg.where(keyCRIU))
+	return f
+}

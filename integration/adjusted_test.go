@@ -1,0 +1,58 @@
+package integration
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/containerd/nri/pkg/api"
+	"github.com/containerd/nri/pkg/stub"
+)
+
+// injector stands for an NRI plugin after signgate that adds mounts a
+// pod asks for (NRI's device-injector reads them from the pod's
+// annotations, which the CRI client chooses): here, a snapshot's
+// directory, for every container of a pod in namespace "injected".
+type injector struct{ source string }
+
+func (i injector) CreateContainer(_ context.Context, pod *api.PodSandbox, _ *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
+	if pod.GetNamespace() != "injected" {
+		return nil, nil, nil
+	}
+	adj := &api.ContainerAdjustment{}
+	adj.AddMount(&api.Mount{Destination: "/injected", Source: i.source, Type: "bind", Options: []string{"rbind", "ro"}})
+	return adj, nil, nil
+}
+
+// TestMountAddedByAnotherPluginIsJudged: CreateContainer shows signgate
+// the container before any later plugin adjusts it; the validator is
+// shown the adjustments apart. A snapshot directory another plugin mounts
+// into a signed image's container is refused there (containerd 2.2 and
+// newer; before, there is no validator and the mount is not seen).
+func TestMountAddedByAnotherPluginIsJudged(t *testing.T) {
+	e := need(t)
+	ref := e.Registry + "/signed/injected:v1"
+	e.image("signed/injected", "k1")
+	src := filepath.Join(e.Dir, "root", "io.containerd.snapshotter.v1.overlayfs", "snapshots", "1", "fs")
+	s, err := stub.New(injector{source: src}, stub.WithPluginName("injector"), stub.WithPluginIdx("90"), stub.WithSocketPath(e.NRISock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	// Another namespace's pod is not adjusted: its container is admitted.
+	pod, cfg := e.pod("default")
+	id, err := e.Create(pod, cfg, ref)
+	mustAllow(t, id, err)
+	pod, cfg = e.pod("injected")
+	id, err = e.Create(pod, cfg, ref)
+	if !e.Containerd.AtLeast(2, 2) {
+		t.Logf("containerd %s has no NRI validator: the mount another plugin added was not judged (%s, %v)", e.Containerd.Version, id, err)
+		return
+	}
+	mustDeny(t, err, "the mount at /injected", "snapshotter")
+}
