@@ -214,7 +214,12 @@ func (p *Plugin) Judge(ctx context.Context, id string) (j Judged, ok bool) {
 		// to its root filesystem.
 		img := p.Runtime.Sandbox(ctx, e.pod)
 		j.Decision = base
-		j.Decision.Verdict, _ = p.decideImage(withCredentials(ctx, rejudging(p.lookAgain(ctx, e.pod), e.creds)), img, j.Namespace)
+		now := p.lookAgain(ctx, e.pod)
+		v, _ := p.decideImage(withCredentials(ctx, rejudging(now, e.creds)), img, j.Namespace)
+		j.Decision.Verdict = orAdmitted(v, now, e.creds, func(pc registry.PodCredentials) *verify.Verdict {
+			w, _ := p.decideImage(withCredentials(ctx, pc), img, j.Namespace)
+			return w
+		})
 		j.Decision.Ref, j.Decision.Took = img.Ref, time.Since(start)
 		return j, true
 	}
@@ -235,7 +240,10 @@ func (p *Plugin) Judge(ctx context.Context, id string) (j Judged, ok bool) {
 	for i, r := range reqs {
 		req := r.Request
 		req.Credentials = rejudging(now, r.Credentials)
-		v := p.Decider.Decide(ctx, req)
+		v := orAdmitted(p.Decider.Decide(ctx, req), now, r.Credentials, func(pc registry.PodCredentials) *verify.Verdict {
+			req.Credentials = pc
+			return p.Decider.Decide(ctx, req)
+		})
 		if i == 0 {
 			own = v
 		}
