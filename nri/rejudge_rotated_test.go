@@ -89,3 +89,59 @@ func TestJudgeRotatedSecretRefusedDoesNotHideARevocation(t *testing.T) {
 		}
 	}
 }
+
+// A reconnection (Synchronize lists what runs again) keeps the
+// credential a still-running sandbox was admitted with: without it, a
+// secret deleted after any containerd restart would leave the sandbox
+// judged with the node's credentials alone (a 401 that stops nothing).
+func TestSynchronizeKeepsTheSandboxesAdmittedCredential(t *testing.T) {
+	f := newFixture(t)
+	seen := &credsSeen{Decider: f.eng}
+	f.p.Decider = seen
+	var (
+		mu  sync.Mutex
+		now = secretCreds{version: 1}
+	)
+	f.p.PodCredentials = func(_ context.Context, pod *api.PodSandbox) registry.PodCredentials {
+		mu.Lock()
+		defer mu.Unlock()
+		c := now
+		c.uid = pod.GetUid()
+		return c
+	}
+	ctx := context.Background()
+	pod := &api.PodSandbox{Id: "sb-good", Name: "pod", Namespace: "default", Uid: "uid-a"}
+	if err := f.p.RunPodSandbox(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.p.Synchronize(ctx, []*api.PodSandbox{pod}, nil); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now.none = true // the secret deleted
+	mu.Unlock()
+	seen.mu.Lock()
+	seen.seen = nil
+	seen.mu.Unlock()
+	if j, ok := f.p.Judge(ctx, "sb-good"); !ok {
+		t.Fatal("sandbox not known")
+	} else if seen.mu.Lock(); len(seen.seen) != 1 || seen.seen[0] != "secret:uid-a@1" {
+		t.Errorf("after a reconnection, the sandbox was judged with %v (%+v), want its admission's secret:uid-a@1", seen.seen, j.Decision.Verdict)
+	}
+	seen.mu.Unlock()
+
+	// Another pod reusing the ID (not seen in practice) gets none of it.
+	other := &api.PodSandbox{Id: "sb-good", Name: "pod", Namespace: "default", Uid: "uid-b"}
+	if _, err := f.p.Synchronize(ctx, []*api.PodSandbox{other}, nil); err != nil {
+		t.Fatal(err)
+	}
+	seen.mu.Lock()
+	seen.seen = nil
+	seen.mu.Unlock()
+	f.p.Judge(ctx, "sb-good")
+	seen.mu.Lock()
+	if len(seen.seen) != 1 || seen.seen[0] != "unread:uid-b" {
+		t.Errorf("a pod of another UID was judged with %v", seen.seen)
+	}
+	seen.mu.Unlock()
+}

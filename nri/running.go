@@ -127,10 +127,18 @@ func (r *runningSet) get(id string) (runningEntry, bool) {
 }
 
 // replace puts in what containerd lists at Synchronize: the whole truth
-// at that moment, so a container removed while signgate was away goes.
+// at that moment, so a container removed while signgate was away goes. A
+// sandbox still listed (same ID, same pod UID) keeps the credentials it
+// was admitted with, as a container's requests do (created.retain).
 func (r *runningSet) replace(m map[string]runningEntry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for id, e := range m {
+		if old, ok := r.m[id]; ok && e.ctr == nil && old.ctr == nil && old.creds != nil && old.pod.GetUid() == e.pod.GetUid() {
+			e.creds = old.creds
+			m[id] = e
+		}
+	}
 	r.m = m
 }
 
