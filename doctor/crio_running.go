@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/signgate/signgate/internal/peercred"
 )
 
 // DefaultCRIOSocket is where CRI-O listens unless its --listen says
@@ -32,7 +34,7 @@ func readCRIORunning(ctx context.Context, sock string, trusted func(uint32) bool
 		if err != nil {
 			return nil, err
 		}
-		if err := checkPeer(c, sock, trusted); err != nil {
+		if err := peercred.Check(c, "CRI-O's socket "+sock, trusted); err != nil {
 			_ = c.Close()
 			return nil, err
 		}
