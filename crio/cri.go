@@ -3,6 +3,7 @@ package crio
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -11,6 +12,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/signgate/signgate/internal/peercred"
 )
 
 // CRI is CRI-O's own CRI API, at the unix socket [daemon.runtime]
@@ -37,7 +40,8 @@ func (c *CRI) client() (runtimeapi.RuntimeServiceClient, error) {
 	c.once.Do(func() {
 		// NewClient connects on the first call, so a CRI-O not up yet is
 		// an error then, not now.
-		c.conn, c.err = grpc.NewClient("unix://"+c.Socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		c.conn, c.err = grpc.NewClient("unix://"+c.Socket, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithContextDialer(c.dial))
 		if c.err != nil {
 			c.err = fmt.Errorf("CRI-O's CRI at %s ([daemon.runtime] crio_socket): %w", c.Socket, c.err)
 		}
@@ -46,6 +50,22 @@ func (c *CRI) client() (runtimeapi.RuntimeServiceClient, error) {
 		return nil, c.err
 	}
 	return runtimeapi.NewRuntimeServiceClient(c.conn), nil
+}
+
+// dial connects to CRI-O's socket, believing only a root peer (or
+// signgate's own user): a stand-in on a socket others could create might
+// say nothing runs, so nothing is judged, or that a stop was done.
+func (c *CRI) dial(ctx context.Context, _ string) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.Socket)
+	if err != nil {
+		return nil, err
+	}
+	if err := peercred.Check(conn, "CRI-O's CRI at "+c.Socket+" ([daemon.runtime] crio_socket)", peercred.RootOrSelf); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // Version is CRI-O's version as its CRI reports it (for doctor).

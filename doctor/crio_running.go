@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/signgate/signgate/internal/peercred"
 )
 
 // DefaultCRIOSocket is where CRI-O listens unless its --listen says
@@ -20,10 +22,23 @@ const DefaultCRIOSocket = "/var/run/crio/crio.sock"
 // --config, --config-dir), its CONTAINER_* environment and its start made
 // of the files: NRI settings are read once, at start (SIGHUP does not
 // reload them), so a drop-in written since is not in force.
+// Only a peer of root's (or doctor's own user's) is believed (rootOrSelf).
 func ReadCRIORunning(ctx context.Context, sock string) (*CRIO, error) {
+	return readCRIORunning(ctx, sock, rootOrSelf)
+}
+
+func readCRIORunning(ctx context.Context, sock string, trusted func(uint32) bool) (*CRIO, error) {
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "unix", sock)
+		c, err := d.DialContext(ctx, "unix", sock)
+		if err != nil {
+			return nil, err
+		}
+		if err := peercred.Check(c, "CRI-O's socket "+sock, trusted); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+		return c, nil
 	}}}
 	defer client.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://crio/config", http.NoBody)

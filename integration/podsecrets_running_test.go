@@ -85,18 +85,22 @@ func (a *podSecretsAPI) rotate(pw string) {
 	a.pw, a.rv = pw, a.rv+1
 }
 
-// A container whose image only its pod's pull secret reads (an
-// authenticated registry the node has no credential for), admitted with
-// that secret, then the secret rotated (the registry takes only the new
-// password) and the policy tightened (k2 required, as a key revoked),
-// under on_untrusted_running = "stop": it is judged again with its pod's
-// secret read again, and stopped. Judged with the node's credentials, or
-// the secret as read at admission, the registry's 401 was a
-// registry_error, which stops nothing: the container ran on.
-func TestRunningContainerJudgedWithItsRotatedPullSecret(t *testing.T) {
+// runningPullSecret is a container running an image only its pod's
+// pull secret reads, admitted under a "private" policy with stop.
+type runningPullSecret struct {
+	e   *env
+	dir string // the registry's (its htpasswd)
+	api *podSecretsAPI
+	p   *private
+	id  string
+	cfg func(keys string) func(string) string
+	pw1 string
+}
+
+func runningWithPullSecret(t *testing.T, ns string) runningPullSecret {
+	t.Helper()
 	e := need(t)
-	const ns = "ps-running"
-	pw1, pw2 := secret(t), secret(t)
+	pw1 := secret(t)
 	dir := t.TempDir()
 	reg, err := harness.StartAuthRegistry(dir, e.Bin, "robot", pw1)
 	if err != nil {
@@ -132,6 +136,22 @@ func TestRunningContainerJudgedWithItsRotatedPullSecret(t *testing.T) {
 		t.Fatalf("signgate ps before the change: %+v", rc)
 	}
 
+	return runningPullSecret{e: e, dir: dir, api: api, p: p, id: id, cfg: cfg, pw1: pw1}
+}
+
+// A container whose image only its pod's pull secret reads (an
+// authenticated registry the node has no credential for), admitted with
+// that secret, then the secret rotated (the registry takes only the new
+// password) and the policy tightened (k2 required, as a key revoked),
+// under on_untrusted_running = "stop": it is judged again with its pod's
+// secret read again, and stopped. Judged with the node's credentials, or
+// the secret as read at admission, the registry's 401 was a
+// registry_error, which stops nothing: the container ran on.
+func TestRunningContainerJudgedWithItsRotatedPullSecret(t *testing.T) {
+	pw2 := secret(t)
+	r := runningWithPullSecret(t, "ps-running")
+	e, dir, api, p, id, cfg, pw1 := r.e, r.dir, r.api, r.p, r.id, r.cfg, r.pw1
+
 	// The registry takes the new password only (distribution reads its
 	// htpasswd file again when it changes), and the secret gives it.
 	hash, err := bcrypt.GenerateFromPassword([]byte(pw2), bcrypt.MinCost)
@@ -156,4 +176,31 @@ func TestRunningContainerJudgedWithItsRotatedPullSecret(t *testing.T) {
 		t.Fatalf("no log line for the stop:\n%s", e.logSince(mark))
 	}
 	noSecrets(t, e, "", pw1, pw2)
+}
+
+// The pod's secret rotated to a password the registry refuses (whoever
+// can write a secret in the namespace can), while the registry still
+// takes the one the container was admitted with, then the policy
+// tightened under stop: the refused secret's 401 (registry_error, which
+// stops nothing) does not hide it; the admission's credential reads the
+// signatures, and the container is stopped.
+func TestRunningContainerStoppedThoughItsSecretWasRotatedAway(t *testing.T) {
+	bogus := secret(t)
+	r := runningWithPullSecret(t, "ps-rotated-away")
+	e, id := r.e, r.id
+	r.api.rotate(bogus) // the registry still takes only pw1
+	mark := e.logMark()
+	e.withConfig(r.cfg("k2"))
+	if err := harness.WaitFor(60*time.Second, func() error {
+		if s := e.state(id); s != "CONTAINER_EXITED" {
+			return fmt.Errorf("the container whose image its policy no longer trusts is %s", s)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("%v:\n%s", err, e.logSince(mark))
+	}
+	if len(e.logLines(mark, "stopped a running container its policy no longer trusts", "id="+id, "digest="+r.p.d.DigestStr())) == 0 {
+		t.Fatalf("no log line for the stop:\n%s", e.logSince(mark))
+	}
+	noSecrets(t, e, "", r.pw1, bogus)
 }

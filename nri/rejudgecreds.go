@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/registry"
+	"github.com/signgate/signgate/verify"
 )
 
 // A running container is judged again with its own pod's credentials, as
@@ -21,7 +22,9 @@ import (
 // entry gone), the credential the container was admitted with is used:
 // it is that pod's own, and a credential only reads signatures, never
 // makes one trusted, so reading with it can catch a revocation but never
-// keep an untrusted image running. Neither: the node's, and a 401 is
+// keep an untrusted image running. The registry refusing now's (a secret
+// rotated to a password it does not take) asks the admission's too
+// (orAdmitted). Neither: the node's, and a 401 is
 // registry_error, reported and judged again, never a stop.
 
 // lookAgain is pod's credentials as PodCredentials reads them now, nil
@@ -65,6 +68,23 @@ func (c rejudgeCredentials) Credential(repo name.Repository) (authn.Authenticato
 func (c rejudgeCredentials) Scope(repo name.Repository) string { return c.pick(repo).Scope(repo) }
 
 func (c rejudgeCredentials) None(repo name.Repository) string { return c.now.None(repo) }
+
+// orAdmitted is v, decided with now's credentials (rejudging), or,
+// when the registry refused to answer them (registry_error: a 401 to a
+// secret rotated to a password it does not take), the verdict decide
+// gives with the admission's, if that one is allowed or final: whoever
+// can write the pod's secret must not hide a revocation the admission's
+// credential still reads. Otherwise v: not final, as before. When both
+// pick the same credential the verdict cache answers the second ask.
+func orAdmitted(v *verify.Verdict, now, admitted registry.PodCredentials, decide func(registry.PodCredentials) *verify.Verdict) *verify.Verdict {
+	if v == nil || v.Allowed || v.Cause != verify.CauseRegistryError || now == nil || admitted == nil {
+		return v
+	}
+	if w := decide(admitted); w != nil && (w.Allowed || w.Cause.Final()) {
+		return w
+	}
+	return v
+}
 
 // withCredentials is ctx carrying pc for decideImage's requests.
 func withCredentials(ctx context.Context, pc registry.PodCredentials) context.Context {

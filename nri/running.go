@@ -127,10 +127,18 @@ func (r *runningSet) get(id string) (runningEntry, bool) {
 }
 
 // replace puts in what containerd lists at Synchronize: the whole truth
-// at that moment, so a container removed while signgate was away goes.
+// at that moment, so a container removed while signgate was away goes. A
+// sandbox still listed (same ID, same pod UID) keeps the credentials it
+// was admitted with, as a container's requests do (created.retain).
 func (r *runningSet) replace(m map[string]runningEntry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for id, e := range m {
+		if old, ok := r.m[id]; ok && e.ctr == nil && old.ctr == nil && old.creds != nil && old.pod.GetUid() == e.pod.GetUid() {
+			e.creds = old.creds
+			m[id] = e
+		}
+	}
 	r.m = m
 }
 
@@ -214,7 +222,12 @@ func (p *Plugin) Judge(ctx context.Context, id string) (j Judged, ok bool) {
 		// to its root filesystem.
 		img := p.Runtime.Sandbox(ctx, e.pod)
 		j.Decision = base
-		j.Decision.Verdict, _ = p.decideImage(withCredentials(ctx, rejudging(p.lookAgain(ctx, e.pod), e.creds)), img, j.Namespace)
+		now := p.lookAgain(ctx, e.pod)
+		v, _ := p.decideImage(withCredentials(ctx, rejudging(now, e.creds)), img, j.Namespace)
+		j.Decision.Verdict = orAdmitted(v, now, e.creds, func(pc registry.PodCredentials) *verify.Verdict {
+			w, _ := p.decideImage(withCredentials(ctx, pc), img, j.Namespace)
+			return w
+		})
 		j.Decision.Ref, j.Decision.Took = img.Ref, time.Since(start)
 		return j, true
 	}
@@ -235,7 +248,10 @@ func (p *Plugin) Judge(ctx context.Context, id string) (j Judged, ok bool) {
 	for i, r := range reqs {
 		req := r.Request
 		req.Credentials = rejudging(now, r.Credentials)
-		v := p.Decider.Decide(ctx, req)
+		v := orAdmitted(p.Decider.Decide(ctx, req), now, r.Credentials, func(pc registry.PodCredentials) *verify.Verdict {
+			req.Credentials = pc
+			return p.Decider.Decide(ctx, req)
+		})
 		if i == 0 {
 			own = v
 		}

@@ -28,11 +28,11 @@
 {{- if ne (include "signgate.runtime" .) "containerd" }}true{{ end -}}
 {{- end -}}
 
-{{/* CRI-O's nri_plugin_dir, an absolute path. */}}
+{{/* CRI-O's nri_plugin_dir, an absolute path, not the node's root. */}}
 {{- define "signgate.crioNRIPluginDir" -}}
 {{- $p := toString .Values.crioNRIPluginDir -}}
-{{- if not (isAbs $p) -}}
-{{- fail (printf "crioNRIPluginDir = %q: want the absolute path of CRI-O's nri_plugin_dir" $p) -}}
+{{- if or (not (isAbs $p)) (eq (clean $p) "/") -}}
+{{- fail (printf "crioNRIPluginDir = %q: want the absolute path of CRI-O's nri_plugin_dir (not the node's root)" $p) -}}
 {{- end -}}
 {{ clean $p }}
 {{- end -}}

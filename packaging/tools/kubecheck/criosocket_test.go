@@ -206,3 +206,17 @@ func TestChartMountsCRIONRIPluginDir(t *testing.T) {
 		t.Errorf("containerd: CRI-O's nri_plugin_dir mounted: %+v", m)
 	}
 }
+
+// A path is judged as it is mounted, cleaned: "/run/../crio.sock" is
+// /crio.sock, whose directory is the node's root, and "/opt/.." as
+// crioNRIPluginDir is the node's root too; neither renders.
+func TestChartCRIOPathsJudgedCleaned(t *testing.T) {
+	for _, set := range []string{"crioSocket.path=/run/../crio.sock", "crioSocket.path=/run/crio/../../crio.sock", "crioNRIPluginDir=/opt/..", "crioNRIPluginDir=/"} {
+		out, err := helmErr("template", "signgate", chart, "--namespace", namespace, "--kube-version", kubeVersion, "--set", "runtime=crio", "--set", set)
+		if err == nil {
+			t.Errorf("%s rendered a mount of the node's root directory", set)
+		} else if !strings.Contains(out, "want the absolute path") {
+			t.Errorf("%s: refused without saying why: %v\n%s", set, err, out)
+		}
+	}
+}
