@@ -124,8 +124,9 @@ func resolveBind(mounts []mountEntry, p string) (string, error) {
 		return "", fmt.Errorf("%s shows %s of device %s, which is mounted nowhere else in the mount table", p, onDev, c.Dev)
 	}
 	if inSubpaths(best) {
-		// No bind mount there in this table (another mount namespace's).
-		return "", fmt.Errorf("the mount table shows no bind mount at %s", p)
+		// No bind mount there in this table: the kubelet's are in another
+		// mount namespace (signgate in a pod without hostPID).
+		return "", fmt.Errorf("the mount table shows no bind mount at %s: signgate does not see the node's mounts", p)
 	}
 	return best, nil
 }

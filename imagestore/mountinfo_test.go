@@ -73,9 +73,9 @@ func TestResolveBind(t *testing.T) {
 // kubelet's bind mount; what it shows is judged, and one that cannot be
 // resolved is refused.
 func TestSubpathMountIsJudged(t *testing.T) {
-	old := mountTable
-	t.Cleanup(func() { mountTable = old })
-	mountTable = "testdata/mountinfo"
+	old := mountTables
+	t.Cleanup(func() { mountTables = old })
+	mountTables = []string{"testdata/absent", "testdata/mountinfo"}
 	r := Runtime{}
 	sub := "/var/lib/kubelet/pods/u1/volume-subpaths/"
 	for _, c := range []struct{ source, err string }{
@@ -91,7 +91,7 @@ func TestSubpathMountIsJudged(t *testing.T) {
 			t.Errorf("%s: %v; want an error naming it with %q", c.source, err, c.err)
 		}
 	}
-	mountTable = "testdata/absent"
+	mountTables = []string{"testdata/absent"}
 	if _, _, err := r.volumeOf(&api.Mount{Destination: "/x", Source: sub + "web/app/1"}); err == nil {
 		t.Error("an unreadable mount table let a subPath mount through")
 	}
