@@ -16,7 +16,7 @@ import (
 // the shipped DaemonSet, resolves it from the node's mount table: a subPath
 // into containerd's snapshot directory is refused, one into an ordinary
 // directory runs.
-func TestSubpathIntoSnapshotIsRefused(t *testing.T) {
+func TestKubeletSubpathIntoSnapshotIsRefused(t *testing.T) {
 	need(t)
 	app := image(t, "subpath/app", "k1")
 	snaps := filepath.Join(E.Dir, "root", "io.containerd.snapshotter.v1.overlayfs", "snapshots")
