@@ -38,7 +38,7 @@ func newPolicyMetrics(reg *prometheus.Registry) *policyMetrics {
 			Name: "signgate_policy_stale", Help: "1 while the policy in force is older than policy_source.max_staleness.",
 		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "signgate_policy_refused_total", Help: "Policies from [policy_source] refused, by reason (unsigned, untrusted, rollback, malformed, no_expires, overreach); the one in force stays.",
+			Name: "signgate_policy_refused_total", Help: "Policies from [policy_source] refused, by reason (unsigned, untrusted, rollback, malformed, no_expires, expires_too_far, expired, overreach); the one in force stays.",
 		}, []string{"reason"}),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "signgate_policy_fetch_errors_total", Help: "Refreshes of [policy_source] that did not reach it; the one in force stays.",
