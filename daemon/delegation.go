@@ -28,14 +28,14 @@ func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *po
 		if old != nil && old.Reference != del.Reference {
 			old = nil // the delegation now names another fragment
 		}
-		// The previous fragment stays only if the delegation, perhaps
-		// narrowed by this root, still allows it.
 		if old != nil && old.Expired(now) {
 			// Past its signed expires: a tenant's registry serving it on
 			// (a freeze) keeps it no longer than it was signed for.
 			refusal = latestRefusal(d.tenantRefused(src, n, old.Digest, policysource.TenantExpiredError(n, old), now), refusal)
 			old = nil
 		}
+		// The previous fragment stays only if the delegation, perhaps
+		// narrowed by this root, still allows it.
 		if old != nil {
 			if _, err := setup.ComposeTenants(cfg.Config, root.Body, map[string]*policysource.Tenant{n: old}, root.Digest); err != nil {
 				refusal = latestRefusal(d.tenantRefused(src, n, old.Digest, err, now), refusal)

@@ -30,12 +30,12 @@ type Tenant struct {
 }
 
 // Expired says whether t is past its signed expires at now, read from
-// its body (the signed text, not an older state file); a body that does
-// not parse is expired: deny on doubt.
+// its body (the signed text, not an older state file). A body that does
+// not parse is not judged here: composing it refuses it, saying why.
 func (t *Tenant) Expired(now time.Time) bool {
 	f, err := config.ParseFragment("fragment "+t.Digest, []byte(t.Body))
 	if err != nil {
-		return true
+		return false
 	}
 	return !f.Expires.IsZero() && !now.Before(f.Expires)
 }
