@@ -111,6 +111,11 @@ const (
 	// DefaultPolicyBuildExpires: the expiry `signgate policy build` signs
 	// into a policy unless told: nodes refuse one without (a freeze).
 	DefaultPolicyBuildExpires = 30 * 24 * time.Hour
+	// DefaultPolicyMaxValidity: how far past the node's clock a policy's
+	// signed expires may lie. An expiry in 2100 is as freezable as none;
+	// 90 days leaves three default build periods of slack for a release
+	// process, and bounds how long a leaked or frozen policy can be served.
+	DefaultPolicyMaxValidity = 90 * 24 * time.Hour
 	// PolicyMediaType is the one layer of a policy artifact: the TOML of
 	// the sections it carries. PolicyArtifactType is the manifest's
 	// artifactType and config media type.

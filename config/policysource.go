@@ -28,6 +28,9 @@ type PolicySourceSection struct {
 	// whoever controls the registry or the path can serve forever (a
 	// freeze): named so, as sigstore-go names its dangerous options.
 	AllowNoExpiresUnsafe bool `toml:"allow_no_expires_unsafe"`
+	// MaxValidity bounds how far past the node's clock a signed expires
+	// may lie: one far ahead is as freezable as none.
+	MaxValidity string `toml:"max_validity"`
 	// Who must have signed it, written as for an image's [[policy]].
 	Signatures string           `toml:"signatures"`
 	Cosign     *CosignSection   `toml:"cosign"`
@@ -47,7 +50,9 @@ type PolicySource struct {
 	// AllowNoExpires: allow_no_expires_unsafe; otherwise a policy without
 	// a signed expires is refused.
 	AllowNoExpires bool
-	Section        PolicySourceSection
+	// MaxValidity: max_validity, DefaultPolicyMaxValidity unless set.
+	MaxValidity time.Duration
+	Section     PolicySourceSection
 }
 
 // MaxSerial is the highest serial a policy artifact may carry.
@@ -114,7 +119,8 @@ func (c *Config) policySource(p *Problems, f File) *PolicySource {
 	}
 	out := &PolicySource{Reference: s.Reference, Section: *s,
 		Refresh:      p.Duration("policy_source.refresh", s.Refresh, DefaultPolicyRefresh),
-		MaxStaleness: p.Duration("policy_source.max_staleness", s.MaxStaleness, DefaultPolicyMaxStaleness)}
+		MaxStaleness: p.Duration("policy_source.max_staleness", s.MaxStaleness, DefaultPolicyMaxStaleness),
+		MaxValidity:  p.Duration("policy_source.max_validity", s.MaxValidity, DefaultPolicyMaxValidity)}
 	switch {
 	case s.Reference == "" && s.Path == "":
 		p.Errorf("policy_source: give reference (the OCI reference the policy is published at) or path (an OCI image layout holding it)")
@@ -141,6 +147,9 @@ func (c *Config) policySource(p *Problems, f File) *PolicySource {
 	}
 	if out.MaxStaleness < 2*out.Refresh {
 		p.Errorf("policy_source.max_staleness = %s: must be at least twice policy_source.refresh (%s), or one slow refresh makes the node stale", out.MaxStaleness, out.Refresh)
+	}
+	if out.MaxValidity < out.MaxStaleness {
+		p.Errorf("policy_source.max_validity = %s: must be at least policy_source.max_staleness (%s), or every policy published is refused", out.MaxValidity, out.MaxStaleness)
 	}
 	if s.Cosign == nil && s.Notation == nil {
 		p.Errorf("policy_source: give [policy_source.cosign] or [policy_source.notation]: who must have signed the policy")

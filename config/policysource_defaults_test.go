@@ -39,3 +39,35 @@ func TestPolicyMaxStalenessHasOneDefault(t *testing.T) {
 		t.Errorf("charts/signgate/values.yaml policySource.maxStaleness: %q; leave it empty for signgate's default", m)
 	}
 }
+
+// policy_source.max_validity has one default, DefaultPolicyMaxValidity,
+// which docs/config.md says, and the chart sets none of its own; one below
+// max_staleness is an error, naming the key.
+func TestPolicyMaxValidityHasOneDefault(t *testing.T) {
+	src := "[keys.s]\npem = \"x\"\n[policy_source]\nreference = \"registry.example/p:1\"\n%s[policy_source.cosign]\nkeys = [\"s\"]\n"
+	c, err := Parse("/etc/signgate/config.toml", []byte(strings.Replace(src, "%s", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PolicySource.MaxValidity != DefaultPolicyMaxValidity {
+		t.Errorf("policy_source.max_validity default: %s", c.PolicySource.MaxValidity)
+	}
+	if _, err := Parse("/etc/signgate/config.toml", []byte(strings.Replace(src, "%s", "max_validity = \"1h\"\n", 1))); err == nil || !strings.Contains(err.Error(), "policy_source.max_validity") {
+		t.Errorf("max_validity below max_staleness: %v", err)
+	}
+	doc, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "| `max_validity` | `" + strings.TrimSuffix(strings.TrimSuffix(DefaultPolicyMaxValidity.String(), "0s"), "0m") + "`"
+	if strings.Count(string(doc), "| `max_validity` |") != 1 || !strings.Contains(string(doc), want) {
+		t.Errorf("docs/config.md: want one max_validity row starting %q", want)
+	}
+	values, err := os.ReadFile("../charts/signgate/values.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`(?m)^  maxValidity: (.*?)\s*(#.*)?$`).FindStringSubmatch(string(values)); m == nil || m[1] != `""` {
+		t.Errorf("charts/signgate/values.yaml policySource.maxValidity: %q; leave it empty for signgate's default", m)
+	}
+}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -17,7 +18,7 @@ import (
 // reaches beyond its delegation or does not compile is refused, naming the
 // delegation, and the tenant's previous fragment stays while the
 // delegation still allows it.
-func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *policysource.Fetched, prev map[string]*policysource.Tenant, now time.Time) (map[string]*policysource.Tenant, *policysource.Refusal) {
+func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *policysource.Fetched, prev, floors map[string]*policysource.Tenant, now time.Time) (map[string]*policysource.Tenant, *policysource.Refusal) {
 	src := cfg.Source
 	out := map[string]*policysource.Tenant{}
 	var refusal *policysource.Refusal
@@ -27,6 +28,12 @@ func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *po
 		if old != nil && old.Reference != del.Reference {
 			old = nil // the delegation now names another fragment
 		}
+		if old != nil && old.Expired(now) {
+			// Past its signed expires: a tenant's registry serving it on
+			// (a freeze) keeps it no longer than it was signed for.
+			refusal = latestRefusal(d.tenantRefused(src, n, old.Digest, policysource.TenantExpiredError(n, old), now), refusal)
+			old = nil
+		}
 		// The previous fragment stays only if the delegation, perhaps
 		// narrowed by this root, still allows it.
 		if old != nil {
@@ -35,10 +42,14 @@ func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *po
 				old = nil
 			}
 		}
-		t, err := d.fetchTenant(ctx, cfg, root, n, old)
+		t, err := d.fetchTenant(ctx, cfg, root, n, old, floors[n])
+		var re *policysource.RefusedError
 		switch {
 		case err == nil:
 			out[n] = t
+		case errors.As(err, &re) && old != nil && re.Digest == old.Digest:
+			// The fragment in force is itself refused now (kept before
+			// expires was required, say): it does not stay.
 		case old != nil:
 			out[n] = old
 		}
@@ -72,7 +83,9 @@ func tenantsChanged(prev, out map[string]*policysource.Tenant) bool {
 
 // fetchTenant fetches and checks delegation n's fragment; old is the one
 // in force (nil for none), returned when it is still current.
-func (d *Daemon) fetchTenant(ctx context.Context, cfg *setup.Config, root *policysource.Fetched, n string, old *policysource.Tenant) (*policysource.Tenant, error) {
+// floor is the tenant of a kept policy set aside for want of a signers
+// record: never in force, but its serial bounds the fragment's.
+func (d *Daemon) fetchTenant(ctx context.Context, cfg *setup.Config, root *policysource.Fetched, n string, old, floor *policysource.Tenant) (*policysource.Tenant, error) {
 	del := root.Fragment.Delegations[n]
 	engine, reg, err := cfg.Source.DelegationEngine(root.Fragment, n, d.policyNow)
 	if err != nil {
@@ -84,16 +97,26 @@ func (d *Daemon) fetchTenant(ctx context.Context, cfg *setup.Config, root *polic
 	if err != nil {
 		return nil, err
 	}
+	what := fmt.Sprintf("delegation %q fragment %s", n, del.Reference)
+	if err := policysource.CheckFragmentExpires(what, got.Digest, got.Fragment, cfg.Source.AllowNoExpires, cfg.Source.MaxValidity, d.policyNow(), cfg.Path); err != nil {
+		return nil, err
+	}
+	t := &policysource.Tenant{Reference: del.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Expires: got.Fragment.Expires}
+	if t.Expired(d.policyNow()) {
+		return nil, policysource.TenantExpiredError(n, t)
+	}
 	var inForce *policysource.Kept
 	if old != nil {
 		inForce = &policysource.Kept{Digest: old.Digest, Serial: old.Serial}
+	} else if floor != nil && floor.Reference == del.Reference {
+		inForce = &policysource.Kept{Digest: floor.Digest, Serial: floor.Serial}
 	}
 	change, err := policysource.Accept(inForce, got.Digest, got.Fragment.Serial, 0)
 	if err != nil {
 		return nil, &policysource.RefusedError{Digest: got.Digest, Reason: "rollback", Err: err}
 	}
 	signers := policysource.DelegationSigners(root.Fragment, n)
-	if change == policysource.Same {
+	if change == policysource.Same && old != nil {
 		if old.Signers != signers {
 			t := *old // kept unrecorded: verified under these signers now
 			t.Signers = signers
@@ -101,7 +124,7 @@ func (d *Daemon) fetchTenant(ctx context.Context, cfg *setup.Config, root *polic
 		}
 		return old, nil
 	}
-	t := &policysource.Tenant{Reference: del.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Signers: signers}
+	t.Signers = signers
 	if _, err := setup.ComposeTenants(cfg.Config, root.Body, map[string]*policysource.Tenant{n: t}, root.Digest); err != nil {
 		reason := "malformed"
 		var oe *policysource.OverreachError

@@ -12,6 +12,8 @@ import (
 	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/policysource"
 	"github.com/signgate/signgate/verify"
+
+	"github.com/signgate/signgate/internal/testkit/policytest"
 )
 
 // signgate policy build carries the [delegations] of the config it builds
@@ -59,7 +61,7 @@ scopes = ["**"]
 		t.Fatal(err)
 	}
 	publishBody(t, rootRef, string(body), root)
-	publishBody(t, tenantRef, fmt.Sprintf("serial = 1\n[[policy]]\nname = \"apps\"\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", host.host), tenant)
+	publishBody(t, tenantRef, fmt.Sprintf("serial = 1\nexpires = "+policytest.Soon+"\n[[policy]]\nname = \"apps\"\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", host.host), tenant)
 
 	cfg := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nstate_dir = %q\nmetrics_address = \"\"\n[keys.security]\npem = '''\n%s'''\n"+

@@ -12,6 +12,8 @@ import (
 
 	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/verify"
+
+	"github.com/signgate/signgate/internal/testkit/policytest"
 )
 
 // A root that rotates a tenant's key (the old one leaked) ends the
@@ -33,11 +35,11 @@ func TestRotatedTenantKeyEndsItsFragment(t *testing.T) {
 		t.Fatal(err)
 	}
 	publishRoot := func(serial int, tenantKey *sigtest.Signer) {
-		publishBody(t, rootRef, fmt.Sprintf("serial = %d\nexpires = 2100-01-01T00:00:00Z\n[keys.team-a]\npem = '''\n%s'''\n[delegations.team-a]\nreference = %q\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nkeys = [\"team-a\"]\n[[policy]]\nname = \"root-default\"\nscopes = [\"**\"]\nmode = \"enforce\"\n  [policy.cosign]\n  keys = [\"team-a\"]\n",
+		publishBody(t, rootRef, fmt.Sprintf("serial = %d\nexpires = "+policytest.Soon+"\n[keys.team-a]\npem = '''\n%s'''\n[delegations.team-a]\nreference = %q\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nkeys = [\"team-a\"]\n[[policy]]\nname = \"root-default\"\nscopes = [\"**\"]\nmode = \"enforce\"\n  [policy.cosign]\n  keys = [\"team-a\"]\n",
 			serial, tenantKey.PublicPEM(), tenantRef, host.host), root)
 	}
 	publishRoot(1, leaked)
-	publishBody(t, tenantRef, fmt.Sprintf("serial = 1\n[[policy]]\nname = \"apps\"\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", host.host), leaked)
+	publishBody(t, tenantRef, fmt.Sprintf("serial = 1\nexpires = "+policytest.Soon+"\n[[policy]]\nname = \"apps\"\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", host.host), leaked)
 	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -46,7 +46,7 @@ scopes = ["%s/team-a/critical"]
   keys = ["security"]
 `, host.host)), root)
 	tenantBody := func(serial int, namespaces, scopes string) string {
-		return fmt.Sprintf("serial = %d\n[[policy]]\nname = \"apps\"\nnamespaces = %s\nscopes = %s\nmode = \"allow\"\n", serial, namespaces, scopes)
+		return fmt.Sprintf("serial = %d\nexpires = "+policytest.Soon+"\n[[policy]]\nname = \"apps\"\nnamespaces = %s\nscopes = %s\nmode = \"allow\"\n", serial, namespaces, scopes)
 	}
 	publishBody(t, tenantRef, tenantBody(1, `["team-a"]`, fmt.Sprintf(`["%s/team-a/**"]`, host.host)), tenant)
 	if err := d.RefreshPolicy(t.Context()); err != nil {

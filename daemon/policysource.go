@@ -38,7 +38,7 @@ func newPolicyMetrics(reg *prometheus.Registry) *policyMetrics {
 			Name: "signgate_policy_stale", Help: "1 while the policy in force is older than policy_source.max_staleness.",
 		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "signgate_policy_refused_total", Help: "Policies from [policy_source] refused, by reason (unsigned, untrusted, rollback, malformed, no_expires, overreach); the one in force stays.",
+			Name: "signgate_policy_refused_total", Help: "Policies from [policy_source] refused, by reason (unsigned, untrusted, rollback, malformed, no_expires, expires_too_far, expired, overreach); the one in force stays.",
 		}, []string{"reason"}),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "signgate_policy_fetch_errors_total", Help: "Refreshes of [policy_source] that did not reach it; the one in force stays.",
@@ -193,7 +193,7 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	cancel()
 	change := policysource.Same
 	if err == nil {
-		err = policysource.RequireExpires(src.Reference, got.Digest, got.Fragment, src.AllowNoExpires, cfg.Path)
+		err = policysource.CheckFragmentExpires(src.Reference, got.Digest, got.Fragment, src.AllowNoExpires, src.MaxValidity, d.policyNow(), cfg.Path)
 	}
 	if err == nil {
 		change, err = d.accept(src, inForce, got)
@@ -213,7 +213,13 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	if inForce != nil {
 		prev = inForce.Tenants
 	}
-	fetched, refusal := d.refreshTenants(ctx, cfg, got, prev, now)
+	var floors map[string]*policysource.Tenant
+	if inForce == nil && src.Floor != nil {
+		// The set-aside policy's tenants bound their serials as its
+		// serial bounds the root's: an upgrade opens no tenant rollback.
+		floors = src.Floor.Tenants
+	}
+	fetched, refusal := d.refreshTenants(ctx, cfg, got, prev, floors, now)
 	// Each tenant was checked alone; the full set is what the reload
 	// runs, so it is compiled before it is kept: a fragment that does
 	// not fit with the others is refused and its previous one stays.

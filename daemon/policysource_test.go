@@ -17,13 +17,15 @@ import (
 	"github.com/signgate/signgate/policysource"
 	"github.com/signgate/signgate/setup"
 	"github.com/signgate/signgate/verify"
+
+	"github.com/signgate/signgate/internal/testkit/policytest"
 )
 
 // publishPolicy pushes a policy artifact of serial whose one policy is
 // named policy (allowing every image) to ref, and returns its digest.
 func publishPolicy(t *testing.T, ref string, serial int, policy string) name.Digest {
 	t.Helper()
-	return pushPolicyArtifact(t, ref, fmt.Sprintf("serial = %d\nexpires = 2100-01-01T00:00:00Z\n[[policy]]\nname = %q\nscopes = [\"**\"]\nmode = \"allow\"\n", serial, policy))
+	return pushPolicyArtifact(t, ref, fmt.Sprintf("serial = %d\nexpires = "+policytest.Soon+"\n[[policy]]\nname = %q\nscopes = [\"**\"]\nmode = \"allow\"\n", serial, policy))
 }
 
 // The node takes a newer signed policy and refuses, keeping the one in

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/policysource"
+
+	"github.com/signgate/signgate/internal/testkit/policytest"
 )
 
 // A policy kept by a signgate that recorded no signers is set aside on
@@ -20,7 +22,7 @@ func TestUpgradeKeepsTheSetAsidePolicysSerial(t *testing.T) {
 	ref := host.host + "/signgate/policy:prod"
 	d, state := sourcedDaemon(t, fmt.Sprintf("reference = %q", ref), signer.PublicPEM())
 	old := &policysource.Kept{Reference: ref, Digest: "sha256:five", Serial: 5, Verified: time.Now(),
-		Body: "serial = 5\nexpires = 2100-01-01T00:00:00Z\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\nmode = \"allow\"\n"}
+		Body: "serial = 5\nexpires = " + policytest.Soon + "\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\nmode = \"allow\"\n"}
 	if err := policysource.WriteKept(state, old, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -38,18 +40,18 @@ func TestUpgradeKeepsTheSetAsidePolicysSerial(t *testing.T) {
 		}
 	}
 	// Signed by another key: refused, and the set-aside policy stays on disk.
-	publishBody(t, ref, "serial = 9\nexpires = 2100-01-01T00:00:00Z\n", stranger)
+	publishBody(t, ref, "serial = 9\nexpires = "+policytest.Soon+"\n", stranger)
 	if err := d.RefreshPolicy(t.Context()); policysource.Reason(err) != "untrusted" {
 		t.Fatalf("a policy signed by another key: %v", err)
 	}
 	onDisk("after a refusal", 5)
 	// An older one signed by the signers: a rollback, though none is in force.
-	publishBody(t, ref, "serial = 3\nexpires = 2100-01-01T00:00:00Z\n", signer)
+	publishBody(t, ref, "serial = 3\nexpires = "+policytest.Soon+"\n", signer)
 	if err := d.RefreshPolicy(t.Context()); policysource.Reason(err) != "rollback" || !strings.Contains(err.Error(), "older signgate") {
 		t.Fatalf("serial 3 under the set-aside serial 5: %v", err)
 	}
 	onDisk("after a replayed older one", 5)
-	publishBody(t, ref, "serial = 6\nexpires = 2100-01-01T00:00:00Z\n", signer)
+	publishBody(t, ref, "serial = 6\nexpires = "+policytest.Soon+"\n", signer)
 	if err := d.RefreshPolicy(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -221,7 +221,7 @@ mode = "allow"
 	}
 	fragment := func(serial int, namespaces string) {
 		t.Helper()
-		d := push(tenantRef, fmt.Sprintf("tenant%d.toml", serial), fmt.Sprintf("serial = %d\n[[policy]]\nname = \"apps\"\nnamespaces = %s\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", serial, namespaces, e.Registry))
+		d := push(tenantRef, fmt.Sprintf("tenant%d.toml", serial), fmt.Sprintf("serial = %d\nexpires = %s\n[[policy]]\nname = \"apps\"\nnamespaces = %s\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", serial, policytest.Soon, namespaces, e.Registry))
 		if err := e.Signers["k2"].SignLegacy(d); err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/signgate/signgate/config"
 )
@@ -24,6 +25,31 @@ type Tenant struct {
 	// Signers: DelegationSigners when it was verified; "" if kept by a
 	// signgate that did not record it.
 	Signers string `json:"signers,omitempty"`
+	// Expires is the fragment's signed expires; zero for none.
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// Expired says whether t is past its signed expires at now, read from
+// its body (the signed text, not an older state file). A body that does
+// not parse is not judged here: composing it refuses it, saying why.
+func (t *Tenant) Expired(now time.Time) bool {
+	f, err := config.ParseFragment("fragment "+t.Digest, []byte(t.Body))
+	if err != nil {
+		return false
+	}
+	return !f.Expires.IsZero() && !now.Before(f.Expires)
+}
+
+// TenantExpiredError refuses delegation name's fragment t, past its signed
+// expires.
+func TenantExpiredError(name string, t *Tenant) error {
+	f, _ := config.ParseFragment("fragment "+t.Digest, []byte(t.Body))
+	at := "its signed expires"
+	if f != nil && !f.Expires.IsZero() {
+		at = f.Expires.UTC().Format(time.RFC3339)
+	}
+	return &RefusedError{Digest: t.Digest, Reason: ExpiredReason, Err: fmt.Errorf(
+		"delegation %q: its fragment %s (%s) expired at %s: its tenant must publish a newer one; the delegated namespaces fall to the root's policies meanwhile", name, t.Reference, t.Digest, at)}
 }
 
 // OverreachError refuses a tenant's fragment that reaches beyond its

@@ -2,6 +2,7 @@ package policysource
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/signgate/signgate/config"
 )
@@ -22,4 +23,36 @@ func RequireExpires(src, digest string, frag *config.Fragment, allow bool, cfgPa
 		"policy %s (%s) was signed without expires, so a registry or path serving it could hold this node on it forever: "+
 			"publish it with an expiry (signgate policy build --expires), or set policy_source.allow_no_expires_unsafe = true in %s",
 		src, digest, cfgPath)}
+}
+
+// ExpiresTooFarReason is the refusal of a policy whose signed expires lies
+// further ahead than policy_source.max_validity.
+const ExpiresTooFarReason = "expires_too_far"
+
+// ExpiredReason is the refusal of a tenant's fragment already past its
+// signed expires when fetched.
+const ExpiredReason = "expired"
+
+// CheckValidity refuses a policy whose signed expires lies more than max
+// past now (the node's clock): one signed to expire in 2100 can be served
+// by a frozen registry as long as one that never expires. The artifact
+// carries no signing time, so the node's clock is the only bound. src names
+// the source, digest the artifact.
+func CheckValidity(src, digest string, frag *config.Fragment, max time.Duration, now time.Time, cfgPath string) error {
+	if frag.Expires.IsZero() || max <= 0 || !frag.Expires.After(now.Add(max)) {
+		return nil
+	}
+	return &RefusedError{Digest: digest, Reason: ExpiresTooFarReason, Err: fmt.Errorf(
+		"policy %s (%s) expires at %s, more than policy_source.max_validity (%s) past this node's clock (%s): a registry or path serving it could hold this node on it that long; "+
+			"publish it with a nearer expiry (signgate policy build --expires), or raise policy_source.max_validity in %s",
+		src, digest, frag.Expires.UTC().Format(time.RFC3339), max, now.UTC().Format(time.RFC3339), cfgPath)}
+}
+
+// CheckFragmentExpires is the checks a signed policy's expires passes at
+// each fetch: present unless allowed, and within max of now.
+func CheckFragmentExpires(src, digest string, frag *config.Fragment, allowNone bool, max time.Duration, now time.Time, cfgPath string) error {
+	if err := RequireExpires(src, digest, frag, allowNone, cfgPath); err != nil {
+		return err
+	}
+	return CheckValidity(src, digest, frag, max, now, cfgPath)
 }

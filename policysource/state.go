@@ -36,7 +36,7 @@ type Kept struct {
 type Refusal struct {
 	At     time.Time `json:"at"`
 	Digest string    `json:"digest,omitempty"`
-	Reason string    `json:"reason"` // a word: unsigned, untrusted, rollback, malformed, no_expires, overreach
+	Reason string    `json:"reason"` // a word: unsigned, untrusted, rollback, malformed, no_expires, expires_too_far, expired, overreach
 	Error  string    `json:"error"`
 }
 

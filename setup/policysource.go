@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/signgate/signgate/config"
@@ -96,7 +97,14 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 	} else if kept != nil && kept.Digest == "" {
 		// Only refusals were kept: no policy was ever verified.
 	} else if kept != nil {
-		c, in, dropped, err := FitTenants(cc, []byte(kept.Body), kept.Tenants, nil, kept.Digest)
+		tenants, expired := unexpiredTenants(kept.Tenants, time.Now())
+		c, in, dropped, err := FitTenants(cc, []byte(kept.Body), tenants, nil, kept.Digest)
+		if err == nil && len(expired) > 0 {
+			if dropped == nil {
+				dropped = map[string]error{}
+			}
+			maps.Copy(dropped, expired)
+		}
 		if err == nil {
 			f, perr := config.ParseFragment("policy "+kept.Digest, []byte(kept.Body))
 			if perr == nil && !f.Expires.Equal(kept.Expires) {
@@ -106,7 +114,8 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 			}
 			if perr == nil {
 				// Kept before expires was required, or under the opt-out.
-				perr = policysource.RequireExpires(cc.PolicySource.Reference, kept.Digest, f, cc.PolicySource.AllowNoExpires, cc.Path)
+				// Or kept by a release before max_validity bounded it.
+				perr = policysource.CheckFragmentExpires(cc.PolicySource.Reference, kept.Digest, f, cc.PolicySource.AllowNoExpires, cc.PolicySource.MaxValidity, time.Now(), cc.Path)
 			}
 			if perr != nil {
 				src.KeptError = perr
@@ -241,4 +250,26 @@ func (c *Config) sourceWarnings() []string {
 		out = append(out, fmt.Sprintf("policy_source: the policy in force (serial %d) was last confirmed by %s at %s, longer ago than max_staleness (%s)", s.Kept.Serial, s.Reference, s.Kept.Verified.UTC().Format(time.RFC3339), s.MaxStaleness))
 	}
 	return out
+}
+
+// unexpiredTenants is tenants without those past their signed expires at
+// now, and why each of those was dropped: a kept fragment is no more
+// trusted across a restart than it was signed for.
+func unexpiredTenants(tenants map[string]*policysource.Tenant, now time.Time) (map[string]*policysource.Tenant, map[string]error) {
+	if len(tenants) == 0 {
+		return tenants, nil
+	}
+	var expired map[string]error
+	out := map[string]*policysource.Tenant{}
+	for n, t := range tenants {
+		if t.Expired(now) {
+			if expired == nil {
+				expired = map[string]error{}
+			}
+			expired[n] = policysource.TenantExpiredError(n, t)
+			continue
+		}
+		out[n] = t
+	}
+	return out, expired
 }

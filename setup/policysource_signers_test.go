@@ -9,6 +9,8 @@ import (
 
 	"github.com/signgate/signgate/policysource"
 	"github.com/signgate/signgate/setup"
+
+	"github.com/signgate/signgate/internal/testkit/policytest"
 )
 
 // signersOf is the signers fingerprint of the config at path.
@@ -36,7 +38,7 @@ func keepVerified(t *testing.T, state, body string, serial int64, signers string
 // verified again, and its serial no longer bounds what the new key may
 // publish.
 func TestKeptPolicySetAsideAfterSignerRotation(t *testing.T) {
-	body := "serial = 7\nexpires = 2100-01-01T00:00:00Z\n[[policy]]\nname = \"leaked-key-policy\"\nscopes = [\"**\"]\nmode = \"allow\"\n"
+	body := "serial = 7\nexpires = " + policytest.Soon + "\n[[policy]]\nname = \"leaked-key-policy\"\nscopes = [\"**\"]\nmode = \"allow\"\n"
 	path, state := sourcedConfig(t, "")
 	signers := signersOf(t, path)
 	keepVerified(t, state, body, 7, signers)
@@ -66,7 +68,7 @@ func TestKeptPolicySetAsideAfterSignerRotation(t *testing.T) {
 // nothing later with a higher one.
 func TestAbsurdPolicySerialIsMalformed(t *testing.T) {
 	path, state := sourcedConfig(t, "")
-	keepVerified(t, state, "serial = 9223372036854775807\nexpires = 2100-01-01T00:00:00Z\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\nmode = \"allow\"\n", 1<<63-1, signersOf(t, path))
+	keepVerified(t, state, "serial = 9223372036854775807\nexpires = "+policytest.Soon+"\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\nmode = \"allow\"\n", 1<<63-1, signersOf(t, path))
 	c, err := setup.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +92,7 @@ func withMinSerial(t *testing.T, path, v string) {
 // policy_source.min_serial bounds the kept policy too: one below it is set
 // aside; a negative or absurd value is an error naming the key.
 func TestMinSerialSetsAsideAnOlderKeptPolicy(t *testing.T) {
-	body := "serial = 4\nexpires = 2100-01-01T00:00:00Z\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\nmode = \"allow\"\n"
+	body := "serial = 4\nexpires = " + policytest.Soon + "\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\nmode = \"allow\"\n"
 	path, state := sourcedConfig(t, "")
 	withMinSerial(t, path, "5")
 	keepVerified(t, state, body, 4, signersOf(t, path))

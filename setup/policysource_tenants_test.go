@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/internal/testkit/policytest"
 	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/policysource"
 	"github.com/signgate/signgate/setup"
@@ -28,7 +29,7 @@ func tenantRoot(t *testing.T) string {
 // reference, namespace and scope.
 func rootDelegating(pem, second, ref, ns, scope string) string {
 	return fmt.Sprintf(`serial = 1
-expires = 2100-01-01T00:00:00Z
+expires = %s
 [keys.s]
 pem = '''
 %s'''
@@ -48,7 +49,7 @@ floor = true
 scopes = ["registry.k8s.io/**"]
 [policy.cosign]
 keys = ["s"]
-`, pem, second, ref, ns, scope)
+`, policytest.Soon, pem, second, ref, ns, scope)
 }
 
 // keepAndLoad writes k as the policy kept in state and loads the config

@@ -11,6 +11,8 @@ import (
 	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/policysource"
 	"github.com/signgate/signgate/setup"
+
+	"github.com/signgate/signgate/internal/testkit/policytest"
 )
 
 func sourcedConfig(t *testing.T, extra string) (path, state string) {
@@ -47,7 +49,7 @@ func TestLocalPolicyRefusedWithASource(t *testing.T) {
 // (every image denied), saying so.
 func TestTamperedKeptPolicyIsNotUsed(t *testing.T) {
 	path, state := sourcedConfig(t, "")
-	body := "serial = 3\nexpires = 2100-01-01T00:00:00Z\n[[policy]]\nname = \"kept\"\nscopes = [\"**\"]\nmode = \"allow\"\n"
+	body := "serial = 3\nexpires = " + policytest.Soon + "\n[[policy]]\nname = \"kept\"\nscopes = [\"**\"]\nmode = \"allow\"\n"
 	k := &policysource.Kept{Reference: "registry.example/signgate/policy:prod", Digest: "sha256:three", Serial: 3, Body: body, Verified: time.Now(), Signers: signersOf(t, path)}
 	if err := policysource.WriteKept(state, k, time.Now()); err != nil {
 		t.Fatal(err)

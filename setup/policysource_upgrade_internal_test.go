@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/policysource"
+
+	"github.com/signgate/signgate/internal/testkit/policytest"
 )
 
 // The config and the fingerprint the release before signersID recorded
@@ -41,7 +43,7 @@ func TestUpgradeKeepsTheVerifiedPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	keep := func(signers string) {
-		body := "serial = 5\nexpires = 2100-01-01T00:00:00Z\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\nmode = \"allow\"\n"
+		body := "serial = 5\nexpires = " + policytest.Soon + "\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\nmode = \"allow\"\n"
 		k := &policysource.Kept{Reference: "registry.example/signgate/policy:prod", Digest: "sha256:five", Serial: 5, Body: body, Verified: time.Now(), Signers: signers}
 		if err := policysource.WriteKept(state, k, time.Now()); err != nil {
 			t.Fatal(err)

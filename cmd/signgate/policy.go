@@ -16,7 +16,7 @@ import (
 	"github.com/signgate/signgate/setup"
 )
 
-const policyUsage = `usage: signgate policy build --from POLICY.toml --serial N [--expires DURATION] [--out FILE]
+const policyUsage = `usage: signgate policy build --from POLICY.toml --serial N [--expires DURATION] [--beyond-max-validity] [--out FILE]
        signgate policy push --file FILE [--config NODE.toml] REFERENCE
        signgate policy export --dir DIR [--config NODE.toml] REFERENCE
 
@@ -28,6 +28,8 @@ serial that does not go forward). --expires signs an expiry DURATION from
 now into it (default 720h): past it nodes hold the policy stale though the
 registry still serves it, and nodes refuse a policy without one unless
 policy_source.allow_no_expires_unsafe is set (--expires 0 builds one).
+An expiry beyond 2160h (the default policy_source.max_validity) is
+refused, as nodes would refuse it, unless --beyond-max-validity.
 Written to --out, else stdout.
 
 push: FILE (build's output) as an OCI artifact at REFERENCE, with the
@@ -69,6 +71,7 @@ func runPolicyBuild(args []string) int {
 	serial := c.fs.Int64("serial", 0, "the policy's serial, above the one published before")
 	out := c.fs.String("out", "", "where to write the artifact's TOML (default stdout)")
 	expiresIn := c.fs.Duration("expires", config.DefaultPolicyBuildExpires, "sign an expiry this long from now into the policy (0: none, which nodes refuse unless policy_source.allow_no_expires_unsafe)")
+	beyond := c.fs.Bool("beyond-max-validity", false, "build with --expires beyond the default policy_source.max_validity, which nodes refuse unless they raise it")
 	if _, code, done := c.parse(args, 0, 0); done {
 		return code
 	}
@@ -79,6 +82,9 @@ func runPolicyBuild(args []string) int {
 	var expires time.Time
 	if *expiresIn < 0 {
 		fmt.Fprintf(os.Stderr, "signgate: --expires %s: a duration from now\n", *expiresIn)
+		return exitUsage
+	} else if *expiresIn > config.DefaultPolicyMaxValidity && !*beyond {
+		fmt.Fprintf(os.Stderr, "signgate: --expires %s: beyond the default policy_source.max_validity (%s), so nodes refuse it (expires_too_far) unless they raise it: give a nearer expiry, or --beyond-max-validity if your nodes do\n", *expiresIn, config.DefaultPolicyMaxValidity)
 		return exitUsage
 	} else if *expiresIn > 0 {
 		expires = time.Now().Add(*expiresIn)

@@ -95,3 +95,20 @@ func TestPolicyBuildTakesFrom(t *testing.T) {
 		t.Errorf("policy build --expires 0: exit %d\n%s\n%s", r.code, r.stderr, body)
 	}
 }
+
+// policy build refuses an expiry beyond the default max_validity (nodes
+// would refuse it, expires_too_far) unless --beyond-max-validity.
+func TestPolicyBuildBoundsExpires(t *testing.T) {
+	src := writeConfig(t, allowAll)
+	out := filepath.Join(t.TempDir(), "policy.toml")
+	far := (config.DefaultPolicyMaxValidity + time.Hour).String()
+	if r := signgate(t, nil, "policy", "build", "--from", src, "--serial", "3", "--expires", far, "--out", out); r.code != 2 || !strings.Contains(r.stderr, "max_validity") {
+		t.Errorf("policy build --expires %s: exit %d\n%s", far, r.code, r.stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("policy build beyond max_validity wrote a policy")
+	}
+	if r := signgate(t, nil, "policy", "build", "--from", src, "--serial", "3", "--expires", far, "--beyond-max-validity", "--out", out); r.code != 0 {
+		t.Errorf("policy build --beyond-max-validity: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -140,6 +140,9 @@ refresh = {{ $ps.refresh | quote }}
 {{- with $ps.maxStaleness }}
 max_staleness = {{ . | quote }}
 {{- end }}
+{{- with $ps.maxValidity }}
+max_validity = {{ . | quote }}
+{{- end }}
 on_stale = {{ $ps.onStale | quote }}
   [policy_source.cosign]
   keys = [{{ range $i, $k := $ps.keys }}{{ if $i }}, {{ end }}{{ $k | quote }}{{ end }}]

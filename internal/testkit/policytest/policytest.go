@@ -2,16 +2,19 @@
 // of [policy_source] and its delegations.
 package policytest
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
-// TeamARoot is a root policy artifact at serial 1, expiring in 2100: key security
+// TeamARoot is a root policy artifact at serial 1, expiring at Soon: key security
 // (securityPEM) and key team-a (tenantPEM); namespace team-a delegated,
 // over host/team-a/**, to the fragment at tenantRef signed by team-a;
 // then policies (TOML [[policy]] tables), then "root-default", requiring
 // security's signature on every other image.
 func TeamARoot(securityPEM, tenantPEM, tenantRef, host, policies string) string {
 	return fmt.Sprintf(`serial = 1
-expires = 2100-01-01T00:00:00Z
+expires = %s
 [keys.security]
 pem = '''
 %s'''
@@ -30,5 +33,9 @@ name = "root-default"
 scopes = ["**"]
   [policy.cosign]
   keys = ["security"]
-`, securityPEM, tenantPEM, tenantRef, host, policies)
+`, Soon, securityPEM, tenantPEM, tenantRef, host, policies)
 }
+
+// Soon is an expires for tests' policies: 30 days past the clock at start,
+// inside policy_source.max_validity (an expiry in 2100 is refused).
+var Soon = time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339)

@@ -313,6 +313,7 @@ policySource:
   enabled: true
   reference: registry.example.com/security/signgate-policy:prod
   maxStaleness: 24h
+  maxValidity: 1440h
   onStale: deny
   keys: [security]
 `
@@ -324,7 +325,7 @@ policySource:
 	var cm corev1.ConfigMap
 	strict(t, objs["ConfigMap/signgate-config"], &cm)
 	cfg := cm.Data["config.toml"]
-	for _, want := range []string{"[policy_source]", `reference = "registry.example.com/security/signgate-policy:prod"`, `on_stale = "deny"`, `keys = ["security"]`} {
+	for _, want := range []string{"[policy_source]", `reference = "registry.example.com/security/signgate-policy:prod"`, `on_stale = "deny"`, `max_validity = "1440h"`, `keys = ["security"]`} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("config.toml lacks %s:\n%s", want, cfg)
 		}
