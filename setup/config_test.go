@@ -246,13 +246,13 @@ func TestExampleConfigIsValid(t *testing.T) {
 // key, says so (issue 11, item 9); one that enforces says nothing.
 func TestWarnings(t *testing.T) {
 	placeholder := "[keys.placeholder]\npem = \"\"\"\n-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEip53JySHT8hwUR6ot9pwBMSX1WW9\nVFj7mmWaDAGuM2ZBFHrt23YyEjHWGbgYonFQUPLD94TL45mg4o64PCwqzQ==\n-----END PUBLIC KEY-----\n\"\"\"\n"
-	audit := placeholder + "[[policy]]\nname = \"audit-everything\"\nscopes = [\"**\"]\nmode = \"audit\"\n[policy.cosign]\nkeys = [\"placeholder\"]\n"
+	audit := placeholder + "[[policy]]\nname = \"catch-all\"\nscopes = [\"**\"]\nmode = \"audit\"\n[policy.cosign]\nkeys = [\"placeholder\"]\n"
 	c, err := setup.Parse("config.toml", []byte(audit))
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := strings.Join(c.Warnings(), "\n")
-	for _, want := range []string{"no policy enforces: every image is admitted", "audit-everything (audit)", "keys.placeholder is the packaged placeholder key"} {
+	for _, want := range []string{"no policy enforces: every image is admitted", "catch-all (audit)", "keys.placeholder is the packaged placeholder key"} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings %q lack %q", w, want)
 		}
