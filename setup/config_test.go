@@ -116,7 +116,7 @@ func TestConfigErrorsNameTheFault(t *testing.T) {
 		{"expired cert", "[certs.old]\npem = \"\"\"" + sigtest.ExpiredRootPEM() + "\"\"\"\n", `certs.old: certificate "old" (inline): "CN=expired root,O=signgate test" expired on`},
 		{"undefined cert", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"nope\"]\n", `policy[0] "p".notation.certs: certificate "nope" is not defined`},
 		{"tsa as root", "[certs.t]\nkind = \"tsa\"\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"t\"]\n", `certificate "t" is a tsa certificate, not a ca`},
-		{"bad identity", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nidentities = [\"x509.subject: CN=only\"]\n", `policy[0] "p".notation: trust policy`},
+		{"bad identity", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\ntrusted_identities = [\"x509.subject: CN=only\"]\n", `policy[0] "p".notation: trust policy`},
 		{"bad level", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nlevel = \"lenient\"\n", `policy[0] "p".notation.level = "lenient": want "strict" or "permissive"`},
 		{"kms scheme not allowed", "[keys.k]\nkms = \"sigstore-kms-evil://key\"\n", `keys.k.kms: KMS scheme "sigstore-kms-evil" is not supported by this build (supported: awskms, azurekms, gcpkms, hashivault, openbao); signgate never runs external KMS plugins`},
 		{"kms reference malformed", "[keys.k]\nkms = \"gcpkms://projects/p/keyRings/r\"\n", `keys.k.kms: gcpkms://projects/p/keyRings/r: want gcpkms://`},
@@ -212,7 +212,7 @@ signatures = "either"
   keys = ["k"]
   [policy.notation]
   certs = ["root"]
-  identities = ["x509.subject: C=US, ST=WA, O=signgate test, CN=signer"]
+  trusted_identities = ["x509.subject: C=US, ST=WA, O=signgate test, CN=signer"]
   level = "permissive"
 `)
 	c, err := setup.Load(p)
