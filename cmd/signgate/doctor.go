@@ -41,7 +41,7 @@ func runDoctor(args []string) int {
 	ctdConfig := c.fs.String("containerd-config", "/etc/containerd/config.toml", "containerd's config file (its imports are read too)")
 	crioConfig := c.fs.String("crio-config", "/etc/crio/crio.conf", "CRI-O's config file, when [daemon.runtime] name = \"crio\" (crio's --config)")
 	crioDir := c.fs.String("crio-config-dir", "/etc/crio/crio.conf.d", "CRI-O's drop-in directory, read after its config file as CRI-O reads it (crio's --config-dir)")
-	crioSock := c.fs.String("crio-socket", doctor.DefaultCRIOSocket, "CRI-O's socket (crio's --listen), asked for the config CRI-O runs (GET /config, as `crio status config`); when not given, [daemon.runtime] crio_socket if set")
+	crioSock := c.fs.String("crio-socket", doctor.DefaultCRIOSocket, "CRI-O's socket (crio's --listen), asked for the config CRI-O runs (GET /config, as crio status config does); when not given, [daemon.runtime] crio_socket if set")
 	doProve := c.fs.Bool("prove", false, "create a container from an image nobody signed and require signgate's refusal")
 	c.outputFlag(DoctorSchema)
 	if _, code, done := c.parse(args, 0, 0); done {

@@ -99,6 +99,11 @@ func main() {
 			fmt.Print("usage: signgate version\n\nPrints signgate's version, the KMS schemes built in, and the Go and\ndependency versions it was built with.\n")
 			break
 		}
+		if len(args) > 0 { // as every command: what it does not take is an error
+			fmt.Fprintf(os.Stderr, "signgate version: unexpected argument %q; usage: signgate version\n", args[0])
+			code = exitUsage
+			break
+		}
 		printVersion()
 	case "-h", "--help", "help":
 		fmt.Print(usage)
