@@ -29,7 +29,8 @@ built here that nobody signed, requires signgate's refusal, removes all
 it made, and says what that proved (docs/operations.md).
 
 Exit 0: every guarantee that is not optional holds; 1: one does not;
-2: usage or config error, or containerd cannot be reached.
+2: usage or config error; 3: containerd cannot be reached (nothing is
+known, as with signgate ps and no daemon).
 `
 
 // runDoctor asks the node's containerd for its version, reads its
@@ -127,7 +128,7 @@ func doctorReport(cfgPath, ctdConfig string, crioConfig crioPaths) (*doctorOutpu
 	version, err := containerdVersion(cfg.Daemon.ContainerdSocket)
 	if err != nil {
 		rep.Error = fmt.Sprintf("asking containerd at %s for its version: %v", cfg.Daemon.ContainerdSocket, err)
-		return rep, exitUsage
+		return rep, exitUnknown // not the user's input: nothing is known
 	}
 	rep.Containerd = version
 	node := doctor.Node{Version: version, Deadline: cfg.Daemon.DecisionDeadline, Plugin: cfg.Daemon.PluginName, Now: time.Now()}

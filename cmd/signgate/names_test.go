@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -58,6 +60,26 @@ func TestFlagHelpReadsAlike(t *testing.T) {
 			if strings.Count(l, "(default") > 1 {
 				t.Errorf("signgate %s --help: a default stated twice: %s", name, l)
 			}
+		}
+	}
+}
+
+// Nothing to ask is exit 3 wherever it happens, as signgate ps says it:
+// a script tells it from a finding (1) and from its own mistake (2).
+func TestNothingToAskIsExit3(t *testing.T) {
+	none := filepath.Join(t.TempDir(), "none.sock")
+	cfg := writeConfig(t, fmt.Sprintf("[daemon]\ncontainerd_socket = %q\n", none)+allowAll[len("\n[daemon]\n"):])
+	r := signgate(t, nil, "doctor", "--config", cfg, "--output", "json")
+	if r.code != 3 || !strings.Contains(r.stdout, none) {
+		t.Errorf("doctor, containerd not there: exit %d, want 3 naming %s\n%s%s", r.code, none, r.stdout, r.stderr)
+	}
+	r = signgate(t, nil, "keys", "sync", "--config", cfg, "--socket", none)
+	if r.code != 3 || !strings.Contains(r.stderr, none) {
+		t.Errorf("keys sync, no daemon: exit %d, want 3 naming %s\n%s%s", r.code, none, r.stdout, r.stderr)
+	}
+	for _, args := range [][]string{{"doctor"}, {"keys", "list"}, {"ps"}} {
+		if r := signgate(t, nil, append(args, "--help")...); !strings.Contains(r.stdout, "3: ") {
+			t.Errorf("signgate %s --help does not say what exit 3 means:\n%s", strings.Join(args, " "), r.stdout)
 		}
 	}
 }
