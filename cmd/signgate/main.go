@@ -36,8 +36,9 @@ commands:
                 decide many images under a new config before installing it;
                 with --compare, list only what changes
   check-config  validate the config and summarise its policies and keys
-  policy build|push
-                make a signed policy artifact from a config, and publish it
+  policy build|push|export
+                make a signed policy artifact from a config, publish it,
+                and copy it to an OCI layout for nodes with no registry
   keys list|sync
                 show the daemon's keys; sync KMS keys now and report changes
   ps            list the running containers, each image judged again now:

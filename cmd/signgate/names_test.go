@@ -83,3 +83,14 @@ func TestNothingToAskIsExit3(t *testing.T) {
 		}
 	}
 }
+
+// signgate --help names every subcommand a command takes, as the command's
+// own --help does: policy export was missing.
+func TestUsageNamesEverySubcommand(t *testing.T) {
+	r := signgate(t, nil, "--help")
+	for _, w := range []string{"policy build|push|export", "keys list|sync"} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("signgate --help lacks %q:\n%s", w, r.stdout)
+		}
+	}
+}
