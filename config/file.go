@@ -196,11 +196,13 @@ type AttestationSection struct {
 	Conditions         []string `toml:"conditions"`
 }
 
-// NotationSection is [policy.notation].
+// NotationSection is [policy.notation]. Identities are notation's trusted
+// identities (x509 subjects, signing profiles), not [identities] keyless
+// signers: hence the key's name, trusted_identities.
 type NotationSection struct {
 	Certs           []string `toml:"certs"`
 	TSA             []string `toml:"tsa"`
-	Identities      []string `toml:"identities"`
+	Identities      []string `toml:"trusted_identities"`
 	Level           string   `toml:"level"`
 	Revocation      string   `toml:"revocation"`
 	VerifyTimestamp string   `toml:"verify_timestamp"`

@@ -28,12 +28,23 @@ func unknownKeys(data string, und []toml.Key) []string {
 			where = strings.Join(policyPaths(raw, k[1:]), ", ")
 		}
 		msg := where
+		if to, ok := renamedKeys[strings.Join(k, ".")]; ok {
+			out = append(out, msg+" (renamed: "+to+")")
+			continue
+		}
 		if near := nearest(k[len(k)-1], knownKeys(reflect.TypeOf(File{}), k[:len(k)-1])); near != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", near)
 		}
 		out = append(out, msg)
 	}
 	return out
+}
+
+// renamedKeys are keys signgate once read under another name, by their
+// path (policy tables by their TOML path): the old name is refused, saying
+// the new one, rather than silently meaning nothing.
+var renamedKeys = map[string]string{
+	"policy.notation.identities": `write trusted_identities, notation's trusted identities, which are not the keyless signers of [identities.NAME]`,
 }
 
 // policyPaths names key (under a [[policy]]) in every policy that has it,

@@ -90,7 +90,7 @@ name = "managed"
 scopes = ["%[1]s/managed/*"]
   [policy.notation]
   certs = ["signing-service"]
-  identities = [%[2]q, %[3]q]
+  trusted_identities = [%[2]q, %[3]q]
 
 [[policy]]
 name = "short-lived"

@@ -115,7 +115,7 @@ name = "notary-cli"
 scopes = ["%s/notary-cli/*", "%s/notary-cli/*"]
   [policy.notation]
   certs = ["notation-cli"]
-  identities = ["x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=signgate-cli"]
+  trusted_identities = ["x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=signgate-cli"]
 
 [[policy]]
 name = "apps"`, e.Registry, e.Referrers), 1) + fmt.Sprintf("\n[certs.notation-cli]\npath = %q\n", crt)

@@ -31,6 +31,7 @@ const (
 func RunImageVerifier(args []string, stdin io.Reader, stdout io.Writer) int {
 	fs := flag.NewFlagSet("image-verifier", flag.ContinueOnError)
 	fs.SetOutput(stdout)
+	fs.Usage = fs.PrintDefaults // signgate image-verifier --help heads it
 	imageName := fs.String("name", "", "image name being pulled (set by containerd)")
 	digest := fs.String("digest", "", "digest the name resolved to (set by containerd)")
 	_ = fs.String("stdin-media-type", "", "media type of the descriptor on stdin (set by containerd)")

@@ -116,7 +116,7 @@ func TestConfigErrorsNameTheFault(t *testing.T) {
 		{"expired cert", "[certs.old]\npem = \"\"\"" + sigtest.ExpiredRootPEM() + "\"\"\"\n", `certs.old: certificate "old" (inline): "CN=expired root,O=signgate test" expired on`},
 		{"undefined cert", "[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"nope\"]\n", `policy[0] "p".notation.certs: certificate "nope" is not defined`},
 		{"tsa as root", "[certs.t]\nkind = \"tsa\"\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"t\"]\n", `certificate "t" is a tsa certificate, not a ca`},
-		{"bad identity", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nidentities = [\"x509.subject: CN=only\"]\n", `policy[0] "p".notation: trust policy`},
+		{"bad identity", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\ntrusted_identities = [\"x509.subject: CN=only\"]\n", `policy[0] "p".notation: trust policy`},
 		{"bad level", "[certs.r]\npem = \"\"\"" + rootPEM(t) + "\"\"\"\n[[policy]]\nname = \"p\"\nscopes = [\"reg.io/**\"]\n[policy.notation]\ncerts = [\"r\"]\nlevel = \"lenient\"\n", `policy[0] "p".notation.level = "lenient": want "strict" or "permissive"`},
 		{"kms scheme not allowed", "[keys.k]\nkms = \"sigstore-kms-evil://key\"\n", `keys.k.kms: KMS scheme "sigstore-kms-evil" is not supported by this build (supported: awskms, azurekms, gcpkms, hashivault, openbao); signgate never runs external KMS plugins`},
 		{"kms reference malformed", "[keys.k]\nkms = \"gcpkms://projects/p/keyRings/r\"\n", `keys.k.kms: gcpkms://projects/p/keyRings/r: want gcpkms://`},
@@ -212,7 +212,7 @@ signatures = "either"
   keys = ["k"]
   [policy.notation]
   certs = ["root"]
-  identities = ["x509.subject: C=US, ST=WA, O=signgate test, CN=signer"]
+  trusted_identities = ["x509.subject: C=US, ST=WA, O=signgate test, CN=signer"]
   level = "permissive"
 `)
 	c, err := setup.Load(p)
@@ -246,13 +246,13 @@ func TestExampleConfigIsValid(t *testing.T) {
 // key, says so (issue 11, item 9); one that enforces says nothing.
 func TestWarnings(t *testing.T) {
 	placeholder := "[keys.placeholder]\npem = \"\"\"\n-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEip53JySHT8hwUR6ot9pwBMSX1WW9\nVFj7mmWaDAGuM2ZBFHrt23YyEjHWGbgYonFQUPLD94TL45mg4o64PCwqzQ==\n-----END PUBLIC KEY-----\n\"\"\"\n"
-	audit := placeholder + "[[policy]]\nname = \"audit-everything\"\nscopes = [\"**\"]\nmode = \"audit\"\n[policy.cosign]\nkeys = [\"placeholder\"]\n"
+	audit := placeholder + "[[policy]]\nname = \"catch-all\"\nscopes = [\"**\"]\nmode = \"audit\"\n[policy.cosign]\nkeys = [\"placeholder\"]\n"
 	c, err := setup.Parse("config.toml", []byte(audit))
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := strings.Join(c.Warnings(), "\n")
-	for _, want := range []string{"no policy enforces: every image is admitted", "audit-everything (audit)", "keys.placeholder is the packaged placeholder key"} {
+	for _, want := range []string{"no policy enforces: every image is admitted", "catch-all (audit)", "keys.placeholder is the packaged placeholder key"} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings %q lack %q", w, want)
 		}

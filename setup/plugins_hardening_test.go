@@ -31,7 +31,7 @@ name = "p"
 scopes = ["registry.example.com/**"]
   [policy.notation]
   certs = ["root"]
-  identities = ["x509.subject: C=US, ST=WA, O=Example, CN=build"]
+  trusted_identities = ["x509.subject: C=US, ST=WA, O=Example, CN=build"]
 `)
 }
 
@@ -165,9 +165,9 @@ func TestTSAUnderSigningAuthorityRefused(t *testing.T) {
 	}
 	cfg := strings.Replace(string(b), "[[policy]]", "[certs.tsa]\nkind = \"tsa\"\npath = \"tsa.pem\"\n[[policy]]", 1)
 	cfg = strings.Replace(cfg, `  certs = ["root"]
-  identities`, `  certs = ["root"]
+  trusted_identities`, `  certs = ["root"]
   tsa = ["tsa"]
-  identities`, 1)
+  trusted_identities`, 1)
 	_, err = setup.Load(write(t, dir, "c.toml", cfg))
 	if err == nil || !strings.Contains(err.Error(), `policy[0] "p".notation.tsa: every root listed is a signing_authority`) {
 		t.Fatalf("tsa with only signing_authority roots: %v", err)

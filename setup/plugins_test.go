@@ -35,7 +35,7 @@ name = "managed"
 scopes = ["registry.example.com/**"]
   [policy.notation]
   certs = ["signer"]
-  identities = ` + identities + `
+  trusted_identities = ` + identities + `
 `
 	}
 	good := cfg(`[notation_plugins."com.example.signer"]
@@ -71,7 +71,7 @@ env = ["AWS_*", "GOOGLE_APPLICATION_CREDENTIALS"]
 		{"not executable", cfg("[notation_plugins.x]\npath = \""+filepath.Join(dir, "signer.pem")+"\"\n", `["arn:x"]`), "not executable by its owner"},
 		{"timeout", cfg("[notation_plugins.x]\npath = \""+plugin+"\"\ntimeout = \"6s\"\n", `["arn:x"]`), `notation_plugins."x".timeout = 6s: a verification runs the plugin twice within registry.verify_timeout (10s); give at most 5s`},
 		{"name", cfg("[notation_plugins.\"../x\"]\npath = \""+plugin+"\"\n", `["arn:x"]`), `notation_plugins."../x": a plugin name is`},
-		{"any identity", cfg("", `["*"]`), `policy[0] "managed".notation.identities: certificate "signer" is a signing authority's root`},
+		{"any identity", cfg("", `["*"]`), `policy[0] "managed".notation.trusted_identities: certificate "signer" is a signing authority's root`},
 		{"no certs", cfg("[notation_plugins.x]\npath = \""+plugin+"\"\n", `["arn:x"]`), `notation_plugins."x".certs: is required`},
 		{"unknown cert", cfg("[notation_plugins.x]\npath = \""+plugin+"\"\ncerts = [\"nope\"]\n", `["arn:x"]`), `notation_plugins."x".certs: certificate "nope" is not defined under [certs]`},
 		{"env", cfg("[notation_plugins.x]\npath = \""+plugin+"\"\nenv = [\"AWS_*\", \"*\"]\n", `["arn:x"]`), `notation_plugins."x".env: "*" is not an environment variable's name`},

@@ -198,7 +198,7 @@ func (v *validator) notation(at string, ns *config.NotationSection, certs map[st
 		case !ok:
 			v.Errorf("%s.notation.certs: certificate %q is not defined under [certs]", at, c)
 		case kind == keystore.CertSigningAuthority && slices.Contains(req.Identities, "*"):
-			v.Errorf("%s.notation.identities: certificate %q is a signing authority's root: %v", at, c, verify.ErrAuthorityWildcard)
+			v.Errorf("%s.notation.trusted_identities: certificate %q is a signing authority's root: %v", at, c, verify.ErrAuthorityWildcard)
 		case kind != keystore.CertCA && kind != keystore.CertSigningAuthority:
 			v.Errorf("%s.notation.certs: certificate %q is a %s certificate, not a ca or signing_authority", at, c, kind)
 		}

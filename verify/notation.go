@@ -330,7 +330,7 @@ var ErrTSAUnderAuthority = errors.New("every root listed is a signing_authority,
 
 // ErrAuthorityWildcard is why a signing authority's root is not trusted
 // for any identity.
-var ErrAuthorityWildcard = errors.New(`a signing authority's root signs for every customer of the service, so identities = ["*"] would trust them all; name the signing profiles`)
+var ErrAuthorityWildcard = errors.New(`a signing authority's root signs for every customer of the service, so trusted_identities = ["*"] would trust them all; name the signing profiles`)
 
 // memTrustStore serves the keystore's certificates to notation-go as the
 // named trust stores "ca:<name>", "signingAuthority:<name>" and

@@ -189,7 +189,7 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 			cp.Cosign, cp.Every = p.Cosign.Rule(), p.Cosign.EverySignature
 		}
 		if n := p.Notation; n != nil {
-			cp.Notation = fmt.Sprintf("%s, level %s, identities %s", n.Rule(), n.Level, strings.Join(n.Identities, "; "))
+			cp.Notation = fmt.Sprintf("%s, level %s, trusted identities %s", n.Rule(), n.Level, strings.Join(n.Identities, "; "))
 		}
 		if p.Cosign != nil && p.Notation != nil {
 			cp.Signatures = string(p.Signatures)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // command is one subcommand's flags and help, parsed alike everywhere:
@@ -34,7 +35,9 @@ func (c *command) outputFlag(schema string) {
 
 // configFlag adds --config, defaulting to $SIGNGATE_CONFIG, then what.
 func (c *command) configFlag(def, usage string) *string {
-	return c.fs.String("config", envOr("SIGNGATE_CONFIG", def), usage+" (default $SIGNGATE_CONFIG, else "+def+")")
+	p := c.fs.String("config", envOr("SIGNGATE_CONFIG", def), usage+" (default $SIGNGATE_CONFIG, else "+def+")")
+	c.fs.Lookup("config").DefValue = "" // the usage says it, once
+	return p
 }
 
 // json reports whether output is JSON (also for usage errors, where the
@@ -50,9 +53,9 @@ func (c *command) json(args []string) bool {
 		switch a {
 		case "--":
 			return false
-		case "--output=json", "-output=json":
-			return true
-		case "--output", "-output":
+		case "--output=json", "-output=json", "--json", "-json", "--o=json", "-o=json":
+			return true // --json and -o are refused, but answered in JSON
+		case "--output", "-output", "--o", "-o":
 			if i+1 < len(args) && args[i+1] == "json" {
 				return true
 			}
@@ -72,7 +75,7 @@ func (c *command) parse(args []string, min, max int) (pos []string, code int, do
 				c.printHelp(os.Stdout)
 				return nil, exitOK, true
 			}
-			return nil, c.usageError(args, err), true
+			return nil, c.usageError(args, c.otherSpelling(err)), true
 		}
 		left := c.fs.Args()
 		if len(left) == 0 {
@@ -95,6 +98,21 @@ func (c *command) parse(args []string, min, max int) (pos []string, code int, do
 		return nil, c.usageError(args, fmt.Errorf("unexpected argument %q; %s", pos[max], c.usageLine())), true
 	}
 	return pos, exitOK, false
+}
+
+// otherSpelling names --output for the JSON flags other tools have
+// (--json, -o json): one spelling everywhere, and a newcomer told it.
+func (c *command) otherSpelling(err error) error {
+	if c.output == nil {
+		return err
+	}
+	switch strings.TrimPrefix(err.Error(), "flag provided but not defined: ") {
+	case "-json":
+		return errors.New("--json is not a flag: write --output json (every command that reports takes --output text|json)")
+	case "-o":
+		return errors.New("-o is not a flag: write --output json or --output text")
+	}
+	return err
 }
 
 // usageError reports err as a usage error, in JSON when asked for, and

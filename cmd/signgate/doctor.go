@@ -29,7 +29,8 @@ built here that nobody signed, requires signgate's refusal, removes all
 it made, and says what that proved (docs/operations.md).
 
 Exit 0: every guarantee that is not optional holds; 1: one does not;
-2: usage or config error, or containerd cannot be reached.
+2: usage or config error; 3: containerd cannot be reached (nothing is
+known, as with signgate ps and no daemon).
 `
 
 // runDoctor asks the node's containerd for its version, reads its
@@ -41,7 +42,7 @@ func runDoctor(args []string) int {
 	ctdConfig := c.fs.String("containerd-config", "/etc/containerd/config.toml", "containerd's config file (its imports are read too)")
 	crioConfig := c.fs.String("crio-config", "/etc/crio/crio.conf", "CRI-O's config file, when [daemon.runtime] name = \"crio\" (crio's --config)")
 	crioDir := c.fs.String("crio-config-dir", "/etc/crio/crio.conf.d", "CRI-O's drop-in directory, read after its config file as CRI-O reads it (crio's --config-dir)")
-	crioSock := c.fs.String("crio-socket", doctor.DefaultCRIOSocket, "CRI-O's socket (crio's --listen), asked for the config CRI-O runs (GET /config, as `crio status config`); when not given, [daemon.runtime] crio_socket if set")
+	crioSock := c.fs.String("crio-socket", doctor.DefaultCRIOSocket, "CRI-O's socket (crio's --listen), asked for the config CRI-O runs (GET /config, as crio status config does); when not given, [daemon.runtime] crio_socket if set")
 	doProve := c.fs.Bool("prove", false, "create a container from an image nobody signed and require signgate's refusal")
 	c.outputFlag(DoctorSchema)
 	if _, code, done := c.parse(args, 0, 0); done {
@@ -127,7 +128,7 @@ func doctorReport(cfgPath, ctdConfig string, crioConfig crioPaths) (*doctorOutpu
 	version, err := containerdVersion(cfg.Daemon.ContainerdSocket)
 	if err != nil {
 		rep.Error = fmt.Sprintf("asking containerd at %s for its version: %v", cfg.Daemon.ContainerdSocket, err)
-		return rep, exitUsage
+		return rep, exitUnknown // not the user's input: nothing is known
 	}
 	rep.Containerd = version
 	node := doctor.Node{Version: version, Deadline: cfg.Daemon.DecisionDeadline, Plugin: cfg.Daemon.PluginName, Now: time.Now()}

@@ -24,6 +24,9 @@ Shows the keys the running daemon trusts, or makes it sync its KMS keys.
          roots and identities (when the daemon is not running: the
          config's static keys, and its KMS keys as last synced)
   sync   make the daemon sync its KMS keys now, and report what changed
+
+Exit 0: listed, or synced; 1: some keys could not be synced; 2: usage or
+config error; 3: sync, and the daemon cannot be asked (nothing was done).
 `
 
 // runKeys asks the running daemon about its keys over the API socket.
@@ -64,7 +67,7 @@ func runKeys(args []string) int {
 		if cmd == "list" {
 			return listOffline(*cfgPath, *output, err)
 		}
-		return keysFailed(*output, err)
+		return keysFailed(*output, err, exitUnknown)
 	}
 	if *output == "json" {
 		_ = writeJSON(os.Stdout, keysOutput{Schema: KeysSchema, KeysResponse: resp})
@@ -100,13 +103,13 @@ type keysOutput struct {
 }
 
 // keysFailed reports an error that leaves no keys to show.
-func keysFailed(output string, err error) int {
+func keysFailed(output string, err error, code int) int {
 	if output == "json" {
 		_ = writeJSON(os.Stdout, keysOutput{Schema: KeysSchema, KeysResponse: localapi.KeysResponse{Keys: []localapi.KeyInfo{}, Error: err.Error()}})
 	} else {
 		fmt.Fprintln(os.Stderr, "signgate:", err)
 	}
-	return exitUsage
+	return code
 }
 
 func printKeys(w io.Writer, keys []localapi.KeyInfo) {

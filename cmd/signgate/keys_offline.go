@@ -19,7 +19,7 @@ import (
 func listOffline(cfgPath, output string, reach error) int {
 	cfg, err := setup.Load(cfgPath)
 	if err != nil {
-		return keysFailed(output, fmt.Errorf("%v; and its config: %w", reach, err))
+		return keysFailed(output, fmt.Errorf("%v; and its config: %w", reach, err), exitUsage)
 	}
 	daemon := fmt.Sprintf("not running: %v", reach)
 	keys, notes := offlineKeys(cfg)

@@ -36,8 +36,9 @@ commands:
                 decide many images under a new config before installing it;
                 with --compare, list only what changes
   check-config  validate the config and summarise its policies and keys
-  policy build|push
-                make a signed policy artifact from a config, and publish it
+  policy build|push|export
+                make a signed policy artifact from a config, publish it,
+                and copy it to an OCI layout for nodes with no registry
   keys list|sync
                 show the daemon's keys; sync KMS keys now and report changes
   ps            list the running containers, each image judged again now:
@@ -97,6 +98,11 @@ func main() {
 	case "version", "--version":
 		if isHelp(args) {
 			fmt.Print("usage: signgate version\n\nPrints signgate's version, the KMS schemes built in, and the Go and\ndependency versions it was built with.\n")
+			break
+		}
+		if len(args) > 0 { // as every command: what it does not take is an error
+			fmt.Fprintf(os.Stderr, "signgate version: unexpected argument %q; usage: signgate version\n", args[0])
+			code = exitUsage
 			break
 		}
 		printVersion()

@@ -21,8 +21,8 @@ by the running daemon (its verdict cache answers most): pod, container,
 image, digest, policy, verdict (trusted, allowed unverified, or untrusted:
 its policy no longer trusts it), what verified it, and what signgate did
 about an untrusted one (the policy's on_untrusted_running: report or stop).
-Exits 1 when a running container is untrusted, 3 when the daemon cannot be
-asked (nothing is known).
+Exit 0: every running container is trusted or allowed; 1: one is
+untrusted; 2: usage error; 3: the daemon cannot be asked (nothing is known).
 `
 
 // PsSchema versions signgate ps' JSON output.

@@ -420,7 +420,7 @@ func SigngateManifest(shipped string, image name.Digest, keyPEM string) (string,
 		{`scopes = ["ghcr.io/signgate/signgate"]`, fmt.Sprintf("scopes = [%q]", image.Context().String())},
 		{"[keys.placeholder]", "[keys.ci]"},
 		{`keys = ["placeholder"]`, `keys = ["ci"]`},
-		{"name = \"audit-everything\"\n    scopes = [\"**\"]\n    mode = \"audit\"\n", "name = \"everything\"\n    scopes = [\"**\"]\n"},
+		{"name = \"catch-all\"\n    scopes = [\"**\"]\n    mode = \"audit\"\n", "name = \"everything\"\n    scopes = [\"**\"]\n"},
 	} {
 		if err := repl(r[0], r[1]); err != nil {
 			return "", err

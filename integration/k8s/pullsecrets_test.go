@@ -182,7 +182,7 @@ func TestPodPullSecretsOpenAPrivateRegistry(t *testing.T) {
 	}
 }
 
-// With podPullSecrets.serviceAccount (get on serviceaccounts too), the
+// With podPullSecrets.ofServiceAccount (get on serviceaccounts too), the
 // secrets a pod's service account names now count, though the API server
 // did not copy them into the pod (they were given to the account after
 // the pod was made): the pod's spec names none, and it runs.
@@ -194,8 +194,8 @@ func TestPodPullSecretsOfTheServiceAccount(t *testing.T) {
 	if out, err := E.Crictl("pull", "--creds", "robot:"+password, ref); err != nil {
 		t.Fatalf("crictl pull: %v: %s", err, out)
 	}
-	helmUpgrade(t, "podPullSecrets.enabled=true", "podPullSecrets.serviceAccount=true", "podPullSecrets.apiServer="+apiServer(t))
-	defer helmUpgrade(t, "podPullSecrets.enabled=false", "podPullSecrets.serviceAccount=false", "podPullSecrets.apiServer=")
+	helmUpgrade(t, "podPullSecrets.enabled=true", "podPullSecrets.ofServiceAccount=true", "podPullSecrets.apiServer="+apiServer(t))
+	defer helmUpgrade(t, "podPullSecrets.enabled=false", "podPullSecrets.ofServiceAccount=false", "podPullSecrets.apiServer=")
 
 	ns := "ps-sa"
 	kubectl(t, "create", "namespace", ns)

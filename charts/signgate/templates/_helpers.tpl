@@ -101,6 +101,9 @@ docker_config = "{{ include "signgate.dockerConfigDir" . }}/config.json"
 config = {{ .Values.kubeletCredentialProviders.config | quote }}
 bin_dir = {{ .Values.kubeletCredentialProviders.binDir | quote }}
 {{- end }}
+{{- if hasKey .Values.podPullSecrets "serviceAccount" }}
+{{- fail "podPullSecrets.serviceAccount is now podPullSecrets.ofServiceAccount (the pod's service account's pull secrets, not the chart's serviceAccount): set that instead" }}
+{{- end }}
 {{- if .Values.podPullSecrets.enabled }}
 
 # Each pod's own imagePullSecrets, read from the API server (get on pods
@@ -108,8 +111,8 @@ bin_dir = {{ .Values.kubeletCredentialProviders.binDir | quote }}
 [registry.pod_pull_secrets]
 enabled = true
 {{- if .Values.podPullSecrets.kubelet.enabled }}
-{{- if or .Values.podPullSecrets.apiServer .Values.podPullSecrets.serviceAccount }}
-{{- fail "podPullSecrets.kubelet.enabled: not with apiServer or serviceAccount (the Node authorizer grants no get on service accounts)" }}
+{{- if or .Values.podPullSecrets.apiServer .Values.podPullSecrets.ofServiceAccount }}
+{{- fail "podPullSecrets.kubelet.enabled: not with apiServer or ofServiceAccount (the Node authorizer grants no get on service accounts)" }}
 {{- end }}
 # As the kubelet: only the secrets of pods bound to this node.
 kubeconfig = {{ .Values.podPullSecrets.kubelet.kubeconfig | quote }}
@@ -117,7 +120,7 @@ kubeconfig = {{ .Values.podPullSecrets.kubelet.kubeconfig | quote }}
 {{- with .Values.podPullSecrets.apiServer }}
 api_server = {{ . | quote }}
 {{- end }}
-{{- if .Values.podPullSecrets.serviceAccount }}
+{{- if .Values.podPullSecrets.ofServiceAccount }}
 service_account = true
 {{- end }}
 {{- end }}

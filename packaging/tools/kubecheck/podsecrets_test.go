@@ -27,7 +27,7 @@ func TestChartPodPullSecrets(t *testing.T) {
 		set := "podPullSecrets.enabled=true,podPullSecrets.apiServer=https://10.1.2.3:6443"
 		want := []string{"pods", "secrets"}
 		if sa {
-			set += ",podPullSecrets.serviceAccount=true"
+			set += ",podPullSecrets.ofServiceAccount=true"
 			want = append(want, "serviceaccounts")
 		}
 		objs := render(t, "--set", set)
@@ -121,10 +121,28 @@ func TestChartPodPullSecretsAsKubelet(t *testing.T) {
 	if bin == "" {
 		skip(t, "SIGNGATE_HELM is not set: the chart is not rendered")
 	}
-	for _, set := range []string{"podPullSecrets.serviceAccount=true", "podPullSecrets.apiServer=https://10.1.2.3:6443"} {
+	for _, set := range []string{"podPullSecrets.ofServiceAccount=true", "podPullSecrets.apiServer=https://10.1.2.3:6443"} {
 		out, err := exec.Command(bin, "template", "signgate", chart, "--namespace", namespace, "--kube-version", kubeVersion,
 			"--set", "podPullSecrets.enabled=true,podPullSecrets.kubelet.enabled=true,"+set).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "podPullSecrets.kubelet.enabled: not with") {
+			t.Errorf("%s: rendered: %v\n%s", set, err, out)
+		}
+	}
+}
+
+// podPullSecrets.serviceAccount was renamed ofServiceAccount (it sat beside
+// the chart's own serviceAccount.* and meant the pod's): an upgrade that
+// still sets it is refused, naming the new key, instead of silently
+// dropping the grant.
+func TestChartPodPullSecretsOldServiceAccountKeyRefused(t *testing.T) {
+	bin := os.Getenv("SIGNGATE_HELM")
+	if bin == "" {
+		skip(t, "SIGNGATE_HELM is not set: the chart is not rendered")
+	}
+	for _, set := range []string{"podPullSecrets.enabled=true,podPullSecrets.serviceAccount=true", "podPullSecrets.serviceAccount=false"} {
+		out, err := exec.Command(bin, "template", "signgate", chart, "--namespace", namespace, "--kube-version", kubeVersion,
+			"--set", set).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "podPullSecrets.serviceAccount is now podPullSecrets.ofServiceAccount") {
 			t.Errorf("%s: rendered: %v\n%s", set, err, out)
 		}
 	}
