@@ -101,7 +101,9 @@ docker_config = "{{ include "signgate.dockerConfigDir" . }}/config.json"
 config = {{ .Values.kubeletCredentialProviders.config | quote }}
 bin_dir = {{ .Values.kubeletCredentialProviders.binDir | quote }}
 {{- end }}
-{{- if hasKey .Values.podPullSecrets "serviceAccount" }}
+{{- /* Only a true is refused: helm upgrade --reuse-values carries the
+old chart's default (false) into every upgrade. */}}
+{{- if .Values.podPullSecrets.serviceAccount }}
 {{- fail "podPullSecrets.serviceAccount is now podPullSecrets.ofServiceAccount (the pod's service account's pull secrets, not the chart's serviceAccount): set that instead" }}
 {{- end }}
 {{- if .Values.podPullSecrets.enabled }}

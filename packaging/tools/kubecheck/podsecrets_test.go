@@ -139,11 +139,19 @@ func TestChartPodPullSecretsOldServiceAccountKeyRefused(t *testing.T) {
 	if bin == "" {
 		skip(t, "SIGNGATE_HELM is not set: the chart is not rendered")
 	}
-	for _, set := range []string{"podPullSecrets.enabled=true,podPullSecrets.serviceAccount=true", "podPullSecrets.serviceAccount=false"} {
+	for _, set := range []string{"podPullSecrets.enabled=true,podPullSecrets.serviceAccount=true", "podPullSecrets.serviceAccount=true"} {
 		out, err := exec.Command(bin, "template", "signgate", chart, "--namespace", namespace, "--kube-version", kubeVersion,
 			"--set", set).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "podPullSecrets.serviceAccount is now podPullSecrets.ofServiceAccount") {
 			t.Errorf("%s: rendered: %v\n%s", set, err, out)
 		}
+	}
+	// helm upgrade --reuse-values carries the old chart's default, false,
+	// into every upgrade: that must not stop the upgrade (it did, in the
+	// Kubernetes suite's upgrade from a release installed before the rename).
+	out, err := exec.Command(bin, "template", "signgate", chart, "--namespace", namespace, "--kube-version", kubeVersion,
+		"--set", "podPullSecrets.enabled=true,podPullSecrets.serviceAccount=false").CombinedOutput()
+	if err != nil {
+		t.Errorf("the old default serviceAccount=false refused the render: %v\n%s", err, out)
 	}
 }
