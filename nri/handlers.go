@@ -82,8 +82,12 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 	}
 	// Before the admission: CreateContainer never saw the hooks (hooks.go).
 	if err := p.addedHooks(ctr.GetId(), req.GetAdjust(), req.GetOwners()); err != nil {
-		d := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), ContainerID: ctr.GetId(), Ref: ctr.GetName()}
-		d.Verdict = doubted(&containers.Doubt{Image: ctr.GetName(), Reason: err.Error()})
+		ref := ctr.GetAnnotations()[containers.ImageNameAnnotation]
+		if ref == "" {
+			ref = ctr.GetName()
+		}
+		d := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), ContainerID: ctr.GetId(), Ref: ref}
+		d.Verdict = doubted(&containers.Doubt{Image: ref, Reason: err.Error()})
 		p.record(d)
 		return errors.New(denialMessage(d))
 	}

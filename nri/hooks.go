@@ -46,7 +46,7 @@ func (p *Plugin) addedHooks(id string, adj *api.ContainerAdjustment, owners *api
 	for _, k := range kinds {
 		for i, h := range k.hooks {
 			if why := p.hookRefused(h); why != "" {
-				return fmt.Errorf("the %s hook %s[%d] %q added by %s %s: the runtime would run it on the host unverified", k.name, k.name, i, h.GetPath(), by, why)
+				return fmt.Errorf("the %s hook [%d] %q added by %s would run on the host unverified: it %s", k.name, i, h.GetPath(), by, why)
 			}
 		}
 	}
