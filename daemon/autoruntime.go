@@ -50,6 +50,7 @@ func (a *autoStore) choose(nriName, version string) error {
 		if nriName != a.name {
 			return fmt.Errorf("NRI connected signgate to %s %s, but signgate reads %s's records since it connected first ([daemon.runtime] name = %q): restart signgate", nriName, version, a.name, config.RuntimeAuto)
 		}
+		resetRestores(a.inner)
 		return nil
 	}
 	d := a.daemon
