@@ -69,6 +69,9 @@ func (p *Plugin) hookRefused(h *api.Hook) string {
 		if i > 0 && !strings.Contains(s, "/") {
 			continue // a flag or a word, not a path
 		}
+		if where := writtenByContainers(s); where != "" {
+			return what + " lies in " + where
+		}
 		for _, at := range resolved(s) {
 			_, vol, err := p.hostLayout()(&api.Mount{Destination: at, Source: at, Type: "bind", Options: []string{at}})
 			if err != nil {
@@ -106,4 +109,24 @@ func ownerOfHooks(o *api.OwningPlugins, id string) (string, bool) {
 		return "", false
 	}
 	return o.HooksOwner(id)
+}
+
+// writtenByContainers names the runtime's or kubelet's state a path lies
+// in, where containers' and images' files are kept (containerd's
+// io.containerd.* directories: content, CRI's containers' volumes;
+// containers/storage's records; the kubelet's pod volumes, which a
+// container writes), or "". No host's hook program is kept there.
+func writtenByContainers(s string) string {
+	parts := strings.Split(path.Clean(s), "/")
+	for i, c := range parts {
+		switch {
+		case strings.HasPrefix(c, "io.containerd."):
+			return "containerd's state (" + c + ")"
+		case c == "overlay-containers" || c == "overlay-layers" || c == "overlay-images" || c == "vfs-containers" || c == "vfs-layers":
+			return "containers/storage's records (" + c + ")"
+		case (c == "volumes" || c == "volume-subpaths") && i >= 2 && parts[i-2] == "pods":
+			return "the kubelet's pod volumes, which containers write"
+		}
+	}
+	return ""
 }

@@ -41,6 +41,10 @@ func TestHookAddedByAnotherPluginIsJudged(t *testing.T) {
 		{Path: volumeDir + hexOf('1') + "/bin/x"},
 		{Path: "/proc/1234/root/bin/evil"},
 		{Path: "bin/evil"},
+		{Path: "/var/lib/containerd/io.containerd.grpc.v1.cri/containers/0123/volumes/4567/evil"},
+		{Path: "/var/lib/kubelet/pods/0123-4567/volumes/kubernetes.io~empty-dir/cache/evil"},
+		{Path: "/var/lib/kubelet/pods/0123-4567/volume-subpaths/v/app/0/evil"},
+		{Path: "/var/lib/containers/storage/overlay-containers/0123/userdata/evil"},
 	} {
 		if err := validate(h, "injector"); err == nil || !strings.Contains(err.Error(), "createRuntime hook") || !strings.Contains(err.Error(), `"injector"`) {
 			t.Errorf("hook %v: %v", h, err)
