@@ -7,11 +7,12 @@ import "fmt"
 // its API ([daemon] containerd_socket); CRI-O's containers/storage is read
 // from its files, so signgate needs CRI-O's storage root and driver.
 type RuntimeSection struct {
-	Name               string `toml:"name"`
-	CRIOStorageRoot    string `toml:"crio_storage_root"`
-	CRIOStorageRunRoot string `toml:"crio_storage_run_root"`
-	CRIOStorageDriver  string `toml:"crio_storage_driver"`
-	CRIOSocket         string `toml:"crio_socket"` // CRI-O's CRI, to stop containers (crio_socket.go)
+	Name                        string `toml:"name"`
+	CRIOStorageRoot             string `toml:"crio_storage_root"`
+	CRIOStorageRunRoot          string `toml:"crio_storage_run_root"`
+	CRIOStorageDriver           string `toml:"crio_storage_driver"`
+	CRIOSocket                  string `toml:"crio_socket"`                    // CRI-O's CRI, to stop containers (crio_socket.go)
+	CRIOCheckpointRestoreUnsafe bool   `toml:"crio_checkpoint_restore_unsafe"` // crio/criu.go
 }
 
 // Runtime names the container runtime and where its records are, with
@@ -22,6 +23,9 @@ type Runtime struct {
 	CRIOStorageRunRoot string
 	CRIOStorageDriver  string
 	CRIOSocket         string // "" when not named: nothing is stopped on CRI-O
+	// CRIOCheckpointRestoreUnsafe admits creations on a CRI-O that
+	// restores checkpoints (enable_criu_support on); refused otherwise.
+	CRIOCheckpointRestoreUnsafe bool
 }
 
 // The runtimes signgate gates, and "auto": the one NRI connects signgate
@@ -38,11 +42,12 @@ var NRINames = map[string]string{RuntimeContainerd: "containerd", RuntimeCRIO: "
 // runtime applies the defaults and refuses a runtime signgate does not know.
 func runtime(p *Problems, r RuntimeSection) Runtime {
 	out := Runtime{
-		Name:               Or(r.Name, DefaultRuntime),
-		CRIOStorageRoot:    Or(r.CRIOStorageRoot, DefaultCRIOStorageRoot),
-		CRIOStorageRunRoot: Or(r.CRIOStorageRunRoot, DefaultCRIOStorageRunRoot),
-		CRIOStorageDriver:  Or(r.CRIOStorageDriver, DefaultCRIOStorageDriver),
-		CRIOSocket:         crioSocket(p, r.CRIOSocket),
+		Name:                        Or(r.Name, DefaultRuntime),
+		CRIOStorageRoot:             Or(r.CRIOStorageRoot, DefaultCRIOStorageRoot),
+		CRIOStorageRunRoot:          Or(r.CRIOStorageRunRoot, DefaultCRIOStorageRunRoot),
+		CRIOStorageDriver:           Or(r.CRIOStorageDriver, DefaultCRIOStorageDriver),
+		CRIOSocket:                  crioSocket(p, r.CRIOSocket),
+		CRIOCheckpointRestoreUnsafe: r.CRIOCheckpointRestoreUnsafe,
 	}
 	if out.Name != RuntimeContainerd && out.Name != RuntimeCRIO && out.Name != RuntimeAuto {
 		p.Errorf("daemon.runtime.name = %q: %q, %q or %q", r.Name, RuntimeContainerd, RuntimeCRIO, RuntimeAuto)

@@ -27,6 +27,9 @@ const ImageRefAnnotation = "io.kubernetes.cri-o.ImageRef"
 type Store struct {
 	Storage Storage
 	CRI     *CRI // CRI-O's CRI, to list and stop containers; nil when not named
+	// Restores refuses creations while CRI-O restores checkpoints
+	// (criu.go); nil refuses none.
+	Restores *RestoreGate
 }
 
 // ContainerImage is what CRI-O created the container from, by its own

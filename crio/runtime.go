@@ -88,6 +88,9 @@ func withDoubt(runs containers.Runs, doubt *containers.Doubt) containers.Runs {
 
 // Runs answers what the container runs (see Runtime.Runs).
 func (r *Store) Runs(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) containers.Runs {
+	if err := r.Restores.Check(ctx); err != nil {
+		return containers.Runs{Root: containers.Image{Ref: ctr.GetName(), Doubt: &containers.Doubt{Image: ctr.GetName(), Reason: err.Error()}}}
+	}
 	return Runtime{r}.Runs(ctx, pod, ctr)
 }
 

@@ -14,6 +14,8 @@ import (
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/containers"
+	"github.com/signgate/signgate/imagestore"
+	"github.com/signgate/signgate/nri"
 )
 
 // autoStore is the runtime's records under [daemon.runtime] name = "auto":
@@ -48,6 +50,7 @@ func (a *autoStore) choose(nriName, version string) error {
 		if nriName != a.name {
 			return fmt.Errorf("NRI connected signgate to %s %s, but signgate reads %s's records since it connected first ([daemon.runtime] name = %q): restart signgate", nriName, version, a.name, config.RuntimeAuto)
 		}
+		resetRestores(a.inner)
 		return nil
 	}
 	d := a.daemon
@@ -179,4 +182,13 @@ func (d *Daemon) refuseOnCRIO(check func(name, version string) error) func(name,
 		}
 		return nil
 	}
+}
+
+// ImageVolumeOf is the chosen runtime's layout of images' files, as
+// hooks are judged by it (nri.HookLayout); containerd's until one is.
+func (a *autoStore) ImageVolumeOf(m *api.Mount) (imagestore.ImageVolume, bool, error) {
+	if l, ok := a.store().(nri.HookLayout); ok {
+		return l.ImageVolumeOf(m)
+	}
+	return imagestore.ImageVolumeOf(m)
 }

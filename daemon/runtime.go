@@ -42,6 +42,7 @@ func dialRuntime(d config.Daemon) (runtimeStore, error) {
 		if d.Runtime.CRIOSocket != "" {
 			s.CRI = &crio.CRI{Socket: d.Runtime.CRIOSocket}
 		}
+		s.Restores = &crio.RestoreGate{Socket: d.Runtime.CRIOSocket, Unsafe: d.Runtime.CRIOCheckpointRestoreUnsafe}
 		return s, nil
 	}
 	return imagestore.Dial(d.ContainerdSocket, d.ContainerdNamespace, d.Snapshotters)
@@ -60,6 +61,7 @@ func openRuntime(d config.Daemon) (runtimeStore, func(name, version string) erro
 	s, err := dialRuntime(d)
 	want := config.NRINames[d.Runtime.Name]
 	return s, func(name, version string) error {
+		resetRestores(s)
 		if name != want {
 			return fmt.Errorf("NRI connected signgate to %s %s, but [daemon.runtime] name = %q (%s): signgate reads that runtime's records; set name = %q, or %q", name, version, d.Runtime.Name, want, configName(name), config.RuntimeAuto)
 		}
@@ -90,4 +92,12 @@ func (d *Daemon) readyNote() string {
 		note += "; " + doctor.ValidatorRefused
 	}
 	return note
+}
+
+// resetRestores has CRI-O asked again whether it restores checkpoints: NRI
+// connected again, and CRI-O may have restarted with another config.
+func resetRestores(s runtimeStore) {
+	if c, ok := s.(*crio.Store); ok {
+		c.Restores.Reset()
+	}
 }

@@ -46,6 +46,8 @@ type Node struct {
 	Runtime             string
 	CRIOStorageReadable bool
 	CRIOStop            CRIOStop
+	// CRIORestoreUnsafe is [daemon.runtime] crio_checkpoint_restore_unsafe.
+	CRIORestoreUnsafe bool
 	// PolicySource: the policy from [policy_source]; nil without one.
 	PolicySource *PolicySource
 }

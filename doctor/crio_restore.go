@@ -11,12 +11,22 @@ const keyCRIU = "crio.runtime.enable_criu_support"
 // checkpoint's files and process memory are put in at start, which NRI is
 // not told of. signgate cannot verify them, so CRI-O must not restore.
 // Its running config says false where criu is not in its PATH.
-func restoreFinding(cfg *CRIO) Finding {
+// While it restores, signgate refuses every creation if it can ask CRI-O
+// (crio_socket), unless crio_checkpoint_restore_unsafe says not to.
+func restoreFinding(cfg *CRIO, n Node) Finding {
 	f := Finding{Guarantee: "CRI-O restores no checkpoint (files and memory signgate never sees)"}
 	if cfg.CRIUSupport != nil && !*cfg.CRIUSupport {
 		f.Holds, f.Detail = true, fmt.Sprintf("[crio.runtime] enable_criu_support = false (%s)", cfg.where(keyCRIU))
 		return f
 	}
 	f.Detail = fmt.Sprintf("[crio.runtime] enable_criu_support is on (%s): with criu in CRI-O's PATH, a CreateContainer naming a checkpoint archive or image is created on the base image the checkpoint names, which is all signgate sees and verifies, and the checkpoint's files and process memory, unverified, are restored at start; set enable_criu_support = false (the drop-in does)", cfg.where(keyCRIU))
+	switch {
+	case n.CRIORestoreUnsafe:
+		f.Detail += "; [daemon.runtime] crio_checkpoint_restore_unsafe = true: signgate admits creations all the same"
+	case n.CRIOStop.Socket == "":
+		f.Detail += "; [daemon.runtime] crio_socket names no socket, so signgate cannot ask CRI-O and admits creations (it warns at start): name it, and signgate refuses every creation while restores are on"
+	default:
+		f.Detail += "; signgate, asking CRI-O's running config on crio_socket " + n.CRIOStop.Socket + ", refuses every creation meanwhile"
+	}
 	return f
 }

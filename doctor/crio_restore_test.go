@@ -23,3 +23,28 @@ func TestCRIORestoreIsOff(t *testing.T) {
 		t.Errorf("turned on again: %+v", f)
 	}
 }
+
+// TestCRIORestoreSaysWhatSigngateDoes: while CRI-O restores, doctor says
+// whether signgate refuses creations meanwhile (it asks CRI-O on
+// crio_socket), cannot (no crio_socket: it admits them) or was told not
+// to (crio_checkpoint_restore_unsafe).
+func TestCRIORestoreSaysWhatSigngateDoes(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"crio.conf.d/30-on.conf": "[crio.runtime]\nenable_criu_support = true\n"})
+	c, err := ReadCRIO(dir+"/crio.conf", dir+"/crio.conf.d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		n    Node
+		want string
+	}{
+		{Node{}, "crio_socket names no socket, so signgate cannot ask CRI-O and admits creations"},
+		{Node{CRIOStop: CRIOStop{Socket: "/run/crio/crio.sock"}}, "on crio_socket /run/crio/crio.sock, refuses every creation meanwhile"},
+		{Node{CRIOStop: CRIOStop{Socket: "/run/crio/crio.sock"}, CRIORestoreUnsafe: true}, "crio_checkpoint_restore_unsafe = true: signgate admits creations"},
+	} {
+		if f := restoreFinding(c, tc.n); f.Holds || !strings.Contains(f.Detail, tc.want) || !strings.Contains(f.Detail, "30-on.conf") {
+			t.Errorf("%+v: %+v", tc.n, f)
+		}
+	}
+}

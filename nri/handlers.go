@@ -8,6 +8,8 @@ import (
 
 	"github.com/containerd/nri/pkg/api"
 	"github.com/containerd/nri/pkg/stub"
+
+	"github.com/signgate/signgate/containers"
 )
 
 // Configure subscribes to the events signgate decides on.
@@ -77,6 +79,17 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 	}
 	if err := p.impostor(req.GetPlugins()); err != nil {
 		return err
+	}
+	// Before the admission: CreateContainer never saw the hooks (hooks.go).
+	if err := p.addedHooks(ctr.GetId(), req.GetAdjust(), req.GetOwners()); err != nil {
+		ref := ctr.GetAnnotations()[containers.ImageNameAnnotation]
+		if ref == "" {
+			ref = ctr.GetName()
+		}
+		d := Decision{Pod: pod.GetName(), Namespace: pod.GetNamespace(), Container: ctr.GetName(), ContainerID: ctr.GetId(), Ref: ref}
+		d.Verdict = doubted(&containers.Doubt{Image: ref, Reason: err.Error()})
+		p.record(d)
+		return errors.New(denialMessage(d))
 	}
 	conn := p.conn.Load()
 	ctx, cancel := context.WithTimeout(in, p.deadline())

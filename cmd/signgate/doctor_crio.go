@@ -45,6 +45,7 @@ func crioReport(rep *doctorOutput, cfg *setup.Config, crioConfig crioPaths) int 
 			Verified: tr.Verified, NotAfter: tr.NotAfter, Limit: tr.Limit})
 	}
 	node.CRIOStop = crioStop(cfg)
+	node.CRIORestoreUnsafe = cfg.Daemon.Runtime.CRIOCheckpointRestoreUnsafe
 	node.Listeners = probeListeners(cfg.Daemon)
 	running := askRunning(cfg.Daemon)
 	node.Running = &running

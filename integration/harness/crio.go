@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/mod/semver"
@@ -96,16 +97,8 @@ func (e *Env) startCRIO(render func(*Env) string) error {
 	if e.crioVersion, err = crioVersion(filepath.Join(e.Bin, "crio")); err != nil {
 		return err
 	}
-	if e.ctd, err = e.startEnv("crio", filepath.Join(e.Bin, "crio"), []string{"HOME=" + base},
-		"--config", filepath.Join(base, "crio.conf"), "--config-dir", filepath.Join(base, "conf.d"),
-		"--registries-conf", filepath.Join(base, "registries.conf"), "--registries-conf-dir", filepath.Join(base, "registries.d")); err != nil {
+	if err := e.runCRIO(); err != nil {
 		return err
-	}
-	if err := WaitFor(60*time.Second, func() error {
-		_, err := e.Crictl("version")
-		return err
-	}); err != nil {
-		return fmt.Errorf("CRI-O did not come up: %w (see %s)", err, filepath.Join(e.Dir, "crio.log"))
 	}
 	if e.noGate || e.standIn {
 		return nil
@@ -246,3 +239,62 @@ for a in "$@"; do
 done
 exec %s "$@"
 `
+
+// runCRIO starts CRI-O on the files startCRIO wrote and waits for its CRI.
+func (e *Env) runCRIO() error {
+	base := filepath.Join(e.Dir, "crio")
+	var err error
+	if e.ctd, err = e.startEnv("crio", filepath.Join(e.Bin, "crio"), []string{"HOME=" + base},
+		"--config", filepath.Join(base, "crio.conf"), "--config-dir", filepath.Join(base, "conf.d"),
+		"--registries-conf", filepath.Join(base, "registries.conf"), "--registries-conf-dir", filepath.Join(base, "registries.d")); err != nil {
+		return err
+	}
+	if err := WaitFor(60*time.Second, func() error {
+		_, err := e.Crictl("version")
+		return err
+	}); err != nil {
+		return fmt.Errorf("CRI-O did not come up: %w (see %s)", err, filepath.Join(e.Dir, "crio.log"))
+	}
+	return nil
+}
+
+// RestartCRIO stops CRI-O (SIGTERM; its containers live on under conmon),
+// writes the drop-ins given into its config directory (name to content;
+// "" removes one), starts it again and waits until signgate has connected
+// to it again: CRI-O reads most of its config at start only
+// (enable_criu_support, NRI's).
+func (e *Env) RestartCRIO(dropIns map[string]string) error {
+	mark := strings.Count(e.SigngateLog.String(), "connected to NRI")
+	if err := e.ctd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	if err := WaitFor(60*time.Second, func() error {
+		if err := e.ctd.Process.Signal(syscall.Signal(0)); err == nil {
+			return fmt.Errorf("CRI-O has not exited")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for n, c := range dropIns {
+		p := filepath.Join(e.Dir, "crio", "conf.d", n)
+		if c == "" {
+			if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+				return err
+			}
+			continue
+		}
+		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
+			return err
+		}
+	}
+	if err := e.runCRIO(); err != nil {
+		return err
+	}
+	return WaitFor(60*time.Second, func() error {
+		if strings.Count(e.SigngateLog.String(), "connected to NRI") <= mark {
+			return fmt.Errorf("signgate has not connected to the restarted CRI-O")
+		}
+		return nil
+	})
+}

@@ -1,0 +1,84 @@
+package nri
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/containerd/nri/pkg/api"
+
+	"github.com/signgate/signgate/crio"
+)
+
+// TestHookAddedByAnotherPluginIsJudged: a plugin after signgate may add
+// OCI hooks, which the runtime runs on the host as root; CreateContainer
+// never saw them and the admission does not cover them. A hook whose
+// program (or script) lies in an image's files is refused, naming the
+// hook and the plugin; a host program (nvidia-ctk) is not.
+func TestHookAddedByAnotherPluginIsJudged(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	c := ctr("c-good", "reg.io/good:v1")
+	if _, _, err := f.p.CreateContainer(ctx, f.pod, c); err != nil {
+		t.Fatal(err)
+	}
+	validate := func(h *api.Hook, owner string) error {
+		adj := &api.ContainerAdjustment{}
+		adj.AddHooks(&api.Hooks{CreateRuntime: []*api.Hook{h}})
+		owners := api.NewOwningPlugins()
+		if owner != "" {
+			if err := owners.ClaimHooks(c.Id, owner); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return f.p.ValidateContainerAdjustment(ctx, &api.ValidateContainerAdjustmentRequest{Pod: f.pod, Container: c, Adjust: adj, Owners: owners})
+	}
+	for _, h := range []*api.Hook{
+		{Path: "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/7/fs/bin/evil"},
+		{Path: "/run/containerd/io.containerd.runtime.v2.task/k8s.io/0123/rootfs/bin/evil"},
+		{Path: "/bin/sh", Args: []string{"sh", "-c", "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/7/fs/x"}},
+		{Path: "/bin/sh", Args: []string{"sh", "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/7/fs/x.sh"}},
+		{Path: volumeDir + hexOf('1') + "/bin/x"},
+		{Path: "/proc/1234/root/bin/evil"},
+		{Path: "bin/evil"},
+		{Path: "/var/lib/containerd/io.containerd.grpc.v1.cri/containers/0123/volumes/4567/evil"},
+		{Path: "/var/lib/kubelet/pods/0123-4567/volumes/kubernetes.io~empty-dir/cache/evil"},
+		{Path: "/var/lib/kubelet/pods/0123-4567/volume-subpaths/v/app/0/evil"},
+		{Path: "/var/lib/containers/storage/overlay-containers/0123/userdata/evil"},
+	} {
+		if err := validate(h, "injector"); err == nil || !strings.Contains(err.Error(), "createRuntime hook") || !strings.Contains(err.Error(), `"injector"`) {
+			t.Errorf("hook %v: %v", h, err)
+		}
+	}
+	// Who added it is not always known: the hook is refused all the same.
+	if err := validate(&api.Hook{Path: "/proc/self/root/x"}, ""); err == nil || !strings.Contains(err.Error(), "another NRI plugin") {
+		t.Errorf("a hook of no known plugin: %v", err)
+	}
+	// CRI-O's layers, by CRI-O's layout.
+	f.p.Runtime = &crio.Store{Storage: crio.Storage{Root: "/var/lib/containers/storage", Driver: "overlay"}}
+	if err := f.p.addedHooks(c.Id, hooksAdj("/var/lib/containers/storage/overlay/abc/diff/bin/evil"), nil); err == nil || !strings.Contains(err.Error(), "CRI-O's image layers") {
+		t.Errorf("a hook from CRI-O's layers: %v", err)
+	}
+	if err := f.p.addedHooks(c.Id, hooksAdj("/usr/bin/nvidia-ctk"), nil); err != nil {
+		t.Errorf("a host program on CRI-O: %v", err)
+	}
+}
+
+// TestHostHooksPass: hooks from the host's programs, as GPU and other
+// device plugins add them, are not refused.
+func TestHostHooksPass(t *testing.T) {
+	f := newFixture(t)
+	for _, p := range []string{"/usr/bin/nvidia-ctk", "/usr/local/nvidia/toolkit/nvidia-container-runtime-hook", "/opt/hooks/image-volumes-cleanup"} {
+		adj := hooksAdj(p)
+		adj.Hooks.Prestart[0].Args = []string{p, "hook", "create-symlinks", "--link=/usr/lib/x", "prestart"}
+		if err := f.p.addedHooks("c", adj, nil); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
+func hooksAdj(p string) *api.ContainerAdjustment {
+	adj := &api.ContainerAdjustment{}
+	adj.AddHooks(&api.Hooks{Prestart: []*api.Hook{{Path: p}}})
+	return adj
+}
