@@ -64,11 +64,10 @@ func (r *Store) inStorageRoot(m *api.Mount) error {
 		return fmt.Errorf("the mount at %s lies in CRI-O's image layers %s, which signgate cannot bind to a verified image", m.GetDestination(), layers)
 	}
 	for _, o := range m.GetOptions() {
-		if _, v, ok := strings.Cut(o, "="); ok {
-			for _, d := range strings.Split(v, ":") {
-				if in(d) {
-					return fmt.Errorf("the mount at %s names CRI-O's image layers %s in its option %q, which signgate cannot bind to a verified image", m.GetDestination(), layers, o)
-				}
+		// As the kernel reads it: escapes, and options joined by commas.
+		for _, d := range imagestore.OptionPaths(o) {
+			if in(d) {
+				return fmt.Errorf("the mount at %s names CRI-O's image layers %s in its option %q, which signgate cannot bind to a verified image", m.GetDestination(), layers, o)
 			}
 		}
 	}
