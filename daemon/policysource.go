@@ -252,15 +252,17 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 }
 
 // accept is policysource.Accept against the policy in force or, with none,
-// against a kept one set aside only for want of a signers record: an
-// upgrade from such a signgate must not let the source roll it back.
+// against a kept one set aside though verified by these signers (Floor):
+// an upgrade must not let the source roll it back.
 func (d *Daemon) accept(src *setup.Source, inForce *policysource.Kept, got *policysource.Fetched) (policysource.Change, error) {
 	if inForce != nil || src.Floor == nil {
 		return policysource.Accept(inForce, got.Digest, got.Fragment.Serial, src.MinSerial)
 	}
 	_, err := policysource.Accept(src.Floor, got.Digest, got.Fragment.Serial, src.MinSerial)
-	if err != nil {
+	if err != nil && src.Floor.Signers == "" {
 		return 0, fmt.Errorf("%w (the serial of the policy kept by an older signgate, set aside; if the signers changed since, remove %s)", err, policysource.Path(d.config().Daemon.StateDir))
+	} else if err != nil {
+		return 0, fmt.Errorf("%w (the serial of the kept policy %s, set aside: %v)", err, src.Floor.Digest, src.KeptError)
 	}
 	return policysource.Newer, nil // the set-aside one, verified now, is taken
 }
