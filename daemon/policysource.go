@@ -212,6 +212,9 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	var prev map[string]*policysource.Tenant
 	if inForce != nil {
 		prev = inForce.Tenants
+	} else if src.Floor != nil {
+		// A set-aside policy's tenants bound their sources as it does.
+		prev = src.Floor.Tenants
 	}
 	fetched, refusal := d.refreshTenants(ctx, cfg, got, prev, now)
 	// Each tenant was checked alone; the full set is what the reload
