@@ -17,8 +17,9 @@ import (
 // fragment that is not signed by its delegation's keys, goes backwards,
 // reaches beyond its delegation or does not compile is refused, naming the
 // delegation, and the tenant's previous fragment stays while the
-// delegation still allows it.
-func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *policysource.Fetched, prev map[string]*policysource.Tenant, now time.Time) (map[string]*policysource.Tenant, *policysource.Refusal) {
+// delegation still allows it (keepPrev: prev was in force; otherwise it
+// only bounds each tenant's serial).
+func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *policysource.Fetched, prev map[string]*policysource.Tenant, keepPrev bool, now time.Time) (map[string]*policysource.Tenant, *policysource.Refusal) {
 	src := cfg.Source
 	out := map[string]*policysource.Tenant{}
 	var refusal *policysource.Refusal
@@ -40,7 +41,7 @@ func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *po
 		switch {
 		case err == nil:
 			out[n] = t
-		case old != nil:
+		case old != nil && keepPrev:
 			out[n] = old
 		}
 		if err != nil && policysource.Reason(err) == "" {

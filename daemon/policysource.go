@@ -209,18 +209,19 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	if err != nil {
 		return d.policyFailed(src, inForce, err, now)
 	}
-	var prev map[string]*policysource.Tenant
+	var prev, fallback map[string]*policysource.Tenant
 	if inForce != nil {
-		prev = inForce.Tenants
+		prev, fallback = inForce.Tenants, inForce.Tenants
 	} else if src.Floor != nil {
-		// A set-aside policy's tenants bound their sources as it does.
+		// A set-aside policy's tenants bound their sources' serials as
+		// it does, but none is taken unless verified now.
 		prev = src.Floor.Tenants
 	}
-	fetched, refusal := d.refreshTenants(ctx, cfg, got, prev, now)
+	fetched, refusal := d.refreshTenants(ctx, cfg, got, prev, inForce != nil, now)
 	// Each tenant was checked alone; the full set is what the reload
 	// runs, so it is compiled before it is kept: a fragment that does
 	// not fit with the others is refused and its previous one stays.
-	_, tenants, dropped, ferr := setup.FitTenants(cfg.Config, got.Body, fetched, prev, got.Digest)
+	_, tenants, dropped, ferr := setup.FitTenants(cfg.Config, got.Body, fetched, fallback, got.Digest)
 	if ferr != nil {
 		return d.policyFailed(src, inForce, &policysource.RefusedError{Digest: got.Digest, Reason: "malformed", Err: ferr}, now)
 	}
