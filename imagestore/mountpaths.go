@@ -1,6 +1,9 @@
 package imagestore
 
-import "strings"
+import (
+	"path"
+	"strings"
+)
 
 // OverlayUnescape is s as the kernel reads an overlay's lowerdir, upperdir
 // and workdir: a backslash makes the next character stand for itself, so
@@ -44,4 +47,28 @@ func hasDotDot(p string) bool {
 		}
 	}
 	return false
+}
+
+// procLink: p lies in a process's /proc directory (/proc/<pid>/...,
+// self, thread-self), whose root, cwd and fd links lead into that
+// process's root filesystem, another container's (moby's, ctr's: never
+// gated) included. A hostPath never arrives so spelled (the runtime's
+// CRI resolves a hostPath's links first); a mount another plugin adds may.
+func procLink(p string) bool {
+	if !strings.Contains(p, "proc") {
+		return false // most mounts: no allocation
+	}
+	parts := strings.Split(path.Clean(p), "/")
+	if len(parts) < 3 || parts[0] != "" || parts[1] != "proc" {
+		return false
+	}
+	if parts[2] == "self" || parts[2] == "thread-self" {
+		return true
+	}
+	for _, r := range parts[2] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return parts[2] != ""
 }

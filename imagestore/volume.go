@@ -52,6 +52,9 @@ type ImageVolume struct {
 // options, which may name snapshot directories.
 func imageVolumeOf(destination, source string, options []string) (v ImageVolume, ok bool, err error) {
 	if !suspect(source) {
+		if procLink(source) {
+			return ImageVolume{}, false, fmt.Errorf("the mount at %s lies in a process's /proc directory (%s), which leads into its root filesystem, so what it shows cannot be judged", destination, source)
+		}
 		if hasDotDot(source) {
 			return ImageVolume{}, false, fmt.Errorf("the mount at %s has a \"..\" component in its source %q, which the runtime resolves from a directory signgate does not know, so what it shows cannot be judged", destination, source)
 		}
@@ -59,6 +62,9 @@ func imageVolumeOf(destination, source string, options []string) (v ImageVolume,
 			u := OverlayUnescape(o)
 			if suspect(u) {
 				return ImageVolume{}, false, fmt.Errorf("the mount at %s names containerd's image-volume or snapshot directories in its option %q, which signgate cannot bind to an image", destination, o)
+			}
+			if strings.Contains(u, "proc") && slices.ContainsFunc(OptionPaths(o), procLink) {
+				return ImageVolume{}, false, fmt.Errorf("the mount at %s names a process's /proc directory in its option %q, which leads into its root filesystem, so what it shows cannot be judged", destination, o)
 			}
 			if strings.Contains(u, "..") && slices.ContainsFunc(OptionPaths(o), hasDotDot) {
 				return ImageVolume{}, false, fmt.Errorf("the mount at %s has a \"..\" component in its option %q, which the kernel resolves from a directory signgate does not know, so what it shows cannot be judged", destination, o)
