@@ -266,7 +266,7 @@ func (d *Daemon) accept(src *setup.Source, inForce *policysource.Kept, got *poli
 	if err != nil && src.Floor.Signers == "" {
 		return 0, fmt.Errorf("%w (the serial of the policy kept by an older signgate, set aside; if the signers changed since, remove %s)", err, policysource.Path(d.config().Daemon.StateDir))
 	} else if err != nil {
-		return 0, fmt.Errorf("%w (the serial of the kept policy %s, set aside: %v)", err, src.Floor.Digest, src.KeptError)
+		return 0, fmt.Errorf("%w (the serial of the kept policy %s, set aside: %v; if the source's serials restarted, remove %s)", err, src.Floor.Digest, src.KeptError, policysource.Path(d.config().Daemon.StateDir))
 	}
 	return policysource.Newer, nil // the set-aside one, verified now, is taken
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,7 +33,7 @@ func TestSetAsidePolicysSerialStillBounds(t *testing.T) {
 		t.Fatal("a kept policy without expires is in force")
 	}
 	publishBody(t, ref, "serial = 3\nexpires = 2100-01-01T00:00:00Z\n", signer)
-	if err := d.RefreshPolicy(t.Context()); policysource.Reason(err) != "rollback" {
+	if err := d.RefreshPolicy(t.Context()); policysource.Reason(err) != "rollback" || !strings.Contains(err.Error(), "sha256:five") || !strings.Contains(err.Error(), policysource.Path(state)) {
 		t.Fatalf("serial 3 under the set-aside serial 5: %v", err)
 	}
 	if k, err := policysource.ReadKept(state); err != nil || k == nil || k.Serial != 5 {
