@@ -55,6 +55,19 @@ func (r *Store) inStorageRoot(m *api.Mount) error {
 		return nil
 	}
 	root := filepath.Clean(r.Storage.Root)
+	if err := r.inRoot(m, root); err != nil {
+		return err
+	}
+	// CRI-O resolves a hostPath's symlinks: under a root reached through
+	// one (/var/lib/containers on another disk), it arrives so spelled.
+	if resolved, err := filepath.EvalSymlinks(root); err == nil && resolved != root {
+		return r.inRoot(m, resolved)
+	}
+	return nil
+}
+
+// inRoot is inStorageRoot for the storage root spelled root.
+func (r *Store) inRoot(m *api.Mount, root string) error {
 	layers := filepath.Join(root, r.Storage.driver())
 	in := func(p string) bool {
 		p = path.Clean(p)
@@ -64,11 +77,10 @@ func (r *Store) inStorageRoot(m *api.Mount) error {
 		return fmt.Errorf("the mount at %s lies in CRI-O's image layers %s, which signgate cannot bind to a verified image", m.GetDestination(), layers)
 	}
 	for _, o := range m.GetOptions() {
-		if _, v, ok := strings.Cut(o, "="); ok {
-			for _, d := range strings.Split(v, ":") {
-				if in(d) {
-					return fmt.Errorf("the mount at %s names CRI-O's image layers %s in its option %q, which signgate cannot bind to a verified image", m.GetDestination(), layers, o)
-				}
+		// As the kernel reads it: escapes, and options joined by commas.
+		for _, d := range imagestore.OptionPaths(o) {
+			if in(d) {
+				return fmt.Errorf("the mount at %s names CRI-O's image layers %s in its option %q, which signgate cannot bind to a verified image", m.GetDestination(), layers, o)
 			}
 		}
 	}

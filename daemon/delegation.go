@@ -113,7 +113,7 @@ func (d *Daemon) fetchTenant(ctx context.Context, cfg *setup.Config, root *polic
 	}
 	change, err := policysource.Accept(inForce, got.Digest, got.Fragment.Serial, 0)
 	if err != nil {
-		return nil, &policysource.RefusedError{Digest: got.Digest, Reason: "rollback", Err: err}
+		return nil, &policysource.RefusedError{Digest: got.Digest, Reason: "rollback", Err: fmt.Errorf("delegation %q: %w", n, err)}
 	}
 	signers := policysource.DelegationSigners(root.Fragment, n)
 	if change == policysource.Same && old != nil {

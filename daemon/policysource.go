@@ -216,7 +216,8 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	var floors map[string]*policysource.Tenant
 	if inForce == nil && src.Floor != nil {
 		// The set-aside policy's tenants bound their serials as its
-		// serial bounds the root's: an upgrade opens no tenant rollback.
+		// serial bounds the root's: an upgrade opens no tenant rollback,
+		// and none of them is taken unless verified now.
 		floors = src.Floor.Tenants
 	}
 	fetched, refusal := d.refreshTenants(ctx, cfg, got, prev, floors, now)
@@ -258,15 +259,17 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 }
 
 // accept is policysource.Accept against the policy in force or, with none,
-// against a kept one set aside only for want of a signers record: an
-// upgrade from such a signgate must not let the source roll it back.
+// against a kept one set aside though verified by these signers (Floor):
+// an upgrade must not let the source roll it back.
 func (d *Daemon) accept(src *setup.Source, inForce *policysource.Kept, got *policysource.Fetched) (policysource.Change, error) {
 	if inForce != nil || src.Floor == nil {
 		return policysource.Accept(inForce, got.Digest, got.Fragment.Serial, src.MinSerial)
 	}
 	_, err := policysource.Accept(src.Floor, got.Digest, got.Fragment.Serial, src.MinSerial)
-	if err != nil {
+	if err != nil && src.Floor.Signers == "" {
 		return 0, fmt.Errorf("%w (the serial of the policy kept by an older signgate, set aside; if the signers changed since, remove %s)", err, policysource.Path(d.config().Daemon.StateDir))
+	} else if err != nil {
+		return 0, fmt.Errorf("%w (the serial of the kept policy %s, set aside: %v; if the source's serials restarted, remove %s)", err, src.Floor.Digest, src.KeptError, policysource.Path(d.config().Daemon.StateDir))
 	}
 	return policysource.Newer, nil // the set-aside one, verified now, is taken
 }

@@ -153,6 +153,8 @@ func Check(n Node) []Finding {
 	}
 	out = append(out, f)
 
+	out = append(out, snapshotRootsFinding(cfg))
+
 	f = Finding{Guarantee: "containerd itself reports each container's image digest", Holds: r.FillsContainerImage(), Optional: true}
 	f.Detail = "NRI's Container.Image is checked against the image store, and its config digest binds the image config at creation"
 	if !f.Holds {

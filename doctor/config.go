@@ -30,6 +30,8 @@ type Containerd struct {
 	RequiredPlugins    []string
 	TolerateAnnotation string
 	VerifierDir        string // "" unless set
+	// UnjudgedSnapshots: snapshot roots signgate cannot tell (snapshotroots.go).
+	UnjudgedSnapshots []string
 }
 
 // ReadContainerd reads path and the files it imports. containerd 2.x merges
@@ -66,6 +68,9 @@ func ReadContainerd(path string) (*Containerd, error) {
 			return nil, err
 		}
 		c.Files = append(c.Files, imp)
+		for name, v := range table(m, "proxy_plugins") {
+			table(root, "proxy_plugins")[name] = v
+		}
 		for name, v := range table(m, "plugins") {
 			sub, _ := v.(map[string]any)
 			if old, ok := plugins[name].(map[string]any); ok && c.Format >= 3 {
@@ -96,6 +101,7 @@ func ReadContainerd(path string) (*Containerd, error) {
 	}
 	c.TolerateAnnotation, _ = val["tolerate_missing_plugins_annotation"].(string)
 	c.VerifierDir, _ = table(plugins, verifierPlugin)["bin_dir"].(string)
+	c.UnjudgedSnapshots = unjudgedSnapshotRoots(root, plugins)
 	return c, nil
 }
 

@@ -3,6 +3,7 @@ package imagestore
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -51,9 +52,22 @@ type ImageVolume struct {
 // options, which may name snapshot directories.
 func imageVolumeOf(destination, source string, options []string) (v ImageVolume, ok bool, err error) {
 	if !suspect(source) {
+		if procLink(source) {
+			return ImageVolume{}, false, fmt.Errorf("the mount at %s lies in a process's /proc directory (%s), which leads into its root filesystem, so what it shows cannot be judged", destination, source)
+		}
+		if hasDotDot(source) {
+			return ImageVolume{}, false, fmt.Errorf("the mount at %s has a \"..\" component in its source %q, which the runtime resolves from a directory signgate does not know, so what it shows cannot be judged", destination, source)
+		}
 		for _, o := range options {
-			if suspect(o) {
+			u := OverlayUnescape(o)
+			if suspect(u) {
 				return ImageVolume{}, false, fmt.Errorf("the mount at %s names containerd's image-volume or snapshot directories in its option %q, which signgate cannot bind to an image", destination, o)
+			}
+			if strings.Contains(u, "proc") && slices.ContainsFunc(OptionPaths(o), procLink) {
+				return ImageVolume{}, false, fmt.Errorf("the mount at %s names a process's /proc directory in its option %q, which leads into its root filesystem, so what it shows cannot be judged", destination, o)
+			}
+			if strings.Contains(u, "..") && slices.ContainsFunc(OptionPaths(o), hasDotDot) {
+				return ImageVolume{}, false, fmt.Errorf("the mount at %s has a \"..\" component in its option %q, which the kernel resolves from a directory signgate does not know, so what it shows cannot be judged", destination, o)
 			}
 		}
 		return ImageVolume{}, false, nil // most mounts: no allocation on the hot path

@@ -32,9 +32,11 @@ type Source struct {
 	// Signers fingerprints the source's signers (signersID); a kept
 	// policy records the fingerprint it was verified under.
 	Signers string
-	// Floor is a kept policy set aside for want of a signers record (kept
-	// by an older signgate): never in force, but a policy whose serial
-	// is not above its serial is refused as a rollback until one is taken.
+	// Floor is a kept policy from this source set aside though not for
+	// its signers (kept by an older signgate with no signers record, or
+	// one that no longer compiles or lacks expires): never in force, but
+	// a policy whose serial is not above its serial is refused as a
+	// rollback until one is taken.
 	Floor *policysource.Kept
 	// TenantsError says which kept tenants' fragments were set aside
 	// because they do not compile with the root and the others.
@@ -118,7 +120,7 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 				perr = policysource.CheckFragmentExpires(cc.PolicySource.Reference, kept.Digest, f, cc.PolicySource.AllowNoExpires, cc.PolicySource.MaxValidity, time.Now(), cc.Path)
 			}
 			if perr != nil {
-				src.KeptError = perr
+				src.KeptError, src.Floor = perr, kept
 				return composeNone(cc, src)
 			}
 			if len(dropped) > 0 {
@@ -133,7 +135,8 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 			c.Source = src
 			return c, nil
 		}
-		src.KeptError = err
+		// Verified by these signers: its serial still bounds the source.
+		src.KeptError, src.Floor = err, kept
 	}
 	return composeNone(cc, src)
 }
