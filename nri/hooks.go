@@ -5,6 +5,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"unicode"
 
 	"github.com/containerd/nri/pkg/api"
 
@@ -58,28 +59,64 @@ func (p *Plugin) hookRefused(h *api.Hook) string {
 	if !strings.HasPrefix(h.GetPath(), "/") {
 		return "is not an absolute path, so where it runs from cannot be told"
 	}
-	for i, s := range append([]string{h.GetPath()}, h.GetArgs()...) {
-		what := "runs a program that"
-		if i > 0 {
-			what = fmt.Sprintf("has an argument %q that", s)
+	if why := p.pathRefused(h.GetPath()); why != "" {
+		return "runs a program that" + why
+	}
+	// An argument or a variable (LD_PRELOAD, BASH_ENV) names what the host
+	// runs as surely as the path, whole or as one of its words (a shell's
+	// command, a list of directories).
+	for _, a := range h.GetArgs() {
+		if why := p.wordsRefused(a); why != "" {
+			return fmt.Sprintf("has an argument %q that%s", a, why)
 		}
-		if c := path.Clean(s); c == "/proc" || strings.HasPrefix(c, "/proc/") {
-			return what + " lies under /proc, where a process's files (a container's root filesystem) show"
+	}
+	for _, e := range h.GetEnv() {
+		if why := p.wordsRefused(e); why != "" {
+			return fmt.Sprintf("has an environment variable %q that%s", e, why)
 		}
-		if i > 0 && !strings.Contains(s, "/") {
-			continue // a flag or a word, not a path
+	}
+	return ""
+}
+
+// wordsRefused is pathRefused for s and each word of it that is a path.
+func (p *Plugin) wordsRefused(s string) string {
+	if !strings.Contains(s, "/") {
+		return "" // a flag or a word, not a path
+	}
+	if why := p.pathRefused(s); why != "" {
+		return why
+	}
+	for _, w := range strings.FieldsFunc(s, hookWordSep) {
+		if w == s || !strings.Contains(w, "/") {
+			continue
 		}
-		if where := writtenByContainers(s); where != "" {
-			return what + " lies in " + where
+		if why := p.pathRefused(w); why != "" {
+			return why
 		}
-		for _, at := range resolved(s) {
-			_, vol, err := p.hostLayout()(&api.Mount{Destination: at, Source: at, Type: "bind", Options: []string{at}})
-			if err != nil {
-				return what + " lies where images' files do: " + err.Error()
-			}
-			if vol {
-				return what + " lies in an image volume, " + at
-			}
+	}
+	return ""
+}
+
+// hookWordSep parts the words of a shell command or a variable's value.
+func hookWordSep(r rune) bool {
+	return unicode.IsSpace(r) || strings.ContainsRune("=:,;&|()<>`'\"", r)
+}
+
+// pathRefused says, after "that", why s may not be run from, or "".
+func (p *Plugin) pathRefused(s string) string {
+	if c := path.Clean(s); c == "/proc" || strings.HasPrefix(c, "/proc/") {
+		return " lies under /proc, where a process's files (a container's root filesystem) show"
+	}
+	if where := writtenByContainers(s); where != "" {
+		return " lies in " + where
+	}
+	for _, at := range resolved(s) {
+		_, vol, err := p.hostLayout()(&api.Mount{Destination: at, Source: at, Type: "bind", Options: []string{at}})
+		if err != nil {
+			return " lies where images' files do: " + err.Error()
+		}
+		if vol {
+			return " lies in an image volume, " + at
 		}
 	}
 	return ""

@@ -82,3 +82,35 @@ func hooksAdj(p string) *api.ContainerAdjustment {
 	adj.AddHooks(&api.Hooks{Prestart: []*api.Hook{{Path: p}}})
 	return adj
 }
+
+// TestHookEnvAndWordsAreJudged: a hook's environment names programs the
+// host runs as surely as its arguments do (LD_PRELOAD, a script in
+// BASH_ENV), and a shell's argument is words, any of which may be the
+// path: a host program with an image's library preloaded, or a script
+// started by its path after a word, runs an image's files unverified.
+func TestHookEnvAndWordsAreJudged(t *testing.T) {
+	f := newFixture(t)
+	snap := "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/7/fs/evil.so"
+	adj := hooksAdj("/usr/bin/true")
+	adj.Hooks.Prestart[0].Env = []string{"LD_PRELOAD=" + snap}
+	if err := f.p.addedHooks("c", adj, nil); err == nil || !strings.Contains(err.Error(), "LD_PRELOAD") {
+		t.Errorf("a hook preloading a snapshot's library: %v", err)
+	}
+	f.p.Runtime = &crio.Store{Storage: crio.Storage{Root: "/var/lib/containers/storage", Driver: "overlay"}}
+	adj = hooksAdj("/bin/sh")
+	adj.Hooks.Prestart[0].Args = []string{"sh", "-c", "exec /var/lib/containers/storage/overlay/abc/diff/bin/evil"}
+	if err := f.p.addedHooks("c", adj, nil); err == nil || !strings.Contains(err.Error(), "CRI-O's image layers") {
+		t.Errorf("a shell starting a program from CRI-O's layers: %v", err)
+	}
+	adj = hooksAdj("/usr/bin/true")
+	adj.Hooks.Prestart[0].Env = []string{"LD_PRELOAD=/var/lib/containers/storage/overlay/abc/diff/evil.so"}
+	if err := f.p.addedHooks("c", adj, nil); err == nil || !strings.Contains(err.Error(), "CRI-O's image layers") {
+		t.Errorf("a hook preloading a library from CRI-O's layers: %v", err)
+	}
+	// The host's own environment passes.
+	adj = hooksAdj("/usr/bin/nvidia-ctk")
+	adj.Hooks.Prestart[0].Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin", "NVIDIA_VISIBLE_DEVICES=all"}
+	if err := f.p.addedHooks("c", adj, nil); err != nil {
+		t.Errorf("a host hook's environment: %v", err)
+	}
+}
