@@ -121,6 +121,16 @@ func (c *Config) policySource(p *Problems, f File) *PolicySource {
 		Refresh:      p.Duration("policy_source.refresh", s.Refresh, DefaultPolicyRefresh),
 		MaxStaleness: p.Duration("policy_source.max_staleness", s.MaxStaleness, DefaultPolicyMaxStaleness),
 		MaxValidity:  p.Duration("policy_source.max_validity", s.MaxValidity, DefaultPolicyMaxValidity)}
+	// A default gives way to what the file sets: a refresh of a day, or a
+	// staleness above 90 days, must not make a file that leaves the other
+	// key unset invalid (it did, on upgrade, for configs the previous
+	// release took). Only values the file sets can contradict each other.
+	if s.MaxStaleness == "" {
+		out.MaxStaleness = max(out.MaxStaleness, 2*out.Refresh)
+	}
+	if s.MaxValidity == "" {
+		out.MaxValidity = max(out.MaxValidity, out.MaxStaleness)
+	}
 	switch {
 	case s.Reference == "" && s.Path == "":
 		p.Errorf("policy_source: give reference (the OCI reference the policy is published at) or path (an OCI image layout holding it)")

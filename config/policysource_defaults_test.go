@@ -71,3 +71,35 @@ func TestPolicyMaxValidityHasOneDefault(t *testing.T) {
 		t.Errorf("charts/signgate/values.yaml policySource.maxValidity: %q; leave it empty for signgate's default", m)
 	}
 }
+
+// A default gives way to what the file sets: a file the previous release
+// took, with a day's refresh and no max_staleness, or a staleness above
+// 90 days and no max_validity, still parses (before, each was refused by
+// the new defaults, and the node did not start after the upgrade). Values
+// the file sets still contradict each other.
+func TestPolicySourceDefaultsGiveWayToTheFile(t *testing.T) {
+	src := "[keys.s]\npem = \"x\"\n[policy_source]\nreference = \"registry.example/p:1\"\n%s[policy_source.cosign]\nkeys = [\"s\"]\n"
+	for set, want := range map[string]struct{ staleness, validity string }{
+		"refresh = \"24h\"\n":                         {"48h0m0s", "2160h0m0s"},
+		"max_staleness = \"2400h\"\n":                 {"2400h0m0s", "2400h0m0s"},
+		"refresh = \"1200h\"\n":                       {"2400h0m0s", "2400h0m0s"},
+		"refresh = \"1m\"\nmax_staleness = \"10m\"\n": {"10m0s", "2160h0m0s"},
+	} {
+		c, err := Parse("/etc/signgate/config.toml", []byte(strings.Replace(src, "%s", set, 1)))
+		if err != nil {
+			t.Errorf("%q: %v", set, err)
+			continue
+		}
+		if got := c.PolicySource.MaxStaleness.String(); got != want.staleness {
+			t.Errorf("%q: max_staleness %s, want %s", set, got, want.staleness)
+		}
+		if got := c.PolicySource.MaxValidity.String(); got != want.validity {
+			t.Errorf("%q: max_validity %s, want %s", set, got, want.validity)
+		}
+	}
+	for _, set := range []string{"refresh = \"24h\"\nmax_staleness = \"24h\"\n", "max_staleness = \"2400h\"\nmax_validity = \"2160h\"\n"} {
+		if _, err := Parse("/etc/signgate/config.toml", []byte(strings.Replace(src, "%s", set, 1))); err == nil {
+			t.Errorf("%q: parsed", set)
+		}
+	}
+}
