@@ -39,6 +39,9 @@ const (
 	DefaultCRIOStorageRoot    = "/var/lib/containers/storage"
 	DefaultCRIOStorageRunRoot = "/run/containers/storage"
 	DefaultCRIOStorageDriver  = "overlay"
+	// CRI-O's own defaults for --config and --config-dir.
+	DefaultCRIOConfig    = "/etc/crio/crio.conf"
+	DefaultCRIOConfigDir = "/etc/crio/crio.conf.d"
 )
 
 // [registry]: signatures and their manifests are small; real ones are a few

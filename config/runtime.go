@@ -13,6 +13,8 @@ type RuntimeSection struct {
 	CRIOStorageDriver           string `toml:"crio_storage_driver"`
 	CRIOSocket                  string `toml:"crio_socket"`                    // CRI-O's CRI, to stop containers (crio_socket.go)
 	CRIOCheckpointRestoreUnsafe bool   `toml:"crio_checkpoint_restore_unsafe"` // crio/criu.go
+	CRIOConfig                  string `toml:"crio_config"`                    // CRI-O's files, read without crio_socket (crio/criu.go)
+	CRIOConfigDir               string `toml:"crio_config_dir"`                // its drop-ins
 }
 
 // Runtime names the container runtime and where its records are, with
@@ -26,6 +28,9 @@ type Runtime struct {
 	// CRIOCheckpointRestoreUnsafe admits creations on a CRI-O that
 	// restores checkpoints (enable_criu_support on); refused otherwise.
 	CRIOCheckpointRestoreUnsafe bool
+	// CRIOConfig and CRIOConfigDir are crio's --config and --config-dir,
+	// read for enable_criu_support when CRIOSocket is "".
+	CRIOConfig, CRIOConfigDir string
 }
 
 // The runtimes signgate gates, and "auto": the one NRI connects signgate
@@ -48,6 +53,8 @@ func runtime(p *Problems, r RuntimeSection) Runtime {
 		CRIOStorageDriver:           Or(r.CRIOStorageDriver, DefaultCRIOStorageDriver),
 		CRIOSocket:                  crioSocket(p, r.CRIOSocket),
 		CRIOCheckpointRestoreUnsafe: r.CRIOCheckpointRestoreUnsafe,
+		CRIOConfig:                  absPath(p, "daemon.runtime.crio_config", Or(r.CRIOConfig, DefaultCRIOConfig)),
+		CRIOConfigDir:               absPath(p, "daemon.runtime.crio_config_dir", Or(r.CRIOConfigDir, DefaultCRIOConfigDir)),
 	}
 	if out.Name != RuntimeContainerd && out.Name != RuntimeCRIO && out.Name != RuntimeAuto {
 		p.Errorf("daemon.runtime.name = %q: %q, %q or %q", r.Name, RuntimeContainerd, RuntimeCRIO, RuntimeAuto)

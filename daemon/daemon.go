@@ -102,7 +102,6 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	warnRestores(log, cfg.Daemon.Runtime)
 	d.store = store
 	d.restoreVerdicts(engine)
 	d.running = newRunning(d, store)

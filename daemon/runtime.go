@@ -42,7 +42,8 @@ func dialRuntime(d config.Daemon) (runtimeStore, error) {
 		if d.Runtime.CRIOSocket != "" {
 			s.CRI = &crio.CRI{Socket: d.Runtime.CRIOSocket}
 		}
-		s.Restores = &crio.RestoreGate{Socket: d.Runtime.CRIOSocket, Unsafe: d.Runtime.CRIOCheckpointRestoreUnsafe}
+		s.Restores = &crio.RestoreGate{Socket: d.Runtime.CRIOSocket, ConfigFile: d.Runtime.CRIOConfig, ConfigDir: d.Runtime.CRIOConfigDir,
+			Unsafe: d.Runtime.CRIOCheckpointRestoreUnsafe}
 		return s, nil
 	}
 	return imagestore.Dial(d.ContainerdSocket, d.ContainerdNamespace, d.Snapshotters)

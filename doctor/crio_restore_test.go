@@ -39,7 +39,7 @@ func TestCRIORestoreSaysWhatSigngateDoes(t *testing.T) {
 		n    Node
 		want string
 	}{
-		{Node{}, "crio_socket names no socket, so signgate cannot ask CRI-O and admits creations"},
+		{Node{}, "with no crio_socket to ask CRI-O on, reads these files ([daemon.runtime] crio_config and crio_config_dir) at each NRI connection and refuses every creation meanwhile"},
 		{Node{CRIOStop: CRIOStop{Socket: "/run/crio/crio.sock"}}, "on crio_socket /run/crio/crio.sock, refuses every creation meanwhile"},
 		{Node{CRIOStop: CRIOStop{Socket: "/run/crio/crio.sock"}, CRIORestoreUnsafe: true}, "crio_checkpoint_restore_unsafe = true: signgate admits creations"},
 	} {

@@ -80,8 +80,13 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 	if err := p.impostor(req.GetPlugins()); err != nil {
 		return err
 	}
-	// Before the admission: CreateContainer never saw the hooks (hooks.go).
-	if err := p.addedHooks(ctr.GetId(), req.GetAdjust(), req.GetOwners()); err != nil {
+	// Before the admission: CreateContainer never saw the hooks (hooks.go)
+	// nor the namespaces (namespaces.go) other plugins added.
+	err := p.addedHooks(ctr.GetId(), req.GetAdjust(), req.GetOwners())
+	if err == nil {
+		err = addedNamespaces(req.GetContainer(), req.GetAdjust(), req.GetOwners())
+	}
+	if err != nil {
 		ref := ctr.GetAnnotations()[containers.ImageNameAnnotation]
 		if ref == "" {
 			ref = ctr.GetName()

@@ -40,8 +40,8 @@ func runDoctor(args []string) int {
 	c := newCommand("doctor", doctorHelp)
 	cfgPath := c.configFlag(config.DefaultPath, "signgate's config (for containerd's socket and the decision deadline)")
 	ctdConfig := c.fs.String("containerd-config", "/etc/containerd/config.toml", "containerd's config file (its imports are read too)")
-	crioConfig := c.fs.String("crio-config", "/etc/crio/crio.conf", "CRI-O's config file, when [daemon.runtime] name = \"crio\" (crio's --config)")
-	crioDir := c.fs.String("crio-config-dir", "/etc/crio/crio.conf.d", "CRI-O's drop-in directory, read after its config file as CRI-O reads it (crio's --config-dir)")
+	crioConfig := c.fs.String("crio-config", config.DefaultCRIOConfig, "CRI-O's config file, when [daemon.runtime] name = \"crio\" (crio's --config); when not given, [daemon.runtime] crio_config")
+	crioDir := c.fs.String("crio-config-dir", config.DefaultCRIOConfigDir, "CRI-O's drop-in directory, read after its config file as CRI-O reads it (crio's --config-dir); when not given, [daemon.runtime] crio_config_dir")
 	crioSock := c.fs.String("crio-socket", doctor.DefaultCRIOSocket, "CRI-O's socket (crio's --listen), asked for the config CRI-O runs (GET /config, as crio status config does); when not given, [daemon.runtime] crio_socket if set")
 	doProve := c.fs.Bool("prove", false, "create a container from an image nobody signed and require signgate's refusal")
 	c.outputFlag(DoctorSchema)
@@ -52,6 +52,8 @@ func runDoctor(args []string) int {
 	if !c.given("crio-socket") {
 		paths.sock = "" // crio_socket, else the default (crioReport)
 	}
+	// Not given: the files signgate itself reads (crioReport).
+	paths.fileGiven, paths.dirGiven = c.given("crio-config"), c.given("crio-config-dir")
 	rep, code := doctorReport(*cfgPath, *ctdConfig, paths)
 	if *doProve && rep.Error == "" {
 		code = max(code, proveReport(rep, *cfgPath))

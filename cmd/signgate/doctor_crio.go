@@ -13,8 +13,12 @@ import (
 )
 
 // crioPaths are CRI-O's config file, drop-in directory and socket; sock
-// "" when --crio-socket was not given.
-type crioPaths struct{ file, dir, sock string }
+// "" when --crio-socket was not given, and file and dir replaced by
+// crio_config and crio_config_dir when their flags were not.
+type crioPaths struct {
+	file, dir, sock     string
+	fileGiven, dirGiven bool
+}
 
 // crioSocketFor is the socket doctor asks CRI-O's running config on: the
 // one --crio-socket names, else the one signgate's config names
@@ -49,6 +53,12 @@ func crioReport(rep *doctorOutput, cfg *setup.Config, crioConfig crioPaths) int 
 	node.Listeners = probeListeners(cfg.Daemon)
 	running := askRunning(cfg.Daemon)
 	node.Running = &running
+	if !crioConfig.fileGiven {
+		crioConfig.file = rt.CRIOConfig
+	}
+	if !crioConfig.dirGiven {
+		crioConfig.dir = rt.CRIOConfigDir
+	}
 	if node.CRIOFiles, err = doctor.ReadCRIO(crioConfig.file, crioConfig.dir); err != nil {
 		rep.ConfigError = err.Error()
 	} else {

@@ -2,6 +2,7 @@ package crio
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -10,10 +11,10 @@ import (
 // checkpoints (enable_criu_support on, criu in its PATH: a drop-in after
 // signgate's turns it on again), a creation on a signed image may be a
 // checkpoint's restore, whose files and memory NRI never shows: signgate,
-// reading CRI-O's running config on crio_socket, refuses every creation,
-// naming the key and where it read it, unless the node opts out with
-// crio_checkpoint_restore_unsafe. With restores off (the shipped drop-in)
-// the same creation is admitted.
+// reading CRI-O's running config on crio_socket, or CRI-O's files without
+// it, refuses every creation, naming the key and where it read it, unless
+// the node opts out with crio_checkpoint_restore_unsafe. With restores off
+// (the shipped drop-in) the same creation is admitted.
 func TestCRIOWithCheckpointRestoreRefusesCreations(t *testing.T) {
 	e := need(t)
 	ref := e.Registry + "/signed/crio-criu:v1"
@@ -44,6 +45,12 @@ func TestCRIOWithCheckpointRestoreRefusesCreations(t *testing.T) {
 	podID, podCfg = pod(t, e)
 	_, err := e.Create(podID, podCfg, ref)
 	mustDeny(t, err, "enable_criu_support is on", "GET /config on "+e.ContainerdSock, "crio_checkpoint_restore_unsafe")
+	// Without crio_socket (the suite's config), CRI-O's files say so.
+	if err := e.RestartSigngate(orig); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Create(podID, podCfg, ref)
+	mustDeny(t, err, "enable_criu_support is on (in "+filepath.Join(e.Dir, "crio", "conf.d", "99-criu.conf")+")", "crio_checkpoint_restore_unsafe")
 	unsafe := strings.Replace(withSocket, "crio_socket = ", "crio_checkpoint_restore_unsafe = true\ncrio_socket = ", 1)
 	if err := e.RestartSigngate(unsafe); err != nil {
 		t.Fatal(err)

@@ -90,7 +90,10 @@ func (e *Env) startCRIO(render func(*Env) string) error {
 			return err
 		}
 	}
-	sg := render(e) + fmt.Sprintf("\n[daemon.runtime]\nname = \"crio\"\ncrio_storage_root = %q\ncrio_storage_run_root = %q\n", root, run)
+	// CRI-O's files, which signgate reads for enable_criu_support without
+	// crio_socket.
+	sg := render(e) + fmt.Sprintf("\n[daemon.runtime]\nname = \"crio\"\ncrio_storage_root = %q\ncrio_storage_run_root = %q\ncrio_config = %q\ncrio_config_dir = %q\n",
+		root, run, filepath.Join(base, "crio.conf"), filepath.Join(base, "conf.d"))
 	if err := os.WriteFile(filepath.Join(e.Dir, "signgate.toml"), []byte(sg), 0o644); err != nil {
 		return err
 	}

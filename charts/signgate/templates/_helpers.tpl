@@ -77,6 +77,10 @@ watch_config = {{ $c.daemon.watchConfig | quote }}
 name = {{ $rt | quote }}
 crio_storage_root = {{ .Values.crioStorage.root | quote }}
 crio_storage_run_root = {{ .Values.crioStorage.runRoot | quote }}
+# CRI-O's files (the pod's /etc/crio, read-only): without crio_socket,
+# signgate reads enable_criu_support there.
+crio_config = "/etc/crio/crio.conf"
+crio_config_dir = "/etc/crio/crio.conf.d"
 {{- with include "signgate.crioSocket" . }}
 # CRI-O's CRI, to stop a container no longer trusted (crioSocket.mount).
 crio_socket = {{ . | quote }}

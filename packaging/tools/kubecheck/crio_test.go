@@ -40,11 +40,18 @@ func TestChartOnCRIO(t *testing.T) {
 				Name    string `toml:"name"`
 				Root    string `toml:"crio_storage_root"`
 				RunRoot string `toml:"crio_storage_run_root"`
+				Config  string `toml:"crio_config"`
+				ConfDir string `toml:"crio_config_dir"`
 			} `toml:"runtime"`
 		} `toml:"daemon"`
 	}
 	if _, err := toml.Decode(cfg, &c); err != nil {
 		t.Fatal(err)
+	}
+	// CRI-O's files, read for enable_criu_support, under the read-only
+	// /etc/crio mount.
+	if r := c.Daemon.Runtime; r.Config != "/etc/crio/crio.conf" || r.ConfDir != "/etc/crio/crio.conf.d" {
+		t.Errorf("[daemon.runtime] crio_config %q, crio_config_dir %q: not the mounted /etc/crio's", r.Config, r.ConfDir)
 	}
 	if r := c.Daemon.Runtime; r.Name != "crio" || r.Root != "/srv/storage" || r.RunRoot != "/run/containers/storage" {
 		t.Errorf("[daemon.runtime] %+v", r)
