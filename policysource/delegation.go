@@ -49,7 +49,7 @@ func TenantExpiredError(name string, t *Tenant) error {
 		at = f.Expires.UTC().Format(time.RFC3339)
 	}
 	return &RefusedError{Digest: t.Digest, Reason: ExpiredReason, Err: fmt.Errorf(
-		"delegation %q: its fragment %s (%s) expired at %s: its tenant must publish a newer one; the delegated namespaces fall to the root's policies meanwhile", name, t.Reference, t.Digest, at)}
+		"delegation %q: its fragment %s (%s) expired at %s: its tenant must publish a newer one; the images it delegates are denied meanwhile", name, t.Reference, t.Digest, at)}
 }
 
 // OverreachError refuses a tenant's fragment that reaches beyond its

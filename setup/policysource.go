@@ -243,7 +243,7 @@ func (c *Config) sourceWarnings() []string {
 		out = append(out, fmt.Sprintf("policy_source: the kept policy is not used: %v", s.KeptError))
 	}
 	if s.TenantsError != nil {
-		out = append(out, fmt.Sprintf("policy_source: delegated fragments set aside (their namespaces fall to the root's policies): %v", s.TenantsError))
+		out = append(out, fmt.Sprintf("policy_source: delegated fragments set aside (their delegations deny the images they delegate meanwhile): %v", s.TenantsError))
 	}
 	if s.Kept == nil {
 		out = append(out, fmt.Sprintf("policy_source: no policy from %s has been verified yet: every image is denied until one is", s.Reference))
