@@ -250,6 +250,19 @@ mode = "allow"
 		}
 		return lines
 	}
+	// The root alone also has 3 policies (team-a's denial in place of
+	// the tenant's): the fragment is in force once a reload follows its
+	// taking.
+	if err := harness.WaitFor(15*time.Second, func() error {
+		log := e.logSince(mark)
+		i := strings.Index(log, `msg="policy source: a delegated fragment verified; taking it"`)
+		if i < 0 || !strings.Contains(log[i:], `msg="reloaded config"`) {
+			return fmt.Errorf("team-a's fragment is not in force yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, e.logSince(mark))
+	}
 	waitLog(`msg="reloaded config"`, "policies=3")
 	podA, cfgA := e.pod("team-a")
 	podB, cfgB := e.pod("team-b")
