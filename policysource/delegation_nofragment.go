@@ -22,7 +22,7 @@ func NoFragmentPolicy(name string, d config.DelegationSection) config.PolicySect
 		Mode:       "deny",
 		Namespaces: d.Namespaces,
 		Scopes:     d.Scopes,
-		Reason: fmt.Sprintf("delegation %q (namespaces %s) has no fragment from %s in force (never published, refused, or expired): the images it delegates are denied until its tenant publishes one that verifies",
+		Reason: fmt.Sprintf("delegation %q (namespaces %s) has no fragment from %s in force (never published, refused, or expired: the log and signgate doctor say which): the images it delegates are denied until its tenant publishes one that verifies",
 			name, strings.Join(d.Namespaces, ", "), d.Reference),
 	}
 }

@@ -124,6 +124,7 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 				return composeNone(cc, src)
 			}
 			if len(dropped) > 0 {
+				explainNoFragment(c, dropped)
 				k := *kept
 				k.Tenants = in
 				kept = &k

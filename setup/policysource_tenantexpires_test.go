@@ -48,7 +48,7 @@ func TestKeptExpiredTenantDeniesUnderACatchAll(t *testing.T) {
 	if c.Source.Kept == nil {
 		t.Fatalf("the root is not in force: %v", c.Source.KeptError)
 	}
-	if p := c.Policies.Match("registry.example/b/app", "ns-b"); p == nil || p.Name != "b/no-fragment-in-force" || p.Mode != verify.DenyMode || !strings.Contains(p.Reason, `delegation "b"`) {
+	if p := c.Policies.Match("registry.example/b/app", "ns-b"); p == nil || p.Name != "b/no-fragment-in-force" || p.Mode != verify.DenyMode || !strings.Contains(p.Reason, `delegation "b"`) || !strings.Contains(p.Reason, "expired at") {
 		t.Errorf("b's image in ns-b, its fragment expired: %+v", p)
 	}
 	// Delegation a never had a fragment: denied too.
