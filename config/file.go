@@ -179,6 +179,8 @@ type PolicySection struct {
 	// Floor: in a policy artifact, matched before any tenant's delegated
 	// policies (policysource.go).
 	Floor bool `toml:"floor"`
+	// Reason: why a deny policy signgate wrote denies; never read from a file.
+	Reason string `toml:"-"`
 }
 
 // AttestationSection is one [[policy.attestation]].

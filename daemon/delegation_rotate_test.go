@@ -62,7 +62,7 @@ func TestRotatedTenantKeyEndsItsFragment(t *testing.T) {
 	if k := d.ps.kept.Load(); k == nil || k.Serial != 2 || k.Tenants["team-a"] != nil {
 		t.Errorf("after the rotation the leaked key's fragment is kept: %+v", k.Tenants["team-a"])
 	}
-	if v := decide(d, app); v.Allowed || v.Policy != "root-default" {
+	if v := decide(d, app); v.Allowed || v.Policy != "team-a/no-fragment-in-force" {
 		t.Errorf("after the rotation the leaked key's fragment decides: %+v", v)
 	}
 	if testutil.ToFloat64(d.ps.metrics.refused.WithLabelValues("untrusted")) == 0 {

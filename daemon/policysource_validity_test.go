@@ -55,7 +55,8 @@ func TestPolicyExpiringTooFarIsRefused(t *testing.T) {
 // without, or signed to expire beyond max_validity, is refused; one past
 // its expires by the node's clock is refused when fetched and dropped
 // when kept, so a tenant's registry cannot freeze it for as long as the
-// root lasts. The root stays in force throughout.
+// root lasts. The root stays in force throughout, and while no fragment
+// is in force the delegation denies what it delegates.
 func TestTenantFragmentExpires(t *testing.T) {
 	host := srvHost(t)
 	root, tenant := mustSigner(t), mustSigner(t)
@@ -86,7 +87,7 @@ func TestTenantFragmentExpires(t *testing.T) {
 			t.Fatalf("%s: the root is not in force: %+v", when, k)
 		}
 		v := d.Decide(t.Context(), verify.Request{Image: app, Namespace: "team-a", Platform: app.DigestStr()})
-		if tenantIn && (!v.Allowed || v.Policy != "team-a/apps") || !tenantIn && (v.Allowed || v.Policy != "root-default") {
+		if tenantIn && (!v.Allowed || v.Policy != "team-a/apps") || !tenantIn && (v.Allowed || v.Policy != "team-a/no-fragment-in-force" || v.Cause != verify.CauseDeniedByPolicy) {
 			t.Errorf("%s: tenant in force %v: %+v", when, tenantIn, v)
 		}
 		if reason != "" && (k.LastRefusal == nil || k.LastRefusal.Reason != reason || !strings.Contains(k.LastRefusal.Error, `delegation "team-a"`)) {

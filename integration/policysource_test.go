@@ -186,8 +186,9 @@ func must[T any](v T, err error) T {
 
 // A root policy delegates namespace team-a to the tenant's own signed
 // fragment, both in the distribution registry: team-a's pods run what the
-// tenant allows, another namespace's pods do not, and a fragment reaching
-// into team-b is refused naming the delegation (issue 32, item 4).
+// tenant allows, another namespace's pods do not, a fragment reaching
+// into team-b is refused naming the delegation (issue 32, item 4), and a
+// delegation whose tenant never published denies what it delegates.
 func TestDelegatedNamespaceThroughARealRegistry(t *testing.T) {
 	e := need(t)
 	rootRef, tenantRef := e.Registry+"/signgate/root:prod", e.Registry+"/team-a/policy:prod"
@@ -211,11 +212,18 @@ func TestDelegatedNamespaceThroughARealRegistry(t *testing.T) {
 		}
 		return d
 	}
-	root := push(rootRef, "root.toml", policytest.TeamARoot(cosignPub, e.Signers["k2"].PublicPEM(), tenantRef, e.Registry, fmt.Sprintf(`[[policy]]
+	// team-c is delegated too, but its tenant never publishes.
+	root := push(rootRef, "root.toml", policytest.TeamARoot(cosignPub, e.Signers["k2"].PublicPEM(), tenantRef, e.Registry, fmt.Sprintf(`[delegations.team-c]
+reference = "%s/team-c/policy:prod"
+namespaces = ["team-c"]
+scopes = ["%s/team-c/**"]
+keys = ["team-a"]
+
+[[policy]]
 name = "sandbox"
 scopes = ["%s/pause"]
 mode = "allow"
-`, e.Registry)))
+`, e.Registry, e.Registry, e.Registry)))
 	if out, err := e.Cosign(e.CosignDir, "sign", "--key", "cosign.key", "--yes", "--use-signing-config=false", "--tlog-upload=false", root.String()); err != nil {
 		t.Fatalf("cosign sign: %v: %s", err, out)
 	}
@@ -250,13 +258,31 @@ mode = "allow"
 		}
 		return lines
 	}
-	waitLog(`msg="reloaded config"`, "policies=3")
+	// The root alone has as many policies (team-a's denial in place of
+	// the tenant's): the fragment is in force once a reload follows its
+	// taking.
+	if err := harness.WaitFor(15*time.Second, func() error {
+		log := e.logSince(mark)
+		i := strings.Index(log, `msg="policy source: a delegated fragment verified; taking it"`)
+		if i < 0 || !strings.Contains(log[i:], `msg="reloaded config"`) {
+			return fmt.Errorf("team-a's fragment is not in force yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, e.logSince(mark))
+	}
+	waitLog(`msg="reloaded config"`, "policies=4")
 	podA, cfgA := e.pod("team-a")
 	podB, cfgB := e.pod("team-b")
 	id, err := e.Create(podA, cfgA, app.String())
 	mustAllow(t, id, err)
 	_, err = e.Create(podB, cfgB, app.String())
 	mustDeny(t, err, `policy "root-default"`)
+	// A delegation without a fragment denies what it delegates, naming
+	// itself, rather than leaving it to the root's later policies.
+	podC, cfgC := e.pod("team-c")
+	_, err = e.Create(podC, cfgC, e.image("team-c/app").String())
+	mustDeny(t, err, `policy "team-c/no-fragment-in-force"`, `delegation "team-c"`)
 
 	fragment(2, `["team-a", "team-b"]`)
 	lines := waitLog(`msg="policy source: a delegated fragment refused`, "reason=overreach")

@@ -60,5 +60,9 @@ func FromConfig(cc *config.Config, serial int64, expires time.Time) ([]byte, err
 	if err := CheckDelegations(built); err != nil {
 		return nil, fmt.Errorf("%s: %w", cc.Path, err)
 	}
+	// And one whose policy has the name of a delegation's denial.
+	if _, err := Merge(built, nil); err != nil {
+		return nil, fmt.Errorf("%s: %w", cc.Path, err)
+	}
 	return buf.Bytes(), nil
 }

@@ -103,6 +103,17 @@ func TestBuildRefusesAnUnboundedDelegation(t *testing.T) {
 	if _, err := policysource.FromConfig(cc, 1, time.Now().Add(time.Hour)); err == nil || !strings.Contains(err.Error(), src) || !strings.Contains(err.Error(), "delegations.team-a.keys") {
 		t.Errorf("an unbounded delegation: %v", err)
 	}
+	// A policy named as a delegation's denial (while it has no fragment)
+	// would make nodes refuse the policy: refused at build.
+	if err := os.WriteFile(src, []byte("[keys.s]\npem = \"x\"\n[delegations.team-a]\nreference = \"registry.example/team-a/policy:prod\"\nnamespaces = [\"team-a\"]\nscopes = [\"registry.example/team-a/**\"]\nkeys = [\"s\"]\n[[policy]]\nname = \"team-a/no-fragment-in-force\"\nscopes = [\"**\"]\nmode = \"allow\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cc, err = config.Load(src); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policysource.FromConfig(cc, 1, time.Now().Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "delegations.team-a") {
+		t.Errorf("a policy named as team-a's denial: %v", err)
+	}
 	// A node's own file delegates nothing: beside [policy_source] it is an error.
 	node := filepath.Join(filepath.Dir(src), "node.toml")
 	if err := os.WriteFile(node, []byte("[keys.s]\npem = \"x\"\n[policy_source]\nreference = \"registry.example/p:1\"\n[policy_source.cosign]\nkeys = [\"s\"]\n[delegations.team-a]\nreference = \"registry.example/team-a/policy:prod\"\n"), 0o600); err != nil {

@@ -49,7 +49,7 @@ func TenantExpiredError(name string, t *Tenant) error {
 		at = f.Expires.UTC().Format(time.RFC3339)
 	}
 	return &RefusedError{Digest: t.Digest, Reason: ExpiredReason, Err: fmt.Errorf(
-		"delegation %q: its fragment %s (%s) expired at %s: its tenant must publish a newer one; the delegated namespaces fall to the root's policies meanwhile", name, t.Reference, t.Digest, at)}
+		"delegation %q: its fragment %s (%s) expired at %s: its tenant must publish a newer one; the images it delegates are denied meanwhile", name, t.Reference, t.Digest, at)}
 }
 
 // OverreachError refuses a tenant's fragment that reaches beyond its
@@ -209,7 +209,10 @@ func within(s string, delegated []string) bool {
 
 // Merge is the fragment in force: the root's keys and the tenants', and
 // the policies in the order they are matched: the root's floors, then each
-// tenant's (by delegation name), then the rest of the root's.
+// delegation's (by name), then the rest of the root's. A delegation whose
+// tenant has no fragment here (never published, refused, expired) denies
+// what it delegates in its place: its namespaces never fall to the root's
+// later policies, whose catch-all might admit what the tenant would not.
 func Merge(root *config.Fragment, tenants map[string]*config.Fragment) (*config.Fragment, error) {
 	out := *root
 	out.Keys = map[string]config.KeySection{}
@@ -226,12 +229,19 @@ func Merge(root *config.Fragment, tenants map[string]*config.Fragment) (*config.
 			rest = append(rest, p)
 		}
 	}
-	for _, n := range sortedNames(tenants) {
-		d, ok := root.Delegations[n]
-		if !ok {
-			continue // no longer delegated
+	for _, n := range sortedNames(root.Delegations) {
+		d := root.Delegations[n]
+		t := tenants[n]
+		if t == nil {
+			p := NoFragmentPolicy(n, d)
+			if names[p.Name] {
+				return nil, fmt.Errorf("delegations.%s: a policy named %q is already defined, the name of the one that denies the delegation's images while it has no fragment: rename it", n, p.Name)
+			}
+			names[p.Name] = true
+			delegated = append(delegated, p)
+			continue
 		}
-		keys, pols, err := Delegate(n, d, tenants[n])
+		keys, pols, err := Delegate(n, d, t)
 		if err != nil {
 			return nil, err
 		}

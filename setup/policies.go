@@ -52,7 +52,7 @@ func (c *Config) policies(p *config.Problems, f *config.File, certKinds, materia
 // then the policy's own rules (verify.Policy.Validate).
 func (v *validator) policy(at string, ps config.PolicySection, keys map[string]config.KeySection, ids map[string]config.IdentitySection, roots map[string]config.TrustRootSection, certs map[string]string) (verify.Policy, bool) {
 	n := v.Len()
-	p := verify.Policy{Name: ps.Name, Mode: verify.Mode(config.Or(ps.Mode, config.DefaultMode)), Namespaces: ps.Namespaces, Signatures: verify.Combine(ps.Signatures), SignedManifest: verify.SignedManifest(ps.SignedManifest)}
+	p := verify.Policy{Name: ps.Name, Mode: verify.Mode(config.Or(ps.Mode, config.DefaultMode)), Namespaces: ps.Namespaces, Signatures: verify.Combine(ps.Signatures), SignedManifest: verify.SignedManifest(ps.SignedManifest), Reason: ps.Reason}
 	for _, s := range ps.Scopes {
 		// A tag would pass as a repository named "repo:v1" that no image
 		// has: the policy would never match.

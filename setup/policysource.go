@@ -124,6 +124,7 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 				return composeNone(cc, src)
 			}
 			if len(dropped) > 0 {
+				explainNoFragment(c, dropped)
 				k := *kept
 				k.Tenants = in
 				kept = &k
@@ -243,7 +244,7 @@ func (c *Config) sourceWarnings() []string {
 		out = append(out, fmt.Sprintf("policy_source: the kept policy is not used: %v", s.KeptError))
 	}
 	if s.TenantsError != nil {
-		out = append(out, fmt.Sprintf("policy_source: delegated fragments set aside (their namespaces fall to the root's policies): %v", s.TenantsError))
+		out = append(out, fmt.Sprintf("policy_source: delegated fragments set aside (their delegations deny the images they delegate meanwhile): %v", s.TenantsError))
 	}
 	if s.Kept == nil {
 		out = append(out, fmt.Sprintf("policy_source: no policy from %s has been verified yet: every image is denied until one is", s.Reference))

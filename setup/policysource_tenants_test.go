@@ -81,9 +81,10 @@ func policyNames(c *setup.Config) []string {
 
 // A kept tenant's fragment that does not compile with the root and the
 // other tenants sets only itself aside, named: the root's policies (its
-// floors included) and the other tenants' stay in force. It used to set
-// the whole kept policy aside, so the node denied every image, at every
-// restart too, and running containers were stopped.
+// floors included) and the other tenants' stay in force, and its
+// delegation denies what it delegates. It used to set the whole kept
+// policy aside, so the node denied every image, at every restart too, and
+// running containers were stopped.
 func TestKeptTenantProblemNeverSetsTheRootAside(t *testing.T) {
 	path, state := sourcedConfig(t, "")
 	root := tenantRoot(t)
@@ -96,8 +97,8 @@ func TestKeptTenantProblemNeverSetsTheRootAside(t *testing.T) {
 	if c.Source.Kept == nil {
 		t.Fatalf("one tenant's fragment set the whole root policy aside (every image denied, floors included): %v", c.Source.KeptError)
 	}
-	if got := strings.Join(policyNames(c), ","); got != "system,a/apps" {
-		t.Errorf("policies in force: %s, want system,a/apps", got)
+	if got := strings.Join(policyNames(c), ","); got != "system,a/apps,b/no-fragment-in-force" {
+		t.Errorf("policies in force: %s, want system,a/apps,b/no-fragment-in-force", got)
 	}
 	if c.Source.TenantsError == nil || !strings.Contains(c.Source.TenantsError.Error(), `delegation "b"`) {
 		t.Errorf("the set-aside fragment is not named: %v", c.Source.TenantsError)

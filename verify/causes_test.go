@@ -109,7 +109,7 @@ func TestRateLimitedRanksAboveRegistryError(t *testing.T) {
 func TestEveryCauseIsClassifiedFinalOrNot(t *testing.T) {
 	t.Parallel()
 	final := map[Cause]bool{
-		CauseNoSignatures: true, CauseUntrusted: true, CauseNoAttestation: true, CauseAttestationFailed: true, CauseNoPolicy: true,
+		CauseNoSignatures: true, CauseUntrusted: true, CauseNoAttestation: true, CauseAttestationFailed: true, CauseNoPolicy: true, CauseDeniedByPolicy: true,
 		CauseVerified: false, CauseAllowedByPolicy: false, CauseMisconfigured: false,
 		CauseRegistryError: false, CauseRateLimited: false, CausePending: false,
 		CauseImageUnknown: false, CauseRootFSMismatch: false, CauseImageMismatch: false, CauseBadName: false,

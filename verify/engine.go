@@ -413,6 +413,16 @@ func (e *Engine) Decide(ctx context.Context, req Request) *Verdict {
 		v.Took = time.Since(start)
 		return &v
 	}
+	if p.Mode == DenyMode {
+		v := base
+		v.Cause = CauseDeniedByPolicy
+		v.Reason = fmt.Sprintf("policy %q denies %s without verification (mode \"deny\")", p.Name, repo)
+		if p.Reason != "" {
+			v.Reason = fmt.Sprintf("policy %q denies %s: %s", p.Name, repo, p.Reason)
+		}
+		v.Took = time.Since(start)
+		return &v
+	}
 
 	key := snap.binding(p) + "\x01" + req.Image.String() + "\x01" + req.Platform
 	if scope := req.credentialScope(); scope != "" {
@@ -690,6 +700,7 @@ var causeRank = map[Cause]int{
 	CauseRootFSMismatch:    12,
 	CauseImageMismatch:     13,
 	CauseBadName:           14,
+	CauseDeniedByPolicy:    15,
 }
 
 // worse is the more telling of two causes: not knowing beats a wrong

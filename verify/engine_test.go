@@ -85,7 +85,7 @@ func policy(t *testing.T, mode verify.Mode, rule string, every bool, keys ...str
 		t.Fatal(err)
 	}
 	p := verify.Policy{Name: "test", Scopes: []verify.Scope{sc}, Mode: mode}
-	if mode != verify.Allow {
+	if mode != verify.Allow && mode != verify.DenyMode {
 		th, err := verify.ParseThreshold(rule, len(keys))
 		if err != nil {
 			t.Fatal(err)
@@ -767,6 +767,7 @@ func TestVerdictCauses(t *testing.T) {
 	k1 := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{})
 	audit := e.engine(policy(t, verify.Audit, "any", false, "k1"), registry.Config{}, verify.Options{})
 	allow := e.engine(policy(t, verify.Allow, "", false), registry.Config{}, verify.Options{})
+	deny := e.engine(policy(t, verify.DenyMode, "", false), registry.Config{}, verify.Options{})
 	none := e.engine(verify.Policies{}, registry.Config{}, verify.Options{})
 	for _, c := range []struct {
 		name    string
@@ -780,6 +781,7 @@ func TestVerdictCauses(t *testing.T) {
 		{"audited, unsigned", decide(t, audit, unsigned), verify.CauseNoSignatures, true},
 		{"allowed by policy", decide(t, allow, unsigned), verify.CauseAllowedByPolicy, true},
 		{"no policy", decide(t, none, unsigned), verify.CauseNoPolicy, false},
+		{"denied by policy, signed", decide(t, deny, signed), verify.CauseDeniedByPolicy, false},
 	} {
 		if c.v.Cause != c.cause || c.v.Allowed != c.allowed {
 			t.Errorf("%s: cause %q allowed %v; want %q %v (%s)", c.name, c.v.Cause, c.v.Allowed, c.cause, c.allowed, c.v.Reason)

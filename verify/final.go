@@ -3,7 +3,10 @@ package verify
 // Final reports whether a denial with this cause is the trust material's
 // own answer about the image, one that asking again would give again:
 // the signatures (or attestations) were read and judged against the keys,
-// certificates and trust roots in force, or no policy governs the image.
+// certificates and trust roots in force, or no policy governs the image,
+// or one in mode "deny" does. A deny policy signgate writes for a
+// delegation without a fragment never stops anything: it has no
+// on_untrusted_running, so the default, report, holds.
 // Only a final denial may act on a running container (stop it); any other
 // is reported and judged again at the next change.
 //
@@ -22,7 +25,7 @@ package verify
 //   - verified, allowed_by_policy: not denials.
 func (c Cause) Final() bool {
 	switch c {
-	case CauseNoSignatures, CauseUntrusted, CauseNoAttestation, CauseAttestationFailed, CauseNoPolicy:
+	case CauseNoSignatures, CauseUntrusted, CauseNoAttestation, CauseAttestationFailed, CauseNoPolicy, CauseDeniedByPolicy:
 		return true
 	}
 	return false

@@ -18,6 +18,9 @@ const (
 	Audit Mode = "audit"
 	// Allow admits the image without verification (the sandbox image, say).
 	Allow Mode = "allow"
+	// DenyMode refuses the image without verification: a registry blocked, or
+	// a delegation whose tenant has no fragment in force.
+	DenyMode Mode = "deny"
 )
 
 // Policy governs the images whose repository matches one of its scopes.
@@ -39,6 +42,9 @@ type Policy struct {
 	// SignedManifest says whose signatures count for an index: its own,
 	// the platform manifest's that runs, or either (the default).
 	SignedManifest SignedManifest
+	// Reason says why a deny policy denies when signgate wrote it (a
+	// delegation without a fragment in force); "" for a user's own.
+	Reason string
 }
 
 // Combine says how a policy's signature kinds combine.
@@ -269,12 +275,12 @@ func (p *Policy) Validate() []error {
 		if p.Cosign == nil && p.Notation == nil && len(p.Attestations) == 0 {
 			bad("", `mode %q verifies, so it needs a [policy.cosign], [policy.notation] or [[policy.attestation]] requirement (or use mode = "allow")`, p.Mode)
 		}
-	case Allow:
+	case Allow, DenyMode:
 		if p.Cosign != nil || p.Notation != nil || len(p.Attestations) > 0 {
-			bad("", `mode "allow" skips verification, so its signature requirements would be ignored; remove one of them`)
+			bad("", `mode %q skips verification, so its signature requirements would be ignored; remove them`, p.Mode)
 		}
 	default:
-		bad(fmt.Sprintf("mode = %q", p.Mode), `want "enforce", "audit" or "allow"`)
+		bad(fmt.Sprintf("mode = %q", p.Mode), `want "enforce", "audit", "allow" or "deny"`)
 	}
 	if c := p.Cosign; c != nil {
 		errs = append(errs, c.validate("cosign")...)

@@ -148,6 +148,7 @@ func TestPolicyValidates(t *testing.T) {
 		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: Enforce}, "needs a [policy.cosign], [policy.notation] or [[policy.attestation]] requirement"},
 		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: "warn"}, `.mode = "warn": want`},
 		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: Allow, Cosign: &CosignRequirement{Keys: []string{"k"}, Threshold: 1}}, `mode "allow" skips verification`},
+		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: DenyMode, Notation: &NotationRequirement{Roots: []string{"r"}, Identities: []string{"*"}, Threshold: 1}}, `mode "deny" skips verification`},
 		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: Enforce, Cosign: &CosignRequirement{Keys: []string{"k", "k"}, Threshold: 1}}, `key "k" is listed twice`},
 		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: Enforce, Cosign: &CosignRequirement{Keys: []string{"k"}, Threshold: 2}}, ".cosign.require: 2 of 1 keys can never be met"},
 		{Policy{Name: "p", Scopes: []Scope{sc}, Mode: Enforce, Notation: &NotationRequirement{Roots: []string{"r"}, Identities: []string{"*"}, Level: "audit", Threshold: 1}}, `.notation.level = "audit": it does not establish`},
@@ -162,5 +163,8 @@ func TestPolicyValidates(t *testing.T) {
 	ok := Policy{Name: "p", Scopes: []Scope{sc}, Mode: Enforce, Cosign: &CosignRequirement{Keys: []string{"k"}, Threshold: 1}}
 	if errs := ok.Validate(); len(errs) != 0 {
 		t.Errorf("a valid policy: %v", errs)
+	}
+	if errs := (&Policy{Name: "blocked", Scopes: []Scope{sc}, Mode: DenyMode}).Validate(); len(errs) != 0 {
+		t.Errorf("a deny policy: %v", errs)
 	}
 }

@@ -15,6 +15,7 @@ const (
 	CauseVerified          Cause = "verified"           // the policy's requirements were met
 	CauseAllowedByPolicy   Cause = "allowed_by_policy"  // mode "allow": not verified, by choice
 	CauseNoPolicy          Cause = "no_policy"          // no policy governs the image
+	CauseDeniedByPolicy    Cause = "denied_by_policy"   // mode "deny": not verified, denied by choice (or for a delegation without a fragment in force)
 	CauseNoSignatures      Cause = "no_signatures"      // none of the kinds required was found
 	CauseUntrusted         Cause = "untrusted"          // signatures found, but not enough by trusted keys
 	CauseNoAttestation     Cause = "no_attestation"     // an attestation the policy requires was not found
