@@ -13,12 +13,14 @@ import (
 // or of a host process, puts the container's processes beside code nobody
 // verified (a shared pid or user namespace lets it ptrace them; a mount
 // namespace is that process's view of files). CreateContainer never saw
-// it. What cannot change what runs is let through: a namespace without a
-// path (a new one, only more apart), the path the container already had
-// for that type (the pod's own, as the runtime set it), and a removal
-// (the host's namespace of that type: a privilege the pod spec also
-// grants, which admission control judges, not a container's contents).
-// owners names the plugin, where NRI says.
+// it. A removal of a namespace the container had puts it in the host's
+// namespace of that type (the host's pid namespace shows every process's
+// /proc/<pid>/root, ungated containers' included), which neither the pod
+// spec nor admission control asked for: refused too. What cannot change
+// what runs is let through: a namespace without a path (a new one, only
+// more apart), the path the container already had for that type (the
+// pod's own, as the runtime set it), and a removal of a type it did not
+// have. owners names the plugin, where NRI says.
 func addedNamespaces(ctr *api.Container, adj *api.ContainerAdjustment, owners *api.OwningPlugins) error {
 	had := map[string]string{}
 	for _, n := range ctr.GetLinux().GetNamespaces() {
@@ -29,17 +31,18 @@ func addedNamespaces(ctr *api.Container, adj *api.ContainerAdjustment, owners *a
 			continue
 		}
 		typ, removal := n.IsMarkedForRemoval()
-		if removal || n.GetPath() == "" {
-			continue
-		}
-		if p, ok := had[typ]; ok && p == n.GetPath() {
-			continue
-		}
+		p, ok := had[typ]
 		by := "another NRI plugin"
 		if owners != nil && owners.Owners != nil {
 			if o, ok := owners.NamespaceOwner(ctr.GetId(), typ); ok && o != "" {
 				by = fmt.Sprintf("NRI plugin %q", o)
 			}
+		}
+		switch {
+		case removal && ok:
+			return fmt.Errorf("the %s namespace removed by %s would put the container in the host's %s namespace, which its pod did not ask for: code nobody verified runs there", typ, by, typ)
+		case removal, n.GetPath() == "", ok && p == n.GetPath():
+			continue
 		}
 		return fmt.Errorf("the %s namespace %q added by %s would join the container to a namespace signgate did not see made (another container's or a host process's): code nobody verified would run beside it", typ, n.GetPath(), by)
 	}

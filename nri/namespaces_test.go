@@ -12,8 +12,9 @@ import (
 // have the container join a namespace by path (NRI's namespace
 // adjustment, which containerd and CRI-O apply): another container's or a
 // host process's, where code nobody verified runs beside the container's.
-// It is refused, naming the namespace type, its path and the plugin; a new
-// namespace, the pod's own path restated, and a removal pass. Before,
+// It is refused, naming the namespace type, its path and the plugin, and so
+// is a removal of a namespace the container had; a new namespace, the
+// pod's own path restated, and a removal of a type it lacked pass. Before,
 // namespace adjustments were not looked at.
 func TestNamespaceAddedByAnotherPluginIsJudged(t *testing.T) {
 	ctx := context.Background()
@@ -59,10 +60,16 @@ func TestNamespaceAddedByAnotherPluginIsJudged(t *testing.T) {
 	for _, ns := range [][]*api.LinuxNamespace{
 		{{Type: "network", Path: "/var/run/netns/cni-0123"}, {Type: "ipc", Path: "/proc/77/ns/ipc"}},
 		{{Type: "user"}, {Type: "cgroup"}, {Type: "network"}},
-		{{Type: api.MarkForRemoval("pid")}},
+		{{Type: api.MarkForRemoval("uts")}},
 	} {
 		if err := validate("harmless", ns...); err != nil {
 			t.Errorf("%v: %v", ns, err)
 		}
+	}
+	// Removing a namespace the container had puts it in the host's: the
+	// host's pid namespace shows every process's root, ungated
+	// containers' too. Before, a removal always passed.
+	if err := validate("hoster", &api.LinuxNamespace{Type: api.MarkForRemoval("pid")}); err == nil || !strings.Contains(err.Error(), "the pid namespace removed by NRI plugin \"hoster\"") {
+		t.Errorf("pid namespace removed: %v", err)
 	}
 }
