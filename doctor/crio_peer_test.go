@@ -1,16 +1,12 @@
 package doctor
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -48,42 +44,7 @@ func TestCRIORunningConfigNotFromAnotherUser(t *testing.T) {
 	if os.Getenv(serveAsVar) != "" {
 		return // the server's process: TestServeCRIOConfigAsAnotherUser
 	}
-	if os.Geteuid() != 0 {
-		testenv.Skip(t, "needs root: the stand-in runs as another user")
-	}
-	dir, err := os.MkdirTemp("", "crio-peer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o777); err != nil { // others may write here: the point
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "doctor.test")
-	self, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, self, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "crio.sock")
-	cmd := exec.Command(bin, "-test.run=^TestServeCRIOConfigAsAnotherUser$")
-	cmd.Env = append(os.Environ(), serveAsVar+"="+sock)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	ready, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || ready != "ready\n" {
-		t.Fatalf("the stand-in did not start: %q %v", ready, err)
-	}
+	sock := testenv.ServeAsNobody(t, "TestServeCRIOConfigAsAnotherUser", serveAsVar)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cfg, err := ReadCRIORunning(ctx, sock)
