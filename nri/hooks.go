@@ -75,7 +75,7 @@ func (p *Plugin) hookRefused(h *api.Hook) string {
 			return fmt.Sprintf("has an environment variable %q that%s", e, why)
 		}
 	}
-	return ""
+	return codeRefused(h.GetPath(), h.GetArgs(), h.GetEnv())
 }
 
 // wordsRefused is pathRefused for s and each word of it that is a path.

@@ -114,3 +114,65 @@ func TestHookEnvAndWordsAreJudged(t *testing.T) {
 		t.Errorf("a host hook's environment: %v", err)
 	}
 }
+
+// TestHookCodeThatCannotBeFollowedIsRefused: a hook's words are judged as
+// literal paths, so a hook that builds its paths at run time (a glob, a
+// variable, an escape, a shell's `cd` then a relative name, code read from
+// the container's state on stdin, whose annotations the pod's author
+// writes) could run an image's files unverified. Each was let through.
+func TestHookCodeThatCannotBeFollowedIsRefused(t *testing.T) {
+	f := newFixture(t)
+	for _, h := range []struct {
+		prog string
+		args []string
+		env  []string
+		want string
+	}{
+		{"/bin/sh", []string{"sh", "-c", "exec /var/lib/containerd/io.*.snapshotter.v1.overlayfs/snapshots/7/fs/evil"}, nil, "'*'"},
+		{"/bin/sh", []string{"sh", "-c", "exec /var/lib/containerd/io.c?ntainerd.snapshotter.v1.overlayfs/snapshots/7/fs/evil"}, nil, "'?'"},
+		{"/bin/sh", []string{"sh", "-c", "d=/var/lib/containerd/io.contain; exec ${d}erd.snapshotter.v1.overlayfs/snapshots/7/fs/evil"}, nil, "'$'"},
+		{"/bin/sh", []string{"sh", "-c", "exec /var/lib/containerd/io.contain\\erd.snapshotter.v1.overlayfs/snapshots/7/fs/evil"}, nil, "images' files"},
+		{"/usr/bin/find", []string{"find", "/var/lib/containerd", "-name", "evil", "-exec", "{}", ";"}, nil, "'{'"},
+		{"/usr/bin/true", nil, []string{"DIR=/var/lib/containerd/io.c*"}, "environment variable"},
+		// No expansion at all: a shell walks there with cd and relative names.
+		{"/bin/sh", []string{"sh", "-c", "cd /var/lib && cd containerd && cd snapshots && exec ./evil"}, nil, "interpreter (sh)"},
+		// A shell reading the container's state (annotations) as its code.
+		{"/bin/bash", []string{"bash"}, nil, "interpreter (bash)"},
+		{"/bin/sh", nil, nil, "interpreter (sh)"},
+		{"/usr/bin/python3.12", []string{"python3", "-c", "import os; os.execv('evil', ('evil',))"}, nil, "interpreter (python3.12)"},
+		// An interpreter started by another program.
+		{"/usr/bin/nsenter", []string{"nsenter", "-t", "1", "-m", "--", "sh", "-c", "cd /tmp; ./evil"}, nil, "names an interpreter (sh)"},
+		{"/usr/bin/nsenter", []string{"nsenter", "-t", "1", "-m", "/usr/bin/perl", "-e", "exec 'evil'"}, nil, "names an interpreter (perl)"},
+		{"/usr/sbin/runuser", []string{"runuser", "-u", "root", "-c", "cd /tmp; ./evil"}, nil, "interpreter (runuser)"},
+	} {
+		adj := hooksAdj(h.prog)
+		adj.Hooks.Prestart[0].Args = h.args
+		adj.Hooks.Prestart[0].Env = h.env
+		if err := f.p.addedHooks("c", adj, nil); err == nil || !strings.Contains(err.Error(), h.want) {
+			t.Errorf("%s %q %q: %v, want an error with %s", h.prog, h.args, h.env, err, h.want)
+		}
+	}
+	// On CRI-O, a glob into its layers.
+	f.p.Runtime = &crio.Store{Storage: crio.Storage{Root: "/var/lib/containers/storage", Driver: "overlay"}}
+	adj := hooksAdj("/bin/sh")
+	adj.Hooks.Prestart[0].Args = []string{"sh", "-c", "exec /var/lib/containers/storage/overl*/abc/diff/bin/evil"}
+	if err := f.p.addedHooks("c", adj, nil); err == nil {
+		t.Errorf("a glob into CRI-O's layers was let through")
+	}
+	// What device plugins add still passes: a script by its path, a
+	// library directory named after python, a host program's flags.
+	for _, h := range []struct {
+		prog string
+		args []string
+	}{
+		{"/bin/sh", []string{"sh", "/usr/local/libexec/oci-hooks/gpu.sh"}},
+		{"/usr/bin/nvidia-ctk", []string{"nvidia-ctk", "hook", "update-ldcache", "--folder", "/usr/lib/python3/dist-packages"}},
+		{"/usr/bin/nvidia-ctk", []string{"nvidia-ctk", "hook", "create-symlinks", "--link=libcuda.so.1::/usr/lib/x86_64-linux-gnu/libcuda.so"}},
+	} {
+		adj := hooksAdj(h.prog)
+		adj.Hooks.Prestart[0].Args = h.args
+		if err := f.p.addedHooks("c", adj, nil); err != nil {
+			t.Errorf("%s %q: %v", h.prog, h.args, err)
+		}
+	}
+}
