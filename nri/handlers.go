@@ -44,7 +44,7 @@ func (p *Plugin) Configure(_ context.Context, _, runtime, version string) (api.E
 		nriVersion = p.runtimeNRI()
 	}
 	events, validates := eventsFor(nriVersion, runtime, version)
-	events, validates = p.fallback.events(p.log(), runtime, version, events, validates)
+	events, validates = p.fallback.events(p.log(), runtime, version, nriVersion, events, validates)
 	p.log().Info("NRI runtime", "runtime", runtime, "version", version, "nri_version", nriVersion, "validator", validates)
 	if !validates {
 		p.log().Warn("this runtime's NRI has no validator: containers are refused while signgate runs, but created when it is absent or too slow (fails open); containerd 2.2 or newer fails closed",
