@@ -304,6 +304,7 @@ func (d *Daemon) actOnUntrusted(j nri.Judged, rc *localapi.RunningContainer, pol
 	act := cfg.Running.For(policy)
 	action := string(act)
 	final := v.Cause.Final()
+	var since time.Time // when the registry's silence about it began
 	if final {
 		d.running.answered(j.ID)
 		ok, due := d.running.confirmed(j.ID, v.Cause, max(cfg.Running.ConfirmFor(policy), cfg.Cache.DenyTTL), act == config.RunningStop)
@@ -312,7 +313,7 @@ func (d *Daemon) actOnUntrusted(j nri.Judged, rc *localapi.RunningContainer, pol
 			final = false
 		}
 	} else {
-		since := d.running.unanswered(j.ID, v.Cause)
+		since = d.running.unanswered(j.ID, v.Cause)
 		d.running.askAgain(v.Cause, max(cfg.Running.ConfirmFor(policy), cfg.Cache.DenyTTL))
 		if act == config.RunningStop {
 			var reason string
@@ -322,8 +323,12 @@ func (d *Daemon) actOnUntrusted(j nri.Judged, rc *localapi.RunningContainer, pol
 	}
 	if said := action + "\x00" + string(v.Cause) + "\x00" + rc.Reason; d.running.reported[j.ID] != said {
 		d.running.reported[j.ID] = said
-		d.log.Warn("running container no longer trusted", "pod", j.Pod, "namespace", j.Namespace, "container", j.Name, "id", j.ID,
-			"image", rc.Image, "digest", rc.Digest, "policy", policy, "cause", v.Cause, "reason", rc.Reason, "action", action, "trigger", why)
+		attrs := []any{"pod", j.Pod, "namespace", j.Namespace, "container", j.Name, "id", j.ID,
+			"image", rc.Image, "digest", rc.Digest, "policy", policy, "cause", v.Cause, "reason", rc.Reason, "action", action, "trigger", why}
+		if !since.IsZero() {
+			attrs = append(attrs, "unanswered_since", since.UTC().Format(time.RFC3339))
+		}
+		d.log.Warn("running container no longer trusted", attrs...)
 	}
 	if act != config.RunningStop || !final {
 		return action

@@ -64,12 +64,13 @@ func (r *runningState) unansweredNote(id string) string {
 	return ""
 }
 
-// unansweredStop decides for a container whose verdict is not final
-// under a stop policy with stop_unanswered_after = limit (zero: none):
-// stop says the registry's silence has lasted the limit, and reason says
-// so; otherwise the loop is to judge again when it will (the caller still
-// asks again as for any unanswered verdict) and deferred is the action.
-// The caller holds r.mu.
+// unansweredStop decides for a container whose verdict is not final, left
+// unanswered since since (zero: not the registry's silence), under a stop
+// policy with stop_unanswered_after = limit (zero: none). stop: the
+// silence has lasted the limit, and reason says so (was is the verdict's
+// own). Otherwise action says why the stop waits, and when the limit
+// will stop it, at which time the loop is due to judge again. The caller
+// holds r.mu.
 func (r *runningState) unansweredStop(since time.Time, cause verify.Cause, limit time.Duration, was string) (stop bool, action, reason string) {
 	deferred := "stop deferred: the verdict is not final (" + string(cause) + ")"
 	if since.IsZero() || limit <= 0 {

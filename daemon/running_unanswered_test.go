@@ -92,7 +92,7 @@ func TestARegistryThatNeverAnswersStopsAfterTheLimit(t *testing.T) {
 	if got := testutil.ToFloat64(d.running.unanswers.WithLabelValues("release")); got != 3599 {
 		t.Fatalf("signgate_running_unanswered_seconds{policy=release} = %v, want 3599", got)
 	}
-	if !strings.Contains(log.String(), `action="`+deferred(verify.CauseRegistryError, "2026-12-06T15:00:40Z")+`"`) {
+	if !strings.Contains(log.String(), `action="`+deferred(verify.CauseRegistryError, "2026-12-06T15:00:40Z")+`" trigger=test unanswered_since=2026-12-06T14:00:40Z`) {
 		t.Fatalf("the log does not say when it will be stopped:\n%s", log)
 	}
 	rc := judge(denies{verify.CauseRegistryError}, time.Second)
