@@ -176,6 +176,8 @@ type PolicySection struct {
 	// What happens to a running container this policy no longer trusts.
 	OnUntrustedRunning string `toml:"on_untrusted_running"` // see running.go
 	StopConfirm        string `toml:"stop_confirm"`         // see running.go
+
+	StopUnansweredAfter string `toml:"stop_unanswered_after"` // see running_unanswered.go
 	// Floor: in a policy artifact, matched before any tenant's delegated
 	// policies (policysource.go).
 	Floor bool `toml:"floor"`

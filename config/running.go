@@ -20,10 +20,12 @@ const (
 	RunningStop RunningAction = "stop"
 )
 
-// Running holds each policy's on_untrusted_running and stop_confirm.
+// Running holds each policy's on_untrusted_running, stop_confirm and
+// stop_unanswered_after.
 type Running struct {
-	byPolicy map[string]RunningAction
-	confirm  map[string]time.Duration
+	byPolicy   map[string]RunningAction
+	confirm    map[string]time.Duration
+	unanswered map[string]time.Duration // running_unanswered.go
 }
 
 // ConfirmFor is the named policy's stop_confirm: a running container is
@@ -50,7 +52,7 @@ func (r Running) For(policy string) RunningAction {
 // naming the policy and the key when one is neither "report" nor "stop",
 // or not a positive duration.
 func running(p *Problems, policies []PolicySection) Running {
-	r := Running{byPolicy: map[string]RunningAction{}, confirm: map[string]time.Duration{}}
+	r := Running{byPolicy: map[string]RunningAction{}, confirm: map[string]time.Duration{}, unanswered: map[string]time.Duration{}}
 	for i, ps := range policies {
 		r.confirm[ps.Name] = p.Duration(fmt.Sprintf("policy[%d] %q.stop_confirm", i, ps.Name), ps.StopConfirm, DefaultStopConfirm)
 		switch a := RunningAction(ps.OnUntrustedRunning); a {
@@ -60,6 +62,7 @@ func running(p *Problems, policies []PolicySection) Running {
 		default:
 			p.Errorf("policy[%d] %q.on_untrusted_running = %q: want %q (list it, the default) or %q (stop it)", i, ps.Name, ps.OnUntrustedRunning, RunningReport, RunningStop)
 		}
+		r.unansweredAfter(p, i, ps)
 	}
 	return r
 }

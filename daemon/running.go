@@ -62,13 +62,17 @@ type runningState struct {
 	reported  map[string]string // container -> what was last said of it untrusted
 	acted     map[string]string // container -> what the loop last did about it, for ps
 	sightings map[string]sighting
-	confirmAt time.Time // when a stop waiting for confirmation is due; zero for none
-	againAt   time.Time // when a verdict the registry could not give is asked again; zero for none
+	// container -> the first judgement the registry left unanswered
+	// since its last answer (running_unanswered.go)
+	unansweredSince map[string]time.Time
+	confirmAt       time.Time // when a stop waiting for confirmation is due; zero for none
+	againAt         time.Time // when a verdict the registry could not give is asked again; zero for none
 
 	stopMu   sync.Mutex
 	stopping map[string]string // container -> how its stop is going
 
 	untrusted *prometheus.GaugeVec
+	unanswers *prometheus.GaugeVec
 	stops     *prometheus.CounterVec
 	judged    prometheus.Gauge
 }
@@ -77,9 +81,12 @@ func newRunning(d *Daemon, tasks containerTasks) *runningState {
 	r := &runningState{
 		tasks: tasks, due: make(chan string, 1), after: time.After, now: time.Now,
 		trustedBy: map[string]string{}, reported: map[string]string{}, stopping: map[string]string{},
-		acted: map[string]string{}, sightings: map[string]sighting{},
+		acted: map[string]string{}, sightings: map[string]sighting{}, unansweredSince: map[string]time.Time{},
 		untrusted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "signgate_running_untrusted", Help: "Running containers whose image their policy no longer trusts, by policy (the one that governs the image now, else the one that last trusted it).",
+		}, []string{"policy"}),
+		unanswers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "signgate_running_unanswered_seconds", Help: "The longest any running container has had its verdict left unanswered by the registry (registry_error, rate_limited, pending) since its last answer, as of the last judgement, by policy (0 for none); stop_unanswered_after stops it at that limit.",
 		}, []string{"policy"}),
 		stops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "signgate_running_stops_total", Help: "Running containers stopped because their policy no longer trusts their image (on_untrusted_running = \"stop\"), by policy and result (ok, error).",
@@ -88,7 +95,7 @@ func newRunning(d *Daemon, tasks containerTasks) *runningState {
 			Name: "signgate_running_judged_timestamp_seconds", Help: "When the running containers were last judged again.",
 		}),
 	}
-	d.metrics.reg.MustRegister(r.untrusted, r.stops, r.judged)
+	d.metrics.reg.MustRegister(r.untrusted, r.unanswers, r.stops, r.judged)
 	return r
 }
 
@@ -163,7 +170,7 @@ func (d *Daemon) judgeRunning(ctx context.Context, why string, act bool) localap
 	for _, p := range cfg.Policies {
 		counts[p.Name] = 0
 	}
-	seen := map[string]bool{}
+	seen, longest := map[string]bool{}, map[string]float64{}
 	judged := d.judgeEach(ctx, live, cfg.Registry.VerifyTimeout+time.Second)
 	if !act {
 		for _, j := range judged {
@@ -181,11 +188,16 @@ func (d *Daemon) judgeRunning(ctx context.Context, why string, act bool) localap
 			delete(r.reported, c.ID)
 			delete(r.acted, c.ID)
 			delete(r.sightings, c.ID)
+			r.answered(c.ID)
 		} else {
 			policy := or(rc.Policy, r.trustedBy[c.ID])
 			counts[or(policy, "(none)")]++
-			rc.Action = d.actOnUntrusted(j, rc, policy, cfg.Config, why)
+			rc.Action = d.actOnUntrusted(j, &rc, policy, cfg.Config, why)
 			r.acted[c.ID] = rc.Action
+			rc.Action += r.unansweredNote(c.ID)
+			if since, ok := r.unansweredSince[c.ID]; ok {
+				longest[or(policy, "(none)")] = max(longest[or(policy, "(none)")], r.now().Sub(since).Seconds())
+			}
 		}
 		resp.Containers = append(resp.Containers, rc)
 	}
@@ -201,6 +213,11 @@ func (d *Daemon) judgeRunning(ctx context.Context, why string, act bool) localap
 			delete(r.sightings, id)
 		}
 	}
+	for id := range r.unansweredSince {
+		if !seen[id] {
+			delete(r.unansweredSince, id)
+		}
+	}
 	r.stopMu.Lock()
 	for id, st := range r.stopping {
 		if !seen[id] && st != "stop: stopping" {
@@ -209,8 +226,10 @@ func (d *Daemon) judgeRunning(ctx context.Context, why string, act bool) localap
 	}
 	r.stopMu.Unlock()
 	r.untrusted.Reset()
+	r.unanswers.Reset()
 	for p, n := range counts {
 		r.untrusted.WithLabelValues(p).Set(float64(n))
+		r.unanswers.WithLabelValues(p).Set(longest[p])
 	}
 	r.judged.SetToCurrentTime()
 	return resp
@@ -276,34 +295,45 @@ func describeJudged(j nri.Judged) localapi.RunningContainer {
 // image runs) is reported but stops nothing: a registry outage must not
 // stop every container on the node. The next change judges it again, and
 // one the registry did not answer is asked again on the loop's own clock
-// (askAgain), so a revocation it hid is still caught. A final one stops
-// only once confirmed (running_confirm.go).
-func (d *Daemon) actOnUntrusted(j nri.Judged, rc localapi.RunningContainer, policy string, cfg *config.Config, why string) string {
+// (askAgain), so a revocation it hid is still caught; one the registry
+// leaves unanswered for the policy's stop_unanswered_after stops
+// (running_unanswered.go). A final one stops only once confirmed
+// (running_confirm.go).
+func (d *Daemon) actOnUntrusted(j nri.Judged, rc *localapi.RunningContainer, policy string, cfg *config.Config, why string) string {
 	v := j.Decision.Verdict
 	act := cfg.Running.For(policy)
 	action := string(act)
 	final := v.Cause.Final()
+	var since time.Time // when the registry's silence about it began
 	if final {
+		d.running.answered(j.ID)
 		ok, due := d.running.confirmed(j.ID, v.Cause, max(cfg.Running.ConfirmFor(policy), cfg.Cache.DenyTTL), act == config.RunningStop)
 		if !ok && act == config.RunningStop {
 			action = "stop pending: confirming " + string(v.Cause) + " at " + due.UTC().Format(time.RFC3339)
 			final = false
 		}
 	} else {
+		since = d.running.unanswered(j.ID, v.Cause)
 		d.running.askAgain(v.Cause, max(cfg.Running.ConfirmFor(policy), cfg.Cache.DenyTTL))
 		if act == config.RunningStop {
-			action = "stop deferred: the verdict is not final (" + string(v.Cause) + ")"
+			var reason string
+			final, action, reason = d.running.unansweredStop(since, v.Cause, cfg.Running.UnansweredLimitFor(policy), v.Reason)
+			rc.Reason = or(reason, rc.Reason)
 		}
 	}
-	if said := action + "\x00" + string(v.Cause) + "\x00" + v.Reason; d.running.reported[j.ID] != said {
+	if said := action + "\x00" + string(v.Cause) + "\x00" + rc.Reason; d.running.reported[j.ID] != said {
 		d.running.reported[j.ID] = said
-		d.log.Warn("running container no longer trusted", "pod", j.Pod, "namespace", j.Namespace, "container", j.Name, "id", j.ID,
-			"image", rc.Image, "digest", rc.Digest, "policy", policy, "cause", v.Cause, "reason", v.Reason, "action", action, "trigger", why)
+		attrs := []any{"pod", j.Pod, "namespace", j.Namespace, "container", j.Name, "id", j.ID,
+			"image", rc.Image, "digest", rc.Digest, "policy", policy, "cause", v.Cause, "reason", rc.Reason, "action", action, "trigger", why}
+		if !since.IsZero() {
+			attrs = append(attrs, "unanswered_since", since.UTC().Format(time.RFC3339))
+		}
+		d.log.Warn("running container no longer trusted", attrs...)
 	}
 	if act != config.RunningStop || !final {
 		return action
 	}
-	return d.stop(j, rc, policy)
+	return d.stop(j, *rc, policy)
 }
 
 func or(s, def string) string {

@@ -72,12 +72,15 @@ const unanswered = "asking again about a running container the registry did not 
 // runs) say nothing the registry could change; a reload or a new
 // connection judges them again. The caller holds r.mu.
 func (r *runningState) askAgain(cause verify.Cause, wait time.Duration) {
-	switch cause {
-	case verify.CauseRegistryError, verify.CauseRateLimited, verify.CausePending:
-	default:
-		return
+	if silent(cause) {
+		r.againBy(r.now().Add(wait))
 	}
-	if due := r.now().Add(wait); r.againAt.IsZero() || due.Before(r.againAt) {
+}
+
+// againBy has the loop judge again by due at the latest. The caller holds
+// r.mu.
+func (r *runningState) againBy(due time.Time) {
+	if r.againAt.IsZero() || due.Before(r.againAt) {
 		r.againAt = due
 	}
 }

@@ -53,5 +53,6 @@ func (d *Daemon) described(j nri.Judged, cfg *config.Config) localapi.RunningCon
 	default:
 		rc.Action = string(act)
 	}
+	rc.Action += r.unansweredNote(j.ID)
 	return rc
 }

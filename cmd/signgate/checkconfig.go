@@ -88,6 +88,9 @@ type checkPolicy struct {
 	// OnUntrustedRunning: report or stop (docs/operations.md#running-containers).
 	OnUntrustedRunning string `json:"on_untrusted_running"`
 	StopConfirm        string `json:"stop_confirm"`
+	// StopUnansweredAfter: a container the registry leaves unanswered this
+	// long is stopped; absent when the policy has none.
+	StopUnansweredAfter string `json:"stop_unanswered_after,omitempty"`
 }
 
 type checkAttestation struct {
@@ -182,6 +185,9 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 	}
 	for i, p := range cfg.Policies {
 		cp := checkPolicy{At: fmt.Sprintf("policy[%d]", i), Name: p.Name, Mode: string(p.Mode), Namespaces: p.Namespaces, OnUntrustedRunning: string(cfg.Running.For(p.Name)), StopConfirm: cfg.Running.ConfirmFor(p.Name).String()}
+		if d := cfg.Running.UnansweredLimitFor(p.Name); d > 0 {
+			cp.StopUnansweredAfter = d.String()
+		}
 		for _, s := range p.Scopes {
 			cp.Scopes = append(cp.Scopes, s.Pattern)
 		}

@@ -78,6 +78,9 @@ func printCheck(rep *checkReport) {
 		}
 		if p.OnUntrustedRunning == string(config.RunningStop) {
 			fmt.Printf("     running containers it no longer trusts are stopped (on_untrusted_running), once denied twice %s apart (stop_confirm)\n", p.StopConfirm)
+			if p.StopUnansweredAfter != "" {
+				fmt.Printf("     and once the registry has left their verdict unanswered for %s (stop_unanswered_after)\n", p.StopUnansweredAfter)
+			}
 		}
 	}
 }

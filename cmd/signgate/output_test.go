@@ -133,15 +133,17 @@ func TestCheckConfigShowsOnUntrustedRunning(t *testing.T) {
 		Policies []struct {
 			OnUntrustedRunning string `json:"on_untrusted_running"`
 			StopConfirm        string `json:"stop_confirm"`
+			StopUnanswered     string `json:"stop_unanswered_after"`
 		}
 	}
-	cfg := writeConfig(t, strings.Replace(allowAll, `mode = "allow"`, "mode = \"allow\"\non_untrusted_running = \"stop\"\nstop_confirm = \"90s\"", 1))
+	cfg := writeConfig(t, strings.Replace(allowAll, `mode = "allow"`, "mode = \"allow\"\non_untrusted_running = \"stop\"\nstop_confirm = \"90s\"\nstop_unanswered_after = \"6h\"", 1))
 	r := signgate(t, nil, "check-config", "--config", cfg, "--output", "json")
 	decode(t, r, "signgate.dev/check-config/v1", &rep)
-	if len(rep.Policies) != 1 || rep.Policies[0].OnUntrustedRunning != "stop" || rep.Policies[0].StopConfirm != "1m30s" {
+	if len(rep.Policies) != 1 || rep.Policies[0].OnUntrustedRunning != "stop" || rep.Policies[0].StopConfirm != "1m30s" || rep.Policies[0].StopUnanswered != "6h0m0s" {
 		t.Fatalf("exit %d %+v\n%s", r.code, rep, r.stderr)
 	}
-	if r = signgate(t, nil, "check-config", "--config", cfg); !strings.Contains(r.stdout, "running containers it no longer trusts are stopped (on_untrusted_running), once denied twice 1m30s apart") {
+	if r = signgate(t, nil, "check-config", "--config", cfg); !strings.Contains(r.stdout, "running containers it no longer trusts are stopped (on_untrusted_running), once denied twice 1m30s apart") ||
+		!strings.Contains(r.stdout, "once the registry has left their verdict unanswered for 6h0m0s (stop_unanswered_after)") {
 		t.Fatalf("text:\n%s", r.stdout)
 	}
 }
