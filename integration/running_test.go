@@ -21,6 +21,17 @@ import (
 // untrusted under policy release (other tests leave some running).
 func (e *env) ps(id string) (rc localapi.RunningContainer, code int, untrusted int) {
 	e.t.Helper()
+	rc, code, untrusted, err := e.psFind(id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return rc, code, untrusted
+}
+
+// psFind is ps for a container signgate may not have learnt yet: a
+// signgate started anew learns running containers from NRI's Synchronize,
+// which may come after it answers /readyz.
+func (e *env) psFind(id string) (rc localapi.RunningContainer, code int, untrusted int, err error) {
 	cmd := exec.Command(filepath.Join(e.Bin, "signgate"), "ps", "--socket", e.APISocket(), "--output", "json")
 	out, _ := cmd.Output()
 	var r struct {
@@ -28,7 +39,7 @@ func (e *env) ps(id string) (rc localapi.RunningContainer, code int, untrusted i
 		localapi.RunningResponse
 	}
 	if err := json.Unmarshal(out, &r); err != nil || r.Schema != "signgate.dev/ps/v1" {
-		e.t.Fatalf("signgate ps --output json: %v\n%s", err, out)
+		return rc, 0, 0, fmt.Errorf("signgate ps --output json: %v\n%s", err, out)
 	}
 	found := false
 	for _, c := range r.Containers {
@@ -40,9 +51,9 @@ func (e *env) ps(id string) (rc localapi.RunningContainer, code int, untrusted i
 		}
 	}
 	if !found {
-		e.t.Fatalf("signgate ps does not list the running container %s:\n%s", id, out)
+		return rc, 0, 0, fmt.Errorf("signgate ps does not list the running container %s:\n%s", id, out)
 	}
-	return rc, cmd.ProcessState.ExitCode(), untrusted
+	return rc, cmd.ProcessState.ExitCode(), untrusted, nil
 }
 
 func (e *env) state(id string) string {
@@ -199,7 +210,11 @@ func TestRunningContainerKeepsItsImageWhenItsTagMoves(t *testing.T) {
 	}
 	var rc localapi.RunningContainer
 	if err := harness.WaitFor(15*time.Second, func() error {
-		if rc, _, _ = e.ps(id); rc.Verdict != "trusted" || rc.Digest != img.DigestStr() {
+		var err error
+		if rc, _, _, err = e.psFind(id); err != nil {
+			return err
+		}
+		if rc.Verdict != "trusted" || rc.Digest != img.DigestStr() {
 			return fmt.Errorf("the container is judged %s %s (%s: %s), want trusted %s (the tag now names %s)", rc.Verdict, rc.Digest, rc.Cause, rc.Reason, img.DigestStr(), moved.DigestStr())
 		}
 		return nil
