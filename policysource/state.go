@@ -27,6 +27,9 @@ type Kept struct {
 	Signers string `json:"signers,omitempty"`
 	// Tenants: the delegated fragments verified under it, by delegation.
 	Tenants map[string]*Tenant `json:"tenants,omitempty"`
+	// Absent: why each delegation without a fragment in force has none,
+	// as the refresh that kept it found.
+	Absent map[string]*Absence `json:"absent,omitempty"`
 	// Refusals counts policies refused, across the policies taken.
 	Refusals    int      `json:"refusals,omitempty"`
 	LastRefusal *Refusal `json:"last_refusal,omitempty"`

@@ -123,10 +123,11 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 				src.KeptError, src.Floor = perr, kept
 				return composeNone(cc, src)
 			}
+			absent := absences(kept, dropped)
+			explainNoFragment(c, f, absent)
 			if len(dropped) > 0 {
-				explainNoFragment(c, dropped)
 				k := *kept
-				k.Tenants = in
+				k.Tenants, k.Absent = in, absent
 				kept = &k
 				for _, n := range sortedKeys(dropped) {
 					src.TenantsError = errors.Join(src.TenantsError, dropped[n])
