@@ -140,7 +140,7 @@ func (d *Daemon) fetchTenant(ctx context.Context, cfg *setup.Config, root *polic
 		return nil, err
 	}
 	what := fmt.Sprintf("delegation %q fragment %s", n, del.Reference)
-	if err := policysource.CheckFragmentExpires(what, got.Digest, got.Fragment, cfg.Source.AllowNoExpires, cfg.Source.MaxValidity, d.policyNow(), cfg.Path); err != nil {
+	if err := policysource.CheckFragmentExpires(what, got.Digest, got.Fragment, cfg.Source.AllowNoExpires, cfg.Source.MaxValidity, d.policyNow(), policysource.IssuedAt(got.Verdict), cfg.Path); err != nil {
 		return nil, err
 	}
 	t := &policysource.Tenant{Reference: del.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Expires: got.Fragment.Expires}

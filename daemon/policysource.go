@@ -193,7 +193,7 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	cancel()
 	change := policysource.Same
 	if err == nil {
-		err = policysource.CheckFragmentExpires(src.Reference, got.Digest, got.Fragment, src.AllowNoExpires, src.MaxValidity, d.policyNow(), cfg.Path)
+		err = policysource.CheckFragmentExpires(src.Reference, got.Digest, got.Fragment, src.AllowNoExpires, src.MaxValidity, d.policyNow(), policysource.IssuedAt(got.Verdict), cfg.Path)
 	}
 	if err == nil {
 		change, err = d.accept(src, inForce, got)
@@ -242,7 +242,7 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 		absent = nil
 	}
 	tchanged := tenantsChanged(prev, tenants) || absentChanged(was, absent)
-	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Expires: got.Fragment.Expires, Tenants: tenants, Absent: absent, Signers: src.Signers}
+	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Expires: got.Fragment.Expires, Issued: policysource.IssuedAt(got.Verdict), Tenants: tenants, Absent: absent, Signers: src.Signers}
 	// The refusals stay for doctor when a newer policy is taken, and
 	// those kept before the first one too.
 	if before := d.refusalsBefore(cfg, inForce); before != nil {

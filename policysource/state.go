@@ -22,6 +22,8 @@ type Kept struct {
 	Verified  time.Time `json:"verified"` // when the source last confirmed it
 	// Expires is the artifact's signed expires; zero for none.
 	Expires time.Time `json:"expires,omitzero"`
+	// Issued is its signature's trusted time (IssuedAt); zero for none.
+	Issued time.Time `json:"issued,omitzero"`
 	// Signers fingerprints the policy_source signers that verified it:
 	// under other signers it is set aside until verified again.
 	Signers string `json:"signers,omitempty"`

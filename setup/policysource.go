@@ -117,7 +117,7 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 			if perr == nil {
 				// Kept before expires was required, or under the opt-out.
 				// Or kept by a release before max_validity bounded it.
-				perr = policysource.CheckFragmentExpires(cc.PolicySource.Reference, kept.Digest, f, cc.PolicySource.AllowNoExpires, cc.PolicySource.MaxValidity, time.Now(), cc.Path)
+				perr = policysource.CheckFragmentExpires(cc.PolicySource.Reference, kept.Digest, f, cc.PolicySource.AllowNoExpires, cc.PolicySource.MaxValidity, time.Now(), kept.Issued, cc.Path)
 			}
 			if perr != nil {
 				src.KeptError, src.Floor = perr, kept
