@@ -59,7 +59,13 @@ func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *po
 			out[n] = old
 		}
 		if out[n] == nil {
-			absent[n] = absence(err, dropped, was[n])
+			w := was[n]
+			if w != nil && w.Reference != del.Reference {
+				w = nil // found of the fragment the delegation named before
+			}
+			a := *absence(err, dropped, w)
+			a.Reference = del.Reference
+			absent[n] = &a
 		}
 		if err != nil && policysource.Reason(err) == "" && out[n] != nil {
 			d.log.Warn("policy source: a delegated fragment was not reached; the one in force stays", "delegation", n, "reference", del.Reference, "err", err)

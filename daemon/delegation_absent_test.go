@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/internal/testkit/policytest"
 	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/policysource"
@@ -100,4 +101,52 @@ func TestAbsenceSurvivesAnUnreachedRegistry(t *testing.T) {
 	if a := absence(down, nil, nil); a.Cause != policysource.NotReached {
 		t.Errorf("never reached: %+v", a)
 	}
+}
+
+// A fragment kept but dropped at start (expired) stays the reason its
+// delegation denies while the tenant's registry is not reached.
+func TestAbsenceFromStartSurvivesAnUnreachedRegistry(t *testing.T) {
+	host := srvHost(t)
+	root, tenant := mustSigner(t), mustSigner(t)
+	rootRef, tenantRef := host.host+"/security/policy:prod", "127.0.0.1:1/team-a/policy:prod" // nothing listens there
+	publishBody(t, rootRef, fmt.Sprintf("serial = 1\nexpires = %s\n[keys.team-a]\npem = '''\n%s'''\n[delegations.team-a]\nreference = %q\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nkeys = [\"team-a\"]\n",
+		policytest.Soon, tenant.PublicPEM(), tenantRef, host.host), root)
+	cfg, state := sourcedConfig(t, fmt.Sprintf("reference = %q", rootRef), root.PublicPEM())
+	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RefreshPolicy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	k, err := policysource.ReadKept(state)
+	if err != nil || k == nil {
+		t.Fatal(k, err)
+	}
+	// As if a fragment, since expired, had been kept with it.
+	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	k.Tenants = map[string]*policysource.Tenant{"team-a": {Reference: tenantRef, Digest: "sha256:old", Serial: 1, Signers: policysource.DelegationSigners(mustFragment(t, k.Body), "team-a"),
+		Body: fmt.Sprintf("serial = 1\nexpires = %s\n[[policy]]\nname = \"apps\"\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", past, host.host)}}
+	k.Absent = nil
+	if err := policysource.WriteKept(state, k, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RefreshPolicy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if a := d.ps.kept.Load().Absent["team-a"]; a == nil || a.Cause != policysource.ExpiredReason || !strings.Contains(a.Why, "expired at "+past) {
+		t.Errorf("after a refresh that did not reach the tenant's registry: %+v", a)
+	}
+}
+
+func mustFragment(t *testing.T, body string) *config.Fragment {
+	t.Helper()
+	f, err := config.ParseFragment("root", []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -15,8 +15,9 @@ type Absence struct {
 	// Cause: NeverPublished, NotReached, or the refusal's reason (expired,
 	// unsigned, overreach, ...). What a reload is needed for: a change of
 	// cause or digest, not of wording.
-	Cause  string `json:"cause"`
-	Digest string `json:"digest,omitempty"`
+	Cause     string `json:"cause"`
+	Reference string `json:"reference,omitempty"` // the fragment's, as the delegation named it
+	Digest    string `json:"digest,omitempty"`
 	// Why is said in the denial, after "has no fragment from REF in force: ".
 	Why string `json:"why"`
 }

@@ -35,11 +35,12 @@ func absences(kept *policysource.Kept, dropped map[string]error) map[string]*pol
 		out[n] = a
 	}
 	for n, err := range dropped {
-		digest := ""
+		digest, ref := "", ""
 		if t := kept.Tenants[n]; t != nil {
-			digest = t.Digest
+			digest, ref = t.Digest, t.Reference
 		}
 		out[n] = policysource.AbsenceOf(policysource.AsRefused(digest, err))
+		out[n].Reference = ref
 	}
 	return out
 }
