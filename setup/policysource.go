@@ -244,8 +244,13 @@ func (c *Config) sourceWarnings() []string {
 	if s.KeptError != nil {
 		out = append(out, fmt.Sprintf("policy_source: the kept policy is not used: %v", s.KeptError))
 	}
-	if s.TenantsError != nil {
-		out = append(out, fmt.Sprintf("policy_source: delegated fragments set aside (their delegations deny the images they delegate meanwhile): %v", s.TenantsError))
+	if s.Kept != nil {
+		// Those set aside at start (TenantsError) among them, saying why.
+		for _, n := range sortedKeys(s.Kept.Absent) {
+			if a := s.Kept.Absent[n]; a != nil {
+				out = append(out, fmt.Sprintf("policy_source: delegation %q has no fragment from %s in force (%s): the images it delegates are denied until its tenant publishes one that verifies", n, a.Reference, a.Why))
+			}
+		}
 	}
 	if s.Kept == nil {
 		out = append(out, fmt.Sprintf("policy_source: no policy from %s has been verified yet: every image is denied until one is", s.Reference))

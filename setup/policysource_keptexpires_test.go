@@ -47,3 +47,30 @@ func TestKeptPolicyValidityFromItsSigningTime(t *testing.T) {
 		}
 	}
 }
+
+// Why a delegation has no fragment, as the last refresh recorded it or
+// as found at start, is in the config's warnings (check-config, and the
+// log at each reload): the refresh's record for one, the start's
+// (expired, with when) for the other.
+func TestAbsentDelegationsAreWarned(t *testing.T) {
+	path, state := sourcedConfig(t, "")
+	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	expired := tenantFrag("b", "sha256:b", "ns-b", "registry.example/b/**")
+	expired.Body = strings.Replace(expired.Body, "serial = 1\n", "serial = 1\nexpires = "+past+"\n", 1)
+	k := &policysource.Kept{Reference: "registry.example/signgate/policy:prod", Digest: "sha256:root", Serial: 1, Body: tenantRoot(t), Verified: time.Now(), Signers: signersOf(t, path),
+		Tenants: map[string]*policysource.Tenant{"b": expired},
+		Absent:  map[string]*policysource.Absence{"a": {Cause: policysource.NeverPublished, Reference: "registry.example/a/policy:prod", Why: "never published: its registry has nothing there"}}}
+	c := keepAndLoad(t, path, state, k)
+	w := strings.Join(c.Warnings(), "\n")
+	for _, want := range []string{
+		`delegation "a" has no fragment from registry.example/a/policy:prod in force (never published`,
+		`delegation "b" has no fragment from ` + expired.Reference + ` in force (its fragment sha256:b expired at ` + past,
+	} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings do not say %q:\n%s", want, w)
+		}
+	}
+	if p := c.Policies.Match("registry.example/a/app", "ns-a"); p == nil || !strings.Contains(p.Reason, "never published: its registry") {
+		t.Errorf("a's image in ns-a: %+v", p)
+	}
+}
