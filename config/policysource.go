@@ -101,6 +101,9 @@ func ParseFragment(what string, data []byte) (*Fragment, error) {
 	if und := md.Undecoded(); len(und) > 0 {
 		return nil, fmt.Errorf("%s: unknown key(s): %s (a policy artifact carries only serial, expires, keys, certs, trust_roots, identities, policy and delegations)", what, strings.Join(unknownKeys(string(data), und), ", "))
 	}
+	if err := checkExpiresOffset(what, string(data)); err != nil {
+		return nil, err
+	}
 	if f.Serial <= 0 {
 		return nil, fmt.Errorf("%s: serial = %d: a policy artifact needs a positive serial, raised on every publication", what, f.Serial)
 	}

@@ -13,14 +13,16 @@ import (
 )
 
 // refreshTenants fetches each delegation's fragment under root (verified
-// now) and returns the tenants to keep and whether they changed. A tenant's
-// fragment that is not signed by its delegation's keys, goes backwards,
-// reaches beyond its delegation or does not compile is refused, naming the
-// delegation, and the tenant's previous fragment stays while the
-// delegation still allows it.
-func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *policysource.Fetched, prev, floors map[string]*policysource.Tenant, now time.Time) (map[string]*policysource.Tenant, *policysource.Refusal) {
+// now) and returns the tenants to keep, the last refusal, and why each
+// delegation left without a fragment has none (was: as the refresh
+// before found). A tenant's fragment that is not signed by its
+// delegation's keys, goes backwards, reaches beyond its delegation or
+// does not compile is refused, naming the delegation, and the tenant's
+// previous fragment stays while the delegation still allows it.
+func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *policysource.Fetched, prev, floors map[string]*policysource.Tenant, was map[string]*policysource.Absence, now time.Time) (map[string]*policysource.Tenant, *policysource.Refusal, map[string]*policysource.Absence) {
 	src := cfg.Source
 	out := map[string]*policysource.Tenant{}
+	absent := map[string]*policysource.Absence{}
 	var refusal *policysource.Refusal
 	for _, n := range slices.Sorted(maps.Keys(root.Fragment.Delegations)) {
 		del := root.Fragment.Delegations[n]
@@ -28,16 +30,19 @@ func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *po
 		if old != nil && old.Reference != del.Reference {
 			old = nil // the delegation now names another fragment
 		}
+		var dropped error // why old left force now
 		if old != nil && old.Expired(now) {
 			// Past its signed expires: a tenant's registry serving it on
 			// (a freeze) keeps it no longer than it was signed for.
-			refusal = latestRefusal(d.tenantRefused(src, n, old.Digest, policysource.TenantExpiredError(n, old), now), refusal)
+			dropped = policysource.TenantExpiredError(n, old)
+			refusal = latestRefusal(d.tenantRefused(src, n, old.Digest, dropped, now), refusal)
 			old = nil
 		}
 		// The previous fragment stays only if the delegation, perhaps
 		// narrowed by this root, still allows it.
 		if old != nil {
 			if _, err := setup.ComposeTenants(cfg.Config, root.Body, map[string]*policysource.Tenant{n: old}, root.Digest); err != nil {
+				dropped = policysource.AsRefused(old.Digest, err)
 				refusal = latestRefusal(d.tenantRefused(src, n, old.Digest, err, now), refusal)
 				old = nil
 			}
@@ -53,8 +58,19 @@ func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *po
 		case old != nil:
 			out[n] = old
 		}
-		if err != nil && policysource.Reason(err) == "" {
+		if out[n] == nil {
+			w := was[n]
+			if w != nil && w.Reference != del.Reference {
+				w = nil // found of the fragment the delegation named before
+			}
+			a := *absence(err, dropped, w)
+			a.Reference = del.Reference
+			absent[n] = &a
+		}
+		if err != nil && policysource.Reason(err) == "" && out[n] != nil {
 			d.log.Warn("policy source: a delegated fragment was not reached; the one in force stays", "delegation", n, "reference", del.Reference, "err", err)
+		} else if err != nil && policysource.Reason(err) == "" {
+			d.log.Warn("policy source: a delegation has no fragment in force; the images it delegates are denied", "delegation", n, "reference", del.Reference, "why", absent[n].Why)
 		} else if err != nil {
 			var re *policysource.RefusedError
 			digest := ""
@@ -64,7 +80,39 @@ func (d *Daemon) refreshTenants(ctx context.Context, cfg *setup.Config, root *po
 			refusal = latestRefusal(d.tenantRefused(src, n, digest, err, now), refusal)
 		}
 	}
-	return out, refusal
+	return out, refusal, absent
+}
+
+// absence is why a delegation has no fragment in force after a refresh:
+// the refusal of the one fetched; else why the one in force was dropped
+// (expired, say), which a registry that did not answer leaves so, as it
+// leaves what the refresh before found (was); else why none was fetched.
+func absence(fetchErr, dropped error, was *policysource.Absence) *policysource.Absence {
+	switch {
+	case policysource.Reason(fetchErr) != "":
+		return policysource.AbsenceOf(fetchErr)
+	case dropped != nil:
+		return policysource.AbsenceOf(dropped)
+	}
+	a := policysource.AbsenceOf(fetchErr)
+	if a.Cause == policysource.NotReached && was != nil {
+		return was
+	}
+	return a
+}
+
+// absentChanged says whether a delegation's absence differs between the
+// refresh before (prev) and this one, wording aside: the denials say why.
+func absentChanged(prev, out map[string]*policysource.Absence) bool {
+	if len(out) != len(prev) {
+		return true
+	}
+	for n, a := range out {
+		if !a.Same(prev[n]) {
+			return true
+		}
+	}
+	return false
 }
 
 // tenantsChanged says whether the tenants to keep differ from those in
@@ -98,7 +146,7 @@ func (d *Daemon) fetchTenant(ctx context.Context, cfg *setup.Config, root *polic
 		return nil, err
 	}
 	what := fmt.Sprintf("delegation %q fragment %s", n, del.Reference)
-	if err := policysource.CheckFragmentExpires(what, got.Digest, got.Fragment, cfg.Source.AllowNoExpires, cfg.Source.MaxValidity, d.policyNow(), cfg.Path); err != nil {
+	if err := policysource.CheckFragmentExpires(what, got.Digest, got.Fragment, cfg.Source.AllowNoExpires, cfg.Source.MaxValidity, d.policyNow(), policysource.IssuedAt(got.Verdict), cfg.Path); err != nil {
 		return nil, err
 	}
 	t := &policysource.Tenant{Reference: del.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Expires: got.Fragment.Expires}

@@ -193,7 +193,7 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	cancel()
 	change := policysource.Same
 	if err == nil {
-		err = policysource.CheckFragmentExpires(src.Reference, got.Digest, got.Fragment, src.AllowNoExpires, src.MaxValidity, d.policyNow(), cfg.Path)
+		err = policysource.CheckFragmentExpires(src.Reference, got.Digest, got.Fragment, src.AllowNoExpires, src.MaxValidity, d.policyNow(), policysource.IssuedAt(got.Verdict), cfg.Path)
 	}
 	if err == nil {
 		change, err = d.accept(src, inForce, got)
@@ -220,7 +220,11 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 		// and none of them is taken unless verified now.
 		floors = src.Floor.Tenants
 	}
-	fetched, refusal := d.refreshTenants(ctx, cfg, got, prev, floors, now)
+	var was map[string]*policysource.Absence
+	if inForce != nil {
+		was = inForce.Absent
+	}
+	fetched, refusal, absent := d.refreshTenants(ctx, cfg, got, prev, floors, was, now)
 	// Each tenant was checked alone; the full set is what the reload
 	// runs, so it is compiled before it is kept: a fragment that does
 	// not fit with the others is refused and its previous one stays.
@@ -230,9 +234,15 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	}
 	for _, n := range slices.Sorted(maps.Keys(dropped)) {
 		refusal = latestRefusal(d.tenantRefused(src, n, fetched[n].Digest, dropped[n], now), refusal)
+		if tenants[n] == nil {
+			absent[n] = policysource.AbsenceOf(policysource.AsRefused(fetched[n].Digest, dropped[n]))
+		}
 	}
-	tchanged := tenantsChanged(prev, tenants)
-	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Expires: got.Fragment.Expires, Tenants: tenants, Signers: src.Signers}
+	if len(absent) == 0 {
+		absent = nil
+	}
+	tchanged := tenantsChanged(prev, tenants) || absentChanged(was, absent)
+	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Expires: got.Fragment.Expires, Issued: policysource.IssuedAt(got.Verdict), Tenants: tenants, Absent: absent, Signers: src.Signers}
 	// The refusals stay for doctor when a newer policy is taken, and
 	// those kept before the first one too.
 	if before := d.refusalsBefore(cfg, inForce); before != nil {

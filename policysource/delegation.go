@@ -44,12 +44,30 @@ func (t *Tenant) Expired(now time.Time) bool {
 // expires.
 func TenantExpiredError(name string, t *Tenant) error {
 	f, _ := config.ParseFragment("fragment "+t.Digest, []byte(t.Body))
-	at := "its signed expires"
-	if f != nil && !f.Expires.IsZero() {
-		at = f.Expires.UTC().Format(time.RFC3339)
+	e := &FragmentExpiredError{Delegation: name, Reference: t.Reference, Digest: t.Digest}
+	if f != nil {
+		e.At = f.Expires
 	}
-	return &RefusedError{Digest: t.Digest, Reason: ExpiredReason, Err: fmt.Errorf(
-		"delegation %q: its fragment %s (%s) expired at %s: its tenant must publish a newer one; the images it delegates are denied meanwhile", name, t.Reference, t.Digest, at)}
+	return &RefusedError{Digest: t.Digest, Reason: ExpiredReason, Err: e}
+}
+
+// FragmentExpiredError is a tenant's fragment past its signed expires, At
+// (zero if unknown).
+type FragmentExpiredError struct {
+	Delegation, Reference, Digest string
+	At                            time.Time
+}
+
+// When is At as the errors say it.
+func (e *FragmentExpiredError) When() string {
+	if e.At.IsZero() {
+		return "its signed expires"
+	}
+	return e.At.UTC().Format(time.RFC3339)
+}
+
+func (e *FragmentExpiredError) Error() string {
+	return fmt.Sprintf("delegation %q: its fragment %s (%s) expired at %s: its tenant must publish a newer one; the images it delegates are denied meanwhile", e.Delegation, e.Reference, e.Digest, e.When())
 }
 
 // OverreachError refuses a tenant's fragment that reaches beyond its

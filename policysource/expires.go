@@ -34,25 +34,32 @@ const ExpiresTooFarReason = "expires_too_far"
 const ExpiredReason = "expired"
 
 // CheckValidity refuses a policy whose signed expires lies more than max
-// past now (the node's clock): one signed to expire in 2100 can be served
-// by a frozen registry as long as one that never expires. The artifact
-// carries no signing time, so the node's clock is the only bound. src names
-// the source, digest the artifact.
-func CheckValidity(src, digest string, frag *config.Fragment, max time.Duration, now time.Time, cfgPath string) error {
-	if frag.Expires.IsZero() || max <= 0 || !frag.Expires.After(now.Add(max)) {
+// past its issue time: one signed to expire in 2100 can be served by a
+// frozen registry as long as one that never expires. issued is the
+// signature's trusted time (IssuedAt), so every node judges the artifact
+// alike whatever its clock; zero when the signature carries none, and
+// then now (the node's clock) stands in. src names the source, digest
+// the artifact.
+func CheckValidity(src, digest string, frag *config.Fragment, max time.Duration, now, issued time.Time, cfgPath string) error {
+	from, what := now, "this node's clock"
+	if !issued.IsZero() {
+		from, what = issued, "its signing time (from its signature's log entry or timestamp)"
+	}
+	if frag.Expires.IsZero() || max <= 0 || !frag.Expires.After(from.Add(max)) {
 		return nil
 	}
 	return &RefusedError{Digest: digest, Reason: ExpiresTooFarReason, Err: fmt.Errorf(
-		"policy %s (%s) expires at %s, more than policy_source.max_validity (%s) past this node's clock (%s): a registry or path serving it could hold this node on it that long; "+
+		"policy %s (%s) expires at %s, more than policy_source.max_validity (%s) past %s (%s): a registry or path serving it could hold this node on it that long; "+
 			"publish it with a nearer expiry (signgate policy build --expires), or raise policy_source.max_validity in %s",
-		src, digest, frag.Expires.UTC().Format(time.RFC3339), max, now.UTC().Format(time.RFC3339), cfgPath)}
+		src, digest, frag.Expires.UTC().Format(time.RFC3339), max, what, from.UTC().Format(time.RFC3339), cfgPath)}
 }
 
 // CheckFragmentExpires is the checks a signed policy's expires passes at
-// each fetch: present unless allowed, and within max of now.
-func CheckFragmentExpires(src, digest string, frag *config.Fragment, allowNone bool, max time.Duration, now time.Time, cfgPath string) error {
+// each fetch: present unless allowed, and within max of its issue time
+// (issued, or now when zero).
+func CheckFragmentExpires(src, digest string, frag *config.Fragment, allowNone bool, max time.Duration, now, issued time.Time, cfgPath string) error {
 	if err := RequireExpires(src, digest, frag, allowNone, cfgPath); err != nil {
 		return err
 	}
-	return CheckValidity(src, digest, frag, max, now, cfgPath)
+	return CheckValidity(src, digest, frag, max, now, issued, cfgPath)
 }

@@ -22,11 +22,16 @@ type Kept struct {
 	Verified  time.Time `json:"verified"` // when the source last confirmed it
 	// Expires is the artifact's signed expires; zero for none.
 	Expires time.Time `json:"expires,omitzero"`
+	// Issued is its signature's trusted time (IssuedAt); zero for none.
+	Issued time.Time `json:"issued,omitzero"`
 	// Signers fingerprints the policy_source signers that verified it:
 	// under other signers it is set aside until verified again.
 	Signers string `json:"signers,omitempty"`
 	// Tenants: the delegated fragments verified under it, by delegation.
 	Tenants map[string]*Tenant `json:"tenants,omitempty"`
+	// Absent: why each delegation without a fragment in force has none,
+	// as the refresh that kept it found.
+	Absent map[string]*Absence `json:"absent,omitempty"`
 	// Refusals counts policies refused, across the policies taken.
 	Refusals    int      `json:"refusals,omitempty"`
 	LastRefusal *Refusal `json:"last_refusal,omitempty"`

@@ -117,16 +117,17 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 			if perr == nil {
 				// Kept before expires was required, or under the opt-out.
 				// Or kept by a release before max_validity bounded it.
-				perr = policysource.CheckFragmentExpires(cc.PolicySource.Reference, kept.Digest, f, cc.PolicySource.AllowNoExpires, cc.PolicySource.MaxValidity, time.Now(), cc.Path)
+				perr = policysource.CheckFragmentExpires(cc.PolicySource.Reference, kept.Digest, f, cc.PolicySource.AllowNoExpires, cc.PolicySource.MaxValidity, time.Now(), kept.Issued, cc.Path)
 			}
 			if perr != nil {
 				src.KeptError, src.Floor = perr, kept
 				return composeNone(cc, src)
 			}
+			absent := absences(kept, dropped)
+			explainNoFragment(c, f, absent)
 			if len(dropped) > 0 {
-				explainNoFragment(c, dropped)
 				k := *kept
-				k.Tenants = in
+				k.Tenants, k.Absent = in, absent
 				kept = &k
 				for _, n := range sortedKeys(dropped) {
 					src.TenantsError = errors.Join(src.TenantsError, dropped[n])
@@ -243,8 +244,13 @@ func (c *Config) sourceWarnings() []string {
 	if s.KeptError != nil {
 		out = append(out, fmt.Sprintf("policy_source: the kept policy is not used: %v", s.KeptError))
 	}
-	if s.TenantsError != nil {
-		out = append(out, fmt.Sprintf("policy_source: delegated fragments set aside (their delegations deny the images they delegate meanwhile): %v", s.TenantsError))
+	if s.Kept != nil {
+		// Those set aside at start (TenantsError) among them, saying why.
+		for _, n := range sortedKeys(s.Kept.Absent) {
+			if a := s.Kept.Absent[n]; a != nil {
+				out = append(out, fmt.Sprintf("policy_source: delegation %q has no fragment from %s in force (%s): the images it delegates are denied until its tenant publishes one that verifies", n, a.Reference, a.Why))
+			}
+		}
 	}
 	if s.Kept == nil {
 		out = append(out, fmt.Sprintf("policy_source: no policy from %s has been verified yet: every image is denied until one is", s.Reference))

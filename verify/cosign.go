@@ -218,6 +218,7 @@ func verifyLegacyWith(ctx context.Context, cs *CosignSignature, sig oci.Signatur
 			// another image would pass.
 			ClaimVerifier: claims,
 		}
+		var logged *int64 // the log's integrated time, once checked
 		if keyLog != nil {
 			rb, err := sig.Bundle()
 			if err != nil {
@@ -230,6 +231,7 @@ func verifyLegacyWith(ctx context.Context, cs *CosignSignature, sig oci.Signatur
 			}
 			if rb != nil && mode != TlogOff {
 				co.IgnoreTlog, co.TrustedMaterial, co.Offline = false, keyLog.Material, true
+				logged = &rb.Payload.IntegratedTime
 			}
 		}
 		if _, err := check(ctx, sig, h, co); err != nil {
@@ -237,6 +239,12 @@ func verifyLegacyWith(ctx context.Context, cs *CosignSignature, sig oci.Signatur
 			continue
 		}
 		cs.accept(k)
+		if logged != nil && !attestation {
+			// Checked against the trust root's log: a time the signer
+			// could not choose (a policy artifact's issue time). Not for
+			// attestations, whose max_age keeps its own sources.
+			cs.SignedAt = time.Unix(*logged, 0).UTC().Format(time.RFC3339)
+		}
 	}
 	cert, err := sig.Cert()
 	if err != nil {

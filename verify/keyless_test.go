@@ -483,7 +483,16 @@ func TestKeySignaturesLogEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	require, ifPresent := engine(verify.TlogRequire), engine(verify.TlogIfPresent)
-	want(t, decide(t, require, logged), true, "verified by k1")
+	v := decide(t, require, logged)
+	want(t, v, true, "verified by k1")
+	// The checked entry's integrated time is the signature's trusted time
+	// (a policy artifact's issue time, for max_validity).
+	if s := v.Cosign.Signatures; len(s) != 1 || s[0].SignedAt == "" {
+		t.Errorf("a logged key signature has no signed_at: %+v", s)
+	}
+	if s := decide(t, ifPresent, plain).Cosign.Signatures; len(s) != 1 || s[0].SignedAt != "" {
+		t.Errorf("an unlogged key signature has a signed_at: %+v", s)
+	}
 	want(t, decide(t, require, plain), false, "carries no transparency log entry")
 	want(t, decide(t, ifPresent, plain), true, "verified by k1")
 	// An entry in a log the trust root does not name does not count.

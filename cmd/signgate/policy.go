@@ -135,7 +135,7 @@ func runPolicyPush(args []string) int {
 	}
 	img, frag, err := policysource.Build(body)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "signgate:", err)
+		fmt.Fprintf(os.Stderr, "signgate: --file %s: %v\n", *file, err)
 		return exitUsage
 	}
 	ref, reg, err := policyRegistry(*cfgPath, pos[0])

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,33 @@ func TestPolicyBuildBoundsExpires(t *testing.T) {
 	}
 	if r := signgate(t, nil, "policy", "build", "--from", src, "--serial", "3", "--expires", far, "--beyond-max-validity", "--out", out); r.code != 0 {
 		t.Errorf("policy build --beyond-max-validity: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// A built policy's expires always carries an offset (UTC), whatever the
+// zone of the machine that built it; a hand-written artifact whose expires
+// has none is refused by push, naming the file and the key, as nodes
+// would refuse it.
+func TestPolicyExpiresCarriesAnOffset(t *testing.T) {
+	src := writeConfig(t, allowAll)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "policy.toml")
+	if r := signgate(t, []string{"TZ=Asia/Kolkata"}, "policy", "build", "--from", src, "--serial", "3", "--out", out); r.code != 0 {
+		t.Fatalf("policy build: exit %d\n%s", r.code, r.stderr)
+	}
+	body, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^expires = \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`).Match(body) {
+		t.Errorf("built under TZ=Asia/Kolkata, its expires is not in UTC:\n%s", body)
+	}
+	local := filepath.Join(dir, "local.toml")
+	if err := os.WriteFile(local, []byte("serial = 4\nexpires = 2027-01-01T00:00:00\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := signgate(t, nil, "policy", "push", "--config", src, "--file", local, "registry.example/signgate/policy:prod")
+	if r.code != 2 || !strings.Contains(r.stderr, local) || !strings.Contains(r.stderr, "expires has no offset") {
+		t.Errorf("policy push of an expires without offset: exit %d\n%s", r.code, r.stderr)
 	}
 }
