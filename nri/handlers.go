@@ -221,7 +221,7 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		ds, reqs = p.decideContainer(ctx, pod, ctr)
 		if last := ds[len(ds)-1]; !last.Verdict.Allowed {
 			p.record(last)
-			return errors.New("at start: " + denialMessage(last))
+			return p.refuseStart(pod, ctr, last)
 		}
 	}
 	start := time.Now()
@@ -229,7 +229,7 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		d := base
 		d.Verdict, d.Ref, d.Took = doubted(doubt), reqs[0].ref, time.Since(start)
 		p.record(d)
-		return errors.New("at start: " + denialMessage(d))
+		return p.refuseStart(pod, ctr, d)
 	}
 	for _, r := range reqs {
 		start := time.Now()
@@ -240,10 +240,24 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		d := base
 		d.Verdict, d.Ref, d.Took = v, r.ref, time.Since(start)
 		p.record(d)
-		return errors.New("at start: " + denialMessage(d))
+		return p.refuseStart(pod, ctr, d)
 	}
 	p.running.add(pod, ctr)
 	return nil
+}
+
+// refuseStart refuses the start, and still lists the container as running:
+// CRI-O starts a container whatever its NRI plugins answer StartContainer
+// (containerd honours the refusal), so it must be judged again like any
+// running container, at once (StartRefused), stopped where the policy says
+// so, and shown by ps. Where the runtime honoured the refusal, the task list
+// (RunningTasks) leaves it out of the judgement.
+func (p *Plugin) refuseStart(pod *api.PodSandbox, ctr *api.Container, d Decision) error {
+	p.running.add(pod, ctr)
+	if p.StartRefused != nil {
+		p.StartRefused(ctr.GetId())
+	}
+	return errors.New("at start: " + denialMessage(d))
 }
 
 // RemoveContainer forgets the container, and that it ran.

@@ -90,6 +90,9 @@ type Plugin struct {
 	// SandboxRefused, if set, is called with the ID of each pod sandbox
 	// RunPodSandbox refuses, whose task the runtime has started already.
 	SandboxRefused func(id string)
+	// StartRefused, if set, is called with the ID of each container whose
+	// start StartContainer refuses, which CRI-O starts all the same.
+	StartRefused func(id string)
 	// fallback: CRI-O builds that refuse the validator (fallback.go).
 	fallback validatorFallback
 }
