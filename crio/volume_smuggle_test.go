@@ -3,6 +3,7 @@ package crio
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,5 +87,38 @@ func TestCRIOImageVolumeDirFollowsCRIOConfig(t *testing.T) {
 	}
 	if _, ok, err := (&Store{Storage: f.s}).ImageVolumeOf(m); ok || err == nil {
 		t.Errorf("no VolumeDir: %v %v", ok, err)
+	}
+}
+
+// VolumeDir reads container_exits_dir where RestoreGate reads CRI-O's
+// config: its running config on the socket (which has its command line),
+// else its files, merged as CRI-O merges them.
+func TestCRIOImageVolumeDirReadFromCRIO(t *testing.T) {
+	sock := serveConfig(t, "[crio.runtime]\n  container_exits_dir = \"/srv/run/crio/exits\"\n")
+	if dir, err := (&VolumeDir{Socket: sock}).Path(); err != nil || dir != "/srv/run/crio/image-volumes" {
+		t.Errorf("running config: %q %v", dir, err)
+	}
+	d := t.TempDir()
+	conf, dropins := filepath.Join(d, "crio.conf"), filepath.Join(d, "crio.conf.d")
+	if err := os.WriteFile(conf, []byte("[crio.runtime]\ncontainer_exits_dir = \"/a/exits\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if dir, err := (&VolumeDir{ConfigFile: conf, ConfigDir: dropins}).Path(); err != nil || dir != "/a/image-volumes" {
+		t.Errorf("files: %q %v", dir, err)
+	}
+	if err := os.MkdirAll(dropins, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dropins, "10-x.conf"), []byte("[crio.runtime]\ncontainer_exits_dir = \"/b/exits\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if dir, err := (&VolumeDir{ConfigFile: conf, ConfigDir: dropins}).Path(); err != nil || dir != "/b/image-volumes" {
+		t.Errorf("a drop-in: %q %v", dir, err)
+	}
+	if err := os.WriteFile(filepath.Join(dropins, "10-x.conf"), []byte("[crio.runtime]\ncontainer_exits_dir = \"exits\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if dir, err := (&VolumeDir{ConfigFile: conf, ConfigDir: dropins}).Path(); err == nil {
+		t.Errorf("a relative container_exits_dir: %q", dir)
 	}
 }
