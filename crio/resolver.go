@@ -30,6 +30,9 @@ type Store struct {
 	// Restores refuses creations while CRI-O restores checkpoints
 	// (criu.go); nil refuses none.
 	Restores *RestoreGate
+	// Volumes is CRI-O's image-volumes directory (volumedir.go); nil binds
+	// no image volume.
+	Volumes *VolumeDir
 }
 
 // ContainerImage is what CRI-O created the container from, by its own

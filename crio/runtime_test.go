@@ -24,7 +24,7 @@ func TestCRIORuntimeAnswersFromItsStorage(t *testing.T) {
 	vol := f.pull(t, 2, "reg.io/vol:v1")
 	f.create(t, "c1", app, app.top)
 	f.create(t, "pod1", signed, signed.top)
-	rt := Runtime{Store: &Store{Storage: f.s}}
+	rt := Runtime{Store: &Store{Storage: f.s, Volumes: runVolumes()}}
 	ctx := context.Background()
 	pod := &api.PodSandbox{Id: "pod1"}
 

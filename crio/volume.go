@@ -16,24 +16,24 @@ import (
 )
 
 // ImageVolumeOf tells how a mount must be judged on CRI-O. CRI-O mounts an
-// image volume as an overlay whose lowerdir is the image's top layer as
-// containers/storage mounts it (<root>/<driver>/<layer ID>/merged) over
-// CRI-O's empty image-volumes directory: that is an image volume, bound to
-// the layer. Anything else containerd's rules judge (imagestore), which
-// refuse a mount naming an image-volumes directory they cannot bind (a
-// CRI-O image volume with a sub path, mounted from CRI-O's run directory).
+// image volume as an overlay whose one option is a lowerdir: the image's
+// top layer as containers/storage mounts it (<root>/<driver>/<layer
+// ID>/merged) over CRI-O's empty image-volumes directory (VolumeDir). Only
+// that, exactly as CRI-O writes it, is an image volume, bound to the layer:
+// any other lower directory, an upperdir or workdir, or another option
+// would show files no signature covers under the signed layer's. Anything
+// else containerd's rules judge (imagestore), after the storage-root check,
+// which refuses an overlay naming a layer it cannot bind; containerd's
+// rules refuse a mount naming an image-volumes directory they cannot bind
+// (a CRI-O image volume with a sub path, mounted from CRI-O's run directory).
 func (r *Store) ImageVolumeOf(m *api.Mount) (imagestore.ImageVolume, bool, error) {
-	if m.GetType() == "overlay" {
-		var lower []string
-		for _, o := range m.GetOptions() {
-			if l, ok := strings.CutPrefix(o, "lowerdir="); ok {
-				lower = append(lower, l)
-			}
+	if lower, layer, ok := r.imageMount(m); ok {
+		dir, err := r.Volumes.Path()
+		if err != nil {
+			return imagestore.ImageVolume{}, false, fmt.Errorf("the image volume at %s: %w", m.GetDestination(), err)
 		}
-		if len(lower) == 1 {
-			if layer, ok := r.imageMount(lower[0]); ok {
-				return imagestore.ImageVolume{Destination: m.GetDestination(), Source: lower[0], SnapshotKey: layer}, true, nil
-			}
+		if _, below, _ := strings.Cut(lower, ":"); below == dir {
+			return imagestore.ImageVolume{Destination: m.GetDestination(), Source: lower, SnapshotKey: layer}, true, nil
 		}
 	}
 	if err := r.inStorageRoot(m); err != nil {
@@ -87,23 +87,33 @@ func (r *Store) inRoot(m *api.Mount, root string) error {
 	return nil
 }
 
-// imageMount is the layer ID of a lowerdir that is exactly a layer's
-// mount under CRI-O's storage, over an image-volumes directory.
-func (r *Store) imageMount(lowerdir string) (string, bool) {
-	top, below, ok := strings.Cut(lowerdir, ":")
-	if !ok || strings.Contains(below, ":") || filepath.Base(below) != "image-volumes" || strings.Contains(lowerdir, "..") {
-		return "", false
+// imageMount is the lowerdir and layer ID of a mount shaped as CRI-O's
+// image volume (server/container_create_linux.go, mountImage): type and
+// source overlay, one option, lowerdir=<root>/<driver>/<layer>/merged:<dir>,
+// spelled as CRI-O spells it (clean, absolute, nothing the kernel would
+// unescape or split). Whether dir is CRI-O's is the caller's to check.
+func (r *Store) imageMount(m *api.Mount) (lower, layer string, ok bool) {
+	if m.GetType() != "overlay" || m.GetSource() != "overlay" || len(m.GetOptions()) != 1 {
+		return "", "", false
+	}
+	lower, ok = strings.CutPrefix(m.GetOptions()[0], "lowerdir=")
+	if !ok || strings.ContainsAny(lower, ",\\=") {
+		return "", "", false
+	}
+	top, below, ok := strings.Cut(lower, ":")
+	if !ok || strings.Contains(below, ":") || below != path.Clean(below) || !path.IsAbs(below) || top != path.Clean(top) {
+		return "", "", false
 	}
 	prefix := filepath.Join(r.Storage.Root, r.Storage.driver()) + "/"
-	rest, ok := strings.CutPrefix(path.Clean(top), prefix)
+	rest, ok := strings.CutPrefix(top, prefix)
 	if !ok {
-		return "", false
+		return "", "", false
 	}
 	layer, merged, ok := strings.Cut(rest, "/")
-	if !ok || merged != "merged" || layer == "" {
-		return "", false
+	if !ok || merged != "merged" || layer == "" || layer == "." || layer == ".." {
+		return "", "", false
 	}
-	return layer, true
+	return lower, layer, true
 }
 
 // VolumeImages names the images whose top layer is the one mounted, under

@@ -16,7 +16,7 @@ import (
 func TestCRIOStorageRootSpellingsAreRefused(t *testing.T) {
 	f := newFixture(t)
 	img := f.pull(t, 2, "reg.io/unsigned:v1")
-	r := &Store{Storage: f.s}
+	r := &Store{Storage: f.s, Volumes: runVolumes()}
 	diff := filepath.Join(f.s.Root, "overlay", img.top, "diff")
 	escaped := strings.Replace(diff, "/overlay/", `/over\lay/`, 1)
 	for name, o := range map[string]string{

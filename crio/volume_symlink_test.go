@@ -22,7 +22,7 @@ func TestCRIOStorageRootThroughASymlink(t *testing.T) {
 	}
 	s := f.s
 	s.Root = link
-	r := &Store{Storage: s}
+	r := &Store{Storage: s, Volumes: runVolumes()}
 	m := &api.Mount{Destination: "/x", Type: "bind", Source: filepath.Join(f.s.Root, "overlay", img.top, "diff"), Options: []string{"rbind", "ro"}}
 	if _, ok, err := r.ImageVolumeOf(m); ok || err == nil || !strings.Contains(err.Error(), "/x") {
 		t.Errorf("a layer's diff by the resolved root: bound (%v) or not refused (%v)", ok, err)

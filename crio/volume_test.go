@@ -16,7 +16,7 @@ import (
 func TestCRIOImageVolumeMount(t *testing.T) {
 	f := newFixture(t)
 	img := f.pull(t, 2, "reg.io/vol:v1")
-	r := &Store{Storage: f.s}
+	r := &Store{Storage: f.s, Volumes: runVolumes()}
 	mount := func(lower ...string) *api.Mount {
 		m := &api.Mount{Destination: "/data", Type: "overlay", Source: "overlay"}
 		for _, l := range lower {
@@ -59,7 +59,7 @@ func TestCRIOImageVolumeMount(t *testing.T) {
 func TestCRIOStorageRootMountIsRefused(t *testing.T) {
 	f := newFixture(t)
 	img := f.pull(t, 2, "reg.io/unsigned:v1")
-	r := &Store{Storage: f.s}
+	r := &Store{Storage: f.s, Volumes: runVolumes()}
 	for name, m := range map[string]*api.Mount{
 		"a layer's diff":        {Destination: "/x", Type: "bind", Source: filepath.Join(f.s.Root, "overlay", img.top, "diff"), Options: []string{"rbind", "ro"}},
 		"the storage root":      {Destination: "/x", Type: "bind", Source: f.s.Root, Options: []string{"rbind"}},

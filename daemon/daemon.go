@@ -123,6 +123,8 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	}
 	d.plugin = &nri.Plugin{Runtime: store, OnRuntime: onRuntime, Decider: d, Log: log, Recorder: multiRecorder{d.metrics, d.decisions}, Deadline: cfg.Daemon.DecisionDeadline, Annotate: cfg.Daemon.Annotate, AllowCheckpointRestore: cfg.Daemon.AllowCheckpointRestore}
 	d.plugin.Synchronized = func() { d.judgeSoon("connected to NRI") }
+	// CRI-O runs a container whose start was refused: judge it at once.
+	d.plugin.StartRefused = func(string) { d.judgeSoon("a container whose start was refused runs") }
 	d.podLookups = newPodLookups(d.metrics.reg)
 	if err := d.usePodSecrets(cfg, nil); err != nil {
 		return nil, err

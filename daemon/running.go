@@ -246,7 +246,12 @@ const judgeWorkers = 8
 func (d *Daemon) judgeEach(ctx context.Context, live map[string]bool, timeout time.Duration) []nri.Judged {
 	var cs []nri.RunningContainer
 	for _, c := range d.plugin.Running() {
-		if live == nil || live[c.ID] {
+		if c.StartedRefused && live[c.ID] {
+			d.plugin.Listed(c.ID)
+		}
+		// One CRI-O started though its start was refused runs before its
+		// CRI lists it running.
+		if live == nil || live[c.ID] || c.StartedRefused {
 			cs = append(cs, c)
 		}
 	}

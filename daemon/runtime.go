@@ -44,6 +44,7 @@ func dialRuntime(d config.Daemon) (runtimeStore, error) {
 		}
 		s.Restores = &crio.RestoreGate{Socket: d.Runtime.CRIOSocket, ConfigFile: d.Runtime.CRIOConfig, ConfigDir: d.Runtime.CRIOConfigDir,
 			Unsafe: d.Runtime.CRIOCheckpointRestoreUnsafe}
+		s.Volumes = &crio.VolumeDir{Socket: d.Runtime.CRIOSocket, ConfigFile: d.Runtime.CRIOConfig, ConfigDir: d.Runtime.CRIOConfigDir}
 		return s, nil
 	}
 	return imagestore.Dial(d.ContainerdSocket, d.ContainerdNamespace, d.Snapshotters)
@@ -95,10 +96,12 @@ func (d *Daemon) readyNote() string {
 	return note
 }
 
-// resetRestores has CRI-O asked again whether it restores checkpoints: NRI
-// connected again, and CRI-O may have restarted with another config.
+// resetRestores has CRI-O asked again whether it restores checkpoints, and
+// where its image volumes lie: NRI connected again, and CRI-O may have
+// restarted with another config.
 func resetRestores(s runtimeStore) {
 	if c, ok := s.(*crio.Store); ok {
 		c.Restores.Reset()
+		c.Volumes.Reset()
 	}
 }

@@ -20,7 +20,8 @@ import (
 type crioTOML struct {
 	Crio struct {
 		Runtime struct {
-			CRIUSupport *bool `toml:"enable_criu_support"`
+			CRIUSupport *bool   `toml:"enable_criu_support"`
+			ExitsDir    *string `toml:"container_exits_dir"`
 		} `toml:"runtime"`
 		Image struct {
 			PauseImage *string `toml:"pause_image"`
@@ -118,6 +119,9 @@ func (c *CRIO) fill(t *crioTOML) {
 		c.PluginDir = *nri.PluginDir
 	}
 	c.CRIUSupport = t.Crio.Runtime.CRIUSupport
+	if t.Crio.Runtime.ExitsDir != nil {
+		c.ExitsDir = *t.Crio.Runtime.ExitsDir
+	}
 	if t.Crio.Image.PauseImage != nil {
 		c.PauseImage = *t.Crio.Image.PauseImage
 	}

@@ -166,6 +166,10 @@ func TestStartRechecks(t *testing.T) {
 			t.Errorf("the refused start does not say %q: %s", want, msg)
 		}
 	}
+	// It never ran: ps leaves it out, and lists the one running.
+	if e.psLists(id) || !e.psLists(kept) {
+		t.Errorf("ps lists the refused container (%v) or not the running one (%v)", e.psLists(id), e.psLists(kept))
+	}
 }
 
 // Items 2 and 3: configs that would count one signature twice, or count a

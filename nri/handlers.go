@@ -59,6 +59,7 @@ var (
 	_ stub.CreateContainerInterface             = (*Plugin)(nil)
 	_ stub.ValidateContainerAdjustmentInterface = (*Plugin)(nil)
 	_ stub.StartContainerInterface              = (*Plugin)(nil)
+	_ stub.PostStartContainerInterface          = (*Plugin)(nil)
 	_ stub.RemoveContainerInterface             = (*Plugin)(nil)
 )
 
@@ -221,7 +222,7 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		ds, reqs = p.decideContainer(ctx, pod, ctr)
 		if last := ds[len(ds)-1]; !last.Verdict.Allowed {
 			p.record(last)
-			return errors.New("at start: " + denialMessage(last))
+			return p.refuseStart(pod, ctr, last)
 		}
 	}
 	start := time.Now()
@@ -229,7 +230,7 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		d := base
 		d.Verdict, d.Ref, d.Took = doubted(doubt), reqs[0].ref, time.Since(start)
 		p.record(d)
-		return errors.New("at start: " + denialMessage(d))
+		return p.refuseStart(pod, ctr, d)
 	}
 	for _, r := range reqs {
 		start := time.Now()
@@ -240,9 +241,33 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		d := base
 		d.Verdict, d.Ref, d.Took = v, r.ref, time.Since(start)
 		p.record(d)
-		return errors.New("at start: " + denialMessage(d))
+		return p.refuseStart(pod, ctr, d)
 	}
 	p.running.add(pod, ctr)
+	return nil
+}
+
+// refuseStart refuses the start, and still lists the container as running:
+// CRI-O starts a container whatever its NRI plugins answer StartContainer
+// (containerd honours the refusal), so it must be judged again like any
+// running container, stopped where the policy says so, and shown by ps.
+// It is judged once CRI-O says it started (PostStartContainer: before,
+// CRI-O's CRI does not list it running). Where the runtime honoured the
+// refusal, the task list (RunningTasks) leaves it out of the judgements.
+func (p *Plugin) refuseStart(pod *api.PodSandbox, ctr *api.Container, d Decision) error {
+	p.running.add(pod, ctr)
+	p.startRefused.Store(ctr.GetId(), false) // true once it runs all the same
+	return errors.New("at start: " + denialMessage(d))
+}
+
+// PostStartContainer: a container whose start was refused runs all the
+// same (CRI-O); it is judged again at once (StartRefused), though CRI-O's
+// CRI does not list it running yet (RunningContainer.StartedRefused).
+// Subscribed on CRI-O only (eventsFor).
+func (p *Plugin) PostStartContainer(_ context.Context, _ *api.PodSandbox, ctr *api.Container) error {
+	if p.startRefused.CompareAndSwap(ctr.GetId(), false, true) && p.StartRefused != nil {
+		p.StartRefused(ctr.GetId())
+	}
 	return nil
 }
 
@@ -250,5 +275,6 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 func (p *Plugin) RemoveContainer(_ context.Context, _ *api.PodSandbox, ctr *api.Container) error {
 	p.created.remove(ctr.GetId())
 	p.running.remove(ctr.GetId())
+	p.startRefused.Delete(ctr.GetId())
 	return nil
 }

@@ -90,6 +90,11 @@ type Plugin struct {
 	// SandboxRefused, if set, is called with the ID of each pod sandbox
 	// RunPodSandbox refuses, whose task the runtime has started already.
 	SandboxRefused func(id string)
+	// StartRefused, if set, is called with the ID of each container whose
+	// start StartContainer refused, once the runtime says it started it
+	// all the same (CRI-O does; PostStartContainer).
+	StartRefused func(id string)
+	startRefused sync.Map // container ID -> whether it runs though its start was refused
 	// fallback: CRI-O builds that refuse the validator (fallback.go).
 	fallback validatorFallback
 }

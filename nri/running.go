@@ -18,7 +18,8 @@ import (
 // Running containers, so that a revoked key, a trust root that changed or
 // a tightened policy reaches what already runs, not only what is created
 // next. containerd lists its containers to the plugin at Synchronize, on
-// every (re)connection; StartContainer adds each one started since, and
+// every (re)connection; StartContainer adds each one started since (and
+// one whose start it refused, which CRI-O runs all the same), and
 // RemoveContainer drops it. A container that exited but is not removed yet
 // stays listed: the daemon asks containerd which tasks run.
 //
@@ -38,6 +39,11 @@ type RunningContainer struct {
 	// Sandbox: this is the pod's sandbox (ID is the sandbox's), not one
 	// of its containers; stopping it stops the pod.
 	Sandbox bool
+	// StartedRefused: the runtime said it started the container though its
+	// start was refused (CRI-O's post-start), and has not been seen
+	// listing it running since (CRI-O records the start after telling
+	// NRI): it runs, whatever the task list says (Listed).
+	StartedRefused bool
 }
 
 // Judged is a running container with its images decided again.
@@ -185,6 +191,11 @@ func (p *Plugin) Running() []RunningContainer {
 		out = append(out, describeRunning(e))
 	}
 	p.running.mu.Unlock()
+	for i := range out {
+		if started, ok := p.startRefused.Load(out[i].ID); ok && started.(bool) {
+			out[i].StartedRefused = true
+		}
+	}
 	slices.SortFunc(out, func(a, b RunningContainer) int {
 		return strings.Compare(a.Namespace+"\x00"+a.Pod+"\x00"+a.Name+"\x00"+a.ID, b.Namespace+"\x00"+b.Pod+"\x00"+b.Name+"\x00"+b.ID)
 	})
@@ -264,4 +275,10 @@ func (p *Plugin) Judge(ctx context.Context, id string) (j Judged, ok bool) {
 	j.Decision = base
 	j.Decision.Verdict, j.Decision.Ref, j.Decision.Took = own, reqs[0].ref, time.Since(start)
 	return j, true
+}
+
+// Listed: the runtime's task list lists the container running, which is
+// now the word on whether it runs (RunningContainer.StartedRefused).
+func (p *Plugin) Listed(id string) {
+	p.startRefused.CompareAndDelete(id, true)
 }

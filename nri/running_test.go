@@ -60,7 +60,7 @@ func TestRunningContainersAreKnown(t *testing.T) {
 	if got := runningIDs(f.p); got != "[sb-good c-good c-new sb-other c-paused]" {
 		t.Fatalf("running after a start: %s", got)
 	}
-	// A start refused is not running.
+	// A start refused is listed all the same (TestStartRefusedIsStillJudged).
 	if err := f.p.StartContainer(ctx, f.pod, ctr("c-bad", "reg.io/bad:v1")); err == nil {
 		t.Fatal("an untrusted container started")
 	}

@@ -23,7 +23,7 @@ const containerdValidatorSince = "v2.2.0"
 // knows); failing that, containerd's own version does. A runtime known by
 // neither is taken to have the validator: one too new to be known is
 // likelier than one too old, and a wrong guess shows as a connection
-// refused at once.
+// refused at once. On CRI-O, PostStartContainer too.
 func eventsFor(nriVersion, runtime, runtimeVersion string) (api.EventMask, bool) {
 	names := []string{"RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "CreateContainer", "StartContainer", "RemoveContainer"}
 	validates := true
@@ -38,6 +38,11 @@ func eventsFor(nriVersion, runtime, runtimeVersion string) (api.EventMask, bool)
 	}
 	if validates {
 		names = append(names, "ValidateContainerAdjustment")
+	}
+	// CRI-O starts a container whose start was refused: its post-start
+	// has it judged again (handlers.go, refuseStart).
+	if runtime == "cri-o" {
+		names = append(names, "PostStartContainer")
 	}
 	return api.MustParseEventMask(names...), validates
 }
