@@ -168,6 +168,20 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	if src == nil {
 		return nil
 	}
+	if src.SignersNow() != src.Signers {
+		// The signers' files are read again below: verifying under the
+		// new ones and keeping it under the old fingerprint would set it
+		// aside at the next start, and the policy in force must answer
+		// to the new signers now, not at the next watch tick.
+		d.log.Info("policy source: its signers' files changed since the config was loaded; reloading", "config", d.path)
+		if err := d.Reload(); err != nil {
+			return err
+		}
+		if cfg = d.config(); cfg.Source == nil || cfg.Source.SignersNow() != cfg.Source.Signers {
+			return fmt.Errorf("%s: the policy source's signers' files changed while it was loaded: not verified until they settle", d.path)
+		}
+		src = cfg.Source
+	}
 	inForce := d.ps.kept.Load()
 	engine, reg, err := src.SourceEngine(d.policyNow)
 	if err != nil {

@@ -92,7 +92,7 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 		// its serial still bounds what the source may serve.
 		src.Floor = kept
 		src.KeptError = fmt.Errorf("the kept policy %s (serial %d) was kept by a signgate that did not record its signers: set aside until the source is verified again, and a serial not above %d is refused meanwhile (if the signers changed since, remove %s)", kept.Digest, kept.Serial, kept.Serial, policysource.Path(cc.Daemon.StateDir))
-	} else if kept != nil && kept.Digest != "" && kept.Signers != src.Signers && kept.Signers != legacySignersID(cc, bc) {
+	} else if kept != nil && kept.Digest != "" && kept.Signers != src.Signers && kept.Signers != signersIDV2(cc, bc) && kept.Signers != legacySignersID(cc, bc) {
 		src.KeptError = fmt.Errorf("the kept policy %s was verified by other signers than policy_source's now (its keys, certificates or rule changed): set aside until the source is verified again", kept.Digest)
 	} else if kept != nil && kept.Digest != "" && kept.Serial < cc.PolicySource.MinSerial {
 		src.KeptError = fmt.Errorf("the kept policy %s has serial %d, below policy_source.min_serial (%d)", kept.Digest, kept.Serial, cc.PolicySource.MinSerial)
