@@ -246,7 +246,7 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 		refusal = latestRefusal(d.tenantRefused(src, n, fetched[n].Digest, dropped[n], now), refusal)
 	}
 	tchanged := tenantsChanged(prev, tenants)
-	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Expires: got.Fragment.Expires, Tenants: tenants, Signers: src.Signers}
+	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Expires: got.Fragment.Expires, Tenants: tenants, Signers: src.Signers, SignerMaterial: src.Material}
 	// The refusals stay for doctor when a newer policy is taken, and
 	// those kept before the first one too.
 	if before := d.refusalsBefore(cfg, inForce); before != nil {

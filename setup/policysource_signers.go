@@ -1,10 +1,13 @@
 package setup
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"slices"
+	"time"
 
 	"github.com/signgate/signgate/config"
 )
@@ -132,4 +135,51 @@ func fingerprint(version string, rule any, cc *config.Config, paths []string) st
 	}
 	sum := sha256.Sum256(b)
 	return version + "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// signerMaterial lists what may sign for the source: each key (its public
+// key), certificate (its first certificate) and keyless identity, by
+// content, not name. Nil when one cannot be read: unknown.
+func signerMaterial(cc *config.Config, bc *Config) []string {
+	keys, err := bc.Keys.Load(context.Background())
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, k := range keys {
+		out = append(out, "key:"+k.Fingerprint)
+	}
+	for _, sc := range bc.Certs {
+		c, err := sc.Load(time.Now())
+		if err != nil {
+			return nil
+		}
+		out = append(out, "cert:"+c.Fingerprint)
+	}
+	for _, n := range sortedKeys(cc.File.Identities) {
+		b, err := json.Marshal(cc.File.Identities[n])
+		if err != nil {
+			return nil
+		}
+		sum := sha256.Sum256(b)
+		out = append(out, "identity:sha256:"+hex.EncodeToString(sum[:]))
+	}
+	return out
+}
+
+// sharesSigner says whether a kept policy's signers (kept) and today's
+// (now) have a key, certificate or identity in common: one that stays may
+// have signed the source's older policies, so the kept serial still bounds
+// it. Unknown on either side (kept by a release that did not record it)
+// counts as shared: deny on doubt.
+func sharesSigner(kept, now []string) bool {
+	if len(kept) == 0 || len(now) == 0 {
+		return true
+	}
+	for _, m := range kept {
+		if slices.Contains(now, m) {
+			return true
+		}
+	}
+	return false
 }
