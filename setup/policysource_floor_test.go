@@ -127,3 +127,53 @@ func TestUnknownSignerMaterialKeepsTheSerialFloor(t *testing.T) {
 		t.Errorf("kept %v, floor %+v: %v", c.Source.Kept != nil, c.Source.Floor, c.Source.KeptError)
 	}
 }
+
+// A keyless policy source's trust root is read from a file: replacing the
+// file changes the signers (the kept policy is set aside) and the file is
+// among those watch_config watches. The identity stays, so the serial
+// still bounds the source.
+func TestReplacedSourceTrustRootFileChangesTheSigners(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "trusted_root.json")
+	writeRoot := func() {
+		t.Helper()
+		ss, err := sigtest.NewSigstore()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.WriteTrustedRoot(root, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeRoot()
+	path := filepath.Join(dir, "config.toml")
+	body := fmt.Sprintf("[daemon]\nstate_dir = %q\n[trust_roots.sigstore]\npath = %q\n[identities.release]\ntrust_root = \"sigstore\"\nissuer = \"https://token.actions.githubusercontent.com\"\nsubject = \"https://github.com/org/policy/.github/workflows/publish.yml@refs/heads/main\"\n[policy_source]\nreference = \"registry.example/signgate/policy:prod\"\n[policy_source.cosign]\nidentities = [\"release\"]\n", state, root)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keepUnder(t, path, state)
+	c, err := setup.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Source.Kept == nil {
+		t.Fatalf("the same signers: set aside: %v", c.Source.KeptError)
+	}
+	if files := c.Source.SignerFiles(); len(files) != 1 || files[0] != root {
+		t.Errorf("the signers' files are %q, want the trust root's", files)
+	}
+	writeRoot()
+	if c, err = setup.Load(path); err != nil {
+		t.Fatal(err)
+	}
+	if c.Source.Kept != nil {
+		t.Error("the policy verified under the replaced trust root stays in force")
+	}
+	if c.Source.Floor == nil || c.Source.Floor.Serial != 10 {
+		t.Errorf("the identity stayed, but the serial floor is gone: %v", c.Source.KeptError)
+	}
+}
