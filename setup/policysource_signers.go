@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/signgate/signgate/config"
+	"github.com/signgate/signgate/keystore"
 )
 
 // signersV3 prefixes the fingerprint of the signers alone, with the
@@ -138,8 +139,8 @@ func fingerprint(version string, rule any, cc *config.Config, paths []string) st
 }
 
 // signerMaterial lists what may sign for the source: each key (its public
-// key), certificate (its first certificate) and keyless identity, by
-// content, not name. Nil when one cannot be read: unknown.
+// key), certificate authority (its first certificate) and keyless
+// identity, by content, not name. Nil when one cannot be read: unknown.
 func signerMaterial(cc *config.Config, bc *Config) []string {
 	keys, err := bc.Keys.Load(context.Background())
 	if err != nil {
@@ -150,6 +151,9 @@ func signerMaterial(cc *config.Config, bc *Config) []string {
 		out = append(out, "key:"+k.Fingerprint)
 	}
 	for _, sc := range bc.Certs {
+		if sc.Kind == keystore.CertTSA {
+			continue // it stamps times and signs no policy: shared, it says nothing
+		}
 		c, err := sc.Load(time.Now())
 		if err != nil {
 			return nil
