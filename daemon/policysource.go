@@ -168,6 +168,20 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 	if src == nil {
 		return nil
 	}
+	if src.SignersNow() != src.Signers {
+		// The signers' files are read again below: verifying under the
+		// new ones and keeping it under the old fingerprint would set it
+		// aside at the next start, and the policy in force must answer
+		// to the new signers now, not at the next watch tick.
+		d.log.Info("policy source: its signers' files changed since the config was loaded; reloading", "config", d.path)
+		if err := d.Reload(); err != nil {
+			return err
+		}
+		if cfg = d.config(); cfg.Source == nil || cfg.Source.SignersNow() != cfg.Source.Signers {
+			return fmt.Errorf("%s: the policy source's signers' files changed while it was loaded: not verified until they settle", d.path)
+		}
+		src = cfg.Source
+	}
 	inForce := d.ps.kept.Load()
 	engine, reg, err := src.SourceEngine(d.policyNow)
 	if err != nil {
@@ -242,7 +256,7 @@ func (d *Daemon) RefreshPolicy(ctx context.Context) error {
 		absent = nil
 	}
 	tchanged := tenantsChanged(prev, tenants) || absentChanged(was, absent)
-	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Expires: got.Fragment.Expires, Issued: policysource.IssuedAt(got.Verdict), Tenants: tenants, Absent: absent, Signers: src.Signers}
+	kept := &policysource.Kept{Reference: src.Reference, Digest: got.Digest, Serial: got.Fragment.Serial, Body: string(got.Body), Verified: now, Expires: got.Fragment.Expires, Issued: policysource.IssuedAt(got.Verdict), Tenants: tenants, Absent: absent, Signers: src.Signers, SignerMaterial: src.Material}
 	// The refusals stay for doctor when a newer policy is taken, and
 	// those kept before the first one too.
 	if before := d.refusalsBefore(cfg, inForce); before != nil {

@@ -27,12 +27,17 @@ func (d *Daemon) watchFiles(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		if fingerprint(d.config()) == d.loaded.Load() {
-			continue
-		}
-		d.log.Info("config or key files changed; reloading", "config", d.path)
-		_ = d.Reload()
+		d.watchTick()
 	}
+}
+
+// watchTick is one look at the files: a reload if any changed.
+func (d *Daemon) watchTick() {
+	if fingerprint(d.config()) == d.loaded.Load() {
+		return
+	}
+	d.log.Info("config or key files changed; reloading", "config", d.path)
+	_ = d.Reload()
 }
 
 // fingerprint hashes the config file and every key, certificate and trust
@@ -46,11 +51,7 @@ func fingerprint(cfg *setup.Config) string {
 		}
 	}
 	if cfg.Source != nil { // the policy source's signers, read from the local file
-		for _, k := range cfg.Source.Boot.Keys {
-			if k.Path != "" {
-				files = append(files, k.Path)
-			}
-		}
+		files = append(files, cfg.Source.SignerFiles()...)
 	}
 	for _, c := range cfg.Certs {
 		if c.Path != "" {

@@ -27,6 +27,9 @@ type Kept struct {
 	// Signers fingerprints the policy_source signers that verified it:
 	// under other signers it is set aside until verified again.
 	Signers string `json:"signers,omitempty"`
+	// SignerMaterial: each key, certificate and identity among those
+	// signers; under signers sharing none of it, its serial bounds nothing.
+	SignerMaterial []string `json:"signer_material,omitempty"`
 	// Tenants: the delegated fragments verified under it, by delegation.
 	Tenants map[string]*Tenant `json:"tenants,omitempty"`
 	// Absent: why each delegation without a fragment in force has none,

@@ -32,6 +32,9 @@ type Source struct {
 	// Signers fingerprints the source's signers (signersID); a kept
 	// policy records the fingerprint it was verified under.
 	Signers string
+	// Material lists each key, certificate and identity of the signers
+	// (signerMaterial); a kept policy records it.
+	Material []string
 	// Floor is a kept policy from this source set aside though not for
 	// its signers (kept by an older signgate with no signers record, or
 	// one that no longer compiles or lacks expires): never in force, but
@@ -81,7 +84,7 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 		// The signers are read once at start, before any KMS sync.
 		return nil, fmt.Errorf("%s: keys.%s: the policy source's signers are keys given by pem or path, not kms", cc.Path, k.Name)
 	}
-	src := &Source{PolicySource: cc.PolicySource, Boot: bc, Signers: signersID(cc, bc)}
+	src := &Source{PolicySource: cc.PolicySource, Boot: bc, Signers: signersID(cc, bc), Material: signerMaterial(cc, bc)}
 	kept, err := policysource.ReadKept(cc.Daemon.StateDir)
 	if err != nil {
 		src.KeptError = err
@@ -92,8 +95,14 @@ func compileSourced(cc *config.Config, p *config.Problems) (*Config, error) {
 		// its serial still bounds what the source may serve.
 		src.Floor = kept
 		src.KeptError = fmt.Errorf("the kept policy %s (serial %d) was kept by a signgate that did not record its signers: set aside until the source is verified again, and a serial not above %d is refused meanwhile (if the signers changed since, remove %s)", kept.Digest, kept.Serial, kept.Serial, policysource.Path(cc.Daemon.StateDir))
-	} else if kept != nil && kept.Digest != "" && kept.Signers != src.Signers && kept.Signers != legacySignersID(cc, bc) {
+	} else if kept != nil && kept.Digest != "" && kept.Signers != src.Signers && kept.Signers != signersIDV2(cc, bc) && kept.Signers != legacySignersID(cc, bc) {
 		src.KeptError = fmt.Errorf("the kept policy %s was verified by other signers than policy_source's now (its keys, certificates or rule changed): set aside until the source is verified again", kept.Digest)
+		if sharesSigner(kept.SignerMaterial, src.Material) {
+			// A signer that stays may have signed older policies: one
+			// dropped because it leaked must not open a rollback to them.
+			src.Floor = kept
+			src.KeptError = fmt.Errorf("%w; a signer it may have been verified by remains, so a serial not above %d is refused meanwhile (if the source's serials restarted, remove %s)", src.KeptError, kept.Serial, policysource.Path(cc.Daemon.StateDir))
+		}
 	} else if kept != nil && kept.Digest != "" && kept.Serial < cc.PolicySource.MinSerial {
 		src.KeptError = fmt.Errorf("the kept policy %s has serial %d, below policy_source.min_serial (%d)", kept.Digest, kept.Serial, cc.PolicySource.MinSerial)
 	} else if kept != nil && kept.Digest == "" {

@@ -35,8 +35,8 @@ func keepVerified(t *testing.T, state, body string, serial int64, signers string
 // The kept policy is tied to the signers that verified it: after the
 // operator replaces policy_source's key (say, the old one leaked), a
 // restart sets the policy the old key signed aside until the source is
-// verified again, and its serial no longer bounds what the new key may
-// publish.
+// verified again (whether its serial still bounds the source is
+// TestDroppingOneSignerKeepsTheSerialFloor's).
 func TestKeptPolicySetAsideAfterSignerRotation(t *testing.T) {
 	body := "serial = 7\nexpires = " + policytest.Soon + "\n[[policy]]\nname = \"leaked-key-policy\"\nscopes = [\"**\"]\nmode = \"allow\"\n"
 	path, state := sourcedConfig(t, "")

@@ -36,7 +36,8 @@ func loadUpgrade(t *testing.T, state string, edits ...string) *Config {
 // release (its fingerprint over the whole [policy_source] section) under
 // the same signers is used, though this release added a key to the
 // section; and a change to a key that is not a signer (refresh) sets no
-// kept policy aside. A changed signer still does.
+// kept policy aside. A changed signer still does (its serial stays a
+// floor while a key stays).
 func TestUpgradeKeepsTheVerifiedPolicy(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	if err := os.MkdirAll(state, 0o700); err != nil {
@@ -58,8 +59,16 @@ func TestUpgradeKeepsTheVerifiedPolicy(t *testing.T) {
 	if c := loadUpgrade(t, state, `refresh = "10m"`, "refresh = \"1m\"\nallow_no_expires_unsafe = false"); c.Source.Kept == nil {
 		t.Errorf("refresh changed: the kept policy is set aside: %v", c.Source.KeptError)
 	}
-	if c := loadUpgrade(t, state, `keys = ["security"]`, "keys = [\"security\"]\nrequire = \"all\""); c.Source.Kept != nil || c.Source.Floor != nil {
-		t.Error("the signers' rule changed: the kept policy is still used")
+	// The rule changed, the key stayed: set aside, its serial a floor
+	// (the key may have signed older policies the new rule passes).
+	if c := loadUpgrade(t, state, `keys = ["security"]`, "keys = [\"security\"]\nrequire = \"all\""); c.Source.Kept != nil || c.Source.Floor == nil {
+		t.Errorf("the signers' rule changed: kept %v, floor %v", c.Source.Kept != nil, c.Source.Floor != nil)
+	}
+	// Kept by the release before the trust roots' files were in the
+	// fingerprint (v2), under the same signers: used.
+	keep(signersIDV2(c.Source.Boot.Config, c.Source.Boot))
+	if c := loadUpgrade(t, state); c.Source.Kept == nil {
+		t.Errorf("a v2 fingerprint of the same signers: set aside: %v", c.Source.KeptError)
 	}
 	// Kept by a release that recorded no signers: set aside, its serial a floor.
 	keep("")
