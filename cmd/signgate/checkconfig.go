@@ -106,7 +106,7 @@ type checkKMSVersion struct {
 	Algorithm   string `json:"algorithm,omitempty"`
 	Fingerprint string `json:"fingerprint,omitempty"`
 	State       string `json:"state,omitempty"` // "current" or "grace until ..."
-	Error       string `json:"error,omitempty"` // cannot sync, or no trusted version
+	Error       string `json:"error,omitempty"` // cannot sync, no trusted version, or a version that cannot be used
 }
 
 func runCheckConfig(args []string) int {
@@ -238,6 +238,9 @@ func checkKMS(cfg *setup.Config, rep *checkReport) bool {
 		}
 		if len(st.Versions) == 0 {
 			rep.KMS = append(rep.KMS, checkKMSVersion{Name: st.Name, Error: "no trusted version: " + st.Problem})
+		}
+		for _, u := range st.Unusable {
+			rep.KMS = append(rep.KMS, checkKMSVersion{Name: st.Name, Version: u.Version, Error: "version " + u.Version + " is enabled in the KMS but cannot be used: " + u.Reason})
 		}
 		for _, v := range st.Versions {
 			state := "current"

@@ -87,7 +87,7 @@ func TestAnsweredSyncAppliesWhileUnreachableKeepsPrevious(t *testing.T) {
 		t.Fatalf("changes %+v", changes)
 	}
 	st := s.Statuses()[0]
-	if st.LastError != "" || !st.LastSync.Equal(clk.Now()) || len(st.Unusable) != 1 || !strings.Contains(st.Unusable[0], "curve") {
+	if st.LastError != "" || !st.LastSync.Equal(clk.Now()) || len(st.Unusable) != 1 || st.Unusable[0].Version != "2" || !strings.Contains(st.Unusable[0].Reason, "curve") {
 		t.Fatalf("status %+v", st)
 	}
 }

@@ -274,6 +274,7 @@ func (s *Syncer) Statuses() []Status {
 	for _, st := range s.statuses {
 		c := *st
 		c.Versions = append([]Trusted(nil), st.Versions...)
+		c.Unusable = append([]UnusableVersion(nil), st.Unusable...)
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

@@ -8,7 +8,8 @@ package keysync
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/signgate/signgate/keystore"
@@ -45,15 +46,21 @@ type Status struct {
 	LastSync time.Time `json:"last_sync,omitzero"` // last successful sync
 	// Problem says why the key has no current version (disabled, deleted).
 	Problem string `json:"problem,omitempty"`
-	// Unusable names each version the KMS reports enabled that signgate
-	// cannot take, and why ("version 2: algorithm ... is not supported").
-	// None of them is trusted.
-	Unusable []string `json:"unusable,omitempty"`
+	// Unusable lists each version the KMS reports enabled that signgate
+	// cannot take, and why. None of them is trusted.
+	Unusable []UnusableVersion `json:"unusable,omitempty"`
 
 	// Not persisted: this run's view.
 	LastError   string    `json:"-"`
 	LastAttempt time.Time `json:"-"`
 	FromState   bool      `json:"-"` // loaded from the state file, not synced yet
+}
+
+// UnusableVersion is a version the KMS reports enabled that signgate cannot
+// take: an unsupported algorithm, a public key it cannot get or parse.
+type UnusableVersion struct {
+	Version string `json:"version"`
+	Reason  string `json:"reason"`
 }
 
 // ChangeKind says what happened to a key version.
@@ -122,7 +129,7 @@ func apply(prev Status, spec Spec, vs []kms.Version, now time.Time) (Status, []C
 	for _, t := range prev.Versions {
 		old[t.Version] = t
 	}
-	wasUnusable := map[string]bool{}
+	wasUnusable := map[UnusableVersion]bool{}
 	for _, u := range prev.Unusable {
 		wasUnusable[u] = true
 	}
@@ -130,11 +137,9 @@ func apply(prev Status, spec Spec, vs []kms.Version, now time.Time) (Status, []C
 	// unusable records a version that cannot be taken, and reports it when
 	// it is new, or when it takes trust away.
 	unusable := func(v kms.Version, why string) {
-		line := fmt.Sprintf("version %s: %s", v.ID, why)
-		for _, u := range next.Unusable {
-			if u == line {
-				return
-			}
+		line := UnusableVersion{Version: v.ID, Reason: why}
+		if slices.Contains(next.Unusable, line) {
+			return
 		}
 		next.Unusable = append(next.Unusable, line)
 		o, wasTrusted := old[v.ID]
@@ -205,7 +210,7 @@ func apply(prev Status, spec Spec, vs []kms.Version, now time.Time) (Status, []C
 			}
 			gone(o, next.Problem, Revoked)
 		}
-		sort.Strings(next.Unusable)
+		sortUnusable(next.Unusable)
 		return next, changes
 	}
 
@@ -275,8 +280,12 @@ func apply(prev Status, spec Spec, vs []kms.Version, now time.Time) (Status, []C
 			unusable(v, v.Problem)
 		}
 	}
-	sort.Strings(next.Unusable)
+	sortUnusable(next.Unusable)
 	return next, changes
+}
+
+func sortUnusable(us []UnusableVersion) {
+	slices.SortFunc(us, func(a, b UnusableVersion) int { return strings.Compare(a.Version, b.Version) })
 }
 
 // successor is when the next newer version was created.

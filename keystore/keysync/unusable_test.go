@@ -44,7 +44,7 @@ func TestDisabledVersionIsRevokedWhenAnotherCannotBeTaken(t *testing.T) {
 			if !strings.HasPrefix(st.Problem, "current version 2 cannot be used: ") {
 				t.Errorf("problem: %q", st.Problem)
 			}
-			if len(st.Unusable) != 1 || !strings.HasPrefix(st.Unusable[0], "version 2: ") {
+			if len(st.Unusable) != 1 || st.Unusable[0].Version != "2" || st.Unusable[0].Reason == "" {
 				t.Errorf("unusable: %q", st.Unusable)
 			}
 		})
