@@ -75,8 +75,8 @@ func TestUnusableCurrentVersionHasNoStandIn(t *testing.T) {
 	run(t, noGrace, []step{{0, []kms.Version{v1, unmarked}, nil, []ChangeKind{Unusable}}})
 	// A version that was current and now cannot be taken is revoked with
 	// its fingerprint named.
-	st, changes := apply(Status{}, noGrace, []kms.Version{v1c}, t0)
-	st, changes = apply(st, noGrace, []kms.Version{{ID: "1", State: kms.Enabled, Current: true, Problem: "public key is not PEM"}}, t0.Add(time.Hour))
+	st, _ := apply(Status{}, noGrace, []kms.Version{v1c}, t0)
+	st, changes := apply(st, noGrace, []kms.Version{{ID: "1", State: kms.Enabled, Current: true, Problem: "public key is not PEM"}}, t0.Add(time.Hour))
 	if len(st.Versions) != 0 || len(changes) != 1 || changes[0].Kind != Unusable || changes[0].Fingerprint == "" || !changes[0].Warning() {
 		t.Fatalf("trusted %+v, changes %+v", st.Versions, changes)
 	}
