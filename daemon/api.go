@@ -134,6 +134,13 @@ func (d *Daemon) Keys() []KeyInfo {
 	s := d.syncer.Load()
 	for _, st := range s.Statuses() {
 		base := KeyInfo{Name: st.Name, Source: st.Source, LastSync: st.LastSync, LastError: st.LastError}
+		// Versions the KMS calls enabled that cannot be used: listed, so
+		// an operator sees why a rotation did not take.
+		for _, u := range st.Unusable {
+			ki := base
+			ki.Version, ki.State = u.Version, "untrusted: unusable: "+u.Reason
+			out = append(out, ki)
+		}
 		if len(st.Versions) == 0 {
 			why := st.Problem
 			if st.LastError != "" {

@@ -31,6 +31,7 @@ type metrics struct {
 	kmsLastSync      *prometheus.GaugeVec
 	kmsVersions      *prometheus.GaugeVec
 	kmsStale         *prometheus.GaugeVec
+	kmsUnusable      *prometheus.GaugeVec
 	rootRefresh      *prometheus.CounterVec
 	rootLast         *prometheus.GaugeVec
 	rootUntil        *prometheus.GaugeVec
@@ -78,6 +79,9 @@ func newMetrics(d *Daemon) *metrics {
 		kmsStale: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "signgate_kms_key_stale", Help: "1 while a KMS key is past kms.max_staleness and not trusted.",
 		}, []string{"key"}),
+		kmsUnusable: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "signgate_kms_key_unusable_versions", Help: "Versions of each KMS key the KMS reports enabled that signgate cannot use (unsupported algorithm, public key not served or malformed); none is trusted.",
+		}, []string{"key"}),
 		rootRefresh: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "signgate_trust_root_refreshes_total", Help: "TUF updates of trust roots, by trust root and result (updated, unchanged, error: the last-known-good stays).",
 		}, []string{"trust_root", "result"}),
@@ -98,7 +102,7 @@ func newMetrics(d *Daemon) *metrics {
 		}, []string{"listener"}),
 	}
 	m.reg.MustRegister(m.listenerUp, m.bindFailures, m.decisions, m.cache, m.verifications, m.verifyTime, m.reloads, m.keysLoaded, m.verdictsRestored,
-		m.kmsSyncs, m.kmsLastSync, m.kmsVersions, m.kmsStale, m.rootRefresh, m.rootLast, m.rootUntil, m.rootStale,
+		m.kmsSyncs, m.kmsLastSync, m.kmsVersions, m.kmsStale, m.kmsUnusable, m.rootRefresh, m.rootLast, m.rootUntil, m.rootStale,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "signgate_verifications_in_flight", Help: "Verifications running now, renewals of expired verdicts included.",
 		}, func() float64 { return float64(d.Engine().InFlight()) }),
@@ -134,6 +138,7 @@ func (m *metrics) synced(s *keysync.Syncer, err error) {
 	m.kmsLastSync.Reset()
 	m.kmsVersions.Reset()
 	m.kmsStale.Reset()
+	m.kmsUnusable.Reset()
 	for _, st := range s.Statuses() {
 		if !st.LastSync.IsZero() {
 			m.kmsLastSync.WithLabelValues(st.Name).Set(float64(st.LastSync.Unix()))
@@ -145,6 +150,7 @@ func (m *metrics) synced(s *keysync.Syncer, err error) {
 		}
 		m.kmsVersions.WithLabelValues(st.Name).Set(n)
 		m.kmsStale.WithLabelValues(st.Name).Set(stale)
+		m.kmsUnusable.WithLabelValues(st.Name).Set(float64(len(st.Unusable)))
 	}
 }
 

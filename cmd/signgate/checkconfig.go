@@ -106,7 +106,7 @@ type checkKMSVersion struct {
 	Algorithm   string `json:"algorithm,omitempty"`
 	Fingerprint string `json:"fingerprint,omitempty"`
 	State       string `json:"state,omitempty"` // "current" or "grace until ..."
-	Error       string `json:"error,omitempty"` // cannot sync, or no trusted version
+	Error       string `json:"error,omitempty"` // cannot sync, no trusted version, or a version that cannot be used
 }
 
 func runCheckConfig(args []string) int {
@@ -213,7 +213,8 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 }
 
 // checkKMS syncs the config's KMS keys once, as the daemon would, and
-// records what each would trust. It reports whether every key synced.
+// records what each would trust. It reports whether every key synced and
+// no version the KMS calls enabled is one signgate cannot use.
 func checkKMS(cfg *setup.Config, rep *checkReport) bool {
 	s, err := setup.Syncer(cfg, nil, true)
 	if err != nil {
@@ -231,6 +232,7 @@ func checkKMS(cfg *setup.Config, rep *checkReport) bool {
 		}
 	}
 	rep.KMS = []checkKMSVersion{}
+	usable := true
 	for _, st := range s.Statuses() {
 		if st.LastError != "" {
 			rep.KMS = append(rep.KMS, checkKMSVersion{Name: st.Name, Error: "cannot sync: " + st.LastError})
@@ -238,6 +240,10 @@ func checkKMS(cfg *setup.Config, rep *checkReport) bool {
 		}
 		if len(st.Versions) == 0 {
 			rep.KMS = append(rep.KMS, checkKMSVersion{Name: st.Name, Error: "no trusted version: " + st.Problem})
+		}
+		for _, u := range st.Unusable {
+			rep.KMS = append(rep.KMS, checkKMSVersion{Name: st.Name, Version: u.Version, Error: "version " + u.Version + " is enabled in the KMS but cannot be used: " + u.Reason})
+			usable = false
 		}
 		for _, v := range st.Versions {
 			state := "current"
@@ -247,7 +253,7 @@ func checkKMS(cfg *setup.Config, rep *checkReport) bool {
 			rep.KMS = append(rep.KMS, checkKMSVersion{Name: st.Name, Version: v.Version, Algorithm: v.Algorithm, Fingerprint: v.Fingerprint, State: state})
 		}
 	}
-	return err == nil
+	return err == nil && usable
 }
 
 func sharedWarning(names []string) string {

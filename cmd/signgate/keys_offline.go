@@ -70,6 +70,9 @@ func offlineKeys(cfg *setup.Config) (keys []localapi.KeyInfo, notes []string) {
 	}
 	for _, sp := range cfg.KMSKeys {
 		st, ok := saved[sp.Name]
+		for _, u := range st.Unusable {
+			keys = append(keys, localapi.KeyInfo{Name: st.Name, Source: st.Source, Version: u.Version, LastSync: st.LastSync, State: "untrusted: unusable: " + u.Reason})
+		}
 		if !ok || len(st.Versions) == 0 {
 			keys = append(keys, localapi.KeyInfo{Name: sp.Name, Source: sp.Ref.URI, State: "untrusted: not synced (the daemon is not running)"})
 			continue

@@ -169,13 +169,15 @@ func (s *Syncer) syncOne(ctx context.Context, sp Spec, prev Status) (r syncResul
 	}
 	vs, err := s.providers[sp.Ref.Scheme].Versions(ctx, sp.Ref, known)
 	if err == nil {
+		// The KMS answered: what it said of each version applies, even
+		// when some version cannot be taken (apply reports those).
 		var next Status
-		if next, r.changes, err = apply(prev, sp, vs, now); err == nil {
-			next.LastAttempt = now
-			r.st = next
-			return r
-		}
+		next, r.changes = apply(prev, sp, vs, now)
+		next.LastAttempt = now
+		r.st = next
+		return r
 	}
+	// The KMS could not be asked: the key keeps what it had.
 	r.err = fmt.Errorf("key %q (%s): %w", sp.Name, sp.Ref.URI, err)
 	prev.LastError, prev.LastAttempt = err.Error(), now
 	r.st = prev
@@ -272,6 +274,7 @@ func (s *Syncer) Statuses() []Status {
 	for _, st := range s.statuses {
 		c := *st
 		c.Versions = append([]Trusted(nil), st.Versions...)
+		c.Unusable = append([]UnusableVersion(nil), st.Unusable...)
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

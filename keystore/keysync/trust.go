@@ -6,7 +6,10 @@
 package keysync
 
 import (
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/signgate/signgate/keystore"
@@ -43,11 +46,21 @@ type Status struct {
 	LastSync time.Time `json:"last_sync,omitzero"` // last successful sync
 	// Problem says why the key has no current version (disabled, deleted).
 	Problem string `json:"problem,omitempty"`
+	// Unusable lists each version the KMS reports enabled that signgate
+	// cannot take, and why. None of them is trusted.
+	Unusable []UnusableVersion `json:"unusable,omitempty"`
 
 	// Not persisted: this run's view.
 	LastError   string    `json:"-"`
 	LastAttempt time.Time `json:"-"`
 	FromState   bool      `json:"-"` // loaded from the state file, not synced yet
+}
+
+// UnusableVersion is a version the KMS reports enabled that signgate cannot
+// take: an unsupported algorithm, a public key it cannot get or parse.
+type UnusableVersion struct {
+	Version string `json:"version"`
+	Reason  string `json:"reason"`
 }
 
 // ChangeKind says what happened to a key version.
@@ -60,6 +73,10 @@ const (
 	Revoked ChangeKind = "revoked" // disabled, deleted or scheduled for deletion in the KMS
 	Stale   ChangeKind = "stale"   // not synced for longer than max_staleness: no longer trusted
 	Fresh   ChangeKind = "fresh"   // synced again after being stale
+	// Unusable: enabled in the KMS, but signgate cannot take it (an
+	// unsupported algorithm, a public key it cannot get or parse); not
+	// trusted.
+	Unusable ChangeKind = "unusable"
 )
 
 // Change is one change to the trusted keys.
@@ -73,7 +90,7 @@ type Change struct {
 
 // Warning reports whether the change takes trust away unexpectedly, so
 // operators must hear of it.
-func (c Change) Warning() bool { return c.Kind == Revoked || c.Kind == Stale }
+func (c Change) Warning() bool { return c.Kind == Revoked || c.Kind == Stale || c.Kind == Unusable }
 
 func (c Change) String() string {
 	s := fmt.Sprintf("key %q", c.Key)
@@ -97,7 +114,12 @@ func (c Change) String() string {
 //     was created), then is dropped.
 //   - A version that is disabled, deleted or scheduled for deletion is dropped
 //     at once, grace or not.
-func apply(prev Status, spec Spec, vs []kms.Version, now time.Time) (Status, []Change, error) {
+//   - Each version is judged alone: one that is enabled but cannot be taken
+//     (see kms.Version.Problem) is not trusted and is reported, and what the
+//     KMS says of the others still applies. A current version that cannot
+//     be taken leaves the key with no current version; no older one stands
+//     in for it.
+func apply(prev Status, spec Spec, vs []kms.Version, now time.Time) (Status, []Change) {
 	next := Status{Name: spec.Name, Source: spec.Ref.URI, Pin: spec.Ref.Pin, LastSync: now}
 	byID := map[string]kms.Version{}
 	for _, v := range vs {
@@ -107,11 +129,47 @@ func apply(prev Status, spec Spec, vs []kms.Version, now time.Time) (Status, []C
 	for _, t := range prev.Versions {
 		old[t.Version] = t
 	}
+	wasUnusable := map[UnusableVersion]bool{}
+	for _, u := range prev.Unusable {
+		wasUnusable[u] = true
+	}
 	var changes []Change
-	keep := func(v kms.Version, graceUntil time.Time) error {
+	// unusable records a version that cannot be taken, and reports it when
+	// it is new, or when it takes trust away.
+	unusable := func(v kms.Version, why string) {
+		line := UnusableVersion{Version: v.ID, Reason: why}
+		if slices.Contains(next.Unusable, line) {
+			return
+		}
+		next.Unusable = append(next.Unusable, line)
+		o, wasTrusted := old[v.ID]
+		if wasTrusted || !wasUnusable[line] {
+			changes = append(changes, Change{Key: spec.Name, Kind: Unusable, Version: v.ID, Fingerprint: o.Fingerprint, Detail: "enabled in the KMS but cannot be used, so not trusted: " + why})
+		}
+	}
+	// take checks a version can be trusted; it reports one that cannot,
+	// and says why.
+	take := func(v kms.Version) (Trusted, string) {
+		if v.Problem != "" {
+			unusable(v, v.Problem)
+			return Trusted{}, v.Problem
+		}
 		t, err := trustedFrom(spec.Name, spec.Ref.URI, v, now)
 		if err != nil {
-			return err
+			if u := errors.Unwrap(err); u != nil {
+				err = u // NewKey's error names the key, as the change does
+			}
+			unusable(v, err.Error())
+			return Trusted{}, err.Error()
+		}
+		return t, ""
+	}
+	// keep trusts a version, until graceUntil if that is set; it returns
+	// why it cannot.
+	keep := func(v kms.Version, graceUntil time.Time) string {
+		t, why := take(v)
+		if why != "" {
+			return why
 		}
 		t.GraceUntil = graceUntil
 		if o, ok := old[v.ID]; ok && o.Fingerprint == t.Fingerprint {
@@ -127,7 +185,7 @@ func apply(prev Status, spec Spec, vs []kms.Version, now time.Time) (Status, []C
 			changes = append(changes, Change{Key: spec.Name, Kind: Added, Version: v.ID, Fingerprint: t.Fingerprint, Detail: detail})
 		}
 		next.Versions = append(next.Versions, t)
-		return nil
+		return ""
 	}
 	gone := func(o Trusted, why string, kind ChangeKind) {
 		changes = append(changes, Change{Key: spec.Name, Kind: kind, Version: o.Version, Fingerprint: o.Fingerprint, Detail: why})
@@ -135,10 +193,11 @@ func apply(prev Status, spec Spec, vs []kms.Version, now time.Time) (Status, []C
 
 	if spec.Ref.Pin != "" {
 		v, ok := byID[spec.Ref.Pin]
+		enabled := ok && v.State.Usable()
 		switch {
-		case ok && v.State.Usable():
-			if err := keep(v, time.Time{}); err != nil {
-				return prev, nil, err
+		case enabled:
+			if why := keep(v, time.Time{}); why != "" {
+				next.Problem = fmt.Sprintf("pinned version %s cannot be used: %s", spec.Ref.Pin, why)
 			}
 		case ok:
 			next.Problem = fmt.Sprintf("pinned version %s is %s", spec.Ref.Pin, v.State)
@@ -146,22 +205,26 @@ func apply(prev Status, spec Spec, vs []kms.Version, now time.Time) (Status, []C
 			next.Problem = fmt.Sprintf("pinned version %s does not exist", spec.Ref.Pin)
 		}
 		for _, o := range prev.Versions {
-			if len(next.Versions) == 0 || o.Version != spec.Ref.Pin {
-				gone(o, next.Problem, Revoked)
+			if o.Version == spec.Ref.Pin && enabled {
+				continue // kept, or reported as unusable
 			}
+			gone(o, next.Problem, Revoked)
 		}
-		return next, changes, nil
+		sortUnusable(next.Unusable)
+		return next, changes
 	}
 
 	cur, hasCur := kms.Current(vs)
-	if hasCur {
-		if err := keep(cur, time.Time{}); err != nil {
-			return prev, nil, err
-		}
-		if o, ok := old[cur.ID]; ok && !o.GraceUntil.IsZero() {
+	switch {
+	case cur.ID != "" && cur.State.Usable():
+		// Trusted, or not and reported; never replaced by an older one.
+		if why := keep(cur, time.Time{}); why != "" {
+			hasCur = false
+			next.Problem = fmt.Sprintf("current version %s cannot be used: %s", cur.ID, why)
+		} else if o, ok := old[cur.ID]; ok && !o.GraceUntil.IsZero() {
 			changes = append(changes, Change{Key: spec.Name, Kind: Added, Version: cur.ID, Fingerprint: o.Fingerprint, Detail: "current again"})
 		}
-	} else {
+	default:
 		next.Problem = "the KMS reports no usable current version"
 		for _, v := range vs {
 			if v.Current {
@@ -170,8 +233,8 @@ func apply(prev Status, spec Spec, vs []kms.Version, now time.Time) (Status, []C
 		}
 	}
 	for _, o := range prev.Versions {
-		if hasCur && o.Version == cur.ID {
-			continue
+		if cur.ID != "" && o.Version == cur.ID && cur.State.Usable() {
+			continue // kept as current, or reported as unusable
 		}
 		v, listed := byID[o.Version]
 		switch {
@@ -185,15 +248,12 @@ func apply(prev Status, spec Spec, vs []kms.Version, now time.Time) (Status, []C
 				gone(o, "rotated out; no grace period is configured", Expired)
 				continue
 			}
-			if err := keep(v, until); err != nil {
-				return prev, nil, err
+			if keep(v, until) == "" {
+				changes = append(changes, Change{Key: spec.Name, Kind: Rotated, Version: o.Version, Fingerprint: o.Fingerprint,
+					Detail: fmt.Sprintf("no longer current (now %s); trusted until %s", cur.ID, until.UTC().Format(time.RFC3339))})
 			}
-			changes = append(changes, Change{Key: spec.Name, Kind: Rotated, Version: o.Version, Fingerprint: o.Fingerprint,
-				Detail: fmt.Sprintf("no longer current (now %s); trusted until %s", cur.ID, until.UTC().Format(time.RFC3339))})
 		case now.Before(o.GraceUntil):
-			if err := keep(v, o.GraceUntil); err != nil {
-				return prev, nil, err
-			}
+			keep(v, o.GraceUntil)
 		default:
 			gone(o, "grace period ended at "+o.GraceUntil.UTC().Format(time.RFC3339), Expired)
 		}
@@ -210,12 +270,22 @@ func apply(prev Status, spec Spec, vs []kms.Version, now time.Time) (Status, []C
 			if succ.IsZero() || !now.Before(succ.Add(spec.Grace)) {
 				continue
 			}
-			if err := keep(v, succ.Add(spec.Grace)); err != nil {
-				return prev, nil, err
-			}
+			keep(v, succ.Add(spec.Grace))
 		}
 	}
-	return next, changes, nil
+	// Every other enabled version that cannot be taken is reported too, so
+	// an operator hears of it before rotating to it.
+	for _, v := range vs {
+		if v.State.Usable() && v.Problem != "" {
+			unusable(v, v.Problem)
+		}
+	}
+	sortUnusable(next.Unusable)
+	return next, changes
+}
+
+func sortUnusable(us []UnusableVersion) {
+	slices.SortFunc(us, func(a, b UnusableVersion) int { return strings.Compare(a.Version, b.Version) })
 }
 
 // successor is when the next newer version was created.
@@ -231,7 +301,7 @@ func successor(vs []kms.Version, v kms.Version) time.Time {
 
 func trustedFrom(name, source string, v kms.Version, now time.Time) (Trusted, error) {
 	if v.Public == nil {
-		return Trusted{}, fmt.Errorf("key %q (%s): version %s has no public key", name, source, v.ID)
+		return Trusted{}, errors.New("the KMS served no public key")
 	}
 	k, err := keystore.NewKey(name, source, v.ID, v.Public)
 	if err != nil {

@@ -46,7 +46,16 @@ type Version struct {
 	// the latest version trusts without a grace period.
 	Current bool
 	Public  crypto.PublicKey // set for usable versions
+	// Problem says why an enabled version cannot be trusted although the
+	// KMS answered about it: an algorithm signgate does not support, a
+	// public key the KMS would not serve or that does not parse. Such a
+	// version is judged alone; the rest of the listing still applies.
+	Problem string
 }
+
+// Trustable reports whether the version may be trusted: enabled, and taken
+// without a problem.
+func (v Version) Trustable() bool { return v.State.Usable() && v.Problem == "" }
 
 // Ref is a key reference from the config: a URI such as
 // "awskms:///alias/signing" or "gcpkms://projects/p/.../cryptoKeys/k".
@@ -63,7 +72,9 @@ type Provider interface {
 	// trusted before, which the provider must report on even if they no
 	// longer appear in a listing (AWS keys an alias pointed at before); one
 	// that no longer exists is reported as Deleted. An error means the KMS
-	// could not be asked, not that the key is revoked.
+	// could not be asked, not that the key is revoked. A version the KMS
+	// answered about but signgate cannot take is no error: it is listed with
+	// its Problem, so what the KMS says of the other versions still applies.
 	Versions(ctx context.Context, ref Ref, known []string) ([]Version, error)
 }
 
@@ -146,21 +157,23 @@ func Parse(uri, pin string) (Ref, error) {
 }
 
 // Current returns the version a following reference trusts without grace:
-// the one the provider marks current, if it is usable; when the provider
-// marks none, the newest usable one. A disabled current version is never
-// replaced by an older one here: that would bring back a rotated-out key.
+// the one the provider marks current, if it is trustable; when the provider
+// marks none, the newest enabled one, if it is trustable. A current version
+// that is disabled or cannot be taken is never replaced by an older one
+// here: that would bring back a rotated-out key. The version is returned
+// even when not trustable, so callers can say why.
 func Current(vs []Version) (Version, bool) {
 	var best Version
 	found := false
 	for _, v := range vs {
 		if v.Current {
-			return v, v.State.Usable()
+			return v, v.Trustable()
 		}
 		if v.State.Usable() && (!found || v.Created.After(best.Created)) {
 			best, found = v, true
 		}
 	}
-	return best, found
+	return best, found && best.Trustable()
 }
 
 // Helpers for providers.

@@ -38,6 +38,7 @@ type azureVersion struct {
 	priv    *ecdsa.PrivateKey
 	enabled bool
 	created time.Time
+	crv     string // served instead of P-256, such as one signgate does not support
 }
 
 // NewAzure starts a server; it stops with the test.
@@ -93,6 +94,18 @@ func (a *Azure) SetEnabled(name, version string, enabled bool) {
 	for _, v := range a.keys[name] {
 		if v.id == version {
 			v.enabled = enabled
+		}
+	}
+}
+
+// SetCurve serves a version's key as being on crv (e.g. "P-256K", which
+// signgate does not verify with).
+func (a *Azure) SetCurve(name, version, crv string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, v := range a.keys[name] {
+		if v.id == version {
+			v.crv = crv
 		}
 	}
 }
@@ -184,8 +197,12 @@ func (a *Azure) bundle(base string, v *azureVersion) map[string]any {
 	if err != nil {
 		panic(err)
 	}
+	crv := "P-256"
+	if v.crv != "" {
+		crv = v.crv
+	}
 	return map[string]any{
-		"key": map[string]any{"kid": base + v.id, "kty": "EC", "crv": "P-256", "key_ops": []string{"sign", "verify"},
+		"key": map[string]any{"kid": base + v.id, "kty": "EC", "crv": crv, "key_ops": []string{"sign", "verify"},
 			"x": b64(point[1:33]), "y": b64(point[33:])},
 		"attributes": attributes(v),
 	}

@@ -38,6 +38,8 @@ type gcpVersion struct {
 	priv    *ecdsa.PrivateKey
 	state   kmspb.CryptoKeyVersion_CryptoKeyVersionState
 	created time.Time
+	alg     kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm // listed; the key stays P-256
+	denied  bool                                             // GetPublicKey answers PERMISSION_DENIED
 }
 
 // NewGCP starts a server; it stops with the test.
@@ -76,7 +78,7 @@ func (g *GCP) AddVersion(t testing.TB, key string) int {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.keys[KeyName(key)] = append(g.keys[KeyName(key)], &gcpVersion{priv: priv, state: kmspb.CryptoKeyVersion_ENABLED, created: time.Now()})
+	g.keys[KeyName(key)] = append(g.keys[KeyName(key)], &gcpVersion{priv: priv, state: kmspb.CryptoKeyVersion_ENABLED, created: time.Now(), alg: kmspb.CryptoKeyVersion_EC_SIGN_P256_SHA256})
 	return len(g.keys[KeyName(key)])
 }
 
@@ -85,6 +87,21 @@ func (g *GCP) SetState(key string, version int, s kmspb.CryptoKeyVersion_CryptoK
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.keys[KeyName(key)][version-1].state = s
+}
+
+// SetAlgorithm sets the algorithm a version is listed with, such as one
+// signgate does not support (EC_SIGN_SECP256K1_SHA256).
+func (g *GCP) SetAlgorithm(key string, version int, a kmspb.CryptoKeyVersion_CryptoKeyVersionAlgorithm) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.keys[KeyName(key)][version-1].alg = a
+}
+
+// DenyPublicKey makes GetPublicKey of a version answer PERMISSION_DENIED.
+func (g *GCP) DenyPublicKey(key string, version int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.keys[KeyName(key)][version-1].denied = true
 }
 
 // SetDown makes every call fail with UNAVAILABLE.
@@ -136,7 +153,7 @@ func (g *GCP) ListCryptoKeyVersions(_ context.Context, req *kmspb.ListCryptoKeyV
 	for i, v := range vs {
 		out.CryptoKeyVersions = append(out.CryptoKeyVersions, &kmspb.CryptoKeyVersion{
 			Name: fmt.Sprintf("%s/cryptoKeyVersions/%d", req.Parent, i+1), State: v.state,
-			Algorithm: kmspb.CryptoKeyVersion_EC_SIGN_P256_SHA256, CreateTime: timestamppb.New(v.created),
+			Algorithm: v.alg, CreateTime: timestamppb.New(v.created),
 		})
 	}
 	return out, nil
@@ -161,7 +178,10 @@ func (g *GCP) GetPublicKey(_ context.Context, req *kmspb.GetPublicKeyRequest) (*
 	if v.state != kmspb.CryptoKeyVersion_ENABLED {
 		return nil, status.Errorf(codes.FailedPrecondition, "%s is not enabled", req.Name)
 	}
+	if v.denied {
+		return nil, status.Errorf(codes.PermissionDenied, "permission 'cloudkms.cryptoKeyVersions.viewPublicKey' denied on %s", req.Name)
+	}
 	der, _ := x509.MarshalPKIXPublicKey(v.priv.Public())
-	return &kmspb.PublicKey{Name: req.Name, Algorithm: kmspb.CryptoKeyVersion_EC_SIGN_P256_SHA256,
+	return &kmspb.PublicKey{Name: req.Name, Algorithm: v.alg,
 		Pem: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}, nil
 }

@@ -144,6 +144,16 @@ func (l *LocalKMS) CreateKey(t TB) string {
 	return aws.ToString(out.KeyMetadata.KeyId)
 }
 
+// CreateKeyOf makes a key of any spec and usage, such as one signgate cannot
+// verify with (ECC_SECG_P256K1), and returns its ID.
+func (l *LocalKMS) CreateKeyOf(t TB, spec types.KeySpec, usage types.KeyUsageType) string {
+	out, err := l.Client.CreateKey(context.Background(), &kms.CreateKeyInput{KeySpec: spec, KeyUsage: usage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.KeyMetadata.KeyId)
+}
+
 // PointAlias creates alias (e.g. "alias/release") or moves it to keyID: a
 // rotation, for AWS.
 func (l *LocalKMS) PointAlias(t TB, alias, keyID string) {

@@ -53,6 +53,7 @@ type vaultKey struct {
 	latest        int
 	minDecryption int
 	minAvailable  int
+	publicKeys    map[int]string // served instead of a version's own public key
 }
 
 // NewVault starts a server; it stops with the test.
@@ -101,9 +102,13 @@ func (v *Vault) serve(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		der, _ := x509.MarshalPKIXPublicKey(priv.Public())
+		pub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+		if o, ok := k.publicKeys[n]; ok {
+			pub = o
+		}
 		versions[strconv.Itoa(n)] = map[string]any{
 			"name":          "P-256",
-			"public_key":    string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})),
+			"public_key":    pub,
 			"creation_time": k.created[n].Format(time.RFC3339Nano),
 		}
 	}
@@ -161,6 +166,18 @@ func (v *Vault) SetMinDecryptionVersion(name string, n int) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.keys[name].minDecryption = n
+}
+
+// SetPublicKey serves text as a version's public key, such as one that does
+// not parse.
+func (v *Vault) SetPublicKey(name string, version int, text string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	k := v.keys[name]
+	if k.publicKeys == nil {
+		k.publicKeys = map[int]string{}
+	}
+	k.publicKeys[version] = text
 }
 
 // Delete removes a key.

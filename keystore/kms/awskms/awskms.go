@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go"
 	sigaws "github.com/sigstore/sigstore/pkg/signature/kms/aws"
 
 	signkms "github.com/signgate/signgate/keystore/kms"
@@ -100,6 +101,11 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 		}
 		seen[k] = true
 		v, err := p.describe(ctx, k, optFns)
+		if answered(err) {
+			// AWS refused to describe a key trusted before: not trusted
+			// until it says what state the key is in.
+			v, err = &signkms.Version{ID: k, State: signkms.Enabled, Problem: err.Error()}, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -124,7 +130,9 @@ func (p *Provider) describe(ctx context.Context, id string, optFns []func(*kms.O
 	m := md.KeyMetadata
 	v := &signkms.Version{ID: aws.ToString(m.KeyId), State: state(m.KeyState), Created: aws.ToTime(m.CreationDate)}
 	if m.KeyUsage != types.KeyUsageTypeSignVerify {
-		return nil, fmt.Errorf("key %s is for %s, not SIGN_VERIFY", v.ID, m.KeyUsage)
+		// Judged alone: the listing of the others still applies.
+		v.Problem = fmt.Sprintf("key %s is for %s, not SIGN_VERIFY", v.ID, m.KeyUsage)
+		return v, nil
 	}
 	if !v.State.Usable() {
 		return v, nil
@@ -140,13 +148,32 @@ func (p *Provider) describe(ctx context.Context, id string, optFns []func(*kms.O
 		// Disabled between the two calls.
 		v.State = signkms.Disabled
 		return v, nil
+	case answered(err):
+		v.Problem = fmt.Sprintf("public key of %s: %v", v.ID, err)
+		return v, nil
 	case err != nil:
 		return nil, fmt.Errorf("public key of %s: %w", v.ID, err)
 	}
 	if v.Public, err = x509.ParsePKIXPublicKey(pk.PublicKey); err != nil {
-		return nil, fmt.Errorf("public key of %s: %w", v.ID, err)
+		v.Problem = fmt.Sprintf("public key of %s (%s): %v", v.ID, pk.KeySpec, err)
 	}
 	return v, nil
+}
+
+// answered: AWS refused the request for the key itself (access denied, an
+// invalid key), as opposed to a request that got no answer (network,
+// deadline) or a throttled or failed one, which the next sync retries.
+func answered(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorFault() == smithy.FaultServer {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "ThrottlingException", "LimitExceededException", "KMSInternalException", "DependencyTimeoutException",
+		"RequestLimitExceeded", "ServiceUnavailable", "InternalFailure":
+		return false
+	}
+	return true
 }
 
 func state(s types.KeyState) signkms.State {

@@ -2,7 +2,10 @@ package awskms_test
 
 import (
 	"context"
+	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/signgate/signgate/internal/testkit/kmstest"
 	"github.com/signgate/signgate/keystore/kms"
@@ -70,6 +73,44 @@ func TestVersionsFollowTheAlias(t *testing.T) {
 	gone, _ := kms.Parse("awskms:///alias/never", "")
 	if vs, err := p.Versions(ctx, gone, nil); err != nil || len(vs) != 0 {
 		t.Fatalf("missing alias: %+v, %v", vs, err)
+	}
+}
+
+// The alias moves to a key signgate cannot verify with after the key it
+// trusted is disabled; a key it trusted before is now for encryption. The
+// listing still answers, each key with its own state, and the unusable
+// ones say why instead of failing the reference.
+func TestUnusableKeyIsReportedNotFatal(t *testing.T) {
+	l := kmstest.StartLocalKMS(t)
+	ctx := context.Background()
+	p, err := awskms.New(ctx, kms.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1 := l.CreateKey(t)
+	l.DisableKey(t, k1)
+	k2 := l.CreateKeyOf(t, types.KeySpecEccSecgP256k1, types.KeyUsageTypeSignVerify)
+	l.PointAlias(t, "alias/release", k2)
+	k3 := l.CreateKeyOf(t, types.KeySpecSymmetricDefault, types.KeyUsageTypeEncryptDecrypt)
+	ref, err := kms.Parse("awskms:///alias/release", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := p.Versions(ctx, ref, []string{k1, k3})
+	if err != nil || len(vs) != 3 {
+		t.Fatalf("versions: %+v, %v", vs, err)
+	}
+	if vs[0].ID != k2 || !vs[0].Current || vs[0].State != kms.Enabled || vs[0].Public != nil || vs[0].Problem == "" {
+		t.Fatalf("the alias's key: %+v", vs[0])
+	}
+	if vs[1].ID != k1 || vs[1].State != kms.Disabled {
+		t.Fatalf("the disabled key: %+v", vs[1])
+	}
+	if vs[2].ID != k3 || !strings.Contains(vs[2].Problem, "not SIGN_VERIFY") {
+		t.Fatalf("the encryption key: %+v", vs[2])
+	}
+	if _, ok := kms.Current(vs); ok {
+		t.Fatalf("an unusable key counts as current: %+v", vs)
 	}
 }
 

@@ -135,15 +135,30 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 		if !v.State.Usable() {
 			continue
 		}
+		// Key Vault listed the version: one it will not serve, or whose key
+		// signgate cannot take, is judged alone (its Problem); only a
+		// request that got no answer fails the key.
 		r, err := c.GetKey(ctx, name, v.ID, nil)
-		if err != nil {
+		if err != nil && !answered(err) {
 			return nil, fmt.Errorf("key vault %s key %s version %s: %w", vaultURL, name, v.ID, err)
 		}
+		if err != nil {
+			v.Problem = err.Error()
+			continue
+		}
 		if v.Public, err = publicKey(r.Key); err != nil {
-			return nil, fmt.Errorf("key vault %s key %s version %s: %w", vaultURL, name, v.ID, err)
+			v.Problem = err.Error()
 		}
 	}
 	return signkms.MarkMissing(out, known), nil
+}
+
+// answered: Key Vault refused the request (access denied, a key it will
+// not serve), as opposed to no answer, throttling or a server fault, which
+// the next sync retries.
+func answered(err error) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode != http.StatusTooManyRequests && re.StatusCode < 500
 }
 
 func notFound(err error) bool {

@@ -2,6 +2,7 @@ package azurekms_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/signgate/signgate/internal/testkit/kmstest"
@@ -52,6 +53,32 @@ func TestVersions(t *testing.T) {
 	unreachable, _ := kms.Parse("azurekms://127.0.0.1:1/release", "")
 	if _, err := p.Versions(ctx, unreachable, nil); err == nil {
 		t.Fatal("an unreachable vault gave no error")
+	}
+}
+
+// One version disabled, the current one on a curve signgate does not
+// verify with: the listing still answers, each version with its own state,
+// and the unusable one says why instead of failing the key.
+func TestUnusableVersionIsReportedNotFatal(t *testing.T) {
+	a := kmstest.NewAzure(t)
+	p := azurekms.NewWithCredential(a.Credential(), a.ClientOptions())
+	v1 := a.CreateKey(t, "release")
+	v2 := a.Rotate(t, "release")
+	a.SetEnabled("release", v1, false)
+	a.SetCurve("release", v2, "P-256K")
+	ref, err := kms.Parse("azurekms://"+a.Host+"/release", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := p.Versions(context.Background(), ref, nil)
+	if err != nil || len(vs) != 2 {
+		t.Fatalf("versions: %+v, %v", vs, err)
+	}
+	if vs[0].ID != v1 || vs[0].State != kms.Disabled || vs[1].ID != v2 || !vs[1].Current || vs[1].Public != nil || !strings.Contains(vs[1].Problem, "P-256K") {
+		t.Fatalf("versions: %+v", vs)
+	}
+	if _, ok := kms.Current(vs); ok {
+		t.Fatalf("an unusable current version counts as current: %+v", vs)
 	}
 }
 

@@ -3,6 +3,7 @@ package gcpkms
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -114,20 +115,11 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 		id := kv.Name[strings.LastIndex(kv.Name, "/")+1:]
 		v := signkms.Version{ID: id, State: state(kv.State), Created: kv.CreateTime.AsTime()}
 		if v.State.Usable() {
-			if err := supported(kv.Algorithm); err != nil {
-				return nil, fmt.Errorf("cloud KMS %s version %s: %w", parent, id, err)
-			}
-			pk, err := p.client.GetPublicKey(ctx, &kmspb.GetPublicKeyRequest{Name: kv.Name})
+			pub, problem, err := p.publicKey(ctx, kv)
 			if err != nil {
-				return nil, fmt.Errorf("cloud KMS %s version %s: public key: %w", parent, id, err)
-			}
-			b, _ := pem.Decode([]byte(pk.Pem))
-			if b == nil {
-				return nil, fmt.Errorf("cloud KMS %s version %s: public key is not PEM", parent, id)
-			}
-			if v.Public, err = x509.ParsePKIXPublicKey(b.Bytes); err != nil {
 				return nil, fmt.Errorf("cloud KMS %s version %s: %w", parent, id, err)
 			}
+			v.Public, v.Problem = pub, problem
 			if n, _ := strconv.Atoi(id); n > newest {
 				newest = n
 			}
@@ -142,6 +134,45 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 	out = signkms.MarkMissing(out, known)
 	signkms.SortNumbered(out)
 	return out, nil
+}
+
+// publicKey fetches an enabled version's public key. A version the KMS
+// answers about but signgate cannot take (an algorithm it does not
+// support, a key it may not read or that does not parse) has a problem,
+// judged with that version alone; only a KMS that could not be asked is an
+// error, which leaves the whole key as it was.
+func (p *Provider) publicKey(ctx context.Context, kv *kmspb.CryptoKeyVersion) (crypto.PublicKey, string, error) {
+	if err := supported(kv.Algorithm); err != nil {
+		return nil, err.Error(), nil
+	}
+	pk, err := p.client.GetPublicKey(ctx, &kmspb.GetPublicKeyRequest{Name: kv.Name})
+	if err != nil {
+		if unreachable(err) {
+			return nil, "", fmt.Errorf("public key: %w", err)
+		}
+		return nil, "public key: " + status.Convert(err).Message() + " (" + status.Code(err).String() + ")", nil
+	}
+	b, _ := pem.Decode([]byte(pk.Pem))
+	if b == nil {
+		return nil, "public key is not PEM", nil
+	}
+	pub, err := x509.ParsePKIXPublicKey(b.Bytes)
+	if err != nil {
+		return nil, "public key: " + err.Error(), nil
+	}
+	return pub, "", nil
+}
+
+// unreachable: the call did not get the KMS's answer about the version
+// (network, deadline, overload, a server fault), as opposed to an answer
+// such as permission denied.
+func unreachable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.ResourceExhausted,
+		codes.Aborted, codes.Internal, codes.Unknown:
+		return true
+	}
+	return false
 }
 
 // Close releases the client's connection.

@@ -2,6 +2,7 @@ package gcpkms_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"cloud.google.com/go/kms/apiv1/kmspb"
@@ -75,5 +76,41 @@ func TestReferences(t *testing.T) {
 		if (err == nil) != c.ok || (err == nil && ref.Pin != c.want) {
 			t.Errorf("%s pin %q: %+v, %v", c.uri, c.pin, ref, err)
 		}
+	}
+}
+
+// One version disabled, one the KMS lists enabled but signgate cannot take:
+// the listing still answers, each version with its own state, and the
+// unusable one says why instead of failing the key. A KMS that cannot be
+// reached for a public key is still an error.
+func TestUnusableVersionIsReportedNotFatal(t *testing.T) {
+	g := kmstest.NewGCP(t)
+	ctx := context.Background()
+	p, err := gcpkms.New(ctx, kms.Settings{Endpoint: g.Endpoint, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.CreateKey(t, "release")
+	g.AddVersion(t, "release")
+	g.AddVersion(t, "release")
+	g.SetState("release", 1, kmspb.CryptoKeyVersion_DISABLED)
+	g.SetAlgorithm("release", 2, kmspb.CryptoKeyVersion_EC_SIGN_SECP256K1_SHA256)
+	g.DenyPublicKey("release", 3)
+	ref, err := kms.Parse("gcpkms://"+kmstest.KeyName("release"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := p.Versions(ctx, ref, nil)
+	if err != nil || len(vs) != 3 {
+		t.Fatalf("versions: %+v, %v", vs, err)
+	}
+	if vs[0].State != kms.Disabled || vs[1].State != kms.Enabled || vs[1].Public != nil || !strings.Contains(vs[1].Problem, "SECP256K1") {
+		t.Fatalf("versions: %+v", vs)
+	}
+	if !vs[2].Current || vs[2].Public != nil || !strings.Contains(vs[2].Problem, "PermissionDenied") {
+		t.Fatalf("version 3: %+v", vs[2])
+	}
+	if cur, ok := kms.Current(vs); ok || cur.ID != "3" {
+		t.Fatalf("current: %+v, %v", cur, ok)
 	}
 }

@@ -138,19 +138,21 @@ func (p *Provider) Versions(ctx context.Context, ref signkms.Ref, known []string
 		if err != nil {
 			return nil, fmt.Errorf("vault key %s: version %q is not a number", name, id)
 		}
+		// Vault answered: a version it lists that cannot be taken is judged
+		// alone (its Problem), so the states of the others still apply.
 		var tv transitVersion
-		if err := json.Unmarshal(rv, &tv); err != nil || tv.PublicKey == "" {
-			return nil, fmt.Errorf("vault key %s is of type %q, which has no public key to verify with", name, tk.Type)
-		}
+		terr := json.Unmarshal(rv, &tv)
 		v := signkms.Version{ID: id, State: signkms.Enabled, Created: tv.CreationTime, Current: n == tk.LatestVersion}
 		switch {
 		case n < tk.MinAvailableVersion:
 			v.State = signkms.Deleted
 		case n < tk.MinDecryptionVersion:
 			v.State = signkms.Disabled
+		case terr != nil || tv.PublicKey == "":
+			v.Problem = fmt.Sprintf("a key of type %q has no public key to verify with", tk.Type)
 		default:
 			if v.Public, err = publicKey(tk.Type, tv.PublicKey); err != nil {
-				return nil, fmt.Errorf("vault key %s version %s: %w", name, id, err)
+				v.Problem = err.Error()
 			}
 		}
 		out = append(out, v)

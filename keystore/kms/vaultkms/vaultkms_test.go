@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/signgate/signgate/internal/testkit/kmstest"
@@ -56,6 +57,32 @@ func TestVersions(t *testing.T) {
 	v.SetDown(true)
 	if _, err := p.Versions(ctx, ref, nil); err == nil {
 		t.Fatal("a sealed Vault gave no error")
+	}
+}
+
+// One version retired (disabled), one whose public key does not parse: the
+// listing still answers, each version with its own state, and the unusable
+// one says why instead of failing the key.
+func TestUnusableVersionIsReportedNotFatal(t *testing.T) {
+	v := kmstest.NewVault(t)
+	p := v.Provider(t)
+	v.CreateKey(t, "release")
+	v.Rotate(t, "release")
+	v.SetMinDecryptionVersion("release", 2)
+	v.SetPublicKey("release", 2, "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n")
+	ref, err := kms.Parse("hashivault://release", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := p.Versions(context.Background(), ref, nil)
+	if err != nil || len(vs) != 2 {
+		t.Fatalf("versions: %+v, %v", vs, err)
+	}
+	if vs[0].State != kms.Disabled || vs[1].State != kms.Enabled || !vs[1].Current || vs[1].Public != nil || !strings.Contains(vs[1].Problem, "PEM") {
+		t.Fatalf("versions: %+v", vs)
+	}
+	if _, ok := kms.Current(vs); ok {
+		t.Fatalf("an unusable current version counts as current: %+v", vs)
 	}
 }
 
