@@ -30,9 +30,24 @@ var interpreters = map[string]bool{
 
 var interpreterPrefixes = []string{"python", "perl", "php", "lua", "pwsh"}
 
+// runners run another program named in their arguments (timeout 5 PROG,
+// chroot rootfs PROG, the dynamic loader): the program they run is a word
+// signgate would have to parse each runner's options to find, so a hook
+// that wraps its program in one is refused; name the program itself.
+var runners = map[string]bool{
+	"chroot": true, "nice": true, "timeout": true, "nsenter": true, "setsid": true, "unshare": true,
+	"stdbuf": true, "taskset": true, "ionice": true, "chrt": true, "strace": true, "ltrace": true,
+	"setpriv": true, "capsh": true, "systemd-run": true, "find": true, "flock": true, "script": true,
+	"parallel": true, "nohup": true, "time": true, "sg": true, "newgrp": true, "start-stop-daemon": true,
+	"setarch": true, "linux32": true, "linux64": true, "prlimit": true, "numactl": true, "cgexec": true,
+	"firejail": true, "bwrap": true, "gdb": true, "valgrind": true,
+}
+
+var runnerPrefixes = []string{"ld-linux", "ld-musl", "ld.so"}
+
 func isInterpreter(p string) bool {
 	b := path.Base(p)
-	if interpreters[b] {
+	if interpreters[b] || isRunner(p) {
 		return true
 	}
 	for _, pre := range interpreterPrefixes {
@@ -42,6 +57,23 @@ func isInterpreter(p string) bool {
 	}
 	return false
 }
+
+func isRunner(p string) bool {
+	b := path.Base(p)
+	if runners[b] {
+		return true
+	}
+	for _, pre := range runnerPrefixes {
+		if strings.HasPrefix(b, pre) {
+			return true
+		}
+	}
+	return false
+}
+
+// multiCall are programs that act as the applet they are called by
+// (/usr/bin/true -> busybox): such a link is judged by its own name.
+var multiCall = map[string]bool{"busybox": true, "toybox": true}
 
 // codeRefused says why a hook runs code signgate cannot follow, or "":
 // a word with shell expansion, a glob or an escape; an interpreter as its
@@ -60,10 +92,13 @@ func codeRefused(prog string, args, env []string) string {
 		}
 	}
 	progs := []string{prog}
-	if r, err := filepath.EvalSymlinks(prog); err == nil && r != prog {
+	if r, err := filepath.EvalSymlinks(prog); err == nil && r != prog && !multiCall[path.Base(r)] {
 		progs = append(progs, r) // /bin/sh -> dash
 	}
 	for _, p := range progs {
+		if isRunner(p) {
+			return fmt.Sprintf("runs another program named in its arguments (%s), which signgate cannot tell from its options: a hook names its program itself", path.Base(p))
+		}
 		if isInterpreter(p) && !scriptByPath(args) {
 			return fmt.Sprintf("runs an interpreter (%s) on code from its arguments or its input (the container's state, which the pod's author writes), which signgate cannot follow", path.Base(p))
 		}
@@ -74,11 +109,38 @@ func codeRefused(prog string, args, env []string) string {
 		}
 		for _, w := range strings.FieldsFunc(a, hookWordSep) {
 			if namesInterpreter(w) {
-				return fmt.Sprintf("has an argument %q that names an interpreter (%s), whose code signgate cannot follow", a, path.Base(w))
+				return fmt.Sprintf("has an argument %q that names an interpreter or a program runner (%s), whose code signgate cannot follow", a, path.Base(w))
+			}
+			if why := relativeRefused(w); why != "" {
+				return fmt.Sprintf("has an argument %q with %s", a, why)
+			}
+		}
+	}
+	for _, e := range env {
+		for _, w := range strings.FieldsFunc(e, hookWordSep) {
+			if why := relativeRefused(w); why != "" {
+				return fmt.Sprintf("has an environment variable %q with %s", e, why)
 			}
 		}
 	}
 	return ""
+}
+
+// relativeRefused: a relative path leads from where the runtime runs the
+// hook, the container's bundle, whose rootfs is the container's own root
+// filesystem (written by the container by poststart): one into a rootfs
+// is refused.
+func relativeRefused(w string) string {
+	if !strings.Contains(w, "/") || strings.HasPrefix(w, "/") {
+		return ""
+	}
+	parts := strings.Split(path.Clean(w), "/")
+	for _, c := range parts {
+		if c == "rootfs" {
+			return fmt.Sprintf("a relative path (%s) into a root filesystem in the runtime's bundle, which containers write", w)
+		}
+	}
+	return "" // a ".." component is refused as a mount's is (pathRefused)
 }
 
 // namesInterpreter: w is an interpreter's name, or its path in a bin
@@ -90,8 +152,9 @@ func namesInterpreter(w string) bool {
 	return strings.HasSuffix(path.Dir(w), "bin") && isInterpreter(w)
 }
 
-// scriptByPath: the interpreter is given exactly one script, by absolute
-// path, and no option (an option may carry code: -c, -e, --eval).
+// scriptByPath: the interpreter is given a script by absolute path first
+// and no option before it (an option may carry code: -c, -e, --eval);
+// what follows is the script's arguments.
 func scriptByPath(args []string) bool {
-	return len(args) == 2 && strings.HasPrefix(args[1], "/")
+	return len(args) >= 2 && strings.HasPrefix(args[1], "/")
 }

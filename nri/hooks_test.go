@@ -2,6 +2,8 @@ package nri
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -140,10 +142,23 @@ func TestHookCodeThatCannotBeFollowedIsRefused(t *testing.T) {
 		{"/bin/bash", []string{"bash"}, nil, "interpreter (bash)"},
 		{"/bin/sh", nil, nil, "interpreter (sh)"},
 		{"/usr/bin/python3.12", []string{"python3", "-c", "import os; os.execv('evil', ('evil',))"}, nil, "interpreter (python3.12)"},
-		// An interpreter started by another program.
-		{"/usr/bin/nsenter", []string{"nsenter", "-t", "1", "-m", "--", "sh", "-c", "cd /tmp; ./evil"}, nil, "names an interpreter (sh)"},
-		{"/usr/bin/nsenter", []string{"nsenter", "-t", "1", "-m", "/usr/bin/perl", "-e", "exec 'evil'"}, nil, "names an interpreter (perl)"},
+		// A program run by another (a runner), which signgate would have
+		// to parse each runner's options to find.
+		{"/usr/bin/nsenter", []string{"nsenter", "-t", "1", "-m", "--", "sh", "-c", "cd /tmp; ./evil"}, nil, "another program named in its arguments (nsenter)"},
+		{"/usr/bin/nice", []string{"nice", "rootfs/tmp/evil"}, nil, "(nice)"},
+		{"/usr/sbin/chroot", []string{"chroot", "rootfs", "/tmp/evil"}, nil, "(chroot)"},
+		{"/usr/bin/timeout", []string{"timeout", "5", "./rootfs/tmp/evil"}, nil, "(timeout)"},
+		{"/usr/bin/script", []string{"script", "-qc", "cd /run && ./containerd/x/evil", "/dev/null"}, nil, "(script)"},
+		{"/lib64/ld-linux-x86-64.so.2", []string{"ld.so", "rootfs/evil"}, nil, "(ld-linux-x86-64.so.2)"},
 		{"/usr/sbin/runuser", []string{"runuser", "-u", "root", "-c", "cd /tmp; ./evil"}, nil, "interpreter (runuser)"},
+		// An interpreter or a runner named among another program's arguments.
+		{"/usr/bin/nvidia-ctk", []string{"nvidia-ctk", "--exec", "/usr/bin/perl", "-e", "exec 'evil'"}, nil, "names an interpreter or a program runner (perl)"},
+		// A relative path leads from the runtime's bundle: into the
+		// container's own root filesystem, or out to another's.
+		{"/usr/local/bin/gpu-hook", []string{"gpu-hook", "--run", "rootfs/tmp/evil"}, nil, "into a root filesystem"},
+		{"/usr/local/bin/gpu-hook", []string{"gpu-hook", "--run=./rootfs/evil"}, nil, "into a root filesystem"},
+		{"/usr/local/bin/gpu-hook", []string{"gpu-hook", "../../x/evil"}, nil, `".." component`},
+		{"/usr/local/bin/gpu-hook", nil, []string{"LD_PRELOAD=rootfs/evil.so"}, "into a root filesystem"},
 	} {
 		adj := hooksAdj(h.prog)
 		adj.Hooks.Prestart[0].Args = h.args
@@ -166,6 +181,7 @@ func TestHookCodeThatCannotBeFollowedIsRefused(t *testing.T) {
 		args []string
 	}{
 		{"/bin/sh", []string{"sh", "/usr/local/libexec/oci-hooks/gpu.sh"}},
+		{"/bin/sh", []string{"sh", "/usr/local/libexec/oci-hooks/gpu.sh", "prestart", "--verbose"}},
 		{"/usr/bin/nvidia-ctk", []string{"nvidia-ctk", "hook", "update-ldcache", "--folder", "/usr/lib/python3/dist-packages"}},
 		{"/usr/bin/nvidia-ctk", []string{"nvidia-ctk", "hook", "create-symlinks", "--link=libcuda.so.1::/usr/lib/x86_64-linux-gnu/libcuda.so"}},
 	} {
@@ -174,5 +190,25 @@ func TestHookCodeThatCannotBeFollowedIsRefused(t *testing.T) {
 		if err := f.p.addedHooks("c", adj, nil); err != nil {
 			t.Errorf("%s %q: %v", h.prog, h.args, err)
 		}
+	}
+	// On a busybox host every program links to busybox, which acts as
+	// the applet it is called by: the link is judged by its own name.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "busybox"), []byte("#!/bin/true\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, applet := range []string{"true", "sh"} {
+		if err := os.Symlink("busybox", filepath.Join(dir, applet)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adj = hooksAdj(filepath.Join(dir, "true"))
+	if err := f.p.addedHooks("c", adj, nil); err != nil {
+		t.Errorf("a busybox applet that runs nothing: %v", err)
+	}
+	adj = hooksAdj(filepath.Join(dir, "sh"))
+	adj.Hooks.Prestart[0].Args = []string{"sh", "-c", "exit 0"}
+	if err := f.p.addedHooks("c", adj, nil); err == nil || !strings.Contains(err.Error(), "interpreter (sh)") {
+		t.Errorf("busybox's sh: %v", err)
 	}
 }
