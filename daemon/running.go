@@ -250,8 +250,10 @@ func (d *Daemon) judgeEach(ctx context.Context, live map[string]bool, timeout ti
 			d.plugin.Listed(c.ID)
 		}
 		// One CRI-O started though its start was refused runs before its
-		// CRI lists it running.
-		if live == nil || live[c.ID] || c.StartedRefused {
+		// CRI lists it running. Without a task list, one whose refused
+		// start no runtime said it ran is left out: containerd honours the
+		// refusal, and stopping it would fail on a task that never ran.
+		if (live == nil && !c.RefusedOnly) || live[c.ID] || c.StartedRefused {
 			cs = append(cs, c)
 		}
 	}
@@ -303,12 +305,14 @@ func describeJudged(j nri.Judged) localapi.RunningContainer {
 // (askAgain), so a revocation it hid is still caught; one the registry
 // leaves unanswered for the policy's stop_unanswered_after stops
 // (running_unanswered.go). A final one stops only once confirmed
-// (running_confirm.go).
+// (running_confirm.go). A start signgate refused on a doubt about which
+// image runs, which the runtime ran all the same (CRI-O), is final: it
+// runs against signgate's word, and no registry answer changes that.
 func (d *Daemon) actOnUntrusted(j nri.Judged, rc *localapi.RunningContainer, policy string, cfg *config.Config, why string) string {
 	v := j.Decision.Verdict
 	act := cfg.Running.For(policy)
 	action := string(act)
-	final := v.Cause.Final()
+	final := v.Cause.Final() || j.RefusedStart
 	var since time.Time // when the registry's silence about it began
 	if final {
 		d.running.answered(j.ID)

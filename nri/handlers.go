@@ -222,7 +222,7 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		ds, reqs = p.decideContainer(ctx, pod, ctr)
 		if last := ds[len(ds)-1]; !last.Verdict.Allowed {
 			p.record(last)
-			return p.refuseStart(pod, ctr, last)
+			return p.refuseStart(pod, ctr, last, false)
 		}
 	}
 	start := time.Now()
@@ -230,7 +230,7 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		d := base
 		d.Verdict, d.Ref, d.Took = doubted(doubt), reqs[0].ref, time.Since(start)
 		p.record(d)
-		return p.refuseStart(pod, ctr, d)
+		return p.refuseStart(pod, ctr, d, true)
 	}
 	for _, r := range reqs {
 		start := time.Now()
@@ -241,7 +241,7 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 		d := base
 		d.Verdict, d.Ref, d.Took = v, r.ref, time.Since(start)
 		p.record(d)
-		return p.refuseStart(pod, ctr, d)
+		return p.refuseStart(pod, ctr, d, false)
 	}
 	p.running.add(pod, ctr)
 	return nil
@@ -253,9 +253,17 @@ func (p *Plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, ctr *a
 // running container, stopped where the policy says so, and shown by ps.
 // It is judged once CRI-O says it started (PostStartContainer: before,
 // CRI-O's CRI does not list it running). Where the runtime honoured the
-// refusal, the task list (RunningTasks) leaves it out of the judgements.
-func (p *Plugin) refuseStart(pod *api.PodSandbox, ctr *api.Container, d Decision) error {
-	p.running.add(pod, ctr)
+// refusal, the task list (RunningTasks) leaves it out of the judgements,
+// and without a task list, that no post-start came (RefusedOnly). A
+// doubt about which image it runs is kept as its verdict (keep): judging
+// it again re-checks the image verified at creation, not the runtime's
+// record that contradicted it.
+func (p *Plugin) refuseStart(pod *api.PodSandbox, ctr *api.Container, d Decision, keep bool) error {
+	var refused *Decision
+	if keep {
+		refused = &d
+	}
+	p.running.addRefused(pod, ctr, refused)
 	p.startRefused.Store(ctr.GetId(), false) // true once it runs all the same
 	return errors.New("at start: " + denialMessage(d))
 }

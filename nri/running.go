@@ -44,6 +44,10 @@ type RunningContainer struct {
 	// listing it running since (CRI-O records the start after telling
 	// NRI): it runs, whatever the task list says (Listed).
 	StartedRefused bool
+	// RefusedOnly: its start was refused and the runtime has not said it
+	// started it all the same: where the runtime honours a refusal
+	// (containerd), it never ran.
+	RefusedOnly bool
 }
 
 // Judged is a running container with its images decided again.
@@ -53,6 +57,10 @@ type Judged struct {
 	// mounts, else its own image's verdict (whose VerifiedBy says what
 	// trusts it).
 	Decision Decision
+	// RefusedStart: Decision is signgate's refusal of its start, for a
+	// doubt about which image it runs, kept (runningEntry.refused): it runs
+	// against signgate's word, which is final, whatever the doubt's cause.
+	RefusedStart bool
 }
 
 // runningSet is what the plugin knows runs.
@@ -68,15 +76,13 @@ type runningEntry struct {
 	// (RunPodSandbox), for its judgements (rejudgecreds.go); a
 	// container's are in its requests (createdSet).
 	creds registry.PodCredentials
+	// refused: the doubt its start was refused for, its verdict for as
+	// long as it runs (start_doubt.go).
+	refused *Decision
 }
 
 func (r *runningSet) add(pod *api.PodSandbox, ctr *api.Container) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.m == nil {
-		r.m = map[string]runningEntry{}
-	}
-	r.m[ctr.GetId()] = kept(pod, ctr)
+	r.addRefused(pod, ctr, nil)
 }
 
 // kept is what judging a container needs of it (decideContainer reads
@@ -135,13 +141,18 @@ func (r *runningSet) get(id string) (runningEntry, bool) {
 // replace puts in what containerd lists at Synchronize: the whole truth
 // at that moment, so a container removed while signgate was away goes. A
 // sandbox still listed (same ID, same pod UID) keeps the credentials it
-// was admitted with, as a container's requests do (created.retain).
+// was admitted with, as a container's requests do (created.retain); a
+// container still listed keeps the doubt its start was refused for.
 func (r *runningSet) replace(m map[string]runningEntry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for id, e := range m {
 		if old, ok := r.m[id]; ok && e.ctr == nil && old.ctr == nil && old.creds != nil && old.pod.GetUid() == e.pod.GetUid() {
 			e.creds = old.creds
+			m[id] = e
+		}
+		if old, ok := r.m[id]; ok && e.ctr != nil && old.ctr != nil && old.refused != nil {
+			e.refused = old.refused
 			m[id] = e
 		}
 	}
@@ -192,8 +203,9 @@ func (p *Plugin) Running() []RunningContainer {
 	}
 	p.running.mu.Unlock()
 	for i := range out {
-		if started, ok := p.startRefused.Load(out[i].ID); ok && started.(bool) {
-			out[i].StartedRefused = true
+		if started, ok := p.startRefused.Load(out[i].ID); ok {
+			out[i].StartedRefused = started.(bool)
+			out[i].RefusedOnly = !started.(bool)
 		}
 	}
 	slices.SortFunc(out, func(a, b RunningContainer) int {
@@ -240,6 +252,10 @@ func (p *Plugin) Judge(ctx context.Context, id string) (j Judged, ok bool) {
 			return w
 		})
 		j.Decision.Ref, j.Decision.Took = img.Ref, time.Since(start)
+		return j, true
+	}
+	if e.refused != nil {
+		j.Decision, j.RefusedStart = p.keptRefusal(ctx, id, *e.refused), true
 		return j, true
 	}
 	reqs, known := p.created.get(id)
