@@ -7,7 +7,8 @@ import (
 
 // stop_unanswered_after: under on_untrusted_running = "stop", a running
 // container whose re-judgement the registry has left unanswered
-// (registry_error, rate_limited, pending) for at least this long is
+// (no HTTP answer at all: registry_error from a refused connection or a
+// deadline, pending; a 429, 401 or 5xx is an answer) this long is
 // stopped as a confirmed final denial is. Unset, such a verdict stops
 // nothing, however long the registry stays silent, and whoever can block
 // the node's path to the registry keeps a revoked image running.

@@ -322,7 +322,7 @@ func (d *Daemon) actOnUntrusted(j nri.Judged, rc *localapi.RunningContainer, pol
 			final = false
 		}
 	} else {
-		since = d.running.unanswered(j.ID, v.Cause)
+		since = d.running.unanswered(j.ID, v)
 		d.running.askAgain(v.Cause, max(cfg.Running.ConfirmFor(policy), cfg.Cache.DenyTTL))
 		if act == config.RunningStop {
 			var reason string

@@ -72,7 +72,7 @@ const unanswered = "asking again about a running container the registry did not 
 // runs) say nothing the registry could change; a reload or a new
 // connection judges them again. The caller holds r.mu.
 func (r *runningState) askAgain(cause verify.Cause, wait time.Duration) {
-	if silent(cause) {
+	if registryDoubt(cause) {
 		r.againBy(r.now().Add(wait))
 	}
 }

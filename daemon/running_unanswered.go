@@ -14,14 +14,28 @@ import (
 // container the registry has left unanswered that long is stopped as a
 // confirmed final denial is: whoever blocks the node's path to the
 // registry then buys that long, not forever. The count starts at the
-// first unanswered judgement after the last answer (trusted, or a final
-// denial), which starts it over; a doubt that is not the registry's
+// first unanswered judgement after the last answer (trusted, a final
+// denial, or any HTTP answer the verdict is not final for: a 401, 429,
+// 5xx), which starts it over; a doubt that is not the registry's
 // (misconfigured, which image runs) neither starts nor ends it. It is
 // kept in memory: a restarted signgate counts anew.
 
-// silent says the registry did not answer: unreachable, a 401 to the
-// credentials tried, a 429, or a verification not finished.
-func silent(c verify.Cause) bool {
+// silent says the registry gave no answer at all: unreachable, timed
+// out, or a verification not finished. A registry that answers over HTTP
+// (a 401 or 403 to the credentials, a 429, a 5xx of its own outage;
+// verify.Verdict.Answered) is up: it starts the count over and stops
+// nothing. Whoever blocks the path cannot make such an answer over TLS,
+// while an unprivileged pod can exhaust a node's rate limit and a
+// deleted pull secret gives a 401: counting those would stop other
+// tenants' or legitimate workloads.
+func silent(v *verify.Verdict) bool {
+	return registryDoubt(v.Cause) && (v.Cause == verify.CausePending || !v.Answered)
+}
+
+// registryDoubt says the registry did not give the verdict: unreachable,
+// a 401 to the credentials tried, a 429, or a verification not finished.
+// Such a verdict is asked again (askAgain), answered or silent.
+func registryDoubt(c verify.Cause) bool {
 	switch c {
 	case verify.CauseRegistryError, verify.CauseRateLimited, verify.CausePending:
 		return true
@@ -29,11 +43,15 @@ func silent(c verify.Cause) bool {
 	return false
 }
 
-// unanswered records that the judgement of container id ended in cause,
-// not final, and says since when the registry has left it unanswered;
-// zero when cause is not the registry's silence. The caller holds r.mu.
-func (r *runningState) unanswered(id string, cause verify.Cause) time.Time {
-	if !silent(cause) {
+// unanswered records that the judgement of container id ended in v, not
+// final, and says since when the registry has left it unanswered; zero
+// when v is not the registry's silence. An answer (v.Answered) starts
+// the count over. The caller holds r.mu.
+func (r *runningState) unanswered(id string, v *verify.Verdict) time.Time {
+	if !silent(v) {
+		if v.Answered {
+			r.answered(id)
+		}
 		return time.Time{}
 	}
 	since, ok := r.unansweredSince[id]

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -45,7 +46,8 @@ func unansweredNode(t *testing.T, limit string) (*Daemon, *nodeTasks, *syncedBuf
 }
 
 // Under stop_unanswered_after = "1h", a running container the registry
-// leaves unanswered (registry_error, rate_limited, pending, in any mix)
+// leaves unanswered (registry_error with no HTTP answer: refused, timed
+// out; pending; in any mix)
 // for less than an hour is not stopped; an answer in between (the image
 // trusted, or a final denial) starts the hour over; an hour of silence
 // after the last answer stops it, with a reason of its own, as a
@@ -70,7 +72,7 @@ func TestARegistryThatNeverAnswersStopsAfterTheLimit(t *testing.T) {
 		want  string
 	}{
 		{denies{verify.CauseRegistryError}, 0, deferred(verify.CauseRegistryError, "2026-12-06T13:00:00Z")},
-		{denies{verify.CauseRateLimited}, 30 * time.Minute, deferred(verify.CauseRateLimited, "2026-12-06T13:00:00Z") + "; unanswered for 30m0s"},
+		{denies{verify.CauseRegistryError}, 30 * time.Minute, deferred(verify.CauseRegistryError, "2026-12-06T13:00:00Z") + "; unanswered for 30m0s"},
 		{denies{verify.CausePending}, 29*time.Minute + 59*time.Second, deferred(verify.CausePending, "2026-12-06T13:00:00Z") + "; unanswered for 59m59s"},
 		{allows{}, time.Second, ""}, // 13:00:00: trusted; the hour starts over
 		{denies{verify.CauseRegistryError}, time.Minute, deferred(verify.CauseRegistryError, "2026-12-06T14:01:00Z")},
@@ -127,5 +129,61 @@ func TestARegistryThatNeverAnswersStopsNothingUnlessLimited(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(d.running.unanswers.WithLabelValues("release")); got != 96*3600 {
 		t.Fatalf("signgate_running_unanswered_seconds{policy=release} = %v, want %d", got, 96*3600)
+	}
+}
+
+// answers is a registry that answers over HTTP and refuses: a 429
+// (rate_limited) or a 401 to the credentials (registry_error), with
+// Answered set as the engine sets it (registry.Answered).
+type answers struct{ cause verify.Cause }
+
+func (a answers) Decide(ctx context.Context, req verify.Request) *verify.Verdict {
+	v := denies(a).Decide(ctx, req)
+	v.Answered = true
+	return v
+}
+
+// A registry that answers, if only with a 429 (a node-wide rate limit an
+// unprivileged pod can exhaust) or a 401 (a deleted pull secret), is not
+// silent: under stop_unanswered_after = "1h" a container it answers so
+// for a day is reported and asked again, never stopped, and each answer
+// starts the hour over; silence after it (a refused connection, a
+// timeout) stops it an hour later. The clock is the test's.
+func TestARegistryThatAnswersIsNotStoppedForIt(t *testing.T) {
+	d, tasks, _, now := unansweredNode(t, "1h")
+	judge := func(dec nri.Decider, after time.Duration) localapi.RunningContainer {
+		t.Helper()
+		*now = now.Add(after)
+		d.plugin.Decider = dec
+		return d.JudgeRunning(t.Context(), "test").Containers[0]
+	}
+	for _, c := range []verify.Cause{verify.CauseRateLimited, verify.CauseRegistryError} {
+		for range 25 {
+			if rc := judge(answers{c}, time.Hour); rc.Action != "stop deferred: the verdict is not final ("+string(c)+")" {
+				t.Fatalf("%s at %s: %q", c, now.Format(time.DateTime), rc.Action)
+			}
+			if stopped(d, tasks) {
+				t.Fatalf("stopped at %s: the registry answered %s", now.Format(time.DateTime), c)
+			}
+		}
+		if _, ok := d.running.againDue(); !ok {
+			t.Fatalf("%s: not asked again", c)
+		}
+	}
+	// 50 minutes of silence, an answer, 50 more: under the hour since it.
+	judge(denies{verify.CauseRegistryError}, time.Minute)
+	judge(answers{verify.CauseRateLimited}, 50*time.Minute)
+	if rc := judge(denies{verify.CauseRegistryError}, 10*time.Minute); !strings.Contains(rc.Action, "unless the registry answers") {
+		t.Fatalf("silent again: %q", rc.Action)
+	}
+	judge(denies{verify.CausePending}, 50*time.Minute)
+	if stopped(d, tasks) {
+		t.Fatalf("stopped at %s: the hour started over at the 429", now.Format(time.DateTime))
+	}
+	if rc := judge(denies{verify.CauseRegistryError}, 10*time.Minute); rc.Action != "stop: stopping; unanswered for 1h0m0s" {
+		t.Fatalf("an hour silent after the 429: %q", rc.Action)
+	}
+	if got := <-tasks.stopped; got != "c1 "+stopGrace.String() {
+		t.Fatalf("stopped %s", got)
 	}
 }

@@ -25,7 +25,9 @@ import (
 // keep an untrusted image running. The registry refusing now's (a secret
 // rotated to a password it does not take) asks the admission's too
 // (orAdmitted). Neither: the node's, and a 401 is
-// registry_error, reported and judged again, never a stop.
+// registry_error, reported and judged again, never a stop: it is the
+// registry answering (verify.Verdict.Answered), so it does not count
+// toward stop_unanswered_after either, which counts only silence.
 
 // lookAgain is pod's credentials as PodCredentials reads them now, nil
 // when pull secrets are off.

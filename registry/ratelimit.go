@@ -80,6 +80,9 @@ func (t *retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, erro
 			return nil, err
 		}
 		resp, err := t.next.RoundTrip(req)
+		if err == nil {
+			noteAnswer(req.Context(), resp.StatusCode)
+		}
 		if err != nil || resp.StatusCode != http.StatusTooManyRequests {
 			return resp, err
 		}

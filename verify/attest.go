@@ -348,7 +348,7 @@ func (e *Engine) checkAttestations(ctx context.Context, snap *Snapshot, p *Polic
 	}
 	h, err := v1.NewHash(img.DigestStr())
 	if err != nil {
-		return part{CauseMisconfigured, fmt.Sprintf("attestations: image %s: %v", img, err)}, nil, time.Time{}
+		return part{cause: CauseMisconfigured, reason: fmt.Sprintf("attestations: image %s: %v", img, err)}, nil, time.Time{}
 	}
 	types := map[string]bool{}
 	for _, r := range p.Attestations {
@@ -406,7 +406,7 @@ func (e *Engine) judgeAllAttestations(ctx context.Context, snap *Snapshot, p *Po
 			until = res.validUntil
 		}
 	}
-	return part{cause, "attestations: " + strings.Join(reasons, "; ")}, results, until
+	return part{cause: cause, reason: "attestations: " + strings.Join(reasons, "; ")}, results, until
 }
 
 // resolveSigners finds a requirement's keys and identities in the

@@ -523,13 +523,14 @@ func (e *Engine) run(c *call, key string, snap *Snapshot, p *Policy, req Request
 	e.inflight.Add(1)
 	defer e.inflight.Add(-1)
 	start := time.Now() // for Took only
-	ctx, cancel := context.WithTimeout(registry.WithPodCredentials(context.Background(), req.Credentials), e.opts.VerifyTimeout)
+	ctx, cancel := context.WithTimeout(registry.WithAnswers(registry.WithPodCredentials(context.Background(), req.Credentials)), e.opts.VerifyTimeout)
 	defer cancel()
 	ctx, ev := withEvidence(ctx)
 	v := base
 	o, signed := e.checkManifests(ctx, snap, p, req.Image, req.Platform)
 	v.Manifest = signed
 	v.Verified, v.Cause, v.Reason, v.Cosign, v.Notation, v.Attestations = o.cause == CauseVerified, o.cause, o.reason, o.cosign, o.notation, o.attestations
+	v.Answered = (o.cause == CauseRegistryError || o.cause == CauseRateLimited) && !o.silent
 	v.Allowed = v.Verified || p.Mode == Audit
 	if !v.Verified && p.Mode == Audit {
 		v.Reason = "audit: would deny: " + v.Reason
@@ -566,12 +567,15 @@ type outcome struct {
 	notation     *NotationResult
 	attestations []*AttestationResult
 	until        time.Time // when a verified outcome stops being true; zero for never
+	silent       bool      // a read got no answer from the registry (part.silent)
 }
 
 // part is one signature kind's result.
 type part struct {
 	cause  Cause
 	reason string
+	// silent: a read the registry gave no HTTP answer to (unread).
+	silent bool
 }
 
 func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) outcome {
@@ -603,7 +607,7 @@ func (e *Engine) check(ctx context.Context, snap *Snapshot, p *Policy, img name.
 	if len(p.Attestations) == 0 {
 		return o
 	}
-	o.attestations, o.until = attestations, until
+	o.attestations, o.until, o.silent = attestations, until, o.silent || a.silent
 	switch {
 	case p.Cosign == nil && p.Notation == nil:
 		o.cause, o.reason = a.cause, fmt.Sprintf("policy %q: %s", p.Name, a.reason)
@@ -628,11 +632,11 @@ func (e *Engine) checkSignatures(ctx context.Context, snap *Snapshot, p *Policy,
 		res, err := e.notation.Verify(ctx, img, p.Notation, snap.Keys, snap.Plugins)
 		switch {
 		case errors.Is(err, ErrInvalidPolicy):
-			n = part{CauseMisconfigured, "notation: " + strings.TrimPrefix(err.Error(), ".")}
+			n = part{cause: CauseMisconfigured, reason: "notation: " + strings.TrimPrefix(err.Error(), ".")}
 		case err != nil:
 			n = e.unread(ctx, img, "notation: cannot read signatures: ", err)
 		default:
-			o.notation, n = res, part{res.cause(), "notation: " + res.Reason}
+			o.notation, n = res, part{cause: res.cause(), reason: "notation: " + res.Reason}
 		}
 	}
 	switch {
@@ -648,6 +652,7 @@ func (e *Engine) checkSignatures(ctx context.Context, snap *Snapshot, p *Policy,
 		checkNotation()
 	}
 
+	o.silent = c.silent || n.silent
 	switch {
 	case p.Cosign != nil && p.Notation != nil:
 		o.cause = combine(p.Signatures, c.cause, n.cause)
@@ -731,11 +736,11 @@ func orBoth(c Combine) Combine {
 func (e *Engine) checkCosign(ctx context.Context, snap *Snapshot, p *Policy, img name.Digest) (part, *CosignResult) {
 	by, bad := snap.resolveSigners(p.Cosign)
 	if bad != "" {
-		return part{CauseMisconfigured, "cosign: " + bad}, nil
+		return part{cause: CauseMisconfigured, reason: "cosign: " + bad}, nil
 	}
 	res, err := e.cosign.Verify(ctx, img, p.Cosign, by.keys, by.signers, by.keyLog)
 	if err != nil {
 		return e.unread(ctx, img, "cosign: cannot read signatures: ", err), nil
 	}
-	return part{res.cause(), "cosign: " + res.Reason + by.note}, res
+	return part{cause: res.cause(), reason: "cosign: " + res.Reason + by.note}, res
 }

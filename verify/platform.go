@@ -94,13 +94,15 @@ func (e *Engine) checkManifests(ctx context.Context, snap *Snapshot, p *Policy, 
 	// the detail of the one that cause is from.
 	out := failed[0]
 	reasons := []string{failed[0].reason}
+	silent := out.silent
 	for _, o := range failed[1:] {
 		reasons = append(reasons, strings.TrimPrefix(o.reason, fmt.Sprintf("policy %q: ", p.Name)))
+		silent = silent || o.silent
 		if c := worse(out.cause, o.cause); c != out.cause {
 			out = o
 		}
 	}
-	out.reason = strings.Join(reasons, "; ")
+	out.reason, out.silent = strings.Join(reasons, "; "), silent
 	return out, ""
 }
 

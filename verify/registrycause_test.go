@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -45,5 +46,38 @@ func TestRegistryFailureCauses(t *testing.T) {
 	v = decide(t, eng, img)
 	if v.Allowed || v.Cause != verify.CauseRegistryError || !strings.Contains(v.Reason, "registry "+img.RegistryStr()+" answered 401 Unauthorized; credentials from none (anonymous: no credential source is configured)") {
 		t.Errorf("401: %s: %s", v.Cause, v.Reason)
+	}
+}
+
+// Answered tells a registry that answers over HTTP and refuses (a 429, a
+// 401 or 403, a 503 of its own outage) from one that gives no answer (a
+// refused connection, a request that hangs past the verification's
+// deadline): only the silence counts toward stop_unanswered_after.
+func TestRegistryAnswerOrSilence(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, true, 1)
+	eng := e.engine(policy(t, verify.Enforce, "any", false, "k1"), registry.Config{}, verify.Options{VerifyTimeout: 500 * time.Millisecond})
+
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusUnauthorized, http.StatusForbidden, http.StatusServiceUnavailable} {
+		v := decide(t, eng, refusing(t, status, "Retry-After", "3600"))
+		if v.Allowed || v.Cause.Final() || !v.Answered {
+			t.Errorf("%d: answered=%v, %s: %s", status, v.Answered, v.Cause, v.Reason)
+		}
+	}
+
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v2/" {
+			<-r.Context().Done()
+		}
+	}))
+	t.Cleanup(hang.Close)
+	for what, srv := range map[string]string{"refused": closed.URL, "hangs": hang.URL} {
+		img, _ := name.NewDigest(strings.TrimPrefix(srv, "http://") + "/app@sha256:" + strings.Repeat("b", 64))
+		v := decide(t, eng, img)
+		if v.Allowed || v.Cause != verify.CauseRegistryError || v.Answered {
+			t.Errorf("%s: answered=%v, %s: %s", what, v.Answered, v.Cause, v.Reason)
+		}
 	}
 }

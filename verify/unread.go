@@ -22,7 +22,8 @@ type contextExplainer interface {
 
 // unread is the part for signatures or attestations of img that could not
 // be read: a rate limit the deadline could not wait out is its own cause;
-// a refusal names the credential source tried.
+// a refusal names the credential source tried. silent: the registry gave
+// no HTTP answer at all (registry.AnsweredIn).
 func (e *Engine) unread(ctx context.Context, img name.Digest, what string, err error) part {
 	if x, ok := e.cosign.Registry.(contextExplainer); ok {
 		err = x.ExplainContext(ctx, img.Context(), err)
@@ -30,7 +31,7 @@ func (e *Engine) unread(ctx context.Context, img name.Digest, what string, err e
 		err = x.Explain(img.Context(), err)
 	}
 	if registry.RateLimited(err) {
-		return part{CauseRateLimited, what + Excerpt(err)}
+		return part{cause: CauseRateLimited, reason: what + Excerpt(err), silent: !registry.AnsweredIn(ctx, err)}
 	}
-	return part{CauseRegistryError, what + Excerpt(err)}
+	return part{cause: CauseRegistryError, reason: what + Excerpt(err), silent: !registry.AnsweredIn(ctx, err)}
 }

@@ -64,7 +64,13 @@ type Verdict struct {
 	Cached   bool   `json:"cached,omitempty"`
 	// Renewed: an expired allow kept for another allow_ttl, its registry
 	// answering as it did (see Engine.renew), not verified in full.
-	Renewed  bool            `json:"renewed,omitempty"`
+	Renewed bool `json:"renewed,omitempty"`
+	// Answered: a registry_error or rate_limited verdict whose failed
+	// reads all had an HTTP answer from the registry (a 401, 429, 5xx;
+	// registry.Answered): it is up and refuses, not silent. False for one
+	// it gave none (unreachable, timed out): only that counts toward
+	// stop_unanswered_after.
+	Answered bool            `json:"answered,omitempty"`
 	Reason   string          `json:"reason"`
 	Cosign   *CosignResult   `json:"cosign,omitempty"`
 	Notation *NotationResult `json:"notation,omitempty"`
