@@ -33,7 +33,7 @@ func TestTeardownLeavesNoShim(t *testing.T) {
 		e.Stop()
 		t.Fatalf("the sandbox was not refused: %v", err)
 	}
-	if err := e.StopChecked(); err != nil {
+	if err := e.StopStrict(); err != nil {
 		t.Fatal(err)
 	}
 }
