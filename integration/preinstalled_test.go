@@ -13,11 +13,7 @@ func TestPreinstalledPlugin(t *testing.T) {
 	need(t)
 	e, err := harness.Start(harness.Options{Bin: os.Getenv("SIGNGATE_TEST_BIN"), DropIn: "../packaging/containerd/signgate.toml", PreInstalled: true})
 	if e != nil {
-		defer func() {
-			if err := e.StopChecked(); err != nil {
-				t.Errorf("teardown: %v", err)
-			}
-		}()
+		defer e.Stop()
 	}
 	if err != nil {
 		t.Fatal(err)

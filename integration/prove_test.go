@@ -271,11 +271,7 @@ func startOwn(t *testing.T, o harness.Options) *harness.Env {
 	o.Bin, o.Containerd = os.Getenv("SIGNGATE_TEST_BIN"), os.Getenv("SIGNGATE_CONTAINERD")
 	e, err := harness.Start(o)
 	if e != nil {
-		t.Cleanup(func() {
-			if err := e.StopChecked(); err != nil {
-				t.Errorf("teardown: %v", err)
-			}
-		})
+		t.Cleanup(e.Stop)
 	}
 	if err != nil {
 		t.Fatal(err)
