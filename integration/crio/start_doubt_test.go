@@ -59,6 +59,7 @@ func tamperRecord(t *testing.T, e *harness.Env, id string, edit func(rec map[str
 			if err := os.Rename(tmp, p); err != nil {
 				t.Fatal(err)
 			}
+			t.Logf("container %s's record edited in %s", id, p)
 			return
 		}
 	}
@@ -152,8 +153,15 @@ func TestCRIOStartRefusedOnDoubtIsStopped(t *testing.T) {
 			if out, err := e.Crictl("start", id); err != nil {
 				t.Fatalf("CRI-O refused the start (TestCRIOStartRefusalIsIgnored says it does not): %v: %s", err, out)
 			}
-			if len(logLines(e, mark, "decision=deny", "container_id="+id, "cause="+c.cause)) == 0 {
-				t.Fatalf("signgate did not refuse the start on the doubt (%s):\n%s", c.cause, e.SigngateLog.String()[mark:])
+			// Logged before CRI-O's start returned; read from signgate's
+			// stderr a moment later.
+			if err := harness.WaitFor(30*time.Second, func() error {
+				if len(logLines(e, mark, "decision=deny", "container_id="+id, "cause="+c.cause)) == 0 {
+					return fmt.Errorf("signgate did not refuse the start on the doubt (%s)", c.cause)
+				}
+				return nil
+			}); err != nil {
+				t.Fatalf("%v:\n%s", err, e.SigngateLog.String()[mark:])
 			}
 			var listed localapi.RunningContainer
 			if err := harness.WaitFor(30*time.Second, func() error {
