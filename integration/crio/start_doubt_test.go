@@ -183,6 +183,9 @@ func TestCRIOStartRefusedOnDoubtIsStopped(t *testing.T) {
 				t.Fatalf("%v\n%s", err, e.SigngateLog.String()[mark:])
 			}
 			t.Logf("signgate ps: %s %s: %s", listed.Verdict, listed.Cause, listed.Reason)
+			if c.cause == "rootfs_mismatch" && strings.Contains(listed.Reason, "cannot read") {
+				t.Errorf("a record read that contradicts itself is called unreadable: %q", listed.Reason)
+			}
 			if listed.Cause != c.cause || listed.Digest != d || listed.Policy != "startdoubt" {
 				t.Errorf("listed as %+v, want cause %s, digest %s, policy startdoubt", listed, c.cause, d)
 			}
