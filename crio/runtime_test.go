@@ -51,6 +51,16 @@ func TestCRIORuntimeAnswersFromItsStorage(t *testing.T) {
 	if d := rt.AsCreated(ctx, c, rt.Sandbox(ctx, pod).Names[0]); d == nil {
 		t.Error("AsCreated against another image: no doubt")
 	}
+	// A record naming an image its layer is not built on was read, and
+	// contradicts: said so, not called unreadable.
+	f.create(t, "c3", signed, app.top)
+	if d := rt.AsCreated(ctx, ctr("c3", signed.id), rt.Sandbox(ctx, pod).Names[0]); d == nil || d.Kind != containers.NotBuiltFrom ||
+		strings.Contains(d.Reason, "cannot read") || !strings.Contains(d.Reason, "not on the top layer") {
+		t.Errorf("AsCreated of a record whose image its layer is not built on: %+v", d)
+	}
+	if d := rt.AsCreated(ctx, ctr("gone", app.id), rt.Sandbox(ctx, pod).Names[0]); d == nil || d.Kind != containers.Unknown || !strings.Contains(d.Reason, "cannot read what it was created from") {
+		t.Errorf("AsCreated of a container CRI-O's storage does not hold: %+v", d)
+	}
 
 	liar := ctr("c1", signed.id)
 	if runs := rt.Runs(ctx, pod, liar); runs.Root.Doubt == nil || !strings.Contains(runs.Root.Doubt.Reason, app.id) {

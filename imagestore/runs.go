@@ -89,12 +89,15 @@ func (r Runtime) Runs(ctx context.Context, _ *api.PodSandbox, ctr *api.Container
 
 // AsCreated checks containerd's record of the container against img, the
 // image decided for its root filesystem: the config it was created with
-// must be the config of img's manifest whose layers it runs.
+// must be the config of img's manifest whose layers it runs. A record
+// read that contradicts itself (CRI-O's: its layer not on its image's
+// top layer) is said to, not called unreadable.
 func (r Runtime) AsCreated(ctx context.Context, ctr *api.Container, img name.Digest) *containers.Doubt {
 	c, err := r.Records.CreatedFrom(ctx, ctr.GetId())
-	if err == nil {
+	switch {
+	case err == nil:
 		err = r.Records.BuiltFrom(ctx, c.Chain, c.Config, img)
-	} else {
+	case !errors.Is(err, ErrNotBuiltFrom):
 		err = fmt.Errorf("cannot read what it was created from: %w", err)
 	}
 	if err == nil {
