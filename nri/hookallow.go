@@ -25,8 +25,17 @@ func (p *Plugin) unlisted(prog string) string {
 	if !slices.Contains(list, prog) {
 		return fmt.Sprintf("runs %s, which [hooks] allowed_programs does not list: another plugin's hooks run only the host programs signgate's policy names; add it there if it may run as root for every container it is added to", prog)
 	}
-	if r, err := filepath.EvalSymlinks(prog); err == nil && r != prog && !multiCall[path.Base(r)] && !slices.Contains(list, r) {
+	if r := HookLinkUnlisted(prog, list); r != "" {
 		return fmt.Sprintf("runs %s, a link to %s, which [hooks] allowed_programs does not list: list the program the link leads to as well", prog, r)
+	}
+	return ""
+}
+
+// HookLinkUnlisted is what prog's symlinks lead to when list does not
+// hold it (so a hook running prog is refused), or "".
+func HookLinkUnlisted(prog string, list []string) string {
+	if r, err := filepath.EvalSymlinks(prog); err == nil && r != prog && !multiCall[path.Base(r)] && !slices.Contains(list, r) {
+		return r
 	}
 	return ""
 }

@@ -1,6 +1,7 @@
 package setup
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/signgate/signgate/config"
@@ -11,6 +12,18 @@ import (
 // hook run what nri's rules never let it run (an interpreter, a runner, a
 // program in a snapshot): listing one would allow nothing, so it is a
 // mistake to say, not to keep.
+// hookWarnings: a listed link whose target is not listed lets no hook run
+// (nri refuses it); the host may change, so it is said, not refused.
+func (c *Config) hookWarnings() []string {
+	var out []string
+	for _, prog := range c.Hooks.AllowedPrograms {
+		if r := nri.HookLinkUnlisted(prog, c.Hooks.AllowedPrograms); r != "" {
+			out = append(out, fmt.Sprintf("hooks.allowed_programs: %s is a link to %s, which is not listed: a hook running it is refused until both are", prog, r))
+		}
+	}
+	return out
+}
+
 func hookPrograms(p *config.Problems, cc *config.Config) {
 	if cc.File.Hooks == nil {
 		return

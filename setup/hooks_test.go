@@ -35,3 +35,34 @@ func TestHookProgramsThatAllowNothingAreRefused(t *testing.T) {
 		t.Errorf("a relative path is said once: %v", err)
 	}
 }
+
+// A listed link whose target is not listed lets no hook run: said as a
+// warning at load (the host's links may change after it).
+func TestHookProgramLinkIsWarnedOf(t *testing.T) {
+	dir := t.TempDir()
+	target, link := filepath.Join(dir, "gpu-hook-1.2"), filepath.Join(dir, "gpu-hook")
+	if err := os.WriteFile(target, []byte("#!/bin/true\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "config.toml")
+	write := func(list string) *setup.Config {
+		t.Helper()
+		if err := os.WriteFile(path, []byte("[[policy]]\nname = \"p\"\nscopes = [\"**\"]\nmode = \"allow\"\n[hooks]\nallowed_programs = ["+list+"]\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := setup.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if w := strings.Join(write(`"`+link+`"`).Warnings(), "\n"); !strings.Contains(w, "a link to "+target) {
+		t.Errorf("warnings: %s", w)
+	}
+	if w := strings.Join(write(`"`+link+`", "`+target+`"`).Warnings(), "\n"); strings.Contains(w, "hooks") {
+		t.Errorf("both listed: %s", w)
+	}
+}
