@@ -46,8 +46,13 @@ func HookLinkUnlisted(prog string, list []string) string {
 // it (or what its symlinks lead to) is an interpreter or a runner, which
 // runs code or programs its arguments name.
 func HookProgramRefused(prog string) string {
-	if why := (&Plugin{}).pathRefused(prog); why != "" {
-		return "it" + why
+	for _, q := range resolved(prog) {
+		if why := (&Plugin{}).pathRefused(q); why != "" {
+			if q != prog {
+				return fmt.Sprintf("it is a link to %s, which%s", q, why)
+			}
+			return "it" + why
+		}
 	}
 	progs := []string{prog}
 	if r, err := filepath.EvalSymlinks(prog); err == nil && r != prog && !multiCall[path.Base(r)] {

@@ -113,9 +113,20 @@ func TestHookProgramThatCannotBeListed(t *testing.T) {
 	if err := os.Symlink("/usr/bin/nice", filepath.Join(dir, "renice-hook")); err != nil {
 		t.Fatal(err)
 	}
+	// A link into what containers write (a pod's emptyDir).
+	vol := filepath.Join(dir, "pods", "0123", "volumes", "kubernetes.io~empty-dir", "x")
+	if err := os.MkdirAll(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(vol, "hook"), []byte("#!/bin/true\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(vol, "hook"), filepath.Join(dir, "vol-hook")); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range []string{
 		"/bin/sh", "/usr/bin/python3.12", "/usr/bin/env", "/usr/bin/nice", "/usr/sbin/chroot", "/bin/busybox",
-		"/lib64/ld-linux-x86-64.so.2", filepath.Join(dir, "python3"), filepath.Join(dir, "renice-hook"),
+		"/lib64/ld-linux-x86-64.so.2", filepath.Join(dir, "python3"), filepath.Join(dir, "renice-hook"), filepath.Join(dir, "vol-hook"),
 		"/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/7/fs/bin/hook",
 		"/proc/1/root/usr/bin/hook",
 		"/var/lib/kubelet/pods/0123/volumes/kubernetes.io~empty-dir/x/hook",
