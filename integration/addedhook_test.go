@@ -31,14 +31,14 @@ func (h hooker) CreateContainer(_ context.Context, pod *api.PodSandbox, _ *api.C
 // snapshot's directory is refused, naming the plugin; a host program runs
 // only if [hooks] allowed_programs lists it: one that is not (a wrapper
 // that runs its arguments) is refused naming the program and the key, and
-// the one listed runs.
+// the one listed runs, as the plugin added it.
 func TestHookAddedByAnotherPluginIsJudged(t *testing.T) {
 	e := need(t)
 	ref := e.Registry + "/signed/hooked:v1"
 	e.image("signed/hooked", "k1")
 	dir := t.TempDir()
-	listed, wrapper := filepath.Join(dir, "gpu-hook"), filepath.Join(dir, "xyz-wrapper")
-	if err := os.WriteFile(listed, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+	listed, wrapper, ran := filepath.Join(dir, "gpu-hook"), filepath.Join(dir, "xyz-wrapper"), filepath.Join(dir, "ran")
+	if err := os.WriteFile(listed, []byte("#!/bin/sh\necho \"$@\" >> "+ran+"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\nexec \"$@\"\n"), 0o755); err != nil {
@@ -53,15 +53,7 @@ func TestHookAddedByAnotherPluginIsJudged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := e.SigngateConfig()
-	if ok, err := e.ReloadSigngate(good + "\n[hooks]\nallowed_programs = [\"" + listed + "\"]\n"); !ok || err != nil {
-		t.Fatalf("a config listing %s was not taken (ok=%v, err=%v)", listed, ok, err)
-	}
-	defer func() {
-		if ok, err := e.ReloadSigngate(good); !ok || err != nil {
-			t.Errorf("restoring the config: %v %v", ok, err)
-		}
-	}()
+	e.withConfig(func(c string) string { return c + "\n[hooks]\nallowed_programs = [\"" + listed + "\"]\n" })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := s.Start(ctx); err != nil {
@@ -81,7 +73,14 @@ func TestHookAddedByAnotherPluginIsJudged(t *testing.T) {
 	pod, cfg = e.pod("hook-unlisted")
 	_, err = e.Create(pod, cfg, ref)
 	mustDeny(t, err, "createRuntime hook", `"90-hooker"`, wrapper, "[hooks] allowed_programs")
+	if _, err := os.Stat(ran); err == nil {
+		t.Fatal("a refused hook ran")
+	}
 	pod, cfg = e.pod("hook-listed")
 	id, err = e.Create(pod, cfg, ref)
 	mustAllow(t, id, err)
+	e.mustRun(id) // the runtime runs createRuntime hooks as it creates the task
+	if b, err := os.ReadFile(ran); err != nil || string(b) != "prestart\n" {
+		t.Errorf("the listed hook did not run as the plugin added it: %q %v", b, err)
+	}
 }
