@@ -54,11 +54,10 @@ func HookProgramRefused(prog string) string {
 			return "it" + why
 		}
 	}
-	progs := []string{prog}
-	if r, err := filepath.EvalSymlinks(prog); err == nil && r != prog && !multiCall[path.Base(r)] {
-		progs = append(progs, r)
-	}
-	for _, q := range progs {
+	for _, q := range resolved(prog) {
+		if q != prog && multiCall[path.Base(q)] {
+			continue // the applet the link names, judged by its name
+		}
 		if isInterpreter(q) {
 			return fmt.Sprintf("%s is an interpreter or a program runner, which runs code or programs its arguments name; list the program it would run instead", q)
 		}

@@ -113,6 +113,15 @@ func TestHookProgramThatCannotBeListed(t *testing.T) {
 	if err := os.Symlink("/usr/bin/nice", filepath.Join(dir, "renice-hook")); err != nil {
 		t.Fatal(err)
 	}
+	// busybox's applets are judged by their own names.
+	if err := os.WriteFile(filepath.Join(dir, "busybox"), []byte("#!/bin/true\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, applet := range []string{"true", "sh"} {
+		if err := os.Symlink("busybox", filepath.Join(dir, applet)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// A link into what containers write (a pod's emptyDir).
 	vol := filepath.Join(dir, "pods", "0123", "volumes", "kubernetes.io~empty-dir", "x")
 	if err := os.MkdirAll(vol, 0o755); err != nil {
@@ -126,7 +135,7 @@ func TestHookProgramThatCannotBeListed(t *testing.T) {
 	}
 	for _, p := range []string{
 		"/bin/sh", "/usr/bin/python3.12", "/usr/bin/env", "/usr/bin/nice", "/usr/sbin/chroot", "/bin/busybox",
-		"/lib64/ld-linux-x86-64.so.2", filepath.Join(dir, "python3"), filepath.Join(dir, "renice-hook"), filepath.Join(dir, "vol-hook"),
+		"/lib64/ld-linux-x86-64.so.2", filepath.Join(dir, "python3"), filepath.Join(dir, "renice-hook"), filepath.Join(dir, "vol-hook"), filepath.Join(dir, "sh"), filepath.Join(dir, "busybox"),
 		"/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/7/fs/bin/hook",
 		"/proc/1/root/usr/bin/hook",
 		"/var/lib/kubelet/pods/0123/volumes/kubernetes.io~empty-dir/x/hook",
@@ -135,7 +144,7 @@ func TestHookProgramThatCannotBeListed(t *testing.T) {
 			t.Errorf("%s may be listed", p)
 		}
 	}
-	for _, p := range []string{"/usr/bin/nvidia-ctk", "/usr/local/nvidia/toolkit/nvidia-container-runtime-hook", filepath.Join(dir, "gpu-hook")} {
+	for _, p := range []string{"/usr/bin/nvidia-ctk", "/usr/local/nvidia/toolkit/nvidia-container-runtime-hook", filepath.Join(dir, "gpu-hook"), filepath.Join(dir, "true")} {
 		if why := HookProgramRefused(p); why != "" {
 			t.Errorf("%s: %s", p, why)
 		}

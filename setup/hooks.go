@@ -8,10 +8,6 @@ import (
 	"github.com/signgate/signgate/nri"
 )
 
-// hookPrograms refuses a [hooks] allowed_programs entry that would let a
-// hook run what nri's rules never let it run (an interpreter, a runner, a
-// program in a snapshot): listing one would allow nothing, so it is a
-// mistake to say, not to keep.
 // hookWarnings: a listed link whose target is not listed lets no hook run
 // (nri refuses it); the host may change, so it is said, not refused.
 func (c *Config) hookWarnings() []string {
@@ -24,6 +20,10 @@ func (c *Config) hookWarnings() []string {
 	return out
 }
 
+// hookPrograms refuses a [hooks] allowed_programs entry that would let a
+// hook run what nri's rules never let it run (an interpreter, a runner, a
+// program in a snapshot): listing one would allow nothing, so it is a
+// mistake to say, not to keep.
 func hookPrograms(p *config.Problems, cc *config.Config) {
 	if cc.File.Hooks == nil {
 		return
