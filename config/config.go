@@ -111,6 +111,7 @@ type Config struct {
 	Cache    Cache
 	KMS      KMS
 	Running  Running // each policy's on_untrusted_running (running.go)
+	Hooks    Hooks   // [hooks]: what other plugins' hooks may run (hooks.go)
 	// PolicySource: where the policy comes from, signed (policysource.go);
 	// nil when this file holds it.
 	PolicySource *PolicySource
@@ -180,6 +181,7 @@ func build(p *Problems, path, digest string, f File) *Config {
 		MaxEntries: int(p.Positive("cache.max_entries", int64(f.Cache.MaxEntries), DefaultMaxEntries)),
 	}
 	c.KMS = c.kms(p, f.KMS)
+	c.Hooks = hooks(p, f.Hooks, c.Daemon.Runtime)
 	return c
 }
 

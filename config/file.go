@@ -26,6 +26,8 @@ type File struct {
 	// Delegations go into the policy artifact built from this file
 	// (signgate policy build); a node reads none from its own file.
 	Delegations map[string]DelegationSection `toml:"delegations"`
+	// Hooks: the host programs other NRI plugins' hooks may run (hooks.go).
+	Hooks *HooksSection `toml:"hooks"`
 }
 
 // TrustRootSection is [trust_roots.NAME]: a Sigstore trusted_root.json, read

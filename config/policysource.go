@@ -72,6 +72,9 @@ type Fragment struct {
 	Policy     []PolicySection             `toml:"policy"`
 	// Delegations: namespaces handed to a tenant's own signed fragment.
 	Delegations map[string]DelegationSection `toml:"delegations"`
+	// Hooks: the host programs other NRI plugins' hooks may run; a
+	// tenant's fragment carries none.
+	Hooks *HooksSection `toml:"hooks,omitempty"`
 }
 
 // DelegationSection is [delegations.NAME] in a root policy artifact: the
@@ -99,7 +102,7 @@ func ParseFragment(what string, data []byte) (*Fragment, error) {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return nil, fmt.Errorf("%s: unknown key(s): %s (a policy artifact carries only serial, expires, keys, certs, trust_roots, identities, policy and delegations)", what, strings.Join(unknownKeys(string(data), und), ", "))
+		return nil, fmt.Errorf("%s: unknown key(s): %s (a policy artifact carries only serial, expires, keys, certs, trust_roots, identities, policy, delegations and hooks)", what, strings.Join(unknownKeys(string(data), und), ", "))
 	}
 	if err := checkExpiresOffset(what, string(data)); err != nil {
 		return nil, err
@@ -173,18 +176,24 @@ func (c *Config) policySource(p *Problems, f File) *PolicySource {
 	if len(f.Delegations) > 0 {
 		p.Errorf("delegations: the local file defines [delegations], but [policy_source] gives the policy; delegations go in the artifact (signgate policy build --from)")
 	}
+	if f.Hooks != nil {
+		// Which host programs run as root is policy: a local file
+		// must not widen what the signed policy allows.
+		p.Errorf("hooks: the local file defines [hooks], but [policy_source] gives the policy; hooks.allowed_programs goes in the artifact (signgate policy build --from)")
+	}
 	return out
 }
 
 // Compose is local with the sections a verified policy artifact carries in
-// place of its own: keys, certificates, trust roots, identities and
-// policies. digest names the artifact; it joins the config's digest, so
-// verdicts are bound to the policy in force.
+// place of its own: keys, certificates, trust roots, identities, policies
+// and the programs hooks may run. digest names the artifact; it joins the
+// config's digest, so verdicts are bound to the policy in force.
 func Compose(local *Config, frag *Fragment, digest string) (*Config, *Problems) {
 	f := local.File
 	f.PolicySource = nil // the composed config is checked as a plain one
 	f.Keys, f.Certs, f.TrustRoots, f.Identities, f.Policy = frag.Keys, frag.Certs, frag.TrustRoots, frag.Identities, frag.Policy
-	f.Delegations = nil // the artifact's are fetched by the daemon, the file's never
+	f.Delegations = nil  // the artifact's are fetched by the daemon, the file's never
+	f.Hooks = frag.Hooks // what other plugins' hooks may run; none unless it says
 	p := &Problems{Path: local.Path + " with policy " + digest}
 	sum := sha256.Sum256([]byte(local.Digest + "|" + digest))
 	c := build(p, local.Path, hex.EncodeToString(sum[:8]), f)

@@ -40,6 +40,7 @@ func TestReferenceMatchesTheCode(t *testing.T) {
 		"[policy_source]":                 PolicySourceSection{},
 		"[registry.pod_pull_secrets]":     PodPullSecretsSection{},
 		"[delegations.NAME]":              DelegationSection{},
+		"[hooks]":                         HooksSection{},
 	}
 	doc := map[string]map[string]bool{}
 	var cur string

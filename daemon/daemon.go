@@ -130,6 +130,8 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 		return nil, err
 	}
 	d.plugin.PodCredentials = d.podCredentials
+	// [hooks] of the config in force: a reload or a new policy changes it.
+	d.plugin.HookPrograms = func() []string { return d.config().Hooks.AllowedPrograms }
 	if cfg.Daemon.Runtime.Name != config.RuntimeCRIO { // CRI-O: no task API (crio.Store.StopTask)
 		d.plugin.SandboxRefused = d.stopRefusedSandbox // sandbox_refused.go
 	}

@@ -75,7 +75,10 @@ func (p *Plugin) hookRefused(h *api.Hook) string {
 			return fmt.Sprintf("has an environment variable %q that%s", e, why)
 		}
 	}
-	return codeRefused(h.GetPath(), h.GetArgs(), h.GetEnv())
+	if why := codeRefused(h.GetPath(), h.GetArgs(), h.GetEnv()); why != "" {
+		return why
+	}
+	return p.unlisted(h.GetPath())
 }
 
 // wordsRefused is pathRefused for s and each word of it that is a path.

@@ -61,6 +61,7 @@ func TestHookAddedByAnotherPluginIsJudged(t *testing.T) {
 	if err := f.p.addedHooks(c.Id, hooksAdj("/var/lib/containers/storage/overlay/abc/diff/bin/evil"), nil); err == nil || !strings.Contains(err.Error(), "CRI-O's image layers") {
 		t.Errorf("a hook from CRI-O's layers: %v", err)
 	}
+	allowHooks(f, "/usr/bin/nvidia-ctk")
 	if err := f.p.addedHooks(c.Id, hooksAdj("/usr/bin/nvidia-ctk"), nil); err != nil {
 		t.Errorf("a host program on CRI-O: %v", err)
 	}
@@ -70,13 +71,20 @@ func TestHookAddedByAnotherPluginIsJudged(t *testing.T) {
 // device plugins add them, are not refused.
 func TestHostHooksPass(t *testing.T) {
 	f := newFixture(t)
-	for _, p := range []string{"/usr/bin/nvidia-ctk", "/usr/local/nvidia/toolkit/nvidia-container-runtime-hook", "/opt/hooks/image-volumes-cleanup"} {
+	progs := []string{"/usr/bin/nvidia-ctk", "/usr/local/nvidia/toolkit/nvidia-container-runtime-hook", "/opt/hooks/image-volumes-cleanup"}
+	allowHooks(f, progs...) // [hooks] allowed_programs names them
+	for _, p := range progs {
 		adj := hooksAdj(p)
 		adj.Hooks.Prestart[0].Args = []string{p, "hook", "create-symlinks", "--link=/usr/lib/x", "prestart"}
 		if err := f.p.addedHooks("c", adj, nil); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
 	}
+}
+
+// allowHooks is [hooks] allowed_programs = progs.
+func allowHooks(f *fixture, progs ...string) {
+	f.p.HookPrograms = func() []string { return progs }
 }
 
 func hooksAdj(p string) *api.ContainerAdjustment {
@@ -110,6 +118,7 @@ func TestHookEnvAndWordsAreJudged(t *testing.T) {
 		t.Errorf("a hook preloading a library from CRI-O's layers: %v", err)
 	}
 	// The host's own environment passes.
+	allowHooks(f, "/usr/bin/nvidia-ctk")
 	adj = hooksAdj("/usr/bin/nvidia-ctk")
 	adj.Hooks.Prestart[0].Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin", "NVIDIA_VISIBLE_DEVICES=all"}
 	if err := f.p.addedHooks("c", adj, nil); err != nil {
@@ -174,8 +183,13 @@ func TestHookCodeThatCannotBeFollowedIsRefused(t *testing.T) {
 	if err := f.p.addedHooks("c", adj, nil); err == nil {
 		t.Errorf("a glob into CRI-O's layers was let through")
 	}
-	// What device plugins add still passes: a script by its path, a
-	// library directory named after python, a host program's flags.
+	// What device plugins add still passes these checks: a script by its
+	// path, a library directory named after python, a host program's
+	// flags. (A shell is never in allowed_programs, which refuses it at
+	// load: such a hook names its script as its program instead; listed
+	// here, it shows what these checks alone let through.)
+	sh, _ := filepath.EvalSymlinks("/bin/sh") // dash, bash: what the host has
+	allowHooks(f, "/bin/sh", sh, "/usr/bin/nvidia-ctk")
 	for _, h := range []struct {
 		prog string
 		args []string
@@ -202,6 +216,7 @@ func TestHookCodeThatCannotBeFollowedIsRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	allowHooks(f, filepath.Join(dir, "true"), filepath.Join(dir, "sh"))
 	adj = hooksAdj(filepath.Join(dir, "true"))
 	if err := f.p.addedHooks("c", adj, nil); err != nil {
 		t.Errorf("a busybox applet that runs nothing: %v", err)

@@ -94,6 +94,9 @@ type Plugin struct {
 	// start StartContainer refused, once the runtime says it started it
 	// all the same (CRI-O does; PostStartContainer).
 	StartRefused func(id string)
+	// HookPrograms, if set, lists the host programs other plugins' hooks
+	// may run ([hooks] allowed_programs in force); unset: none (hookallow.go).
+	HookPrograms func() []string
 	startRefused sync.Map // container ID -> whether it runs though its start was refused
 	// fallback: CRI-O builds that refuse the validator (fallback.go).
 	fallback validatorFallback

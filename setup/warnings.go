@@ -22,6 +22,7 @@ func (c *Config) Warnings() []string {
 		out = append(out, fmt.Sprintf("no policy enforces: every image is admitted, whatever its signatures (policies: %s); set mode = \"enforce\" on at least one", strings.Join(names, ", ")))
 	}
 	out = append(out, c.refused...)
+	out = append(out, c.hookWarnings()...)
 	if n := len(c.File.Delegations); n > 0 {
 		// Ignored, never trusted: their namespaces fall to this file's policies.
 		out = append(out, fmt.Sprintf("delegations: %d delegation(s) here take effect only in a policy artifact built from this file (signgate policy build --from); a node running this file delegates nothing", n))

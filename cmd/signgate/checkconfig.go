@@ -47,6 +47,9 @@ type checkReport struct {
 	// PolicySource: where the keys and policies above come from, when the
 	// config names a signed policy artifact.
 	PolicySource *checkPolicySource `json:"policy_source,omitempty"`
+	// HookPrograms: [hooks] allowed_programs, what other NRI plugins'
+	// hooks may run; empty: none.
+	HookPrograms []string `json:"hook_programs"`
 }
 
 type checkPolicySource struct {
@@ -162,6 +165,7 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 		return fail(err)
 	}
 	rep.Valid, rep.Snapshot = true, snap.ID
+	rep.HookPrograms = append([]string{}, cfg.Hooks.AllowedPrograms...)
 	rep.Warnings = append(rep.Warnings, cfg.Warnings()...)
 	for _, g := range snap.Keys.Shared() {
 		rep.Warnings = append(rep.Warnings, sharedWarning(g))

@@ -50,6 +50,11 @@ func printCheck(rep *checkReport) {
 			fmt.Printf("  %-16s %-4s %s  %s (expires %s)\n", c.Name, c.Kind, c.Fingerprint, c.Subject, c.Expires.Format("2006-01-02"))
 		}
 	}
+	if len(rep.HookPrograms) == 0 {
+		fmt.Println("\nhooks other NRI plugins add: all refused (no [hooks] allowed_programs)")
+	} else {
+		fmt.Printf("\nhooks other NRI plugins add may run only: %s (still judged by their arguments)\n", strings.Join(rep.HookPrograms, ", "))
+	}
 	fmt.Println("\npolicies (first match wins; unmatched images are denied):")
 	for _, p := range rep.Policies {
 		// Numbered as errors number them: policy[0] is the first.

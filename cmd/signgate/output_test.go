@@ -126,6 +126,27 @@ func TestPsWithoutADaemon(t *testing.T) {
 	}
 }
 
+// check-config names the programs other plugins' hooks may run, or that
+// it refuses them all.
+func TestCheckConfigShowsHookPrograms(t *testing.T) {
+	var rep struct {
+		HookPrograms []string `json:"hook_programs"`
+	}
+	cfg := writeConfig(t, allowAll)
+	if r := signgate(t, nil, "check-config", "--config", cfg); !strings.Contains(r.stdout, "hooks other NRI plugins add: all refused") {
+		t.Fatalf("text without [hooks]:\n%s", r.stdout)
+	}
+	cfg = writeConfig(t, allowAll+"\n[hooks]\nallowed_programs = [\"/usr/bin/nvidia-ctk\"]\n")
+	r := signgate(t, nil, "check-config", "--config", cfg, "--output", "json")
+	decode(t, r, "signgate.dev/check-config/v1", &rep)
+	if len(rep.HookPrograms) != 1 || rep.HookPrograms[0] != "/usr/bin/nvidia-ctk" {
+		t.Fatalf("exit %d %+v\n%s", r.code, rep, r.stderr)
+	}
+	if r = signgate(t, nil, "check-config", "--config", cfg); !strings.Contains(r.stdout, "may run only: /usr/bin/nvidia-ctk") {
+		t.Fatalf("text:\n%s", r.stdout)
+	}
+}
+
 // check-config says what each policy does with running containers it no
 // longer trusts.
 func TestCheckConfigShowsOnUntrustedRunning(t *testing.T) {
