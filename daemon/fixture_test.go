@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/signgate/signgate/internal/testkit/sigtest"
 )
@@ -32,9 +33,9 @@ func mustRefresh(t *testing.T, d *Daemon) {
 }
 
 // mustPush pushes a new unsigned image to ref and returns its digest.
-func mustPush(t *testing.T, ref string) name.Digest {
+func mustPush(t *testing.T, ref string, opts ...remote.Option) name.Digest {
 	t.Helper()
-	img, err := sigtest.PushImage(ref)
+	img, err := sigtest.PushImage(ref, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

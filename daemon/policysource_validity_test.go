@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/signgate/signgate/internal/testkit/policytest"
-	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/policysource"
 	"github.com/signgate/signgate/verify"
 )
@@ -21,17 +20,14 @@ import (
 func TestPolicyExpiringTooFarIsRefused(t *testing.T) {
 	host := srvHost(t)
 	signer := mustSigner(t)
-	img, err := sigtest.PushImage(host.host + "/team/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := mustPush(t, host.host+"/team/app:v1")
 	ref := host.host + "/signgate/policy:prod"
 	dg := publishBody(t, ref, "serial = 1\nexpires = 2100-01-01T00:00:00Z\n[[policy]]\nname = \"frozen\"\nscopes = [\"**\"]\nmode = \"allow\"\n", signer)
 	decide := func(d *Daemon) *verify.Verdict {
 		return d.Decide(t.Context(), verify.Request{Image: img, Platform: img.DigestStr()})
 	}
 	d, _ := sourcedDaemon(t, fmt.Sprintf("reference = %q", ref), signer.PublicPEM())
-	err = d.RefreshPolicy(t.Context())
+	err := d.RefreshPolicy(t.Context())
 	if policysource.Reason(err) != policysource.ExpiresTooFarReason || !strings.Contains(err.Error(), ref) || !strings.Contains(err.Error(), dg.DigestStr()) || !strings.Contains(err.Error(), "policy_source.max_validity") {
 		t.Fatalf("a policy expiring in 2100: %v", err)
 	}

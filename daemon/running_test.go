@@ -142,10 +142,7 @@ func vaultNode(t *testing.T) (*kmstest.Vault, *Daemon, *syncedBuffer, name.Diges
 	t.Setenv("VAULT_TOKEN", v.Token)
 	v.CreateKey(t, "release")
 	host := srvHost(t).host
-	img, err := sigtest.PushImage(host + "/team/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := mustPush(t, host+"/team/app:v1")
 	if err := sigtest.SignLegacyWith(v.Signer(t, "release", 1), img); err != nil {
 		t.Fatal(err)
 	}
