@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signgate/signgate/internal/testkit/kmstest"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/keystore/kms"
 )
@@ -43,10 +44,7 @@ func TestAnsweredSyncAppliesWhileUnreachableKeepsPrevious(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := kms.Parse("hashivault://release", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := kmstest.Ref(t, "hashivault://release")
 	// Version 2's key is on a curve signgate does not verify with.
 	odd, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	if err != nil {

@@ -23,23 +23,13 @@ func emulated(t *testing.T) (*kmstest.LocalKMS, kms.Provider) {
 	return l, p
 }
 
-// mustRef parses uri, with no pin.
-func mustRef(t *testing.T, uri string) kms.Ref {
-	t.Helper()
-	ref, err := kms.Parse(uri, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ref
-}
-
 // Against the local-kms emulator, through the AWS SDK.
 func TestVersionsFollowTheAlias(t *testing.T) {
 	l, p := emulated(t)
 	ctx := context.Background()
 	k1 := l.CreateKey(t)
 	l.PointAlias(t, "alias/release", k1)
-	ref := mustRef(t, "awskms:///alias/release")
+	ref := kmstest.Ref(t, "awskms:///alias/release")
 	vs, err := p.Versions(ctx, ref, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +92,7 @@ func TestUnusableKeyIsReportedNotFatal(t *testing.T) {
 	k2 := l.CreateKeyOf(t, types.KeySpecEccSecgP256k1, types.KeyUsageTypeSignVerify)
 	l.PointAlias(t, "alias/release", k2)
 	k3 := l.CreateKeyOf(t, types.KeySpecSymmetricDefault, types.KeyUsageTypeEncryptDecrypt)
-	ref := mustRef(t, "awskms:///alias/release")
+	ref := kmstest.Ref(t, "awskms:///alias/release")
 	vs, err := p.Versions(ctx, ref, []string{k1, k3})
 	if err != nil || len(vs) != 3 {
 		t.Fatalf("versions: %+v, %v", vs, err)

@@ -24,23 +24,13 @@ func emulated(t *testing.T) (*kmstest.GCP, kms.Provider) {
 	return g, p
 }
 
-// mustRef parses uri, with no pin.
-func mustRef(t *testing.T, uri string) kms.Ref {
-	t.Helper()
-	ref, err := kms.Parse(uri, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ref
-}
-
 // Through the real Cloud KMS gRPC client, against a server speaking its API.
 func TestVersions(t *testing.T) {
 	g, p := emulated(t)
 	ctx := context.Background()
 	g.CreateKey(t, "release")
 	g.AddVersion(t, "release")
-	ref := mustRef(t, "gcpkms://"+kmstest.KeyName("release"))
+	ref := kmstest.Ref(t, "gcpkms://"+kmstest.KeyName("release"))
 	vs, err := p.Versions(ctx, ref, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +97,7 @@ func TestUnusableVersionIsReportedNotFatal(t *testing.T) {
 	g.SetState("release", 1, kmspb.CryptoKeyVersion_DISABLED)
 	g.SetAlgorithm("release", 2, kmspb.CryptoKeyVersion_EC_SIGN_SECP256K1_SHA256)
 	g.DenyPublicKey("release", 3)
-	ref := mustRef(t, "gcpkms://"+kmstest.KeyName("release"))
+	ref := kmstest.Ref(t, "gcpkms://"+kmstest.KeyName("release"))
 	vs, err := p.Versions(ctx, ref, nil)
 	if err != nil || len(vs) != 3 {
 		t.Fatalf("versions: %+v, %v", vs, err)
