@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signgate/signgate/internal/testkit/kmstest"
 	"github.com/signgate/signgate/keystore/keysync"
 	"github.com/signgate/signgate/keystore/kms"
 )
@@ -44,7 +43,10 @@ func TestAnsweredSyncAppliesWhileUnreachableKeepsPrevious(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := kmstest.Ref(t, "hashivault://release")
+	ref, err := kms.Parse("hashivault://release", "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Version 2's key is on a curve signgate does not verify with.
 	odd, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	if err != nil {
