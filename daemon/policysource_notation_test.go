@@ -23,14 +23,7 @@ import (
 func TestNotationPolicySourceRootReplaced(t *testing.T) {
 	host := srvHost(t)
 	ref := host.host + "/signgate/policy:prod"
-	leaked, err := sigtest.NewPKI("leaked-root")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh, err := sigtest.NewPKI("new-root")
-	if err != nil {
-		t.Fatal(err)
-	}
+	leaked, fresh := replacedRoots(t)
 	dir := t.TempDir()
 	crt := filepath.Join(dir, "root.pem")
 	if err := os.WriteFile(crt, []byte(leaked.RootPEM()), 0o600); err != nil {

@@ -45,12 +45,11 @@ func notationSourced(t *testing.T, rootPEM string) (cfgPath, crt string) {
 	return cfgPath, crt
 }
 
-// leakedRootNode starts a daemon whose policy source is verified by a
-// root certificate in the file crt (see notationSourced), and returns it
-// with the PKI of the root the operator will replace it with.
-func leakedRootNode(t *testing.T) (d *Daemon, crt string, fresh *sigtest.PKI) {
+// replacedRoots are two notation roots: one that leaks, and the one the
+// operator replaces it with.
+func replacedRoots(t *testing.T) (leaked, fresh *sigtest.PKI) {
 	t.Helper()
-	old, err := sigtest.NewPKI("leaked-root")
+	leaked, err := sigtest.NewPKI("leaked-root")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +57,15 @@ func leakedRootNode(t *testing.T) (d *Daemon, crt string, fresh *sigtest.PKI) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return leaked, fresh
+}
+
+// leakedRootNode starts a daemon whose policy source is verified by a
+// root certificate in the file crt (see notationSourced), and returns it
+// with the PKI of the root the operator will replace it with.
+func leakedRootNode(t *testing.T) (d *Daemon, crt string, fresh *sigtest.PKI) {
+	t.Helper()
+	old, fresh := replacedRoots(t)
 	cfgPath, crt := notationSourced(t, old.RootPEM())
 	return mustNew(t, cfgPath), crt, fresh
 }
