@@ -138,9 +138,7 @@ func waitForJudgement(t *testing.T, d *Daemon, want string) localapi.RunningCont
 // "release", with container c1 running an image version 1 of it signed.
 func vaultNode(t *testing.T) (*kmstest.Vault, *Daemon, *syncedBuffer, name.Digest, *nodeTasks) {
 	t.Helper()
-	v := kmstest.NewVault(t)
-	t.Setenv("VAULT_TOKEN", v.Token)
-	v.CreateKey(t, "release")
+	v := kmstest.NewVaultKey(t, "release")
 	host := srvHost(t).host
 	img := mustPush(t, host+"/team/app:v1")
 	if err := sigtest.SignLegacyWith(v.Signer(t, "release", 1), img); err != nil {
