@@ -25,27 +25,15 @@ func TestDelegationWithoutFragmentDenies(t *testing.T) {
 	d := mustNew(t, cfg)
 	now := time.Now()
 	d.ps.now = func() time.Time { return now }
-	// The root's catch-all audits: it admits an unsigned image.
-	publishBody(t, rootRef, fmt.Sprintf(`serial = 1
-expires = %s
-[keys.security]
-pem = '''
-%s'''
-[keys.team-a]
-pem = '''
-%s'''
-[delegations.team-a]
-reference = %q
-namespaces = ["team-a"]
-scopes = ["%s/team-a/**"]
-keys = ["team-a"]
-[[policy]]
+	// The root's catch-all audits: it admits an unsigned image (the
+	// root-default after it is never reached).
+	publishBody(t, rootRef, policytest.TeamARoot(root.PublicPEM(), tenant.PublicPEM(), tenantRef, host.host, `[[policy]]
 name = "catch-all"
 scopes = ["**"]
 mode = "audit"
   [policy.cosign]
   keys = ["security"]
-`, policytest.Soon, root.PublicPEM(), tenant.PublicPEM(), tenantRef, host.host), root)
+`), root)
 	decide := func(img name.Digest, ns string) *verify.Verdict {
 		return d.Decide(t.Context(), verify.Request{Image: img, Namespace: ns, Platform: img.DigestStr()})
 	}
