@@ -21,10 +21,7 @@ func TestDelegationWithoutFragmentDenies(t *testing.T) {
 	f := newDelegation(t)
 	host, root, tenant, rootRef, tenantRef := f.host, f.root, f.tenant, f.rootRef, f.tenantRef
 	app := f.app(t)
-	cfg, _ := sourcedConfig(t, fmt.Sprintf("reference = %q", rootRef), root.PublicPEM())
-	d := mustNew(t, cfg)
-	now := time.Now()
-	d.ps.now = func() time.Time { return now }
+	d, now := f.daemon(t)
 	// The root's catch-all audits: it admits an unsigned image (the
 	// root-default after it is never reached).
 	publishBody(t, rootRef, policytest.TeamARoot(root.PublicPEM(), tenant.PublicPEM(), tenantRef, host.host, `[[policy]]
@@ -58,7 +55,7 @@ mode = "audit"
 		t.Errorf("under the tenant's enforcing fragment: %+v", v)
 	}
 	// The tenant's registry serves it on, past its expires: dropped.
-	now = now.Add(2 * time.Hour)
+	*now = now.Add(2 * time.Hour)
 	check("the fragment expired")
 	if k := d.ps.kept.Load(); k.Tenants["team-a"] != nil {
 		t.Errorf("the expired fragment is kept: %+v", k.Tenants["team-a"])

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -62,6 +63,17 @@ func newDelegation(t *testing.T) delegation {
 func (f delegation) app(t *testing.T) name.Digest {
 	t.Helper()
 	return mustPush(t, f.host.host+"/team-a/app:v1")
+}
+
+// daemon starts a daemon whose policy source is the root's reference,
+// signed by the root's key; its policy clock reads the time returned,
+// which the test moves.
+func (f delegation) daemon(t *testing.T) (*Daemon, *time.Time) {
+	t.Helper()
+	d, _ := sourcedDaemon(t, fmt.Sprintf("reference = %q", f.rootRef), f.root.PublicPEM())
+	now := time.Now()
+	d.ps.now = func() time.Time { return now }
+	return d, &now
 }
 
 // fragment is team-a's fragment at serial, with the expires line given

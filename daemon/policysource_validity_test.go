@@ -56,10 +56,7 @@ func TestTenantFragmentExpires(t *testing.T) {
 	f := newDelegation(t)
 	host, root, tenant, rootRef, tenantRef := f.host, f.root, f.tenant, f.rootRef, f.tenantRef
 	app := f.app(t)
-	cfg, _ := sourcedConfig(t, fmt.Sprintf("reference = %q", rootRef), root.PublicPEM())
-	d := mustNew(t, cfg)
-	now := time.Now()
-	d.ps.now = func() time.Time { return now }
+	d, now := f.daemon(t)
 	publishBody(t, rootRef, policytest.TeamARoot(root.PublicPEM(), tenant.PublicPEM(), tenantRef, host.host, ""), root)
 	fragment := func(serial int, expires string) string {
 		publishBody(t, tenantRef, f.fragment(serial, expires), tenant)
@@ -91,7 +88,7 @@ func TestTenantFragmentExpires(t *testing.T) {
 	fragment(4, "expires = "+now.Add(time.Hour).UTC().Format(time.RFC3339)+"\n")
 	check("a fragment expiring in an hour", true, "")
 	// The tenant's registry keeps serving it (frozen), past its expiry.
-	now = now.Add(2 * time.Hour)
+	*now = now.Add(2 * time.Hour)
 	check("the frozen fragment past its expires", false, policysource.ExpiredReason)
 	if k := d.ps.kept.Load(); k.Tenants["team-a"] != nil {
 		t.Errorf("an expired fragment is kept: %+v", k.Tenants["team-a"])
