@@ -1,11 +1,28 @@
 package integration
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
 	"github.com/containerd/nri/pkg/api"
+	"github.com/containerd/nri/pkg/stub"
 )
+
+// injector stands for an NRI plugin after signgate that adds mounts a
+// pod asks for (NRI's device-injector reads them from the pod's
+// annotations, which the CRI client chooses): here, a snapshot's
+// directory, for every container of a pod in namespace "injected".
+type injector struct{ source string }
+
+func (i injector) CreateContainer(_ context.Context, pod *api.PodSandbox, _ *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
+	if pod.GetNamespace() != "injected" {
+		return nil, nil, nil
+	}
+	adj := &api.ContainerAdjustment{}
+	adj.AddMount(&api.Mount{Destination: "/injected", Source: i.source, Type: "bind", Options: []string{"rbind", "ro"}})
+	return adj, nil, nil
+}
 
 // TestMountAddedByAnotherPluginIsJudged: CreateContainer shows signgate
 // the container before any later plugin adjusts it; the validator is
@@ -17,13 +34,16 @@ func TestMountAddedByAnotherPluginIsJudged(t *testing.T) {
 	ref := e.Registry + "/signed/injected:v1"
 	e.image("signed/injected", "k1")
 	src := filepath.Join(e.Dir, "root", "io.containerd.snapshotter.v1.overlayfs", "snapshots", "1", "fs")
-	// injector adds the mounts a pod asks for (NRI's device-injector reads
-	// them from the pod's annotations, which the CRI client chooses): here,
-	// a snapshot's directory, for every container of a pod in "injected".
-	injector := adjuster{ns: "injected", adjust: func(adj *api.ContainerAdjustment) {
-		adj.AddMount(&api.Mount{Destination: "/injected", Source: src, Type: "bind", Options: []string{"rbind", "ro"}})
-	}}
-	defer e.plugIn(injector, "injector", "90")()
+	s, err := stub.New(injector{source: src}, stub.WithPluginName("injector"), stub.WithPluginIdx("90"), stub.WithSocketPath(e.NRISock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
 	// Another namespace's pod is not adjusted: its container is admitted.
 	pod, cfg := e.pod("default")
 	id, err := e.Create(pod, cfg, ref)
