@@ -3,14 +3,12 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/signgate/signgate/config"
 	"github.com/signgate/signgate/internal/testkit/policytest"
-	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/policysource"
 	"github.com/signgate/signgate/verify"
 )
@@ -21,28 +19,18 @@ import (
 // with the refusal, expired at when), across a restart too, and its cause
 // and policy stay those a caller switches on.
 func TestDelegationDenialSaysWhyItHasNoFragment(t *testing.T) {
-	host := srvHost(t)
-	root, tenant := mustSigner(t), mustSigner(t)
-	app, err := sigtest.PushImage(host.host + "/team-a/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootRef, tenantRef := host.host+"/security/policy:prod", host.host+"/team-a/policy:prod"
+	f := newDelegation(t)
+	host, root, tenant, rootRef, tenantRef := f.host, f.root, f.tenant, f.rootRef, f.tenantRef
+	app := f.app(t)
 	cfg, _ := sourcedConfig(t, fmt.Sprintf("reference = %q", rootRef), root.PublicPEM())
-	start := func() *Daemon {
-		d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	start := func() *Daemon { return mustNew(t, cfg) }
 	d := start()
 	now := time.Now()
 	d.ps.now = func() time.Time { return now }
 	publishBody(t, rootRef, fmt.Sprintf("serial = 1\nexpires = %s\n[keys.team-a]\npem = '''\n%s'''\n[delegations.team-a]\nreference = %q\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nkeys = [\"team-a\"]\n",
 		policytest.Soon, tenant.PublicPEM(), tenantRef, host.host), root)
 	fragment := func(expires time.Time) string {
-		return fmt.Sprintf("serial = 1\nexpires = %s\n[[policy]]\nname = \"apps\"\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", expires.UTC().Format(time.RFC3339), host.host)
+		return f.fragment(1, "expires = "+expires.UTC().Format(time.RFC3339)+"\n")
 	}
 	denied := func(d *Daemon, when string, want ...string) {
 		t.Helper()
@@ -61,9 +49,7 @@ func TestDelegationDenialSaysWhyItHasNoFragment(t *testing.T) {
 	}
 	refresh := func() {
 		t.Helper()
-		if err := d.RefreshPolicy(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		mustRefresh(t, d)
 	}
 
 	refresh()
@@ -106,19 +92,14 @@ func TestAbsenceSurvivesAnUnreachedRegistry(t *testing.T) {
 // A fragment kept but dropped at start (expired) stays the reason its
 // delegation denies while the tenant's registry is not reached.
 func TestAbsenceFromStartSurvivesAnUnreachedRegistry(t *testing.T) {
-	host := srvHost(t)
-	root, tenant := mustSigner(t), mustSigner(t)
-	rootRef, tenantRef := host.host+"/security/policy:prod", "127.0.0.1:1/team-a/policy:prod" // nothing listens there
+	f := newDelegation(t)
+	host, root, tenant, rootRef := f.host, f.root, f.tenant, f.rootRef
+	tenantRef := "127.0.0.1:1/team-a/policy:prod" // nothing listens there
 	publishBody(t, rootRef, fmt.Sprintf("serial = 1\nexpires = %s\n[keys.team-a]\npem = '''\n%s'''\n[delegations.team-a]\nreference = %q\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nkeys = [\"team-a\"]\n",
 		policytest.Soon, tenant.PublicPEM(), tenantRef, host.host), root)
 	cfg, state := sourcedConfig(t, fmt.Sprintf("reference = %q", rootRef), root.PublicPEM())
-	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	d := mustNew(t, cfg)
+	mustRefresh(t, d)
 	k, err := policysource.ReadKept(state)
 	if err != nil || k == nil {
 		t.Fatal(k, err)
@@ -126,17 +107,13 @@ func TestAbsenceFromStartSurvivesAnUnreachedRegistry(t *testing.T) {
 	// As if a fragment, since expired, had been kept with it.
 	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	k.Tenants = map[string]*policysource.Tenant{"team-a": {Reference: tenantRef, Digest: "sha256:old", Serial: 1, Signers: policysource.DelegationSigners(mustFragment(t, k.Body), "team-a"),
-		Body: fmt.Sprintf("serial = 1\nexpires = %s\n[[policy]]\nname = \"apps\"\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", past, host.host)}}
+		Body: f.fragment(1, "expires = "+past+"\n")}}
 	k.Absent = nil
 	if err := policysource.WriteKept(state, k, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if d, err = New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	d = mustNew(t, cfg)
+	mustRefresh(t, d)
 	if a := d.ps.kept.Load().Absent["team-a"]; a == nil || a.Cause != policysource.ExpiredReason || !strings.Contains(a.Why, "expired at "+past) {
 		t.Errorf("after a refresh that did not reach the tenant's registry: %+v", a)
 	}

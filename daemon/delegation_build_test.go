@@ -2,14 +2,12 @@ package daemon
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/signgate/signgate/config"
-	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/policysource"
 	"github.com/signgate/signgate/verify"
 
@@ -20,13 +18,9 @@ import (
 // from: built, signed and verified by a node, the delegation is in force,
 // and the tenant's signed fragment governs its namespace.
 func TestBuiltPolicyDelegates(t *testing.T) {
-	host := srvHost(t)
-	root, tenant := mustSigner(t), mustSigner(t)
-	app, err := sigtest.PushImage(host.host + "/team-a/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootRef, tenantRef := host.host+"/security/policy:prod", host.host+"/team-a/policy:prod"
+	f := newDelegation(t)
+	host, root, tenant, rootRef, tenantRef := f.host, f.root, f.tenant, f.rootRef, f.tenantRef
+	app := f.app(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "team-a.pub"), []byte(tenant.PublicPEM()), 0o600); err != nil {
 		t.Fatal(err)
@@ -61,7 +55,7 @@ scopes = ["**"]
 		t.Fatal(err)
 	}
 	publishBody(t, rootRef, string(body), root)
-	publishBody(t, tenantRef, fmt.Sprintf("serial = 1\nexpires = "+policytest.Soon+"\n[[policy]]\nname = \"apps\"\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", host.host), tenant)
+	publishBody(t, tenantRef, f.fragment(1, "expires = "+policytest.Soon+"\n"), tenant)
 
 	cfg := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nstate_dir = %q\nmetrics_address = \"\"\n[keys.security]\npem = '''\n%s'''\n"+
@@ -69,13 +63,8 @@ scopes = ["**"]
 		filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state"), root.PublicPEM(), rootRef)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	d := mustNew(t, cfg)
+	mustRefresh(t, d)
 	if k := d.ps.kept.Load(); k == nil || k.Tenants["team-a"] == nil {
 		t.Fatalf("the built delegation is not in force: %+v", k)
 	}

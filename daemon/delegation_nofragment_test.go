@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/signgate/signgate/internal/testkit/policytest"
-	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -20,41 +18,19 @@ import (
 // admitted unsigned images there, and a tenant's enforcing policy that
 // expired silently became audit. Other namespaces keep the root's policies.
 func TestDelegationWithoutFragmentDenies(t *testing.T) {
-	host := srvHost(t)
-	root, tenant := mustSigner(t), mustSigner(t)
-	app, err := sigtest.PushImage(host.host + "/team-a/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootRef, tenantRef := host.host+"/security/policy:prod", host.host+"/team-a/policy:prod"
-	cfg, _ := sourcedConfig(t, fmt.Sprintf("reference = %q", rootRef), root.PublicPEM())
-	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	d.ps.now = func() time.Time { return now }
-	// The root's catch-all audits: it admits an unsigned image.
-	publishBody(t, rootRef, fmt.Sprintf(`serial = 1
-expires = %s
-[keys.security]
-pem = '''
-%s'''
-[keys.team-a]
-pem = '''
-%s'''
-[delegations.team-a]
-reference = %q
-namespaces = ["team-a"]
-scopes = ["%s/team-a/**"]
-keys = ["team-a"]
-[[policy]]
+	f := newDelegation(t)
+	host, root, tenant, rootRef, tenantRef := f.host, f.root, f.tenant, f.rootRef, f.tenantRef
+	app := f.app(t)
+	d, now := f.daemon(t)
+	// The root's catch-all audits: it admits an unsigned image (the
+	// root-default after it is never reached).
+	publishBody(t, rootRef, policytest.TeamARoot(root.PublicPEM(), tenant.PublicPEM(), tenantRef, host.host, `[[policy]]
 name = "catch-all"
 scopes = ["**"]
 mode = "audit"
   [policy.cosign]
   keys = ["security"]
-`, policytest.Soon, root.PublicPEM(), tenant.PublicPEM(), tenantRef, host.host), root)
+`), root)
 	decide := func(img name.Digest, ns string) *verify.Verdict {
 		return d.Decide(t.Context(), verify.Request{Image: img, Namespace: ns, Platform: img.DigestStr()})
 	}
@@ -74,14 +50,12 @@ mode = "audit"
 
 	publishBody(t, tenantRef, fmt.Sprintf("serial = 1\nexpires = %s\n[[policy]]\nname = \"apps\"\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nmode = \"enforce\"\n  [policy.cosign]\n  keys = [\"release\"]\n[keys.release]\npem = '''\n%s'''\n",
 		now.Add(time.Hour).UTC().Format(time.RFC3339), host.host, tenant.PublicPEM()), tenant)
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	if v := decide(app, "team-a"); v.Allowed || v.Policy != "team-a/apps" {
 		t.Errorf("under the tenant's enforcing fragment: %+v", v)
 	}
 	// The tenant's registry serves it on, past its expires: dropped.
-	now = now.Add(2 * time.Hour)
+	*now = now.Add(2 * time.Hour)
 	check("the fragment expired")
 	if k := d.ps.kept.Load(); k.Tenants["team-a"] != nil {
 		t.Errorf("the expired fragment is kept: %+v", k.Tenants["team-a"])

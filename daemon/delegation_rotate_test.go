@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,10 +21,7 @@ import (
 func TestRotatedTenantKeyEndsItsFragment(t *testing.T) {
 	host := srvHost(t)
 	root, leaked, rotated := mustSigner(t), mustSigner(t), mustSigner(t)
-	app, err := sigtest.PushImage(host.host + "/team-a/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := mustPush(t, host.host+"/team-a/app:v1")
 	rootRef, tenantRef := host.host+"/security/policy:prod", host.host+"/team-a/policy:prod"
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.toml")
@@ -40,25 +36,18 @@ func TestRotatedTenantKeyEndsItsFragment(t *testing.T) {
 	}
 	publishRoot(1, leaked)
 	publishBody(t, tenantRef, fmt.Sprintf("serial = 1\nexpires = "+policytest.Soon+"\n[[policy]]\nname = \"apps\"\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", host.host), leaked)
-	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := mustNew(t, cfg)
 	decide := func(d *Daemon, img name.Digest) *verify.Verdict {
 		return d.Decide(t.Context(), verify.Request{Image: img, Namespace: "team-a", Platform: img.DigestStr()})
 	}
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	if v := decide(d, app); !v.Allowed || v.Policy != "team-a/apps" {
 		t.Fatalf("under the first key: %+v", v)
 	}
 	// The root rotates team-a's key; the registry still serves the
 	// fragment the leaked key signed.
 	publishRoot(2, rotated)
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	if k := d.ps.kept.Load(); k == nil || k.Serial != 2 || k.Tenants["team-a"] != nil {
 		t.Errorf("after the rotation the leaked key's fragment is kept: %+v", k.Tenants["team-a"])
 	}

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -17,13 +16,12 @@ import (
 // replay an older fragment the tenant once signed. The set-aside
 // fragments only bound: none is in force unless verified again.
 func TestSetAsidePolicysTenantSerialsStillBound(t *testing.T) {
-	host := srvHost(t)
-	root, tenant := mustSigner(t), mustSigner(t)
-	rootRef, tenantRef := host.host+"/security/policy:prod", host.host+"/team-a/policy:prod"
+	f := newDelegation(t)
+	host, root, tenant, rootRef, tenantRef := f.host, f.root, f.tenant, f.rootRef, f.tenantRef
 	d, state := sourcedDaemon(t, fmt.Sprintf("reference = %q", rootRef), root.PublicPEM())
 	body := policytest.TeamARoot(root.PublicPEM(), tenant.PublicPEM(), tenantRef, host.host, "")
 	tenantBody := func(serial int) string {
-		return fmt.Sprintf("serial = %d\nexpires = "+policytest.Soon+"\n[[policy]]\nname = \"apps\"\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", serial, host.host)
+		return f.fragment(serial, "expires = "+policytest.Soon+"\n")
 	}
 	old := &policysource.Kept{Reference: rootRef, Digest: "sha256:one", Serial: 1, Verified: time.Now(), Signers: d.config().Source.Signers,
 		Body:    strings.Replace(body, "expires = "+policytest.Soon+"\n", "", 1),
@@ -31,10 +29,7 @@ func TestSetAsidePolicysTenantSerialsStillBound(t *testing.T) {
 	if err := policysource.WriteKept(state, old, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(d.config().Path, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d = mustNew(t, d.config().Path)
 	if d.config().Source.Kept != nil {
 		t.Fatal("a kept policy without expires is in force")
 	}

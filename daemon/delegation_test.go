@@ -23,14 +23,8 @@ import (
 func TestDelegatedFragmentStaysInsideItsDelegation(t *testing.T) {
 	host := srvHost(t)
 	root, tenant, stranger := mustSigner(t), mustSigner(t), mustSigner(t)
-	app, err := sigtest.PushImage(host.host + "/team-a/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	critical, err := sigtest.PushImage(host.host + "/team-a/critical:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := mustPush(t, host.host+"/team-a/app:v1")
+	critical := mustPush(t, host.host+"/team-a/critical:v1")
 	rootRef, tenantRef := host.host+"/security/policy:prod", host.host+"/team-a/policy:prod"
 	cfg, state := sourcedConfig(t, fmt.Sprintf("reference = %q", rootRef), root.PublicPEM())
 	logs := &syncedBuffer{}
@@ -49,9 +43,7 @@ scopes = ["%s/team-a/critical"]
 		return fmt.Sprintf("serial = %d\nexpires = "+policytest.Soon+"\n[[policy]]\nname = \"apps\"\nnamespaces = %s\nscopes = %s\nmode = \"allow\"\n", serial, namespaces, scopes)
 	}
 	publishBody(t, tenantRef, tenantBody(1, `["team-a"]`, fmt.Sprintf(`["%s/team-a/**"]`, host.host)), tenant)
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	decide := func(img name.Digest, ns string) *verify.Verdict {
 		return d.Decide(t.Context(), verify.Request{Image: img, Namespace: ns, Platform: img.DigestStr()})
 	}
@@ -76,9 +68,7 @@ scopes = ["%s/team-a/critical"]
 	} {
 		before := testutil.ToFloat64(d.ps.metrics.refused.WithLabelValues("overreach"))
 		publishBody(t, tenantRef, tenantBody(2+i, c.namespaces, c.scopes), tenant)
-		if err := d.RefreshPolicy(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		mustRefresh(t, d)
 		if testutil.ToFloat64(d.ps.metrics.refused.WithLabelValues("overreach")) != before+1 {
 			t.Errorf("overreach %s not counted", c.want)
 		}
@@ -93,25 +83,19 @@ scopes = ["%s/team-a/critical"]
 
 	// Signed by another key than the delegation's: refused as untrusted.
 	publishBody(t, tenantRef, tenantBody(9, `["team-a"]`, fmt.Sprintf(`["%s/team-a/**"]`, host.host)), stranger)
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	if testutil.ToFloat64(d.ps.metrics.refused.WithLabelValues("untrusted")) != 1 {
 		t.Error("a fragment signed by another key was not refused")
 	}
 	check("after a fragment signed by another key")
 	// A newer fragment is taken; the first one, replayed, is a rollback.
 	publishBody(t, tenantRef, tenantBody(10, `["team-a"]`, fmt.Sprintf(`["%s/team-a/**"]`, host.host)), tenant)
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	if k := d.ps.kept.Load(); k == nil || k.Tenants["team-a"] == nil || k.Tenants["team-a"].Serial != 10 {
 		t.Fatalf("the newer fragment was not taken: %+v", k)
 	}
 	publishBody(t, tenantRef, tenantBody(1, `["team-a"]`, fmt.Sprintf(`["%s/team-a/**"]`, host.host)), tenant)
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	if testutil.ToFloat64(d.ps.metrics.refused.WithLabelValues("rollback")) != 1 || d.ps.kept.Load().Tenants["team-a"].Serial != 10 {
 		t.Error("a replayed older fragment was not refused as a rollback")
 	}

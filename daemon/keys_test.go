@@ -100,9 +100,7 @@ func TestStartsWhenAKMSProviderCannotBeBuilt(t *testing.T) {
 // Reload (SIGHUP) syncs; a sync puts changes in force; a restart with Vault
 // sealed starts at once on the last-known-good keys.
 func TestReloadAndSyncFollowTheKMS(t *testing.T) {
-	v := kmstest.NewVault(t)
-	t.Setenv("VAULT_TOKEN", v.Token)
-	v.CreateKey(t, "release")
+	v := kmstest.NewVaultKey(t, "release")
 	dir := t.TempDir()
 	extra := fmt.Sprintf("[kms.vault]\naddress = %q\n", v.URL)
 	d, _, _ := kmsDaemon(t, dir, extra)

@@ -14,9 +14,7 @@ import (
 // signgate cannot take: the sync applies the revocation, trusts neither,
 // and says so in the log, `signgate keys` and the metrics.
 func TestUnusableVersionIsReportedAndTheRevocationApplies(t *testing.T) {
-	v := kmstest.NewVault(t)
-	t.Setenv("VAULT_TOKEN", v.Token)
-	v.CreateKey(t, "release")
+	v := kmstest.NewVaultKey(t, "release")
 	d, log, _ := kmsDaemon(t, t.TempDir(), fmt.Sprintf("[kms.vault]\naddress = %q\n", v.URL))
 	if got := states(d); got != "1 current" {
 		t.Fatalf("at start: %s", got)

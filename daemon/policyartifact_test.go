@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/signgate/signgate/internal/testkit/sigtest"
@@ -21,6 +22,12 @@ func pushPolicyArtifact(t *testing.T, ref, body string) name.Digest {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pushArtifact(t, ref, img)
+}
+
+// pushArtifact pushes img to ref and returns its digest.
+func pushArtifact(t *testing.T, ref string, img v1.Image) name.Digest {
+	t.Helper()
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -31,10 +30,7 @@ func TestDroppedLeakedSignerOpensNoRollback(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(both), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := mustNew(t, cfg)
 	policy := func(serial int) string {
 		return fmt.Sprintf("serial = %d\nexpires = %s\n[[policy]]\nname = \"p%d\"\nscopes = [\"**\"]\nmode = \"allow\"\n", serial, policytest.Soon, serial)
 	}
@@ -43,9 +39,7 @@ func TestDroppedLeakedSignerOpensNoRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	publishBody(t, ref, policy(10), b)
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	if k := d.ps.kept.Load(); k == nil || k.Serial != 10 {
 		t.Fatalf("serial 10 not taken: %+v", k)
 	}
@@ -66,9 +60,7 @@ func TestDroppedLeakedSignerOpensNoRollback(t *testing.T) {
 		t.Fatalf("serial 3, signed by a, after serial 10 was in force: %v (in force %+v)", err, d.ps.kept.Load())
 	}
 	publishBody(t, ref, policy(11), a)
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	if k := d.ps.kept.Load(); k == nil || k.Serial != 11 {
 		t.Fatalf("a newer policy from a: %+v", k)
 	}

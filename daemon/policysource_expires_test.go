@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/verify"
 )
 
@@ -19,10 +18,7 @@ import (
 func TestFrozenPolicyExpires(t *testing.T) {
 	host := srvHost(t)
 	signer := mustSigner(t)
-	img, err := sigtest.PushImage(host.host + "/team/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := mustPush(t, host.host+"/team/app:v1")
 	ref := host.host + "/signgate/policy:prod"
 	d, _ := sourcedDaemon(t, fmt.Sprintf("reference = %q\nrefresh = \"1m\"\nmax_staleness = \"10m\"\non_stale = \"deny\"", ref), signer.PublicPEM())
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
@@ -32,9 +28,7 @@ func TestFrozenPolicyExpires(t *testing.T) {
 	decide := func() *verify.Verdict {
 		return d.Decide(t.Context(), verify.Request{Image: img, Platform: img.DigestStr()})
 	}
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	if v := decide(); !v.Allowed {
 		t.Fatalf("before it expires: %+v", v)
 	}

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,10 +37,7 @@ func TestPolicyValidityFromItsSigningTime(t *testing.T) {
 		filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), state, signer.PublicPEM(), trusted, ref), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := mustNew(t, cfg)
 	signed := time.Now() // the log's integrated time
 	publish := func(serial int, expires time.Time) {
 		t.Helper()

@@ -2,14 +2,11 @@ package daemon
 
 import (
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -23,8 +20,8 @@ import (
 // in each node's time zone, so nodes disagreed by hours on when it
 // expired. Both are refused, naming the reference and the key.
 func TestPolicyExpiresWithoutOffsetIsRefused(t *testing.T) {
-	host := srvHost(t)
-	root, tenant := mustSigner(t), mustSigner(t)
+	f := newDelegation(t)
+	host, root, tenant := f.host, f.root, f.tenant
 	ref := host.host + "/signgate/policy:prod"
 	// Within max_validity: before, it was taken.
 	local := strings.TrimSuffix(policytest.Soon, "Z")
@@ -38,15 +35,10 @@ func TestPolicyExpiresWithoutOffsetIsRefused(t *testing.T) {
 	tenantRef := host.host + "/team-a/policy:prod"
 	publishBody(t, ref, fmt.Sprintf("serial = 2\nexpires = %s\n[keys.team-a]\npem = '''\n%s'''\n[delegations.team-a]\nreference = %q\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nkeys = [\"team-a\"]\n",
 		policytest.Soon, tenant.PublicPEM(), tenantRef, host.host), root)
-	publishUnchecked(t, tenantRef, fmt.Sprintf("serial = 1\nexpires = %s\n[[policy]]\nname = \"apps\"\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", local, host.host), tenant)
+	publishUnchecked(t, tenantRef, f.fragment(1, "expires = "+local+"\n"), tenant)
 	cfg, _ := sourcedConfig(t, fmt.Sprintf("reference = %q", ref), root.PublicPEM())
-	d, err = New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	d = mustNew(t, cfg)
+	mustRefresh(t, d)
 	k := d.ps.kept.Load()
 	if k == nil || k.Tenants["team-a"] != nil || k.LastRefusal == nil || k.LastRefusal.Reason != "malformed" || !strings.Contains(k.LastRefusal.Error, host.host+"/team-a/policy@sha256:") || !strings.Contains(k.LastRefusal.Error, "expires has no offset") {
 		t.Errorf("a fragment whose expires has no offset: %+v", k)
@@ -64,18 +56,7 @@ func publishUnchecked(t *testing.T, ref, body string, s *sigtest.Signer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	dg, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SignLegacy(r.Context().Digest(dg.String())); err != nil {
+	if err := s.SignLegacy(pushArtifact(t, ref, img)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/policysource"
 	"github.com/signgate/signgate/verify"
 )
@@ -20,10 +19,7 @@ import (
 func TestPolicyWithoutExpiresIsRefused(t *testing.T) {
 	host := srvHost(t)
 	signer := mustSigner(t)
-	img, err := sigtest.PushImage(host.host + "/team/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := mustPush(t, host.host+"/team/app:v1")
 	ref := host.host + "/signgate/policy:prod"
 	publishBody(t, ref, "serial = 1\n[[policy]]\nname = \"forever\"\nscopes = [\"**\"]\nmode = \"allow\"\n", signer)
 	decide := func(d *Daemon) *verify.Verdict {
@@ -31,7 +27,7 @@ func TestPolicyWithoutExpiresIsRefused(t *testing.T) {
 	}
 
 	d, state := sourcedDaemon(t, fmt.Sprintf("reference = %q", ref), signer.PublicPEM())
-	err = d.RefreshPolicy(t.Context())
+	err := d.RefreshPolicy(t.Context())
 	if policysource.Reason(err) != policysource.NoExpiresReason || !strings.Contains(err.Error(), ref) || !strings.Contains(err.Error(), "policy_source.allow_no_expires_unsafe") {
 		t.Fatalf("a policy without expires: %v", err)
 	}
@@ -60,18 +56,13 @@ func TestPolicyWithoutExpiresIsRefused(t *testing.T) {
 func TestExpiredPolicyUnderOnStaleWarn(t *testing.T) {
 	host := srvHost(t)
 	signer := mustSigner(t)
-	img, err := sigtest.PushImage(host.host + "/team/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := mustPush(t, host.host+"/team/app:v1")
 	ref := host.host + "/signgate/policy:prod"
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	publishBody(t, ref, fmt.Sprintf("serial = 1\nexpires = %s\n[[policy]]\nname = \"p\"\nscopes = [\"**\"]\nmode = \"allow\"\n", now.Add(-time.Hour).Format(time.RFC3339)), signer)
 	d, _ := sourcedDaemon(t, fmt.Sprintf("reference = %q\non_stale = \"warn\"", ref), signer.PublicPEM())
 	d.ps.now = func() time.Time { return now }
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	if testutil.ToFloat64(d.ps.metrics.stale) != 1 {
 		t.Error("signgate_policy_stale is not 1 for an expired policy")
 	}

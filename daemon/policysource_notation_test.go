@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,14 +23,7 @@ import (
 func TestNotationPolicySourceRootReplaced(t *testing.T) {
 	host := srvHost(t)
 	ref := host.host + "/signgate/policy:prod"
-	leaked, err := sigtest.NewPKI("leaked-root")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh, err := sigtest.NewPKI("new-root")
-	if err != nil {
-		t.Fatal(err)
-	}
+	leaked, fresh := replacedRoots(t)
 	dir := t.TempDir()
 	crt := filepath.Join(dir, "root.pem")
 	if err := os.WriteFile(crt, []byte(leaked.RootPEM()), 0o600); err != nil {
@@ -42,10 +34,7 @@ func TestNotationPolicySourceRootReplaced(t *testing.T) {
 		filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state"), crt, ref)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := mustNew(t, cfg)
 	reg, err := registry.New(registry.Config{})
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,10 +20,7 @@ func TestReloadWithNoPolicyRefreshesAtOnce(t *testing.T) {
 		filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state"), signer.PublicPEM())), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := mustNew(t, cfg)
 	if err := d.Reload(); err != nil {
 		t.Fatal(err)
 	}

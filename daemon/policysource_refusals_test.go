@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"testing"
 
@@ -18,10 +17,7 @@ import (
 func sourcedDaemon(t *testing.T, source, signerPEM string) (*Daemon, string) {
 	t.Helper()
 	cfg, state := sourcedConfig(t, source, signerPEM)
-	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := mustNew(t, cfg)
 	return d, state
 }
 
@@ -42,9 +38,7 @@ func TestRefusalsOutliveANewerPolicy(t *testing.T) {
 		if err := signer.SignLegacy(publishPolicy(t, ref, serial, fmt.Sprintf("signed-%d", serial))); err != nil {
 			t.Fatal(err)
 		}
-		if err := d.RefreshPolicy(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		mustRefresh(t, d)
 		k, err := policysource.ReadKept(state)
 		if err != nil || k == nil {
 			t.Fatal(k, err)

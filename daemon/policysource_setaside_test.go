@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -26,10 +25,7 @@ func TestSetAsidePolicysSerialStillBounds(t *testing.T) {
 	if err := policysource.WriteKept(state, old, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(d.config().Path, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d = mustNew(t, d.config().Path)
 	if d.config().Source.Kept != nil {
 		t.Fatal("a kept policy without expires is in force")
 	}
@@ -41,9 +37,7 @@ func TestSetAsidePolicysSerialStillBounds(t *testing.T) {
 		t.Errorf("the kept policy is %+v %v, want serial 5", k, err)
 	}
 	publishBody(t, ref, "serial = 6\nexpires = "+policytest.Soon+"\n", signer)
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	if k := d.ps.kept.Load(); k == nil || k.Serial != 6 {
 		t.Errorf("a newer policy: %+v", k)
 	}

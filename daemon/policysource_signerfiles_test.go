@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,24 +45,37 @@ func notationSourced(t *testing.T, rootPEM string) (cfgPath, crt string) {
 	return cfgPath, crt
 }
 
+// replacedRoots are two notation roots: one that leaks, and the one the
+// operator replaces it with.
+func replacedRoots(t *testing.T) (leaked, fresh *sigtest.PKI) {
+	t.Helper()
+	leaked, err := sigtest.NewPKI("leaked-root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err = sigtest.NewPKI("new-root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaked, fresh
+}
+
+// leakedRootNode starts a daemon whose policy source is verified by a
+// root certificate in the file crt (see notationSourced), and returns it
+// with the PKI of the root the operator will replace it with.
+func leakedRootNode(t *testing.T) (d *Daemon, crt string, fresh *sigtest.PKI) {
+	t.Helper()
+	old, fresh := replacedRoots(t)
+	cfgPath, crt := notationSourced(t, old.RootPEM())
+	return mustNew(t, cfgPath), crt, fresh
+}
+
 // The operator replaces the notation root the policy source trusts (it
 // leaked, and the attacker's policy was taken): watch_config reloads at
 // its next tick and the policy the old root verified is set aside, not
 // kept in force until a SIGHUP.
 func TestReplacedSourceCertReloadsAndSetsThePolicyAside(t *testing.T) {
-	old, err := sigtest.NewPKI("leaked-root")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh, err := sigtest.NewPKI("new-root")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath, crt := notationSourced(t, old.RootPEM())
-	d, err := New(cfgPath, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, crt, fresh := leakedRootNode(t)
 	if k := d.ps.kept.Load(); k == nil || k.Serial != 10 {
 		t.Fatalf("the policy verified under the root is not in force: %v", d.config().Source.KeptError)
 	}
@@ -88,19 +100,7 @@ func TestReplacedSourceCertReloadsAndSetsThePolicyAside(t *testing.T) {
 // new files and kept under the old fingerprint (set aside at the next
 // start).
 func TestRefreshReloadsWhenTheSignersFilesChanged(t *testing.T) {
-	old, err := sigtest.NewPKI("leaked-root")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh, err := sigtest.NewPKI("new-root")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath, crt := notationSourced(t, old.RootPEM())
-	d, err := New(cfgPath, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, crt, fresh := leakedRootNode(t)
 	if src := d.config().Source; src.SignersNow() != src.Signers {
 		t.Fatal("the signers read now differ from those at load with nothing changed")
 	}

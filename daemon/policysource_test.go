@@ -43,10 +43,7 @@ func TestPolicySourceRefusesAndKeeps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := sigtest.PushImage(host.host + "/team/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := mustPush(t, host.host+"/team/app:v1")
 	ref := host.host + "/signgate/policy:prod"
 	cfg, state := sourcedConfig(t, fmt.Sprintf("reference = %q\nrefresh = \"1m\"\nmax_staleness = \"10m\"\non_stale = \"deny\"", ref), signer.PublicPEM())
 	logs := &syncedBuffer{}
@@ -254,10 +251,7 @@ func TestPolicySourceFromALayout(t *testing.T) {
 		}
 	}
 	write(unsigned)
-	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := mustNew(t, cfg)
 	if err := d.RefreshPolicy(t.Context()); policysource.Reason(err) != "unsigned" {
 		t.Fatalf("a layout without the signature: %v", err)
 	}
@@ -265,9 +259,7 @@ func TestPolicySourceFromALayout(t *testing.T) {
 	if d, err = New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	if ps := d.config().Policies; len(ps) != 1 || ps[0].Name != "from-layout" || testutil.ToFloat64(d.ps.metrics.serial) != 1 {
 		t.Fatalf("policies from the layout: %+v", ps)
 	}

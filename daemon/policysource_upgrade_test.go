@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -26,10 +25,7 @@ func TestUpgradeKeepsTheSetAsidePolicysSerial(t *testing.T) {
 	if err := policysource.WriteKept(state, old, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(d.config().Path, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d = mustNew(t, d.config().Path)
 	if d.config().Source.Kept != nil {
 		t.Fatal("a policy kept without a signers record is in force")
 	}
@@ -52,9 +48,7 @@ func TestUpgradeKeepsTheSetAsidePolicysSerial(t *testing.T) {
 	}
 	onDisk("after a replayed older one", 5)
 	publishBody(t, ref, "serial = 6\nexpires = "+policytest.Soon+"\n", signer)
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	if k := d.ps.kept.Load(); k == nil || k.Serial != 6 || k.Signers == "" {
 		t.Errorf("a newer policy after the upgrade: %+v", k)
 	}

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/signgate/signgate/internal/testkit/policytest"
-	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/policysource"
 	"github.com/signgate/signgate/verify"
 )
@@ -22,17 +20,14 @@ import (
 func TestPolicyExpiringTooFarIsRefused(t *testing.T) {
 	host := srvHost(t)
 	signer := mustSigner(t)
-	img, err := sigtest.PushImage(host.host + "/team/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := mustPush(t, host.host+"/team/app:v1")
 	ref := host.host + "/signgate/policy:prod"
 	dg := publishBody(t, ref, "serial = 1\nexpires = 2100-01-01T00:00:00Z\n[[policy]]\nname = \"frozen\"\nscopes = [\"**\"]\nmode = \"allow\"\n", signer)
 	decide := func(d *Daemon) *verify.Verdict {
 		return d.Decide(t.Context(), verify.Request{Image: img, Platform: img.DigestStr()})
 	}
 	d, _ := sourcedDaemon(t, fmt.Sprintf("reference = %q", ref), signer.PublicPEM())
-	err = d.RefreshPolicy(t.Context())
+	err := d.RefreshPolicy(t.Context())
 	if policysource.Reason(err) != policysource.ExpiresTooFarReason || !strings.Contains(err.Error(), ref) || !strings.Contains(err.Error(), dg.DigestStr()) || !strings.Contains(err.Error(), "policy_source.max_validity") {
 		t.Fatalf("a policy expiring in 2100: %v", err)
 	}
@@ -58,23 +53,13 @@ func TestPolicyExpiringTooFarIsRefused(t *testing.T) {
 // root lasts. The root stays in force throughout, and while no fragment
 // is in force the delegation denies what it delegates.
 func TestTenantFragmentExpires(t *testing.T) {
-	host := srvHost(t)
-	root, tenant := mustSigner(t), mustSigner(t)
-	app, err := sigtest.PushImage(host.host + "/team-a/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootRef, tenantRef := host.host+"/security/policy:prod", host.host+"/team-a/policy:prod"
-	cfg, _ := sourcedConfig(t, fmt.Sprintf("reference = %q", rootRef), root.PublicPEM())
-	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	d.ps.now = func() time.Time { return now }
+	f := newDelegation(t)
+	host, root, tenant, rootRef, tenantRef := f.host, f.root, f.tenant, f.rootRef, f.tenantRef
+	app := f.app(t)
+	d, now := f.daemon(t)
 	publishBody(t, rootRef, policytest.TeamARoot(root.PublicPEM(), tenant.PublicPEM(), tenantRef, host.host, ""), root)
 	fragment := func(serial int, expires string) string {
-		publishBody(t, tenantRef, fmt.Sprintf("serial = %d\n%s[[policy]]\nname = \"apps\"\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", serial, expires, host.host), tenant)
+		publishBody(t, tenantRef, f.fragment(serial, expires), tenant)
 		return expires
 	}
 	check := func(when string, tenantIn bool, reason string) {
@@ -103,7 +88,7 @@ func TestTenantFragmentExpires(t *testing.T) {
 	fragment(4, "expires = "+now.Add(time.Hour).UTC().Format(time.RFC3339)+"\n")
 	check("a fragment expiring in an hour", true, "")
 	// The tenant's registry keeps serving it (frozen), past its expiry.
-	now = now.Add(2 * time.Hour)
+	*now = now.Add(2 * time.Hour)
 	check("the frozen fragment past its expires", false, policysource.ExpiredReason)
 	if k := d.ps.kept.Load(); k.Tenants["team-a"] != nil {
 		t.Errorf("an expired fragment is kept: %+v", k.Tenants["team-a"])
@@ -115,9 +100,8 @@ func TestTenantFragmentExpires(t *testing.T) {
 // tenant's registry, as the root's serial bounds the root's: an older
 // fragment is refused as a rollback, a newer one taken.
 func TestUpgradeKeepsTheSetAsideTenantsSerial(t *testing.T) {
-	host := srvHost(t)
-	root, tenant := mustSigner(t), mustSigner(t)
-	rootRef, tenantRef := host.host+"/security/policy:prod", host.host+"/team-a/policy:prod"
+	f := newDelegation(t)
+	host, root, tenant, rootRef, tenantRef := f.host, f.root, f.tenant, f.rootRef, f.tenantRef
 	cfg, state := sourcedConfig(t, fmt.Sprintf("reference = %q", rootRef), root.PublicPEM())
 	rootBody := policytest.TeamARoot(root.PublicPEM(), tenant.PublicPEM(), tenantRef, host.host, "")
 	old := &policysource.Kept{Reference: rootRef, Digest: "sha256:old", Serial: 1, Verified: time.Now(), Body: rootBody,
@@ -125,21 +109,16 @@ func TestUpgradeKeepsTheSetAsideTenantsSerial(t *testing.T) {
 	if err := policysource.WriteKept(state, old, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := mustNew(t, cfg)
 	if d.config().Source.Kept != nil || d.config().Source.Floor == nil {
 		t.Fatal("a policy kept without a signers record is in force, or not a floor")
 	}
 	publishBody(t, rootRef, strings.Replace(rootBody, "serial = 1", "serial = 2", 1), root)
 	fragment := func(serial int) {
-		publishBody(t, tenantRef, fmt.Sprintf("serial = %d\nexpires = %s\n[[policy]]\nname = \"apps\"\nnamespaces = [\"team-a\"]\nscopes = [\"%s/team-a/**\"]\nmode = \"allow\"\n", serial, policytest.Soon, host.host), tenant)
+		publishBody(t, tenantRef, f.fragment(serial, "expires = "+policytest.Soon+"\n"), tenant)
 	}
 	fragment(3)
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	k := d.ps.kept.Load()
 	if k == nil || k.Serial != 2 {
 		t.Fatalf("the newer root is not taken: %+v", k)
@@ -148,9 +127,7 @@ func TestUpgradeKeepsTheSetAsideTenantsSerial(t *testing.T) {
 		t.Errorf("serial 3 under the set-aside tenant's serial 5: kept %+v, last refusal %+v", k.Tenants["team-a"], k.LastRefusal)
 	}
 	fragment(6)
-	if err := d.RefreshPolicy(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, d)
 	if k := d.ps.kept.Load(); k.Tenants["team-a"] == nil || k.Tenants["team-a"].Serial != 6 {
 		t.Errorf("a newer fragment after the upgrade: %+v", k.Tenants["team-a"])
 	}

@@ -157,14 +157,9 @@ type secretNode struct {
 
 func newSecretNode(t *testing.T) *secretNode {
 	t.Helper()
-	v := kmstest.NewVault(t)
-	t.Setenv("VAULT_TOKEN", v.Token)
-	v.CreateKey(t, "release")
+	v := kmstest.NewVaultKey(t, "release")
 	reg := newPrivateRegistry(t, "pw-1")
-	img, err := sigtest.PushImage(reg.host+"/team/app:v1", reg.auth())
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := mustPush(t, reg.host+"/team/app:v1", reg.auth())
 	if err := sigtest.SignLegacyWith(v.Signer(t, "release", 1), img, reg.auth()); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -139,14 +138,9 @@ func waitForJudgement(t *testing.T, d *Daemon, want string) localapi.RunningCont
 // "release", with container c1 running an image version 1 of it signed.
 func vaultNode(t *testing.T) (*kmstest.Vault, *Daemon, *syncedBuffer, name.Digest, *nodeTasks) {
 	t.Helper()
-	v := kmstest.NewVault(t)
-	t.Setenv("VAULT_TOKEN", v.Token)
-	v.CreateKey(t, "release")
+	v := kmstest.NewVaultKey(t, "release")
 	host := srvHost(t).host
-	img, err := sigtest.PushImage(host + "/team/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := mustPush(t, host+"/team/app:v1")
 	if err := sigtest.SignLegacyWith(v.Signer(t, "release", 1), img); err != nil {
 		t.Fatal(err)
 	}
@@ -262,25 +256,14 @@ func waitFor(t *testing.T, ok func() bool) {
 // nothing.
 func TestRunningContainerJudgedAgainWhenThePolicyTightens(t *testing.T) {
 	host := srvHost(t)
-	img, err := sigtest.PushImage(host.host + "/team/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := sigtest.NewSigner()
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := mustPush(t, host.host+"/team/app:v1")
+	signer := mustSigner(t)
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.toml")
-	write := func(policy string) {
+	write := func(policy string) string {
 		t.Helper()
-		body := fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nstate_dir = %q\nmetrics_address = \"\"\n[keys.k]\npem = '''\n%s'''\n[[policy]]\nname = \"apps\"\nscopes = [\"**\"]\n%s\n",
-			filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state"), signer.PublicPEM(), policy)
-		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		return keyedConfig(t, dir, signer.PublicPEM(), policy)
 	}
-	write(`mode = "allow"`)
+	cfg := write(`mode = "allow"`)
 	logs := &syncedBuffer{}
 	d, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

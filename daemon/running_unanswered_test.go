@@ -45,6 +45,17 @@ func unansweredNode(t *testing.T, limit string) (*Daemon, *nodeTasks, *syncedBuf
 	return d, tasks, log, &now
 }
 
+// judgeAfter is a judge of d's one running container: the test's clock
+// (now) moved on by after, the decider dec.
+func judgeAfter(t *testing.T, d *Daemon, now *time.Time) func(dec nri.Decider, after time.Duration) localapi.RunningContainer {
+	return func(dec nri.Decider, after time.Duration) localapi.RunningContainer {
+		t.Helper()
+		*now = now.Add(after)
+		d.plugin.Decider = dec
+		return d.JudgeRunning(t.Context(), "test").Containers[0]
+	}
+}
+
 // Under stop_unanswered_after = "1h", a running container the registry
 // leaves unanswered (registry_error with no HTTP answer: refused, timed
 // out; pending; in any mix)
@@ -57,12 +68,7 @@ func unansweredNode(t *testing.T, limit string) (*Daemon, *nodeTasks, *syncedBuf
 // is the test's.
 func TestARegistryThatNeverAnswersStopsAfterTheLimit(t *testing.T) {
 	d, tasks, log, now := unansweredNode(t, "1h")
-	judge := func(dec nri.Decider, after time.Duration) localapi.RunningContainer {
-		t.Helper()
-		*now = now.Add(after)
-		d.plugin.Decider = dec
-		return d.JudgeRunning(t.Context(), "test").Containers[0]
-	}
+	judge := judgeAfter(t, d, now)
 	deferred := func(c verify.Cause, at string) string {
 		return "stop deferred: the verdict is not final (" + string(c) + "); stopped at " + at + " unless the registry answers (stop_unanswered_after)"
 	}
@@ -151,12 +157,7 @@ func (a answers) Decide(ctx context.Context, req verify.Request) *verify.Verdict
 // timeout) stops it an hour later. The clock is the test's.
 func TestARegistryThatAnswersIsNotStoppedForIt(t *testing.T) {
 	d, tasks, _, now := unansweredNode(t, "1h")
-	judge := func(dec nri.Decider, after time.Duration) localapi.RunningContainer {
-		t.Helper()
-		*now = now.Add(after)
-		d.plugin.Decider = dec
-		return d.JudgeRunning(t.Context(), "test").Containers[0]
-	}
+	judge := judgeAfter(t, d, now)
 	for _, c := range []verify.Cause{verify.CauseRateLimited, verify.CauseRegistryError} {
 		for range 25 {
 			if rc := judge(answers{c}, time.Hour); rc.Action != "stop deferred: the verdict is not final ("+string(c)+")" {

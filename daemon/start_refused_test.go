@@ -2,16 +2,12 @@ package daemon
 
 import (
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/containerd/nri/pkg/api"
 
 	"github.com/signgate/signgate/containers"
 	"github.com/signgate/signgate/imagestore"
-	"github.com/signgate/signgate/internal/testkit/sigtest"
 	"github.com/signgate/signgate/localapi"
 )
 
@@ -24,25 +20,8 @@ import (
 // no post-start and is not in the task list: not judged.
 func TestStartRefusedIsJudgedAtOnce(t *testing.T) {
 	host := srvHost(t)
-	img, err := sigtest.PushImage(host.host + "/team/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := sigtest.NewSigner()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.toml")
-	body := fmt.Sprintf("[daemon]\ncontainerd_socket = %q\nnri_socket = %q\nstate_dir = %q\nmetrics_address = \"\"\n[keys.k]\npem = '''\n%s'''\n[[policy]]\nname = \"apps\"\nscopes = [\"**\"]\n[policy.cosign]\nkeys = [\"k\"]\n",
-		filepath.Join(dir, "none.sock"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "state"), signer.PublicPEM())
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := mustPush(t, host.host+"/team/app:v1")
+	d := mustNew(t, keyedConfig(t, t.TempDir(), mustSigner(t).PublicPEM(), "[policy.cosign]\nkeys = [\"k\"]"))
 	ref := host.host + "/team/app:v1"
 	d.plugin.Runtime = imagestore.Runtime{Records: nodeImages{ref: img}}
 	// c1 runs (CRI-O started it all the same, and does not list it yet);

@@ -106,10 +106,7 @@ func TestTrustRootFromTUF(t *testing.T) {
 
 	// A restart with the repository down starts on the last-known-good.
 	srv.Close()
-	d2, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d2 := mustNew(t, cfg)
 	if s := d2.Engine().Snapshot().Signers["release"]; s == nil || s.Root.Digest != second {
 		t.Fatal("a restart did not start on the last-known-good trust root")
 	}

@@ -47,9 +47,7 @@ func TestAuditOnlyConfigIsWarnedOf(t *testing.T) {
 // only when that changes (issue 11: one signature must not count twice;
 // the engine counts such keys once, and the operator hears why).
 func TestSharedKeyMaterialIsWarnedOf(t *testing.T) {
-	v := kmstest.NewVault(t)
-	t.Setenv("VAULT_TOKEN", v.Token)
-	v.CreateKey(t, "release")
+	v := kmstest.NewVaultKey(t, "release")
 	// "build" names the same Vault key as the helper's "release".
 	d, log, _ := kmsDaemon(t, t.TempDir(), fmt.Sprintf("[kms.vault]\naddress = %q\n[keys.build]\nkms = \"hashivault://release\"\n", v.URL))
 	const warning = "keys build, release hold the same key material"

@@ -44,10 +44,7 @@ func TestWatchedConfigReloadsWhenTheKubeletSwapsIt(t *testing.T) {
 	if err := os.Symlink("..data/config.toml", cfg); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(cfg, slog.New(slog.DiscardHandler), SlogRecorder{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := mustNew(t, cfg)
 	if d.config().Daemon.WatchConfig != time.Second {
 		t.Fatalf("watch_config parsed as %s", d.config().Daemon.WatchConfig)
 	}

@@ -1,27 +1,10 @@
 package integration
 
 import (
-	"context"
 	"testing"
 
 	"github.com/containerd/nri/pkg/api"
-	"github.com/containerd/nri/pkg/stub"
 )
-
-// joiner stands for an NRI plugin after signgate that has every container
-// of a pod in namespace "joined" join a process's namespace by path: here
-// the host's pid namespace (init's), where the host's programs, which
-// nobody verified, could ptrace the container's.
-type joiner struct{}
-
-func (joiner) CreateContainer(_ context.Context, pod *api.PodSandbox, _ *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
-	if pod.GetNamespace() != "joined" {
-		return nil, nil, nil
-	}
-	adj := &api.ContainerAdjustment{}
-	adj.AddOrReplaceNamespace(&api.LinuxNamespace{Type: "pid", Path: "/proc/1/ns/pid"})
-	return adj, nil, nil
-}
 
 // TestNamespaceAddedByAnotherPluginIsJudged: containerd applies the
 // namespaces another plugin sets (NRI's runtime-tools generator); the
@@ -32,16 +15,14 @@ func TestNamespaceAddedByAnotherPluginIsJudged(t *testing.T) {
 	e := need(t)
 	ref := e.Registry + "/signed/joined:v1"
 	e.image("signed/joined", "k1")
-	s, err := stub.New(joiner{}, stub.WithPluginName("joiner"), stub.WithPluginIdx("90"), stub.WithSocketPath(e.NRISock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
+	// joiner has every container of a pod in namespace "joined" join a
+	// process's namespace by path: here the host's pid namespace (init's),
+	// where the host's programs, which nobody verified, could ptrace the
+	// container's.
+	joiner := adjuster{ns: "joined", adjust: func(adj *api.ContainerAdjustment) {
+		adj.AddOrReplaceNamespace(&api.LinuxNamespace{Type: "pid", Path: "/proc/1/ns/pid"})
+	}}
+	defer e.plugIn(joiner, "joiner", "90")()
 	pod, cfg := e.pod("default")
 	id, err := e.Create(pod, cfg, ref)
 	mustAllow(t, id, err)

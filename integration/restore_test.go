@@ -1,9 +1,7 @@
 package integration
 
 import (
-	"archive/tar"
 	"bytes"
-	"encoding/json"
 	"io"
 	"os"
 	"runtime"
@@ -160,49 +158,8 @@ func checkpointArchive(t *testing.T, dir, ref string, base name.Digest) string {
 		"spec.dump":   map[string]any{"ociVersion": "1.2.0", "annotations": map[string]string{}},
 		"status.dump": map[string]any{"metadata": map[string]any{"name": "checkpointed"}, "image": map[string]any{"image": ref}, "annotations": map[string]string{}, "labels": map[string]string{}},
 	}
-	var diff bytes.Buffer // what the restore would put over the signed root filesystem
-	dw := tar.NewWriter(&diff)
-	evil := []byte("#!/bin/sh\necho not from any signed image\n")
-	if err := dw.WriteHeader(&tar.Header{Name: "bin/evil", Mode: 0o755, Size: int64(len(evil)), Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dw.Write(evil); err != nil {
-		t.Fatal(err)
-	}
-	if err := dw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	add := func(n string, b []byte) {
-		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for n, v := range files {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		add(n, b)
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: "checkpoint/", Mode: 0o755, Typeflag: tar.TypeDir}); err != nil {
-		t.Fatal(err)
-	}
-	add("rootfs-diff.tar", diff.Bytes())
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.CreateTemp(dir, "checkpoint-*.tar")
+	p, err := harness.CheckpointArchive(dir, "checkpoint-*.tar", files)
 	if err != nil {
-		t.Fatal(err)
-	}
-	p := f.Name()
-	f.Close()
-	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p

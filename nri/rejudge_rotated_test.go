@@ -33,6 +33,35 @@ func (s *scopeAnswers) Decide(ctx context.Context, req verify.Request) *verify.V
 	return verify.Deny(req.Image.Context().String(), req.Image.DigestStr(), cause, string(cause)+" with "+scope)
 }
 
+// rotatingSecret has f's plugin read each pod's credential from a secret
+// at version 1; rotate edits the secret.
+func rotatingSecret(f *fixture) (rotate func(edit func(*secretCreds))) {
+	var mu sync.Mutex
+	now := secretCreds{version: 1}
+	f.p.PodCredentials = func(_ context.Context, pod *api.PodSandbox) registry.PodCredentials {
+		mu.Lock()
+		defer mu.Unlock()
+		c := now
+		c.uid = pod.GetUid()
+		return c
+	}
+	return func(edit func(*secretCreds)) {
+		mu.Lock()
+		defer mu.Unlock()
+		edit(&now)
+	}
+}
+
+// runGoodPod runs sandbox sb-good (pod "pod" in default, UID uid-a).
+func runGoodPod(t *testing.T, f *fixture) *api.PodSandbox {
+	t.Helper()
+	pod := &api.PodSandbox{Id: "sb-good", Name: "pod", Namespace: "default", Uid: "uid-a"}
+	if err := f.p.RunPodSandbox(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	return pod
+}
+
 // A pod's secret rotated to a credential the registry refuses (a 401:
 // registry_error, which stops nothing) must not hide a revocation the
 // credential the container was admitted with still reads: whoever can
@@ -43,22 +72,9 @@ func TestJudgeRotatedSecretRefusedDoesNotHideARevocation(t *testing.T) {
 	f := newFixture(t)
 	ans := &scopeAnswers{Decider: f.eng, by: map[string]verify.Cause{}}
 	f.p.Decider = ans
-	var (
-		mu  sync.Mutex
-		now = secretCreds{version: 1}
-	)
-	f.p.PodCredentials = func(_ context.Context, pod *api.PodSandbox) registry.PodCredentials {
-		mu.Lock()
-		defer mu.Unlock()
-		c := now
-		c.uid = pod.GetUid()
-		return c
-	}
+	rotate := rotatingSecret(f)
 	ctx := context.Background()
-	pod := &api.PodSandbox{Id: "sb-good", Name: "pod", Namespace: "default", Uid: "uid-a"}
-	if err := f.p.RunPodSandbox(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
+	pod := runGoodPod(t, f)
 	c := ctr("c-good", "reg.io/good:v1")
 	if _, _, err := f.p.CreateContainer(ctx, pod, c); err != nil {
 		t.Fatal(err)
@@ -66,9 +82,7 @@ func TestJudgeRotatedSecretRefusedDoesNotHideARevocation(t *testing.T) {
 	if err := f.p.StartContainer(ctx, pod, c); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	now.version = 2 // rotated to a password the registry refuses
-	mu.Unlock()
+	rotate(func(c *secretCreds) { c.version = 2 }) // rotated to a password the registry refuses
 	ans.mu.Lock()
 	ans.by["secret:uid-a@2"] = verify.CauseRegistryError
 	ans.by["secret:uid-a@1"] = verify.CauseUntrusted // the key revoked
@@ -98,28 +112,13 @@ func TestSynchronizeKeepsTheSandboxesAdmittedCredential(t *testing.T) {
 	f := newFixture(t)
 	seen := &credsSeen{Decider: f.eng}
 	f.p.Decider = seen
-	var (
-		mu  sync.Mutex
-		now = secretCreds{version: 1}
-	)
-	f.p.PodCredentials = func(_ context.Context, pod *api.PodSandbox) registry.PodCredentials {
-		mu.Lock()
-		defer mu.Unlock()
-		c := now
-		c.uid = pod.GetUid()
-		return c
-	}
+	rotate := rotatingSecret(f)
 	ctx := context.Background()
-	pod := &api.PodSandbox{Id: "sb-good", Name: "pod", Namespace: "default", Uid: "uid-a"}
-	if err := f.p.RunPodSandbox(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
+	pod := runGoodPod(t, f)
 	if _, err := f.p.Synchronize(ctx, []*api.PodSandbox{pod}, nil); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	now.none = true // the secret deleted
-	mu.Unlock()
+	rotate(func(c *secretCreds) { c.none = true }) // the secret deleted
 	seen.mu.Lock()
 	seen.seen = nil
 	seen.mu.Unlock()

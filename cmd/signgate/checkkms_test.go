@@ -15,9 +15,7 @@ import (
 // key has no trusted version), rather than passing with a key nobody can
 // sign for.
 func TestCheckConfigNamesAnUnusableKMSVersion(t *testing.T) {
-	v := kmstest.NewVault(t)
-	t.Setenv("VAULT_TOKEN", v.Token)
-	v.CreateKey(t, "release")
+	v := kmstest.NewVaultKey(t, "release")
 	v.Rotate(t, "release")
 	v.SetPublicKey("release", 2, "not a public key")
 	dir := t.TempDir()

@@ -1,7 +1,6 @@
 package crio
 
 import (
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +19,7 @@ func TestCRIOWithCheckpointRestoreRefusesCreations(t *testing.T) {
 	ref := e.Registry + "/signed/crio-criu:v1"
 	image(t, e, "signed/crio-criu", "k1")
 	orig := e.SigngateConfig()
-	withSocket := strings.Replace(orig, "[daemon.runtime]\nname = \"crio\"\n", fmt.Sprintf("[daemon.runtime]\nname = \"crio\"\ncrio_socket = %q\n", e.ContainerdSock), 1)
+	withSocket := withCRIOSocket(e, orig, "crio")
 	if withSocket == orig {
 		t.Fatalf("the suite's config has no [daemon.runtime] to change:\n%s", orig)
 	}

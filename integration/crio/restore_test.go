@@ -1,13 +1,12 @@
 package crio
 
 import (
-	"archive/tar"
-	"bytes"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/signgate/signgate/integration/harness"
 )
 
 // TestCRIOCheckpointRestoreIsRefused: CRI-O (enable_criu_support, on by
@@ -53,49 +52,9 @@ func crioCheckpointArchive(t *testing.T, dir, ref string) string {
 			"runtime": "runc", "createdTime": now, "checkpointedTime": now},
 		"spec.dump": map[string]any{"ociVersion": "1.2.0", "annotations": map[string]string{"io.kubernetes.cri-o.Annotations": "{}"}},
 	}
-	var diff bytes.Buffer
-	dw := tar.NewWriter(&diff)
-	evil := []byte("#!/bin/sh\necho not from any signed image\n")
-	if err := dw.WriteHeader(&tar.Header{Name: "bin/evil", Mode: 0o755, Size: int64(len(evil)), Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dw.Write(evil); err != nil {
-		t.Fatal(err)
-	}
-	if err := dw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	add := func(n string, b []byte) {
-		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, n := range []string{"config.dump", "spec.dump"} {
-		b, err := json.Marshal(files[n])
-		if err != nil {
-			t.Fatal(err)
-		}
-		add(n, b)
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: "checkpoint/", Mode: 0o755, Typeflag: tar.TypeDir}); err != nil {
-		t.Fatal(err)
-	}
-	add("rootfs-diff.tar", diff.Bytes())
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.CreateTemp(dir, "crio-checkpoint-*.tar")
+	p, err := harness.CheckpointArchive(dir, "crio-checkpoint-*.tar", files)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	if _, err := f.Write(buf.Bytes()); err != nil {
-		t.Fatal(err)
-	}
-	return f.Name()
+	return p
 }

@@ -47,12 +47,7 @@ func conmons(t *testing.T, e *harness.Env) int {
 // test would wait out twice.
 func TestCRIORefusedSandboxDoesNotRun(t *testing.T) {
 	e := need(t)
-	good := e.SigngateConfig()
-	t.Cleanup(func() {
-		if err := e.RestartSigngate(good); err != nil {
-			t.Errorf("restoring the config: %v", err)
-		}
-	})
+	good := keepConfig(t, e)
 	// The pause image is unsigned: a sandbox policy requiring k2 refuses it.
 	refusing := strings.Replace(good, fmt.Sprintf("[[policy]]\nname = \"sandbox\"\nscopes = [\"%s/pause\"]\nmode = \"allow\"\n", e.Registry),
 		fmt.Sprintf("[[policy]]\nname = \"sandbox\"\nscopes = [\"%s/pause\"]\n  [policy.cosign]\n  keys = [\"k2\"]\n", e.Registry), 1)
@@ -60,7 +55,7 @@ func TestCRIORefusedSandboxDoesNotRun(t *testing.T) {
 		t.Fatalf("the suite's config has no sandbox policy to change:\n%s", good)
 	}
 	for _, rt := range []string{"crio", "auto"} {
-		cfg := strings.Replace(refusing, "[daemon.runtime]\nname = \"crio\"\n", fmt.Sprintf("[daemon.runtime]\nname = %q\ncrio_socket = %q\n", rt, e.ContainerdSock), 1)
+		cfg := withCRIOSocket(e, refusing, rt)
 		if err := e.RestartSigngate(cfg); err != nil {
 			t.Fatalf("%s: signgate refusing the pause image: %v\n%s", rt, err, e.SigngateLog.String())
 		}

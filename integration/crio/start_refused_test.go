@@ -20,16 +20,11 @@ import (
 // is stopped once the denial is confirmed, through CRI-O's CRI.
 func TestCRIORefusedStartIsJudgedAndStopped(t *testing.T) {
 	e := need(t)
-	good := e.SigngateConfig()
-	t.Cleanup(func() {
-		if err := e.RestartSigngate(good); err != nil {
-			t.Errorf("restoring the config: %v", err)
-		}
-	})
+	good := keepConfig(t, e)
 	withPolicy := func(key string) string {
 		p := fmt.Sprintf("[[policy]]\nname = \"startrefused\"\nscopes = [\"%s/startrefused/*\"]\non_untrusted_running = \"stop\"\nstop_confirm = \"5s\"\n  [policy.cosign]\n  keys = [%q]\n\n", e.Registry, key)
 		c := strings.Replace(good, "[[policy]]\nname = \"apps\"", p+"[[policy]]\nname = \"apps\"", 1)
-		return strings.Replace(c, "[daemon.runtime]\nname = \"crio\"\n", fmt.Sprintf("[daemon.runtime]\nname = \"crio\"\ncrio_socket = %q\n", e.ContainerdSock), 1)
+		return withCRIOSocket(e, c, "crio")
 	}
 	if cfg := withPolicy("k1"); !strings.Contains(cfg, `name = "startrefused"`) || !strings.Contains(cfg, "crio_socket") {
 		t.Fatalf("the suite's config has no CRI-O runtime or apps policy to extend:\n%s", good)

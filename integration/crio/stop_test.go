@@ -54,12 +54,7 @@ func doctorOn(e *harness.Env) (string, error) {
 // stop policy on CRI-O (config's TestCRIORefusesWhatItCannotDo).
 func TestCRIORevokedKeyStopsRunningContainer(t *testing.T) {
 	e := need(t)
-	good := e.SigngateConfig()
-	t.Cleanup(func() {
-		if err := e.RestartSigngate(good); err != nil {
-			t.Errorf("restoring the config: %v", err)
-		}
-	})
+	good := keepConfig(t, e)
 	const confirm = 5 * time.Second
 	policy := func(key string) string {
 		return fmt.Sprintf("[[policy]]\nname = \"revocable\"\nscopes = [\"%s/revocable/*\"]\non_untrusted_running = \"stop\"\nstop_confirm = %q\n  [policy.cosign]\n  keys = [%q]\n\n", e.Registry, confirm, key)
@@ -67,7 +62,7 @@ func TestCRIORevokedKeyStopsRunningContainer(t *testing.T) {
 	withPolicy := func(key string) string {
 		// Before "apps", which matches every image: the first match governs.
 		c := strings.Replace(good, "[[policy]]\nname = \"apps\"", policy(key)+"[[policy]]\nname = \"apps\"", 1)
-		return strings.Replace(c, "[daemon.runtime]\nname = \"crio\"\n", fmt.Sprintf("[daemon.runtime]\nname = \"crio\"\ncrio_socket = %q\n", e.ContainerdSock), 1)
+		return withCRIOSocket(e, c, "crio")
 	}
 	// The suite's config names no CRI socket: doctor says containers are
 	// only reported, and that is no failure while no policy says stop.

@@ -42,10 +42,7 @@ func newFixture(t *testing.T) *fixture {
 	v := kmstest.NewVault(t)
 	p := v.Provider(t)
 	v.CreateKey(t, "release")
-	ref, err := kms.Parse("hashivault://release", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := kmstest.Ref(t, "hashivault://release")
 	return &fixture{vault: v, dir: t.TempDir(), clock: &clock{t: time.Now()}, prov: p,
 		specs: []keysync.Spec{{Name: "release", Ref: ref, Grace: time.Hour}}}
 }

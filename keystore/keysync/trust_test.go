@@ -13,7 +13,13 @@ import (
 
 func newPub(t *testing.T) *ecdsa.PublicKey {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	return pubOn(t, elliptic.P256())
+}
+
+// pubOn is a new public key on curve.
+func pubOn(t *testing.T, curve elliptic.Curve) *ecdsa.PublicKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(curve, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}

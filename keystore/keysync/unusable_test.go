@@ -1,25 +1,13 @@
 package keysync
 
 import (
-	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/signgate/signgate/keystore/kms"
 )
-
-// p224 is a key signgate cannot verify with: keystore refuses the curve.
-func p224(t *testing.T) *ecdsa.PublicKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &k.PublicKey
-}
 
 // A leaked version disabled in the KMS is revoked at the next sync even when
 // its successor cannot be taken, whether the provider says why (Problem) or
@@ -31,7 +19,7 @@ func TestDisabledVersionIsRevokedWhenAnotherCannotBeTaken(t *testing.T) {
 	v1off := kms.Version{ID: "1", State: kms.Disabled}
 	for name, v2 := range map[string]kms.Version{
 		"reported": {ID: "2", State: kms.Enabled, Current: true, Problem: "algorithm EC_SIGN_SECP256K1_SHA256 is not supported"},
-		"refused":  {ID: "2", State: kms.Enabled, Current: true, Public: p224(t)},
+		"refused":  {ID: "2", State: kms.Enabled, Current: true, Public: pubOn(t, elliptic.P224())}, // keystore refuses the curve
 		"no key":   {ID: "2", State: kms.Enabled, Current: true},
 	} {
 		t.Run(name, func(t *testing.T) {

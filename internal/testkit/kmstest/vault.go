@@ -65,6 +65,16 @@ func NewVault(t testing.TB) *Vault {
 	return v
 }
 
+// NewVaultKey starts a server holding key name, its token in VAULT_TOKEN
+// (where the SDK reads it); it stops with the test.
+func NewVaultKey(t testing.TB, name string) *Vault {
+	t.Helper()
+	v := NewVault(t)
+	t.Setenv("VAULT_TOKEN", v.Token)
+	v.CreateKey(t, name)
+	return v
+}
+
 func vaultError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)

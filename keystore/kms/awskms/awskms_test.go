@@ -12,20 +12,24 @@ import (
 	"github.com/signgate/signgate/keystore/kms/awskms"
 )
 
+// emulated starts the local-kms emulator, and the AWS SDK's provider to it.
+func emulated(t *testing.T) (*kmstest.LocalKMS, kms.Provider) {
+	t.Helper()
+	l := kmstest.StartLocalKMS(t)
+	p, err := awskms.New(context.Background(), kms.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, p
+}
+
 // Against the local-kms emulator, through the AWS SDK.
 func TestVersionsFollowTheAlias(t *testing.T) {
-	l := kmstest.StartLocalKMS(t)
+	l, p := emulated(t)
 	ctx := context.Background()
-	p, err := awskms.New(ctx, kms.Settings{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	k1 := l.CreateKey(t)
 	l.PointAlias(t, "alias/release", k1)
-	ref, err := kms.Parse("awskms:///alias/release", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := kmstest.Ref(t, "awskms:///alias/release")
 	vs, err := p.Versions(ctx, ref, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -81,21 +85,14 @@ func TestVersionsFollowTheAlias(t *testing.T) {
 // listing still answers, each key with its own state, and the unusable
 // ones say why instead of failing the reference.
 func TestUnusableKeyIsReportedNotFatal(t *testing.T) {
-	l := kmstest.StartLocalKMS(t)
+	l, p := emulated(t)
 	ctx := context.Background()
-	p, err := awskms.New(ctx, kms.Settings{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	k1 := l.CreateKey(t)
 	l.DisableKey(t, k1)
 	k2 := l.CreateKeyOf(t, types.KeySpecEccSecgP256k1, types.KeyUsageTypeSignVerify)
 	l.PointAlias(t, "alias/release", k2)
 	k3 := l.CreateKeyOf(t, types.KeySpecSymmetricDefault, types.KeyUsageTypeEncryptDecrypt)
-	ref, err := kms.Parse("awskms:///alias/release", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := kmstest.Ref(t, "awskms:///alias/release")
 	vs, err := p.Versions(ctx, ref, []string{k1, k3})
 	if err != nil || len(vs) != 3 {
 		t.Fatalf("versions: %+v, %v", vs, err)

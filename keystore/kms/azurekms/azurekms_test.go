@@ -18,10 +18,7 @@ func TestVersions(t *testing.T) {
 	ctx := context.Background()
 	v1 := a.CreateKey(t, "release")
 	v2 := a.Rotate(t, "release")
-	ref, err := kms.Parse("azurekms://"+a.Host+"/release", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := kmstest.Ref(t, "azurekms://"+a.Host+"/release")
 	vs, err := p.Versions(ctx, ref, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -66,10 +63,7 @@ func TestUnusableVersionIsReportedNotFatal(t *testing.T) {
 	v2 := a.Rotate(t, "release")
 	a.SetEnabled("release", v1, false)
 	a.SetCurve("release", v2, "P-256K")
-	ref, err := kms.Parse("azurekms://"+a.Host+"/release", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := kmstest.Ref(t, "azurekms://"+a.Host+"/release")
 	vs, err := p.Versions(context.Background(), ref, nil)
 	if err != nil || len(vs) != 2 {
 		t.Fatalf("versions: %+v, %v", vs, err)

@@ -12,20 +12,25 @@ import (
 	"github.com/signgate/signgate/keystore/kms/gcpkms"
 )
 
+// emulated starts a server speaking Cloud KMS's API, and the real gRPC
+// client's provider to it.
+func emulated(t *testing.T) (*kmstest.GCP, kms.Provider) {
+	t.Helper()
+	g := kmstest.NewGCP(t)
+	p, err := gcpkms.New(context.Background(), kms.Settings{Endpoint: g.Endpoint, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, p
+}
+
 // Through the real Cloud KMS gRPC client, against a server speaking its API.
 func TestVersions(t *testing.T) {
-	g := kmstest.NewGCP(t)
+	g, p := emulated(t)
 	ctx := context.Background()
-	p, err := gcpkms.New(ctx, kms.Settings{Endpoint: g.Endpoint, Insecure: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	g.CreateKey(t, "release")
 	g.AddVersion(t, "release")
-	ref, err := kms.Parse("gcpkms://"+kmstest.KeyName("release"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := kmstest.Ref(t, "gcpkms://"+kmstest.KeyName("release"))
 	vs, err := p.Versions(ctx, ref, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -84,22 +89,15 @@ func TestReferences(t *testing.T) {
 // unusable one says why instead of failing the key. A KMS that cannot be
 // reached for a public key is still an error.
 func TestUnusableVersionIsReportedNotFatal(t *testing.T) {
-	g := kmstest.NewGCP(t)
+	g, p := emulated(t)
 	ctx := context.Background()
-	p, err := gcpkms.New(ctx, kms.Settings{Endpoint: g.Endpoint, Insecure: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	g.CreateKey(t, "release")
 	g.AddVersion(t, "release")
 	g.AddVersion(t, "release")
 	g.SetState("release", 1, kmspb.CryptoKeyVersion_DISABLED)
 	g.SetAlgorithm("release", 2, kmspb.CryptoKeyVersion_EC_SIGN_SECP256K1_SHA256)
 	g.DenyPublicKey("release", 3)
-	ref, err := kms.Parse("gcpkms://"+kmstest.KeyName("release"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := kmstest.Ref(t, "gcpkms://"+kmstest.KeyName("release"))
 	vs, err := p.Versions(ctx, ref, nil)
 	if err != nil || len(vs) != 3 {
 		t.Fatalf("versions: %+v, %v", vs, err)

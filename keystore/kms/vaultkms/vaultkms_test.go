@@ -28,10 +28,7 @@ func TestVersions(t *testing.T) {
 	}
 	v.CreateKey(t, "release")
 	v.Rotate(t, "release")
-	ref, err := kms.Parse("hashivault://release", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := kmstest.Ref(t, "hashivault://release")
 	vs, err := p.Versions(ctx, ref, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -70,10 +67,7 @@ func TestUnusableVersionIsReportedNotFatal(t *testing.T) {
 	v.Rotate(t, "release")
 	v.SetMinDecryptionVersion("release", 2)
 	v.SetPublicKey("release", 2, "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n")
-	ref, err := kms.Parse("hashivault://release", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := kmstest.Ref(t, "hashivault://release")
 	vs, err := p.Versions(context.Background(), ref, nil)
 	if err != nil || len(vs) != 2 {
 		t.Fatalf("versions: %+v, %v", vs, err)
