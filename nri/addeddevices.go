@@ -12,11 +12,12 @@ import (
 // (type b, or a: all), which with CAP_MKNOD (containerd's default) makes
 // any disk's node: the disk that holds the image stores gives the pod
 // every layer, a signed image's snapshot too, to rewrite. Character
-// devices (a GPU's /dev/nvidia0) pass: they hold no image. owners names
+// devices (a GPU's /dev/nvidia0) and FIFOs pass: they hold no image; a
+// device of any other type is refused as a doubt. owners names
 // the plugin, where NRI says.
 func addedDevices(id string, adj *api.ContainerAdjustment, owners *api.OwningPlugins) error {
 	for _, d := range adj.GetLinux().GetDevices() {
-		if _, removal := d.IsMarkedForRemoval(); removal || d.GetType() != "b" {
+		if _, removal := d.IsMarkedForRemoval(); removal || d.GetType() == "c" || d.GetType() == "u" || d.GetType() == "p" {
 			continue
 		}
 		by := "another NRI plugin"
@@ -25,7 +26,12 @@ func addedDevices(id string, adj *api.ContainerAdjustment, owners *api.OwningPlu
 				by = fmt.Sprintf("NRI plugin %q", o)
 			}
 		}
-		return fmt.Errorf("the block device %s (%d:%d) added by %s may be the disk that holds the image stores, whose layers the container could rewrite", d.GetPath(), d.GetMajor(), d.GetMinor(), by)
+		what := "the block device"
+		if d.GetType() != "b" {
+			// Its cgroup rule would carry the same type: "" opens every device.
+			what = fmt.Sprintf("the device of type %q", d.GetType())
+		}
+		return fmt.Errorf("%s %s (%d:%d) added by %s may be the disk that holds the image stores, whose layers the container could rewrite", what, d.GetPath(), d.GetMajor(), d.GetMinor(), by)
 	}
 	for _, r := range adj.GetLinux().GetResources().GetDevices() {
 		if !r.GetAllow() || (r.GetType() != "b" && r.GetType() != "a" && r.GetType() != "") {

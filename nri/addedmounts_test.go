@@ -120,6 +120,10 @@ func TestAddedBlockDevicesAreRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "/dev/sdb") || !strings.Contains(err.Error(), `"device-injector"`) {
 		t.Errorf("a block device added: %v; want a refusal naming /dev/sdb and the plugin", err)
 	}
+	untyped := &api.ContainerAdjustment{Linux: &api.LinuxContainerAdjustment{Devices: []*api.LinuxDevice{{Path: "/dev/x", Major: 8, Minor: 0}}}}
+	if err := validateAdded(t, newFixture(t), untyped, nil); err == nil || !strings.Contains(err.Error(), "/dev/x") {
+		t.Errorf("a device of no type added: %v; want a refusal naming /dev/x", err)
+	}
 	gpu := &api.ContainerAdjustment{Linux: &api.LinuxContainerAdjustment{Devices: []*api.LinuxDevice{{Path: "/dev/nvidia0", Type: "c", Major: 195, Minor: 0}}}}
 	if err := validateAdded(t, newFixture(t), gpu, nil); err != nil {
 		t.Errorf("a GPU's character device added: %v", err)
