@@ -69,7 +69,7 @@ func (p *Plugin) addedMountRefused(m *api.Mount) string {
 	if !bind && (path.Clean(src) == "/dev" || strings.HasPrefix(path.Clean(src), "/dev/")) && !devSourceTypes[m.GetType()] {
 		return "mounts a filesystem from a device, which may be the disk that holds the image stores"
 	}
-	_, volume, err := p.hostLayout()(m)
+	v, volume, err := p.hostLayout()(m)
 	if err != nil {
 		return "lies where images' files do: " + err.Error()
 	}
@@ -85,17 +85,18 @@ func (p *Plugin) addedMountRefused(m *api.Mount) string {
 		}
 	}
 	for _, s := range paths {
-		if where := writtenByContainers(s); where != "" && !volume {
+		if where := writtenByContainers(s); where != "" && !(volume && s == src) {
 			return fmt.Sprintf("names %s, which lies in %s: a symlink there leads the kernel anywhere on the host", s, where)
 		}
 		r, err := onHost(s)
 		if err != nil {
 			return fmt.Sprintf("names %s, whose symlinks signgate cannot follow (%v)", s, err)
 		}
-		if r != path.Clean(s) {
-			if volume {
-				return fmt.Sprintf("names the image volume %s through a symlink to %s, which is not the volume verified", s, r)
+		if volume && s == src {
+			if !sameVolume(v, s, r) {
+				return fmt.Sprintf("names the image volume %s, which symlinks lead to %s, not the volume verified", s, r)
 			}
+		} else if r != path.Clean(s) {
 			if why := p.resolvedRefused(r); why != "" {
 				return fmt.Sprintf("names %s, which symlinks lead to %s, which %s", s, r, why)
 			}
@@ -123,6 +124,23 @@ func (p *Plugin) resolvedRefused(r string) string {
 		return "is an image volume reached by a path signgate cannot bind to it"
 	}
 	return ""
+}
+
+// sameVolume: r, where the volume's source s leads on the host, is what
+// the volume's directory shows there: only the directory itself may lie
+// behind a symlink (containerd's state dir on another disk), nothing
+// below it (an image_sub_path through a link).
+func sameVolume(v imagestore.ImageVolume, s, r string) bool {
+	c := path.Clean(s)
+	if r == c {
+		return true
+	}
+	key := path.Clean(v.SnapshotKey)
+	if !strings.HasPrefix(c, key+"/") && c != key {
+		return false
+	}
+	rk, err := onHost(key)
+	return err == nil && r == path.Join(rk, strings.TrimPrefix(c, key))
 }
 
 // onHost is s with its symlinks resolved as far as it exists here: the

@@ -102,6 +102,28 @@ func TestAddedMountThroughSymlinkIsRefused(t *testing.T) {
 	if err := validateAdded(t, f, &api.ContainerAdjustment{Mounts: []*api.Mount{vol}}, nil); err != nil {
 		t.Errorf("a trusted image volume added: %v", err)
 	}
+	// So does one whose state directory lies behind a symlink (on another
+	// disk); a symlink below the volume's directory does not.
+	realDir, state := filepath.Join(tmp, "real"), filepath.Join(tmp, "state")
+	key := filepath.Join(state, "image-volumes/sb-good", hexOf('1'))
+	if err := os.MkdirAll(filepath.Join(realDir, "image-volumes/sb-good", hexOf('1'), "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(realDir, state); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(snaps, "7/fs"), filepath.Join(realDir, "image-volumes/sb-good", hexOf('1'), "lib")); err != nil {
+		t.Fatal(err)
+	}
+	for sub, allowed := range map[string]bool{"": true, "/bin": true, "/lib": false, "/lib/x": false} {
+		f := newFixture(t)
+		f.store.mounted[key] = digest.Digest("sha256:" + hexOf('a'))
+		m := &api.Mount{Destination: "/s", Source: key + sub, Type: "bind", Options: []string{"rbind", "ro"}}
+		err := validateAdded(t, f, &api.ContainerAdjustment{Mounts: []*api.Mount{m}}, nil)
+		if allowed != (err == nil) {
+			t.Errorf("a trusted image volume behind a symlinked state directory, at %q: %v; want allowed %v", sub, err, allowed)
+		}
+	}
 }
 
 // TestAddedBlockDevicesAreRefused: NRI's device-injector takes any device
