@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -12,15 +13,17 @@ import (
 // injector stands for an NRI plugin after signgate that adds mounts a
 // pod asks for (NRI's device-injector reads them from the pod's
 // annotations, which the CRI client chooses): here, a snapshot's
-// directory, for every container of a pod in namespace "injected".
-type injector struct{ source string }
+// directory, or a symlink to the snapshots, for every container of a pod
+// in the namespace that names it.
+type injector struct{ sources map[string]string }
 
 func (i injector) CreateContainer(_ context.Context, pod *api.PodSandbox, _ *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
-	if pod.GetNamespace() != "injected" {
+	source, ok := i.sources[pod.GetNamespace()]
+	if !ok {
 		return nil, nil, nil
 	}
 	adj := &api.ContainerAdjustment{}
-	adj.AddMount(&api.Mount{Destination: "/injected", Source: i.source, Type: "bind", Options: []string{"rbind", "ro"}})
+	adj.AddMount(&api.Mount{Destination: "/injected", Source: source, Type: "bind", Options: []string{"rbind", "ro"}})
 	return adj, nil, nil
 }
 
@@ -28,13 +31,20 @@ func (i injector) CreateContainer(_ context.Context, pod *api.PodSandbox, _ *api
 // the container before any later plugin adjusts it; the validator is
 // shown the adjustments apart. A snapshot directory another plugin mounts
 // into a signed image's container is refused there (containerd 2.2 and
-// newer; before, there is no validator and the mount is not seen).
+// newer; before, there is no validator and the mount is not seen), and so
+// is one through a symlink that leads there (a pod's emptyDir can hold
+// one), though its spelling names no snapshot.
 func TestMountAddedByAnotherPluginIsJudged(t *testing.T) {
 	e := need(t)
 	ref := e.Registry + "/signed/injected:v1"
 	e.image("signed/injected", "k1")
-	src := filepath.Join(e.Dir, "root", "io.containerd.snapshotter.v1.overlayfs", "snapshots", "1", "fs")
-	s, err := stub.New(injector{source: src}, stub.WithPluginName("injector"), stub.WithPluginIdx("90"), stub.WithSocketPath(e.NRISock))
+	snaps := filepath.Join(e.Dir, "root", "io.containerd.snapshotter.v1.overlayfs", "snapshots")
+	link := filepath.Join(t.TempDir(), "s")
+	if err := os.Symlink(snaps, link); err != nil {
+		t.Fatal(err)
+	}
+	sources := map[string]string{"injected": filepath.Join(snaps, "1", "fs"), "linked": filepath.Join(link, "1", "fs")}
+	s, err := stub.New(injector{sources: sources}, stub.WithPluginName("injector"), stub.WithPluginIdx("90"), stub.WithSocketPath(e.NRISock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,4 +65,7 @@ func TestMountAddedByAnotherPluginIsJudged(t *testing.T) {
 		return
 	}
 	mustDeny(t, err, "the mount at /injected", "snapshotter")
+	pod, cfg = e.pod("linked")
+	_, err = e.Create(pod, cfg, ref)
+	mustDeny(t, err, "the mount at /injected", link, "io.containerd.snapshotter")
 }

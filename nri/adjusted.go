@@ -10,7 +10,8 @@ import (
 // adjustments every plugin made. A plugin after signgate may add mounts
 // (NRI's device-injector adds those a pod's annotations name, which the
 // CRI client chooses), and CreateContainer never saw them; each is judged
-// as the container's own. A mount marked for removal is left in: judging
+// as the container's own, and more (addedmounts.go: what its symlinks
+// lead to, the directories containers write, disks). A mount marked for removal is left in: judging
 // it again is only stricter. Without added mounts, ctr itself is returned,
 // so CreateContainer's admission still matches.
 func adjusted(ctr *api.Container, adj *api.ContainerAdjustment) *api.Container {

@@ -81,11 +81,18 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 	if err := p.impostor(req.GetPlugins()); err != nil {
 		return err
 	}
-	// Before the admission: CreateContainer never saw the hooks (hooks.go)
-	// nor the namespaces (namespaces.go) other plugins added.
+	// Before the admission: CreateContainer never saw the hooks (hooks.go),
+	// the namespaces (namespaces.go), the mounts' symlinks (addedmounts.go)
+	// nor the devices (addeddevices.go) other plugins added.
 	err := p.addedHooks(ctr.GetId(), req.GetAdjust(), req.GetOwners())
 	if err == nil {
 		err = addedNamespaces(req.GetContainer(), req.GetAdjust(), req.GetOwners())
+	}
+	if err == nil {
+		err = p.addedMounts(ctr.GetId(), req.GetAdjust(), req.GetOwners())
+	}
+	if err == nil {
+		err = addedDevices(ctr.GetId(), req.GetAdjust(), req.GetOwners())
 	}
 	if err != nil {
 		ref := ctr.GetAnnotations()[containers.ImageNameAnnotation]
