@@ -121,7 +121,7 @@ $(BIN)/nfpm:
 	cd packaging/tools && $(GO) build -o $(BIN)/ github.com/goreleaser/nfpm/v2/cmd/nfpm
 
 # The Debian package: a static binary, the unit, the config (a conffile), the
-# containerd drop-in and the state directory.
+# drop-ins to copy (in /usr/share/signgate) and the state directory.
 DEB_VERSION ?= 0.1.0~git$(shell git rev-parse --short HEAD 2>/dev/null || echo 0)
 DEB := _output/signgate_$(DEB_VERSION)_$(shell $(GO) env GOARCH).deb
 deb: $(BIN)/nfpm ## the Debian package

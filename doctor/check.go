@@ -85,7 +85,7 @@ func Check(n Node) []Finding {
 	if cfg == nil {
 		cfg = &Containerd{}
 	}
-	const drop = "packaging/containerd/signgate.toml (installed as /etc/containerd/conf.d/signgate.toml)"
+	const drop = "the 2.x drop-in (/usr/share/signgate/containerd-2.toml, packaging/containerd/signgate.toml) in a directory config.toml imports"
 	const drop17 = "the 1.7 drop-in (/usr/share/signgate/containerd-1.7.toml) in config.toml's NRI table"
 
 	// NRI itself: off by default in 1.x, on in 2.x.

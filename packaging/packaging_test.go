@@ -37,6 +37,7 @@ func TestDebianPackage(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testenv.Skip(t, "dpkg -i needs root")
 	}
+	noDropIn(t)
 	run(t, "dpkg", "-i", deb)
 	t.Cleanup(func() { _ = exec.Command("dpkg", "--purge", "signgate").Run() })
 
@@ -46,11 +47,11 @@ func TestDebianPackage(t *testing.T) {
 	for path, want := range map[string]os.FileMode{
 		"/usr/bin/signgate":                           0o755,
 		"/usr/bin/signgate-image-verifier":            0o755,
+		"/usr/share/signgate/containerd-2.toml":       0o644,
 		"/usr/share/signgate/containerd-1.7.toml":     0o644,
 		"/usr/share/signgate/crio-10-signgate.conf":   0o644,
 		"/lib/systemd/system/signgate.service":        0o644,
 		"/etc/signgate/config.toml":                   0o600,
-		"/etc/containerd/conf.d/signgate.toml":        0o644,
 		"/usr/share/doc/signgate/config.example.toml": 0o644,
 	} {
 		if got := mode(t, path).Perm(); got != want {
@@ -61,11 +62,17 @@ func TestDebianPackage(t *testing.T) {
 		t.Errorf("/var/lib/signgate: %v", m)
 	}
 
-	// The config is a conffile; the drop-in is not (removing the package must
-	// not leave containerd requiring a plugin that is gone).
+	// The config is a conffile. No containerd drop-in is installed: one
+	// would make containerd require signgate before the operator starts it.
 	conffiles := run(t, "dpkg-query", "-W", "-f=${Conffiles}", "signgate")
-	if !strings.Contains(conffiles, "/etc/signgate/config.toml") || strings.Contains(conffiles, "conf.d/signgate.toml") {
+	if !strings.Contains(conffiles, "/etc/signgate/config.toml") {
 		t.Errorf("conffiles: %q", conffiles)
+	}
+	if _, err := os.Stat(dropIn); err == nil {
+		t.Errorf("installing the package wrote %s", dropIn)
+	}
+	if listed := run(t, "dpkg", "-L", "signgate"); strings.Contains(listed, "/etc/containerd") {
+		t.Errorf("the package owns files in /etc/containerd:\n%s", listed)
 	}
 	// What it installs works: the config is valid and the unit verifies.
 	checked := run(t, "/usr/bin/signgate", "check-config", "--config", "/etc/signgate/config.toml")
@@ -87,9 +94,9 @@ func TestDebianPackage(t *testing.T) {
 		t.Error("reinstalling overwrote /etc/signgate/config.toml")
 	}
 
-	// Purge removes everything, the drop-in included.
+	// Purge removes everything.
 	run(t, "dpkg", "--purge", "signgate")
-	for _, p := range []string{"/usr/bin/signgate", "/etc/containerd/conf.d/signgate.toml", "/etc/signgate/config.toml"} {
+	for _, p := range []string{"/usr/bin/signgate", "/usr/share/signgate/containerd-2.toml", "/etc/signgate/config.toml"} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s is still there after purge", p)
 		}
