@@ -68,7 +68,7 @@ func checkCRIO(n Node) []Finding {
 
 	out = append(out, crioRunningFinding(n, cfg))
 	out = append(out, crioFailClosed(n, cfg)...)
-	out = append(out, optOut("nri_validator_tolerate_missing_plugins_annotation", cfg.TolerateAnnotation), pauseFinding(cfg), restoreFinding(cfg, n), nriAccessFinding(cfg, n.Plugin))
+	out = append(out, optOut("nri_validator_tolerate_missing_plugins_annotation", cfg.TolerateAnnotation), pauseFinding(cfg), restoreFinding(cfg, n), artifactFinding(cfg), nriAccessFinding(cfg, n.Plugin))
 
 	timeout := cfg.NRIRequestTimeout
 	if timeout == 0 {
