@@ -37,7 +37,7 @@ func TestCRIOArtifactVolumeIsRefused(t *testing.T) {
 		"an overlay over a blob": {Destination: "/x", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=/tmp/a:" + filepath.Join(dir, "blobs")}},
 	} {
 		_, ok, err := r.ImageVolumeOf(m)
-		if ok || err == nil || !strings.Contains(err.Error(), m.GetDestination()) || !strings.Contains(err.Error(), "OCI artifact") {
+		if ok || err == nil || !strings.Contains(err.Error(), m.GetDestination()) || !strings.Contains(err.Error(), m.GetSource()) || !strings.Contains(err.Error(), "OCI artifact volume") {
 			t.Errorf("%s: bound (%v) or not refused as an artifact volume (%v)", name, ok, err)
 		}
 	}

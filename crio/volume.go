@@ -76,42 +76,44 @@ func (r *Store) inStorageRoot(m *api.Mount) error {
 // inRoot is inStorageRoot for the storage root spelled root.
 func (r *Store) inRoot(m *api.Mount, root string) error {
 	for i, p := range mountPaths(m) {
-		why := r.whyInRoot(path.Clean(p), root)
+		why, store := r.whyInRoot(path.Clean(p), root)
 		switch {
 		case why == "":
 			continue
+		case store != "":
+			return artifactRefusal(m, p, store)
 		case i == 0:
-			return fmt.Errorf("the mount at %s (source %s) %s", m.GetDestination(), m.GetSource(), why)
+			return fmt.Errorf("the mount at %s %s", m.GetDestination(), why)
 		}
-		return fmt.Errorf("the mount at %s names %s in its options, which %s", m.GetDestination(), p, strings.TrimPrefix(why, "lies in "))
+		return fmt.Errorf("the mount at %s names %s in its options: it %s", m.GetDestination(), p, why)
 	}
 	return nil
 }
 
 // whyInRoot says why the clean path p, in the storage root spelled root,
-// is refused; "" when it is not in the root, or is a file CRI-O mounts.
-func (r *Store) whyInRoot(p, root string) string {
+// is refused, and names the artifact store when it lies there; "" when it
+// is not in the root, or is a file CRI-O mounts.
+func (r *Store) whyInRoot(p, root string) (why, store string) {
 	rest, ok := strings.CutPrefix(p, root)
 	if !ok || (rest != "" && rest[0] != '/') {
-		return ""
+		return "", ""
 	}
 	rest = strings.TrimPrefix(rest, "/")
 	first, _, _ := strings.Cut(rest, "/")
 	switch {
 	case rest == "":
-		return fmt.Sprintf("lies in CRI-O's storage root %s, which holds every pulled image's layers: signgate cannot bind it to a verified image", root)
+		return fmt.Sprintf("lies in CRI-O's storage root %s, which holds every pulled image's layers: signgate cannot bind it to a verified image", root), ""
 	case first == r.Storage.driver():
-		return fmt.Sprintf("lies in CRI-O's image layers %s, which signgate cannot bind to a verified image", filepath.Join(root, first))
+		return fmt.Sprintf("lies in CRI-O's image layers %s, which signgate cannot bind to a verified image", filepath.Join(root, first)), ""
 	case first == artifactsDir:
-		return fmt.Sprintf("lies in CRI-O's OCI artifact store %s: an OCI artifact volume, which signgate cannot verify yet; "+
-			"set [crio.image] oci_artifact_mount_support = false to have CRI-O refuse artifact volumes itself", filepath.Join(root, first))
+		return "lies in CRI-O's OCI artifact store", filepath.Join(root, first)
 	case r.containerEnv(rest):
-		return ""
+		return "", ""
 	}
 	if run := filepath.Clean(r.Storage.RunRoot); r.Storage.RunRoot != "" && run != root && strings.HasPrefix(p, run+"/") {
-		return "" // the run root, inside the storage root: not judged
+		return "", "" // the run root, inside the storage root: not judged
 	}
-	return fmt.Sprintf("lies in CRI-O's storage root %s, from which CRI-O mounts only a pod's .containerenv: signgate cannot tell what it shows", root)
+	return fmt.Sprintf("lies in CRI-O's storage root %s, from which CRI-O mounts only a pod's .containerenv: signgate cannot tell what it shows", root), ""
 }
 
 // containerEnv: rest, a path in the storage root, is a pod's
