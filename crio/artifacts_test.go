@@ -158,4 +158,8 @@ func TestCRIOStorageRootOnlyContainerEnv(t *testing.T) {
 	if _, ok, err := inside.ImageVolumeOf(artifactMount(artifactBlob(filepath.Join(root, "artifacts")))); ok || err == nil {
 		t.Errorf("an artifact beside a run root inside the storage root: %v %v", ok, err)
 	}
+	above := &Store{Storage: Storage{Root: root, RunRoot: filepath.Dir(root)}, Volumes: runVolumes()}
+	if _, ok, err := above.ImageVolumeOf(&api.Mount{Destination: "/x", Type: "bind", Source: filepath.Join(root, "overlay-images")}); ok || err == nil {
+		t.Errorf("image records under a run root above the storage root: %v %v", ok, err)
+	}
 }

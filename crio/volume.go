@@ -110,7 +110,7 @@ func (r *Store) whyInRoot(p, root string) (why, store string) {
 	case r.containerEnv(rest):
 		return "", ""
 	}
-	if run := filepath.Clean(r.Storage.RunRoot); r.Storage.RunRoot != "" && run != root && strings.HasPrefix(p, run+"/") {
+	if run := filepath.Clean(r.Storage.RunRoot); r.Storage.RunRoot != "" && strings.HasPrefix(run, root+"/") && strings.HasPrefix(p, run+"/") {
 		return "", "" // the run root, inside the storage root: not judged
 	}
 	return fmt.Sprintf("lies in CRI-O's storage root %s, from which CRI-O mounts only a pod's .containerenv: signgate cannot tell what it shows", root), ""
