@@ -23,7 +23,8 @@ import (
 // any other lower directory, an upperdir or workdir, or another option
 // would show files no signature covers under the signed layer's. Anything
 // else containerd's rules judge (imagestore), after the storage-root check,
-// which refuses an overlay naming a layer it cannot bind; containerd's
+// which refuses an overlay naming a layer it cannot bind, and the artifact
+// stores' (artifacts.go), which refuses an OCI artifact volume; containerd's
 // rules refuse a mount naming an image-volumes directory they cannot bind
 // (a CRI-O image volume with a sub path, mounted from CRI-O's run directory).
 func (r *Store) ImageVolumeOf(m *api.Mount) (imagestore.ImageVolume, bool, error) {
@@ -39,17 +40,23 @@ func (r *Store) ImageVolumeOf(m *api.Mount) (imagestore.ImageVolume, bool, error
 	if err := r.inStorageRoot(m); err != nil {
 		return imagestore.ImageVolume{}, false, err
 	}
+	if err := r.inArtifactStores(m); err != nil {
+		return imagestore.ImageVolume{}, false, err
+	}
 	return imagestore.ImageVolumeOf(m)
 }
 
-// inStorageRoot refuses any other mount that reaches CRI-O's layers
-// (<root>/<driver>/<layer ID>/diff), where every pulled image's files lie,
-// signed or not, as containerd's rules refuse its snapshotter directories:
-// a bind mount there (a hostPath; CRI-O resolves its symlinks) would let
-// a container run an unverified image's programs. The storage root itself
-// and its driver directory are refused too; the rest of the root is not
-// judged, as CRI-O mounts files from each container's own directory there
-// (overlay-containers/<ID>/userdata/.containerenv).
+// inStorageRoot refuses any other mount that reaches into CRI-O's storage
+// root, where every pulled image's layers lie (<root>/<driver>/<layer
+// ID>/diff), signed or not, as containerd's rules refuse its snapshotter
+// directories: a bind mount there (a hostPath; CRI-O resolves its
+// symlinks) would let a container run an unverified image's programs. So
+// do the OCI artifacts CRI-O mounts as image volumes (<root>/artifacts,
+// artifacts.go), and whatever else the root holds or will hold. Only the
+// file CRI-O mounts from there into every container is not judged: the
+// pod's .containerenv (<root>/<driver>-containers/<pod sandbox ID>/
+// userdata/.containerenv, Sandbox.SetContainerEnvFile); nor is the run root
+// when it lies inside the storage root.
 func (r *Store) inStorageRoot(m *api.Mount) error {
 	if r.Storage.Root == "" {
 		return nil
@@ -68,23 +75,54 @@ func (r *Store) inStorageRoot(m *api.Mount) error {
 
 // inRoot is inStorageRoot for the storage root spelled root.
 func (r *Store) inRoot(m *api.Mount, root string) error {
-	layers := filepath.Join(root, r.Storage.driver())
-	in := func(p string) bool {
-		p = path.Clean(p)
-		return p == root || p == layers || strings.HasPrefix(p, layers+"/")
-	}
-	if in(m.GetSource()) {
-		return fmt.Errorf("the mount at %s lies in CRI-O's image layers %s, which signgate cannot bind to a verified image", m.GetDestination(), layers)
-	}
-	for _, o := range m.GetOptions() {
-		// As the kernel reads it: escapes, and options joined by commas.
-		for _, d := range imagestore.OptionPaths(o) {
-			if in(d) {
-				return fmt.Errorf("the mount at %s names CRI-O's image layers %s in its option %q, which signgate cannot bind to a verified image", m.GetDestination(), layers, o)
-			}
+	for i, p := range mountPaths(m) {
+		why, store := r.whyInRoot(path.Clean(p), root)
+		switch {
+		case why == "":
+			continue
+		case store != "":
+			return artifactRefusal(m, p, store)
+		case i == 0:
+			return fmt.Errorf("the mount at %s %s", m.GetDestination(), why)
 		}
+		return fmt.Errorf("the mount at %s names %s in its options: it %s", m.GetDestination(), p, why)
 	}
 	return nil
+}
+
+// whyInRoot says why the clean path p, in the storage root spelled root,
+// is refused, and names the artifact store when it lies there; "" when it
+// is not in the root, or is a file CRI-O mounts.
+func (r *Store) whyInRoot(p, root string) (why, store string) {
+	rest, ok := strings.CutPrefix(p, root)
+	if !ok || (rest != "" && rest[0] != '/') {
+		return "", ""
+	}
+	rest = strings.TrimPrefix(rest, "/")
+	first, _, _ := strings.Cut(rest, "/")
+	switch {
+	case rest == "":
+		return fmt.Sprintf("lies in CRI-O's storage root %s, which holds every pulled image's layers: signgate cannot bind it to a verified image", root), ""
+	case first == r.Storage.driver():
+		return fmt.Sprintf("lies in CRI-O's image layers %s, which signgate cannot bind to a verified image", filepath.Join(root, first)), ""
+	case first == artifactsDir:
+		return "lies in CRI-O's OCI artifact store", filepath.Join(root, first)
+	case r.containerEnv(rest):
+		return "", ""
+	}
+	if run := filepath.Clean(r.Storage.RunRoot); r.Storage.RunRoot != "" && strings.HasPrefix(run, root+"/") && strings.HasPrefix(p, run+"/") {
+		return "", "" // the run root, inside the storage root: not judged
+	}
+	return fmt.Sprintf("lies in CRI-O's storage root %s, from which CRI-O mounts only a pod's .containerenv: signgate cannot tell what it shows", root), ""
+}
+
+// containerEnv: rest, a path in the storage root, is a pod's
+// .containerenv, as CRI-O spells it: <driver>-containers/<ID>/userdata/
+// .containerenv.
+func (r *Store) containerEnv(rest string) bool {
+	parts := strings.Split(rest, "/")
+	return len(parts) == 4 && parts[0] == r.Storage.driver()+"-containers" && parts[1] != "" && parts[1] != "." && parts[1] != ".." &&
+		parts[2] == "userdata" && parts[3] == ".containerenv"
 }
 
 // imageMount is the lowerdir and layer ID of a mount shaped as CRI-O's

@@ -35,10 +35,15 @@ type VolumeDir struct {
 	// Read is container_exits_dir ("": not set), and where it was read;
 	// read's when nil.
 	Read func(ctx context.Context) (exits, where string, err error)
+	// ReadStores is additional_artifact_stores, and where it was read;
+	// readStores's when nil (artifacts.go).
+	ReadStores func(ctx context.Context) (stores []string, where string, err error)
 
-	mu    sync.Mutex
-	known bool
-	dir   string
+	mu          sync.Mutex
+	known       bool
+	dir         string
+	storesKnown bool
+	stores      []string
 }
 
 // Reset forgets the directory: CRI-O may have restarted with another config.
@@ -48,6 +53,7 @@ func (v *VolumeDir) Reset() {
 	}
 	v.mu.Lock()
 	v.known, v.dir = false, ""
+	v.storesKnown, v.stores = false, nil
 	v.mu.Unlock()
 }
 
@@ -83,16 +89,25 @@ func (v *VolumeDir) Path() (string, error) {
 
 // read asks CRI-O's running config, else reads its files.
 func (v *VolumeDir) read(ctx context.Context) (string, string, error) {
+	c, where, err := v.config(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	return c.ExitsDir, where, nil
+}
+
+// config is CRI-O's running config, else its files, and where it was read.
+func (v *VolumeDir) config(ctx context.Context) (*doctor.CRIO, string, error) {
 	if v.Socket != "" {
 		c, err := doctor.ReadCRIORunning(ctx, v.Socket)
 		if err != nil {
-			return "", "", err
+			return nil, "", err
 		}
-		return c.ExitsDir, "CRI-O's running config on " + v.Socket, nil
+		return c, "CRI-O's running config on " + v.Socket, nil
 	}
 	c, err := doctor.ReadCRIO(v.ConfigFile, v.ConfigDir)
 	if err != nil {
-		return "", "", fmt.Errorf("CRI-O's config (%s, drop-ins under %s): %w", v.ConfigFile, v.ConfigDir, err)
+		return nil, "", fmt.Errorf("CRI-O's config (%s, drop-ins under %s): %w", v.ConfigFile, v.ConfigDir, err)
 	}
-	return c.ExitsDir, "CRI-O's files " + v.ConfigFile + " and " + v.ConfigDir, nil
+	return c, "CRI-O's files " + v.ConfigFile + " and " + v.ConfigDir, nil
 }

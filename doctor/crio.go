@@ -17,10 +17,12 @@ type CRIO struct {
 	Validator          bool
 	RequiredPlugins    []string
 	TolerateAnnotation string
-	PluginDir          string // nri_plugin_dir; "": NRI's default
-	PauseImage         string // [crio.image] pause_image; "": CRI-O's default
-	CRIUSupport        *bool  // [crio.runtime] enable_criu_support; nil: not set (on)
-	ExitsDir           string // [crio.runtime] container_exits_dir; "": CRI-O's default
+	PluginDir          string   // nri_plugin_dir; "": NRI's default
+	PauseImage         string   // [crio.image] pause_image; "": CRI-O's default
+	CRIUSupport        *bool    // [crio.runtime] enable_criu_support; nil: not set (on)
+	ExitsDir           string   // [crio.runtime] container_exits_dir; "": CRI-O's default
+	ArtifactStores     []string // [crio.runtime] additional_artifact_stores
+	ArtifactMounts     *bool    // [crio.image] oci_artifact_mount_support; nil: not set (on)
 	// Set names the file that last set each key doctor reads, by its
 	// dotted name ("crio.nri.default_validator.nri_enable_default_validator").
 	Set map[string]string
@@ -66,7 +68,7 @@ func checkCRIO(n Node) []Finding {
 
 	out = append(out, crioRunningFinding(n, cfg))
 	out = append(out, crioFailClosed(n, cfg)...)
-	out = append(out, optOut("nri_validator_tolerate_missing_plugins_annotation", cfg.TolerateAnnotation), pauseFinding(cfg), restoreFinding(cfg, n), nriAccessFinding(cfg, n.Plugin))
+	out = append(out, optOut("nri_validator_tolerate_missing_plugins_annotation", cfg.TolerateAnnotation), pauseFinding(cfg), restoreFinding(cfg, n), artifactFinding(cfg), nriAccessFinding(cfg, n.Plugin))
 
 	timeout := cfg.NRIRequestTimeout
 	if timeout == 0 {

@@ -22,9 +22,12 @@ type crioTOML struct {
 		Runtime struct {
 			CRIUSupport *bool   `toml:"enable_criu_support"`
 			ExitsDir    *string `toml:"container_exits_dir"`
+			// additional_artifact_stores: read-only OCI artifact stores.
+			ArtifactStores *[]string `toml:"additional_artifact_stores"`
 		} `toml:"runtime"`
 		Image struct {
-			PauseImage *string `toml:"pause_image"`
+			PauseImage     *string `toml:"pause_image"`
+			ArtifactMounts *bool   `toml:"oci_artifact_mount_support"`
 		} `toml:"image"`
 		NRI struct {
 			Enabled          *bool          `toml:"enable_nri"`
@@ -122,6 +125,10 @@ func (c *CRIO) fill(t *crioTOML) {
 	if t.Crio.Runtime.ExitsDir != nil {
 		c.ExitsDir = *t.Crio.Runtime.ExitsDir
 	}
+	if t.Crio.Runtime.ArtifactStores != nil {
+		c.ArtifactStores = *t.Crio.Runtime.ArtifactStores
+	}
+	c.ArtifactMounts = t.Crio.Image.ArtifactMounts
 	if t.Crio.Image.PauseImage != nil {
 		c.PauseImage = *t.Crio.Image.PauseImage
 	}

@@ -312,6 +312,7 @@ func TestCRIODoctor(t *testing.T) {
 		"OK   fails closed: no container is created while signgate is absent, killed or too slow: the default validator requires \"signgate\", and CRI-O " + e.CRIOVersion() + " has NRI's validator",
 		"OK   signgate answers before CRI-O stops waiting", "OK   signgate is running and connected to NRI",
 		"OK   doctor reads the NRI config CRI-O runs, and CRI-O's files give it",
+		"OK   OCI artifact volumes do not run unverified: [crio.image] oci_artifact_mount_support = false (in CRI-O's running config",
 		"OK   signgate reads the records of the runtime NRI connected it to: cri-o " + e.CRIOVersion() + ", as NRI's Configure named it"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)

@@ -135,9 +135,16 @@ func TestCRIORevokedKeyStopsRunningContainer(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("%v:\n%s", err, e.SigngateLog.String()[mark:])
 	}
-	stopped := logLines(e, mark, "stopped a running container its policy no longer trusts", "id="+id, "digest="+d, "policy=revocable")
-	if len(stopped) == 0 {
-		t.Fatalf("no log line for the stop:\n%s", e.SigngateLog.String()[mark:])
+	// signgate logs the stop once CRI-O's StopContainer returns, which may
+	// be after crictl already sees the container exited.
+	var stopped []string
+	if err := harness.WaitFor(30*time.Second, func() error {
+		if stopped = logLines(e, mark, "stopped a running container its policy no longer trusts", "id="+id, "digest="+d, "policy=revocable"); len(stopped) == 0 {
+			return fmt.Errorf("no log line for the stop")
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("%v:\n%s", err, e.SigngateLog.String()[mark:])
 	}
 	if at, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(strings.Fields(stopped[0])[0], "time=")); err != nil || at.Before(dueAt) {
 		t.Errorf("stopped at %v (%v), before the confirmation was due at %s", at, err, dueAt)

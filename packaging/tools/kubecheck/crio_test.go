@@ -78,6 +78,9 @@ func TestCRIODaemonSetDropIn(t *testing.T) {
 				Runtime struct {
 					CRIU *bool `toml:"enable_criu_support"`
 				} `toml:"runtime"`
+				Image struct {
+					Artifacts *bool `toml:"oci_artifact_mount_support"`
+				} `toml:"image"`
 				NRI struct {
 					Enable    bool      `toml:"enable_nri"`
 					Validator validator `toml:"default_validator"`
@@ -93,6 +96,10 @@ func TestCRIODaemonSetDropIn(t *testing.T) {
 		// A restore's files and memory are put in where NRI never looks.
 		if c.Crio.Runtime.CRIU == nil || *c.Crio.Runtime.CRIU {
 			t.Errorf("%s: CRI-O's checkpoint restore (enable_criu_support) not turned off", p)
+		}
+		// An OCI artifact volume's files are mounted unverified.
+		if c.Crio.Image.Artifacts == nil || *c.Crio.Image.Artifacts {
+			t.Errorf("%s: CRI-O's OCI artifact volumes (oci_artifact_mount_support) not turned off", p)
 		}
 		return c.Crio.NRI.Validator
 	}
