@@ -108,8 +108,10 @@ func (r SlogRecorder) Record(d nri.Decision) {
 	if f["SIGNGATE_DECISION"] != DecisionAllow {
 		level = slog.LevelWarn
 	}
-	args := []any{"decision", f["SIGNGATE_DECISION"], "image", d.Ref, "digest", d.Verdict.Digest,
-		"policy", d.Verdict.Policy, "cause", d.Verdict.Cause, "reason", d.Verdict.Reason, "pod", d.Pod, "namespace", d.Namespace,
+	// The journal's fields, lower case without SIGNGATE_ (operations.md
+	// lists them), but took: a duration, not took_us.
+	args := []any{"decision", f["SIGNGATE_DECISION"], "image", d.Ref, "repository", d.Verdict.Image, "digest", d.Verdict.Digest,
+		"policy", d.Verdict.Policy, "mode", string(d.Verdict.Mode), "cause", d.Verdict.Cause, "reason", d.Verdict.Reason, "pod", d.Pod, "namespace", d.Namespace,
 		"container", d.Container, "container_id", d.ContainerID, "cached", d.Verdict.Cached, "runtime_image", d.RuntimeImage, "from_memory", d.FromMemory, "took", d.Took}
 	if by, ok := f["SIGNGATE_VERIFIED_BY"]; ok {
 		args = append(args, "verified_by", by)

@@ -129,3 +129,54 @@ func TestDecisionKinds(t *testing.T) {
 		}
 	}
 }
+
+// The stderr record (kubectl logs) carries every journal field, under its
+// name in lower case without SIGNGATE_ (took for SIGNGATE_TOOK_US), and
+// nothing else: docs/operations.md lists the keys, and log pipelines
+// index them.
+func TestStderrRecordHasTheJournalFields(t *testing.T) {
+	var buf bytes.Buffer
+	r := SlogRecorder{Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))}
+	v := verify.Verdict{
+		Allowed: true, Verified: true, Mode: verify.Enforce,
+		Image: "reg.io/team/app", Digest: "sha256:aa", Policy: "apps", Reason: "ok",
+		Platform: "sha256:bb", Manifest: "sha256:bb",
+		Cosign: &verify.CosignResult{Satisfied: true, KeysVerified: []string{"k1"}},
+	}
+	d := nri.Decision{Ref: "reg.io/team/app:v1", Verdict: &v, Pod: "p", Namespace: "ns", Container: "c", ContainerID: "id", Took: time.Millisecond}
+	r.Record(d)
+	got := map[string]bool{}
+	for _, w := range strings.Fields(buf.String()) {
+		if k, _, ok := strings.Cut(w, "="); ok && k == strings.ToLower(k) && !strings.ContainsAny(k, `"`) {
+			got[k] = true
+		}
+	}
+	for _, k := range []string{"level", "msg"} {
+		delete(got, k)
+	}
+	want := map[string]bool{}
+	for k := range fields(d) {
+		k = strings.ToLower(strings.TrimPrefix(k, "SIGNGATE_"))
+		if k == "took_us" {
+			k = "took"
+		}
+		want[k] = true
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("the stderr record lacks %s: %s", k, buf.String())
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			t.Errorf("the stderr record has %s, which the journal lacks: %s", k, buf.String())
+		}
+	}
+}

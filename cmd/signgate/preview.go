@@ -49,7 +49,8 @@ installing it: to roll a policy out knowing what it will refuse.
   --images FILE   one image per line (a tag, resolved now, or a digest
                   reference); blank lines and # comments are skipped; - reads stdin
   --node          the images containerd holds on this node (daemon.containerd_socket
-                  and containerd_namespace of NEW), by the digest containerd recorded
+                  and containerd_namespace of NEW), by the digest containerd recorded;
+                  containerd only: on CRI-O use --images (crictl images -o json)
   --compare CUR   also decide under CUR and list only the images whose decision or
                   governing policy changes; CUR may be a policy artifact's TOML
                   (signgate policy build), taken with NEW's other settings
@@ -232,18 +233,26 @@ func listedImages(path string, reg *registry.Client, cfg *setup.Config) ([]previ
 	return out, nil
 }
 
+// crioNodeHint says what to use instead of --node on CRI-O.
+const crioNodeHint = "on CRI-O, list the images with --images FILE, e.g. from `crictl images -o json | jq -r '.images[].repoDigests[]'`"
+
 // nodeImages lists the images containerd holds, by the digest it recorded.
+// It reads containerd only: on CRI-O it refuses, naming --images, rather
+// than report a containerd socket that is not there.
 func nodeImages(cfg *setup.Config) ([]previewTarget, error) {
+	if cfg.Daemon.Runtime.Name == config.RuntimeCRIO {
+		return nil, fmt.Errorf("--node reads containerd's image store, and daemon.runtime.name is %q: %s", config.RuntimeCRIO, crioNodeHint)
+	}
 	store, err := imagestore.Dial(cfg.Daemon.ContainerdSocket, cfg.Daemon.ContainerdNamespace, cfg.Daemon.Snapshotters)
 	if err != nil {
-		return nil, fmt.Errorf("--node: %w", err)
+		return nil, fmt.Errorf("--node: %w (%s)", err, crioNodeHint)
 	}
 	defer store.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Registry.VerifyTimeout)
 	defer cancel()
 	names, err := store.Images(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("--node: containerd at %s: %w", cfg.Daemon.ContainerdSocket, err)
+		return nil, fmt.Errorf("--node: containerd at %s: %w (%s)", cfg.Daemon.ContainerdSocket, err, crioNodeHint)
 	}
 	sort.Strings(names)
 	var out []previewTarget

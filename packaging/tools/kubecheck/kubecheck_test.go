@@ -98,6 +98,9 @@ func checkDaemonSet(t *testing.T, ds *appsv1.DaemonSet) {
 	if !spec.HostNetwork {
 		t.Error("the DaemonSet is not hostNetwork: its sandbox would wait for the CNI, whose pod waits for signgate")
 	}
+	if spec.DNSPolicy != corev1.DNSDefault {
+		t.Errorf("dnsPolicy = %q, want Default: cluster DNS needs kube-proxy, the CNI and CoreDNS, which signgate must admit first (registry lookups would fail at boot)", spec.DNSPolicy)
+	}
 	if spec.PriorityClassName != "system-node-critical" {
 		t.Errorf("priorityClassName = %q", spec.PriorityClassName)
 	}
