@@ -2,22 +2,35 @@ package nri
 
 import (
 	"fmt"
+	"path"
 
 	"github.com/containerd/nri/pkg/api"
 )
 
-// addedDevices refuses a block device another plugin added (NRI's
-// device-injector takes any a pod's annotations name: /dev/sdb, type b),
-// and a device cgroup rule that lets the container use block devices
-// (type b, or a: all), which with CAP_MKNOD (containerd's default) makes
-// any disk's node: the disk that holds the image stores gives the pod
-// every layer, a signed image's snapshot too, to rewrite. Character
-// devices (a GPU's /dev/nvidia0) and FIFOs pass: they hold no image; a
-// device of any other type is refused as a doubt. owners names
-// the plugin, where NRI says.
-func addedDevices(id string, adj *api.ContainerAdjustment, owners *api.OwningPlugins) error {
+// addedDevices refuses a device another plugin added (NRI's
+// device-injector takes any a pod's annotations name) that gives the
+// container a disk's blocks or the host's memory: the disk that holds the
+// image stores gives the pod every layer, a signed image's snapshot too,
+// to rewrite, and /dev/mem the host. Refused:
+//
+//   - a block device (/dev/sdb, type b), and a device of any other type
+//     than c, u or p (deny on doubt: its cgroup rule would open all);
+//   - a character device of a raw disk or memory class (rawdevices.go):
+//     /dev/sg0 (SCSI generic writes blocks without CAP_SYS_RAWIO),
+//     /dev/ng0n1 (NVMe passthrough), /dev/mem, /dev/kmem, /dev/port, by
+//     its major and, in case a node is given another, by its path;
+//   - a device cgroup rule allowing b or a (all), a c rule for every
+//     major, or for a raw class: with CAP_MKNOD, containerd's default,
+//     the container makes the nodes itself;
+//   - a devtmpfs mount, or a bind of /dev or a raw node: every node, or
+//     the raw one, without an added device.
+//
+// A GPU (/dev/nvidia0, c 195:0; /dev/dri/card0; c 195:* rwm), the null,
+// zero and random devices (1:3, 1:5, 1:8, 1:9) and FIFOs pass. classes
+// is the host's /proc/devices; owners names the plugin, where NRI says.
+func addedDevices(id string, adj *api.ContainerAdjustment, owners *api.OwningPlugins, classes charClasses) error {
 	for _, d := range adj.GetLinux().GetDevices() {
-		if _, removal := d.IsMarkedForRemoval(); removal || d.GetType() == "c" || d.GetType() == "u" || d.GetType() == "p" {
+		if _, removal := d.IsMarkedForRemoval(); removal || d.GetType() == "p" {
 			continue
 		}
 		by := "another NRI plugin"
@@ -25,6 +38,16 @@ func addedDevices(id string, adj *api.ContainerAdjustment, owners *api.OwningPlu
 			if o, ok := owners.DeviceOwner(id, d.GetPath()); ok && o != "" {
 				by = fmt.Sprintf("NRI plugin %q", o)
 			}
+		}
+		if d.GetType() == "c" || d.GetType() == "u" {
+			why := classes.refusedChar(d.GetMajor(), d.GetMinor())
+			if why == "" && rawDevicePath(d.GetPath()) {
+				why = "a disk's blocks or the host's memory, by its name"
+			}
+			if why != "" {
+				return fmt.Errorf("the character device %s (%d:%d) added by %s gives the container %s", d.GetPath(), d.GetMajor(), d.GetMinor(), by, why)
+			}
+			continue
 		}
 		what := "the block device"
 		if d.GetType() != "b" {
@@ -34,14 +57,61 @@ func addedDevices(id string, adj *api.ContainerAdjustment, owners *api.OwningPlu
 		return fmt.Errorf("%s %s (%d:%d) added by %s may be the disk that holds the image stores, whose layers the container could rewrite", what, d.GetPath(), d.GetMajor(), d.GetMinor(), by)
 	}
 	for _, r := range adj.GetLinux().GetResources().GetDevices() {
-		if !r.GetAllow() || (r.GetType() != "b" && r.GetType() != "a" && r.GetType() != "") {
+		if !r.GetAllow() {
 			continue
 		}
-		what := "block devices"
-		if r.GetType() != "b" {
-			what = "every device"
+		switch r.GetType() {
+		case "b", "a", "":
+			what := "block devices"
+			if r.GetType() != "b" {
+				what = "every device"
+			}
+			return fmt.Errorf("the device cgroup rule added by another NRI plugin (allow type %q, access %q) lets the container use %s, the disk that holds the image stores among them, whose layers it could rewrite", r.GetType(), r.GetAccess(), what)
+		case "c", "u":
+			major, minor := int64(-1), int64(-1)
+			if r.GetMajor() != nil {
+				major = r.GetMajor().GetValue()
+			}
+			if r.GetMinor() != nil {
+				minor = r.GetMinor().GetValue()
+			}
+			if why := classes.refusedChar(major, minor); why != "" {
+				return fmt.Errorf("the device cgroup rule added by another NRI plugin (allow type %q, %s, access %q) lets the container use %s", r.GetType(), majorMinor(major, minor), r.GetAccess(), why)
+			}
 		}
-		return fmt.Errorf("the device cgroup rule added by another NRI plugin (allow type %q, access %q) lets the container use %s, the disk that holds the image stores among them, whose layers it could rewrite", r.GetType(), r.GetAccess(), what)
+	}
+	for _, m := range adj.GetMounts() {
+		if _, removal := m.IsMarkedForRemoval(); removal {
+			continue
+		}
+		src := path.Clean(m.GetSource())
+		switch {
+		case m.GetType() == "devtmpfs":
+			return fmt.Errorf("the devtmpfs mount at %s added by %s gives the container every device node of the host, the disks' among them", m.GetDestination(), mountBy(id, m, owners))
+		case isBind(m) && (src == "/dev" || rawDevicePath(src)):
+			return fmt.Errorf("the bind mount of %s at %s added by %s gives the container the host's device nodes, a disk's or the host's memory among them", src, m.GetDestination(), mountBy(id, m, owners))
+		}
 	}
 	return nil
+}
+
+// majorMinor spells a cgroup rule's numbers as runc does, * for every.
+func majorMinor(major, minor int64) string {
+	n := func(v int64) string {
+		if v < 0 {
+			return "*"
+		}
+		return fmt.Sprint(v)
+	}
+	return n(major) + ":" + n(minor)
+}
+
+// mountBy names the plugin that added m, where NRI says.
+func mountBy(id string, m *api.Mount, owners *api.OwningPlugins) string {
+	if owners != nil && owners.Owners != nil {
+		if o, ok := owners.MountOwner(id, m.GetDestination()); ok && o != "" {
+			return fmt.Sprintf("NRI plugin %q", o)
+		}
+	}
+	return "another NRI plugin"
 }

@@ -150,13 +150,14 @@ func TestAddedBlockDevicesAreRefused(t *testing.T) {
 	if err := validateAdded(t, newFixture(t), gpu, nil); err != nil {
 		t.Errorf("a GPU's character device added: %v", err)
 	}
-	for _, r := range []*api.LinuxDeviceCgroup{{Allow: true, Type: "b", Access: "rwm"}, {Allow: true, Type: "a", Access: "rwm"}, {Allow: true, Access: "rw"}} {
+	// c with no major is c *:*: with CAP_MKNOD the pod makes /dev/sg0 (TestAddedRawCharDevicesAreRefused).
+	for _, r := range []*api.LinuxDeviceCgroup{{Allow: true, Type: "b", Access: "rwm"}, {Allow: true, Type: "a", Access: "rwm"}, {Allow: true, Access: "rw"}, {Allow: true, Type: "c", Access: "rwm"}} {
 		adj := &api.ContainerAdjustment{Linux: &api.LinuxContainerAdjustment{Resources: &api.LinuxResources{Devices: []*api.LinuxDeviceCgroup{r}}}}
 		if err := validateAdded(t, newFixture(t), adj, nil); err == nil || !strings.Contains(err.Error(), "device cgroup rule") {
 			t.Errorf("a device cgroup rule %+v added: %v; want a refusal", r, err)
 		}
 	}
-	for _, r := range []*api.LinuxDeviceCgroup{{Allow: true, Type: "c", Access: "rwm"}, {Allow: false, Type: "a", Access: "rwm"}} {
+	for _, r := range []*api.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: &api.OptionalInt64{Value: 195}, Access: "rwm"}, {Allow: false, Type: "a", Access: "rwm"}} {
 		adj := &api.ContainerAdjustment{Linux: &api.LinuxContainerAdjustment{Resources: &api.LinuxResources{Devices: []*api.LinuxDeviceCgroup{r}}}}
 		if err := validateAdded(t, newFixture(t), adj, nil); err != nil {
 			t.Errorf("a device cgroup rule %+v added: %v", r, err)

@@ -92,7 +92,7 @@ func (p *Plugin) ValidateContainerAdjustment(in context.Context, req *api.Valida
 		err = p.addedMounts(ctr.GetId(), req.GetAdjust(), req.GetOwners())
 	}
 	if err == nil {
-		err = addedDevices(ctr.GetId(), req.GetAdjust(), req.GetOwners())
+		err = addedDevices(ctr.GetId(), req.GetAdjust(), req.GetOwners(), hostCharClasses(req.GetAdjust()))
 	}
 	if err != nil {
 		ref := ctr.GetAnnotations()[containers.ImageNameAnnotation]
