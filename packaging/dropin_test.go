@@ -5,15 +5,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/signgate/signgate/doctor"
 	"github.com/signgate/signgate/internal/testkit/testenv"
 )
 
 // dropIn is where docs/install.md has the operator copy the containerd
 // drop-in, and where earlier packages installed it.
 const dropIn = "/etc/containerd/conf.d/signgate.toml"
+
+// keptDropIn is where preinst moves that drop-in during an upgrade: a name
+// containerd still imports.
+const keptDropIn = "/etc/containerd/conf.d/signgate-kept.toml"
 
 // noDropIn fails a test that would overwrite this host's drop-in, and
 // removes the one the test leaves.
@@ -24,7 +30,7 @@ func noDropIn(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		_ = os.Remove(dropIn)
-		_ = os.Remove(dropIn + ".signgate-keep")
+		_ = os.Remove(keptDropIn)
 		_ = os.Remove(filepath.Dir(dropIn)) // only if empty, as the test made it
 	})
 }
@@ -53,7 +59,9 @@ func oldPackage(t *testing.T, arch string, dropInText []byte) string {
 
 // Upgrading from a package that owned the drop-in keeps it: dpkg would
 // delete a file the new version no longer ships, and the node would fail
-// open at containerd's next restart. Then removing signgate while that
+// open at containerd's next restart. containerd imports a drop-in requiring
+// signgate at every step, also between dpkg's unpack and configure, where a
+// containerd upgraded in the same apt run may restart. Then removing signgate while that
 // drop-in requires it is refused, naming the file: containerd would refuse
 // every container, and restarting it would not help.
 func TestDebianPackageUpgradeKeepsDropIn(t *testing.T) {
@@ -71,15 +79,26 @@ func TestDebianPackageUpgradeKeepsDropIn(t *testing.T) {
 	run(t, "dpkg", "-i", oldPackage(t, arch, text))
 	t.Cleanup(func() { _ = exec.Command("dpkg", "--purge", "signgate").Run() })
 
-	run(t, "dpkg", "-i", deb)
+	// Each step of the upgrade, as dpkg runs them: at every point a
+	// containerd restarted (say, upgraded in the same apt run) must still
+	// import a drop-in that requires signgate.
+	control := t.TempDir()
+	run(t, "dpkg-deb", "-e", deb, control)
+	run(t, filepath.Join(control, "preinst"), "upgrade", "0~old")
+	importsRequiringDropIn(t, "after preinst")
+	run(t, "dpkg", "--unpack", deb)
+	importsRequiringDropIn(t, "after dpkg --unpack")
+	run(t, "dpkg", "--configure", "signgate")
+	importsRequiringDropIn(t, "after dpkg --configure")
+
 	if got, err := os.ReadFile(dropIn); err != nil || !bytes.Equal(got, text) {
 		t.Fatalf("the upgrade did not keep %s as it was: %v\n%s", dropIn, err, got)
 	}
 	if out, err := exec.Command("dpkg-query", "-S", dropIn).CombinedOutput(); err == nil {
 		t.Errorf("%s is still a package's file: %s", dropIn, out)
 	}
-	if _, err := os.Stat(dropIn + ".signgate-keep"); err == nil {
-		t.Errorf("the upgrade left %s.signgate-keep", dropIn)
+	if left := must(filepath.Glob(filepath.Dir(dropIn) + "/*")); !slices.Equal(left, []string{dropIn}) {
+		t.Errorf("after the upgrade %s holds %v, want only %s", filepath.Dir(dropIn), left, dropIn)
 	}
 
 	out, err := exec.Command("dpkg", "--purge", "signgate").CombinedOutput()
@@ -102,5 +121,24 @@ func TestDebianPackageUpgradeKeepsDropIn(t *testing.T) {
 	}
 	if _, err := os.Stat(dropIn); err != nil {
 		t.Errorf("purging signgate removed the operator's %s: %v", dropIn, err)
+	}
+}
+
+// importsRequiringDropIn fails the test unless a containerd whose config.toml
+// imports conf.d/*.toml (docs/install.md) would require signgate.
+func importsRequiringDropIn(t *testing.T, when string) {
+	t.Helper()
+	main := filepath.Join(t.TempDir(), "config.toml")
+	conf := "version = 3\nimports = [\"" + filepath.Dir(dropIn) + "/*.toml\"]\n"
+	if err := os.WriteFile(main, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := doctor.ReadContainerd(main)
+	if err != nil {
+		t.Fatalf("%s: %v", when, err)
+	}
+	if !c.Validator || !slices.Contains(c.RequiredPlugins, "signgate") {
+		t.Errorf("%s: containerd, importing %v, would not require signgate (validator %v, required %q)",
+			when, c.Files[1:], c.Validator, c.RequiredPlugins)
 	}
 }
