@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/containerd/nri/pkg/api"
 
@@ -80,9 +81,21 @@ func (r *Store) inArtifactStores(m *api.Mount) error {
 	return nil
 }
 
+// storesReadTimeout bounds one read of additional_artifact_stores: every
+// creation with a mount path component named "artifacts" (an emptyDir so
+// named too) waits for it, so it ends well within NRI's default 2 s
+// plugin_request_timeout, and the creation is refused by signgate rather
+// than timed out by the runtime.
+const storesReadTimeout = time.Second
+
+// storesRetry is how long a failed read of the stores is kept: creations
+// meanwhile are refused at once with its error, not queued behind another
+// read of a config that cannot be read.
+const storesRetry = 5 * time.Second
+
 // Stores are CRI-O's [crio.runtime] additional_artifact_stores, read as
-// Path reads container_exits_dir: once per NRI connection, again after a
-// read that failed.
+// Path reads container_exits_dir: once per NRI connection, again
+// storesRetry after a read that failed.
 func (v *VolumeDir) Stores() ([]string, error) {
 	if v == nil {
 		return nil, fmt.Errorf("signgate does not know CRI-O's [crio.runtime] additional_artifact_stores (no CRI-O config to read)")
@@ -92,7 +105,25 @@ func (v *VolumeDir) Stores() ([]string, error) {
 	if v.storesKnown {
 		return v.stores, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), volumeReadTimeout)
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	if v.storesErr != nil && now().Sub(v.storesErrAt) < storesRetry {
+		return nil, v.storesErr
+	}
+	stores, err := v.readStoresOnce()
+	if err != nil {
+		v.storesErr, v.storesErrAt = err, now()
+		return nil, err
+	}
+	v.storesKnown, v.stores, v.storesErr = true, stores, nil
+	return stores, nil
+}
+
+// readStoresOnce reads the stores within storesReadTimeout and checks them.
+func (v *VolumeDir) readStoresOnce() ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), storesReadTimeout)
 	defer cancel()
 	read := v.ReadStores
 	if read == nil {
@@ -107,7 +138,6 @@ func (v *VolumeDir) Stores() ([]string, error) {
 			return nil, fmt.Errorf("CRI-O's [crio.runtime] additional_artifact_stores entry %q (%s) is not an absolute path", s, where)
 		}
 	}
-	v.storesKnown, v.stores = true, stores
 	return stores, nil
 }
 

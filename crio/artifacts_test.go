@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/nri/pkg/api"
 )
@@ -46,16 +47,18 @@ func TestCRIOArtifactVolumeIsRefused(t *testing.T) {
 // A blob in one of [crio.runtime] additional_artifact_stores (CRI-O reads
 // <store>/artifacts) is refused too, the stores read from CRI-O's config;
 // a config that cannot be read refuses a mount that may lie there, and is
-// asked again. Other mounts do not have CRI-O's config read.
+// asked again storesRetry later. Other mounts do not have CRI-O's config
+// read.
 func TestCRIOAdditionalArtifactStoreIsRefused(t *testing.T) {
 	f := newFixture(t)
 	nfs := filepath.Join(t.TempDir(), "nfs")
 	var fail error
 	reads := 0
+	now := time.Unix(1e9, 0)
 	vd := &VolumeDir{ReadStores: func(context.Context) ([]string, string, error) {
 		reads++
 		return []string{"/mnt/other", nfs}, "test", fail
-	}}
+	}, Now: func() time.Time { return now }}
 	r := &Store{Storage: f.s, Volumes: vd}
 	if _, ok, err := r.ImageVolumeOf(&api.Mount{Destination: "/etc/hosts", Type: "bind", Source: "/run/x/hosts"}); ok || err != nil || reads != 0 {
 		t.Errorf("an ordinary bind mount: %v %v (%d reads)", ok, err, reads)
@@ -87,11 +90,53 @@ func TestCRIOAdditionalArtifactStoreIsRefused(t *testing.T) {
 		t.Errorf("an unreadable config: %v %v", ok, err)
 	}
 	fail = nil
+	now = now.Add(storesRetry)
 	if _, ok, err := r.ImageVolumeOf(artifactMount(blob)); ok || err == nil || !strings.Contains(err.Error(), "OCI artifact volume") {
 		t.Errorf("read again after a failure: %v %v", ok, err)
 	}
 	if _, ok, err := (&Store{Storage: f.s}).ImageVolumeOf(artifactMount(blob)); ok || err == nil {
 		t.Errorf("no CRI-O config: %v %v", ok, err)
+	}
+}
+
+// TestCRIOArtifactStoresFailureIsKept: before, a CRI-O config that could
+// not be read was read again by every creation with a mount path component
+// named "artifacts" (an emptyDir so named), each queued behind the last
+// read, of up to 10 s, past NRI's 2 s timeout. A read now has 1 s, and its
+// failure is kept storesRetry by the injected clock: creations meanwhile
+// are refused at once, without asking CRI-O; a read succeeding after it
+// is kept as before.
+func TestCRIOArtifactStoresFailureIsKept(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	reads := 0
+	fail := errors.New("no socket")
+	vd := &VolumeDir{ReadStores: func(ctx context.Context) ([]string, string, error) {
+		reads++
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > time.Second {
+			t.Errorf("a read of CRI-O's config may take longer than 1 s (deadline %v, %v)", dl, ok)
+		}
+		return []string{"/mnt/nfs"}, "test", fail
+	}, Now: func() time.Time { return now }}
+	r := &Store{Volumes: vd}
+	emptyDir := &api.Mount{Destination: "/out", Type: "bind", Source: "/var/lib/kubelet/pods/0123/volumes/kubernetes.io~empty-dir/artifacts", Options: []string{"rbind", "rw"}}
+	for i := range 3 {
+		if _, ok, err := r.ImageVolumeOf(emptyDir); ok || err == nil || !strings.Contains(err.Error(), "no socket") {
+			t.Errorf("creation %d while CRI-O's config cannot be read: %v %v", i, ok, err)
+		}
+		now = now.Add(storesRetry / 3)
+	}
+	if reads != 1 {
+		t.Errorf("CRI-O's config read %d times within %v of a failure, want once", reads, storesRetry)
+	}
+	now = now.Add(storesRetry)
+	fail = nil
+	for range 2 {
+		if _, ok, err := r.ImageVolumeOf(emptyDir); ok || err != nil {
+			t.Errorf("once readable: %v %v", ok, err)
+		}
+	}
+	if reads != 2 {
+		t.Errorf("%d reads, want one more after %v", reads, storesRetry)
 	}
 }
 

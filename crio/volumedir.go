@@ -38,12 +38,17 @@ type VolumeDir struct {
 	// ReadStores is additional_artifact_stores, and where it was read;
 	// readStores's when nil (artifacts.go).
 	ReadStores func(ctx context.Context) (stores []string, where string, err error)
+	// Now is the clock a failed read of the stores is kept by; time.Now
+	// when nil.
+	Now func() time.Time
 
 	mu          sync.Mutex
 	known       bool
 	dir         string
 	storesKnown bool
 	stores      []string
+	storesErr   error     // the last failed read of the stores
+	storesErrAt time.Time // when it failed, by Now
 }
 
 // Reset forgets the directory: CRI-O may have restarted with another config.
@@ -54,6 +59,7 @@ func (v *VolumeDir) Reset() {
 	v.mu.Lock()
 	v.known, v.dir = false, ""
 	v.storesKnown, v.stores = false, nil
+	v.storesErr = nil
 	v.mu.Unlock()
 }
 

@@ -44,6 +44,13 @@ func TestHookAddedByAnotherPluginIsJudged(t *testing.T) {
 	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\nexec \"$@\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A listed program runs only if no one but root can replace it: the
+	// test's files are root's, 0755, in a root-owned 0755 directory.
+	for _, p := range []string{dir, listed, wrapper} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	snap := filepath.Join(e.Dir, "root", "io.containerd.snapshotter.v1.overlayfs", "snapshots", "1", "fs", "bin", "sh")
 	s, err := stub.New(hooker{hooks: map[string]*api.Hook{
 		"hooked":        {Path: snap, Args: []string{snap}},

@@ -1,10 +1,14 @@
 package nri
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"path/filepath"
 	"slices"
+
+	"github.com/signgate/signgate/internal/trustpath"
 )
 
 // A hook another plugin adds runs only a host program the policy names
@@ -25,16 +29,49 @@ func (p *Plugin) unlisted(prog string) string {
 	if !slices.Contains(list, prog) {
 		return fmt.Sprintf("runs %s, which [hooks] allowed_programs does not list: another plugin's hooks run only the host programs signgate's policy names; add it there if it may run as root for every container it is added to", prog)
 	}
-	if r := HookLinkUnlisted(prog, list); r != "" {
+	resolve := trustpath.Resolve
+	if p.hostProgram != nil {
+		resolve = p.hostProgram
+	}
+	r, err := resolve(prog)
+	if why := programUntrusted(prog, err); why != "" {
+		return why
+	}
+	if linkUnlisted(prog, r, list) {
 		return fmt.Sprintf("runs %s, a link to %s, which [hooks] allowed_programs does not list: list the program the link leads to as well", prog, r)
 	}
 	return ""
 }
 
+// programUntrusted says why a listed program, resolved with err, may not
+// run, or "": the runtime runs it as root for every container the hook
+// is added to, so one that someone but root (or signgate's user) could
+// replace is not run, nor one signgate cannot see and so cannot check
+// (in a pod, the host's directories it was not given).
+func programUntrusted(prog string, err error) string {
+	var u *trustpath.UntrustedError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &u):
+		return fmt.Sprintf("runs %s, which another user could replace: %v; a listed program runs as root in every container the hook is added to, so it and its directories must be root's and writable by no one else", prog, u)
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("runs %s, which signgate cannot see (%v), so it cannot tell who may change it: run signgate on the host, or mount the host's directory holding it at the same path (read-only)", prog, err)
+	}
+	return fmt.Sprintf("runs %s, which signgate cannot check: %v", prog, err)
+}
+
+// linkUnlisted: prog leads to r, which list does not hold (unless a
+// multi-call binary, acting as the applet the link names).
+func linkUnlisted(prog, r string, list []string) bool {
+	return r != prog && !multiCall[path.Base(r)] && !slices.Contains(list, r)
+}
+
 // HookLinkUnlisted is what prog's symlinks lead to when list does not
-// hold it (so a hook running prog is refused), or "".
+// hold it (so a hook running prog is refused), or "" (also when it
+// cannot be resolved: setup warns of that, and unlisted refuses it).
 func HookLinkUnlisted(prog string, list []string) string {
-	if r, err := filepath.EvalSymlinks(prog); err == nil && r != prog && !multiCall[path.Base(r)] && !slices.Contains(list, r) {
+	if r, err := filepath.EvalSymlinks(prog); err == nil && linkUnlisted(prog, r, list) {
 		return r
 	}
 	return ""

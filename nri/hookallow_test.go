@@ -134,7 +134,7 @@ func TestHookProgramThatCannotBeListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{
-		"/bin/sh", "/usr/bin/python3.12", "/usr/bin/env", "/usr/bin/nice", "/usr/sbin/chroot", "/bin/busybox",
+		"/bin/sh", "/bin/hush", "/usr/bin/python3.12", "/usr/bin/env", "/usr/bin/nice", "/usr/sbin/chroot", "/bin/busybox",
 		"/lib64/ld-linux-x86-64.so.2", filepath.Join(dir, "python3"), filepath.Join(dir, "renice-hook"), filepath.Join(dir, "vol-hook"), filepath.Join(dir, "sh"), filepath.Join(dir, "busybox"),
 		"/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/7/fs/bin/hook",
 		"/proc/1/root/usr/bin/hook",

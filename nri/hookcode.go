@@ -20,7 +20,7 @@ const unfollowable = "$`*?[{\\"
 // interpreters run code given inline, in a script or on stdin. A name
 // that starts with one of the prefixed ones (python3.12, perl5.36) is one.
 var interpreters = map[string]bool{
-	"sh": true, "bash": true, "dash": true, "ash": true, "zsh": true, "ksh": true, "mksh": true, "yash": true,
+	"sh": true, "bash": true, "dash": true, "ash": true, "zsh": true, "ksh": true, "mksh": true, "yash": true, "hush": true,
 	"fish": true, "csh": true, "tcsh": true, "busybox": true, "toybox": true, "env": true,
 	"ruby": true, "node": true, "nodejs": true, "tclsh": true, "expect": true,
 	"awk": true, "gawk": true, "mawk": true, "nawk": true, "sed": true, "xargs": true, "eval": true,

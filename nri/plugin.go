@@ -98,6 +98,9 @@ type Plugin struct {
 	// may run ([hooks] allowed_programs in force); unset: none (hookallow.go).
 	HookPrograms func() []string
 	startRefused sync.Map // container ID -> whether it runs though its start was refused
+	// hostProgram resolves a listed hook program: trustpath.Resolve
+	// unless a test sets it.
+	hostProgram func(string) (string, error)
 	// fallback: CRI-O builds that refuse the validator (fallback.go).
 	fallback validatorFallback
 }
