@@ -93,3 +93,27 @@ func underAny(p string, dirs []string) bool {
 		return c == d || strings.HasPrefix(c, strings.TrimSuffix(d, "/")+"/")
 	})
 }
+
+// MountSourceRefused says why dir may not be listed in [added_mounts]
+// allowed_sources, or "": nothing in it would ever be mounted, for it (or
+// what its symlinks lead to) lies where containers write, in /proc, or in,
+// at or above the runtimes' state.
+func MountSourceRefused(dir string, stateDirs []string) string {
+	if where := writtenByContainers(dir); where != "" {
+		return "it lies in " + where
+	}
+	r, err := onHost(dir)
+	if err != nil {
+		return fmt.Sprintf("its symlinks cannot be followed (%v)", err)
+	}
+	if r == path.Clean(dir) {
+		return ""
+	}
+	if why := (&Plugin{}).resolvedRefused(r); why != "" {
+		return fmt.Sprintf("it is a link to %s, which %s", r, why)
+	}
+	if d := config.StateDirOf(r, append(slices.Clone(config.RuntimeStateDirs), stateDirs...)); d != "" {
+		return fmt.Sprintf("it is a link to %s, which is, lies above or lies in %s, where images' and containers' files are kept", r, d)
+	}
+	return ""
+}
