@@ -82,8 +82,8 @@ func (p *Plugin) addedMountRefused(m *api.Mount) string {
 	// What it binds from the host must be listed (mountallow.go); a
 	// trusted image volume is bound to its image instead.
 	listed := map[string]bool{}
-	if bind && !volume {
-		listed[src] = true
+	if (bind || strings.HasPrefix(src, "/") && !devSourceTypes[m.GetType()]) && !volume {
+		listed[src] = true // a bind's, or a host path another type reads
 	}
 	for _, d := range dirs {
 		listed[d] = true

@@ -74,7 +74,12 @@ func TestAddedHostBindsNeedListing(t *testing.T) {
 			t.Errorf("a listed bind of %s: %v", src, err)
 		}
 	}
+	// A host path read by another type (a file system image, say) too.
+	if err := validateAdded(t, newFixture(t), &api.ContainerAdjustment{Mounts: []*api.Mount{{Destination: "/h", Source: "/opt/fs.img", Type: "cramfs"}}}, nil); err == nil || !strings.Contains(err.Error(), "allowed_sources") {
+		t.Errorf("a cramfs of an unlisted file: %v", err)
+	}
 	for _, m := range []*api.Mount{
+		{Destination: "/h", Source: "/dev/shm", Type: "tmpfs"},
 		{Destination: "/h", Source: "tmpfs", Type: "tmpfs", Options: []string{"size=1m"}},
 		{Destination: "/h", Source: "devpts", Type: "devpts"},
 		{Destination: "/h", Source: "mqueue", Type: "mqueue"},
