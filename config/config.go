@@ -112,6 +112,8 @@ type Config struct {
 	KMS      KMS
 	Running  Running // each policy's on_untrusted_running (running.go)
 	Hooks    Hooks   // [hooks]: what other plugins' hooks may run (hooks.go)
+	// AddedMounts: what other plugins' mounts may bind (addedmounts.go).
+	AddedMounts AddedMounts
 	// PolicySource: where the policy comes from, signed (policysource.go);
 	// nil when this file holds it.
 	PolicySource *PolicySource
@@ -182,6 +184,7 @@ func build(p *Problems, path, digest string, f File) *Config {
 	}
 	c.KMS = c.kms(p, f.KMS)
 	c.Hooks = hooks(p, f.Hooks, c.Daemon.Runtime)
+	c.AddedMounts = addedMounts(p, f.AddedMounts, c.Daemon.Runtime, c.Daemon.StateDir)
 	return c
 }
 

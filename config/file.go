@@ -28,6 +28,8 @@ type File struct {
 	Delegations map[string]DelegationSection `toml:"delegations"`
 	// Hooks: the host programs other NRI plugins' hooks may run (hooks.go).
 	Hooks *HooksSection `toml:"hooks"`
+	// AddedMounts: the host directories other NRI plugins may bind (addedmounts.go).
+	AddedMounts *AddedMountsSection `toml:"added_mounts"`
 }
 
 // TrustRootSection is [trust_roots.NAME]: a Sigstore trusted_root.json, read

@@ -75,6 +75,9 @@ type Fragment struct {
 	// Hooks: the host programs other NRI plugins' hooks may run; a
 	// tenant's fragment carries none.
 	Hooks *HooksSection `toml:"hooks,omitempty"`
+	// AddedMounts: the host directories other NRI plugins' mounts may
+	// bind; a tenant's fragment carries none.
+	AddedMounts *AddedMountsSection `toml:"added_mounts,omitempty"`
 }
 
 // DelegationSection is [delegations.NAME] in a root policy artifact: the
@@ -102,7 +105,7 @@ func ParseFragment(what string, data []byte) (*Fragment, error) {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return nil, fmt.Errorf("%s: unknown key(s): %s (a policy artifact carries only serial, expires, keys, certs, trust_roots, identities, policy, delegations and hooks)", what, strings.Join(unknownKeys(string(data), und), ", "))
+		return nil, fmt.Errorf("%s: unknown key(s): %s (a policy artifact carries only serial, expires, keys, certs, trust_roots, identities, policy, delegations, hooks and added_mounts)", what, strings.Join(unknownKeys(string(data), und), ", "))
 	}
 	if err := checkExpiresOffset(what, string(data)); err != nil {
 		return nil, err
@@ -181,19 +184,25 @@ func (c *Config) policySource(p *Problems, f File) *PolicySource {
 		// must not widen what the signed policy allows.
 		p.Errorf("hooks: the local file defines [hooks], but [policy_source] gives the policy; hooks.allowed_programs goes in the artifact (signgate policy build --from)")
 	}
+	if f.AddedMounts != nil {
+		// Which host directories a pod may be given is policy too.
+		p.Errorf("added_mounts: the local file defines [added_mounts], but [policy_source] gives the policy; added_mounts.allowed_sources goes in the artifact (signgate policy build --from)")
+	}
 	return out
 }
 
 // Compose is local with the sections a verified policy artifact carries in
-// place of its own: keys, certificates, trust roots, identities, policies
-// and the programs hooks may run. digest names the artifact; it joins the
-// config's digest, so verdicts are bound to the policy in force.
+// place of its own: keys, certificates, trust roots, identities, policies,
+// the programs hooks may run and the directories added mounts may bind.
+// digest names the artifact; it joins the config's digest, so verdicts are
+// bound to the policy in force.
 func Compose(local *Config, frag *Fragment, digest string) (*Config, *Problems) {
 	f := local.File
 	f.PolicySource = nil // the composed config is checked as a plain one
 	f.Keys, f.Certs, f.TrustRoots, f.Identities, f.Policy = frag.Keys, frag.Certs, frag.TrustRoots, frag.Identities, frag.Policy
-	f.Delegations = nil  // the artifact's are fetched by the daemon, the file's never
-	f.Hooks = frag.Hooks // what other plugins' hooks may run; none unless it says
+	f.Delegations = nil              // the artifact's are fetched by the daemon, the file's never
+	f.Hooks = frag.Hooks             // what other plugins' hooks may run; none unless it says
+	f.AddedMounts = frag.AddedMounts // what other plugins may bind; none unless it says
 	p := &Problems{Path: local.Path + " with policy " + digest}
 	sum := sha256.Sum256([]byte(local.Digest + "|" + digest))
 	c := build(p, local.Path, hex.EncodeToString(sum[:8]), f)

@@ -132,6 +132,11 @@ func New(path string, log *slog.Logger, rec nri.Recorder) (*Daemon, error) {
 	d.plugin.PodCredentials = d.podCredentials
 	// [hooks] of the config in force: a reload or a new policy changes it.
 	d.plugin.HookPrograms = func() []string { return d.config().Hooks.AllowedPrograms }
+	// [added_mounts] of the config in force, and the state it knows.
+	d.plugin.MountSources = func() ([]string, []string) {
+		m := d.config().AddedMounts
+		return m.AllowedSources, m.StateDirs
+	}
 	if cfg.Daemon.Runtime.Name != config.RuntimeCRIO { // CRI-O: no task API (crio.Store.StopTask)
 		d.plugin.SandboxRefused = d.stopRefusedSandbox // sandbox_refused.go
 	}

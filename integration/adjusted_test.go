@@ -33,7 +33,8 @@ func (i injector) CreateContainer(_ context.Context, pod *api.PodSandbox, _ *api
 // into a signed image's container is refused there (containerd 2.2 and
 // newer; before, there is no validator and the mount is not seen), and so
 // is one through a symlink that leads there (a pod's emptyDir can hold
-// one), though its spelling names no snapshot.
+// one), though its spelling names no snapshot. A host directory
+// [added_mounts] lists is bound; one it does not, and /, are refused.
 func TestMountAddedByAnotherPluginIsJudged(t *testing.T) {
 	e := need(t)
 	ref := e.Registry + "/signed/injected:v1"
@@ -43,7 +44,13 @@ func TestMountAddedByAnotherPluginIsJudged(t *testing.T) {
 	if err := os.Symlink(snaps, link); err != nil {
 		t.Fatal(err)
 	}
-	sources := map[string]string{"injected": filepath.Join(snaps, "1", "fs"), "linked": filepath.Join(link, "1", "fs")}
+	listed := filepath.Join(e.ListedMounts(), "lib")
+	if err := os.MkdirAll(listed, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unlisted := t.TempDir()
+	sources := map[string]string{"injected": filepath.Join(snaps, "1", "fs"), "linked": filepath.Join(link, "1", "fs"),
+		"listed": listed, "unlisted": unlisted, "root": "/"}
 	s, err := stub.New(injector{sources: sources}, stub.WithPluginName("injector"), stub.WithPluginIdx("90"), stub.WithSocketPath(e.NRISock))
 	if err != nil {
 		t.Fatal(err)
@@ -68,4 +75,15 @@ func TestMountAddedByAnotherPluginIsJudged(t *testing.T) {
 	pod, cfg = e.pod("linked")
 	_, err = e.Create(pod, cfg, ref)
 	mustDeny(t, err, "the mount at /injected", link, "io.containerd.snapshotter")
+	// A host directory [added_mounts] lists is bound; one it does not, or
+	// / (above every image store), is refused naming the plugin and key.
+	pod, cfg = e.pod("listed")
+	id, err = e.Create(pod, cfg, ref)
+	mustAllow(t, id, err)
+	pod, cfg = e.pod("unlisted")
+	_, err = e.Create(pod, cfg, ref)
+	mustDeny(t, err, "the mount at /injected", `NRI plugin "90-injector"`, unlisted, "[added_mounts] allowed_sources does not list")
+	pod, cfg = e.pod("root")
+	_, err = e.Create(pod, cfg, ref)
+	mustDeny(t, err, "the mount at /injected", "where images' and containers' files are kept")
 }

@@ -37,7 +37,9 @@ import (
 //     pod every layer to rewrite (addeddevices.go has the device nodes).
 //
 // A trusted image volume a plugin adds is bound to its image by the
-// container's checks, and passes here unless a symlink moves it.
+// container's checks, and passes here unless a symlink moves it. Any other
+// host directory it binds, or an overlay's, must be one [added_mounts]
+// allowed_sources names, outside the runtimes' state (mountallow.go).
 func (p *Plugin) addedMounts(id string, adj *api.ContainerAdjustment, owners *api.OwningPlugins) error {
 	for _, m := range adj.GetMounts() {
 		if _, removal := m.IsMarkedForRemoval(); removal {
@@ -73,13 +75,27 @@ func (p *Plugin) addedMountRefused(m *api.Mount) string {
 	if err != nil {
 		return "lies where images' files do: " + err.Error()
 	}
+	dirs, why := overlayDirs(m.GetOptions())
+	if why != "" {
+		return why
+	}
+	// What it binds from the host must be listed (mountallow.go); a
+	// trusted image volume is bound to its image instead.
+	listed := map[string]bool{}
+	if (bind || strings.HasPrefix(src, "/") && !devSourceTypes[m.GetType()]) && !volume {
+		listed[src] = true // a bind's, or a host path another type reads
+	}
+	for _, d := range dirs {
+		listed[d] = true
+	}
 	var paths []string
 	if strings.HasPrefix(src, "/") {
 		paths = append(paths, src)
 	}
+	paths = append(paths, dirs...)
 	for _, o := range m.GetOptions() {
 		for _, w := range imagestore.OptionPaths(o) {
-			if strings.HasPrefix(w, "/") {
+			if strings.HasPrefix(w, "/") && !slices.Contains(paths, w) {
 				paths = append(paths, w)
 			}
 		}
@@ -103,6 +119,11 @@ func (p *Plugin) addedMountRefused(m *api.Mount) string {
 		}
 		if s == src && isBlockDevice(r) {
 			return fmt.Sprintf("binds the block device %s, which may be the disk that holds the image stores", r)
+		}
+		if listed[s] {
+			if why := p.sourceUnlisted(s, r); why != "" {
+				return why
+			}
 		}
 	}
 	return ""

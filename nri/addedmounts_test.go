@@ -32,8 +32,8 @@ func validateAdded(t *testing.T, f *fixture, adj *api.ContainerAdjustment, owner
 // overlay's lowerdir, through it. Its spelling names no snapshot, and the
 // kernel follows the link when the runtime mounts it. A source under the
 // kubelet's pod volumes is refused however it is spelled, and a symlink
-// elsewhere is resolved and judged where it leads; ordinary directories,
-// and links to them, pass.
+// elsewhere is resolved and judged where it leads; ordinary directories
+// [added_mounts] lists, and links to them, pass.
 func TestAddedMountThroughSymlinkIsRefused(t *testing.T) {
 	tmp := t.TempDir()
 	snaps := filepath.Join(tmp, "var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots")
@@ -76,7 +76,8 @@ func TestAddedMountThroughSymlinkIsRefused(t *testing.T) {
 		if err := owners.ClaimMount("c-good", "/s", "device-injector"); err != nil {
 			t.Fatal(err)
 		}
-		err := validateAdded(t, newFixture(t), &api.ContainerAdjustment{Mounts: []*api.Mount{m}}, owners)
+		// Listing the test's directories lets none of these through.
+		err := validateAdded(t, listing(newFixture(t), tmp), &api.ContainerAdjustment{Mounts: []*api.Mount{m}}, owners)
 		if err == nil || !strings.Contains(err.Error(), "/s") || !strings.Contains(err.Error(), `"device-injector"`) {
 			t.Errorf("%s (%s %v): %v; want a refusal naming /s and the plugin", what, m.Source, m.Options, err)
 		}
@@ -91,7 +92,8 @@ func TestAddedMountThroughSymlinkIsRefused(t *testing.T) {
 		"the pod's own /dev/shm, bound":  bind("/dev/shm"),
 		"a GPU's character device bound": bind("/dev/null"),
 	} {
-		if err := validateAdded(t, newFixture(t), &api.ContainerAdjustment{Mounts: []*api.Mount{m}}, nil); err != nil {
+		f := listing(newFixture(t), tmp, "/opt/driver", "/dev/shm", "/dev/null")
+		if err := validateAdded(t, f, &api.ContainerAdjustment{Mounts: []*api.Mount{m}}, nil); err != nil {
 			t.Errorf("%s (%s): %v", what, m.Source, err)
 		}
 	}

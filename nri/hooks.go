@@ -166,6 +166,8 @@ func writtenByContainers(s string) string {
 			return "containers/storage's records (" + c + ")"
 		case (c == "volumes" || c == "volume-subpaths") && i >= 2 && parts[i-2] == "pods":
 			return "the kubelet's pod volumes, which containers write"
+		case c == "plugins" && i >= 1 && parts[i-1] == "kubelet":
+			return "the kubelet's plugins' directories (CSI volumes staged), which containers write"
 		}
 	}
 	return ""

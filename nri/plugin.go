@@ -97,6 +97,10 @@ type Plugin struct {
 	// HookPrograms, if set, lists the host programs other plugins' hooks
 	// may run ([hooks] allowed_programs in force); unset: none (hookallow.go).
 	HookPrograms func() []string
+	// MountSources, if set, lists the host directories other plugins'
+	// mounts may bind ([added_mounts] allowed_sources in force) and the
+	// runtimes' state none may; unset: none (mountallow.go).
+	MountSources func() (allowed, stateDirs []string)
 	startRefused sync.Map // container ID -> whether it runs though its start was refused
 	// hostProgram resolves a listed hook program: trustpath.Resolve
 	// unless a test sets it.

@@ -24,7 +24,7 @@ func FromConfig(cc *config.Config, serial int64, expires time.Time) ([]byte, err
 		return nil, fmt.Errorf("--serial %d: a policy needs a positive serial, above the one published before", serial)
 	}
 	f := cc.File
-	frag := config.Fragment{Serial: serial, Expires: expires.UTC().Truncate(time.Second), Keys: maps.Clone(f.Keys), Certs: maps.Clone(f.Certs), TrustRoots: f.TrustRoots, Identities: f.Identities, Policy: f.Policy, Delegations: f.Delegations, Hooks: f.Hooks}
+	frag := config.Fragment{Serial: serial, Expires: expires.UTC().Truncate(time.Second), Keys: maps.Clone(f.Keys), Certs: maps.Clone(f.Certs), TrustRoots: f.TrustRoots, Identities: f.Identities, Policy: f.Policy, Delegations: f.Delegations, Hooks: f.Hooks, AddedMounts: f.AddedMounts}
 	for n, k := range frag.Keys {
 		if k.Path == "" {
 			continue

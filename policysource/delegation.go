@@ -121,7 +121,7 @@ func Delegate(name string, d config.DelegationSection, t *config.Fragment) (map[
 		// Refused here, not in the root: the root's own policies stay.
 		return nil, nil, over("a delegation's name holds no %q (it prefixes the tenant's key and policy names); the root must rename it", nameSeparators)
 	}
-	if len(t.Certs) > 0 || len(t.TrustRoots) > 0 || len(t.Identities) > 0 || len(t.Delegations) > 0 || t.Hooks != nil {
+	if len(t.Certs) > 0 || len(t.TrustRoots) > 0 || len(t.Identities) > 0 || len(t.Delegations) > 0 || t.Hooks != nil || t.AddedMounts != nil {
 		return nil, nil, over("a tenant's fragment carries only keys and policies")
 	}
 	keys := map[string]config.KeySection{}

@@ -78,6 +78,7 @@ func compileFile(cc *config.Config, p *config.Problems) (*Config, error) {
 	c.identities(p, f.Identities, f.Keys, f.TrustRoots)
 	c.policies(p, f, certKinds, material, certMaterial)
 	hookPrograms(p, cc)
+	addedMountSources(p, cc)
 	if err := p.Err(); err != nil {
 		return nil, err
 	}

@@ -50,6 +50,9 @@ type checkReport struct {
 	// HookPrograms: [hooks] allowed_programs, what other NRI plugins'
 	// hooks may run; empty: none.
 	HookPrograms []string `json:"hook_programs"`
+	// MountSources: [added_mounts] allowed_sources, the host directories
+	// other NRI plugins' mounts may bind; empty: none.
+	MountSources []string `json:"mount_sources"`
 }
 
 type checkPolicySource struct {
@@ -166,6 +169,7 @@ func checkConfig(path string, syncKMS bool) (*checkReport, int) {
 	}
 	rep.Valid, rep.Snapshot = true, snap.ID
 	rep.HookPrograms = append([]string{}, cfg.Hooks.AllowedPrograms...)
+	rep.MountSources = append([]string{}, cfg.AddedMounts.AllowedSources...)
 	rep.Warnings = append(rep.Warnings, cfg.Warnings()...)
 	for _, g := range snap.Keys.Shared() {
 		rep.Warnings = append(rep.Warnings, sharedWarning(g))

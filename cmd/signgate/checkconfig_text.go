@@ -55,6 +55,11 @@ func printCheck(rep *checkReport) {
 	} else {
 		fmt.Printf("\nhooks other NRI plugins add may run only: %s (still judged by their arguments)\n", strings.Join(rep.HookPrograms, ", "))
 	}
+	if len(rep.MountSources) == 0 {
+		fmt.Println("host directories other NRI plugins add mounts of: all refused (no [added_mounts] allowed_sources)")
+	} else {
+		fmt.Printf("host directories other NRI plugins add mounts of: only under %s (still judged where they lead)\n", strings.Join(rep.MountSources, ", "))
+	}
 	fmt.Println("\npolicies (first match wins; unmatched images are denied):")
 	for _, p := range rep.Policies {
 		// Numbered as errors number them: policy[0] is the first.

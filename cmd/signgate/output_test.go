@@ -147,6 +147,27 @@ func TestCheckConfigShowsHookPrograms(t *testing.T) {
 	}
 }
 
+// check-config names the host directories other plugins' mounts may
+// bind, or that it refuses them all.
+func TestCheckConfigShowsMountSources(t *testing.T) {
+	var rep struct {
+		MountSources []string `json:"mount_sources"`
+	}
+	cfg := writeConfig(t, allowAll)
+	if r := signgate(t, nil, "check-config", "--config", cfg); !strings.Contains(r.stdout, "other NRI plugins add mounts of: all refused") {
+		t.Fatalf("text without [added_mounts]:\n%s", r.stdout)
+	}
+	cfg = writeConfig(t, allowAll+"\n[added_mounts]\nallowed_sources = [\"/usr/lib/nvidia\"]\n")
+	r := signgate(t, nil, "check-config", "--config", cfg, "--output", "json")
+	decode(t, r, "signgate.dev/check-config/v1", &rep)
+	if len(rep.MountSources) != 1 || rep.MountSources[0] != "/usr/lib/nvidia" {
+		t.Fatalf("exit %d %+v\n%s", r.code, rep, r.stderr)
+	}
+	if r = signgate(t, nil, "check-config", "--config", cfg); !strings.Contains(r.stdout, "only under /usr/lib/nvidia") {
+		t.Fatalf("text:\n%s", r.stdout)
+	}
+}
+
 // check-config says what each policy does with running containers it no
 // longer trusts.
 func TestCheckConfigShowsOnUntrustedRunning(t *testing.T) {

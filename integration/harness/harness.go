@@ -454,6 +454,11 @@ trust_root = "local"
 issuer = "https://token.actions.githubusercontent.com"
 subject_regexp = 'https://github\.com/org/app/\.github/workflows/release\.yml@refs/(heads|tags)/.+'
 
+# The host directories the suite's in-test NRI plugins may bind (policy:
+# a node under [policy_source] takes it from the artifact).
+[added_mounts]
+allowed_sources = [%[14]q]
+
 [[policy]]
 name = "sandbox"
 scopes = ["%[7]s/pause"]
@@ -561,8 +566,12 @@ scopes = ["%[7]s/**", "%[12]s/**"]
   [policy.cosign]
   keys = ["k1", "cli"]
   require = "any"
-`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.APISocket(), e.MetricsAddr, filepath.Join(e.Dir, "keys", "n1.pem"), filepath.Join(e.Dir, "state"), e.Referrers, filepath.Join(e.Dir, "keys", "trusted_root.json"))
+`, e.NRISock, e.ContainerdSock, filepath.Join(e.Dir, "certs.d"), k("k1"), k("k2"), filepath.Join(e.CosignDir, "cosign.pub"), e.Registry, e.APISocket(), e.MetricsAddr, filepath.Join(e.Dir, "keys", "n1.pem"), filepath.Join(e.Dir, "state"), e.Referrers, filepath.Join(e.Dir, "keys", "trusted_root.json"), e.ListedMounts())
 }
+
+// ListedMounts is the host directory the suite's config lists in
+// [added_mounts] allowed_sources: what an in-test plugin may bind.
+func (e *Env) ListedMounts() string { return filepath.Join(e.Dir, "listed-mounts") }
 
 func (e *Env) StartSigngate() error {
 	e.SigngateLog.Write([]byte("--- signgate start ---\n"))
