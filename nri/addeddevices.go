@@ -3,6 +3,7 @@ package nri
 import (
 	"fmt"
 	"path"
+	"strings"
 
 	"github.com/containerd/nri/pkg/api"
 )
@@ -60,24 +61,8 @@ func addedDevices(id string, adj *api.ContainerAdjustment, owners *api.OwningPlu
 		if !r.GetAllow() {
 			continue
 		}
-		switch r.GetType() {
-		case "b", "a", "":
-			what := "block devices"
-			if r.GetType() != "b" {
-				what = "every device"
-			}
-			return fmt.Errorf("the device cgroup rule added by another NRI plugin (allow type %q, access %q) lets the container use %s, the disk that holds the image stores among them, whose layers it could rewrite", r.GetType(), r.GetAccess(), what)
-		case "c", "u":
-			major, minor := int64(-1), int64(-1)
-			if r.GetMajor() != nil {
-				major = r.GetMajor().GetValue()
-			}
-			if r.GetMinor() != nil {
-				minor = r.GetMinor().GetValue()
-			}
-			if why := classes.refusedChar(major, minor); why != "" {
-				return fmt.Errorf("the device cgroup rule added by another NRI plugin (allow type %q, %s, access %q) lets the container use %s", r.GetType(), majorMinor(major, minor), r.GetAccess(), why)
-			}
+		if why := refusedRule(r, classes); why != "" {
+			return fmt.Errorf("the device cgroup rule added by another NRI plugin (allow type %q, %s, access %q) lets the container use %s", r.GetType(), majorMinor(ruleNum(r.GetMajor()), ruleNum(r.GetMinor())), r.GetAccess(), why)
 		}
 	}
 	for _, m := range adj.GetMounts() {
@@ -85,14 +70,47 @@ func addedDevices(id string, adj *api.ContainerAdjustment, owners *api.OwningPlu
 			continue
 		}
 		src := path.Clean(m.GetSource())
-		switch {
-		case m.GetType() == "devtmpfs":
+		if m.GetType() == "devtmpfs" {
 			return fmt.Errorf("the devtmpfs mount at %s added by %s gives the container every device node of the host, the disks' among them", m.GetDestination(), mountBy(id, m, owners))
-		case isBind(m) && (src == "/dev" || rawDevicePath(src)):
-			return fmt.Errorf("the bind mount of %s at %s added by %s gives the container the host's device nodes, a disk's or the host's memory among them", src, m.GetDestination(), mountBy(id, m, owners))
+		}
+		if !isBind(m) {
+			continue
+		}
+		if why := refusedDevBind(src, classes); why != "" {
+			return fmt.Errorf("the bind mount of %s at %s added by %s gives the container %s", src, m.GetDestination(), mountBy(id, m, owners), why)
 		}
 	}
 	return nil
+}
+
+// refusedRule says why an allowing device cgroup rule may not be added,
+// or "". Only c and u rules can be judged by their major: NRI passes the
+// type to the spec unchecked, runc refuses one it does not know but crun
+// reads its first letter ("ba", "all", "block" open block devices or
+// every device), so every other type (b, a, "", p, which the devices
+// cgroup has no rules for) is refused as every device. A rule that only
+// lets the container make nodes (access "m") opens none: runc's and
+// crun's own defaults hold c *:* m.
+func refusedRule(r *api.LinuxDeviceCgroup, classes charClasses) string {
+	switch r.GetType() {
+	case "c", "u":
+	case "b":
+		return "block devices, the disk that holds the image stores among them, whose layers it could rewrite"
+	default:
+		return "every device (a type the devices cgroup does not judge by major), the disk that holds the image stores among them, whose layers it could rewrite"
+	}
+	if a := r.GetAccess(); a != "" && strings.Trim(a, "m") == "" {
+		return ""
+	}
+	return classes.refusedChar(ruleNum(r.GetMajor()), ruleNum(r.GetMinor()))
+}
+
+// ruleNum is a cgroup rule's major or minor, -1 for every (unset).
+func ruleNum(v *api.OptionalInt64) int64 {
+	if v == nil {
+		return -1
+	}
+	return v.GetValue()
 }
 
 // majorMinor spells a cgroup rule's numbers as runc does, * for every.

@@ -26,9 +26,9 @@ type charClasses struct {
 }
 
 // hostCharClasses reads the host kernel's list, only when adj has a
-// device or a device cgroup rule to judge.
+// device, a device cgroup rule or a mount (a bind of a node) to judge.
 func hostCharClasses(adj *api.ContainerAdjustment) charClasses {
-	if len(adj.GetLinux().GetDevices()) == 0 && len(adj.GetLinux().GetResources().GetDevices()) == 0 {
+	if len(adj.GetLinux().GetDevices()) == 0 && len(adj.GetLinux().GetResources().GetDevices()) == 0 && len(adj.GetMounts()) == 0 {
 		return charClasses{}
 	}
 	b, err := os.ReadFile(procDevices)
@@ -106,7 +106,7 @@ func rawMemMinor(minor int64) bool {
 // refusedChar says why the char device major:minor may not be used, or
 // "". minor < 0 is every minor (a cgroup rule's wildcard).
 func (c charClasses) refusedChar(major, minor int64) string {
-	if major < 0 {
+	if major < 0 { // a rule; a mknod-only one is not judged (refusedRule)
 		return "every character device, among them the disks' SCSI and NVMe passthrough (/dev/sg*, /dev/ng*) and /dev/mem; with CAP_MKNOD, containerd's default, the container makes their nodes"
 	}
 	if major == memMajor {
