@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/signgate/signgate/internal/statefile"
 )
@@ -27,7 +28,8 @@ func (e *UntrustedError) Error() string { return fmt.Sprintf("%s is %s", e.Path,
 // and the file it ends at: each is owned by root or signgate's user and
 // writable by no one else, so no one else can swap in another program.
 // A world-writable directory with the sticky bit (/tmp) passes when what
-// follows in it is trusted: only its owner may replace that. A component
+// follows in it is trusted: only its owner may replace that, so a
+// symbolic link there must be root's or signgate's user's too. A component
 // someone else may change is an *UntrustedError; one that cannot be read
 // is os.Lstat's error (os.ErrNotExist when it is not there).
 func Resolve(path string) (string, error) {
@@ -50,6 +52,9 @@ func Resolve(path string) (string, error) {
 			if fi.Mode()&os.ModeSymlink != 0 {
 				if links++; links > 40 {
 					return "", errors.New("too many symbolic links")
+				}
+				if err := linkInSticky(dir, next, fi); err != nil {
+					return "", err
 				}
 				target, err := os.Readlink(next)
 				if err != nil {
@@ -81,6 +86,29 @@ func Resolve(path string) (string, error) {
 		return "", err
 	}
 	return walk("/", path)
+}
+
+// linkInSticky: a symbolic link in a sticky directory (/tmp) is owned by
+// root or signgate's user, as the directory's other entries must be: its
+// owner may replace it with one that leads elsewhere. The kernel's
+// protected_symlinks would stop root following such a link, but it may
+// be off.
+func linkInSticky(dir, link string, fi os.FileInfo) error {
+	d, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if d.Mode()&os.ModeSticky == 0 {
+		return nil
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return &UntrustedError{Path: link, Why: "a symbolic link in a sticky directory whose owner this system does not report"}
+	}
+	if uid := uint32(os.Geteuid()); st.Uid != uid && st.Uid != 0 {
+		return &UntrustedError{Path: link, Why: fmt.Sprintf("a symbolic link in the sticky directory %s owned by uid %d, not signgate's (uid %d) or root: its owner may replace it", dir, st.Uid, uid)}
+	}
+	return nil
 }
 
 func trusted(path string, fi os.FileInfo) error {
