@@ -71,6 +71,12 @@ func (p *Plugin) addedMountRefused(m *api.Mount) string {
 	if !bind && (path.Clean(src) == "/dev" || strings.HasPrefix(path.Clean(src), "/dev/")) && !devSourceTypes[m.GetType()] {
 		return "mounts a filesystem from a device, which may be the disk that holds the image stores"
 	}
+	if why := kindRefused(m); why != "" {
+		return why
+	}
+	if why := overlayWritten(m); why != "" {
+		return why
+	}
 	v, volume, err := p.hostLayout()(m)
 	if err != nil {
 		return "lies where images' files do: " + err.Error()
@@ -125,6 +131,9 @@ func (p *Plugin) addedMountRefused(m *api.Mount) string {
 				return why
 			}
 		}
+	}
+	if bind && !volume {
+		return writableBind(m) // listed, so read-only
 	}
 	return ""
 }

@@ -55,7 +55,7 @@ func TestAddedMountThroughSymlinkIsRefused(t *testing.T) {
 		}
 	}
 	bind := func(src string) *api.Mount {
-		return &api.Mount{Destination: "/s", Source: src, Type: "bind", Options: []string{"rbind", "ro"}}
+		return &api.Mount{Destination: "/s", Source: src, Type: "bind", Options: []string{"rbind", "ro", "rro"}}
 	}
 	overlay := func(lower string) *api.Mount {
 		return &api.Mount{Destination: "/s", Source: "overlay", Type: "overlay", Options: []string{"lowerdir=" + lower}}
@@ -120,7 +120,7 @@ func TestAddedMountThroughSymlinkIsRefused(t *testing.T) {
 	for sub, allowed := range map[string]bool{"": true, "/bin": true, "/lib": false, "/lib/x": false} {
 		f := newFixture(t)
 		f.store.mounted[key] = digest.Digest("sha256:" + hexOf('a'))
-		m := &api.Mount{Destination: "/s", Source: key + sub, Type: "bind", Options: []string{"rbind", "ro"}}
+		m := &api.Mount{Destination: "/s", Source: key + sub, Type: "bind", Options: []string{"rbind", "ro", "rro"}}
 		err := validateAdded(t, f, &api.ContainerAdjustment{Mounts: []*api.Mount{m}}, nil)
 		if allowed != (err == nil) {
 			t.Errorf("a trusted image volume behind a symlinked state directory, at %q: %v; want allowed %v", sub, err, allowed)
