@@ -130,6 +130,9 @@ func (p *Plugin) addedMountRefused(m *api.Mount) string {
 			if why := p.sourceUnlisted(s, r); why != "" {
 				return why
 			}
+			if why := sourceUntrusted(s); why != "" {
+				return why
+			}
 		}
 	}
 	if bind && !volume {
