@@ -133,6 +133,9 @@ func (p *Plugin) addedMountRefused(m *api.Mount) string {
 			if why := sourceUntrusted(s); why != "" {
 				return why
 			}
+			if why := containerdStateNear(r); why != "" {
+				return fmt.Sprintf("names %s, which %s: a pod given it could rewrite any image's files", s, why)
+			}
 		}
 	}
 	if bind && !volume {
