@@ -39,7 +39,10 @@ import (
 // A trusted image volume a plugin adds is bound to its image by the
 // container's checks, and passes here unless a symlink moves it. Any other
 // host directory it binds, or an overlay's, must be one [added_mounts]
-// allowed_sources names, outside the runtimes' state (mountallow.go).
+// allowed_sources names, outside the runtimes' state (mountallow.go),
+// bound read-only, and no one else may swap on its path (mounttrust.go).
+// Only binds, tmpfs, devpts, mqueue and read-only overlays may be added
+// at all (mountkinds.go).
 func (p *Plugin) addedMounts(id string, adj *api.ContainerAdjustment, owners *api.OwningPlugins) error {
 	for _, m := range adj.GetMounts() {
 		if _, removal := m.IsMarkedForRemoval(); removal {
