@@ -17,13 +17,21 @@ import (
 // in the namespace that names it.
 type injector struct{ sources map[string]string }
 
+// rwNamespace is the pod namespace whose container gets the listed
+// directory bound read-write, which signgate refuses.
+const rwNamespace = "listed-rw"
+
 func (i injector) CreateContainer(_ context.Context, pod *api.PodSandbox, _ *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
 	source, ok := i.sources[pod.GetNamespace()]
 	if !ok {
 		return nil, nil, nil
 	}
 	adj := &api.ContainerAdjustment{}
-	adj.AddMount(&api.Mount{Destination: "/injected", Source: source, Type: "bind", Options: []string{"rbind", "ro"}})
+	opts := []string{"rbind", "ro", "rro"}
+	if pod.GetNamespace() == rwNamespace {
+		opts = []string{"rbind", "rw"}
+	}
+	adj.AddMount(&api.Mount{Destination: "/injected", Source: source, Type: "bind", Options: opts})
 	return adj, nil, nil
 }
 
@@ -34,7 +42,9 @@ func (i injector) CreateContainer(_ context.Context, pod *api.PodSandbox, _ *api
 // newer; before, there is no validator and the mount is not seen), and so
 // is one through a symlink that leads there (a pod's emptyDir can hold
 // one), though its spelling names no snapshot. A host directory
-// [added_mounts] lists is bound; one it does not, and /, are refused.
+// [added_mounts] lists is bound read-only (rbind with ro and rro, which
+// runc honours); bound read-write it is refused, and so are one it does
+// not list and /.
 func TestMountAddedByAnotherPluginIsJudged(t *testing.T) {
 	e := need(t)
 	ref := e.Registry + "/signed/injected:v1"
@@ -50,7 +60,7 @@ func TestMountAddedByAnotherPluginIsJudged(t *testing.T) {
 	}
 	unlisted := t.TempDir()
 	sources := map[string]string{"injected": filepath.Join(snaps, "1", "fs"), "linked": filepath.Join(link, "1", "fs"),
-		"listed": listed, "unlisted": unlisted, "root": "/"}
+		"listed": listed, rwNamespace: listed, "unlisted": unlisted, "root": "/"}
 	s, err := stub.New(injector{sources: sources}, stub.WithPluginName("injector"), stub.WithPluginIdx("90"), stub.WithSocketPath(e.NRISock))
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +90,11 @@ func TestMountAddedByAnotherPluginIsJudged(t *testing.T) {
 	pod, cfg = e.pod("listed")
 	id, err = e.Create(pod, cfg, ref)
 	mustAllow(t, id, err)
+	// The same directory bound read-write: a pod could replace what the
+	// host runs from it.
+	pod, cfg = e.pod(rwNamespace)
+	_, err = e.Create(pod, cfg, ref)
+	mustDeny(t, err, "the mount at /injected", `NRI plugin "90-injector"`, listed, `without "ro"`)
 	pod, cfg = e.pod("unlisted")
 	_, err = e.Create(pod, cfg, ref)
 	mustDeny(t, err, "the mount at /injected", `NRI plugin "90-injector"`, unlisted, "[added_mounts] allowed_sources does not list")

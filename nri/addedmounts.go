@@ -39,7 +39,10 @@ import (
 // A trusted image volume a plugin adds is bound to its image by the
 // container's checks, and passes here unless a symlink moves it. Any other
 // host directory it binds, or an overlay's, must be one [added_mounts]
-// allowed_sources names, outside the runtimes' state (mountallow.go).
+// allowed_sources names, outside the runtimes' state (mountallow.go),
+// bound read-only, and no one else may swap on its path (mounttrust.go).
+// Only binds, tmpfs, devpts, mqueue and read-only overlays may be added
+// at all (mountkinds.go).
 func (p *Plugin) addedMounts(id string, adj *api.ContainerAdjustment, owners *api.OwningPlugins) error {
 	for _, m := range adj.GetMounts() {
 		if _, removal := m.IsMarkedForRemoval(); removal {
@@ -70,6 +73,12 @@ func (p *Plugin) addedMountRefused(m *api.Mount) string {
 	}
 	if !bind && (path.Clean(src) == "/dev" || strings.HasPrefix(path.Clean(src), "/dev/")) && !devSourceTypes[m.GetType()] {
 		return "mounts a filesystem from a device, which may be the disk that holds the image stores"
+	}
+	if why := kindRefused(m); why != "" {
+		return why
+	}
+	if why := overlayWritten(m); why != "" {
+		return why
 	}
 	v, volume, err := p.hostLayout()(m)
 	if err != nil {
@@ -124,7 +133,16 @@ func (p *Plugin) addedMountRefused(m *api.Mount) string {
 			if why := p.sourceUnlisted(s, r); why != "" {
 				return why
 			}
+			if why := sourceUntrusted(s); why != "" {
+				return why
+			}
+			if why := containerdStateNear(r); why != "" {
+				return fmt.Sprintf("names %s, which %s: a pod given it could rewrite any image's files", s, why)
+			}
 		}
+	}
+	if bind && !volume {
+		return writableBind(m) // listed, so read-only
 	}
 	return ""
 }

@@ -55,7 +55,7 @@ func TestAddedMountThroughSymlinkIsRefused(t *testing.T) {
 		}
 	}
 	bind := func(src string) *api.Mount {
-		return &api.Mount{Destination: "/s", Source: src, Type: "bind", Options: []string{"rbind", "ro"}}
+		return &api.Mount{Destination: "/s", Source: src, Type: "bind", Options: []string{"rbind", "ro", "rro"}}
 	}
 	overlay := func(lower string) *api.Mount {
 		return &api.Mount{Destination: "/s", Source: "overlay", Type: "overlay", Options: []string{"lowerdir=" + lower}}
@@ -71,13 +71,14 @@ func TestAddedMountThroughSymlinkIsRefused(t *testing.T) {
 		"an overlay's lowerdir in a pod's emptyDir":   overlay(filepath.Join(emptyDir, "x") + ":" + plain),
 		"a relative bind, resolved from the bundle":   bind("rootfs/x"),
 		"a symlink's parent, into a snapshot's files": bind(filepath.Join(shared, "s/7/fs/bin")),
+		"a listed host path not there":                bind("/opt/driver/lib"),
 	} {
 		owners := api.NewOwningPlugins()
 		if err := owners.ClaimMount("c-good", "/s", "device-injector"); err != nil {
 			t.Fatal(err)
 		}
 		// Listing the test's directories lets none of these through.
-		err := validateAdded(t, listing(newFixture(t), tmp), &api.ContainerAdjustment{Mounts: []*api.Mount{m}}, owners)
+		err := validateAdded(t, listing(newFixture(t), tmp, "/opt/driver"), &api.ContainerAdjustment{Mounts: []*api.Mount{m}}, owners)
 		if err == nil || !strings.Contains(err.Error(), "/s") || !strings.Contains(err.Error(), `"device-injector"`) {
 			t.Errorf("%s (%s %v): %v; want a refusal naming /s and the plugin", what, m.Source, m.Options, err)
 		}
@@ -87,7 +88,6 @@ func TestAddedMountThroughSymlinkIsRefused(t *testing.T) {
 		"an ordinary directory":          bind(plain),
 		"a symlink to one":               bind(filepath.Join(shared, "p")),
 		"an overlay of ordinary ones":    overlay(filepath.Join(shared, "p") + ":" + plain),
-		"a host path not there":          bind("/opt/driver/lib"),
 		"a tmpfs":                        {Destination: "/s", Source: "tmpfs", Type: "tmpfs"},
 		"the pod's own /dev/shm, bound":  bind("/dev/shm"),
 		"a GPU's character device bound": bind("/dev/null"),
@@ -120,7 +120,7 @@ func TestAddedMountThroughSymlinkIsRefused(t *testing.T) {
 	for sub, allowed := range map[string]bool{"": true, "/bin": true, "/lib": false, "/lib/x": false} {
 		f := newFixture(t)
 		f.store.mounted[key] = digest.Digest("sha256:" + hexOf('a'))
-		m := &api.Mount{Destination: "/s", Source: key + sub, Type: "bind", Options: []string{"rbind", "ro"}}
+		m := &api.Mount{Destination: "/s", Source: key + sub, Type: "bind", Options: []string{"rbind", "ro", "rro"}}
 		err := validateAdded(t, f, &api.ContainerAdjustment{Mounts: []*api.Mount{m}}, nil)
 		if allowed != (err == nil) {
 			t.Errorf("a trusted image volume behind a symlinked state directory, at %q: %v; want allowed %v", sub, err, allowed)

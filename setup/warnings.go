@@ -23,6 +23,7 @@ func (c *Config) Warnings() []string {
 	}
 	out = append(out, c.refused...)
 	out = append(out, c.hookWarnings()...)
+	out = append(out, c.addedMountWarnings()...)
 	if n := len(c.File.Delegations); n > 0 {
 		// Ignored, never trusted: their namespaces fall to this file's policies.
 		out = append(out, fmt.Sprintf("delegations: %d delegation(s) here take effect only in a policy artifact built from this file (signgate policy build --from); a node running this file delegates nothing", n))

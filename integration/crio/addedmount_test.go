@@ -21,7 +21,11 @@ func (b binder) CreateContainer(_ context.Context, pod *api.PodSandbox, _ *api.C
 		return nil, nil, nil
 	}
 	adj := &api.ContainerAdjustment{}
-	adj.AddMount(&api.Mount{Destination: "/injected", Source: src, Type: "bind", Options: []string{"rbind", "rw"}})
+	opts := []string{"bind", "ro"}
+	if pod.GetNamespace() != "listed" {
+		opts = []string{"rbind", "rw"} // refused before its options are read
+	}
+	adj.AddMount(&api.Mount{Destination: "/injected", Source: src, Type: "bind", Options: opts})
 	return adj, nil, nil
 }
 

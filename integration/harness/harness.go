@@ -570,8 +570,10 @@ scopes = ["%[7]s/**", "%[12]s/**"]
 }
 
 // ListedMounts is the host directory the suite's config lists in
-// [added_mounts] allowed_sources: what an in-test plugin may bind.
-func (e *Env) ListedMounts() string { return filepath.Join(e.Dir, "listed-mounts") }
+// [added_mounts] allowed_sources: what an in-test plugin may bind. It
+// lies beside e.Dir, not in it: signgate refuses to list what lies in
+// its config's directory.
+func (e *Env) ListedMounts() string { return e.Dir + "-listed" }
 
 func (e *Env) StartSigngate() error {
 	e.SigngateLog.Write([]byte("--- signgate start ---\n"))
@@ -824,6 +826,7 @@ func (e *Env) stopChecked(strict bool) error {
 	_ = exec.Command("sh", "-c", "grep "+e.Dir+" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l").Run()
 	if os.Getenv("SIGNGATE_KEEP") == "" {
 		_ = os.RemoveAll(e.Dir)
+		_ = os.RemoveAll(e.ListedMounts())
 	}
 	if len(left) > 0 {
 		err := fmt.Errorf("containerd shims outlived the environment (killed now): %s", strings.Join(left, "; "))
